@@ -1,0 +1,107 @@
+"""MoEConfig: every knob of one MoE layer, frozen and validated so it can key caches."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+# Router variants, each the gating rule of a real system (see moeviz/router.py for the details).
+ROUTERS = ("softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk", "switch", "expert_choice")
+ROUTER_LABELS = {
+    "softmax_topk": "softmax → top-k (Mixtral, Qwen-MoE, OLMoE)",
+    "topk_softmax": "top-k → softmax (GPT-OSS)",
+    "sigmoid_bias": "sigmoid + selection bias (DeepSeek-V3)",
+    "noisy_topk": "noisy top-k (Shazeer et al. 2017)",
+    "switch": "Switch top-1 (Fedus et al. 2021)",
+    "expert_choice": "expert choice (Zhou et al. 2022)",
+}
+DROP_POLICIES = ("position", "probability")
+ACTIVATIONS = ("gelu", "relu", "swiglu")
+DTYPES = ("float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# Capacity factors used when a router needs one and the config leaves it unset (None).
+DEFAULT_SWITCH_CAPACITY = 1.25  # Switch Transformer's training default
+DEFAULT_EXPERT_CHOICE_CAPACITY = 1.0  # expert choice: on average top_k experts per token
+
+
+@dataclass(frozen=True)
+class MoEConfig:
+    d_model: int = 32  # width of the token vector entering and leaving the layer
+    d_hidden: int = 64  # hidden width inside each expert MLP
+    num_experts: int = 8  # N: routed experts
+    top_k: int = 2  # k: experts each token is sent to (expert_choice: average experts per token)
+    router: str = "softmax_topk"  # one of ROUTERS
+    norm_topk_prob: bool = True  # renormalise the k kept weights to sum to 1 (Mixtral: yes, Qwen/OLMoE: no)
+    capacity_factor: float | None = None  # None = unlimited; else C = ceil(cf * T * k / N) slots per expert
+    drop_policy: str = "position"  # which overflow slots lose: later tokens ("position") or lower weight
+    jitter_eps: float = 0.01  # switch: multiplicative router-input noise in training, U(1-eps, 1+eps)
+    noise: bool = True  # noisy_topk: add the trainable Gaussian noise in training
+    bias_update_rate: float = 0.001  # sigmoid_bias: u in b_i += u * sign(mean load - load_i)
+    shared_expert: bool = False  # one always-on expert added to the routed output (DeepSeek, Qwen2-MoE)
+    activation: str = "gelu"  # expert MLP: "gelu"/"relu" (2 matrices) or "swiglu" (3, Mixtral-style)
+    dtype: str = "float32"  # parameter dtype; routing maths always runs in float32
+    device: str = "auto"  # "auto" = cuda > mps > cpu
+    seed: int = 0  # weights are drawn on the CPU from this seed, so every device gets the same layer
+
+    def __post_init__(self) -> None:
+        for problem in _problems(self):
+            raise ValueError(f"Invalid MoEConfig: {problem}")
+
+    def replace(self, **changes) -> "MoEConfig":
+        """A copy with some fields changed (validated again)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return MoEConfig(**values)
+
+    @property
+    def effective_capacity_factor(self) -> float | None:
+        """The capacity factor actually applied: switch and expert_choice always have one."""
+        if self.capacity_factor is not None:
+            return float(self.capacity_factor)
+        if self.router == "switch":
+            return DEFAULT_SWITCH_CAPACITY
+        if self.router == "expert_choice":
+            return DEFAULT_EXPERT_CHOICE_CAPACITY
+        return None
+
+    def capacity(self, num_tokens: int) -> int | None:
+        """Slots per expert for a batch of `num_tokens`: C = ceil(cf * T * k / N), or None if unlimited."""
+        cf = self.effective_capacity_factor
+        if cf is None:
+            return None
+        return max(1, math.ceil(cf * num_tokens * self.top_k / self.num_experts))
+
+
+def _problems(cfg: MoEConfig):
+    """Yield a sentence for each invalid field, saying what to change."""
+    for name in ("d_model", "d_hidden", "num_experts", "top_k"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            yield f"{name} must be an integer, got {value!r}."
+        elif value < 1:
+            yield f"{name} must be at least 1, got {value}."
+    if cfg.top_k > cfg.num_experts:
+        yield (f"top_k={cfg.top_k} is larger than num_experts={cfg.num_experts}: "
+               f"pick top_k between 1 and {cfg.num_experts}, or add experts.")
+    if cfg.router not in ROUTERS:
+        yield f"unknown router {cfg.router!r}; choose one of {', '.join(ROUTERS)}."
+    if cfg.router == "switch" and cfg.top_k != 1:
+        yield f"the switch router sends each token to exactly one expert: set top_k=1 (got {cfg.top_k})."
+    if cfg.capacity_factor is not None:
+        cf = cfg.capacity_factor
+        if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not math.isfinite(cf) or cf <= 0:
+            yield f"capacity_factor must be a positive number or None (no limit), got {cf!r}."
+    if cfg.drop_policy not in DROP_POLICIES:
+        yield f"unknown drop_policy {cfg.drop_policy!r}; choose one of {', '.join(DROP_POLICIES)}."
+    if not (0 <= cfg.jitter_eps < 1):
+        yield f"jitter_eps must be in [0, 1), got {cfg.jitter_eps!r}."
+    if not (cfg.bias_update_rate >= 0):
+        yield f"bias_update_rate must be >= 0, got {cfg.bias_update_rate!r}."
+    if cfg.activation not in ACTIVATIONS:
+        yield f"unknown activation {cfg.activation!r}; choose one of {', '.join(ACTIVATIONS)}."
+    if cfg.dtype not in DTYPES:
+        yield f"unknown dtype {cfg.dtype!r}; choose one of {', '.join(DTYPES)}."
+    if cfg.device not in DEVICES and not str(cfg.device).startswith("cuda:"):
+        yield f"unknown device {cfg.device!r}; choose one of {', '.join(DEVICES)} (or 'cuda:N')."
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
+        yield f"seed must be a non-negative integer, got {cfg.seed!r}."
