@@ -1,0 +1,100 @@
+"""Sending token copies ("slots") to their experts and bringing the results back.
+
+A slot is one (token t, choice j) pair; K slots per token. Only active (not dropped) slots are computed.
+Strategies, all returning expert_outputs (T, K, D) with zeros in inactive slots:
+    padded  - each expert's rows copied into an (E, C_max, D) buffer, one batched matmul per projection;
+              fastest for small batches, where per-expert Python overhead dominates; costs padding rows
+    grouped - rows sorted by expert, one matmul per *active* expert on its contiguous block (split-and-loop);
+              no padding, best for large batches
+(HF Mixtral's per-expert loop, the common peer, lives in moeviz.bench for comparison.)
+The combine sums over the K axis of a fixed-shape tensor, so results do not depend on thread timing.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from moeviz.experts import Experts
+
+STRATEGIES = ("auto", "padded", "grouped")
+# "auto" pads while the padding stays a small share of the rows or the batch is small enough that
+# launching one matmul per expert would cost more than the wasted rows (see `python -m moeviz.bench`).
+PADDED_MAX_ROWS = 1024
+PADDED_MAX_WASTE = 0.10
+
+
+class Dispatched(NamedTuple):
+    expert_outputs: torch.Tensor  # (T, K, D)
+    expert_rows: int  # token rows the experts computed (= active slots)
+    padding_rows: int  # extra all-zero rows a padded buffer added
+    strategy: str
+
+
+def capacity_drops(topk_indices: torch.Tensor, topk_weights: torch.Tensor, num_experts: int,
+                   capacity: int, policy: str = "position") -> torch.Tensor:
+    """Which slots overflow an expert holding `capacity` slots. Returns dropped (T, K) bool.
+
+    "position" (Switch/GShard): first choices of all tokens come before second choices, earlier tokens before
+    later ones. "probability" (batch-prioritised routing, Riquelme et al. 2021): higher combine weight first."""
+    T, K = topk_indices.shape
+    experts = topk_indices.t().reshape(-1)  # choice-major: slot (j, t) at j * T + t
+    if policy == "probability":
+        priority = torch.argsort(topk_weights.t().reshape(-1), descending=True, stable=True)
+    else:
+        priority = torch.arange(T * K, device=topk_indices.device)
+    queued = experts[priority]  # expert of each slot, in priority order
+    rank = _rank_within_group(queued, num_experts)  # place in its expert's queue
+    keep = torch.empty_like(rank, dtype=torch.bool)
+    keep[priority] = rank < capacity
+    return ~keep.view(K, T).t()
+
+
+def _rank_within_group(groups: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """For each element, how many earlier elements share its group (a stable per-group counter)."""
+    order = torch.argsort(groups, stable=True)
+    counts = torch.bincount(groups, minlength=num_groups)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(groups)
+    rank[order] = torch.arange(len(groups), device=groups.device) - starts[groups[order]]
+    return rank
+
+
+def dispatch(experts: Experts, x: torch.Tensor, topk_indices: torch.Tensor, active: torch.Tensor,
+             strategy: str = "auto") -> Dispatched:
+    """Run each active slot's expert on its token. x (T, D), topk_indices/active (T, K)."""
+    T, K = topk_indices.shape
+    E = experts.num_experts
+    slot_ids = active.reshape(-1).nonzero().squeeze(1)  # flat slot id t * K + j of each active slot
+    slot_experts = topk_indices.reshape(-1)[slot_ids]
+    order = torch.argsort(slot_experts, stable=True)
+    sorted_slots, sorted_experts = slot_ids[order], slot_experts[order]
+    counts = torch.bincount(slot_experts, minlength=E)
+    rows = len(slot_ids)
+    if strategy == "auto":
+        strategy = _choose(counts, rows, E)
+    out = x.new_zeros(T * K, x.shape[1])
+    if strategy == "padded":
+        capacity = int(counts.max()) if rows else 0
+        starts = torch.cumsum(counts, 0) - counts
+        pos = torch.arange(rows, device=x.device) - starts[sorted_experts]
+        buffer = x.new_zeros(E, capacity, x.shape[1])
+        buffer[sorted_experts, pos] = x[sorted_slots // K]
+        out[sorted_slots] = experts.forward_padded(buffer)[sorted_experts, pos]
+        padding = E * capacity - rows
+    else:
+        out[sorted_slots] = experts.forward_grouped(x[sorted_slots // K], counts.tolist())
+        padding = 0
+    return Dispatched(out.view(T, K, -1), rows, padding, strategy)
+
+
+def _choose(counts: torch.Tensor, rows: int, num_experts: int) -> str:
+    padded_rows = num_experts * int(counts.max()) if rows else 0
+    if padded_rows <= PADDED_MAX_ROWS or padded_rows <= (1 + PADDED_MAX_WASTE) * rows:
+        return "padded"
+    return "grouped"
+
+
+def combine(expert_outputs: torch.Tensor, topk_weights: torch.Tensor) -> torch.Tensor:
+    """Weighted sum over each token's slots: (T, K, D), (T, K) -> (T, D)."""
+    return (expert_outputs * topk_weights.unsqueeze(-1).to(expert_outputs.dtype)).sum(dim=1)

@@ -1,0 +1,185 @@
+"""MoELayer: a sparse Mixture-of-Experts feed-forward layer that returns its output and a RoutingTrace.
+
+    y, trace = layer(x)            # x (T, D) or (B, S, D); only the chosen experts run
+    y, trace = layer.dense_forward(x)  # every expert runs on every token, then is masked: the reference
+    layer.expert_forward(e, x_e)   # expert e alone
+
+The routing path reads top to bottom in `_route`; the gating rules themselves are in moeviz.router.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from moeviz import losses
+from moeviz import router as gating
+from moeviz.config import MoEConfig
+from moeviz.device import resolve_device
+from moeviz.dispatch import capacity_drops, combine, dispatch
+from moeviz.experts import Experts, _uniform
+from moeviz.trace import RoutingTrace
+
+NOISE_EPS = 1e-2  # Shazeer et al.'s floor on the learned noise scale
+
+
+class MoELayer(nn.Module):
+    def __init__(self, cfg: MoEConfig, dispatch_strategy: str = "auto"):
+        super().__init__()
+        self.cfg = cfg
+        self.dispatch_strategy = dispatch_strategy
+        D, H, E = cfg.d_model, cfg.d_hidden, cfg.num_experts
+        generator = torch.Generator().manual_seed(cfg.seed)  # CPU draw: identical weights on every device
+        self.router = nn.Linear(D, E, bias=False)
+        self.router.weight = nn.Parameter(_uniform((E, D), D, generator))
+        self.experts = Experts(E, D, H, cfg.activation, generator)
+        self.shared_expert = Experts(1, D, H, cfg.activation, generator) if cfg.shared_expert else None
+        # Shazeer et al. start the noise projection at zero: every expert gets noise of scale softplus(0).
+        self.noise_proj = nn.Linear(D, E, bias=False) if cfg.router == "noisy_topk" else None
+        if self.noise_proj is not None:
+            nn.init.zeros_(self.noise_proj.weight)
+        self.to(device=resolve_device(cfg.device), dtype=getattr(torch, cfg.dtype))
+        # DeepSeek-V3's selection bias: changed by update_selection_bias, never by gradients; kept in fp32.
+        self.register_buffer("selection_bias", torch.zeros(E, device=self.device))
+
+    @property
+    def device(self) -> torch.device:
+        return self.router.weight.device
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, RoutingTrace]:
+        return self._forward(x, dense=False)
+
+    def dense_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, RoutingTrace]:
+        """Every expert computes every token, then the unchosen results are masked away (E/k times the work)."""
+        return self._forward(x, dense=True)
+
+    def expert_forward(self, e: int, x_e: torch.Tensor) -> torch.Tensor:
+        """Expert e on some tokens: (n, D) -> (n, D)."""
+        if not 0 <= e < self.cfg.num_experts:
+            raise ValueError(f"expert index {e} is out of range: this layer has {self.cfg.num_experts} experts.")
+        return self.experts.forward_expert(e, x_e.to(self.device, self.router.weight.dtype))
+
+    @torch.no_grad()
+    def update_selection_bias(self, tokens_per_expert: torch.Tensor) -> None:
+        """DeepSeek-V3's aux-loss-free step, b_i += u * sign(mean load - load_i); call once per training step."""
+        self.selection_bias.copy_(gating.update_selection_bias(
+            self.selection_bias, tokens_per_expert.to(self.device), self.cfg.bias_update_rate))
+
+    def _forward(self, x: torch.Tensor, dense: bool) -> tuple[torch.Tensor, RoutingTrace]:
+        shape = x.shape
+        x = self._flatten(x)  # (T, D)
+        r = self._route(x)
+        active = ~r["dropped"]
+        if dense:
+            all_outputs = self.experts.forward_all(x)  # (E, T, D)
+            token_ids = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
+            expert_outputs = all_outputs[r["topk_indices"], token_ids] * active.unsqueeze(-1)  # (T, K, D)
+            rows, padding, strategy = x.shape[0] * self.cfg.num_experts, 0, "dense-all"
+        else:
+            expert_outputs, rows, padding, strategy = dispatch(
+                self.experts, x, r["topk_indices"], active, self.dispatch_strategy)
+        topk_weights = r["topk_weights"] * active  # a dropped slot contributes nothing
+        y = combine(expert_outputs, topk_weights)  # (T, D)
+        shared_output = None
+        if self.shared_expert is not None:
+            shared_output = self.shared_expert.forward_expert(0, x)
+            y = y + shared_output
+        trace = self._trace(x, r, topk_weights, expert_outputs, shared_output, y, rows, padding, strategy)
+        return y.reshape(shape), trace
+
+    def _flatten(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() not in (2, 3) or x.shape[-1] != self.cfg.d_model:
+            raise ValueError(f"expected x of shape (T, {self.cfg.d_model}) or (B, S, {self.cfg.d_model}), "
+                             f"got {tuple(x.shape)}.")
+        x = x.reshape(-1, self.cfg.d_model)
+        if x.shape[0] == 0:
+            raise ValueError("x holds no tokens: give at least one token.")
+        return x.to(self.device, self.router.weight.dtype)
+
+    def _route(self, x: torch.Tensor) -> dict:
+        """Router logits -> gating rule -> capacity. Returns the routing tensors of one batch."""
+        cfg, T = self.cfg, x.shape[0]
+        router_input = x
+        if cfg.router == "switch" and self.training and cfg.jitter_eps > 0:
+            # Switch: multiplicative jitter on the router input, for exploration during training.
+            router_input = x * torch.empty_like(x).uniform_(1 - cfg.jitter_eps, 1 + cfg.jitter_eps)
+        router_logits = self.router(router_input).float()  # (T, E)
+        capacity = cfg.capacity(T)
+        cv_loss = router_logits.new_zeros(())
+        if cfg.router == "expert_choice":
+            return self._expert_choice(router_logits, capacity)
+        if cfg.router == "softmax_topk":
+            routing = gating.softmax_topk(router_logits, cfg.top_k, cfg.norm_topk_prob)
+        elif cfg.router == "topk_softmax":
+            routing = gating.topk_softmax(router_logits, cfg.top_k)
+        elif cfg.router == "sigmoid_bias":
+            routing = gating.sigmoid_bias(router_logits, cfg.top_k, self.selection_bias, cfg.norm_topk_prob)
+        elif cfg.router == "switch":
+            routing = gating.switch(router_logits)
+        else:
+            router_logits, routing, cv_loss = self._noisy(x, router_logits)
+        dropped = torch.zeros_like(routing.topk_indices, dtype=torch.bool)
+        if capacity is not None:
+            dropped = capacity_drops(routing.topk_indices, routing.topk_weights, cfg.num_experts,
+                                     capacity, cfg.drop_policy)
+        selected = torch.bincount(routing.topk_indices.reshape(-1), minlength=cfg.num_experts)
+        return {"router_logits": router_logits, **routing._asdict(), "dropped": dropped,
+                "selected_per_expert": selected, "capacity": capacity, "cv_loss": cv_loss}
+
+    def _noisy(self, x: torch.Tensor, clean_logits: torch.Tensor):
+        """Shazeer et al. 2017: Gaussian noise with a learned per-expert scale, then top-k, plus the CV^2 loss."""
+        k = self.cfg.top_k
+        if self.training and self.cfg.noise:
+            noise_std = F.softplus(self.noise_proj(x).float()) + NOISE_EPS
+            noisy_logits = clean_logits + torch.randn_like(clean_logits) * noise_std
+            routing = gating.noisy_topk(clean_logits, noisy_logits, k)
+            load = gating.noisy_topk_load(clean_logits, noisy_logits, noise_std, k)
+        else:
+            noisy_logits = clean_logits
+            routing = gating.noisy_topk(clean_logits, clean_logits, k)
+            load = torch.bincount(routing.topk_indices.reshape(-1), minlength=self.cfg.num_experts).float()
+        importance = torch.zeros_like(clean_logits).scatter(1, routing.topk_indices, routing.topk_weights).sum(0)
+        return noisy_logits, routing, losses.shazeer_balance_loss(importance, load)
+
+    def _expert_choice(self, router_logits: torch.Tensor, capacity: int) -> dict:
+        """Expert choice as K = E slots per token, best expert first; a slot is dropped when not picked."""
+        router_probs, picked, gates = gating.expert_choice(router_logits, capacity)
+        topk_indices = torch.argsort(router_probs, dim=-1, descending=True, stable=True)  # (T, E)
+        return {"router_logits": router_logits, "router_probs": router_probs, "selection_scores": router_probs,
+                "topk_indices": topk_indices, "topk_weights": gates.gather(1, topk_indices),
+                "dropped": ~picked.gather(1, topk_indices), "selected_per_expert": picked.sum(0),
+                "capacity": capacity, "cv_loss": router_logits.new_zeros(())}
+
+    def _trace(self, x, r, topk_weights, expert_outputs, shared_output, y, rows, padding, strategy):
+        cfg, T = self.cfg, x.shape[0]
+        active = ~r["dropped"]
+        tokens_per_expert = torch.bincount(r["topk_indices"][active], minlength=cfg.num_experts)
+        probs = r["router_probs"]
+        if cfg.router == "sigmoid_bias":  # the balance loss wants a distribution over experts per token
+            probs = probs / probs.sum(dim=-1, keepdim=True)
+        entropy, dropped_slots, dead_tokens = torch.stack([
+            losses.router_entropy(probs), r["dropped"].float().mean(),
+            (~active.any(dim=1)).float().mean()]).tolist()
+        experts_per_token = cfg.top_k if cfg.router != "expert_choice" else (
+            r["selected_per_expert"].sum().item() / T)
+        metrics = {
+            **losses.load_stats(tokens_per_expert),
+            "router_entropy": entropy,
+            # Expert choice has no overflow; its failure mode is a token that no expert picked.
+            "dropped_fraction": dead_tokens if cfg.router == "expert_choice" else dropped_slots,
+            "tokens_dropped_fraction": dead_tokens,
+            "expert_rows": rows, "dense_expert_rows": T * cfg.num_experts, "padding_rows": padding,
+            "dispatch": strategy,
+            **losses.layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token,
+                                 cfg.activation, cfg.shared_expert),
+        }
+        detach = torch.Tensor.detach
+        return RoutingTrace(
+            router=cfg.router, top_k=cfg.top_k, num_experts=cfg.num_experts, capacity=r["capacity"],
+            input=detach(x), router_logits=detach(r["router_logits"]), router_probs=detach(r["router_probs"]),
+            selection_scores=detach(r["selection_scores"]), topk_indices=r["topk_indices"],
+            topk_weights=detach(topk_weights), dropped=r["dropped"], expert_outputs=detach(expert_outputs),
+            shared_output=None if shared_output is None else detach(shared_output),
+            tokens_per_expert=tokens_per_expert, output=detach(y),
+            balance_loss=losses.load_balance_loss(probs, r["selected_per_expert"]),
+            z_loss=losses.z_loss(r["router_logits"]), cv_loss=r["cv_loss"], metrics=metrics)

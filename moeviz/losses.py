@@ -1,0 +1,84 @@
+"""Router losses and routing-health metrics. Pure functions on tensors.
+
+Every loss here is per layer: average over layers yourself when a model has several.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def load_balance_loss(router_probs: torch.Tensor, selected_per_expert: torch.Tensor) -> torch.Tensor:
+    """Switch Transformer eq. 4-6: N * sum_i f_i * P_i.
+
+    f_i = share of the T*k routed slots that chose expert i (counted before capacity drops, not differentiable),
+    P_i = mean router probability of expert i (carries the gradient). Perfect balance (f_i = P_i = 1/N) gives 1.0.
+    HF Mixtral's load_balancing_loss_func normalises f over T instead of T*k, so it reports k at perfect balance.
+    router_probs (T, E) should sum to 1 per token (renormalise sigmoid scores first); selected_per_expert (E,)."""
+    num_experts = router_probs.shape[-1]
+    f = selected_per_expert.float() / selected_per_expert.sum().clamp(min=1)
+    P = router_probs.float().mean(dim=0)
+    return num_experts * torch.sum(f * P)
+
+
+def z_loss(router_logits: torch.Tensor) -> torch.Tensor:
+    """ST-MoE (Zoph et al. 2022) eq. 5: mean over tokens of logsumexp(logits)^2; keeps router logits small."""
+    return torch.logsumexp(router_logits.float(), dim=-1).pow(2).mean()
+
+
+def cv_squared(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """Squared coefficient of variation, var / mean^2 (unbiased variance, as Shazeer et al.'s code)."""
+    x = x.float()
+    if x.numel() <= 1:
+        return x.new_zeros(())
+    return x.var() / (x.mean() ** 2 + eps)
+
+
+def shazeer_balance_loss(importance: torch.Tensor, load: torch.Tensor) -> torch.Tensor:
+    """Shazeer et al. 2017, eq. 6-7 and 11: CV^2(importance) + CV^2(load), each weighted by the caller.
+
+    importance_i = sum of gate values sent to expert i; load_i = smooth count from router.noisy_topk_load."""
+    return cv_squared(importance) + cv_squared(load)
+
+
+def router_entropy(router_probs: torch.Tensor) -> torch.Tensor:
+    """Mean per-token entropy (nats) of the routing distribution; log(E) = undecided, 0 = certain."""
+    p = router_probs.float()
+    p = p / p.sum(dim=-1, keepdim=True).clamp(min=1e-20)
+    return -(p * torch.log(p.clamp(min=1e-20))).sum(dim=-1).mean()
+
+
+def load_stats(tokens_per_expert: torch.Tensor) -> dict:
+    """Load CV (population std / mean) and max/mean load (MaxVio + 1): 0 and 1 when perfectly even."""
+    load = tokens_per_expert.float()
+    mean = load.mean()
+    if float(mean) == 0.0:
+        return {"load_cv": 0.0, "max_mean_load": 1.0}
+    cv, ratio = torch.stack([load.std(unbiased=False) / mean, load.max() / mean]).tolist()
+    return {"load_cv": cv, "max_mean_load": ratio}
+
+
+def layer_costs(d_model: int, d_hidden: int, num_experts: int, experts_per_token: float,
+                activation: str, shared_expert: bool) -> dict:
+    """Parameter and FLOP counts of one MoE layer. FLOPs = 2 * multiply-adds of the matmuls, per token.
+
+    Active parameters are those a single token touches: the router, experts_per_token experts, the shared
+    expert. Dense-all runs every expert on every token."""
+    matrices = 3 if activation == "swiglu" else 2
+    per_expert = matrices * d_model * d_hidden
+    router = d_model * num_experts
+    shared = per_expert if shared_expert else 0
+    return {
+        "params_per_expert": per_expert,
+        "total_params": router + num_experts * per_expert + shared,
+        "active_params": router + experts_per_token * per_expert + shared,
+        "active_flops_per_token": 2 * (router + experts_per_token * per_expert + shared),
+        "dense_flops_per_token": 2 * (router + num_experts * per_expert + shared),
+        "dense_equivalent_flops_per_token": 2 * (experts_per_token * per_expert + shared),
+    }
+
+
+def expected_uniform_entropy(num_experts: int) -> float:
+    """The router entropy of a router that has no preference: log(E)."""
+    return math.log(num_experts)

@@ -1,0 +1,22 @@
+"""Small builders shared by the core tests."""
+import torch
+
+from moeviz import MoEConfig, MoELayer
+
+TOKEN_CHOICE = ("softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk", "switch")
+
+
+def make_cfg(router: str = "softmax_topk", **overrides) -> MoEConfig:
+    base = dict(d_model=12, d_hidden=20, num_experts=6, top_k=2, router=router, device="cpu", seed=3)
+    if router == "switch":
+        base["top_k"] = 1
+    base.update(overrides)
+    return MoEConfig(**base)
+
+
+def make_layer(router: str = "softmax_topk", **overrides) -> MoELayer:
+    return MoELayer(make_cfg(router, **overrides)).eval()
+
+
+def tokens(n: int, d_model: int = 12, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, d_model, generator=torch.Generator().manual_seed(seed))
