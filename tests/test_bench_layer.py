@@ -30,3 +30,10 @@ def test_cli_writes_json(tmp_path, monkeypatch):
     assert bench_main(["layer", "--regime", "sentence", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert "sentence" in report["regimes"] and report["machine"]["torch"]
+
+
+def test_dispatch_comparison_row():
+    from moeviz.bench.dispatch import compare
+    row = compare(MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, device="cpu"), tokens=16, repeats=2)
+    assert row["fastest"] in ("padded", "grouped") and row["auto_picks"] in ("padded", "grouped")
+    assert row["grouped_padding_rows"] == 0

@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = {
     "layer": ("moeviz.bench.layer", "sparse layer vs dense-all, HF per-expert loop, dense-equivalent FFN"),
+    "dispatch": ("moeviz.bench.dispatch", "padded vs grouped sparse dispatch over batch sizes; what auto picks"),
     "app": ("moeviz.app.bench", "server time of walkthrough reruns under AppTest"),
     "train": ("moeviz.bench.train", "balance lab: seconds for the default training preset"),
     "parallel": ("moeviz.bench.parallel", "expert parallelism over gloo workers: per-worker times and bytes"),
