@@ -18,11 +18,18 @@ POSITION_SCALE = 0.1  # position signal size relative to the unit-variance token
 
 # A word (letters/digits, keeping inner apostrophes: "don't") or any single punctuation mark.
 _TOKEN_PATTERN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&=\"'^])")
 
 
 def split_tokens(text: str, max_tokens: int = MAX_TOKENS) -> list[str]:
     """Words and punctuation marks of `text`, in order, at most `max_tokens` of them."""
     return _TOKEN_PATTERN.findall(text)[:max_tokens]
+
+
+def escape_markdown(text: str) -> str:
+    """`text` made inert for Markdown: every ASCII punctuation mark that Markdown or Streamlit's directives
+    (:red[..], $..$, :emoji:) could read is backslash-escaped, so user text always shows as typed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def _token_seed(token: str, seed: int) -> int:
@@ -70,5 +77,5 @@ def random_labels(num_tokens: int) -> list[str]:
 
 __all__ = [
     "DEFAULT_SENTENCE", "MAX_TOKENS", "POSITION_SCALE", "split_tokens", "token_vector", "position_signal",
-    "embed_tokens", "random_vectors", "random_labels",
+    "embed_tokens", "random_vectors", "random_labels", "escape_markdown",
 ]

@@ -1,0 +1,21 @@
+"""moeviz home page (URL /): one token through a real Mixture-of-Experts layer, in six steps.
+
+Run with `streamlit run app.py`. This file only frames the page; the parts live in moeviz.app.
+"""
+import streamlit as st
+
+import moeviz.app as app
+from moeviz.app.walkthrough_page import pick_source, pick_token, show_answer, stepper
+
+controls = app.sidebar("moeviz · one token, six steps")
+
+st.title("One token through a Mixture-of-Experts layer")
+st.caption(f"A real PyTorch MoE layer with random weights (seed {controls.seed}): {controls.num_experts} experts, "
+           f"top-{controls.top_k} routing. Every number on this page is read from the layer's own tensors. "
+           "Change the layer in the sidebar.")
+
+source = pick_source()
+run = app.walkthrough_for(controls, source.source, source.text, source.vector_seed)
+token = pick_token(run.labels)
+show_answer(run, token, controls)
+stepper(run, token, controls)

@@ -1,0 +1,96 @@
+"""The shared sidebar: the layer's knobs, the device, the page links. One call at the top of every page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import streamlit as st
+
+from moeviz.app.nav import draw_links
+from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, CAPACITY_OFF, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
+                               MIN_EXPERTS, capacity_value, fit_top_k, shared_url_params)
+from moeviz.app.url import shared_values, write_url
+from moeviz.config import ROUTER_LABELS, ROUTERS, MoEConfig
+from moeviz.device import describe_device, resolve_device
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The shared controls' values for this run (already valid together: k fits the experts and the router)."""
+    num_experts: int
+    top_k: int
+    router: str
+    balance_weight: float
+    capacity_factor: float | None  # None = no capacity limit
+    seed: int
+    device: str  # where layers run, in words, e.g. "CPU (2 threads)"
+
+    def moe_config(self, **fields) -> MoEConfig:
+        """A MoEConfig with these controls; `fields` sets the rest (d_model, d_hidden, ...)."""
+        return MoEConfig(num_experts=self.num_experts, top_k=self.top_k, router=self.router,
+                         capacity_factor=self.capacity_factor, seed=self.seed, **fields)
+
+
+@lru_cache(maxsize=1)
+def device_label() -> str:
+    """The device layers run on, in words (probed once per process: it cannot change while serving)."""
+    return describe_device(resolve_device("auto"))
+
+
+def sidebar(page_title: str = "moeviz") -> Controls:
+    """Draw the shared sidebar (page links, layer controls, device) and return the controls' values.
+
+    Call it first on every page. Values start from the link on a session's first run (bad values warn and
+    fall back), and are written back to the link and carried by the page links on every run."""
+    st.set_page_config(page_title=page_title, page_icon="🔀", layout="wide")
+    values = shared_values()
+    with st.sidebar:
+        st.markdown("### 🔀 moeviz\nTop-k routing in a real Mixture-of-Experts layer")
+        links = st.container()
+        st.divider()
+        _layer_widgets(values)
+        st.caption(f"Running on **{device_label()}**")
+    controls = Controls(num_experts=values["num_experts"], router=values["router"],
+                        top_k=fit_top_k(values["top_k"], values["num_experts"], values["router"])[0],
+                        balance_weight=values["balance_weight"],
+                        capacity_factor=capacity_value(values["capacity_factor"]), seed=values["seed"],
+                        device=device_label())
+    query_params = shared_url_params(values)  # the user's k stays in the link even while switch runs k = 1
+    write_url(query_params)
+    with links:
+        draw_links(query_params)
+    return controls
+
+
+def _layer_widgets(values: dict) -> None:
+    """The layer's knobs; each widget starts from `values` and writes its answer back into it."""
+    st.markdown("**The MoE layer**")
+    values["num_experts"] = st.slider(
+        "Experts (N)", MIN_EXPERTS, MAX_EXPERTS, value=values["num_experts"], key="num_experts",
+        help="How many expert MLPs the layer holds. Only k of them work on any one token.")
+    values["router"] = st.selectbox(
+        "Router", ROUTERS, index=ROUTERS.index(values["router"]), format_func=ROUTER_LABELS.get, key="router",
+        help="The gating rule that turns router scores into chosen experts and weights.")
+    values["top_k"] = _top_k_widget(values)
+    values["capacity_factor"] = st.select_slider(
+        "Capacity factor", CAPACITY_FACTORS, value=values["capacity_factor"], key="capacity_factor",
+        help="Slots per expert, C = ceil(factor · tokens · k / N). Tokens past a full expert are dropped. "
+             "'off' = no limit (Switch and expert choice then use their own defaults).")
+    values["balance_weight"] = st.select_slider(
+        "Balance-loss weight (α)", BALANCE_WEIGHTS, value=values["balance_weight"], key="balance_weight",
+        format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
+        help="How strongly training pushes the router to spread tokens evenly. Matters while training.")
+    values["seed"] = int(st.number_input(
+        "Seed (layer weights)", 0, MAX_SEED, value=values["seed"], step=1, key="seed",
+        help="Draws the layer's random weights. The same seed gives the same layer on any machine."))
+
+
+def _top_k_widget(values: dict) -> int:
+    """The k slider, bounded by the experts. Switch routing runs k = 1 and says so; the chosen k is kept."""
+    top_k, _ = fit_top_k(values["top_k"], values["num_experts"], "any")
+    if values["router"] == "switch":
+        st.caption("k = 1: Switch routing sends each token to exactly one expert.")
+        return top_k
+    # The slider's max is part of its identity: when N changes the bound, it restarts from the fitted value.
+    return st.slider("Experts per token (k)", 1, min(MAX_TOP_K, values["num_experts"]), value=top_k,
+                     key="top_k", help="Top-k: how many experts each token is sent to.")

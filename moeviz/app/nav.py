@@ -1,0 +1,50 @@
+"""The app's pages (DESIGN §3) and the sidebar links to them.
+
+A page is linked only when its file exists, so a page still being written never shows as a dead link.
+Each link carries the shared controls as query parameters: that is how values survive a page change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+APP_ROOT = Path(__file__).resolve().parents[2]  # the folder holding app.py and pages/
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # relative to app.py, as st.page_link and AppTest.switch_page want it
+    label: str
+    icon: str
+    url: str  # the URL path Streamlit gives the file (name without the number prefix)
+
+
+PAGES = (
+    PageInfo("app.py", "Walkthrough: one token", ":material/route:", "/"),
+    PageInfo("pages/1_heatmap.py", "Router heatmap", ":material/grid_on:", "/heatmap"),
+    PageInfo("pages/2_balance.py", "Load balancing", ":material/balance:", "/balance"),
+    PageInfo("pages/3_parallel.py", "Capacity & parallelism", ":material/hub:", "/parallel"),
+    PageInfo("pages/4_compute.py", "Sparse vs dense compute", ":material/speed:", "/compute"),
+    PageInfo("pages/5_variants.py", "Router variants", ":material/compare_arrows:", "/variants"),
+    PageInfo("pages/6_quiz.py", "Quiz", ":material/quiz:", "/quiz"),
+    PageInfo("pages/7_glossary.py", "Glossary", ":material/menu_book:", "/glossary"),
+)
+
+
+def existing_pages(root: Path = APP_ROOT) -> list[PageInfo]:
+    """The pages whose files are on disk, in menu order."""
+    return [page for page in PAGES if (root / page.path).is_file()]
+
+
+def draw_links(query_params: dict[str, str]) -> None:
+    """One st.page_link per existing page, each carrying `query_params`."""
+    for page in existing_pages():
+        try:
+            st.page_link(page.path, label=page.label, icon=page.icon, query_params=query_params)
+        except StreamlitAPIException:
+            # With the file watcher off, a page file added after the server started is not registered yet:
+            # leave it out until the next restart rather than break every page.
+            continue

@@ -1,0 +1,171 @@
+"""The six walkthrough steps: each draws one token's real numbers with a few sentences of explanation.
+
+Every number comes from moeviz.walkthrough (read from the layer's RoutingTrace); nothing here computes tensors.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from moeviz.config import ROUTER_LABELS
+from moeviz.figures import walkthrough as figs
+from moeviz.figures.routing import load_bars, router_heatmap
+from moeviz.text import escape_markdown
+from moeviz.walkthrough import (WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
+                                gate_formula, load_summary, misreading, top_k_table)
+
+
+def _chart(fig, alt: str) -> None:
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, alt=alt)
+
+
+def _token_md(view: TokenView) -> str:
+    return f"“{escape_markdown(view.label)}”"
+
+
+def step_arrives(run: WalkthroughRun, view: TokenView, controls) -> None:
+    D = len(view.vector)
+    st.markdown(
+        f"The token {_token_md(view)} reaches the MoE layer as one vector of **{D} numbers** (its hidden state). "
+        "The layer stands where a Transformer block would have its feed-forward MLP, and it treats every "
+        "token on its own: the next word may be sent to completely different experts.")
+    _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"The hidden vector x, shape ({D},)"),
+           alt="The token's hidden vector as a strip of coloured cells")
+    _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Token", f"#{view.index} of {len(run.labels)}")
+    c2.metric("Shape", f"({D},)")
+    c3.metric("Length ‖x‖", f"{float((view.vector ** 2).sum() ** 0.5):.2f}")
+
+
+def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
+    E = len(view.logits)
+    st.markdown(
+        f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
+        f"the rest of the model. It gives every expert a score for *this* token: the **logits** z = W_router · x. "
+        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[controls.router]}.")
+    c1, c2 = st.columns(2)
+    with c1:
+        _chart(figs.score_bars(view.logits, name="logit", title="Router logits z (one per expert)"),
+               alt="Bar chart of the router logits")
+    with c2:
+        _chart(figs.score_bars(view.probs, name="probability", title="Router probabilities", value_range=[0, 1]),
+               alt="Bar chart of the router probabilities")
+    _gate_latex(view, controls.router)
+    if controls.router in ("topk_softmax", "noisy_topk"):
+        st.caption("This router takes its softmax over the k kept logits only; the bars show the full softmax "
+                   "for comparison. The ranking, and so the choice, is the same.")
+
+
+def _gate_latex(view: TokenView, router: str) -> None:
+    best = int(view.selection.argmax())
+    g = gate_formula(view, router, best)
+    if g["kind"] == "sigmoid":
+        st.latex(rf"p_{{{best}}} = \frac{{1}}{{1 + e^{{-z_{{{best}}}}}}} = \frac{{1}}{{1 + e^{{{-g['logit']:.2f}}}}}"
+                 rf"= \frac{{1}}{{1 + {g['exp_neg']:.3f}}} = {g['prob']:.3f}")
+    else:
+        st.latex(rf"p_{{{best}}} = \frac{{e^{{z_{{{best}}}}}}}{{\sum_j e^{{z_j}}}} = "
+                 rf"\frac{{e^{{{g['logit']:.2f}}}}}{{\sum_j e^{{z_j}}}} = \frac{{{g['exp']:.3f}}}{{{g['sum_exp']:.3f}}}"
+                 rf" = {g['prob']:.3f}")
+    st.caption(f"The arithmetic for the best-scoring expert, {best}, with this token's numbers.")
+
+
+def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
+    k, E = controls.top_k, len(view.probs)
+    if controls.router == "expert_choice":
+        st.markdown("With **expert choice** the experts pick: each expert takes the tokens of the whole sentence "
+                    "it scores highest, up to its capacity. (In a decoder this peeks at later tokens.) Lit bars: "
+                    "the experts that picked this token.")
+    else:
+        st.markdown(f"Only the **top {k}** of the {E} experts are kept; the other {E - k} are masked out and will "
+                    "not run for this token. The kept scores become the **combine weights**"
+                    + (", renormalised to sum to 1." if controls.router != "switch" else
+                       " (Switch keeps the raw probability)."))
+    _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights),
+           alt="Router probabilities with the chosen experts highlighted")
+    rows = [r for r in top_k_table(view) if r["ran"] or controls.router != "expert_choice"]
+    st.dataframe(rows, hide_index=True, width="content", column_config={
+        "rank": "rank", "expert": "expert", "router_prob": st.column_config.NumberColumn("router prob", format="%.4f"),
+        "weight": st.column_config.NumberColumn("combine weight", format="%.4f"), "ran": "runs?"})
+
+
+def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
+    counts = compute_counts(run, view)
+    lost = [int(e) for e in view.slots[view.dropped]] if controls.router != "expert_choice" else []
+    st.markdown(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
+                "(its own weights); it maps the token's vector to an output vector of the same size. "
+                "The idle experts' weights are never touched for this token.")
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        _chart(figs.expert_grid(len(view.probs), view.running, lost, title="Experts: lit = running"),
+               alt="Grid of all experts with the running ones lit")
+        m1, m2 = st.columns(2)
+        m1.metric("Expert runs, this token", f"{counts['token_sparse']} of {counts['token_dense']}")
+        m2.metric("Expert runs, whole sentence", f"{counts['batch_sparse']} of {counts['batch_dense']}")
+    with c2:
+        if len(view.running):
+            names = [f"E{int(e)}(x)" for e in view.running]
+            _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output"),
+                   alt="Output vectors of the running experts")
+        _chart(figs.compute_bars(counts["flops_sparse"], counts["flops_dense"], unit="FLOPs per token",
+                                 title="Compute per token: sparse vs every expert"), alt="Compute comparison")
+
+
+def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
+    s = load_summary(run.trace)
+    st.markdown(
+        f"A real layer routes the whole batch at once. Here all {s['tokens']} tokens are routed together; tokens "
+        "sent to the same expert are grouped, and every expert runs once on its group, in parallel with the "
+        f"others. The step lasts as long as the **busiest** expert: expert {s['busiest']} has {s['max_load']:.0f} "
+        f"tokens where an even split gives {s['even_load']:.2f} (max/mean load {s['max_mean_load']:.2f}). "
+        "That is why balance sets throughput.")
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
+                              title="Router probabilities, tokens × experts (outlined: chosen)"),
+               alt="Heatmap of router probabilities with chosen cells outlined")
+    with c2:
+        _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert (blue: this token's)"),
+               alt="Bar chart of tokens per expert")
+        st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}")
+        st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
+                   f"α·loss = {controls.balance_weight * s['balance_loss']:.4f} to push the router towards balance.")
+        if s["capacity"] is not None:
+            st.caption(f"Capacity: {s['capacity']} slots per expert; {100 * s['dropped_fraction']:.0f}% of "
+                       "slots were dropped.")
+
+
+def step_combine(run: WalkthroughRun, view: TokenView, controls) -> None:
+    terms = combine_terms(view)
+    st.markdown("The layer's output is the **weighted sum** of the running experts' outputs, with the router's "
+                "weights. It has the same shape as a plain MLP's output, so the next layer sees one ordinary vector.")
+    if terms:
+        sum_tex = " + ".join(rf"{t['weight']:.2f}\cdot E_{{{t['expert']}}}(x)" for t in terms)
+        st.latex(rf"y = {sum_tex}")
+        _chart(figs.combine_figure(terms, view.output), alt="The weighted sum term by term")
+    D = len(view.output)
+    c1, c2 = st.columns(2)
+    c1.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
+    c2.metric("Sum of terms vs layer output", f"{combine_check(view):.1e}", help="Largest absolute difference.")
+    same = tuple(run.mlp_output_shape) == (D,)
+    st.caption(("✓ " if same else "✗ ") + f"The output shape ({D},) {'equals' if same else 'differs from'} a plain "
+               f"MLP's output shape {tuple(run.mlp_output_shape)}.")
+
+
+def show_misreading(run: WalkthroughRun, view: TokenView, controls) -> None:
+    """The misreading "every expert votes on every token", in numbers, next to the sparse result."""
+    m = misreading(run, view)
+    counts = compute_counts(run, view)
+    st.markdown("**Misreading: every expert votes on every token.** Two ways to run all the experts:")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Dense, masked: output change", f"{m['dense_max_abs_diff']:.1e}",
+              help="Every expert computes, the unchosen results are thrown away: the same answer.")
+    c2.metric("…and its expert work", f"{counts['batch_dense']} rows",
+              delta=f"{counts['batch_dense'] / max(counts['batch_sparse'], 1):.1f}× sparse", delta_color="inverse")
+    c3.metric("All experts vote by probability", f"{100 * m['all_vote_rel_diff']:.0f}% different",
+              help="Relative L2 difference from the sparse output: a different layer, not the same one faster.")
+    _chart(figs.misreading_figure(m["sparse_output"], m["dense_output"], m["all_vote_output"],
+                                  k_label=f"{m['sparse_experts']} experts", num_experts=m["dense_experts"]),
+           alt="The token's output computed three ways")
+
+
+STEPS = (step_arrives, step_router, step_topk, step_experts, step_parallel, step_combine)

@@ -1,0 +1,63 @@
+"""The link is the state: values live in session state, start from the URL, and are written back to it.
+
+Why not `bind="query-params"`: combined with the file-based pages it lost values on a page change (DESIGN §1).
+The pattern here: on a session's first run, read the URL into a session-state dict; widgets take `value=` from
+that dict; after the widgets, the dict goes back into `st.query_params`, and `st.page_link` carries it to the
+next page. Page-local values (`text`, `token`, `step`, ...) use `url_value` / `set_url_value` the same way.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from moeviz.app.params import Parser, read_param, read_shared, shared_url_params, url_text
+
+_SHARED = "_moeviz_shared"  # session-state key of the shared controls' dict
+_LOCAL = "_moeviz_local"  # session-state key of page-local values, so they survive a visit to another page
+
+
+def shared_values() -> dict:
+    """The shared controls' current values; seeded from the link (with warnings) on the session's first run."""
+    if _SHARED not in st.session_state:
+        values, warnings = read_shared(st.query_params.get_all)
+        st.session_state[_SHARED] = values
+        for warning in warnings:
+            st.warning(warning, icon=":material/link_off:")
+    return st.session_state[_SHARED]
+
+
+def link_params() -> dict[str, str]:
+    """What an extra st.page_link must carry (query_params=) so the shared controls survive the click."""
+    return shared_url_params(shared_values())
+
+
+def write_url(values: dict[str, Any]) -> None:
+    """Mirror `values` into the address bar; untouched keys stay. Writes only what changed."""
+    for key, value in values.items():
+        text = url_text(value)
+        if st.query_params.get_all(key) != [text]:
+            st.query_params[key] = text
+
+
+def url_value(key: str, default: Any, parse: Parser) -> Any:
+    """A page-local value: from the link if it has `key` (a bad value warns and gives `default`),
+    else the value this session last set on any page, else `default`.
+
+    Pair it with `set_url_value(key, value)` once the widget has answered, e.g.
+        text = st.text_input("Sentence", value=url_value("text", DEFAULT, parse_text(300)), key="text")
+        set_url_value("text", text)
+    """
+    raw_values = st.query_params.get_all(key)
+    if raw_values:
+        result = read_param(key, raw_values, parse, default)
+        if result.warning:
+            st.warning(result.warning, icon=":material/link_off:")
+        return result.value
+    return st.session_state.get(_LOCAL, {}).get(key, default)
+
+
+def set_url_value(key: str, value: Any) -> None:
+    """Remember a page-local value for this session and show it in the link."""
+    st.session_state.setdefault(_LOCAL, {})[key] = value
+    write_url({key: value})

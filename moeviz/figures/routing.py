@@ -1,0 +1,117 @@
+"""Two figures several pages share: the tokens × experts router heatmap, and the load per expert.
+
+    router_heatmap(trace, labels)                      # or probs_heatmap(probs, topk_indices, labels, ...)
+    load_bars(trace)                                   # or expert_load_bars(tokens_per_expert, ...)
+
+The trace versions read a RoutingTrace; the array versions take tensors/arrays for pages that hold their own.
+Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" / "chosen, dropped" (outline
+Scatter), "tokens processed" / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from moeviz.figures import (BLUE, IDLE, INK, ORANGE, PROB_COLORSCALE, PROB_RANGE, VERMILLION, expert_names,
+                            finish, safe_label, to_numpy)
+
+
+def _cell_outlines(cells) -> tuple[list, list]:
+    """x, y of closed squares around heatmap cells (x = expert, y = token), None-separated for one trace."""
+    xs, ys = [], []
+    for expert, token in cells:
+        xs += [expert - 0.5, expert + 0.5, expert + 0.5, expert - 0.5, expert - 0.5, None]
+        ys += [token - 0.5, token - 0.5, token + 0.5, token + 0.5, token - 0.5, None]
+    return xs, ys
+
+
+def _outline_trace(cells, name: str, color: str, dash: str) -> go.Scatter:
+    xs, ys = _cell_outlines(cells)
+    return go.Scatter(x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
+                      line=dict(color=color, width=3, dash=dash), showlegend=bool(cells))
+
+
+def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token: int | None = None,
+                  title: str | None = "Router probability per token and expert", height: int | None = None,
+                  value_name: str = "router probability") -> go.Figure:
+    """Tokens (rows, first on top) × experts (columns) coloured by probability on a fixed 0..1 scale.
+
+    probs (T, E); topk_indices (T, K) outlines each token's chosen experts; dropped (T, K) bool, optional,
+    draws chosen-but-dropped slots dashed in vermillion instead; highlight_token bolds that token's label."""
+    probs, chosen = to_numpy(probs).astype(float), to_numpy(topk_indices).astype(int)
+    T, E = probs.shape
+    lost = np.zeros(chosen.shape, bool) if dropped is None else to_numpy(dropped).astype(bool)
+    names = [safe_label(label) for label in labels]
+    hover = [[f"token {t} “{names[t]}” · expert {e}" for e in range(E)] for t in range(T)]
+    heat = go.Heatmap(
+        z=probs, x=list(range(E)), y=list(range(T)), zmin=PROB_RANGE[0], zmax=PROB_RANGE[1],
+        colorscale=PROB_COLORSCALE, name=value_name, customdata=hover, xgap=1, ygap=1,
+        colorbar=dict(title=dict(text="prob", side="right"), thickness=12, len=0.9),
+        hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>")
+    kept = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if not lost[t, j]]
+    gone = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if lost[t, j]]
+    fig = go.Figure([heat, _outline_trace(kept, "top-k chosen", ORANGE, "solid"),
+                     _outline_trace(gone, "chosen, dropped", VERMILLION, "dot")])
+    ticks = [f"<b>{n}</b>" if t == highlight_token else n for t, n in enumerate(names)]
+    fig.update_yaxes(tickvals=list(range(T)), ticktext=ticks, autorange="reversed", showgrid=False,
+                     title=None, zeroline=False)
+    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), side="top", showgrid=False,
+                     zeroline=False, title=None)
+    return finish(fig, title, height or max(220, 60 + 26 * T))
+
+
+def router_heatmap(trace, labels, **kwargs) -> go.Figure:
+    """probs_heatmap of a RoutingTrace: router_probs with its topk_indices outlined and drops dashed.
+
+    For expert choice the trace's slots are all E experts (dropped = not picked), so the outline shows
+    exactly the experts that picked each token."""
+    return probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
+
+
+def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,
+                     highlight_experts=(), even_share: float | None = None,
+                     title: str | None = "Tokens each expert processes", height: int = 280) -> go.Figure:
+    """Bars of tokens processed per expert; optional dashed capacity line, dropped slots stacked on top
+    (hatched vermillion), a dotted "even share" line, and highlighted experts in blue (others grey)."""
+    load = to_numpy(tokens_per_expert).astype(float)
+    E = len(load)
+    highlight = {int(e) for e in highlight_experts}
+    colors = [BLUE if (e in highlight or not highlight) else IDLE for e in range(E)]
+    traces = [go.Bar(x=list(range(E)), y=load, name="tokens processed", marker_color=colors,
+                     hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")]
+    if dropped_per_expert is not None and to_numpy(dropped_per_expert).sum() > 0:
+        traces.append(go.Bar(x=list(range(E)), y=to_numpy(dropped_per_expert).astype(float),
+                             name="dropped (over capacity)", marker=dict(color="white", line=dict(
+                                 color=VERMILLION, width=1.5), pattern=dict(shape="/", fgcolor=VERMILLION)),
+                             hovertemplate="expert %{x}: %{y:.0f} dropped<extra></extra>"))
+    span = [-0.5, E - 0.5]
+    if capacity is not None:
+        traces.append(go.Scatter(x=span, y=[capacity, capacity], mode="lines", name=f"capacity C = {capacity}",
+                                 line=dict(color=VERMILLION, dash="dash", width=2), hoverinfo="name"))
+    if even_share is not None:
+        traces.append(go.Scatter(x=span, y=[even_share, even_share], mode="lines",
+                                 name=f"even share = {even_share:.3g}", line=dict(color=INK, dash="dot", width=1.5),
+                                 hoverinfo="name"))
+    fig = go.Figure(traces)
+    fig.update_layout(barmode="stack", bargap=0.25)
+    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), range=span, title=None)
+    fig.update_yaxes(title="tokens", rangemode="tozero", gridcolor="#E5E8EC")
+    return finish(fig, title, height)
+
+
+def dropped_per_expert(trace) -> np.ndarray:
+    """(E,) slots each expert turned away for lack of capacity (0 for expert choice, which has no overflow)."""
+    E = trace.num_experts
+    if trace.router == "expert_choice":
+        return np.zeros(E)
+    chosen = to_numpy(trace.topk_indices)[to_numpy(trace.dropped).astype(bool)]
+    return np.bincount(chosen, minlength=E).astype(float)
+
+
+def load_bars(trace, *, highlight_experts=(), **kwargs) -> go.Figure:
+    """expert_load_bars of a RoutingTrace: processed tokens, drops, its capacity, and the even share T·k/N."""
+    processed = to_numpy(trace.tokens_per_expert)
+    drops = dropped_per_expert(trace)
+    even = (processed.sum() + drops.sum()) / trace.num_experts
+    return expert_load_bars(processed, capacity=trace.capacity, dropped_per_expert=drops,
+                            highlight_experts=highlight_experts, even_share=even, **kwargs)

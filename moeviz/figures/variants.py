@@ -1,0 +1,77 @@
+"""Figures comparing router variants on the same tokens (runs from moeviz.variants.run_variants).
+
+    variant_heatmaps(runs, labels)       # one router heatmap per variant, all on the fixed 0..1 scale
+    load_comparison(runs)                # tokens per expert, one row of bars per variant, same y range
+    experts_per_token_figure(runs, labels)  # tokens × variants: how many experts each token got vs k
+
+Traces in `fig.data`, by `name`: the heatmaps as in moeviz.figures.routing; load rows "load · <variant>"
+(Bar) and "capacity · <variant>" (line Scatter); "experts per token" (Heatmap, z = experts run, text = counts).
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from moeviz.figures import BLUE, VERMILLION, expert_names, finish, safe_label, to_numpy
+from moeviz.figures.routing import dropped_per_expert, router_heatmap
+
+# Fewer experts than k in vermillion, exactly k white, more than k in blue (Okabe-Ito ends, white centre).
+COUNT_COLORSCALE = [[0.0, VERMILLION], [0.5, "#FFFFFF"], [1.0, BLUE]]
+
+
+def variant_heatmaps(runs, labels, height: int | None = None) -> list[go.Figure]:
+    """router_heatmap of each variant, titled with its name; every one uses the same 0..1 colour range."""
+    return [router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}",
+                           height=height) for run in runs]
+
+
+def load_comparison(runs, title: str | None = "Tokens each expert processed, per variant") -> go.Figure:
+    """Small multiples: one bar row per variant (processed in blue, dropped hatched on top), shared y range."""
+    names = [run.variant.label for run in runs]
+    fig = make_subplots(rows=len(runs), cols=1, shared_xaxes=True, vertical_spacing=0.03, subplot_titles=names)
+    top = 1.0
+    for row, run in enumerate(runs, start=1):
+        load, drops = to_numpy(run.trace.tokens_per_expert).astype(float), dropped_per_expert(run.trace)
+        E = len(load)
+        fig.add_trace(go.Bar(x=list(range(E)), y=load, name=f"load · {run.variant.label}", marker_color=BLUE,
+                             showlegend=False, hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>"),
+                      row=row, col=1)
+        if drops.sum() > 0:
+            fig.add_trace(go.Bar(x=list(range(E)), y=drops, name=f"dropped · {run.variant.label}",
+                                 marker=dict(color="white", line=dict(color=VERMILLION, width=1.5),
+                                             pattern=dict(shape="/", fgcolor=VERMILLION)), showlegend=False,
+                                 hovertemplate="expert %{x}: %{y:.0f} dropped<extra></extra>"), row=row, col=1)
+        if run.trace.capacity is not None:
+            C = run.trace.capacity
+            fig.add_trace(go.Scatter(x=[-0.5, E - 0.5], y=[C, C], mode="lines", name=f"capacity · {run.variant.label}",
+                                     line=dict(color=VERMILLION, dash="dash", width=1.5), showlegend=False,
+                                     hoverinfo="name"), row=row, col=1)
+        top = max(top, float((load + drops).max()), float(run.trace.capacity or 0))
+    fig.update_layout(barmode="stack", bargap=0.2)
+    E = runs[0].trace.num_experts if runs else 0
+    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), range=[-0.5, E - 0.5])
+    fig.update_yaxes(range=[0, top * 1.1], gridcolor="#E5E8EC", nticks=3)
+    return finish(fig, title, 60 + 95 * len(runs))
+
+
+def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran for each token") -> go.Figure:
+    """Tokens (rows) × variants (columns); the number is how many experts ran, the colour how far from k."""
+    counts = np.stack([to_numpy(run.experts_per_token) for run in runs], axis=1).astype(float)  # (T, V)
+    ks = np.array([run.k for run in runs], dtype=float)
+    offset = counts - ks  # < 0: dropped slots; > 0: expert choice gave extra
+    span = max(1.0, float(np.abs(offset).max()))
+    names = [safe_label(label) for label in labels]
+    T = counts.shape[0]
+    heat = go.Heatmap(z=offset, x=[run.variant.label for run in runs], y=list(range(T)), zmin=-span, zmax=span,
+                      colorscale=COUNT_COLORSCALE, name="experts per token", text=counts.astype(int),
+                      texttemplate="%{text}", customdata=np.broadcast_to(ks, counts.shape), xgap=1, ygap=1,
+                      colorbar=dict(title=dict(text="vs k", side="right"), thickness=12),
+                      hovertemplate="%{x}<br>token %{y}: %{text} experts (k = %{customdata})<extra></extra>")
+    fig = go.Figure(heat)
+    fig.update_yaxes(tickvals=list(range(T)), ticktext=names, autorange="reversed", showgrid=False)
+    fig.update_xaxes(side="top", showgrid=False, tickangle=-30)
+    return finish(fig, title, max(260, 120 + 24 * T))
+
+
+__all__ = ["variant_heatmaps", "load_comparison", "experts_per_token_figure", "COUNT_COLORSCALE"]

@@ -1,0 +1,149 @@
+"""Figures for the six walkthrough steps; pure functions of numbers read from a RoutingTrace.
+
+Vectors (a token's hidden state, an expert's output) are drawn as strips: one cell per dimension, coloured on a
+diverging scale centred on 0, so shapes can be compared row by row. Expert ids are the tensor indices.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from moeviz.figures import (BLUE, DIVERGING_COLORSCALE, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, finish,
+                            to_numpy)
+
+
+def _symmetric_range(*arrays) -> float:
+    peak = max(float(np.abs(to_numpy(a)).max()) if np.size(a) else 0.0 for a in arrays)
+    return peak if peak > 0 else 1.0
+
+
+def vector_strips(rows, names, *, title: str | None = None, zmax: float | None = None,
+                  height: int | None = None) -> go.Figure:
+    """Each row a vector drawn as a strip of D cells (diverging colours, 0 = white); hover gives exact values."""
+    z = np.atleast_2d(to_numpy(rows).astype(float))  # (R, D)
+    R, D = z.shape
+    zmax = zmax or _symmetric_range(z)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(D)), y=list(range(R)), zmin=-zmax, zmax=zmax, zmid=0, colorscale=DIVERGING_COLORSCALE,
+        reversescale=True, xgap=1, ygap=3, name="vector", customdata=[[n] * D for n in names],
+        colorbar=dict(thickness=10, len=1.0, title=dict(text="value", side="right")),
+        hovertemplate="%{customdata}<br>dim %{x}: %{z:.4f}<extra></extra>"))
+    fig.update_yaxes(tickvals=list(range(R)), ticktext=list(names), autorange="reversed", showgrid=False)
+    fig.update_xaxes(title=f"dimension (d_model = {D})", showgrid=False, zeroline=False)
+    return finish(fig, title, height or 90 + 34 * R)
+
+
+def block_diagram() -> go.Figure:
+    """Where the MoE layer sits: a pre-norm Transformer block with the MoE in place of the feed-forward MLP."""
+    boxes = [("token in", IDLE), ("RMSNorm", IDLE), ("attention", SKY), ("+ residual", IDLE), ("RMSNorm", IDLE),
+             ("MoE layer<br>router + experts", ORANGE), ("+ residual", IDLE), ("token out", IDLE)]
+    step, moe = 1.7, 5  # box spacing; index of the MoE box, drawn wider and bold
+    half = [0.75 if i == moe else 0.55 for i in range(len(boxes))]
+    fig = go.Figure()
+    for i, (text, color) in enumerate(boxes):
+        fig.add_shape(type="rect", x0=i * step - half[i], x1=i * step + half[i], y0=-0.45, y1=0.45,
+                      fillcolor=color, line=dict(color=INK, width=2 if i == moe else 1), layer="below")
+        fig.add_annotation(x=i * step, y=0, text=f"<b>{text}</b>" if i == moe else text, showarrow=False,
+                           font=dict(size=13, color=INK))
+        if i:  # an arrow from the previous box's right edge to this box's left edge
+            fig.add_annotation(x=i * step - half[i], y=0, ax=(i - 1) * step + half[i - 1], ay=0, xref="x",
+                               yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5,
+                               arrowcolor=INK, text="")
+    # one named, invisible trace so the figure's parts can be checked on fig.data too
+    fig.add_trace(go.Scatter(x=[i * step for i in range(len(boxes))], y=[0] * len(boxes), mode="markers",
+                             marker=dict(opacity=0), name="block", text=[b[0] for b in boxes], hoverinfo="text"))
+    fig.update_xaxes(visible=False, range=[-0.8, (len(boxes) - 1) * step + 0.8])
+    fig.update_yaxes(visible=False, range=[-0.7, 0.7])
+    fig.update_layout(showlegend=False)
+    return finish(fig, "One Transformer block: the MoE layer replaces the feed-forward MLP", 150)
+
+
+def score_bars(values, *, name: str, title: str | None, highlight=(), value_range=None, text_format=".2f",
+               height: int = 260) -> go.Figure:
+    """One bar per expert: highlighted experts in blue, the others grey (all blue when none is highlighted)."""
+    values = to_numpy(values).astype(float)
+    E = len(values)
+    lit = {int(e) for e in highlight}
+    colors = [BLUE if (not lit or e in lit) else IDLE for e in range(E)]
+    fig = go.Figure(go.Bar(x=list(range(E)), y=values, name=name, marker_color=colors,
+                           text=[format(v, text_format) for v in values] if E <= 16 else None,
+                           textposition="outside", cliponaxis=False,
+                           hovertemplate="expert %{x}: %{y:.4f}<extra>" + name + "</extra>"))
+    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), title=None)
+    fig.update_yaxes(title=name, range=value_range, gridcolor="#E5E8EC", zeroline=True, zerolinecolor=INK)
+    return finish(fig, title, height)
+
+
+def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keeps the best k, masks the rest",
+              height: int = 280) -> go.Figure:
+    """Router probabilities with the chosen experts lit and labelled with their combine weight, the rest grey.
+
+    A chosen slot lost to capacity is drawn in vermillion and labelled "dropped"."""
+    probs, slots = to_numpy(probs).astype(float), to_numpy(slots).astype(int)
+    dropped, weights = to_numpy(dropped).astype(bool), to_numpy(weights).astype(float)
+    E = len(probs)
+    colors, labels = [IDLE] * E, [""] * E
+    for j, e in enumerate(slots):
+        if dropped[j] and len(slots) < E:
+            colors[e], labels[e] = VERMILLION, "dropped"
+        elif not dropped[j]:
+            colors[e], labels[e] = BLUE, f"w = {weights[j]:.2f}"
+    fig = go.Figure(go.Bar(x=list(range(E)), y=probs, name="router probability", marker_color=colors,
+                           text=labels, textposition="outside", cliponaxis=False,
+                           hovertemplate="expert %{x}: prob %{y:.4f}<extra></extra>"))
+    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), title=None)
+    fig.update_yaxes(title="router probability", range=[0, min(1.0, probs.max() * 1.3 + 0.05)],
+                     gridcolor="#E5E8EC")
+    return finish(fig, title, height)
+
+
+def expert_grid(num_experts: int, running, dropped_experts=(), *, title: str | None = None) -> go.Figure:
+    """All experts as tiles: the ones running for this token lit (blue), dropped ones vermillion, idle ones dark."""
+    E, lit, lost = num_experts, {int(e) for e in running}, {int(e) for e in dropped_experts}
+    cols = min(E, 8)
+    rows = math.ceil(E / cols)
+    groups = {"running": [e for e in range(E) if e in lit], "dropped": [e for e in range(E) if e in lost - lit],
+              "idle": [e for e in range(E) if e not in lit | lost]}
+    style = {"running": (BLUE, "white"), "dropped": (VERMILLION, "white"), "idle": ("#3E4A59", "#AAB4C0")}
+    fig = go.Figure()
+    for name, experts in groups.items():
+        fill, ink = style[name]
+        fig.add_trace(go.Scatter(
+            x=[e % cols for e in experts], y=[e // cols for e in experts], mode="markers+text", name=name,
+            text=[f"E{e}" for e in experts], textfont=dict(color=ink, size=13),
+            marker=dict(symbol="square", size=44, color=fill, line=dict(color=INK, width=1)),
+            hovertemplate="expert %{text}: " + name + "<extra></extra>", showlegend=bool(experts)))
+    fig.update_xaxes(visible=False, range=[-0.6, cols - 0.4])
+    fig.update_yaxes(visible=False, range=[rows - 0.4, -0.6])
+    return finish(fig, title, 70 + 56 * rows)
+
+
+def compute_bars(sparse: float, dense: float, *, unit: str, title: str | None, height: int = 170) -> go.Figure:
+    """Two horizontal bars: the work sparse routing does vs the work of running every expert."""
+    fig = go.Figure(go.Bar(
+        y=["sparse (top-k)", "every expert"], x=[sparse, dense], orientation="h", name=unit,
+        marker_color=[BLUE, IDLE], text=[f"{sparse:,.0f}", f"{dense:,.0f}"], textposition="auto",
+        hovertemplate="%{y}: %{x:,.0f} " + unit + "<extra></extra>"))
+    fig.update_xaxes(title=unit, rangemode="tozero", gridcolor="#E5E8EC")
+    fig.update_yaxes(autorange="reversed")
+    return finish(fig, title, height)
+
+
+def combine_figure(terms, output, *, title: str | None = "The weighted sum, term by term") -> go.Figure:
+    """Rows 'w × E_e output' for each expert that ran, then the row '= output'; one colour scale for all."""
+    rows = [t["term"] for t in terms] + [to_numpy(output)]
+    names = [f"{t['weight']:.2f} × E{t['expert']}" for t in terms] + ["= output"]
+    return vector_strips(np.stack(rows), names, title=title, zmax=_symmetric_range(*rows))
+
+
+def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int,
+                      title: str | None = "Output for this token, three ways") -> go.Figure:
+    """The sparse output, the dense-masked output (same numbers) and the every-expert-votes output (different)."""
+    names = [f"sparse: {k_label} ran", f"dense, masked: all {num_experts} ran", "every expert votes"]
+    return vector_strips(np.stack([to_numpy(sparse), to_numpy(dense), to_numpy(all_vote)]), names, title=title)
+
+
+__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "expert_grid", "compute_bars",
+           "combine_figure", "misreading_figure"]

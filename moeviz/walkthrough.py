@@ -1,0 +1,196 @@
+"""One token's trip through an MoE layer, read out of a RoutingTrace for the walkthrough's six steps.
+
+Pure functions (torch and numpy, no streamlit): the page only draws what these return. Everything here is read
+from the layer's own tensors, never recomputed by hand, except the "every expert votes" misreading, which runs
+every expert on purpose to show what sparse routing avoids.
+
+Expert ids are the tensor indices, 0 … E-1. A token's *slots* are its entries in topk_indices, best first:
+its k chosen experts (token-choice routers) or all E experts ordered by score (expert choice, where a slot is
+"dropped" when that expert did not pick the token). An expert *runs* for the token when its slot is not dropped.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from moeviz.text import embed_tokens, escape_markdown, random_labels, random_vectors, split_tokens
+from moeviz.trace import RoutingTrace
+
+STEP_NAMES = ("Token arrives", "Router scores", "Top-k pick", "Experts run", "In parallel", "Combine")
+SOURCES = ("sentence", "random")  # where the walkthrough's tokens come from
+NUM_RANDOM_VECTORS = 8  # a "sentence" of random vectors, so step 5 still has a batch to spread
+
+
+def walkthrough_inputs(source: str, text: str, vector_seed: int, d_model: int) -> tuple[list[str], torch.Tensor]:
+    """Labels and inputs (T, d_model): the sentence's tokens, or NUM_RANDOM_VECTORS seeded random vectors.
+
+    Word vectors use a fixed embedding seed (0), so the layer's seed changes the layer, never the words."""
+    if source == "random":
+        return random_labels(NUM_RANDOM_VECTORS), random_vectors(NUM_RANDOM_VECTORS, d_model, vector_seed)
+    tokens = split_tokens(text)
+    if not tokens:
+        raise ValueError("the sentence has no words or punctuation to route.")
+    return tokens, embed_tokens(tokens, d_model, seed=0)
+
+
+@dataclass(frozen=True)
+class WalkthroughRun:
+    """Everything the walkthrough shows for one layer and one batch of tokens, computed once."""
+    labels: tuple[str, ...]  # one label per token (the words, or v0, v1, ... for random vectors)
+    trace: RoutingTrace  # the sparse forward: only chosen experts ran
+    dense_output: torch.Tensor  # (T, D) from dense_forward: every expert ran, unchosen results masked
+    dense_expert_rows: int  # expert-token rows dense_forward computed (T * E)
+    all_expert_outputs: torch.Tensor  # (E, T, D) every expert on every token, for the misreading
+    mlp_output_shape: tuple[int, ...]  # shape of a plain MLP's output on one token (one expert is one)
+
+
+def run_walkthrough(layer, labels, x: torch.Tensor) -> WalkthroughRun:
+    """Run `layer` on x (T, D) three ways: sparse, dense-masked, and every expert on every token."""
+    E = layer.cfg.num_experts
+    with torch.inference_mode():
+        _, trace = layer(x)
+        dense_output, dense_trace = layer.dense_forward(x)
+        all_outputs = torch.stack([layer.expert_forward(e, x) for e in range(E)])  # (E, T, D)
+        mlp_shape = tuple(layer.expert_forward(0, x[:1]).shape[1:])  # (D,)
+    return WalkthroughRun(tuple(labels), trace, dense_output.reshape(x.shape[0], -1),
+                          int(dense_trace.metrics["expert_rows"]), all_outputs, mlp_shape)
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """One token's numbers from a trace, as numpy arrays on the CPU."""
+    index: int
+    label: str
+    vector: np.ndarray  # (D,) the token entering the layer
+    logits: np.ndarray  # (E,) router logits
+    probs: np.ndarray  # (E,) after the gating function
+    selection: np.ndarray  # (E,) the scores top-k was taken on
+    slots: np.ndarray  # (K,) expert ids, best first
+    weights: np.ndarray  # (K,) combine weights actually used (0 where dropped)
+    dropped: np.ndarray  # (K,) bool
+    expert_outputs: np.ndarray  # (K, D) each slot's expert output, before weighting
+    output: np.ndarray  # (D,) the layer's output for this token
+
+    @property
+    def running(self) -> np.ndarray:
+        """Expert ids that actually ran for this token, best first."""
+        return self.slots[~self.dropped]
+
+    @property
+    def running_weights(self) -> np.ndarray:
+        return self.weights[~self.dropped]
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    return (t.double() if t.dtype.is_floating_point else t).numpy()
+
+
+def token_view(trace: RoutingTrace, t: int, labels) -> TokenView:
+    """Token t's slice of every per-token tensor in `trace`."""
+    return TokenView(
+        index=t, label=labels[t], vector=_np(trace.input[t]), logits=_np(trace.router_logits[t]),
+        probs=_np(trace.router_probs[t]), selection=_np(trace.selection_scores[t]),
+        slots=_np(trace.topk_indices[t]), weights=_np(trace.topk_weights[t]), dropped=_np(trace.dropped[t]),
+        expert_outputs=_np(trace.expert_outputs[t]), output=_np(trace.output[t]))
+
+
+def gate_formula(view: TokenView, router: str, expert: int) -> dict:
+    """The gating function's arithmetic for one expert, with this token's numbers.
+
+    Softmax routers: p_e = exp(z_e) / sum_j exp(z_j). sigmoid_bias: p_e = 1 / (1 + exp(-z_e))."""
+    z = view.logits
+    if router == "sigmoid_bias":
+        return {"kind": "sigmoid", "expert": expert, "logit": z[expert], "exp_neg": math.exp(-z[expert]),
+                "prob": view.probs[expert]}
+    exps = np.exp(z - z.max())  # shifted for stability; the ratio is unchanged
+    scale = math.exp(z.max())
+    return {"kind": "softmax", "expert": expert, "logit": z[expert], "exp": exps[expert] * scale,
+            "sum_exp": exps.sum() * scale, "prob": view.probs[expert]}
+
+
+def top_k_table(view: TokenView) -> list[dict]:
+    """The token's slots: expert, router prob, the combine weight used, and whether the slot ran."""
+    rows = []
+    for slot, expert in enumerate(view.slots):
+        rows.append({"rank": slot + 1, "expert": int(expert), "router_prob": float(view.probs[expert]),
+                     "weight": float(view.weights[slot]), "ran": not bool(view.dropped[slot])})
+    return rows
+
+
+def compute_counts(run: WalkthroughRun, view: TokenView) -> dict:
+    """Expert computations done vs what a dense layer does: for this token, the sentence, and FLOPs/token."""
+    trace, E = run.trace, run.trace.num_experts
+    return {"token_sparse": int(len(view.running)), "token_dense": E,
+            "batch_sparse": int(trace.metrics["expert_rows"]), "batch_dense": run.dense_expert_rows,
+            "flops_sparse": float(trace.metrics["active_flops_per_token"]),
+            "flops_dense": float(trace.metrics["dense_flops_per_token"])}
+
+
+def combine_terms(view: TokenView) -> list[dict]:
+    """The weighted sum term by term: weight * expert output, for each expert that ran."""
+    return [{"expert": int(view.slots[j]), "weight": float(view.weights[j]), "output": view.expert_outputs[j],
+             "term": view.weights[j] * view.expert_outputs[j]}
+            for j in range(len(view.slots)) if not view.dropped[j]]
+
+
+def combine_check(view: TokenView) -> float:
+    """Largest |sum of weighted terms - the layer's output|: ~1e-7 when the walkthrough's sum is the real one."""
+    terms = combine_terms(view)
+    total = np.sum([t["term"] for t in terms], axis=0) if terms else np.zeros_like(view.output)
+    return float(np.abs(total - view.output).max())
+
+
+def load_summary(trace: RoutingTrace) -> dict:
+    """How evenly the sentence's tokens spread over experts, and what that means for a parallel step."""
+    load = _np(trace.tokens_per_expert)
+    T, E = trace.num_tokens, trace.num_experts
+    slots = float(load.sum())
+    return {"tokens": T, "experts": E, "slots": slots, "even_load": slots / E, "max_load": float(load.max()),
+            "busiest": int(load.argmax()), "idle": int((load == 0).sum()),
+            "max_mean_load": float(trace.metrics["max_mean_load"]), "capacity": trace.capacity,
+            "dropped_fraction": float(trace.metrics["dropped_fraction"]),
+            "balance_loss": float(trace.balance_loss)}
+
+
+def misreading(run: WalkthroughRun, view: TokenView) -> dict:
+    """Sparse routing vs two readings of "every expert votes", in numbers, for one token.
+
+    dense-masked: every expert computes, unchosen results are zeroed: same output, E/k times the work.
+    all-vote: every expert's output weighted by its full router probability: a different output."""
+    t, trace = view.index, run.trace
+    sparse = view.output
+    dense = _np(run.dense_output[t])
+    votes = view.probs / view.probs.sum()  # sigmoid scores do not sum to 1; a vote needs shares
+    all_vote = np.einsum("e,ed->d", votes, _np(run.all_expert_outputs[:, t]))  # (D,)
+    norm = max(float(np.linalg.norm(sparse)), 1e-12)
+    return {"sparse_output": sparse, "dense_output": dense, "all_vote_output": all_vote,
+            "dense_max_abs_diff": float(np.abs(dense - sparse).max()),
+            "all_vote_rel_diff": float(np.linalg.norm(all_vote - sparse)) / norm,
+            "sparse_experts": int(len(view.running)), "dense_experts": trace.num_experts}
+
+
+def _experts_phrase(view: TokenView) -> str:
+    parts = [f"expert **{int(e)}** (weight {w:.2f})" for e, w in zip(view.running, view.running_weights)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def answer(view: TokenView, num_experts: int, router: str) -> str:
+    """In plain words, as Markdown: which experts actually run for this token, and with what weight."""
+    word = f"“{escape_markdown(view.label)}” (token {view.index})"
+    ran, idle = len(view.running), num_experts - len(view.running)
+    if ran == 0:
+        return (f"For {word}, **no expert runs**: every slot it was given was dropped. The layer adds nothing; "
+                f"the residual connection carries the token on unchanged.")
+    text = f"For {word}, **{ran} of {num_experts} experts run**: {_experts_phrase(view)}. "
+    text += f"The other {idle} experts do no work for it."
+    lost = [int(e) for e in view.slots[view.dropped]] if router != "expert_choice" else []
+    if lost:
+        text += f" Expert {', '.join(map(str, lost))} was chosen too, but was full (capacity), so that slot was dropped."
+    total = float(view.running_weights.sum())
+    if not math.isclose(total, 1.0, abs_tol=5e-3):
+        text += f" Here the weights sum to {total:.2f}, not 1: this router does not renormalise them."
+    return text
