@@ -157,13 +157,15 @@ class MoELayer(nn.Module):
         probs = r["router_probs"]
         if cfg.router == "sigmoid_bias":  # the balance loss wants a distribution over experts per token
             probs = probs / probs.sum(dim=-1, keepdim=True)
-        entropy, dropped_slots, dead_tokens = torch.stack([
-            losses.router_entropy(probs), r["dropped"].float().mean(),
-            (~active.any(dim=1)).float().mean()]).tolist()
+        # All scalar metrics in one tensor, read back with a single sync (matters on a GPU).
+        load_cv, max_mean_load, entropy, dropped_slots, dead_tokens = torch.cat([
+            losses.load_stat_tensors(tokens_per_expert),
+            torch.stack([losses.router_entropy(probs), r["dropped"].float().mean(),
+                         (~active.any(dim=1)).float().mean()])]).tolist()
         experts_per_token = cfg.top_k if cfg.router != "expert_choice" else (
             r["selected_per_expert"].sum().item() / T)
         metrics = {
-            **losses.load_stats(tokens_per_expert),
+            "load_cv": load_cv, "max_mean_load": max_mean_load,
             "router_entropy": entropy,
             # Expert choice has no overflow; its failure mode is a token that no expert picked.
             "dropped_fraction": dead_tokens if cfg.router == "expert_choice" else dropped_slots,

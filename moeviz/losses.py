@@ -43,20 +43,23 @@ def shazeer_balance_loss(importance: torch.Tensor, load: torch.Tensor) -> torch.
 
 
 def router_entropy(router_probs: torch.Tensor) -> torch.Tensor:
-    """Mean per-token entropy (nats) of the routing distribution; log(E) = undecided, 0 = certain."""
-    p = router_probs.float()
-    p = p / p.sum(dim=-1, keepdim=True).clamp(min=1e-20)
-    return -(p * torch.log(p.clamp(min=1e-20))).sum(dim=-1).mean()
+    """Mean per-token entropy (nats) of the routing distribution; log(E) = undecided, 0 = certain.
+
+    router_probs (T, E) must sum to 1 per token (renormalise sigmoid scores first)."""
+    return torch.special.entr(router_probs.float()).sum(dim=-1).mean()
 
 
 def load_stats(tokens_per_expert: torch.Tensor) -> dict:
     """Load CV (population std / mean) and max/mean load (MaxVio + 1): 0 and 1 when perfectly even."""
-    load = tokens_per_expert.float()
-    mean = load.mean()
-    if float(mean) == 0.0:
-        return {"load_cv": 0.0, "max_mean_load": 1.0}
-    cv, ratio = torch.stack([load.std(unbiased=False) / mean, load.max() / mean]).tolist()
+    cv, ratio = load_stat_tensors(tokens_per_expert).tolist()
     return {"load_cv": cv, "max_mean_load": ratio}
+
+
+def load_stat_tensors(tokens_per_expert: torch.Tensor) -> torch.Tensor:
+    """[load CV, max/mean load] as one tensor, so a caller can read many metrics in one device sync."""
+    load = tokens_per_expert.float()
+    mean = load.mean().clamp(min=1e-20)  # an all-idle layer reads as CV 0, max/mean 0
+    return torch.stack([load.std(unbiased=False) / mean, load.max() / mean])
 
 
 def layer_costs(d_model: int, d_hidden: int, num_experts: int, experts_per_token: float,
