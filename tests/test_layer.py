@@ -226,3 +226,13 @@ def test_auto_device_falls_back_to_cpu_here():
     assert layer.device == resolve_device("auto")
     if not torch.cuda.is_available():
         assert layer.device.type in ("cpu", "mps")
+
+
+def test_bfloat16_layer_routes_in_float32_and_tracks_fp32():
+    x = tokens(16)
+    y32, t32 = make_layer(num_experts=4, top_k=1)(x)
+    y16, t16 = make_layer(num_experts=4, top_k=1, dtype="bfloat16")(x)
+    assert y16.dtype == torch.bfloat16 and t16.router_probs.dtype == torch.float32
+    same = (t16.topk_indices == t32.topk_indices).all(dim=1)  # bf16 may flip a near tie
+    assert same.float().mean() >= 0.8
+    torch.testing.assert_close(y16[same].float(), y32[same], rtol=0.05, atol=0.02)
