@@ -1,0 +1,71 @@
+"""The worker process: join the gloo group on loopback, then serve expert-parallel steps from a job queue.
+
+Messages in (job queue):  ("step", job_id, config_fields, x_shard: numpy, fail: bool) or ("stop",)
+Messages out (results):   ("ready", rank, pid) | ("error", rank, text) | ("done", job_id, rank, y: numpy, stats)
+                          | ("failed", job_id, rank, text)
+"""
+from __future__ import annotations
+
+import os
+import queue
+import traceback
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from moeviz.config import MoEConfig
+from moeviz.layer import MoELayer
+from moeviz.parallel.engine import ep_step, keep_local_experts
+
+COLLECTIVE_TIMEOUT = timedelta(seconds=60)  # a peer that vanished mid-step fails the step instead of hanging
+PARENT_POLL_S = 1.0
+INJECTED_FAILURE_EXIT = 3
+
+
+def worker_main(rank: int, world_size: int, port: int, jobs, results, parent_pid: int) -> None:
+    torch.set_num_threads(1)  # W workers share a few cores; more threads per worker would only fight
+    try:
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                                world_size=world_size, timeout=COLLECTIVE_TIMEOUT)
+    except Exception as error:  # noqa: BLE001 - any start-up failure is reported to the parent as text
+        results.put(("error", rank, f"{type(error).__name__}: {error}"))
+        return
+    results.put(("ready", rank, os.getpid()))
+    try:
+        _serve(rank, world_size, jobs, results, parent_pid)
+    finally:
+        dist.destroy_process_group()
+
+
+def _serve(rank: int, world_size: int, jobs, results, parent_pid: int) -> None:
+    layers: dict[tuple, MoELayer] = {}
+    while True:
+        try:
+            message = jobs.get(timeout=PARENT_POLL_S)
+        except queue.Empty:
+            if os.getppid() != parent_pid:  # the parent died without stopping us: do not linger as an orphan
+                return
+            continue
+        if message[0] == "stop":
+            return
+        _, job_id, fields, x_shard, fail = message
+        if fail:
+            os._exit(INJECTED_FAILURE_EXIT)  # a crash mid-step, as a test or a demo asked for
+        try:
+            layer = _layer(layers, fields, rank, world_size)
+            y, stats = ep_step(layer, torch.from_numpy(x_shard))
+            results.put(("done", job_id, rank, y.numpy(), stats))
+        except Exception:  # noqa: BLE001 - the parent tears the pool down and shows this text
+            results.put(("failed", job_id, rank, traceback.format_exc(limit=4)))
+            return
+
+
+def _layer(cache: dict, fields: dict, rank: int, world_size: int) -> MoELayer:
+    """This rank's part of the seeded layer: the same seed gives every rank the same router and experts,
+    then each keeps only its own block of experts."""
+    key = tuple(sorted(fields.items()))
+    if key not in cache:
+        cache.clear()  # one layer at a time is enough; configs change when the page's controls change
+        cache[key] = keep_local_experts(MoELayer(MoEConfig(**fields)).eval(), rank, world_size)
+    return cache[key]
