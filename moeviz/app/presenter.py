@@ -1,0 +1,162 @@
+"""Teacher mode: a presenter switch (also `?present=1`), presets one click away, and a copyable link to the view.
+
+Presenter mode makes text larger, collapses the sidebar and hides or locks the controls the teacher picked
+(`?hide=seed,router&lock=top_k`), so a projector shows the figure and not the knobs. Hiding and locking are
+CSS on Streamlit's `st-key-<widget key>` classes, so the widgets keep their values and the link stays valid.
+
+    draw_classroom_tools(values)   # in the sidebar, after the layer's widgets (values = the shared dict)
+    apply_presenter()              # once per run, after the sidebar: page config + CSS
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import streamlit as st
+
+from moeviz.app.params import SHARED_KEYS, ParamError
+from moeviz.presets import PRESETS, PRESETS_BY_KEY, Preset
+
+_STATE = "_moeviz_presenter"  # session-state dict: {"on": bool, "hide": tuple, "lock": tuple}
+# Controls a teacher may hide or lock: the shared ones and the pages' own keyed inputs.
+CONTROL_KEYS = SHARED_KEYS + ("text", "token", "step")
+CONTROL_LABELS = {"num_experts": "Experts (N)", "top_k": "k", "router": "Router", "balance_weight": "Balance weight",
+                  "capacity_factor": "Capacity factor", "seed": "Seed", "text": "Sentence", "token": "Token",
+                  "step": "Step"}
+BASE_FONT_PX = 20  # Streamlit's default is 16px; sizes are in rem, so this scales text and widgets together
+
+
+def parse_flag(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ParamError(f"“{raw[:20]}” is not 1 or 0.")
+
+
+def parse_keys(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of control keys; unknown names are a ParamError (never reach the CSS)."""
+    keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
+    unknown = [k for k in keys if k not in CONTROL_KEYS]
+    if unknown:
+        raise ParamError(f"unknown control {unknown[0][:20]!r}; use {', '.join(CONTROL_KEYS)}.")
+    return keys
+
+
+def presenter_css(hidden=(), locked=(), font_px: int = BASE_FONT_PX) -> str:
+    """The presenter stylesheet: larger base font, hidden and locked controls. Keys must be CONTROL_KEYS."""
+    for key in (*hidden, *locked):
+        if key not in CONTROL_KEYS:
+            raise ValueError(f"{key!r} is not a control key")
+    rules = [f"html {{ font-size: {int(font_px)}px; }}",
+             "h1 { font-size: 2.6rem !important; }",
+             "[data-testid='stHeader'] { display: none; }"]
+    rules += [f".st-key-{key} {{ display: none !important; }}" for key in hidden]
+    rules += [f".st-key-{key} {{ pointer-events: none; opacity: 0.55; }}" for key in locked]
+    return "\n".join(rules)
+
+
+def share_url(current_url: str | None, query_params: dict[str, str]) -> str:
+    """The full address of this view: the browser's URL (scheme, host, page path) with `query_params`."""
+    parts = urlsplit(current_url or "")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query_params), ""))
+
+
+def _url_or(key: str, parse, default):
+    raw = st.query_params.get_all(key)
+    if not raw:
+        return default
+    try:
+        return parse(raw[-1])
+    except ParamError as problem:
+        st.warning(f"Ignored `{key}` from the link: {problem}", icon=":material/link_off:")
+        return default
+
+
+def presenter_state() -> dict:
+    """This session's presenter settings; the link's `present`, `hide`, `lock` win when present."""
+    state = st.session_state.setdefault(_STATE, {"on": False, "hide": (), "lock": ()})
+    state["on"] = _url_or("present", parse_flag, state["on"])
+    state["hide"] = _url_or("hide", parse_keys, state["hide"])
+    state["lock"] = _url_or("lock", parse_keys, state["lock"])
+    return state
+
+
+def presenter_params(state: dict) -> dict[str, str]:
+    """The link parameters that carry presenter mode (none when it is off)."""
+    if not state["on"]:
+        return {}
+    params = {"present": "1"}
+    if state["hide"]:
+        params["hide"] = ",".join(state["hide"])
+    if state["lock"]:
+        params["lock"] = ",".join(state["lock"])
+    return params
+
+
+def _write_presenter_url(state: dict) -> None:
+    wanted = presenter_params(state)
+    for key in ("present", "hide", "lock"):
+        if key in wanted and st.query_params.get_all(key) != [wanted[key]]:
+            st.query_params[key] = wanted[key]
+        elif key not in wanted and key in st.query_params:
+            del st.query_params[key]
+
+
+def apply_preset(values: dict, preset: Preset) -> None:
+    """Set the shared controls to `preset` (a button callback: runs before the widgets are drawn again)."""
+    values.update(preset.values())
+    for key in SHARED_KEYS:  # drop the widgets' own state so they start again from `values`
+        st.session_state.pop(key, None)
+
+
+def _preset_buttons(values: dict) -> None:
+    with st.expander("Presets", icon=":material/bookmarks:"):
+        for preset in PRESETS:
+            st.button(preset.name, key=f"preset_{preset.key}", help=preset.description, width="stretch",
+                      on_click=apply_preset, args=(values, preset))
+
+
+def _presenter_settings(state: dict) -> None:
+    state["on"] = st.toggle("Presenter mode", value=state["on"], key="presenter_on",
+                            help="Larger text and a collapsed sidebar for a projector; the link gets ?present=1.")
+    with st.expander("Presenter settings", icon=":material/co_present:"):
+        state["hide"] = tuple(st.multiselect("Hide in presenter mode", CONTROL_KEYS, default=list(state["hide"]),
+                                             format_func=CONTROL_LABELS.get, key="presenter_hide"))
+        state["lock"] = tuple(st.multiselect("Lock in presenter mode", CONTROL_KEYS, default=list(state["lock"]),
+                                             format_func=CONTROL_LABELS.get, key="presenter_lock"))
+
+
+def _current_params() -> dict[str, str]:
+    """The link's parameters, with page-local inputs read from their widgets: the page writes those into the
+    link only after the sidebar is drawn, so the link alone would lag one run behind."""
+    params = dict(st.query_params.items())
+    for key in ("text", "token", "step"):
+        value = st.session_state.get(key)
+        if key in params and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            params[key] = f"{value:g}" if isinstance(value, float) else str(value)
+    return params
+
+
+def draw_classroom_tools(values: dict, query_params: dict[str, str]) -> None:
+    """Presets, the presenter switch and the link to this view, drawn into the current container."""
+    state = presenter_state()
+    _preset_buttons(values)
+    _presenter_settings(state)
+    _write_presenter_url(state)
+    link = share_url(st.context.url, {**query_params, **_current_params(), **presenter_params(state)})
+    st.caption("Link to this view (copy with the icon):")
+    st.code(link, language=None, wrap_lines=True)
+
+
+def apply_presenter() -> None:
+    """In presenter mode: collapse the sidebar and inject the presenter stylesheet (our own CSS only)."""
+    state = st.session_state.get(_STATE)
+    if not state or not state["on"]:
+        return
+    st.set_page_config(initial_sidebar_state="collapsed")
+    st.html(f"<style>{presenter_css(state['hide'], state['lock'])}</style>")
+
+
+__all__ = ["presenter_css", "share_url", "parse_keys", "parse_flag", "presenter_state", "presenter_params",
+           "apply_preset", "draw_classroom_tools", "apply_presenter", "CONTROL_KEYS", "PRESETS_BY_KEY"]

@@ -1,0 +1,137 @@
+"""Exports a teacher can keep or hand out: figures as self-contained HTML, the routing trace as CSV/JSON, and
+a one-page HTML handout of the walkthrough's six steps with the current numbers.
+
+Pure (no streamlit). Every user-typed string (token text, titles) is HTML-escaped before it enters HTML,
+and CSV cells that a spreadsheet would run as a formula are defused.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+
+import plotly.graph_objects as go
+import torch
+
+from moeviz.trace import RoutingTrace
+
+CSV_COLUMNS = ("token_index", "token_text", "slot", "expert", "weight", "dropped", "router_prob")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would evaluate (CSV injection)
+HANDOUT_STEPS = ("A token arrives", "The router scores every expert", "Top-k keeps the best k",
+                 "Only the chosen experts run", "Experts run in parallel across tokens", "The weighted combine")
+MAX_TABLE_EXPERTS = 16  # the handout lists every expert up to this many, else the best ones
+
+
+def figure_html(fig: go.Figure) -> str:
+    """A complete HTML page holding the figure, with plotly.js inlined: opens offline, no CDN."""
+    return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+
+
+def _cell(text: str) -> str:
+    text = str(text)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def trace_rows(trace: RoutingTrace, labels) -> list[dict]:
+    """One row per token × slot: the expert, its combine weight, whether it was dropped, its router prob."""
+    idx, weights = trace.topk_indices.cpu(), trace.topk_weights.float().cpu()
+    dropped, probs = trace.dropped.cpu(), trace.router_probs.float().cpu()
+    rows = []
+    for t in range(trace.num_tokens):
+        for slot in range(idx.shape[1]):
+            e = int(idx[t, slot])
+            rows.append({"token_index": t, "token_text": str(labels[t]), "slot": slot, "expert": e,
+                         "weight": float(weights[t, slot]), "dropped": bool(dropped[t, slot]),
+                         "router_prob": float(probs[t, e])})
+    return rows
+
+
+def trace_csv(trace: RoutingTrace, labels) -> str:
+    """trace_rows as CSV text with a header row (columns CSV_COLUMNS)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in trace_rows(trace, labels):
+        writer.writerow({**row, "token_text": _cell(row["token_text"])})
+    return out.getvalue()
+
+
+def trace_json(trace: RoutingTrace, labels=None) -> str:
+    """trace.to_json() plus the token strings under "tokens" (when given)."""
+    data = json.loads(trace.to_json())
+    if labels is not None:
+        data["tokens"] = [str(label) for label in labels]
+    return json.dumps(data, allow_nan=False)
+
+
+def _fmt(values, digits: int = 3) -> str:
+    return ", ".join(f"{float(v):+.{digits}f}" for v in values)
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _steps(trace: RoutingTrace, t: int, label: str) -> list[str]:
+    """The six steps' HTML bodies for token t (every number read from the trace)."""
+    E, probs, logits = trace.num_experts, trace.router_probs[t].float().cpu(), trace.router_logits[t].float().cpu()
+    slots, weights, dropped = trace.topk_indices[t].cpu(), trace.topk_weights[t].float().cpu(), trace.dropped[t].cpu()
+    ran = [(int(e), float(w)) for e, w, d in zip(slots, weights, dropped) if not d]
+    lost = [int(e) for e, d in zip(slots, dropped) if d] if trace.router != "expert_choice" else []
+    shown = torch.argsort(probs, descending=True)[:MAX_TABLE_EXPERTS].tolist()
+    vector, output = trace.input[t].float().cpu(), trace.output[t].float().cpu()
+    load = trace.tokens_per_expert.cpu().tolist()
+    q = html.escape(label)
+    return [
+        f"<p>Token {t}, “{q}”, enters the layer as a vector of {vector.numel()} numbers. First eight: "
+        f"<code>{_fmt(vector[:8])}</code>.</p>",
+        "<p>The router gives each expert a score (logit), and the gating function turns scores into "
+        f"probabilities ({html.escape(trace.router)}).</p>"
+        + _table(("expert", "logit", "probability"), [(f"E{e}", f"{float(logits[e]):+.3f}", f"{float(probs[e]):.3f}")
+                                                       for e in shown])
+        + ("" if E <= MAX_TABLE_EXPERTS else f"<p>(the {MAX_TABLE_EXPERTS} highest of {E} experts)</p>"),
+        f"<p>With k = {trace.top_k}, the token keeps: "
+        + (", ".join(f"E{e} (weight {w:.3f})" for e, w in ran) or "no expert")
+        + (f". Chosen but dropped for lack of capacity: {', '.join(f'E{e}' for e in lost)}" if lost else "")
+        + ".</p>",
+        f"<p>{len(ran)} of {E} experts compute this token; the other {E - len(ran)} do no work for it. "
+        f"That is {len(ran)} expert computations, not {E}.</p>",
+        f"<p>Across all {trace.num_tokens} tokens, each expert processed (E0…E{E - 1}): <code>{load}</code>. "
+        f"The slowest expert sets the pace: max/mean load = {trace.metrics.get('max_mean_load', float('nan')):.2f}"
+        + (f", capacity C = {trace.capacity} slots per expert" if trace.capacity is not None else "") + ".</p>",
+        "<p>Output = Σ weight × expert output"
+        + (" = " + " + ".join(f"{w:.3f}·E{e}(x)" for e, w in ran) if ran else " = 0 (only the residual remains)")
+        + f". Weights sum to {sum(w for _, w in ran):.3f}. First eight output values: "
+        f"<code>{_fmt(output[:8])}</code>; same shape as a plain MLP's output ({output.numel()} numbers).</p>",
+    ]
+
+
+HANDOUT_CSS = """body{font-family:system-ui,sans-serif;max-width:46em;margin:1.5em auto;color:#1F2933;line-height:1.4}
+h1{font-size:1.4em}h2{font-size:1.05em;margin:1em 0 .3em;color:#0072B2}table{border-collapse:collapse;font-size:.9em}
+td,th{border:1px solid #C9CED6;padding:2px 8px;text-align:right}code{font-size:.85em}
+@media print{body{margin:0}}"""
+
+
+def walkthrough_handout(trace: RoutingTrace, token_index: int, labels, title: str = "One token through an MoE layer",
+                        settings: dict | None = None) -> str:
+    """A one-page HTML handout: the six steps for one token, with this run's numbers. User text is escaped."""
+    if not 0 <= token_index < trace.num_tokens:
+        raise ValueError(f"token_index {token_index} is outside 0…{trace.num_tokens - 1}.")
+    labels = [str(label) for label in labels]
+    sentence = html.escape(" ".join(labels))
+    knobs = settings or {"router": trace.router, "num_experts": trace.num_experts, "top_k": trace.top_k,
+                         "capacity": trace.capacity}
+    knob_text = html.escape(", ".join(f"{k} = {v}" for k, v in knobs.items()))
+    steps = "".join(f"<h2>{i}. {html.escape(name)}</h2>{body}" for i, (name, body) in
+                    enumerate(zip(HANDOUT_STEPS, _steps(trace, token_index, labels[token_index])), start=1))
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{HANDOUT_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p><b>Sentence:</b> {sentence}<br><b>Layer:</b> {knob_text}</p>{steps}"
+            "<p><small>Made with moeviz: every number above was read from a real MoE layer's forward pass.</small>"
+            "</p></body></html>")
+
+
+__all__ = ["CSV_COLUMNS", "figure_html", "trace_rows", "trace_csv", "trace_json", "walkthrough_handout"]

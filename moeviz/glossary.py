@@ -1,0 +1,70 @@
+"""The glossary as data: short entries in plain words, each pointing at the page that shows the idea,
+and the practical signals that routing is healthy or failing. Pure data, no streamlit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: str
+    text: str  # Markdown, two or three sentences
+    page: str | None  # the page (path relative to app.py) that shows it, or None
+
+
+ENTRIES = (
+    Entry("Router", "A small linear layer that looks at one token's vector and gives every expert a score "
+          "(a logit). It is trained with the rest of the model, so it learns which expert suits which token.",
+          "app.py"),
+    Entry("Gate", "The function that turns router scores into the weights used to mix expert outputs: a softmax "
+          "in Mixtral, a sigmoid in DeepSeek-V3. \"Gate value\" is the weight one chosen expert gets.",
+          "pages/5_variants.py"),
+    Entry("Top-k", "Keep the k highest-scoring experts for a token and ignore the rest. With k = 2 of 8 "
+          "experts, a token touches a quarter of the expert weights.", "app.py"),
+    Entry("Expert", "One of the N feed-forward networks (MLPs) inside an MoE layer, each with its own weights. "
+          "It has the same input and output shape as the single MLP it replaces.", "app.py"),
+    Entry("Capacity factor", "How many tokens an expert may take in one batch, as a multiple of its even "
+          "share: C = ceil(factor · tokens · k / N). A fixed size lets hardware plan the buffers.",
+          "pages/3_parallel.py"),
+    Entry("Dropped token", "A token whose chosen expert was already full. Its slot is skipped: the token gets "
+          "fewer experts than k, or none, and then only the residual connection carries it forward.",
+          "pages/3_parallel.py"),
+    Entry("Load balancing loss", "An extra training loss, N · Σ f_i · P_i (Switch Transformer), that is "
+          "smallest when tokens and router probability are spread evenly over the experts. Its weight trades "
+          "balance against the task loss.", "pages/2_balance.py"),
+    Entry("z-loss", "A small penalty on the size of the router logits (the mean squared log-sum-exp, from "
+          "ST-MoE). Large logits make the softmax brittle and training unstable; this keeps them modest.",
+          "pages/2_balance.py"),
+    Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
+          "stop getting gradient and stay useless. Balance losses or DeepSeek's selection bias prevent it.",
+          "pages/2_balance.py"),
+    Entry("Expert parallelism", "Placing different experts on different devices, so a model with many experts "
+          "fits and each device only computes its own experts' tokens.", "pages/3_parallel.py"),
+    Entry("All-to-all", "The communication step of expert parallelism: every device sends each token to the "
+          "device that holds its expert, and the results come back the same way. At scale it can cost more "
+          "than the expert maths.", "pages/3_parallel.py"),
+    Entry("Shared expert", "An expert that every token always uses, next to the routed ones (DeepSeek, "
+          "Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to specialise.", None),
+    Entry("Active vs total parameters", "Total parameters are all the weights the model stores; active ones are "
+          "those a single token actually uses (router + k experts). Compute follows the active count, memory "
+          "the total.", "pages/4_compute.py"),
+)
+
+# (signal, healthy, failing): what to watch in a real system's routing statistics.
+HEALTH_SIGNALS = (
+    ("Tokens per expert", "Near the even share T·k/N in every layer; max/mean load close to 1.",
+     "A few experts take most tokens (max/mean load of 2 or more); some get none."),
+    ("Balance loss", "Settles near its floor (1.0 with f normalised over T·k) early in training.",
+     "Stays high or climbs: the router keeps favouring the same experts."),
+    ("Router entropy", "Below log(N) (the router decides) but not near 0 for every token.",
+     "Near 0 everywhere with one expert winning (collapse), or stuck at log(N) (the router learnt nothing)."),
+    ("Dropped tokens", "A small share (about 1% or less) at the chosen capacity factor.",
+     "Many drops: tokens skip the layer and quality falls; raise capacity or fix the imbalance."),
+    ("Router logits and z-loss", "Logits stay in a modest range; z-loss is small and steady.",
+     "Logits grow without bound, loss spikes follow: add or raise the z-loss."),
+    ("Throughput under expert parallelism", "Devices finish their experts at about the same time.",
+     "One device waits on the busiest expert; all-to-all time dominates the step."),
+)
+
+__all__ = ["Entry", "ENTRIES", "HEALTH_SIGNALS"]

@@ -1,0 +1,53 @@
+"""Named classroom scenarios: values for the shared controls, one click away in the sidebar. Pure data.
+
+Values use the shared controls' URL names and options (moeviz.app.params): `capacity_factor` is "off" or the
+option text ("1", "1.25", ...), `balance_weight` one of the slider's stops.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str  # stable id, usable in a link
+    name: str
+    description: str  # one sentence: what to look at
+    num_experts: int
+    top_k: int
+    router: str
+    balance_weight: float
+    capacity_factor: str  # "off" or a capacity option's text
+    seed: int = 0
+
+    def values(self) -> dict:
+        """The shared controls' values, keyed by widget/URL name."""
+        return {"num_experts": self.num_experts, "top_k": self.top_k, "router": self.router,
+                "balance_weight": self.balance_weight, "capacity_factor": self.capacity_factor, "seed": self.seed}
+
+    def url_params(self) -> dict[str, str]:
+        """The values as link text (floats without trailing zeros)."""
+        return {key: f"{value:g}" if isinstance(value, float) else str(value) for key, value in self.values().items()}
+
+
+PRESETS = (
+    Preset("balanced", "Balanced top-2 of 8", "The textbook layer (Mixtral's shape): 8 experts, 2 per token, "
+           "a balance loss on, no capacity limit.", 8, 2, "softmax_topk", 0.01, "off"),
+    Preset("collapse", "Collapse without balance loss", "Balance-loss weight 0: train it on the balance page and "
+           "watch a few experts take over.", 8, 2, "softmax_topk", 0.0, "off"),
+    Preset("switch_tight", "Switch top-1 with tight capacity", "One expert per token and room for exactly the "
+           "even share: any imbalance drops tokens.", 8, 1, "switch", 0.01, "1"),
+    Preset("top2_drops", "Top-2 with capacity 0.75", "Less room than the even share: some slots must drop, "
+           "and late tokens lose first.", 8, 2, "softmax_topk", 0.01, "0.75"),
+    Preset("deepseek", "DeepSeek-style 64 experts top-6", "Many small experts, sigmoid gates and the "
+           "selection bias instead of a balance loss.", 64, 6, "sigmoid_bias", 0.0, "off"),
+    Preset("olmoe", "OLMoE-style 64 experts top-8", "Fine-grained experts with softmax → top-8.",
+           64, 8, "softmax_topk", 0.01, "off"),
+    Preset("gpt_oss", "GPT-OSS-style 32 experts top-4", "Top-k on the logits, softmax over the 4 kept.",
+           32, 4, "topk_softmax", 0.01, "off"),
+    Preset("expert_choice", "Expert choice, capacity 1", "Experts pick tokens: load is even by construction, "
+           "tokens get 0 to many experts.", 8, 2, "expert_choice", 0.0, "1"),
+)
+PRESETS_BY_KEY = {p.key: p for p in PRESETS}
+
+__all__ = ["Preset", "PRESETS", "PRESETS_BY_KEY"]

@@ -1,0 +1,146 @@
+"""Every router variant on the same tokens: same seed (so the same router and experts), same inputs.
+
+    runs = run_variants(x, num_experts=8, top_k=2, seed=0)   # one VariantRun per entry of VARIANTS
+    variant_summary(runs)                                    # one row per variant, for a table
+
+Pure (torch, no streamlit). Each variant is a real system's gating rule; `VariantRun.experts_per_token` counts
+the experts that actually ran for each token, so drops (capacity) and expert choice's uneven coverage show up
+as tokens with fewer or more than k experts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from moeviz.config import MoEConfig
+from moeviz.layer import MoELayer
+from moeviz.trace import RoutingTrace
+
+DEFAULT_BIAS_STEPS = 20  # aux-loss-free updates on the sentence before DeepSeek's router is shown
+DEFAULT_BIAS_RATE = 0.02  # u per step: larger than training's 1e-3 so a few steps visibly move the choice
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    label: str
+    router: str  # MoEConfig.router
+    norm_topk_prob: bool
+    model: str  # the real model family that routes this way
+    note: str  # one line: what it does and the trade-off it makes
+
+
+VARIANTS = (
+    Variant("softmax_topk_norm", "softmax → top-k, renormalised", "softmax_topk", True, "Mixtral",
+            "Softmax over all experts, keep the k best and rescale their weights to sum to 1: every token gets "
+            "a full-strength update, but the weights forget how sure the router was."),
+    Variant("softmax_topk_raw", "softmax → top-k, not renormalised", "softmax_topk", False, "Qwen-MoE, OLMoE",
+            "The same choice, but the kept probabilities are used as they are: an unsure token gets a smaller "
+            "update (weights sum below 1), which keeps the router's confidence in the output."),
+    Variant("topk_softmax", "top-k → softmax", "topk_softmax", True, "GPT-OSS",
+            "Top-k on the raw logits, then a softmax over only those k: the same numbers as the renormalised "
+            "softmax, cheaper (k exponentials, not N), and the unchosen experts get no gradient through the gate."),
+    Variant("sigmoid_bias", "sigmoid + selection bias", "sigmoid_bias", True, "DeepSeek-V3",
+            "Independent sigmoid scores; a per-expert bias, nudged after each step towards even load, changes "
+            "which experts are picked but not their weights: balance without an auxiliary loss."),
+    Variant("noisy_topk", "noisy top-k", "noisy_topk", True, "Shazeer et al. 2017 (sparsely-gated MoE)",
+            "Learned Gaussian noise before the top-k lets near-miss experts win sometimes, which spreads load "
+            "while training; shown here with the training-time noise on (fixed seed)."),
+    Variant("switch", "Switch top-1 with capacity", "switch", True, "Switch Transformer",
+            "One expert per token halves the work of top-2 and the communication, but an expert past its "
+            "capacity drops the late tokens, which then skip the layer (residual only)."),
+    Variant("expert_choice", "expert choice", "expert_choice", True, "Expert Choice (Zhou et al. 2022)",
+            "Each expert picks its best tokens, so load is perfectly even by construction; a token can get 0 or "
+            "many experts, and in a decoder the choice looks at future tokens."),
+)
+VARIANT_KEYS = tuple(v.key for v in VARIANTS)
+
+
+@dataclass(frozen=True)
+class VariantRun:
+    variant: Variant
+    cfg: MoEConfig
+    trace: RoutingTrace
+    experts_per_token: torch.Tensor  # (T,) int64: experts that actually ran for each token
+    selection_bias: torch.Tensor  # (E,) the bias used for selection (zero except sigmoid_bias)
+
+    @property
+    def k(self) -> int:
+        """The experts per token this variant aims for (Switch: 1)."""
+        return self.cfg.top_k
+
+
+def variant_config(variant: Variant, num_experts: int, top_k: int, seed: int, d_model: int, d_hidden: int,
+                   capacity_factor: float | None, bias_rate: float = DEFAULT_BIAS_RATE) -> MoEConfig:
+    """The layer config of one variant; Switch forces k = 1 (it is defined that way)."""
+    return MoEConfig(d_model=d_model, d_hidden=d_hidden, num_experts=num_experts,
+                     top_k=1 if variant.router == "switch" else top_k, router=variant.router,
+                     norm_topk_prob=variant.norm_topk_prob, capacity_factor=capacity_factor, seed=seed,
+                     bias_update_rate=bias_rate, device="cpu")
+
+
+def _run_one(variant: Variant, cfg: MoEConfig, x: torch.Tensor, bias_steps: int):
+    layer = MoELayer(cfg).eval()
+    if variant.router == "sigmoid_bias":
+        # DeepSeek's bias only exists after some steps; replay the aux-loss-free update on this sentence.
+        for _ in range(bias_steps):
+            _, trace = layer(x)
+            layer.update_selection_bias(trace.tokens_per_expert)
+    if variant.router == "noisy_topk":
+        layer.train()  # the noise only exists in training; fork the RNG so the draw is seeded and contained
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            _, trace = layer(x)
+    else:
+        _, trace = layer(x)
+    return trace, layer.selection_bias.detach().clone()
+
+
+def run_variants(x: torch.Tensor, num_experts: int = 8, top_k: int = 2, seed: int = 0,
+                 capacity_factor: float | None = None, bias_steps: int = DEFAULT_BIAS_STEPS,
+                 bias_rate: float = DEFAULT_BIAS_RATE, keys=VARIANT_KEYS) -> list[VariantRun]:
+    """Route x (T, D) through every variant in `keys`; layers share `seed`, so router weights are identical."""
+    T, D = x.shape
+    runs = []
+    with torch.inference_mode():
+        for variant in VARIANTS:
+            if variant.key not in keys:
+                continue
+            cfg = variant_config(variant, num_experts, top_k, seed, D, 2 * D, capacity_factor, bias_rate)
+            trace, bias = _run_one(variant, cfg, x, bias_steps)
+            runs.append(VariantRun(variant, cfg, trace.detach(), (~trace.dropped).sum(dim=1), bias))
+    return runs
+
+
+def variant_summary(runs: list[VariantRun]) -> list[dict]:
+    """One row per variant: experts per token (min/mean/max), tokens with fewer/more than k or none, load."""
+    rows = []
+    for run in runs:
+        n, k, m = run.experts_per_token, run.k, run.trace.metrics
+        rows.append({
+            "variant": run.variant.label, "model": run.variant.model, "k": k,
+            "capacity": run.trace.capacity,  # None = no limit
+            "experts/token (min–max)": f"{int(n.min())}–{int(n.max())}",
+            "mean experts/token": round(float(n.float().mean()), 2),
+            "tokens with fewer than k": int((n < k).sum()), "tokens with more than k": int((n > k).sum()),
+            "tokens with no expert": int((n == 0).sum()),
+            "max/mean load": round(float(m["max_mean_load"]), 2), "load CV": round(float(m["load_cv"]), 2),
+        })
+    return rows
+
+
+def token_changes(runs: list[VariantRun], labels) -> list[dict]:
+    """One row per (variant, token) whose token got fewer or more experts than k: a table, not HTML."""
+    rows = []
+    for run in runs:
+        for t, n in enumerate(run.experts_per_token.tolist()):
+            if n != run.k:
+                rows.append({"variant": run.variant.label, "token": t, "text": labels[t], "experts": n,
+                             "k": run.k, "what happened": "no expert: skips the layer" if n == 0 else
+                             ("fewer than k (dropped at capacity)" if n < run.k else "more than k")})
+    return rows
+
+
+__all__ = ["Variant", "VARIANTS", "VARIANT_KEYS", "VariantRun", "run_variants", "variant_summary",
+           "token_changes", "variant_config"]

@@ -1,0 +1,88 @@
+"""Router variants side by side (URL /variants): the same sentence routed by every gating rule."""
+from functools import partial
+
+import streamlit as st
+
+import moeviz.app as app
+from moeviz.export import figure_html, trace_csv, trace_json
+from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
+from moeviz.text import DEFAULT_SENTENCE, embed_tokens, split_tokens
+from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, run_variants, token_changes, variant_summary
+
+D_MODEL = 32  # as the walkthrough, so a sentence routes the same way on both pages
+
+
+@st.cache_resource(max_entries=32, show_spinner="Routing the sentence through every variant…")
+def cached_variants(text: str, num_experts: int, top_k: int, seed: int, capacity_factor: float | None,
+                    bias_steps: int):
+    """(tokens, runs) for one sentence and layer shape; shared by sessions, read-only."""
+    tokens = split_tokens(text)
+    x = embed_tokens(tokens, D_MODEL, seed=0)
+    return tokens, run_variants(x, num_experts, top_k, seed, capacity_factor, bias_steps)
+
+
+controls = app.sidebar("moeviz · Router variants")
+st.title("Router variants side by side")
+st.caption("Every gating rule below gets the same tokens and a layer with the same seed, so the router's raw "
+           "scores (logits) are identical; only the rule that turns scores into chosen experts and weights "
+           f"differs. Layer: {controls.num_experts} experts, k = {controls.top_k} (Switch always uses 1), "
+           f"capacity factor {controls.capacity_factor if controls.capacity_factor is not None else 'off'}.")
+
+text = st.text_input("Sentence", value=app.url_value("text", DEFAULT_SENTENCE, app.parse_text(300)), key="text",
+                     max_chars=300)
+app.set_url_value("text", text)
+bias_steps = st.slider("DeepSeek bias updates before routing", 0, 50, DEFAULT_BIAS_STEPS, key="bias_steps",
+                       help="The sigmoid router's selection bias starts at zero and is nudged towards even load "
+                            "once per step; this replays that many steps on this sentence.")
+if not split_tokens(text):
+    st.info("Type a sentence with at least one word to route.")
+    st.stop()
+
+tokens, runs = cached_variants(text, controls.num_experts, controls.top_k, controls.seed,
+                               controls.capacity_factor, bias_steps)
+
+st.subheader("Who uses which rule, and what it trades")
+for variant in VARIANTS:
+    st.markdown(f"- **{variant.label}** · *{variant.model}*: {variant.note}")
+
+st.subheader("What each rule did to this sentence")
+st.dataframe(variant_summary(runs), hide_index=True)
+per_token = experts_per_token_figure(runs, tokens)
+st.plotly_chart(per_token, key="fig_per_token")
+changes = token_changes(runs, tokens)
+if changes:
+    st.caption("Tokens that got a different number of experts than k:")
+    st.dataframe(changes, hide_index=True)
+else:
+    st.caption("Every token got exactly k experts under every rule (no capacity limit bit).")
+
+loads = load_comparison(runs)
+st.plotly_chart(loads, key="fig_loads")
+
+st.subheader("Router scores per rule (same 0…1 colour scale)")
+st.caption("Orange outlines: the experts each token was sent to; dotted vermillion: chosen but dropped at "
+           "capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise.")
+heatmaps = variant_heatmaps(runs, tokens)
+columns = st.columns(2)
+for i, fig in enumerate(heatmaps):
+    with columns[i % 2]:
+        st.plotly_chart(fig, key=f"fig_heatmap_{runs[i].variant.key}")
+
+st.subheader("Download")
+figures = {"experts per token": per_token, "load per expert": loads,
+           **{f"heatmap · {run.variant.label}": fig for run, fig in zip(runs, heatmaps)}}
+left, right = st.columns(2)
+with left:
+    name = st.selectbox("Figure", list(figures), key="export_figure")
+    chosen = figures[name]
+    st.download_button("Figure as HTML (works offline)", data=partial(figure_html, chosen), file_name="moeviz-figure.html",
+                       mime="text/html", icon=":material/download:", on_click="ignore")
+with right:
+    labels = {run.variant.key: run.variant.label for run in runs}
+    key = st.selectbox("Routing trace of", list(labels), format_func=labels.get, key="export_variant")
+    trace = next(run.trace for run in runs if run.variant.key == key)
+    st.download_button("Trace as CSV", data=partial(trace_csv, trace, tokens), file_name=f"moeviz-trace-{key}.csv",
+                       mime="text/csv", icon=":material/table:", on_click="ignore")
+    st.download_button("Trace as JSON", data=partial(trace_json, trace, tokens),
+                       file_name=f"moeviz-trace-{key}.json", mime="application/json", icon=":material/data_object:",
+                       on_click="ignore")
