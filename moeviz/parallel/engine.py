@@ -17,6 +17,7 @@ import time
 import torch
 import torch.distributed as dist
 
+from moeviz.config import MoEConfig
 from moeviz.dispatch import combine
 from moeviz.experts import Experts
 from moeviz.layer import MoELayer
@@ -38,16 +39,15 @@ def expert_owner(expert_ids: torch.Tensor, num_experts: int, world_size: int) ->
     return torch.bucketize(expert_ids, starts[1:], right=True)
 
 
-def supports(layer: MoELayer) -> str | None:
-    """Why this layer cannot run expert-parallel with an exact match to the single-process layer, or None."""
-    cfg = layer.cfg
+def unsupported_reason(cfg: MoEConfig) -> str | None:
+    """Why this config cannot run expert-parallel with an exact match to the single-process layer, or None.
+
+    (Workers run the layer in eval mode, so training noise never makes ranks route differently.)"""
     if cfg.router == "expert_choice":
         return "expert choice ranks all tokens of the batch together, so a rank cannot route its shard alone."
     if cfg.effective_capacity_factor is not None:
         return ("a capacity limit depends on the whole batch; the expert-parallel demo runs without one "
                 "(capacity has its own section).")
-    if layer.training:
-        return "put the layer in eval mode: training noise would make the ranks' routing differ."
     return None
 
 

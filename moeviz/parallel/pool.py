@@ -23,6 +23,7 @@ import torch
 import torch.multiprocessing as mp
 
 from moeviz.config import MoEConfig
+from moeviz.parallel.engine import unsupported_reason
 from moeviz.parallel.worker import worker_main
 
 START_TIMEOUT_S = 180.0  # spawning imports torch in every worker: slow on a busy 2-core machine
@@ -131,12 +132,22 @@ class WorkerPool:
         outputs, stats = {}, {}
         for message in self._messages(timeout_s, lambda: len(outputs) == self.world_size, "the step"):
             if message[0] == "failed":
-                raise WorkerError(f"worker {message[2]} failed during the step:\n{message[3]}")
+                raise WorkerError(f"worker {message[2]} failed during the step{self._deaths()}:\n{message[3]}")
             if message[0] == "done" and message[1] == job:
                 outputs[message[2]], stats[message[2]] = message[3], message[4]
         output = torch.from_numpy(np.concatenate([outputs[r] for r in range(self.world_size)]))
         return ParallelRun(output, [stats[r] for r in range(self.world_size)], self.world_size,
                            (time.perf_counter() - started) * 1e3, 0.0)
+
+    def _deaths(self, wait_s: float = 2.0) -> str:
+        """', after worker X died (exit code C)' when a peer's crash is what broke the step, else ''."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            dead = [(p.name, p.exitcode) for p in self._procs if p.exitcode is not None]
+            if dead:
+                return ", after " + ", ".join(f"{n} died (exit code {c})" for n, c in dead)
+            time.sleep(POLL_S)
+        return ""
 
     def close(self) -> None:
         """Stop every worker and reap it: ask politely, then terminate, then kill. Safe to call twice."""
@@ -176,6 +187,9 @@ def run_expert_parallel(cfg: MoEConfig, x: torch.Tensor, world_size: int, timeou
                         fail_rank: int | None = None) -> ParallelRun:
     """Run one step on the process-wide pool of `world_size` workers, starting (or restarting) it if needed."""
     global _POOL
+    reason = unsupported_reason(cfg)
+    if reason:
+        raise ValueError(f"expert-parallel run not possible: {reason}")
     with _POOL_LOCK:
         start_s = 0.0
         if _POOL is None or _POOL.closed or _POOL.world_size != world_size:

@@ -1,0 +1,64 @@
+"""Expert parallelism over gloo worker processes on this machine: per-worker tokens, times and bytes.
+
+Run: python -m moeviz.bench parallel [--workers 2 4] [--skew 0 0.9] [--tokens 4096] [--out bench-results/parallel.json]
+Each case is the median of --repeats steps on the pooled workers; the output is checked against the
+single-process layer before anything is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from moeviz.bench.timing import machine_info
+from moeviz.config import MoEConfig
+from moeviz.layer import MoELayer
+from moeviz.parallel import measure_expert_parallel, shutdown_pool, skewed_tokens
+from moeviz.parallel.run import print_table
+
+
+def run_case(cfg: MoEConfig, tokens: int, world_size: int, skew: float, repeats: int) -> dict:
+    layer = MoELayer(cfg).eval()
+    x = skewed_tokens(layer, tokens, skew, cfg.seed + 1, world_size)
+    run = measure_expert_parallel(cfg, x, world_size, repeats)
+    with torch.inference_mode():
+        y, trace = layer(x)
+    torch.testing.assert_close(run.output, y, rtol=1e-4, atol=1e-5)
+    return {"world_size": world_size, "skew": skew, "tokens": tokens, "step_ms": run.step_ms,
+            "pool_start_s": run.pool_start_s, "load_max_over_mean": trace.metrics["max_mean_load"],
+            "workers": run.workers}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m moeviz.bench parallel", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--skew", type=float, nargs="+", default=[0.0, 0.9])
+    parser.add_argument("--tokens", type=int, default=4096)
+    parser.add_argument("--num-experts", type=int, default=8)
+    parser.add_argument("--top-k", type=int, default=2)
+    parser.add_argument("--d-model", type=int, default=256)
+    parser.add_argument("--d-hidden", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default="bench-results/parallel.json")
+    args = parser.parse_args(argv)
+    cfg = MoEConfig(d_model=args.d_model, d_hidden=args.d_hidden, num_experts=args.num_experts, top_k=args.top_k,
+                    device="cpu")
+    report = {"machine": machine_info(), "config": vars(args), "cases": []}
+    try:
+        for world_size in args.workers:
+            for skew in args.skew:
+                print(f"\n== W={world_size} workers, skew={skew}, T={args.tokens}, D={cfg.d_model}, "
+                      f"H={cfg.d_hidden}, N={cfg.num_experts}, k={cfg.top_k}", flush=True)
+                case = run_case(cfg, args.tokens, world_size, skew, args.repeats)
+                print_table(case["workers"])
+                print(f"load max/mean = {case['load_max_over_mean']:.2f}; pool start {case['pool_start_s']:.1f} s")
+                report["cases"].append(case)
+    finally:
+        shutdown_pool()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.out}")
+    return 0
