@@ -1,0 +1,105 @@
+"""The checkpoints shipped in moeviz/lm/checkpoints/: find the nearest expert count, load, route a text.
+
+Loaded models are cached per (num_experts, top_k, capacity_factor) in a small LRU: they are read-only after
+loading, so sharing them is safe. Pages add their own st.cache_resource on top.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from moeviz.layer import MoELayer
+from moeviz.lm import analysis
+from moeviz.lm.checkpoint import file_digest, load_checkpoint
+from moeviz.lm.model import TinyMoELM
+from moeviz.lm.tokenizer import CHECKPOINT_DIR, TOKENIZER_FILE, shipped_tokenizer
+from moeviz.lm.train import SUMMARY_FILE, checkpoint_name
+
+_EXPERT_FILE = re.compile(r"lm_e(\d+)\.safetensors")
+
+
+def shipped_expert_counts(directory: Path = CHECKPOINT_DIR) -> tuple[int, ...]:
+    """Expert counts with a checkpoint on disk, ascending."""
+    found = (_EXPERT_FILE.fullmatch(p.name) for p in directory.glob("lm_e*.safetensors"))
+    return tuple(sorted(int(m.group(1)) for m in found if m))
+
+
+def nearest_expert_count(num_experts: int, available: tuple[int, ...] | None = None) -> int:
+    """The shipped count closest to `num_experts` (ties go to the smaller model)."""
+    available = available or shipped_expert_counts()
+    if not available:
+        raise FileNotFoundError(f"No checkpoints in {CHECKPOINT_DIR}: run `python -m moeviz.lm.train`.")
+    return min(available, key=lambda e: (abs(e - num_experts), e))
+
+
+@lru_cache(maxsize=1)
+def load_summary() -> dict:
+    """The training record written next to the checkpoints (losses, specialization statistics)."""
+    return json.loads((CHECKPOINT_DIR / SUMMARY_FILE).read_text())
+
+
+@dataclass(frozen=True)
+class ShippedLM:
+    model: TinyMoELM  # eval mode, float32, routing with `top_k` and `capacity_factor`
+    tokenizer: object
+    num_experts: int
+    requested_experts: int
+    top_k: int
+    requested_top_k: int
+    capacity_factor: float | None
+
+    def route(self, text: str) -> analysis.TextRouting:
+        return analysis.route_text(self.model, self.tokenizer, text)
+
+    def notes(self) -> list[str]:
+        """Sentences saying where the model differs from what was asked for."""
+        notes = []
+        if self.num_experts != self.requested_experts:
+            notes.append(f"No model with {self.requested_experts} experts is shipped; showing the nearest one, "
+                         f"with {self.num_experts} experts (shipped: "
+                         f"{', '.join(map(str, shipped_expert_counts()))}).")
+        if self.top_k != self.requested_top_k:
+            notes.append(f"k = {self.requested_top_k} is more than this model's {self.num_experts} experts; "
+                         f"using k = {self.top_k}.")
+        return notes
+
+
+@lru_cache(maxsize=12)
+def load_shipped(num_experts: int, top_k: int = 2, capacity_factor: float | None = None) -> ShippedLM:
+    """The nearest shipped model, routing with `top_k` (clamped to its expert count) and `capacity_factor`."""
+    chosen = nearest_expert_count(num_experts)
+    k = max(1, min(top_k, chosen))
+    tokenizer = shipped_tokenizer()
+    model, _ = load_checkpoint(CHECKPOINT_DIR / checkpoint_name(chosen), _tokenizer_sha(), top_k=k,
+                               capacity_factor=capacity_factor)
+    return ShippedLM(model, tokenizer, chosen, num_experts, k, top_k, capacity_factor)
+
+
+@lru_cache(maxsize=1)
+def _tokenizer_sha() -> str:
+    return file_digest(TOKENIZER_FILE)
+
+
+def moe_layer_inputs(text: str, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
+                     capacity_factor: float | None = None) -> tuple[list[str], torch.Tensor, MoELayer]:
+    """For the walkthrough: (token labels, the real hidden states (T, D) entering MoE layer `layer_index`,
+    that MoELayer). `layer(x)` on those states reproduces the model's own routing of the text."""
+    lm = load_shipped(num_experts, top_k, capacity_factor)
+    if not 0 <= layer_index < lm.model.cfg.n_layers:
+        raise ValueError(f"layer_index {layer_index} is out of range: the model has {lm.model.cfg.n_layers} layers.")
+    routing = lm.route(text)
+    return list(routing.labels), routing.moe_inputs[layer_index].clone(), lm.model.blocks[layer_index].moe
+
+
+def hidden_state_for(text: str, token_index: int, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
+                     capacity_factor: float | None = None) -> tuple[torch.Tensor, MoELayer]:
+    """The real hidden state (D,) of token `token_index` entering MoE layer `layer_index`, and that layer."""
+    labels, x, layer = moe_layer_inputs(text, layer_index, num_experts, top_k, capacity_factor)
+    if not 0 <= token_index < len(labels):
+        raise ValueError(f"token_index {token_index} is out of range: the text has {len(labels)} tokens.")
+    return x[token_index], layer
