@@ -1,0 +1,101 @@
+"""Predict, then reveal (URL /quiz): questions made from real layer runs, checked against the layer."""
+import streamlit as st
+
+import moeviz.app as app
+from moeviz.figures.walkthrough import score_bars
+from moeviz.quiz import KIND_LABELS, QUESTION_KINDS, is_correct, make_question
+
+MAX_QUESTION = 10**6
+_SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def cached_question(seed: int, kind: str | None):
+    """Question `seed` (a small layer run); shared by sessions, read-only."""
+    return make_question(seed, kind)
+
+
+def _revealed_key(question) -> str:
+    return f"revealed_{question.seed}_{question.kind}"
+
+
+def _next() -> None:
+    st.session_state["q"] = int(st.session_state.get("q", 1)) % MAX_QUESTION + 1
+
+
+def _shown(question) -> None:
+    """The numbers the learner predicts from: bars of logits/probs, or the tokens' chosen experts."""
+    shown, revealed = question.shown, st.session_state.get(_revealed_key(question))
+    lit = question.answer if revealed and question.answer_type == "experts" else ()
+    if "logits" in shown:
+        st.plotly_chart(score_bars(shown["logits"], name="router logit", title="Router logits for this token",
+                                   highlight=lit, value_range=None), key=f"quiz_logits_{question.seed}")
+    elif "probs" in shown:
+        lit = (shown["expert"],) if revealed else ()
+        st.plotly_chart(score_bars(shown["probs"], name="router probability", text_format=".3f",
+                                   title="Router probabilities for this token", highlight=lit, value_range=[0, 1]),
+                        key=f"quiz_probs_{question.seed}")
+    elif "first_choices" in shown:
+        st.dataframe({"token (in order)": list(range(len(shown["first_choices"]))),
+                      "chosen expert": [f"E{e}" for e in shown["first_choices"]]}, hide_index=True, height=250)
+
+
+def _answer_widget(question):
+    key = f"answer_{question.seed}_{question.kind}"
+    if question.answer_type == "experts":
+        return st.pills("Your answer: the experts", question.options, selection_mode="multi", key=key,
+                        format_func=lambda e: f"E{e}")
+    if question.answer_type == "number":
+        return st.number_input("Your answer: the weight", 0.0, 1.0, value=None, step=0.01, format="%.3f", key=key)
+    return st.radio("Your answer", question.options, index=None, key=key)
+
+
+controls = app.sidebar("moeviz · Quiz")
+st.title("Predict, then reveal")
+st.caption("Each question comes from a real MoE layer run (its own small layer, not the sidebar's). Make your "
+           "prediction, then reveal what the layer actually computed. Question numbers are reproducible: "
+           "share the link and a class sees the same question.")
+
+score = st.session_state.setdefault(_SCORE, {"asked": set(), "right": set()})
+if "q" not in st.session_state:
+    st.session_state["q"] = app.url_value("q", 1, app.parse_int(1, MAX_QUESTION))
+kinds = st.multiselect("Question kinds", QUESTION_KINDS, default=list(QUESTION_KINDS), format_func=KIND_LABELS.get,
+                       key="quiz_kinds")
+left, right = st.columns([3, 1])
+with left:
+    seed = int(st.number_input("Question number", 1, MAX_QUESTION, step=1, key="q"))
+with right:
+    st.button("Next question", on_click=_next, icon=":material/skip_next:", width="stretch")
+app.set_url_value("q", seed)
+if not kinds:
+    st.info("Pick at least one kind of question.")
+    st.stop()
+
+kind = None if len(kinds) == len(QUESTION_KINDS) else kinds[seed % len(kinds)]
+question = cached_question(seed, kind)
+st.subheader(KIND_LABELS[question.kind])
+st.markdown(question.prompt)
+_shown(question)
+
+with st.form(f"quiz_form_{seed}_{question.kind}"):
+    response = _answer_widget(question)
+    revealed = st.form_submit_button("Reveal the answer", type="primary")
+if revealed:
+    st.session_state[_revealed_key(question)] = True
+    ident = (question.seed, question.kind)
+    if ident not in score["asked"]:  # the first reveal counts; revealing again does not change the score
+        score["asked"].add(ident)
+        if is_correct(question, response):
+            score["right"].add(ident)
+    st.rerun()
+
+if st.session_state.get(_revealed_key(question)):
+    ident = (question.seed, question.kind)
+    if ident in score["right"]:
+        st.success("Right: that is what the layer computed.", icon=":material/check_circle:")
+    else:
+        st.error("Not what the layer computed. Here is why:", icon=":material/cancel:")
+    st.markdown(question.explanation)
+
+st.divider()
+st.metric("Score this session", f"{len(score['right'])} / {len(score['asked'])}")

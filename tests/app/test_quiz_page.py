@@ -1,0 +1,67 @@
+"""The /quiz page under AppTest: a question, a prediction, the reveal from the layer, the score."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from moeviz.quiz import NO, make_question
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def open_quiz(q: int) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/6_quiz.py")
+    at.query_params["q"] = str(q)
+    return at.run()
+
+
+def seed_of(kind: str, answer_type: str | None = None) -> int:
+    return next(s for s in range(1, 200) if make_question(s).kind == kind
+                and (answer_type is None or make_question(s).answer_type == answer_type))
+
+
+def reveal(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Reveal the answer").click().run()
+    assert not at.exception
+    return at
+
+
+def test_right_answer_scores_and_explains():
+    seed = seed_of("every_expert", "choice")
+    question = make_question(seed)
+    at = open_quiz(seed)
+    assert not at.exception and at.number_input(key="q").value == seed
+    assert question.prompt == at.markdown[[m.value for m in at.markdown].index(question.prompt)].value
+    at.radio[0].set_value(question.answer)
+    reveal(at)
+    assert at.success and not at.error
+    assert any(question.explanation == m.value for m in at.markdown)
+    assert at.metric[0].value == "1 / 1"
+
+
+def test_wrong_weight_is_marked_wrong_and_score_counts_once():
+    seed = seed_of("combine_weights")
+    question = make_question(seed)
+    at = open_quiz(seed)
+    at.number_input(key=f"answer_{seed}_combine_weights").set_value(min(1.0, question.answer + 0.2))
+    reveal(at)
+    assert at.error and at.metric[0].value == "0 / 1"
+    reveal(at)  # revealing again does not count twice
+    assert at.metric[0].value == "0 / 1"
+
+
+def test_next_question_moves_on_and_updates_the_link():
+    at = open_quiz(5)
+    next(b for b in at.button if b.label == "Next question").click().run()
+    assert not at.exception
+    assert at.number_input(key="q").value == 6
+    assert at.query_params["q"] == "6"
+
+
+def test_kind_filter_and_no_kind():
+    at = open_quiz(3)
+    at.multiselect(key="quiz_kinds").set_value(["overflow"]).run()
+    assert not at.exception and at.subheader[0].value == "Which expert overflows?"
+    at.multiselect(key="quiz_kinds").set_value([]).run()
+    assert not at.exception and at.info
+    assert NO  # the trap's right answer is a real sentence the page offers

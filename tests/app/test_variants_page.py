@@ -1,0 +1,49 @@
+"""The /variants page under AppTest: runs, follows the sentence and the shared controls."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "pages/5_variants.py"
+
+
+def open_page(**params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page(PAGE)
+    at.query_params.update(params)
+    return at.run()
+
+
+def summary(at):
+    return at.dataframe[0].value
+
+
+def test_page_runs_and_lists_every_variant():
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "Router variants side by side"
+    table = summary(at)
+    assert len(table) == 7
+    assert list(table["model"])[:1] == ["Mixtral"]
+    notes = " ".join(m.value for m in at.markdown)
+    for model in ("Mixtral", "OLMoE", "GPT-OSS", "DeepSeek-V3", "Switch Transformer", "Expert Choice"):
+        assert model in notes
+
+
+def test_sentence_and_controls_move_the_outputs():
+    at = open_page(text="one two three four five six seven eight nine ten", capacity_factor="0.5")
+    assert not at.exception
+    tight = summary(at)
+    assert tight["tokens with fewer than k"].sum() > 0  # capacity 0.5 must drop somewhere
+    assert at.text_input(key="text").value.startswith("one two")
+    at.text_input(key="text").set_value("just three words").run()
+    assert not at.exception
+    assert at.query_params["text"] == "just three words"
+    assert list(summary(at)["capacity"])[0] != list(tight["capacity"])[0]  # fewer tokens, smaller C
+
+
+def test_empty_sentence_gets_a_message_not_an_error():
+    at = open_page()
+    at.text_input(key="text").set_value("   ").run()
+    assert not at.exception
+    assert any("at least one word" in i.value for i in at.info)

@@ -1,0 +1,78 @@
+"""Exports parse back: figure HTML is self-contained, CSV and JSON hold the trace, the handout escapes text."""
+import csv
+import io
+import json
+import re
+
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from moeviz.export import CSV_COLUMNS, HANDOUT_STEPS, figure_html, trace_csv, trace_json, walkthrough_handout
+from tests.helpers import make_layer, tokens
+
+HOSTILE = "<script>alert('x')</script>"
+LABELS = ["=1+1", HOSTILE, 'say "hi", ok', "-2", "plain", "é"]
+
+
+@pytest.fixture(scope="module", params=["softmax_topk", "expert_choice"])
+def trace(request):
+    layer = make_layer(request.param, capacity_factor=0.5 if request.param == "softmax_topk" else None)
+    with torch.inference_mode():
+        return layer(tokens(len(LABELS)))[1]
+
+
+def test_figure_html_is_self_contained_and_holds_the_data():
+    fig = go.Figure(go.Bar(x=[0, 1], y=[3.25, 7.5], name="tokens processed"))
+    page = figure_html(fig)
+    assert page.startswith("<html>") or page.lstrip().lower().startswith(("<html", "<!doctype"))
+    assert 'class="plotly-graph-div"' in page
+    assert "tokens processed" in page and "7.5" in page
+    assert not re.findall(r"<script[^>]*\bsrc=", page)  # plotly.js inlined: no script loaded from anywhere
+    assert len(page) > 1_000_000  # the library itself is in the file
+
+
+def test_csv_rows_match_the_trace(trace):
+    rows = list(csv.DictReader(io.StringIO(trace_csv(trace, LABELS))))
+    T, K = trace.topk_indices.shape
+    assert tuple(rows[0].keys()) == CSV_COLUMNS and len(rows) == T * K
+    for row in rows:
+        t, slot = int(row["token_index"]), int(row["slot"])
+        e = int(row["expert"])
+        assert e == trace.topk_indices[t, slot].item()
+        assert float(row["weight"]) == pytest.approx(trace.topk_weights[t, slot].item(), abs=1e-7)
+        assert row["dropped"] == str(bool(trace.dropped[t, slot]))
+        assert float(row["router_prob"]) == pytest.approx(trace.router_probs[t, e].item(), abs=1e-7)
+    texts = [rows[t * K]["token_text"] for t in range(T)]
+    assert texts[0] == "'=1+1" and texts[3] == "'-2"  # spreadsheet formulas defused
+    assert texts[1] == HOSTILE and texts[2] == 'say "hi", ok' and texts[5] == "é"
+
+
+def test_json_round_trips(trace):
+    data = json.loads(trace_json(trace, LABELS))
+    for key in ("router", "top_k", "num_experts", "capacity", "router_logits", "router_probs", "topk_indices",
+                "topk_weights", "dropped", "tokens_per_expert", "metrics", "balance_loss", "tokens"):
+        assert key in data
+    assert data["tokens"] == LABELS
+    assert data["topk_indices"] == trace.topk_indices.tolist()
+    assert torch.allclose(torch.tensor(data["router_probs"]), trace.router_probs)
+
+
+@pytest.mark.parametrize("t", [0, 1, 4])
+def test_handout_has_six_steps_with_the_numbers_and_escapes_text(trace, t):
+    page = walkthrough_handout(trace, t, LABELS, title=f"Class {HOSTILE}")
+    assert "<script>" not in page  # neither the token nor the title gets in as markup
+    assert "&lt;script&gt;" in page
+    for i, step in enumerate(HANDOUT_STEPS, start=1):
+        assert f"<h2>{i}. {step}</h2>" in page
+    ran = [int(e) for e, d in zip(trace.topk_indices[t], trace.dropped[t]) if not d]
+    weights = [float(w) for w, d in zip(trace.topk_weights[t], trace.dropped[t]) if not d]
+    for e, w in zip(ran, weights):
+        assert f"E{e} (weight {w:.3f})" in page
+    assert f"{len(ran)} of {trace.num_experts} experts compute this token" in page
+    assert str(trace.tokens_per_expert.tolist()) in page
+
+
+def test_handout_rejects_a_token_outside_the_sentence(trace):
+    with pytest.raises(ValueError, match="outside"):
+        walkthrough_handout(trace, len(LABELS), LABELS)

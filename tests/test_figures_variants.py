@@ -1,0 +1,54 @@
+"""Variant comparison figures, tested on fig.data against the runs they draw."""
+import numpy as np
+import pytest
+
+from moeviz.figures import PROB_RANGE
+from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
+from moeviz.variants import run_variants
+from tests.helpers import tokens
+
+LABELS = ["<script>alert(1)</script>", "b", "c", "d", "e", "f", "g", "h"]
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return run_variants(tokens(8, 12, seed=2), num_experts=4, top_k=2, seed=5, capacity_factor=0.75)
+
+
+def by_name(fig, name):
+    return next(trace for trace in fig.data if trace.name == name)
+
+
+def test_heatmaps_share_one_colour_scale_and_show_the_probs(runs):
+    figs = variant_heatmaps(runs, LABELS)
+    assert len(figs) == len(runs)
+    for fig, run in zip(figs, runs):
+        heat = by_name(fig, "router probability")
+        assert (heat.zmin, heat.zmax) == PROB_RANGE
+        np.testing.assert_allclose(np.asarray(heat.z), run.trace.router_probs.double().numpy())
+        assert run.variant.label in fig.layout.title.text
+
+
+def test_load_rows_match_tokens_per_expert_and_capacity(runs):
+    fig = load_comparison(runs)
+    for run in runs:
+        bars = by_name(fig, f"load · {run.variant.label}")
+        assert list(bars.y) == run.trace.tokens_per_expert.tolist()
+        line = by_name(fig, f"capacity · {run.variant.label}")
+        assert list(line.y) == [run.trace.capacity] * 2
+    dropped_traces = [t for t in fig.data if t.name.startswith("dropped · ")]
+    total_dropped = sum(int(run.trace.dropped.sum()) for run in runs if run.variant.key != "expert_choice")
+    assert sum(sum(t.y) for t in dropped_traces) == total_dropped > 0
+    y_ranges = {fig.layout[f"yaxis{i if i > 1 else ''}"].range for i in range(1, len(runs) + 1)}
+    assert len(y_ranges) == 1  # one shared y range, so bars compare across rows
+
+
+def test_experts_per_token_counts_and_offsets(runs):
+    fig = experts_per_token_figure(runs, LABELS)
+    heat = by_name(fig, "experts per token")
+    counts = np.stack([(~run.trace.dropped).sum(1).numpy() for run in runs], axis=1)
+    np.testing.assert_array_equal(np.asarray(heat.text), counts)
+    np.testing.assert_array_equal(np.asarray(heat.z), counts - np.array([run.k for run in runs]))
+    assert list(heat.x) == [run.variant.label for run in runs]
+    ticks = list(fig.layout.yaxis.ticktext)
+    assert "<script>" not in ticks[0] and "&lt;script&gt;" in ticks[0]
