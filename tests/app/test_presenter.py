@@ -1,0 +1,102 @@
+"""Presenter mode and presets: the pure helpers, then the sidebar tools under AppTest."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from moeviz.app.params import ParamError
+from moeviz.app.presenter import CONTROL_KEYS, parse_flag, parse_keys, presenter_css, presenter_params, share_url
+from moeviz.presets import PRESETS_BY_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = """
+import streamlit as st
+import moeviz.app as app
+from moeviz.app import presenter
+from moeviz.app.url import shared_values
+controls = app.sidebar("presenter test")
+if not presenter.WIRED_IN_SIDEBAR:
+    with st.sidebar:
+        presenter.draw_classroom_tools(shared_values(), app.link_params())
+    presenter.apply_presenter()
+st.markdown(f"router={controls.router} k={controls.top_k} N={controls.num_experts} cf={controls.capacity_factor}")
+"""
+
+
+def test_css_hides_and_locks_only_known_controls():
+    css = presenter_css(hidden=("seed",), locked=("top_k", "router"))
+    assert ".st-key-seed { display: none !important; }" in css
+    assert ".st-key-top_k { pointer-events: none; opacity: 0.55; }" in css and ".st-key-router" in css
+    assert "font-size: 20px" in css and ".st-key-num_experts" not in css
+    with pytest.raises(ValueError):
+        presenter_css(hidden=("x} body{display:none",))
+
+
+def test_link_parsers():
+    assert parse_flag("1") and parse_flag(" true ") and not parse_flag("0")
+    with pytest.raises(ParamError):
+        parse_flag("<script>")
+    assert parse_keys("seed, top_k,seed") == ("seed", "top_k")
+    with pytest.raises(ParamError):
+        parse_keys("seed,}{")
+    assert set(CONTROL_KEYS) >= {"num_experts", "top_k", "router", "text"}
+
+
+def test_share_url_keeps_the_page_and_encodes_values():
+    url = share_url("http://host:8501/variants?old=1#x", {"top_k": "2", "text": "a&b <c>"})
+    assert url == "http://host:8501/variants?top_k=2&text=a%26b+%3Cc%3E"
+    assert share_url(None, {"k": "1"}) == "/?k=1"
+    assert presenter_params({"on": False, "hide": ("seed",), "lock": ()}) == {}
+    assert presenter_params({"on": True, "hide": ("seed",), "lock": ("top_k",)}) == \
+        {"present": "1", "hide": "seed", "lock": "top_k"}
+
+
+def styles(at):
+    return " ".join(block.proto.body for block in at.get("html"))
+
+
+def run(params=None) -> AppTest:
+    at = AppTest.from_string(SCRIPT, default_timeout=60)
+    at.query_params.update(params or {})
+    return at.run()
+
+
+def test_present_link_turns_on_presenter_mode():
+    at = run({"present": "1", "hide": "seed", "lock": "top_k"})
+    assert not at.exception
+    assert at.toggle(key="presenter_on").value is True
+    css = styles(at)
+    assert ".st-key-seed { display: none" in css and ".st-key-top_k { pointer-events: none" in css
+    assert at.query_params["present"] == "1"
+    link = [c.value for c in at.code][0]
+    assert "present=1" in link and "hide=seed" in link and "top_k=" in link
+    at.toggle(key="presenter_on").set_value(False).run()
+    assert not at.exception and "st-key-seed" not in styles(at)
+    assert "present" not in at.query_params
+
+
+def test_without_the_flag_nothing_changes():
+    at = run()
+    assert not at.exception and at.toggle(key="presenter_on").value is False and "font-size" not in styles(at)
+
+
+def test_bad_presenter_link_warns_and_falls_back():
+    at = run({"present": "maybe", "hide": "seed,nonsense"})
+    assert not at.exception and len(at.warning) == 2
+    assert at.toggle(key="presenter_on").value is False
+
+
+@pytest.mark.parametrize("key", ["switch_tight", "deepseek", "collapse"])
+def test_preset_button_sets_the_controls_and_the_link(key):
+    preset = PRESETS_BY_KEY[key]
+    at = run()
+    at.button(key=f"preset_{key}").click().run()
+    assert not at.exception
+    expected_cf = None if preset.capacity_factor == "off" else float(preset.capacity_factor)
+    assert at.main.markdown[-1].value == (f"router={preset.router} k={preset.top_k} N={preset.num_experts} "
+                                     f"cf={expected_cf}")
+    assert at.selectbox(key="router").value == preset.router
+    for name, value in preset.url_params().items():
+        assert at.query_params[name] == value
+    link = [c.value for c in at.code][0]
+    assert f"router={preset.router}" in link
