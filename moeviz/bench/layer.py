@@ -149,3 +149,15 @@ def _print_table(results: dict, r: dict) -> None:
         print(f"   {name:<18}{t['median_ms']:>11.3f}{t['p95_ms']:>10.3f}{t['runs']:>6}")
     print(f"   dense-all / sparse = {r['dense_all_over_sparse']:.1f}x   loop / sparse = {r['loop_over_sparse']:.2f}x"
           f"   sparse / dense-equivalent = {r['sparse_over_dense_equivalent']:.2f}x")
+
+
+def scaling(cfg: MoEConfig, tokens: int, axis: str, values, repeats: int = 5, impls=IMPLS, budget_s: float = 3.0,
+            progress: Callable[[str], None] | None = None) -> list[dict]:
+    """run_case over one axis ("num_experts" or "tokens"), the rest of cfg fixed: [{"value", "results"}]."""
+    points = []
+    for value in values:
+        case_cfg = cfg.replace(num_experts=value) if axis == "num_experts" else cfg
+        case_tokens = value if axis == "tokens" else tokens
+        note = (lambda name, v=value: progress(f"{axis}={v}: {name}")) if progress else None
+        points.append({"value": value, "results": run_case(case_cfg, case_tokens, repeats, impls, budget_s, note)})
+    return points

@@ -81,3 +81,14 @@ def cost_summary(cfg: MoEConfig) -> dict:
         "active_share": costs["active_params"] / costs["total_params"],
         "active_expert_share": k * costs["params_per_expert"] / expert_params,
     }
+
+
+DEVICE_COUNTS = (2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def model_curve(shape: str, hardware: str, tokens_per_device: int = 4096, imbalance: float = 1.0,
+                devices=DEVICE_COUNTS) -> list[dict]:
+    """comm_compute_model for one MODEL_SHAPES entry on one HARDWARE entry, over device counts (bf16 values)."""
+    d_model, d_hidden, top_k, matrices = MODEL_SHAPES[shape]
+    return [{"num_devices": W, **comm_compute_model(tokens_per_device, d_model, d_hidden, top_k, W, HARDWARE[hardware],
+                                                     matrices=matrices, imbalance=imbalance)} for W in devices]

@@ -1,0 +1,61 @@
+"""Figures of sparse vs dense compute: parameters, FLOPs per token, measured time, and how time scales.
+
+    params_bars(summary) / flops_bars(summary)     # from moeviz.parallel.model.cost_summary
+    timing_bars(results)                           # from moeviz.bench.layer.run_case
+    scaling_lines(points, axis)                    # from moeviz.bench.layer.scaling
+Trace names in fig.data: "parameters"; "FLOPs per token"; "median ms"; one line per implementation.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from moeviz.figures import BLUE, GREEN, IDLE, ORANGE, VERMILLION, finish
+
+IMPL_COLORS = {"sparse": BLUE, "dense-all": VERMILLION, "dense-equivalent": GREEN, "per-expert loop": ORANGE}
+
+
+def params_bars(summary: dict, title: str | None = "Parameters: stored vs used by one token",
+                height: int = 300) -> go.Figure:
+    labels = ["total (stored)", "active (one token)"]
+    values = [summary["total_params"], summary["active_params"]]
+    fig = go.Figure(go.Bar(x=labels, y=values, name="parameters", marker_color=[IDLE, BLUE],
+                           text=[f"{v:,.0f}" for v in values], textposition="outside"))
+    fig.update_yaxes(title="parameters", range=[0, max(values) * 1.2])
+    return finish(fig, title, height)
+
+
+def flops_bars(summary: dict, title: str | None = "FLOPs per token", height: int = 300) -> go.Figure:
+    labels = ["sparse (k experts)", "dense-all (every expert)", "dense-equivalent FFN"]
+    values = [summary["active_flops_per_token"], summary["dense_flops_per_token"],
+              summary["dense_equivalent_flops_per_token"]]
+    fig = go.Figure(go.Bar(x=labels, y=values, name="FLOPs per token", marker_color=[BLUE, VERMILLION, GREEN],
+                           text=[f"{v:,.0f}" for v in values], textposition="outside"))
+    fig.update_yaxes(title="FLOPs per token", range=[0, max(values) * 1.2])
+    return finish(fig, title, height)
+
+
+def timing_bars(results: dict, title: str | None = "Measured time per forward", height: int = 300) -> go.Figure:
+    """Median wall time per implementation, with the p95 as the error bar's top."""
+    names = list(results)
+    medians = [results[n]["median_ms"] for n in names]
+    fig = go.Figure(go.Bar(x=names, y=medians, name="median ms",
+                           marker_color=[IMPL_COLORS.get(n, IDLE) for n in names],
+                           error_y=dict(type="data", symmetric=False, array=[results[n]["p95_ms"] - m
+                                                                             for n, m in zip(names, medians)],
+                                        arrayminus=[0] * len(names)),
+                           text=[f"{m:.2f} ms" for m in medians], textposition="outside"))
+    fig.update_yaxes(title="ms (median, bar to p95)", rangemode="tozero")
+    return finish(fig, title, height)
+
+
+def scaling_lines(points: list[dict], axis: str, title: str | None = None, height: int = 300) -> go.Figure:
+    """points: [{"value": N or T, "results": {impl: timing}}]; one line of median ms per implementation."""
+    label = {"num_experts": "experts N", "tokens": "tokens T"}.get(axis, axis)
+    fig = go.Figure()
+    impls = list(points[0]["results"]) if points else []
+    for impl in impls:
+        fig.add_trace(go.Scatter(x=[p["value"] for p in points], y=[p["results"][impl]["median_ms"] for p in points],
+                                 name=impl, mode="lines+markers", line=dict(color=IMPL_COLORS.get(impl, IDLE), width=3)))
+    fig.update_xaxes(type="log", title=label)
+    fig.update_yaxes(type="log", title="ms (median)")
+    return finish(fig, title or f"Time as {label} grows", height)

@@ -1,0 +1,68 @@
+"""The /parallel page under AppTest: capacity from the link, the drop policy, the worker run, bad links."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from moeviz.parallel import current_pool, shutdown_pool
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "pages/3_parallel.py"
+
+
+def open_page(params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.switch_page(PAGE)
+    if params:
+        at.query_params.update(params)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_capacity_off_explains_and_drops_nothing():
+    at = open_page()
+    assert not at.exception
+    assert metrics(at)["Dropped token copies"] == "0%"
+    assert any("Capacity is **off**" in i.value for i in at.info)
+
+
+def test_small_capacity_drops_and_policy_changes_who_loses():
+    at = open_page({"capacity_factor": "0.5", "num_experts": "4", "top_k": "2"})
+    assert not at.exception
+    m = metrics(at)
+    assert m["Slots per expert (C)"] == "8"  # ceil(0.5 * 32 * 2 / 4)
+    assert m["Dropped token copies"] != "0%"
+    lost_by_position = m["Tokens that lost every expert"]
+    at.radio(key="drop_policy").set_value("probability").run()
+    assert not at.exception
+    assert at.query_params["drop_policy"] == ["probability"] or at.query_params["drop_policy"] == "probability"
+    assert metrics(at)["Dropped token copies"] == m["Dropped token copies"]  # same count, other tokens
+    assert isinstance(lost_by_position, str)
+
+
+def test_hostile_page_params_fall_back_with_a_warning():
+    at = open_page({"drop_policy": "<script>", "workers": "999", "tokens": "-1"})
+    assert not at.exception
+    assert len(at.warning) >= 2
+    assert at.radio(key="workers").value == 2
+
+
+@pytest.mark.timeout(400)
+def test_worker_run_shows_per_worker_results_and_matches_the_layer():
+    at = open_page({"num_experts": "4", "top_k": "2"})
+    at.button(key="run_parallel").click().run(timeout=300)
+    try:
+        assert not at.exception and not at.error
+        m = metrics(at)
+        assert m["Step time, balanced"].endswith("ms")
+        assert float(m["Max |parallel − single-process|"]) < 1e-4
+        pool = current_pool()
+        assert pool is not None and pool.world_size == 2
+        pids = pool.pids
+        at.button(key="run_parallel").click().run(timeout=300)  # a rerun reuses the same processes
+        assert current_pool().pids == pids
+    finally:
+        shutdown_pool()

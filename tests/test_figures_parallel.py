@@ -1,0 +1,64 @@
+"""Systems-view figures, checked on fig.data against the data they draw."""
+import pytest
+
+from moeviz import MoEConfig
+from moeviz.figures import parallel as figs
+from moeviz.parallel.capacity import capacity_demo, expert_buffers
+from moeviz.parallel.model import HARDWARE, MODEL_SHAPES, comm_compute_model, cost_summary, model_curve
+
+
+def _by_name(fig):
+    return {t.name: t for t in fig.data}
+
+
+def test_capacity_buffers_draw_every_copy_once_and_the_capacity_line():
+    cfg = MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, capacity_factor=0.75, device="cpu", seed=1)
+    _, trace = capacity_demo(cfg, 16, token_seed=0)
+    fig = figs.capacity_buffers(expert_buffers(trace, "position"), trace.capacity)
+    t = _by_name(fig)
+    assert len(t["kept (in a slot)"].x) == int((~trace.dropped).sum())
+    assert len(t["dropped (overflow)"].x) == int(trace.dropped.sum()) > 0
+    assert max(t["kept (in a slot)"].y) <= trace.capacity < min(t["dropped (overflow)"].y)
+    assert set(t["capacity"].y) == {trace.capacity + 0.5}
+
+
+WORKERS = [dict(rank=0, rows_received=900, compute_ms=30.0, bytes_sent=1000, bytes_received=3000, wait_ms=1.0,
+                route_ms=0.5, comm_ms=2.0, step_ms=34.0),
+           dict(rank=1, rows_received=100, compute_ms=3.0, bytes_sent=3000, bytes_received=1000, wait_ms=28.0,
+                route_ms=0.5, comm_ms=2.0, step_ms=33.0)]
+
+
+def test_worker_bars_show_each_measurement():
+    t = _by_name(figs.worker_bars(WORKERS))
+    assert list(t["rows received"].y) == [900, 100]
+    assert list(t["waiting ms"].y) == [1.0, 28.0]
+    assert list(t["bytes sent"].y) == [1.0, 3.0]  # kB
+
+
+def test_timelines_stack_phases_per_worker():
+    fig = figs.worker_timelines({"a": WORKERS})
+    t = _by_name(fig)
+    assert list(t["compute"].x) == [30.0, 3.0] and list(t["waiting"].x) == [1.0, 28.0]
+    assert "34" in fig.layout.annotations[0].text  # the slowest worker sets the step
+
+
+def test_model_follows_its_formula():
+    hw = HARDWARE["h100-nvlink-ib"]
+    r = comm_compute_model(100, 64, 128, 2, 16, hw, matrices=3, bytes_per_value=2)
+    rows = 200
+    assert r["compute_s"] == pytest.approx(2 * 3 * rows * 64 * 128 / hw.flops_per_s)
+    expected = 2 * rows * 64 * 2 * (7 / 16 / hw.intra_bytes_per_s + 8 / 16 / hw.inter_bytes_per_s) + 2 * 15 * hw.latency_s
+    assert r["comm_s"] == pytest.approx(expected)
+    curve = model_curve(next(iter(MODEL_SHAPES)), "h100-nvlink-ib")
+    fig = figs.comm_model_lines(curve)
+    assert "MODEL" in fig.layout.title.text
+    assert list(_by_name(fig)["communication"].y) == pytest.approx([c["comm_s"] * 1e3 for c in curve])
+    shares = [c["comm_share"] for c in curve]
+    assert shares[-1] > shares[0]  # crossing nodes makes communication weigh more
+
+
+def test_rule_of_thumb_is_exact_for_experts_and_close_for_the_layer():
+    s = cost_summary(MoEConfig(d_model=16, d_hidden=32, num_experts=8, top_k=2))
+    assert s["active_expert_share"] == pytest.approx(2 / 8)
+    router = 16 * 8
+    assert s["active_share"] == pytest.approx((router + 2 * 2 * 16 * 32) / (router + 8 * 2 * 16 * 32))
