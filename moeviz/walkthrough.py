@@ -144,15 +144,21 @@ def combine_check(view: TokenView) -> float:
     return float(np.abs(total - view.output).max())
 
 
+def expert_demand(trace: RoutingTrace) -> np.ndarray:
+    """(E,) tokens routed to each expert before any capacity limit (expert choice: the tokens it picked)."""
+    if trace.router == "expert_choice":
+        return _np(trace.tokens_per_expert).astype(float)
+    return np.bincount(_np(trace.topk_indices).reshape(-1), minlength=trace.num_experts).astype(float)
+
+
 def load_summary(trace: RoutingTrace) -> dict:
     """How evenly the sentence's tokens spread over experts, and what that means for a parallel step."""
-    load = _np(trace.tokens_per_expert)
-    T, E = trace.num_tokens, trace.num_experts
-    slots = float(load.sum())
-    return {"tokens": T, "experts": E, "slots": slots, "even_load": slots / E, "max_load": float(load.max()),
-            "busiest": int(load.argmax()), "idle": int((load == 0).sum()),
-            "max_mean_load": float(trace.metrics["max_mean_load"]), "capacity": trace.capacity,
-            "dropped_fraction": float(trace.metrics["dropped_fraction"]),
+    demand, processed = expert_demand(trace), _np(trace.tokens_per_expert).astype(float)
+    busiest = int(demand.argmax())
+    return {"tokens": trace.num_tokens, "experts": trace.num_experts, "even_load": demand.sum() / len(demand),
+            "busiest": busiest, "max_demand": float(demand[busiest]), "busiest_processed": float(processed[busiest]),
+            "idle": int((processed == 0).sum()), "max_mean_load": float(trace.metrics["max_mean_load"]),
+            "capacity": trace.capacity, "dropped_fraction": float(trace.metrics["dropped_fraction"]),
             "balance_loss": float(trace.balance_loss)}
 
 
@@ -189,8 +195,11 @@ def answer(view: TokenView, num_experts: int, router: str) -> str:
     text += f"The other {idle} experts do no work for it."
     lost = [int(e) for e in view.slots[view.dropped]] if router != "expert_choice" else []
     if lost:
-        text += f" Expert {', '.join(map(str, lost))} was chosen too, but was full (capacity), so that slot was dropped."
+        names = ", ".join(map(str, lost))
+        text += (f" Expert {names} was chosen too, but it was full (capacity), so that slot was dropped"
+                 if len(lost) == 1 else f" Experts {names} were chosen too, but were full (capacity), so those "
+                 "slots were dropped") + " and its weight is lost."
     total = float(view.running_weights.sum())
-    if not math.isclose(total, 1.0, abs_tol=5e-3):
-        text += f" Here the weights sum to {total:.2f}, not 1: this router does not renormalise them."
+    if not lost and not math.isclose(total, 1.0, abs_tol=5e-3):
+        text += f" The weights sum to {total:.2f}, not 1: this router does not renormalise them."
     return text

@@ -21,7 +21,8 @@ Page-local values in the link (`text`, `token`, `step`, ...):
 
 `url_value(key, default, parse)` reads the link (a bad value warns and gives `default`), else the value this
 session last set, else `default`; `set_url_value(key, value)` remembers it and writes the link. Parsers:
-`parse_int(lo, hi)`, `parse_choice(options)`, `parse_float_choice(options)`, `parse_text(max_chars)`; any
+`parse_int(lo, hi)`, `parse_choice(options)`, `parse_float_choice(options)`, `parse_text(max_chars)`,
+`parse_flag` (1/0, on/off); any
 callable raw_str -> value that raises `ParamError(reason)` works. Keep widget key == URL key.
 
 Cached runners (shared by all sessions; read-only): `cached_layer(num_experts, top_k, router, capacity_factor,
@@ -30,12 +31,12 @@ Add a page's own cached runner beside them with `st.cache_resource(max_entries=.
 """
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.nav import PAGES, PageInfo, existing_pages
-from moeviz.app.params import (ParamError, parse_choice, parse_float_choice, parse_int, parse_text)
+from moeviz.app.params import ParamError, parse_choice, parse_flag, parse_float_choice, parse_int, parse_text
 from moeviz.app.runners import cached_layer, cached_walkthrough, walkthrough_for
 from moeviz.app.url import link_params, set_url_value, url_value
 
 __all__ = [
     "sidebar", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError", "parse_int",
-    "parse_choice", "parse_float_choice", "parse_text", "cached_layer", "cached_walkthrough", "walkthrough_for",
+    "parse_choice", "parse_flag", "parse_float_choice", "parse_text", "cached_layer", "cached_walkthrough", "walkthrough_for",
     "PAGES", "PageInfo", "existing_pages",
 ]

@@ -45,7 +45,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     st.set_page_config(page_title=page_title, page_icon="🔀", layout="wide")
     values = shared_values()
     with st.sidebar:
-        st.markdown("### 🔀 moeviz\nTop-k routing in a real Mixture-of-Experts layer")
+        st.markdown("### :material/alt_route: moeviz\nTop-k routing in a real Mixture-of-Experts layer")
         links = st.container()
         st.divider()
         _layer_widgets(values)

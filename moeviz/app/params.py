@@ -90,6 +90,16 @@ def parse_capacity(raw: str) -> str:
     return f"{numbers:g}"
 
 
+def parse_flag(raw: str) -> bool:
+    """An on/off switch: 1/true/yes/on or 0/false/no/off."""
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ParamError(f"“{shown(raw)}” is not on/off (use 1 or 0).")
+
+
 def parse_text(max_chars: int) -> Parser:
     """A parser for free text: printable, at most `max_chars` long, not blank."""
     def parse(raw: str) -> str:
@@ -168,7 +178,9 @@ def shared_url_params(values: dict) -> dict[str, str]:
 
 
 def url_text(value: Any) -> str:
-    """How a value is written into the link (floats without trailing zeros)."""
+    """How a value is written into the link (floats without trailing zeros, flags as 1/0)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

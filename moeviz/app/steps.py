@@ -96,7 +96,7 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
                 "The idle experts' weights are never touched for this token.")
     c1, c2 = st.columns([2, 3])
     with c1:
-        _chart(figs.expert_grid(len(view.probs), view.running, lost, title="Experts: lit = running"),
+        _chart(figs.expert_grid(len(view.probs), view.running, lost, title="All experts: blue = running, dark = idle"),
                alt="Grid of all experts with the running ones lit")
         m1, m2 = st.columns(2)
         m1.metric("Expert runs, this token", f"{counts['token_sparse']} of {counts['token_dense']}")
@@ -112,12 +112,15 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
 
 def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
     s = load_summary(run.trace)
+    busy = (f"expert {s['busiest']} is sent {s['max_demand']:.0f} tokens where an even split gives "
+            f"{s['even_load']:.3g}")
+    if s["busiest_processed"] < s["max_demand"]:
+        busy += (f"; it has room for only {s['capacity']}, so {s['max_demand'] - s['busiest_processed']:.0f} "
+                 "of them are dropped")
     st.markdown(
         f"A real layer routes the whole batch at once. Here all {s['tokens']} tokens are routed together; tokens "
         "sent to the same expert are grouped, and every expert runs once on its group, in parallel with the "
-        f"others. The step lasts as long as the **busiest** expert: expert {s['busiest']} has {s['max_load']:.0f} "
-        f"tokens where an even split gives {s['even_load']:.2f} (max/mean load {s['max_mean_load']:.2f}). "
-        "That is why balance sets throughput.")
+        f"others. The step lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput.")
     c1, c2 = st.columns([3, 2])
     with c1:
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
@@ -155,7 +158,9 @@ def show_misreading(run: WalkthroughRun, view: TokenView, controls) -> None:
     """The misreading "every expert votes on every token", in numbers, next to the sparse result."""
     m = misreading(run, view)
     counts = compute_counts(run, view)
-    st.markdown("**Misreading: every expert votes on every token.** Two ways to run all the experts:")
+    st.markdown("**Misreading: every expert votes on every token.** Running every expert and then masking gives "
+                "the *same* output for far more work; letting every expert vote by its probability gives a "
+                "*different* layer. Either way it is not what the sparse layer does:")
     c1, c2, c3 = st.columns(3)
     c1.metric("Dense, masked: output change", f"{m['dense_max_abs_diff']:.1e}",
               help="Every expert computes, the unchosen results are thrown away: the same answer.")

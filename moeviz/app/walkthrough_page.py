@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from moeviz.app.params import MAX_SEED, parse_choice, parse_int, parse_text
+from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text
 from moeviz.app.steps import STEPS, show_misreading
 from moeviz.app.url import set_url_value, url_value
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown, split_tokens
@@ -88,5 +88,8 @@ def stepper(run: WalkthroughRun, token: int, controls) -> None:
     view = token_view(run.trace, token, run.labels)
     STEPS[step - 1](run, view, controls)
     st.divider()
-    if st.toggle("Show the misreading: what if every expert voted on every token?", key="misreading"):
+    shown = st.toggle("Show the misreading: what if every expert voted on every token?", key="misreading",
+                      value=url_value("misreading", False, parse_flag))
+    set_url_value("misreading", shown)
+    if shown:
         show_misreading(run, view, controls)

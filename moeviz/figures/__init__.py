@@ -19,7 +19,10 @@ BLUE, ORANGE, SKY, GREEN, YELLOW, VERMILLION, PURPLE = (
     "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#D55E00", "#CC79A7")
 IDLE = "#C9CED6"  # an expert that does no work: grey, not a hue
 INK = "#1F2933"  # text and outlines (the theme's text colour)
-PROB_COLORSCALE = "Blues"  # sequential light -> dark: order reads without colour; fixed range PROB_RANGE
+# Sequential light -> dark blue (ColorBrewer Blues), order readable without hue. Stops are packed towards 0 because
+# router probabilities mostly sit near 1/E: small differences there stay visible on the fixed 0..1 range.
+PROB_COLORSCALE = [[0.0, "#F7FBFF"], [0.06, "#DEEBF7"], [0.15, "#9ECAE1"], [0.3, "#4292C6"], [0.55, "#08519C"],
+                   [1.0, "#08306B"]]
 PROB_RANGE = (0.0, 1.0)
 DIVERGING_COLORSCALE = "RdBu"  # for signed vectors (hidden states), centred on 0
 
@@ -47,8 +50,8 @@ def finish(fig: go.Figure, title: str | None, height: int) -> go.Figure:
     """The common layout: a title, a fixed height, tight margins, a white plot for projectors."""
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
-        height=height, margin=dict(l=10, r=10, t=44 if title else 10, b=10),
+        height=height, margin=dict(l=10, r=10, t=44 if title else 10, b=30),
         plot_bgcolor="white", paper_bgcolor="white", font=dict(color=INK, size=13),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0),
         hoverlabel=dict(bgcolor="white", font_size=13))
     return fig

@@ -55,9 +55,9 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
     ticks = [f"<b>{n}</b>" if t == highlight_token else n for t, n in enumerate(names)]
     fig.update_yaxes(tickvals=list(range(T)), ticktext=ticks, autorange="reversed", showgrid=False,
                      title=None, zeroline=False)
-    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), side="top", showgrid=False,
-                     zeroline=False, title=None)
-    return finish(fig, title, height or max(220, 60 + 26 * T))
+    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), showgrid=False, zeroline=False,
+                     title=None)
+    return finish(fig, title, height or max(240, 110 + 26 * T))
 
 
 def router_heatmap(trace, labels, **kwargs) -> go.Figure:
@@ -70,7 +70,7 @@ def router_heatmap(trace, labels, **kwargs) -> go.Figure:
 
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,
                      highlight_experts=(), even_share: float | None = None,
-                     title: str | None = "Tokens each expert processes", height: int = 280) -> go.Figure:
+                     title: str | None = "Tokens each expert processes", height: int = 320) -> go.Figure:
     """Bars of tokens processed per expert; optional dashed capacity line, dropped slots stacked on top
     (hatched vermillion), a dotted "even share" line, and highlighted experts in blue (others grey)."""
     load = to_numpy(tokens_per_expert).astype(float)

@@ -28,11 +28,11 @@ def vector_strips(rows, names, *, title: str | None = None, zmax: float | None =
     fig = go.Figure(go.Heatmap(
         z=z, x=list(range(D)), y=list(range(R)), zmin=-zmax, zmax=zmax, zmid=0, colorscale=DIVERGING_COLORSCALE,
         reversescale=True, xgap=1, ygap=3, name="vector", customdata=[[n] * D for n in names],
-        colorbar=dict(thickness=10, len=1.0, title=dict(text="value", side="right")),
-        hovertemplate="%{customdata}<br>dim %{x}: %{z:.4f}<extra></extra>"))
+        colorbar=dict(thickness=10, len=1.0, tickvals=[-zmax, 0, zmax], tickformat=".2f"),
+        hovertemplate="%{customdata}<br>dimension %{x}: %{z:.4f}<extra></extra>"))
     fig.update_yaxes(tickvals=list(range(R)), ticktext=list(names), autorange="reversed", showgrid=False)
-    fig.update_xaxes(title=f"dimension (d_model = {D})", showgrid=False, zeroline=False)
-    return finish(fig, title, height or 90 + 34 * R)
+    fig.update_xaxes(showgrid=False, zeroline=False, tickvals=list(range(0, D, 8 if D > 16 else 1)))
+    return finish(fig, title, height or 96 + 34 * R)
 
 
 def block_diagram() -> go.Figure:
@@ -99,25 +99,31 @@ def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keep
     return finish(fig, title, height)
 
 
+EXPERT_STATES = ("idle", "running", "dropped")  # codes 0, 1, 2 in expert_grid's z
+
+
 def expert_grid(num_experts: int, running, dropped_experts=(), *, title: str | None = None) -> go.Figure:
-    """All experts as tiles: the ones running for this token lit (blue), dropped ones vermillion, idle ones dark."""
-    E, lit, lost = num_experts, {int(e) for e in running}, {int(e) for e in dropped_experts}
-    cols = min(E, 8)
+    """All experts as tiles (8 per row): running for this token lit blue, dropped vermillion, idle dark.
+
+    A Heatmap, so tiles scale with the page; z holds each tile's state code (EXPERT_STATES), text its name."""
+    E, cols = num_experts, min(num_experts, 8)
     rows = math.ceil(E / cols)
-    groups = {"running": [e for e in range(E) if e in lit], "dropped": [e for e in range(E) if e in lost - lit],
-              "idle": [e for e in range(E) if e not in lit | lost]}
-    style = {"running": (BLUE, "white"), "dropped": (VERMILLION, "white"), "idle": ("#3E4A59", "#AAB4C0")}
-    fig = go.Figure()
-    for name, experts in groups.items():
-        fill, ink = style[name]
-        fig.add_trace(go.Scatter(
-            x=[e % cols for e in experts], y=[e // cols for e in experts], mode="markers+text", name=name,
-            text=[f"E{e}" for e in experts], textfont=dict(color=ink, size=13),
-            marker=dict(symbol="square", size=44, color=fill, line=dict(color=INK, width=1)),
-            hovertemplate="expert %{text}: " + name + "<extra></extra>", showlegend=bool(experts)))
-    fig.update_xaxes(visible=False, range=[-0.6, cols - 0.4])
-    fig.update_yaxes(visible=False, range=[rows - 0.4, -0.6])
-    return finish(fig, title, 70 + 56 * rows)
+    state = np.full(rows * cols, np.nan)
+    state[:E] = 0
+    state[[int(e) for e in dropped_experts]] = 2
+    state[[int(e) for e in running]] = 1
+    names = [f"E{e}" if e < E else "" for e in range(rows * cols)]
+    words = [EXPERT_STATES[int(c)] if c == c else "" for c in state]
+    dark = "#3E4A59"
+    fig = go.Figure(go.Heatmap(
+        z=state.reshape(rows, cols), text=np.reshape(names, (rows, cols)), texttemplate="%{text}",
+        customdata=np.reshape(words, (rows, cols)), name="experts", zmin=0, zmax=2, showscale=False,
+        colorscale=[[0, dark], [0.33, dark], [0.34, BLUE], [0.66, BLUE], [0.67, VERMILLION], [1, VERMILLION]],
+        xgap=6, ygap=6, textfont=dict(color="white", size=14),
+        hovertemplate="%{text}: %{customdata}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    return finish(fig, title, 60 + 62 * rows)
 
 
 def compute_bars(sparse: float, dense: float, *, unit: str, title: str | None, height: int = 170) -> go.Figure:
@@ -145,5 +151,5 @@ def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int
     return vector_strips(np.stack([to_numpy(sparse), to_numpy(dense), to_numpy(all_vote)]), names, title=title)
 
 
-__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "expert_grid", "compute_bars",
+__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "expert_grid", "EXPERT_STATES", "compute_bars",
            "combine_figure", "misreading_figure"]

@@ -1,0 +1,61 @@
+"""The walkthrough in real Chromium: click through all six steps, change k, no errors, screenshots saved."""
+from __future__ import annotations
+
+import re
+
+from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
+
+
+def _step_title(page) -> str:
+    return page.get_by_text(re.compile(r"^Step \d / 6")).first.inner_text()
+
+
+def test_click_through_six_steps_and_change_k(page, streamlit_server):
+    open_app(page, streamlit_server, "/")
+    assert_no_exception(page)
+    assert "Step 1 / 6" in _step_title(page)
+    screenshot(page, "walkthrough-step-1")
+    for step in range(2, 7):
+        page.get_by_role("button", name="Next →").click()
+        wait_for_app(page)
+        page.get_by_text(f"Step {step} / 6").first.wait_for()
+        assert_no_exception(page)
+        assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
+        screenshot(page, f"walkthrough-step-{step}")
+    assert page.get_by_role("button", name="Next →").is_disabled()
+    assert "step=6" in page.url
+
+    page.get_by_role("button", name="← Prev").click()
+    wait_for_app(page)
+    page.get_by_text("Step 5 / 6").first.wait_for()
+
+    answer = page.get_by_text(re.compile(r"experts run")).first
+    assert "2 of 8 experts run" in answer.inner_text()
+    slider = page.get_by_role("slider", name=re.compile("Experts per token"))
+    slider.focus()
+    page.keyboard.press("ArrowRight")  # k: 2 -> 3
+    wait_for_app(page)
+    page.get_by_text(re.compile(r"3 of 8 experts run")).first.wait_for()
+    assert "top_k=3" in page.url
+    assert "Step 5 / 6" in _step_title(page)  # the step survives a change of the layer
+    assert_no_exception(page)
+    screenshot(page, "walkthrough-k3")
+    assert_no_console_errors(page)
+
+
+def test_link_reproduces_the_view(page, streamlit_server):
+    open_app(page, streamlit_server, "/?num_experts=16&top_k=4&step=3&token=2&misreading=1")
+    assert_no_exception(page)
+    assert "Step 3 / 6" in _step_title(page)
+    page.get_by_text(re.compile(r"4 of 16 experts run")).first.wait_for()
+    assert_no_console_errors(page)
+
+
+def test_hostile_link_warns_and_falls_back(page, streamlit_server):
+    open_app(page, streamlit_server, "/?top_k=abc&num_experts=-3&step=99&token=%3Cb%3Ex&router=nope")
+    assert_no_exception(page)
+    assert page.locator('[data-testid="stAlertContentWarning"]').count() >= 3
+    assert "Step 1 / 6" in _step_title(page)
+    page.get_by_text(re.compile(r"2 of 8 experts run")).first.wait_for()
+    screenshot(page, "walkthrough-hostile-link")
+    assert_no_console_errors(page)

@@ -1,0 +1,95 @@
+"""moeviz.figures.routing: the shared heatmap and load bars, checked on fig.data against the trace."""
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from moeviz import MoEConfig, MoELayer
+from moeviz.figures import BLUE, IDLE, PROB_RANGE
+from moeviz.figures.routing import (dropped_per_expert, expert_load_bars, load_bars, probs_heatmap,
+                                    router_heatmap)
+
+
+def by_name(fig: go.Figure, name: str):
+    matches = [trace for trace in fig.data if trace.name is not None and trace.name.startswith(name)]
+    assert matches, f"no trace named {name!r} in {[t.name for t in fig.data]}"
+    return matches[0]
+
+
+def cells_outlined(trace) -> int:
+    return sum(1 for x in trace.x if x is None)  # one None closes each square
+
+
+@pytest.fixture(scope="module")
+def trace():
+    layer = MoELayer(MoEConfig(num_experts=6, top_k=2, capacity_factor=0.75, device="cpu", seed=1)).eval()
+    x = torch.randn(10, layer.cfg.d_model, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        return layer(x)[1]
+
+
+LABELS = [f"t{i}" for i in range(10)]
+
+
+def test_heatmap_shows_router_probs_on_a_fixed_scale(trace):
+    fig = router_heatmap(trace, LABELS)
+    heat = by_name(fig, "router probability")
+    np.testing.assert_allclose(np.asarray(heat.z), trace.router_probs.double().numpy())
+    assert (heat.zmin, heat.zmax) == PROB_RANGE
+    assert "%{z:.4f}" in heat.hovertemplate  # hover gives exact values
+    assert list(fig.layout.yaxis.ticktext) == LABELS
+
+
+def test_heatmap_outlines_kept_and_dropped_slots(trace):
+    fig = router_heatmap(trace, LABELS)
+    dropped = int(trace.dropped.sum())
+    assert dropped > 0, "capacity 0.75 should drop some slots"
+    assert cells_outlined(by_name(fig, "top-k chosen")) == trace.topk_indices.numel() - dropped
+    assert cells_outlined(by_name(fig, "chosen, dropped")) == dropped
+
+
+def test_outline_squares_sit_on_the_chosen_cells():
+    probs = np.full((2, 3), 1 / 3)
+    fig = probs_heatmap(probs, [[2], [0]], ["a", "b"])
+    kept = by_name(fig, "top-k chosen")
+    xs = [x for x in kept.x if x is not None]
+    ys = [y for y in kept.y if y is not None]
+    assert (min(xs[:5]), max(xs[:5]), min(ys[:5]), max(ys[:5])) == (1.5, 2.5, -0.5, 0.5)  # expert 2, token 0
+    assert (min(xs[5:]), max(xs[5:]), min(ys[5:]), max(ys[5:])) == (-0.5, 0.5, 0.5, 1.5)  # expert 0, token 1
+
+
+def test_token_labels_are_escaped_and_highlight_is_bold():
+    fig = probs_heatmap(np.zeros((2, 2)), [[0], [1]], ["<a href='x'>hi</a>", "the"], highlight_token=1)
+    ticks = list(fig.layout.yaxis.ticktext)
+    assert "<a" not in ticks[0] and "&lt;a" in ticks[0]
+    assert ticks[1] == "<b>the</b>"
+
+
+def test_load_bars_split_processed_and_dropped(trace):
+    fig = load_bars(trace, highlight_experts=[0])
+    processed = np.asarray(by_name(fig, "tokens processed").y)
+    drops = np.asarray(by_name(fig, "dropped").y)
+    np.testing.assert_array_equal(processed, trace.tokens_per_expert.numpy())
+    np.testing.assert_array_equal(drops, dropped_per_expert(trace))
+    assert processed.sum() + drops.sum() == trace.topk_indices.numel()  # T * k slots in all
+    assert list(by_name(fig, "capacity").y) == [trace.capacity] * 2
+    assert by_name(fig, "even share").y[0] == pytest.approx(trace.topk_indices.numel() / 6)
+    colors = by_name(fig, "tokens processed").marker.color
+    assert colors[0] == BLUE and set(colors[1:]) == {IDLE}
+
+
+def test_load_bars_without_capacity_or_drops():
+    fig = expert_load_bars([3, 1, 0, 2])
+    names = [t.name for t in fig.data]
+    assert names == ["tokens processed"]
+    assert set(fig.data[0].marker.color) == {BLUE}  # nothing highlighted: all experts drawn alike
+
+
+def test_expert_choice_has_no_overflow_marks():
+    layer = MoELayer(MoEConfig(num_experts=4, top_k=1, router="expert_choice", device="cpu")).eval()
+    with torch.inference_mode():
+        _, trace = layer(torch.randn(6, layer.cfg.d_model))
+    assert dropped_per_expert(trace).sum() == 0
+    heat = router_heatmap(trace, [str(i) for i in range(6)])
+    picked = int((~trace.dropped).sum())
+    assert cells_outlined(by_name(heat, "top-k chosen")) == picked  # outlines = experts that picked each token

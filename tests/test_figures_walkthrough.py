@@ -1,0 +1,70 @@
+"""moeviz.figures.walkthrough: the six steps' figures, checked on fig.data."""
+import numpy as np
+import pytest
+
+from moeviz.figures import BLUE, IDLE, VERMILLION
+from moeviz.figures.walkthrough import (EXPERT_STATES, block_diagram, combine_figure, compute_bars, expert_grid,
+                                        misreading_figure, score_bars, topk_bars, vector_strips)
+
+
+def test_vector_strips_draw_each_row_on_a_scale_centred_on_zero():
+    rows = np.array([[1.0, -2.0, 0.5], [0.0, 0.25, -0.5]])
+    fig = vector_strips(rows, ["a", "b"])
+    heat = fig.data[0]
+    np.testing.assert_allclose(np.asarray(heat.z), rows)
+    assert (heat.zmin, heat.zmid, heat.zmax) == (-2.0, 0, 2.0)
+    assert list(fig.layout.yaxis.ticktext) == ["a", "b"]
+
+
+def test_block_diagram_puts_the_moe_where_the_mlp_was():
+    parts = list(block_diagram().data[0].text)
+    assert parts.index("attention") < parts.index("MoE layer<br>router + experts") < parts.index("token out")
+
+
+def test_score_bars_highlight_some_experts():
+    fig = score_bars([0.1, 0.5, 0.4], name="p", title=None, highlight=[1])
+    assert list(fig.data[0].y) == [0.1, 0.5, 0.4]
+    assert list(fig.data[0].marker.color) == [IDLE, BLUE, IDLE]
+
+
+def test_topk_bars_light_the_chosen_and_mark_drops():
+    probs = [0.1, 0.4, 0.3, 0.2]
+    fig = topk_bars(probs, slots=[1, 2], dropped=[False, True], weights=[0.57, 0.0])
+    bar = fig.data[0]
+    assert list(bar.marker.color) == [IDLE, BLUE, VERMILLION, IDLE]
+    assert list(bar.text) == ["", "w = 0.57", "dropped", ""]
+
+
+def test_expert_grid_states():
+    fig = expert_grid(10, running=[3, 7], dropped_experts=[5])
+    z = np.asarray(fig.data[0].z, dtype=float).reshape(-1)
+    states = {e: EXPERT_STATES[int(z[e])] for e in range(10)}
+    assert states[3] == states[7] == "running" and states[5] == "dropped" and states[0] == "idle"
+    assert np.isnan(z[10:]).all()  # the unused tiles of the last row stay empty
+    assert list(np.asarray(fig.data[0].text).reshape(-1)[:10]) == [f"E{e}" for e in range(10)]
+
+
+def test_compute_bars():
+    fig = compute_bars(20.0, 80.0, unit="FLOPs", title=None)
+    assert list(fig.data[0].x) == [20.0, 80.0]
+
+
+def test_combine_figure_rows_are_terms_then_output():
+    terms = [{"expert": 2, "weight": 0.75, "term": np.array([0.75, -0.75])},
+             {"expert": 0, "weight": 0.25, "term": np.array([0.5, 0.25])}]
+    out = np.array([1.25, -0.5])
+    fig = combine_figure(terms, out)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), [[0.75, -0.75], [0.5, 0.25], [1.25, -0.5]])
+    assert list(fig.layout.yaxis.ticktext) == ["0.75 × E2", "0.25 × E0", "= output"]
+
+
+def test_misreading_figure_has_three_rows():
+    fig = misreading_figure([1, 2], [1, 2], [0, 1], k_label="2 experts", num_experts=8)
+    assert np.asarray(fig.data[0].z).shape == (3, 2)
+    assert "all 8" in fig.layout.yaxis.ticktext[1]
+
+
+@pytest.mark.parametrize("num_experts", [2, 8, 64])
+def test_expert_grid_sizes(num_experts):
+    fig = expert_grid(num_experts, running=[0])
+    assert np.asarray(fig.data[0].z).shape == (int(np.ceil(num_experts / 8)), min(num_experts, 8))
