@@ -1,0 +1,109 @@
+"""Figures of the balance lab: pure functions from a TrainHistory (or its plain arrays) to Plotly figures.
+
+    load_heatmap(history)        steps × experts, each expert's load as a multiple of its fair share
+    loss_curves(history)         task loss and balance loss per step
+    health_curves(history)       max/mean load, load CV, router entropy, dropped fraction, specialization
+    assignment_matrix(history)   clusters × experts: where each cluster's slots went at the end
+    tradeoff_chart(summaries)    one point per balance weight: final max/mean load vs final task loss
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from moeviz.figures import BLUE, GREEN, ORANGE, PURPLE, VERMILLION, expert_names, finish
+from moeviz.train import TrainHistory
+
+MAX_COLUMNS = 150  # the heatmap averages neighbouring steps beyond this: a browser draws it fast, eyes see the same
+
+
+def _bin_steps(values: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarray, np.ndarray]:
+    """Average (S, ...) rows in groups so at most max_columns remain; returns (binned, last step of each bin)."""
+    S = len(values)
+    size = max(1, int(np.ceil(S / max_columns)))
+    edges = list(range(0, S, size))
+    binned = np.stack([values[a:a + size].mean(axis=0) for a in edges])
+    return binned, np.array([min(a + size, S) for a in edges])
+
+
+def load_heatmap(history: TrainHistory, title: str | None = "Expert load over training") -> go.Figure:
+    """z[e, step] = expert e's slots / the mean over experts: 1 = fair share, 0 = idle, N/k... = everything."""
+    load = history.array("tokens_per_expert")  # (S, E)
+    share = load / np.maximum(load.mean(axis=1, keepdims=True), 1e-12)
+    binned, steps = _bin_steps(share)
+    top = max(2.0, float(binned.max()))
+    fig = go.Figure(go.Heatmap(
+        z=binned.T, x=steps, y=expert_names(load.shape[1]), zmin=0.0, zmax=top,
+        colorscale=[[0.0, "#FFFFFF"], [1.0 / top, "#9ECAE1"], [1.0, "#08306B"]],
+        colorbar=dict(title="load ÷<br>fair share"),
+        hovertemplate="step %{x}<br>%{y}: %{z:.2f} × fair share<extra></extra>"))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="expert", autorange="reversed")
+    return finish(fig, title, 320)
+
+
+def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figure:
+    steps = np.arange(1, history.steps_done + 1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("task loss (MSE ÷ target power)",
+                                                        "balance loss (1 = perfectly even)"))
+    fig.add_trace(go.Scatter(x=steps, y=history.array("task_loss"), name="task loss",
+                             line=dict(color=BLUE)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=steps, y=history.array("balance_loss"), name="balance loss",
+                             line=dict(color=ORANGE)), row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(title="training step")
+    return finish(fig, title, 300)
+
+
+HEALTH = (  # (history field or "specialization", label, colour)
+    ("max_mean_load", "max / mean load", VERMILLION),
+    ("load_cv", "load CV", ORANGE),
+    ("router_entropy", "router entropy (nats)", PURPLE),
+    ("dropped_fraction", "dropped slots", BLUE),
+    ("specialization", "specialization (MI ÷ max)", GREEN),
+)
+
+
+def health_curves(history: TrainHistory, title: str | None = "Routing health") -> go.Figure:
+    steps = np.arange(1, history.steps_done + 1)
+    fig = make_subplots(rows=1, cols=len(HEALTH), subplot_titles=[label for _, label, _ in HEALTH])
+    for col, (name, label, colour) in enumerate(HEALTH, start=1):
+        y = history.specialization() if name == "specialization" else history.array(name)
+        fig.add_trace(go.Scatter(x=steps, y=y, name=label, line=dict(color=colour), showlegend=False),
+                      row=1, col=col)
+    fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=1)  # perfect balance
+    fig.update_xaxes(title="step")
+    return finish(fig, title, 280)
+
+
+def assignment_matrix(history: TrainHistory, title: str | None = "Where each cluster's tokens went") -> go.Figure:
+    """Share of cluster c's slots sent to expert e, over the last 10% of steps (rows sum to 1)."""
+    counts = history.array("cluster_expert")[history.window()].sum(axis=0)  # (C, E)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
+    C, E = share.shape
+    fig = go.Figure(go.Heatmap(
+        z=share, x=expert_names(E), y=[f"cluster {c}" for c in range(C)], zmin=0.0, zmax=1.0,
+        colorscale="Blues", colorbar=dict(title="share of<br>cluster's slots"),
+        text=np.round(share, 2), texttemplate="%{text:.2f}",
+        hovertemplate="%{y} → %{x}: %{z:.0%}<extra></extra>"))
+    fig.update_xaxes(title="expert", side="bottom")
+    fig.update_yaxes(autorange="reversed")
+    return finish(fig, title, 340)
+
+
+def tradeoff_chart(summaries: list[dict], title: str | None = "Balance vs task: one point per weight") -> go.Figure:
+    """summaries: dicts from TrainHistory.final() (balance_weight, max_mean_load, task_loss, specialization)."""
+    x = [s["max_mean_load"] for s in summaries]
+    y = [s["task_loss"] for s in summaries]
+    labels = [f"α={s['balance_weight']:g}" for s in summaries]
+    fig = go.Figure(go.Scatter(
+        x=x, y=y, mode="lines+markers+text", text=labels, textposition="top right",
+        marker=dict(size=12, color=[s["specialization"] for s in summaries], colorscale="Viridis", cmin=0, cmax=1,
+                    colorbar=dict(title="specia-<br>lization"), line=dict(color="#333", width=1)),
+        line=dict(color="#AAA", dash="dot"),
+        hovertemplate="%{text}<br>max/mean load %{x:.2f}<br>task loss %{y:.3f}<extra></extra>"))
+    fig.add_vline(x=1.0, line=dict(color="#888", dash="dot"))
+    fig.update_xaxes(title="final max / mean load (1 = even)")
+    fig.update_yaxes(title="final task loss")
+    return finish(fig, title, 380)
