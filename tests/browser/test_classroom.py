@@ -1,0 +1,56 @@
+"""Classroom features in Chromium: every existing page in presenter mode (screenshots), the variants page's
+downloads, and a quiz answered and revealed."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
+
+from moeviz.app import existing_pages
+from moeviz.app.presenter import WIRED_IN_SIDEBAR
+from moeviz.export import CSV_COLUMNS
+
+PAGES = existing_pages()
+
+
+@pytest.mark.parametrize("page_info", PAGES, ids=lambda p: p.url.strip("/") or "home")
+def test_page_in_presenter_mode(page, streamlit_server, page_info):
+    open_app(page, streamlit_server, f"{page_info.url}?present=1&hide=seed")
+    assert_no_exception(page)
+    if WIRED_IN_SIDEBAR:
+        font = page.evaluate("getComputedStyle(document.documentElement).fontSize")
+        assert font == "20px"
+        assert page.locator(".st-key-seed").first.is_hidden()
+        assert page.get_by_test_id("stSidebar").get_attribute("aria-expanded") == "false"
+    path = screenshot(page, f"presenter-{page_info.url.strip('/') or 'home'}")
+    assert path.stat().st_size > 10_000
+    assert_no_console_errors(page)
+
+
+def test_variants_downloads_parse_back(page, streamlit_server):
+    open_app(page, streamlit_server, "/variants?text=Experts+take+turns&capacity_factor=0.5")
+    assert_no_exception(page)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Trace as CSV").click()
+    rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
+    assert tuple(rows[0]) == CSV_COLUMNS and {r["token_text"] for r in rows} == {"Experts", "take", "turns"}
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Figure as HTML (works offline)").click()
+    html = open(info.value.path(), encoding="utf-8").read()
+    assert "plotly-graph-div" in html and "experts per token" in html
+    screenshot(page, "variants-downloads")
+    assert_no_console_errors(page)
+
+
+def test_quiz_reveal(page, streamlit_server):
+    open_app(page, streamlit_server, "/quiz?q=7")
+    assert_no_exception(page)
+    page.get_by_role("button", name="Reveal the answer").click()
+    wait_for_app(page)
+    assert_no_exception(page)
+    assert page.get_by_text("Score this session").is_visible()
+    assert page.get_by_text("0 / 1").is_visible()  # nothing picked counts as a wrong answer
+    screenshot(page, "quiz-revealed")
+    assert_no_console_errors(page)
