@@ -1,0 +1,152 @@
+"""The walkthrough page (app.py) under AppTest: steps, token choice, link values good and bad."""
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from moeviz.config import ROUTERS
+from moeviz.text import DEFAULT_SENTENCE, split_tokens
+from moeviz.walkthrough import STEP_NAMES
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def run_app(**link) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    for key, value in link.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def page_text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def shown_step(at) -> int:
+    return int(re.search(r"Step (\d) / 6", page_text(at)).group(1))
+
+
+def answer_experts(at) -> tuple[int, int]:
+    found = re.search(r"\*\*(\d+) of (\d+) experts run\*\*", page_text(at))
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_runs_and_answers_the_question():
+    at = run_app()
+    assert not at.exception and not at.warning
+    assert "Which experts actually run for this token" in page_text(at)
+    assert answer_experts(at) == (2, 8)
+    assert shown_step(at) == 1
+
+
+def test_moving_k_and_experts_changes_the_shown_experts():
+    at = run_app()
+    at.slider(key="top_k").set_value(3).run()
+    assert answer_experts(at) == (3, 8)
+    at.slider(key="num_experts").set_value(16).run()
+    assert answer_experts(at) == (3, 16)
+    at.segmented_control(key="step").set_value(4).run()
+    assert "3 of 16" in " ".join(m.value for m in at.metric)  # the live counter of expert runs
+
+
+def test_next_and_prev_reach_all_six_steps():
+    at = run_app()
+    seen = [shown_step(at)]
+    for _ in range(5):
+        at.button(key="next_step").click().run()
+        assert not at.exception
+        seen.append(shown_step(at))
+        assert at.query_params["step"] == str(seen[-1])
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert at.button(key="next_step").disabled
+    for expected in (5, 4, 3, 2, 1):
+        at.button(key="prev_step").click().run()
+        assert shown_step(at) == expected
+    assert at.button(key="prev_step").disabled
+
+
+def test_the_row_of_step_names_jumps_directly():
+    at = run_app()
+    assert at.segmented_control(key="step").options == [f"{i} · {name}" for i, name in enumerate(STEP_NAMES, 1)]
+    at.segmented_control(key="step").set_value(5).run()
+    assert shown_step(at) == 5 and at.query_params["step"] == "5"
+    assert len(at.get("plotly_chart")) >= 2  # the heatmap and the load bars
+
+
+def test_a_link_opens_a_step_and_a_token():
+    at = run_app(step="3", token="1", text="Cats chase mice.")
+    assert not at.exception and not at.warning
+    assert shown_step(at) == 3
+    assert "“chase” (token 1)" in page_text(at)
+
+
+@pytest.mark.parametrize("link", [
+    {"step": "abc"}, {"step": "9"}, {"token": "-1"}, {"text": "   "}, {"source": "bogus"}, {"misreading": "maybe"},
+    {"vector_seed": "1e9"},
+])
+def test_hostile_page_values_warn_and_fall_back(link):
+    at = run_app(**link)
+    assert not at.exception
+    assert len(at.warning) == 1 and f"`{next(iter(link))}`" in at.warning[0].value
+    assert shown_step(at) == 1
+    assert answer_experts(at) == (2, 8)
+
+
+def test_token_past_the_end_of_the_sentence_picks_the_last_one():
+    at = run_app(text="One two", token="40")
+    assert not at.exception
+    assert "“two” (token 1)" in page_text(at)
+
+
+def test_user_text_is_never_markup():
+    hostile = "<img src=x onerror=alert(1)> [link](http://evil) :red[big] $x$"
+    at = run_app(text=hostile)
+    assert not at.exception
+    assert not at.get("html")  # nothing is rendered as raw HTML
+    options = at.button_group(key="token").options
+    assert all("](" not in option and "<img" not in option for option in options)
+
+
+def test_picking_another_token_updates_the_answer_but_not_the_step():
+    at = run_app(step="2")
+    tokens = split_tokens(DEFAULT_SENTENCE)
+    at.button_group(key="token").set_value(3).run()
+    assert f"“{tokens[3]}” (token 3)" in page_text(at)
+    assert shown_step(at) == 2 and at.query_params["token"] == "3"
+
+
+def test_random_vectors_as_tokens():
+    at = run_app()
+    at.radio(key="source").set_value("random").run()
+    assert not at.exception
+    assert "“v0” (token 0)" in page_text(at)
+    at.number_input(key="vector_seed").set_value(5).run()
+    assert at.query_params["vector_seed"] == "5" and at.query_params["source"] == "random"
+
+
+def test_an_empty_sentence_falls_back_to_the_example():
+    at = run_app()
+    at.text_input(key="text").set_value("  ...  ").run()  # punctuation only still routes
+    assert not at.exception and not at.warning
+    at.text_input(key="text").set_value("     ").run()
+    assert not at.exception and len(at.warning) == 1
+
+
+def test_misreading_toggle_shows_dense_and_all_vote_numbers():
+    at = run_app()
+    at.toggle(key="misreading").set_value(True).run()
+    labels = [m.label for m in at.metric]
+    assert "Dense, masked: output change" in labels and "All experts vote by probability" in labels
+    assert at.query_params["misreading"] == "1"
+    dense = next(m for m in at.metric if m.label == "Dense, masked: output change")
+    assert float(dense.value) < 1e-5  # the same output as the sparse layer
+
+
+@pytest.mark.parametrize("router", ROUTERS)
+def test_every_step_runs_for_every_router(router):
+    at = run_app(router=router, capacity_factor="1", misreading="1")
+    for step in range(1, 7):
+        at.segmented_control(key="step").set_value(step).run()
+        assert not at.exception, (router, step, [e.value for e in at.exception])
+        assert not at.warning
