@@ -1,0 +1,88 @@
+"""The /balance page under AppTest: train a short run, keep it across pages, run the sweep, the aux-free method."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import moeviz.train
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "pages/2_balance.py"
+PLAIN = (list, dict, float, int, str, bool, type(None))
+
+
+@pytest.fixture
+def train_calls(monkeypatch):
+    """Counts training runs the page starts (the page imports train_iter from moeviz.train on every run)."""
+    calls = []
+    real = moeviz.train.train_iter
+
+    def counting(cfg, *args, **kwargs):
+        calls.append(cfg)
+        return real(cfg, *args, **kwargs)
+    monkeypatch.setattr(moeviz.train, "train_iter", counting)
+    return calls
+
+
+def open_page(params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page(PAGE)
+    if params:
+        at.query_params.update(params)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.timeout(300)
+def test_short_run_is_kept_across_pages(train_calls):
+    at = open_page({"balance_weight": "0", "num_experts": "4", "top_k": "1"})
+    assert not at.exception
+    assert not at.metric  # nothing trains until asked
+    at.select_slider(key="train_steps").set_value(50)
+    at.button(key="balance_train").click().run()
+    assert not at.exception
+    assert len(train_calls) == 1
+    cfg = train_calls[0]
+    assert (cfg.balance_weight, cfg.num_experts, cfg.top_k, cfg.steps) == (0.0, 4, 1, 50)
+    shown = metrics(at)
+    assert set(shown) == {"max / mean load", "task loss", "specialization", "dropped slots"}
+    run = at.session_state["balance_run"]
+    assert all(isinstance(v, PLAIN) for v in run.values())  # plain history, no modules or tensors
+    assert len(run["task_loss"]) == 50
+    assert any("What this run shows" in md.value for md in at.markdown)
+
+    at.switch_page("app.py").run()
+    assert not at.exception
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert metrics(at) == shown  # the same run, shown again
+    assert len(train_calls) == 1  # ... without training again
+
+
+@pytest.mark.timeout(300)
+def test_sweep_trains_each_weight_and_draws_the_tradeoff(train_calls):
+    at = open_page({"num_experts": "4", "top_k": "1"})
+    at.radio(key="balance_mode").set_value("Sweep of weights")
+    at.select_slider(key="train_steps").set_value(50)
+    at.button(key="balance_train").click().run()
+    assert not at.exception
+    weights = [cfg.balance_weight for cfg in train_calls]
+    assert weights == list(moeviz.train.SWEEP_WEIGHTS)
+    table = at.dataframe[0].value
+    assert list(table["α"]) == list(moeviz.train.SWEEP_WEIGHTS)
+    assert "balance_run" not in at.session_state  # sweep runs do not replace the single run
+
+
+@pytest.mark.timeout(300)
+def test_aux_free_method_uses_the_bias_router(train_calls):
+    at = open_page({"balance_weight": "0.3"})
+    at.radio(key="balance_method").set_value("aux_free")
+    at.select_slider(key="train_steps").set_value(50)
+    at.button(key="balance_train").click().run()
+    assert not at.exception
+    cfg = train_calls[0]
+    assert (cfg.router, cfg.method, cfg.balance_weight) == ("sigmoid_bias", "aux_free", 0.0)
+    assert any("method aux_free" in c.value for c in at.caption)

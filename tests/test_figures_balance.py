@@ -1,0 +1,62 @@
+"""Balance-lab figures, checked on fig.data against the history they draw."""
+import numpy as np
+import pytest
+
+from moeviz.figures import balance as figs
+from moeviz.train import TrainConfig, TrainHistory, train
+
+
+@pytest.fixture(scope="module")
+def history() -> TrainHistory:
+    return train(TrainConfig(steps=20, tokens_per_step=64, num_experts=4, top_k=2, device="cpu"))
+
+
+def test_load_heatmap_is_load_over_fair_share(history):
+    fig = figs.load_heatmap(history)
+    z = np.asarray(fig.data[0].z)  # (E, S)
+    load = history.array("tokens_per_expert")
+    assert z.shape == (4, 20)
+    np.testing.assert_allclose(z, (load / load.mean(axis=1, keepdims=True)).T)
+    np.testing.assert_allclose(z.mean(axis=0), 1.0)  # shares average to the fair share
+    assert list(fig.data[0].y) == ["E0", "E1", "E2", "E3"]
+
+
+def test_load_heatmap_bins_long_runs():
+    load = np.arange(2 * 400, dtype=float).reshape(400, 2) + 1
+    binned, steps = figs._bin_steps(load, max_columns=150)
+    assert len(binned) <= 150 and steps[-1] == 400
+    np.testing.assert_allclose(binned[0], load[:3].mean(axis=0))  # ceil(400/150) = 3 steps per column
+
+
+def test_loss_curves_carry_the_losses(history):
+    fig = figs.loss_curves(history)
+    names = [t.name for t in fig.data]
+    assert names == ["task loss", "balance loss"]
+    np.testing.assert_allclose(fig.data[0].y, history.array("task_loss"))
+    np.testing.assert_allclose(fig.data[1].y, history.array("balance_loss"))
+    assert list(fig.data[0].x) == list(range(1, 21))
+
+
+def test_health_curves_one_panel_per_metric(history):
+    fig = figs.health_curves(history)
+    assert len(fig.data) == len(figs.HEALTH)
+    np.testing.assert_allclose(fig.data[0].y, history.array("max_mean_load"))
+    np.testing.assert_allclose(fig.data[-1].y, history.specialization())
+
+
+def test_assignment_matrix_rows_are_cluster_shares(history):
+    fig = figs.assignment_matrix(history)
+    z = np.asarray(fig.data[0].z)
+    counts = history.array("cluster_expert")[-2:].sum(axis=0)  # last 10% of 20 steps = 2 steps
+    np.testing.assert_allclose(z, counts / counts.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(z.sum(axis=1), 1.0)
+
+
+def test_tradeoff_chart_one_point_per_weight():
+    summaries = [{"balance_weight": w, "max_mean_load": m, "task_loss": t, "specialization": s}
+                 for w, m, t, s in [(0.0, 3.0, 0.09, 0.1), (0.3, 1.1, 0.06, 0.6), (10.0, 1.01, 0.11, 0.4)]]
+    fig = figs.tradeoff_chart(summaries)
+    trace = fig.data[0]
+    assert list(trace.x) == [3.0, 1.1, 1.01] and list(trace.y) == [0.09, 0.06, 0.11]
+    assert list(trace.text) == ["α=0", "α=0.3", "α=10"]
+    assert list(trace.marker.color) == [0.1, 0.6, 0.4]
