@@ -50,8 +50,7 @@ def presenter_css(hidden=(), locked=(), font_px: int = BASE_FONT_PX) -> str:
         if key not in CONTROL_KEYS:
             raise ValueError(f"{key!r} is not a control key")
     rules = [f"html {{ font-size: {int(font_px)}px; }}",
-             "h1 { font-size: 2.6rem !important; }",
-             "[data-testid='stHeader'] { display: none; }"]
+             "h1 { font-size: 2.6rem !important; }"]
     rules += [f".st-key-{key} {{ display: none !important; }}" for key in hidden]
     rules += [f".st-key-{key} {{ pointer-events: none; opacity: 0.55; }}" for key in locked]
     return "\n".join(rules)

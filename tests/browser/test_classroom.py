@@ -23,7 +23,7 @@ def test_page_in_presenter_mode(page, streamlit_server, page_info):
         font = page.evaluate("getComputedStyle(document.documentElement).fontSize")
         assert font == "20px"
         assert page.locator(".st-key-seed").first.is_hidden()
-        assert page.get_by_test_id("stSidebar").get_attribute("aria-expanded") == "false"
+        assert page.get_by_test_id("stSidebar").get_attribute("data-collapsed") == "true"
     path = screenshot(page, f"presenter-{page_info.url.strip('/') or 'home'}")
     assert path.stat().st_size > 10_000
     assert_no_console_errors(page)
