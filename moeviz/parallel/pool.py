@@ -11,11 +11,14 @@ what happened. The next call starts a fresh pool.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import queue
 import socket
+import sys
 import threading
 import time
+import types
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -49,6 +52,21 @@ class ParallelRun:
         return max(w["step_ms"] for w in self.workers)
 
 
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Spawned children re-import the parent's __main__ module. Under Streamlit that is the page script being run
+    (its script runner installs it as __main__), so each worker would run the page again. Workers need nothing
+    from __main__: show spawn an empty one while the processes start."""
+    main = sys.modules.get("__main__")
+    stub = types.ModuleType("__main__")
+    sys.modules["__main__"] = stub
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stub:  # another thread may have installed its own script meanwhile
+            sys.modules["__main__"] = main
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -72,8 +90,9 @@ class WorkerPool:
                        for rank in range(world_size)]
         started = time.perf_counter()
         try:
-            for p in self._procs:
-                p.start()
+            with _main_module_hidden():
+                for p in self._procs:
+                    p.start()
             self._await_ready(start_timeout_s)
         except BaseException:
             self.close()
