@@ -19,6 +19,8 @@ if not presenter.WIRED_IN_SIDEBAR:
     with st.sidebar:
         presenter.draw_classroom_tools(shared_values(), app.link_params())
     presenter.apply_presenter()
+text = st.text_input("Sentence", value=app.url_value("text", "hello", app.parse_text(100)), key="text")
+app.set_url_value("text", text)
 st.markdown(f"router={controls.router} k={controls.top_k} N={controls.num_experts} cf={controls.capacity_factor}")
 """
 
@@ -100,3 +102,10 @@ def test_preset_button_sets_the_controls_and_the_link(key):
         assert at.query_params[name] == value
     link = [c.value for c in at.code][0]
     assert f"router={preset.router}" in link
+
+
+def test_link_shows_the_page_input_typed_in_this_run():
+    at = run({"text": "first words"})
+    assert "text=first+words" in at.code[0].value
+    at.text_input(key="text").set_value("new words").run()  # the page writes the link after the sidebar
+    assert "text=new+words" in at.code[0].value
