@@ -213,6 +213,8 @@ def wait_for_app(page, timeout_ms: int = DEFAULT_TIMEOUT_MS, settle_ms: int = 30
                            state="attached", timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stStatusWidgetRunningIcon"]', state="detached", timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stAppSkeleton"]', state="detached", timeout=timeout_ms)
+    # Widgets whose code is still loading show as placeholders; a busy machine makes that visible.
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
 
 
 def open_app(page, base_url: str, path: str = "/", timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:

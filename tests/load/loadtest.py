@@ -1,0 +1,207 @@
+"""Many students at once: concurrent real Chromium sessions against one `streamlit run app.py`.
+
+Each session opens the walkthrough with its own settings in the link, then moves the sidebar's k slider a few
+times. We record, per move, the time from the key press to the finished rerun (measured inside the page with
+performance.now()), check that every session shows the answer that a lone session with the same settings
+shows (no cross-talk through caches or globals), and read the server's peak memory (VmHWM) and its resident
+memory after each round (bounded growth). The same load then runs against a near-blank page with the same
+sidebar, the baseline that says what Streamlit and this 2-core machine cost on their own.
+
+    .venv/bin/python tests/load/loadtest.py --sessions 20 --browsers 4 --moves 4 --out artifacts/load.json
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from _harness import CHROMIUM_ARGS, CHROMIUM_PATH, StreamlitServer  # noqa: E402
+
+BASELINE_PAGE = '''"""Near-blank page with the app's shared sidebar: the load test's baseline."""
+import streamlit as st
+
+import moeviz.app as app
+
+controls = app.sidebar("baseline")
+st.markdown("**Which experts actually run for this token, and with what weight?**")
+st.markdown(f"baseline: N={controls.num_experts}, k={controls.top_k}, seed={controls.seed}")
+'''
+SETTINGS = [(n, s) for s in range(8) for n in (4, 8, 16, 32)]  # (num_experts, seed) per session
+ANSWER_JS = """() => {
+  const texts = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMarkdown"]')]
+      .map(e => e.innerText);
+  const i = texts.findIndex(t => t.includes('Which experts actually run'));
+  return i >= 0 && i + 1 < texts.length ? texts[i + 1] : null;
+}"""
+WATCH_JS = """() => {  // resolve with ms from now until the next rerun has started and finished
+  const app = document.querySelector('[data-testid="stApp"]');
+  const t0 = performance.now();
+  window.__rerun = new Promise(resolve => {
+    let started = false;
+    const obs = new MutationObserver(() => {
+      const s = app.getAttribute('data-test-script-state');
+      if (s === 'running') started = true;
+      if (started && s === 'notRunning') { obs.disconnect(); resolve(performance.now() - t0); }
+    });
+    obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  });
+}"""
+
+
+def server_memory_mb(pid: int) -> dict:
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                fields[key] = int(value.split()[0]) / 1024
+    return {"peak_mb": fields.get("VmHWM"), "rss_mb": fields.get("VmRSS")}
+
+
+async def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached",
+                                 timeout=timeout_ms)
+    await page.wait_for_selector('[data-testid="stAppSkeleton"]', state="detached", timeout=timeout_ms)
+    await page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')",
+                                 timeout=timeout_ms)
+
+
+async def open_session(context, base: str, n: int, seed: int, k: int):
+    page = await context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{base}/?num_experts={n}&top_k={k}&seed={seed}", wait_until="domcontentloaded",
+                    timeout=120_000)
+    await page.wait_for_timeout(300)
+    await wait_idle(page)
+    return page, errors
+
+
+async def move_k(page, direction: str) -> float:
+    """Press an arrow key on the k slider; return ms until the rerun it caused has finished."""
+    await page.evaluate(WATCH_JS)
+    await page.locator('.st-key-top_k input[type="range"]').press(direction)
+    elapsed = await page.evaluate("() => window.__rerun")
+    await wait_idle(page)
+    return float(elapsed)
+
+
+async def one_session(browser, base: str, index: int, moves: int, reference: dict | None, out: dict) -> None:
+    n, seed = SETTINGS[index % len(SETTINGS)]
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page, errors = await open_session(context, base, n, seed, 2)
+        k = 2
+        for m in range(moves):
+            direction = "ArrowRight" if m % 2 == 0 else "ArrowLeft"
+            out["times"].append(await move_k(page, direction))
+            k += 1 if direction == "ArrowRight" else -1
+            shown = await page.evaluate(ANSWER_JS)
+            if reference is not None and shown != reference.get((n, seed, k)):
+                out["crosstalk"].append({"session": index, "settings": [n, seed, k], "shown": shown,
+                                         "expected": reference.get((n, seed, k))})
+        out["errors"].extend(errors)
+        out["finished"] += 1
+    except Exception as exc:  # a failed session is a finding, not a crash of the whole test
+        out["failures"].append(f"session {index}: {type(exc).__name__}: {exc}"[:500])
+    finally:
+        await context.close()
+
+
+async def reference_answers(browser, base: str, sessions: int, moves: int) -> dict:
+    """What a lone session shows for each (N, seed, k) the load will visit."""
+    answers = {}
+    context = await browser.new_context()
+    for n, seed in {SETTINGS[i % len(SETTINGS)] for i in range(sessions)}:
+        for k in sorted({2, 3} if moves else {2}):
+            page, _ = await open_session(context, base, n, seed, k)
+            answers[(n, seed, k)] = await page.evaluate(ANSWER_JS)
+            await page.close()
+    await context.close()
+    return answers
+
+
+async def run_load(base: str, pid: int, sessions: int, browsers: int, moves: int, rounds: int,
+                   check: bool) -> dict:
+    from playwright.async_api import async_playwright
+    async with async_playwright() as p:
+        launched = [await p.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
+                    for _ in range(browsers)]
+        reference = await reference_answers(launched[0], base, sessions, moves) if check else None
+        result = {"times": [], "crosstalk": [], "errors": [], "failures": [], "finished": 0, "rss_after_round": []}
+        start = time.perf_counter()
+        for _ in range(rounds):
+            await asyncio.gather(*(one_session(launched[i % browsers], base, i, moves, reference, result)
+                                   for i in range(sessions)))
+            result["rss_after_round"].append(server_memory_mb(pid)["rss_mb"])
+        result["wall_s"] = time.perf_counter() - start
+        for b in launched:
+            await b.close()
+    times = sorted(result["times"])
+    result.update(server_memory_mb(pid))
+    result["moves"] = len(times)
+    if times:
+        result["p50_ms"] = statistics.median(times)
+        result["p95_ms"] = times[min(len(times) - 1, int(0.95 * len(times)))]
+    del result["times"]
+    return result
+
+
+def baseline_dir() -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix="moeviz-baseline-"))
+    (tmp / "baseline.py").write_text(BASELINE_PAGE)
+    shutil.copytree(ROOT / ".streamlit", tmp / ".streamlit")
+    return tmp
+
+
+def measure(script: Path, cwd: Path, label: str, args) -> dict:
+    os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    log = ROOT / "artifacts" / f"load-{label}-server.log"
+    with StreamlitServer(script, cwd=cwd, log_path=log, startup_timeout=120) as server:
+        print(f"[{label}] {args.sessions} sessions x {args.rounds} rounds on {server.url} ...", flush=True)
+        result = asyncio.run(run_load(server.url, server.proc.pid, args.sessions, args.browsers, args.moves,
+                                      args.rounds, check=label == "app"))
+    print(f"[{label}] p50 {result.get('p50_ms', float('nan')):.0f} ms, p95 {result.get('p95_ms', float('nan')):.0f}"
+          f" ms, {result['finished']}/{args.sessions * args.rounds} sessions finished, server peak "
+          f"{result['peak_mb']:.0f} MB, rss after rounds {result['rss_after_round']}", flush=True)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--browsers", type=int, default=4, help="Chromium processes; sessions share them")
+    parser.add_argument("--moves", type=int, default=4, help="k-slider moves per session")
+    parser.add_argument("--rounds", type=int, default=2, help="repeat the whole load to see memory settle")
+    parser.add_argument("--out", default=str(ROOT / "artifacts" / "load.json"))
+    args = parser.parse_args(argv)
+    report = {"args": vars(args), "cpu_count": os.cpu_count()}
+    report["app"] = measure(ROOT / "app.py", ROOT, "app", args)
+    tmp = baseline_dir()
+    try:
+        report["baseline"] = measure(tmp / "baseline.py", tmp, "baseline", args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if "p95_ms" not in report["app"] or "p95_ms" not in report["baseline"]:
+        print("no moves were timed:", report["app"]["failures"][:3], report["baseline"]["failures"][:3])
+        return 1
+    report["p95_ratio"] = report["app"]["p95_ms"] / report["baseline"]["p95_ms"]
+    print(f"app p95 / baseline p95 = {report['p95_ratio']:.2f} (target <= 2)")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
