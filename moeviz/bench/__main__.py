@@ -11,7 +11,6 @@ BENCHMARKS = {
     "app": ("moeviz.app.bench", "server time of walkthrough reruns under AppTest"),
     "train": ("moeviz.bench.train", "balance lab: seconds for the default training preset"),
     "parallel": ("moeviz.bench.parallel", "expert parallelism over gloo workers: per-worker times and bytes"),
-    "load": ("moeviz.app.loadtest", "many concurrent browser sessions against one server"),
 }
 
 
