@@ -1,0 +1,19 @@
+"""A small version of tests/load/loadtest.py in the suite: several concurrent sessions, each with its own
+settings, all finish, and each sees exactly what a lone session with its settings sees (no cross-talk).
+Speed and memory figures come from the full script (see the README), not from this test."""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "load"))
+import loadtest  # noqa: E402
+
+
+def test_concurrent_sessions_see_their_own_results():
+    args = argparse.Namespace(sessions=6, browsers=2, moves=2, rounds=1)
+    result = loadtest.measure(loadtest.ROOT / "app.py", loadtest.ROOT, "app", args)
+    assert not result["failures"], result["failures"]
+    assert result["finished"] == 6
+    assert result["moves"] == 12
+    assert not result["crosstalk"], result["crosstalk"]
+    assert not result["errors"], result["errors"]
