@@ -126,3 +126,21 @@ def page(request, chromium):
         except Exception as e:  # the page may be gone; the failure itself matters more
             print(f"could not save failure screenshot: {e}", file=sys.stderr)
     context.close()
+
+
+@pytest.fixture
+def browser_context_factory(chromium):
+    """Call it to get a page in a brand-new browser context (its own cookies, storage and Streamlit session)."""
+    contexts = []
+
+    def new_page():
+        context = chromium.new_context(viewport=h.VIEWPORT)
+        context.set_default_timeout(h.DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        pg = context.new_page()
+        pg.console_errors = h.collect_errors(pg)
+        return pg
+
+    yield new_page
+    for context in contexts:
+        context.close()
