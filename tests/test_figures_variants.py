@@ -52,3 +52,12 @@ def test_experts_per_token_counts_and_offsets(runs):
     assert list(heat.x) == [run.variant.label for run in runs]
     ticks = list(fig.layout.yaxis.ticktext)
     assert "<script>" not in ticks[0] and "&lt;script&gt;" in ticks[0]
+
+
+def test_expert_choice_heatmap_outlines_only_the_picks(runs):
+    ec_index = next(i for i, run in enumerate(runs) if run.variant.key == "expert_choice")
+    fig = variant_heatmaps(runs, LABELS)[ec_index]
+    picked = int((~runs[ec_index].trace.dropped).sum())
+    outline = by_name(fig, "top-k chosen")
+    assert sum(v is None for v in outline.x) == picked  # one closed square per pick
+    assert len(by_name(fig, "chosen, dropped").x) == 0

@@ -22,14 +22,21 @@ COUNT_COLORSCALE = [[0.0, VERMILLION], [0.5, "#FFFFFF"], [1.0, BLUE]]
 
 def variant_heatmaps(runs, labels, height: int | None = None) -> list[go.Figure]:
     """router_heatmap of each variant, titled with its name; every one uses the same 0..1 colour range."""
-    return [router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}",
-                           height=height) for run in runs]
+    figs = []
+    for run in runs:
+        fig = router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}", height=height)
+        if run.variant.router == "expert_choice":
+            # Its "dropped" slots are just the experts that did not pick the token: outlining them all is noise.
+            fig.update_traces(x=[], y=[], showlegend=False, selector=dict(name="chosen, dropped"))
+        figs.append(fig)
+    return figs
 
 
 def load_comparison(runs, title: str | None = "Tokens each expert processed, per variant") -> go.Figure:
     """Small multiples: one bar row per variant (processed in blue, dropped hatched on top), shared y range."""
     names = [run.variant.label for run in runs]
-    fig = make_subplots(rows=len(runs), cols=1, shared_xaxes=True, vertical_spacing=0.03, subplot_titles=names)
+    fig = make_subplots(rows=len(runs), cols=1, shared_xaxes=True, vertical_spacing=0.35 / max(1, len(runs)),
+                        subplot_titles=names)
     top = 1.0
     for row, run in enumerate(runs, start=1):
         load, drops = to_numpy(run.trace.tokens_per_expert).astype(float), dropped_per_expert(run.trace)
@@ -39,7 +46,8 @@ def load_comparison(runs, title: str | None = "Tokens each expert processed, per
                       row=row, col=1)
         if drops.sum() > 0:
             fig.add_trace(go.Bar(x=list(range(E)), y=drops, name=f"dropped · {run.variant.label}",
-                                 marker=dict(color="white", line=dict(color=VERMILLION, width=1.5),
+                                 marker=dict(color="white", line=dict(  # no outline on empty bars
+                                     color=VERMILLION, width=[1.5 if d > 0 else 0 for d in drops]),
                                              pattern=dict(shape="/", fgcolor=VERMILLION)), showlegend=False,
                                  hovertemplate="expert %{x}: %{y:.0f} dropped<extra></extra>"), row=row, col=1)
         if run.trace.capacity is not None:
@@ -52,7 +60,8 @@ def load_comparison(runs, title: str | None = "Tokens each expert processed, per
     E = runs[0].trace.num_experts if runs else 0
     fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), range=[-0.5, E - 0.5])
     fig.update_yaxes(range=[0, top * 1.1], gridcolor="#E5E8EC", nticks=3)
-    return finish(fig, title, 60 + 95 * len(runs))
+    fig.update_annotations(x=0, xanchor="left", font=dict(size=12))  # row titles at the left, above each row
+    return finish(fig, title, 70 + 120 * len(runs))
 
 
 def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran for each token") -> go.Figure:
