@@ -103,3 +103,13 @@ def hidden_state_for(text: str, token_index: int, layer_index: int = 0, num_expe
     if not 0 <= token_index < len(labels):
         raise ValueError(f"token_index {token_index} is out of range: the text has {len(labels)} tokens.")
     return x[token_index], layer
+
+
+@lru_cache(maxsize=32)
+def trained_walkthrough(text: str, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
+                        capacity_factor: float | None = None):
+    """The walkthrough's numbers (moeviz.walkthrough.WalkthroughRun) for the trained model's MoE layer
+    `layer_index`, fed the real hidden states of `text`'s tokens. Cached; treat the result as read-only."""
+    from moeviz.walkthrough import run_walkthrough  # the walkthrough module is only needed here
+    labels, x, layer = moe_layer_inputs(text, layer_index, num_experts, top_k, capacity_factor)
+    return run_walkthrough(layer, labels, x)

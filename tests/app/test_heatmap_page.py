@@ -1,0 +1,89 @@
+"""The /heatmap page under AppTest: normal, empty, huge and hostile text; the sidebar's k and N."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "pages/1_heatmap.py"
+HOSTILE = {
+    "script": "<script>alert('x')</script> <img src=x onerror=alert(1)>",
+    "rtl": "שלום עולם مرحبا بالعالم \u202eevil\u202c",
+    "emoji": "🙂🧪👩‍👩‍👧 zwj and skin 👍🏽",
+    "control": "a\x00b\x07c\x1b[31m red \r\n\t end",
+    "markdown": "**bold** :red[x] $x^2$ [link](javascript:alert(1))",
+}
+
+
+def open_page(params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.switch_page(PAGE)
+    if params:
+        at.query_params.update(params)
+    return at.run()
+
+
+def set_text(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="text").set_value(text)
+    return at.run()
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_default_page_draws_heatmaps_load_bars_and_specialization():
+    at = open_page()
+    assert not at.exception
+    assert charts(at) == 2 * 2 + 1  # per layer a heatmap and load bars, plus the code-share view
+    assert len(at.get("download_button")) == 2
+    assert any("What did the experts learn" in h.value for h in at.header)
+    assert len(at.dataframe) == 2  # one expert table per layer
+
+
+def test_empty_text_gets_a_prompt_not_figures():
+    at = set_text(open_page(), "   ")
+    assert not at.exception
+    assert any("Type a sentence" in i.value for i in at.info)
+    assert charts(at) == 1  # only the corpus view
+
+
+def test_huge_text_is_cut_with_a_notice():
+    at = set_text(open_page(), "The loop runs. " * 7000)  # ~100k characters
+    assert not at.exception
+    assert any("Long text" in w.value and "105,000" in w.value for w in at.warning)
+    assert charts(at) == 5
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_text_is_handled_and_never_rendered(name):
+    at = set_text(open_page(), HOSTILE[name])
+    assert not at.exception
+    assert charts(at) == 5
+    rendered = " ".join(str(m.value) for m in at.markdown)
+    assert "<script>" not in rendered and "onerror" not in rendered
+
+
+def test_expert_count_picks_the_nearest_checkpoint_and_says_so():
+    at = open_page({"num_experts": "5"})
+    assert not at.exception
+    assert any("nearest one, with 4 experts" in i.value for i in at.info)
+
+
+def test_top_k_from_the_sidebar_changes_routing():
+    at = open_page({"top_k": "3"})
+    assert not at.exception
+    assert any("k = 3" in c.value for c in at.caption)
+
+
+def test_preset_fills_the_text_box():
+    at = open_page()
+    at.selectbox(key="preset").set_value("Python code").run()
+    assert not at.exception
+    assert at.text_area(key="text").value.strip().startswith("def area")
+
+
+def test_text_from_the_link_is_used():
+    at = open_page({"text": "hello world"})
+    assert not at.exception
+    assert at.text_area(key="text").value == "hello world"
