@@ -40,7 +40,7 @@ def with_trainer(fn):
 
 def train_live(cfg: TrainConfig, label: str, live, keep: bool = True) -> TrainHistory:
     """Train with a progress bar, redrawing the live charts every REPORT_EVERY steps."""
-    bar = st.progress(0.0, text=label)
+    bar = progress.progress(0.0, text=label)
     for history in train_iter(cfg, report_every=REPORT_EVERY):
         if keep:
             st.session_state[RUN] = history.to_dict()  # a stopped run keeps what it reached
@@ -131,7 +131,7 @@ if mode == "Sweep of weights" and method == "aux_free":
 go_col, stop_col = st.columns([1, 5])
 start = go_col.button("Train" if mode == "Single run" else "Run sweep", type="primary", key="balance_train")
 stop_col.button("Stop", key="balance_stop", help="Stops after the current update; what was trained is kept.")
-live = st.empty()
+progress, live = st.empty(), st.empty()  # filled while training, emptied when done
 
 if start and mode == "Single run":
     cfg = train_config(controls, method, steps, lr)

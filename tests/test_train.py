@@ -60,7 +60,7 @@ def test_aux_loss_free_bias_lowers_load_vs_no_balancing(seed):
 # --- history fields and shapes ----------------------------------------------------------------------------------
 
 def short_config(**changes) -> TrainConfig:
-    return TrainConfig(steps=12, tokens_per_step=64, device="cpu", **changes)
+    return TrainConfig(**{"steps": 12, "tokens_per_step": 64, "device": "cpu", **changes})
 
 
 def test_history_fields_and_shapes():

@@ -53,7 +53,12 @@ def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figur
                              line=dict(color=ORANGE)), row=1, col=2)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(title="training step")
-    return finish(fig, title, 300)
+    return _room_for_panel_titles(finish(fig, title, 300), title)
+
+
+def _room_for_panel_titles(fig: go.Figure, title: str | None) -> go.Figure:
+    """Subplot titles sit above the plot area: keep a top margin for them even without a figure title."""
+    return fig.update_layout(margin=dict(t=64 if title else 36))
 
 
 HEALTH = (  # (history field or "specialization", label, colour)
@@ -74,7 +79,7 @@ def health_curves(history: TrainHistory, title: str | None = "Routing health") -
                       row=1, col=col)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=1)  # perfect balance
     fig.update_xaxes(title="step")
-    return finish(fig, title, 280)
+    return _room_for_panel_titles(finish(fig, title, 280), title)
 
 
 def assignment_matrix(history: TrainHistory, title: str | None = "Where each cluster's tokens went") -> go.Figure:
