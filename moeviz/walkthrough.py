@@ -38,25 +38,37 @@ def walkthrough_inputs(source: str, text: str, vector_seed: int, d_model: int) -
 
 @dataclass(frozen=True)
 class WalkthroughRun:
-    """Everything the walkthrough shows for one layer and one batch of tokens, computed once."""
+    """The sparse forward the walkthrough shows, for one layer and one batch of tokens."""
     labels: tuple[str, ...]  # one label per token (the words, or v0, v1, ... for random vectors)
-    trace: RoutingTrace  # the sparse forward: only chosen experts ran
-    dense_output: torch.Tensor  # (T, D) from dense_forward: every expert ran, unchosen results masked
-    dense_expert_rows: int  # expert-token rows dense_forward computed (T * E)
-    all_expert_outputs: torch.Tensor  # (E, T, D) every expert on every token, for the misreading
-    mlp_output_shape: tuple[int, ...]  # shape of a plain MLP's output on one token (one expert is one)
+    trace: RoutingTrace  # only the chosen experts ran
+
+    @property
+    def mlp_output_shape(self) -> tuple[int, ...]:
+        """The shape one expert (a plain MLP) gives for one token, read off the experts' real outputs."""
+        return tuple(self.trace.expert_outputs.shape[2:])
 
 
 def run_walkthrough(layer, labels, x: torch.Tensor) -> WalkthroughRun:
-    """Run `layer` on x (T, D) three ways: sparse, dense-masked, and every expert on every token."""
-    E = layer.cfg.num_experts
+    """The sparse forward of `layer` on x (T, D), traced."""
     with torch.inference_mode():
         _, trace = layer(x)
+    return WalkthroughRun(tuple(labels), trace)
+
+
+@dataclass(frozen=True)
+class DenseRun:
+    """The "every expert votes" misreading, run for real: only computed when the page asks for it."""
+    dense_output: torch.Tensor  # (T, D) from dense_forward: every expert ran, unchosen results masked
+    dense_expert_rows: int  # expert-token rows dense_forward computed (T * E)
+    all_expert_outputs: torch.Tensor  # (E, T, D) every expert on every token
+
+
+def run_dense(layer, x: torch.Tensor) -> DenseRun:
+    """dense_forward, plus every expert's output on every token (one batched call, not E separate ones)."""
+    with torch.inference_mode():
         dense_output, dense_trace = layer.dense_forward(x)
-        all_outputs = torch.stack([layer.expert_forward(e, x) for e in range(E)])  # (E, T, D)
-        mlp_shape = tuple(layer.expert_forward(0, x[:1]).shape[1:])  # (D,)
-    return WalkthroughRun(tuple(labels), trace, dense_output.reshape(x.shape[0], -1),
-                          int(dense_trace.metrics["expert_rows"]), all_outputs, mlp_shape)
+        all_outputs = layer.experts.forward_all(x.to(layer.device, layer.router.weight.dtype))  # (E, T, D)
+    return DenseRun(dense_output.reshape(x.shape[0], -1), int(dense_trace.metrics["expert_rows"]), all_outputs)
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,7 @@ def compute_counts(run: WalkthroughRun, view: TokenView) -> dict:
     """Expert computations done vs what a dense layer does: for this token, the sentence, and FLOPs/token."""
     trace, E = run.trace, run.trace.num_experts
     return {"token_sparse": int(len(view.running)), "token_dense": E,
-            "batch_sparse": int(trace.metrics["expert_rows"]), "batch_dense": run.dense_expert_rows,
+            "batch_sparse": int(trace.metrics["expert_rows"]), "batch_dense": int(trace.metrics["dense_expert_rows"]),
             "flops_sparse": float(trace.metrics["active_flops_per_token"]),
             "flops_dense": float(trace.metrics["dense_flops_per_token"])}
 
@@ -162,19 +174,20 @@ def load_summary(trace: RoutingTrace) -> dict:
             "balance_loss": float(trace.balance_loss)}
 
 
-def misreading(run: WalkthroughRun, view: TokenView) -> dict:
+def misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> dict:
     """Sparse routing vs two readings of "every expert votes", in numbers, for one token.
 
     dense-masked: every expert computes, unchosen results are zeroed: same output, E/k times the work.
     all-vote: every expert's output weighted by its full router probability: a different output."""
     t, trace = view.index, run.trace
     sparse = view.output
-    dense = _np(run.dense_output[t])
+    masked = _np(dense.dense_output[t])
     votes = view.probs / view.probs.sum()  # sigmoid scores do not sum to 1; a vote needs shares
-    all_vote = np.einsum("e,ed->d", votes, _np(run.all_expert_outputs[:, t]))  # (D,)
+    all_vote = np.einsum("e,ed->d", votes, _np(dense.all_expert_outputs[:, t]))  # (D,)
     norm = max(float(np.linalg.norm(sparse)), 1e-12)
-    return {"sparse_output": sparse, "dense_output": dense, "all_vote_output": all_vote,
-            "dense_max_abs_diff": float(np.abs(dense - sparse).max()),
+    return {"sparse_output": sparse, "dense_output": masked, "all_vote_output": all_vote,
+            "dense_max_abs_diff": float(np.abs(masked - sparse).max()),
+            "dense_rows": dense.dense_expert_rows, "sparse_rows": int(trace.metrics["expert_rows"]),
             "all_vote_rel_diff": float(np.linalg.norm(all_vote - sparse)) / norm,
             "sparse_experts": int(len(view.running)), "dense_experts": trace.num_experts}
 

@@ -9,7 +9,7 @@ from moeviz import MoEConfig, MoELayer
 from moeviz.config import ROUTERS
 from moeviz.text import DEFAULT_SENTENCE
 from moeviz.walkthrough import (NUM_RANDOM_VECTORS, STEP_NAMES, answer, combine_check, combine_terms,
-                                compute_counts, expert_demand, gate_formula, load_summary, misreading,
+                                compute_counts, expert_demand, gate_formula, load_summary, misreading, run_dense,
                                 run_walkthrough, token_view, top_k_table, walkthrough_inputs)
 
 
@@ -84,6 +84,11 @@ def test_top_k_table_lists_slots_best_first():
     assert math.isclose(sum(r["weight"] for r in rows), 1.0, rel_tol=1e-5)  # renormalised, none dropped
 
 
+def test_plain_mlp_shape_is_one_expert_output():
+    layer, run = make_run()
+    assert run.mlp_output_shape == tuple(layer.expert_forward(0, run.trace.input[:1]).shape[1:])
+
+
 def test_compute_counts_match_trace_metrics():
     _, run = make_run("softmax_topk", top_k=2, num_experts=8)
     view = token_view(run.trace, 0, run.labels)
@@ -109,7 +114,10 @@ def test_load_summary_counts_demand_before_capacity():
 def test_misreading_dense_is_same_all_vote_is_not(router, top_k):
     layer, run = make_run(router, top_k)
     view = token_view(run.trace, 4, run.labels)
-    m = misreading(run, view)
+    dense = run_dense(layer, run.trace.input)
+    m = misreading(run, dense, view)
+    assert m["dense_rows"] == run.trace.num_tokens * run.trace.num_experts
+    assert m["sparse_rows"] == run.trace.metrics["expert_rows"] < m["dense_rows"]
     assert m["dense_max_abs_diff"] < 1e-5  # masking after running everything changes nothing
     probs = view.probs / view.probs.sum()
     x = run.trace.input[4:5]

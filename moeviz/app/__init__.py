@@ -26,17 +26,19 @@ session last set, else `default`; `set_url_value(key, value)` remembers it and w
 callable raw_str -> value that raises `ParamError(reason)` works. Keep widget key == URL key.
 
 Cached runners (shared by all sessions; read-only): `cached_layer(num_experts, top_k, router, capacity_factor,
-seed, d_model=32, d_hidden=64)` -> eval-mode MoELayer; `walkthrough_for(controls, source, text, vector_seed)`.
+seed, d_model=32, d_hidden=64)` -> eval-mode MoELayer; `walkthrough_for(controls, source, text, vector_seed)`
+-> WalkthroughRun (labels, trace); `dense_for(...)` -> DenseRun (the every-expert runs, on demand).
 Add a page's own cached runner beside them with `st.cache_resource(max_entries=...)` keyed by primitives.
 """
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.nav import PAGES, PageInfo, existing_pages
 from moeviz.app.params import ParamError, parse_choice, parse_flag, parse_float_choice, parse_int, parse_text
-from moeviz.app.runners import cached_layer, cached_walkthrough, walkthrough_for
+from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, dense_for, walkthrough_for
 from moeviz.app.url import link_params, set_url_value, url_value
 
 __all__ = [
     "sidebar", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError", "parse_int",
     "parse_choice", "parse_flag", "parse_float_choice", "parse_text", "cached_layer", "cached_walkthrough", "walkthrough_for",
+    "cached_dense", "dense_for",
     "PAGES", "PageInfo", "existing_pages",
 ]

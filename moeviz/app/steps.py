@@ -10,7 +10,7 @@ from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
 from moeviz.text import escape_markdown
-from moeviz.walkthrough import (WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
+from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
                                 gate_formula, load_summary, misreading, top_k_table)
 
 
@@ -154,18 +154,19 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls) -> None:
                f"MLP's output shape {tuple(run.mlp_output_shape)}.")
 
 
-def show_misreading(run: WalkthroughRun, view: TokenView, controls) -> None:
+def show_misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> None:
     """The misreading "every expert votes on every token", in numbers, next to the sparse result."""
-    m = misreading(run, view)
-    counts = compute_counts(run, view)
+    m = misreading(run, dense, view)
     st.markdown("**Misreading: every expert votes on every token.** Running every expert and then masking gives "
                 "the *same* output for far more work; letting every expert vote by its probability gives a "
                 "*different* layer. Either way it is not what the sparse layer does:")
     c1, c2, c3 = st.columns(3)
     c1.metric("Dense, masked: output change", f"{m['dense_max_abs_diff']:.1e}",
               help="Every expert computes, the unchosen results are thrown away: the same answer.")
-    c2.metric("…and its expert work", f"{counts['batch_dense']} rows",
-              delta=f"{counts['batch_dense'] / max(counts['batch_sparse'], 1):.1f}× sparse", delta_color="inverse")
+    c2.metric("…and its expert work", f"{m['dense_rows']} rows",
+              delta=f"{m['dense_rows'] / max(m['sparse_rows'], 1):.1f}× sparse", delta_color="inverse",
+              help="Expert-token rows computed for the whole sentence; the sparse layer computed "
+                   f"{m['sparse_rows']}.")
     c3.metric("All experts vote by probability", f"{100 * m['all_vote_rel_diff']:.0f}% different",
               help="Relative L2 difference from the sparse output: a different layer, not the same one faster.")
     _chart(figs.misreading_figure(m["sparse_output"], m["dense_output"], m["all_vote_output"],

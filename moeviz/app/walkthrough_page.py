@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text
+from moeviz.app.runners import dense_for
 from moeviz.app.steps import STEPS, show_misreading
 from moeviz.app.url import set_url_value, url_value
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown, split_tokens
@@ -71,7 +72,7 @@ def _go_to(step: int) -> None:
 
 
 @st.fragment
-def stepper(run: WalkthroughRun, token: int, controls) -> None:
+def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource) -> None:
     """Six steps with a row of step names, Prev / Next and "step i / 6"; the step lives in the link."""
     if "step" not in st.session_state:
         st.session_state["step"] = url_value("step", 1, parse_int(1, len(STEPS)))
@@ -92,4 +93,4 @@ def stepper(run: WalkthroughRun, token: int, controls) -> None:
                       value=url_value("misreading", False, parse_flag))
     set_url_value("misreading", shown)
     if shown:
-        show_misreading(run, view, controls)
+        show_misreading(run, dense_for(controls, source.source, source.text, source.vector_seed), view)

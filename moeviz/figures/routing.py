@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from moeviz.figures import (BLUE, IDLE, INK, ORANGE, PROB_COLORSCALE, PROB_RANGE, VERMILLION, expert_names,
-                            finish, safe_label, to_numpy)
+                            figure, safe_label, to_numpy)
 
 
 def _cell_outlines(cells) -> tuple[list, list]:
@@ -50,14 +50,13 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
         hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>")
     kept = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if not lost[t, j]]
     gone = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if lost[t, j]]
-    fig = go.Figure([heat, _outline_trace(kept, "top-k chosen", ORANGE, "solid"),
-                     _outline_trace(gone, "chosen, dropped", VERMILLION, "dot")])
     ticks = [f"<b>{n}</b>" if t == highlight_token else n for t, n in enumerate(names)]
-    fig.update_yaxes(tickvals=list(range(T)), ticktext=ticks, autorange="reversed", showgrid=False,
-                     title=None, zeroline=False)
-    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), showgrid=False, zeroline=False,
-                     title=None)
-    return finish(fig, title, height or max(240, 110 + 26 * T))
+    return figure(
+        [heat, _outline_trace(kept, "top-k chosen", ORANGE, "solid"),
+         _outline_trace(gone, "chosen, dropped", VERMILLION, "dot")],
+        title, height or max(240, 110 + 26 * T),
+        yaxis=dict(tickvals=list(range(T)), ticktext=ticks, autorange="reversed", showgrid=False, zeroline=False),
+        xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), showgrid=False, zeroline=False))
 
 
 def router_heatmap(trace, labels, **kwargs) -> go.Figure:
@@ -92,11 +91,9 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
         traces.append(go.Scatter(x=span, y=[even_share, even_share], mode="lines",
                                  name=f"even share = {even_share:.3g}", line=dict(color=INK, dash="dot", width=1.5),
                                  hoverinfo="name"))
-    fig = go.Figure(traces)
-    fig.update_layout(barmode="stack", bargap=0.25)
-    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), range=span, title=None)
-    fig.update_yaxes(title="tokens", rangemode="tozero", gridcolor="#E5E8EC")
-    return finish(fig, title, height)
+    return figure(traces, title, height, barmode="stack", bargap=0.25,
+                  xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), range=span),
+                  yaxis=dict(title=dict(text="tokens"), rangemode="tozero", gridcolor="#E5E8EC"))
 
 
 def dropped_per_expert(trace) -> np.ndarray:

@@ -6,12 +6,15 @@ diverging scale centred on 0, so shapes can be compared row by row. Expert ids a
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
 
-from moeviz.figures import (BLUE, DIVERGING_COLORSCALE, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, finish,
+from moeviz.figures import (BLUE, DIVERGING_COLORSCALE, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, figure,
                             to_numpy)
+
+GRID = "#E5E8EC"
 
 
 def _symmetric_range(*arrays) -> float:
@@ -25,39 +28,40 @@ def vector_strips(rows, names, *, title: str | None = None, zmax: float | None =
     z = np.atleast_2d(to_numpy(rows).astype(float))  # (R, D)
     R, D = z.shape
     zmax = zmax or _symmetric_range(z)
-    fig = go.Figure(go.Heatmap(
+    heat = go.Heatmap(
         z=z, x=list(range(D)), y=list(range(R)), zmin=-zmax, zmax=zmax, zmid=0, colorscale=DIVERGING_COLORSCALE,
         reversescale=True, xgap=1, ygap=3, name="vector", customdata=[[n] * D for n in names],
         colorbar=dict(thickness=10, len=1.0, tickvals=[-zmax, 0, zmax], tickformat=".2f"),
-        hovertemplate="%{customdata}<br>dimension %{x}: %{z:.4f}<extra></extra>"))
-    fig.update_yaxes(tickvals=list(range(R)), ticktext=list(names), autorange="reversed", showgrid=False)
-    fig.update_xaxes(showgrid=False, zeroline=False, tickvals=list(range(0, D, 8 if D > 16 else 1)))
-    return finish(fig, title, height or 96 + 34 * R)
+        hovertemplate="%{customdata}<br>dimension %{x}: %{z:.4f}<extra></extra>")
+    return figure([heat], title, height or 96 + 34 * R,
+                  yaxis=dict(tickvals=list(range(R)), ticktext=list(names), autorange="reversed", showgrid=False),
+                  xaxis=dict(showgrid=False, zeroline=False, tickvals=list(range(0, D, 8 if D > 16 else 1))))
 
 
+@lru_cache(maxsize=1)
 def block_diagram() -> go.Figure:
-    """Where the MoE layer sits: a pre-norm Transformer block with the MoE in place of the feed-forward MLP."""
+    """Where the MoE layer sits: a pre-norm Transformer block with the MoE in place of the feed-forward MLP.
+
+    The same figure every time, so it is built once per process (callers must not modify it)."""
     boxes = [("token in", IDLE), ("RMSNorm", IDLE), ("attention", SKY), ("+ residual", IDLE), ("RMSNorm", IDLE),
              ("MoE layer<br>router + experts", ORANGE), ("+ residual", IDLE), ("token out", IDLE)]
     step, moe = 1.7, 5  # box spacing; index of the MoE box, drawn wider and bold
     half = [0.75 if i == moe else 0.55 for i in range(len(boxes))]
-    fig = go.Figure()
-    for i, (text, color) in enumerate(boxes):
-        fig.add_shape(type="rect", x0=i * step - half[i], x1=i * step + half[i], y0=-0.45, y1=0.45,
-                      fillcolor=color, line=dict(color=INK, width=2 if i == moe else 1), layer="below")
-        fig.add_annotation(x=i * step, y=0, text=f"<b>{text}</b>" if i == moe else text, showarrow=False,
-                           font=dict(size=13, color=INK))
-        if i:  # an arrow from the previous box's right edge to this box's left edge
-            fig.add_annotation(x=i * step - half[i], y=0, ax=(i - 1) * step + half[i - 1], ay=0, xref="x",
-                               yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5,
-                               arrowcolor=INK, text="")
+    shapes = [dict(type="rect", x0=i * step - half[i], x1=i * step + half[i], y0=-0.45, y1=0.45, fillcolor=color,
+                   line=dict(color=INK, width=2 if i == moe else 1), layer="below")
+              for i, (_, color) in enumerate(boxes)]
+    labels = [dict(x=i * step, y=0, text=f"<b>{text}</b>" if i == moe else text, showarrow=False,
+                   font=dict(size=13, color=INK)) for i, (text, _) in enumerate(boxes)]
+    arrows = [dict(x=i * step - half[i], y=0, ax=(i - 1) * step + half[i - 1], ay=0, xref="x", yref="y",
+                   axref="x", ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor=INK, text="")
+              for i in range(1, len(boxes))]  # each from the previous box's right edge to this box's left edge
     # one named, invisible trace so the figure's parts can be checked on fig.data too
-    fig.add_trace(go.Scatter(x=[i * step for i in range(len(boxes))], y=[0] * len(boxes), mode="markers",
-                             marker=dict(opacity=0), name="block", text=[b[0] for b in boxes], hoverinfo="text"))
-    fig.update_xaxes(visible=False, range=[-0.8, (len(boxes) - 1) * step + 0.8])
-    fig.update_yaxes(visible=False, range=[-0.7, 0.7])
-    fig.update_layout(showlegend=False)
-    return finish(fig, "One Transformer block: the MoE layer replaces the feed-forward MLP", 150)
+    names = go.Scatter(x=[i * step for i in range(len(boxes))], y=[0] * len(boxes), mode="markers",
+                       marker=dict(opacity=0), name="block", text=[b[0] for b in boxes], hoverinfo="text")
+    return figure([names], "One Transformer block: the MoE layer replaces the feed-forward MLP", 150,
+                  shapes=shapes, annotations=labels + arrows, showlegend=False,
+                  xaxis=dict(visible=False, range=[-0.8, (len(boxes) - 1) * step + 0.8]),
+                  yaxis=dict(visible=False, range=[-0.7, 0.7]))
 
 
 def score_bars(values, *, name: str, title: str | None, highlight=(), value_range=None, text_format=".2f",
@@ -67,13 +71,13 @@ def score_bars(values, *, name: str, title: str | None, highlight=(), value_rang
     E = len(values)
     lit = {int(e) for e in highlight}
     colors = [BLUE if (not lit or e in lit) else IDLE for e in range(E)]
-    fig = go.Figure(go.Bar(x=list(range(E)), y=values, name=name, marker_color=colors,
-                           text=[format(v, text_format) for v in values] if E <= 16 else None,
-                           textposition="outside", cliponaxis=False,
-                           hovertemplate="expert %{x}: %{y:.4f}<extra>" + name + "</extra>"))
-    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), title=None)
-    fig.update_yaxes(title=name, range=value_range, gridcolor="#E5E8EC", zeroline=True, zerolinecolor=INK)
-    return finish(fig, title, height)
+    bars = go.Bar(x=list(range(E)), y=values, name=name, marker_color=colors,
+                  text=[format(v, text_format) for v in values] if E <= 16 else None,
+                  textposition="outside", cliponaxis=False,
+                  hovertemplate="expert %{x}: %{y:.4f}<extra>" + name + "</extra>")
+    return figure([bars], title, height, xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E)),
+                  yaxis=dict(title=dict(text=name), range=value_range, gridcolor=GRID, zeroline=True,
+                             zerolinecolor=INK))
 
 
 def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keeps the best k, masks the rest",
@@ -90,13 +94,11 @@ def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keep
             colors[e], labels[e] = VERMILLION, "dropped"
         elif not dropped[j]:
             colors[e], labels[e] = BLUE, f"w = {weights[j]:.2f}"
-    fig = go.Figure(go.Bar(x=list(range(E)), y=probs, name="router probability", marker_color=colors,
-                           text=labels, textposition="outside", cliponaxis=False,
-                           hovertemplate="expert %{x}: prob %{y:.4f}<extra></extra>"))
-    fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), title=None)
-    fig.update_yaxes(title="router probability", range=[0, min(1.0, probs.max() * 1.3 + 0.05)],
-                     gridcolor="#E5E8EC")
-    return finish(fig, title, height)
+    bars = go.Bar(x=list(range(E)), y=probs, name="router probability", marker_color=colors, text=labels,
+                  textposition="outside", cliponaxis=False, hovertemplate="expert %{x}: prob %{y:.4f}<extra></extra>")
+    return figure([bars], title, height, xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E)),
+                  yaxis=dict(title=dict(text="router probability"), gridcolor=GRID,
+                             range=[0, min(1.0, probs.max() * 1.3 + 0.05)]))
 
 
 EXPERT_STATES = ("idle", "running", "dropped")  # codes 0, 1, 2 in expert_grid's z
@@ -115,26 +117,22 @@ def expert_grid(num_experts: int, running, dropped_experts=(), *, title: str | N
     names = [f"E{e}" if e < E else "" for e in range(rows * cols)]
     words = [EXPERT_STATES[int(c)] if c == c else "" for c in state]
     dark = "#3E4A59"
-    fig = go.Figure(go.Heatmap(
+    tiles = go.Heatmap(
         z=state.reshape(rows, cols), text=np.reshape(names, (rows, cols)), texttemplate="%{text}",
         customdata=np.reshape(words, (rows, cols)), name="experts", zmin=0, zmax=2, showscale=False,
         colorscale=[[0, dark], [0.33, dark], [0.34, BLUE], [0.66, BLUE], [0.67, VERMILLION], [1, VERMILLION]],
-        xgap=6, ygap=6, textfont=dict(color="white", size=14),
-        hovertemplate="%{text}: %{customdata}<extra></extra>"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    return finish(fig, title, 60 + 62 * rows)
+        xgap=6, ygap=6, textfont=dict(color="white", size=14), hovertemplate="%{text}: %{customdata}<extra></extra>")
+    return figure([tiles], title, 60 + 62 * rows, xaxis=dict(visible=False),
+                  yaxis=dict(visible=False, autorange="reversed"))
 
 
 def compute_bars(sparse: float, dense: float, *, unit: str, title: str | None, height: int = 170) -> go.Figure:
     """Two horizontal bars: the work sparse routing does vs the work of running every expert."""
-    fig = go.Figure(go.Bar(
-        y=["sparse (top-k)", "every expert"], x=[sparse, dense], orientation="h", name=unit,
-        marker_color=[BLUE, IDLE], text=[f"{sparse:,.0f}", f"{dense:,.0f}"], textposition="auto",
-        hovertemplate="%{y}: %{x:,.0f} " + unit + "<extra></extra>"))
-    fig.update_xaxes(title=unit, rangemode="tozero", gridcolor="#E5E8EC")
-    fig.update_yaxes(autorange="reversed")
-    return finish(fig, title, height)
+    bars = go.Bar(y=["sparse (top-k)", "every expert"], x=[sparse, dense], orientation="h", name=unit,
+                  marker_color=[BLUE, IDLE], text=[f"{sparse:,.0f}", f"{dense:,.0f}"], textposition="auto",
+                  hovertemplate="%{y}: %{x:,.0f} " + unit + "<extra></extra>")
+    return figure([bars], title, height, xaxis=dict(title=dict(text=unit), rangemode="tozero", gridcolor=GRID),
+                  yaxis=dict(autorange="reversed"))
 
 
 def combine_figure(terms, output, *, title: str | None = "The weighted sum, term by term") -> go.Figure:
