@@ -80,7 +80,8 @@ else:
                    f"the first {len(routing.token_ids)} tokens are routed and shown.", icon=":material/content_cut:")
     T = len(routing.token_ids)
     capacity = routing.traces[0].capacity
-    st.caption(f"{T} tokens. Each row is a token (⌨ = the code heuristic's code line), each column an expert; "
+    st.caption(f"{T} tokens. Each row is a token ({CODE_MARK.strip()} = on a line the heuristic calls code), "
+               f"each column an expert; "
                f"colour = router probability on a fixed 0…1 scale; outlined cells = the top-{lm.top_k} experts "
                f"that ran. " + ("No capacity limit (sidebar: off), so every chosen expert runs." if capacity is None
                                 else f"Capacity C = {capacity} slots per expert for {T} tokens; slots over it are "

@@ -16,7 +16,7 @@ from moeviz.figures import BLUE, INK, ORANGE, GREEN, PURPLE, SKY, VERMILLION, ex
 from moeviz.figures.routing import load_bars, router_heatmap
 
 LAYER_COLORS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION)
-CODE_MARK = "⌨ "  # prefixed to labels of tokens the prose/code heuristic calls code
+CODE_MARK = "› "  # prefixed to labels of tokens the prose/code heuristic calls code
 
 
 def heatmap_labels(routing) -> list[str]:

@@ -91,10 +91,13 @@ def run(args) -> dict:
                "val_topics": list(split.val_topics), "settings": vars(args) | {"out": str(args.out)}, "models": {}}
     for num_experts, cfg in variants:
         name = "dense" if num_experts is None else f"e{num_experts}"
-        print(f"{name}: {'dense FFN of width ' + str(cfg.top_k * cfg.d_hidden) if cfg.dense else str(num_experts) + ' experts, top-' + str(cfg.top_k)}")
+        shape = f"dense FFN of width {cfg.top_k * cfg.d_hidden}" if cfg.dense else \
+            f"{num_experts} experts, top-{cfg.top_k}"
+        print(f"{name}: {shape}")
         model, record = train_model(cfg, tokens, args.max_steps, args.batch_size, args.lr, args.eval_every)
         path = out_dir / checkpoint_name(num_experts)
-        save_checkpoint(model, path, tokenizer_sha, extra={"training": {k: v for k, v in record.items() if k != "history"}})
+        training = {k: v for k, v in record.items() if k != "history"}
+        save_checkpoint(model, path, tokenizer_sha, extra={"training": training})
         reloaded, _ = load_checkpoint(path, tokenizer_sha)  # report the loss of the file as shipped (float16)
         val = data.validation_loss(reloaded, tokens.val)
         entry = {"file": path.name, "config": cfg.to_dict(), "val_loss": round(val, 4), **record,

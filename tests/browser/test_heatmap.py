@@ -8,7 +8,7 @@ def test_heatmap_page_loads_and_reroutes(page, streamlit_server):
     page.get_by_test_id("stPlotlyChart").first.wait_for(state="visible")
     assert page.get_by_test_id("stPlotlyChart").count() == 5
     screenshot(page, "heatmap")
-    box = page.get_by_label("Text to route")
+    box = page.get_by_role("textbox", name="Text to route")
     box.fill("Say <b>hi</b> 🙂 مرحبا\n   x = [i for i in range(3)]")
     box.press("Control+Enter")
     wait_for_app(page)

@@ -38,7 +38,8 @@ def test_token_is_code_uses_the_last_character(tokenizer):
 
 def test_shipped_tokenizer_round_trips_any_unicode(tokenizer):
     assert tokenizer.get_vocab_size() == VOCAB_SIZE
-    for text in ["for i in range(10):", "שלום עולם مرحبا", "emoji 🙂🧪 and \x00\x07 control", "<script>x</script>"]:
+    texts = ["for i in range(10):", "שלום עולם مرحبا", "emoji 🙂🧪 and \x00\x07 control", "<script>x</script>"]
+    for text in texts:
         enc = tokenizer.encode(text)
         assert tokenizer.decode(enc.ids) == text
     # common words of the docs are single tokens after training
