@@ -65,15 +65,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=30, help="timed reruns per interaction (default 30)")
     parser.add_argument("--out", type=Path, help="write the results as JSON to this path")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     results = measure(max(3, args.repeats))
     import torch
     report = {"benchmark": "app-rerun", "target_slider_median_ms": TARGET_MS,
               "meets_target": results["slider_move"]["median_ms"] <= TARGET_MS, "results": results,
               "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                          "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                           "python": platform.python_version(), "torch": torch.__version__}}
     print(f"{'interaction':<22}{'median ms':>11}{'p95 ms':>10}{'n':>5}")
     for name, r in results.items():
         print(f"{name:<22}{r['median_ms']:>11.1f}{r['p95_ms']:>10.1f}{r['n']:>5}")
+    print(f"load average (1 min) before / after: {report['machine']['load_average_1m']}")
     print(f"target: slider move median <= {TARGET_MS:.0f} ms -> {'met' if report['meets_target'] else 'NOT met'}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import streamlit as st
 
+from moeviz.app import presenter
 from moeviz.app.nav import draw_links
 from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, CAPACITY_OFF, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
                                MIN_EXPERTS, capacity_value, fit_top_k, shared_url_params)
@@ -57,8 +58,12 @@ def sidebar(page_title: str = "moeviz") -> Controls:
                         device=device_label())
     query_params = shared_url_params(values)  # the user's k stays in the link even while switch runs k = 1
     write_url(query_params)
-    with links:
-        draw_links(query_params)
+    with st.sidebar:
+        st.divider()
+        presenter.draw_classroom_tools(values, query_params)  # presets, presenter mode, link to this view
+    with links:  # presenter mode travels with the page links too
+        draw_links({**query_params, **presenter.presenter_params(presenter.presenter_state())})
+    presenter.apply_presenter()
     return controls
 
 
