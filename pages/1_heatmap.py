@@ -62,8 +62,10 @@ if controls.router != "softmax_topk":
                  f"({ROUTER_LABELS[controls.router]}) applies to the random layers on other pages, not here.")
 st.caption(" ".join(notes))
 
-if "text" not in st.session_state:
-    st.session_state["text"] = app.url_value("text", DEFAULT_TEXT, app.parse_text(analysis.MAX_CHARS))
+# Set the box's value through session state every run: a "text" left by another page's widget (the walkthrough's
+# text_input) would otherwise come back empty here, and the presets need to write into the box.
+st.session_state["text"] = st.session_state["text"] if "text" in st.session_state else \
+    app.url_value("text", DEFAULT_TEXT, app.parse_text(analysis.MAX_CHARS))
 st.selectbox("Example texts", [CUSTOM, *PRESETS], key="preset", on_change=use_preset)
 text = st.text_area("Text to route", key="text", height=100,
                     help=f"Any text. The model reads at most {trained.context} tokens; lines indented by 3 or more "

@@ -87,3 +87,15 @@ def test_text_from_the_link_is_used():
     at = open_page({"text": "hello world"})
     assert not at.exception
     assert at.text_area(key="text").value == "hello world"
+
+
+def test_text_survives_a_visit_from_and_to_the_walkthrough():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at.text_input(key="text").set_value("Hello from the walkthrough").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and not at.warning
+    assert at.text_area(key="text").value == "Hello from the walkthrough"
+    at.text_area(key="text").set_value("Now the heatmap text").run()
+    at.switch_page("app.py").run()
+    assert not at.exception
+    assert at.text_input(key="text").value == "Now the heatmap text"
