@@ -47,7 +47,7 @@ class ClusterTask:
     spread: float = 0.3  # per-feature noise around a centre
     shift: float = 1.5  # the offset every token shares, length shift * sqrt(D): skews the router at init
     zipf: float = 1.0  # cluster c is drawn with probability ∝ 1/(c+1)^zipf: some token kinds are common
-    seed: int = 0
+    seed: int | None = None  # centres, maps and batches; None = the run's seed, so each seed is a new task
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class TrainConfig:
     lr: float = 0.01  # Adam
     tokens_per_step: int = 256  # T: one batch, one forward + backward per step
     d_hidden: int = 32
-    seed: int = 0  # layer weights, task and batches
+    seed: int = 0  # layer weights, and the task and batches unless task.seed is set
     device: str = "auto"
     task: ClusterTask = field(default_factory=ClusterTask)
 
@@ -97,7 +97,7 @@ class TaskSampler:
 
     def __init__(self, task: ClusterTask, device: torch.device):
         C, D = task.num_clusters, task.d_model
-        self.generator = torch.Generator().manual_seed(10_000 + task.seed)
+        self.generator = torch.Generator().manual_seed(10_000 + (task.seed or 0))
         g = self.generator
         centres = torch.randn(C, D, generator=g)
         self.centres = centres / centres.norm(dim=1, keepdim=True) * math.sqrt(D) * task.radius
@@ -230,9 +230,10 @@ def train_iter(cfg: TrainConfig, report_every: int = 25, layer: MoELayer | None 
     `layer`, if given, is copied first: a cached or shared layer is never modified."""
     layer = MoELayer(cfg.layer_config()) if layer is None else copy.deepcopy(layer)
     layer.train()
-    sampler = TaskSampler(cfg.task, layer.device)
+    task = cfg.task if cfg.task.seed is not None else replace(cfg.task, seed=cfg.seed)
+    sampler = TaskSampler(task, layer.device)
     optimizer = torch.optim.Adam(layer.parameters(), lr=cfg.lr)
-    history = TrainHistory(config={**asdict(cfg), "task": asdict(cfg.task)})
+    history = TrainHistory(config={**asdict(cfg), "task": asdict(task)})
     C, E = cfg.task.num_clusters, cfg.num_experts
     with one_thread():
         for step, (x, y, clusters) in enumerate(sampler.batches(cfg.steps, cfg.tokens_per_step)):

@@ -117,8 +117,9 @@ st.title("Load balancing: collapse or balance, trained live")
 st.markdown(
     "A fresh MoE layer learns a made-up task: tokens come from 8 clusters (some much more common than others), "
     "and each cluster needs its own function, so the best router gives each cluster its own experts. "
-    "Pick the balance-loss weight α in the sidebar and train. Try α = 0 (collapse), 0.3 (balanced) and 1, "
-    "or run the sweep.")
+    "Pick the balance-loss weight α in the sidebar and train. Try α = 0 (collapse), 0.3 (balanced) and 1; "
+    "the sweep also trains α = 10, where balance wins and the task pays. Set a capacity factor to see what "
+    "imbalance costs in dropped tokens.")
 
 left, mid, right = st.columns(3)
 mode = left.radio("Mode", ("Single run", "Sweep of weights"), key="balance_mode")
