@@ -177,7 +177,7 @@ def _layer_stats(chosen: np.ndarray, ids: np.ndarray, code: np.ndarray, V: int, 
         frequent = np.argsort(-pair_counts[e], kind="stable")[:TOP_TOKENS]
         # lift: how many times more often e gets token v than an even split (k/E of v's occurrences) would give
         lift = np.where(token_totals >= MIN_TOKEN_COUNT, pair_counts[e] / np.maximum(token_totals * k / E, 1e-9), 0)
-        characteristic = np.argsort(-lift, kind="stable")[:TOP_TOKENS]
+        characteristic = np.lexsort((-pair_counts[e], -lift))[:TOP_TOKENS]  # by lift, ties by count
         experts.append({
             "expert": e, "slots": int(slots[e]), "load_share": float(slots[e] / max(1, N * k)),
             "code_share": float(code_slots[e] / max(1, slots[e])),

@@ -21,7 +21,7 @@ import torch
 from moeviz.lm import analysis, corpus, data
 from moeviz.lm.checkpoint import file_digest, load_checkpoint, save_checkpoint
 from moeviz.lm.model import LMConfig, TinyMoELM, active_params, count_params
-from moeviz.lm.tokenizer import CHECKPOINT_DIR, train_tokenizer
+from moeviz.lm.tokenizer import CHECKPOINT_DIR, load_tokenizer, train_tokenizer
 
 SUMMARY_FILE = "summary.json"
 TOKENIZER_NAME = "tokenizer.json"
@@ -113,6 +113,23 @@ def run(args) -> dict:
     return summary
 
 
+def refresh_stats(out_dir: Path) -> dict:
+    """Recompute the specialization statistics of the checkpoints in `out_dir` (no training) into summary.json."""
+    path = out_dir / SUMMARY_FILE
+    summary = json.loads(path.read_text())
+    tokenizer = load_tokenizer(out_dir / TOKENIZER_NAME)
+    text = corpus.split().train
+    max_chars = summary["settings"].get("max_chars")
+    for name, entry in summary["models"].items():
+        if "specialization" in entry:
+            model, _ = load_checkpoint(out_dir / entry["file"], file_digest(out_dir / TOKENIZER_NAME))
+            entry["specialization"] = analysis.specialization(model, tokenizer, text[:max_chars] if max_chars else text)
+            entry["reading"] = analysis.reading(entry["specialization"])
+            print(f"{name}:", *entry["reading"], sep="\n  ")
+    path.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    return summary
+
+
 def print_table(summary: dict) -> None:
     print(f"\n{'model':8s} {'val loss':>9s} {'ppl':>8s} {'FFN active':>11s} {'FFN total':>10s} {'time':>7s}")
     print(f"{'unigram':8s} {summary['unigram_val_loss']:9.4f} {math.exp(summary['unigram_val_loss']):8.1f}")
@@ -143,6 +160,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads; 1 is fastest on a small, shared CPU (more threads mostly wait)")
     p.add_argument("--out", default=str(CHECKPOINT_DIR))
+    p.add_argument("--stats-only", action="store_true",
+                   help="no training: recompute the specialization statistics of the checkpoints in --out")
     return p.parse_args(argv)
 
 
@@ -154,7 +173,7 @@ def main(argv=None) -> int:
     previous = torch.get_num_threads()
     torch.set_num_threads(max(1, args.threads))
     try:
-        run(args)
+        refresh_stats(Path(args.out)) if args.stats_only else run(args)
     finally:
         torch.set_num_threads(previous)  # when called in-process (tests), leave the caller's setting alone
     return 0

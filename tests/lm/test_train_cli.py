@@ -33,3 +33,19 @@ def test_module_entry_point_has_help():
     result = subprocess.run([sys.executable, "-m", "moeviz.lm.train", "--help"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and "--max-steps" in result.stdout
+
+
+def test_stats_only_recomputes_the_specialization_without_training(tmp_path):
+    args = ["--experts", "2", "--no-dense", "--max-steps", "2", "--eval-every", "2", "--max-chars", "6000",
+            "--vocab-size", "300", "--context", "16", "--d-model", "16", "--d-hidden", "16", "--heads", "2",
+            "--out", str(tmp_path)]
+    assert train.main(args) == 0
+    summary_path = tmp_path / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["models"]["e2"]["specialization"] = {"stale": True}
+    summary_path.write_text(json.dumps(summary))
+    weights = (tmp_path / "lm_e2.safetensors").read_bytes()
+    assert train.main(args + ["--stats-only"]) == 0
+    fresh = json.loads(summary_path.read_text())["models"]["e2"]
+    assert fresh["specialization"]["tokens"] > 0 and len(fresh["reading"]) == 2
+    assert (tmp_path / "lm_e2.safetensors").read_bytes() == weights
