@@ -6,19 +6,29 @@ import re
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
 
+def _settled(page) -> None:
+    """Wait until the rerun is drawn: no loading skeletons, every Plotly chart has its SVG."""
+    wait_for_app(page)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stSkeleton"]') &&
+                 [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                     .every(chart => chart.querySelector('.main-svg'))""")
+
+
 def _step_title(page) -> str:
     return page.get_by_text(re.compile(r"^Step \d / 6")).first.inner_text()
 
 
 def test_click_through_six_steps_and_change_k(page, streamlit_server):
     open_app(page, streamlit_server, "/")
+    _settled(page)
     assert_no_exception(page)
     assert "Step 1 / 6" in _step_title(page)
     screenshot(page, "walkthrough-step-1")
     for step in range(2, 7):
         page.get_by_role("button", name="Next →").click()
-        wait_for_app(page)
         page.get_by_text(f"Step {step} / 6").first.wait_for()
+        _settled(page)
         assert_no_exception(page)
         assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
         screenshot(page, f"walkthrough-step-{step}")
@@ -34,8 +44,8 @@ def test_click_through_six_steps_and_change_k(page, streamlit_server):
     slider = page.get_by_role("slider", name=re.compile("Experts per token"))
     slider.focus()
     page.keyboard.press("ArrowRight")  # k: 2 -> 3
-    wait_for_app(page)
     page.get_by_text(re.compile(r"3 of 8 experts run")).first.wait_for()
+    _settled(page)
     assert "top_k=3" in page.url
     assert "Step 5 / 6" in _step_title(page)  # the step survives a change of the layer
     assert_no_exception(page)
@@ -45,14 +55,20 @@ def test_click_through_six_steps_and_change_k(page, streamlit_server):
 
 def test_link_reproduces_the_view(page, streamlit_server):
     open_app(page, streamlit_server, "/?num_experts=16&top_k=4&step=3&token=2&misreading=1")
+    _settled(page)
     assert_no_exception(page)
     assert "Step 3 / 6" in _step_title(page)
     page.get_by_text(re.compile(r"4 of 16 experts run")).first.wait_for()
+    misreading = page.get_by_text("All experts vote by probability").first  # the misreading, from the link
+    misreading.scroll_into_view_if_needed()
+    assert misreading.is_visible()
+    screenshot(page, "walkthrough-misreading")
     assert_no_console_errors(page)
 
 
 def test_hostile_link_warns_and_falls_back(page, streamlit_server):
     open_app(page, streamlit_server, "/?top_k=abc&num_experts=-3&step=99&token=%3Cb%3Ex&router=nope")
+    _settled(page)
     assert_no_exception(page)
     assert page.locator('[data-testid="stAlertContentWarning"]').count() >= 3
     assert "Step 1 / 6" in _step_title(page)
