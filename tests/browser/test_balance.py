@@ -25,6 +25,8 @@ def test_balance_trains_live_and_keeps_the_run(page, streamlit_server):
     assert main.get_by_text("What this run shows").count() == 1
     assert "finished" in main.inner_text()
     screenshot(page, "balance")
+    main.get_by_test_id("stPlotlyChart").nth(3).scroll_into_view_if_needed()  # the app scrolls inside stMain
+    screenshot(page, "balance-results")
     assert_no_console_errors(page)
 
 
