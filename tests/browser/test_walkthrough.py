@@ -5,6 +5,8 @@ import re
 
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
+from moeviz.app import existing_pages
+
 
 def _settled(page) -> None:
     """Wait until the rerun is drawn: no loading skeletons, every Plotly chart has its SVG."""
@@ -74,4 +76,23 @@ def test_hostile_link_warns_and_falls_back(page, streamlit_server):
     assert "Step 1 / 6" in _step_title(page)
     page.get_by_text(re.compile(r"2 of 8 experts run")).first.wait_for()
     screenshot(page, "walkthrough-hostile-link")
+    assert_no_console_errors(page)
+
+
+def test_values_survive_a_page_change(page, streamlit_server):
+    others = [p for p in existing_pages() if p.path != "app.py"]
+    if not others:
+        return  # nothing to switch to yet
+    open_app(page, streamlit_server, "/?num_experts=12&top_k=3&step=2")
+    _settled(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("link", name=others[-1].label).click()
+    page.wait_for_url(f"**{others[-1].url}?*")
+    wait_for_app(page)
+    assert_no_exception(page)
+    assert "num_experts=12" in page.url and "top_k=3" in page.url
+    sidebar.get_by_role("link", name="Walkthrough: one token").click()
+    page.get_by_text(re.compile(r"3 of 12 experts run")).first.wait_for()
+    _settled(page)
+    assert "Step 2 / 6" in _step_title(page)  # the page's own step was remembered for the session
     assert_no_console_errors(page)
