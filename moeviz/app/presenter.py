@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from moeviz.app.params import SHARED_KEYS, ParamError
+from moeviz.app.params import SHARED_KEYS, ParamError, shown
 from moeviz.presets import PRESETS, PRESETS_BY_KEY, Preset
 
 WIRED_IN_SIDEBAR = True  # moeviz.app.sidebar() draws these tools itself
@@ -32,7 +32,7 @@ def parse_flag(raw: str) -> bool:
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise ParamError(f"“{raw[:20]}” is not 1 or 0.")
+    raise ParamError(f"“{shown(raw)}” is not 1 or 0.")
 
 
 def parse_keys(raw: str) -> tuple[str, ...]:
@@ -40,7 +40,7 @@ def parse_keys(raw: str) -> tuple[str, ...]:
     keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
     unknown = [k for k in keys if k not in CONTROL_KEYS]
     if unknown:
-        raise ParamError(f"unknown control {unknown[0][:20]!r}; use {', '.join(CONTROL_KEYS)}.")
+        raise ParamError(f"unknown control “{shown(unknown[0])}”; use {', '.join(CONTROL_KEYS)}.")
     return keys
 
 

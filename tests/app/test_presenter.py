@@ -109,3 +109,11 @@ def test_link_shows_the_page_input_typed_in_this_run():
     assert "text=first+words" in at.code[0].value
     at.text_input(key="text").set_value("new words").run()  # the page writes the link after the sidebar
     assert "text=new+words" in at.code[0].value
+
+
+def test_hostile_presenter_values_are_quoted_inert():
+    at = run({"present": "[x](javascript:alert(1))", "lock": "<script>alert('x')</script>"})
+    assert not at.exception and len(at.warning) == 2
+    for warning in at.warning:
+        assert "](javascript" not in warning.value and "<script>" not in warning.value
+    assert "st-key-" not in styles(at)
