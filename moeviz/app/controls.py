@@ -8,7 +8,7 @@ import streamlit as st
 
 from moeviz.app import presenter
 from moeviz.app.nav import draw_links
-from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, CAPACITY_OFF, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
+from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
                                MIN_EXPERTS, capacity_value, fit_top_k, shared_url_params)
 from moeviz.app.url import shared_values, write_url
 from moeviz.config import ROUTER_LABELS, ROUTERS, MoEConfig
