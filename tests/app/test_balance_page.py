@@ -86,3 +86,17 @@ def test_aux_free_method_uses_the_bias_router(train_calls):
     cfg = train_calls[0]
     assert (cfg.router, cfg.method, cfg.balance_weight) == ("sigmoid_bias", "aux_free", 0.0)
     assert any("method aux_free" in c.value for c in at.caption)
+
+
+def test_busy_trainers_make_a_run_wait_then_give_up_cleanly(train_calls, monkeypatch):
+    real_slot = moeviz.train.trainer_slot
+    monkeypatch.setattr(moeviz.train, "trainer_slot", lambda timeout=None: real_slot(timeout=min(timeout, 0.2)))
+    at = open_page()
+    at.select_slider(key="train_steps").set_value(50)
+    with real_slot(timeout=0) as first, real_slot(timeout=0) as second:  # two other learners are training
+        assert first and second
+        at.button(key="balance_train").click().run()
+    assert not at.exception
+    assert not train_calls  # it never trained past the limit
+    assert any("trainers stayed busy" in w.value for w in at.warning)
+    assert moeviz.train.TRAINER_SLOTS._value == moeviz.train.MAX_CONCURRENT_TRAINERS  # every slot released
