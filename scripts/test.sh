@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
 # The project's test command (the one line in the README): `bash scripts/test.sh`.
-# Creates/updates .venv from requirements-test.txt, then runs the whole pytest suite (unit, AppTest, browser).
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not browser"` or `bash scripts/test.sh tests/browser`.
-# Browser tests need Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`); without it they
-# skip, except with CI=true where they fail. Screenshots and the server log land in artifacts/.
+# Installs what the tests need on a fresh Debian machine -- Debian's Chromium for the browser tests (Playwright
+# cannot download its own browsers here; needs root, else it says how) and the .venv from requirements-test.txt --
+# then runs the whole pytest suite (unit, AppTest, browser). Extra arguments go to pytest, e.g.
+# `bash scripts/test.sh -m "not browser"` or `bash scripts/test.sh tests/browser`.
+# Without Chromium the browser tests skip, except with CI=true where they fail. Screenshots and logs: artifacts/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "test.sh: installing ${missing[*]}"
+        apt-get update -q -o Acquire::Retries=3
+        apt-get install -y -q -o Acquire::Retries=3 "${missing[@]}"
+    else
+        echo "test.sh: missing ${missing[*]}; install with: sudo apt-get install -y ${missing[*]}" >&2
+    fi
+fi
+# (/usr/bin/chromium is a shell wrapper that prints a harmless '[: ... unexpected operator' on stderr.)
+[ -x /usr/bin/chromium ] && echo "test.sh: $(/usr/bin/chromium --version 2>/dev/null), $(python3 --version)"
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
