@@ -5,17 +5,24 @@ Run with `streamlit run app.py`. This file only frames the page; the parts live 
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.app.trained_source import pick_trained
 from moeviz.app.walkthrough_page import pick_source, pick_token, show_answer, stepper
 
 controls = app.sidebar("moeviz · one token, six steps")
 
 st.title("One token through a Mixture-of-Experts layer")
-st.caption(f"A real PyTorch MoE layer with random weights (seed {controls.seed}): {controls.num_experts} experts, "
-           f"top-{controls.top_k} routing. Every number on this page is read from the layer's own tensors. "
-           "Change the layer in the sidebar.")
+intro = st.empty()
 
 source = pick_source()
-run = app.walkthrough_for(controls, source.source, source.text, source.vector_seed)
+trained, dense = pick_trained(source, controls), None
+if trained is None:
+    intro.caption(f"A real PyTorch MoE layer with random weights (seed {controls.seed}): {controls.num_experts} "
+                  f"experts, top-{controls.top_k} routing. Every number on this page is read from the layer's own "
+                  "tensors. Change the layer in the sidebar.")
+    run = app.walkthrough_for(controls, source.source, source.text, source.vector_seed)
+else:
+    intro.caption(trained.caption)
+    run, dense, controls = trained.run, trained.dense, trained.controls
 token = pick_token(run.labels)
 show_answer(run, token, controls)
-stepper(run, token, controls, source)
+stepper(run, token, controls, source, dense)

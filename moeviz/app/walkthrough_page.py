@@ -72,8 +72,11 @@ def _go_to(step: int) -> None:
 
 
 @st.fragment
-def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource) -> None:
-    """Six steps with a row of step names, Prev / Next and "step i / 6"; the step lives in the link."""
+def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource, dense=None) -> None:
+    """Six steps with a row of step names, Prev / Next and "step i / 6"; the step lives in the link.
+
+    `dense`: a no-argument callable giving the misreading's DenseRun when `run` is not the sidebar's random layer
+    (the trained language model's layer); by default the random layer's run is used."""
     if "step" not in st.session_state:
         st.session_state["step"] = url_value("step", 1, parse_int(1, len(STEPS)))
     st.segmented_control("Step", list(range(1, len(STEPS) + 1)), key="step", required=True, width="stretch",
@@ -93,4 +96,6 @@ def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource) -> N
                       value=url_value("misreading", False, parse_flag))
     set_url_value("misreading", shown)
     if shown:
-        show_misreading(run, dense_for(controls, source.source, source.text, source.vector_seed), view)
+        dense_run = dense() if dense is not None else dense_for(controls, source.source, source.text,
+                                                                source.vector_seed)
+        show_misreading(run, dense_run, view)

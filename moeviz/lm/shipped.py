@@ -19,6 +19,7 @@ from moeviz.lm.checkpoint import file_digest, load_checkpoint
 from moeviz.lm.model import TinyMoELM
 from moeviz.lm.tokenizer import CHECKPOINT_DIR, TOKENIZER_FILE, shipped_tokenizer
 from moeviz.lm.train import SUMMARY_FILE, checkpoint_name
+from moeviz.text import MAX_TOKENS
 
 _EXPERT_FILE = re.compile(r"lm_e(\d+)\.safetensors")
 
@@ -107,9 +108,19 @@ def hidden_state_for(text: str, token_index: int, layer_index: int = 0, num_expe
 
 @lru_cache(maxsize=32)
 def trained_walkthrough(text: str, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
-                        capacity_factor: float | None = None):
+                        capacity_factor: float | None = None, max_tokens: int = MAX_TOKENS):
     """The walkthrough's numbers (moeviz.walkthrough.WalkthroughRun) for the trained model's MoE layer
-    `layer_index`, fed the real hidden states of `text`'s tokens. Cached; treat the result as read-only."""
+    `layer_index`, fed the real hidden states of `text`'s first `max_tokens` tokens. Cached; read-only."""
     from moeviz.walkthrough import run_walkthrough  # the walkthrough module is only needed here
     labels, x, layer = moe_layer_inputs(text, layer_index, num_experts, top_k, capacity_factor)
-    return run_walkthrough(layer, labels, x)
+    return run_walkthrough(layer, labels[:max_tokens], x[:max_tokens])
+
+
+@lru_cache(maxsize=8)
+def trained_dense(text: str, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
+                  capacity_factor: float | None = None, max_tokens: int = MAX_TOKENS):
+    """The walkthrough's "every expert votes" run (moeviz.walkthrough.DenseRun) on the same trained layer and
+    hidden states as trained_walkthrough. Cached; read-only."""
+    from moeviz.walkthrough import run_dense
+    _, x, layer = moe_layer_inputs(text, layer_index, num_experts, top_k, capacity_factor)
+    return run_dense(layer, x[:max_tokens])

@@ -84,3 +84,13 @@ def test_trained_walkthrough_runs_the_real_layer_on_real_states():
     assert run.labels == routing.labels
     torch.testing.assert_close(run.trace.router_probs, routing.traces[0].router_probs)
     torch.testing.assert_close(run.trace.output, routing.traces[0].output)
+
+
+def test_trained_walkthrough_keeps_at_most_max_tokens_and_dense_matches():
+    from moeviz.lm.shipped import trained_dense
+    text = "word " * 200
+    run = trained_walkthrough(text, 1, 4, 2, None, 10)
+    assert len(run.labels) == 10 and run.trace.num_tokens == 10
+    dense = trained_dense(text, 1, 4, 2, None, 10)
+    torch.testing.assert_close(dense.dense_output, run.trace.output, atol=1e-5, rtol=1e-5)
+    assert dense.all_expert_outputs.shape == (4, 10, run.trace.output.shape[1])
