@@ -2,11 +2,14 @@
 
 Run with `streamlit run app.py`. This file only frames the page; the parts live in moeviz.app.
 """
+from functools import partial
+
 import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.trained_source import pick_trained
 from moeviz.app.walkthrough_page import pick_source, pick_token, show_answer, stepper
+from moeviz.export import walkthrough_handout
 
 controls = app.sidebar("moeviz · one token, six steps")
 
@@ -26,3 +29,6 @@ else:
 token = pick_token(run.labels)
 show_answer(run, token, controls)
 stepper(run, token, controls, source, dense)
+st.download_button("Handout: the six steps with these numbers (HTML)", key="handout", on_click="ignore",
+                   data=partial(walkthrough_handout, run.trace, token, run.labels), file_name="moeviz-handout.html",
+                   mime="text/html", icon=":material/description:")

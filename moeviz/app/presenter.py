@@ -16,7 +16,6 @@ import streamlit as st
 from moeviz.app.params import SHARED_KEYS, ParamError, shown
 from moeviz.presets import PRESETS, PRESETS_BY_KEY, Preset
 
-WIRED_IN_SIDEBAR = True  # moeviz.app.sidebar() draws these tools itself
 _STATE = "_moeviz_presenter"  # session-state dict: {"on": bool, "hide": tuple, "lock": tuple}
 # Controls a teacher may hide or lock: the shared ones and the pages' own keyed inputs.
 CONTROL_KEYS = SHARED_KEYS + ("text", "token", "step")

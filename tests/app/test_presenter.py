@@ -12,13 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import streamlit as st
 import moeviz.app as app
-from moeviz.app import presenter
-from moeviz.app.url import shared_values
-controls = app.sidebar("presenter test")
-if not presenter.WIRED_IN_SIDEBAR:
-    with st.sidebar:
-        presenter.draw_classroom_tools(shared_values(), app.link_params())
-    presenter.apply_presenter()
+controls = app.sidebar("presenter test")  # the sidebar draws the presets, presenter switch and link
 text = st.text_input("Sentence", value=app.url_value("text", "hello", app.parse_text(100)), key="text")
 app.set_url_value("text", text)
 st.markdown(f"router={controls.router} k={controls.top_k} N={controls.num_experts} cf={controls.capacity_factor}")
@@ -117,3 +111,10 @@ def test_hostile_presenter_values_are_quoted_inert():
     for warning in at.warning:
         assert "](javascript" not in warning.value and "<script>" not in warning.value
     assert "st-key-" not in styles(at)
+
+
+def test_walkthrough_offers_the_handout():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    buttons = [b for b in at.get("download_button") if b.proto.id and "handout" in b.proto.id]
+    assert len(buttons) == 1 and "Handout" in buttons[0].proto.label

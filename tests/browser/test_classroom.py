@@ -9,7 +9,6 @@ import pytest
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
 from moeviz.app import existing_pages
-from moeviz.app.presenter import WIRED_IN_SIDEBAR
 from moeviz.export import CSV_COLUMNS
 
 PAGES = existing_pages()
@@ -19,11 +18,9 @@ PAGES = existing_pages()
 def test_page_in_presenter_mode(page, streamlit_server, page_info):
     open_app(page, streamlit_server, f"{page_info.url}?present=1&hide=seed")
     assert_no_exception(page)
-    if WIRED_IN_SIDEBAR:
-        font = page.evaluate("getComputedStyle(document.documentElement).fontSize")
-        assert font == "20px"
-        assert page.locator(".st-key-seed").first.is_hidden()
-        assert page.get_by_test_id("stSidebar").get_attribute("data-collapsed") == "true"
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "20px"
+    assert page.locator(".st-key-seed").first.is_hidden()
+    assert page.get_by_test_id("stSidebar").get_attribute("data-collapsed") == "true"
     path = screenshot(page, f"presenter-{page_info.url.strip('/') or 'home'}")
     assert path.stat().st_size > 10_000
     assert_no_console_errors(page)
@@ -53,4 +50,14 @@ def test_quiz_reveal(page, streamlit_server):
     assert page.get_by_text("Score this session").is_visible()
     assert page.get_by_text("0 / 1").is_visible()  # nothing picked counts as a wrong answer
     screenshot(page, "quiz-revealed")
+    assert_no_console_errors(page)
+
+
+def test_walkthrough_handout_downloads(page, streamlit_server):
+    open_app(page, streamlit_server, "/?text=%3Cb%3Ebold%3C%2Fb%3E+words+route")
+    assert_no_exception(page)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Handout: the six steps with these numbers (HTML)").click()
+    handout = open(info.value.path(), encoding="utf-8").read()
+    assert handout.count("<h2>") == 6 and "&lt; b &gt;" in handout  # the tokens "<", "b", ">" escaped
     assert_no_console_errors(page)

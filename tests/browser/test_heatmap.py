@@ -16,3 +16,11 @@ def test_heatmap_page_loads_and_reroutes(page, streamlit_server):
     assert page.locator("b", has_text="hi").count() == 0  # user text never becomes HTML
     screenshot(page, "heatmap-hostile")
     assert_no_console_errors(page)
+
+
+def test_walkthrough_with_the_trained_model(page, streamlit_server):
+    open_app(page, streamlit_server, "/?trained=1&lm_layer=1&text=The%20for%20loop%20runs.&step=2")
+    assert_no_exception(page)
+    page.get_by_text("trained on Python's documentation").first.wait_for(state="visible")
+    screenshot(page, "walkthrough-trained")
+    assert_no_console_errors(page)
