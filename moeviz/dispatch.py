@@ -73,8 +73,8 @@ def dispatch(experts: Experts, x: torch.Tensor, topk_indices: torch.Tensor, acti
     rows = len(slot_ids)
     if strategy == "auto":
         strategy = _choose(counts, rows, E)
-    out = x.new_zeros(T * K, x.shape[1])
     if strategy == "padded":
+        out = x.new_zeros(T * K, x.shape[1])
         capacity = int(counts.max()) if rows else 0
         starts = torch.cumsum(counts, 0) - counts
         pos = torch.arange(rows, device=x.device) - starts[sorted_experts]
@@ -83,7 +83,12 @@ def dispatch(experts: Experts, x: torch.Tensor, topk_indices: torch.Tensor, acti
         out[sorted_slots] = experts.forward_padded(buffer)[sorted_experts, pos]
         padding = E * capacity - rows
     else:
-        out[sorted_slots] = experts.forward_grouped(x[sorted_slots // K], counts.tolist())
+        y_sorted = experts.forward_grouped(x.index_select(0, sorted_slots // K), counts.tolist())
+        if rows == T * K:  # nothing dropped: one gather puts every row back in slot order
+            out = y_sorted.index_select(0, torch.argsort(sorted_slots))
+        else:
+            out = x.new_zeros(T * K, x.shape[1])
+            out[sorted_slots] = y_sorted
         padding = 0
     return Dispatched(out.view(T, K, -1), rows, padding, strategy)
 
@@ -96,5 +101,6 @@ def _choose(counts: torch.Tensor, rows: int, num_experts: int) -> str:
 
 
 def combine(expert_outputs: torch.Tensor, topk_weights: torch.Tensor) -> torch.Tensor:
-    """Weighted sum over each token's slots: (T, K, D), (T, K) -> (T, D)."""
-    return (expert_outputs * topk_weights.unsqueeze(-1).to(expert_outputs.dtype)).sum(dim=1)
+    """Weighted sum over each token's slots: (T, K, D), (T, K) -> (T, D), as one batched (1,K)@(K,D) matmul."""
+    weights = topk_weights.unsqueeze(1).to(expert_outputs.dtype)  # (T, 1, K)
+    return torch.bmm(weights, expert_outputs).squeeze(1)

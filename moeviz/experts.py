@@ -47,8 +47,18 @@ class Experts(nn.Module):
 
     def forward_grouped(self, x_sorted: torch.Tensor, counts: list[int]) -> torch.Tensor:
         """Rows sorted by expert, counts[e] rows for expert e; idle experts are skipped: (n, D) -> (n, D)."""
-        outs = [self.forward_expert(e, rows) for e, rows in enumerate(torch.split(x_sorted, counts)) if len(rows)]
-        return torch.cat(outs) if outs else x_sorted.new_zeros(x_sorted.shape)
+        if torch.is_grad_enabled():  # autograd cannot follow out=, so concatenate the blocks instead
+            blocks = torch.split(x_sorted, counts)
+            outs = [self.forward_expert(e, rows) for e, rows in enumerate(blocks) if len(rows)]
+            return torch.cat(outs) if outs else x_sorted.new_zeros(x_sorted.shape)
+        out = torch.empty_like(x_sorted)  # inference: each expert writes its block in place (no 2nd copy)
+        start = 0
+        for e, n in enumerate(counts):
+            if n:
+                rows = slice(start, start + n)
+                torch.matmul(self._act(x_sorted[rows] @ self.w_in[e]), self.w_out[e], out=out[rows])
+                start += n
+        return out
 
     def forward_all(self, x: torch.Tensor) -> torch.Tensor:
         """Every expert on every token (the dense-all reference): (T, D) -> (E, T, D)."""

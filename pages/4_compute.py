@@ -11,6 +11,8 @@ D_MODEL, D_HIDDEN = 256, 512
 BATCHES = (16, 64, 256, 1024, 4096)
 IMPLS = ("sparse", "dense-all", "dense-equivalent")
 SCALE_EXPERTS, SCALE_TOKENS, SCALE_FIXED_T = (4, 8, 16, 32, 64), (64, 256, 1024, 4096), 256
+TIMING_REPEATS, SCALE_REPEATS = 20, 3  # timed calls per implementation (in 3 alternating rounds)
+PROGRESS_STEPS = 3  # run_case reports once per implementation and round
 DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
 
@@ -59,8 +61,8 @@ app.set_url_value("batch", batch)
 device = right.radio("Device", DEVICES, horizontal=True, key="device")
 key = (cfg, batch, device)
 if st.button("Measure sparse vs dense", key="measure", type="primary"):
-    bar, report = progress_reporter(len(IMPLS) + 1, f"{batch} tokens on {device}")
-    st.session_state["compute_timing"] = (key, run_case(cfg.replace(device=device), batch, repeats=20,
+    bar, report = progress_reporter(len(IMPLS) * PROGRESS_STEPS, f"{batch} tokens on {device}")
+    st.session_state["compute_timing"] = (key, run_case(cfg.replace(device=device), batch, repeats=TIMING_REPEATS,
                                                         impls=IMPLS, budget_s=3.0, progress=report))
     bar.empty()
 timing = st.session_state.get("compute_timing")
@@ -78,12 +80,13 @@ else:
 
 st.subheader("How time scales with N and with T")
 if st.button("Measure scaling (about a minute)", key="measure_scaling"):
-    total = (len(SCALE_EXPERTS) + len(SCALE_TOKENS)) * (len(IMPLS) + 1)
+    total = (len(SCALE_EXPERTS) + len(SCALE_TOKENS)) * len(IMPLS) * PROGRESS_STEPS
     bar, report = progress_reporter(total, "scaling")
     base = cfg.replace(device=device, top_k=min(cfg.top_k, min(SCALE_EXPERTS)))
     st.session_state["compute_scaling"] = (device, {
-        "num_experts": scaling(base, SCALE_FIXED_T, "num_experts", SCALE_EXPERTS, 3, IMPLS, 1.0, report),
-        "tokens": scaling(base, 0, "tokens", SCALE_TOKENS, 3, IMPLS, 1.0, report)})
+        "num_experts": scaling(base, SCALE_FIXED_T, "num_experts", SCALE_EXPERTS, SCALE_REPEATS, IMPLS, 1.0,
+                               report),
+        "tokens": scaling(base, 0, "tokens", SCALE_TOKENS, SCALE_REPEATS, IMPLS, 1.0, report)})
     bar.empty()
 sweep = st.session_state.get("compute_scaling")
 if sweep:

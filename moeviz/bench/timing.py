@@ -32,7 +32,44 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warm
         times.append((time.perf_counter() - t0) * 1e3)
         if budget_s is not None and len(times) >= 3 and time.perf_counter() - start > budget_s:
             break
-    times.sort()
+    return _summary(times)
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int,
+                     rounds: int = 3, budget_s: float | None = None,
+                     progress: Callable[[str], None] | None = None) -> dict:
+    """Time several functions in alternating blocks: round 1 = A-block, B-block, ...; then round 2; ...
+
+    Each block starts with one untimed call (caches and allocator warm for *that* function, as in steady use)
+    and then times its share of `repeats` calls. Drifting load on a shared machine then falls on every
+    contender alike, without one function's memory traffic polluting every single call of another.
+    A function whose timed calls have used up `budget_s` sits out the later rounds (after >= 3 calls)."""
+    times = {name: [] for name in fns}
+    spent = {name: 0.0 for name in fns}
+    per_block = max(1, -(-repeats // rounds))
+    for round_ in range(rounds):
+        for name, fn in fns.items():
+            if len(times[name]) >= repeats or (budget_s is not None and len(times[name]) >= 3
+                                                and spent[name] > budget_s):
+                continue
+            if progress:
+                progress(f"{name}, round {round_ + 1} of {rounds}")
+            fn()
+            sync(device)
+            for _ in range(min(per_block, repeats - len(times[name]))):
+                t0 = time.perf_counter()
+                fn()
+                sync(device)
+                elapsed = time.perf_counter() - t0
+                spent[name] += elapsed
+                times[name].append(elapsed * 1e3)
+                if budget_s is not None and len(times[name]) >= 3 and spent[name] > budget_s:
+                    break
+    return {name: _summary(t) for name, t in times.items()}
+
+
+def _summary(times: list[float]) -> dict:
+    times = sorted(times)
     return {"median_ms": statistics.median(times), "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
             "min_ms": times[0], "runs": len(times)}
 
