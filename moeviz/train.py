@@ -168,7 +168,11 @@ class TrainHistory:
                 "dropped_fraction": float(self.array("dropped_fraction")[w].mean()),
                 "router_entropy": float(self.array("router_entropy")[w].mean()),
                 "specialization": specialization(counts, self.config["top_k"]), "purity": purity(counts),
-                "balance_weight": self.config["balance_weight"], "method": self.config["method"]}
+                "balance_weight": self.config["balance_weight"], "method": self.config["method"],
+                # what the page's explanation quotes: the start, the idle experts, the cost under a capacity
+                "window_steps": w.stop - w.start, "first_max_mean_load": float(self.array("max_mean_load")[0]),
+                "idle_experts": int((load < 0.25 * load.mean()).sum()),
+                "overflow_at_1_25": overflow_at_capacity(load, 1.25)}
 
     def to_dict(self) -> dict:
         return {**{name: self.array(name).tolist() for name in (*self.SCALARS, "tokens_per_expert",

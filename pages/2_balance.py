@@ -3,7 +3,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.figures import balance as figs
-from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, TrainHistory, overflow_at_capacity,
+from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, TrainHistory,
                           train_iter, trainer_slot)
 
 RUN, SWEEP = "balance_run", "balance_sweep"  # session state: plain history dicts only, never a model
@@ -66,16 +66,13 @@ def run_sweep(controls, method: str, steps: int, lr: float, live) -> list[dict]:
 def explain(history: TrainHistory) -> None:
     f, cfg = history.final(), history.config
     E, k = cfg["num_experts"], cfg["top_k"]
-    load = history.array("tokens_per_expert")[history.window()].sum(axis=0)
-    idle = int((load < 0.25 * load.mean()).sum())
-    first = history.array("max_mean_load")[0]
-    cost = overflow_at_capacity(load, 1.25)
+    first, idle, cost = f["first_max_mean_load"], f["idle_experts"], f["overflow_at_1_25"]
     how = ("the aux-loss-free bias" if cfg["method"] == "aux_free" else f"balance weight α = {cfg['balance_weight']:g}")
     st.markdown(
         f"**What this run shows** ({how}, {E} experts, k = {k}, {f['steps']} steps).\n\n"
         f"*Load imbalance.* At step 1 the busiest expert already took **{first:.2f}×** its fair share: every token "
         f"carries the same offset, so the untrained router favours a few experts for all of them. Over the last "
-        f"{len(range(*history.window().indices(f['steps'])))} steps the busiest expert took **{f['max_mean_load']:.2f}×** "
+        f"{f['window_steps']} steps the busiest expert took **{f['max_mean_load']:.2f}×** "
         f"the mean load (1.00 would be perfectly even), and {idle} of {E} experts got less than a quarter of a fair "
         f"share.\n\n"
         f"*Expert collapse.* An expert that gets more tokens gets more gradient, becomes better, and so is chosen "

@@ -202,3 +202,12 @@ def test_presets_and_sweep_weights_are_valid():
     assert list(SWEEP_WEIGHTS) == sorted(SWEEP_WEIGHTS) and SWEEP_WEIGHTS[0] == 0.0
     for cfg in PRESETS.values():
         assert isinstance(cfg.layer_config(), MoEConfig)
+
+
+def test_final_quotes_what_the_history_holds():
+    h = train(preset("collapse", seed=0, device="cpu", steps=30))
+    f, load = h.final(), h.array("tokens_per_expert")[h.window()].sum(axis=0)
+    assert f["window_steps"] == 3
+    assert f["idle_experts"] == sum(1 for v in load if v < 0.25 * load.mean())
+    assert f["first_max_mean_load"] == pytest.approx(h.array("max_mean_load")[0])
+    assert f["overflow_at_1_25"] == pytest.approx(overflow_at_capacity(load, 1.25))
