@@ -3,6 +3,7 @@ import pytest
 
 from moeviz import MoEConfig
 from moeviz.bench.layer import run_case, scaling
+from moeviz.bench.timing import DEFAULT_ROUNDS
 from moeviz.figures import compute as figs
 from moeviz.parallel.model import cost_summary
 
@@ -24,7 +25,7 @@ def test_timing_bars_and_scaling_lines_from_real_measurements():
     assert list(bars.x) == list(impls) and list(bars.y) == [results[i]["median_ms"] for i in impls]
     seen = []
     points = scaling(CFG, 8, "num_experts", (2, 4), repeats=3, impls=impls, budget_s=1.0, progress=seen.append)
-    assert [p["value"] for p in points] == [2, 4] and len(seen) == 2 * len(impls)
+    assert [p["value"] for p in points] == [2, 4] and len(seen) == 2 * len(impls) * DEFAULT_ROUNDS
     fig = figs.scaling_lines(points, "num_experts")
     assert {t.name for t in fig.data} == set(impls)
     assert list(fig.data[0].x) == [2, 4]

@@ -35,8 +35,11 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warm
     return _summary(times)
 
 
+DEFAULT_ROUNDS = 3  # time_interleaved's alternating rounds; it reports progress once per function and round
+
+
 def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int,
-                     rounds: int = 3, budget_s: float | None = None,
+                     rounds: int = DEFAULT_ROUNDS, budget_s: float | None = None,
                      progress: Callable[[str], None] | None = None) -> dict:
     """Time several functions in alternating blocks: round 1 = A-block, B-block, ...; then round 2; ...
 

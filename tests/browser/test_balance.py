@@ -32,7 +32,8 @@ def test_balance_trains_live_and_keeps_the_run(page, streamlit_server):
 
 @pytest.mark.timeout(300)
 def test_balance_charts_update_live_and_stop_keeps_the_partial_run(page, streamlit_server):
-    open_app(page, streamlit_server, "/balance?balance_weight=0.3")
+    # 64 experts, k = 8: slow enough per step that Stop lands mid-run even on a quiet machine
+    open_app(page, streamlit_server, "/balance?balance_weight=0.3&num_experts=64&top_k=8")
     page.get_by_role("slider", name=re.compile("Training steps")).focus()
     page.keyboard.press("End")  # 1000 steps: long enough to stop midway
     wait_for_app(page)
