@@ -1,8 +1,8 @@
 """Many students at once: concurrent real Chromium sessions against one `streamlit run app.py`.
 
 Each session opens the walkthrough with its own settings in the link, then moves the sidebar's k slider a few
-times. We record, per move, the time from the key press to the finished rerun (measured inside the page with
-performance.now()), check that every session shows the answer that a lone session with the same settings
+times. We record, per move, the time from the key press until the page shows the new k with the script idle
+(measured inside the page with performance.now()), check that every session shows the answer that a lone session with the same settings
 shows (no cross-talk through caches or globals), and read the server's peak memory (VmHWM) and its resident
 memory after each round (bounded growth). The same load then runs against a near-blank page with the same
 sidebar, the baseline that says what Streamlit and this 2-core machine cost on their own.
@@ -43,19 +43,15 @@ ANSWER_JS = """() => {
   const i = texts.findIndex(t => t.includes('Which experts actually run'));
   return i >= 0 && i + 1 < texts.length ? texts[i + 1] : null;
 }"""
-WATCH_JS = """() => {  // resolve with ms from now until the next rerun has started and finished
+SHOWS_K_JS = """([marker]) => {  // the rerun is done: script idle and the page shows the new k
   const app = document.querySelector('[data-testid="stApp"]');
-  const t0 = performance.now();
-  window.__rerun = new Promise(resolve => {
-    let started = false;
-    const obs = new MutationObserver(() => {
-      const s = app.getAttribute('data-test-script-state');
-      if (s === 'running') started = true;
-      if (started && s === 'notRunning') { obs.disconnect(); resolve(performance.now() - t0); }
-    });
-    obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-  });
+  const main = document.querySelector('[data-testid="stMain"]');
+  return app && app.getAttribute('data-test-script-state') === 'notRunning' && main
+      && main.innerText.includes(marker);
 }"""
+# What each page prints for k (the app's caption; the baseline's line). Waiting for the page to *show* the new k
+# is robust where watching the running state is not: React may batch a fast run's running -> notRunning away.
+K_MARKERS = {"app": "top-{k} routing", "baseline": "k={k}"}
 
 
 def server_memory_mb(pid: int) -> dict:
@@ -87,16 +83,18 @@ async def open_session(context, base: str, n: int, seed: int, k: int):
     return page, errors
 
 
-async def move_k(page, direction: str) -> float:
-    """Press an arrow key on the k slider; return ms until the rerun it caused has finished."""
-    await page.evaluate(WATCH_JS)
+async def move_k(page, direction: str, marker: str) -> float:
+    """Press an arrow key on the k slider; return ms until the page shows the rerun's result."""
+    await page.evaluate("() => { window.__t0 = performance.now(); }")
     await page.locator('.st-key-top_k input[type="range"]').press(direction)
-    elapsed = await page.evaluate("() => window.__rerun")
+    await page.wait_for_function(SHOWS_K_JS, arg=[marker], timeout=180_000)
+    elapsed = await page.evaluate("() => performance.now() - window.__t0")
     await wait_idle(page)
     return float(elapsed)
 
 
-async def one_session(browser, base: str, index: int, moves: int, reference: dict | None, out: dict) -> None:
+async def one_session(browser, base: str, index: int, moves: int, reference: dict | None, out: dict,
+                      label: str) -> None:
     n, seed = SETTINGS[index % len(SETTINGS)]
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     try:
@@ -104,8 +102,8 @@ async def one_session(browser, base: str, index: int, moves: int, reference: dic
         k = 2
         for m in range(moves):
             direction = "ArrowRight" if m % 2 == 0 else "ArrowLeft"
-            out["times"].append(await move_k(page, direction))
             k += 1 if direction == "ArrowRight" else -1
+            out["times"].append(await move_k(page, direction, K_MARKERS[label].format(k=k)))
             shown = await page.evaluate(ANSWER_JS)
             if reference is not None and shown != reference.get((n, seed, k)):
                 out["crosstalk"].append({"session": index, "settings": [n, seed, k], "shown": shown,
@@ -132,16 +130,16 @@ async def reference_answers(browser, base: str, sessions: int, moves: int) -> di
 
 
 async def run_load(base: str, pid: int, sessions: int, browsers: int, moves: int, rounds: int,
-                   check: bool) -> dict:
+                   label: str) -> dict:
     from playwright.async_api import async_playwright
     async with async_playwright() as p:
         launched = [await p.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
                     for _ in range(browsers)]
-        reference = await reference_answers(launched[0], base, sessions, moves) if check else None
+        reference = await reference_answers(launched[0], base, sessions, moves) if label == "app" else None
         result = {"times": [], "crosstalk": [], "errors": [], "failures": [], "finished": 0, "rss_after_round": []}
         start = time.perf_counter()
         for _ in range(rounds):
-            await asyncio.gather(*(one_session(launched[i % browsers], base, i, moves, reference, result)
+            await asyncio.gather(*(one_session(launched[i % browsers], base, i, moves, reference, result, label)
                                    for i in range(sessions)))
             result["rss_after_round"].append(server_memory_mb(pid)["rss_mb"])
         result["wall_s"] = time.perf_counter() - start
@@ -170,7 +168,7 @@ def measure(script: Path, cwd: Path, label: str, args) -> dict:
     with StreamlitServer(script, cwd=cwd, log_path=log, startup_timeout=120) as server:
         print(f"[{label}] {args.sessions} sessions x {args.rounds} rounds on {server.url} ...", flush=True)
         result = asyncio.run(run_load(server.url, server.proc.pid, args.sessions, args.browsers, args.moves,
-                                      args.rounds, check=label == "app"))
+                                      args.rounds, label))
     print(f"[{label}] p50 {result.get('p50_ms', float('nan')):.0f} ms, p95 {result.get('p95_ms', float('nan')):.0f}"
           f" ms, {result['finished']}/{args.sessions * args.rounds} sessions finished, server peak "
           f"{result['peak_mb']:.0f} MB, rss after rounds {result['rss_after_round']}", flush=True)
