@@ -5,9 +5,9 @@ Strategies, all returning expert_outputs (T, K, D) with zeros in inactive slots:
     padded  - each expert's rows copied into an (E, C_max, D) buffer, one batched matmul per projection;
               fastest for small batches, where per-expert Python overhead dominates; costs padding rows
     grouped - rows sorted by expert, one matmul per *active* expert on its contiguous block (split-and-loop);
-              no padding, best for large batches
+              no padding, best for large batches and for batches that leave many experts idle
 (HF Mixtral's per-expert loop, the common peer, lives in moeviz.bench for comparison.)
-The combine sums over the K axis of a fixed-shape tensor, so results do not depend on thread timing.
+The combine is one batched (1, K) @ (K, D) per token over a fixed-shape tensor: deterministic.
 """
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ import torch
 from moeviz.experts import Experts
 
 STRATEGIES = ("auto", "padded", "grouped")
-# "auto" pads while the padding stays a small share of the rows or the batch is small enough that
-# launching one matmul per expert would cost more than the wasted rows (see `python -m moeviz.bench`).
-PADDED_MAX_ROWS = 1024
-PADDED_MAX_WASTE = 0.10
+# "auto" (from `python -m moeviz.bench dispatch`): pad while most experts are busy and their blocks are small;
+# group when blocks are big (one matmul per expert is then efficient and the padding copy is not free) or when
+# many experts are idle (a padded batched matmul would still stream every idle expert's weights).
+GROUPED_MIN_ROWS_PER_EXPERT = 48
+PADDED_MIN_ACTIVE_SHARE = 0.5
 
 
 class Dispatched(NamedTuple):
@@ -94,10 +95,10 @@ def dispatch(experts: Experts, x: torch.Tensor, topk_indices: torch.Tensor, acti
 
 
 def _choose(counts: torch.Tensor, rows: int, num_experts: int) -> str:
-    padded_rows = num_experts * int(counts.max()) if rows else 0
-    if padded_rows <= PADDED_MAX_ROWS or padded_rows <= (1 + PADDED_MAX_WASTE) * rows:
-        return "padded"
-    return "grouped"
+    active = int((counts > 0).sum())
+    if active < PADDED_MIN_ACTIVE_SHARE * num_experts or rows >= GROUPED_MIN_ROWS_PER_EXPERT * num_experts:
+        return "grouped"
+    return "padded"
 
 
 def combine(expert_outputs: torch.Tensor, topk_weights: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ import io
 import json
 
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 import torch
 
 from moeviz.trace import RoutingTrace
@@ -26,6 +27,18 @@ MAX_TABLE_EXPERTS = 16  # the handout lists every expert up to this many, else t
 def figure_html(fig: go.Figure) -> str:
     """A complete HTML page holding the figure, with plotly.js inlined: opens offline, no CDN."""
     return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+
+
+def figures_html(figures: dict, title: str) -> str:
+    """One self-contained HTML page holding several figures (plotly.js inlined once): a page's charts to keep.
+
+    `figures` maps a caption to a Figure; captions and the title are HTML-escaped."""
+    parts = [f"<h2>{html.escape(str(caption))}</h2>"
+             + fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+             for caption, fig in figures.items()]
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><script>{get_plotlyjs()}</script></head>"
+            f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1>{''.join(parts)}</body></html>")
 
 
 def _cell(text: str) -> str:

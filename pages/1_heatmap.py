@@ -91,8 +91,8 @@ else:
     columns = st.columns(routing.num_layers)
     for layer, column in enumerate(columns):
         with column:
-            st.plotly_chart(layer_heatmap(routing, layer), key=f"heatmap_{layer}")
-            st.plotly_chart(layer_load_bars(routing, layer), key=f"load_{layer}")
+            app.chart(layer_heatmap(routing, layer), key=f"heatmap_{layer}")
+            app.chart(layer_load_bars(routing, layer), key=f"load_{layer}")
             m = routing.traces[layer].metrics
             st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), max/mean load "
                        f"{m['max_mean_load']:.2f}, dropped slots {m['dropped_fraction']:.0%}.")
@@ -114,7 +114,7 @@ else:
     stats = record["specialization"]
     st.caption(f"Measured once at training time: all {stats['tokens']:,} tokens of the training text routed "
                f"with top-{trained.top_k}. The prose/code label is a heuristic (an indented line is code).")
-    st.plotly_chart(code_share_bars(stats), key="code_share")
+    app.chart(code_share_bars(stats), key="code_share")
     for line in record["reading"]:
         st.markdown(f"- {line}")
     for layer, tab in enumerate(st.tabs([f"Layer {i}" for i in range(len(stats["layers"]))])):

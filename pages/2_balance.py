@@ -47,8 +47,8 @@ def train_live(cfg: TrainConfig, label: str, live, keep: bool = True) -> TrainHi
         bar.progress(history.steps_done / cfg.steps, text=f"{label}: step {history.steps_done} / {cfg.steps}")
         with live.container():
             n = history.steps_done
-            st.plotly_chart(figs.load_heatmap(history, "Expert load so far"), key=f"live_load_{label}_{n}")
-            st.plotly_chart(figs.loss_curves(history, None), key=f"live_loss_{label}_{n}")
+            app.chart(figs.load_heatmap(history, "Expert load so far"), key=f"live_load_{label}_{n}")
+            app.chart(figs.loss_curves(history, None), key=f"live_loss_{label}_{n}")
     bar.empty()
     live.empty()
     return history
@@ -100,11 +100,11 @@ def show_run(data: dict) -> None:
     cols[1].metric("task loss", f"{f['task_loss']:.3f}")
     cols[2].metric("specialization", f"{f['specialization']:.0%}")
     cols[3].metric("dropped slots", f"{f['dropped_fraction']:.1%}")
-    st.plotly_chart(figs.load_heatmap(history), key="load_heatmap")
-    st.plotly_chart(figs.loss_curves(history), key="loss_curves")
-    st.plotly_chart(figs.health_curves(history), key="health_curves")
+    app.chart(figs.load_heatmap(history), key="load_heatmap")
+    app.chart(figs.loss_curves(history), key="loss_curves")
+    app.chart(figs.health_curves(history), key="health_curves")
     left, right = st.columns([3, 2])
-    left.plotly_chart(figs.assignment_matrix(history), key="assignment")
+    app.chart(where=left, fig=figs.assignment_matrix(history), key="assignment")
     with right:
         explain(history)
 
@@ -140,7 +140,7 @@ elif start:
 
 if mode == "Sweep of weights" and st.session_state.get(SWEEP):
     summaries = st.session_state[SWEEP]
-    st.plotly_chart(figs.tradeoff_chart(summaries), key="tradeoff")
+    app.chart(figs.tradeoff_chart(summaries), key="tradeoff")
     st.dataframe([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),
                    "task loss": round(s["task_loss"], 4), "specialization": round(s["specialization"], 2)}
                   for s in summaries], hide_index=True)

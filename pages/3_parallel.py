@@ -51,7 +51,7 @@ else:
     if trace.capacity is None:
         st.info("Capacity is **off** in the sidebar, so every expert takes every token sent to it. "
                 "Pick a capacity factor (try 1 or 0.75) to see slots fill up and overflow.")
-    st.plotly_chart(figs.capacity_buffers(expert_buffers(trace, policy), trace.capacity), key="buffers")
+    app.chart(figs.capacity_buffers(expert_buffers(trace, policy), trace.capacity), key="buffers")
     gone = dropped_tokens(trace)
     a, b, c = st.columns(3)
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
@@ -102,10 +102,10 @@ if result and result[1] == workers and result[0] == ep_cfg:
     b.metric(f"Step time, skew {ran_skew:g}", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
              delta_color="inverse")
     c.metric("Max |parallel − single-process|", f"{max(bal['max_abs_diff'], sk['max_abs_diff']):.1e}")
-    st.plotly_chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g} "
+    app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g} "
                                      f"(busiest expert {sk['load_max_over_mean']:.1f}× the mean load)"),
                     key="worker_bars")
-    st.plotly_chart(figs.worker_timelines({"balanced": bal["workers"], f"skew {ran_skew:g}": sk["workers"]}),
+    app.chart(figs.worker_timelines({"balanced": bal["workers"], f"skew {ran_skew:g}": sk["workers"]}),
                     key="timelines")
     st.caption(f"Measured now on this machine ({EP_TOKENS} tokens, D={EP_D_MODEL}, H={EP_D_HIDDEN}, median of 3 "
                "steps). Other users share its cores, so times move from run to run. *Waiting* is time in a barrier "
@@ -118,7 +118,7 @@ st.header("3 · At scale: a model, not a measurement")
 left, right = st.columns(2)
 shape = left.selectbox("Model shape", list(MODEL_SHAPES), key="model_shape")
 hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: HARDWARE[h].name, key="hardware")
-st.plotly_chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
+app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
 st.latex(FORMULA_LATEX)
 st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes (bf16), "
            "W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, α = latency per "

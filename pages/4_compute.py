@@ -49,8 +49,8 @@ st.markdown(
     f"({s['active_expert_share']:.1%}); over the whole layer the router ({D_MODEL}·{cfg.num_experts} = "
     f"{D_MODEL * cfg.num_experts:,} weights, used by every token) lifts it to {s['active_share']:.1%}.")
 left, right = st.columns(2)
-left.plotly_chart(figs.params_bars(s), key="params")
-right.plotly_chart(figs.flops_bars(s), key="flops")
+app.chart(where=left, fig=figs.params_bars(s), key="params")
+app.chart(where=right, fig=figs.flops_bars(s), key="flops")
 st.caption("FLOPs = 2 × multiply-adds of the matrix products. Dense-all runs every expert on every token and masks "
            "the unchosen results; the dense-equivalent FFN is one plain MLP k·H wide: the same active FLOPs with "
            "no routing at all.")
@@ -68,7 +68,7 @@ if st.button("Measure sparse vs dense", key="measure", type="primary"):
     bar.empty()
 timing = st.session_state.get("compute_timing")
 if timing and timing[0] == key:
-    st.plotly_chart(figs.timing_bars(timing[1]), key="timing")
+    app.chart(figs.timing_bars(timing[1]), key="timing")
     t = {name: r["median_ms"] for name, r in timing[1].items()}
     st.markdown(f"Dense-all takes **{t['dense-all'] / t['sparse']:.1f}×** the sparse layer's time; the sparse "
                 f"layer takes **{t['sparse'] / t['dense-equivalent']:.1f}×** the dense-equivalent FFN's (the "
@@ -92,9 +92,9 @@ if st.button("Measure scaling (about a minute)", key="measure_scaling"):
 sweep = st.session_state.get("compute_scaling")
 if sweep:
     left, right = st.columns(2)
-    left.plotly_chart(figs.scaling_lines(sweep[1]["num_experts"], "num_experts",
+    app.chart(where=left, fig=figs.scaling_lines(sweep[1]["num_experts"], "num_experts",
                                          title=f"More experts, T = {SCALE_FIXED_T} ({sweep[0]})"), key="scale_n")
-    right.plotly_chart(figs.scaling_lines(sweep[1]["tokens"], "tokens", title=f"More tokens ({sweep[0]})"),
+    app.chart(where=right, fig=figs.scaling_lines(sweep[1]["tokens"], "tokens", title=f"More tokens ({sweep[0]})"),
                        key="scale_t")
     st.caption("Sparse time grows slowly with N (the same k experts per token), dense-all grows with N; with T "
                "all grow, and the gap opens as the batch gets large enough for arithmetic to dominate.")

@@ -48,7 +48,7 @@ for variant in VARIANTS:
 st.subheader("What each rule did to this sentence")
 st.dataframe(variant_summary(runs), hide_index=True)
 per_token = experts_per_token_figure(runs, tokens)
-st.plotly_chart(per_token, key="fig_per_token")
+app.chart(per_token, key="fig_per_token")
 changes = token_changes(runs, tokens)
 if changes:
     st.caption("Tokens that got a different number of experts than k:")
@@ -57,7 +57,7 @@ else:
     st.caption("Every token got exactly k experts under every rule (no capacity limit bit).")
 
 loads = load_comparison(runs)
-st.plotly_chart(loads, key="fig_loads")
+app.chart(loads, key="fig_loads")
 
 st.subheader("Router scores per rule (same 0…1 colour scale)")
 st.caption("Orange outlines: the experts each token was sent to; dotted vermillion: chosen but dropped at "
@@ -66,7 +66,7 @@ heatmaps = variant_heatmaps(runs, tokens)
 columns = st.columns(2)
 for i, fig in enumerate(heatmaps):
     with columns[i % 2]:
-        st.plotly_chart(fig, key=f"fig_heatmap_{runs[i].variant.key}")
+        app.chart(fig, key=f"fig_heatmap_{runs[i].variant.key}")
 
 st.subheader("Download")
 figures = {"experts per token": per_token, "load per expert": loads,

@@ -28,11 +28,11 @@ def _shown(question) -> None:
     shown, revealed = question.shown, st.session_state.get(_revealed_key(question))
     lit = question.answer if revealed and question.answer_type == "experts" else ()
     if "logits" in shown:
-        st.plotly_chart(score_bars(shown["logits"], name="router logit", title="Router logits for this token",
+        app.chart(score_bars(shown["logits"], name="router logit", title="Router logits for this token",
                                    highlight=lit, value_range=None), key=f"quiz_logits_{question.seed}")
     elif "probs" in shown:
         lit = (shown["expert"],) if revealed else ()
-        st.plotly_chart(score_bars(shown["probs"], name="router probability", text_format=".3f",
+        app.chart(score_bars(shown["probs"], name="router probability", text_format=".3f",
                                    title="Router probabilities for this token", highlight=lit, value_range=[0, 1]),
                         key=f"quiz_probs_{question.seed}")
     elif "first_choices" in shown:

@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from moeviz.export import CSV_COLUMNS, HANDOUT_STEPS, figure_html, trace_csv, trace_json, walkthrough_handout
+from moeviz.export import (CSV_COLUMNS, HANDOUT_STEPS, figure_html, figures_html, trace_csv, trace_json,
+                           walkthrough_handout)
 from tests.helpers import make_layer, tokens
 
 HOSTILE = "<script>alert('x')</script>"
@@ -76,3 +77,14 @@ def test_handout_has_six_steps_with_the_numbers_and_escapes_text(trace, t):
 def test_handout_rejects_a_token_outside_the_sentence(trace):
     with pytest.raises(ValueError, match="outside"):
         walkthrough_handout(trace, len(LABELS), LABELS)
+
+
+def test_page_figures_bundle_holds_every_figure_once_with_plotly_inlined():
+    figs = {"Load <b>per</b> expert": go.Figure(go.Bar(x=[0, 1], y=[3.5, 7.25])),
+            "Router probs": go.Figure(go.Heatmap(z=[[0.125, 0.875]]))}
+    page = figures_html(figs, "moeviz · <script>x</script>")
+    assert page.count("Plotly.newPlot") == 2 and "7.25" in page and "0.875" in page
+    assert not re.findall(r"<script[^>]*\bsrc=", page)  # plotly.js inlined: no script loaded from anywhere
+    assert 1_000_000 < len(page) < 2 * len(figure_html(next(iter(figs.values()))))  # the library once, not twice
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "&lt;b&gt;per&lt;/b&gt;" in page

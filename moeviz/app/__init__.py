@@ -25,11 +25,15 @@ session last set, else `default`; `set_url_value(key, value)` remembers it and w
 `parse_flag` (1/0, on/off); any
 callable raw_str -> value that raises `ParamError(reason)` works. Keep widget key == URL key.
 
+Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
+"Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).
+
 Cached runners (shared by all sessions; read-only): `cached_layer(num_experts, top_k, router, capacity_factor,
 seed, d_model=32, d_hidden=64)` -> eval-mode MoELayer; `walkthrough_for(controls, source, text, vector_seed)`
 -> WalkthroughRun (labels, trace); `dense_for(...)` -> DenseRun (the every-expert runs, on demand).
 Add a page's own cached runner beside them with `st.cache_resource(max_entries=...)` keyed by primitives.
 """
+from moeviz.app.charts import chart
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.nav import PAGES, PageInfo, existing_pages
 from moeviz.app.params import ParamError, parse_choice, parse_flag, parse_float_choice, parse_int, parse_text
@@ -37,7 +41,8 @@ from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, d
 from moeviz.app.url import link_params, set_url_value, url_value
 
 __all__ = [
-    "sidebar", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError", "parse_int",
+    "chart", "sidebar", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
+    "parse_int",
     "parse_choice", "parse_flag", "parse_float_choice", "parse_text", "cached_layer", "cached_walkthrough", "walkthrough_for",
     "cached_dense", "dense_for",
     "PAGES", "PageInfo", "existing_pages",

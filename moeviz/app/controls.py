@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import streamlit as st
 
-from moeviz.app import presenter
+from moeviz.app import charts, presenter
 from moeviz.app.nav import draw_links
 from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
                                MIN_EXPERTS, capacity_value, fit_top_k, shared_url_params)
@@ -45,6 +45,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     fall back), and are written back to the link and carried by the page links on every run."""
     st.set_page_config(page_title=page_title, page_icon="🔀", layout="wide")
     values = shared_values()
+    figures = charts.start_page_figures()
     with st.sidebar:
         st.markdown("### :material/alt_route: moeviz\nTop-k routing in a real Mixture-of-Experts layer")
         links = st.container()
@@ -61,6 +62,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     with st.sidebar:
         st.divider()
         presenter.draw_classroom_tools(values, query_params)  # presets, presenter mode, link to this view
+        charts.figures_download_button(figures, page_title)
     with links:  # presenter mode travels with the page links too
         draw_links({**query_params, **presenter.presenter_params(presenter.presenter_state())})
     presenter.apply_presenter()

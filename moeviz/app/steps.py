@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from moeviz.app.charts import chart
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
@@ -15,7 +16,7 @@ from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_che
 
 
 def _chart(fig, alt: str) -> None:
-    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, alt=alt)
+    chart(fig, width="stretch", config={"displayModeBar": False}, alt=alt)
 
 
 def _token_md(view: TokenView) -> str:

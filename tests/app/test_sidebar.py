@@ -196,3 +196,11 @@ def test_every_existing_page_runs_and_keeps_the_controls(page):
     assert at.query_params["num_experts"] == "16"
     at.switch_page("app.py").run()
     assert not at.exception and at.slider(key="top_k").value == 3
+
+
+def test_sidebar_offers_the_page_figures_as_one_download():
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert [b for b in at.sidebar.get("download_button") if "Figures on this page" in b.proto.label]
+    figures = at.session_state["_moeviz_page_figures"]
+    assert len(figures) >= 1 and all(hasattr(f, "to_html") for f in figures.values())
