@@ -1,12 +1,13 @@
 """The /balance page under AppTest: train a short run, keep it across pages, run the sweep, the aux-free method."""
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app import pages
+from tests.app.pages import metrics
+
 import moeviz.train
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/2_balance.py"
 PLAIN = (list, dict, float, int, str, bool, type(None))
 
@@ -25,15 +26,7 @@ def train_calls(monkeypatch):
 
 
 def open_page(params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page(PAGE)
-    if params:
-        at.query_params.update(params)
-    return at.run()
-
-
-def metrics(at: AppTest) -> dict:
-    return {m.label: m.value for m in at.metric}
+    return pages.open_page(PAGE, params, timeout=120)
 
 
 @pytest.mark.timeout(300)

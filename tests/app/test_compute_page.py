@@ -1,23 +1,16 @@
 """The /compute page under AppTest: counts follow the sidebar, the measurement runs on demand."""
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.app import pages
+from tests.app.pages import metrics
+
 PAGE = "pages/4_compute.py"
 
 
 def open_page(params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.switch_page(PAGE)
-    if params:
-        at.query_params.update(params)
-    return at.run()
-
-
-def metrics(at: AppTest) -> dict:
-    return {m.label: m.value for m in at.metric}
+    return pages.open_page(PAGE, params)
 
 
 def test_counts_follow_the_sidebar():

@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app import pages
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/1_heatmap.py"
 HOSTILE = {
@@ -16,11 +18,7 @@ HOSTILE = {
 
 
 def open_page(params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.switch_page(PAGE)
-    if params:
-        at.query_params.update(params)
-    return at.run()
+    return pages.open_page(PAGE, params)
 
 
 def set_text(at: AppTest, text: str) -> AppTest:

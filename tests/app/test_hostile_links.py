@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.pages import open_page
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["app.py"] + sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
 KEYS = ("num_experts", "top_k", "router", "balance_weight", "capacity_factor", "seed", "step", "token", "text",
@@ -30,11 +32,7 @@ MARKERS = ("<script>alert('x')</script>", "<img src=x onerror=alert(1)>")
 
 
 def run_page(page: str, params: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    if page != "app.py":
-        at.switch_page(page)
-    at.query_params.update(params)
-    return at.run()
+    return open_page(page, params, timeout=60)
 
 
 def assert_safe(at: AppTest) -> None:

@@ -1,25 +1,18 @@
 """The /parallel page under AppTest: capacity from the link, the drop policy, the worker run, bad links."""
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app import pages
+from tests.app.pages import metrics
+
 from moeviz.parallel import current_pool, shutdown_pool
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/3_parallel.py"
 
 
 def open_page(params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.switch_page(PAGE)
-    if params:
-        at.query_params.update(params)
-    return at.run()
-
-
-def metrics(at: AppTest) -> dict:
-    return {m.label: m.value for m in at.metric}
+    return pages.open_page(PAGE, params)
 
 
 def test_capacity_off_explains_and_drops_nothing():

@@ -1,17 +1,14 @@
 """The /variants page under AppTest: runs, follows the sentence and the shared controls."""
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.app import pages
+
 PAGE = "pages/5_variants.py"
 
 
 def open_page(**params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page(PAGE)
-    at.query_params.update(params)
-    return at.run()
+    return pages.open_page(PAGE, params, timeout=60)
 
 
 def summary(at):

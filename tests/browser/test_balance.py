@@ -43,7 +43,9 @@ def test_balance_charts_update_live_and_stop_keeps_the_partial_run(page, streaml
     page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=60_000)
     assert page.get_by_text("Results", exact=True).count() == 0  # still training
     screenshot(page, "balance-training")
-    _button(page, "Stop").click()
+    # force: while the charts redraw every few steps the button never looks "stable" to Playwright, which
+    # would otherwise hold the click back until training had finished.
+    _button(page, "Stop").click(force=True)
     wait_for_app(page, timeout_ms=120_000)
     assert_no_exception(page)
     text = page.get_by_test_id("stMain").inner_text()
