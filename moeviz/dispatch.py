@@ -64,6 +64,8 @@ def _rank_within_group(groups: torch.Tensor, num_groups: int) -> torch.Tensor:
 def dispatch(experts: Experts, x: torch.Tensor, topk_indices: torch.Tensor, active: torch.Tensor,
              strategy: str = "auto") -> Dispatched:
     """Run each active slot's expert on its token. x (T, D), topk_indices/active (T, K)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown dispatch strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     T, K = topk_indices.shape
     E = experts.num_experts
     slot_ids = active.reshape(-1).nonzero().squeeze(1)  # flat slot id t * K + j of each active slot

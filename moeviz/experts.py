@@ -28,9 +28,6 @@ class Experts(nn.Module):
     def num_experts(self) -> int:
         return self.w_in.shape[0]
 
-    def params_per_expert(self) -> int:
-        return self.w_in[0].numel() + self.w_out[0].numel()
-
     def _act(self, h: torch.Tensor) -> torch.Tensor:
         if self.activation == "swiglu":
             gate, up = h.chunk(2, dim=-1)

@@ -4,8 +4,6 @@ Every loss here is per layer: average over layers yourself when a model has seve
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 
@@ -49,14 +47,10 @@ def router_entropy(router_probs: torch.Tensor) -> torch.Tensor:
     return torch.special.entr(router_probs.float()).sum(dim=-1).mean()
 
 
-def load_stats(tokens_per_expert: torch.Tensor) -> dict:
-    """Load CV (population std / mean) and max/mean load (MaxVio + 1): 0 and 1 when perfectly even."""
-    cv, ratio = load_stat_tensors(tokens_per_expert).tolist()
-    return {"load_cv": cv, "max_mean_load": ratio}
-
-
 def load_stat_tensors(tokens_per_expert: torch.Tensor) -> torch.Tensor:
-    """[load CV, max/mean load] as one tensor, so a caller can read many metrics in one device sync."""
+    """[load CV (population std / mean), max/mean load (MaxVio + 1)]: 0 and 1 when perfectly even.
+
+    One tensor, so a caller can read many metrics in one device sync."""
     load = tokens_per_expert.float()
     mean = load.mean().clamp(min=1e-20)  # an all-idle layer reads as CV 0, max/mean 0
     return torch.stack([load.std(unbiased=False) / mean, load.max() / mean])
@@ -81,7 +75,3 @@ def layer_costs(d_model: int, d_hidden: int, num_experts: int, experts_per_token
         "dense_equivalent_flops_per_token": 2 * (experts_per_token * per_expert + shared),
     }
 
-
-def expected_uniform_entropy(num_experts: int) -> float:
-    """The router entropy of a router that has no preference: log(E)."""
-    return math.log(num_experts)

@@ -25,3 +25,13 @@ def test_probability_policy_keeps_highest_weights():
 def test_large_capacity_drops_nothing():
     idx = torch.randint(0, 4, (50, 2), generator=torch.Generator().manual_seed(0))
     assert not capacity_drops(idx, torch.rand(50, 2), 4, capacity=100).any()
+
+
+def test_unknown_strategy_is_refused():
+    import pytest
+    from moeviz.dispatch import dispatch
+    from tests.helpers import make_layer, tokens
+    layer = make_layer()
+    idx = torch.zeros(3, 2, dtype=torch.long)
+    with pytest.raises(ValueError, match="unknown dispatch strategy"):
+        dispatch(layer.experts, tokens(3), idx, torch.ones(3, 2, dtype=torch.bool), "fancy")
