@@ -17,6 +17,7 @@ def test_balance_trains_live_and_keeps_the_run(page, streamlit_server):
     open_app(page, streamlit_server, "/balance?balance_weight=0&num_experts=8&top_k=2")
     assert_no_exception(page)
     _button(page, "Train").click()
+    page.get_by_text("What this run shows").wait_for(timeout=120_000)
     wait_for_app(page, timeout_ms=120_000)
     assert_no_exception(page)
     main = page.get_by_test_id("stMain")

@@ -28,9 +28,10 @@ def test_page_loads_and_follows_k(page, streamlit_server, info):
     screenshot(page, f"page-{page_name(info)}")
     before = page.evaluate(FINGERPRINT_JS)
     page.locator('.st-key-top_k input[type="range"]').press("ArrowRight")
+    # The rerun writes k into the link; waiting for that first means wait_for_app sees *this* run, not the last.
+    page.wait_for_function("() => location.search.includes('top_k=3')", timeout=60_000)
     wait_for_app(page)
     assert_no_exception(page)
-    assert "top_k=3" in page.url
     if info.url in FOLLOWS_K:
         assert page.evaluate(FINGERPRINT_JS) != before, f"{info.url}: nothing changed when k went 2 -> 3"
     assert_no_console_errors(page)

@@ -66,11 +66,11 @@ def test_home_renders_and_reruns_on_click(page, smoke_server):
     assert page.locator('[data-testid="stApp"]').count() == 1
     assert page.get_by_text("clicks = 0").is_visible()
     page.get_by_role("button", name="Add one").click()
+    page.get_by_text("clicks = 1").wait_for(timeout=60_000)
     wait_for_app(page)
-    assert page.get_by_text("clicks = 1").is_visible()
     page.get_by_role("button", name="Slow add").click()
+    page.get_by_text("clicks = 11").wait_for(timeout=60_000)
     wait_for_app(page)
-    assert page.get_by_text("clicks = 11").is_visible()
     assert_no_exception(page)
     path = screenshot(page, "harness-smoke-home")
     assert path.stat().st_size > 5_000  # a real rendering, not an empty file
