@@ -9,6 +9,8 @@ from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, T
 RUN, SWEEP = "balance_run", "balance_sweep"  # session state: plain history dicts only, never a model
 METHODS = {"aux_loss": "Balance loss (weight α from the sidebar)",
            "aux_free": "Aux-loss-free: DeepSeek-V3 selection bias (router forced to sigmoid + bias)"}
+MODES = {"single": "Single run", "sweep": "Sweep of weights"}
+STEP_COUNTS = (50, 100, 200, 300, 500, 1000)
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03)
 REPORT_EVERY = 25  # steps between chart updates while training
 WAIT_S = 180  # how long a run waits for a free trainer before giving up
@@ -119,26 +121,33 @@ st.markdown(
     "imbalance costs in dropped tokens.")
 
 left, mid, right = st.columns(3)
-mode = left.radio("Mode", ("Single run", "Sweep of weights"), key="balance_mode")
-method = mid.radio("Balancing method", tuple(METHODS), format_func=METHODS.get, key="balance_method")
-steps = right.select_slider("Training steps", (50, 100, 200, 300, 500, 1000), value=300, key="train_steps")
-lr = right.select_slider("Learning rate (Adam)", LEARNING_RATES, value=0.01, key="train_lr")
-if mode == "Sweep of weights" and method == "aux_free":
+mode = left.radio("Mode", tuple(MODES), format_func=MODES.get, key="balance_mode",
+                  index=list(MODES).index(app.url_value("balance_mode", "single", app.parse_choice(list(MODES)))))
+method = mid.radio("Balancing method", tuple(METHODS), format_func=METHODS.get, key="balance_method",
+                   index=list(METHODS).index(app.url_value("balance_method", "aux_loss",
+                                                           app.parse_choice(list(METHODS)))))
+steps = right.select_slider("Training steps", STEP_COUNTS, key="train_steps",
+                            value=app.url_value("train_steps", 300, app.parse_int_choice(STEP_COUNTS)))
+lr = right.select_slider("Learning rate (Adam)", LEARNING_RATES, key="train_lr",
+                         value=app.url_value("train_lr", 0.01, app.parse_float_choice(LEARNING_RATES)))
+for url_key, value in (("balance_mode", mode), ("balance_method", method), ("train_steps", steps), ("train_lr", lr)):
+    app.set_url_value(url_key, value)
+if mode == "sweep" and method == "aux_free":
     st.caption("The sweep varies α, so it uses the balance loss.")
 
 go_col, stop_col = st.columns([1, 5])
-start = go_col.button("Train" if mode == "Single run" else "Run sweep", type="primary", key="balance_train")
+start = go_col.button("Train" if mode == "single" else "Run sweep", type="primary", key="balance_train")
 stop_col.button("Stop", key="balance_stop", help="Stops after the current update; what was trained is kept.")
 progress, live = st.empty(), st.empty()  # filled while training, emptied when done
 
-if start and mode == "Single run":
+if start and mode == "single":
     cfg = train_config(controls, method, steps, lr)
     with_trainer(lambda: train_live(cfg, "Training", live))
 elif start:
     st.session_state.pop(SWEEP, None)
     with_trainer(lambda: run_sweep(controls, method, steps, lr, live))
 
-if mode == "Sweep of weights" and st.session_state.get(SWEEP):
+if mode == "sweep" and st.session_state.get(SWEEP):
     summaries = st.session_state[SWEEP]
     app.chart(figs.tradeoff_chart(summaries), key="tradeoff")
     st.dataframe([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),
@@ -148,7 +157,7 @@ if mode == "Sweep of weights" and st.session_state.get(SWEEP):
                 "(collapse); the largest weights sit at load ≈ 1 but higher up (the task pays). "
                 "A good weight is where the curve turns.")
 if st.session_state.get(RUN):
-    st.subheader("Last single run" if mode == "Sweep of weights" else "Results")
+    st.subheader("Last single run" if mode == "sweep" else "Results")
     show_run(st.session_state[RUN])
 elif not start:
     st.info("Press **Train** to start. A 300-step run takes a few seconds.", icon=":material/play_arrow:")

@@ -13,12 +13,8 @@ TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
 WORKER_COUNTS = (2, 4)
 SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
 EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN = 2048, 256, 512
+SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
 POLICY_LABELS = {"position": "by position (earlier tokens first)", "probability": "by router probability"}
-
-
-def int_choice(options):
-    """A link parser for one of a few whole numbers."""
-    return lambda raw: int(app.parse_choice([str(o) for o in options])(raw))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -39,7 +35,7 @@ policy = left.radio("When an expert is full, who loses?", DROP_POLICIES, horizon
                     format_func=POLICY_LABELS.get)
 app.set_url_value("drop_policy", policy)
 tokens = right.select_slider("Tokens in the batch", TOKEN_COUNTS, key="tokens",
-                             value=app.url_value("tokens", 32, int_choice(TOKEN_COUNTS)))
+                             value=app.url_value("tokens", 32, app.parse_int_choice(TOKEN_COUNTS)))
 app.set_url_value("tokens", tokens)
 
 trace = capacity_run(controls.num_experts, controls.top_k, controls.router, controls.capacity_factor,
@@ -69,13 +65,18 @@ st.markdown(
     "Expert parallelism: each of W worker processes holds N/W experts and a share of the tokens. Every worker "
     "routes its own tokens, sends each token copy to the worker that owns its expert (`all_to_all` over "
     "`torch.distributed`, gloo backend, on this machine), runs its experts, and sends the results back "
-    "(`all_to_all` again). A step ends when the **slowest** worker ends.")
+    "(`all_to_all` again). A step ends when the **slowest** worker ends. With a capacity factor in the sidebar, "
+    "each worker's tokens are one capacity group (as in GShard): a worker gives each expert "
+    "C = ceil(cf · its tokens · k / N) slots and drops its overflowing copies *before* sending, so a skewed "
+    "router loses tokens instead of flooding worker 0.")
 ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, device="cpu"))
 left, right = st.columns(2)
 workers = left.radio("Workers (W)", WORKER_COUNTS, horizontal=True, key="workers",
-                     index=WORKER_COUNTS.index(app.url_value("workers", 2, int_choice(WORKER_COUNTS))))
+                     index=WORKER_COUNTS.index(app.url_value("workers", 2, app.parse_int_choice(WORKER_COUNTS))))
 app.set_url_value("workers", workers)
-skew = right.select_slider("Skew: share of tokens pushed toward worker 0's experts", SKEWS, value=0.9, key="skew")
+skew = right.select_slider("Skew: share of tokens pushed toward worker 0's experts", SKEWS, key="skew",
+                           value=app.url_value("skew", 0.9, app.parse_float_choice(SKEWS)))
+app.set_url_value("skew", skew)
 if note:
     st.caption(f"For this demo {note}")
 if ep_cfg.num_experts < workers:
@@ -102,13 +103,20 @@ if result and result[1] == workers and result[0] == ep_cfg:
     b.metric(f"Step time, skew {ran_skew:g}", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
              delta_color="inverse")
     c.metric("Max |parallel − single-process|", f"{max(bal['max_abs_diff'], sk['max_abs_diff']):.1e}")
+    if ep_cfg.effective_capacity_factor is not None:
+        st.markdown(f"Capacity factor {ep_cfg.effective_capacity_factor:g}, applied per worker: "
+                    f"**{bal['dropped_fraction']:.0%}** of token copies dropped when balanced, "
+                    f"**{sk['dropped_fraction']:.0%}** with skew {ran_skew:g}. A hot expert computes at most C copies "
+                    "from each worker, which caps how far worker 0 falls behind; the copies past C are dropped "
+                    "and those tokens keep only the residual path. Set capacity to *off* to compare.")
     app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g} "
                                      f"(busiest expert {sk['load_max_over_mean']:.1f}× the mean load)"),
                     key="worker_bars")
     app.chart(figs.worker_timelines({"balanced": bal["workers"], f"skew {ran_skew:g}": sk["workers"]}),
                     key="timelines")
     st.caption(f"Measured now on this machine ({EP_TOKENS} tokens, D={EP_D_MODEL}, H={EP_D_HIDDEN}, median of 3 "
-               "steps). Other users share its cores, so times move from run to run. *Waiting* is time in a barrier "
+               "steps; the single-process reference runs each worker's shard, i.e. the same capacity groups). Other users "
+               "share its cores, so times move from run to run. *Waiting* is time in a barrier "
                "before each exchange: idle until the slowest peer arrives. Worker start-up took "
                f"{bal['pool_start_s']:.1f} s (0 when the pool was already running).")
 else:
@@ -116,8 +124,15 @@ else:
 
 st.header("3 · At scale: a model, not a measurement")
 left, right = st.columns(2)
-shape = left.selectbox("Model shape", list(MODEL_SHAPES), key="model_shape")
-hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: HARDWARE[h].name, key="hardware")
+shape_id = left.selectbox("Model shape", list(SHAPE_IDS), format_func=SHAPE_IDS.get, key="model_shape",
+                         index=list(SHAPE_IDS).index(app.url_value("model_shape", "mixtral",
+                                                                   app.parse_choice(list(SHAPE_IDS)))))
+app.set_url_value("model_shape", shape_id)
+shape = SHAPE_IDS[shape_id]
+hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: HARDWARE[h].name, key="hardware",
+                           index=list(HARDWARE).index(app.url_value("hardware", next(iter(HARDWARE)),
+                                                                    app.parse_choice(list(HARDWARE)))))
+app.set_url_value("hardware", hardware)
 app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
 st.latex(FORMULA_LATEX)
 st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes (bf16), "

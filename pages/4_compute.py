@@ -17,11 +17,6 @@ PROGRESS_STEPS = DEFAULT_ROUNDS  # run_case reports once per implementation and 
 DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
 
-def int_choice(options):
-    """A link parser for one of a few whole numbers."""
-    return lambda raw: int(app.parse_choice([str(o) for o in options])(raw))
-
-
 def progress_reporter(total: int, label: str):
     bar = st.progress(0.0, text=label)
     done = [0]
@@ -57,9 +52,12 @@ st.caption("FLOPs = 2 × multiply-adds of the matrix products. Dense-all runs ev
 
 st.header("2 · Measured time")
 left, right = st.columns(2)
-batch = left.select_slider("Batch (tokens)", BATCHES, key="batch", value=app.url_value("batch", 256, int_choice(BATCHES)))
+batch = left.select_slider("Batch (tokens)", BATCHES, key="batch",
+                          value=app.url_value("batch", 256, app.parse_int_choice(BATCHES)))
 app.set_url_value("batch", batch)
-device = right.radio("Device", DEVICES, horizontal=True, key="device")
+device = right.radio("Device", DEVICES, horizontal=True, key="device",
+                     index=DEVICES.index(app.url_value("device", "cpu", app.parse_choice(DEVICES))))
+app.set_url_value("device", device)
 key = (cfg, batch, device)
 if st.button("Measure sparse vs dense", key="measure", type="primary"):
     bar, report = progress_reporter(len(IMPLS) * PROGRESS_STEPS, f"{batch} tokens on {device}")

@@ -10,6 +10,7 @@ from moeviz.text import DEFAULT_SENTENCE, embed_tokens, split_tokens
 from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, run_variants, token_changes, variant_summary
 
 D_MODEL = 32  # as the walkthrough, so a sentence routes the same way on both pages
+MAX_BIAS_STEPS = 50
 
 
 @st.cache_resource(max_entries=32, show_spinner="Routing the sentence through every variant…")
@@ -29,11 +30,13 @@ st.caption("Every gating rule below gets the same tokens and a layer with the sa
            f"capacity factor {controls.capacity_factor if controls.capacity_factor is not None else 'off'}.")
 
 text = st.text_input("Sentence", value=app.url_value("text", DEFAULT_SENTENCE, app.parse_text(300)), key="text",
-                     max_chars=300)
+                     max_chars=300, disabled=app.locked("text"))
 app.set_url_value("text", text)
-bias_steps = st.slider("DeepSeek bias updates before routing", 0, 50, DEFAULT_BIAS_STEPS, key="bias_steps",
+bias_steps = st.slider("DeepSeek bias updates before routing", 0, MAX_BIAS_STEPS, key="bias_steps",
+                       value=app.url_value("bias_steps", DEFAULT_BIAS_STEPS, app.parse_int(0, MAX_BIAS_STEPS)),
                        help="The sigmoid router's selection bias starts at zero and is nudged towards even load "
                             "once per step; this replays that many steps on this sentence.")
+app.set_url_value("bias_steps", bias_steps)
 if not split_tokens(text):
     st.info("Type a sentence with at least one word to route.")
     st.stop()

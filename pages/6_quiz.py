@@ -59,8 +59,11 @@ st.caption("Each question comes from a real MoE layer run (its own small layer, 
 score = st.session_state.setdefault(_SCORE, {"asked": set(), "right": set()})
 if "q" not in st.session_state:
     st.session_state["q"] = app.url_value("q", 1, app.parse_int(1, MAX_QUESTION))
-kinds = st.multiselect("Question kinds", QUESTION_KINDS, default=list(QUESTION_KINDS), format_func=KIND_LABELS.get,
-                       key="quiz_kinds")
+kinds = st.multiselect("Question kinds", QUESTION_KINDS, format_func=KIND_LABELS.get, key="quiz_kinds",
+                       default=list(app.url_value("quiz_kinds", QUESTION_KINDS, app.parse_choices(QUESTION_KINDS))))
+kinds = [k for k in QUESTION_KINDS if k in kinds]  # in a fixed order, so a question number means the same anywhere
+if kinds:
+    app.set_url_value("quiz_kinds", tuple(kinds))
 left, right = st.columns([3, 1])
 with left:
     seed = int(st.number_input("Question number", 1, MAX_QUESTION, step=1, key="q"))

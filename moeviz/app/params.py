@@ -65,6 +65,25 @@ def parse_choice(options: Sequence[str]) -> Parser:
     return parse
 
 
+def parse_int_choice(options: Sequence[int]) -> Parser:
+    """A parser for one of a few whole numbers (e.g. batch sizes)."""
+    words = parse_choice([str(o) for o in options])
+    return lambda raw: int(words(raw))
+
+
+def parse_choices(options: Sequence[str]) -> Parser:
+    """A parser for a comma-separated set of words from `options` (at least one), in the options' order."""
+    def parse(raw: str) -> tuple[str, ...]:
+        words = {w.strip() for w in raw.split(",") if w.strip()}
+        if not words:
+            raise ParamError("the list is empty.")
+        unknown = sorted(words - set(options))
+        if unknown:
+            raise ParamError(f"“{shown(unknown[0])}” is not one of {', '.join(options)}.")
+        return tuple(o for o in options if o in words)
+    return parse
+
+
 def parse_float_choice(options: Sequence[float]) -> Parser:
     """A parser for one of a fixed set of numbers (so 0.010 and 1e-2 both mean 0.01)."""
     def parse(raw: str) -> float:
@@ -178,9 +197,11 @@ def shared_url_params(values: dict) -> dict[str, str]:
 
 
 def url_text(value: Any) -> str:
-    """How a value is written into the link (floats without trailing zeros, flags as 1/0)."""
+    """How a value is written into the link (floats without trailing zeros, flags as 1/0, lists comma-separated)."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, (tuple, list)):
+        return ",".join(url_text(v) for v in value)
     return str(value)

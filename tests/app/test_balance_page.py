@@ -58,7 +58,7 @@ def test_short_run_is_kept_across_pages(train_calls):
 @pytest.mark.timeout(300)
 def test_sweep_trains_each_weight_and_draws_the_tradeoff(train_calls):
     at = open_page({"num_experts": "4", "top_k": "1"})
-    at.radio(key="balance_mode").set_value("Sweep of weights")
+    at.radio(key="balance_mode").set_value("sweep")
     at.select_slider(key="train_steps").set_value(50)
     at.button(key="balance_train").click().run()
     assert not at.exception

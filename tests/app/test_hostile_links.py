@@ -3,6 +3,7 @@ and nothing a visitor typed is ever rendered as HTML.
 
 Pages are discovered on disk, so a new page is covered the day it lands.
 """
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["app.py"] + sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
 KEYS = ("num_experts", "top_k", "router", "balance_weight", "capacity_factor", "seed", "step", "token", "text",
         "present")
+# Every page-local link value, found where the app reads it (`url_value("key", ...)`), so a new knob is covered too.
+LOCAL_KEYS = tuple(sorted({key for path in [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("moeviz/app/*.py")]
+                           for key in re.findall(r'url_value\(\s*"(\w+)"', path.read_text(encoding="utf-8"))}
+                          - set(KEYS))) + ("hide", "lock")
 HOSTILE = {
     "empty": "",
     "whitespace": "   \t ",
@@ -44,10 +49,14 @@ def assert_safe(at: AppTest) -> None:
         assert not any(m in block.proto.body for m in MARKERS)
 
 
+def test_local_keys_are_found():
+    assert {"workers", "skew", "train_steps", "quiz_kinds", "bias_steps"} <= set(LOCAL_KEYS)
+
+
 @pytest.mark.parametrize("page", PAGES)
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_value_in_every_parameter(page, name):
-    at = run_page(page, {key: HOSTILE[name] for key in KEYS})
+    at = run_page(page, {key: HOSTILE[name] for key in KEYS + LOCAL_KEYS})
     assert_safe(at)
     if name not in ("empty", "whitespace"):
         assert at.warning, f"{page}: no warning for {name!r} values in the link"
@@ -60,6 +69,12 @@ def test_100k_character_values(page, keys):
     at = run_page(page, {key: "9" * 100_000 for key in keys})
     assert_safe(at)
     assert at.warning
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_100k_character_page_values(page):
+    for start in range(0, len(LOCAL_KEYS), 5):  # five at a time, as above
+        assert_safe(run_page(page, {key: "9" * 100_000 for key in LOCAL_KEYS[start:start + 5]}))
 
 
 @pytest.mark.parametrize("page", PAGES)
