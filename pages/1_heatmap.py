@@ -66,8 +66,8 @@ st.caption(" ".join(notes))
 # text_input) would otherwise come back empty here, and the presets need to write into the box.
 st.session_state["text"] = st.session_state["text"] if "text" in st.session_state else \
     app.url_value("text", DEFAULT_TEXT, app.parse_text(analysis.MAX_CHARS))
-st.selectbox("Example texts", [CUSTOM, *PRESETS], key="preset", on_change=use_preset)
-text = st.text_area("Text to route", key="text", height=100,
+st.selectbox("Example texts", [CUSTOM, *PRESETS], key="preset", on_change=use_preset, disabled=app.locked("text"))
+text = st.text_area("Text to route", key="text", height=100, disabled=app.locked("text"),
                     help=f"Any text. The model reads at most {trained.context} tokens; lines indented by 3 or more "
                          f"spaces count as code (marked {CODE_MARK.strip()}).")
 

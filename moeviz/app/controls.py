@@ -45,6 +45,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     fall back), and are written back to the link and carried by the page links on every run."""
     st.set_page_config(page_title=page_title, page_icon="🔀", layout="wide")
     values = shared_values()
+    presenter_settings = presenter.presenter_state()  # before the widgets: it says which ones are locked
     figures = charts.start_page_figures()
     with st.sidebar:
         st.markdown("### :material/alt_route: moeviz\nTop-k routing in a real Mixture-of-Experts layer")
@@ -64,7 +65,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
         presenter.draw_classroom_tools(values, query_params)  # presets, presenter mode, link to this view
         charts.figures_download_button(figures, page_title)
     with links:  # presenter mode travels with the page links too
-        draw_links({**query_params, **presenter.presenter_params(presenter.presenter_state())})
+        draw_links({**query_params, **presenter.presenter_params(presenter_settings)})
     presenter.apply_presenter()
     return controls
 
@@ -74,21 +75,26 @@ def _layer_widgets(values: dict) -> None:
     st.markdown("**The MoE layer**")
     values["num_experts"] = st.slider(
         "Experts (N)", MIN_EXPERTS, MAX_EXPERTS, value=values["num_experts"], key="num_experts",
+        disabled=presenter.locked("num_experts"),
         help="How many expert MLPs the layer holds. Only k of them work on any one token.")
     values["router"] = st.selectbox(
         "Router", ROUTERS, index=ROUTERS.index(values["router"]), format_func=ROUTER_LABELS.get, key="router",
+        disabled=presenter.locked("router"),
         help="The gating rule that turns router scores into chosen experts and weights.")
     values["top_k"] = _top_k_widget(values)
     values["capacity_factor"] = st.select_slider(
         "Capacity factor", CAPACITY_FACTORS, value=values["capacity_factor"], key="capacity_factor",
+        disabled=presenter.locked("capacity_factor"),
         help="Slots per expert, C = ceil(factor · tokens · k / N). Tokens past a full expert are dropped. "
              "'off' = no limit (Switch and expert choice then use their own defaults).")
     values["balance_weight"] = st.select_slider(
         "Balance-loss weight (α)", BALANCE_WEIGHTS, value=values["balance_weight"], key="balance_weight",
+        disabled=presenter.locked("balance_weight"),
         format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
         help="How strongly training pushes the router to spread tokens evenly. Matters while training.")
     values["seed"] = int(st.number_input(
         "Seed (layer weights)", 0, MAX_SEED, value=values["seed"], step=1, key="seed",
+        disabled=presenter.locked("seed"),
         help="Draws the layer's random weights. The same seed gives the same layer on any machine."))
 
 
@@ -100,4 +106,5 @@ def _top_k_widget(values: dict) -> int:
         return top_k
     # The slider's max is part of its identity: when N changes the bound, it restarts from the fitted value.
     return st.slider("Experts per token (k)", 1, min(MAX_TOP_K, values["num_experts"]), value=top_k,
-                     key="top_k", help="Top-k: how many experts each token is sent to.")
+                     key="top_k", disabled=presenter.locked("top_k"),
+                     help="Top-k: how many experts each token is sent to.")

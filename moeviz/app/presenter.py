@@ -1,11 +1,14 @@
 """Teacher mode: a presenter switch (also `?present=1`), presets one click away, and a copyable link to the view.
 
 Presenter mode makes text larger, collapses the sidebar and hides or locks the controls the teacher picked
-(`?hide=seed,router&lock=top_k`), so a projector shows the figure and not the knobs. Hiding and locking are
-CSS on Streamlit's `st-key-<widget key>` classes, so the widgets keep their values and the link stays valid.
+(`?hide=seed,router&lock=top_k`), so a projector shows the figure and not the knobs. Hiding is CSS on
+Streamlit's `st-key-<widget key>` classes; locking disables the widget (`disabled=locked(key)`), so neither mouse
+nor keyboard can move it. Either way the widgets keep their values and the link stays valid.
 
-    draw_classroom_tools(values)   # in the sidebar, after the layer's widgets (values = the shared dict)
-    apply_presenter()              # once per run, after the sidebar: page config + CSS
+    presenter_state()                             # once per run, before any widget that may be locked
+    st.slider(..., key="top_k", disabled=locked("top_k"))
+    draw_classroom_tools(values, query_params)    # in the sidebar, after the layer's widgets
+    apply_presenter()                             # once per run, after the sidebar: page config + CSS
 """
 from __future__ import annotations
 
@@ -43,15 +46,14 @@ def parse_keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
-def presenter_css(hidden=(), locked=(), font_px: int = BASE_FONT_PX) -> str:
-    """The presenter stylesheet: larger base font, hidden and locked controls. Keys must be CONTROL_KEYS."""
-    for key in (*hidden, *locked):
+def presenter_css(hidden=(), font_px: int = BASE_FONT_PX) -> str:
+    """The presenter stylesheet: larger base font and hidden controls. Keys must be CONTROL_KEYS."""
+    for key in hidden:
         if key not in CONTROL_KEYS:
             raise ValueError(f"{key!r} is not a control key")
     rules = [f"html {{ font-size: {int(font_px)}px; }}",
              "h1 { font-size: 2.6rem !important; }"]
     rules += [f".st-key-{key} {{ display: none !important; }}" for key in hidden]
-    rules += [f".st-key-{key} {{ pointer-events: none; opacity: 0.55; }}" for key in locked]
     return "\n".join(rules)
 
 
@@ -79,6 +81,16 @@ def presenter_state() -> dict:
     state["hide"] = _url_or("hide", parse_keys, state["hide"])
     state["lock"] = _url_or("lock", parse_keys, state["lock"])
     return state
+
+
+def locked(key: str) -> bool:
+    """Whether presenter mode locks the control `key` in this run: pass it as the widget's `disabled=`.
+
+    The switch and the lock list are read from their own widgets first: they sit below the layer's controls in
+    the sidebar, so the settings this session stored on the last run would lag one click behind."""
+    state = st.session_state.get(_STATE, {"on": False, "lock": ()})
+    on = st.session_state.get("presenter_on", state["on"])
+    return bool(on) and key in st.session_state.get("presenter_lock", state["lock"])
 
 
 def presenter_params(state: dict) -> dict[str, str]:
@@ -139,7 +151,7 @@ def _current_params() -> dict[str, str]:
 
 def draw_classroom_tools(values: dict, query_params: dict[str, str]) -> None:
     """Presets, the presenter switch and the link to this view, drawn into the current container."""
-    state = presenter_state()
+    state = st.session_state[_STATE]  # read from the link by presenter_state() earlier in this run
     _preset_buttons(values)
     _presenter_settings(state)
     _write_presenter_url(state)
@@ -154,8 +166,8 @@ def apply_presenter() -> None:
     if not state or not state["on"]:
         return
     st.set_page_config(initial_sidebar_state="collapsed")
-    st.html(f"<style>{presenter_css(state['hide'], state['lock'])}</style>")
+    st.html(f"<style>{presenter_css(state['hide'])}</style>")
 
 
-__all__ = ["presenter_css", "share_url", "parse_keys", "parse_flag", "presenter_state", "presenter_params",
+__all__ = ["presenter_css", "share_url", "parse_keys", "parse_flag", "presenter_state", "presenter_params", "locked",
            "apply_preset", "draw_classroom_tools", "apply_presenter", "CONTROL_KEYS", "PRESETS_BY_KEY"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text
+from moeviz.app.presenter import locked
 from moeviz.app.runners import dense_for
 from moeviz.app.steps import STEPS, show_misreading
 from moeviz.app.url import set_url_value, url_value
@@ -35,7 +36,7 @@ def pick_source() -> TokenSource:
     text = url_value("text", DEFAULT_SENTENCE, parse_text(MAX_TEXT_CHARS))
     vector_seed = url_value("vector_seed", 0, parse_int(0, MAX_SEED))
     if source == "sentence":
-        text = c2.text_input("Sentence", value=text, max_chars=MAX_TEXT_CHARS, key="text",
+        text = c2.text_input("Sentence", value=text, max_chars=MAX_TEXT_CHARS, key="text", disabled=locked("text"),
                              help=f"Split into words and punctuation; the first {MAX_TOKENS} tokens are used.")
         if not split_tokens(text):
             st.warning("That sentence has no words to route; using the example sentence instead.")
@@ -53,6 +54,7 @@ def pick_token(labels) -> int:
     T = len(labels)
     start = min(url_value("token", 0, parse_int(0, MAX_TOKENS - 1)), T - 1)
     token = st.pills("Token to follow", list(range(T)), default=start, required=True, key="token",
+                     disabled=locked("token"),
                      format_func=lambda t: escape_markdown(labels[t]))
     token = start if token is None else int(token)
     set_url_value("token", token)
@@ -79,14 +81,16 @@ def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource, dens
     (the trained language model's layer); by default the random layer's run is used."""
     if "step" not in st.session_state:
         st.session_state["step"] = url_value("step", 1, parse_int(1, len(STEPS)))
+    step_locked = locked("step")
     st.segmented_control("Step", list(range(1, len(STEPS) + 1)), key="step", required=True, width="stretch",
+                         disabled=step_locked,
                          format_func=lambda i: f"{i} · {STEP_NAMES[i - 1]}", label_visibility="collapsed")
     step = int(st.session_state["step"] or 1)
     set_url_value("step", step)
     prev_col, title_col, next_col = st.columns([1, 6, 1], vertical_alignment="center")
-    prev_col.button("← Prev", key="prev_step", on_click=_go_to, args=(step - 1,), disabled=step == 1,
+    prev_col.button("← Prev", key="prev_step", on_click=_go_to, args=(step - 1,), disabled=step_locked or step == 1,
                     width="stretch")
-    next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,), disabled=step == len(STEPS),
+    next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,), disabled=step_locked or step == len(STEPS),
                     width="stretch", type="primary")
     title_col.markdown(f"#### Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}")
     view = token_view(run.trace, token, run.labels)

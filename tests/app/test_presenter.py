@@ -13,16 +13,16 @@ SCRIPT = """
 import streamlit as st
 import moeviz.app as app
 controls = app.sidebar("presenter test")  # the sidebar draws the presets, presenter switch and link
-text = st.text_input("Sentence", value=app.url_value("text", "hello", app.parse_text(100)), key="text")
+text = st.text_input("Sentence", value=app.url_value("text", "hello", app.parse_text(100)), key="text",
+                     disabled=app.locked("text"))
 app.set_url_value("text", text)
 st.markdown(f"router={controls.router} k={controls.top_k} N={controls.num_experts} cf={controls.capacity_factor}")
 """
 
 
-def test_css_hides_and_locks_only_known_controls():
-    css = presenter_css(hidden=("seed",), locked=("top_k", "router"))
-    assert ".st-key-seed { display: none !important; }" in css
-    assert ".st-key-top_k { pointer-events: none; opacity: 0.55; }" in css and ".st-key-router" in css
+def test_css_hides_only_known_controls():
+    css = presenter_css(hidden=("seed", "router"))
+    assert ".st-key-seed { display: none !important; }" in css and ".st-key-router" in css
     assert "font-size: 20px" in css and ".st-key-num_experts" not in css
     with pytest.raises(ValueError):
         presenter_css(hidden=("x} body{display:none",))
@@ -62,13 +62,40 @@ def test_present_link_turns_on_presenter_mode():
     assert not at.exception
     assert at.toggle(key="presenter_on").value is True
     css = styles(at)
-    assert ".st-key-seed { display: none" in css and ".st-key-top_k { pointer-events: none" in css
+    assert ".st-key-seed { display: none" in css and ".st-key-top_k" not in css  # locked is disabled, not styled
+    assert at.slider(key="top_k").disabled and not at.slider(key="num_experts").disabled
     assert at.query_params["present"] == "1"
     link = [c.value for c in at.code][0]
     assert "present=1" in link and "hide=seed" in link and "top_k=" in link
     at.toggle(key="presenter_on").set_value(False).run()
     assert not at.exception and "st-key-seed" not in styles(at)
+    assert not at.slider(key="top_k").disabled  # unlocked in the same run the switch went off
     assert "present" not in at.query_params
+
+
+def test_a_lock_chosen_in_the_sidebar_applies_at_once_and_blocks_changes():
+    at = run({"present": "1"})
+    assert not at.text_input(key="text").disabled
+    at.multiselect(key="presenter_lock").set_value(["text", "router"]).run()
+    assert not at.exception
+    assert at.text_input(key="text").disabled and at.selectbox(key="router").disabled
+    assert at.query_params["lock"] in ("text,router", ["text,router"])
+    assert not at.slider(key="top_k").disabled
+
+
+def test_lock_without_presenter_mode_locks_nothing():
+    at = run({"lock": "top_k"})
+    assert not at.exception and not at.slider(key="top_k").disabled
+
+
+def test_walkthrough_step_lock_disables_the_stepper():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"present": "1", "lock": "step,token", "step": "3"})
+    at.run()
+    assert not at.exception
+    assert at.button(key="prev_step").disabled and at.button(key="next_step").disabled
+    assert at.button_group(key="token").disabled and at.segmented_control(key="step").disabled
+    assert any(m.value.startswith("#### Step 3 / 6") for m in at.markdown)
 
 
 def test_without_the_flag_nothing_changes():
