@@ -3,7 +3,10 @@ local experts, all_to_all the results back, combine. The same function runs in t
 torchrun (moeviz.parallel.run).
 
 Layout: W ranks, each holds a shard of the tokens and a contiguous block of experts (owner_starts). The router
-is replicated, so every rank routes its own tokens. Shapes: T local tokens, K slots per token, D = d_model,
+is replicated, so every rank routes its own tokens. A capacity limit is applied the way GShard does it: each
+rank's tokens form a group, and the group gets C = ceil(cf * T_local * k / N) slots per expert, decided on the
+rank before anything is sent. The exact reference is therefore the single-process layer run on each shard
+(`local_group_reference`); without capacity that equals the layer on the whole batch. Shapes: T local tokens, K slots per token, D = d_model,
 S = active slots sent, R = rows received.
 
 Timing per rank (wall clock, ms): route, wait (in a barrier before each exchange: idle until the slowest peer
@@ -45,10 +48,20 @@ def unsupported_reason(cfg: MoEConfig) -> str | None:
     (Workers run the layer in eval mode, so training noise never makes ranks route differently.)"""
     if cfg.router == "expert_choice":
         return "expert choice ranks all tokens of the batch together, so a rank cannot route its shard alone."
-    if cfg.effective_capacity_factor is not None:
-        return ("a capacity limit depends on the whole batch; the expert-parallel demo runs without one "
-                "(capacity has its own section).")
     return None
+
+
+def local_group_reference(layer: MoELayer, x: torch.Tensor, world_size: int) -> tuple[torch.Tensor, float]:
+    """What W ranks must output for x: the single-process layer on each rank's shard (its capacity group).
+
+    Returns (y (T, D), the share of token copies dropped over all groups)."""
+    outputs, dropped, slots = [], 0, 0
+    with torch.inference_mode():
+        for shard in torch.tensor_split(x, world_size):
+            y, trace = layer(shard)
+            outputs.append(y)
+            dropped, slots = dropped + int(trace.dropped.sum()), slots + trace.dropped.numel()
+    return torch.cat(outputs), dropped / max(slots, 1)
 
 
 class _Clock:
@@ -103,6 +116,7 @@ def ep_step(layer: MoELayer, x_local: torch.Tensor, group=None) -> tuple[torch.T
         if layer.shared_expert is not None:
             y = y + layer.shared_expert.forward_expert(0, x_local)
     stats = _stats(rank, W, E, T, x_local, send_n, recv_n, clock)
+    stats["slots_dropped"] = int(r["dropped"].sum())  # over capacity in this rank's group: never sent
     stats["step_ms"] = (time.perf_counter() - start) * 1e3
     return y, stats
 

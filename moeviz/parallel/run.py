@@ -7,7 +7,8 @@
 
 torchrun sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; every rank builds the same seeded layer and the same
 seeded tokens, keeps its experts and its shard of tokens, and rank 0 prints the per-worker table and checks the
-gathered output against the single-process layer.
+gathered output against the single-process layer (run on each rank's shard: with --capacity-factor, every rank's
+tokens are one capacity group, as in GShard).
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ import sys
 import torch
 import torch.distributed as dist
 
-from moeviz.config import MoEConfig
+from moeviz.config import ROUTERS, MoEConfig
 from moeviz.layer import MoELayer
-from moeviz.parallel.engine import ep_step, keep_local_experts
+from moeviz.parallel.engine import ep_step, keep_local_experts, local_group_reference, unsupported_reason
 from moeviz.parallel.workload import skewed_tokens
 
 
@@ -29,6 +30,9 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--num-experts", type=int, default=8)
     p.add_argument("--top-k", type=int, default=2)
+    p.add_argument("--router", default="softmax_topk", choices=[r for r in ROUTERS if r != "expert_choice"])
+    p.add_argument("--capacity-factor", type=float, default=None, help="slots per expert per rank's group "
+                   "(default: no limit; switch uses its own default)")
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--d-hidden", type=int, default=512)
     p.add_argument("--tokens", type=int, default=4096, help="tokens in the whole batch (split over ranks)")
@@ -44,14 +48,22 @@ def main(argv=None) -> int:
         if name not in os.environ:
             print(f"{name} is not set: start this with torchrun (see --help).", file=sys.stderr)
             return 2
+    try:  # before joining the group, so no peer waits on a rank that gave up
+        cfg = MoEConfig(d_model=args.d_model, d_hidden=args.d_hidden, num_experts=args.num_experts,
+                        top_k=1 if args.router == "switch" else args.top_k, router=args.router,
+                        capacity_factor=args.capacity_factor, device="cpu", seed=args.seed)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if unsupported_reason(cfg):
+        print(f"cannot run expert-parallel: {unsupported_reason(cfg)}", file=sys.stderr)
+        return 2
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method="env://")
     rank, W = dist.get_rank(), dist.get_world_size()
-    cfg = MoEConfig(d_model=args.d_model, d_hidden=args.d_hidden, num_experts=args.num_experts, top_k=args.top_k,
-                    device="cpu", seed=args.seed)
     full = MoELayer(cfg).eval()
     x = skewed_tokens(full, args.tokens, args.skew, args.seed + 1, W)
-    reference = full(x)[0] if rank == 0 else None
+    reference = local_group_reference(full, x, W)[0] if rank == 0 else None
     layer = keep_local_experts(full, rank, W)
     x_local = torch.tensor_split(x, W)[rank]
     for _ in range(args.steps):

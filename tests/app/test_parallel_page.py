@@ -59,3 +59,17 @@ def test_worker_run_shows_per_worker_results_and_matches_the_layer():
         assert current_pool().pids == pids
     finally:
         shutdown_pool()
+
+
+@pytest.mark.timeout(400)
+def test_worker_run_with_capacity_drops_per_worker_and_still_matches():
+    at = open_page({"num_experts": "4", "top_k": "2", "capacity_factor": "1", "skew": "0.9"})
+    at.button(key="run_parallel").click().run(timeout=300)
+    try:
+        assert not at.exception and not at.error
+        assert float(metrics(at)["Max |parallel − single-process|"]) < 1e-4
+        text = [m.value for m in at.markdown if "applied per worker" in m.value]
+        assert text and "Capacity factor 1, applied per worker" in text[0]
+        assert not [c.value for c in at.caption if c.value.startswith("For this demo")]  # nothing was replaced
+    finally:
+        shutdown_pool()

@@ -8,7 +8,7 @@ import torch
 
 from moeviz import MoEConfig, MoELayer
 from moeviz.parallel import WorkerError, current_pool, run_expert_parallel, shutdown_pool, skewed_tokens
-from moeviz.parallel.engine import expert_owner, owner_starts, unsupported_reason
+from moeviz.parallel.engine import expert_owner, local_group_reference, owner_starts, unsupported_reason
 
 pytestmark = pytest.mark.timeout(240)  # a hung worker fails the test instead of hanging CI
 
@@ -113,8 +113,37 @@ def test_a_worker_that_dies_tears_the_pool_down_with_a_clear_error():
 
 
 def test_unsupported_configs_say_why_before_starting_workers():
-    assert "capacity" in unsupported_reason(_cfg(capacity_factor=1.0))
     assert "expert choice" in unsupported_reason(_cfg(router="expert_choice"))
-    assert unsupported_reason(_cfg()) is None
-    with pytest.raises(ValueError, match="capacity"):
-        run_expert_parallel(_cfg(router="switch", top_k=1), torch.randn(4, 16), world_size=2)
+    assert unsupported_reason(_cfg()) is None and unsupported_reason(_cfg(capacity_factor=1.0)) is None
+    with pytest.raises(ValueError, match="expert choice"):
+        run_expert_parallel(_cfg(router="expert_choice"), torch.randn(4, 16), world_size=2)
+
+
+@pytest.mark.parametrize("overrides", [dict(capacity_factor=0.75), dict(router="switch", top_k=1),
+                                       dict(capacity_factor=0.5, drop_policy="probability")],
+                         ids=["top2-cf0.75", "switch", "cf0.5-by-probability"])
+def test_capacity_is_applied_per_worker_group_like_gshard(overrides):
+    cfg = _cfg(**overrides)
+    layer = MoELayer(cfg).eval()
+    x = torch.randn(37, cfg.d_model, generator=torch.Generator().manual_seed(2))
+    run = run_expert_parallel(cfg, x, world_size=2, timeout_s=120)
+    # The reference, built by hand: the single-process layer on each worker's shard (its capacity group).
+    shards = torch.tensor_split(x, 2)
+    with torch.inference_mode():
+        traces = [layer(shard)[1] for shard in shards]
+    torch.testing.assert_close(run.output, torch.cat([t.output for t in traces]), rtol=1e-5, atol=1e-6)
+    assert [w["slots_dropped"] for w in run.workers] == [int(t.dropped.sum()) for t in traces]
+    assert sum(w["slots_dropped"] for w in run.workers) > 0  # the limit really bit
+    computed = sum(w["rows_received"] for w in run.workers)
+    assert computed == sum(int((~t.dropped).sum()) for t in traces)  # dropped copies are never sent
+    y, dropped = local_group_reference(layer, x, 2)
+    torch.testing.assert_close(y, run.output, rtol=1e-5, atol=1e-6)
+    assert dropped == sum(int(t.dropped.sum()) for t in traces) / (37 * cfg.top_k)
+
+
+def test_demo_keeps_capacity_and_switch_and_replaces_only_expert_choice():
+    from moeviz.parallel.demo import demo_config
+    for cfg in (_cfg(capacity_factor=1.0), _cfg(router="switch", top_k=1)):
+        assert demo_config(cfg) == (cfg, None)
+    replaced, note = demo_config(_cfg(router="expert_choice", capacity_factor=1.0))
+    assert replaced.router == "softmax_topk" and unsupported_reason(replaced) is None and "expert choice" in note
