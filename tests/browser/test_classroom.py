@@ -26,6 +26,21 @@ def test_page_in_presenter_mode(page, streamlit_server, page_info):
     assert_no_console_errors(page)
 
 
+def test_locked_control_ignores_the_keyboard(page, streamlit_server):
+    open_app(page, streamlit_server, "/?present=1&lock=top_k&num_experts=8&top_k=2")
+    assert_no_exception(page)
+    page.get_by_test_id("stExpandSidebarButton").click()  # presenter mode collapsed the sidebar
+    slider = page.locator('.st-key-top_k input[type="range"]')
+    slider.wait_for(state="attached")
+    assert slider.is_disabled()
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(1500)  # a rerun, if one were started, would have rewritten the link by now
+    wait_for_app(page)
+    assert "top_k=2" in page.url and "top_k=3" not in page.url
+    assert_no_console_errors(page)
+
+
 def test_variants_downloads_parse_back(page, streamlit_server):
     open_app(page, streamlit_server, "/variants?text=Experts+take+turns&capacity_factor=0.5")
     assert_no_exception(page)
