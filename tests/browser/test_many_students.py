@@ -11,7 +11,7 @@ import loadtest  # noqa: E402
 
 
 def test_concurrent_sessions_see_their_own_results():
-    args = argparse.Namespace(sessions=6, browsers=2, moves=2, rounds=1)
+    args = argparse.Namespace(sessions=6, browsers=2, moves=2, rounds=1, start_timeout=300)
     # Its own thread: the load test runs an asyncio loop, and the sync Playwright fixtures own this thread's.
     with ThreadPoolExecutor(max_workers=1) as pool:
         result = pool.submit(loadtest.measure, loadtest.ROOT / "app.py", loadtest.ROOT, "app", args).result()
