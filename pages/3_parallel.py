@@ -107,16 +107,16 @@ if result and result[1] == workers and result[0] == ep_cfg:
         st.markdown(f"Capacity factor {ep_cfg.effective_capacity_factor:g}, applied per worker: "
                     f"**{bal['dropped_fraction']:.0%}** of token copies dropped when balanced, "
                     f"**{sk['dropped_fraction']:.0%}** with skew {ran_skew:g}. A hot expert computes at most C copies "
-                    "from each worker, which caps how far worker 0 falls behind; the copies past C are dropped "
-                    "and those tokens keep only the residual path. Set capacity to *off* to compare.")
+                    "from each worker, so worker 0's work is capped (compare its copies received with capacity "
+                    "*off*); the copies past C are dropped and those tokens keep only the residual path.")
     app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g} "
                                      f"(busiest expert {sk['load_max_over_mean']:.1f}× the mean load)"),
                     key="worker_bars")
     app.chart(figs.worker_timelines({"balanced": bal["workers"], f"skew {ran_skew:g}": sk["workers"]}),
                     key="timelines")
     st.caption(f"Measured now on this machine ({EP_TOKENS} tokens, D={EP_D_MODEL}, H={EP_D_HIDDEN}, median of 3 "
-               "steps; the single-process reference runs each worker's shard, i.e. the same capacity groups). Other users "
-               "share its cores, so times move from run to run. *Waiting* is time in a barrier "
+               "steps; the single-process reference runs each worker's shard, i.e. the same capacity groups). "
+               "Other users share its cores, so times move from run to run. *Waiting* is time in a barrier "
                "before each exchange: idle until the slowest peer arrives. Worker start-up took "
                f"{bal['pool_start_s']:.1f} s (0 when the pool was already running).")
 else:

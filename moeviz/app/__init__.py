@@ -22,8 +22,9 @@ Page-local values in the link (`text`, `token`, `step`, ...):
 `url_value(key, default, parse)` reads the link (a bad value warns and gives `default`), else the value this
 session last set, else `default`; `set_url_value(key, value)` remembers it and writes the link. Parsers:
 `parse_int(lo, hi)`, `parse_int_choice(options)`, `parse_choice(options)`, `parse_choices(options)` (a comma list),
-`parse_float_choice(options)`, `parse_text(max_chars)`, `parse_flag` (1/0, on/off); any callable raw_str -> value that raises `ParamError(reason)`
-works. Keep widget key == URL key, and put every knob that changes what a page shows into the link.
+`parse_float_choice(options)`, `parse_text(max_chars)`, `parse_flag` (1/0, on/off); any callable raw_str -> value
+that raises `ParamError(reason)` works. Keep widget key == URL key, and put every knob that changes what a page
+shows into the link.
 
 Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
 "Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).

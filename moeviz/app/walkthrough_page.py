@@ -90,8 +90,8 @@ def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource, dens
     prev_col, title_col, next_col = st.columns([1, 6, 1], vertical_alignment="center")
     prev_col.button("← Prev", key="prev_step", on_click=_go_to, args=(step - 1,), disabled=step_locked or step == 1,
                     width="stretch")
-    next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,), disabled=step_locked or step == len(STEPS),
-                    width="stretch", type="primary")
+    next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,),
+                    disabled=step_locked or step == len(STEPS), width="stretch", type="primary")
     title_col.markdown(f"#### Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}")
     view = token_view(run.trace, token, run.labels)
     STEPS[step - 1](run, view, controls)

@@ -6,8 +6,8 @@ Layout: W ranks, each holds a shard of the tokens and a contiguous block of expe
 is replicated, so every rank routes its own tokens. A capacity limit is applied the way GShard does it: each
 rank's tokens form a group, and the group gets C = ceil(cf * T_local * k / N) slots per expert, decided on the
 rank before anything is sent. The exact reference is therefore the single-process layer run on each shard
-(`local_group_reference`); without capacity that equals the layer on the whole batch. Shapes: T local tokens, K slots per token, D = d_model,
-S = active slots sent, R = rows received.
+(`local_group_reference`); without capacity that equals the layer on the whole batch.
+Shapes: T local tokens, K slots per token, D = d_model, S = active slots sent, R = rows received.
 
 Timing per rank (wall clock, ms): route, wait (in a barrier before each exchange: idle until the slowest peer
 arrives), comm (inside the all_to_all calls), compute (the local experts), step (all of it). Bytes count only

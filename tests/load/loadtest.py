@@ -2,14 +2,15 @@
 
 Each session opens the walkthrough with its own settings in the link, then moves the sidebar's k slider a few
 times. We record, per move, the time from the key press until the page shows the new k with the script idle
-(measured inside the page with performance.now()), and the time from opening the link until the page is fully drawn
-(the *start*: on a starved 2-core machine mostly the browser loading Streamlit's and Plotly's JavaScript). We check
+(measured inside the page with performance.now()), and the time from opening the link until the page is fully
+drawn (the *start*: on a starved 2-core machine mostly the browser loading Streamlit's and Plotly's JavaScript). We check
 that every session shows the answer that a lone session with the same settings shows (no cross-talk through caches
 or globals), and read the server's peak memory (VmHWM) and its resident memory after each round (bounded growth).
-A failed session leaves a screenshot and the page's state in the report (`failed_pages`). The same load then runs against a near-blank page with the same
-sidebar, the baseline that says what Streamlit and this 2-core machine cost on their own.
+A failed session leaves a screenshot and the page's state in the report (`failed_pages`). The same load then
+runs against a near-blank page with the same sidebar, the baseline that says what Streamlit and this 2-core
+machine cost on their own.
 
-    .venv/bin/python tests/load/loadtest.py --sessions 20 --browsers 4 --moves 4 --out artifacts/load.json
+    .venv/bin/python tests/load/loadtest.py --sessions 20 --browsers 4 --moves 4 --rounds 2 --out artifacts/load.json
 """
 from __future__ import annotations
 
@@ -167,8 +168,8 @@ async def run_load(base: str, pid: int, sessions: int, browsers: int, moves: int
         launched = [await p.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
                     for _ in range(browsers)]
         reference = await reference_answers(launched[0], base, sessions, moves) if label == "app" else None
-        result = {"times": [], "start_times": [], "crosstalk": [], "errors": [], "failures": [], "failed_pages": [], "finished": 0,
-                  "rss_after_round": []}
+        result = {"times": [], "start_times": [], "crosstalk": [], "errors": [], "failures": [], "failed_pages": [],
+                  "finished": 0, "rss_after_round": []}
         start = time.perf_counter()
         for _ in range(rounds):
             await asyncio.gather(*(one_session(launched[i % browsers], base, i, moves, reference, result, label,
@@ -209,7 +210,8 @@ def measure(script: Path, cwd: Path, label: str, args) -> dict:
                                       args.rounds, label, int(args.start_timeout * 1000)))
     print(f"[{label}] p50 {result.get('p50_ms', float('nan')):.0f} ms, p95 {result.get('p95_ms', float('nan')):.0f}"
           f" ms; page start p50 {result.get('start_p50_ms', float('nan')) / 1e3:.0f} s, p95 "
-          f"{result.get('start_p95_ms', float('nan')) / 1e3:.0f} s, max {result.get('start_max_ms', float('nan')) / 1e3:.0f} s;"
+          f"{result.get('start_p95_ms', float('nan')) / 1e3:.0f} s, "
+          f"max {result.get('start_max_ms', float('nan')) / 1e3:.0f} s;"
           f" {result['finished']}/{args.sessions * args.rounds} sessions finished, server peak "
           f"{result['peak_mb']:.0f} MB, rss after rounds {result['rss_after_round']}", flush=True)
     return result
