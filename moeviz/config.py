@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 # Router variants, each the gating rule of a real system (see moeviz/router.py for the details).
 ROUTERS = ("softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk", "switch", "expert_choice")
 ROUTER_LABELS = {
-    "softmax_topk": "softmax → top-k (Mixtral, Qwen-MoE, OLMoE)",
+    "softmax_topk": "softmax → top-k, renormalised (Mixtral)",
     "topk_softmax": "top-k → softmax (GPT-OSS)",
     "sigmoid_bias": "sigmoid + selection bias (DeepSeek-V3)",
     "noisy_topk": "noisy top-k (Shazeer et al. 2017)",
@@ -31,7 +31,7 @@ class MoEConfig:
     num_experts: int = 8  # N: routed experts
     top_k: int = 2  # k: experts each token is sent to (expert_choice: average experts per token)
     router: str = "softmax_topk"  # one of ROUTERS
-    norm_topk_prob: bool = True  # renormalise the k kept weights to sum to 1 (Mixtral: yes, Qwen/OLMoE: no)
+    norm_topk_prob: bool = True  # rescale the k kept weights to sum 1 (Mixtral: yes; OLMoE: no)
     capacity_factor: float | None = None  # None = unlimited; else C = ceil(cf * T * k / N) slots per expert
     drop_policy: str = "position"  # which overflow slots lose: later tokens ("position") or lower weight
     jitter_eps: float = 0.01  # switch: multiplicative router-input noise in training, U(1-eps, 1+eps)

@@ -47,7 +47,8 @@ ENTRIES = (
     Entry("Shared expert", "An expert that every token always uses, next to the routed ones (DeepSeek, "
           "Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to specialise.", None),
     Entry("Active vs total parameters", "Total parameters are all the weights the model stores; active ones are "
-          "those a single token actually uses (router + k experts). Compute follows the active count, memory "
+          "those a single token actually uses: in an MoE layer the router, its k experts and any shared expert; in a "
+          "whole model also attention and embeddings. Compute follows the active count, memory "
           "the total.", "pages/4_compute.py"),
 )
 

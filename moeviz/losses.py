@@ -26,7 +26,7 @@ def z_loss(router_logits: torch.Tensor) -> torch.Tensor:
 
 
 def cv_squared(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
-    """Squared coefficient of variation, var / mean^2 (unbiased variance, as Shazeer et al.'s code)."""
+    """Squared coefficient of variation, var / mean^2 (unbiased variance)."""
     x = x.float()
     if x.numel() <= 1:
         return x.new_zeros(())

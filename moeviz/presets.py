@@ -39,14 +39,17 @@ PRESETS = (
            "even share: any imbalance drops tokens.", 8, 1, "switch", 0.01, "1"),
     Preset("top2_drops", "Top-2 with capacity 0.75", "Less room than the even share: some slots must drop, "
            "and late tokens lose first.", 8, 2, "softmax_topk", 0.01, "0.75"),
-    Preset("deepseek", "DeepSeek-style 64 experts top-6", "Many small experts, sigmoid gates and the "
-           "selection bias instead of a balance loss.", 64, 6, "sigmoid_bias", 0.0, "off"),
-    Preset("olmoe", "OLMoE-style 64 experts top-8", "Fine-grained experts with softmax → top-8.",
+    Preset("deepseek", "DeepSeek-style 64 experts top-6", "DeepSeek-V3's gating (sigmoid scores, a "
+           "selection bias instead of a balance loss) on the smaller 64-expert top-6 shape of DeepSeekMoE / "
+           "V2-Lite; V3 itself routes top-8 of 256, plus a shared expert.", 64, 6, "sigmoid_bias", 0.0, "off"),
+    Preset("olmoe", "OLMoE-style 64 experts top-8", "Fine-grained experts with softmax → top-8. "
+           "OLMoE keeps the raw top-8 probabilities; this router renormalises them (the variants page shows both).",
            64, 8, "softmax_topk", 0.01, "off"),
     Preset("gpt_oss", "GPT-OSS-style 32 experts top-4", "Top-k on the logits, softmax over the 4 kept.",
            32, 4, "topk_softmax", 0.01, "off"),
     Preset("expert_choice", "Expert choice, capacity 1", "Experts pick tokens: load is even by construction, "
-           "tokens get 0 to many experts.", 8, 2, "expert_choice", 0.0, "1"),
+           "tokens get 0 to many experts. Capacity factor 1 with k = 2 means 2 experts per token on average "
+           "(the paper's c = 2).", 8, 2, "expert_choice", 0.0, "1"),
 )
 PRESETS_BY_KEY = {p.key: p for p in PRESETS}
 

@@ -93,7 +93,7 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
     weight = float(trace.topk_weights[t, 0])
     kept = [float(trace.router_probs[t, int(e)]) for e in trace.topk_indices[t]]
     rule = ("**renormalises** the k kept probabilities to sum to 1 (Mixtral)" if norm else
-            "uses the kept probabilities **as they are** (Qwen-MoE / OLMoE: `norm_topk_prob = False`)")
+            "uses the kept probabilities **as they are** (Qwen1.5/2-MoE, OLMoE: `norm_topk_prob = False`)")
     why = (f"{kept[0]:.3f} / ({' + '.join(f'{p:.3f}' for p in kept)}) = {weight:.3f}" if norm else
            f"the probability itself, {kept[0]:.3f}; the {k} weights sum to {sum(kept):.3f}, not 1")
     return Question(

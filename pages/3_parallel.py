@@ -53,9 +53,15 @@ else:
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
     b.metric("Dropped token copies", f"{trace.metrics['dropped_fraction']:.0%}")
     c.metric("Tokens that lost every expert", len(gone))
+    cf = controls.moe_config().effective_capacity_factor  # Switch has one even when the sidebar says off
+    formula = ("C = ceil(capacity factor · T · k / N); with the capacity factor off there is no limit. "
+               if cf is None else
+               f"C = ceil(capacity factor · T · k / N) = ceil({cf:g} · {tokens} · {controls.top_k} / "
+               f"{controls.num_experts}) = {trace.capacity}"
+               + (" (Switch's default factor: the sidebar says off). " if controls.capacity_factor is None
+                  else ". "))
     st.markdown(
-        f"C = ceil(capacity factor · T · k / N) = ceil({controls.capacity_factor or '–'} · {tokens} · "
-        f"{controls.top_k} / {controls.num_experts}). Copies queue for slots **{POLICY_LABELS[policy]}**; "
+        f"{formula}Copies queue for slots **{POLICY_LABELS[policy]}**; "
         "with *position*, every token's first choice queues before any second choice. A dropped copy simply "
         "contributes nothing. A token that lost **all** its copies gets zero from the MoE layer, so the block "
         "passes on only the **residual path**: the token leaves the layer exactly as it came in, un-updated.")

@@ -4,6 +4,7 @@ from functools import partial
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.text import DEFAULT_SENTENCE, embed_tokens, split_tokens
@@ -27,7 +28,9 @@ st.title("Router variants side by side")
 st.caption("Every gating rule below gets the same tokens and a layer with the same seed, so the router's raw "
            "scores (logits) are identical; only the rule that turns scores into chosen experts and weights "
            f"differs. Layer: {controls.num_experts} experts, k = {controls.top_k} (Switch always uses 1), "
-           f"capacity factor {controls.capacity_factor if controls.capacity_factor is not None else 'off'}.")
+           "capacity factor " + (f"{controls.capacity_factor:g}." if controls.capacity_factor is not None else
+                                 f"off (Switch still uses its default {DEFAULT_SWITCH_CAPACITY:g}, expert choice "
+                                 f"{DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
 
 text = st.text_input("Sentence", value=app.url_value("text", DEFAULT_SENTENCE, app.parse_text(300)), key="text",
                      max_chars=300, disabled=app.locked("text"))

@@ -18,7 +18,7 @@ MAX_SHOWN_CHARS = 40  # a hostile value is quoted back to the reader, but never 
 # The shared controls (DESIGN §3). Widget keys are the URL parameter names.
 SHARED_KEYS = ("num_experts", "top_k", "router", "balance_weight", "capacity_factor", "seed")
 MIN_EXPERTS, MAX_EXPERTS = 2, 64
-MAX_TOP_K = 8  # more than 8 experts per token is beyond any production MoE, and unreadable in a figure
+MAX_TOP_K = 8  # DeepSeek-V3 routes 8 (a few newer models ~10); more would be unreadable in a figure
 MAX_SEED = 2**31 - 1
 BALANCE_WEIGHTS = (0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # 0, then log-spaced
 CAPACITY_OFF = "off"

@@ -43,7 +43,8 @@ def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
     st.markdown(
         f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
         f"the rest of the model. It gives every expert a score for *this* token: the **logits** z = W_router · x. "
-        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[controls.router]}.")
+        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[controls.router]}."
+        + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if controls.router == "sigmoid_bias" else ""))
     c1, c2 = st.columns(2)
     with c1:
         _chart(figs.score_bars(view.logits, name="logit", title="Router logits z (one per expert)"),

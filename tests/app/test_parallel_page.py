@@ -1,11 +1,14 @@
 """The /parallel page under AppTest: capacity from the link, the drop policy, the worker run, bad links."""
 
+import math
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app import pages
 from tests.app.pages import metrics
 
+from moeviz.config import DEFAULT_SWITCH_CAPACITY
 from moeviz.parallel import current_pool, shutdown_pool
 
 PAGE = "pages/3_parallel.py"
@@ -34,6 +37,15 @@ def test_small_capacity_drops_and_policy_changes_who_loses():
     assert at.query_params["drop_policy"] == ["probability"] or at.query_params["drop_policy"] == "probability"
     assert metrics(at)["Dropped token copies"] == m["Dropped token copies"]  # same count, other tokens
     assert isinstance(lost_by_position, str)
+
+
+def test_switch_formula_shows_the_default_factor_it_really_uses():
+    at = open_page({"router": "switch", "num_experts": "4", "top_k": "1"})  # capacity off in the sidebar
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    C = metrics(at)["Slots per expert (C)"]
+    assert C == str(math.ceil(DEFAULT_SWITCH_CAPACITY * 32 * 1 / 4))
+    assert f"ceil({DEFAULT_SWITCH_CAPACITY:g} · 32 · 1 / 4) = {C}" in text
 
 
 def test_hostile_page_params_fall_back_with_a_warning():

@@ -21,7 +21,7 @@ def test_page_runs_and_lists_every_variant():
     assert at.title[0].value == "Router variants side by side"
     table = summary(at)
     assert len(table) == 7
-    assert list(table["model"])[:1] == ["Mixtral"]
+    assert list(table["model"])[0].startswith("Mixtral")
     notes = " ".join(m.value for m in at.markdown)
     for model in ("Mixtral", "OLMoE", "GPT-OSS", "DeepSeek-V3", "Switch Transformer", "Expert Choice"):
         assert model in notes
