@@ -70,6 +70,11 @@ def random_vectors(num_tokens: int, d_model: int, seed: int) -> torch.Tensor:
     return torch.randn(num_tokens, d_model, generator=generator)
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 expert', '3 experts': the count and the noun, with an English -s when the count is not 1."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
+
 def random_labels(num_tokens: int) -> list[str]:
     """Labels for random vectors, shaped like token labels: 'v0', 'v1', ..."""
     return [f"v{i}" for i in range(num_tokens)]
@@ -77,5 +82,5 @@ def random_labels(num_tokens: int) -> list[str]:
 
 __all__ = [
     "DEFAULT_SENTENCE", "MAX_TOKENS", "POSITION_SCALE", "split_tokens", "token_vector", "position_signal",
-    "embed_tokens", "random_vectors", "random_labels", "escape_markdown",
+    "embed_tokens", "random_vectors", "random_labels", "escape_markdown", "plural",
 ]

@@ -136,10 +136,13 @@ class TrainHistory:
     dropped_fraction: list = field(default_factory=list)
     tokens_per_expert: list = field(default_factory=list)  # per step (E,)
     cluster_expert: list = field(default_factory=list)  # per step (C, E) slot counts
+    # per step: mean over slots of log(active slots of the slot's token) = H(expert | token), nats; log k when
+    # every token keeps its k slots, less after drops (the floor under H(expert | cluster) for specialization)
+    slot_entropy: list = field(default_factory=list)
     stopped: bool = False
 
     SCALARS = ("task_loss", "balance_loss", "z_loss", "load_cv", "max_mean_load", "router_entropy",
-               "dropped_fraction")
+               "dropped_fraction", "slot_entropy")
 
     @property
     def steps_done(self) -> int:
@@ -150,7 +153,7 @@ class TrainHistory:
 
     def specialization(self) -> np.ndarray:
         """Per step (S,): normalised mutual information between a slot's cluster and its expert."""
-        return np.array([specialization(c, self.config["top_k"]) for c in self.cluster_expert])
+        return np.array([specialization(c, h) for c, h in zip(self.cluster_expert, self.slot_entropy)])
 
     def window(self) -> slice:
         """The last 10% of steps: end-of-run figures average over it so one noisy batch does not decide."""
@@ -161,13 +164,16 @@ class TrainHistory:
         """End-of-run summary over the last 10% of steps (load ratio and MI from the summed counts)."""
         w = self.window()
         load = self.array("tokens_per_expert")[w].sum(axis=0)
-        counts = self.array("cluster_expert")[w].sum(axis=0)
+        counts = self.array("cluster_expert")[w]
+        slots = counts.sum(axis=(1, 2))  # weight each step's H(expert | token) by its slots
+        slot_entropy = float((self.array("slot_entropy")[w] * slots).sum() / max(slots.sum(), 1))
+        counts = counts.sum(axis=0)
         return {"steps": self.steps_done, "task_loss": float(self.array("task_loss")[w].mean()),
                 "max_mean_load": float(load.max() / max(load.mean(), 1e-12)),
                 "load_cv": float(load.std() / max(load.mean(), 1e-12)),
                 "dropped_fraction": float(self.array("dropped_fraction")[w].mean()),
                 "router_entropy": float(self.array("router_entropy")[w].mean()),
-                "specialization": specialization(counts, self.config["top_k"]), "purity": purity(counts),
+                "specialization": specialization(counts, slot_entropy), "purity": purity(counts),
                 "balance_weight": self.config["balance_weight"], "method": self.config["method"],
                 # what the page's explanation quotes: the start, the idle experts, the cost under a capacity
                 "window_steps": w.stop - w.start, "first_max_mean_load": float(self.array("max_mean_load")[0]),
@@ -196,15 +202,20 @@ def mutual_information(counts) -> float:
     return float((p[nz] * np.log(p[nz] / outer[nz])).sum())
 
 
-def specialization(counts, top_k: int) -> float:
-    """I(cluster; expert) / its ceiling, in [0, 1]. The ceiling is min(H(cluster), log(E/k)): a token's k
-    slots go to k different experts, so the expert of a slot can pin down at most E/k groups of clusters."""
+def specialization(counts, slot_entropy: float) -> float:
+    """I(cluster; expert) / its ceiling, in [0, 1], from (C, E) slot counts.
+
+    I = H(expert) - H(expert | cluster) <= log E - H(expert | token), because the cluster is a function of the
+    token. A token's m slots go to m different experts, so H(expert | token) = `slot_entropy`, the slot-weighted
+    mean of log m: log k when every token keeps its k slots (ceiling log(E/k): the expert of a slot can pin down
+    at most E/k groups of clusters), less after capacity drops or under expert choice. The ceiling is
+    min(H(cluster), log E - slot_entropy)."""
     p = np.asarray(counts, dtype=float)
     if p.sum() <= 0:
         return 0.0
     pc = p.sum(axis=1) / p.sum()
     h_cluster = float(-(pc[pc > 0] * np.log(pc[pc > 0])).sum())
-    ceiling = min(h_cluster, math.log(p.shape[1] / top_k))
+    ceiling = min(h_cluster, math.log(p.shape[1]) - slot_entropy)
     return mutual_information(p) / ceiling if ceiling > 1e-12 else 0.0
 
 
@@ -269,6 +280,9 @@ def _record(history: TrainHistory, trace, task_loss, clusters, C: int, E: int) -
         getattr(history, name).append(float(trace.metrics[name]))
     history.tokens_per_expert.append(trace.tokens_per_expert.cpu().numpy())
     history.cluster_expert.append(table.cpu().numpy())
+    slots_per_token = active.sum(dim=1).float()  # m_t; a token with m_t slots contributes m_t * log m_t
+    history.slot_entropy.append(float(torch.xlogy(slots_per_token, slots_per_token).sum()
+                                      / slots_per_token.sum().clamp_min(1)))
 
 
 def train(cfg: TrainConfig, layer: MoELayer | None = None) -> TrainHistory:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from moeviz.text import embed_tokens, escape_markdown, random_labels, random_vectors, split_tokens
+from moeviz.text import embed_tokens, escape_markdown, plural, random_labels, random_vectors, split_tokens
 from moeviz.trace import RoutingTrace
 
 STEP_NAMES = ("Token arrives", "Router scores", "Top-k pick", "Experts run", "In parallel", "Combine")
@@ -205,7 +205,7 @@ def answer(view: TokenView, num_experts: int, router: str) -> str:
         return (f"For {word}, **no expert runs**: every slot it was given was dropped. The layer adds nothing; "
                 f"the residual connection carries the token on unchanged.")
     text = f"For {word}, **{ran} of {num_experts} experts run**: {_experts_phrase(view)}. "
-    text += f"The other {idle} experts do no work for it."
+    text += f"The other {plural(idle, 'expert')} {'does' if idle == 1 else 'do'} no work for it."
     lost = [int(e) for e in view.slots[view.dropped]] if router != "expert_choice" else []
     if lost:
         names = ", ".join(map(str, lost))

@@ -8,6 +8,7 @@ from moeviz.config import ROUTER_LABELS
 from moeviz.figures.heatmap import CODE_MARK, code_share_bars, layer_heatmap, layer_load_bars
 from moeviz.lm import analysis
 from moeviz.lm.shipped import load_shipped, load_summary
+from moeviz.text import plural
 
 DEFAULT_TEXT = 'The "for" statement repeats its suite for each item:\n   for i in range(3): print(i)'
 PRESETS = {
@@ -48,14 +49,14 @@ st.caption("A tiny transformer language model whose feed-forward blocks are MoE 
            "documentation (prose, code and grammar). For each token of your text and each MoE layer: the router's "
            "probability for every expert, and which k experts it picked.")
 
-lm = cached_lm(controls.num_experts, controls.top_k, controls.capacity_factor)
+lm = cached_lm(controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
 trained = lm.model.cfg
 for note in lm.notes():
     st.info(note, icon=":material/info:")
 notes = [f"Model: {lm.num_experts} experts per layer, {trained.n_layers} layers, trained with top-{trained.top_k} "
          f"and the load-balance loss (α = {trained.balance_weight:g})."]
 if lm.top_k != trained.top_k:
-    notes.append(f"You picked k = {lm.top_k}: the same router probabilities now choose {lm.top_k} experts, a "
+    notes.append(f"You picked k = {lm.top_k}: the same router probabilities now choose {plural(lm.top_k, 'expert')}, a "
                  f"combination the model never trained with.")
 if controls.router != "softmax_topk":
     notes.append(f"This model's router is softmax → top-k; the sidebar's router "
@@ -65,7 +66,7 @@ st.caption(" ".join(notes))
 # Set the box's value through session state every run: a "text" left by another page's widget (the walkthrough's
 # text_input) would otherwise come back empty here, and the presets need to write into the box.
 st.session_state["text"] = st.session_state["text"] if "text" in st.session_state else \
-    app.url_value("text", DEFAULT_TEXT, app.parse_text(analysis.MAX_CHARS))
+    app.url_value("text", DEFAULT_TEXT, app.parse_text(analysis.MAX_CHARS, multiline=True))
 st.selectbox("Example texts", [CUSTOM, *PRESETS], key="preset", on_change=use_preset, disabled=app.locked("text"))
 text = st.text_area("Text to route", key="text", height=100, disabled=app.locked("text"),
                     help=f"Any text. The model reads at most {trained.context} tokens; lines indented by 3 or more "

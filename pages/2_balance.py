@@ -70,13 +70,22 @@ def explain(history: TrainHistory) -> None:
     E, k = cfg["num_experts"], cfg["top_k"]
     first, idle, cost = f["first_max_mean_load"], f["idle_experts"], f["overflow_at_1_25"]
     how = ("the aux-loss-free bias" if cfg["method"] == "aux_free" else f"balance weight α = {cfg['balance_weight']:g}")
+    if cfg["router"] == "expert_choice":
+        start = (f"*Load imbalance.* With expert choice each expert picks exactly C tokens, so the load is even by "
+                 f"construction (busiest expert **{f['max_mean_load']:.2f}×** the mean) and a balance loss has "
+                 f"little to fix. Its failure mode is the other way round: a token that no expert picked gets "
+                 f"only the residual path ({f['dropped_fraction']:.1%} of tokens over the last "
+                 f"{f['window_steps']} steps).\n\n")
+    else:
+        opening = (f"already took **{first:.2f}×** its fair share: every token carries the same offset, so the "
+                   f"untrained router favours a few experts for all of them" if first >= 1.3 else
+                   f"took **{first:.2f}×** its fair share: close to even before any training")
+        start = (f"*Load imbalance.* At step 1 the busiest expert {opening}. Over the last {f['window_steps']} "
+                 f"steps the busiest expert took **{f['max_mean_load']:.2f}×** the mean load (1.00 would be "
+                 f"perfectly even), and {idle} of {E} experts got less than a quarter of a fair share.\n\n")
     st.markdown(
         f"**What this run shows** ({how}, {E} experts, k = {k}, {f['steps']} steps).\n\n"
-        f"*Load imbalance.* At step 1 the busiest expert already took **{first:.2f}×** its fair share: every token "
-        f"carries the same offset, so the untrained router favours a few experts for all of them. Over the last "
-        f"{f['window_steps']} steps the busiest expert took **{f['max_mean_load']:.2f}×** "
-        f"the mean load (1.00 would be perfectly even), and {idle} of {E} experts got less than a quarter of a fair "
-        f"share.\n\n"
+        + start +
         f"*Expert collapse.* An expert that gets more tokens gets more gradient, becomes better, and so is chosen "
         f"even more: without a push back the router settles on a few experts and the rest stop learning. Here the "
         f"chosen expert reveals **{f['specialization']:.0%}** of what it could about a token's cluster "

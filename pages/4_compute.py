@@ -42,7 +42,8 @@ st.markdown(
     f"The rule of thumb says a token uses about k/N of the expert parameters: "
     f"{cfg.top_k}/{cfg.num_experts} = {s['rule_of_thumb_share']:.1%}. Counting experts only it is exact "
     f"({s['active_expert_share']:.1%}); over the whole layer the router ({D_MODEL}·{cfg.num_experts} = "
-    f"{D_MODEL * cfg.num_experts:,} weights, used by every token) lifts it to {s['active_share']:.1%}.")
+    f"{D_MODEL * cfg.num_experts:,} weights, used by every token) brings the whole layer's share to "
+    f"{s['active_share']:.2%}.")
 left, right = st.columns(2)
 app.chart(where=left, fig=figs.params_bars(s), key="params")
 app.chart(where=right, fig=figs.flops_bars(s), key="flops")

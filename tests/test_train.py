@@ -13,8 +13,8 @@ import torch
 
 from moeviz import MoEConfig, MoELayer
 from moeviz.train import (PRESETS, SWEEP_WEIGHTS, TRAINER_SLOTS, ClusterTask, TaskSampler, TrainConfig, TrainHistory,
-                          mutual_information, overflow_at_capacity, preset, purity, specialization, train,
-                          train_iter, trainer_slot)
+                          _record, mutual_information, overflow_at_capacity, preset, purity, specialization,
+                          train, train_iter, trainer_slot)
 
 SEEDS = (0, 1, 2)
 
@@ -166,12 +166,48 @@ def test_specialization_ceiling_with_top_k():
     table = np.zeros((4, 8))
     for c in range(4):
         table[c, 2 * c: 2 * c + 2] = 10
-    assert specialization(table, top_k=2) == pytest.approx(1.0)
+    log_k = math.log(2)  # every token keeps its 2 slots
+    assert specialization(table, log_k) == pytest.approx(1.0)
     # Collapse: every cluster on experts 0 and 1 -> 0.
     collapsed = np.zeros((4, 8))
     collapsed[:, :2] = 10
-    assert specialization(collapsed, top_k=2) == pytest.approx(0.0, abs=1e-12)
-    assert specialization(np.zeros((4, 8)), top_k=2) == 0.0
+    assert specialization(collapsed, log_k) == pytest.approx(0.0, abs=1e-12)
+    assert specialization(np.zeros((4, 8)), log_k) == 0.0
+
+
+def test_specialization_ceiling_after_drops():
+    # k=2 but every token lost one slot (m = 1): cluster c alone on expert 2c is now possible, and it is the
+    # most the expert can say -> 1, where the top-k ceiling log(E/k) would have reported log 8 / log 4 = 150%.
+    table = np.zeros((4, 8))
+    for c in range(4):
+        table[c, 2 * c] = 10
+    assert specialization(table, slot_entropy=0.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("changes", [dict(num_experts=3, top_k=2, capacity_factor=0.5),
+                                     dict(num_experts=3, top_k=2, router="expert_choice", capacity_factor=0.5),
+                                     dict(num_experts=6, top_k=2)])
+def test_specialization_stays_in_range_with_drops_and_expert_choice(changes):
+    h = train(short_config(steps=30, **changes))
+    spec = h.specialization()
+    assert ((spec >= 0) & (spec <= 1 + 1e-9)).all(), spec
+    assert 0 <= h.final()["specialization"] <= 1 + 1e-9
+    if "capacity_factor" not in changes:  # no drops: H(expert | token) is log k exactly
+        np.testing.assert_allclose(h.array("slot_entropy"), math.log(2))
+
+
+def test_slot_entropy_matches_a_naive_count():
+    cfg = short_config(num_experts=4, top_k=2, capacity_factor=0.5)
+    layer = MoELayer(cfg.layer_config())
+    x = torch.randn(64, layer.cfg.d_model, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        _, trace = layer(x)
+    slots = [int((~trace.dropped[t]).sum()) for t in range(64)]
+    naive = sum(m * math.log(m) for m in slots if m) / sum(slots)
+    h = TrainHistory(config={})
+    _record(h, trace, torch.tensor(0.0), torch.zeros(64, dtype=torch.long), 1, 4)
+    assert h.slot_entropy[0] == pytest.approx(naive)
+    assert min(slots) < 2  # the case under test: some tokens lost a slot
 
 
 def test_purity_hand_computed():

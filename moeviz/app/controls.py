@@ -25,6 +25,13 @@ class Controls:
     capacity_factor: float | None  # None = no capacity limit
     seed: int
     device: str  # where layers run, in words, e.g. "CPU (2 threads)"
+    picked_top_k: int | None = None  # the k slider's value; differs from top_k only when Switch forces k = 1
+
+    @property
+    def top_k_any_router(self) -> int:
+        """The k the learner picked, for pages whose routing does not use the sidebar's router (the trained
+        model, the variants side by side): Switch's k = 1 must not leak into them."""
+        return self.picked_top_k or self.top_k
 
     def moe_config(self, **fields) -> MoEConfig:
         """A MoEConfig with these controls; `fields` sets the rest (d_model, d_hidden, ...)."""
@@ -57,7 +64,8 @@ def sidebar(page_title: str = "moeviz") -> Controls:
                         top_k=fit_top_k(values["top_k"], values["num_experts"], values["router"])[0],
                         balance_weight=values["balance_weight"],
                         capacity_factor=capacity_value(values["capacity_factor"]), seed=values["seed"],
-                        device=device_label())
+                        device=device_label(),
+                        picked_top_k=fit_top_k(values["top_k"], values["num_experts"], "any")[0])
     query_params = shared_url_params(values)  # the user's k stays in the link even while switch runs k = 1
     write_url(query_params)
     with st.sidebar:

@@ -119,10 +119,15 @@ def parse_flag(raw: str) -> bool:
     raise ParamError(f"“{shown(raw)}” is not on/off (use 1 or 0).")
 
 
-def parse_text(max_chars: int) -> Parser:
-    """A parser for free text: printable, at most `max_chars` long, not blank."""
+def parse_text(max_chars: int, multiline: bool = False) -> Parser:
+    """A parser for free text: printable, at most `max_chars` long, not blank. Line breaks and tabs are kept
+    when `multiline` (a text area: code lines must survive the link), else they become spaces (so words stay
+    apart); every other control character is dropped."""
     def parse(raw: str) -> str:
-        text = "".join(ch for ch in raw if ch.isprintable())
+        raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+        if not multiline:
+            raw = raw.replace("\n", " ").replace("\t", " ")
+        text = "".join(ch for ch in raw if ch.isprintable() or ch in "\n\t")
         if not text.strip():
             raise ParamError("the text is empty.")
         if len(text) > max_chars:

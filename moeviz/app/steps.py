@@ -10,7 +10,7 @@ from moeviz.app.charts import chart
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
-from moeviz.text import escape_markdown
+from moeviz.text import escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
                                 gate_formula, load_summary, misreading, top_k_table)
 
@@ -78,7 +78,8 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
                     "it scores highest, up to its capacity. (In a decoder this peeks at later tokens.) Lit bars: "
                     "the experts that picked this token.")
     else:
-        st.markdown(f"Only the **top {k}** of the {E} experts are kept; the other {E - k} are masked out and will "
+        rest = f"{E - k} {'is' if E - k == 1 else 'are'}"
+        st.markdown(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
                     "not run for this token. The kept scores become the **combine weights**"
                     + (", renormalised to sum to 1." if controls.router != "switch" else
                        " (Switch keeps the raw probability)."))
@@ -114,13 +115,13 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
 
 def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
     s = load_summary(run.trace)
-    busy = (f"expert {s['busiest']} is sent {s['max_demand']:.0f} tokens where an even split gives "
+    busy = (f"expert {s['busiest']} is sent {plural(int(s['max_demand']), 'token')} where an even split gives "
             f"{s['even_load']:.3g}")
     if s["busiest_processed"] < s["max_demand"]:
         busy += (f"; it has room for only {s['capacity']}, so {s['max_demand'] - s['busiest_processed']:.0f} "
                  "of them are dropped")
     st.markdown(
-        f"A real layer routes the whole batch at once. Here all {s['tokens']} tokens are routed together; tokens "
+        f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; tokens "
         "sent to the same expert are grouped, and every expert runs once on its group, in parallel with the "
         f"others. The step lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput.")
     c1, c2 = st.columns([3, 2])
@@ -135,7 +136,7 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
         st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
                    f"α·loss = {controls.balance_weight * s['balance_loss']:.4f} to push the router towards balance.")
         if s["capacity"] is not None:
-            st.caption(f"Capacity: {s['capacity']} slots per expert; {100 * s['dropped_fraction']:.0f}% of "
+            st.caption(f"Capacity: {plural(s['capacity'], 'slot')} per expert; {100 * s['dropped_fraction']:.0f}% of "
                        "slots were dropped.")
 
 

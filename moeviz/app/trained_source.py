@@ -45,12 +45,12 @@ def pick_trained(source, controls: Controls) -> TrainedSource | None:
     if source.source != "sentence":
         st.info("The trained model reads text: pick “Words of a sentence” above to use it.", icon=":material/info:")
         return None
-    lm = _cached_lm(controls.num_experts, controls.top_k, controls.capacity_factor)
+    lm = _cached_lm(controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
     layers = lm.model.cfg.n_layers
     layer = st.radio("MoE layer of the trained model", list(range(layers)), horizontal=True, key="lm_layer",
                      index=url_value("lm_layer", 0, parse_int(0, layers - 1)), format_func=lambda i: f"layer {i}")
     set_url_value("lm_layer", layer)
-    args = (source.text, layer, controls.num_experts, controls.top_k, controls.capacity_factor)
+    args = (source.text, layer, controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
     run = _cached_run(*args)
     caption = (f"MoE layer {layer} of a tiny language model trained on Python's documentation: {lm.num_experts} "
                f"experts, softmax → top-{lm.top_k} routing, fed the real hidden state of each token of your sentence "

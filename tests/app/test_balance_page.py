@@ -93,3 +93,14 @@ def test_busy_trainers_make_a_run_wait_then_give_up_cleanly(train_calls, monkeyp
     assert not train_calls  # it never trained past the limit
     assert any("trainers stayed busy" in w.value for w in at.warning)
     assert moeviz.train.TRAINER_SLOTS._value == moeviz.train.MAX_CONCURRENT_TRAINERS  # every slot released
+
+
+@pytest.mark.timeout(300)
+def test_expert_choice_run_explains_even_load_and_specialization_stays_in_range():
+    at = open_page({"router": "expert_choice", "num_experts": "3", "top_k": "2", "capacity_factor": "0.5"})
+    at.select_slider(key="train_steps").set_value(50)
+    at.button(key="balance_train").click().run()
+    assert not at.exception
+    assert 0 <= int(metrics(at)["specialization"].rstrip("%")) <= 100
+    text = " ".join(m.value for m in at.markdown)
+    assert "even by construction" in text and "favours a few experts" not in text

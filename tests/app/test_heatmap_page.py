@@ -74,6 +74,14 @@ def test_top_k_from_the_sidebar_changes_routing():
     assert any("k = 3" in c.value for c in at.caption)
 
 
+def test_the_sidebar_switch_router_does_not_force_k_1_on_the_trained_model():
+    at = open_page({"router": "switch", "top_k": "3"})  # Switch runs k = 1 on the random layers only
+    assert not at.exception
+    captions = " ".join(c.value for c in at.main.caption)  # (the sidebar says Switch runs k = 1)
+    assert "You picked k = 3" in captions and "k = 1" not in captions
+    assert "top-3 experts" in captions
+
+
 def test_preset_fills_the_text_box():
     at = open_page()
     at.selectbox(key="preset").set_value("Python code").run()
@@ -85,6 +93,14 @@ def test_text_from_the_link_is_used():
     at = open_page({"text": "hello world"})
     assert not at.exception
     assert at.text_area(key="text").value == "hello world"
+
+
+def test_a_link_keeps_the_lines_of_its_text():
+    text = 'Prose first.\n   for i in range(3): print(i)'  # the code line is only code because it starts a line
+    at = open_page({"text": text})
+    assert not at.exception
+    assert at.text_area(key="text").value == text
+    assert at.query_params["text"] in (text, [text])
 
 
 def test_text_survives_a_visit_from_and_to_the_walkthrough():

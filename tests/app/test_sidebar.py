@@ -49,6 +49,8 @@ def test_parse_choice_text_and_flag():
     with pytest.raises(ParamError):
         parse_choice(("a", "b"))("c")
     assert parse_text(10)("hi") == "hi"
+    assert parse_text(20)("a\r\nb\tc\x00\x1b") == "a b c"  # one line: breaks become spaces, controls go
+    assert parse_text(20, multiline=True)("a\r\nb\rc\td\x07") == "a\nb\nc\td"  # a text area keeps its lines
     for raw in ("   ", "x" * 11):
         with pytest.raises(ParamError):
             parse_text(10)(raw)

@@ -27,6 +27,12 @@ def test_page_runs_and_lists_every_variant():
         assert model in notes
 
 
+def test_switch_in_the_sidebar_does_not_set_k_for_the_other_rules():
+    at = open_page(router="switch", top_k="3")
+    assert not at.exception
+    assert "k = 3 (Switch always uses 1)" in at.caption[0].value
+
+
 def test_sentence_and_controls_move_the_outputs():
     at = open_page(text="one two three four five six seven eight nine ten", capacity_factor="0.5")
     assert not at.exception

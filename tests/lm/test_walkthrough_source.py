@@ -23,6 +23,14 @@ def test_walkthrough_switches_to_the_trained_layer_and_back():
     assert any("random weights" in c.value for c in at.caption)
 
 
+def test_trained_layer_keeps_the_picked_k_when_the_sidebar_router_is_switch():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params.update({"trained": "1", "router": "switch", "top_k": "3", "num_experts": "8"})
+    at.run()
+    assert not at.exception
+    assert any("softmax → top-3 routing" in c.value for c in at.caption)
+
+
 def test_walkthrough_token_pills_are_the_models_tokens():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.query_params.update({"trained": "1", "text": "The for loop runs."})
