@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 # Router variants, each the gating rule of a real system (see moeviz/router.py for the details).
 ROUTERS = ("softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk", "switch", "expert_choice")
 ROUTER_LABELS = {
-    "softmax_topk": "softmax → top-k, renormalised (Mixtral)",
+    "softmax_topk": "softmax → top-k (Mixtral)",  # renormalised; the raw-probability form is on /variants
     "topk_softmax": "top-k → softmax (GPT-OSS)",
     "sigmoid_bias": "sigmoid + selection bias (DeepSeek-V3)",
     "noisy_topk": "noisy top-k (Shazeer et al. 2017)",

@@ -88,7 +88,9 @@ def _layer_widgets(values: dict) -> None:
     values["router"] = st.selectbox(
         "Router", ROUTERS, index=ROUTERS.index(values["router"]), format_func=ROUTER_LABELS.get, key="router",
         disabled=presenter.locked("router"),
-        help="The gating rule that turns router scores into chosen experts and weights.")
+        help="The gating rule that turns router scores into chosen experts and weights. Softmax → top-k "
+             "renormalises the k weights to sum to 1, as Mixtral does; the Router variants page also shows "
+             "the form that keeps the raw probabilities (OLMoE).")
     values["top_k"] = _top_k_widget(values)
     values["capacity_factor"] = st.select_slider(
         "Capacity factor", CAPACITY_FACTORS, value=values["capacity_factor"], key="capacity_factor",
