@@ -192,7 +192,7 @@ def read_shared(query: Callable[[str], Sequence[str]]) -> tuple[dict, list[str]]
     fitted, note = fit_top_k(values["top_k"], values["num_experts"], "any")
     values["top_k"] = fitted
     if note and query("top_k"):
-        warnings.append(note)
+        warnings.append(note + (" Switch routing itself runs k = 1." if values["router"] == "switch" else ""))
     return values, warnings
 
 

@@ -76,7 +76,9 @@ def test_read_shared_clamps_k_to_the_experts():
     link = {"num_experts": ["4"], "top_k": ["6"]}
     values, warnings = read_shared(lambda key: link.get(key, []))
     assert values["top_k"] == 4 and values["num_experts"] == 4
-    assert len(warnings) == 1 and "k = 6" in warnings[0]
+    assert len(warnings) == 1 and "k = 6" in warnings[0] and "Switch" not in warnings[0]
+    _, warnings = read_shared(lambda key: {**link, "router": ["switch"]}.get(key, []))
+    assert "using k = 4" in warnings[0] and "Switch routing itself runs k = 1" in warnings[0]
 
 
 def test_read_shared_defaults_without_a_link():
