@@ -24,9 +24,16 @@ HANDOUT_STEPS = ("A token arrives", "The router scores every expert", "Top-k kee
 MAX_TABLE_EXPERTS = 16  # the handout lists every expert up to this many, else the best ones
 
 
+def _validated(fig: go.Figure) -> go.Figure:
+    """The figure rebuilt with Plotly's validation. moeviz.figures.figure skips it for speed, which leaves the
+    layout's template as the bare name "none"; plotly's to_html needs the template resolved. (A figure already
+    drawn by st.plotly_chart had it resolved by Streamlit's theme; one exported before drawing had not.)"""
+    return go.Figure(fig.to_dict())
+
+
 def figure_html(fig: go.Figure) -> str:
     """A complete HTML page holding the figure, with plotly.js inlined: opens offline, no CDN."""
-    return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    return _validated(fig).to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
 
 
 def figures_html(figures: dict, title: str) -> str:
@@ -34,7 +41,7 @@ def figures_html(figures: dict, title: str) -> str:
 
     `figures` maps a caption to a Figure; captions and the title are HTML-escaped."""
     parts = [f"<h2>{html.escape(str(caption))}</h2>"
-             + fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+             + _validated(fig).to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
              for caption, fig in figures.items()]
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><script>{get_plotlyjs()}</script></head>"

@@ -10,6 +10,7 @@ import torch
 
 from moeviz.export import (CSV_COLUMNS, HANDOUT_STEPS, figure_html, figures_html, trace_csv, trace_json,
                            walkthrough_handout)
+from moeviz.figures.walkthrough import score_bars
 from tests.helpers import make_layer, tokens
 
 HOSTILE = "<script>alert('x')</script>"
@@ -31,6 +32,14 @@ def test_figure_html_is_self_contained_and_holds_the_data():
     assert "tokens processed" in page and "7.5" in page
     assert not re.findall(r"<script[^>]*\bsrc=", page)  # plotly.js inlined: no script loaded from anywhere
     assert len(page) > 1_000_000  # the library itself is in the file
+
+
+def test_the_apps_own_figures_export_before_they_are_drawn():
+    # moeviz.figures.figure skips Plotly's validation (the template stays the bare name "none"): exports must
+    # not depend on st.plotly_chart having resolved it first.
+    fig = score_bars([0.25, 0.75], name="probability", title="Router probabilities")
+    assert "0.75" in figure_html(fig)
+    assert figures_html({"probs": fig}, "page").count("Plotly.newPlot") == 1
 
 
 def test_csv_rows_match_the_trace(trace):
