@@ -100,7 +100,8 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
         seed, "combine_weights",
         f"Router probabilities of one token over **{E} experts** are below; **k = {k}**. This router {rule}. "
         f"What combine weight does the top expert, **E{top}**, get? (two decimals are enough)",
-        {"probs": _list(trace.router_probs[t], 3), "expert": top, "normalised": norm},
+        {"probs": _list(trace.router_probs[t], 3), "expert": top, "normalised": norm,
+         "kept": [int(e) for e in trace.topk_indices[t]]},
         "number", (), weight,
         f"The layer used weight **{weight:.3f}** for E{top}: {why}.", cfg, x, t)
 

@@ -70,6 +70,14 @@ def random_vectors(num_tokens: int, d_model: int, seed: int) -> torch.Tensor:
     return torch.randn(num_tokens, d_model, generator=generator)
 
 
+ROUNDING_NOTE = "Largest absolute difference; below ~1e-5 it is float rounding: the same numbers."
+
+
+def difference(value: float) -> str:
+    """A max-abs difference for a metric: '0' when exact (not '0.0e+00'), else one significant digit."""
+    return "0" if value == 0 else f"{value:.1e}"
+
+
 def plural(count: int, noun: str) -> str:
     """'1 expert', '3 experts': the count and the noun, with an English -s when the count is not 1."""
     return f"{count} {noun if count == 1 else noun + 's'}"
@@ -82,5 +90,6 @@ def random_labels(num_tokens: int) -> list[str]:
 
 __all__ = [
     "DEFAULT_SENTENCE", "MAX_TOKENS", "POSITION_SCALE", "split_tokens", "token_vector", "position_signal",
-    "embed_tokens", "random_vectors", "random_labels", "escape_markdown", "plural",
+    "embed_tokens", "random_vectors", "random_labels", "escape_markdown", "plural", "difference",
+    "ROUNDING_NOTE",
 ]

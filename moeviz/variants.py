@@ -121,7 +121,8 @@ def variant_summary(runs: list[VariantRun]) -> list[dict]:
         n, k, m = run.experts_per_token, run.k, run.trace.metrics
         rows.append({
             "variant": run.variant.label, "model": run.variant.model, "k": k,
-            "capacity": run.trace.capacity,  # None = no limit
+            # text in every row: a column of numbers and None showed the word "None" in the table
+            "capacity": "no limit" if run.trace.capacity is None else str(run.trace.capacity),
             "experts/token (min–max)": f"{int(n.min())}–{int(n.max())}",
             "mean experts/token": round(float(n.float().mean()), 2),
             "tokens with fewer than k": int((n < k).sum()), "tokens with more than k": int((n > k).sum()),

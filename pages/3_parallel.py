@@ -8,6 +8,7 @@ from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.capacity import capacity_demo, dropped_tokens, expert_buffers
 from moeviz.parallel.demo import demo_config, imbalance_demo
 from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve
+from moeviz.text import ROUNDING_NOTE, difference
 
 TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
 WORKER_COUNTS = (2, 4)
@@ -108,7 +109,8 @@ if result and result[1] == workers and result[0] == ep_cfg:
     a.metric("Step time, balanced", f"{bal['step_ms']:.0f} ms")
     b.metric(f"Step time, skew {ran_skew:g}", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
              delta_color="inverse")
-    c.metric("Max |parallel − single-process|", f"{max(bal['max_abs_diff'], sk['max_abs_diff']):.1e}")
+    c.metric("Max |parallel − single-process|", difference(max(bal["max_abs_diff"], sk["max_abs_diff"])),
+             help=ROUNDING_NOTE)
     if ep_cfg.effective_capacity_factor is not None:
         st.markdown(f"Capacity factor {ep_cfg.effective_capacity_factor:g}, applied per worker: "
                     f"**{bal['dropped_fraction']:.0%}** of token copies dropped when balanced, "
@@ -140,7 +142,8 @@ hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: HAR
                                                                     app.parse_choice(list(HARDWARE)))))
 app.set_url_value("hardware", hardware)
 app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
-st.latex(FORMULA_LATEX)
+for line in FORMULA_LATEX:
+    st.latex(line)
 st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes (bf16), "
            "W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, α = latency per "
            "message, T_dev = 4096 tokens per device. Assumes even routing, no overlap of communication with "

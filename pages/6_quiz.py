@@ -31,7 +31,7 @@ def _shown(question) -> None:
         app.chart(score_bars(shown["logits"], name="router logit", title="Router logits for this token",
                                    highlight=lit, value_range=None), key=f"quiz_logits_{question.seed}")
     elif "probs" in shown:
-        lit = (shown["expert"],) if revealed else ()
+        lit = tuple(shown.get("kept", (shown["expert"],))) if revealed else ()  # all k kept: all in the sum
         app.chart(score_bars(shown["probs"], name="router probability", text_format=".3f",
                                    title="Router probabilities for this token", highlight=lit, value_range=[0, 1]),
                         key=f"quiz_probs_{question.seed}")

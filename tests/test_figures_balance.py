@@ -35,6 +35,9 @@ def test_loss_curves_carry_the_losses(history):
     np.testing.assert_allclose(fig.data[0].y, history.array("task_loss"))
     np.testing.assert_allclose(fig.data[1].y, history.array("balance_loss"))
     assert list(fig.data[0].x) == list(range(1, 21))
+    low, high = fig.layout.yaxis2.range  # the balance panel always shows its reference, 1 = perfectly even
+    assert low <= 1.0 <= high and low <= history.array("balance_loss").min() and high >= history.array(
+        "balance_loss").max()
 
 
 def test_health_curves_one_panel_per_metric(history):
@@ -42,6 +45,8 @@ def test_health_curves_one_panel_per_metric(history):
     assert len(fig.data) == len(figs.HEALTH)
     np.testing.assert_allclose(fig.data[0].y, history.array("max_mean_load"))
     np.testing.assert_allclose(fig.data[-1].y, history.specialization())
+    dropped_axis = [name for name, _, _ in figs.HEALTH].index("dropped_fraction") + 1
+    assert fig.layout[f"yaxis{dropped_axis}"].range[0] == 0  # no drops: a line at the bottom, not mid-axis
 
 
 def test_assignment_matrix_rows_are_cluster_shares(history):

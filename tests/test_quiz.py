@@ -55,6 +55,8 @@ def test_combine_weight_is_the_formula(q):
     expected = kept[0] / sum(kept) if q.cfg.norm_topk_prob else kept[0]
     assert q.shown["expert"] == max(range(len(probs)), key=lambda e: probs[e])
     assert q.shown["normalised"] == q.cfg.norm_topk_prob
+    top_k = sorted(range(len(probs)), key=lambda e: -probs[e])[: q.cfg.top_k]
+    assert q.shown["kept"] == top_k  # what the reveal lights up: every expert in the sum
     assert math.isclose(q.answer, expected, rel_tol=1e-5)
     assert is_correct(q, round(expected, 2))
     assert not is_correct(q, expected + 2 * WEIGHT_TOLERANCE)

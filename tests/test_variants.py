@@ -108,7 +108,9 @@ def test_capacity_drops_show_as_fewer_than_k(x):
     row = rows[run.variant.label]
     assert row["tokens with fewer than k"] == int((run.experts_per_token < K).sum()) > 0
     assert row["tokens with no expert"] == int((run.experts_per_token == 0).sum())
-    assert row["capacity"] == run.trace.capacity
+    assert row["capacity"] == str(run.trace.capacity)
+    unlimited = {r["variant"]: r for r in variant_summary(list(runs_for(x, capacity_factor=None).values()))}
+    assert unlimited[run.variant.label]["capacity"] == "no limit"
 
 
 def test_token_changes_lists_exactly_the_tokens_off_k(x):

@@ -10,7 +10,7 @@ from moeviz.app.charts import chart
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
-from moeviz.text import escape_markdown, plural
+from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
                                 gate_formula, load_summary, misreading, top_k_table)
 
@@ -151,7 +151,7 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls) -> None:
     D = len(view.output)
     c1, c2 = st.columns(2)
     c1.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
-    c2.metric("Sum of terms vs layer output", f"{combine_check(view):.1e}", help="Largest absolute difference.")
+    c2.metric("Sum of terms vs layer output", difference(combine_check(view)), help=ROUNDING_NOTE)
     same = tuple(run.mlp_output_shape) == (D,)
     st.caption(("✓ " if same else "✗ ") + f"The output shape ({D},) {'equals' if same else 'differs from'} a plain "
                f"MLP's output shape {tuple(run.mlp_output_shape)}.")
@@ -164,8 +164,8 @@ def show_misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> No
                 "the *same* output for far more work; letting every expert vote by its probability gives a "
                 "*different* layer. Either way it is not what the sparse layer does:")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Dense, masked: output change", f"{m['dense_max_abs_diff']:.1e}",
-              help="Every expert computes, the unchosen results are thrown away: the same answer.")
+    c1.metric("Dense, masked: output change", difference(m["dense_max_abs_diff"]),
+              help="Every expert computes, the unchosen results are thrown away: the same answer. " + ROUNDING_NOTE)
     c2.metric("…and its expert work", f"{m['dense_rows']} rows",
               delta=f"{m['dense_rows'] / max(m['sparse_rows'], 1):.1f}× sparse", delta_color="inverse",
               help="Expert-token rows computed for the whole sentence; the sparse layer computed "

@@ -51,7 +51,12 @@ def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figur
                              line=dict(color=BLUE)), row=1, col=1)
     fig.add_trace(go.Scatter(x=steps, y=history.array("balance_loss"), name="balance loss",
                              line=dict(color=ORANGE)), row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
+    # The balance panel always shows its reference value, 1 (perfectly even), and marks it.
+    balance = history.array("balance_loss")
+    top = max(1.1, float(balance.max()) * 1.05) if balance.size else 1.1
+    fig.update_yaxes(range=[min(0.9, float(balance.min()) * 0.95) if balance.size else 0.9, top], row=1, col=2)
+    fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=2)
     fig.update_xaxes(title="training step")
     return _room_for_panel_titles(finish(fig, title, 300), title)
 
@@ -78,6 +83,10 @@ def health_curves(history: TrainHistory, title: str | None = "Routing health") -
         fig.add_trace(go.Scatter(x=steps, y=y, name=label, line=dict(color=colour), showlegend=False),
                       row=1, col=col)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=1)  # perfect balance
+    # Dropped slots start at 0: a run without drops is a flat line at the bottom, not in the middle of −1…1.
+    col = next(i for i, (name, _, _) in enumerate(HEALTH, start=1) if name == "dropped_fraction")
+    dropped_max = float(history.array("dropped_fraction").max(initial=0))
+    fig.update_yaxes(range=[0, max(0.1, dropped_max * 1.1)], row=1, col=col)
     fig.update_xaxes(title="step")
     return _room_for_panel_titles(finish(fig, title, 280), title)
 

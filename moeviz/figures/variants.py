@@ -79,7 +79,8 @@ def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran
                       hovertemplate="%{x}<br>token %{y}: %{text} experts (k = %{customdata})<extra></extra>")
     fig = go.Figure(heat)
     fig.update_yaxes(tickvals=list(range(T)), ticktext=names, autorange="reversed", showgrid=False)
-    fig.update_xaxes(side="top", showgrid=False, tickangle=-30)
+    # Labels under the grid: on top, slanted, they ran into the figure's title.
+    fig.update_xaxes(side="bottom", showgrid=False, tickangle=-30, automargin=True)
     return finish(fig, title, max(260, 120 + 24 * T))
 
 

@@ -38,29 +38,44 @@ def vector_strips(rows, names, *, title: str | None = None, zmax: float | None =
                   xaxis=dict(showgrid=False, zeroline=False, tickvals=list(range(0, D, 8 if D > 16 else 1))))
 
 
+# The block's parts, left to right: (label, fill, width in x units, shape). Widths follow the label length so
+# that the 12 px labels still fit their boxes when the main column is only ~650 px wide (1024 px screen).
+BLOCK_PARTS = (("token in", None, 1.2, "text"), ("RMSNorm", IDLE, 1.4, "rect"), ("attention", SKY, 1.4, "rect"),
+               ("+", IDLE, 0.45, "circle"), ("RMSNorm", IDLE, 1.4, "rect"),
+               ("MoE layer<br>router + experts", ORANGE, 2.1, "rect"), ("+", IDLE, 0.45, "circle"),
+               ("token out", None, 1.2, "text"))
+BLOCK_GAP = 0.5  # room for each arrow
+
+
 @lru_cache(maxsize=1)
 def block_diagram() -> go.Figure:
-    """Where the MoE layer sits: a pre-norm Transformer block with the MoE in place of the feed-forward MLP.
+    """Where the MoE layer sits: a pre-norm Transformer block with the MoE in place of the feed-forward MLP;
+    the two "+" circles are the residual adds.
 
     The same figure every time, so it is built once per process (callers must not modify it)."""
-    boxes = [("token in", IDLE), ("RMSNorm", IDLE), ("attention", SKY), ("+ residual", IDLE), ("RMSNorm", IDLE),
-             ("MoE layer<br>router + experts", ORANGE), ("+ residual", IDLE), ("token out", IDLE)]
-    step, moe = 1.7, 5  # box spacing; index of the MoE box, drawn wider and bold
-    half = [0.75 if i == moe else 0.55 for i in range(len(boxes))]
-    shapes = [dict(type="rect", x0=i * step - half[i], x1=i * step + half[i], y0=-0.45, y1=0.45, fillcolor=color,
+    lefts, x = [], 0.0
+    for _, _, width, _ in BLOCK_PARTS:
+        lefts.append(x)
+        x += width + BLOCK_GAP
+    rights = [left + part[2] for left, part in zip(lefts, BLOCK_PARTS)]
+    centres = [(a + b) / 2 for a, b in zip(lefts, rights)]
+    moe = next(i for i, part in enumerate(BLOCK_PARTS) if part[1] == ORANGE)
+    shapes = [dict(type=kind, x0=left, x1=right, y0=-0.45 if kind == "rect" else -0.22,
+                   y1=0.45 if kind == "rect" else 0.22, fillcolor=color,
                    line=dict(color=INK, width=2 if i == moe else 1), layer="below")
-              for i, (_, color) in enumerate(boxes)]
-    labels = [dict(x=i * step, y=0, text=f"<b>{text}</b>" if i == moe else text, showarrow=False,
-                   font=dict(size=13, color=INK)) for i, (text, _) in enumerate(boxes)]
-    arrows = [dict(x=i * step - half[i], y=0, ax=(i - 1) * step + half[i - 1], ay=0, xref="x", yref="y",
-                   axref="x", ayref="y", showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor=INK, text="")
-              for i in range(1, len(boxes))]  # each from the previous box's right edge to this box's left edge
+              for i, ((_, color, _, kind), left, right) in enumerate(zip(BLOCK_PARTS, lefts, rights))
+              if kind != "text"]
+    labels = [dict(x=c, y=0, text=f"<b>{text}</b>" if i == moe else text, showarrow=False,
+                   font=dict(size=12, color=INK)) for i, ((text, *_), c) in enumerate(zip(BLOCK_PARTS, centres))]
+    arrows = [dict(x=lefts[i], y=0, ax=rights[i - 1], ay=0, xref="x", yref="y", axref="x", ayref="y",
+                   showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor=INK, text="")
+              for i in range(1, len(BLOCK_PARTS))]  # each from the previous part's right edge to this one's left
     # one named, invisible trace so the figure's parts can be checked on fig.data too
-    names = go.Scatter(x=[i * step for i in range(len(boxes))], y=[0] * len(boxes), mode="markers",
-                       marker=dict(opacity=0), name="block", text=[b[0] for b in boxes], hoverinfo="text")
+    names = go.Scatter(x=centres, y=[0] * len(centres), mode="markers", marker=dict(opacity=0), name="block",
+                       text=[part[0] for part in BLOCK_PARTS], hoverinfo="text")
     return figure([names], "One Transformer block: the MoE layer replaces the feed-forward MLP", 150,
                   shapes=shapes, annotations=labels + arrows, showlegend=False,
-                  xaxis=dict(visible=False, range=[-0.8, (len(boxes) - 1) * step + 0.8]),
+                  xaxis=dict(visible=False, range=[-0.1, rights[-1] + 0.1]),
                   yaxis=dict(visible=False, range=[-0.7, 0.7]))
 
 

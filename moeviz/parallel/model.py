@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from moeviz.config import MoEConfig
 from moeviz.losses import layer_costs
 
-FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,m\,R\,D\,H}{F},\qquad "
+# One equation per line: on one line the formula overflowed the page's column on a 1024 px screen.
+FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,m\,R\,D\,H}{F},\quad "
+                 r"R = \text{imbalance}\cdot T_\text{dev}\cdot k,\quad g' = \min(W, g)",
                  r"t_\text{comm} = 2\,R\,D\,b\left(\frac{g'-1}{W\,B_\text{intra}} + "
-                 r"\frac{W-g'}{W\,B_\text{inter}}\right) + 2\,(W-1)\,\alpha,\qquad "
-                 r"R = \text{imbalance}\cdot T_\text{dev}\cdot k,\; g' = \min(W, g)")
+                 r"\frac{W-g'}{W\,B_\text{inter}}\right) + 2\,(W-1)\,\alpha")
 
 
 @dataclass(frozen=True)

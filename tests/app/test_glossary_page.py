@@ -27,4 +27,4 @@ def test_page_shows_entries_and_links_only_existing_pages():
     missing = [e for e in ENTRIES if e.page is not None and not (ROOT / e.page).is_file()]
     notes = [c.value for c in at.caption if "not available" in c.value]
     assert len(notes) == len(missing)
-    assert len(at.dataframe[0].value) == len(HEALTH_SIGNALS)
+    assert len(at.table[0].value) == len(HEALTH_SIGNALS)
