@@ -56,7 +56,7 @@ st.caption("Each question comes from a real MoE layer run (its own small layer, 
            "prediction, then reveal what the layer actually computed. Question numbers are reproducible: "
            "share the link and a class sees the same question.")
 
-score = st.session_state.setdefault(_SCORE, {"asked": set(), "right": set()})
+score = st.session_state.setdefault(_SCORE, {"asked": set(), "right": set(), "blank": set()})
 if "q" not in st.session_state:
     st.session_state["q"] = app.url_value("q", 1, app.parse_int(1, MAX_QUESTION))
 kinds = st.multiselect("Question kinds", QUESTION_KINDS, format_func=KIND_LABELS.get, key="quiz_kinds",
@@ -90,12 +90,16 @@ if revealed:
         score["asked"].add(ident)
         if is_correct(question, response):
             score["right"].add(ident)
+        elif response is None:  # no number typed / no option picked (an empty expert set is an answer: "none")
+            score.setdefault("blank", set()).add(ident)
     st.rerun()
 
 if st.session_state.get(_revealed_key(question)):
     ident = (question.seed, question.kind)
     if ident in score["right"]:
         st.success("Right: that is what the layer computed.", icon=":material/check_circle:")
+    elif ident in score.get("blank", ()):
+        st.info("Revealed without a prediction. Here is what the layer computed:", icon=":material/visibility:")
     else:
         st.error("Not what the layer computed. Here is why:", icon=":material/cancel:")
     st.markdown(question.explanation)

@@ -102,8 +102,11 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
         _chart(figs.expert_grid(len(view.probs), view.running, lost, title="All experts: blue = running, dark = idle"),
                alt="Grid of all experts with the running ones lit")
         m1, m2 = st.columns(2)
-        m1.metric("Expert runs, this token", f"{counts['token_sparse']} of {counts['token_dense']}")
-        m2.metric("Expert runs, whole sentence", f"{counts['batch_sparse']} of {counts['batch_dense']}")
+        # Short labels: in presenter mode on a 1024 px screen longer ones were cut off.
+        m1.metric("Runs, this token", f"{counts['token_sparse']} of {counts['token_dense']}",
+                  help="Expert computations for this token, out of what a dense layer (every expert) would do.")
+        m2.metric("Runs, all tokens", f"{counts['batch_sparse']} of {counts['batch_dense']}",
+                  help="Expert computations for the whole sentence, out of tokens × experts.")
     with c2:
         if len(view.running):
             names = [f"E{int(e)}(x)" for e in view.running]

@@ -27,7 +27,7 @@ def heatmap_labels(routing) -> list[str]:
 def layer_heatmap(routing, layer: int, height: int | None = None) -> go.Figure:
     """Router probabilities of every token at MoE layer `layer` (fixed 0..1 scale), chosen experts outlined."""
     trace = routing.traces[layer]
-    title = f"Layer {layer}: router probability (top-{trace.top_k} outlined)"
+    title = f"Layer {layer}: probabilities, top-{trace.top_k} outlined"  # short: fits half a 1024 px page
     return router_heatmap(trace, heatmap_labels(routing), title=title, height=height)
 
 

@@ -50,6 +50,15 @@ def test_wrong_weight_is_marked_wrong_and_score_counts_once():
     assert at.metric[0].value == "0 / 1"
 
 
+def test_reveal_without_a_prediction_is_not_called_wrong():
+    seed = seed_of("combine_weights")
+    at = reveal(open_quiz(seed))  # no number typed
+    assert at.info and not at.error and not at.success
+    assert "without a prediction" in at.info[0].value
+    assert any(make_question(seed).explanation == m.value for m in at.markdown)
+    assert at.metric[0].value == "0 / 1"  # it still counts as a question asked
+
+
 def test_next_question_moves_on_and_updates_the_link():
     at = open_quiz(5)
     next(b for b in at.button if b.label == "Next question").click().run()
