@@ -65,7 +65,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
                         balance_weight=values["balance_weight"],
                         capacity_factor=capacity_value(values["capacity_factor"]), seed=values["seed"],
                         device=device_label(),
-                        picked_top_k=fit_top_k(values["top_k"], values["num_experts"], "any")[0])
+                        picked_top_k=values["top_k"])  # the slider's answer, already fitted to the experts
     query_params = shared_url_params(values)  # the user's k stays in the link even while switch runs k = 1
     write_url(query_params)
     with st.sidebar:
