@@ -14,6 +14,7 @@ STEP_COUNTS = (50, 100, 200, 300, 500, 1000)
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03)
 REPORT_EVERY = 25  # steps between chart updates while training
 WAIT_S = 180  # how long a run waits for a free trainer before giving up
+SKEWED_START = 1.3  # max/mean load at step 1 from which the explanation calls the untrained router skewed
 
 
 def train_config(controls, method: str, steps: int, lr: float, weight: float | None = None) -> TrainConfig:
@@ -78,7 +79,7 @@ def explain(history: TrainHistory) -> None:
                  f"{f['window_steps']} steps).\n\n")
     else:
         opening = (f"already took **{first:.2f}×** its fair share: every token carries the same offset, so the "
-                   f"untrained router favours a few experts for all of them" if first >= 1.3 else
+                   f"untrained router favours a few experts for all of them" if first >= SKEWED_START else
                    f"took **{first:.2f}×** its fair share: close to even before any training")
         start = (f"*Load imbalance.* At step 1 the busiest expert {opening}. Over the last {f['window_steps']} "
                  f"steps the busiest expert took **{f['max_mean_load']:.2f}×** the mean load (1.00 would be "

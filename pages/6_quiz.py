@@ -91,14 +91,14 @@ if revealed:
         if is_correct(question, response):
             score["right"].add(ident)
         elif response is None:  # no number typed / no option picked (an empty expert set is an answer: "none")
-            score.setdefault("blank", set()).add(ident)
+            score["blank"].add(ident)
     st.rerun()
 
 if st.session_state.get(_revealed_key(question)):
     ident = (question.seed, question.kind)
     if ident in score["right"]:
         st.success("Right: that is what the layer computed.", icon=":material/check_circle:")
-    elif ident in score.get("blank", ()):
+    elif ident in score["blank"]:
         st.info("Revealed without a prediction. Here is what the layer computed:", icon=":material/visibility:")
     else:
         st.error("Not what the layer computed. Here is why:", icon=":material/cancel:")

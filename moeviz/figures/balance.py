@@ -53,9 +53,8 @@ def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figur
                              line=dict(color=ORANGE)), row=1, col=2)
     fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
     # The balance panel always shows its reference value, 1 (perfectly even), and marks it.
-    balance = history.array("balance_loss")
-    top = max(1.1, float(balance.max()) * 1.05) if balance.size else 1.1
-    fig.update_yaxes(range=[min(0.9, float(balance.min()) * 0.95) if balance.size else 0.9, top], row=1, col=2)
+    balance = np.append(history.array("balance_loss"), 1.0)  # the reference joins the data for the range
+    fig.update_yaxes(range=[min(0.9, balance.min() * 0.95), max(1.1, balance.max() * 1.05)], row=1, col=2)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=2)
     fig.update_xaxes(title="training step")
     return _room_for_panel_titles(finish(fig, title, 300), title)
