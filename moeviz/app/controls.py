@@ -79,42 +79,51 @@ def sidebar(page_title: str = "moeviz") -> Controls:
 
 
 def _layer_widgets(values: dict) -> None:
-    """The layer's knobs; each widget starts from `values` and writes its answer back into it."""
+    """The layer's knobs; each widget shows `values` and writes its answer back into it.
+
+    Each widget's state is set from `values` before it is drawn (see `bound`), never through `value=`: a keyed
+    widget keeps its identity when `value=` changes, so the browser would go on showing, and sending back, its
+    old value after a preset or a page change."""
     st.markdown("**The MoE layer**")
     values["num_experts"] = st.slider(
-        "Experts (N)", MIN_EXPERTS, MAX_EXPERTS, value=values["num_experts"], key="num_experts",
-        disabled=presenter.locked("num_experts"),
+        "Experts (N)", MIN_EXPERTS, MAX_EXPERTS, **bound("num_experts", values),
         help="How many expert MLPs the layer holds. Only k of them work on any one token.")
     values["router"] = st.selectbox(
-        "Router", ROUTERS, index=ROUTERS.index(values["router"]), format_func=ROUTER_LABELS.get, key="router",
-        disabled=presenter.locked("router"),
+        "Router", ROUTERS, format_func=ROUTER_LABELS.get, **bound("router", values),
         help="The gating rule that turns router scores into chosen experts and weights. Softmax → top-k "
              "renormalises the k weights to sum to 1, as Mixtral does; the Router variants page also shows "
              "the form that keeps the raw probabilities (OLMoE).")
     values["top_k"] = _top_k_widget(values)
     values["capacity_factor"] = st.select_slider(
-        "Capacity factor", CAPACITY_FACTORS, value=values["capacity_factor"], key="capacity_factor",
-        disabled=presenter.locked("capacity_factor"),
+        "Capacity factor", CAPACITY_FACTORS, **bound("capacity_factor", values),
         help="Slots per expert, C = ceil(factor · tokens · k / N). Tokens past a full expert are dropped. "
              "'off' = no limit (Switch and expert choice then use their own defaults).")
     values["balance_weight"] = st.select_slider(
-        "Balance-loss weight (α)", BALANCE_WEIGHTS, value=values["balance_weight"], key="balance_weight",
-        disabled=presenter.locked("balance_weight"),
+        "Balance-loss weight (α)", BALANCE_WEIGHTS, **bound("balance_weight", values),
         format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
         help="How strongly training pushes the router to spread tokens evenly. Matters while training.")
     values["seed"] = int(st.number_input(
-        "Seed (layer weights)", 0, MAX_SEED, value=values["seed"], step=1, key="seed",
-        disabled=presenter.locked("seed"),
+        "Seed (layer weights)", 0, MAX_SEED, step=1, **bound("seed", values),
         help="Draws the layer's random weights. The same seed gives the same layer on any machine."))
+
+
+def bound(key: str, values: dict) -> dict:
+    """Keyword arguments that tie the widget `key` to `values[key]`: its state is set from `values` on every
+    run, and a move of the widget is copied back (its callback runs before the page's script)."""
+    st.session_state[key] = values[key]
+    return {"key": key, "on_change": _copy_back, "args": (key, values), "disabled": presenter.locked(key)}
+
+
+def _copy_back(key: str, values: dict) -> None:
+    values[key] = st.session_state[key]
 
 
 def _top_k_widget(values: dict) -> int:
     """The k slider, bounded by the experts. Switch routing runs k = 1 and says so; the chosen k is kept."""
-    top_k, _ = fit_top_k(values["top_k"], values["num_experts"], "any")
+    values["top_k"], _ = fit_top_k(values["top_k"], values["num_experts"], "any")
     if values["router"] == "switch":
         st.caption("k = 1: Switch routing sends each token to exactly one expert.")
-        return top_k
-    # The slider's max is part of its identity: when N changes the bound, it restarts from the fitted value.
-    return st.slider("Experts per token (k)", 1, min(MAX_TOP_K, values["num_experts"]), value=top_k,
-                     key="top_k", disabled=presenter.locked("top_k"),
+        return values["top_k"]
+    # The slider's max is part of its identity: when N changes the bound, it is a new widget at the fitted value.
+    return st.slider("Experts per token (k)", 1, min(MAX_TOP_K, values["num_experts"]), **bound("top_k", values),
                      help="Top-k: how many experts each token is sent to.")

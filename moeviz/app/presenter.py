@@ -116,13 +116,21 @@ def _write_presenter_url(state: dict) -> None:
 
 def apply_preset(values: dict, preset: Preset) -> None:
     """Set the shared controls to `preset` (a button callback: runs before the widgets are drawn again)."""
-    values.update(preset.values())
-    for key in SHARED_KEYS:  # drop the widgets' own state so they start again from `values`
-        st.session_state.pop(key, None)
+    values.update(preset.values())  # the widgets take their state from `values` on the next run
+
+
+_PRESETS_OPEN = "_moeviz_presets_open"  # whether the teacher left the presets expander open (kept across pages)
+
+
+def _remember_presets_open() -> None:
+    st.session_state[_PRESETS_OPEN] = bool(st.session_state["presets_expander"])
 
 
 def _preset_buttons(values: dict) -> None:
-    with st.expander("Presets", icon=":material/bookmarks:"):
+    # A page change draws a new expander (widget ids are per page): start it as the teacher left it.
+    st.session_state["presets_expander"] = st.session_state.get(_PRESETS_OPEN, False)
+    with st.expander("Presets", icon=":material/bookmarks:", key="presets_expander",
+                     on_change=_remember_presets_open):
         for preset in PRESETS:
             st.button(preset.name, key=f"preset_{preset.key}", help=preset.description, width="stretch",
                       on_click=apply_preset, args=(values, preset))
