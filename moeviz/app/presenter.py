@@ -16,7 +16,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from moeviz.app.params import SHARED_KEYS, ParamError, shown
+from moeviz.app.params import SHARED_KEYS, ParamError, parse_flag, shown
+from moeviz.app.url import url_value
 from moeviz.presets import PRESETS, PRESETS_BY_KEY, Preset
 
 _STATE = "_moeviz_presenter"  # session-state dict: {"on": bool, "hide": tuple, "lock": tuple}
@@ -26,15 +27,6 @@ CONTROL_LABELS = {"num_experts": "Experts (N)", "top_k": "k", "router": "Router"
                   "capacity_factor": "Capacity factor", "seed": "Seed", "text": "Sentence", "token": "Token",
                   "step": "Step"}
 BASE_FONT_PX = 20  # Streamlit's default is 16px; sizes are in rem, so this scales text and widgets together
-
-
-def parse_flag(raw: str) -> bool:
-    text = raw.strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ParamError(f"“{shown(raw)}” is not 1 or 0.")
 
 
 def parse_keys(raw: str) -> tuple[str, ...]:
@@ -63,23 +55,12 @@ def share_url(current_url: str | None, query_params: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query_params), ""))
 
 
-def _url_or(key: str, parse, default):
-    raw = st.query_params.get_all(key)
-    if not raw:
-        return default
-    try:
-        return parse(raw[-1])
-    except ParamError as problem:
-        st.warning(f"Ignored `{key}` from the link: {problem}", icon=":material/link_off:")
-        return default
-
-
 def presenter_state() -> dict:
     """This session's presenter settings; the link's `present`, `hide`, `lock` win when present."""
     state = st.session_state.setdefault(_STATE, {"on": False, "hide": (), "lock": ()})
-    state["on"] = _url_or("present", parse_flag, state["on"])
-    state["hide"] = _url_or("hide", parse_keys, state["hide"])
-    state["lock"] = _url_or("lock", parse_keys, state["lock"])
+    state["on"] = url_value("present", state["on"], parse_flag)
+    state["hide"] = url_value("hide", state["hide"], parse_keys)
+    state["lock"] = url_value("lock", state["lock"], parse_keys)
     return state
 
 

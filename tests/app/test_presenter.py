@@ -5,7 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moeviz.app.params import ParamError
-from moeviz.app.presenter import CONTROL_KEYS, parse_flag, parse_keys, presenter_css, presenter_params, share_url
+from moeviz.app.params import parse_flag
+from moeviz.app.presenter import CONTROL_KEYS, parse_keys, presenter_css, presenter_params, share_url
 from moeviz.presets import PRESETS_BY_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
