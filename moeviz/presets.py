@@ -32,7 +32,8 @@ class Preset:
 
 PRESETS = (
     Preset("balanced", "Balanced top-2 of 8", "The textbook layer (Mixtral's shape): 8 experts, 2 per token, "
-           "a balance loss on, no capacity limit.", 8, 2, "softmax_topk", 0.01, "off"),
+           "no capacity limit, and a balance-loss weight (0.3) that evens the load in this page's small training "
+           "lab; real models use 0.01-0.001 (the balance page says why).", 8, 2, "softmax_topk", 0.3, "off"),
     Preset("collapse", "Collapse without balance loss", "Balance-loss weight 0: train it on the balance page and "
            "watch a few experts take over.", 8, 2, "softmax_topk", 0.0, "off"),
     Preset("switch_tight", "Switch top-1 with tight capacity", "One expert per token and room for exactly the "

@@ -4,6 +4,7 @@ import pytest
 from moeviz import MoEConfig
 from moeviz.app.params import SHARED_KEYS, capacity_value, fit_top_k, read_shared
 from moeviz.presets import PRESETS, PRESETS_BY_KEY
+from moeviz.train import TrainConfig, train
 
 
 def test_the_issue_s_scenarios_are_there_and_keys_are_unique():
@@ -38,3 +39,24 @@ def test_presets_say_what_their_name_promises():
     assert float(PRESETS_BY_KEY["switch_tight"].capacity_factor) <= 1.0
     deepseek = PRESETS_BY_KEY["deepseek"]
     assert (deepseek.num_experts, deepseek.top_k, deepseek.router) == (64, 6, "sigmoid_bias")
+
+
+LAB_SEEDS = range(4)
+
+
+def _lab_max_mean_load(preset, seed: int) -> float:
+    """The balance lab's final max/mean load for `preset` with the lab's default steps and learning rate."""
+    cfg = TrainConfig(num_experts=preset.num_experts, top_k=preset.top_k, router=preset.router,
+                      capacity_factor=capacity_value(preset.capacity_factor), balance_weight=preset.balance_weight,
+                      seed=seed, device="cpu")
+    return train(cfg).final()["max_mean_load"]
+
+
+@pytest.mark.slow
+def test_balanced_and_collapse_presets_do_what_they_say_in_the_lab():
+    """Trained in the balance lab over several seeds, 'Balanced' ends near even load and 'Collapse' far from it
+    (1.0 = every expert gets its even share)."""
+    balanced = [_lab_max_mean_load(PRESETS_BY_KEY["balanced"], seed) for seed in LAB_SEEDS]
+    collapse = [_lab_max_mean_load(PRESETS_BY_KEY["collapse"], seed) for seed in LAB_SEEDS]
+    assert max(balanced) < 1.25, balanced
+    assert min(collapse) > 2.0, collapse
