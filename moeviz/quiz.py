@@ -28,6 +28,7 @@ D_MODEL, D_HIDDEN = 16, 32  # small: a question builds its own layer and must ap
 WEIGHT_TOLERANCE = 0.01  # a typed weight within this of the layer's counts as right
 NO = "No: only the k chosen experts compute it; the others contribute exactly nothing"
 YES = "Yes: every expert computes it and votes, weighted by its router probability"
+NONE = -1  # the "none" option of an experts question: an answer, unlike picking nothing (a blank reveal)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Question:
     prompt: str  # Markdown, our own words and numbers only
     shown: dict  # the numbers the learner gets: "logits"/"probs" (E,), "first_choices" (T,), "capacity", ...
     answer_type: str  # "experts" (pick a set of expert ids), "number", or "choice" (one of `options`)
-    options: tuple  # expert ids for "experts", the choices for "choice", () for "number"
+    options: tuple  # expert ids (and NONE where "none" can be right) for "experts", the choices for "choice"
     answer: object  # tuple of expert ids, a float, or one of options
     explanation: str  # Markdown: why, with the layer's numbers
     cfg: MoEConfig  # the layer the answer came from (rebuild it with MoELayer(cfg))
@@ -117,9 +118,9 @@ def _overflow(seed: int, rng: random.Random) -> Question:
         seed, "overflow",
         f"Switch routing (top-1) over **{E} experts** with capacity factor {cf:g}: each expert holds "
         f"**C = ceil({cf:g} · {T} · 1 / {E}) = {trace.capacity}** tokens. The {T} tokens' chosen experts, in "
-        f"order, are below. Which experts overflow (turn at least one token away)? Pick none if none does.",
+        f"order, are below. Which experts overflow (turn at least one token away)? Pick “none” if none does.",
         {"first_choices": first, "capacity": trace.capacity},
-        "experts", tuple(range(E)), over,
+        "experts", tuple(range(E)) + (NONE,), over,
         f"Requests per expert: {', '.join(f'E{e} {n}' for e, n in enumerate(counts))}; capacity {trace.capacity}. "
         f"Overflowing: {_experts(over)}. The layer dropped {int(trace.dropped.sum())} of {T} tokens (the latest "
         f"ones in each full expert); a dropped token skips the layer and only the residual carries it on.",
@@ -164,16 +165,25 @@ def make_question(seed: int, kind: str | None = None) -> Question:
     return _MAKERS[kind](int(seed), rng)
 
 
+def is_blank(question: Question, response) -> bool:
+    """Whether the learner predicted nothing: no number, no option, no expert (picking "none" is an answer)."""
+    return response is None or (question.answer_type == "experts" and not list(response))
+
+
 def is_correct(question: Question, response) -> bool:
-    """Whether `response` (a set of expert ids, a number, or an option) matches the layer's answer."""
-    if response is None:
+    """Whether `response` (a set of expert ids, possibly just NONE; a number; an option) is the layer's answer."""
+    if is_blank(question, response):
         return False
     if question.answer_type == "experts":
-        return tuple(sorted(int(e) for e in response)) == tuple(question.answer)
+        picked = {int(e) for e in response}
+        if NONE in picked:
+            return picked == {NONE} and not question.answer  # "none" together with an expert contradicts itself
+        return tuple(sorted(picked)) == tuple(question.answer)
     if question.answer_type == "number":
         value = float(response)
         return math.isfinite(value) and abs(value - float(question.answer)) <= WEIGHT_TOLERANCE
     return response == question.answer
 
 
-__all__ = ["QUESTION_KINDS", "KIND_LABELS", "Question", "make_question", "is_correct", "WEIGHT_TOLERANCE"]
+__all__ = ["QUESTION_KINDS", "KIND_LABELS", "NONE", "Question", "make_question", "is_blank", "is_correct",
+           "WEIGHT_TOLERANCE"]

@@ -3,7 +3,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.figures.walkthrough import score_bars
-from moeviz.quiz import KIND_LABELS, QUESTION_KINDS, is_correct, make_question
+from moeviz.quiz import KIND_LABELS, NONE, QUESTION_KINDS, is_blank, is_correct, make_question
 
 MAX_QUESTION = 10**6
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
@@ -35,16 +35,16 @@ def _shown(question) -> None:
         app.chart(score_bars(shown["probs"], name="router probability", text_format=".3f",
                                    title="Router probabilities for this token", highlight=lit, value_range=[0, 1]),
                         key=f"quiz_probs_{question.seed}")
-    elif "first_choices" in shown:
-        st.dataframe({"token (in order)": list(range(len(shown["first_choices"]))),
-                      "chosen expert": [f"E{e}" for e in shown["first_choices"]]}, hide_index=True, height=250)
+    elif "first_choices" in shown:  # one row, a column per token: every token is on screen, none scrolls away
+        st.caption("Each token's chosen expert, tokens in order:")
+        st.table({f"t{t}": [f"E{e}"] for t, e in enumerate(shown["first_choices"])})
 
 
 def _answer_widget(question):
     key = f"answer_{question.seed}_{question.kind}"
     if question.answer_type == "experts":
         return st.pills("Your answer: the experts", question.options, selection_mode="multi", key=key,
-                        format_func=lambda e: f"E{e}")
+                        format_func=lambda e: "none" if e == NONE else f"E{e}")
     if question.answer_type == "number":
         return st.number_input("Your answer: the weight", 0.0, 1.0, value=None, step=0.01, format="%.3f", key=key)
     return st.radio("Your answer", question.options, index=None, key=key)
@@ -78,11 +78,21 @@ kind = None if len(kinds) == len(QUESTION_KINDS) else kinds[seed % len(kinds)]
 question = cached_question(seed, kind)
 st.subheader(KIND_LABELS[question.kind])
 st.markdown(question.prompt)
-_shown(question)
+# The numbers on the left, the answer and the verdict on the right: after Reveal the verdict appears next to
+# the button that was clicked, not below the fold.
+if "first_choices" in question.shown:  # a table of every token's choice needs the full width
+    _shown(question)
+    answer_col = st.container()
+else:
+    shown_col, answer_col = st.columns([3, 2], gap="medium")
+    with shown_col:
+        _shown(question)
+verdict = answer_col.container()  # above the form: where the learner just clicked, still on screen
 
-with st.form(f"quiz_form_{seed}_{question.kind}"):
-    response = _answer_widget(question)
-    revealed = st.form_submit_button("Reveal the answer", type="primary")
+with answer_col:
+    with st.form(f"quiz_form_{seed}_{question.kind}"):
+        response = _answer_widget(question)
+        revealed = st.form_submit_button("Reveal the answer", type="primary")
 if revealed:
     st.session_state[_revealed_key(question)] = True
     ident = (question.seed, question.kind)
@@ -90,19 +100,20 @@ if revealed:
         score["asked"].add(ident)
         if is_correct(question, response):
             score["right"].add(ident)
-        elif response is None:  # no number typed / no option picked (an empty expert set is an answer: "none")
+        elif is_blank(question, response):  # nothing typed or picked ("none" is an answer, not a blank)
             score["blank"].add(ident)
     st.rerun()
 
 if st.session_state.get(_revealed_key(question)):
     ident = (question.seed, question.kind)
-    if ident in score["right"]:
-        st.success("Right: that is what the layer computed.", icon=":material/check_circle:")
-    elif ident in score["blank"]:
-        st.info("Revealed without a prediction. Here is what the layer computed:", icon=":material/visibility:")
-    else:
-        st.error("Not what the layer computed. Here is why:", icon=":material/cancel:")
-    st.markdown(question.explanation)
+    with verdict:
+        if ident in score["right"]:
+            st.success("Right: that is what the layer computed.", icon=":material/check_circle:")
+        elif ident in score["blank"]:
+            st.info("Revealed without a prediction. Here is what the layer computed:", icon=":material/visibility:")
+        else:
+            st.error("Not what the layer computed. Here is why:", icon=":material/cancel:")
+        st.markdown(question.explanation)
 
 st.divider()
 st.metric("Score this session", f"{len(score['right'])} / {len(score['asked'])}")

@@ -6,7 +6,7 @@ import torch
 from torch.testing import assert_close
 
 from moeviz import MoELayer
-from moeviz.quiz import NO, QUESTION_KINDS, WEIGHT_TOLERANCE, is_correct, make_question
+from moeviz.quiz import NO, NONE, QUESTION_KINDS, WEIGHT_TOLERANCE, is_blank, is_correct, make_question
 
 SEEDS = range(0, 60, 3)
 
@@ -73,9 +73,12 @@ def test_overflow_is_a_naive_count_over_capacity(q):
     assert q.shown["capacity"] == C
     overflowing = tuple(e for e in range(E) if first.count(e) > C)
     assert q.answer == overflowing
-    assert is_correct(q, list(overflowing))
+    assert NONE in q.options  # "none" can be picked, and is right exactly when nothing overflows
+    assert is_correct(q, list(overflowing) or [NONE])
     assert not is_correct(q, list(overflowing) + [e for e in range(E) if e not in overflowing][:1]) \
         or len(overflowing) == E
+    assert not is_correct(q, [NONE, *range(E)])  # "none" with experts contradicts itself
+    assert is_blank(q, []) and not is_correct(q, [])  # picking nothing is no prediction, not the answer "none"
 
 
 def test_some_overflow_questions_have_an_overflow():

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from moeviz.quiz import NO, make_question
+from moeviz.quiz import NO, NONE, make_question
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +74,17 @@ def test_kind_filter_and_no_kind():
     at.multiselect(key="quiz_kinds").set_value([]).run()
     assert not at.exception and at.info
     assert NO  # the trap's right answer is a real sentence the page offers
+
+
+def test_overflow_offers_none_and_a_blank_reveal_is_no_prediction():
+    seed = next(s for s in range(1, 400) if make_question(s).kind == "overflow" and not make_question(s).answer)
+    at = open_quiz(seed)
+    pills = at.button_group(key=f"answer_{seed}_overflow")
+    assert "none" in pills.options  # the pills show the format_func labels
+    assert len(at.table) == 1  # every token's choice on screen at once, not in a scroll box
+    reveal(at)  # nothing picked
+    assert at.info and "without a prediction" in at.info[0].value and not at.error
+    at = open_quiz(seed)
+    at.button_group(key=f"answer_{seed}_overflow").set_value([NONE])  # submitted with the form by reveal()
+    reveal(at)
+    assert at.success and at.metric[0].value == "1 / 1"
