@@ -66,7 +66,7 @@ def show_answer(run: WalkthroughRun, token: int, controls) -> None:
     view = token_view(run.trace, token, run.labels)
     with st.container(border=True):
         st.markdown("**Which experts actually run for this token, and with what weight?**")
-        st.markdown(answer(view, controls.num_experts, controls.router))
+        st.markdown(answer(view))
 
 
 def _go_to(step: int) -> None:
