@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from moeviz import losses
+from moeviz import costs, losses
 from moeviz import router as gating
 from moeviz.config import MoEConfig
 from moeviz.device import resolve_device
@@ -181,8 +181,8 @@ class MoELayer(nn.Module):
             "tokens_dropped_fraction": dead_tokens,
             "expert_rows": d.expert_rows, "dense_expert_rows": T * cfg.num_experts, "padding_rows": d.padding_rows,
             "dispatch": d.strategy,
-            **losses.layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token,
-                                 cfg.activation, cfg.shared_expert),
+            **costs.layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token,
+                                cfg.activation, cfg.shared_expert),
         }
         detach = torch.Tensor.detach
         return RoutingTrace(

@@ -4,9 +4,9 @@ import streamlit as st
 import moeviz.app as app
 from moeviz.bench.layer import run_case, scaling
 from moeviz.bench.timing import DEFAULT_ROUNDS
+from moeviz.costs import cost_summary
 from moeviz.device import available_devices
 from moeviz.figures import compute as figs
-from moeviz.parallel.model import cost_summary
 
 D_MODEL, D_HIDDEN = 256, 512
 BATCHES = (16, 64, 256, 1024, 4096)

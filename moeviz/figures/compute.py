@@ -1,6 +1,6 @@
 """Figures of sparse vs dense compute: parameters, FLOPs per token, measured time, and how time scales.
 
-    params_bars(summary) / flops_bars(summary)     # from moeviz.parallel.model.cost_summary
+    params_bars(summary) / flops_bars(summary)     # from moeviz.costs.cost_summary
     timing_bars(results)                           # from moeviz.bench.layer.run_case
     scaling_lines(points, axis)                    # from moeviz.bench.layer.scaling
 Trace names in fig.data: "parameters"; "FLOPs per token"; "median ms"; one line per implementation.
