@@ -69,18 +69,23 @@ def cached_layer(num_experts: int, top_k: int, router: str, capacity_factor: flo
 def cached_walkthrough(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
                        source: str, text: str, vector_seed: int) -> WalkthroughRun:
     """The walkthrough's numbers for one layer and one input (a sentence, or seeded random vectors)."""
-    layer = cached_layer(num_experts, top_k, router, capacity_factor, seed)
-    labels, x = walkthrough_inputs(source, text, vector_seed, layer.cfg.d_model)
-    return run_walkthrough(layer, labels, x)
+    return run_walkthrough(*_layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text,
+                                              vector_seed))
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["dense"], show_spinner=False)
 def cached_dense(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
                  source: str, text: str, vector_seed: int) -> DenseRun:
     """The "every expert votes" runs for the same layer and input (only when the page shows the misreading)."""
-    layer = cached_layer(num_experts, top_k, router, capacity_factor, seed)
-    _, x = walkthrough_inputs(source, text, vector_seed, layer.cfg.d_model)
+    layer, _, x = _layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text, vector_seed)
     return run_dense(layer, x)
+
+
+def _layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text, vector_seed):
+    """(the cached layer, token labels, inputs (T, d_model)) for one walkthrough key."""
+    layer = cached_layer(num_experts, top_k, router, capacity_factor, seed)
+    labels, x = walkthrough_inputs(source, text, vector_seed, layer.cfg.d_model)
+    return layer, labels, x
 
 
 def _key(controls, source: str, text: str, vector_seed: int) -> tuple:
