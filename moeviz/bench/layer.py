@@ -1,4 +1,4 @@
-"""Sparse MoE vs its peers, on the same inputs (DESIGN §6):
+"""Sparse MoE vs its peers, on the same inputs (docs/core.md reports and discusses the results):
 
     dense-all        every expert on every token, then masked (layer.dense_forward)
     per-expert loop  HF Mixtral's loop over experts with index_add_ (hf_mixtral_forward below)
