@@ -16,6 +16,11 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def available_devices() -> tuple[str, ...]:
+    """The device names a user may pick on this machine: "cpu", plus "cuda" when a CUDA GPU is present."""
+    return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
 def describe_device(device: torch.device) -> str:
     """A short human label, e.g. 'CUDA (NVIDIA H100)' or 'CPU (2 threads)'."""
     if device.type == "cuda":

@@ -11,16 +11,15 @@ import html
 import io
 import json
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
-import torch
 
 from moeviz.trace import RoutingTrace
+from moeviz.walkthrough import STEP_NAMES, token_view
 
 CSV_COLUMNS = ("token_index", "token_text", "slot", "expert", "weight", "dropped", "router_prob")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would evaluate (CSV injection)
-HANDOUT_STEPS = ("A token arrives", "The router scores every expert", "Top-k keeps the best k",
-                 "Only the chosen experts run", "Experts run in parallel across tokens", "The weighted combine")
 MAX_TABLE_EXPERTS = 16  # the handout lists every expert up to this many, else the best ones
 
 
@@ -95,27 +94,25 @@ def _table(header, rows) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _steps(trace: RoutingTrace, t: int, label: str) -> list[str]:
-    """The six steps' HTML bodies for token t (every number read from the trace)."""
-    E, probs, logits = trace.num_experts, trace.router_probs[t].float().cpu(), trace.router_logits[t].float().cpu()
-    slots, weights, dropped = trace.topk_indices[t].cpu(), trace.topk_weights[t].float().cpu(), trace.dropped[t].cpu()
-    ran = [(int(e), float(w)) for e, w, d in zip(slots, weights, dropped) if not d]
-    lost = [int(e) for e, d in zip(slots, dropped) if d] if trace.router != "expert_choice" else []
-    shown = torch.argsort(probs, descending=True)[:MAX_TABLE_EXPERTS].tolist()
-    vector, output = trace.input[t].float().cpu(), trace.output[t].float().cpu()
+def _steps(trace: RoutingTrace, t: int, labels) -> list[str]:
+    """The six steps' HTML bodies for token t (every number read from the trace, through token_view)."""
+    view, E = token_view(trace, t, labels), trace.num_experts
+    ran = list(zip(view.running.tolist(), view.running_weights.tolist()))
+    shown = np.argsort(-view.probs, kind="stable")[:MAX_TABLE_EXPERTS].tolist()
     load = trace.tokens_per_expert.cpu().tolist()
-    q = html.escape(label)
+    q = html.escape(view.label)
     return [
-        f"<p>Token {t}, “{q}”, enters the layer as a vector of {vector.numel()} numbers. First eight: "
-        f"<code>{_fmt(vector[:8])}</code>.</p>",
+        f"<p>Token {t}, “{q}”, enters the layer as a vector of {len(view.vector)} numbers. First eight: "
+        f"<code>{_fmt(view.vector[:8])}</code>.</p>",
         "<p>The router gives each expert a score (logit), and the gating function turns scores into "
         f"probabilities ({html.escape(trace.router)}).</p>"
-        + _table(("expert", "logit", "probability"), [(f"E{e}", f"{float(logits[e]):+.3f}", f"{float(probs[e]):.3f}")
+        + _table(("expert", "logit", "probability"), [(f"E{e}", f"{view.logits[e]:+.3f}", f"{view.probs[e]:.3f}")
                                                        for e in shown])
         + ("" if E <= MAX_TABLE_EXPERTS else f"<p>(the {MAX_TABLE_EXPERTS} highest of {E} experts)</p>"),
         f"<p>With k = {trace.top_k}, the token keeps: "
         + (", ".join(f"E{e} (weight {w:.3f})" for e, w in ran) or "no expert")
-        + (f". Chosen but dropped for lack of capacity: {', '.join(f'E{e}' for e in lost)}" if lost else "")
+        + (f". Chosen but dropped for lack of capacity: {', '.join(f'E{e}' for e in view.lost)}"
+           if len(view.lost) else "")
         + ".</p>",
         f"<p>{len(ran)} of {E} experts compute this token; the other {E - len(ran)} do no work for it. "
         f"That is {len(ran)} expert computations, not {E}.</p>",
@@ -125,7 +122,7 @@ def _steps(trace: RoutingTrace, t: int, label: str) -> list[str]:
         "<p>Output = Σ weight × expert output"
         + (" = " + " + ".join(f"{w:.3f}·E{e}(x)" for e, w in ran) if ran else " = 0 (only the residual remains)")
         + f". Weights sum to {sum(w for _, w in ran):.3f}. First eight output values: "
-        f"<code>{_fmt(output[:8])}</code>; same shape as a plain MLP's output ({output.numel()} numbers).</p>",
+        f"<code>{_fmt(view.output[:8])}</code>; same shape as a plain MLP's output ({len(view.output)} numbers).</p>",
     ]
 
 
@@ -146,7 +143,7 @@ def walkthrough_handout(trace: RoutingTrace, token_index: int, labels, title: st
                          "capacity": trace.capacity}
     knob_text = html.escape(", ".join(f"{k} = {v}" for k, v in knobs.items()))
     steps = "".join(f"<h2>{i}. {html.escape(name)}</h2>{body}" for i, (name, body) in
-                    enumerate(zip(HANDOUT_STEPS, _steps(trace, token_index, labels[token_index])), start=1))
+                    enumerate(zip(STEP_NAMES, _steps(trace, token_index, labels)), start=1))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{HANDOUT_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p><b>Sentence:</b> {sentence}<br><b>Layer:</b> {knob_text}</p>{steps}"

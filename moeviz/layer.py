@@ -8,19 +8,31 @@ The routing path reads top to bottom in `_route`; the gating rules themselves ar
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from moeviz import losses
+from moeviz import costs, losses
 from moeviz import router as gating
 from moeviz.config import MoEConfig
 from moeviz.device import resolve_device
-from moeviz.dispatch import capacity_drops, combine, dispatch
+from moeviz.dispatch import Dispatched, capacity_drops, combine, dispatch
 from moeviz.experts import Experts, _uniform
 from moeviz.trace import RoutingTrace
 
 NOISE_EPS = 1e-2  # Shazeer et al.'s floor on the learned noise scale
+
+
+class Routed(NamedTuple):
+    """One batch's routing: the router's logits, the gating rule's answer, and what the capacity limit dropped."""
+    router_logits: torch.Tensor  # (T, E); noisy_topk in training: after the noise
+    routing: gating.Routing  # router_probs, selection_scores (T, E); topk_indices, topk_weights (T, K)
+    dropped: torch.Tensor  # (T, K) bool: selected, but over capacity (expert choice: not picked)
+    selected_per_expert: torch.Tensor  # (E,) slots routed to each expert before capacity (the balance loss's f)
+    capacity: int | None
+    cv_loss: torch.Tensor  # Shazeer's CV^2 loss; 0 unless noisy_topk
 
 
 class MoELayer(nn.Module):
@@ -69,23 +81,21 @@ class MoELayer(nn.Module):
         shape = x.shape
         x = self._flatten(x)  # (T, D)
         r = self._route(x)
-        active = ~r["dropped"]
+        topk_indices, active = r.routing.topk_indices, ~r.dropped
         if dense:
             all_outputs = self.experts.forward_all(x)  # (E, T, D)
             token_ids = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
-            expert_outputs = all_outputs[r["topk_indices"], token_ids] * active.unsqueeze(-1)  # (T, K, D)
-            rows, padding, strategy = x.shape[0] * self.cfg.num_experts, 0, "dense-all"
+            expert_outputs = all_outputs[topk_indices, token_ids] * active.unsqueeze(-1)  # (T, K, D)
+            d = Dispatched(expert_outputs, x.shape[0] * self.cfg.num_experts, 0, "dense-all")
         else:
-            expert_outputs, rows, padding, strategy = dispatch(
-                self.experts, x, r["topk_indices"], active, self.dispatch_strategy)
-        topk_weights = r["topk_weights"] * active  # a dropped slot contributes nothing
-        y = combine(expert_outputs, topk_weights)  # (T, D)
+            d = dispatch(self.experts, x, topk_indices, active, self.dispatch_strategy)
+        topk_weights = r.routing.topk_weights * active  # a dropped slot contributes nothing
+        y = combine(d.expert_outputs, topk_weights)  # (T, D)
         shared_output = None
         if self.shared_expert is not None:
             shared_output = self.shared_expert.forward_expert(0, x)
             y = y + shared_output
-        trace = self._trace(x, r, topk_weights, expert_outputs, shared_output, y, rows, padding, strategy)
-        return y.reshape(shape), trace
+        return y.reshape(shape), self._trace(x, r, d, topk_weights, shared_output, y)
 
     def _flatten(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() not in (2, 3) or x.shape[-1] != self.cfg.d_model:
@@ -96,8 +106,8 @@ class MoELayer(nn.Module):
             raise ValueError("x holds no tokens: give at least one token.")
         return x.to(self.device, self.router.weight.dtype)
 
-    def _route(self, x: torch.Tensor) -> dict:
-        """Router logits -> gating rule -> capacity. Returns the routing tensors of one batch."""
+    def _route(self, x: torch.Tensor) -> Routed:
+        """Router logits -> gating rule -> capacity, for one batch x (T, D)."""
         cfg, T = self.cfg, x.shape[0]
         router_input = x
         if cfg.router == "switch" and self.training and cfg.jitter_eps > 0:
@@ -123,8 +133,7 @@ class MoELayer(nn.Module):
             dropped = capacity_drops(routing.topk_indices, routing.topk_weights, cfg.num_experts,
                                      capacity, cfg.drop_policy)
         selected = torch.bincount(routing.topk_indices.reshape(-1), minlength=cfg.num_experts)
-        return {"router_logits": router_logits, **routing._asdict(), "dropped": dropped,
-                "selected_per_expert": selected, "capacity": capacity, "cv_loss": cv_loss}
+        return Routed(router_logits, routing, dropped, selected, capacity, cv_loss)
 
     def _noisy(self, x: torch.Tensor, clean_logits: torch.Tensor):
         """Shazeer et al. 2017: Gaussian noise with a learned per-expert scale, then top-k, plus the CV^2 loss."""
@@ -132,56 +141,56 @@ class MoELayer(nn.Module):
         if self.training and self.cfg.noise:
             noise_std = F.softplus(self.noise_proj(x).float()) + NOISE_EPS
             noisy_logits = clean_logits + torch.randn_like(clean_logits) * noise_std
-            routing = gating.noisy_topk(clean_logits, noisy_logits, k)
+            routing = gating.noisy_topk(noisy_logits, k)
             load = gating.noisy_topk_load(clean_logits, noisy_logits, noise_std, k)
         else:
             noisy_logits = clean_logits
-            routing = gating.noisy_topk(clean_logits, clean_logits, k)
+            routing = gating.noisy_topk(clean_logits, k)
             load = torch.bincount(routing.topk_indices.reshape(-1), minlength=self.cfg.num_experts).float()
         importance = torch.zeros_like(clean_logits).scatter(1, routing.topk_indices, routing.topk_weights).sum(0)
         return noisy_logits, routing, losses.shazeer_balance_loss(importance, load)
 
-    def _expert_choice(self, router_logits: torch.Tensor, capacity: int) -> dict:
+    def _expert_choice(self, router_logits: torch.Tensor, capacity: int) -> Routed:
         """Expert choice as K = E slots per token, best expert first; a slot is dropped when not picked."""
         router_probs, picked, gates = gating.expert_choice(router_logits, capacity)
         topk_indices = torch.argsort(router_probs, dim=-1, descending=True, stable=True)  # (T, E)
-        return {"router_logits": router_logits, "router_probs": router_probs, "selection_scores": router_probs,
-                "topk_indices": topk_indices, "topk_weights": gates.gather(1, topk_indices),
-                "dropped": ~picked.gather(1, topk_indices), "selected_per_expert": picked.sum(0),
-                "capacity": capacity, "cv_loss": router_logits.new_zeros(())}
+        routing = gating.Routing(router_probs, router_probs, topk_indices, gates.gather(1, topk_indices))
+        return Routed(router_logits, routing, ~picked.gather(1, topk_indices), picked.sum(0), capacity,
+                      router_logits.new_zeros(()))
 
-    def _trace(self, x, r, topk_weights, expert_outputs, shared_output, y, rows, padding, strategy):
+    def _trace(self, x: torch.Tensor, r: Routed, d: Dispatched, topk_weights: torch.Tensor,
+               shared_output: torch.Tensor | None, y: torch.Tensor) -> RoutingTrace:
         cfg, T = self.cfg, x.shape[0]
-        active = ~r["dropped"]
-        tokens_per_expert = torch.bincount(r["topk_indices"][active], minlength=cfg.num_experts)
-        probs = r["router_probs"]
+        active = ~r.dropped
+        tokens_per_expert = torch.bincount(r.routing.topk_indices[active], minlength=cfg.num_experts)
+        probs = r.routing.router_probs
         if cfg.router == "sigmoid_bias":  # the balance loss wants a distribution over experts per token
             probs = probs / probs.sum(dim=-1, keepdim=True)
         # All scalar metrics in one tensor, read back with a single sync (matters on a GPU).
         load_cv, max_mean_load, entropy, dropped_slots, dead_tokens = torch.cat([
             losses.load_stat_tensors(tokens_per_expert),
-            torch.stack([losses.router_entropy(probs), r["dropped"].float().mean(),
+            torch.stack([losses.router_entropy(probs), r.dropped.float().mean(),
                          (~active.any(dim=1)).float().mean()])]).tolist()
         experts_per_token = cfg.top_k if cfg.router != "expert_choice" else (
-            r["selected_per_expert"].sum().item() / T)
+            r.selected_per_expert.sum().item() / T)
         metrics = {
             "load_cv": load_cv, "max_mean_load": max_mean_load,
             "router_entropy": entropy,
             # Expert choice has no overflow; its failure mode is a token that no expert picked.
             "dropped_fraction": dead_tokens if cfg.router == "expert_choice" else dropped_slots,
             "tokens_dropped_fraction": dead_tokens,
-            "expert_rows": rows, "dense_expert_rows": T * cfg.num_experts, "padding_rows": padding,
-            "dispatch": strategy,
-            **losses.layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token,
-                                 cfg.activation, cfg.shared_expert),
+            "expert_rows": d.expert_rows, "dense_expert_rows": T * cfg.num_experts, "padding_rows": d.padding_rows,
+            "dispatch": d.strategy,
+            **costs.layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token,
+                                cfg.activation, cfg.shared_expert),
         }
         detach = torch.Tensor.detach
         return RoutingTrace(
-            router=cfg.router, top_k=cfg.top_k, num_experts=cfg.num_experts, capacity=r["capacity"],
-            input=detach(x), router_logits=detach(r["router_logits"]), router_probs=detach(r["router_probs"]),
-            selection_scores=detach(r["selection_scores"]), topk_indices=r["topk_indices"],
-            topk_weights=detach(topk_weights), dropped=r["dropped"], expert_outputs=detach(expert_outputs),
+            router=cfg.router, top_k=cfg.top_k, num_experts=cfg.num_experts, capacity=r.capacity,
+            input=detach(x), router_logits=detach(r.router_logits), router_probs=detach(r.routing.router_probs),
+            selection_scores=detach(r.routing.selection_scores), topk_indices=r.routing.topk_indices,
+            topk_weights=detach(topk_weights), dropped=r.dropped, expert_outputs=detach(d.expert_outputs),
             shared_output=None if shared_output is None else detach(shared_output),
             tokens_per_expert=tokens_per_expert, output=detach(y),
-            balance_loss=losses.load_balance_loss(probs, r["selected_per_expert"]),
-            z_loss=losses.z_loss(r["router_logits"]), cv_loss=r["cv_loss"], metrics=metrics)
+            balance_loss=losses.load_balance_loss(probs, r.selected_per_expert),
+            z_loss=losses.z_loss(r.router_logits), cv_loss=r.cv_loss, metrics=metrics)

@@ -1,6 +1,7 @@
 """Router losses and routing-health metrics. Pure functions on tensors.
 
-Every loss here is per layer: average over layers yourself when a model has several.
+Every loss here is per layer: average over layers yourself when a model has several. (Parameter and FLOP
+counts are in moeviz.costs.)
 """
 from __future__ import annotations
 
@@ -54,24 +55,3 @@ def load_stat_tensors(tokens_per_expert: torch.Tensor) -> torch.Tensor:
     load = tokens_per_expert.float()
     mean = load.mean().clamp(min=1e-20)  # an all-idle layer reads as CV 0, max/mean 0
     return torch.stack([load.std(unbiased=False) / mean, load.max() / mean])
-
-
-def layer_costs(d_model: int, d_hidden: int, num_experts: int, experts_per_token: float,
-                activation: str, shared_expert: bool) -> dict:
-    """Parameter and FLOP counts of one MoE layer. FLOPs = 2 * multiply-adds of the matmuls, per token.
-
-    Active parameters are those a single token touches: the router, experts_per_token experts, the shared
-    expert. Dense-all runs every expert on every token."""
-    matrices = 3 if activation == "swiglu" else 2
-    per_expert = matrices * d_model * d_hidden
-    router = d_model * num_experts
-    shared = per_expert if shared_expert else 0
-    return {
-        "params_per_expert": per_expert,
-        "total_params": router + num_experts * per_expert + shared,
-        "active_params": router + experts_per_token * per_expert + shared,
-        "active_flops_per_token": 2 * (router + experts_per_token * per_expert + shared),
-        "dense_flops_per_token": 2 * (router + num_experts * per_expert + shared),
-        "dense_equivalent_flops_per_token": 2 * (experts_per_token * per_expert + shared),
-    }
-

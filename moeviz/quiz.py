@@ -20,6 +20,7 @@ from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.text import random_vectors
 from moeviz.trace import RoutingTrace
+from moeviz.walkthrough import token_view
 
 QUESTION_KINDS = ("which_experts", "combine_weights", "overflow", "every_expert")
 KIND_LABELS = {"which_experts": "Which experts run?", "combine_weights": "What is the combine weight?",
@@ -73,16 +74,17 @@ def _which_experts(seed: int, rng: random.Random) -> Question:
     sorted_logits = trace.router_logits.sort(dim=-1, descending=True).values
     gaps = sorted_logits[:, k - 1] - sorted_logits[:, k]
     t = int(gaps.argmax())  # the token whose top-k is clearest at two decimals
-    chosen = tuple(sorted(int(e) for e in trace.topk_indices[t]))
+    view = token_view(trace, t)
+    chosen = tuple(sorted(int(e) for e in view.slots))
     return Question(
         seed, "which_experts",
         f"A token's router logits over **{E} experts** are below. The router is softmax → top-k with "
         f"**k = {k}**. Which experts will run for this token?",
-        {"logits": _list(trace.router_logits[t], 2), "probs": _list(trace.router_probs[t], 3)},
+        {"logits": _list(view.logits, 2), "probs": _list(view.probs, 3)},
         "experts", tuple(range(E)), chosen,
         f"The layer ran {_experts(chosen)}. Softmax never changes the order of the scores, so the k largest "
         f"logits are the k largest probabilities; the other {E - k} experts stay idle for this token. "
-        f"Probabilities: {', '.join(f'E{e} {p:.3f}' for e, p in enumerate(_list(trace.router_probs[t], 3)))}.",
+        f"Probabilities: {', '.join(f'E{e} {p:.3f}' for e, p in enumerate(_list(view.probs, 3)))}.",
         cfg, x, t)
 
 
@@ -90,9 +92,9 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
     E, k, norm = rng.choice((4, 6, 8)), rng.randint(2, 3), rng.random() < 0.5
     cfg, x, trace = _layer(rng, seed, "softmax_topk", 4, num_experts=E, top_k=k, norm_topk_prob=norm)
     t = rng.randrange(trace.num_tokens)
-    top = int(trace.topk_indices[t, 0])
-    weight = float(trace.topk_weights[t, 0])
-    kept = [float(trace.router_probs[t, int(e)]) for e in trace.topk_indices[t]]
+    view = token_view(trace, t)
+    top, weight = int(view.slots[0]), float(view.weights[0])
+    kept = [float(view.probs[e]) for e in view.slots]
     rule = ("**renormalises** the k kept probabilities to sum to 1 (Mixtral)" if norm else
             "uses the kept probabilities **as they are** (Qwen1.5/2-MoE, OLMoE: `norm_topk_prob = False`)")
     why = (f"{kept[0]:.3f} / ({' + '.join(f'{p:.3f}' for p in kept)}) = {weight:.3f}" if norm else
@@ -101,8 +103,7 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
         seed, "combine_weights",
         f"Router probabilities of one token over **{E} experts** are below; **k = {k}**. This router {rule}. "
         f"What combine weight does the top expert, **E{top}**, get? (two decimals are enough)",
-        {"probs": _list(trace.router_probs[t], 3), "expert": top, "normalised": norm,
-         "kept": [int(e) for e in trace.topk_indices[t]]},
+        {"probs": _list(view.probs, 3), "expert": top, "normalised": norm, "kept": view.slots.tolist()},
         "number", (), weight,
         f"The layer used weight **{weight:.3f}** for E{top}: {why}.", cfg, x, t)
 

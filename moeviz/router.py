@@ -61,14 +61,12 @@ def update_selection_bias(selection_bias: torch.Tensor, tokens_per_expert: torch
     return selection_bias + rate * torch.sign(load.mean() - load)
 
 
-def noisy_topk(clean_logits: torch.Tensor, noisy_logits: torch.Tensor, top_k: int) -> Routing:
+def noisy_topk(noisy_logits: torch.Tensor, top_k: int) -> Routing:
     """Shazeer et al. 2017, eq. 3-5: keep the top-k of the noisy logits H(x), softmax over those k only.
 
-    `noisy_logits` = clean + N(0,1) * softplus(x @ W_noise) in training, = clean at inference."""
-    logits = noisy_logits.float()
-    top_logits, topk_indices = torch.topk(logits, top_k, dim=-1)
-    topk_weights = torch.softmax(top_logits, dim=-1)
-    return Routing(torch.softmax(logits, dim=-1), logits, topk_indices, topk_weights)
+    That is topk_softmax applied to H(x) = clean + N(0,1) * softplus(x @ W_noise) in training, = clean at
+    inference; the noise itself and its load estimate (noisy_topk_load) are what make the variant."""
+    return topk_softmax(noisy_logits, top_k)
 
 
 def switch(router_logits: torch.Tensor) -> Routing:

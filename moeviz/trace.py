@@ -55,7 +55,7 @@ class RoutingTrace:
     balance_loss: torch.Tensor  # N * sum_i f_i * P_i, 1.0 at perfect balance (moeviz.losses)
     z_loss: torch.Tensor  # mean(logsumexp(router_logits)^2)
     cv_loss: torch.Tensor  # Shazeer's CV^2(importance) + CV^2(load); 0 unless router == "noisy_topk"
-    metrics: dict = field(default_factory=dict)  # routing health and compute counts, see losses.routing_metrics
+    metrics: dict = field(default_factory=dict)  # routing health (MoELayer._trace) and costs.layer_costs
 
     @property
     def num_tokens(self) -> int:

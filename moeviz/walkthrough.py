@@ -85,6 +85,12 @@ class TokenView:
     dropped: np.ndarray  # (K,) bool
     expert_outputs: np.ndarray  # (K, D) each slot's expert output, before weighting
     output: np.ndarray  # (D,) the layer's output for this token
+    lost: np.ndarray  # expert ids chosen but full (capacity); empty for expert choice (unpicked is not lost)
+
+    @property
+    def vector_norm(self) -> float:
+        """‖x‖, the length of the token's vector."""
+        return float(np.linalg.norm(self.vector))
 
     @property
     def running(self) -> np.ndarray:
@@ -101,13 +107,17 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return (t.double() if t.dtype.is_floating_point else t).numpy()
 
 
-def token_view(trace: RoutingTrace, t: int, labels) -> TokenView:
-    """Token t's slice of every per-token tensor in `trace`."""
+def token_view(trace: RoutingTrace, t: int, labels=None) -> TokenView:
+    """Token t's slice of every per-token tensor in `trace` (labelled "token t" when no labels are given).
+
+    The one place a token is read out of a trace: the walkthrough page, the handout and the quiz use it."""
+    slots, dropped = _np(trace.topk_indices[t]), _np(trace.dropped[t])
+    lost = slots[dropped] if trace.router != "expert_choice" else slots[:0]
     return TokenView(
-        index=t, label=labels[t], vector=_np(trace.input[t]), logits=_np(trace.router_logits[t]),
-        probs=_np(trace.router_probs[t]), selection=_np(trace.selection_scores[t]),
-        slots=_np(trace.topk_indices[t]), weights=_np(trace.topk_weights[t]), dropped=_np(trace.dropped[t]),
-        expert_outputs=_np(trace.expert_outputs[t]), output=_np(trace.output[t]))
+        index=t, label=f"token {t}" if labels is None else labels[t], vector=_np(trace.input[t]),
+        logits=_np(trace.router_logits[t]), probs=_np(trace.router_probs[t]),
+        selection=_np(trace.selection_scores[t]), slots=slots, weights=_np(trace.topk_weights[t]), dropped=dropped,
+        expert_outputs=_np(trace.expert_outputs[t]), output=_np(trace.output[t]), lost=lost)
 
 
 def gate_formula(view: TokenView, router: str, expert: int) -> dict:
@@ -197,16 +207,17 @@ def _experts_phrase(view: TokenView) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def answer(view: TokenView, num_experts: int, router: str) -> str:
+def answer(view: TokenView) -> str:
     """In plain words, as Markdown: which experts actually run for this token, and with what weight."""
     word = f"“{escape_markdown(view.label)}” (token {view.index})"
+    num_experts = len(view.probs)
     ran, idle = len(view.running), num_experts - len(view.running)
     if ran == 0:
         return (f"For {word}, **no expert runs**: every slot it was given was dropped. The layer adds nothing; "
                 f"the residual connection carries the token on unchanged.")
     text = f"For {word}, **{ran} of {num_experts} experts run**: {_experts_phrase(view)}. "
     text += f"The other {plural(idle, 'expert')} {'does' if idle == 1 else 'do'} no work for it."
-    lost = [int(e) for e in view.slots[view.dropped]] if router != "expert_choice" else []
+    lost = view.lost.tolist()
     if lost:
         names = ", ".join(map(str, lost))
         text += (f" Expert {names} was chosen too, but it was full (capacity), so that slot was dropped"

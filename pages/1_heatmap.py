@@ -4,10 +4,10 @@ from functools import partial
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.app.runners import shipped_summary, trained_lm, trained_routing
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures.heatmap import CODE_MARK, code_share_bars, layer_heatmap, layer_load_bars
 from moeviz.lm import analysis
-from moeviz.lm.shipped import load_shipped, load_summary
 from moeviz.text import plural
 
 DEFAULT_TEXT = 'The "for" statement repeats its suite for each item:\n   for i in range(3): print(i)'
@@ -22,21 +22,6 @@ PRESETS = {
 CUSTOM = "(your own text)"
 
 
-@st.cache_resource(max_entries=12, show_spinner="Loading the trained model…")
-def cached_lm(num_experts: int, top_k: int, capacity_factor: float | None):
-    return load_shipped(num_experts, top_k, capacity_factor)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def cached_routing(num_experts: int, top_k: int, capacity_factor: float | None, text: str):
-    return cached_lm(num_experts, top_k, capacity_factor).route(text)
-
-
-@st.cache_resource(max_entries=1, show_spinner=False)
-def cached_summary() -> dict:
-    return load_summary()
-
-
 def use_preset() -> None:
     choice = st.session_state["preset"]
     if choice in PRESETS:
@@ -49,7 +34,7 @@ st.caption("A tiny transformer language model whose feed-forward blocks are MoE 
            "documentation (prose, code and grammar). For each token of your text and each MoE layer: the router's "
            "probability for every expert, and which k experts it picked.")
 
-lm = cached_lm(controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
+lm = trained_lm(controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
 trained = lm.model.cfg
 for note in lm.notes():
     st.info(note, icon=":material/info:")
@@ -76,7 +61,8 @@ if not text.strip():
     st.info("Type a sentence above (or pick an example) to see how the trained router sends its tokens to experts.",
             icon=":material/edit:")
 else:
-    routing = cached_routing(lm.num_experts, lm.top_k, controls.capacity_factor, text[:analysis.MAX_CHARS])
+    routing = trained_routing(controls.num_experts, controls.top_k_any_router, controls.capacity_factor,
+                              text[:analysis.MAX_CHARS])
     app.set_url_value("text", routing.text)
     if len(text) > analysis.MAX_CHARS or routing.cut:
         st.warning(f"Long text ({len(text):,} characters): the model reads at most {trained.context} tokens, so only "
@@ -107,7 +93,7 @@ else:
                           mime="application/json", key="download_json", icon=":material/download:")
 
 st.header("What did the experts learn?")
-summary = cached_summary()
+summary = shipped_summary()
 record = summary["models"].get(f"e{lm.num_experts}")
 if record is None or "specialization" not in record:
     st.warning("No training statistics were shipped for this model.")

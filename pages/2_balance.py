@@ -57,7 +57,7 @@ def train_live(cfg: TrainConfig, label: str, live, keep: bool = True) -> TrainHi
     return history
 
 
-def run_sweep(controls, method: str, steps: int, lr: float, live) -> list[dict]:
+def run_sweep(controls, steps: int, lr: float, live) -> list[dict]:
     summaries = []
     for weight in SWEEP_WEIGHTS:
         cfg = train_config(controls, "aux_loss", steps, lr, weight)
@@ -161,7 +161,7 @@ if start and mode == "single":
     with_trainer(lambda: train_live(cfg, "Training", live))
 elif start:
     st.session_state.pop(SWEEP, None)
-    with_trainer(lambda: run_sweep(controls, method, steps, lr, live))
+    with_trainer(lambda: run_sweep(controls, steps, lr, live))
 
 if mode == "sweep" and st.session_state.get(SWEEP):
     summaries = st.session_state[SWEEP]

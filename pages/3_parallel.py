@@ -2,10 +2,11 @@
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.app.runners import capacity_trace
 from moeviz.config import DROP_POLICIES
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
-from moeviz.parallel.capacity import capacity_demo, dropped_tokens, expert_buffers
+from moeviz.parallel.capacity import dropped_tokens, expert_buffers
 from moeviz.parallel.demo import demo_config, imbalance_demo
 from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve
 from moeviz.text import ROUNDING_NOTE, difference
@@ -16,14 +17,6 @@ SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
 EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN = 2048, 256, 512
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
 POLICY_LABELS = {"position": "by position (earlier tokens first)", "probability": "by router probability"}
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def capacity_run(num_experts, top_k, router, capacity_factor, seed, policy, tokens):
-    cfg = app.Controls(num_experts, top_k, router, 0.0, capacity_factor, seed, "").moe_config(
-        d_model=32, d_hidden=64, drop_policy=policy, device="cpu")
-    _, trace = capacity_demo(cfg, tokens, token_seed=seed + 1)
-    return trace
 
 
 controls = app.sidebar("moeviz · Capacity & parallelism")
@@ -39,8 +32,8 @@ tokens = right.select_slider("Tokens in the batch", TOKEN_COUNTS, key="tokens",
                              value=app.url_value("tokens", 32, app.parse_int_choice(TOKEN_COUNTS)))
 app.set_url_value("tokens", tokens)
 
-trace = capacity_run(controls.num_experts, controls.top_k, controls.router, controls.capacity_factor,
-                     controls.seed, policy, tokens)
+trace = capacity_trace(controls.num_experts, controls.top_k, controls.router, controls.capacity_factor,
+                       controls.seed, policy, tokens)
 if trace.router == "expert_choice":
     st.info("Expert choice never overflows: each expert picks exactly C tokens. Its failure mode is a token that "
             "no expert picked — see the walkthrough and the variants page.")

@@ -1,12 +1,12 @@
 """Sparse vs dense: parameters stored vs used, FLOPs per token, and measured time."""
 import streamlit as st
-import torch
 
 import moeviz.app as app
 from moeviz.bench.layer import run_case, scaling
 from moeviz.bench.timing import DEFAULT_ROUNDS
+from moeviz.costs import cost_summary
+from moeviz.device import available_devices
 from moeviz.figures import compute as figs
-from moeviz.parallel.model import cost_summary
 
 D_MODEL, D_HIDDEN = 256, 512
 BATCHES = (16, 64, 256, 1024, 4096)
@@ -14,7 +14,7 @@ IMPLS = ("sparse", "dense-all", "dense-equivalent")
 SCALE_EXPERTS, SCALE_TOKENS, SCALE_FIXED_T = (4, 8, 16, 32, 64), (64, 256, 1024, 4096), 256
 TIMING_REPEATS, SCALE_REPEATS = 20, 3  # timed calls per implementation (in 3 alternating rounds)
 PROGRESS_STEPS = DEFAULT_ROUNDS  # run_case reports once per implementation and round
-DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+DEVICES = available_devices()
 
 
 def progress_reporter(total: int, label: str):

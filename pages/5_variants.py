@@ -4,23 +4,14 @@ from functools import partial
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.app.runners import variant_runs
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
-from moeviz.text import DEFAULT_SENTENCE, embed_tokens, split_tokens
-from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, run_variants, token_changes, variant_summary
+from moeviz.text import DEFAULT_SENTENCE, split_tokens
+from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, token_changes, variant_summary
 
-D_MODEL = 32  # as the walkthrough, so a sentence routes the same way on both pages
 MAX_BIAS_STEPS = 50
-
-
-@st.cache_resource(max_entries=32, show_spinner="Routing the sentence through every variant…")
-def cached_variants(text: str, num_experts: int, top_k: int, seed: int, capacity_factor: float | None,
-                    bias_steps: int):
-    """(tokens, runs) for one sentence and layer shape; shared by sessions, read-only."""
-    tokens = split_tokens(text)
-    x = embed_tokens(tokens, D_MODEL, seed=0)
-    return tokens, run_variants(x, num_experts, top_k, seed, capacity_factor, bias_steps)
 
 
 controls = app.sidebar("moeviz · Router variants")
@@ -44,8 +35,8 @@ if not split_tokens(text):
     st.info("Type a sentence with at least one word to route.")
     st.stop()
 
-tokens, runs = cached_variants(text, controls.num_experts, controls.top_k_any_router, controls.seed,
-                               controls.capacity_factor, bias_steps)
+tokens, runs = variant_runs(text, controls.num_experts, controls.top_k_any_router, controls.seed,
+                            controls.capacity_factor, bias_steps)
 
 st.subheader("Who uses which rule, and what it trades")
 for variant in VARIANTS:

@@ -2,17 +2,12 @@
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.app.runners import quiz_question
 from moeviz.figures.walkthrough import score_bars
-from moeviz.quiz import KIND_LABELS, NONE, QUESTION_KINDS, is_blank, is_correct, make_question
+from moeviz.quiz import KIND_LABELS, NONE, QUESTION_KINDS, is_blank, is_correct
 
 MAX_QUESTION = 10**6
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
-
-
-@st.cache_resource(max_entries=256, show_spinner=False)
-def cached_question(seed: int, kind: str | None):
-    """Question `seed` (a small layer run); shared by sessions, read-only."""
-    return make_question(seed, kind)
 
 
 def _revealed_key(question) -> str:
@@ -75,7 +70,7 @@ if not kinds:
     st.stop()
 
 kind = None if len(kinds) == len(QUESTION_KINDS) else kinds[seed % len(kinds)]
-question = cached_question(seed, kind)
+question = quiz_question(seed, kind)
 st.subheader(KIND_LABELS[question.kind])
 st.markdown(question.prompt)
 # The numbers on the left, the answer and the verdict on the right: after Reveal the verdict appears next to

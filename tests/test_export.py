@@ -8,9 +8,10 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from moeviz.export import (CSV_COLUMNS, HANDOUT_STEPS, figure_html, figures_html, trace_csv, trace_json,
+from moeviz.export import (CSV_COLUMNS, figure_html, figures_html, trace_csv, trace_json,
                            walkthrough_handout)
 from moeviz.figures.walkthrough import score_bars
+from moeviz.walkthrough import STEP_NAMES
 from tests.helpers import make_layer, tokens
 
 HOSTILE = "<script>alert('x')</script>"
@@ -73,7 +74,7 @@ def test_handout_has_six_steps_with_the_numbers_and_escapes_text(trace, t):
     page = walkthrough_handout(trace, t, LABELS, title=f"Class {HOSTILE}")
     assert "<script>" not in page  # neither the token nor the title gets in as markup
     assert "&lt;script&gt;" in page
-    for i, step in enumerate(HANDOUT_STEPS, start=1):
+    for i, step in enumerate(STEP_NAMES, start=1):
         assert f"<h2>{i}. {step}</h2>" in page
     ran = [int(e) for e, d in zip(trace.topk_indices[t], trace.dropped[t]) if not d]
     weights = [float(w) for w, d in zip(trace.topk_weights[t], trace.dropped[t]) if not d]

@@ -5,7 +5,7 @@ from moeviz import MoEConfig
 from moeviz.bench.layer import run_case, scaling
 from moeviz.bench.timing import DEFAULT_ROUNDS
 from moeviz.figures import compute as figs
-from moeviz.parallel.model import cost_summary
+from moeviz.costs import cost_summary
 
 CFG = MoEConfig(d_model=8, d_hidden=16, num_experts=4, top_k=2, device="cpu")
 

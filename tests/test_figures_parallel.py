@@ -4,7 +4,8 @@ import pytest
 from moeviz import MoEConfig
 from moeviz.figures import parallel as figs
 from moeviz.parallel.capacity import capacity_demo, expert_buffers
-from moeviz.parallel.model import HARDWARE, MODEL_SHAPES, comm_compute_model, cost_summary, model_curve
+from moeviz.costs import cost_summary
+from moeviz.parallel.model import HARDWARE, MODEL_SHAPES, comm_compute_model, model_curve
 
 
 def _by_name(fig):

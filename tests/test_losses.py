@@ -65,23 +65,6 @@ def test_load_stats_and_entropy():
     assert losses.router_entropy(torch.full((3, 8), 1 / 8)).item() == pytest.approx(math.log(8))
 
 
-def test_layer_costs_counts():
-    c = losses.layer_costs(d_model=4, d_hidden=8, num_experts=10, experts_per_token=2, activation="gelu",
-                           shared_expert=False)
-    assert c["params_per_expert"] == 2 * 4 * 8
-    assert c["total_params"] == 4 * 10 + 10 * 64
-    assert c["active_flops_per_token"] == 2 * (40 + 2 * 64)
-    assert c["dense_flops_per_token"] == 2 * (40 + 10 * 64)
-    swiglu = losses.layer_costs(4, 8, 10, 2, "swiglu", True)
-    assert swiglu["params_per_expert"] == 3 * 4 * 8 and swiglu["total_params"] == 40 + 11 * 96
-
-
-def test_layer_param_count_matches_module():
-    layer = make_layer(shared_expert=True)
-    _, trace = layer(tokens(3))
-    assert trace.metrics["total_params"] == sum(p.numel() for p in layer.parameters())
-
-
 def test_noisy_topk_load_estimate_tracks_counts_when_noise_is_tiny():
     clean = tokens(200, d_model=5, seed=4) * 3
     noise_std = torch.full_like(clean, 1e-4)

@@ -50,6 +50,18 @@ def test_token_view_is_the_trace_row(router, top_k):
     assert view.label == run.labels[t]
     # the experts that ran are exactly the undropped slots
     assert set(view.running.tolist()) == set(run.trace.topk_indices[t][~run.trace.dropped[t]].tolist())
+    assert view.vector_norm == pytest.approx(float(torch.linalg.vector_norm(run.trace.input[t].double())))
+
+
+@pytest.mark.parametrize(("router", "top_k"), list(router_cases()))
+def test_lost_experts_are_the_capacity_drops_and_never_expert_choices_unpicked(router, top_k):
+    _, run = make_run(router, top_k, capacity_factor=0.5)
+    trace = run.trace
+    for t in range(trace.num_tokens):
+        view = token_view(trace, t, run.labels)
+        expected = [] if router == "expert_choice" else trace.topk_indices[t][trace.dropped[t]].tolist()
+        assert view.lost.tolist() == expected
+    assert router == "expert_choice" or trace.dropped.any(), "capacity 0.5 must drop some slots"
 
 
 @pytest.mark.parametrize(("router", "top_k"), list(router_cases()))
@@ -130,7 +142,7 @@ def test_misreading_dense_is_same_all_vote_is_not(router, top_k):
 def test_answer_names_the_running_experts_and_weights():
     _, run = make_run("softmax_topk", top_k=2)
     view = token_view(run.trace, 0, run.labels)
-    text = answer(view, 8, "softmax_topk")
+    text = answer(view)
     assert "2 of 8 experts run" in text
     for e, w in zip(view.running, view.running_weights):
         assert f"expert **{int(e)}** (weight {w:.2f})" in text
@@ -141,9 +153,9 @@ def test_answer_explains_drops_and_escapes_the_token():
     dropped_tokens = torch.nonzero(run.trace.dropped.any(dim=1)).flatten().tolist()
     assert dropped_tokens, "capacity 0.5 must drop some slots"
     view = token_view(run.trace, dropped_tokens[0], run.labels)
-    assert "dropped" in answer(view, 8, "softmax_topk")
+    assert "dropped" in answer(view)
     hostile = view.__class__(**{**view.__dict__, "label": "[x](http://evil)"})
-    assert "\\[x\\]\\(http\\:" in answer(hostile, 8, "softmax_topk")
+    assert "\\[x\\]\\(http\\:" in answer(hostile)
 
 
 def test_answer_when_no_expert_runs():
@@ -151,5 +163,5 @@ def test_answer_when_no_expert_runs():
     lost = torch.nonzero(run.trace.dropped.all(dim=1)).flatten().tolist()
     assert lost
     view = token_view(run.trace, lost[0], run.labels)
-    assert "no expert runs" in answer(view, 8, "switch")
+    assert "no expert runs" in answer(view)
     assert combine_terms(view) == [] and combine_check(view) < 1e-6

@@ -29,10 +29,12 @@ shows into the link.
 Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
 "Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).
 
-Cached runners (shared by all sessions; read-only): `cached_layer(num_experts, top_k, router, capacity_factor,
-seed, d_model=32, d_hidden=64)` -> eval-mode MoELayer; `walkthrough_for(controls, source, text, vector_seed)`
--> WalkthroughRun (labels, trace); `dense_for(...)` -> DenseRun (the every-expert runs, on demand).
-Add a page's own cached runner beside them with `st.cache_resource(max_entries=...)` keyed by primitives.
+Cached runners (shared by all sessions; read-only) live in moeviz.app.runners, the app's one cache layer:
+`cached_layer(num_experts, top_k, router, capacity_factor, seed, d_model=32, d_hidden=64)` -> eval-mode MoELayer;
+`walkthrough_for(controls, source, text, vector_seed)` -> WalkthroughRun (labels, trace); `dense_for(...)` ->
+DenseRun (the every-expert runs, on demand); `runners.build_walkthrough(controls, source, lm_layer)` -> the
+walkthrough's run, dense run, controls and caption for either token source; and each page's cached runs. A new
+page's cached runner goes there too: keyed by primitives, its bound an entry of `runners.MAX_ENTRIES`.
 """
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls, device_label, sidebar

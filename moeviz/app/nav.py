@@ -1,4 +1,4 @@
-"""The app's pages (DESIGN §3) and the sidebar links to them.
+"""The app's pages (URLs and what each teaches: README's page table) and the sidebar links to them.
 
 A page is linked only when its file exists, so a page still being written never shows as a dead link.
 Each link carries the shared controls as query parameters: that is how values survive a page change.

@@ -1,18 +1,30 @@
-"""Cached layers and runs: built once per configuration and shared by every session of the server.
+"""The app's one cache layer, and the walkthrough's builder.
 
-Cache keys are primitive arguments (ints, floats, strings), never widgets or configs, so a rerun that changes
-nothing hits the cache. Cached objects are shared between sessions: treat them as read-only, and never put a
-model in session state (it would be copied per session and outlive the cache's bounds).
+Every object the server keeps between reruns is made here; the core (moeviz/) caches nothing of its own, and
+pages call these functions instead of decorating their own. Cache keys are primitive arguments (ints, floats,
+strings), never widgets or configs, so a rerun that changes nothing hits the cache. Cached objects are shared
+between sessions: treat them as read-only, and never put a model in session state (it would be copied per
+session and outlive the cache's bounds). The bounds are MAX_ENTRIES, the one table below.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Callable
 
 import streamlit as st
 import torch
 
+from moeviz.app.controls import Controls
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
+from moeviz.lm.analysis import TextRouting
+from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
+from moeviz.parallel.capacity import capacity_demo
+from moeviz.quiz import Question, make_question
+from moeviz.trace import RoutingTrace
+from moeviz.variants import VariantRun, run_variants
 from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough, walkthrough_inputs
 
 # One intra-op thread per forward pass by default. The app's layers are tiny, so a second thread buys nothing and
@@ -25,9 +37,26 @@ torch.set_num_threads(max(1, min(TORCH_THREADS, os.cpu_count() or 1)))
 
 WALKTHROUGH_D_MODEL = 32  # wide enough to look like a hidden state, narrow enough to draw every number
 WALKTHROUGH_D_HIDDEN = 64
+CAPACITY_D_MODEL, CAPACITY_D_HIDDEN = 32, 64  # /parallel's capacity demo: as small as the walkthrough's layer
+
+# How many entries each cache keeps, whatever the number of sessions (the least recently used goes first).
+# Together they bound the server's memory: the largest entries are the trained models (a few MB each).
+MAX_ENTRIES = {
+    "layer": 16,  # random MoELayers for the walkthrough (<= 64 experts of 32 x 64: under 1 MB each)
+    "walkthrough": 64,  # a sentence (<= 48 tokens) through one of those layers: its RoutingTrace
+    "dense": 16,  # the misreading's every-expert outputs, built only when a page asks
+    "trained_lm": 12,  # shipped language models, keyed by the requested N, k and capacity factor
+    "trained_walkthrough": 32,  # a sentence through one MoE layer of a trained model
+    "trained_dense": 8,
+    "trained_routing": 64,  # /heatmap: a text through every layer of a trained model
+    "summary": 1,  # the shipped training record (summary.json)
+    "capacity": 32,  # /parallel: one batch's trace under a capacity limit
+    "variants": 32,  # /variants: a sentence through every router variant
+    "question": 256,  # /quiz: one question (its own tiny layer run)
+}
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=MAX_ENTRIES["layer"], show_spinner=False)
 def cached_layer(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
                  d_model: int = WALKTHROUGH_D_MODEL, d_hidden: int = WALKTHROUGH_D_HIDDEN) -> MoELayer:
     """An eval-mode MoELayer with random weights from `seed` (shared: do not train or modify it)."""
@@ -36,22 +65,27 @@ def cached_layer(num_experts: int, top_k: int, router: str, capacity_factor: flo
     return MoELayer(cfg).eval()
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=MAX_ENTRIES["walkthrough"], show_spinner=False)
 def cached_walkthrough(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
                        source: str, text: str, vector_seed: int) -> WalkthroughRun:
     """The walkthrough's numbers for one layer and one input (a sentence, or seeded random vectors)."""
-    layer = cached_layer(num_experts, top_k, router, capacity_factor, seed)
-    labels, x = walkthrough_inputs(source, text, vector_seed, layer.cfg.d_model)
-    return run_walkthrough(layer, labels, x)
+    return run_walkthrough(*_layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text,
+                                              vector_seed))
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=MAX_ENTRIES["dense"], show_spinner=False)
 def cached_dense(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
                  source: str, text: str, vector_seed: int) -> DenseRun:
     """The "every expert votes" runs for the same layer and input (only when the page shows the misreading)."""
-    layer = cached_layer(num_experts, top_k, router, capacity_factor, seed)
-    _, x = walkthrough_inputs(source, text, vector_seed, layer.cfg.d_model)
+    layer, _, x = _layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text, vector_seed)
     return run_dense(layer, x)
+
+
+def _layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text, vector_seed):
+    """(the cached layer, token labels, inputs (T, d_model)) for one walkthrough key."""
+    layer = cached_layer(num_experts, top_k, router, capacity_factor, seed)
+    labels, x = walkthrough_inputs(source, text, vector_seed, layer.cfg.d_model)
+    return layer, labels, x
 
 
 def _key(controls, source: str, text: str, vector_seed: int) -> tuple:
@@ -67,3 +101,95 @@ def walkthrough_for(controls, source: str, text: str, vector_seed: int) -> Walkt
 def dense_for(controls, source: str, text: str, vector_seed: int) -> DenseRun:
     """cached_dense for the sidebar's Controls."""
     return cached_dense(*_key(controls, source, text, vector_seed))
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["trained_lm"], show_spinner="Loading the trained model…")
+def trained_lm(num_experts: int, top_k: int, capacity_factor: float | None) -> ShippedLM:
+    """The shipped language model nearest to `num_experts`, routing with `top_k` and `capacity_factor`."""
+    return load_shipped(num_experts, top_k, capacity_factor)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["trained_walkthrough"], show_spinner=False)
+def trained_walkthrough(text: str, layer: int, num_experts: int, top_k: int,
+                        capacity_factor: float | None) -> WalkthroughRun:
+    """The walkthrough's numbers for MoE layer `layer` of the trained model, on the sentence's hidden states."""
+    return trained_lm(num_experts, top_k, capacity_factor).walkthrough(text, layer)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["trained_dense"], show_spinner=False)
+def trained_dense(text: str, layer: int, num_experts: int, top_k: int, capacity_factor: float | None) -> DenseRun:
+    """The misreading's runs on the same trained layer and hidden states as trained_walkthrough."""
+    return trained_lm(num_experts, top_k, capacity_factor).dense_run(text, layer)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["trained_routing"], show_spinner=False)
+def trained_routing(num_experts: int, top_k: int, capacity_factor: float | None, text: str) -> TextRouting:
+    """`text` through every layer of the trained model (the heatmap's numbers)."""
+    return trained_lm(num_experts, top_k, capacity_factor).route(text)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["summary"], show_spinner=False)
+def shipped_summary() -> dict:
+    """The training record shipped next to the checkpoints (losses, what each expert learned)."""
+    return load_summary()
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["capacity"], show_spinner=False)
+def capacity_trace(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
+                   policy: str, tokens: int) -> RoutingTrace:
+    """/parallel's capacity demo: `tokens` seeded random tokens through a small layer with drop policy `policy`."""
+    cfg = MoEConfig(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, num_experts=num_experts, top_k=top_k,
+                    router=router, capacity_factor=capacity_factor, seed=seed, drop_policy=policy, device="cpu")
+    _, trace = capacity_demo(cfg, tokens, token_seed=seed + 1)
+    return trace
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner="Routing the sentence through every variant…")
+def variant_runs(text: str, num_experts: int, top_k: int, seed: int, capacity_factor: float | None,
+                 bias_steps: int) -> tuple[list[str], list[VariantRun]]:
+    """(tokens, runs): the sentence, embedded as on the walkthrough, through every router variant."""
+    tokens, x = walkthrough_inputs("sentence", text, 0, WALKTHROUGH_D_MODEL)
+    return tokens, run_variants(x, num_experts, top_k, seed, capacity_factor, bias_steps)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["question"], show_spinner=False)
+def quiz_question(seed: int, kind: str | None) -> Question:
+    """Question `seed` of the quiz (of `kind`, or a kind drawn from the seed)."""
+    return make_question(seed, kind)
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where the walkthrough's tokens come from."""
+    source: str  # "sentence" or "random"
+    text: str  # the sentence (kept even while random vectors are shown)
+    vector_seed: int
+
+
+@dataclass(frozen=True)
+class Walkthrough:
+    """What the walkthrough shows, the same for every source: the sidebar's random layer or a trained one."""
+    run: WalkthroughRun  # the sparse forward on the tokens
+    dense: Callable[[], DenseRun]  # the misreading's runs on the same layer and tokens, computed when called
+    controls: Controls  # the sidebar's controls, with the N, k and router of the layer that ran
+    caption: str  # which layer the numbers come from, in words
+
+
+def build_walkthrough(controls: Controls, source: TokenSource, lm_layer: int | None = None) -> Walkthrough:
+    """The walkthrough of the sidebar's random layer, or of MoE layer `lm_layer` of the trained language model
+    (fed the sentence's real hidden states) when `lm_layer` is given."""
+    if lm_layer is None:
+        key = _key(controls, source.source, source.text, source.vector_seed)
+        caption = (f"A real PyTorch MoE layer with random weights (seed {controls.seed}): {controls.num_experts} "
+                   f"experts, top-{controls.top_k} routing. Every number on this page is read from the layer's own "
+                   "tensors. Change the layer in the sidebar.")
+        return Walkthrough(cached_walkthrough(*key), partial(cached_dense, *key), controls, caption)
+    # The trained model routes softmax -> top-k with the learner's k: Switch's k = 1 must not leak into it.
+    args = (source.text, lm_layer, controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
+    lm = trained_lm(*args[2:])
+    caption = (f"MoE layer {lm_layer} of a tiny language model trained on Python's documentation: {lm.num_experts} "
+               f"experts, softmax → top-{lm.top_k} routing, fed the real hidden state of each token of your sentence "
+               f"(the model's own subword tokens). Every number is read from that layer's tensors; the sidebar's "
+               f"router and seed do not apply. " + " ".join(lm.notes()))
+    trained_controls = replace(controls, num_experts=lm.num_experts, top_k=lm.top_k, router="softmax_topk")
+    return Walkthrough(trained_walkthrough(*args), partial(trained_dense, *args), trained_controls, caption)

@@ -35,7 +35,7 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Token", f"#{view.index} of {len(run.labels)}")
     c2.metric("Shape", f"({D},)")
-    c3.metric("Length ‖x‖", f"{float((view.vector ** 2).sum() ** 0.5):.2f}")
+    c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}")
 
 
 def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
@@ -93,13 +93,13 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
 
 def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
     counts = compute_counts(run, view)
-    lost = [int(e) for e in view.slots[view.dropped]] if controls.router != "expert_choice" else []
     st.markdown(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
                 "The idle experts' weights are never touched for this token.")
     c1, c2 = st.columns([2, 3])
     with c1:
-        _chart(figs.expert_grid(len(view.probs), view.running, lost, title="All experts: blue = running, dark = idle"),
+        _chart(figs.expert_grid(len(view.probs), view.running, view.lost,
+                                title="All experts: blue = running, dark = idle"),
                alt="Grid of all experts with the running ones lit")
         m1, m2 = st.columns(2)
         # Short labels: in presenter mode on a 1024 px screen longer ones were cut off.

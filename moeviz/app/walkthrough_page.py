@@ -5,13 +5,11 @@ handed it, so changing step rebuilds nothing and recomputes nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import streamlit as st
 
 from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text
 from moeviz.app.presenter import locked
-from moeviz.app.runners import dense_for
+from moeviz.app.runners import TokenSource, Walkthrough
 from moeviz.app.steps import STEPS, show_misreading
 from moeviz.app.url import set_url_value, url_value
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown, split_tokens
@@ -19,13 +17,6 @@ from moeviz.walkthrough import SOURCES, STEP_NAMES, WalkthroughRun, answer, toke
 
 MAX_TEXT_CHARS = 300
 SOURCE_LABELS = {"sentence": "Words of a sentence", "random": "Random vectors"}
-
-
-@dataclass(frozen=True)
-class TokenSource:
-    source: str  # "sentence" or "random"
-    text: str  # the sentence (kept even while random vectors are shown)
-    vector_seed: int
 
 
 def pick_source() -> TokenSource:
@@ -61,12 +52,12 @@ def pick_token(labels) -> int:
     return token
 
 
-def show_answer(run: WalkthroughRun, token: int, controls) -> None:
+def show_answer(run: WalkthroughRun, token: int) -> None:
     """The page's question, answered for the chosen token."""
     view = token_view(run.trace, token, run.labels)
     with st.container(border=True):
         st.markdown("**Which experts actually run for this token, and with what weight?**")
-        st.markdown(answer(view, controls.num_experts, controls.router))
+        st.markdown(answer(view))
 
 
 def _go_to(step: int) -> None:
@@ -74,11 +65,8 @@ def _go_to(step: int) -> None:
 
 
 @st.fragment
-def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource, dense=None) -> None:
-    """Six steps with a row of step names, Prev / Next and "step i / 6"; the step lives in the link.
-
-    `dense`: a no-argument callable giving the misreading's DenseRun when `run` is not the sidebar's random layer
-    (the trained language model's layer); by default the random layer's run is used."""
+def stepper(walk: Walkthrough, token: int) -> None:
+    """Six steps with a row of step names, Prev / Next and "step i / 6"; the step lives in the link."""
     if "step" not in st.session_state:
         st.session_state["step"] = url_value("step", 1, parse_int(1, len(STEPS)))
     step_locked = locked("step")
@@ -93,13 +81,11 @@ def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource, dens
     next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,),
                     disabled=step_locked or step == len(STEPS), width="stretch", type="primary")
     title_col.markdown(f"#### Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}")
-    view = token_view(run.trace, token, run.labels)
-    STEPS[step - 1](run, view, controls)
+    view = token_view(walk.run.trace, token, walk.run.labels)
+    STEPS[step - 1](walk.run, view, walk.controls)
     st.divider()
     shown = st.toggle("Show the misreading: what if every expert voted on every token?", key="misreading",
                       value=url_value("misreading", False, parse_flag))
     set_url_value("misreading", shown)
     if shown:
-        dense_run = dense() if dense is not None else dense_for(controls, source.source, source.text,
-                                                                source.vector_seed)
-        show_misreading(run, dense_run, view)
+        show_misreading(walk.run, walk.dense(), view)

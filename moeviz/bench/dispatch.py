@@ -8,12 +8,10 @@ Run: python -m moeviz.bench dispatch [--out bench-results/dispatch.json]
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import torch
 
-from moeviz.bench.timing import machine_info, time_call
+from moeviz.bench.timing import machine_info, time_call, write_report
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 
@@ -57,7 +55,5 @@ def main(argv=None) -> int:
             rows.append(r)
             print(f"{tokens:>6}{num_experts:>5}{r['padded']:>10.3f}{r['grouped']:>10.3f}{r['auto']:>9.3f}  "
                   f"{r['auto_picks']:<10} {r['fastest']:<8} {r['padded_padding_rows']}", flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2))
-    print(f"wrote {args.out}")
+    write_report(args.out, {"machine": machine_info(), "rows": rows})
     return 0

@@ -1,4 +1,4 @@
-"""Sparse MoE vs its peers, on the same inputs (DESIGN §6):
+"""Sparse MoE vs its peers, on the same inputs (docs/core.md reports and discusses the results):
 
     dense-all        every expert on every token, then masked (layer.dense_forward)
     per-expert loop  HF Mixtral's loop over experts with index_add_ (hf_mixtral_forward below)
@@ -10,15 +10,13 @@ Run: python -m moeviz.bench layer [--regime sentence|large|all] [--out bench-res
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from moeviz.bench.timing import machine_info, time_interleaved
+from moeviz.bench.timing import machine_info, time_interleaved, write_report
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 
@@ -146,9 +144,7 @@ def main(argv=None) -> int:
         report["regimes"][name] = {"config": {"tokens": tokens, **spec}, "results": results,
                                    "ratios": ratios(results)}
         _print_table(results, ratios(results))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -7,12 +7,10 @@ single-process layer before anything is reported.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import torch
 
-from moeviz.bench.timing import machine_info
+from moeviz.bench.timing import machine_info, write_report
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.parallel import measure_expert_parallel, shutdown_pool, skewed_tokens
@@ -58,7 +56,5 @@ def main(argv=None) -> int:
                 report["cases"].append(case)
     finally:
         shutdown_pool()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {args.out}")
+    write_report(args.out, report)
     return 0

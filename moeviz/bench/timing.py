@@ -1,8 +1,10 @@
 """Timing helpers shared by every benchmark: warm-up, repeats, median and p95, device sync."""
 from __future__ import annotations
 
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -85,6 +87,13 @@ def machine_info() -> dict:
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name(0)
     return info
+
+
+def write_report(path: str, report: dict) -> None:
+    """Write a benchmark's results as indented JSON (making the folder), and say where."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {path}")
 
 
 def _cpu_name() -> str:

@@ -8,12 +8,10 @@ busy machine the wall time includes waiting for a core, the CPU time does not. T
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
-from moeviz.bench.timing import machine_info, sync
+from moeviz.bench.timing import machine_info, sync, write_report
 from moeviz.device import resolve_device
 from moeviz.train import PRESETS, preset, train
 
@@ -64,7 +62,5 @@ def main(argv=None) -> int:
         print(f"\ndefault preset: {default['wall_s_min']:.2f} s best wall time for {args.steps} steps "
               f"({verdict} the {TARGET_S:g} s target)")
     report = {"machine": machine_info(), "target_s": TARGET_S, "results": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0

@@ -41,6 +41,12 @@ def to_numpy(values) -> np.ndarray:
     return np.asarray(values)
 
 
+def highlight_colors(num_experts: int, highlight=()) -> list[str]:
+    """One bar colour per expert: the highlighted ones blue, the others grey; all blue when none is highlighted."""
+    lit = {int(e) for e in highlight}
+    return [BLUE if (not lit or e in lit) else IDLE for e in range(num_experts)]
+
+
 def expert_names(num_experts: int) -> list[str]:
     """Axis labels for experts: 'E0', 'E1', ... (the tensor indices)."""
     return [f"E{e}" for e in range(num_experts)]

@@ -1,6 +1,6 @@
 """Figures of sparse vs dense compute: parameters, FLOPs per token, measured time, and how time scales.
 
-    params_bars(summary) / flops_bars(summary)     # from moeviz.parallel.model.cost_summary
+    params_bars(summary) / flops_bars(summary)     # from moeviz.costs.cost_summary
     timing_bars(results)                           # from moeviz.bench.layer.run_case
     scaling_lines(points, axis)                    # from moeviz.bench.layer.scaling
 Trace names in fig.data: "parameters"; "FLOPs per token"; "median ms"; one line per implementation.
@@ -16,21 +16,23 @@ IMPL_COLORS = {"sparse": BLUE, "dense-all": VERMILLION, "dense-equivalent": GREE
 
 def params_bars(summary: dict, title: str | None = "Parameters: stored vs used by one token",
                 height: int = 300) -> go.Figure:
-    labels = ["total (stored)", "active (one token)"]
-    values = [summary["total_params"], summary["active_params"]]
-    fig = go.Figure(go.Bar(x=labels, y=values, name="parameters", marker_color=[IDLE, BLUE],
-                           text=[f"{v:,.0f}" for v in values], textposition="outside"))
-    fig.update_yaxes(title="parameters", range=[0, max(values) * 1.2])
-    return finish(fig, title, height)
+    return _count_bars({"total (stored)": (summary["total_params"], IDLE),
+                        "active (one token)": (summary["active_params"], BLUE)}, "parameters", title, height)
 
 
 def flops_bars(summary: dict, title: str | None = "FLOPs per token", height: int = 300) -> go.Figure:
-    labels = ["sparse (k experts)", "dense-all (every expert)", "dense-equivalent FFN"]
-    values = [summary["active_flops_per_token"], summary["dense_flops_per_token"],
-              summary["dense_equivalent_flops_per_token"]]
-    fig = go.Figure(go.Bar(x=labels, y=values, name="FLOPs per token", marker_color=[BLUE, VERMILLION, GREEN],
+    return _count_bars({"sparse (k experts)": (summary["active_flops_per_token"], BLUE),
+                        "dense-all (every expert)": (summary["dense_flops_per_token"], VERMILLION),
+                        "dense-equivalent FFN": (summary["dense_equivalent_flops_per_token"], GREEN)},
+                       "FLOPs per token", title, height)
+
+
+def _count_bars(bars: dict, name: str, title: str | None, height: int) -> go.Figure:
+    """One labelled bar per entry {label: (count, colour)}, with headroom above the tallest for its number."""
+    values = [value for value, _ in bars.values()]
+    fig = go.Figure(go.Bar(x=list(bars), y=values, name=name, marker_color=[color for _, color in bars.values()],
                            text=[f"{v:,.0f}" for v in values], textposition="outside"))
-    fig.update_yaxes(title="FLOPs per token", range=[0, max(values) * 1.2])
+    fig.update_yaxes(title=name, range=[0, max(values) * 1.2])
     return finish(fig, title, height)
 
 

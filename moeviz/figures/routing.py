@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from moeviz.figures import (BLUE, IDLE, INK, ORANGE, PROB_COLORSCALE, PROB_RANGE, VERMILLION, expert_names,
-                            figure, safe_label, to_numpy)
+from moeviz.figures import (INK, ORANGE, PROB_COLORSCALE, PROB_RANGE, VERMILLION, expert_names, figure,
+                            highlight_colors, safe_label, to_numpy)
 
 
 def _cell_outlines(cells) -> tuple[list, list]:
@@ -74,10 +74,8 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
     (hatched vermillion), a dotted "even share" line, and highlighted experts in blue (others grey)."""
     load = to_numpy(tokens_per_expert).astype(float)
     E = len(load)
-    highlight = {int(e) for e in highlight_experts}
-    colors = [BLUE if (e in highlight or not highlight) else IDLE for e in range(E)]
-    traces = [go.Bar(x=list(range(E)), y=load, name="tokens processed", marker_color=colors,
-                     hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")]
+    traces = [go.Bar(x=list(range(E)), y=load, name="tokens processed",
+                     marker_color=highlight_colors(E, highlight_experts), hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")]
     if dropped_per_expert is not None and to_numpy(dropped_per_expert).sum() > 0:
         traces.append(go.Bar(x=list(range(E)), y=to_numpy(dropped_per_expert).astype(float),
                              name="dropped (over capacity)", marker=dict(color="white", line=dict(

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from moeviz.figures import (BLUE, DIVERGING_COLORSCALE, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, figure,
-                            to_numpy)
+                            highlight_colors, to_numpy)
 
 GRID = "#E5E8EC"
 
@@ -84,9 +84,7 @@ def score_bars(values, *, name: str, title: str | None, highlight=(), value_rang
     """One bar per expert: highlighted experts in blue, the others grey (all blue when none is highlighted)."""
     values = to_numpy(values).astype(float)
     E = len(values)
-    lit = {int(e) for e in highlight}
-    colors = [BLUE if (not lit or e in lit) else IDLE for e in range(E)]
-    bars = go.Bar(x=list(range(E)), y=values, name=name, marker_color=colors,
+    bars = go.Bar(x=list(range(E)), y=values, name=name, marker_color=highlight_colors(E, highlight),
                   text=[format(v, text_format) for v in values] if E <= 16 else None,
                   textposition="outside", cliponaxis=False,
                   hovertemplate="expert %{x}: %{y:.4f}<extra>" + name + "</extra>")

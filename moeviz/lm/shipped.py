@@ -1,14 +1,13 @@
 """The checkpoints shipped in moeviz/lm/checkpoints/: find the nearest expert count, load, route a text.
 
-Loaded models are cached per (num_experts, top_k, capacity_factor) in a small LRU: they are read-only after
-loading, so sharing them is safe. Pages add their own st.cache_resource on top.
+Nothing here caches: every call reads the files again. The app keeps loaded models in its one cache layer
+(moeviz.app.runners); a loaded model is read-only, so sharing it between sessions is safe.
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ from moeviz.lm.model import TinyMoELM
 from moeviz.lm.tokenizer import CHECKPOINT_DIR, TOKENIZER_FILE, shipped_tokenizer
 from moeviz.lm.train import SUMMARY_FILE, checkpoint_name
 from moeviz.text import MAX_TOKENS
+from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough
 
 _EXPERT_FILE = re.compile(r"lm_e(\d+)\.safetensors")
 
@@ -38,7 +38,6 @@ def nearest_expert_count(num_experts: int, available: tuple[int, ...] | None = N
     return min(available, key=lambda e: (abs(e - num_experts), e))
 
 
-@lru_cache(maxsize=1)
 def load_summary() -> dict:
     """The training record written next to the checkpoints (losses, specialization statistics)."""
     return json.loads((CHECKPOINT_DIR / SUMMARY_FILE).read_text())
@@ -69,58 +68,40 @@ class ShippedLM:
                          f"using k = {self.top_k}.")
         return notes
 
+    def moe_layer_inputs(self, text: str, layer_index: int = 0) -> tuple[list[str], torch.Tensor, MoELayer]:
+        """For the walkthrough: (token labels, the real hidden states (T, D) entering MoE layer `layer_index`,
+        that MoELayer). `layer(x)` on those states reproduces the model's own routing of the text."""
+        if not 0 <= layer_index < self.model.cfg.n_layers:
+            raise ValueError(f"layer_index {layer_index} is out of range: the model has {self.model.cfg.n_layers} "
+                             "layers.")
+        routing = self.route(text)
+        return list(routing.labels), routing.moe_inputs[layer_index].clone(), self.model.blocks[layer_index].moe
 
-@lru_cache(maxsize=12)
+    def hidden_state(self, text: str, token_index: int, layer_index: int = 0) -> tuple[torch.Tensor, MoELayer]:
+        """The real hidden state (D,) of token `token_index` entering MoE layer `layer_index`, and that layer."""
+        labels, x, layer = self.moe_layer_inputs(text, layer_index)
+        if not 0 <= token_index < len(labels):
+            raise ValueError(f"token_index {token_index} is out of range: the text has {len(labels)} tokens.")
+        return x[token_index], layer
+
+    def walkthrough(self, text: str, layer_index: int = 0, max_tokens: int = MAX_TOKENS) -> WalkthroughRun:
+        """The walkthrough's numbers for MoE layer `layer_index`, fed the real hidden states of `text`'s first
+        `max_tokens` tokens."""
+        labels, x, layer = self.moe_layer_inputs(text, layer_index)
+        return run_walkthrough(layer, labels[:max_tokens], x[:max_tokens])
+
+    def dense_run(self, text: str, layer_index: int = 0, max_tokens: int = MAX_TOKENS) -> DenseRun:
+        """The walkthrough's "every expert votes" run on the same layer and hidden states as `walkthrough`."""
+        _, x, layer = self.moe_layer_inputs(text, layer_index)
+        return run_dense(layer, x[:max_tokens])
+
+
 def load_shipped(num_experts: int, top_k: int = 2, capacity_factor: float | None = None) -> ShippedLM:
     """The nearest shipped model, routing with `top_k` (clamped to its expert count) and `capacity_factor`."""
     chosen = nearest_expert_count(num_experts)
     k = max(1, min(top_k, chosen))
     tokenizer = shipped_tokenizer()
-    model, _ = load_checkpoint(CHECKPOINT_DIR / checkpoint_name(chosen), _tokenizer_sha(), top_k=k,
+    model, _ = load_checkpoint(CHECKPOINT_DIR / checkpoint_name(chosen), file_digest(TOKENIZER_FILE), top_k=k,
                                capacity_factor=capacity_factor)
     return ShippedLM(model, tokenizer, chosen, num_experts, k, top_k, capacity_factor)
 
-
-@lru_cache(maxsize=1)
-def _tokenizer_sha() -> str:
-    return file_digest(TOKENIZER_FILE)
-
-
-def moe_layer_inputs(text: str, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
-                     capacity_factor: float | None = None) -> tuple[list[str], torch.Tensor, MoELayer]:
-    """For the walkthrough: (token labels, the real hidden states (T, D) entering MoE layer `layer_index`,
-    that MoELayer). `layer(x)` on those states reproduces the model's own routing of the text."""
-    lm = load_shipped(num_experts, top_k, capacity_factor)
-    if not 0 <= layer_index < lm.model.cfg.n_layers:
-        raise ValueError(f"layer_index {layer_index} is out of range: the model has {lm.model.cfg.n_layers} layers.")
-    routing = lm.route(text)
-    return list(routing.labels), routing.moe_inputs[layer_index].clone(), lm.model.blocks[layer_index].moe
-
-
-def hidden_state_for(text: str, token_index: int, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
-                     capacity_factor: float | None = None) -> tuple[torch.Tensor, MoELayer]:
-    """The real hidden state (D,) of token `token_index` entering MoE layer `layer_index`, and that layer."""
-    labels, x, layer = moe_layer_inputs(text, layer_index, num_experts, top_k, capacity_factor)
-    if not 0 <= token_index < len(labels):
-        raise ValueError(f"token_index {token_index} is out of range: the text has {len(labels)} tokens.")
-    return x[token_index], layer
-
-
-@lru_cache(maxsize=32)
-def trained_walkthrough(text: str, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
-                        capacity_factor: float | None = None, max_tokens: int = MAX_TOKENS):
-    """The walkthrough's numbers (moeviz.walkthrough.WalkthroughRun) for the trained model's MoE layer
-    `layer_index`, fed the real hidden states of `text`'s first `max_tokens` tokens. Cached; read-only."""
-    from moeviz.walkthrough import run_walkthrough  # the walkthrough module is only needed here
-    labels, x, layer = moe_layer_inputs(text, layer_index, num_experts, top_k, capacity_factor)
-    return run_walkthrough(layer, labels[:max_tokens], x[:max_tokens])
-
-
-@lru_cache(maxsize=8)
-def trained_dense(text: str, layer_index: int = 0, num_experts: int = 8, top_k: int = 2,
-                  capacity_factor: float | None = None, max_tokens: int = MAX_TOKENS):
-    """The walkthrough's "every expert votes" run (moeviz.walkthrough.DenseRun) on the same trained layer and
-    hidden states as trained_walkthrough. Cached; read-only."""
-    from moeviz.walkthrough import run_dense
-    _, x, layer = moe_layer_inputs(text, layer_index, num_experts, top_k, capacity_factor)
-    return run_dense(layer, x[:max_tokens])

@@ -93,9 +93,9 @@ def ep_step(layer: MoELayer, x_local: torch.Tensor, group=None) -> tuple[torch.T
     clock = _Clock()
     with torch.no_grad():
         r = clock.time("route", layer._route, x_local)  # the layer's own gating code, on local tokens only
-        T, K = r["topk_indices"].shape
-        slots = (~r["dropped"]).reshape(-1).nonzero().squeeze(1)  # flat slot id t * K + j
-        slot_experts = r["topk_indices"].reshape(-1)[slots]
+        T, K = r.routing.topk_indices.shape
+        slots = (~r.dropped).reshape(-1).nonzero().squeeze(1)  # flat slot id t * K + j
+        slot_experts = r.routing.topk_indices.reshape(-1)[slots]
         dest = expert_owner(slot_experts, E, W)
         order = torch.argsort(dest * E + slot_experts, stable=True)  # by destination rank, then expert
         slots, slot_experts, dest = slots[order], slot_experts[order], dest[order]
@@ -112,11 +112,11 @@ def ep_step(layer: MoELayer, x_local: torch.Tensor, group=None) -> tuple[torch.T
         back = _exchange(clock, out_rows, recv_n, send_n, group)
         expert_outputs = x_local.new_zeros(T * K, x_local.shape[1])
         expert_outputs[slots] = back
-        y = combine(expert_outputs.view(T, K, -1), r["topk_weights"] * ~r["dropped"])  # (T, D)
+        y = combine(expert_outputs.view(T, K, -1), r.routing.topk_weights * ~r.dropped)  # (T, D)
         if layer.shared_expert is not None:
             y = y + layer.shared_expert.forward_expert(0, x_local)
     stats = _stats(rank, W, E, T, x_local, send_n, recv_n, clock)
-    stats["slots_dropped"] = int(r["dropped"].sum())  # over capacity in this rank's group: never sent
+    stats["slots_dropped"] = int(r.dropped.sum())  # over capacity in this rank's group: never sent
     stats["step_ms"] = (time.perf_counter() - start) * 1e3
     return y, stats
 

@@ -1,7 +1,6 @@
-"""Analytical systems numbers — a MODEL, not a measurement.
-
-1) cost_summary: total vs active parameters and FLOPs of one layer, and the seeds' rule of thumb (k/N).
-2) comm_compute_model: per-layer time of expert-parallel all_to_all traffic vs expert compute on W devices.
+"""Analytical systems numbers — a MODEL, not a measurement: comm_compute_model, the per-layer time of
+expert-parallel all_to_all traffic vs expert compute on W devices. (Parameter and FLOP counts of one layer are
+in moeviz.costs.)
 
 Model (per device, one MoE layer, forward only), with R = imbalance * T_dev * k token copies on the busiest device:
     compute = 2 * m * R * D * H / F
@@ -15,9 +14,6 @@ by the `*_efficiency`-style numbers in HARDWARE below. It shows trends, not the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from moeviz.config import MoEConfig
-from moeviz.losses import layer_costs
 
 # One equation per line: on one line the formula overflowed the page's column on a 1024 px screen.
 FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,m\,R\,D\,H}{F},\quad "
@@ -65,23 +61,6 @@ def comm_compute_model(tokens_per_device: int, d_model: int, d_hidden: int, top_
         (g - 1) / W / hw.intra_bytes_per_s + (W - g) / W / hw.inter_bytes_per_s)
     comm = 2 * per_direction + 2 * (W - 1) * hw.latency_s
     return {"compute_s": compute, "comm_s": comm, "comm_share": comm / (comm + compute) if comm + compute else 0.0}
-
-
-def cost_summary(cfg: MoEConfig) -> dict:
-    """Parameters and FLOPs per token of this config, and how close the k/N rule of thumb gets.
-
-    The rule of thumb counts experts only: active expert params / all expert params = k/N exactly; the router
-    (and a shared expert) make the real active share of the whole layer a little larger."""
-    k = cfg.top_k  # expert choice: k experts per token on average (capacity factor 1)
-    costs = layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, k, cfg.activation, cfg.shared_expert)
-    expert_params = cfg.num_experts * costs["params_per_expert"]
-    return {
-        **costs,
-        "expert_params": expert_params,
-        "rule_of_thumb_share": k / cfg.num_experts,
-        "active_share": costs["active_params"] / costs["total_params"],
-        "active_expert_share": k * costs["params_per_expert"] / expert_params,
-    }
 
 
 DEVICE_COUNTS = (2, 4, 8, 16, 32, 64, 128, 256)

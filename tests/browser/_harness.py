@@ -150,7 +150,7 @@ def launch_chromium(playwright):
 # On a deep link (http://host/heatmap) the frontend first probes <page>/_stcore/health and
 # <page>/_stcore/host-config to find the server's base path, then falls back to /; the first probes 404 and
 # Chromium logs "Failed to load resource: ... 404 (Not Found)". They are Streamlit's, not the app's
-# (DESIGN §5), so they are ignored -- and nothing else is.
+# (docs/architecture.md, section 2), so they are ignored -- and nothing else is.
 _PROBE = re.compile(r"^(?P<prefix>(?:/[^/]+)+)/_stcore/(?:health|host-config)$")
 
 

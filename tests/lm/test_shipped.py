@@ -5,8 +5,7 @@ import torch
 
 from moeviz.lm import corpus, data
 from moeviz.lm.checkpoint import file_digest, load_checkpoint
-from moeviz.lm.shipped import (hidden_state_for, load_shipped, load_summary, moe_layer_inputs,
-                               nearest_expert_count, shipped_expert_counts, trained_walkthrough)
+from moeviz.lm.shipped import load_shipped, load_summary, nearest_expert_count, shipped_expert_counts
 from moeviz.lm.tokenizer import CHECKPOINT_DIR, TOKENIZER_FILE, shipped_tokenizer
 
 CLEARLY_BELOW = 0.5  # nats (perplexity at least 40% lower): trained models must beat the unigram baseline by this
@@ -64,33 +63,37 @@ def test_shipped_notes_say_when_the_request_was_changed():
 
 def test_hidden_state_hook_reproduces_the_models_own_routing():
     text = "The for statement:\n   for i in range(3): print(i)"
-    labels, x, layer = moe_layer_inputs(text, layer_index=1, num_experts=8)
-    routing = load_shipped(8).route(text)
+    lm = load_shipped(8)
+    labels, x, layer = lm.moe_layer_inputs(text, layer_index=1)
+    routing = load_shipped(8).route(text)  # a fresh load: the hook's states must not depend on a shared model
     assert labels == list(routing.labels) and x.shape == (len(labels), layer.cfg.d_model)
     with torch.inference_mode():
         _, trace = layer(x)
     torch.testing.assert_close(trace.router_probs, routing.traces[1].router_probs)
-    h, same_layer = hidden_state_for(text, 3, layer_index=1, num_experts=8)
+    h, same_layer = lm.hidden_state(text, 3, layer_index=1)
     torch.testing.assert_close(h, x[3])
     assert same_layer is layer
     with pytest.raises(ValueError, match="out of range"):
-        hidden_state_for(text, 999, num_experts=8)
+        lm.hidden_state(text, 999)
+    with pytest.raises(ValueError, match="out of range"):
+        lm.moe_layer_inputs(text, layer_index=lm.model.cfg.n_layers)
 
 
 def test_trained_walkthrough_runs_the_real_layer_on_real_states():
     text = "An iterator is created for the result."
-    run = trained_walkthrough(text, 0, 8, 2, None)
-    routing = load_shipped(8).route(text)
+    lm = load_shipped(8, 2, None)
+    run = lm.walkthrough(text, 0)
+    routing = lm.route(text)
     assert run.labels == routing.labels
     torch.testing.assert_close(run.trace.router_probs, routing.traces[0].router_probs)
     torch.testing.assert_close(run.trace.output, routing.traces[0].output)
 
 
 def test_trained_walkthrough_keeps_at_most_max_tokens_and_dense_matches():
-    from moeviz.lm.shipped import trained_dense
     text = "word " * 200
-    run = trained_walkthrough(text, 1, 4, 2, None, 10)
+    lm = load_shipped(4, 2, None)
+    run = lm.walkthrough(text, 1, 10)
     assert len(run.labels) == 10 and run.trace.num_tokens == 10
-    dense = trained_dense(text, 1, 4, 2, None, 10)
+    dense = lm.dense_run(text, 1, 10)
     torch.testing.assert_close(dense.dense_output, run.trace.output, atol=1e-5, rtol=1e-5)
     assert dense.all_expert_outputs.shape == (4, 10, run.trace.output.shape[1])
