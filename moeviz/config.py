@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, fields
 
 # Router variants, each the gating rule of a real system (see moeviz/router.py for the details).
@@ -14,7 +15,9 @@ ROUTER_LABELS = {
     "switch": "Switch top-1 (Fedus et al. 2021)",
     "expert_choice": "expert choice (Zhou et al. 2022)",
 }
-DROP_POLICIES = ("position", "probability")
+# Who loses when an expert is full (moeviz.dispatch.slot_queue): GShard/Switch, V-MoE, Megatron-Core.
+DROP_POLICIES = ("position", "priority", "weight")
+RENAMED_DROP_POLICIES = {"probability": "weight"}  # old name -> new: "probability" always ranked combine weights
 ACTIVATIONS = ("gelu", "relu", "swiglu")
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -33,7 +36,7 @@ class MoEConfig:
     router: str = "softmax_topk"  # one of ROUTERS
     norm_topk_prob: bool = True  # rescale the k kept weights to sum 1 (Mixtral: yes; OLMoE: no)
     capacity_factor: float | None = None  # None = unlimited; else C = ceil(cf * T * k / N) slots per expert
-    drop_policy: str = "position"  # which overflow slots lose: later tokens ("position") or lower weight
+    drop_policy: str = "position"  # who loses at a full expert: one of DROP_POLICIES (see slot_queue)
     jitter_eps: float = 0.01  # switch: multiplicative router-input noise in training, U(1-eps, 1+eps)
     noise: bool = True  # noisy_topk: add the trainable Gaussian noise in training
     bias_update_rate: float = 0.001  # sigmoid_bias: u in b_i += u * sign(mean load - load_i)
@@ -44,6 +47,10 @@ class MoEConfig:
     seed: int = 0  # weights are drawn on the CPU from this seed, so every device gets the same layer
 
     def __post_init__(self) -> None:
+        if self.drop_policy in RENAMED_DROP_POLICIES:  # an old saved config keeps working, under the new name
+            new = RENAMED_DROP_POLICIES[self.drop_policy]
+            warnings.warn(f"drop_policy={self.drop_policy!r} is now called {new!r}.", DeprecationWarning, stacklevel=3)
+            object.__setattr__(self, "drop_policy", new)
         for problem in _problems(self):
             raise ValueError(f"Invalid MoEConfig: {problem}")
 

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.config import DROP_POLICIES
+from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.capacity import capacity_demo, dropped_tokens, expert_buffers
@@ -15,15 +15,23 @@ WORKER_COUNTS = (2, 4)
 SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
 EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN = 2048, 256, 512
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
-POLICY_LABELS = {"position": "by position (earlier tokens first)", "probability": "by router probability"}
+POLICY_LABELS = {"position": "by position (GShard, Switch)", "priority": "by token priority (V-MoE)",
+                 "weight": "by combine weight (Megatron-Core)"}
+POLICY_RULES = {
+    "position": "every first choice queues before any second choice, and within a choice earlier tokens go first",
+    "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
+                "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
+    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's `probs` drop "
+              "policy). With renormalised weights a copy with router probability 0.40 can lose to one with 0.30: "
+              "the weight is the probability divided by the sum over the token's k choices",
+}
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def capacity_run(num_experts, top_k, router, capacity_factor, seed, policy, tokens):
     cfg = app.Controls(num_experts, top_k, router, 0.0, capacity_factor, seed, "").moe_config(
         d_model=32, d_hidden=64, drop_policy=policy, device="cpu")
-    _, trace = capacity_demo(cfg, tokens, token_seed=seed + 1)
-    return trace
+    return capacity_demo(cfg, tokens, token_seed=seed + 1)
 
 
 controls = app.sidebar("moeviz · Capacity & parallelism")
@@ -31,16 +39,17 @@ st.title("Capacity, dropped tokens, and experts on separate workers")
 
 st.header("1 · Each expert has a fixed number of slots")
 left, right = st.columns(2)
+linked_policy = app.url_value("drop_policy", "position", app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES))
 policy = left.radio("When an expert is full, who loses?", DROP_POLICIES, horizontal=True, key="drop_policy",
-                    index=DROP_POLICIES.index(app.url_value("drop_policy", "position", app.parse_choice(DROP_POLICIES))),
-                    format_func=POLICY_LABELS.get)
+                    index=DROP_POLICIES.index(linked_policy), format_func=POLICY_LABELS.get)
 app.set_url_value("drop_policy", policy)
 tokens = right.select_slider("Tokens in the batch", TOKEN_COUNTS, key="tokens",
                              value=app.url_value("tokens", 32, app.parse_int_choice(TOKEN_COUNTS)))
 app.set_url_value("tokens", tokens)
 
-trace = capacity_run(controls.num_experts, controls.top_k, controls.router, controls.capacity_factor,
-                     controls.seed, policy, tokens)
+demo = capacity_run(controls.num_experts, controls.top_k, controls.router, controls.capacity_factor,
+                    controls.seed, policy, tokens)
+trace = demo.trace
 if trace.router == "expert_choice":
     st.info("Expert choice never overflows: each expert picks exactly C tokens. Its failure mode is a token that "
             "no expert picked — see the walkthrough and the variants page.")
@@ -48,7 +57,7 @@ else:
     if trace.capacity is None:
         st.info("Capacity is **off** in the sidebar, so every expert takes every token sent to it. "
                 "Pick a capacity factor (try 1 or 0.75) to see slots fill up and overflow.")
-    app.chart(figs.capacity_buffers(expert_buffers(trace, policy), trace.capacity), key="buffers")
+    app.chart(figs.capacity_buffers(expert_buffers(demo, policy), trace.capacity), key="buffers")
     gone = dropped_tokens(trace)
     a, b, c = st.columns(3)
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
@@ -62,8 +71,8 @@ else:
                + (" (Switch's default factor: the sidebar says off). " if controls.capacity_factor is None
                   else ". "))
     st.markdown(
-        f"{formula}Copies queue for slots **{POLICY_LABELS[policy]}**; "
-        "with *position*, every token's first choice queues before any second choice. A dropped copy simply "
+        f"{formula}Copies queue for slots **{POLICY_LABELS[policy]}**: {POLICY_RULES[policy]}. "
+        "Hover a square for its router probability and combine weight. A dropped copy simply "
         "contributes nothing. A token that lost **all** its copies gets zero from the MoE layer, so the block "
         "passes on only the **residual path**: the token leaves the layer exactly as it came in, un-updated.")
 

@@ -13,8 +13,9 @@ def _by_name(fig):
 
 def test_capacity_buffers_draw_every_copy_once_and_the_capacity_line():
     cfg = MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, capacity_factor=0.75, device="cpu", seed=1)
-    _, trace = capacity_demo(cfg, 16, token_seed=0)
-    fig = figs.capacity_buffers(expert_buffers(trace, "position"), trace.capacity)
+    demo = capacity_demo(cfg, 16, token_seed=0)
+    trace = demo.trace
+    fig = figs.capacity_buffers(expert_buffers(demo, "position"), trace.capacity)
     t = _by_name(fig)
     assert len(t["kept (in a slot)"].x) == int((~trace.dropped).sum())
     assert len(t["dropped (overflow)"].x) == int(trace.dropped.sum()) > 0

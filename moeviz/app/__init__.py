@@ -21,10 +21,11 @@ Page-local values in the link (`text`, `token`, `step`, ...):
 
 `url_value(key, default, parse)` reads the link (a bad value warns and gives `default`), else the value this
 session last set, else `default`; `set_url_value(key, value)` remembers it and writes the link. Parsers:
-`parse_int(lo, hi)`, `parse_int_choice(options)`, `parse_choice(options)`, `parse_choices(options)` (a comma list),
-`parse_float_choice(options)`, `parse_text(max_chars)`, `parse_flag` (1/0, on/off); any callable raw_str -> value
-that raises `ParamError(reason)` works. Keep widget key == URL key, and put every knob that changes what a page
-shows into the link.
+`parse_int(lo, hi)`, `parse_int_choice(options)`, `parse_choice(options, renamed={old: new})` (an old word
+warns and gives its new one), `parse_choices(options)` (a comma list), `parse_float_choice(options)`,
+`parse_text(max_chars)`, `parse_flag` (1/0, on/off); any callable raw_str -> value that raises
+`ParamError(reason)` (or returns `Renamed(value, note)`) works. Keep widget key == URL key, and put every knob
+that changes what a page shows into the link.
 
 Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
 "Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).
@@ -37,15 +38,16 @@ Add a page's own cached runner beside them with `st.cache_resource(max_entries=.
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.nav import PAGES, PageInfo, existing_pages
-from moeviz.app.params import (ParamError, parse_choice, parse_choices, parse_flag, parse_float_choice, parse_int,
-                               parse_int_choice, parse_text)
+from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices, parse_flag, parse_float_choice,
+                               parse_int, parse_int_choice, parse_text)
 from moeviz.app.presenter import locked
 from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, dense_for, walkthrough_for
 from moeviz.app.url import link_params, set_url_value, url_value
 
 __all__ = [
     "chart", "sidebar", "locked", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
-    "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice", "parse_text",
+    "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
+    "parse_text",
     "cached_layer", "cached_walkthrough", "walkthrough_for", "cached_dense", "dense_for",
     "PAGES", "PageInfo", "existing_pages",
 ]

@@ -35,6 +35,13 @@ class ParamError(ValueError):
 Parser = Callable[[str], Any]
 
 
+@dataclass(frozen=True)
+class Renamed:
+    """A parser's answer for a value an older link wrote under another name: use `value`, tell the reader."""
+    value: Any
+    note: str
+
+
 def shown(raw: str) -> str:
     """A raw value as quoted back to the reader: one line, shortened, inert as Markdown."""
     raw = " ".join(str(raw).split())
@@ -55,10 +62,17 @@ def parse_int(lo: int, hi: int) -> Parser:
     return parse
 
 
-def parse_choice(options: Sequence[str]) -> Parser:
-    """A parser for one of a fixed set of words (exact match after trimming)."""
-    def parse(raw: str) -> str:
+def parse_choice(options: Sequence[str], renamed: dict[str, str] | None = None) -> Parser:
+    """A parser for one of a fixed set of words (exact match after trimming); an old word in `renamed`
+    (old -> new) gives its new word as a `Renamed`, so the page can say so and write the new word back."""
+    renamed = renamed or {}
+
+    def parse(raw: str) -> str | Renamed:
         text = raw.strip()
+        if text in renamed:
+            new = renamed[text]
+            return Renamed(new, f"“{text}” is the old name of “{new}” (the same rule); the link now says "
+                                f"{new}.")
         if text not in options:
             raise ParamError(f"“{shown(raw)}” is not one of {', '.join(options)}.")
         return text
@@ -153,15 +167,19 @@ class ReadResult:
 
 
 def read_param(key: str, raw_values: Sequence[str], parse: Parser, default: Any) -> ReadResult:
-    """One URL parameter's value: the (last) raw value parsed, or `default` with a warning saying why."""
+    """One URL parameter's value: the (last) raw value parsed, or `default` with a warning saying why
+    (an old name the parser renamed is used, with a note)."""
     if not raw_values:
         return ReadResult(default, None)
     repeated = f"`{key}` appears {len(raw_values)} times in the link; the last one counts. " \
         if len(raw_values) > 1 else ""
     try:
-        return ReadResult(parse(raw_values[-1]), repeated or None)
+        value = parse(raw_values[-1])
     except ParamError as problem:
         return ReadResult(default, f"{repeated}Ignored `{key}` from the link: {problem} Using {default!r}.")
+    if isinstance(value, Renamed):
+        return ReadResult(value.value, f"{repeated}`{key}` from the link: {value.note}")
+    return ReadResult(value, repeated or None)
 
 
 def fit_top_k(top_k: int, num_experts: int, router: str) -> tuple[int, str | None]:

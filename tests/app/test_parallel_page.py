@@ -31,12 +31,23 @@ def test_small_capacity_drops_and_policy_changes_who_loses():
     m = metrics(at)
     assert m["Slots per expert (C)"] == "8"  # ceil(0.5 * 32 * 2 / 4)
     assert m["Dropped token copies"] != "0%"
-    lost_by_position = m["Tokens that lost every expert"]
-    at.radio(key="drop_policy").set_value("probability").run()
+    for policy in ("priority", "weight"):
+        at.radio(key="drop_policy").set_value(policy).run()
+        assert not at.exception
+        assert at.query_params["drop_policy"] in ([policy], policy)
+        # The same number of copies overflow (the loads are the policy's input), only who loses changes.
+        assert metrics(at)["Dropped token copies"] == m["Dropped token copies"]
+
+
+def test_an_old_link_with_probability_gets_weight_a_notice_and_a_new_link():
+    at = open_page({"drop_policy": "probability", "capacity_factor": "0.5", "num_experts": "4"})
     assert not at.exception
-    assert at.query_params["drop_policy"] == ["probability"] or at.query_params["drop_policy"] == "probability"
-    assert metrics(at)["Dropped token copies"] == m["Dropped token copies"]  # same count, other tokens
-    assert isinstance(lost_by_position, str)
+    assert at.radio(key="drop_policy").value == "weight"
+    notices = [w.value for w in at.warning if "drop_policy" in w.value]
+    assert notices and "old name" in notices[0] and "weight" in notices[0]
+    assert at.query_params["drop_policy"] in (["weight"], "weight")
+    at.run()  # the link now says weight: no second notice
+    assert not [w.value for w in at.warning if "drop_policy" in w.value]
 
 
 def test_switch_formula_shows_the_default_factor_it_really_uses():
