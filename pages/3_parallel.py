@@ -7,7 +7,7 @@ from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.capacity import capacity_demo, dropped_tokens, expert_buffers
 from moeviz.parallel.demo import demo_config, imbalance_demo
-from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve
+from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve, model_devices
 from moeviz.text import ROUNDING_NOTE, difference
 
 TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
@@ -87,17 +87,21 @@ st.markdown(
     "router loses tokens instead of flooding worker 0.")
 ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, device="cpu"))
 left, right = st.columns(2)
-workers = left.radio("Workers (W)", WORKER_COUNTS, horizontal=True, key="workers",
-                     index=WORKER_COUNTS.index(app.url_value("workers", 2, app.parse_int_choice(WORKER_COUNTS))))
+worker_options = [w for w in WORKER_COUNTS if w <= ep_cfg.num_experts]  # each worker holds whole experts
+asked = app.url_value("workers", 2, app.parse_int_choice(WORKER_COUNTS))
+if asked not in worker_options:
+    st.warning(f"W = {asked} workers would be more than the N = {ep_cfg.num_experts} experts (each worker holds "
+               f"whole experts); using W = {worker_options[-1]}. Raise N in the sidebar for more workers.")
+    asked = worker_options[-1]
+workers = left.radio("Workers (W)", worker_options, horizontal=True, key="workers",
+                     index=worker_options.index(asked))
 app.set_url_value("workers", workers)
 skew = right.select_slider("Skew: share of tokens pushed toward worker 0's experts", SKEWS, key="skew",
                            value=app.url_value("skew", 0.9, app.parse_float_choice(SKEWS)))
 app.set_url_value("skew", skew)
 if note:
     st.caption(f"For this demo {note}")
-if ep_cfg.num_experts < workers:
-    st.warning(f"{workers} workers need at least {workers} experts: raise N in the sidebar or pick fewer workers.")
-elif st.button("Run on worker processes", key="run_parallel", type="primary"):
+if st.button("Run on worker processes", key="run_parallel", type="primary"):
     pool = current_pool()
     waiting = "Running…" if pool and pool.world_size == workers else \
         f"Starting {workers} worker processes (once per server), then running…"
@@ -153,8 +157,14 @@ app.set_url_value("hardware", hardware)
 app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
 for line in FORMULA_LATEX:
     st.latex(line)
+devices = model_devices(shape)
 st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes (bf16), "
-           "W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, α = latency per "
-           "message, T_dev = 4096 tokens per device. Assumes even routing, no overlap of communication with "
-           "compute, round public hardware figures. It shows the trend — once traffic leaves the node, "
-           "communication can outweigh the experts' arithmetic — not the speed of any real system.")
+           "W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, t_msg = latency "
+           "per message, T_dev = 4096 tokens per device. "
+           f"W goes up to N = {MODEL_SHAPES[shape][2]}, the number of experts ({devices[0]}…{devices[-1]} here): "
+           "expert parallelism gives each device whole experts; more devices would need replicated or split "
+           "experts, which the model leaves out. Assumes even routing, no overlap of communication with "
+           "compute, round public hardware figures. Also left out: DeepSeek-V3's node-limited routing (each "
+           "token's experts lie on at most 4 nodes), which caps a token's cross-node traffic; here every copy "
+           "goes wherever its expert is. It shows the trend — once traffic leaves the node, communication can "
+           "outweigh the experts' arithmetic — not the speed of any real system.")

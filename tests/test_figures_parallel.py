@@ -58,6 +58,15 @@ def test_model_follows_its_formula():
     assert shares[-1] > shares[0]  # crossing nodes makes communication weigh more
 
 
+def test_model_never_puts_more_devices_than_experts():
+    for shape, (_, _, num_experts, _, _) in MODEL_SHAPES.items():
+        devices = [c["num_devices"] for c in model_curve(shape, "h100-nvlink-ib")]
+        assert devices and max(devices) <= num_experts
+        assert devices == [W for W in (2, 4, 8, 16, 32, 64, 128, 256) if W <= num_experts]
+    with pytest.raises(ValueError, match="at most as many devices as experts"):
+        comm_compute_model(100, 64, 128, 2, 16, HARDWARE["h100-nvlink-ib"], num_experts=8)
+
+
 def test_rule_of_thumb_is_exact_for_experts_and_close_for_the_layer():
     s = cost_summary(MoEConfig(d_model=16, d_hidden=32, num_experts=8, top_k=2))
     assert s["active_expert_share"] == pytest.approx(2 / 8)

@@ -66,6 +66,27 @@ def test_hostile_page_params_fall_back_with_a_warning():
     assert at.radio(key="workers").value == 2
 
 
+def test_a_link_with_more_workers_than_experts_gets_a_notice_and_the_largest_valid_w():
+    at = open_page({"num_experts": "2", "top_k": "1", "workers": "4"})
+    assert not at.exception
+    assert at.radio(key="workers").options == ["2"] and at.radio(key="workers").value == 2
+    assert any("W = 4 workers would be more than the N = 2 experts" in w.value for w in at.warning)
+    assert at.query_params["workers"] in (["2"], "2")
+    at.run()  # the link now says 2: no second notice
+    assert not any("workers would be more" in w.value for w in at.warning)
+
+
+def test_the_model_stops_at_one_expert_per_device_and_names_what_it_leaves_out():
+    at = open_page({"model_shape": "mixtral"})
+    assert not at.exception
+    caption = " ".join(c.value for c in at.caption if c.value.startswith("MODEL."))
+    assert "up to N = 8" in caption and "2…8 here" in caption
+    assert "node-limited routing" in caption and "at most 4 nodes" in caption
+    assert "t_msg = latency per message" in caption and "α" not in caption
+    formulas = [e.value for e in at.latex]
+    assert formulas and not any("alpha" in f for f in formulas) and any(r"t_\text{msg}" in f for f in formulas)
+
+
 @pytest.mark.timeout(400)
 def test_worker_run_shows_per_worker_results_and_matches_the_layer():
     at = open_page({"num_experts": "4", "top_k": "2"})
