@@ -23,7 +23,10 @@ DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # Capacity factors used when a router needs one and the config leaves it unset (None).
-DEFAULT_SWITCH_CAPACITY = 1.25  # Switch Transformer's training default
+# Switch trains with 1.25; its reference code (Mesh TensorFlow's MoE1D: capacity_factor_train=1.25,
+# capacity_factor_eval=2.0) evaluates with 2.0. This app routes in eval mode but keeps 1.25, and says so.
+DEFAULT_SWITCH_CAPACITY = 1.25
+SWITCH_EVAL_CAPACITY = 2.0  # not applied: named so the pages can say what Switch itself uses at evaluation
 DEFAULT_EXPERT_CHOICE_CAPACITY = 1.0  # expert choice: on average top_k experts per token
 
 
@@ -40,7 +43,7 @@ class MoEConfig:
     jitter_eps: float = 0.01  # switch: multiplicative router-input noise in training, U(1-eps, 1+eps)
     noise: bool = True  # noisy_topk: add the trainable Gaussian noise in training
     bias_update_rate: float = 0.001  # sigmoid_bias: u in b_i += u * sign(mean load - load_i)
-    shared_expert: bool = False  # one always-on expert added to the routed output (DeepSeek, Qwen2-MoE)
+    shared_expert: bool = False  # one always-on expert added to the output (DeepSeek; Qwen2-MoE: sigmoid-gated)
     activation: str = "gelu"  # expert MLP: "gelu"/"relu" (2 matrices) or "swiglu" (3, Mixtral-style)
     dtype: str = "float32"  # parameter dtype; routing maths always runs in float32
     device: str = "auto"  # "auto" = cuda > mps > cpu

@@ -92,9 +92,12 @@ def explain(history: TrainHistory) -> None:
         f"chosen expert reveals **{f['specialization']:.0%}** of what it could about a token's cluster "
         f"(specialization), and the task loss ended at **{f['task_loss']:.3f}**. A very large weight evens the load "
         f"but drowns the task's signal to the router: load near 1.0, specialization and task loss worse.\n\n"
-        f"*Why capacity makes imbalance expensive.* Real systems give each expert a fixed buffer, "
-        f"C = ⌈cf · T · k / N⌉ slots. With cf = 1.25, this final load would overflow **{cost:.1%}** of all slots: "
-        f"those token copies skip their expert (dropped), while idle experts' buffers are computed and wasted. "
+        f"*What imbalance costs.* Systems pay for it in one of two ways. With a fixed capacity (Switch, GShard) "
+        f"each expert gets C = ⌈cf · T · k / N⌉ slots; at cf = 1.25, Switch's training factor, this final load "
+        f"would overflow **{cost:.1%}** of all slots: those token copies skip their expert (dropped slots; the "
+        f"token keeps its other experts), while the idle experts' empty slots are still computed. Dropless MoE "
+        f"(HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks) runs every chosen expert on all the tokens that chose "
+        f"it: nothing is dropped, but with experts on separate devices everyone waits for the busiest one. "
         f"Set a capacity factor in the sidebar to train with drops; the dropped-slots curve then shows them.")
 
 
@@ -128,7 +131,7 @@ st.markdown(
     "and each cluster needs its own function, so the best router gives each cluster its own experts. "
     "Pick the balance-loss weight α in the sidebar and train. Try α = 0 (collapse), 0.3 (balanced) and 1; "
     "the sweep also trains α = 10, where balance wins and the task pays. Set a capacity factor to see what "
-    "imbalance costs in dropped tokens.")
+    "imbalance costs in dropped slots: token copies that found their expert full.")
 
 left, mid, right = st.columns(3)
 mode = left.radio("Mode", tuple(MODES), format_func=MODES.get, key="balance_mode",

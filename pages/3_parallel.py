@@ -1,8 +1,8 @@
-"""Capacity and dropped tokens; expert parallelism on real worker processes; the communication model."""
+"""Capacity and dropped slots; expert parallelism on real worker processes; the communication model."""
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES
+from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES, SWITCH_EVAL_CAPACITY
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.capacity import capacity_demo, dropped_tokens, expert_buffers
@@ -35,9 +35,13 @@ def capacity_run(num_experts, top_k, router, capacity_factor, seed, policy, toke
 
 
 controls = app.sidebar("moeviz · Capacity & parallelism")
-st.title("Capacity, dropped tokens, and experts on separate workers")
+st.title("Capacity, dropped slots, and experts on separate workers")
 
-st.header("1 · Each expert has a fixed number of slots")
+st.header("1 · With a capacity limit, each expert has a fixed number of slots")
+st.caption("Capacity is one design (Switch, GShard, V-MoE): a fixed size per expert, and the copies that do not "
+           "fit are dropped. The other is dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): every "
+           "chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs uneven "
+           "work instead. Capacity *off* in the sidebar shows the dropless case.")
 left, right = st.columns(2)
 linked_policy = app.url_value("drop_policy", "position", app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES))
 policy = left.radio("When an expert is full, who loses?", DROP_POLICIES, horizontal=True, key="drop_policy",
@@ -68,8 +72,9 @@ else:
                if cf is None else
                f"C = ceil(capacity factor · T · k / N) = ceil({cf:g} · {tokens} · {controls.top_k} / "
                f"{controls.num_experts}) = {trace.capacity}"
-               + (" (Switch's default factor: the sidebar says off). " if controls.capacity_factor is None
-                  else ". "))
+               + (f" (the sidebar says off, so Switch's training factor {cf:g} applies, although this is inference; "
+                  f"Switch's reference code evaluates with {SWITCH_EVAL_CAPACITY:g}). "
+                  if controls.capacity_factor is None else ". "))
     st.markdown(
         f"{formula}Copies queue for slots **{POLICY_LABELS[policy]}**: {POLICY_RULES[policy]}. "
         "Hover a square for its router probability and combine weight. A dropped copy simply "

@@ -95,8 +95,10 @@ def _layer_widgets(values: dict) -> None:
     values["capacity_factor"] = st.select_slider(
         "Capacity factor", CAPACITY_FACTORS, value=values["capacity_factor"], key="capacity_factor",
         disabled=presenter.locked("capacity_factor"),
-        help="Slots per expert, C = ceil(factor · tokens · k / N). Tokens past a full expert are dropped. "
-             "'off' = no limit (Switch and expert choice then use their own defaults).")
+        help="Slots per expert, C = ceil(factor · tokens · k / N). A token copy that finds its expert full is "
+             "dropped there; the token keeps its other experts, and only one that lost all k passes the layer "
+             "unchanged. 'off' = no limit, as in dropless MoE (Switch then still uses its training factor 1.25, "
+             "expert choice 1).")
     values["balance_weight"] = st.select_slider(
         "Balance-loss weight (α)", BALANCE_WEIGHTS, value=values["balance_weight"], key="balance_weight",
         disabled=presenter.locked("balance_weight"),

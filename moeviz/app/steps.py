@@ -122,11 +122,14 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
             f"{s['even_load']:.3g}")
     if s["busiest_processed"] < s["max_demand"]:
         busy += (f"; it has room for only {s['capacity']}, so {s['max_demand'] - s['busiest_processed']:.0f} "
-                 "of them are dropped")
+                 "of those token copies are dropped (each such token keeps its other experts)")
     st.markdown(
-        f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; tokens "
-        "sent to the same expert are grouped, and every expert runs once on its group, in parallel with the "
-        f"others. The step lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput.")
+        f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
+        "token copies sent to the same expert are grouped, and every expert runs once on its group. When the "
+        "experts sit on separate devices (expert parallelism), or run on padded buffers of one size, the step "
+        f"lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput there. On one "
+        "device with a grouped matmul, time follows the total number of rows (T·k copies), so imbalance matters "
+        "much less.")
     c1, c2 = st.columns([3, 2])
     with c1:
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
