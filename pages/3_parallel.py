@@ -89,7 +89,7 @@ st.markdown(
     "(`all_to_all` again). A step ends when the **slowest** worker ends. With a capacity factor in the sidebar, "
     "each worker's tokens are one capacity group (as in GShard): a worker gives each expert "
     "C = ceil(cf · its tokens · k / N) slots and drops its overflowing copies *before* sending, so a skewed "
-    "router loses tokens instead of flooding worker 0.")
+    "router loses token copies instead of flooding worker 0.")
 ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, device="cpu"))
 left, right = st.columns(2)
 worker_options = [w for w in WORKER_COUNTS if w <= ep_cfg.num_experts]  # each worker holds whole experts
@@ -134,7 +134,8 @@ if result and result[1] == workers and result[0] == ep_cfg:
                     f"**{bal['dropped_fraction']:.0%}** of token copies dropped when balanced, "
                     f"**{sk['dropped_fraction']:.0%}** with skew {ran_skew:g}. A hot expert computes at most C copies "
                     "from each worker, so worker 0's work is capped (compare its copies received with capacity "
-                    "*off*); the copies past C are dropped and those tokens keep only the residual path.")
+                    "*off*); the copies past C are dropped. A token keeps its other copies; one that lost all k "
+                    "keeps only the residual path.")
     app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g} "
                                      f"(busiest expert {sk['load_max_over_mean']:.1f}× the mean load)"),
                     key="worker_bars")
