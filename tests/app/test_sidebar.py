@@ -6,9 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moeviz.app.nav import PAGES, existing_pages
-from moeviz.app.params import (BALANCE_WEIGHTS, DEFAULTS, SHARED_KEYS, ParamError, fit_top_k, parse_capacity,
-                               parse_choice, parse_flag, parse_float_choice, parse_int, parse_text, read_param,
-                               read_shared)
+from moeviz.app.params import (BALANCE_WEIGHTS, DEFAULTS, SHARED_KEYS, ParamError, ReadResult, fit_top_k,
+                               parse_capacity, parse_choice, parse_flag, parse_float_choice, parse_int, parse_text,
+                               read_param, read_shared)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -70,6 +70,15 @@ def test_read_param_repeated_and_bad():
     assert result.value == 4 and "2 times" in result.warning
     result = read_param("k", ["zz"], parse_int(1, 8), 2)
     assert result.value == 2 and "Ignored `k`" in result.warning
+
+
+def test_read_param_maps_an_old_name_to_the_new_one_with_a_note():
+    parse = parse_choice(("position", "priority", "weight"), {"probability": "weight"})
+    result = read_param("drop_policy", ["probability"], parse, "position")
+    assert result.value == "weight"
+    assert "`drop_policy`" in result.warning and "old name" in result.warning and "weight" in result.warning
+    assert read_param("drop_policy", ["weight"], parse, "position") == ReadResult("weight", None)
+    assert read_param("drop_policy", ["nope"], parse, "position").value == "position"
 
 
 def test_read_shared_clamps_k_to_the_experts():
