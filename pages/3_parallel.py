@@ -22,8 +22,8 @@ POLICY_RULES = {
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
     "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's `probs` drop "
-              "policy). With renormalised weights a copy with router probability 0.40 can lose to one with 0.30: "
-              "the weight is the probability divided by the sum over the token's k choices",
+              "policy). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
+              "with 0.30: the weight is the probability divided by the sum over the token's k choices",
 }
 
 
@@ -41,7 +41,7 @@ st.header("1 · With a capacity limit, each expert has a fixed number of slots")
 st.caption("Capacity is one design (Switch, GShard, V-MoE): a fixed size per expert, and the copies that do not "
            "fit are dropped. The other is dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): every "
            "chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs uneven "
-           "work instead. Capacity *off* in the sidebar shows the dropless case.")
+           "work instead. Capacity *off* in the sidebar shows the dropless case (Switch keeps its own capacity).")
 left, right = st.columns(2)
 linked_policy = app.url_value("drop_policy", "position", app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES))
 policy = left.radio("When an expert is full, who loses?", DROP_POLICIES, horizontal=True, key="drop_policy",
