@@ -121,8 +121,10 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
     busy = (f"expert {s['busiest']} is sent {plural(int(s['max_demand']), 'token')} where an even split gives "
             f"{s['even_load']:.3g}")
     if s["busiest_processed"] < s["max_demand"]:
+        lost = ("those tokens keep their other experts unless those are full too" if run.trace.top_k > 1
+                else "with k = 1 those tokens lose their only expert")
         busy += (f"; it has room for only {s['capacity']}, so {s['max_demand'] - s['busiest_processed']:.0f} "
-                 "of those token copies are dropped (each such token keeps its other experts)")
+                 f"of those token copies are dropped ({lost})")
     st.markdown(
         f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
         "token copies sent to the same expert are grouped, and every expert runs once on its group. When the "
