@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, fields
 
 # Router variants, each the gating rule of a real system (see moeviz/router.py for the details).
@@ -14,13 +15,18 @@ ROUTER_LABELS = {
     "switch": "Switch top-1 (Fedus et al. 2021)",
     "expert_choice": "expert choice (Zhou et al. 2022)",
 }
-DROP_POLICIES = ("position", "probability")
+# Who loses when an expert is full (moeviz.dispatch.slot_queue): GShard/Switch, V-MoE, Megatron-Core.
+DROP_POLICIES = ("position", "priority", "weight")
+RENAMED_DROP_POLICIES = {"probability": "weight"}  # old name -> new: "probability" always ranked combine weights
 ACTIVATIONS = ("gelu", "relu", "swiglu")
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # Capacity factors used when a router needs one and the config leaves it unset (None).
-DEFAULT_SWITCH_CAPACITY = 1.25  # Switch Transformer's training default
+# Switch trains with 1.25; its reference code (Mesh TensorFlow's MoE1D: capacity_factor_train=1.25,
+# capacity_factor_eval=2.0) evaluates with 2.0. This app routes in eval mode but keeps 1.25, and says so.
+DEFAULT_SWITCH_CAPACITY = 1.25
+SWITCH_EVAL_CAPACITY = 2.0  # not applied: named so the pages can say what Switch itself uses at evaluation
 DEFAULT_EXPERT_CHOICE_CAPACITY = 1.0  # expert choice: on average top_k experts per token
 
 
@@ -33,17 +39,21 @@ class MoEConfig:
     router: str = "softmax_topk"  # one of ROUTERS
     norm_topk_prob: bool = True  # rescale the k kept weights to sum 1 (Mixtral: yes; OLMoE: no)
     capacity_factor: float | None = None  # None = unlimited; else C = ceil(cf * T * k / N) slots per expert
-    drop_policy: str = "position"  # which overflow slots lose: later tokens ("position") or lower weight
+    drop_policy: str = "position"  # who loses at a full expert: one of DROP_POLICIES (see slot_queue)
     jitter_eps: float = 0.01  # switch: multiplicative router-input noise in training, U(1-eps, 1+eps)
     noise: bool = True  # noisy_topk: add the trainable Gaussian noise in training
     bias_update_rate: float = 0.001  # sigmoid_bias: u in b_i += u * sign(mean load - load_i)
-    shared_expert: bool = False  # one always-on expert added to the routed output (DeepSeek, Qwen2-MoE)
+    shared_expert: bool = False  # one always-on expert added to the output (DeepSeek; Qwen2-MoE: sigmoid-gated)
     activation: str = "gelu"  # expert MLP: "gelu"/"relu" (2 matrices) or "swiglu" (3, Mixtral-style)
     dtype: str = "float32"  # parameter dtype; routing maths always runs in float32
     device: str = "auto"  # "auto" = cuda > mps > cpu
     seed: int = 0  # weights are drawn on the CPU from this seed, so every device gets the same layer
 
     def __post_init__(self) -> None:
+        if self.drop_policy in RENAMED_DROP_POLICIES:  # an old saved config keeps working, under the new name
+            new = RENAMED_DROP_POLICIES[self.drop_policy]
+            warnings.warn(f"drop_policy={self.drop_policy!r} is now called {new!r}.", DeprecationWarning, stacklevel=3)
+            object.__setattr__(self, "drop_policy", new)
         for problem in _problems(self):
             raise ValueError(f"Invalid MoEConfig: {problem}")
 
@@ -52,6 +62,11 @@ class MoEConfig:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return MoEConfig(**values)
+
+    @staticmethod
+    def routed_top_k(router: str, top_k: int) -> int:
+        """The k `router` runs with when k = `top_k` was asked for: Switch sends each token to exactly one expert."""
+        return 1 if router == "switch" else top_k
 
     @property
     def effective_capacity_factor(self) -> float | None:

@@ -32,22 +32,42 @@ class Dispatched(NamedTuple):
     strategy: str
 
 
-def capacity_drops(topk_indices: torch.Tensor, topk_weights: torch.Tensor, num_experts: int,
-                   capacity: int, policy: str = "position") -> torch.Tensor:
-    """Which slots overflow an expert holding `capacity` slots. Returns dropped (T, K) bool.
+def slot_queue(topk_indices: torch.Tensor, topk_weights: torch.Tensor, policy: str = "position",
+               router_probs: torch.Tensor | None = None) -> torch.Tensor:
+    """The order in which slots claim room in their experts: flat choice-major slot ids (j * T + t), first first.
 
-    "position" (Switch/GShard): first choices of all tokens come before second choices, earlier tokens before
-    later ones. "probability" (batch-prioritised routing, Riquelme et al. 2021): higher combine weight first."""
+    position - all first choices (in token order), then all second choices, ... (GShard, Switch)
+    priority - choice by choice as well, but within a choice the tokens with the largest router probability
+               go first (V-MoE's batch prioritized routing, Riquelme et al. 2021); needs router_probs (T, E)
+    weight   - every slot by its own combine weight, highest first, whatever its choice (Megatron-Core's
+               "probs" drop policy)
+    Ties keep the position order."""
+    T, K = topk_indices.shape
+    device = topk_indices.device
+    if policy == "position":
+        return torch.arange(T * K, device=device)
+    if policy == "priority":
+        if router_probs is None:
+            raise ValueError("the priority policy ranks tokens by router probability: pass router_probs (T, E).")
+        token_score = router_probs.gather(1, topk_indices).amax(dim=1)  # the token's largest chosen probability
+        tokens = torch.argsort(token_score, descending=True, stable=True)  # (T,)
+        return (torch.arange(K, device=device).unsqueeze(1) * T + tokens).reshape(-1)
+    if policy == "weight":
+        return torch.argsort(topk_weights.t().reshape(-1), descending=True, stable=True)
+    raise ValueError(f"unknown drop policy {policy!r}; choose one of position, priority, weight.")
+
+
+def capacity_drops(topk_indices: torch.Tensor, topk_weights: torch.Tensor, num_experts: int,
+                   capacity: int, policy: str = "position",
+                   router_probs: torch.Tensor | None = None) -> torch.Tensor:
+    """Which slots overflow an expert holding `capacity` slots, queued as `slot_queue` orders them.
+    Returns dropped (T, K) bool."""
     T, K = topk_indices.shape
     experts = topk_indices.t().reshape(-1)  # choice-major: slot (j, t) at j * T + t
-    if policy == "probability":
-        priority = torch.argsort(topk_weights.t().reshape(-1), descending=True, stable=True)
-    else:
-        priority = torch.arange(T * K, device=topk_indices.device)
-    queued = experts[priority]  # expert of each slot, in priority order
-    rank = _rank_within_group(queued, num_experts)  # place in its expert's queue
+    queue = slot_queue(topk_indices, topk_weights, policy, router_probs)
+    rank = _rank_within_group(experts[queue], num_experts)  # place in its expert's queue
     keep = torch.empty_like(rank, dtype=torch.bool)
-    keep[priority] = rank < capacity
+    keep[queue] = rank < capacity
     return ~keep.view(K, T).t()
 
 

@@ -27,9 +27,10 @@ ENTRIES = (
     Entry("Capacity factor", "How many tokens an expert may take in one batch, as a multiple of its even "
           "share: C = ceil(factor · tokens · k / N). A fixed size lets hardware plan the buffers.",
           "pages/3_parallel.py"),
-    Entry("Dropped token", "A token whose chosen expert was already full. Its slot is skipped: the token gets "
-          "fewer experts than k, or none, and then only the residual connection carries it forward.",
-          "pages/3_parallel.py"),
+    Entry("Dropped slot", "One token copy (a slot: one token going to one of its k experts) that arrived at an "
+          "expert that was already full, so that expert skips it. With top-k the token still gets its other "
+          "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
+          "the residual connection alone.", "pages/3_parallel.py"),
     Entry("Load balancing loss", "An extra training loss, N · Σ f_i · P_i (Switch Transformer), that is "
           "smallest when tokens and router probability are spread evenly over the experts. Its weight trades "
           "balance against the task loss.", "pages/2_balance.py"),
@@ -56,12 +57,15 @@ ENTRIES = (
 HEALTH_SIGNALS = (
     ("Tokens per expert", "Near the even share T·k/N in every layer; max/mean load close to 1.",
      "A few experts take most tokens (max/mean load of 2 or more); some get none."),
-    ("Balance loss", "Settles near its floor (1.0 with f normalised over T·k) early in training.",
+    ("Balance loss", "Settles near 1.0 (perfect balance, with f normalised over T·k) early in training. It is "
+     "not a floor: if the busy experts get low router probabilities it dips a little below 1.",
      "Stays high or climbs: the router keeps favouring the same experts."),
     ("Router entropy", "Below log(N) (the router decides) but not near 0 for every token.",
      "Near 0 everywhere with one expert winning (collapse), or stuck at log(N) (the router learnt nothing)."),
-    ("Dropped tokens", "A small share (about 1% or less) at the chosen capacity factor.",
-     "Many drops: tokens skip the layer and quality falls; raise capacity or fix the imbalance."),
+    ("Dropped slots", "A small share of token copies (about 1% or less) at the chosen capacity factor, and "
+     "almost no token that lost every expert.",
+     "Many drops: tokens lose experts, some lose all k and pass the layer unchanged, and quality falls; raise "
+     "capacity, fix the imbalance, or go dropless."),
     ("Router logits and z-loss", "Logits stay in a modest range; z-loss is small and steady.",
      "Logits grow without bound, loss spikes follow: add or raise the z-loss."),
     ("Throughput under expert parallelism", "Devices finish their experts at about the same time.",

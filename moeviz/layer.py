@@ -131,7 +131,7 @@ class MoELayer(nn.Module):
         dropped = torch.zeros_like(routing.topk_indices, dtype=torch.bool)
         if capacity is not None:
             dropped = capacity_drops(routing.topk_indices, routing.topk_weights, cfg.num_experts,
-                                     capacity, cfg.drop_policy)
+                                     capacity, cfg.drop_policy, routing.router_probs)
         selected = torch.bincount(routing.topk_indices.reshape(-1), minlength=cfg.num_experts)
         return Routed(router_logits, routing, dropped, selected, capacity, cv_loss)
 

@@ -12,7 +12,8 @@ def load_balance_loss(router_probs: torch.Tensor, selected_per_expert: torch.Ten
     """Switch Transformer eq. 4-6: N * sum_i f_i * P_i.
 
     f_i = share of the T*k routed slots that chose expert i (counted before capacity drops, not differentiable),
-    P_i = mean router probability of expert i (carries the gradient). Perfect balance (f_i = P_i = 1/N) gives 1.0.
+    P_i = mean router probability of expert i (carries the gradient). Perfect balance (f_i = P_i = 1/N) gives 1.0,
+    but 1.0 is not a floor: when the busiest experts get lower mean probability than the rest it dips below 1.
     HF Mixtral's load_balancing_loss_func normalises f over T instead of T*k, so it reports k at perfect balance.
     router_probs (T, E) should sum to 1 per token (renormalise sigmoid scores first); selected_per_expert (E,)."""
     num_experts = router_probs.shape[-1]

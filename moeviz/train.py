@@ -311,7 +311,7 @@ def preset(name: str, **changes) -> TrainConfig:
 
 def overflow_at_capacity(tokens_per_expert, capacity_factor: float) -> float:
     """Share of slots that would not fit if every expert held capacity_factor × the mean load
-    (C = ceil(cf · T · k / N) slots): what this load would cost in dropped tokens under a capacity limit."""
+    (C = ceil(cf · T · k / N) slots): what this load would cost in dropped slots under a capacity limit."""
     load = np.asarray(tokens_per_expert, dtype=float)
     if load.sum() <= 0:
         return 0.0

@@ -34,7 +34,9 @@ class Variant:
 VARIANTS = (
     Variant("softmax_topk_norm", "softmax → top-k, renormalised", "softmax_topk", True, "Mixtral, Qwen3-MoE",
             "Softmax over all experts, keep the k best and rescale their weights to sum to 1: every token gets "
-            "a full-strength update, but the weights forget how sure the router was."),
+            "a full-strength update, but the weights forget how sure the router was. (Mixtral's paper writes "
+            "top-k, then softmax: the same values. For Qwen3-MoE it is the norm_topk_prob flag, on in its "
+            "released checkpoints as of 2025.)"),
     Variant("softmax_topk_raw", "softmax → top-k, not renormalised", "softmax_topk", False, "Qwen1.5/2-MoE, OLMoE",
             "The same choice, but the kept probabilities are used as they are: an unsure token gets a smaller "
             "update (weights sum below 1), which keeps the router's confidence in the output."),
@@ -43,8 +45,9 @@ VARIANTS = (
             "as the renormalised softmax, in a different order and cheaper (k exponentials, not N)."),
     Variant("sigmoid_bias", "sigmoid + selection bias", "sigmoid_bias", True, "DeepSeek-V3",
             "Independent sigmoid scores; a per-expert bias, nudged after each step towards even load, changes "
-            "which experts are picked but not their weights: balance with no auxiliary loss (V3 keeps only a "
-            "tiny one)."),
+            "which experts are picked but not their weights: balance with almost no auxiliary loss (V3 keeps a "
+            "tiny sequence-wise one). V3 also multiplies the weights by routed_scaling_factor = 2.5; here "
+            "they sum to 1."),
     Variant("noisy_topk", "noisy top-k", "noisy_topk", True, "Shazeer et al. 2017 (sparsely-gated MoE)",
             "Learned Gaussian noise before the top-k lets near-miss experts win sometimes, which spreads load "
             "while training; shown here with the training-time noise on (fixed seed)."),
@@ -76,7 +79,7 @@ def variant_config(variant: Variant, num_experts: int, top_k: int, seed: int, d_
                    capacity_factor: float | None, bias_rate: float = DEFAULT_BIAS_RATE) -> MoEConfig:
     """The layer config of one variant; Switch forces k = 1 (it is defined that way)."""
     return MoEConfig(d_model=d_model, d_hidden=d_hidden, num_experts=num_experts,
-                     top_k=1 if variant.router == "switch" else top_k, router=variant.router,
+                     top_k=MoEConfig.routed_top_k(variant.router, top_k), router=variant.router,
                      norm_topk_prob=variant.norm_topk_prob, capacity_factor=capacity_factor, seed=seed,
                      bias_update_rate=bias_rate, device="cpu")
 

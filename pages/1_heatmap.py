@@ -34,7 +34,7 @@ st.caption("A tiny transformer language model whose feed-forward blocks are MoE 
            "documentation (prose, code and grammar). For each token of your text and each MoE layer: the router's "
            "probability for every expert, and which k experts it picked.")
 
-lm = trained_lm(controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
+lm = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor)
 trained = lm.model.cfg
 for note in lm.notes():
     st.info(note, icon=":material/info:")
@@ -61,7 +61,7 @@ if not text.strip():
     st.info("Type a sentence above (or pick an example) to see how the trained router sends its tokens to experts.",
             icon=":material/edit:")
 else:
-    routing = trained_routing(controls.num_experts, controls.top_k_any_router, controls.capacity_factor,
+    routing = trained_routing(controls.num_experts, controls.top_k, controls.capacity_factor,
                               text[:analysis.MAX_CHARS])
     app.set_url_value("text", routing.text)
     if len(text) > analysis.MAX_CHARS or routing.cut:

@@ -2,6 +2,7 @@
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
 from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, TrainHistory,
                           train_iter, trainer_slot)
@@ -19,9 +20,10 @@ SKEWED_START = 1.3  # max/mean load at step 1 from which the explanation calls t
 
 def train_config(controls, method: str, steps: int, lr: float, weight: float | None = None) -> TrainConfig:
     aux_free = method == "aux_free"
+    router = "sigmoid_bias" if aux_free else controls.router
     return TrainConfig(
-        num_experts=controls.num_experts, top_k=controls.top_k,
-        router="sigmoid_bias" if aux_free else controls.router, capacity_factor=controls.capacity_factor,
+        num_experts=controls.num_experts, top_k=MoEConfig.routed_top_k(router, controls.top_k),
+        router=router, capacity_factor=controls.capacity_factor,
         balance_weight=0.0 if aux_free else (controls.balance_weight if weight is None else weight),
         method=method, steps=steps, lr=lr, seed=controls.seed)
 
@@ -92,9 +94,12 @@ def explain(history: TrainHistory) -> None:
         f"chosen expert reveals **{f['specialization']:.0%}** of what it could about a token's cluster "
         f"(specialization), and the task loss ended at **{f['task_loss']:.3f}**. A very large weight evens the load "
         f"but drowns the task's signal to the router: load near 1.0, specialization and task loss worse.\n\n"
-        f"*Why capacity makes imbalance expensive.* Real systems give each expert a fixed buffer, "
-        f"C = ⌈cf · T · k / N⌉ slots. With cf = 1.25, this final load would overflow **{cost:.1%}** of all slots: "
-        f"those token copies skip their expert (dropped), while idle experts' buffers are computed and wasted. "
+        f"*What imbalance costs.* Systems pay for it in one of two ways. With a fixed capacity (Switch, GShard) "
+        f"each expert gets C = ⌈cf · T · k / N⌉ slots; at cf = 1.25, Switch's training factor, this final load "
+        f"would overflow **{cost:.1%}** of all slots: those token copies skip their expert (dropped slots; the "
+        f"token keeps its other experts), while the idle experts' empty slots are still computed. Dropless MoE "
+        f"(HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks) runs every chosen expert on all the tokens that chose "
+        f"it: nothing is dropped, but with experts on separate devices everyone waits for the busiest one. "
         f"Set a capacity factor in the sidebar to train with drops; the dropped-slots curve then shows them.")
 
 
@@ -128,7 +133,7 @@ st.markdown(
     "and each cluster needs its own function, so the best router gives each cluster its own experts. "
     "Pick the balance-loss weight α in the sidebar and train. Try α = 0 (collapse), 0.3 (balanced) and 1; "
     "the sweep also trains α = 10, where balance wins and the task pays. Set a capacity factor to see what "
-    "imbalance costs in dropped tokens.")
+    "imbalance costs in dropped slots: token copies that found their expert full.")
 st.caption(
     "Why 0.3 here when real models use 0.01–0.001 (the Switch Transformer paper trains with 0.01; transformers' "
     "configs default to 0.01 for OLMoE and 0.001 for Mixtral, Qwen-MoE and GPT-OSS, as of transformers 5.24): this lab trains one layer "

@@ -1,14 +1,14 @@
-"""Capacity and dropped tokens; expert parallelism on real worker processes; the communication model."""
+"""Capacity and dropped slots; expert parallelism on real worker processes; the communication model."""
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import capacity_trace
-from moeviz.config import DROP_POLICIES
+from moeviz.app.runners import capacity_run
+from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES, SWITCH_EVAL_CAPACITY
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.capacity import dropped_tokens, expert_buffers
 from moeviz.parallel.demo import demo_config, imbalance_demo
-from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve
+from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve, model_devices
 from moeviz.text import ROUNDING_NOTE, difference
 
 TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
@@ -16,24 +16,37 @@ WORKER_COUNTS = (2, 4)
 SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
 EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN = 2048, 256, 512
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
-POLICY_LABELS = {"position": "by position (earlier tokens first)", "probability": "by router probability"}
+POLICY_LABELS = {"position": "by position (GShard, Switch)", "priority": "by token priority (V-MoE)",
+                 "weight": "by combine weight (Megatron-Core)"}
+POLICY_RULES = {
+    "position": "every first choice queues before any second choice, and within a choice earlier tokens go first",
+    "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
+                "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
+    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's `probs` drop "
+              "policy). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
+              "with 0.30: the weight is the probability divided by the sum over the token's k choices",
+}
 
 
 controls = app.sidebar("moeviz · Capacity & parallelism")
-st.title("Capacity, dropped tokens, and experts on separate workers")
+st.title("Capacity, dropped slots, and experts on separate workers")
 
-st.header("1 · Each expert has a fixed number of slots")
+st.header("1 · With a capacity limit, each expert has a fixed number of slots")
+st.caption("Capacity is one design (Switch, GShard, V-MoE): a fixed size per expert, and the copies that do not "
+           "fit are dropped. The other is dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): every "
+           "chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs uneven "
+           "work instead. Capacity *off* in the sidebar shows the dropless case (Switch keeps its own capacity).")
 left, right = st.columns(2)
+linked_policy = app.url_value("drop_policy", "position", app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES))
 policy = left.radio("When an expert is full, who loses?", DROP_POLICIES, horizontal=True, key="drop_policy",
-                    index=DROP_POLICIES.index(app.url_value("drop_policy", "position", app.parse_choice(DROP_POLICIES))),
-                    format_func=POLICY_LABELS.get)
+                    index=DROP_POLICIES.index(linked_policy), format_func=POLICY_LABELS.get)
 app.set_url_value("drop_policy", policy)
 tokens = right.select_slider("Tokens in the batch", TOKEN_COUNTS, key="tokens",
                              value=app.url_value("tokens", 32, app.parse_int_choice(TOKEN_COUNTS)))
 app.set_url_value("tokens", tokens)
 
-trace = capacity_trace(controls.num_experts, controls.top_k, controls.router, controls.capacity_factor,
-                       controls.seed, policy, tokens)
+demo = capacity_run(controls, policy, tokens)
+trace = demo.trace
 if trace.router == "expert_choice":
     st.info("Expert choice never overflows: each expert picks exactly C tokens. Its failure mode is a token that "
             "no expert picked — see the walkthrough and the variants page.")
@@ -41,7 +54,7 @@ else:
     if trace.capacity is None:
         st.info("Capacity is **off** in the sidebar, so every expert takes every token sent to it. "
                 "Pick a capacity factor (try 1 or 0.75) to see slots fill up and overflow.")
-    app.chart(figs.capacity_buffers(expert_buffers(trace, policy), trace.capacity), key="buffers")
+    app.chart(figs.capacity_buffers(expert_buffers(demo, policy), trace.capacity), key="buffers")
     gone = dropped_tokens(trace)
     a, b, c = st.columns(3)
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
@@ -50,13 +63,14 @@ else:
     cf = controls.moe_config().effective_capacity_factor  # Switch has one even when the sidebar says off
     formula = ("C = ceil(capacity factor · T · k / N); with the capacity factor off there is no limit. "
                if cf is None else
-               f"C = ceil(capacity factor · T · k / N) = ceil({cf:g} · {tokens} · {controls.top_k} / "
+               f"C = ceil(capacity factor · T · k / N) = ceil({cf:g} · {tokens} · {trace.top_k} / "
                f"{controls.num_experts}) = {trace.capacity}"
-               + (" (Switch's default factor: the sidebar says off). " if controls.capacity_factor is None
-                  else ". "))
+               + (f" (the sidebar says off, so Switch's training factor {cf:g} applies, although this is inference; "
+                  f"Switch's reference code evaluates with {SWITCH_EVAL_CAPACITY:g}). "
+                  if controls.capacity_factor is None else ". "))
     st.markdown(
-        f"{formula}Copies queue for slots **{POLICY_LABELS[policy]}**; "
-        "with *position*, every token's first choice queues before any second choice. A dropped copy simply "
+        f"{formula}Copies queue for slots **{POLICY_LABELS[policy]}**: {POLICY_RULES[policy]}. "
+        "Hover a square for its router probability and combine weight. A dropped copy simply "
         "contributes nothing. A token that lost **all** its copies gets zero from the MoE layer, so the block "
         "passes on only the **residual path**: the token leaves the layer exactly as it came in, un-updated.")
 
@@ -68,20 +82,24 @@ st.markdown(
     "(`all_to_all` again). A step ends when the **slowest** worker ends. With a capacity factor in the sidebar, "
     "each worker's tokens are one capacity group (as in GShard): a worker gives each expert "
     "C = ceil(cf · its tokens · k / N) slots and drops its overflowing copies *before* sending, so a skewed "
-    "router loses tokens instead of flooding worker 0.")
+    "router loses token copies instead of flooding worker 0.")
 ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, device="cpu"))
 left, right = st.columns(2)
-workers = left.radio("Workers (W)", WORKER_COUNTS, horizontal=True, key="workers",
-                     index=WORKER_COUNTS.index(app.url_value("workers", 2, app.parse_int_choice(WORKER_COUNTS))))
+worker_options = [w for w in WORKER_COUNTS if w <= ep_cfg.num_experts]  # each worker holds whole experts
+asked = app.url_value("workers", 2, app.parse_int_choice(WORKER_COUNTS))
+if asked not in worker_options:
+    st.warning(f"W = {asked} workers would be more than the N = {ep_cfg.num_experts} experts (each worker holds "
+               f"whole experts); using W = {worker_options[-1]}. Raise N in the sidebar for more workers.")
+    asked = worker_options[-1]
+workers = left.radio("Workers (W)", worker_options, horizontal=True, key="workers",
+                     index=worker_options.index(asked))
 app.set_url_value("workers", workers)
 skew = right.select_slider("Skew: share of tokens pushed toward worker 0's experts", SKEWS, key="skew",
                            value=app.url_value("skew", 0.9, app.parse_float_choice(SKEWS)))
 app.set_url_value("skew", skew)
 if note:
     st.caption(f"For this demo {note}")
-if ep_cfg.num_experts < workers:
-    st.warning(f"{workers} workers need at least {workers} experts: raise N in the sidebar or pick fewer workers.")
-elif st.button("Run on worker processes", key="run_parallel", type="primary"):
+if st.button("Run on worker processes", key="run_parallel", type="primary"):
     pool = current_pool()
     waiting = "Running…" if pool and pool.world_size == workers else \
         f"Starting {workers} worker processes (once per server), then running…"
@@ -109,7 +127,8 @@ if result and result[1] == workers and result[0] == ep_cfg:
                     f"**{bal['dropped_fraction']:.0%}** of token copies dropped when balanced, "
                     f"**{sk['dropped_fraction']:.0%}** with skew {ran_skew:g}. A hot expert computes at most C copies "
                     "from each worker, so worker 0's work is capped (compare its copies received with capacity "
-                    "*off*); the copies past C are dropped and those tokens keep only the residual path.")
+                    "*off*); the copies past C are dropped. A token keeps its other copies; one that lost all k "
+                    "keeps only the residual path.")
     app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g} "
                                      f"(busiest expert {sk['load_max_over_mean']:.1f}× the mean load)"),
                     key="worker_bars")
@@ -137,8 +156,14 @@ app.set_url_value("hardware", hardware)
 app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
 for line in FORMULA_LATEX:
     st.latex(line)
+devices = model_devices(shape)
 st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes (bf16), "
-           "W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, α = latency per "
-           "message, T_dev = 4096 tokens per device. Assumes even routing, no overlap of communication with "
-           "compute, round public hardware figures. It shows the trend — once traffic leaves the node, "
-           "communication can outweigh the experts' arithmetic — not the speed of any real system.")
+           "W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, t_msg = latency "
+           "per message, T_dev = 4096 tokens per device. "
+           f"W goes up to N = {MODEL_SHAPES[shape][2]}, the number of experts ({devices[0]}…{devices[-1]} here): "
+           "expert parallelism gives each device whole experts; more devices would need replicated or split "
+           "experts, which the model leaves out. Assumes even routing, no overlap of communication with "
+           "compute, round public hardware figures. Also left out: DeepSeek-V3's node-limited routing (each "
+           "token's experts lie on at most 4 nodes), which caps a token's cross-node traffic; here every copy "
+           "goes wherever its expert is. It shows the trend — once traffic leaves the node, communication can "
+           "outweigh the experts' arithmetic — not the speed of any real system.")

@@ -18,10 +18,10 @@ controls = app.sidebar("moeviz · Router variants")
 st.title("Router variants side by side")
 st.caption("Every gating rule below gets the same tokens and a layer with the same seed, so the router's raw "
            "scores (logits) are identical; only the rule that turns scores into chosen experts and weights "
-           f"differs. Layer: {controls.num_experts} experts, k = {controls.top_k_any_router} (Switch always uses 1), "
+           f"differs. Layer: {controls.num_experts} experts, k = {controls.top_k} (Switch always uses 1), "
            "capacity factor " + (f"{controls.capacity_factor:g}." if controls.capacity_factor is not None else
-                                 f"off (Switch still uses its default {DEFAULT_SWITCH_CAPACITY:g}, expert choice "
-                                 f"{DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
+                                 f"off (Switch still uses {DEFAULT_SWITCH_CAPACITY:g}, its training factor, here at "
+                                 f"inference too; expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
 
 text = st.text_input("Sentence", value=app.url_value("text", DEFAULT_SENTENCE, app.parse_text(300)), key="text",
                      max_chars=300, disabled=app.locked("text"))
@@ -35,7 +35,7 @@ if not split_tokens(text):
     st.info("Type a sentence with at least one word to route.")
     st.stop()
 
-tokens, runs = variant_runs(text, controls.num_experts, controls.top_k_any_router, controls.seed,
+tokens, runs = variant_runs(text, controls.num_experts, controls.top_k, controls.seed,
                             controls.capacity_factor, bias_steps)
 
 st.subheader("Who uses which rule, and what it trades")

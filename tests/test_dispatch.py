@@ -15,10 +15,10 @@ def test_position_policy_first_choices_then_earlier_tokens():
     assert torch.equal(dropped, expected)
 
 
-def test_probability_policy_keeps_highest_weights():
+def test_weight_policy_keeps_highest_weights():
     topk_indices = torch.tensor([[0], [0], [0], [1]])
     topk_weights = torch.tensor([[.2], [.9], [.5], [.3]])
-    dropped = capacity_drops(topk_indices, topk_weights, num_experts=2, capacity=2, policy="probability")
+    dropped = capacity_drops(topk_indices, topk_weights, num_experts=2, capacity=2, policy="weight")
     assert dropped[:, 0].tolist() == [True, False, False, False]
 
 

@@ -14,8 +14,9 @@ def _by_name(fig):
 
 def test_capacity_buffers_draw_every_copy_once_and_the_capacity_line():
     cfg = MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, capacity_factor=0.75, device="cpu", seed=1)
-    _, trace = capacity_demo(cfg, 16, token_seed=0)
-    fig = figs.capacity_buffers(expert_buffers(trace, "position"), trace.capacity)
+    demo = capacity_demo(cfg, 16, token_seed=0)
+    trace = demo.trace
+    fig = figs.capacity_buffers(expert_buffers(demo, "position"), trace.capacity)
     t = _by_name(fig)
     assert len(t["kept (in a slot)"].x) == int((~trace.dropped).sum())
     assert len(t["dropped (overflow)"].x) == int(trace.dropped.sum()) > 0
@@ -56,6 +57,15 @@ def test_model_follows_its_formula():
     assert list(_by_name(fig)["communication"].y) == pytest.approx([c["comm_s"] * 1e3 for c in curve])
     shares = [c["comm_share"] for c in curve]
     assert shares[-1] > shares[0]  # crossing nodes makes communication weigh more
+
+
+def test_model_never_puts_more_devices_than_experts():
+    for shape, (_, _, num_experts, _, _) in MODEL_SHAPES.items():
+        devices = [c["num_devices"] for c in model_curve(shape, "h100-nvlink-ib")]
+        assert devices and max(devices) <= num_experts
+        assert devices == [W for W in (2, 4, 8, 16, 32, 64, 128, 256) if W <= num_experts]
+    with pytest.raises(ValueError, match="at most as many devices as experts"):
+        comm_compute_model(100, 64, 128, 2, 16, HARDWARE["h100-nvlink-ib"], num_experts=8)
 
 
 def test_rule_of_thumb_is_exact_for_experts_and_close_for_the_layer():

@@ -24,7 +24,7 @@ def test_sparse_equals_dense_forward(router, capacity_factor, strategy):
 
 def test_naive_per_token_loop_reference():
     """Each token, each chosen expert, computed one by one in plain Python."""
-    layer = make_layer("softmax_topk", shared_expert=True, capacity_factor=0.6, drop_policy="probability")
+    layer = make_layer("softmax_topk", shared_expert=True, capacity_factor=0.6, drop_policy="weight")
     x = tokens(9)
     y, trace = layer(x)
     expected = torch.zeros_like(x)

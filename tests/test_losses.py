@@ -93,3 +93,15 @@ def test_update_selection_bias_rule():
     bias = torch.zeros(3)
     new = gating.update_selection_bias(bias, torch.tensor([5, 1, 3]), rate=0.1)
     torch.testing.assert_close(new, torch.tensor([-0.1, 0.1, 0.0]))
+
+
+def test_balance_loss_can_go_below_one():
+    # Top-1 routing: 6 unsure tokens pick expert 0 (p = 0.51), 4 sure ones pick expert 1 (p = 0.98). The busy
+    # expert 0 has the lower mean probability, so N * sum f_i P_i comes out under the perfect-balance value 1.
+    probs = torch.tensor([[0.51, 0.49]] * 6 + [[0.02, 0.98]] * 4)
+    chosen = probs.argmax(dim=1)
+    selected = torch.bincount(chosen, minlength=2)
+    by_hand = 2 * sum((selected[i] / 10) * probs[:, i].mean() for i in range(2))  # f = (0.6, 0.4)
+    loss = losses.load_balance_loss(probs, selected)
+    torch.testing.assert_close(loss, by_hand)
+    assert loss < 1.0

@@ -26,7 +26,7 @@ def test_preset_survives_the_link_parsers(preset):
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.key)
 def test_preset_builds_a_valid_layer(preset):
-    top_k, note = fit_top_k(preset.top_k, preset.num_experts, preset.router)
+    top_k, note = fit_top_k(preset.top_k, preset.num_experts)
     assert note is None and top_k == preset.top_k
     cfg = MoEConfig(num_experts=preset.num_experts, top_k=preset.top_k, router=preset.router,
                     capacity_factor=capacity_value(preset.capacity_factor), seed=preset.seed)

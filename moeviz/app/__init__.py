@@ -12,7 +12,7 @@ Every page (app.py and pages/N_name.py) starts with one call:
 (a label), plus .moe_config(**fields). Shared values start from the link on a session's first run (a bad value
 shows a short warning and falls back), go back into the link every run, and travel with the sidebar's
 st.page_link to the next page. A page's own st.page_link should pass `query_params=app.link_params()`.
-With router "switch", Controls.top_k is 1 while the link keeps the k the learner chose.
+`Controls.top_k` is the k the learner picked; `controls.moe_config()` gives the k the router runs (Switch: 1).
 
 Page-local values in the link (`text`, `token`, `step`, ...):
 
@@ -21,16 +21,17 @@ Page-local values in the link (`text`, `token`, `step`, ...):
 
 `url_value(key, default, parse)` reads the link (a bad value warns and gives `default`), else the value this
 session last set, else `default`; `set_url_value(key, value)` remembers it and writes the link. Parsers:
-`parse_int(lo, hi)`, `parse_int_choice(options)`, `parse_choice(options)`, `parse_choices(options)` (a comma list),
-`parse_float_choice(options)`, `parse_text(max_chars)`, `parse_flag` (1/0, on/off); any callable raw_str -> value
-that raises `ParamError(reason)` works. Keep widget key == URL key, and put every knob that changes what a page
-shows into the link.
+`parse_int(lo, hi)`, `parse_int_choice(options)`, `parse_choice(options, renamed={old: new})` (an old word
+warns and gives its new one), `parse_choices(options)` (a comma list), `parse_float_choice(options)`,
+`parse_text(max_chars)`, `parse_flag` (1/0, on/off); any callable raw_str -> value that raises
+`ParamError(reason)` (or returns `Renamed(value, note)`) works. Keep widget key == URL key, and put every knob
+that changes what a page shows into the link.
 
 Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
 "Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).
 
 Cached runners (shared by all sessions; read-only) live in moeviz.app.runners, the app's one cache layer:
-`cached_layer(num_experts, top_k, router, capacity_factor, seed, d_model=32, d_hidden=64)` -> eval-mode MoELayer;
+`cached_layer(cfg)` -> eval-mode MoELayer for a MoEConfig (from `controls.moe_config(...)`, the one builder);
 `walkthrough_for(controls, source, text, vector_seed)` -> WalkthroughRun (labels, trace); `dense_for(...)` ->
 DenseRun (the every-expert runs, on demand); `runners.build_walkthrough(controls, source, lm_layer)` -> the
 walkthrough's run, dense run, controls and caption for either token source; and each page's cached runs. A new
@@ -39,15 +40,16 @@ page's cached runner goes there too: keyed by primitives, its bound an entry of 
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.nav import PAGES, PageInfo, existing_pages
-from moeviz.app.params import (ParamError, parse_choice, parse_choices, parse_flag, parse_float_choice, parse_int,
-                               parse_int_choice, parse_text)
+from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices, parse_flag, parse_float_choice,
+                               parse_int, parse_int_choice, parse_text)
 from moeviz.app.presenter import locked
 from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, dense_for, walkthrough_for
 from moeviz.app.url import link_params, set_url_value, url_value
 
 __all__ = [
     "chart", "sidebar", "locked", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
-    "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice", "parse_text",
+    "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
+    "parse_text",
     "cached_layer", "cached_walkthrough", "walkthrough_for", "cached_dense", "dense_for",
     "PAGES", "PageInfo", "existing_pages",
 ]

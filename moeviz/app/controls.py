@@ -17,26 +17,20 @@ from moeviz.device import describe_device, resolve_device
 
 @dataclass(frozen=True)
 class Controls:
-    """The shared controls' values for this run (already valid together: k fits the experts and the router)."""
+    """The shared controls' values for this run (k already fits the experts)."""
     num_experts: int
-    top_k: int
+    top_k: int  # the k the learner picked; the sidebar's router may run another (Switch: 1), see moe_config
     router: str
     balance_weight: float
     capacity_factor: float | None  # None = no capacity limit
     seed: int
     device: str  # where layers run, in words, e.g. "CPU (2 threads)"
-    picked_top_k: int | None = None  # the k slider's value; differs from top_k only when Switch forces k = 1
-
-    @property
-    def top_k_any_router(self) -> int:
-        """The k the learner picked, for pages whose routing does not use the sidebar's router (the trained
-        model, the variants side by side): Switch's k = 1 must not leak into them."""
-        return self.picked_top_k or self.top_k
 
     def moe_config(self, **fields) -> MoEConfig:
-        """A MoEConfig with these controls; `fields` sets the rest (d_model, d_hidden, ...)."""
-        return MoEConfig(num_experts=self.num_experts, top_k=self.top_k, router=self.router,
-                         capacity_factor=self.capacity_factor, seed=self.seed, **fields)
+        """The one way from the sidebar to a layer: a MoEConfig with these controls and the k the router runs;
+        `fields` sets the rest (d_model, d_hidden, drop_policy, ...)."""
+        return MoEConfig(num_experts=self.num_experts, top_k=MoEConfig.routed_top_k(self.router, self.top_k),
+                         router=self.router, capacity_factor=self.capacity_factor, seed=self.seed, **fields)
 
 
 @lru_cache(maxsize=1)
@@ -60,12 +54,10 @@ def sidebar(page_title: str = "moeviz") -> Controls:
         st.divider()
         _layer_widgets(values)
         st.caption(f"Running on **{device_label()}**")
-    controls = Controls(num_experts=values["num_experts"], router=values["router"],
-                        top_k=fit_top_k(values["top_k"], values["num_experts"], values["router"])[0],
+    controls = Controls(num_experts=values["num_experts"], top_k=values["top_k"], router=values["router"],
                         balance_weight=values["balance_weight"],
                         capacity_factor=capacity_value(values["capacity_factor"]), seed=values["seed"],
-                        device=device_label(),
-                        picked_top_k=values["top_k"])  # the slider's answer, already fitted to the experts
+                        device=device_label())
     query_params = shared_url_params(values)  # the user's k stays in the link even while switch runs k = 1
     write_url(query_params)
     with st.sidebar:
@@ -96,8 +88,10 @@ def _layer_widgets(values: dict) -> None:
     values["top_k"] = _top_k_widget(values)
     values["capacity_factor"] = st.select_slider(
         "Capacity factor", CAPACITY_FACTORS, **bound("capacity_factor", values),
-        help="Slots per expert, C = ceil(factor · tokens · k / N). Tokens past a full expert are dropped. "
-             "'off' = no limit (Switch and expert choice then use their own defaults).")
+        help="Slots per expert, C = ceil(factor · tokens · k / N). A token copy that finds its expert full is "
+             "dropped there; the token keeps its other experts, and only one that lost all k passes the layer "
+             "unchanged. 'off' = no limit, as in dropless MoE (Switch then still uses its training factor 1.25, "
+             "expert choice 1).")
     values["balance_weight"] = st.select_slider(
         "Balance-loss weight (α)", BALANCE_WEIGHTS, **bound("balance_weight", values),
         format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
@@ -120,7 +114,7 @@ def _copy_back(key: str, values: dict) -> None:
 
 def _top_k_widget(values: dict) -> int:
     """The k slider, bounded by the experts. Switch routing runs k = 1 and says so; the chosen k is kept."""
-    values["top_k"], _ = fit_top_k(values["top_k"], values["num_experts"], "any")
+    values["top_k"], _ = fit_top_k(values["top_k"], values["num_experts"])
     if values["router"] == "switch":
         st.caption("k = 1: Switch routing sends each token to exactly one expert.")
         return values["top_k"]

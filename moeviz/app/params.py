@@ -15,7 +15,7 @@ from moeviz.text import escape_markdown
 
 MAX_SHOWN_CHARS = 40  # a hostile value is quoted back to the reader, but never at length
 
-# The shared controls (DESIGN §3). Widget keys are the URL parameter names.
+# The shared controls (docs/architecture.md). Widget keys are the URL parameter names.
 SHARED_KEYS = ("num_experts", "top_k", "router", "balance_weight", "capacity_factor", "seed")
 MIN_EXPERTS, MAX_EXPERTS = 2, 64
 MAX_TOP_K = 8  # DeepSeek-V3 routes 8 (a few newer models ~10); more would be unreadable in a figure
@@ -33,6 +33,13 @@ class ParamError(ValueError):
 
 
 Parser = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """A parser's answer for a value an older link wrote under another name: use `value`, tell the reader."""
+    value: Any
+    note: str
 
 
 def shown(raw: str) -> str:
@@ -55,10 +62,17 @@ def parse_int(lo: int, hi: int) -> Parser:
     return parse
 
 
-def parse_choice(options: Sequence[str]) -> Parser:
-    """A parser for one of a fixed set of words (exact match after trimming)."""
-    def parse(raw: str) -> str:
+def parse_choice(options: Sequence[str], renamed: dict[str, str] | None = None) -> Parser:
+    """A parser for one of a fixed set of words (exact match after trimming); an old word in `renamed`
+    (old -> new) gives its new word as a `Renamed`, so the page can say so and write the new word back."""
+    renamed = renamed or {}
+
+    def parse(raw: str) -> str | Renamed:
         text = raw.strip()
+        if text in renamed:
+            new = renamed[text]
+            return Renamed(new, f"“{text}” is the old name of “{new}” (the same rule); the link now says "
+                                f"{new}.")
         if text not in options:
             raise ParamError(f"“{shown(raw)}” is not one of {', '.join(options)}.")
         return text
@@ -153,22 +167,24 @@ class ReadResult:
 
 
 def read_param(key: str, raw_values: Sequence[str], parse: Parser, default: Any) -> ReadResult:
-    """One URL parameter's value: the (last) raw value parsed, or `default` with a warning saying why."""
+    """One URL parameter's value: the (last) raw value parsed, or `default` with a warning saying why
+    (an old name the parser renamed is used, with a note)."""
     if not raw_values:
         return ReadResult(default, None)
     repeated = f"`{key}` appears {len(raw_values)} times in the link; the last one counts. " \
         if len(raw_values) > 1 else ""
     try:
-        return ReadResult(parse(raw_values[-1]), repeated or None)
+        value = parse(raw_values[-1])
     except ParamError as problem:
         return ReadResult(default, f"{repeated}Ignored `{key}` from the link: {problem} Using {default!r}.")
+    if isinstance(value, Renamed):
+        return ReadResult(value.value, f"{repeated}`{key}` from the link: {value.note}")
+    return ReadResult(value, repeated or None)
 
 
-def fit_top_k(top_k: int, num_experts: int, router: str) -> tuple[int, str | None]:
-    """The k a layer can use: at most min(MAX_TOP_K, num_experts), exactly 1 for switch; with a note when a
-    too-large k had to shrink (Switch's k = 1 is the router's rule, not a mistake, so it gets no note)."""
-    if router == "switch":
-        return 1, None
+def fit_top_k(top_k: int, num_experts: int) -> tuple[int, str | None]:
+    """The k the learner may pick with `num_experts` experts: at most min(MAX_TOP_K, num_experts), with a note
+    when a too-large k had to shrink. (Switch runs k = 1 whatever is picked: MoEConfig.routed_top_k.)"""
     k_max = min(MAX_TOP_K, num_experts)
     if top_k > k_max:
         return k_max, f"k = {top_k} is more than the {k_max} allowed with {num_experts} experts; using k = {k_max}."
@@ -189,7 +205,7 @@ def read_shared(query: Callable[[str], Sequence[str]]) -> tuple[dict, list[str]]
         if result.warning:
             warnings.append(result.warning)
     # Keep the link's k when it fits, even for switch (which runs k = 1): going back to another router restores it.
-    fitted, note = fit_top_k(values["top_k"], values["num_experts"], "any")
+    fitted, note = fit_top_k(values["top_k"], values["num_experts"])
     values["top_k"] = fitted
     if note and query("top_k"):
         warnings.append(note + (" Switch routing itself runs k = 1." if values["router"] == "switch" else ""))

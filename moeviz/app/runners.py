@@ -2,14 +2,15 @@
 
 Every object the server keeps between reruns is made here; the core (moeviz/) caches nothing of its own, and
 pages call these functions instead of decorating their own. Cache keys are primitive arguments (ints, floats,
-strings), never widgets or configs, so a rerun that changes nothing hits the cache. Cached objects are shared
+strings) or a frozen MoEConfig (Streamlit hashes a dataclass by its fields), never widgets, so a rerun that
+changes nothing hits the cache. A layer's MoEConfig comes from the one builder, Controls.moe_config. Cached objects are shared
 between sessions: treat them as read-only, and never put a model in session state (it would be copied per
 session and outlive the cache's bounds). The bounds are MAX_ENTRIES, the one table below.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
@@ -21,9 +22,8 @@ from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.lm.analysis import TextRouting
 from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
-from moeviz.parallel.capacity import capacity_demo
+from moeviz.parallel.capacity import CapacityDemo, capacity_demo
 from moeviz.quiz import Question, make_question
-from moeviz.trace import RoutingTrace
 from moeviz.variants import VariantRun, run_variants
 from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough, walkthrough_inputs
 
@@ -57,40 +57,34 @@ MAX_ENTRIES = {
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["layer"], show_spinner=False)
-def cached_layer(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
-                 d_model: int = WALKTHROUGH_D_MODEL, d_hidden: int = WALKTHROUGH_D_HIDDEN) -> MoELayer:
-    """An eval-mode MoELayer with random weights from `seed` (shared: do not train or modify it)."""
-    cfg = MoEConfig(d_model=d_model, d_hidden=d_hidden, num_experts=num_experts, top_k=top_k, router=router,
-                    capacity_factor=capacity_factor, seed=seed)
+def cached_layer(cfg: MoEConfig) -> MoELayer:
+    """An eval-mode MoELayer with random weights from `cfg.seed` (shared: do not train or modify it)."""
     return MoELayer(cfg).eval()
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["walkthrough"], show_spinner=False)
-def cached_walkthrough(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
-                       source: str, text: str, vector_seed: int) -> WalkthroughRun:
+def cached_walkthrough(cfg: MoEConfig, source: str, text: str, vector_seed: int) -> WalkthroughRun:
     """The walkthrough's numbers for one layer and one input (a sentence, or seeded random vectors)."""
-    return run_walkthrough(*_layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text,
-                                              vector_seed))
+    return run_walkthrough(*_layer_and_inputs(cfg, source, text, vector_seed))
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["dense"], show_spinner=False)
-def cached_dense(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
-                 source: str, text: str, vector_seed: int) -> DenseRun:
+def cached_dense(cfg: MoEConfig, source: str, text: str, vector_seed: int) -> DenseRun:
     """The "every expert votes" runs for the same layer and input (only when the page shows the misreading)."""
-    layer, _, x = _layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text, vector_seed)
+    layer, _, x = _layer_and_inputs(cfg, source, text, vector_seed)
     return run_dense(layer, x)
 
 
-def _layer_and_inputs(num_experts, top_k, router, capacity_factor, seed, source, text, vector_seed):
+def _layer_and_inputs(cfg: MoEConfig, source: str, text: str, vector_seed: int):
     """(the cached layer, token labels, inputs (T, d_model)) for one walkthrough key."""
-    layer = cached_layer(num_experts, top_k, router, capacity_factor, seed)
-    labels, x = walkthrough_inputs(source, text, vector_seed, layer.cfg.d_model)
+    layer = cached_layer(cfg)
+    labels, x = walkthrough_inputs(source, text, vector_seed, cfg.d_model)
     return layer, labels, x
 
 
 def _key(controls, source: str, text: str, vector_seed: int) -> tuple:
-    return (controls.num_experts, controls.top_k, controls.router, controls.capacity_factor, controls.seed,
-            source, text, vector_seed)
+    cfg = controls.moe_config(d_model=WALKTHROUGH_D_MODEL, d_hidden=WALKTHROUGH_D_HIDDEN)
+    return (cfg, source, text, vector_seed)
 
 
 def walkthrough_for(controls, source: str, text: str, vector_seed: int) -> WalkthroughRun:
@@ -134,14 +128,15 @@ def shipped_summary() -> dict:
     return load_summary()
 
 
-@st.cache_resource(max_entries=MAX_ENTRIES["capacity"], show_spinner=False)
-def capacity_trace(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
-                   policy: str, tokens: int) -> RoutingTrace:
+def capacity_run(controls: Controls, policy: str, tokens: int) -> CapacityDemo:
     """/parallel's capacity demo: `tokens` seeded random tokens through a small layer with drop policy `policy`."""
-    cfg = MoEConfig(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, num_experts=num_experts, top_k=top_k,
-                    router=router, capacity_factor=capacity_factor, seed=seed, drop_policy=policy, device="cpu")
-    _, trace = capacity_demo(cfg, tokens, token_seed=seed + 1)
-    return trace
+    return _capacity_run(controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN,
+                                             drop_policy=policy, device="cpu"), tokens)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["capacity"], show_spinner=False)
+def _capacity_run(cfg: MoEConfig, tokens: int) -> CapacityDemo:
+    return capacity_demo(cfg, tokens, token_seed=cfg.seed + 1)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner="Routing the sentence through every variant…")
@@ -171,7 +166,7 @@ class Walkthrough:
     """What the walkthrough shows, the same for every source: the sidebar's random layer or a trained one."""
     run: WalkthroughRun  # the sparse forward on the tokens
     dense: Callable[[], DenseRun]  # the misreading's runs on the same layer and tokens, computed when called
-    controls: Controls  # the sidebar's controls, with the N, k and router of the layer that ran
+    controls: Controls  # the sidebar's controls (the layer that ran is run.trace: its router, k and N)
     caption: str  # which layer the numbers come from, in words
 
 
@@ -180,16 +175,16 @@ def build_walkthrough(controls: Controls, source: TokenSource, lm_layer: int | N
     (fed the sentence's real hidden states) when `lm_layer` is given."""
     if lm_layer is None:
         key = _key(controls, source.source, source.text, source.vector_seed)
-        caption = (f"A real PyTorch MoE layer with random weights (seed {controls.seed}): {controls.num_experts} "
-                   f"experts, top-{controls.top_k} routing. Every number on this page is read from the layer's own "
+        cfg = key[0]
+        caption = (f"A real PyTorch MoE layer with random weights (seed {cfg.seed}): {cfg.num_experts} "
+                   f"experts, top-{cfg.top_k} routing. Every number on this page is read from the layer's own "
                    "tensors. Change the layer in the sidebar.")
         return Walkthrough(cached_walkthrough(*key), partial(cached_dense, *key), controls, caption)
-    # The trained model routes softmax -> top-k with the learner's k: Switch's k = 1 must not leak into it.
-    args = (source.text, lm_layer, controls.num_experts, controls.top_k_any_router, controls.capacity_factor)
+    # The trained model routes softmax -> top-k with the learner's k (the sidebar's router does not apply to it).
+    args = (source.text, lm_layer, controls.num_experts, controls.top_k, controls.capacity_factor)
     lm = trained_lm(*args[2:])
     caption = (f"MoE layer {lm_layer} of a tiny language model trained on Python's documentation: {lm.num_experts} "
                f"experts, softmax → top-{lm.top_k} routing, fed the real hidden state of each token of your sentence "
                f"(the model's own subword tokens). Every number is read from that layer's tensors; the sidebar's "
                f"router and seed do not apply. " + " ".join(lm.notes()))
-    trained_controls = replace(controls, num_experts=lm.num_experts, top_k=lm.top_k, router="softmax_topk")
-    return Walkthrough(trained_walkthrough(*args), partial(trained_dense, *args), trained_controls, caption)
+    return Walkthrough(trained_walkthrough(*args), partial(trained_dense, *args), controls, caption)

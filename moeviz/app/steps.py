@@ -43,8 +43,8 @@ def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
     st.markdown(
         f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
         f"the rest of the model. It gives every expert a score for *this* token: the **logits** z = W_router · x. "
-        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[controls.router]}."
-        + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if controls.router == "sigmoid_bias" else ""))
+        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}."
+        + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if run.trace.router == "sigmoid_bias" else ""))
     c1, c2 = st.columns(2)
     with c1:
         _chart(figs.score_bars(view.logits, name="logit", title="Router logits z (one per expert)"),
@@ -52,8 +52,8 @@ def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
     with c2:
         _chart(figs.score_bars(view.probs, name="probability", title="Router probabilities", value_range=[0, 1]),
                alt="Bar chart of the router probabilities")
-    _gate_latex(view, controls.router)
-    if controls.router in ("topk_softmax", "noisy_topk"):
+    _gate_latex(view, run.trace.router)
+    if run.trace.router in ("topk_softmax", "noisy_topk"):
         st.caption("This router takes its softmax over the k kept logits only; the bars show the full softmax "
                    "for comparison. The ranking, and so the choice, is the same.")
 
@@ -72,8 +72,8 @@ def _gate_latex(view: TokenView, router: str) -> None:
 
 
 def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
-    k, E = controls.top_k, len(view.probs)
-    if controls.router == "expert_choice":
+    k, E = run.trace.top_k, len(view.probs)
+    if run.trace.router == "expert_choice":
         st.markdown("With **expert choice** the experts pick: each expert takes the tokens of the whole sentence "
                     "it scores highest, up to its capacity. (In a decoder this peeks at later tokens.) Lit bars: "
                     "the experts that picked this token.")
@@ -81,11 +81,11 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
         rest = f"{E - k} {'is' if E - k == 1 else 'are'}"
         st.markdown(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
                     "not run for this token. The kept scores become the **combine weights**"
-                    + (", renormalised to sum to 1." if controls.router != "switch" else
+                    + (", renormalised to sum to 1." if run.trace.router != "switch" else
                        " (Switch keeps the raw probability)."))
     _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights),
            alt="Router probabilities with the chosen experts highlighted")
-    rows = [r for r in top_k_table(view) if r["ran"] or controls.router != "expert_choice"]
+    rows = [r for r in top_k_table(view) if r["ran"] or run.trace.router != "expert_choice"]
     st.dataframe(rows, hide_index=True, width="content", column_config={
         "rank": "rank", "expert": "expert", "router_prob": st.column_config.NumberColumn("router prob", format="%.4f"),
         "weight": st.column_config.NumberColumn("combine weight", format="%.4f"), "ran": "runs?"})
@@ -121,12 +121,17 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
     busy = (f"expert {s['busiest']} is sent {plural(int(s['max_demand']), 'token')} where an even split gives "
             f"{s['even_load']:.3g}")
     if s["busiest_processed"] < s["max_demand"]:
+        lost = ("those tokens keep their other experts unless those are full too" if run.trace.top_k > 1
+                else "with k = 1 those tokens lose their only expert")
         busy += (f"; it has room for only {s['capacity']}, so {s['max_demand'] - s['busiest_processed']:.0f} "
-                 "of them are dropped")
+                 f"of those token copies are dropped ({lost})")
     st.markdown(
-        f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; tokens "
-        "sent to the same expert are grouped, and every expert runs once on its group, in parallel with the "
-        f"others. The step lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput.")
+        f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
+        "token copies sent to the same expert are grouped, and every expert runs once on its group. When the "
+        "experts sit on separate devices (expert parallelism), or run on padded buffers of one size, the step "
+        f"lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput there. On one "
+        "device with a grouped matmul, time follows the total number of rows (T·k copies), so imbalance matters "
+        "much less.")
     c1, c2 = st.columns([3, 2])
     with c1:
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,

@@ -23,7 +23,7 @@ def pick_trained(source: TokenSource, controls: Controls) -> int | None:
     if source.source != "sentence":
         st.info("The trained model reads text: pick “Words of a sentence” above to use it.", icon=":material/info:")
         return None
-    layers = trained_lm(controls.num_experts, controls.top_k_any_router, controls.capacity_factor).model.cfg.n_layers
+    layers = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor).model.cfg.n_layers
     layer = st.radio("MoE layer of the trained model", list(range(layers)), horizontal=True, key="lm_layer",
                      index=url_value("lm_layer", 0, parse_int(0, layers - 1)), format_func=lambda i: f"layer {i}")
     set_url_value("lm_layer", layer)

@@ -1,6 +1,6 @@
 """The link is the state: values live in session state, start from the URL, and are written back to it.
 
-Why not `bind="query-params"`: combined with the file-based pages it lost values on a page change (DESIGN §1).
+Why not `bind="query-params"`: combined with the file-based pages it lost values on a page change (docs/architecture.md).
 The pattern here: on a session's first run, read the URL into a session-state dict; widgets take `value=` from
 that dict; after the widgets, the dict goes back into `st.query_params`, and `st.page_link` carries it to the
 next page. Page-local values (`text`, `token`, `step`, ...) use `url_value` / `set_url_value` the same way.

@@ -1,6 +1,6 @@
 """Figures of the systems view: expert buffers under capacity, per-worker bars, the comm-vs-compute model.
 
-    capacity_buffers(buffers, capacity)      # from moeviz.parallel.capacity.expert_buffers
+    capacity_buffers(buffers, capacity)      # from moeviz.parallel.capacity.expert_buffers (its queue order)
     worker_bars(workers)                     # ParallelRun.workers: tokens, compute, bytes, waiting per worker
     worker_timelines(runs)                   # {label: workers}: where each worker's step time went
     comm_model_lines(rows, title)            # moeviz.parallel.model.comm_compute_model over device counts
@@ -28,7 +28,8 @@ def capacity_buffers(buffers, capacity: int | None, title: str | None = "Expert 
             for pos, s in enumerate(slots):
                 if s.kept == kept:
                     xs.append(names[e]); ys.append(pos + 1)
-                    text.append(f"token {s.token}, choice {s.choice + 1}, p={s.weight:.2f}")
+                    text.append(f"token {s.token}, choice {s.choice + 1}: router probability {s.prob:.2f}, "
+                                f"combine weight {s.weight:.2f}")
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=name, text=text, hoverinfo="text+x",
                                  marker=dict(symbol=symbol, size=16, color=color, line=dict(color=INK, width=1))))
     if capacity is not None:

@@ -1,18 +1,23 @@
 """Expert buffers under a capacity limit: which token copies got a slot and which overflowed (were dropped).
 
-An expert has C = ceil(cf * T * k / N) slots. Token copies queue for them in priority order:
-    position     - all first choices before second choices, earlier tokens first (Switch / GShard)
-    probability  - higher router weight first (batch-prioritised routing, Riquelme et al. 2021)
-The layer decides the drops (moeviz.dispatch.capacity_drops); this module only lays them out for a figure.
-A token whose every copy was dropped gets 0 from the MoE layer, so the block passes on only its residual, x.
+An expert has C = ceil(cf * T * k / N) slots. Token copies (slots) queue for them in the drop policy's order
+(moeviz.dispatch.slot_queue):
+    position  - all first choices before any second choice, earlier tokens first (GShard, Switch)
+    priority  - all first choices before any second choice; within a choice, the tokens whose largest router
+                probability is higher go first (V-MoE's batch prioritized routing, Riquelme et al. 2021)
+    weight    - each copy by its own combine weight, whatever its choice (Megatron-Core's "probs" policy)
+The layer decides the drops (moeviz.dispatch.capacity_drops); this module lays them out for a figure, in the
+layer's own queue order. A token that lost every copy gets 0 from the MoE layer: the block passes on only x.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 from moeviz.config import MoEConfig
+from moeviz.dispatch import slot_queue
 from moeviz.layer import MoELayer
 from moeviz.trace import RoutingTrace
 
@@ -21,38 +26,41 @@ from moeviz.trace import RoutingTrace
 class Slot:
     token: int
     choice: int  # 0 = the token's first choice
-    weight: float  # router probability of this expert for this token (what "probability" priority ranks by)
+    prob: float  # router probability of this expert for this token (what "priority" ranks tokens by)
+    weight: float  # combine weight the copy would get if kept (what "weight" ranks copies by)
     kept: bool
 
 
-def expert_buffers(trace: RoutingTrace, policy: str) -> list[list[Slot]]:
-    """Per expert, its token copies in queue order: kept ones (in their slots) first, then the overflow."""
-    if trace.router == "expert_choice":
-        raise ValueError("expert choice has no overflow: each expert picks exactly C tokens.")
-    T, K = trace.topk_indices.shape
-    weights = _weights_before_drops(trace)
-    queues: list[list[Slot]] = [[] for _ in range(trace.num_experts)]
-    for j in range(K):  # choice-major, token order: the position policy's queue
-        for t in range(T):
-            e = int(trace.topk_indices[t, j])
-            queues[e].append(Slot(t, j, float(weights[t, j]), not bool(trace.dropped[t, j])))
-    if policy == "probability":
-        queues = [sorted(q, key=lambda s: -s.weight) for q in queues]  # stable: ties keep position order
-    return [[s for s in q if s.kept] + [s for s in q if not s.kept] for q in queues]
+class CapacityDemo(NamedTuple):
+    x: torch.Tensor  # (T, D) the seeded tokens
+    trace: RoutingTrace
+    routed_weights: torch.Tensor  # (T, K) combine weights before the capacity limit (the trace's are 0 if dropped)
 
 
-def _weights_before_drops(trace: RoutingTrace) -> torch.Tensor:
-    """The router's probability for each chosen expert (dropped slots have weight 0 in topk_weights)."""
-    return trace.router_probs.gather(1, trace.topk_indices).float().cpu()
-
-
-def capacity_demo(cfg: MoEConfig, num_tokens: int, token_seed: int) -> tuple[torch.Tensor, RoutingTrace]:
-    """Seeded random tokens through the layer of `cfg` (eval mode): (x (T, D), trace)."""
+def capacity_demo(cfg: MoEConfig, num_tokens: int, token_seed: int) -> CapacityDemo:
+    """Seeded random tokens through the layer of `cfg` (eval mode)."""
     layer = MoELayer(cfg.replace(device="cpu")).eval()
     x = torch.randn(num_tokens, cfg.d_model, generator=torch.Generator().manual_seed(token_seed))
     with torch.inference_mode():
         _, trace = layer(x)
-    return x, trace
+        routed_weights = layer._route(layer._flatten(x)).routing.topk_weights  # the layer's own gating, before drops
+    return CapacityDemo(x, trace, routed_weights.float())
+
+
+def expert_buffers(demo: CapacityDemo, policy: str) -> list[list[Slot]]:
+    """Per expert, its token copies in queue order: the first C are in its slots, the rest overflowed."""
+    trace = demo.trace
+    if trace.router == "expert_choice":
+        raise ValueError("expert choice has no overflow: each expert picks exactly C tokens.")
+    T, _ = trace.topk_indices.shape
+    probs = trace.router_probs.gather(1, trace.topk_indices).float().cpu()
+    queues: list[list[Slot]] = [[] for _ in range(trace.num_experts)]
+    for slot in slot_queue(trace.topk_indices, demo.routed_weights, policy, trace.router_probs).tolist():
+        j, t = divmod(slot, T)
+        e = int(trace.topk_indices[t, j])
+        queues[e].append(Slot(t, j, float(probs[t, j]), float(demo.routed_weights[t, j]),
+                              not bool(trace.dropped[t, j])))
+    return queues
 
 
 def dropped_tokens(trace: RoutingTrace) -> list[int]:

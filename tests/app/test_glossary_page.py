@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 from moeviz.glossary import ENTRIES, HEALTH_SIGNALS
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped token", "Load balancing loss", "z-loss",
+REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped slot", "Load balancing loss", "z-loss",
             "Expert collapse", "Expert parallelism", "All-to-all", "Shared expert", "Active vs total parameters")
 
 

@@ -31,12 +31,23 @@ def test_small_capacity_drops_and_policy_changes_who_loses():
     m = metrics(at)
     assert m["Slots per expert (C)"] == "8"  # ceil(0.5 * 32 * 2 / 4)
     assert m["Dropped token copies"] != "0%"
-    lost_by_position = m["Tokens that lost every expert"]
-    at.radio(key="drop_policy").set_value("probability").run()
+    for policy in ("priority", "weight"):
+        at.radio(key="drop_policy").set_value(policy).run()
+        assert not at.exception
+        assert at.query_params["drop_policy"] in ([policy], policy)
+        # The same number of copies overflow (the loads are the policy's input), only who loses changes.
+        assert metrics(at)["Dropped token copies"] == m["Dropped token copies"]
+
+
+def test_an_old_link_with_probability_gets_weight_a_notice_and_a_new_link():
+    at = open_page({"drop_policy": "probability", "capacity_factor": "0.5", "num_experts": "4"})
     assert not at.exception
-    assert at.query_params["drop_policy"] == ["probability"] or at.query_params["drop_policy"] == "probability"
-    assert metrics(at)["Dropped token copies"] == m["Dropped token copies"]  # same count, other tokens
-    assert isinstance(lost_by_position, str)
+    assert at.radio(key="drop_policy").value == "weight"
+    notices = [w.value for w in at.warning if "drop_policy" in w.value]
+    assert notices and "old name" in notices[0] and "weight" in notices[0]
+    assert at.query_params["drop_policy"] in (["weight"], "weight")
+    at.run()  # the link now says weight: no second notice
+    assert not [w.value for w in at.warning if "drop_policy" in w.value]
 
 
 def test_switch_formula_shows_the_default_factor_it_really_uses():
@@ -53,6 +64,27 @@ def test_hostile_page_params_fall_back_with_a_warning():
     assert not at.exception
     assert len(at.warning) >= 2
     assert at.radio(key="workers").value == 2
+
+
+def test_a_link_with_more_workers_than_experts_gets_a_notice_and_the_largest_valid_w():
+    at = open_page({"num_experts": "2", "top_k": "1", "workers": "4"})
+    assert not at.exception
+    assert at.radio(key="workers").options == ["2"] and at.radio(key="workers").value == 2
+    assert any("W = 4 workers would be more than the N = 2 experts" in w.value for w in at.warning)
+    assert at.query_params["workers"] in (["2"], "2")
+    at.run()  # the link now says 2: no second notice
+    assert not any("workers would be more" in w.value for w in at.warning)
+
+
+def test_the_model_stops_at_one_expert_per_device_and_names_what_it_leaves_out():
+    at = open_page({"model_shape": "mixtral"})
+    assert not at.exception
+    caption = " ".join(c.value for c in at.caption if c.value.startswith("MODEL."))
+    assert "up to N = 8" in caption and "2…8 here" in caption
+    assert "node-limited routing" in caption and "at most 4 nodes" in caption
+    assert "t_msg = latency per message" in caption and "α" not in caption
+    formulas = [e.value for e in at.latex]
+    assert formulas and not any("alpha" in f for f in formulas) and any(r"t_\text{msg}" in f for f in formulas)
 
 
 @pytest.mark.timeout(400)

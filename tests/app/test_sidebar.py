@@ -6,9 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moeviz.app.nav import PAGES, existing_pages
-from moeviz.app.params import (BALANCE_WEIGHTS, DEFAULTS, SHARED_KEYS, ParamError, fit_top_k, parse_capacity,
-                               parse_choice, parse_flag, parse_float_choice, parse_int, parse_text, read_param,
-                               read_shared)
+from moeviz.config import MoEConfig
+from moeviz.app.params import (BALANCE_WEIGHTS, DEFAULTS, SHARED_KEYS, ParamError, ReadResult, fit_top_k,
+                               parse_capacity, parse_choice, parse_flag, parse_float_choice, parse_int, parse_text,
+                               read_param, read_shared)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -72,6 +73,15 @@ def test_read_param_repeated_and_bad():
     assert result.value == 2 and "Ignored `k`" in result.warning
 
 
+def test_read_param_maps_an_old_name_to_the_new_one_with_a_note():
+    parse = parse_choice(("position", "priority", "weight"), {"probability": "weight"})
+    result = read_param("drop_policy", ["probability"], parse, "position")
+    assert result.value == "weight"
+    assert "`drop_policy`" in result.warning and "old name" in result.warning and "weight" in result.warning
+    assert read_param("drop_policy", ["weight"], parse, "position") == ReadResult("weight", None)
+    assert read_param("drop_policy", ["nope"], parse, "position").value == "position"
+
+
 def test_read_shared_clamps_k_to_the_experts():
     link = {"num_experts": ["4"], "top_k": ["6"]}
     values, warnings = read_shared(lambda key: link.get(key, []))
@@ -87,9 +97,19 @@ def test_read_shared_defaults_without_a_link():
 
 
 def test_fit_top_k():
-    assert fit_top_k(2, 8, "switch") == (1, None)
-    assert fit_top_k(8, 16, "softmax_topk") == (8, None)
-    assert fit_top_k(5, 3, "softmax_topk")[0] == 3
+    assert fit_top_k(2, 8) == (2, None)  # the learner's k; Switch's k = 1 is the layer's rule, below
+    assert fit_top_k(8, 16) == (8, None)
+    assert fit_top_k(5, 3)[0] == 3
+
+
+def test_one_builder_from_controls_to_a_layer():
+    from moeviz.app.controls import Controls
+    controls = Controls(num_experts=8, top_k=3, router="switch", balance_weight=0.01, capacity_factor=None, seed=4,
+                        device="CPU")
+    cfg = controls.moe_config(d_model=16)
+    assert (cfg.num_experts, cfg.top_k, cfg.router, cfg.seed, cfg.d_model) == (8, 1, "switch", 4, 16)
+    assert controls.top_k == 3  # the learner's k stays for the pages that route another way
+    assert MoEConfig.routed_top_k("switch", 3) == 1 and MoEConfig.routed_top_k("softmax_topk", 3) == 3
 
 
 # --- the sidebar under AppTest -------------------------------------------------------------------------------

@@ -120,8 +120,9 @@ def test_unsupported_configs_say_why_before_starting_workers():
 
 
 @pytest.mark.parametrize("overrides", [dict(capacity_factor=0.75), dict(router="switch", top_k=1),
-                                       dict(capacity_factor=0.5, drop_policy="probability")],
-                         ids=["top2-cf0.75", "switch", "cf0.5-by-probability"])
+                                       dict(capacity_factor=0.5, drop_policy="weight"),
+                                       dict(capacity_factor=0.5, drop_policy="priority")],
+                         ids=["top2-cf0.75", "switch", "cf0.5-by-weight", "cf0.5-by-priority"])
 def test_capacity_is_applied_per_worker_group_like_gshard(overrides):
     cfg = _cfg(**overrides)
     layer = MoELayer(cfg).eval()
