@@ -14,14 +14,19 @@ from moeviz.export import walkthrough_handout
 
 controls = app.sidebar("moeviz · one token, six steps")
 
-st.title("One token through a Mixture-of-Experts layer")
-intro = st.empty()  # the caption goes above the source widgets, but is known only once they have answered
-
-source = pick_source()
-walk = build_walkthrough(controls, source, pick_trained(source, controls))
-intro.caption(walk.caption)
+# In presenter mode the header is compact (the step's own heading is the page's title, the layer and sentence
+# pickers and the answer fold away), so a step's heading, figure and Prev / Next fill one projector screen.
+if not app.presenting():
+    st.title("One token through a Mixture-of-Experts layer")
+header, answer_box = st.columns(2) if app.presenting() else (st.container(), st.container())
+with header.expander("The layer and the sentence", icon=":material/tune:") if app.presenting() else header:
+    intro = st.empty()  # the caption goes above the source widgets, but is known only once they have answered
+    source = pick_source()
+    walk = build_walkthrough(controls, source, pick_trained(source, controls))
+    intro.caption(walk.caption)
 token = pick_token(walk.run.labels)
-show_answer(walk.run, token)
+with answer_box:
+    show_answer(walk.run, token, folded=app.presenting())
 stepper(walk, token)
 st.download_button("Handout: the six steps with these numbers (HTML)", key="handout", on_click="ignore",
                    data=partial(walkthrough_handout, walk.run.trace, token, walk.run.labels),

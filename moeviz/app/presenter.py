@@ -44,7 +44,10 @@ def presenter_css(hidden=(), font_px: int = BASE_FONT_PX) -> str:
         if key not in CONTROL_KEYS:
             raise ValueError(f"{key!r} is not a control key")
     rules = [f"html {{ font-size: {int(font_px)}px; }}",
-             "h1 { font-size: 2.6rem !important; }"]
+             # A compact header, so a step's heading, figure and Prev / Next fit one projector screen.
+             "h1 { font-size: 1.6rem !important; padding: 0 0 0.5rem 0 !important; }",
+             '[data-testid="stMainBlockContainer"] { padding: 4rem 2rem 2rem 2rem !important; }',
+             '[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.75rem !important; }']
     rules += [f".st-key-{key} {{ display: none !important; }}" for key in hidden]
     return "\n".join(rules)
 
@@ -149,6 +152,11 @@ def draw_classroom_tools(values: dict, query_params: dict[str, str]) -> None:
     st.code(link, language=None, wrap_lines=True)
 
 
+def presenting() -> bool:
+    """Whether this run is in presenter mode (pages use it to put the figure first and fold long text)."""
+    return bool(st.session_state.get(_STATE, {}).get("on"))
+
+
 def apply_presenter() -> None:
     """In presenter mode: collapse the sidebar and inject the presenter stylesheet (our own CSS only)."""
     state = st.session_state.get(_STATE)
@@ -159,4 +167,4 @@ def apply_presenter() -> None:
 
 
 __all__ = ["presenter_css", "share_url", "parse_keys", "parse_flag", "presenter_state", "presenter_params", "locked",
-           "apply_preset", "draw_classroom_tools", "apply_presenter", "CONTROL_KEYS", "PRESETS_BY_KEY"]
+           "apply_preset", "draw_classroom_tools", "apply_presenter", "presenting", "CONTROL_KEYS", "PRESETS_BY_KEY"]

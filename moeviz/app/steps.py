@@ -1,5 +1,8 @@
 """The six walkthrough steps: each draws one token's real numbers with a few sentences of explanation.
 
+A step is `step(run, view, controls, explain)`: `explain(markdown)` writes the step's explanation where the
+stepper wants it (in the page flow, or folded beside the heading in presenter mode).
+
 Every number comes from moeviz.walkthrough (read from the layer's RoutingTrace); nothing here computes tensors.
 """
 from __future__ import annotations
@@ -23,9 +26,9 @@ def _token_md(view: TokenView) -> str:
     return f"“{escape_markdown(view.label)}”"
 
 
-def step_arrives(run: WalkthroughRun, view: TokenView, controls) -> None:
+def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     D = len(view.vector)
-    st.markdown(
+    explain(
         f"The token {_token_md(view)} reaches the MoE layer as one vector of **{D} numbers** (its hidden state). "
         "The layer stands where a Transformer block would have its feed-forward MLP, and it treats every "
         "token on its own: the next word may be sent to completely different experts.")
@@ -38,9 +41,9 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls) -> None:
     c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}")
 
 
-def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
+def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     E = len(view.logits)
-    st.markdown(
+    explain(
         f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
         f"the rest of the model. It gives every expert a score for *this* token: the **logits** z = W_router · x. "
         f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}."
@@ -71,15 +74,15 @@ def _gate_latex(view: TokenView, router: str) -> None:
     st.caption(f"The arithmetic for the best-scoring expert, {best}, with this token's numbers.")
 
 
-def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
+def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     k, E = run.trace.top_k, len(view.probs)
     if run.trace.router == "expert_choice":
-        st.markdown("With **expert choice** the experts pick: each expert takes the tokens of the whole sentence "
+        explain("With **expert choice** the experts pick: each expert takes the tokens of the whole sentence "
                     "it scores highest, up to its capacity. (In a decoder this peeks at later tokens.) Lit bars: "
                     "the experts that picked this token.")
     else:
         rest = f"{E - k} {'is' if E - k == 1 else 'are'}"
-        st.markdown(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
+        explain(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
                     "not run for this token. The kept scores become the **combine weights**"
                     + (", renormalised to sum to 1." if run.trace.router != "switch" else
                        " (Switch keeps the raw probability)."))
@@ -91,9 +94,9 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
         "weight": st.column_config.NumberColumn("combine weight", format="%.4f"), "ran": "runs?"})
 
 
-def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
+def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     counts = compute_counts(run, view)
-    st.markdown(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
+    explain(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
                 "The idle experts' weights are never touched for this token.")
     c1, c2 = st.columns([2, 3])
@@ -116,7 +119,7 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
                                  title="Compute per token: sparse vs every expert"), alt="Compute comparison")
 
 
-def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
+def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     s = load_summary(run.trace)
     busy = (f"expert {s['busiest']} is sent {plural(int(s['max_demand']), 'token')} where an even split gives "
             f"{s['even_load']:.3g}")
@@ -125,7 +128,7 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
                 else "with k = 1 those tokens lose their only expert")
         busy += (f"; it has room for only {s['capacity']}, so {s['max_demand'] - s['busiest_processed']:.0f} "
                  f"of those token copies are dropped ({lost})")
-    st.markdown(
+    explain(
         f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
         "token copies sent to the same expert are grouped, and every expert runs once on its group. When the "
         "experts sit on separate devices (expert parallelism), or run on padded buffers of one size, the step "
@@ -148,9 +151,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
                        "slots were dropped.")
 
 
-def step_combine(run: WalkthroughRun, view: TokenView, controls) -> None:
+def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     terms = combine_terms(view)
-    st.markdown("The layer's output is the **weighted sum** of the running experts' outputs, with the router's "
+    explain("The layer's output is the **weighted sum** of the running experts' outputs, with the router's "
                 "weights. It has the same shape as a plain MLP's output, so the next layer sees one ordinary vector.")
     if terms:
         sum_tex = " + ".join(rf"{t['weight']:.2f}\cdot E_{{{t['expert']}}}(x)" for t in terms)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text
-from moeviz.app.presenter import locked
+from moeviz.app.presenter import locked, presenting
 from moeviz.app.runners import TokenSource, Walkthrough
 from moeviz.app.steps import STEPS, show_misreading
 from moeviz.app.url import set_url_value, url_value
@@ -45,18 +45,26 @@ def pick_token(labels) -> int:
     T = len(labels)
     start = min(url_value("token", 0, parse_int(0, MAX_TOKENS - 1)), T - 1)
     token = st.pills("Token to follow", list(range(T)), default=start, required=True, key="token",
-                     disabled=locked("token"),
+                     disabled=locked("token"), label_visibility="collapsed" if presenting() else "visible",
                      format_func=lambda t: escape_markdown(labels[t]))
     token = start if token is None else int(token)
     set_url_value("token", token)
     return token
 
 
-def show_answer(run: WalkthroughRun, token: int) -> None:
-    """The page's question, answered for the chosen token."""
+QUESTION = "Which experts actually run for this token, and with what weight?"
+SHORT_QUESTION = "Which experts run for this token, with what weight?"  # fits a folded header on 1024 px
+
+
+def show_answer(run: WalkthroughRun, token: int, folded: bool = False) -> None:
+    """The page's question, answered for the chosen token (in a closed expander when `folded`)."""
     view = token_view(run.trace, token, run.labels)
+    if folded:
+        with st.expander(f"**{SHORT_QUESTION}**"):
+            st.markdown(answer(view))
+        return
     with st.container(border=True):
-        st.markdown("**Which experts actually run for this token, and with what weight?**")
+        st.markdown(f"**{QUESTION}**")
         st.markdown(answer(view))
 
 
@@ -66,23 +74,43 @@ def _go_to(step: int) -> None:
 
 @st.fragment
 def stepper(walk: Walkthrough, token: int) -> None:
-    """Six steps with a row of step names, Prev / Next and "step i / 6"; the step lives in the link."""
+    """Six steps with a row of step names, Prev / Next and "step i / 6"; the step lives in the link.
+
+    In presenter mode the rows are packed (Prev, the step names and Next on one row; the explanation folded
+    beside the heading) so that a step's heading, its figure and Prev / Next fit one projector screen."""
     if "step" not in st.session_state:
         st.session_state["step"] = url_value("step", 1, parse_int(1, len(STEPS)))
-    step_locked = locked("step")
-    st.segmented_control("Step", list(range(1, len(STEPS) + 1)), key="step", required=True, width="stretch",
-                         disabled=step_locked,
-                         format_func=lambda i: f"{i} · {STEP_NAMES[i - 1]}", label_visibility="collapsed")
+    step_locked, compact = locked("step"), presenting()
+    if compact:
+        prev_col, names_col, next_col = st.columns([1, 7, 1], vertical_alignment="center")
+    else:
+        names_col = st.container()
+    with names_col:
+        st.segmented_control("Step", list(range(1, len(STEPS) + 1)), key="step", required=True, width="stretch",
+                             disabled=step_locked,
+                             # (presenter mode: numbers only, so the row fits 1024 px; the heading names the step)
+                             format_func=str if compact else lambda i: f"{i} · {STEP_NAMES[i - 1]}",
+                             label_visibility="collapsed")
     step = int(st.session_state["step"] or 1)
     set_url_value("step", step)
-    prev_col, title_col, next_col = st.columns([1, 6, 1], vertical_alignment="center")
+    if compact:
+        title_col, explain_col = st.columns([1, 1], vertical_alignment="center")
+    else:
+        prev_col, title_col, next_col = st.columns([1, 6, 1], vertical_alignment="center")
     prev_col.button("← Prev", key="prev_step", on_click=_go_to, args=(step - 1,), disabled=step_locked or step == 1,
                     width="stretch")
     next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,),
                     disabled=step_locked or step == len(STEPS), width="stretch", type="primary")
-    title_col.markdown(f"#### Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}")
+    heading = f"Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}"
+    if compact:  # the page's title in presenter mode (app.py leaves it out)
+        title_col.title(heading, anchor=False)
+    else:
+        title_col.markdown(f"#### {heading}")
+    explain = st.markdown
+    if compact:
+        explain = explain_col.expander("What this step shows", icon=":material/notes:").markdown
     view = token_view(walk.run.trace, token, walk.run.labels)
-    STEPS[step - 1](walk.run, view, walk.controls)
+    STEPS[step - 1](walk.run, view, walk.controls, explain)
     st.divider()
     shown = st.toggle("Show the misreading: what if every expert voted on every token?", key="misreading",
                       value=url_value("misreading", False, parse_flag))

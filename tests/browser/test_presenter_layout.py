@@ -1,0 +1,49 @@
+"""Presenter mode on a projector's screen: each walkthrough step's heading, its main figure and Prev / Next are
+all on the first screen, at 1920x1080 and at 1024x768, and Next keeps the step in view."""
+from __future__ import annotations
+
+import pytest
+from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
+
+from moeviz.walkthrough import STEP_NAMES
+
+SIZES = {"1920x1080": {"width": 1920, "height": 1080}, "1024x768": {"width": 1024, "height": 768}}
+
+
+def box(locator) -> dict:
+    locator.wait_for(state="visible")
+    return locator.bounding_box()
+
+
+def on_first_screen(page, locator) -> bool:
+    b = box(locator)
+    return b["y"] >= 0 and b["y"] + b["height"] <= page.viewport_size["height"] + 1
+
+
+def wait_for_figures(page) -> None:
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                                     .every(chart => chart.querySelector('.main-svg'))""")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=str)
+def test_every_step_fits_one_screen_in_presenter_mode(page, streamlit_server, size):
+    page.set_viewport_size(SIZES[size])
+    open_app(page, streamlit_server, "/?present=1&step=1")
+    positions = {}
+    for step, name in enumerate(STEP_NAMES, start=1):
+        if step > 1:
+            page.get_by_role("button", name="Next →").click()
+            page.wait_for_function("(s) => location.search.includes('step=' + s)", arg=str(step))
+            wait_for_app(page)
+        wait_for_figures(page)
+        assert_no_exception(page)
+        heading = page.get_by_role("heading", name=f"Step {step} / 6 · {name}")
+        figure = page.locator('[data-testid="stPlotlyChart"]').first
+        parts = {"heading": heading, "figure": figure, "prev": page.get_by_role("button", name="← Prev"),
+                 "next": page.get_by_role("button", name="Next →")}
+        off = [part for part, loc in parts.items() if not on_first_screen(page, loc)]
+        positions[step] = {part: round(box(loc)["y"] + box(loc)["height"]) for part, loc in parts.items()}
+        screenshot(page, f"presenter-step-{step}-{size}", full_page=False)
+        assert not off, f"step {step} at {size}: {off} not on the first screen ({positions[step]})"
+    print(f"presenter-mode bottoms at {size}: {positions}")
+    assert_no_console_errors(page)
