@@ -36,8 +36,9 @@ st.caption("A tiny transformer language model whose feed-forward blocks are MoE 
 
 lm = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor)
 trained = lm.model.cfg
+about = app.fold("About this model")  # notes fold in presenter mode: the heatmaps come first
 for note in lm.notes():
-    st.info(note, icon=":material/info:")
+    about.info(note, icon=":material/info:")
 notes = [f"Model: {lm.num_experts} experts per layer, {trained.n_layers} layers, trained with top-{trained.top_k} "
          f"and the load-balance loss (α = {trained.balance_weight:g})."]
 if lm.top_k != trained.top_k:
@@ -46,7 +47,7 @@ if lm.top_k != trained.top_k:
 if controls.router != "softmax_topk":
     notes.append(f"This model's router is softmax → top-k; the sidebar's router "
                  f"({ROUTER_LABELS[controls.router]}) applies to the random layers on other pages, not here.")
-st.caption(" ".join(notes))
+about.caption(" ".join(notes))
 
 # Set the box's value through session state every run: a "text" left by another page's widget (the walkthrough's
 # text_input) would otherwise come back empty here, and the presets need to write into the box.
@@ -102,8 +103,9 @@ else:
     st.caption(f"Measured once at training time: all {stats['tokens']:,} tokens of the training text routed "
                f"with top-{trained.top_k}. The prose/code label is a heuristic (an indented line is code).")
     app.chart(code_share_bars(stats), key="code_share")
-    for line in record["reading"]:
-        st.markdown(f"- {line}")
+    with app.fold("How to read it"):
+        for line in record["reading"]:
+            st.markdown(f"- {line}")
     for layer, tab in enumerate(st.tabs([f"Layer {i}" for i in range(len(stats["layers"]))])):
         with tab:
             st.dataframe(analysis.expert_table(stats["layers"][layer]), hide_index=True)

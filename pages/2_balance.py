@@ -122,22 +122,23 @@ def show_run(data: dict) -> None:
     app.chart(figs.health_curves(history), key="health_curves")
     left, right = st.columns([3, 2])
     app.chart(where=left, fig=figs.assignment_matrix(history), key="assignment")
-    with right:
+    with right, app.fold("What this run shows"):  # folded in presenter mode: the figures come first
         explain(history)
 
 
 controls = app.sidebar("moeviz · Load balancing")
 st.title("Load balancing: collapse or balance, trained live")
-st.markdown(
+intro = app.fold("What this lab does")
+intro.markdown(
     "A fresh MoE layer learns a made-up task: tokens come from 8 clusters (some much more common than others), "
     "and each cluster needs its own function, so the best router gives each cluster its own experts. "
     "Pick the balance-loss weight α in the sidebar and train. Try α = 0 (collapse), 0.3 (balanced) and 1; "
     "the sweep also trains α = 10, where balance wins and the task pays. Set a capacity factor to see what "
     "imbalance costs in dropped slots: token copies that found their expert full.")
-st.caption(
+intro.caption(
     "Why 0.3 here when real models use 0.01–0.001 (the Switch Transformer paper trains with 0.01; transformers' "
-    "configs default to 0.01 for OLMoE and 0.001 for Mixtral, Qwen-MoE and GPT-OSS, as of transformers 5.24): this lab trains one layer "
-    "for a few hundred steps of 256 tokens, starting from a router that is skewed on purpose. A real model sees "
+    "configs default to 0.01 for OLMoE and 0.001 for Mixtral, Qwen-MoE and GPT-OSS, as of transformers 5.24): "
+    "this lab trains one layer for a few hundred steps of 256 tokens, starting from a router that is skewed on purpose. A real model sees "
     "millions of tokens per step, so each expert's share is measured with little noise, and has dozens of MoE "
     "layers and hundreds of thousands of steps for a gentle push to act; a large weight there costs quality.")
 

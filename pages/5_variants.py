@@ -38,14 +38,19 @@ if not split_tokens(text):
 tokens, runs = variant_runs(text, controls.num_experts, controls.top_k, controls.seed,
                             controls.capacity_factor, bias_steps)
 
-st.subheader("Who uses which rule, and what it trades")
-for variant in VARIANTS:
-    st.markdown(f"- **{variant.label}** · *{variant.model}*: {variant.note}")
-
-st.subheader("What each rule did to this sentence")
-st.dataframe(variant_summary(runs), hide_index=True)
 per_token = experts_per_token_figure(runs, tokens)
-app.chart(per_token, key="fig_per_token")
+if app.presenting():  # the figure first; the rules' notes and the table fold below it
+    app.chart(per_token, key="fig_per_token")
+with app.fold("Who uses which rule, and what it trades"):
+    st.subheader("Who uses which rule, and what it trades")
+    for variant in VARIANTS:
+        st.markdown(f"- **{variant.label}** · *{variant.model}*: {variant.note}")
+
+with app.fold("What each rule did to this sentence (table)"):
+    st.subheader("What each rule did to this sentence")
+    st.dataframe(variant_summary(runs), hide_index=True)
+if not app.presenting():
+    app.chart(per_token, key="fig_per_token")
 changes = token_changes(runs, tokens)
 if changes:
     st.caption("Tokens that got a different number of experts than k:")

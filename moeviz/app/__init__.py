@@ -42,12 +42,12 @@ from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.nav import PAGES, PageInfo, existing_pages
 from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices, parse_flag, parse_float_choice,
                                parse_int, parse_int_choice, parse_text)
-from moeviz.app.presenter import locked, presenting
+from moeviz.app.presenter import fold, locked, presenting
 from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, dense_for, walkthrough_for
 from moeviz.app.url import link_params, set_url_value, url_value
 
 __all__ = [
-    "chart", "sidebar", "locked", "presenting", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
+    "chart", "sidebar", "locked", "presenting", "fold", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
     "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
     "parse_text",
     "cached_layer", "cached_walkthrough", "walkthrough_for", "cached_dense", "dense_for",

@@ -157,6 +157,12 @@ def presenting() -> bool:
     return bool(st.session_state.get(_STATE, {}).get("on"))
 
 
+def fold(label: str):
+    """A container for long text: folded into an expander in presenter mode (the figure comes first on a
+    projector), drawn in place otherwise. Use as `with fold("Why"): st.markdown(...)`."""
+    return st.expander(label, icon=":material/notes:") if presenting() else st.container()
+
+
 def apply_presenter() -> None:
     """In presenter mode: collapse the sidebar and inject the presenter stylesheet (our own CSS only)."""
     state = st.session_state.get(_STATE)
@@ -167,4 +173,4 @@ def apply_presenter() -> None:
 
 
 __all__ = ["presenter_css", "share_url", "parse_keys", "parse_flag", "presenter_state", "presenter_params", "locked",
-           "apply_preset", "draw_classroom_tools", "apply_presenter", "presenting", "CONTROL_KEYS", "PRESETS_BY_KEY"]
+           "apply_preset", "draw_classroom_tools", "apply_presenter", "presenting", "fold", "CONTROL_KEYS", "PRESETS_BY_KEY"]

@@ -47,3 +47,43 @@ def test_every_step_fits_one_screen_in_presenter_mode(page, streamlit_server, si
         assert not off, f"step {step} at {size}: {off} not on the first screen ({positions[step]})"
     print(f"presenter-mode bottoms at {size}: {positions}")
     assert_no_console_errors(page)
+
+
+def doc_top(page, locator) -> float:
+    locator.wait_for(state="visible")
+    return locator.evaluate("e => e.getBoundingClientRect().top + window.scrollY")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=str)
+@pytest.mark.parametrize("path, folded", [
+    ("/variants?present=1", "Who uses which rule, and what it trades"),
+    ("/heatmap?present=1", "About this model"),
+], ids=("variants", "heatmap"))
+def test_figure_first_on_long_pages(page, streamlit_server, size, path, folded):
+    """Presenter mode puts a page's first figure on the first screen; the long explanations fold below it."""
+    page.set_viewport_size(SIZES[size])
+    open_app(page, streamlit_server, path)
+    wait_for_figures(page)
+    assert_no_exception(page)
+    first_figure = doc_top(page, page.locator('[data-testid="stPlotlyChart"]').first)
+    assert first_figure < SIZES[size]["height"], f"{path} at {size}: first figure starts at y = {first_figure:.0f}"
+    expander = page.locator('[data-testid="stExpander"] details').filter(has_text=folded).first
+    assert expander.get_attribute("open") is None, f"{folded!r} is not folded"
+    print(f"{path} at {size}: first figure at y = {first_figure:.0f}")
+    screenshot(page, f"presenter-{path.split('?')[0].strip('/')}-{size}", full_page=False)
+    assert_no_console_errors(page)
+
+
+def test_balance_results_figures_first(page, streamlit_server):
+    page.set_viewport_size(SIZES["1024x768"])
+    open_app(page, streamlit_server, "/balance?present=1&train_steps=50")
+    page.get_by_role("button", name="Train").click()
+    results = page.get_by_role("heading", name="Results")
+    results.wait_for(timeout=120_000)
+    wait_for_app(page)
+    wait_for_figures(page)
+    gap = doc_top(page, page.locator('[data-testid="stPlotlyChart"]').first) - doc_top(page, results)
+    assert gap < 300, f"the first result figure starts {gap:.0f} px below the Results heading"
+    explanation = page.locator('[data-testid="stExpander"] details').filter(has_text="What this run shows").first
+    assert explanation.get_attribute("open") is None
+    assert_no_console_errors(page)
