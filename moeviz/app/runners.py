@@ -22,7 +22,10 @@ from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.lm.analysis import TextRouting
 from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
+from moeviz.inference import InferenceRow, alone_vs_batch
 from moeviz.parallel.capacity import CapacityDemo, capacity_demo
+from moeviz.parallel.dropless import DroplessVsCapacity, dropless_vs_capacity
+from moeviz.parallel.placement import DeviceSpan, device_limit_demo
 from moeviz.quiz import Question, make_question
 from moeviz.variants import VariantRun, run_variants
 from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough, walkthrough_inputs
@@ -51,6 +54,9 @@ MAX_ENTRIES = {
     "trained_routing": 64,  # /heatmap: a text through every layer of a trained model
     "summary": 1,  # the shipped training record (summary.json)
     "capacity": 32,  # /parallel: one batch's trace under a capacity limit
+    "dropless": 32,  # /parallel: one batch dropless and under a capacity limit (two small traces' counts)
+    "inference": 32,  # /parallel: a batch's tokens routed in the batch and alone, four routings (lists)
+    "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
 }
@@ -137,6 +143,34 @@ def capacity_run(controls: Controls, policy: str, tokens: int) -> CapacityDemo:
 @st.cache_resource(max_entries=MAX_ENTRIES["capacity"], show_spinner=False)
 def _capacity_run(cfg: MoEConfig, tokens: int) -> CapacityDemo:
     return capacity_demo(cfg, tokens, token_seed=cfg.seed + 1)
+
+
+def dropless_run(controls: Controls, tokens: int, capacity_factor: float) -> DroplessVsCapacity:
+    """/parallel: the capacity demo's batch, dropless and under `capacity_factor` (the sidebar's layer)."""
+    return _dropless_run(controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, device="cpu"),
+                         tokens, capacity_factor)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["dropless"], show_spinner=False)
+def _dropless_run(cfg: MoEConfig, tokens: int, capacity_factor: float) -> DroplessVsCapacity:
+    return dropless_vs_capacity(cfg, tokens, cfg.seed + 1, capacity_factor)  # the capacity demo's tokens
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["inference"], show_spinner="Routing every token alone and in the batch…")
+def inference_run(num_experts: int, top_k: int, tokens: int, seed: int) -> list[InferenceRow]:
+    """/parallel: each token of a seeded batch routed inside the batch and alone, under four routings."""
+    return alone_vs_batch(num_experts, top_k, tokens, seed)
+
+
+def device_limit_run(controls: Controls, devices: int, max_devices: int, tokens: int) -> DeviceSpan:
+    """/parallel: DeepSeek-V3's router on the sidebar's N and k, free and limited to `max_devices` devices."""
+    cfg = controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, device="cpu")
+    return _device_limit_run(cfg, devices, max_devices, tokens)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["device_limit"], show_spinner=False)
+def _device_limit_run(cfg: MoEConfig, devices: int, max_devices: int, tokens: int) -> DeviceSpan:
+    return device_limit_demo(cfg, tokens, cfg.seed + 1, devices, max_devices)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner="Routing the sentence through every variant…")
