@@ -24,6 +24,7 @@ from moeviz.lm.analysis import TextRouting
 from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
 from moeviz.inference import InferenceRow, alone_vs_batch
 from moeviz.parallel.capacity import CapacityDemo, capacity_demo
+from moeviz.precision import precision_demo
 from moeviz.parallel.dropless import DroplessVsCapacity, dropless_vs_capacity
 from moeviz.parallel.placement import DeviceSpan, device_limit_demo
 from moeviz.quiz import Question, make_question
@@ -57,6 +58,7 @@ MAX_ENTRIES = {
     "dropless": 32,  # /parallel: one batch dropless and under a capacity limit (two small traces' counts)
     "inference": 32,  # /parallel: a batch's tokens routed in the batch and alone, four routings (lists)
     "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
+    "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
 }
@@ -171,6 +173,12 @@ def device_limit_run(controls: Controls, devices: int, max_devices: int, tokens:
 @st.cache_resource(max_entries=MAX_ENTRIES["device_limit"], show_spinner=False)
 def _device_limit_run(cfg: MoEConfig, devices: int, max_devices: int, tokens: int) -> DeviceSpan:
     return device_limit_demo(cfg, tokens, cfg.seed + 1, devices, max_devices)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["precision"], show_spinner=False)
+def precision_rows(num_experts: int, top_k: int, seed: int) -> list[dict]:
+    """/balance: a random layer's router logits, scaled, routed in fp32 and after rounding to bfloat16."""
+    return precision_demo(num_experts, top_k, seed)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner="Routing the sentence through every variant…")
