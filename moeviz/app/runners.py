@@ -18,7 +18,9 @@ import streamlit as st
 import torch
 
 from moeviz.app.controls import Controls
+from moeviz.bench.granularity import measure_design
 from moeviz.config import MoEConfig
+from moeviz.costs import granularity_designs
 from moeviz.layer import MoELayer
 from moeviz.lm.analysis import TextRouting
 from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
@@ -58,6 +60,7 @@ MAX_ENTRIES = {
     "dropless": 32,  # /parallel: one batch dropless and under a capacity limit (two small traces' counts)
     "inference": 32,  # /parallel: a batch's tokens routed in the batch and alone, four routings (lists)
     "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
+    "granularity": 8,  # /compute: four designs' counts measured on their layers (numbers only, no layer kept)
     "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
@@ -173,6 +176,13 @@ def device_limit_run(controls: Controls, devices: int, max_devices: int, tokens:
 @st.cache_resource(max_entries=MAX_ENTRIES["device_limit"], show_spinner=False)
 def _device_limit_run(cfg: MoEConfig, devices: int, max_devices: int, tokens: int) -> DeviceSpan:
     return device_limit_demo(cfg, tokens, cfg.seed + 1, devices, max_devices)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["granularity"], show_spinner="Building the four layers…")
+def granularity_run(cfg: MoEConfig, tokens: int) -> list[dict]:
+    """/compute: coarse, + shared, fine-grained, fine + shared, each counted and checked on its real layer."""
+    return [{"label": d["label"], "cfg": d["cfg"], **measure_design(d["cfg"], tokens)}
+            for d in granularity_designs(cfg)]
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["precision"], show_spinner=False)
