@@ -77,8 +77,8 @@ def token_table(rows: list[InferenceRow], token: int) -> list[dict]:
     def experts(ids):
         return ", ".join(f"E{e}" for e in ids) or "none (residual only)"
     return [{"routing": r.label,
-             "C in the batch": "no limit" if r.capacity_in_batch is None else r.capacity_in_batch,
-             "C alone": "no limit" if r.capacity_alone is None else r.capacity_alone,
+             "C in the batch": "no limit" if r.capacity_in_batch is None else str(r.capacity_in_batch),
+             "C alone": "no limit" if r.capacity_alone is None else str(r.capacity_alone),
              "experts in the batch (prefill)": experts(r.experts_in_batch[token]),
              "experts alone (decode)": experts(r.experts_alone[token]),
              "max |output change|": f"{r.output_change[token]:.2g}",

@@ -243,7 +243,8 @@ else:
     per_device = controls.num_experts // devices_w
     limit_options = [m for m in range(1, devices_w) if m * per_device >= k_run]
     if not limit_options:
-        st.info(f"With {per_device} experts per device, k = {k_run} experts already need all {devices_w} "
+        st.info(f"With {per_device} expert{'s' if per_device > 1 else ''} per device, k = {k_run} experts already "
+                f"need all {devices_w} "
                 "devices: pick fewer devices or more experts.")
     else:
         asked_m = app.url_value("max_devices", limit_options[len(limit_options) // 2],
