@@ -43,6 +43,8 @@ class MoEConfig:
     jitter_eps: float = 0.01  # switch: multiplicative router-input noise in training, U(1-eps, 1+eps)
     noise: bool = True  # noisy_topk: add the trainable Gaussian noise in training
     bias_update_rate: float = 0.001  # sigmoid_bias: u in b_i += u * sign(mean load - load_i)
+    n_group: int = 1  # sigmoid_bias: experts in n_group equal groups (DeepSeek-V3: 8, one per node)
+    topk_group: int | None = None  # sigmoid_bias: a token chooses inside its best topk_group groups (V3: 4)
     shared_expert: bool = False  # one always-on expert added to the output (DeepSeek; Qwen2-MoE: sigmoid-gated)
     activation: str = "gelu"  # expert MLP: "gelu"/"relu" (2 matrices) or "swiglu" (3, Mixtral-style)
     dtype: str = "float32"  # parameter dtype; routing maths always runs in float32
@@ -106,6 +108,7 @@ def _problems(cfg: MoEConfig):
         cf = cfg.capacity_factor
         if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not math.isfinite(cf) or cf <= 0:
             yield f"capacity_factor must be a positive number or None (no limit), got {cf!r}."
+    yield from _group_problems(cfg)
     if cfg.drop_policy not in DROP_POLICIES:
         yield f"unknown drop_policy {cfg.drop_policy!r}; choose one of {', '.join(DROP_POLICIES)}."
     if not (0 <= cfg.jitter_eps < 1):
@@ -120,3 +123,23 @@ def _problems(cfg: MoEConfig):
         yield f"unknown device {cfg.device!r}; choose one of {', '.join(DEVICES)} (or 'cuda:N')."
     if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
         yield f"seed must be a non-negative integer, got {cfg.seed!r}."
+
+
+def _group_problems(cfg: MoEConfig):
+    """Group-limited routing (DeepSeek-V3's node limit): equal groups, enough experts left for top_k."""
+    if cfg.n_group == 1 and cfg.topk_group is None:
+        return
+    if isinstance(cfg.n_group, bool) or not isinstance(cfg.n_group, int) or cfg.n_group < 1:
+        yield f"n_group must be a positive integer, got {cfg.n_group!r}."
+        return
+    if cfg.router != "sigmoid_bias":
+        yield f"group-limited routing (n_group, topk_group) is an option of the sigmoid_bias router, not {cfg.router!r}."
+    if not isinstance(cfg.num_experts, int) or cfg.num_experts % cfg.n_group:
+        yield f"n_group={cfg.n_group} must divide num_experts={cfg.num_experts} into equal groups."
+        return
+    topk_group = cfg.n_group if cfg.topk_group is None else cfg.topk_group
+    if isinstance(topk_group, bool) or not isinstance(topk_group, int) or not 1 <= topk_group <= cfg.n_group:
+        yield f"topk_group must be between 1 and n_group={cfg.n_group}, got {cfg.topk_group!r}."
+    elif isinstance(cfg.top_k, int) and topk_group * (cfg.num_experts // cfg.n_group) < cfg.top_k:
+        yield (f"topk_group={topk_group} groups of {cfg.num_experts // cfg.n_group} experts hold fewer than "
+               f"top_k={cfg.top_k} experts: keep more groups or use fewer, larger ones.")

@@ -6,6 +6,8 @@ draws cost_summary.
 """
 from __future__ import annotations
 
+import math
+
 from moeviz.config import MoEConfig
 
 
@@ -44,3 +46,28 @@ def cost_summary(cfg: MoEConfig) -> dict:
         "active_share": costs["active_params"] / costs["total_params"],
         "active_expert_share": k * costs["params_per_expert"] / expert_params,
     }
+
+
+def granularity_designs(cfg: MoEConfig, segments: int = 4) -> list[dict]:
+    """Four layers at the same width, after DeepSeekMoE (Dai et al. 2024): each a label and its MoEConfig.
+
+    coarse          N experts H wide, top-k (cfg itself)
+    coarse + shared the same plus one always-on expert H wide: what a shared expert costs
+    fine            fine-grained segmentation: m·N experts H/m wide, top-m·k: the same active FLOPs
+    fine + shared   shared expert isolation as well: one shared expert H/m wide plus m·N routed, top-(m·k − 1),
+                    so the active FLOPs (router aside) stay those of the coarse layer"""
+    if cfg.d_hidden % segments:
+        raise ValueError(f"d_hidden={cfg.d_hidden} does not split into {segments} equal segments.")
+    base = cfg.replace(router="softmax_topk", capacity_factor=None, shared_expert=False, n_group=1, topk_group=None)
+    fine = base.replace(num_experts=segments * cfg.num_experts, top_k=segments * cfg.top_k,
+                        d_hidden=cfg.d_hidden // segments)
+    return [{"label": "coarse", "cfg": base},
+            {"label": "coarse + shared", "cfg": base.replace(shared_expert=True)},
+            {"label": "fine", "cfg": fine},
+            {"label": "fine + shared (DeepSeekMoE)", "cfg": fine.replace(shared_expert=True, top_k=fine.top_k - 1)}]
+
+
+def design_costs(cfg: MoEConfig) -> dict:
+    """layer_costs of one design, plus how many different expert sets a token can get, C(N, k)."""
+    return {**layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, cfg.top_k, cfg.activation, cfg.shared_expert),
+            "expert_combinations": math.comb(cfg.num_experts, cfg.top_k)}

@@ -46,11 +46,24 @@ ENTRIES = (
           "device that holds its expert, and the results come back the same way. At scale it can cost more "
           "than the expert maths.", "pages/3_parallel.py"),
     Entry("Shared expert", "An expert that every token always uses, next to the routed ones (DeepSeek, "
-          "Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to specialise.", None),
+          "Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to specialise. "
+          "/compute counts what it costs.", "pages/4_compute.py"),
     Entry("Active vs total parameters", "Total parameters are all the weights the model stores; active ones are "
           "those a single token actually uses: in an MoE layer the router, its k experts and any shared expert; in a "
           "whole model also attention and embeddings. Compute follows the active count, memory "
           "the total.", "pages/4_compute.py"),
+    Entry("Dropless MoE", "Every chosen expert runs on every token copy sent to it, however many: nothing is "
+          "dropped (HF Mixtral, OLMoE, DeepSeek-V3, MegaBlocks). Uneven routing then costs uneven work instead "
+          "of dropped copies; /parallel routes one batch both ways.", "pages/3_parallel.py"),
+    Entry("Fine-grained experts", "Many narrow experts instead of a few wide ones, with proportionally more "
+          "chosen per token (DeepSeekMoE): the same compute, far more possible expert combinations.",
+          "pages/4_compute.py"),
+    Entry("Node-limited routing", "Each token may choose experts on at most M devices or nodes (DeepSeek-V2: "
+          "devices; DeepSeek-V3: 4 of 8 expert groups), so its copies cross fewer links in the all-to-all.",
+          "pages/3_parallel.py"),
+    Entry("Routing at inference", "With a capacity limit or expert choice, whether a token gets its experts "
+          "depends on the other tokens in its batch: decoding one token alone and a whole prompt at once can "
+          "give it different outputs. Dropless top-k routes each token on its own.", "pages/3_parallel.py"),
 )
 
 # (signal, healthy, failing): what to watch in a real system's routing statistics.

@@ -123,7 +123,8 @@ class MoELayer(nn.Module):
         elif cfg.router == "topk_softmax":
             routing = gating.topk_softmax(router_logits, cfg.top_k)
         elif cfg.router == "sigmoid_bias":
-            routing = gating.sigmoid_bias(router_logits, cfg.top_k, self.selection_bias, cfg.norm_topk_prob)
+            routing = gating.sigmoid_bias(router_logits, cfg.top_k, self.selection_bias, cfg.norm_topk_prob,
+                                          cfg.n_group, cfg.topk_group)
         elif cfg.router == "switch":
             routing = gating.switch(router_logits)
         else:

@@ -6,6 +6,9 @@
 
 Kinds (QUESTION_KINDS): which experts run for this k; what the combine weight is; which experts overflow at a
 capacity; and the misreading trap from the seeds (does every expert vote? how many expert computations?).
+LATER_KINDS came after question numbers were shared: a number with no kind given still draws from
+QUESTION_KINDS, so an old link gives the same question; a later kind is asked for by name (the quiz page
+cycles through the kinds a learner picked). ALL_KINDS = both.
 Every answer is read from the layer's RoutingTrace, never worked out by the quiz itself. Pure: no streamlit.
 """
 from __future__ import annotations
@@ -22,9 +25,12 @@ from moeviz.text import random_vectors
 from moeviz.trace import RoutingTrace
 from moeviz.walkthrough import token_view
 
-QUESTION_KINDS = ("which_experts", "combine_weights", "overflow", "every_expert")
+QUESTION_KINDS = ("which_experts", "combine_weights", "overflow", "every_expert")  # drawn from a bare number
+LATER_KINDS = ("alone_vs_batch",)  # only when asked for: drawing them would renumber the old questions
+ALL_KINDS = QUESTION_KINDS + LATER_KINDS
 KIND_LABELS = {"which_experts": "Which experts run?", "combine_weights": "What is the combine weight?",
-               "overflow": "Which expert overflows?", "every_expert": "Does every expert vote?"}
+               "overflow": "Which expert overflows?", "every_expert": "Does every expert vote?",
+               "alone_vs_batch": "Alone or in a batch?"}
 D_MODEL, D_HIDDEN = 16, 32  # small: a question builds its own layer and must appear instantly
 WEIGHT_TOLERANCE = 0.01  # a typed weight within this of the layer's counts as right
 NO = "No: only the k chosen experts compute it; the others contribute exactly nothing"
@@ -152,8 +158,32 @@ def _every_expert(seed: int, rng: random.Random) -> Question:
         f"{E // k}× the work, for an output the router masks away anyway.", cfg, x, -1)
 
 
+def _alone_vs_batch(seed: int, rng: random.Random) -> Question:
+    """Expert choice at decode: a batch of one token. Every expert has C >= 1 slot and only that token to pick."""
+    E, k, T = rng.choice((4, 6, 8)), rng.randint(1, 2), rng.choice((8, 12, 16))
+    cfg, x, batch = _layer(rng, seed, "expert_choice", T, num_experts=E, top_k=k)
+    t = rng.randrange(T)
+    with torch.inference_mode():
+        alone = MoELayer(cfg).eval()(x[t:t + 1])[1]
+    in_batch = int((~batch.dropped[t]).sum())
+    answer = int((~alone.dropped[0]).sum())
+    options = tuple(dict.fromkeys(str(n) for n in (0, 1, k, E)))
+    return Question(
+        seed, "alone_vs_batch",
+        f"An **expert-choice** layer with **{E} experts** (capacity factor 1, so on average k = {k} experts per "
+        f"token) routes a prompt of {T} tokens at once; token {t} got **{in_batch}** experts there. Now the same "
+        f"token is decoded **alone**, as a batch of one token. How many experts process it?",
+        {"in_batch": in_batch, "capacity_in_batch": batch.capacity, "capacity_alone": alone.capacity},
+        "choice", options, str(answer),
+        f"Alone it got **{answer}** experts. Each expert keeps C = ceil(1 · T · k / N) tokens: "
+        f"ceil({T} · {k} / {E}) = {batch.capacity} in the prompt, but ceil(1 · {k} / {E}) = {alone.capacity} "
+        f"alone, and the only token there is this one, so every expert picks it. Expert choice makes a token's "
+        f"experts depend on the rest of its batch; token-choice top-k without a capacity limit would give "
+        f"it the same k experts either way.", cfg, x, t)
+
+
 _MAKERS = {"which_experts": _which_experts, "combine_weights": _combine_weights, "overflow": _overflow,
-           "every_expert": _every_expert}
+           "every_expert": _every_expert, "alone_vs_batch": _alone_vs_batch}
 
 
 def make_question(seed: int, kind: str | None = None) -> Question:
@@ -162,7 +192,7 @@ def make_question(seed: int, kind: str | None = None) -> Question:
     drawn = rng.choice(QUESTION_KINDS)
     kind = kind or drawn
     if kind not in _MAKERS:
-        raise ValueError(f"unknown question kind {kind!r}; choose one of {', '.join(QUESTION_KINDS)}.")
+        raise ValueError(f"unknown question kind {kind!r}; choose one of {', '.join(ALL_KINDS)}.")
     return _MAKERS[kind](int(seed), rng)
 
 
@@ -186,5 +216,5 @@ def is_correct(question: Question, response) -> bool:
     return response == question.answer
 
 
-__all__ = ["QUESTION_KINDS", "KIND_LABELS", "NONE", "Question", "make_question", "is_blank", "is_correct",
+__all__ = ["QUESTION_KINDS", "LATER_KINDS", "ALL_KINDS", "KIND_LABELS", "NONE", "Question", "make_question", "is_blank", "is_correct",
            "WEIGHT_TOLERANCE"]

@@ -38,18 +38,36 @@ def topk_softmax(router_logits: torch.Tensor, top_k: int) -> Routing:
 
 
 def sigmoid_bias(router_logits: torch.Tensor, top_k: int, selection_bias: torch.Tensor,
-                 norm_topk_prob: bool = True) -> Routing:
+                 norm_topk_prob: bool = True, n_group: int = 1, topk_group: int | None = None) -> Routing:
     """DeepSeek-V3: sigmoid scores; a per-expert bias shifts *which* experts are chosen but not their weights.
 
     The gate values come from the unbiased scores of the chosen experts, renormalised to sum to 1.
-    (DeepSeek-V3 also limits selection to the best expert groups; with one group that step is a no-op.)"""
+    With n_group > 1 the experts form n_group equal groups (in DeepSeek-V3, the experts of one node) and each
+    token chooses only inside its topk_group best groups (`group_limited`): node-limited routing. With one
+    group that step is a no-op. (DeepSeek-V3 then multiplies the gates by routed_scaling_factor, 2.5; left out.)"""
     scores = torch.sigmoid(router_logits.float())
     selection_scores = scores + selection_bias.float()
-    topk_indices = torch.topk(selection_scores, top_k, dim=-1).indices
+    allowed = group_limited(selection_scores, n_group, topk_group or n_group)
+    topk_indices = torch.topk(selection_scores.masked_fill(~allowed, float("-inf")), top_k, dim=-1).indices
     topk_weights = scores.gather(-1, topk_indices)
     if norm_topk_prob:
         topk_weights = topk_weights / (topk_weights.sum(dim=-1, keepdim=True) + 1e-20)
     return Routing(scores, selection_scores, topk_indices, topk_weights)
+
+
+def group_limited(selection_scores: torch.Tensor, n_group: int, topk_group: int) -> torch.Tensor:
+    """DeepSeek-V3's group-limited selection: which experts a token may choose, (T, E) bool.
+
+    Experts e*G .. e*G + G-1 form a group (G = E / n_group). A group's score is the sum of its two best
+    selection scores (DeepSeek-V2 used the best one alone); a token keeps its topk_group best groups."""
+    T, E = selection_scores.shape
+    if topk_group >= n_group:
+        return torch.ones_like(selection_scores, dtype=torch.bool)
+    grouped = selection_scores.view(T, n_group, E // n_group)
+    group_scores = grouped.topk(min(2, E // n_group), dim=-1).values.sum(dim=-1)  # (T, n_group)
+    kept = torch.topk(group_scores, topk_group, dim=-1).indices
+    group_mask = torch.zeros_like(group_scores, dtype=torch.bool).scatter_(1, kept, True)
+    return group_mask.repeat_interleave(E // n_group, dim=1)
 
 
 def update_selection_bias(selection_bias: torch.Tensor, tokens_per_expert: torch.Tensor,

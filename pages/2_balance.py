@@ -2,6 +2,7 @@
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.app.runners import precision_rows
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
 from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, TrainHistory,
@@ -15,17 +16,19 @@ STEP_COUNTS = (50, 100, 200, 300, 500, 1000)
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03)
 REPORT_EVERY = 25  # steps between chart updates while training
 WAIT_S = 180  # how long a run waits for a free trainer before giving up
+Z_LOSS_WEIGHTS = (0.0, 0.001, 0.01, 0.1, 1.0)  # 0.001: ST-MoE's and transformers' SwitchTransformers default
 SKEWED_START = 1.3  # max/mean load at step 1 from which the explanation calls the untrained router skewed
 
 
-def train_config(controls, method: str, steps: int, lr: float, weight: float | None = None) -> TrainConfig:
+def train_config(controls, method: str, steps: int, lr: float, weight: float | None = None,
+                 z_loss_weight: float = 0.0) -> TrainConfig:
     aux_free = method == "aux_free"
     router = "sigmoid_bias" if aux_free else controls.router
     return TrainConfig(
         num_experts=controls.num_experts, top_k=MoEConfig.routed_top_k(router, controls.top_k),
         router=router, capacity_factor=controls.capacity_factor,
         balance_weight=0.0 if aux_free else (controls.balance_weight if weight is None else weight),
-        method=method, steps=steps, lr=lr, seed=controls.seed)
+        method=method, steps=steps, lr=lr, seed=controls.seed, z_loss_weight=z_loss_weight)
 
 
 def with_trainer(fn):
@@ -59,10 +62,10 @@ def train_live(cfg: TrainConfig, label: str, live, keep: bool = True) -> TrainHi
     return history
 
 
-def run_sweep(controls, steps: int, lr: float, live) -> list[dict]:
+def run_sweep(controls, steps: int, lr: float, z_weight: float, live) -> list[dict]:
     summaries = []
     for weight in SWEEP_WEIGHTS:
-        cfg = train_config(controls, "aux_loss", steps, lr, weight)
+        cfg = train_config(controls, "aux_loss", steps, lr, weight, z_weight)
         summaries.append(train_live(cfg, f"α = {weight:g}", live, keep=False).final())
         st.session_state[SWEEP] = summaries
     return summaries
@@ -152,7 +155,13 @@ steps = right.select_slider("Training steps", STEP_COUNTS, key="train_steps",
                             value=app.url_value("train_steps", 300, app.parse_int_choice(STEP_COUNTS)))
 lr = right.select_slider("Learning rate (Adam)", LEARNING_RATES, key="train_lr",
                          value=app.url_value("train_lr", 0.01, app.parse_float_choice(LEARNING_RATES)))
-for url_key, value in (("balance_mode", mode), ("balance_method", method), ("train_steps", steps), ("train_lr", lr)):
+z_weight = mid.select_slider("Router z-loss weight", Z_LOSS_WEIGHTS, key="z_loss_weight",
+                             format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
+                             value=app.url_value("z_loss_weight", 0.0, app.parse_float_choice(Z_LOSS_WEIGHTS)),
+                             help="Adds weight × mean logsumexp(router logits)² to the loss (ST-MoE's z-loss). "
+                                  "It is always recorded; see section “Router z-loss” below.")
+for url_key, value in (("balance_mode", mode), ("balance_method", method), ("train_steps", steps), ("train_lr", lr),
+                       ("z_loss_weight", z_weight)):
     app.set_url_value(url_key, value)
 if mode == "sweep" and method == "aux_free":
     st.caption("The sweep varies α, so it uses the balance loss.")
@@ -163,11 +172,11 @@ stop_col.button("Stop", key="balance_stop", help="Stops after the current update
 progress, live = st.empty(), st.empty()  # filled while training, emptied when done
 
 if start and mode == "single":
-    cfg = train_config(controls, method, steps, lr)
+    cfg = train_config(controls, method, steps, lr, z_loss_weight=z_weight)
     with_trainer(lambda: train_live(cfg, "Training", live))
 elif start:
     st.session_state.pop(SWEEP, None)
-    with_trainer(lambda: run_sweep(controls, steps, lr, live))
+    with_trainer(lambda: run_sweep(controls, steps, lr, z_weight, live))
 
 if mode == "sweep" and st.session_state.get(SWEEP):
     summaries = st.session_state[SWEEP]
@@ -183,3 +192,34 @@ if st.session_state.get(RUN):
     show_run(st.session_state[RUN])
 elif not start:
     st.info("Press **Train** to start. A 300-step run takes a few seconds.", icon=":material/play_arrow:")
+
+st.header("Router z-loss, and why routers run in fp32")
+st.markdown(
+    "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)²: small when "
+    "the logits stay small. Nothing else in training stops them from growing, and large logits hurt in two "
+    "ways: the softmax saturates (one expert gets probability ≈ 1, its gradient vanishes), and in low "
+    "precision the small differences between large numbers are rounded away. The lab records it on every run; "
+    "set a **router z-loss weight** above and train to penalise it (ST-MoE and transformers' "
+    "SwitchTransformers config use 0.001, as of transformers 5.24; this lab's tiny run needs more to show).")
+if st.session_state.get(RUN):
+    kept = TrainHistory.from_dict(st.session_state[RUN])
+    app.chart(figs.z_loss_curve(kept, f"Router z-loss of the last run (z-loss weight "
+                                      f"{kept.config.get('z_loss_weight', 0.0):g})"), key="z_loss")
+    st.caption("Train once with weight 0 and once with 0.1 on the same seed: the penalised run ends with a "
+               "smaller logsumexp, and so smaller router logits.")
+st.markdown(
+    "**Why fp32.** bfloat16, the usual training format, keeps 8 significant bits, so the step between "
+    "neighbouring numbers grows with their size: 1/64 near 2, 1/8 near 20, 1 near 200. Real MoE code therefore "
+    "computes the router and its softmax in fp32 (the Switch Transformer's “selective precision”; "
+    "transformers' `DeepseekV3TopkRouter` casts to float32), and so does this app. Below, a random layer's "
+    "router logits (the sidebar's N, k and seed, 256 seeded tokens), scaled up as a router's logits can grow, "
+    "routed softmax → top-k exactly and again after rounding them to bfloat16:")
+st.dataframe([{"logits × ": f"{r['scale']:g}", "largest |logit|": f"{r['largest_logit']:.1f}",
+               "bf16 step there": f"{r['bf16_step']:g}", "max |Δ probability|": f"{r['max_prob_error']:.4f}",
+               "max |Δ combine weight|": f"{r['max_weight_error']:.4f}",
+               "tokens with other experts": f"{r['changed_choice']:.1%}",
+               "tokens tied at the k-th expert": f"{r['tied_choice']:.1%}"}
+              for r in precision_rows(controls.num_experts, controls.top_k, controls.seed)], hide_index=True)
+st.caption("A tie at the k-th expert means two experts' logits became the same bfloat16 number, so only the "
+           "experts' order in memory decides which one runs. Routing in fp32 keeps both decisions and weights "
+           "as the router computed them; the z-loss keeps the logits small enough that rounding matters less.")

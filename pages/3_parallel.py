@@ -2,8 +2,9 @@
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import capacity_run
-from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES, SWITCH_EVAL_CAPACITY
+from moeviz.app.runners import capacity_run, device_limit_run, dropless_run, inference_run
+from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, SWITCH_EVAL_CAPACITY
+from moeviz.inference import token_table
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.capacity import dropped_tokens, expert_buffers
@@ -15,6 +16,8 @@ TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
 WORKER_COUNTS = (2, 4)
 SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
 EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN = 2048, 256, 512
+COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the dropless run is compared with
+SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
 POLICY_LABELS = {"position": "by position (GShard, Switch)", "priority": "by token priority (V-MoE)",
                  "weight": "by combine weight (Megatron-Core)"}
@@ -167,3 +170,101 @@ st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = a
            "token's experts lie on at most 4 nodes), which caps a token's cross-node traffic; here every copy "
            "goes wherever its expert is. It shows the trend — once traffic leaves the node, communication can "
            "outweigh the experts' arithmetic — not the speed of any real system.")
+
+st.header("4 · Dropless or capacity: the same batch both ways")
+st.caption("Section 1's batch (same tokens, same layer), routed twice: once with no limit, as dropless MoE "
+           "runs it, and once with a capacity factor. Dropless never loses a copy and pays in uneven work; the "
+           "limit keeps the work even and pays in dropped copies.")
+if trace.router == "expert_choice":
+    st.info("Expert choice has no dropless form: each expert always picks exactly C tokens. Pick a token-choice "
+            "router in the sidebar to compare.")
+else:
+    compare_cf = st.select_slider("Capacity factor of the limited run", COMPARE_FACTORS, key="dropless_cf",
+                                  format_func=lambda f: f"{f:g}",
+                                  value=app.url_value("dropless_cf", DEFAULT_SWITCH_CAPACITY,
+                                                      app.parse_float_choice(COMPARE_FACTORS)))
+    app.set_url_value("dropless_cf", compare_cf)
+    both = dropless_run(controls, tokens, compare_cf)
+    app.chart(figs.dropless_vs_capacity_bars(both), key="dropless")
+    a, b, c, d = st.columns(4)
+    a.metric("Dropless: busiest expert ÷ mean", f"{both.busiest_over_mean:.2f}×",
+             help="Rows of the expert with the most token copies, divided by the mean rows per expert.")
+    b.metric("Dropless: copies computed", sum(both.rows_dropless))
+    c.metric(f"Capacity {compare_cf:g}: copies dropped", f"{both.dropped_slots} of {both.slots}")
+    d.metric(f"Capacity {compare_cf:g}: rows in the buffers", both.buffer_rows,
+             help="N experts × C slots: a fixed buffer computes its empty slots too (padding).")
+    st.markdown(
+        f"**Dropless** computes all {sum(both.rows_dropless)} copies; the busiest expert gets "
+        f"{max(both.rows_dropless)} rows against a mean of {sum(both.rows_dropless) / len(both.rows_dropless):.1f}. "
+        "With each expert on its own device the step waits for that busiest expert; on one device with grouped "
+        "matrix products (MegaBlocks-style) the time follows the total rows instead. "
+        f"**With capacity factor {compare_cf:g}** every expert holds C = {both.capacity}: the busiest computes "
+        f"at most {both.capacity} rows, {both.dropped_slots} copies are dropped, {both.tokens_changed} tokens get "
+        f"a different output (largest change {difference(both.max_output_change)}), {both.tokens_lost_all} lost "
+        f"every expert, and the buffers hold {both.buffer_rows} rows of which "
+        f"{both.buffer_rows - sum(both.rows_kept)} are padding.")
+
+st.header("5 · Routing at inference: a token's output can depend on its batch")
+st.caption("Each token of section 1's batch is routed twice through the same layer: inside the batch (prefill: "
+           "the whole prompt at once) and alone (decode: one new token per step). A dense FFN, or dropless "
+           f"top-k, gives the same output either way. Switch trains with capacity factor "
+           f"{DEFAULT_SWITCH_CAPACITY:g} and its reference code evaluates with {SWITCH_EVAL_CAPACITY:g}; expert "
+           "choice picks tokens among those present. Random layer, d_model 32, seed from the sidebar.")
+rows = inference_run(controls.num_experts, controls.top_k, tokens, controls.seed)
+changing = [t for t in range(tokens) if any(r.experts_alone[t] != r.experts_in_batch[t] for r in rows[1:3])]
+token = st.number_input("Token of the batch", 0, tokens - 1, step=1, key="inference_token",
+                        value=app.url_value("inference_token", changing[0] if changing else 0,
+                                            app.parse_int(0, tokens - 1)))
+app.set_url_value("inference_token", int(token))
+st.dataframe(token_table(rows, int(token)), hide_index=True)
+st.markdown(
+    "Alone, a token never overflows: C = ceil(cf · 1 · k / N) is at least 1 and its k copies go to k different "
+    "experts. In the batch its copy can find the expert full, so capacity makes the output depend on the other "
+    f"tokens; the evaluation factor {SWITCH_EVAL_CAPACITY:g} makes that rarer. Expert choice is the extreme: "
+    "alone, every expert has one slot and one token to fill it, so the token gets **all** the experts. Real "
+    "servers batch the decode steps of many requests, so under a capacity limit or expert choice one request "
+    "can change another's output; dropless token choice (Mixtral, DeepSeek-V3) keeps each token to itself "
+    "(up to float rounding).")
+
+st.header("6 · Communication-aware routing: each token on at most M devices")
+span_options = [w for w in SPAN_DEVICES if w <= controls.num_experts and controls.num_experts % w == 0]
+k_run = controls.moe_config().top_k
+if not span_options:
+    st.info(f"N = {controls.num_experts} experts cannot be split evenly over 2, 4, 8 or 16 devices: pick an even "
+            "N in the sidebar.")
+else:
+    left, right = st.columns(2)
+    asked_w = app.url_value("span_devices", span_options[-1] if 8 not in span_options else 8,
+                            app.parse_int_choice(SPAN_DEVICES))
+    devices_w = left.radio("Devices (W), experts in equal blocks", span_options, horizontal=True,
+                           key="span_devices", index=span_options.index(asked_w) if asked_w in span_options else
+                           len(span_options) - 1)
+    app.set_url_value("span_devices", devices_w)
+    per_device = controls.num_experts // devices_w
+    limit_options = [m for m in range(1, devices_w) if m * per_device >= k_run]
+    if not limit_options:
+        st.info(f"With {per_device} expert{'s' if per_device > 1 else ''} per device, k = {k_run} experts already "
+                f"need all {devices_w} "
+                "devices: pick fewer devices or more experts.")
+    else:
+        asked_m = app.url_value("max_devices", limit_options[len(limit_options) // 2],
+                                app.parse_int(1, max(SPAN_DEVICES)))
+        max_m = right.select_slider("Limit: at most M devices per token", limit_options, key="max_devices",
+                                    value=asked_m if asked_m in limit_options else limit_options[-1])
+        app.set_url_value("max_devices", max_m)
+        span = device_limit_run(controls, devices_w, max_m, SPAN_TOKENS)
+        app.chart(figs.devices_spanned_bars(span), key="devices_spanned")
+        a, b, c = st.columns(3)
+        a.metric("Devices per token, free", f"{span.mean(span.free):.2f}")
+        b.metric(f"Devices per token, at most {max_m}", f"{span.mean(span.limited):.2f}")
+        c.metric("Tokens whose experts did not change", f"{span.same_choice:.0%}")
+        st.markdown(
+            f"DeepSeek-V3's router (sigmoid + selection bias) on the sidebar's N = {controls.num_experts} and "
+            f"k = {k_run}, {SPAN_TOKENS} seeded tokens, experts placed {per_device} per device. Each device a "
+            "token's experts sit on is one more copy of the token to send in the all-to-all. The limit groups the "
+            "experts by device, scores each group by the sum of its two best scores, keeps the token's best M "
+            "groups, and takes the top-k inside them (transformers' `DeepseekV3TopkRouter`, `n_group` and "
+            "`topk_group`; DeepSeek-V2 scored a group by its single best expert). DeepSeek-V3 (as of its "
+            "released config) groups its 256 routed experts into 8 groups and keeps 4, so each token reaches at "
+            "most 4 nodes. The price: some tokens get experts they scored lower; how much that costs in quality "
+            "a random layer cannot say, DeepSeek reports it as small.")

@@ -4,6 +4,8 @@ import streamlit as st
 import moeviz.app as app
 from moeviz.bench.layer import run_case, scaling
 from moeviz.bench.timing import DEFAULT_ROUNDS
+from moeviz.app.runners import granularity_run
+from moeviz.bench.granularity import measure_design
 from moeviz.costs import cost_summary
 from moeviz.device import available_devices
 from moeviz.figures import compute as figs
@@ -15,6 +17,7 @@ SCALE_EXPERTS, SCALE_TOKENS, SCALE_FIXED_T = (4, 8, 16, 32, 64), (64, 256, 1024,
 TIMING_REPEATS, SCALE_REPEATS = 20, 3  # timed calls per implementation (in 3 alternating rounds)
 PROGRESS_STEPS = DEFAULT_ROUNDS  # run_case reports once per implementation and round
 DEVICES = available_devices()
+GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
 
 
 def progress_reporter(total: int, label: str):
@@ -97,3 +100,47 @@ if sweep:
                        key="scale_t")
     st.caption("Sparse time grows slowly with N (the same k experts per token), dense-all grows with N; with T "
                "all grow, and the gap opens as the batch gets large enough for arithmetic to dominate.")
+
+st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
+st.markdown(
+    "DeepSeekMoE (Dai et al. 2024) changes two things at the same compute. **Fine-grained segmentation**: split "
+    "each expert into m narrower ones and route to m times as many, so a token mixes many more combinations of "
+    "specialists. **Shared expert isolation**: some experts run for every token, to hold what all tokens need, "
+    "and fewer routed ones are chosen so the active compute stays the same. DeepSeek-V3 (as of its released "
+    "config in transformers 5.24) has 1 shared and 256 routed experts per MoE layer, top-8, each 2048 wide. "
+    f"Below, the sidebar's layer (N = {cfg.num_experts}, k = {cfg.top_k}, d_model {D_MODEL}, H = {D_HIDDEN}) "
+    "and three relatives with m = 4, each built as a real MoELayer with random weights and run on "
+    f"{GRANULARITY_TOKENS} seeded tokens.")
+designs = granularity_run(cfg, GRANULARITY_TOKENS)
+st.dataframe([{"design": d["label"], "experts": f"{'1 shared + ' if d['cfg'].shared_expert else ''}"
+                                                f"{d['cfg'].num_experts} × {d['cfg'].d_hidden} wide",
+               "top-k": d["cfg"].top_k, "parameters (layer's tensors)": f"{d['layer_params']:,}",
+               "active FLOPs / token": f"{d['active_flops_per_token']:,}",
+               "expert multiply-adds / token (run)": f"{d['expert_macs_per_token']:,.0f}",
+               "expert sets a token can get": f"{d['expert_combinations']:,}",
+               "shared ÷ output norm": f"{d['shared_share']:.2f}" if d["cfg"].shared_expert else "–"}
+              for d in designs], hide_index=True)
+coarse, shared, fine, deepseek = designs
+st.markdown(
+    f"A shared expert as wide as a routed one adds {shared['active_flops_per_token'] - coarse['active_flops_per_token']:,} "
+    f"FLOPs per token, one more expert's worth: that is its cost. Fine-grained segmentation keeps the parameters "
+    f"(only the router grows, {D_MODEL} weights per expert) and the expert FLOPs, but a token can get "
+    f"{fine['expert_combinations']:,} different expert sets instead of {coarse['expert_combinations']:,}. "
+    f"DeepSeekMoE's form routes one fewer fine expert and runs a shared one of the same width, so the expert "
+    f"multiply-adds per token stay {deepseek['expert_macs_per_token']:,.0f}, counted from the rows each expert "
+    "of the real layer computed. *Shared ÷ output norm* is the length of the shared expert's output divided by "
+    "the length of the layer's output, averaged over tokens: with random weights the shared expert's "
+    "unweighted output dominates the weighted mix of the routed ones (Qwen2-MoE scales its shared expert "
+    "by a learned sigmoid gate instead).")
+if st.button("Time the four designs", key="measure_granularity"):
+    with st.spinner("Timing…"):
+        st.session_state["compute_granularity"] = (cfg, {d["label"]: measure_design(d["cfg"], GRANULARITY_TOKENS,
+                                                                                    repeats=10)["median_ms"]
+                                                         for d in designs})
+timed = st.session_state.get("compute_granularity")
+if timed and timed[0] == cfg:
+    st.dataframe([{"design": label, "median forward (ms)": f"{ms:.2f}"} for label, ms in timed[1].items()],
+                 hide_index=True)
+    st.caption(f"Measured now on the CPU, {GRANULARITY_TOKENS} tokens, median of 10 forwards; the server's "
+               "cores are shared. Equal FLOPs need not mean equal time: four times as many, narrower experts "
+               "mean more, smaller matrix products and more routing work.")

@@ -4,7 +4,7 @@ import streamlit as st
 import moeviz.app as app
 from moeviz.app.runners import quiz_question
 from moeviz.figures.walkthrough import score_bars
-from moeviz.quiz import KIND_LABELS, NONE, QUESTION_KINDS, is_blank, is_correct
+from moeviz.quiz import ALL_KINDS, KIND_LABELS, NONE, QUESTION_KINDS, is_blank, is_correct
 
 MAX_QUESTION = 10**6
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
@@ -54,9 +54,11 @@ st.caption("Each question comes from a real MoE layer run (its own small layer, 
 score = st.session_state.setdefault(_SCORE, {"asked": set(), "right": set(), "blank": set()})
 if "q" not in st.session_state:
     st.session_state["q"] = app.url_value("q", 1, app.parse_int(1, MAX_QUESTION))
-kinds = st.multiselect("Question kinds", QUESTION_KINDS, format_func=KIND_LABELS.get, key="quiz_kinds",
-                       default=list(app.url_value("quiz_kinds", QUESTION_KINDS, app.parse_choices(QUESTION_KINDS))))
-kinds = [k for k in QUESTION_KINDS if k in kinds]  # in a fixed order, so a question number means the same anywhere
+# The default is the original kinds: a number alone then draws its kind from the seed, as old links did.
+kinds = st.multiselect("Question kinds", ALL_KINDS, format_func=KIND_LABELS.get, key="quiz_kinds",
+                       default=list(app.url_value("quiz_kinds", QUESTION_KINDS, app.parse_choices(ALL_KINDS))),
+                       help="“Alone or in a batch?” (routing at inference) is not in the default mix; add it here.")
+kinds = [k for k in ALL_KINDS if k in kinds]  # in a fixed order, so a question number means the same anywhere
 if kinds:
     app.set_url_value("quiz_kinds", tuple(kinds))
 left, right = st.columns([3, 1])
@@ -69,7 +71,7 @@ if not kinds:
     st.info("Pick at least one kind of question.")
     st.stop()
 
-kind = None if len(kinds) == len(QUESTION_KINDS) else kinds[seed % len(kinds)]
+kind = None if tuple(kinds) == QUESTION_KINDS else kinds[seed % len(kinds)]
 question = quiz_question(seed, kind)
 st.subheader(KIND_LABELS[question.kind])
 st.markdown(question.prompt)

@@ -65,3 +65,12 @@ def test_tradeoff_chart_one_point_per_weight():
     assert list(trace.x) == [3.0, 1.1, 1.01] and list(trace.y) == [0.09, 0.06, 0.11]
     assert list(trace.text) == ["α=0", "α=0.3", "α=10"]
     assert list(trace.marker.color) == [0.1, 0.6, 0.4]
+
+
+def test_z_loss_curve_draws_the_recorded_z_loss_and_its_root(history):
+    fig = figs.z_loss_curve(history)
+    t = {trace.name: trace for trace in fig.data}
+    z = history.array("z_loss")
+    np.testing.assert_allclose(t["z-loss"].y, z)
+    np.testing.assert_allclose(t["RMS logsumexp"].y, np.sqrt(z))
+    assert list(t["z-loss"].x) == list(range(1, history.steps_done + 1))

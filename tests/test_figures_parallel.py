@@ -73,3 +73,22 @@ def test_rule_of_thumb_is_exact_for_experts_and_close_for_the_layer():
     assert s["active_expert_share"] == pytest.approx(2 / 8)
     router = 16 * 8
     assert s["active_share"] == pytest.approx((router + 2 * 2 * 16 * 32) / (router + 8 * 2 * 16 * 32))
+
+
+def test_dropless_vs_capacity_bars_draw_the_result():
+    from moeviz.parallel.dropless import dropless_vs_capacity
+    cfg = MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, device="cpu", seed=1)
+    r = dropless_vs_capacity(cfg, 16, 0, 0.75)
+    t = _by_name(figs.dropless_vs_capacity_bars(r))
+    assert list(t["dropless: rows computed"].y) == r.rows_dropless
+    assert list(t["capacity: rows kept"].y) == r.rows_kept
+    assert sum(t["capacity: rows dropped"].y) == r.dropped_slots
+    assert set(t["capacity C"].y) == {r.capacity}
+    assert set(t["mean rows"].y) == {sum(r.rows_dropless) / 4}
+
+
+def test_devices_spanned_bars_draw_both_histograms():
+    from moeviz.parallel.placement import device_limit_demo
+    span = device_limit_demo(MoEConfig(num_experts=8, top_k=2, device="cpu"), 32, 0, 4, 1)
+    t = _by_name(figs.devices_spanned_bars(span))
+    assert list(t["free routing"].y) == span.free and list(t["at most 1 device"].y) == span.limited

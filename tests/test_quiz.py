@@ -106,3 +106,29 @@ def test_every_expert_trap_against_the_dense_reference(q):
         assert q.answer == str(T * k)
         assert is_correct(q, str(T * k)) and not is_correct(q, str(T * E))
         assert str(T * E) in q.options and len(set(q.options)) == len(q.options)
+
+
+ORIGINAL_KINDS = ("which_experts", "combine_weights", "overflow", "every_expert")  # as first shipped
+
+
+def test_old_question_numbers_keep_their_questions():
+    """A number with no kind draws its kind as before the later kinds existed, from the same random stream."""
+    import random
+    from moeviz.quiz import ALL_KINDS, LATER_KINDS
+    assert QUESTION_KINDS == ORIGINAL_KINDS and ALL_KINDS == ORIGINAL_KINDS + LATER_KINDS
+    for seed in range(1, 30):
+        q = make_question(seed)
+        assert q.kind == random.Random(seed).choice(ORIGINAL_KINDS)
+        assert q.prompt == make_question(seed, q.kind).prompt
+
+
+@pytest.mark.parametrize("seed", [1, 4, 9, 16])
+def test_alone_vs_batch_answer_is_a_naive_expert_choice_of_one_token(seed):
+    q = make_question(seed, "alone_vs_batch")
+    E, k, T = q.cfg.num_experts, q.cfg.top_k, q.x.shape[0]
+    probs = torch.softmax(naive_logits(q), dim=-1)
+    C = math.ceil(T * k / E)
+    picked_by = [set(probs[:, e].topk(C).indices.tolist()) for e in range(E)]
+    assert q.shown["in_batch"] == sum(q.token in p for p in picked_by)
+    assert q.shown["capacity_alone"] == 1 and q.answer == str(E)  # alone: each expert's one slot takes it
+    assert is_correct(q, str(E)) and not is_correct(q, str(k) if k != E else "0")

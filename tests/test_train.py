@@ -247,3 +247,25 @@ def test_final_quotes_what_the_history_holds():
     assert f["idle_experts"] == sum(1 for v in load if v < 0.25 * load.mean())
     assert f["first_max_mean_load"] == pytest.approx(h.array("max_mean_load")[0])
     assert f["overflow_at_1_25"] == pytest.approx(overflow_at_capacity(load, 1.25))
+
+
+def test_recorded_z_loss_is_the_routers_logsumexp_squared():
+    cfg = preset("balanced", steps=1, device="cpu")
+    history = train(cfg)
+    x, _, _ = next(TaskSampler(replace_seed(cfg.task, cfg.seed), torch.device("cpu")).batches(1, cfg.tokens_per_step))
+    logits = x @ MoELayer(cfg.layer_config()).router.weight.detach().t()
+    naive = sum(math.log(sum(math.exp(v) for v in row)) ** 2 for row in logits.tolist()) / len(logits)
+    assert history.z_loss[0] == pytest.approx(naive, rel=1e-5)
+
+
+def replace_seed(task, seed):
+    from dataclasses import replace
+    return replace(task, seed=seed)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_training_with_z_loss_lowers_the_router_logsumexp(seed):
+    runs = [train(preset("balanced", seed=seed, steps=150, device="cpu", z_loss_weight=w)) for w in (0.0, 0.1)]
+    free, penalised = (float(np.mean(h.array("z_loss")[h.window()])) for h in runs)
+    assert penalised < 0.5 * free
+    assert runs[1].config["z_loss_weight"] == 0.1

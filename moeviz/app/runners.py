@@ -18,11 +18,17 @@ import streamlit as st
 import torch
 
 from moeviz.app.controls import Controls
+from moeviz.bench.granularity import measure_design
 from moeviz.config import MoEConfig
+from moeviz.costs import granularity_designs
 from moeviz.layer import MoELayer
 from moeviz.lm.analysis import TextRouting
 from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
+from moeviz.inference import InferenceRow, alone_vs_batch
 from moeviz.parallel.capacity import CapacityDemo, capacity_demo
+from moeviz.precision import precision_demo
+from moeviz.parallel.dropless import DroplessVsCapacity, dropless_vs_capacity
+from moeviz.parallel.placement import DeviceSpan, device_limit_demo
 from moeviz.quiz import Question, make_question
 from moeviz.variants import VariantRun, run_variants
 from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough, walkthrough_inputs
@@ -51,6 +57,11 @@ MAX_ENTRIES = {
     "trained_routing": 64,  # /heatmap: a text through every layer of a trained model
     "summary": 1,  # the shipped training record (summary.json)
     "capacity": 32,  # /parallel: one batch's trace under a capacity limit
+    "dropless": 32,  # /parallel: one batch dropless and under a capacity limit (two small traces' counts)
+    "inference": 32,  # /parallel: a batch's tokens routed in the batch and alone, four routings (lists)
+    "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
+    "granularity": 8,  # /compute: four designs' counts measured on their layers (numbers only, no layer kept)
+    "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
 }
@@ -137,6 +148,47 @@ def capacity_run(controls: Controls, policy: str, tokens: int) -> CapacityDemo:
 @st.cache_resource(max_entries=MAX_ENTRIES["capacity"], show_spinner=False)
 def _capacity_run(cfg: MoEConfig, tokens: int) -> CapacityDemo:
     return capacity_demo(cfg, tokens, token_seed=cfg.seed + 1)
+
+
+def dropless_run(controls: Controls, tokens: int, capacity_factor: float) -> DroplessVsCapacity:
+    """/parallel: the capacity demo's batch, dropless and under `capacity_factor` (the sidebar's layer)."""
+    return _dropless_run(controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, device="cpu"),
+                         tokens, capacity_factor)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["dropless"], show_spinner=False)
+def _dropless_run(cfg: MoEConfig, tokens: int, capacity_factor: float) -> DroplessVsCapacity:
+    return dropless_vs_capacity(cfg, tokens, cfg.seed + 1, capacity_factor)  # the capacity demo's tokens
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["inference"], show_spinner="Routing every token alone and in the batch…")
+def inference_run(num_experts: int, top_k: int, tokens: int, seed: int) -> list[InferenceRow]:
+    """/parallel: each token of a seeded batch routed inside the batch and alone, under four routings."""
+    return alone_vs_batch(num_experts, top_k, tokens, seed)
+
+
+def device_limit_run(controls: Controls, devices: int, max_devices: int, tokens: int) -> DeviceSpan:
+    """/parallel: DeepSeek-V3's router on the sidebar's N and k, free and limited to `max_devices` devices."""
+    cfg = controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, device="cpu")
+    return _device_limit_run(cfg, devices, max_devices, tokens)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["device_limit"], show_spinner=False)
+def _device_limit_run(cfg: MoEConfig, devices: int, max_devices: int, tokens: int) -> DeviceSpan:
+    return device_limit_demo(cfg, tokens, cfg.seed + 1, devices, max_devices)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["granularity"], show_spinner="Building the four layers…")
+def granularity_run(cfg: MoEConfig, tokens: int) -> list[dict]:
+    """/compute: coarse, + shared, fine-grained, fine + shared, each counted and checked on its real layer."""
+    return [{"label": d["label"], "cfg": d["cfg"], **measure_design(d["cfg"], tokens)}
+            for d in granularity_designs(cfg)]
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["precision"], show_spinner=False)
+def precision_rows(num_experts: int, top_k: int, seed: int) -> list[dict]:
+    """/balance: a random layer's router logits, scaled, routed in fp32 and after rounding to bfloat16."""
+    return precision_demo(num_experts, top_k, seed)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner="Routing the sentence through every variant…")

@@ -5,6 +5,7 @@
     health_curves(history)       max/mean load, load CV, router entropy, dropped fraction, specialization
     assignment_matrix(history)   clusters × experts: where each cluster's slots went at the end
     tradeoff_chart(summaries)    one point per balance weight: final max/mean load vs final task loss
+    z_loss_curve(history)        the router z-loss per step and its root, the typical logsumexp
 """
 from __future__ import annotations
 
@@ -120,3 +121,17 @@ def tradeoff_chart(summaries: list[dict], title: str | None = "Balance vs task: 
     fig.update_xaxes(title="final max / mean load (1 = even)")
     fig.update_yaxes(title="final task loss")
     return finish(fig, title, 380)
+
+
+def z_loss_curve(history: TrainHistory, title: str | None = "Router z-loss per step") -> go.Figure:
+    """mean over tokens of logsumexp(router logits)^2 per step (ST-MoE's z-loss), log scale, with its root:
+    the typical size of a token's logsumexp. Trace names: "z-loss", "RMS logsumexp"."""
+    steps = np.arange(1, history.steps_done + 1)
+    z = history.array("z_loss")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("z-loss = mean logsumexp²", "RMS logsumexp = √z-loss"))
+    fig.add_trace(go.Scatter(x=steps, y=z, name="z-loss", line=dict(color=PURPLE), showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(x=steps, y=np.sqrt(z), name="RMS logsumexp", line=dict(color=BLUE), showlegend=False),
+                  row=1, col=2)
+    fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
+    fig.update_xaxes(title="training step")
+    return _room_for_panel_titles(finish(fig, title, 280), title)

@@ -4,6 +4,8 @@
     worker_bars(workers)                     # ParallelRun.workers: tokens, compute, bytes, waiting per worker
     worker_timelines(runs)                   # {label: workers}: where each worker's step time went
     comm_model_lines(rows, title)            # moeviz.parallel.model.comm_compute_model over device counts
+    dropless_vs_capacity_bars(result)        # moeviz.parallel.dropless.dropless_vs_capacity: rows per expert
+    devices_spanned_bars(span)               # moeviz.parallel.placement.device_limit_demo: devices per token
 Trace names in fig.data: "kept (in a slot)", "dropped (overflow)", "capacity"; "rows received", "compute ms",
 "bytes sent", "bytes received", "waiting ms"; "route", "compute", "all_to_all", "waiting"; "compute", "communication".
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from moeviz.figures import BLUE, GREEN, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, finish
+from moeviz.figures import BLUE, GREEN, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, figure, finish
 
 
 def capacity_buffers(buffers, capacity: int | None, title: str | None = "Expert buffers: one square per slot",
@@ -91,3 +93,44 @@ def comm_model_lines(rows: list[dict], title: str | None = "MODEL (not a measure
     fig.update_xaxes(type="log", title="devices (expert-parallel)", minorloglabels="complete")
     fig.update_yaxes(type="log", title="ms per layer (modelled)", minorloglabels="complete")
     return finish(fig, title, height)
+
+
+def dropless_vs_capacity_bars(result, title: str | None = "The same batch, dropless and with a capacity limit",
+                              height: int = 340) -> go.Figure:
+    """Per expert: rows computed dropless, rows kept under the limit, rows dropped; C and the mean as lines.
+
+    `result`: moeviz.parallel.dropless.DroplessVsCapacity. Trace names: "dropless: rows computed",
+    "capacity: rows kept", "capacity: rows dropped", "capacity C", "mean rows"."""
+    names = expert_names(len(result.rows_dropless))
+    dropped = [a - b for a, b in zip(result.rows_dropless, result.rows_kept)]
+    mean = sum(result.rows_dropless) / len(names)
+    traces = [
+        go.Bar(x=names, y=result.rows_dropless, name="dropless: rows computed", marker_color=BLUE,
+               offsetgroup="dropless", hovertemplate="%{x}: %{y} rows, dropless<extra></extra>"),
+        go.Bar(x=names, y=result.rows_kept, name="capacity: rows kept", marker_color=GREEN, offsetgroup="capacity",
+               hovertemplate="%{x}: %{y} rows kept<extra></extra>"),
+        go.Bar(x=names, y=dropped, base=result.rows_kept, name="capacity: rows dropped", offsetgroup="capacity",
+               marker=dict(color="white", line=dict(color=VERMILLION, width=2)),
+               hovertemplate="%{x}: %{y} copies dropped<extra></extra>"),
+        go.Scatter(x=[names[0], names[-1]], y=[result.capacity] * 2, mode="lines", name="capacity C",
+                   line=dict(color=INK, dash="dash", width=2), hoverinfo="skip"),
+        go.Scatter(x=[names[0], names[-1]], y=[mean] * 2, mode="lines", name="mean rows",
+                   line=dict(color=ORANGE, dash="dot", width=2), hoverinfo="skip"),
+    ]
+    return figure(traces, title, height, barmode="group", xaxis=dict(title="expert"),
+                  yaxis=dict(title="token copies (rows)", rangemode="tozero"))
+
+
+def devices_spanned_bars(span, title: str | None = "How many devices each token's experts are on",
+                         height: int = 320) -> go.Figure:
+    """Tokens by the number of devices their k experts span, free vs limited to M devices.
+
+    `span`: moeviz.parallel.placement.DeviceSpan. Trace names: "free routing", "at most M devices" ("device" for M = 1)."""
+    devices = list(range(1, span.num_devices + 1))
+    limit = f"at most {span.max_devices} device" + ("s" if span.max_devices > 1 else "")
+    traces = [go.Bar(x=devices, y=span.free, name="free routing", marker_color=SKY,
+                     hovertemplate="%{y} tokens on %{x} devices (free)<extra></extra>"),
+              go.Bar(x=devices, y=span.limited, name=limit, marker_color=BLUE,
+                     hovertemplate=f"%{{y}} tokens on %{{x}} devices (limit {span.max_devices})<extra></extra>")]
+    return figure(traces, title, height, barmode="group",
+                  xaxis=dict(title="devices a token's experts span", dtick=1), yaxis=dict(title="tokens"))

@@ -6,7 +6,8 @@
 
 engine.py  one rank's step (route, all_to_all, local experts, all_to_all back, combine)
 worker.py  the worker process loop;  pool.py  the persistent pool;  run.py  the torchrun entry
-capacity.py  expert buffers and drops;  model.py  the communication-vs-compute *model*;  workload.py  inputs
+capacity.py  expert buffers and drops;  dropless.py  one batch dropless and under capacity;
+placement.py  devices a token's experts span (device-limited routing);  model.py  the communication-vs-compute *model*;  workload.py  inputs
 """
 from moeviz.parallel.pool import (ParallelRun, WorkerError, current_pool, measure_expert_parallel,
                                   run_expert_parallel, shutdown_pool)

@@ -104,3 +104,24 @@ def test_expert_choice_run_explains_even_load_and_specialization_stays_in_range(
     assert 0 <= int(metrics(at)["specialization"].rstrip("%")) <= 100
     text = " ".join(m.value for m in at.markdown)
     assert "even by construction" in text and "favours a few experts" not in text
+
+
+@pytest.mark.timeout(300)
+def test_z_loss_weight_from_the_link_trains_and_the_z_loss_is_plotted(train_calls):
+    at = open_page({"z_loss_weight": "0.1", "num_experts": "4", "top_k": "1", "train_steps": "50"})
+    assert not at.exception
+    assert at.select_slider(key="z_loss_weight").value == 0.1
+    precision = [d for d in at.dataframe if "bf16 step there" in d.value.columns]
+    assert precision and len(precision[0].value) == 4  # the fp32 explanation runs before any training
+    at.button(key="balance_train").click().run()
+    assert not at.exception
+    assert train_calls[-1].z_loss_weight == 0.1
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Router z-loss of the last run (z-loss weight 0.1)" in spec for spec in titles)
+
+
+def test_a_bad_z_loss_weight_warns_and_falls_back():
+    at = open_page({"z_loss_weight": "7"})
+    assert not at.exception
+    assert at.select_slider(key="z_loss_weight").value == 0.0
+    assert any("z_loss_weight" in w.value for w in at.warning)

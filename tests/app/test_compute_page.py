@@ -36,3 +36,28 @@ def test_bad_batch_in_link_warns_and_uses_default():
     at = open_page({"batch": "9999999"})
     assert not at.exception and at.warning
     assert at.select_slider(key="batch").value == 256
+
+
+def test_fine_grained_and_shared_section_counts_the_four_real_layers():
+    from moeviz import MoEConfig
+    from moeviz.costs import design_costs, granularity_designs
+    at = open_page({"num_experts": "8", "top_k": "2"})
+    assert not at.exception
+    table = [d.value for d in at.dataframe if "expert sets a token can get" in d.value.columns]
+    assert table
+    rows = table[0].set_index("design")
+    cfg = MoEConfig(d_model=256, d_hidden=512, num_experts=8, top_k=2)
+    for d in granularity_designs(cfg):
+        counted = design_costs(d["cfg"])
+        assert rows.loc[d["label"], "parameters (layer's tensors)"] == f"{counted['total_params']:,}"
+        assert rows.loc[d["label"], "top-k"] == d["cfg"].top_k
+    assert rows.loc["fine + shared (DeepSeekMoE)", "experts"] == "1 shared + 32 × 128 wide"
+    assert rows.loc["fine", "expert sets a token can get"] == "10,518,300"  # C(32, 8)
+
+
+@pytest.mark.timeout(300)
+def test_granularity_timing_runs_on_click():
+    at = open_page({"num_experts": "4", "top_k": "1"})
+    at.button(key="measure_granularity").click().run(timeout=200)
+    assert not at.exception
+    assert any("median forward (ms)" in d.value.columns for d in at.dataframe)

@@ -7,7 +7,14 @@ from moeviz.glossary import ENTRIES, HEALTH_SIGNALS
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped slot", "Load balancing loss", "z-loss",
-            "Expert collapse", "Expert parallelism", "All-to-all", "Shared expert", "Active vs total parameters")
+            "Expert collapse", "Expert parallelism", "All-to-all", "Shared expert", "Active vs total parameters",
+            "Dropless MoE", "Fine-grained experts", "Node-limited routing", "Routing at inference")
+# Where each entry's "see it" link must land: a phrase of the section that shows the term on that page.
+SHOWN_BY = {"z-loss": "Router z-loss", "Shared expert": "Fine-grained and shared experts",
+            "Fine-grained experts": "Fine-grained and shared experts",
+            "Dropless MoE": "Dropless or capacity: the same batch both ways",
+            "Node-limited routing": "each token on at most M devices",
+            "Routing at inference": "Routing at inference: a token's output can depend on its batch"}
 
 
 def test_glossary_data_covers_the_terms():
@@ -28,3 +35,9 @@ def test_page_shows_entries_and_links_only_existing_pages():
     notes = [c.value for c in at.caption if "not available" in c.value]
     assert len(notes) == len(missing)
     assert len(at.table[0].value) == len(HEALTH_SIGNALS)
+
+
+def test_links_land_on_the_section_that_shows_the_term():
+    pages = {e.term: e.page for e in ENTRIES}
+    for term, heading in SHOWN_BY.items():
+        assert heading in (ROOT / pages[term]).read_text(), (term, pages[term])

@@ -117,3 +117,38 @@ def test_worker_run_with_capacity_drops_per_worker_and_still_matches():
         assert not [c.value for c in at.caption if c.value.startswith("For this demo")]  # nothing was replaced
     finally:
         shutdown_pool()
+
+
+def test_dropless_section_compares_the_same_batch_both_ways():
+    from moeviz.parallel.dropless import dropless_vs_capacity
+    from moeviz.app.runners import CAPACITY_D_HIDDEN, CAPACITY_D_MODEL
+    from moeviz import MoEConfig
+    at = open_page({"num_experts": "4", "top_k": "2", "dropless_cf": "1"})
+    assert not at.exception
+    m = metrics(at)
+    cfg = MoEConfig(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, num_experts=4, top_k=2, device="cpu")
+    r = dropless_vs_capacity(cfg, 32, 1, 1.0)
+    assert m["Dropless: copies computed"] == "64"
+    assert m["Capacity 1: copies dropped"] == f"{r.dropped_slots} of 64"
+    assert m["Dropless: busiest expert ÷ mean"] == f"{r.busiest_over_mean:.2f}×"
+    assert at.query_params["dropless_cf"] in (["1.0"], "1.0", ["1"], "1")
+
+
+def test_inference_section_shows_alone_vs_batch_and_expert_choice_alone_gets_every_expert():
+    at = open_page({"num_experts": "4", "top_k": "2", "inference_token": "3"})
+    assert not at.exception
+    table = [d for d in at.dataframe if "experts alone (decode)" in d.value.columns]
+    assert table
+    rows = table[0].value.set_index("routing")
+    ec = [label for label in rows.index if label.startswith("expert choice")][0]
+    assert rows.loc[ec, "experts alone (decode)"] == "E0, E1, E2, E3"
+    dropless = [label for label in rows.index if "dropless" in label][0]
+    assert rows.loc[dropless, "experts alone (decode)"] == rows.loc[dropless, "experts in the batch (prefill)"]
+
+
+def test_device_limit_section_keeps_tokens_within_m_devices():
+    at = open_page({"num_experts": "16", "top_k": "4", "span_devices": "8", "max_devices": "2"})
+    assert not at.exception
+    m = metrics(at)
+    assert float(m["Devices per token, at most 2"]) <= 2 < float(m["Devices per token, free"])
+    assert at.radio(key="span_devices").value == 8

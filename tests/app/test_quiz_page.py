@@ -88,3 +88,18 @@ def test_overflow_offers_none_and_a_blank_reveal_is_no_prediction():
     at.button_group(key=f"answer_{seed}_overflow").set_value([NONE])  # submitted with the form by reveal()
     reveal(at)
     assert at.success and at.metric[0].value == "1 / 1"
+
+
+def test_a_later_kind_is_asked_by_name_and_the_default_keeps_old_numbers():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/6_quiz.py")
+    at.query_params.update({"q": "5", "quiz_kinds": "alone_vs_batch"})
+    at.run()
+    assert not at.exception
+    question = make_question(5, "alone_vs_batch")
+    assert any(m.value == question.prompt for m in at.markdown)
+    at.radio[0].set_value(question.answer)
+    reveal(at)
+    assert at.success
+    old = open_quiz(5)  # no kinds in the link: the default draws from the seed, as before
+    assert any(m.value == make_question(5).prompt for m in old.markdown)

@@ -1,0 +1,52 @@
+"""Where a token's experts live: how many devices its k copies reach, with and without a device limit.
+
+Expert parallelism puts experts on devices in contiguous blocks (device d holds experts d*G .. d*G + G-1,
+G = N / W, as moeviz.parallel.engine does). A token's copies go to every device that holds one of its experts,
+so the devices it spans are the messages it costs. DeepSeek-V2 limits each token to M devices and DeepSeek-V3
+to 4 nodes (of 8 expert groups): routing inside the token's best M groups (moeviz.router.group_limited).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from moeviz.config import MoEConfig
+from moeviz.layer import MoELayer
+
+
+def devices_spanned(topk_indices: torch.Tensor, num_experts: int, num_devices: int) -> torch.Tensor:
+    """(T,) int: how many distinct devices hold the experts of each token (topk_indices (T, k))."""
+    device = topk_indices // (num_experts // num_devices)  # (T, k) owner of each chosen expert
+    reached = torch.zeros(topk_indices.shape[0], num_devices, dtype=torch.bool, device=topk_indices.device)
+    return reached.scatter_(1, device, True).sum(dim=1)
+
+
+class DeviceSpan(NamedTuple):
+    num_devices: int  # W
+    max_devices: int  # M: the limit
+    free: list[int]  # histogram: free[m - 1] tokens spanned m devices, routing without the limit
+    limited: list[int]  # the same with each token's experts on at most M devices
+    same_choice: float  # share of tokens whose chosen experts did not change under the limit
+
+    def mean(self, histogram: list[int]) -> float:
+        return sum((m + 1) * n for m, n in enumerate(histogram)) / max(sum(histogram), 1)
+
+
+def device_limit_demo(cfg: MoEConfig, num_tokens: int, token_seed: int, num_devices: int,
+                      max_devices: int) -> DeviceSpan:
+    """One seeded batch through DeepSeek-V3's sigmoid + bias router of `cfg`'s N and k, twice: free, and with
+    experts grouped per device (n_group = W) and each token kept inside its best M devices (topk_group = M)."""
+    base = cfg.replace(router="sigmoid_bias", capacity_factor=None, device="cpu", n_group=1, topk_group=None)
+    x = torch.randn(num_tokens, cfg.d_model, generator=torch.Generator().manual_seed(token_seed))
+    chosen = []
+    for c in (base, base.replace(n_group=num_devices, topk_group=max_devices)):
+        with torch.inference_mode():
+            chosen.append(MoELayer(c).eval()(x)[1].topk_indices)
+    spans = [devices_spanned(t, cfg.num_experts, num_devices) for t in chosen]
+    histograms = [torch.bincount(s - 1, minlength=num_devices).tolist() for s in spans]
+    same = (chosen[0].sort(dim=1).values == chosen[1].sort(dim=1).values).all(dim=1).float().mean()
+    return DeviceSpan(num_devices, max_devices, histograms[0], histograms[1], float(same))
+
+
+__all__ = ["devices_spanned", "DeviceSpan", "device_limit_demo"]

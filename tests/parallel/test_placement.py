@@ -1,0 +1,24 @@
+"""Devices a token's experts span, with and without DeepSeek's device limit, against naive set counts."""
+import torch
+
+from moeviz import MoEConfig, MoELayer
+from moeviz.parallel.placement import device_limit_demo, devices_spanned
+
+
+def test_devices_spanned_counts_distinct_owners():
+    topk = torch.tensor([[0, 1, 2], [0, 4, 7], [6, 7, 5]])
+    expected = [len({e // 2 for e in row}) for row in topk.tolist()]  # 8 experts on 4 devices
+    assert devices_spanned(topk, 8, 4).tolist() == expected
+
+
+def test_the_limit_keeps_every_token_within_m_devices_and_free_routing_matches_the_layer():
+    cfg = MoEConfig(d_model=16, d_hidden=8, num_experts=16, top_k=4, device="cpu", seed=4)
+    span = device_limit_demo(cfg, 64, 9, num_devices=8, max_devices=2)
+    assert sum(span.free) == sum(span.limited) == 64
+    assert all(n == 0 for n in span.limited[2:])  # nobody on more than M = 2 devices
+    x = torch.randn(64, 16, generator=torch.Generator().manual_seed(9))
+    free_cfg = cfg.replace(router="sigmoid_bias")
+    chosen = MoELayer(free_cfg).eval()(x)[1].topk_indices.tolist()
+    naive = [len({e // 2 for e in row}) for row in chosen]
+    assert span.free == [naive.count(m) for m in range(1, 9)]
+    assert span.mean(span.limited) <= 2 < span.mean(span.free)
