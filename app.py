@@ -15,11 +15,12 @@ from moeviz.export import walkthrough_handout
 controls = app.sidebar("moeviz · one token, six steps")
 
 st.title("One token through a Mixture-of-Experts layer")
-intro = st.empty()  # the caption goes above the source widgets, but is known only once they have answered
+intro = st.container()  # the captions go above the source widgets, but are known only once they have answered
 
 source = pick_source()
 walk = build_walkthrough(controls, source, pick_trained(source, controls))
 intro.caption(walk.caption)
+app.layer_line(walk.layer, trained=walk.trained, where=intro)
 token = pick_token(walk.run.labels)
 show_answer(walk.run, token)
 stepper(walk, token)

@@ -134,6 +134,16 @@ def gate_formula(view: TokenView, router: str, expert: int) -> dict:
             "sum_exp": exps.sum() * scale, "prob": view.probs[expert]}
 
 
+def router_certainty(view: TokenView) -> dict:
+    """How decided the router is about this token: the experts that ran, its largest probability, and its entropy
+    as a share of log N (1 = the same score for every expert, 0 = all probability on one expert)."""
+    p = view.probs / view.probs.sum()  # sigmoid scores need not sum to 1; shares do
+    nonzero = p[p > 0]
+    entropy = float(-(nonzero * np.log(nonzero)).sum())
+    return {"running": [int(e) for e in view.running], "largest_prob": float(view.probs.max()),
+            "entropy_share": entropy / math.log(len(p)) if len(p) > 1 else 0.0}
+
+
 def top_k_table(view: TokenView) -> list[dict]:
     """The token's slots: expert, router prob, the combine weight used, and whether the slot ran."""
     rows = []

@@ -47,6 +47,9 @@ if controls.router != "softmax_topk":
     notes.append(f"This model's router is softmax → top-k; the sidebar's router "
                  f"({ROUTER_LABELS[controls.router]}) applies to the random layers on other pages, not here.")
 st.caption(" ".join(notes))
+app.layer_line(lm.model.blocks[0].moe, trained=True,
+               note=f"Each of the model's {trained.n_layers} MoE layers has this shape; attention and embeddings "
+                    "sit around them")
 
 # Set the box's value through session state every run: a "text" left by another page's widget (the walkthrough's
 # text_input) would otherwise come back empty here, and the presets need to write into the box.

@@ -141,6 +141,8 @@ st.caption(
     "millions of tokens per step, so each expert's share is measured with little noise, and has dozens of MoE "
     "layers and hundreds of thousands of steps for a gentle push to act; a large weight there costs quality.")
 
+layer_line_slot = st.empty()  # filled once the knobs below have said which layer the lab trains
+
 left, mid, right = st.columns(3)
 mode = left.radio("Mode", tuple(MODES), format_func=MODES.get, key="balance_mode",
                   index=list(MODES).index(app.url_value("balance_mode", "single", app.parse_choice(list(MODES)))))
@@ -153,6 +155,9 @@ lr = right.select_slider("Learning rate (Adam)", LEARNING_RATES, key="train_lr",
                          value=app.url_value("train_lr", 0.01, app.parse_float_choice(LEARNING_RATES)))
 for url_key, value in (("balance_mode", mode), ("balance_method", method), ("train_steps", steps), ("train_lr", lr)):
     app.set_url_value(url_key, value)
+app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=True, where=layer_line_slot,
+               note="It starts from random weights and is trained live on this page, on the made-up task above, "
+                    "when you press Train")
 if mode == "sweep" and method == "aux_free":
     st.caption("The sweep varies α, so it uses the balance loss.")
 

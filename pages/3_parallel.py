@@ -2,7 +2,7 @@
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import capacity_run
+from moeviz.app.runners import capacity_config, capacity_run
 from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES, SWITCH_EVAL_CAPACITY
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
@@ -46,6 +46,7 @@ tokens = right.select_slider("Tokens in the batch", TOKEN_COUNTS, key="tokens",
 app.set_url_value("tokens", tokens)
 
 demo = capacity_run(controls, policy, tokens)
+app.layer_line(capacity_config(controls, policy), trained=False, note=f"{tokens} seeded random tokens")
 trace = demo.trace
 if trace.router == "expert_choice":
     st.info("Expert choice never overflows: each expert picks exactly C tokens. Its failure mode is a token that "
@@ -97,6 +98,7 @@ app.set_url_value("workers", workers)
 skew = right.select_slider("Skew: share of tokens pushed toward worker 0's experts", SKEWS, key="skew",
                            value=app.url_value("skew", 0.9, app.parse_float_choice(SKEWS)))
 app.set_url_value("skew", skew)
+app.layer_line(ep_cfg, trained=False, note=f"Split over the W workers, {EP_TOKENS} tokens per step")
 if note:
     st.caption(f"For this demo {note}")
 if st.button("Run on worker processes", key="run_parallel", type="primary"):

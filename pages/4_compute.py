@@ -31,6 +31,7 @@ controls = app.sidebar("moeviz · Sparse vs dense compute")
 st.title("Sparse vs dense: what a token really costs")
 cfg = controls.moe_config(d_model=D_MODEL, d_hidden=D_HIDDEN)
 s = cost_summary(cfg)
+app.layer_line(cfg, trained=False, note="Counts do not depend on the weights; the timings run this layer")
 
 st.header("1 · Parameters and FLOPs, counted")
 a, b, c = st.columns(3)

@@ -38,6 +38,10 @@ if not split_tokens(text):
 tokens, runs = variant_runs(text, controls.num_experts, controls.top_k, controls.seed,
                             controls.capacity_factor, bias_steps)
 
+app.layer_line(runs[0].cfg, trained=False,
+               note="One such layer per rule, all with the same seed and so the same weights"
+                    + ("; Switch runs it with k = 1" if any(run.k != runs[0].k for run in runs) else ""))
+
 st.subheader("Who uses which rule, and what it trades")
 for variant in VARIANTS:
     st.markdown(f"- **{variant.label}** · *{variant.model}*: {variant.note}")

@@ -12,7 +12,7 @@ from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
 from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
-                                gate_formula, load_summary, misreading, top_k_table)
+                                gate_formula, load_summary, misreading, router_certainty, top_k_table)
 
 
 def _chart(fig, alt: str) -> None:
@@ -56,6 +56,30 @@ def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
     if run.trace.router in ("topk_softmax", "noisy_topk"):
         st.caption("This router takes its softmax over the k kept logits only; the bars show the full softmax "
                    "for comparison. The ranking, and so the choice, is the same.")
+
+
+def show_untrained_router(view: TokenView, untrained: TokenView) -> None:
+    """Step 2's comparison: this token's hidden state through the trained router and through the same router
+    with the weights it had before training (the same shape, the model's own initial draw)."""
+    st.markdown("**Trained vs untrained router, same token.** The right-hand router has the same shape and "
+                "the weights this layer started from before training; it gets exactly the same hidden state.")
+    c1, c2 = st.columns(2)
+    for column, name, v in ((c1, "trained", view), (c2, "untrained", untrained)):
+        with column:
+            _chart(figs.score_bars(v.probs, name="probability", title=f"Router probabilities, {name} router",
+                                   highlight=v.running, value_range=[0, 1]),
+                   alt=f"Bar chart of the {name} router's probabilities")
+    rows = []
+    for name, v in (("trained", view), ("untrained", untrained)):
+        c = router_certainty(v)
+        rows.append({"router": name, "experts that run": ", ".join(map(str, c["running"])),
+                     "largest probability": c["largest_prob"], "uncertainty": c["entropy_share"]})
+    st.dataframe(rows, hide_index=True, width="content", column_config={
+        "largest probability": st.column_config.NumberColumn(format="%.3f"),
+        "uncertainty": st.column_config.NumberColumn(format="%.2f")})
+    st.caption("Uncertainty: the entropy of the router probabilities divided by its largest possible value, "
+               "log N. 1 means every expert got the same score (the router cannot tell them apart); 0 means all "
+               "the probability went to one expert. Blue bars: the experts that run for this token.")
 
 
 def _gate_latex(view: TokenView, router: str) -> None:
