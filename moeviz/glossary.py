@@ -72,4 +72,26 @@ HEALTH_SIGNALS = (
      "One device waits on the busiest expert; all-to-all time dominates the step."),
 )
 
-__all__ = ["Entry", "ENTRIES", "HEALTH_SIGNALS"]
+# Plain-word definitions of the measures the pages print, shown where each appears (one wording everywhere).
+MEASURES = {
+    "load CV": "Load CV (coefficient of variation): how unevenly the tokens spread over the experts, the spread "
+               "(standard deviation) of the tokens each expert got divided by their mean. 0 means every expert "
+               "got the same number; 1 means the spread is as large as the average load itself.",
+    "specialization": "Specialization (MI ÷ max): how much knowing the expert a token went to tells you about "
+                      "the token's cluster, as a share of the most it could tell. It is the mutual information "
+                      "between cluster and expert divided by its ceiling: 0% = the experts get the same mix of "
+                      "clusters, 100% = each expert's tokens come from clusters no other expert gets.",
+    "× even share": "× even share (lift): how many times more often this expert got the token than if the token's "
+                    "copies were spread evenly over the experts (a share k/N of them each). ×1 = no preference; "
+                    "the largest possible value is N/k, reached by a token that always goes to this expert.",
+    "blind router": "A router blind to the token: one whose choice does not depend on the token it sees (it "
+                    "picks each expert as often as this router does overall, whatever the token). Under it a "
+                    "token type goes to its usual first-choice expert only as often as the most-picked expert is "
+                    "picked at all: the baseline the trained router's share is compared with.",
+    "combine check": "The check adds the weighted expert outputs shown above and compares the sum with the "
+                     "output the layer itself returned: the number is the largest difference between them over "
+                     "the vector's entries. 0, or below about 1e-5 (float rounding), means the sum above is exactly "
+                     "what the layer computed.",
+}
+
+__all__ = ["Entry", "ENTRIES", "HEALTH_SIGNALS", "MEASURES"]

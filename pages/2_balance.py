@@ -4,6 +4,7 @@ import streamlit as st
 import moeviz.app as app
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
+from moeviz.glossary import MEASURES
 from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, TrainHistory,
                           train_iter, trainer_slot)
 
@@ -115,11 +116,12 @@ def show_run(data: dict) -> None:
     cols = st.columns(4)
     cols[0].metric("max / mean load", f"{f['max_mean_load']:.2f}")
     cols[1].metric("task loss", f"{f['task_loss']:.3f}")
-    cols[2].metric("specialization", f"{f['specialization']:.0%}")
+    cols[2].metric("specialization", f"{f['specialization']:.0%}", help=MEASURES["specialization"])
     cols[3].metric("dropped slots", f"{f['dropped_fraction']:.1%}")
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
     app.chart(figs.health_curves(history), key="health_curves")
+    st.caption(f"{MEASURES['load CV']} {MEASURES['specialization']}")
     left, right = st.columns([3, 2])
     app.chart(where=left, fig=figs.assignment_matrix(history), key="assignment")
     with right:

@@ -7,6 +7,7 @@ import moeviz.app as app
 from moeviz.app.runners import variant_runs
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
+from moeviz.glossary import MEASURES
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.text import DEFAULT_SENTENCE, split_tokens
 from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, token_changes, variant_summary
@@ -48,6 +49,7 @@ for variant in VARIANTS:
 
 st.subheader("What each rule did to this sentence")
 st.dataframe(variant_summary(runs), hide_index=True)
+st.caption(MEASURES["load CV"])
 per_token = experts_per_token_figure(runs, tokens)
 app.chart(per_token, key="fig_per_token")
 changes = token_changes(runs, tokens)

@@ -10,6 +10,7 @@ from moeviz.app.charts import chart
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
+from moeviz.glossary import MEASURES
 from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
                                 gate_formula, load_summary, misreading, router_certainty, top_k_table)
@@ -184,6 +185,7 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls) -> None:
     c1, c2 = st.columns(2)
     c1.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
     c2.metric("Sum of terms vs layer output", difference(combine_check(view)), help=ROUNDING_NOTE)
+    st.caption(MEASURES["combine check"])
     same = tuple(run.mlp_output_shape) == (D,)
     st.caption(("✓ " if same else "✗ ") + f"The output shape ({D},) {'equals' if same else 'differs from'} a plain "
                f"MLP's output shape {tuple(run.mlp_output_shape)}.")
