@@ -63,8 +63,8 @@ loads = load_comparison(runs)
 app.chart(loads, key="fig_loads")
 
 st.subheader("Router scores per rule (same 0…1 colour scale)")
-st.caption("Orange outlines: the experts each token was sent to; dotted vermillion: chosen but dropped at "
-           "capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise.")
+st.caption("Orange outlines: the experts each token was sent to (expert choice: the experts that picked the "
+           "token, since there the experts choose); dotted vermillion: chosen but dropped at capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise.")
 heatmaps = variant_heatmaps(runs, tokens)
 columns = st.columns(2)
 for i, fig in enumerate(heatmaps):

@@ -185,3 +185,11 @@ def test_router_certainty_ends_evenly_unsure_and_certain():
     even = router_certainty(dataclasses.replace(view, probs=np.full(4, 0.25)))
     sure = router_certainty(dataclasses.replace(view, probs=np.array([0.0, 1.0, 0.0, 0.0])))
     assert even["entropy_share"] == pytest.approx(1.0) and sure["entropy_share"] == pytest.approx(0.0)
+
+
+def test_the_answer_says_no_expert_picked_a_token_under_expert_choice():
+    layer, run = make_run(router="expert_choice", num_experts=8, capacity_factor=0.25)
+    unpicked = [t for t in range(run.trace.num_tokens) if run.trace.dropped[t].all()]
+    assert unpicked, "capacity 0.25 leaves some token unpicked"
+    text = answer(token_view(run.trace, unpicked[0], run.labels))
+    assert "no expert picked it" in text and "dropped" not in text

@@ -108,7 +108,9 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls) -> None:
                     "not run for this token. The kept scores become the **combine weights**"
                     + (", renormalised to sum to 1." if run.trace.router != "switch" else
                        " (Switch keeps the raw probability)."))
-    _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights),
+    title = ("The experts that picked this token (lit), with its combine weights" if run.trace.router ==
+             "expert_choice" else "Top-k keeps the best k, masks the rest")
+    _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights, title=title),
            alt="Router probabilities with the chosen experts highlighted")
     rows = [r for r in top_k_table(view) if r["ran"] or run.trace.router != "expert_choice"]
     st.dataframe(rows, hide_index=True, width="content", column_config={
@@ -159,8 +161,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
         "much less.")
     c1, c2 = st.columns([3, 2])
     with c1:
+        picked = "picked by the expert" if run.trace.router == "expert_choice" else "chosen"
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
-                              title="Router probabilities, tokens × experts (outlined: chosen)"),
+                              title=f"Router probabilities, tokens × experts (outlined: {picked})"),
                alt="Heatmap of router probabilities with chosen cells outlined")
     with c2:
         _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert (blue: this token's)"),
