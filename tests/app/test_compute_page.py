@@ -36,3 +36,11 @@ def test_bad_batch_in_link_warns_and_uses_default():
     at = open_page({"batch": "9999999"})
     assert not at.exception and at.warning
     assert at.select_slider(key="batch").value == 256
+
+
+def test_the_whole_model_share_is_shown_next_to_k_over_n():
+    at = open_page()
+    table = at.dataframe[0].value
+    rows = dict(zip(table["model"], table["active / total (whole model)"]))
+    assert rows["Mixtral 8x7B"] == "12.9B / 46.7B = 27.6%" and rows["DeepSeek-V3"] == "37.0B / 671.0B = 5.5%"
+    assert any("attention" in m.value and "k/N" in m.value for m in at.markdown)
