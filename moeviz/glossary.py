@@ -11,6 +11,7 @@ class Entry:
     term: str
     text: str  # Markdown, two or three sentences
     page: str | None  # the page (path relative to app.py) that shows it, or None
+    shown_as: str | None = None  # the words that page uses for it, when not the term itself (tested)
 
 
 ENTRIES = (
@@ -19,7 +20,7 @@ ENTRIES = (
           "app.py"),
     Entry("Gate", "The function that turns router scores into the weights used to mix expert outputs: a softmax "
           "in Mixtral, a sigmoid in DeepSeek-V3. \"Gate value\" is the weight one chosen expert gets.",
-          "pages/5_variants.py"),
+          "pages/5_variants.py", "gating"),
     Entry("Top-k", "Keep the k highest-scoring experts for a token and ignore the rest. With k = 2 of 8 "
           "experts, a token touches a quarter of the expert weights.", "app.py"),
     Entry("Expert", "One of the N feed-forward networks (MLPs) inside an MoE layer, each with its own weights. "
@@ -33,24 +34,27 @@ ENTRIES = (
           "the residual connection alone.", "pages/3_parallel.py"),
     Entry("Load balancing loss", "An extra training loss, N · Σ f_i · P_i (Switch Transformer), that is "
           "smallest when tokens and router probability are spread evenly over the experts. Its weight trades "
-          "balance against the task loss.", "pages/2_balance.py"),
+          "balance against the task loss.", "pages/2_balance.py", "balance loss"),
     Entry("z-loss", "A small penalty on the size of the router logits (the mean squared log-sum-exp, from "
           "ST-MoE). Large logits make the softmax brittle and training unstable; this keeps them modest.",
           "pages/2_balance.py"),
     Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
           "stop getting gradient and stay useless. Balance losses or DeepSeek's selection bias prevent it.",
-          "pages/2_balance.py"),
+          "pages/2_balance.py", "collapse"),
     Entry("Expert parallelism", "Placing different experts on different devices, so a model with many experts "
           "fits and each device only computes its own experts' tokens.", "pages/3_parallel.py"),
     Entry("All-to-all", "The communication step of expert parallelism: every device sends each token to the "
           "device that holds its expert, and the results come back the same way. At scale it can cost more "
-          "than the expert maths.", "pages/3_parallel.py"),
-    Entry("Shared expert", "An expert that every token always uses, next to the routed ones (DeepSeek, "
-          "Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to specialise.", None),
+          "than the expert maths.", "pages/3_parallel.py", "all_to_all"),
+    Entry("Shared expert", "An expert that every token always uses, next to the routed ones (DeepSeekMoE, "
+          "DeepSeek-V3, Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to "
+          "specialise. DeepSeek adds its output as it is; Qwen2-MoE scales it per token by a gate of its own, "
+          "sigmoid(w · x) with one learned vector w (`shared_expert_gate` in transformers' Qwen2-MoE code, as "
+          "of transformers 5.24), so a token can turn it down.", "pages/4_compute.py"),
     Entry("Active vs total parameters", "Total parameters are all the weights the model stores; active ones are "
           "those a single token actually uses: in an MoE layer the router, its k experts and any shared expert; in a "
           "whole model also attention and embeddings. Compute follows the active count, memory "
-          "the total.", "pages/4_compute.py"),
+          "the total.", "pages/4_compute.py", "active"),
 )
 
 # (signal, healthy, failing): what to watch in a real system's routing statistics.
