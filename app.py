@@ -20,10 +20,11 @@ if not app.presenting():
     st.title("One token through a Mixture-of-Experts layer")
 header, answer_box = st.columns(2) if app.presenting() else (st.container(), st.container())
 with header.expander("The layer and the sentence", icon=":material/tune:") if app.presenting() else header:
-    intro = st.empty()  # the caption goes above the source widgets, but is known only once they have answered
+    intro = st.container()  # the captions go above the source widgets, but are known only once they have answered
     source = pick_source()
     walk = build_walkthrough(controls, source, pick_trained(source, controls))
     intro.caption(walk.caption)
+    app.layer_line(walk.layer, trained=walk.trained, where=intro)
 token = pick_token(walk.run.labels)
 with answer_box:
     show_answer(walk.run, token, folded=app.presenting())

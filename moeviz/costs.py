@@ -2,7 +2,8 @@
 
 Counts, not measurements (the measured times are moeviz.bench's). FLOPs = 2 * multiply-adds of the matmuls.
 Pure Python on a few integers: the layer puts layer_costs into every RoutingTrace's metrics, and /compute
-draws cost_summary.
+draws cost_summary and, for named models, whole_model_shares (a whole model is less sparse than one MoE layer:
+attention and embeddings run for every token; decoder_params counts that for a Mixtral-style shape).
 """
 from __future__ import annotations
 
@@ -71,3 +72,34 @@ def design_costs(cfg: MoEConfig) -> dict:
     """layer_costs of one design, plus how many different expert sets a token can get, C(N, k)."""
     return {**layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, cfg.top_k, cfg.activation, cfg.shared_expert),
             "expert_combinations": math.comb(cfg.num_experts, cfg.top_k)}
+
+
+# Whole models, as their makers state them (as of 2025): k/N holds inside an MoE layer, but attention,
+# embeddings, norms (and DeepSeek-V3's shared experts and first dense layers) run for every token.
+WHOLE_MODELS = (
+    {"model": "Mixtral 8x7B", "top_k": 2, "num_experts": 8, "total_params": 46.7e9, "active_params": 12.9e9,
+     "source": "Mistral AI's Mixtral announcement (Dec 2023): 46.7B total, 12.9B used per token"},
+    {"model": "DeepSeek-V3", "top_k": 8, "num_experts": 256, "total_params": 671e9, "active_params": 37e9,
+     "source": "DeepSeek-V3 model card and technical report (Dec 2024): 671B total, 37B activated per token "
+               "(the 671B leave out the multi-token-prediction module)"},
+)
+
+
+def whole_model_shares() -> list[dict]:
+    """Per named model: the per-layer rule of thumb k/N next to the whole model's active share."""
+    return [{**m, "layer_share": m["top_k"] / m["num_experts"],
+             "model_share": m["active_params"] / m["total_params"]} for m in WHOLE_MODELS]
+
+
+def decoder_params(vocab_size: int, d_model: int, n_layers: int, n_heads: int, n_kv_heads: int, d_hidden: int,
+                   num_experts: int, top_k: int, tied_embeddings: bool = False) -> dict:
+    """Total and active parameters of a Mixtral-style decoder (grouped-query attention, SwiGLU experts in every
+    layer, RMSNorm): what the whole-model share counts that one MoE layer's k/N does not."""
+    head_dim = d_model // n_heads
+    attention = 2 * d_model * d_model + 2 * d_model * n_kv_heads * head_dim  # q, o; k, v
+    moe = layer_costs(d_model, d_hidden, num_experts, top_k, "swiglu", False)
+    norms = 2 * d_model
+    embeddings = vocab_size * d_model * (1 if tied_embeddings else 2)  # input table and output head
+    shared = n_layers * (attention + norms) + embeddings + d_model  # the final norm
+    return {"total_params": shared + n_layers * moe["total_params"],
+            "active_params": shared + n_layers * moe["active_params"]}

@@ -11,6 +11,7 @@ class Entry:
     term: str
     text: str  # Markdown, two or three sentences
     page: str | None  # the page (path relative to app.py) that shows it, or None
+    shown_as: str | None = None  # the words that page uses for it, when not the term itself (tested)
 
 
 ENTRIES = (
@@ -19,7 +20,7 @@ ENTRIES = (
           "app.py"),
     Entry("Gate", "The function that turns router scores into the weights used to mix expert outputs: a softmax "
           "in Mixtral, a sigmoid in DeepSeek-V3. \"Gate value\" is the weight one chosen expert gets.",
-          "pages/5_variants.py"),
+          "pages/5_variants.py", "gating"),
     Entry("Top-k", "Keep the k highest-scoring experts for a token and ignore the rest. With k = 2 of 8 "
           "experts, a token touches a quarter of the expert weights.", "app.py"),
     Entry("Expert", "One of the N feed-forward networks (MLPs) inside an MoE layer, each with its own weights. "
@@ -33,37 +34,41 @@ ENTRIES = (
           "the residual connection alone.", "pages/3_parallel.py"),
     Entry("Load balancing loss", "An extra training loss, N · Σ f_i · P_i (Switch Transformer), that is "
           "smallest when tokens and router probability are spread evenly over the experts. Its weight trades "
-          "balance against the task loss.", "pages/2_balance.py"),
+          "balance against the task loss.", "pages/2_balance.py", "balance loss"),
     Entry("z-loss", "A small penalty on the size of the router logits (the mean squared log-sum-exp, from "
           "ST-MoE). Large logits make the softmax brittle and training unstable; this keeps them modest.",
           "pages/2_balance.py"),
     Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
           "stop getting gradient and stay useless. Balance losses or DeepSeek's selection bias prevent it.",
-          "pages/2_balance.py"),
+          "pages/2_balance.py", "collapse"),
     Entry("Expert parallelism", "Placing different experts on different devices, so a model with many experts "
           "fits and each device only computes its own experts' tokens.", "pages/3_parallel.py"),
     Entry("All-to-all", "The communication step of expert parallelism: every device sends each token to the "
           "device that holds its expert, and the results come back the same way. At scale it can cost more "
-          "than the expert maths.", "pages/3_parallel.py"),
-    Entry("Shared expert", "An expert that every token always uses, next to the routed ones (DeepSeek, "
-          "Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to specialise. "
-          "/compute counts what it costs.", "pages/4_compute.py"),
+          "than the expert maths.", "pages/3_parallel.py", "all_to_all"),
+    Entry("Shared expert", "An expert that every token always uses, next to the routed ones (DeepSeekMoE, "
+          "DeepSeek-V3, Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to "
+          "specialise. DeepSeek adds its output as it is; Qwen2-MoE scales it per token by a gate of its own, "
+          "sigmoid(w · x) with one learned vector w (`shared_expert_gate` in transformers' Qwen2-MoE code, as "
+          "of transformers 5.24), so a token can turn it down.", "pages/4_compute.py"),
     Entry("Active vs total parameters", "Total parameters are all the weights the model stores; active ones are "
           "those a single token actually uses: in an MoE layer the router, its k experts and any shared expert; in a "
           "whole model also attention and embeddings. Compute follows the active count, memory "
-          "the total.", "pages/4_compute.py"),
+          "the total.", "pages/4_compute.py", "active"),
     Entry("Dropless MoE", "Every chosen expert runs on every token copy sent to it, however many: nothing is "
           "dropped (HF Mixtral, OLMoE, DeepSeek-V3, MegaBlocks). Uneven routing then costs uneven work instead "
-          "of dropped copies; /parallel routes one batch both ways.", "pages/3_parallel.py"),
+          "of dropped copies; /parallel routes one batch both ways.", "pages/3_parallel.py",
+          "Dropless or capacity: the same batch both ways"),
     Entry("Fine-grained experts", "Many narrow experts instead of a few wide ones, with proportionally more "
           "chosen per token (DeepSeekMoE): the same compute, far more possible expert combinations.",
-          "pages/4_compute.py"),
+          "pages/4_compute.py", "Fine-grained and shared experts"),
     Entry("Node-limited routing", "Each token may choose experts on at most M devices or nodes (DeepSeek-V2: "
           "devices; DeepSeek-V3: 4 of 8 expert groups), so its copies cross fewer links in the all-to-all.",
-          "pages/3_parallel.py"),
+          "pages/3_parallel.py", "each token on at most M devices"),
     Entry("Routing at inference", "With a capacity limit or expert choice, whether a token gets its experts "
           "depends on the other tokens in its batch: decoding one token alone and a whole prompt at once can "
-          "give it different outputs. Dropless top-k routes each token on its own.", "pages/3_parallel.py"),
+          "give it different outputs. Dropless top-k routes each token on its own.", "pages/3_parallel.py",
+          "Routing at inference: a token's output can depend on its batch"),
 )
 
 # (signal, healthy, failing): what to watch in a real system's routing statistics.
@@ -85,4 +90,26 @@ HEALTH_SIGNALS = (
      "One device waits on the busiest expert; all-to-all time dominates the step."),
 )
 
-__all__ = ["Entry", "ENTRIES", "HEALTH_SIGNALS"]
+# Plain-word definitions of the measures the pages print, shown where each appears (one wording everywhere).
+MEASURES = {
+    "load CV": "Load CV (coefficient of variation): how unevenly the tokens spread over the experts, the spread "
+               "(standard deviation) of the tokens each expert got divided by their mean. 0 means every expert "
+               "got the same number; 1 means the spread is as large as the average load itself.",
+    "specialization": "Specialization (MI ÷ max): how much knowing the expert a token went to tells you about "
+                      "the token's cluster, as a share of the most it could tell. It is the mutual information "
+                      "between cluster and expert divided by its ceiling: 0% = the experts get the same mix of "
+                      "clusters, 100% = each expert's tokens come from clusters no other expert gets.",
+    "× even share": "× even share (lift): how many times more often this expert got the token than if the token's "
+                    "copies were spread evenly over the experts (a share k/N of them each). ×1 = no preference; "
+                    "the largest possible value is N/k, reached by a token that always goes to this expert.",
+    "blind router": "A router blind to the token: one whose choice does not depend on the token it sees (it "
+                    "picks each expert as often as this router does overall, whatever the token). Under it a "
+                    "token type goes to its usual first-choice expert only as often as the most-picked expert is "
+                    "picked at all: the baseline the trained router's share is compared with.",
+    "combine check": "The check adds the weighted expert outputs shown above and compares the sum with the "
+                     "output the layer itself returned: the number is the largest difference between them over "
+                     "the vector's entries. 0, or below about 1e-5 (float rounding), means the sum above is exactly "
+                     "what the layer computed.",
+}
+
+__all__ = ["Entry", "ENTRIES", "HEALTH_SIGNALS", "MEASURES"]

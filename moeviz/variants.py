@@ -135,6 +135,18 @@ def variant_summary(runs: list[VariantRun]) -> list[dict]:
     return rows
 
 
+def what_happened(router: str, experts: int, k: int) -> str:
+    """Why a token got `experts` experts instead of k, in the words of its router: with expert choice the
+    experts pick, so nothing is dropped; a token-choice router chose k and lost copies at capacity."""
+    if router == "expert_choice":
+        if experts == 0:
+            return "no expert picked it: it skips the layer"
+        return f"{'fewer' if experts < k else 'more'} experts picked it than k (each expert picks its top tokens)"
+    if experts == 0:
+        return "every copy dropped at capacity: it skips the layer"
+    return "fewer than k (copies dropped at capacity)" if experts < k else "more than k"
+
+
 def token_changes(runs: list[VariantRun], labels) -> list[dict]:
     """One row per (variant, token) whose token got fewer or more experts than k: a table, not HTML."""
     rows = []
@@ -142,10 +154,9 @@ def token_changes(runs: list[VariantRun], labels) -> list[dict]:
         for t, n in enumerate(run.experts_per_token.tolist()):
             if n != run.k:
                 rows.append({"variant": run.variant.label, "token": t, "text": labels[t], "experts": n,
-                             "k": run.k, "what happened": "no expert: skips the layer" if n == 0 else
-                             ("fewer than k (dropped at capacity)" if n < run.k else "more than k")})
+                             "k": run.k, "what happened": what_happened(run.variant.router, n, run.k)})
     return rows
 
 
 __all__ = ["Variant", "VARIANTS", "VARIANT_KEYS", "VariantRun", "run_variants", "variant_summary",
-           "token_changes", "variant_config"]
+           "token_changes", "variant_config", "what_happened"]

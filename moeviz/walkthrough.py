@@ -86,6 +86,7 @@ class TokenView:
     expert_outputs: np.ndarray  # (K, D) each slot's expert output, before weighting
     output: np.ndarray  # (D,) the layer's output for this token
     lost: np.ndarray  # expert ids chosen but full (capacity); empty for expert choice (unpicked is not lost)
+    router: str = ""  # the trace's router: with "expert_choice" the experts pick the token, it chooses nothing
 
     @property
     def vector_norm(self) -> float:
@@ -117,7 +118,7 @@ def token_view(trace: RoutingTrace, t: int, labels=None) -> TokenView:
         index=t, label=f"token {t}" if labels is None else labels[t], vector=_np(trace.input[t]),
         logits=_np(trace.router_logits[t]), probs=_np(trace.router_probs[t]),
         selection=_np(trace.selection_scores[t]), slots=slots, weights=_np(trace.topk_weights[t]), dropped=dropped,
-        expert_outputs=_np(trace.expert_outputs[t]), output=_np(trace.output[t]), lost=lost)
+        expert_outputs=_np(trace.expert_outputs[t]), output=_np(trace.output[t]), lost=lost, router=trace.router)
 
 
 def gate_formula(view: TokenView, router: str, expert: int) -> dict:
@@ -132,6 +133,16 @@ def gate_formula(view: TokenView, router: str, expert: int) -> dict:
     scale = math.exp(z.max())
     return {"kind": "softmax", "expert": expert, "logit": z[expert], "exp": exps[expert] * scale,
             "sum_exp": exps.sum() * scale, "prob": view.probs[expert]}
+
+
+def router_certainty(view: TokenView) -> dict:
+    """How decided the router is about this token: the experts that ran, its largest probability, and its entropy
+    as a share of log N (1 = the same score for every expert, 0 = all probability on one expert)."""
+    p = view.probs / view.probs.sum()  # sigmoid scores need not sum to 1; shares do
+    nonzero = p[p > 0]
+    entropy = float(-(nonzero * np.log(nonzero)).sum())
+    return {"running": [int(e) for e in view.running], "largest_prob": float(view.probs.max()),
+            "entropy_share": entropy / math.log(len(p)) if len(p) > 1 else 0.0}
 
 
 def top_k_table(view: TokenView) -> list[dict]:
@@ -213,7 +224,9 @@ def answer(view: TokenView) -> str:
     num_experts = len(view.probs)
     ran, idle = len(view.running), num_experts - len(view.running)
     if ran == 0:
-        return (f"For {word}, **no expert runs**: every slot it was given was dropped. The layer adds nothing; "
+        why = ("no expert picked it (with expert choice each expert takes its own top tokens)"
+               if view.router == "expert_choice" else "every slot it was given was dropped")
+        return (f"For {word}, **no expert runs**: {why}. The layer adds nothing; "
                 f"the residual connection carries the token on unchanged.")
     text = f"For {word}, **{ran} of {num_experts} experts run**: {_experts_phrase(view)}. "
     text += f"The other {plural(idle, 'expert')} {'does' if idle == 1 else 'do'} no work for it."

@@ -7,6 +7,7 @@ import moeviz.app as app
 from moeviz.app.runners import shipped_summary, trained_lm, trained_routing
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures.heatmap import CODE_MARK, code_share_bars, layer_heatmap, layer_load_bars
+from moeviz.glossary import MEASURES
 from moeviz.lm import analysis
 from moeviz.text import plural
 
@@ -48,6 +49,9 @@ if controls.router != "softmax_topk":
     notes.append(f"This model's router is softmax → top-k; the sidebar's router "
                  f"({ROUTER_LABELS[controls.router]}) applies to the random layers on other pages, not here.")
 about.caption(" ".join(notes))
+app.layer_line(lm.model.blocks[0].moe, trained=True,
+               note=f"Each of the model's {trained.n_layers} MoE layers has this shape; attention and embeddings "
+                    "sit around them")
 
 # Set the box's value through session state every run: a "text" left by another page's widget (the walkthrough's
 # text_input) would otherwise come back empty here, and the presets need to write into the box.
@@ -84,6 +88,7 @@ else:
             m = routing.traces[layer].metrics
             st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), max/mean load "
                        f"{m['max_mean_load']:.2f}, dropped slots {m['dropped_fraction']:.0%}.")
+    st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's.")
     info = {"checkpoint": f"e{lm.num_experts}", "num_experts": lm.num_experts, "top_k": lm.top_k,
             "capacity_factor": controls.capacity_factor}
     left, right = st.columns(2)
@@ -106,9 +111,11 @@ else:
     with app.fold("How to read it"):
         for line in record["reading"]:
             st.markdown(f"- {line}")
+        st.caption(MEASURES["blind router"])
     for layer, tab in enumerate(st.tabs([f"Layer {i}" for i in range(len(stats["layers"]))])):
         with tab:
             st.dataframe(analysis.expert_table(stats["layers"][layer]), hide_index=True)
+    st.caption(MEASURES["× even share"])
     dense = summary["models"].get("dense", {}).get("val_loss")
     st.caption(f"Validation loss (nats per token, held-out topics): this model {record['val_loss']:.3f}; dense model "
                f"with the same active parameters {dense:.3f}; unigram baseline {summary['unigram_val_loss']:.3f}."

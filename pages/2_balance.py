@@ -3,8 +3,10 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.runners import precision_rows
+from moeviz.app.balance_text import explain_run
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
+from moeviz.glossary import MEASURES
 from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, TrainHistory,
                           train_iter, trainer_slot)
 
@@ -17,7 +19,6 @@ LEARNING_RATES = (0.001, 0.003, 0.01, 0.03)
 REPORT_EVERY = 25  # steps between chart updates while training
 WAIT_S = 180  # how long a run waits for a free trainer before giving up
 Z_LOSS_WEIGHTS = (0.0, 0.001, 0.01, 0.1, 1.0)  # 0.001: ST-MoE's and transformers' SwitchTransformers default
-SKEWED_START = 1.3  # max/mean load at step 1 from which the explanation calls the untrained router skewed
 
 
 def train_config(controls, method: str, steps: int, lr: float, weight: float | None = None,
@@ -72,38 +73,7 @@ def run_sweep(controls, steps: int, lr: float, z_weight: float, live) -> list[di
 
 
 def explain(history: TrainHistory) -> None:
-    f, cfg = history.final(), history.config
-    E, k = cfg["num_experts"], cfg["top_k"]
-    first, idle, cost = f["first_max_mean_load"], f["idle_experts"], f["overflow_at_1_25"]
-    how = ("the aux-loss-free bias" if cfg["method"] == "aux_free" else f"balance weight α = {cfg['balance_weight']:g}")
-    if cfg["router"] == "expert_choice":
-        start = (f"*Load imbalance.* With expert choice each expert picks exactly C tokens, so the load is even by "
-                 f"construction (busiest expert **{f['max_mean_load']:.2f}×** the mean) and a balance loss has "
-                 f"little to fix. Its failure mode is the other way round: a token that no expert picked gets "
-                 f"only the residual path ({f['dropped_fraction']:.1%} of tokens over the last "
-                 f"{f['window_steps']} steps).\n\n")
-    else:
-        opening = (f"already took **{first:.2f}×** its fair share: every token carries the same offset, so the "
-                   f"untrained router favours a few experts for all of them" if first >= SKEWED_START else
-                   f"took **{first:.2f}×** its fair share: close to even before any training")
-        start = (f"*Load imbalance.* At step 1 the busiest expert {opening}. Over the last {f['window_steps']} "
-                 f"steps the busiest expert took **{f['max_mean_load']:.2f}×** the mean load (1.00 would be "
-                 f"perfectly even), and {idle} of {E} experts got less than a quarter of a fair share.\n\n")
-    st.markdown(
-        f"**What this run shows** ({how}, {E} experts, k = {k}, {f['steps']} steps).\n\n"
-        + start +
-        f"*Expert collapse.* An expert that gets more tokens gets more gradient, becomes better, and so is chosen "
-        f"even more: without a push back the router settles on a few experts and the rest stop learning. Here the "
-        f"chosen expert reveals **{f['specialization']:.0%}** of what it could about a token's cluster "
-        f"(specialization), and the task loss ended at **{f['task_loss']:.3f}**. A very large weight evens the load "
-        f"but drowns the task's signal to the router: load near 1.0, specialization and task loss worse.\n\n"
-        f"*What imbalance costs.* Systems pay for it in one of two ways. With a fixed capacity (Switch, GShard) "
-        f"each expert gets C = ⌈cf · T · k / N⌉ slots; at cf = 1.25, Switch's training factor, this final load "
-        f"would overflow **{cost:.1%}** of all slots: those token copies skip their expert (dropped slots; the "
-        f"token keeps its other experts), while the idle experts' empty slots are still computed. Dropless MoE "
-        f"(HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks) runs every chosen expert on all the tokens that chose "
-        f"it: nothing is dropped, but with experts on separate devices everyone waits for the busiest one. "
-        f"Set a capacity factor in the sidebar to train with drops; the dropped-slots curve then shows them.")
+    st.markdown(explain_run(history.final(), history.config))
 
 
 def show_run(data: dict) -> None:
@@ -118,11 +88,12 @@ def show_run(data: dict) -> None:
     cols = st.columns(4)
     cols[0].metric("max / mean load", f"{f['max_mean_load']:.2f}")
     cols[1].metric("task loss", f"{f['task_loss']:.3f}")
-    cols[2].metric("specialization", f"{f['specialization']:.0%}")
+    cols[2].metric("specialization", f"{f['specialization']:.0%}", help=MEASURES["specialization"])
     cols[3].metric("dropped slots", f"{f['dropped_fraction']:.1%}")
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
     app.chart(figs.health_curves(history), key="health_curves")
+    st.caption(f"{MEASURES['load CV']} {MEASURES['specialization']}")
     left, right = st.columns([3, 2])
     app.chart(where=left, fig=figs.assignment_matrix(history), key="assignment")
     with right, app.fold("What this run shows"):  # folded in presenter mode: the figures come first
@@ -145,6 +116,8 @@ intro.caption(
     "millions of tokens per step, so each expert's share is measured with little noise, and has dozens of MoE "
     "layers and hundreds of thousands of steps for a gentle push to act; a large weight there costs quality.")
 
+layer_line_slot = st.empty()  # filled once the knobs below have said which layer the lab trains
+
 left, mid, right = st.columns(3)
 mode = left.radio("Mode", tuple(MODES), format_func=MODES.get, key="balance_mode",
                   index=list(MODES).index(app.url_value("balance_mode", "single", app.parse_choice(list(MODES)))))
@@ -163,6 +136,9 @@ z_weight = mid.select_slider("Router z-loss weight", Z_LOSS_WEIGHTS, key="z_loss
 for url_key, value in (("balance_mode", mode), ("balance_method", method), ("train_steps", steps), ("train_lr", lr),
                        ("z_loss_weight", z_weight)):
     app.set_url_value(url_key, value)
+app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=True, where=layer_line_slot,
+               note="It starts from random weights and is trained live on this page, on the made-up task above, "
+                    "when you press Train")
 if mode == "sweep" and method == "aux_free":
     st.caption("The sweep varies α, so it uses the balance loss.")
 

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import capacity_run, device_limit_run, dropless_run, inference_run
+from moeviz.app.runners import capacity_config, capacity_run, device_limit_run, dropless_run, inference_run
 from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, SWITCH_EVAL_CAPACITY
 from moeviz.inference import token_table
 from moeviz.figures import parallel as figs
@@ -10,6 +10,7 @@ from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.capacity import dropped_tokens, expert_buffers
 from moeviz.parallel.demo import demo_config, imbalance_demo
 from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve, model_devices
+from moeviz.parallel.reading import worker_summary
 from moeviz.text import ROUNDING_NOTE, difference
 
 TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
@@ -49,6 +50,7 @@ tokens = right.select_slider("Tokens in the batch", TOKEN_COUNTS, key="tokens",
 app.set_url_value("tokens", tokens)
 
 demo = capacity_run(controls, policy, tokens)
+app.layer_line(capacity_config(controls, policy), trained=False, note=f"{tokens} seeded random tokens")
 trace = demo.trace
 if trace.router == "expert_choice":
     st.info("Expert choice never overflows: each expert picks exactly C tokens. Its failure mode is a token that "
@@ -100,6 +102,7 @@ app.set_url_value("workers", workers)
 skew = right.select_slider("Skew: share of tokens pushed toward worker 0's experts", SKEWS, key="skew",
                            value=app.url_value("skew", 0.9, app.parse_float_choice(SKEWS)))
 app.set_url_value("skew", skew)
+app.layer_line(ep_cfg, trained=False, note=f"Split over the W workers, {EP_TOKENS} tokens per step")
 if note:
     st.caption(f"For this demo {note}")
 if st.button("Run on worker processes", key="run_parallel", type="primary"):
@@ -132,15 +135,35 @@ if result and result[1] == workers and result[0] == ep_cfg:
                     "from each worker, so worker 0's work is capped (compare its copies received with capacity "
                     "*off*); the copies past C are dropped. A token keeps its other copies; one that lost all k "
                     "keeps only the residual path.")
-    app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g} "
-                                     f"(busiest expert {sk['load_max_over_mean']:.1f}× the mean load)"),
-                    key="worker_bars")
+    w = worker_summary(sk["workers"])
+    app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {ran_skew:g}: worker {w['busiest']} "
+                                                    f"received {w['busiest_over_mean']:.1f}× the mean copies"),
+              key="worker_bars")
+    own = ", ".join(f"worker {r}: {n:,} own + {m:,} from others" for r, (n, m) in
+                    enumerate(zip(w["own"], w["from_others"])))
+    st.caption(
+        f"Copies received count a worker's own token copies too ({own}); only the copies from other workers "
+        "cross the wire. Every copy that crosses comes back as a result of the same size, so a worker's bytes "
+        "sent and received are nearly equal however uneven the copies are (they differ only by the 8-byte "
+        "expert id sent with each copy): the busy worker receives copies "
+        "and sends their results back, the quiet one sends copies and receives results. The busiest single "
+        f"expert was routed {sk['load_max_over_mean']:.1f}× the mean expert load (before any capacity limit); "
+        "the bars add up each worker's experts.")
     app.chart(figs.worker_timelines({"balanced": bal["workers"], f"skew {ran_skew:g}": sk["workers"]}),
-                    key="timelines")
+              key="timelines")
+    b = worker_summary(bal["workers"])
+    copies, compute = (", ".join(f"{v:,}" for v in b["received"]),
+                       ", ".join(f"{ms:.0f} ms" for ms in b["compute_ms"]))
     st.caption(f"Measured now on this machine ({EP_TOKENS} tokens, D={EP_D_MODEL}, H={EP_D_HIDDEN}, median of 3 "
                "steps; the single-process reference runs each worker's shard, i.e. the same capacity groups). "
-               "Other users share its cores, so times move from run to run. *Waiting* is time in a barrier "
-               "before each exchange: idle until the slowest peer arrives. Worker start-up took "
+               "Each bar is one worker's step: route, compute, all_to_all, waiting and *other* (the untimed rest: "
+               "sorting copies by destination, putting results back in token order, the weighted combine) add "
+               "up to its step time; the label gives the slowest worker's, which is the step's. *Waiting* is "
+               "time in the barrier before each of the 4 exchanges: idle until the slowest peer arrives, plus "
+               f"the barrier's own message round, so even the least-waiting worker spent {b['least_wait_ms']:.1f} "
+               f"ms there in the balanced run. The balanced workers got {copies} copies and computed for "
+               f"{compute} (worker 0 first): other users share these cores, so "
+               "equal work does not take equal time and times move from run to run. Worker start-up took "
                f"{bal['pool_start_s']:.1f} s (0 when the pool was already running).")
 else:
     st.caption("Press the button to run one batch on real worker processes (the first run starts them).")

@@ -6,7 +6,7 @@ from moeviz.bench.layer import run_case, scaling
 from moeviz.bench.timing import DEFAULT_ROUNDS
 from moeviz.app.runners import granularity_run
 from moeviz.bench.granularity import measure_design
-from moeviz.costs import cost_summary
+from moeviz.costs import cost_summary, whole_model_shares
 from moeviz.device import available_devices
 from moeviz.figures import compute as figs
 
@@ -34,6 +34,7 @@ controls = app.sidebar("moeviz · Sparse vs dense compute")
 st.title("Sparse vs dense: what a token really costs")
 cfg = controls.moe_config(d_model=D_MODEL, d_hidden=D_HIDDEN)
 s = cost_summary(cfg)
+app.layer_line(cfg, trained=False, note="Counts do not depend on the weights; the timings run this layer")
 
 st.header("1 · Parameters and FLOPs, counted")
 a, b, c = st.columns(3)
@@ -53,6 +54,19 @@ app.chart(where=right, fig=figs.flops_bars(s), key="flops")
 st.caption("FLOPs = 2 × multiply-adds of the matrix products. Dense-all runs every expert on every token and masks "
            "the unchosen results; the dense-equivalent FFN is one plain MLP k·H wide: the same active FLOPs with "
            "no routing at all.")
+
+st.subheader("A whole model is less sparse than one MoE layer")
+st.markdown(
+    "k/N is the share of *one MoE layer's* expert weights a token uses. A whole model also has attention, "
+    "embeddings, the output head and norms, which every token runs through in full (DeepSeek-V3 adds shared "
+    "experts and three dense first layers). So the whole model's active share is larger than k/N:")
+st.dataframe([{"model": m["model"], "k / N (one MoE layer)": f"{m['top_k']}/{m['num_experts']} = "
+               f"{m['layer_share']:.1%}", "active / total (whole model)":
+               f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}",
+               "stated by": m["source"]} for m in whole_model_shares()], hide_index=True)
+st.caption("As of 2025, from the makers' own figures. For Mixtral, counting its transformers config "
+           "(d_model 4096, 32 layers, 8 experts of width 14336, grouped-query attention with 8 key/value heads, "
+           "a 32,000-token vocabulary) gives the same 46.7B and 12.9B (moeviz.costs.decoder_params).")
 
 st.header("2 · Measured time")
 left, right = st.columns(2)

@@ -7,6 +7,7 @@ import moeviz.app as app
 from moeviz.app.runners import variant_runs
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
+from moeviz.glossary import MEASURES
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.text import DEFAULT_SENTENCE, split_tokens
 from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, token_changes, variant_summary
@@ -38,6 +39,10 @@ if not split_tokens(text):
 tokens, runs = variant_runs(text, controls.num_experts, controls.top_k, controls.seed,
                             controls.capacity_factor, bias_steps)
 
+app.layer_line(runs[0].cfg, trained=False,
+               note="One such layer per rule, all with the same seed and so the same weights"
+                    + ("; Switch runs it with k = 1" if any(run.k != runs[0].k for run in runs) else ""))
+
 per_token = experts_per_token_figure(runs, tokens)
 if app.presenting():  # the figure first; the rules' notes and the table fold below it
     app.chart(per_token, key="fig_per_token")
@@ -49,6 +54,7 @@ with app.fold("Who uses which rule, and what it trades"):
 with app.fold("What each rule did to this sentence (table)"):
     st.subheader("What each rule did to this sentence")
     st.dataframe(variant_summary(runs), hide_index=True)
+    st.caption(MEASURES["load CV"])
 if not app.presenting():
     app.chart(per_token, key="fig_per_token")
 changes = token_changes(runs, tokens)
@@ -62,8 +68,8 @@ loads = load_comparison(runs)
 app.chart(loads, key="fig_loads")
 
 st.subheader("Router scores per rule (same 0…1 colour scale)")
-st.caption("Orange outlines: the experts each token was sent to; dotted vermillion: chosen but dropped at "
-           "capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise.")
+st.caption("Orange outlines: the experts each token was sent to (expert choice: the experts that picked the "
+           "token, since there the experts choose); dotted vermillion: chosen but dropped at capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise.")
 heatmaps = variant_heatmaps(runs, tokens)
 columns = st.columns(2)
 for i, fig in enumerate(heatmaps):

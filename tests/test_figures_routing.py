@@ -92,4 +92,6 @@ def test_expert_choice_has_no_overflow_marks():
     assert dropped_per_expert(trace).sum() == 0
     heat = router_heatmap(trace, [str(i) for i in range(6)])
     picked = int((~trace.dropped).sum())
-    assert cells_outlined(by_name(heat, "top-k chosen")) == picked  # outlines = experts that picked each token
+    assert cells_outlined(by_name(heat, "picked by the expert")) == picked  # outlines = experts that picked it
+    assert not [t for t in heat.data if t.name == "top-k chosen"]  # the experts choose, not the token
+    assert cells_outlined(by_name(heat, "chosen, dropped")) == 0  # an unpicked cell is not a dropped copy

@@ -58,6 +58,6 @@ def test_expert_choice_heatmap_outlines_only_the_picks(runs):
     ec_index = next(i for i, run in enumerate(runs) if run.variant.key == "expert_choice")
     fig = variant_heatmaps(runs, LABELS)[ec_index]
     picked = int((~runs[ec_index].trace.dropped).sum())
-    outline = by_name(fig, "top-k chosen")
+    outline = by_name(fig, "picked by the expert")  # the experts choose: not "top-k chosen"
     assert sum(v is None for v in outline.x) == picked  # one closed square per pick
     assert len(by_name(fig, "chosen, dropped").x) == 0

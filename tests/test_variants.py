@@ -120,3 +120,15 @@ def test_token_changes_lists_exactly_the_tokens_off_k(x):
     expected = {(r.variant.label, t) for r in tight for t, n in enumerate(r.experts_per_token.tolist()) if n != r.k}
     assert {(row["variant"], row["token"]) for row in rows} == expected
     assert all(row["text"] == labels[row["token"]] for row in rows)
+
+
+def test_token_changes_say_who_chose_in_each_routers_words(x):
+    tight = list(runs_for(x, capacity_factor=0.5).values())
+    rows = token_changes(tight, [f"w{i}" for i in range(10)])
+    routers = {r.variant.label: r.variant.router for r in tight}
+    expert_choice = [row for row in rows if routers[row["variant"]] == "expert_choice"]
+    token_choice = [row for row in rows if routers[row["variant"]] != "expert_choice"]
+    assert expert_choice and token_choice
+    assert not any("dropped" in row["what happened"] for row in expert_choice)
+    assert all("picked it" in row["what happened"] for row in expert_choice)
+    assert all("dropped at capacity" in row["what happened"] for row in token_choice if row["experts"] < row["k"])

@@ -1,4 +1,5 @@
 """moeviz.walkthrough: every number the six steps show agrees with the layer's own tensors."""
+import dataclasses
 import math
 
 import numpy as np
@@ -10,7 +11,8 @@ from moeviz.config import ROUTERS
 from moeviz.text import DEFAULT_SENTENCE
 from moeviz.walkthrough import (NUM_RANDOM_VECTORS, STEP_NAMES, answer, combine_check, combine_terms,
                                 compute_counts, expert_demand, gate_formula, load_summary, misreading, run_dense,
-                                run_walkthrough, token_view, top_k_table, walkthrough_inputs)
+                                router_certainty, run_walkthrough, token_view, top_k_table,
+                                walkthrough_inputs)
 
 
 def make_run(router="softmax_topk", top_k=2, num_experts=8, capacity_factor=None, source="sentence"):
@@ -165,3 +167,29 @@ def test_answer_when_no_expert_runs():
     view = token_view(run.trace, lost[0], run.labels)
     assert "no expert runs" in answer(view)
     assert combine_terms(view) == [] and combine_check(view) < 1e-6
+
+
+def test_router_certainty_matches_the_categorical_entropy():
+    layer, run = make_run(num_experts=8)
+    view = token_view(run.trace, 2, run.labels)
+    c = router_certainty(view)
+    reference = torch.distributions.Categorical(probs=torch.from_numpy(view.probs)).entropy() / math.log(8)
+    assert c["entropy_share"] == pytest.approx(float(reference))
+    assert c["largest_prob"] == pytest.approx(float(view.probs.max()))
+    assert c["running"] == [int(e) for e in view.running]
+
+
+def test_router_certainty_ends_evenly_unsure_and_certain():
+    layer, run = make_run(num_experts=4)
+    view = token_view(run.trace, 0, run.labels)
+    even = router_certainty(dataclasses.replace(view, probs=np.full(4, 0.25)))
+    sure = router_certainty(dataclasses.replace(view, probs=np.array([0.0, 1.0, 0.0, 0.0])))
+    assert even["entropy_share"] == pytest.approx(1.0) and sure["entropy_share"] == pytest.approx(0.0)
+
+
+def test_the_answer_says_no_expert_picked_a_token_under_expert_choice():
+    layer, run = make_run(router="expert_choice", num_experts=8, capacity_factor=0.25)
+    unpicked = [t for t in range(run.trace.num_tokens) if run.trace.dropped[t].all()]
+    assert unpicked, "capacity 0.25 leaves some token unpicked"
+    text = answer(token_view(run.trace, unpicked[0], run.labels))
+    assert "no expert picked it" in text and "dropped" not in text

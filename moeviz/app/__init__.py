@@ -27,6 +27,9 @@ warns and gives its new one), `parse_choices(options)` (a comma list), `parse_fl
 `ParamError(reason)` (or returns `Renamed(value, note)`) works. Keep widget key == URL key, and put every knob
 that changes what a page shows into the link.
 
+Which layer: every page draws one `app.layer_line(cfg_or_layer, trained=..., note=...)` caption (trained or
+random, d_model, d_hidden, N, k, parameters), so a learner never has to guess where the numbers come from.
+
 Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
 "Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).
 
@@ -39,6 +42,7 @@ page's cached runner goes there too: keyed by primitives, its bound an entry of 
 """
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls, device_label, sidebar
+from moeviz.app.layer_line import layer_line, layer_line_text
 from moeviz.app.nav import PAGES, PageInfo, existing_pages
 from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices, parse_flag, parse_float_choice,
                                parse_int, parse_int_choice, parse_text)
@@ -47,7 +51,7 @@ from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, d
 from moeviz.app.url import link_params, set_url_value, url_value
 
 __all__ = [
-    "chart", "sidebar", "locked", "presenting", "fold", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
+    "chart", "sidebar", "layer_line", "layer_line_text", "locked", "presenting", "fold", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
     "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
     "parse_text",
     "cached_layer", "cached_walkthrough", "walkthrough_for", "cached_dense", "dense_for",

@@ -54,6 +54,7 @@ MAX_ENTRIES = {
     "trained_lm": 12,  # shipped language models, keyed by the requested N, k and capacity factor
     "trained_walkthrough": 32,  # a sentence through one MoE layer of a trained model
     "trained_dense": 8,
+    "untrained_walkthrough": 16,  # the same sentence through that layer's weights from before training
     "trained_routing": 64,  # /heatmap: a text through every layer of a trained model
     "summary": 1,  # the shipped training record (summary.json)
     "capacity": 32,  # /parallel: one batch's trace under a capacity limit
@@ -127,6 +128,13 @@ def trained_dense(text: str, layer: int, num_experts: int, top_k: int, capacity_
     return trained_lm(num_experts, top_k, capacity_factor).dense_run(text, layer)
 
 
+@st.cache_resource(max_entries=MAX_ENTRIES["untrained_walkthrough"], show_spinner=False)
+def untrained_walkthrough(text: str, layer: int, num_experts: int, top_k: int,
+                          capacity_factor: float | None) -> WalkthroughRun:
+    """trained_walkthrough's hidden states through the same layer with its weights from before training."""
+    return trained_lm(num_experts, top_k, capacity_factor).untrained_walkthrough(text, layer)
+
+
 @st.cache_resource(max_entries=MAX_ENTRIES["trained_routing"], show_spinner=False)
 def trained_routing(num_experts: int, top_k: int, capacity_factor: float | None, text: str) -> TextRouting:
     """`text` through every layer of the trained model (the heatmap's numbers)."""
@@ -139,10 +147,15 @@ def shipped_summary() -> dict:
     return load_summary()
 
 
+def capacity_config(controls: Controls, policy: str) -> MoEConfig:
+    """The layer of /parallel's capacity demo: the sidebar's, small, with drop policy `policy`."""
+    return controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, drop_policy=policy,
+                               device="cpu")
+
+
 def capacity_run(controls: Controls, policy: str, tokens: int) -> CapacityDemo:
     """/parallel's capacity demo: `tokens` seeded random tokens through a small layer with drop policy `policy`."""
-    return _capacity_run(controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN,
-                                             drop_policy=policy, device="cpu"), tokens)
+    return _capacity_run(capacity_config(controls, policy), tokens)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["capacity"], show_spinner=False)
@@ -220,18 +233,23 @@ class Walkthrough:
     dense: Callable[[], DenseRun]  # the misreading's runs on the same layer and tokens, computed when called
     controls: Controls  # the sidebar's controls (the layer that ran is run.trace: its router, k and N)
     caption: str  # which layer the numbers come from, in words
+    layer: object  # the MoELayer that ran (for the page's layer line); read-only
+    trained: bool  # True: a layer of the trained language model; False: random weights
+    # The same tokens through the same layer before training (trained source only), computed when called.
+    untrained: Callable[[], WalkthroughRun] | None = None
 
 
 def build_walkthrough(controls: Controls, source: TokenSource, lm_layer: int | None = None) -> Walkthrough:
-    """The walkthrough of the sidebar's random layer, or of MoE layer `lm_layer` of the trained language model
-    (fed the sentence's real hidden states) when `lm_layer` is given."""
+    """The walkthrough of MoE layer `lm_layer` of the trained language model (fed the sentence's real hidden
+    states; the page's default), or of the sidebar's random layer when `lm_layer` is None."""
     if lm_layer is None:
         key = _key(controls, source.source, source.text, source.vector_seed)
         cfg = key[0]
         caption = (f"A real PyTorch MoE layer with random weights (seed {cfg.seed}): {cfg.num_experts} "
                    f"experts, top-{cfg.top_k} routing. Every number on this page is read from the layer's own "
                    "tensors. Change the layer in the sidebar.")
-        return Walkthrough(cached_walkthrough(*key), partial(cached_dense, *key), controls, caption)
+        return Walkthrough(cached_walkthrough(*key), partial(cached_dense, *key), controls, caption,
+                           cached_layer(cfg), trained=False)
     # The trained model routes softmax -> top-k with the learner's k (the sidebar's router does not apply to it).
     args = (source.text, lm_layer, controls.num_experts, controls.top_k, controls.capacity_factor)
     lm = trained_lm(*args[2:])
@@ -239,4 +257,5 @@ def build_walkthrough(controls: Controls, source: TokenSource, lm_layer: int | N
                f"experts, softmax → top-{lm.top_k} routing, fed the real hidden state of each token of your sentence "
                f"(the model's own subword tokens). Every number is read from that layer's tensors; the sidebar's "
                f"router and seed do not apply. " + " ".join(lm.notes()))
-    return Walkthrough(trained_walkthrough(*args), partial(trained_dense, *args), controls, caption)
+    return Walkthrough(trained_walkthrough(*args), partial(trained_dense, *args), controls, caption,
+                       lm.model.blocks[lm_layer].moe, trained=True, untrained=partial(untrained_walkthrough, *args))

@@ -13,9 +13,10 @@ from moeviz.app.charts import chart
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
+from moeviz.glossary import MEASURES
 from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
-                                gate_formula, load_summary, misreading, top_k_table)
+                                gate_formula, load_summary, misreading, router_certainty, top_k_table)
 
 
 def _chart(fig, alt: str) -> None:
@@ -61,6 +62,30 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
                    "for comparison. The ranking, and so the choice, is the same.")
 
 
+def show_untrained_router(view: TokenView, untrained: TokenView) -> None:
+    """Step 2's comparison: this token's hidden state through the trained router and through the same router
+    with the weights it had before training (the same shape, the model's own initial draw)."""
+    st.markdown("**Trained vs untrained router, same token.** The right-hand router has the same shape and "
+                "the weights this layer started from before training; it gets exactly the same hidden state.")
+    c1, c2 = st.columns(2)
+    for column, name, v in ((c1, "trained", view), (c2, "untrained", untrained)):
+        with column:
+            _chart(figs.score_bars(v.probs, name="probability", title=f"Router probabilities, {name} router",
+                                   highlight=v.running, value_range=[0, 1]),
+                   alt=f"Bar chart of the {name} router's probabilities")
+    rows = []
+    for name, v in (("trained", view), ("untrained", untrained)):
+        c = router_certainty(v)
+        rows.append({"router": name, "experts that run": ", ".join(map(str, c["running"])),
+                     "largest probability": c["largest_prob"], "uncertainty": c["entropy_share"]})
+    st.dataframe(rows, hide_index=True, width="content", column_config={
+        "largest probability": st.column_config.NumberColumn(format="%.3f"),
+        "uncertainty": st.column_config.NumberColumn(format="%.2f")})
+    st.caption("Uncertainty: the entropy of the router probabilities divided by its largest possible value, "
+               "log N. 1 means every expert got the same score (the router cannot tell them apart); 0 means all "
+               "the probability went to one expert. Blue bars: the experts that run for this token.")
+
+
 def _gate_latex(view: TokenView, router: str) -> None:
     best = int(view.selection.argmax())
     g = gate_formula(view, router, best)
@@ -86,7 +111,9 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
                     "not run for this token. The kept scores become the **combine weights**"
                     + (", renormalised to sum to 1." if run.trace.router != "switch" else
                        " (Switch keeps the raw probability)."))
-    _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights),
+    title = ("The experts that picked this token (lit), with its combine weights" if run.trace.router ==
+             "expert_choice" else "Top-k keeps the best k, masks the rest")
+    _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights, title=title),
            alt="Router probabilities with the chosen experts highlighted")
     rows = [r for r in top_k_table(view) if r["ran"] or run.trace.router != "expert_choice"]
     st.dataframe(rows, hide_index=True, width="content", column_config={
@@ -137,8 +164,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         "much less.")
     c1, c2 = st.columns([3, 2])
     with c1:
+        picked = "picked by the expert" if run.trace.router == "expert_choice" else "chosen"
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
-                              title="Router probabilities, tokens × experts (outlined: chosen)"),
+                              title=f"Router probabilities, tokens × experts (outlined: {picked})"),
                alt="Heatmap of router probabilities with chosen cells outlined")
     with c2:
         _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert (blue: this token's)"),
@@ -163,6 +191,7 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     c1, c2 = st.columns(2)
     c1.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
     c2.metric("Sum of terms vs layer output", difference(combine_check(view)), help=ROUNDING_NOTE)
+    st.caption(MEASURES["combine check"])
     same = tuple(run.mlp_output_shape) == (D,)
     st.caption(("✓ " if same else "✗ ") + f"The output shape ({D},) {'equals' if same else 'differs from'} a plain "
                f"MLP's output shape {tuple(run.mlp_output_shape)}.")

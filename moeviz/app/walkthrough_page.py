@@ -10,7 +10,7 @@ import streamlit as st
 from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text
 from moeviz.app.presenter import locked, presenting
 from moeviz.app.runners import TokenSource, Walkthrough
-from moeviz.app.steps import STEPS, show_misreading
+from moeviz.app.steps import STEPS, show_misreading, show_untrained_router
 from moeviz.app.url import set_url_value, url_value
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown, split_tokens
 from moeviz.walkthrough import SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
@@ -68,6 +68,20 @@ def show_answer(run: WalkthroughRun, token: int, folded: bool = False) -> None:
         st.markdown(answer(view))
 
 
+def compare_untrained(walk: Walkthrough, view) -> None:
+    """Step 2's switch: the same token through the layer's router as it was before training."""
+    if walk.untrained is None:
+        st.caption("This layer's router has random weights: it is an untrained router. Turn on “Use the trained "
+                   "language model” above to put a trained router's scores beside an untrained one's.")
+        return
+    shown = st.toggle("Compare with the untrained router (same token, weights from before training)",
+                      key="untrained", value=url_value("untrained", False, parse_flag))
+    set_url_value("untrained", shown)
+    if shown:
+        run = walk.untrained()
+        show_untrained_router(view, token_view(run.trace, view.index, run.labels))
+
+
 def _go_to(step: int) -> None:
     st.session_state["step"] = step  # a callback runs before the widgets, so it may set the control's state
 
@@ -111,6 +125,8 @@ def stepper(walk: Walkthrough, token: int) -> None:
         explain = explain_col.expander("What this step shows", icon=":material/notes:").markdown
     view = token_view(walk.run.trace, token, walk.run.labels)
     STEPS[step - 1](walk.run, view, walk.controls, explain)
+    if STEPS[step - 1] is STEPS[1]:  # the router scores: set the learned router beside an untrained one
+        compare_untrained(walk, view)
     st.divider()
     shown = st.toggle("Show the misreading: what if every expert voted on every token?", key="misreading",
                       value=url_value("misreading", False, parse_flag))

@@ -7,7 +7,8 @@
     dropless_vs_capacity_bars(result)        # moeviz.parallel.dropless.dropless_vs_capacity: rows per expert
     devices_spanned_bars(span)               # moeviz.parallel.placement.device_limit_demo: devices per token
 Trace names in fig.data: "kept (in a slot)", "dropped (overflow)", "capacity"; "rows received", "compute ms",
-"bytes sent", "bytes received", "waiting ms"; "route", "compute", "all_to_all", "waiting"; "compute", "communication".
+"bytes sent", "bytes received", "waiting ms"; "route", "compute", "all_to_all", "waiting", "other"; "compute",
+"communication".
 """
 from __future__ import annotations
 
@@ -63,12 +64,14 @@ def worker_bars(workers: list[dict], title: str | None = "Per worker", height: i
 
 def worker_timelines(runs: dict[str, list[dict]], title: str | None = "Where each worker's step time went",
                      height: int = 320) -> go.Figure:
-    """Stacked horizontal bars per worker (route, compute, all_to_all, waiting) for each labelled run."""
+    """Stacked horizontal bars per worker (route, compute, all_to_all, waiting, other) for each labelled run:
+    with "other" (the untimed rest of the step) each bar reaches that worker's step time."""
     rows = [(f"{label} · worker {w['rank']}", w) for label, workers in runs.items() for w in workers]
     fig = go.Figure()
     for name, key, color in (("route", "route_ms", IDLE), ("compute", "compute_ms", GREEN),
-                             ("all_to_all", "comm_ms", ORANGE), ("waiting", "wait_ms", VERMILLION)):
-        fig.add_trace(go.Bar(y=[r[0] for r in rows], x=[r[1][key] for r in rows], name=name, orientation="h",
+                             ("all_to_all", "comm_ms", ORANGE), ("waiting", "wait_ms", VERMILLION),
+                             ("other", "other_ms", SKY)):
+        fig.add_trace(go.Bar(y=[r[0] for r in rows], x=[r[1].get(key, 0.0) for r in rows], name=name, orientation="h",
                              marker_color=color))
     for label, workers in runs.items():
         slowest = max(w["step_ms"] for w in workers)

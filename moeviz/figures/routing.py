@@ -4,7 +4,7 @@
     load_bars(trace)                                   # or expert_load_bars(tokens_per_expert, ...)
 
 The trace versions read a RoutingTrace; the array versions take tensors/arrays for pages that hold their own.
-Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" / "chosen, dropped" (outline
+Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" (expert choice: "picked by the expert") / "chosen, dropped" (outline
 Scatter), "tokens processed" / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
 """
 from __future__ import annotations
@@ -62,9 +62,13 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
 def router_heatmap(trace, labels, **kwargs) -> go.Figure:
     """probs_heatmap of a RoutingTrace: router_probs with its topk_indices outlined and drops dashed.
 
-    For expert choice the trace's slots are all E experts (dropped = not picked), so the outline shows
-    exactly the experts that picked each token."""
-    return probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
+    For expert choice the trace's slots are all E experts (dropped = not picked): the outline, named "picked by
+    the expert", shows exactly the experts that picked each token, and an unpicked cell is not a dropped copy."""
+    fig = probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
+    if trace.router == "expert_choice":  # the experts choose: no token chose a top-k, none was dropped
+        fig.update_traces(name="picked by the expert", selector=dict(name="top-k chosen"))
+        fig.update_traces(x=[], y=[], showlegend=False, selector=dict(name="chosen, dropped"))
+    return fig
 
 
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,

@@ -90,10 +90,25 @@ class ShippedLM:
         labels, x, layer = self.moe_layer_inputs(text, layer_index)
         return run_walkthrough(layer, labels[:max_tokens], x[:max_tokens])
 
+    def untrained_walkthrough(self, text: str, layer_index: int = 0, max_tokens: int = MAX_TOKENS) -> WalkthroughRun:
+        """The same walkthrough through that layer as it was before training: a fresh MoELayer built from the
+        layer's own MoEConfig, whose seed is the one the model was initialised with, so its router and experts
+        are the weights training started from. Fed the same (trained) hidden states, so the two routers can be
+        compared on exactly the same token."""
+        labels, x, layer = self.moe_layer_inputs(text, layer_index)
+        return run_walkthrough(initial_layer(layer), labels[:max_tokens], x[:max_tokens])
+
     def dense_run(self, text: str, layer_index: int = 0, max_tokens: int = MAX_TOKENS) -> DenseRun:
         """The walkthrough's "every expert votes" run on the same layer and hidden states as `walkthrough`."""
         _, x, layer = self.moe_layer_inputs(text, layer_index)
         return run_dense(layer, x[:max_tokens])
+
+
+def initial_layer(layer: MoELayer) -> MoELayer:
+    """`layer`'s shape and routing rule with the weights its seed draws: for a trained layer of TinyMoELM, the
+    weights it had before training (its MoE layers draw from their own seeded generator)."""
+    fresh = MoELayer(layer.cfg).eval()
+    return fresh.to(layer.device)
 
 
 def load_shipped(num_experts: int, top_k: int = 2, capacity_factor: float | None = None) -> ShippedLM:

@@ -10,7 +10,9 @@ rank before anything is sent. The exact reference is therefore the single-proces
 Shapes: T local tokens, K slots per token, D = d_model, S = active slots sent, R = rows received.
 
 Timing per rank (wall clock, ms): route, wait (in a barrier before each exchange: idle until the slowest peer
-arrives), comm (inside the all_to_all calls), compute (the local experts), step (all of it). Bytes count only
+arrives, plus the barrier's own message round), comm (inside the all_to_all calls), compute (the local
+experts), other (the untimed rest: sorting copies by destination, scattering the results back, the weighted
+combine), step (all of it: route + wait + comm + compute + other). Bytes count only
 rows that leave or reach this rank from another rank: a token routed to a local expert never touches the wire.
 """
 from __future__ import annotations
@@ -118,6 +120,7 @@ def ep_step(layer: MoELayer, x_local: torch.Tensor, group=None) -> tuple[torch.T
     stats = _stats(rank, W, E, T, x_local, send_n, recv_n, clock)
     stats["slots_dropped"] = int(r.dropped.sum())  # over capacity in this rank's group: never sent
     stats["step_ms"] = (time.perf_counter() - start) * 1e3
+    stats["other_ms"] = max(0.0, stats["step_ms"] - sum(clock.ms.values()))  # so the phases add up to the step
     return y, stats
 
 

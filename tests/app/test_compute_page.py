@@ -61,3 +61,11 @@ def test_granularity_timing_runs_on_click():
     at.button(key="measure_granularity").click().run(timeout=200)
     assert not at.exception
     assert any("median forward (ms)" in d.value.columns for d in at.dataframe)
+
+
+def test_the_whole_model_share_is_shown_next_to_k_over_n():
+    at = open_page()
+    table = at.dataframe[0].value
+    rows = dict(zip(table["model"], table["active / total (whole model)"]))
+    assert rows["Mixtral 8x7B"] == "12.9B / 46.7B = 27.6%" and rows["DeepSeek-V3"] == "37.0B / 671.0B = 5.5%"
+    assert any("attention" in m.value and "k/N" in m.value for m in at.markdown)

@@ -1,6 +1,8 @@
 """The /parallel page under AppTest: capacity from the link, the drop policy, the worker run, bad links."""
 
+import json
 import math
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,6 +14,35 @@ from moeviz.config import DEFAULT_SWITCH_CAPACITY
 from moeviz.parallel import current_pool, shutdown_pool
 
 PAGE = "pages/3_parallel.py"
+
+
+def figure(at, title_start: str) -> dict:
+    """The page's Plotly figure whose title starts with `title_start`, as its JSON spec."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return next(f for f in specs if f["layout"].get("title", {}).get("text", "").startswith(title_start))
+
+
+def traces(fig: dict) -> dict:
+    return {t["name"]: t for t in fig["data"]}
+
+
+def assert_worker_charts_agree_with_their_text(at):
+    bars = figure(at, "Per worker")
+    received = traces(bars)["rows received"]["y"]
+    ratio = float(re.search(r"received ([\d.]+)× the mean copies", bars["layout"]["title"]["text"]).group(1))
+    assert ratio == pytest.approx(max(received) / (sum(received) / len(received)), abs=0.051)
+    own = [c.value for c in at.caption if c.value.startswith("Copies received count")][0]
+    for rank, n in enumerate(received):  # the caption's own + from others add up to the bar
+        mine, others = re.search(rf"worker {rank}: ([\d,]+) own \+ ([\d,]+) from others", own).groups()
+        assert int(mine.replace(",", "")) + int(others.replace(",", "")) == n
+    timeline = traces(figure(at, "Where each worker"))
+    phases = ("route", "compute", "all_to_all", "waiting", "other")
+    totals = [sum(timeline[p]["x"][i] for p in phases) for i in range(len(timeline["route"]["x"]))]
+    labels = [a["text"] for a in figure(at, "Where each worker")["layout"]["annotations"]]
+    steps = sorted(float(re.search(r"step (\d+) ms", t).group(1)) for t in labels)
+    # each run's slowest bar reaches the step its label states (labels are rounded to whole ms)
+    half = len(totals) // 2
+    assert sorted([max(totals[:half]), max(totals[half:])]) == pytest.approx(steps, abs=0.51)
 
 
 def open_page(params: dict | None = None) -> AppTest:
@@ -96,6 +127,7 @@ def test_worker_run_shows_per_worker_results_and_matches_the_layer():
         m = metrics(at)
         assert m["Step time, balanced"].endswith("ms")
         assert float(m["Max |parallel − single-process|"]) < 1e-4
+        assert_worker_charts_agree_with_their_text(at)
         pool = current_pool()
         assert pool is not None and pool.world_size == 2
         pids = pool.pids
@@ -114,6 +146,7 @@ def test_worker_run_with_capacity_drops_per_worker_and_still_matches():
         assert float(metrics(at)["Max |parallel − single-process|"]) < 1e-4
         text = [m.value for m in at.markdown if "applied per worker" in m.value]
         assert text and "Capacity factor 1, applied per worker" in text[0]
+        assert_worker_charts_agree_with_their_text(at)
         assert not [c.value for c in at.caption if c.value.startswith("For this demo")]  # nothing was replaced
     finally:
         shutdown_pool()

@@ -174,7 +174,7 @@ def test_k_larger_than_the_experts_is_clamped_with_a_warning():
 
 
 def test_switch_router_runs_k_1_and_keeps_the_chosen_k():
-    at = run_app(top_k="3")
+    at = run_app(top_k="3", trained="0")  # the sidebar's router runs the random layer (the trained one keeps its own)
     at.selectbox(key="router").set_value("switch").run()
     assert not at.exception
     assert "1 of 8 experts run" in " ".join(m.value for m in at.markdown)

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moeviz.config import ROUTERS
+from moeviz.lm.shipped import load_shipped
 from moeviz.text import DEFAULT_SENTENCE, split_tokens
 from moeviz.walkthrough import STEP_NAMES
 
@@ -30,6 +31,11 @@ def shown_step(at) -> int:
 def answer_experts(at) -> tuple[int, int]:
     found = re.search(r"\*\*(\d+) of (\d+) experts run\*\*", page_text(at))
     return int(found.group(1)), int(found.group(2))
+
+
+def trained_labels(text: str) -> tuple[str, ...]:
+    """The tokens the default (trained) layer routes: the language model's own subwords."""
+    return load_shipped(8).route(text).labels
 
 
 def test_runs_and_answers_the_question():
@@ -78,6 +84,8 @@ def test_a_link_opens_a_step_and_a_token():
     at = run_app(step="3", token="1", text="Cats chase mice.")
     assert not at.exception and not at.warning
     assert shown_step(at) == 3
+    assert f"“{trained_labels('Cats chase mice.')[1]}” (token 1)" in page_text(at)
+    at = run_app(step="3", token="1", text="Cats chase mice.", trained="0")  # the random layer reads words
     assert "“chase” (token 1)" in page_text(at)
 
 
@@ -96,7 +104,8 @@ def test_hostile_page_values_warn_and_fall_back(link):
 def test_token_past_the_end_of_the_sentence_picks_the_last_one():
     at = run_app(text="One two", token="40")
     assert not at.exception
-    assert "“two” (token 1)" in page_text(at)
+    labels = trained_labels("One two")
+    assert f"“{labels[-1]}” (token {len(labels) - 1})" in page_text(at)
 
 
 def test_user_text_is_never_markup():
@@ -110,7 +119,7 @@ def test_user_text_is_never_markup():
 
 def test_picking_another_token_updates_the_answer_but_not_the_step():
     at = run_app(step="2")
-    tokens = split_tokens(DEFAULT_SENTENCE)
+    tokens = trained_labels(DEFAULT_SENTENCE)
     at.button_group(key="token").set_value(3).run()
     assert f"“{tokens[3]}” (token 3)" in page_text(at)
     assert shown_step(at) == 2 and at.query_params["token"] == "3"
@@ -145,8 +154,32 @@ def test_misreading_toggle_shows_dense_and_all_vote_numbers():
 
 @pytest.mark.parametrize("router", ROUTERS)
 def test_every_step_runs_for_every_router(router):
-    at = run_app(router=router, capacity_factor="1", misreading="1")
+    at = run_app(router=router, capacity_factor="1", misreading="1", trained="0")  # the sidebar's router: random layer
     for step in range(1, 7):
         at.segmented_control(key="step").set_value(step).run()
         assert not at.exception, (router, step, [e.value for e in at.exception])
         assert not at.warning
+
+
+def test_the_default_layer_is_the_trained_model_and_trained_0_keeps_the_random_one():
+    at = run_app()
+    assert at.toggle(key="trained").value
+    assert any("trained on Python's documentation" in c.value for c in at.caption)
+    assert at.query_params["trained"] == "1"
+    at = run_app(trained="0")  # a link made before the default changed still shows the random layer
+    assert not at.toggle(key="trained").value
+    assert any("random weights" in c.value for c in at.caption)
+    assert f"“{split_tokens(DEFAULT_SENTENCE)[0]}” (token 0)" in page_text(at)
+
+
+def test_step_2_puts_the_untrained_router_beside_the_trained_one():
+    at = run_app(step="2")
+    at.toggle(key="untrained").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert list(table["router"]) == ["trained", "untrained"]
+    assert at.query_params["untrained"] == "1"
+    at = run_app(step="2", trained="0")  # the random layer's router is the untrained one: no switch, a sentence
+    assert not at.exception
+    assert not [t for t in at.toggle if t.key == "untrained"]
+    assert any("it is an untrained router" in c.value for c in at.caption)

@@ -83,7 +83,7 @@ def test_values_survive_a_page_change(page, streamlit_server):
     others = [p for p in existing_pages() if p.path != "app.py"]
     if not others:
         return  # nothing to switch to yet
-    open_app(page, streamlit_server, "/?num_experts=12&top_k=3&step=2")
+    open_app(page, streamlit_server, "/?num_experts=12&top_k=3&step=2&trained=0")  # the random layer has N = 12
     _settled(page)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_role("link", name=others[-1].label).click()

@@ -5,6 +5,7 @@ import torch
 
 from moeviz.lm import corpus, data
 from moeviz.lm.checkpoint import file_digest, load_checkpoint
+from moeviz.lm.model import TinyMoELM
 from moeviz.lm.shipped import load_shipped, load_summary, nearest_expert_count, shipped_expert_counts
 from moeviz.lm.tokenizer import CHECKPOINT_DIR, TOKENIZER_FILE, shipped_tokenizer
 
@@ -97,3 +98,17 @@ def test_trained_walkthrough_keeps_at_most_max_tokens_and_dense_matches():
     dense = lm.dense_run(text, 1, 10)
     torch.testing.assert_close(dense.dense_output, run.trace.output, atol=1e-5, rtol=1e-5)
     assert dense.all_expert_outputs.shape == (4, 10, run.trace.output.shape[1])
+
+
+@pytest.mark.parametrize("layer_index", [0, 1])
+def test_untrained_walkthrough_is_the_same_layer_before_training_on_the_same_states(layer_index):
+    text = "An iterator is created for the result."
+    lm = load_shipped(8, 2, None)
+    trained, untrained = lm.walkthrough(text, layer_index), lm.untrained_walkthrough(text, layer_index)
+    assert untrained.labels == trained.labels
+    torch.testing.assert_close(untrained.trace.input, trained.trace.input)  # the same hidden states
+    initial = TinyMoELM(lm.model.cfg).blocks[layer_index].moe  # the model as built before training
+    with torch.inference_mode():
+        logits = trained.trace.input @ initial.router.weight.T
+    torch.testing.assert_close(untrained.trace.router_logits, logits)
+    assert not torch.allclose(untrained.trace.router_logits, trained.trace.router_logits)

@@ -1,4 +1,4 @@
-"""The walkthrough's token source switch: with the trained model on, the page runs a real trained MoE layer."""
+"""The walkthrough's layer switch: the trained model's layer by default, the random layer on request."""
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -8,9 +8,12 @@ from moeviz.lm.shipped import load_shipped
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_walkthrough_switches_to_the_trained_layer_and_back():
+def test_walkthrough_starts_on_the_trained_layer_switches_to_random_and_back():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
     assert not at.exception
+    assert any("trained on Python's documentation" in c.value for c in at.caption)  # the default
+    at.toggle(key="trained").set_value(False).run()
+    assert any("random weights" in c.value for c in at.caption)
     at.toggle(key="trained").set_value(True).run()
     assert not at.exception
     assert any("trained on Python's documentation" in c.value for c in at.caption)

@@ -1,0 +1,53 @@
+"""The standard layer line: every page with numbers says which layer they come from, in the same words."""
+import re
+from pathlib import Path
+
+import pytest
+
+from moeviz.app.layer_line import PREFIX, layer_line_text
+from moeviz.config import MoEConfig
+from moeviz.layer import MoELayer
+from tests.app.pages import open_page
+
+ROOT = Path(__file__).resolve().parents[2]
+NO_LAYER = {"pages/7_glossary.py": "text only: no layer, no numbers"}
+PAGES = [p for p in ["app.py"] + sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+         if p not in NO_LAYER]
+LINE = re.compile(re.escape(PREFIX) + r" \*\*(trained|random)\*\* weights.* · d_model (\d+) · d_hidden (\d+) · "
+                  r"N = (\d+) experts.* · k = (\d+) · ([\d,]+) parameters \(([\d,]+) used per token\)")
+
+
+def layer_lines(at) -> list[re.Match]:
+    return [m for c in at.caption if (m := LINE.search(c.value))]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_says_which_layer(page):
+    at = open_page(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert layer_lines(at), f"{page} shows no layer line"
+
+
+def test_the_walkthrough_line_describes_the_layer_that_ran():
+    trained = layer_lines(open_page("app.py"))[0]
+    assert trained.group(1) == "trained" and trained.group(2) == "64"  # the language model's width
+    random = layer_lines(open_page("app.py", {"trained": "0", "num_experts": "16", "top_k": "3"}))[0]
+    assert random.groups()[:5] == ("random", "32", "64", "16", "3")
+
+
+def test_parallel_names_both_of_its_layers():
+    widths = {m.group(2) for m in layer_lines(open_page("pages/3_parallel.py"))}
+    assert widths == {"32", "256"}  # the capacity demo's layer and the workers' layer
+
+
+@pytest.mark.parametrize("fields", [dict(), dict(shared_expert=True, activation="swiglu"), dict(num_experts=5,
+                                                                                             top_k=3)])
+def test_parameter_count_is_the_layers_own(fields):
+    cfg = MoEConfig(d_model=8, d_hidden=12, **fields)
+    layer = MoELayer(cfg)
+    total = sum(p.numel() for p in layer.parameters())
+    per_expert = sum(p.numel() for p in layer.experts.parameters()) // cfg.num_experts
+    active = total - (cfg.num_experts - cfg.top_k) * per_expert
+    found = LINE.search(layer_line_text(cfg, trained=False))
+    assert int(found.group(6).replace(",", "")) == total
+    assert int(found.group(7).replace(",", "")) == active
