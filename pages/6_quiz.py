@@ -76,7 +76,7 @@ if not kinds:
 
 kind = None if len(kinds) == len(QUESTION_KINDS) else kinds[seed % len(kinds)]
 question = cached_question(seed, kind)
-st.subheader(KIND_LABELS[question.kind])
+st.header(KIND_LABELS[question.kind])
 st.markdown(question.prompt)
 _shown(question)
 

@@ -26,8 +26,10 @@ session last set, else `default`; `set_url_value(key, value)` remembers it and w
 that raises `ParamError(reason)` works. Keep widget key == URL key, and put every knob that changes what a page
 shows into the link.
 
-Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
-"Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).
+Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`: it names the chart for
+screen readers (`alt=`, else the title), puts its numbers in a folded table below it, keeps axis text readable and
+scales chart text in presenter mode, and adds the figure to the sidebar's "Figures on this page (HTML)" download
+(moeviz.app.charts).
 
 Cached runners (shared by all sessions; read-only): `cached_layer(num_experts, top_k, router, capacity_factor,
 seed, d_model=32, d_hidden=64)` -> eval-mode MoELayer; `walkthrough_for(controls, source, text, vector_seed)`

@@ -92,7 +92,8 @@ def stepper(run: WalkthroughRun, token: int, controls, source: TokenSource, dens
                     width="stretch")
     next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,),
                     disabled=step_locked or step == len(STEPS), width="stretch", type="primary")
-    title_col.markdown(f"#### Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}")
+    # An h2: it follows the page's h1 (a screen reader's outline must not skip a level); style.py keeps it small.
+    title_col.container(key="step_title").markdown(f"## Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}")
     view = token_view(run.trace, token, run.labels)
     STEPS[step - 1](run, view, controls)
     st.divider()

@@ -96,7 +96,7 @@ def test_walkthrough_step_lock_disables_the_stepper():
     assert not at.exception
     assert at.button(key="prev_step").disabled and at.button(key="next_step").disabled
     assert at.button_group(key="token").disabled and at.segmented_control(key="step").disabled
-    assert any(m.value.startswith("#### Step 3 / 6") for m in at.markdown)
+    assert any(m.value.startswith("## Step 3 / 6") for m in at.markdown)
 
 
 def test_without_the_flag_nothing_changes():

@@ -80,7 +80,11 @@ def record(page: str, counts: dict) -> None:
 # Colour contrast of text that axe leaves out (SVG chart text) or can only guess at (the sidebar's captions):
 # the text's colour, alpha-blended over the first opaque background behind it (for chart text: the paper colour).
 CONTRAST_JS = """() => {
-  const rgba = s => { const m = s.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const probe = document.createElement('i');  // turns any CSS colour ("white", "#fff") into rgb(a)
+  document.body.appendChild(probe);
+  const rgba = s => { probe.style.color = ''; probe.style.color = s;
+      const m = getComputedStyle(probe).color.match(/[\\d.]+/g).map(Number);
+      return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
   const lum = ([r, g, b]) => { const f = c => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
                               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
   const background = el => { for (let e = el; e; e = e.parentElement) {
@@ -90,10 +94,11 @@ CONTRAST_JS = """() => {
   const shown = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 &&
       getComputedStyle(el).visibility !== 'hidden' && el.textContent.trim(); };
   const out = [];
-  for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
+  const faint = '[data-testid="stCaptionContainer"] :is(p, li), [data-testid="stSliderTickBar"] p';
+  for (const el of document.querySelectorAll(faint)) {
     if (!shown(el)) continue;
-    out.push({what: 'caption', text: el.textContent.trim().slice(0, 40),
-              ratio: ratio(rgba(getComputedStyle(el).color), background(el))});
+    out.push({what: el.closest('[data-testid="stSidebar"]') ? 'sidebar caption' : 'caption',
+              text: el.textContent.trim().slice(0, 40), ratio: ratio(rgba(getComputedStyle(el).color), background(el))});
   }
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     const paper = rgba(gd._fullLayout ? gd._fullLayout.paper_bgcolor : 'rgb(255,255,255)');
@@ -102,13 +107,19 @@ CONTRAST_JS = """() => {
       out.push({what: 'chart axis', text: t.textContent.slice(0, 40), ratio: ratio(rgba(getComputedStyle(t).fill), paper)});
     }
   }
+  probe.remove();
   return out;
 }"""
 
 
 def low_contrast(page) -> list[str]:
-    return [f"{c['what']} “{c['text']}” {c['ratio']:.2f}:1" for c in page.evaluate(CONTRAST_JS)
-            if c["ratio"] < MIN_CONTRAST]
+    """One line per kind of text and contrast below MIN_CONTRAST, e.g. "chart axis text at 3.72:1 (40 labels: …)"."""
+    faint: dict[tuple, list[str]] = {}
+    for c in page.evaluate(CONTRAST_JS):
+        if c["ratio"] < MIN_CONTRAST:
+            faint.setdefault((c["what"], round(c["ratio"], 2)), []).append(c["text"])
+    return [f"{what} text at {ratio:.2f}:1 ({len(texts)} labels: {', '.join(texts[:3])}, …)"
+            for (what, ratio), texts in faint.items()]
 
 
 # Every chart in the main area: its accessible name, and whether a "Numbers" expander follows it.
@@ -215,13 +226,20 @@ def test_chart_text_grows_with_presenter_mode(page, streamlit_server, step):
 
 # -- presenter sidebar: labels fit, and a collapsed sidebar is out of the Tab order --------------------------------
 
-CUT_LABELS_JS = """() => [...document.querySelectorAll('[data-testid="stSidebarUserContent"] *')]
-  .filter(e => e.children.length === 0 && e.textContent.trim() && e.getBoundingClientRect().width > 0)
-  .filter(e => { for (let a = e; a && a.dataset.testid !== 'stSidebarUserContent'; a = a.parentElement) {
+# Sidebar text cut at its right edge: a label inside a box that clips it, or a select's value wider than its input.
+CUT_LABELS_JS = """() => {
+  const content = document.querySelector('[data-testid="stSidebarUserContent"]');
+  const clipped = e => { for (let a = e; a && a !== content; a = a.parentElement) {
       const s = getComputedStyle(a);
       if ((s.textOverflow === 'ellipsis' || s.overflow === 'hidden') && a.scrollWidth > a.clientWidth + 1) return true;
-    } return false; })
-  .map(e => e.textContent.trim().slice(0, 40))"""
+    } return false; };
+  const labels = [...content.querySelectorAll('*')]
+    .filter(e => e.children.length === 0 && e.textContent.trim() && e.getBoundingClientRect().width > 0 && clipped(e))
+    .map(e => e.textContent.trim());
+  const values = [...content.querySelectorAll('input[role="combobox"]')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.value);
+  return [...labels, ...values].map(t => t.slice(0, 40));
+}"""
 
 
 @pytest.mark.parametrize("width,height", [(1920, 1080), (1024, 768)])
@@ -296,6 +314,8 @@ def test_a_sidebar_collapsed_by_hand_leaves_the_tab_order(page, streamlit_server
     assert any(a["inSidebar"] for a in tab_until(page, lambda a: a["inSidebar"], limit=10))
 
 
+@pytest.mark.xfail(strict=True, reason="Streamlit 1.67's segmented control (react-aria) sends Tab into its first "
+                   "button, not the selected one; only a different widget (a native radio group) would change that")
 def test_focus_enters_the_step_selector_on_the_selected_step(page, streamlit_server):
     open_app(page, streamlit_server, "/?step=4")
     page.locator(".st-key-token button").first.focus()  # the element before the step selector
