@@ -32,7 +32,10 @@ def start_page_figures() -> dict:
     return figures
 
 
-TABLE_CELLS = 600  # up to this many cells a plain HTML table (read cell by cell); beyond, a scrolling data grid
+# A short, narrow table is plain HTML (read cell by cell, never scrolls sideways); a bigger one is Streamlit's data
+# grid, which scrolls inside itself and is reachable by keyboard (an HTML table that overflows its column would
+# be a scroll box the keyboard cannot reach).
+TABLE_CELLS, TABLE_COLUMNS = 600, 4
 
 
 def chart(fig, key: str | None = None, where=None, alt: str | None = None, numbers: bool = True, **kwargs) -> None:
@@ -57,7 +60,7 @@ def numbers_table(fig, title: str, where=None) -> None:
         for table in tables:
             if len(tables) > 1:
                 st.caption(escape_markdown(table.caption))
-            if table.frame.size <= TABLE_CELLS:
+            if table.frame.size <= TABLE_CELLS and table.frame.shape[1] <= TABLE_COLUMNS:
                 st.table(table.frame)
             else:
                 st.dataframe(table.frame)

@@ -8,8 +8,12 @@ import streamlit as st
 
 APP_CSS = "\n".join((
     # Streamlit only slides a collapsed sidebar off screen: its controls would stay in the Tab order, and a keyboard
-    # user could change the layer without seeing it. visibility:hidden takes them out of the Tab order too.
-    '[data-testid="stSidebar"][data-collapsed="true"] [data-testid="stSidebarContent"] { visibility: hidden; }',
+    # user could change the layer without seeing it. visibility:hidden takes them out of the Tab order too: on the
+    # content box (Chromium lets the keyboard focus a scrolling box) and on every descendant, as some of Streamlit's
+    # own (the help icons) set visibility:visible and would stay reachable.
+    '[data-testid="stSidebar"][data-collapsed="true"] [data-testid="stSidebarContent"], '
+    '[data-testid="stSidebar"][data-collapsed="true"] [data-testid="stSidebarContent"] * '
+    '{ visibility: hidden !important; }',
     # The walkthrough's step heading is an h2, as it follows the page's h1, but beside Prev / Next it keeps the
     # size of an h4.
     ".st-key-step_title h2 { font-size: 1.5rem; }",

@@ -87,6 +87,14 @@ def _axis_title(layout, axis_id: str | None, fallback: str = "") -> str:
     return plain(text) if text else fallback
 
 
+def _row_header(trace, layout, letter: str) -> str:
+    """A name for the categories on axis `letter`: the axis title, else the word the hover puts before them
+    ("expert %{x}" -> "expert"), else "item" (a table's header cell must not be empty)."""
+    title = _axis_title(layout, getattr(trace, letter + "axis", None) or letter)
+    match = re.search(r"([A-Za-z][\w-]*)\s*%\{" + letter + r"[}:]", getattr(trace, "hovertemplate", None) or "")
+    return title or (match.group(1) if match else "item")
+
+
 def _series(trace, layout):
     """(category label, categories, [(column name, cells)]) of a bar/scatter trace; cells are strings."""
     if _is_diagram(trace, layout):  # positions on hidden axes mean nothing: list the parts' labels in order
@@ -110,7 +118,7 @@ def _series(trace, layout):
             columns = [(name, labels)]  # the bars print their rounded values: show those
         elif any(labels):
             columns.append((f"{name}: label", labels))
-    return _axis_title(layout, axis_id), categories, columns
+    return _row_header(trace, layout, cat), categories, columns
 
 
 def _is_diagram(trace, layout) -> bool:
@@ -154,10 +162,10 @@ def _heatmap_table(trace, layout) -> NumberTable:
         return f"{shown} · {plain(extra)}" if shown and extra else shown
 
     frame = pd.DataFrame([[cell(i, j) for j in range(z.shape[1])] for i in range(z.shape[0])],
-                         index=pd.Index(rows, name=_axis_title(layout, trace.yaxis)), columns=cols)
+                         index=pd.Index(rows, name=_row_header(trace, layout, "y")), columns=cols)
     if len(cols) > WIDE and len(cols) > len(rows):  # the chart's orientation, unless it makes a very wide table
         frame = frame.T
-        frame.index.name = _axis_title(layout, trace.xaxis)
+        frame.index.name = _row_header(trace, layout, "x")
     return NumberTable(plain(trace.name) if trace.name else "Values", frame)
 
 

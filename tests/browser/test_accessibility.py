@@ -129,7 +129,7 @@ CHARTS_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data
   const summary = next && next.querySelector('[data-testid="stExpander"] summary');
   const title = c.querySelector('.gtitle');
   return {name: c.getAttribute('aria-label') || '', role: c.getAttribute('role') || '',
-          title: title ? title.textContent : '', numbers: summary ? summary.textContent.replace('table', '') : ''};
+          title: title ? title.textContent : '', numbers: summary ? summary.textContent : ''};
 })"""
 
 
@@ -139,7 +139,7 @@ def chart_problems(page) -> list[str]:
         label = c["title"] or c["name"] or f"chart {i}"
         if not c["name"].strip() or c["role"] != "figure":
             problems.append(f"chart “{label}” has no accessible name")
-        if not c["numbers"].startswith("Numbers"):
+        if "Numbers:" not in c["numbers"]:  # the summary also holds its icon's name ("table", or an arrow)
             problems.append(f"chart “{label}” has no numbers table next to it")
     return problems
 
@@ -310,8 +310,7 @@ def test_a_sidebar_collapsed_by_hand_leaves_the_tab_order(page, streamlit_server
     page.get_by_test_id("stExpandSidebarButton").click()  # and it comes back, reachable again
     page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').dataset.collapsed === 'false'")
     page.wait_for_timeout(600)
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    assert any(a["inSidebar"] for a in tab_until(page, lambda a: a["inSidebar"], limit=10))
+    tab_until(page, lambda a: a["inSidebar"])  # Tab wraps round the page into it
 
 
 @pytest.mark.xfail(strict=True, reason="Streamlit 1.67's segmented control (react-aria) sends Tab into its first "
