@@ -164,7 +164,7 @@ if mode == "sweep" and st.session_state.get(SWEEP):
                 "(collapse); the largest weights sit at load ≈ 1 but higher up (the task pays). "
                 "A good weight is where the curve turns.")
 if st.session_state.get(RUN):
-    st.subheader("Last single run" if mode == "sweep" else "Results")
+    st.header("Last single run" if mode == "sweep" else "Results")
     show_run(st.session_state[RUN])
 elif not start:
     st.info("Press **Train** to start. A 300-step run takes a few seconds.", icon=":material/play_arrow:")

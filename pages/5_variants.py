@@ -47,12 +47,12 @@ per_token = experts_per_token_figure(runs, tokens)
 if app.presenting():  # the figure first; the rules' notes and the table fold below it
     app.chart(per_token, key="fig_per_token")
 with app.fold("Who uses which rule, and what it trades"):
-    st.subheader("Who uses which rule, and what it trades")
+    st.header("Who uses which rule, and what it trades")
     for variant in VARIANTS:
         st.markdown(f"- **{variant.label}** · *{variant.model}*: {variant.note}")
 
 with app.fold("What each rule did to this sentence (table)"):
-    st.subheader("What each rule did to this sentence")
+    st.header("What each rule did to this sentence")
     st.dataframe(variant_summary(runs), hide_index=True)
     st.caption(MEASURES["load CV"])
 if not app.presenting():
@@ -67,7 +67,7 @@ else:
 loads = load_comparison(runs)
 app.chart(loads, key="fig_loads")
 
-st.subheader("Router scores per rule (same 0…1 colour scale)")
+st.header("Router scores per rule (same 0…1 colour scale)")
 st.caption("Orange outlines: the experts each token was sent to (expert choice: the experts that picked the "
            "token, since there the experts choose); dotted vermillion: chosen but dropped at capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise.")
 heatmaps = variant_heatmaps(runs, tokens)
@@ -76,7 +76,7 @@ for i, fig in enumerate(heatmaps):
     with columns[i % 2]:
         app.chart(fig, key=f"fig_heatmap_{runs[i].variant.key}")
 
-st.subheader("Download")
+st.header("Download")
 figures = {"experts per token": per_token, "load per expert": loads,
            **{f"heatmap · {run.variant.label}": fig for run, fig in zip(runs, heatmaps)}}
 left, right = st.columns(2)

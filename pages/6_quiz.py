@@ -73,7 +73,7 @@ if not kinds:
 
 kind = None if tuple(kinds) == QUESTION_KINDS else kinds[seed % len(kinds)]
 question = quiz_question(seed, kind)
-st.subheader(KIND_LABELS[question.kind])
+st.header(KIND_LABELS[question.kind])
 app.layer_line(question.cfg, trained=False, note="This question's own small layer, drawn from the question number")
 st.markdown(question.prompt)
 # The numbers on the left, the answer and the verdict on the right: after Reveal the verdict appears next to

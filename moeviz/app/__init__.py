@@ -30,8 +30,10 @@ that changes what a page shows into the link.
 Which layer: every page draws one `app.layer_line(cfg_or_layer, trained=..., note=...)` caption (trained or
 random, d_model, d_hidden, N, k, parameters), so a learner never has to guess where the numbers come from.
 
-Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`, so the sidebar's
-"Figures on this page (HTML)" download holds every figure the page drew (moeviz.app.charts).
+Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`: it names the chart for
+screen readers (`alt=`, else the title), puts its numbers in a folded table below it, keeps axis text readable and
+scales chart text in presenter mode, and adds the figure to the sidebar's "Figures on this page (HTML)" download
+(moeviz.app.charts).
 
 Cached runners (shared by all sessions; read-only) live in moeviz.app.runners, the app's one cache layer:
 `cached_layer(cfg)` -> eval-mode MoELayer for a MoEConfig (from `controls.moe_config(...)`, the one builder);

@@ -1,9 +1,14 @@
-"""Charts that can be taken home: every figure a page draws is also offered, with the page's other figures, as
-one self-contained HTML file from the sidebar ("Figures on this page").
+"""Every chart of the app goes through `chart()`: one place makes it readable for everyone and keeps it for the
+download.
 
-Pages call `chart(fig, key=...)` (or `chart(fig, key=..., where=column)`) instead of `st.plotly_chart`.
-`sidebar()` starts a fresh collection each run and draws the download button; the button's data is built only
-when clicked (a deferred callable), from the collection that run filled, so a rerun pays nothing for it.
+Pages call `chart(fig, key=...)` (or `chart(fig, key=..., where=column)`) instead of `st.plotly_chart`. It
+- names the chart for screen readers (`alt=`, else the figure's title, else the key: an aria-label on the chart),
+- puts the chart's numbers next to it as text, in a folded "Numbers" expander (moeviz.figures.numbers),
+- draws axis text dark enough to read and, in presenter mode, every text size scaled with the page's larger font
+  (moeviz.figures.screen; on a copy, the page's figure is left as it was),
+- remembers the figure for the sidebar's "Figures on this page" HTML download. `sidebar()` starts a fresh
+  collection each run and draws the button; its data is built only when clicked (a deferred callable), from the
+  collection that run filled, so a rerun pays nothing for it.
 """
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ import re
 
 import streamlit as st
 
+from moeviz.app.presenter import text_scale
 from moeviz.export import figures_html
+from moeviz.figures.numbers import figure_tables, plain
+from moeviz.figures.screen import for_screen
+from moeviz.text import escape_markdown
 
 _FIGURES = "_moeviz_page_figures"
 
@@ -23,12 +32,38 @@ def start_page_figures() -> dict:
     return figures
 
 
-def chart(fig, key: str | None = None, where=None, **kwargs) -> None:
-    """st.plotly_chart(fig) in `where` (default: the current container), remembered for the page download."""
-    (where or st).plotly_chart(fig, key=key, **kwargs)
+# A short, narrow table is plain HTML (read cell by cell, never scrolls sideways); a bigger one is Streamlit's data
+# grid, which scrolls inside itself and is reachable by keyboard (an HTML table that overflows its column would
+# be a scroll box the keyboard cannot reach).
+TABLE_CELLS, TABLE_COLUMNS = 600, 4
+
+
+def chart(fig, key: str | None = None, where=None, alt: str | None = None, numbers: bool = True, **kwargs) -> None:
+    """st.plotly_chart(fig) in `where` (default: the current container), named `alt` (default: its title), with
+    its numbers in a folded table below (unless `numbers=False`), remembered for the page download."""
+    container = where or st
     figures = st.session_state.setdefault(_FIGURES, {})
-    title = fig.layout.title.text or key or f"Figure {len(figures) + 1}"
+    title = plain(fig.layout.title.text or "") or key or f"Figure {len(figures) + 1}"
+    container.plotly_chart(for_screen(fig, text_scale()), key=key, alt=alt or title, **kwargs)
+    if numbers:
+        numbers_table(fig, title, container)
     figures[title if title not in figures else f"{title} ({len(figures) + 1})"] = fig
+
+
+def numbers_table(fig, title: str, where=None) -> None:
+    """The figure's numbers as text, in a folded expander: a screen reader reads a table, not the SVG."""
+    tables = figure_tables(fig)
+    if not tables:
+        return
+    label = title if len(title) <= 60 else title[:57].rstrip() + "…"
+    with (where or st).expander(f"Numbers: {escape_markdown(label)}", icon=":material/table:"):
+        for table in tables:
+            if len(tables) > 1:
+                st.caption(escape_markdown(table.caption))
+            if table.frame.size <= TABLE_CELLS and table.frame.shape[1] <= TABLE_COLUMNS:
+                st.table(table.frame)
+            else:
+                st.dataframe(table.frame)
 
 
 def figures_download_button(figures: dict, page_title: str) -> None:

@@ -7,6 +7,7 @@ from functools import lru_cache
 import streamlit as st
 
 from moeviz.app import charts, presenter
+from moeviz.app.style import apply_style
 from moeviz.app.nav import draw_links
 from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
                                MIN_EXPERTS, capacity_value, fit_top_k, shared_url_params)
@@ -66,6 +67,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
         charts.figures_download_button(figures, page_title)
     with links:  # presenter mode travels with the page links too
         draw_links({**query_params, **presenter.presenter_params(presenter_settings)})
+    apply_style()
     presenter.apply_presenter()
     return controls
 

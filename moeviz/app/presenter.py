@@ -47,7 +47,10 @@ def presenter_css(hidden=(), font_px: int = BASE_FONT_PX) -> str:
              # A compact header, so a step's heading, figure and Prev / Next fit one projector screen.
              "h1 { font-size: 1.6rem !important; padding: 0 0 0.5rem 0 !important; }",
              '[data-testid="stMainBlockContainer"] { padding: 4rem 2rem 2rem 2rem !important; }',
-             '[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.75rem !important; }']
+             '[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.75rem !important; }',
+             # Streamlit's sidebar is 300 px whatever the font: at 20 px it would cut page names and the router's
+             # label. In rem it grows with the font (and stays collapsed until the teacher opens it).
+             '[data-testid="stSidebar"][data-collapsed="false"] { width: 24rem !important; }']
     rules += [f".st-key-{key} {{ display: none !important; }}" for key in hidden]
     return "\n".join(rules)
 
@@ -172,5 +175,16 @@ def apply_presenter() -> None:
     st.html(f"<style>{presenter_css(state['hide'])}</style>")
 
 
+STREAMLIT_FONT_PX = 16  # the base font presenter mode replaces with BASE_FONT_PX
+
+
+def text_scale() -> float:
+    """How much presenter mode enlarges text this run (1.0 when off): charts scale their own font sizes by it,
+    because Plotly's sizes are in px and do not follow the page's rem."""
+    state = st.session_state.get(_STATE)
+    return BASE_FONT_PX / STREAMLIT_FONT_PX if state and state["on"] else 1.0
+
+
 __all__ = ["presenter_css", "share_url", "parse_keys", "parse_flag", "presenter_state", "presenter_params", "locked",
-           "apply_preset", "draw_classroom_tools", "apply_presenter", "presenting", "fold", "CONTROL_KEYS", "PRESETS_BY_KEY"]
+           "apply_preset", "draw_classroom_tools", "apply_presenter", "presenting", "fold", "CONTROL_KEYS",
+           "PRESETS_BY_KEY", "text_scale"]

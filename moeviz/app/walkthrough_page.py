@@ -118,8 +118,8 @@ def stepper(walk: Walkthrough, token: int) -> None:
     heading = f"Step {step} / {len(STEPS)} · {STEP_NAMES[step - 1]}"
     if compact:  # the page's title in presenter mode (app.py leaves it out)
         title_col.title(heading, anchor=False)
-    else:
-        title_col.markdown(f"#### {heading}")
+    else:  # an h2: it follows the page's h1 (a screen reader's outline must not skip a level); style.py keeps it small
+        title_col.container(key="step_title").markdown(f"## {heading}")
     explain = st.markdown
     if compact:
         explain = explain_col.expander("What this step shows", icon=":material/notes:").markdown

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 BLUE, ORANGE, SKY, GREEN, YELLOW, VERMILLION, PURPLE = (
     "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#D55E00", "#CC79A7")
 IDLE = "#C9CED6"  # an expert that does no work: grey, not a hue
-INK = "#1F2933"  # text and outlines (the theme's text colour)
+INK = "#0B1117"  # text and outlines (the theme's text colour, .streamlit/config.toml)
 # Sequential light -> dark blue (ColorBrewer Blues), order readable without hue. Stops are packed towards 0 because
 # router probabilities mostly sit near 1/E: small differences there stay visible on the fixed 0..1 range.
 PROB_COLORSCALE = [[0.0, "#F7FBFF"], [0.06, "#DEEBF7"], [0.15, "#9ECAE1"], [0.3, "#4292C6"], [0.55, "#08519C"],

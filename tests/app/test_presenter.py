@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 from moeviz.app.params import ParamError
 from moeviz.app.params import parse_flag
 from moeviz.app.presenter import CONTROL_KEYS, parse_keys, presenter_css, presenter_params, share_url
+from moeviz.app.style import APP_CSS
 from moeviz.presets import PRESETS_BY_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,8 @@ def test_share_url_keeps_the_page_and_encodes_values():
 
 
 def styles(at):
-    return " ".join(block.proto.body for block in at.get("html"))
+    """The presenter's CSS of this run (the app's own fixed stylesheet, drawn on every run, left out)."""
+    return " ".join(block.proto.body for block in at.get("html") if block.proto.body != f"<style>{APP_CSS}</style>")
 
 
 def run(params=None) -> AppTest:

@@ -70,7 +70,7 @@ def test_next_question_moves_on_and_updates_the_link():
 def test_kind_filter_and_no_kind():
     at = open_quiz(3)
     at.multiselect(key="quiz_kinds").set_value(["overflow"]).run()
-    assert not at.exception and at.subheader[0].value == "Which expert overflows?"
+    assert not at.exception and at.header[0].value == "Which expert overflows?"
     at.multiselect(key="quiz_kinds").set_value([]).run()
     assert not at.exception and at.info
     assert NO  # the trap's right answer is a real sentence the page offers

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from moeviz.app.style import APP_CSS
 from moeviz.config import ROUTERS
 from moeviz.lm.shipped import load_shipped
 from moeviz.text import DEFAULT_SENTENCE, split_tokens
@@ -112,7 +113,8 @@ def test_user_text_is_never_markup():
     hostile = "<img src=x onerror=alert(1)> [link](http://evil) :red[big] $x$"
     at = run_app(text=hostile)
     assert not at.exception
-    assert not at.get("html")  # nothing is rendered as raw HTML
+    # nothing is rendered as raw HTML but the app's own fixed stylesheet
+    assert [block.proto.body for block in at.get("html")] == [f"<style>{APP_CSS}</style>"]
     options = at.button_group(key="token").options
     assert all("](" not in option and "<img" not in option for option in options)
 

@@ -1,0 +1,24 @@
+"""The app's own stylesheet (rules Streamlit's theme cannot express), added once per run by `sidebar()`.
+
+Only our CSS, never user text. Presenter mode adds its own rules on top (moeviz.app.presenter.presenter_css).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+APP_CSS = "\n".join((
+    # Streamlit only slides a collapsed sidebar off screen: its controls would stay in the Tab order, and a keyboard
+    # user could change the layer without seeing it. visibility:hidden takes them out of the Tab order too: on the
+    # content box (Chromium lets the keyboard focus a scrolling box) and on every descendant, as some of Streamlit's
+    # own (the help icons) set visibility:visible and would stay reachable.
+    '[data-testid="stSidebar"][data-collapsed="true"] [data-testid="stSidebarContent"], '
+    '[data-testid="stSidebar"][data-collapsed="true"] [data-testid="stSidebarContent"] * '
+    '{ visibility: hidden !important; }',
+    # The walkthrough's step heading is an h2, as it follows the page's h1, but beside Prev / Next it keeps the
+    # size of an h4.
+    ".st-key-step_title h2 { font-size: 1.5rem; }",
+))
+
+
+def apply_style() -> None:
+    st.html(f"<style>{APP_CSS}</style>")
