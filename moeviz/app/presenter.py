@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from moeviz.app.params import SHARED_KEYS, ParamError, parse_flag, shown
-from moeviz.app.url import url_value
+from moeviz.app.url import override, url_value
 from moeviz.presets import PRESETS, PRESETS_BY_KEY, Preset
 
 _STATE = "_moeviz_presenter"  # session-state dict: {"on": bool, "hide": tuple, "lock": tuple}
@@ -104,6 +104,9 @@ def _write_presenter_url(state: dict) -> None:
 def apply_preset(values: dict, preset: Preset) -> None:
     """Set the shared controls to `preset` (a button callback: runs before the widgets are drawn again)."""
     values.update(preset.values())  # the widgets take their state from `values` on the next run
+    # A preset describes a layer built from the sidebar: the walkthrough leaves the trained model for it, or the
+    # click would change nothing there (the trained model keeps its own router and shape).
+    override("trained", False)
 
 
 _PRESETS_OPEN = "_moeviz_presets_open"  # whether the teacher left the presets expander open (kept across pages)

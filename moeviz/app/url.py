@@ -57,6 +57,16 @@ def url_value(key: str, default: Any, parse: Parser) -> Any:
     return st.session_state.get(_LOCAL, {}).get(key, default)
 
 
+def override(key: str, value: Any) -> None:
+    """From a callback: give the page-local control `key` a new value everywhere it is kept (the link if it has
+    the key, this session's memory, and the widget's own state, so the browser shows it too)."""
+    st.session_state.setdefault(_LOCAL, {})[key] = value
+    if key in st.query_params:
+        st.query_params[key] = url_text(value)
+    if key in st.session_state:
+        st.session_state[key] = value
+
+
 def set_url_value(key: str, value: Any) -> None:
     """Remember a page-local value for this session and show it in the link."""
     st.session_state.setdefault(_LOCAL, {})[key] = value

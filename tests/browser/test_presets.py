@@ -99,10 +99,13 @@ def test_every_preset_sticks_on_every_page(page, streamlit_server, offset):
 def test_preset_survives_token_and_step_changes(page, streamlit_server):
     """The report's case: DeepSeek-style on the walkthrough, then a token pill and a step change."""
     preset = next(p for p in PRESETS if p.key == "deepseek")
-    open_app(page, streamlit_server, "/?step=4&trained=0")  # the preset sets the random layer (the trained one keeps its own router)
+    open_app(page, streamlit_server, "/?step=4")  # the trained model's layer, the default: the preset leaves it
     open_presets(page)
     click_preset(page, preset)
     page.get_by_text("6 of 64 experts run").first.wait_for()
+    assert "trained=0" in page.url  # the walkthrough left the trained model for the preset's layer
+    assert page.locator(".st-key-trained input").first.get_attribute("aria-checked") in ("false", None)
+    assert not page.locator(".st-key-trained input").first.is_checked()
     page.locator(".st-key-token button").nth(2).click()
     page.wait_for_function("() => location.search.includes('token=2')")
     wait_for_app(page)
