@@ -37,6 +37,7 @@ class CheckpointRouting:
     traces: tuple[RoutingTrace, ...]  # one per MoE layer, in layer order
     layers: tuple[int, ...]  # the decoder layer index of each trace
     dense_layers: tuple[tuple[int, str], ...]  # (layer index, why it has no experts)
+    model_info: dict = field(default_factory=dict)  # CheckpointModel.info() of the model that routed it
 
 
 @dataclass
@@ -53,6 +54,7 @@ class CheckpointModel:
     dense_layers: list[tuple[int, str]]
     weight_bytes: int
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _info: dict | None = field(default=None, repr=False)
 
     @property
     def context(self) -> int:
@@ -60,6 +62,11 @@ class CheckpointModel:
 
     def info(self) -> dict:
         """Family, layers, experts, k and parameter counts (active = what one token touches), for a page line."""
+        if self._info is None:
+            self._info = self._count()
+        return dict(self._info)
+
+    def _count(self) -> dict:
         total = sum(p.numel() for p in self.model.parameters())
         b = self.blocks[0]
         E, k = b.router.num_experts, b.router.top_k
@@ -91,7 +98,7 @@ class CheckpointModel:
             traces = tuple(build_trace(self.family, b, records[b.layer], states) for b in self.blocks)
         return CheckpointRouting(self.name, self.family.model_type, text, tuple(ids),
                                  tuple(self._labels(text, encoded, ids)), traces,
-                                 tuple(b.layer for b in self.blocks), tuple(self.dense_layers))
+                                 tuple(b.layer for b in self.blocks), tuple(self.dense_layers), self.info())
 
     def _labels(self, text: str, encoded, ids: list[int]) -> list[str]:
         encodings = getattr(encoded, "encodings", None)
