@@ -86,16 +86,18 @@ class CheckpointModel:
         Text longer than the context (or `max_tokens`) is refused, not cut silently."""
         if not isinstance(text, str) or not text.strip():
             raise CheckpointError("the text is empty: type something to route.")
-        encoded = self.tokenizer(text)
-        ids = list(encoded["input_ids"])
         limit = min(self.context, max_tokens or self.context)
-        if len(ids) > limit:
-            raise CheckpointError(f"the text is {len(ids)} tokens; {self.name} reads at most {limit} at once. "
-                                  f"Shorten it.")
-        input_ids = torch.tensor([ids], device=self.device)
-        with self._lock, Capture(self.blocks, states) as records, torch.inference_mode():
-            decoder(self.model)(input_ids=input_ids, use_cache=False)
-            traces = tuple(build_trace(self.family, b, records[b.layer], states) for b in self.blocks)
+        # One call at a time: the hooks record into one dict per call, and a fast tokenizer refuses concurrent use.
+        with self._lock:
+            encoded = self.tokenizer(text)
+            ids = list(encoded["input_ids"])
+            if len(ids) > limit:
+                raise CheckpointError(f"the text is {len(ids)} tokens; {self.name} reads at most {limit} at "
+                                      f"once. Shorten it.")
+            input_ids = torch.tensor([ids], device=self.device)
+            with Capture(self.blocks, states) as records, torch.inference_mode():
+                decoder(self.model)(input_ids=input_ids, use_cache=False)
+                traces = tuple(build_trace(self.family, b, records[b.layer], states) for b in self.blocks)
         return CheckpointRouting(self.name, self.family.model_type, text, tuple(ids),
                                  tuple(self._labels(text, encoded, ids)), traces,
                                  tuple(b.layer for b in self.blocks), tuple(self.dense_layers), self.info())
