@@ -178,7 +178,11 @@ def main(argv=None) -> int:
     parser.add_argument("--max-chars", type=int, default=None, help="cut every document (smoke runs)")
     parser.add_argument("--no-dense", action="store_true", help="skip the dense baseline")
     args = parser.parse_args(argv)
-    record = run(args)
+    threads = torch.get_num_threads()
+    try:
+        record = run(args)
+    finally:  # a caller in the same process (a test) keeps its own thread count
+        torch.set_num_threads(threads)
     v = record["validation_loss"]
     print(json.dumps({name: v[name]["all"] for name in v}))
     return 0
