@@ -69,22 +69,25 @@ def measure(name: str, folder: Path, device: str, loads: int, repeats: int, toke
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moeviz.bench checkpoint", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--families", default="all", help="comma-separated model types, or all")
+    parser.add_argument("--families", default="all", help="comma-separated model types, all, or none")
     parser.add_argument("--model", action="append", default=[], help="also measure this checkpoint folder")
     parser.add_argument("--no-shipped", action="store_true", help="skip the shipped models")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     parser.add_argument("--out", default="bench-results/checkpoint.json")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     load_average = os.getloadavg()
     t0 = time.perf_counter()
     import transformers  # noqa: F401 - timed once, apart from every load
     import_s = time.perf_counter() - t0
     from moeviz.hf.folders import SHIPPED_DIR, available_models
     from moeviz.hf.tiny import TINY, save_tiny_checkpoint
-    families = list(TINY) if args.families == "all" else args.families.split(",")
+    families = list(TINY) if args.families == "all" else [f for f in args.families.split(",") if f and f != "none"]
     rows = []
     print(f"import transformers: {import_s:.2f} s; device {resolve_device(args.device)}", flush=True)
     header = (f"{'model':<22}{'type':<13}{'dtype':<10}{'params':>11}{'tokens':>7}{'cold s':>8}{'load s':>8}"
