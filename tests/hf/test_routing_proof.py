@@ -47,9 +47,7 @@ def _observe(model, text):
     return routing, seen
 
 
-@pytest.mark.parametrize("model_type", SUPPORTED_MODEL_TYPES)
-def test_trace_is_the_models_routing(tiny_models, model_type):
-    model = tiny_models[model_type]
+def _check_is_the_models_routing(model):
     routing, seen = _observe(model, TEXT)
     assert routing.layers == tuple(b.layer for b in model.blocks) and len(routing.traces) == len(model.blocks)
     for trace, layer, block in zip(routing.traces, routing.layers, model.blocks):
@@ -72,6 +70,25 @@ def test_trace_is_the_models_routing(tiny_models, model_type):
         assert_close(trace.output, s["output"].float(), rtol=0, atol=0)
         assert trace.topk_indices.dtype == torch.int64 and trace.dropped.shape == (T, trace.top_k)
         assert trace.tokens_per_expert.sum() == T * trace.top_k and not trace.dropped.any()
+
+
+@pytest.mark.parametrize("model_type", SUPPORTED_MODEL_TYPES)
+def test_trace_is_the_models_routing(tiny_models, model_type):
+    _check_is_the_models_routing(tiny_models[model_type])
+
+
+@pytest.mark.parametrize("model_type, overrides", [
+    ("deepseek_v2", dict(topk_method="greedy")),  # no group limit
+    ("deepseek_v3", dict(n_group=1, topk_group=1, norm_topk_prob=False, routed_scaling_factor=1.0)),
+    ("olmoe", dict(norm_topk_prob=True)),
+    ("qwen2_moe", dict(norm_topk_prob=True, mlp_only_layers=[], decoder_sparse_step=2)),
+    ("qwen3_moe", dict(norm_topk_prob=False, num_experts_per_tok=3)),
+])
+def test_config_variants_of_each_rule(tmp_path, model_type, overrides):
+    """The settings that change a family's rule are read from the checkpoint, not assumed."""
+    model = load_checkpoint(save_tiny_checkpoint(model_type, tmp_path / model_type, seed=7, **overrides),
+                            device="cpu")
+    _check_is_the_models_routing(model)
 
 
 @pytest.mark.parametrize("model_type", SUPPORTED_MODEL_TYPES)
