@@ -31,7 +31,8 @@ class WhatIf:
     gained: torch.Tensor | None  # (T, E) bool: runs under the variant, did not in the model
 
     def rows(self, labels=None) -> list[dict]:
-        """One row per token whose set of running experts changed (a table, not HTML)."""
+        """One row per token whose set of running experts changed (a table, not HTML). "lost (dropped)": the
+        variant chose the expert but capacity dropped the slot (expert choice: the expert did not pick the token)."""
         if self.lost is None:
             return []
         t = self.trace
@@ -62,7 +63,8 @@ def what_if(source: RoutingTrace | torch.Tensor, variant: str = "switch", top_k:
     T, E = logits.shape
     spec = next(v for v in VARIANTS if v.key == variant)
     k = top_k if top_k is not None else (trace.top_k if trace is not None else 2)
-    cfg = variant_config(spec, E, min(k, E), 0, E, 1, capacity_factor).replace(drop_policy=drop_policy)
+    cfg = variant_config(spec, num_experts=E, top_k=min(k, E), seed=0, d_model=E, d_hidden=1,
+                         capacity_factor=capacity_factor).replace(drop_policy=drop_policy)
     layer = MoELayer(cfg).eval()
     with torch.no_grad():
         layer.router.weight.copy_(torch.eye(E))
