@@ -48,7 +48,11 @@ def available_models(dirs: list[Path] | None = None, shipped: Path | None = SHIP
     roots = ([shipped] if shipped is not None and shipped.is_dir() else []) + \
         (model_dirs() if dirs is None else list(dirs))
     for root in roots:
-        for sub in sorted(Path(root).iterdir(), key=lambda p: p.name):
+        try:
+            subs = sorted(Path(root).iterdir(), key=lambda p: p.name)
+        except OSError:  # unreadable (permissions, a vanished mount): offer nothing from it
+            continue
+        for sub in subs:
             if _valid_name(sub.name) and sub.is_dir() and (sub / "config.json").is_file():
                 models.setdefault(sub.name, sub)
     return models
