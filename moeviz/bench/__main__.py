@@ -11,6 +11,7 @@ BENCHMARKS = {
     "app": ("moeviz.app.bench", "server time of walkthrough reruns under AppTest"),
     "train": ("moeviz.bench.train", "balance lab: seconds for the default training preset"),
     "parallel": ("moeviz.bench.parallel", "expert parallelism over gloo workers: per-worker times and bytes"),
+    "checkpoint": ("moeviz.bench.checkpoint", "real-architecture checkpoints (moeviz.hf): load and route time"),
 }
 
 

@@ -1,0 +1,73 @@
+"""Views of one CheckpointRouting across layers, read from its traces (never recomputed), for the pages.
+
+    layer_loads(r)            # (L, E): share of each layer's routed slots that each expert got
+    layer_summary(r)          # per layer: max/mean load, load CV, router entropy, balance loss
+    journey(r)                # (T, L, k): each token's experts at every MoE layer, best first
+    co_selection(r, a, b)     # (E, E) counts: token's top-1 expert at layer a vs at layer b, and their
+    mutual_information(c)     #   mutual information in nats (0 = independent, log E = one decides the other)
+    expert_tokens(r, l, e)    # the tokens expert e of layer l got, by the router's probability for it
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from moeviz.hf.model import CheckpointRouting
+
+
+def layer_loads(routing: CheckpointRouting) -> torch.Tensor:
+    """(L, E) share of routed slots per expert; each row sums to 1 (expects layers with the same E)."""
+    loads = torch.stack([t.tokens_per_expert.float() for t in routing.traces])
+    return loads / loads.sum(dim=1, keepdim=True).clamp(min=1)
+
+
+def layer_summary(routing: CheckpointRouting) -> list[dict]:
+    return [{"layer": layer, "max/mean load": round(t.metrics["max_mean_load"], 3),
+             "load CV": round(t.metrics["load_cv"], 3), "router entropy": round(t.metrics["router_entropy"], 3),
+             "balance loss": round(float(t.balance_loss), 3)}
+            for layer, t in zip(routing.layers, routing.traces)]
+
+
+def journey(routing: CheckpointRouting) -> torch.Tensor:
+    return torch.stack([t.topk_indices for t in routing.traces], dim=1)  # (T, L, k)
+
+
+def co_selection(routing: CheckpointRouting, a: int, b: int) -> torch.Tensor:
+    """(E_a, E_b) int64: how many tokens have top-1 expert i at trace a and j at trace b (trace positions)."""
+    first, second = routing.traces[a], routing.traces[b]
+    pairs = first.topk_indices[:, 0] * second.num_experts + second.topk_indices[:, 0]
+    counts = torch.bincount(pairs, minlength=first.num_experts * second.num_experts)
+    return counts.view(first.num_experts, second.num_experts)
+
+
+def mutual_information(counts: torch.Tensor) -> float:
+    """I(A; B) in nats of a joint count table: sum p(i,j) log(p(i,j) / (p(i) p(j)))."""
+    p = counts.double() / counts.sum().clamp(min=1)
+    outer = p.sum(1, keepdim=True) * p.sum(0, keepdim=True)
+    nonzero = p > 0
+    return float((p[nonzero] * (p[nonzero] / outer[nonzero]).log()).sum())
+
+
+def consecutive_agreement(routing: CheckpointRouting) -> list[dict]:
+    """For each pair of consecutive MoE layers: the mutual information of their top-1 choices, and its maximum."""
+    rows = []
+    for i in range(len(routing.traces) - 1):
+        E = min(routing.traces[i].num_experts, routing.traces[i + 1].num_experts)
+        mi = mutual_information(co_selection(routing, i, i + 1))
+        rows.append({"layers": f"{routing.layers[i]} → {routing.layers[i + 1]}", "mutual information": round(mi, 3),
+                     "max (log E)": round(math.log(E), 3)})
+    return rows
+
+
+def expert_tokens(routing: CheckpointRouting, trace_index: int, expert: int, limit: int = 8) -> list[dict]:
+    """The tokens that ran on `expert` at trace `trace_index` (any slot), highest router probability first."""
+    t = routing.traces[trace_index]
+    ran = ((t.topk_indices == expert) & ~t.dropped).any(dim=1)
+    probs = t.router_probs[:, expert]
+    order = sorted(ran.nonzero().flatten().tolist(), key=lambda i: (-float(probs[i]), i))[:limit]
+    return [{"position": i, "token": routing.tokens[i], "probability": round(float(probs[i]), 4)} for i in order]
+
+
+__all__ = ["layer_loads", "layer_summary", "journey", "co_selection", "mutual_information",
+           "consecutive_agreement", "expert_tokens"]
