@@ -6,7 +6,7 @@ import torch
 
 from moeviz import MoEConfig, MoELayer
 from moeviz.figures import BLUE, IDLE, PROB_RANGE
-from moeviz.figures.routing import (dropped_per_expert, expert_load_bars, load_bars, probs_heatmap,
+from moeviz.figures.routing import (EXPERT_PICKED, dropped_per_expert, expert_load_bars, load_bars, probs_heatmap,
                                     router_heatmap)
 
 
@@ -92,4 +92,10 @@ def test_expert_choice_has_no_overflow_marks():
     assert dropped_per_expert(trace).sum() == 0
     heat = router_heatmap(trace, [str(i) for i in range(6)])
     picked = int((~trace.dropped).sum())
-    assert cells_outlined(by_name(heat, "top-k chosen")) == picked  # outlines = experts that picked each token
+    assert 0 < picked < trace.dropped.numel()  # some cells unpicked: the case the rule is about
+    assert cells_outlined(by_name(heat, EXPERT_PICKED)) == picked  # outlines = experts that picked each token
+    # The unpicked cells were never chosen: none is outlined as "chosen, dropped" (the walkthrough's step 5
+    # drew every one of them so, beside a caption saying 0 % of slots were dropped).
+    lost = by_name(heat, "chosen, dropped")
+    assert len(lost.x) == 0 and not lost.showlegend
+    assert not any(t.name == "top-k chosen" for t in heat.data)  # the experts choose: the legend says so

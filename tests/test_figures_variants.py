@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from moeviz.figures import PROB_RANGE
+from moeviz.figures.routing import EXPERT_PICKED, router_heatmap
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.variants import run_variants
 from tests.helpers import tokens
@@ -58,6 +59,10 @@ def test_expert_choice_heatmap_outlines_only_the_picks(runs):
     ec_index = next(i for i, run in enumerate(runs) if run.variant.key == "expert_choice")
     fig = variant_heatmaps(runs, LABELS)[ec_index]
     picked = int((~runs[ec_index].trace.dropped).sum())
-    outline = by_name(fig, "top-k chosen")
+    outline = by_name(fig, EXPERT_PICKED)
     assert sum(v is None for v in outline.x) == picked  # one closed square per pick
     assert len(by_name(fig, "chosen, dropped").x) == 0
+    # one rule: the walkthrough's step 5 draws the same trace with router_heatmap, and gets the same outlines
+    same = router_heatmap(runs[ec_index].trace, LABELS)
+    for name in (EXPERT_PICKED, "chosen, dropped"):
+        assert list(by_name(same, name).x) == list(by_name(fig, name).x)

@@ -4,8 +4,8 @@
     load_bars(trace)                                   # or expert_load_bars(tokens_per_expert, ...)
 
 The trace versions read a RoutingTrace; the array versions take tensors/arrays for pages that hold their own.
-Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" / "chosen, dropped" (outline
-Scatter), "tokens processed" / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
+Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" (or, for expert choice,
+"picked by the expert") / "chosen, dropped" (outline Scatter), "tokens processed" / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
 """
 from __future__ import annotations
 
@@ -33,11 +33,13 @@ def _outline_trace(cells, name: str, color: str, dash: str) -> go.Scatter:
 
 def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token: int | None = None,
                   title: str | None = "Router probability per token and expert", height: int | None = None,
-                  value_name: str = "router probability") -> go.Figure:
+                  value_name: str = "router probability", chosen_name: str = "top-k chosen",
+                  outline_dropped: bool = True) -> go.Figure:
     """Tokens (rows, first on top) × experts (columns) coloured by probability on a fixed 0..1 scale.
 
-    probs (T, E); topk_indices (T, K) outlines each token's chosen experts; dropped (T, K) bool, optional,
-    draws chosen-but-dropped slots dashed in vermillion instead; highlight_token bolds that token's label."""
+    probs (T, E); topk_indices (T, K) outlines each token's chosen experts (legend: `chosen_name`); dropped
+    (T, K) bool, optional, draws chosen-but-dropped slots dashed in vermillion instead (or not at all with
+    outline_dropped=False); highlight_token bolds that token's label."""
     probs, chosen = to_numpy(probs).astype(float), to_numpy(topk_indices).astype(int)
     T, E = probs.shape
     lost = np.zeros(chosen.shape, bool) if dropped is None else to_numpy(dropped).astype(bool)
@@ -49,10 +51,10 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
         colorbar=dict(title=dict(text="prob", side="right"), thickness=12, len=0.9),
         hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>")
     kept = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if not lost[t, j]]
-    gone = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if lost[t, j]]
+    gone = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if lost[t, j] and outline_dropped]
     ticks = [f"<b>{n}</b>" if t == highlight_token else n for t, n in enumerate(names)]
     return figure(
-        [heat, _outline_trace(kept, "top-k chosen", ORANGE, "solid"),
+        [heat, _outline_trace(kept, chosen_name, ORANGE, "solid"),
          _outline_trace(gone, "chosen, dropped", VERMILLION, "dot")],
         title, height or max(240, 110 + 26 * T),
         yaxis=dict(tickvals=list(range(T)), ticktext=ticks, autorange="reversed", showgrid=False, zeroline=False),
@@ -62,9 +64,15 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
 def router_heatmap(trace, labels, **kwargs) -> go.Figure:
     """probs_heatmap of a RoutingTrace: router_probs with its topk_indices outlined and drops dashed.
 
-    For expert choice the trace's slots are all E experts (dropped = not picked), so the outline shows
-    exactly the experts that picked each token."""
+    The one rule for expert choice, wherever its heatmap is drawn: its slots are all E experts and `dropped`
+    marks the experts that did *not* pick the token. Those cells were never chosen, so nothing is outlined as
+    dropped; the solid outline shows exactly the experts that picked each token, and its legend says so."""
+    if trace.router == "expert_choice":
+        kwargs = dict(chosen_name=EXPERT_PICKED, outline_dropped=False, **kwargs)
     return probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
+
+
+EXPERT_PICKED = "picked by the expert"  # expert choice's outline: the experts choose, not the token
 
 
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,

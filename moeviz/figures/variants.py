@@ -22,14 +22,8 @@ COUNT_COLORSCALE = [[0.0, VERMILLION], [0.5, "#FFFFFF"], [1.0, BLUE]]
 
 def variant_heatmaps(runs, labels, height: int | None = None) -> list[go.Figure]:
     """router_heatmap of each variant, titled with its name; every one uses the same 0..1 colour range."""
-    figs = []
-    for run in runs:
-        fig = router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}", height=height)
-        if run.variant.router == "expert_choice":
-            # Its "dropped" slots are just the experts that did not pick the token: outlining them all is noise.
-            fig.update_traces(x=[], y=[], showlegend=False, selector=dict(name="chosen, dropped"))
-        figs.append(fig)
-    return figs
+    return [router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}", height=height)
+            for run in runs]
 
 
 def load_comparison(runs, title: str | None = "Tokens each expert processed, per variant") -> go.Figure:
