@@ -129,11 +129,12 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls) -> None:
         f"others. The step lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput.")
     c1, c2 = st.columns([3, 2])
     with c1:
+        # Short title: the column is ~330 px wide at 1024 px and on a phone; the longer one was cut off.
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
-                              title="Router probabilities, tokens × experts (outlined: chosen)"),
+                              title="Router probabilities (outlined: chosen)"),
                alt="Heatmap of router probabilities with chosen cells outlined")
     with c2:
-        _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert (blue: this token's)"),
+        _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert"),
                alt="Bar chart of tokens per expert")
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}")
         st.caption(f"With weight α = {controls.balance_weight:g}, training would add "

@@ -5,7 +5,8 @@
 
 The trace versions read a RoutingTrace; the array versions take tensors/arrays for pages that hold their own.
 Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" (or, for expert choice,
-"picked by the expert") / "chosen, dropped" (outline Scatter), "tokens processed" / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
+"picked by the expert") / "chosen, dropped" (outline Scatter), "tokens processed" (or, with highlighted experts,
+"this token's experts" / "other experts") / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
 """
 from __future__ import annotations
 
@@ -78,18 +79,30 @@ EXPERT_PICKED = "picked by the expert"  # expert choice's outline: the experts c
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,
                      highlight_experts=(), even_share: float | None = None,
                      title: str | None = "Tokens each expert processes", height: int = 320) -> go.Figure:
-    """Bars of tokens processed per expert; optional dashed capacity line, dropped slots stacked on top
-    (hatched vermillion), a dotted "even share" line, and highlighted experts in blue (others grey)."""
+    """Bars of tokens processed per expert, each labelled with its count; optional dashed capacity line,
+    dropped slots stacked on top (hatched vermillion, labelled "+n"), a dotted "even share" line.
+
+    With highlight_experts the processed bars split into two legend entries, "this token's experts" (blue) and
+    "other experts" (grey), so the legend names what each colour means; without, one "tokens processed"."""
     load = to_numpy(tokens_per_expert).astype(float)
+    drops = np.zeros_like(load) if dropped_per_expert is None else to_numpy(dropped_per_expert).astype(float)
     E = len(load)
     highlight = {int(e) for e in highlight_experts}
-    colors = [BLUE if (e in highlight or not highlight) else IDLE for e in range(E)]
-    traces = [go.Bar(x=list(range(E)), y=load, name="tokens processed", marker_color=colors,
-                     hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")]
-    if dropped_per_expert is not None and to_numpy(dropped_per_expert).sum() > 0:
-        traces.append(go.Bar(x=list(range(E)), y=to_numpy(dropped_per_expert).astype(float),
-                             name="dropped (over capacity)", marker=dict(color="white", line=dict(
-                                 color=VERMILLION, width=1.5), pattern=dict(shape="/", fgcolor=VERMILLION)),
+    groups = ([("this token's experts", BLUE, sorted(highlight)),
+               ("other experts", IDLE, [e for e in range(E) if e not in highlight])] if highlight
+              else [("tokens processed", BLUE, list(range(E)))])
+    # A count sits above its bar; where drops are stacked on top it sits inside, so the two labels never meet.
+    traces = [go.Bar(x=experts, y=load[experts], name=name, marker_color=color,
+                     text=[f"{load[e]:.0f}" for e in experts], cliponaxis=False,
+                     textposition=["inside" if drops[e] > 0 else "outside" for e in experts],
+                     insidetextanchor="end", hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")
+              for name, color, experts in groups if experts]
+    if drops.sum() > 0:
+        traces.append(go.Bar(x=list(range(E)), y=drops, name="dropped (over capacity)",
+                             text=[f"+{d:.0f}" if d > 0 else "" for d in drops], textposition="outside",
+                             cliponaxis=False, textfont=dict(color=VERMILLION),
+                             marker=dict(color="white", line=dict(color=VERMILLION, width=1.5),
+                                         pattern=dict(shape="/", fgcolor=VERMILLION)),
                              hovertemplate="expert %{x}: %{y:.0f} dropped<extra></extra>"))
     span = [-0.5, E - 0.5]
     if capacity is not None:
@@ -99,9 +112,10 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
         traces.append(go.Scatter(x=span, y=[even_share, even_share], mode="lines",
                                  name=f"even share = {even_share:.3g}", line=dict(color=INK, dash="dot", width=1.5),
                                  hoverinfo="name"))
+    top = max([1.0, float((load + drops).max(initial=0)), float(capacity or 0), float(even_share or 0)])
     return figure(traces, title, height, barmode="stack", bargap=0.25,
                   xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), range=span),
-                  yaxis=dict(title=dict(text="tokens"), rangemode="tozero", gridcolor="#E5E8EC"))
+                  yaxis=dict(title=dict(text="tokens"), range=[0, 1.18 * top], gridcolor="#E5E8EC"))
 
 
 def dropped_per_expert(trace) -> np.ndarray:
