@@ -109,7 +109,7 @@ if result and result[1] == workers and result[0] == ep_cfg:
     a.metric("Step time, balanced", f"{bal['step_ms']:.0f} ms")
     b.metric(f"Step time, skew {ran_skew:g}", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
              delta_color="inverse")
-    c.metric("Max |parallel − single-process|", difference(max(bal["max_abs_diff"], sk["max_abs_diff"])),
+    c.metric("Parallel vs one process: outputs", difference(max(bal["max_abs_diff"], sk["max_abs_diff"])),
              help=ROUNDING_NOTE)
     if ep_cfg.effective_capacity_factor is not None:
         st.markdown(f"Capacity factor {ep_cfg.effective_capacity_factor:g}, applied per worker: "

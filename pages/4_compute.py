@@ -35,7 +35,8 @@ s = cost_summary(cfg)
 st.header("1 · Parameters and FLOPs, counted")
 a, b, c = st.columns(3)
 a.metric("Total parameters", f"{s['total_params']:,}")
-b.metric("Active per token", f"{s['active_params']:,}", f"{s['active_share']:.1%} of total", delta_color="off")
+b.metric("Active per token", f"{s['active_params']:,}", f"{s['active_share']:.1%} of total", delta_color="off",
+         delta_arrow="off")  # a share, not a change: no arrow that reads as "up 25 %"
 c.metric("Rule of thumb k/N", f"{s['rule_of_thumb_share']:.1%}")
 st.markdown(
     f"Layer: d_model = {D_MODEL}, each expert {D_HIDDEN} wide, N = {cfg.num_experts}, k = {cfg.top_k}. "

@@ -59,14 +59,15 @@ def step_router(run: WalkthroughRun, view: TokenView, controls) -> None:
 
 
 def _gate_latex(view: TokenView, router: str) -> None:
+    # exp(…) on the line, not e to a superscript: st.latex's box clipped the raised exponent (e^{z_0}).
     best = int(view.selection.argmax())
     g = gate_formula(view, router, best)
     if g["kind"] == "sigmoid":
-        st.latex(rf"p_{{{best}}} = \frac{{1}}{{1 + e^{{-z_{{{best}}}}}}} = \frac{{1}}{{1 + e^{{{-g['logit']:.2f}}}}}"
+        st.latex(rf"p_{{{best}}} = \frac{{1}}{{1 + \exp(-z_{{{best}}})}} = \frac{{1}}{{1 + \exp({-g['logit']:.2f})}}"
                  rf"= \frac{{1}}{{1 + {g['exp_neg']:.3f}}} = {g['prob']:.3f}")
     else:
-        st.latex(rf"p_{{{best}}} = \frac{{e^{{z_{{{best}}}}}}}{{\sum_j e^{{z_j}}}} = "
-                 rf"\frac{{e^{{{g['logit']:.2f}}}}}{{\sum_j e^{{z_j}}}} = \frac{{{g['exp']:.3f}}}{{{g['sum_exp']:.3f}}}"
+        st.latex(rf"p_{{{best}}} = \frac{{\exp(z_{{{best}}})}}{{\sum_j \exp(z_j)}} = "
+                 rf"\frac{{\exp({g['logit']:.2f})}}{{\sum_j \exp(z_j)}} = \frac{{{g['exp']:.3f}}}{{{g['sum_exp']:.3f}}}"
                  rf" = {g['prob']:.3f}")
     st.caption(f"The arithmetic for the best-scoring expert, {best}, with this token's numbers.")
 
@@ -168,7 +169,7 @@ def show_misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> No
                 "the *same* output for far more work; letting every expert vote by its probability gives a "
                 "*different* layer. Either way it is not what the sparse layer does:")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Dense, masked: output change", difference(m["dense_max_abs_diff"]),
+    c1.metric("Dense, masked vs sparse output", difference(m["dense_max_abs_diff"]),
               help="Every expert computes, the unchosen results are thrown away: the same answer. " + ROUNDING_NOTE)
     c2.metric("…and its expert work", f"{m['dense_rows']} rows",
               delta=f"{m['dense_rows'] / max(m['sparse_rows'], 1):.1f}× sparse", delta_color="inverse",

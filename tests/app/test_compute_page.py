@@ -36,3 +36,10 @@ def test_bad_batch_in_link_warns_and_uses_default():
     at = open_page({"batch": "9999999"})
     assert not at.exception and at.warning
     assert at.select_slider(key="batch").value == 256
+
+
+def test_active_share_is_not_drawn_as_an_increase():
+    at = open_page({"num_experts": "8", "top_k": "2"})
+    active = next(m for m in at.metric if m.label == "Active per token")
+    assert active.delta.endswith("of total")
+    assert active.proto.direction == active.proto.NONE  # was UP: "↑ 25.1 %" read as a rise

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moeviz.config import ROUTERS
+from tests.helpers import agree
 from moeviz.text import DEFAULT_SENTENCE, split_tokens
 from moeviz.walkthrough import STEP_NAMES
 
@@ -137,10 +138,19 @@ def test_misreading_toggle_shows_dense_and_all_vote_numbers():
     at = run_app()
     at.toggle(key="misreading").set_value(True).run()
     labels = [m.label for m in at.metric]
-    assert "Dense, masked: output change" in labels and "All experts vote by probability" in labels
+    assert "Dense, masked vs sparse output" in labels and "All experts vote by probability" in labels
     assert at.query_params["misreading"] == "1"
-    dense = next(m for m in at.metric if m.label == "Dense, masked: output change")
-    assert float(dense.value) < 1e-5  # the same output as the sparse layer
+    dense = next(m for m in at.metric if m.label == "Dense, masked vs sparse output")
+    assert agree(dense.value, places=5)  # the same output as the sparse layer, said in words
+
+
+def test_numbers_a_student_reads_are_words_and_plain_decimals():
+    at = run_app(step="6")
+    check = next(m for m in at.metric if m.label == "Sum of terms vs layer output")
+    assert agree(check.value, places=5) and "e-" not in check.value  # was "9.2e-09"
+    at = run_app(step="2")
+    formula = " ".join(e.body for e in at.latex)
+    assert r"\exp(" in formula and "e^{" not in formula  # no raised exponent to be clipped
 
 
 @pytest.mark.parametrize("router", ROUTERS)
