@@ -111,8 +111,9 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls) -> None:
     with c2:
         if len(view.running):
             names = [f"E{int(e)}(x)" for e in view.running]
-            _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output"),
-                   alt="Output vectors of the running experts")
+            zmax = figs.output_range(combine_terms(view), view.output)  # the same colours as step 6
+            _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output",
+                                      zmax=zmax), alt="Output vectors of the running experts")
         _chart(figs.compute_bars(counts["flops_sparse"], counts["flops_dense"], unit="FLOPs per token",
                                  title="Compute per token: sparse vs every expert"), alt="Compute comparison")
 

@@ -95,25 +95,35 @@ def score_bars(values, *, name: str, title: str | None, highlight=(), value_rang
                              zerolinecolor=INK))
 
 
-def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keeps the best k, masks the rest",
-              height: int = 280) -> go.Figure:
-    """Router probabilities with the chosen experts lit and labelled with their combine weight, the rest grey.
+TOPK_NAMES = ("kept: router probability", "masked out", "chosen, dropped", "combine weight")
 
-    A chosen slot lost to capacity is drawn in vermillion and labelled "dropped"."""
+
+def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keeps the best k, masks the rest",
+              height: int = 300) -> go.Figure:
+    """Every bar is labelled with its own height, on one 0…1 axis: each expert's router probability (kept in
+    blue, masked grey, chosen but lost to capacity vermillion) and, beside each kept one, its combine weight
+    (the probability after renormalising over the kept k). Trace names: TOPK_NAMES."""
     probs, slots = to_numpy(probs).astype(float), to_numpy(slots).astype(int)
     dropped, weights = to_numpy(dropped).astype(bool), to_numpy(weights).astype(float)
     E = len(probs)
-    colors, labels = [IDLE] * E, [""] * E
-    for j, e in enumerate(slots):
-        if dropped[j] and len(slots) < E:
-            colors[e], labels[e] = VERMILLION, "dropped"
-        elif not dropped[j]:
-            colors[e], labels[e] = BLUE, f"w = {weights[j]:.2f}"
-    bars = go.Bar(x=list(range(E)), y=probs, name="router probability", marker_color=colors, text=labels,
-                  textposition="outside", cliponaxis=False, hovertemplate="expert %{x}: prob %{y:.4f}<extra></extra>")
-    return figure([bars], title, height, xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E)),
-                  yaxis=dict(title=dict(text="router probability"), gridcolor=GRID,
-                             range=[0, min(1.0, probs.max() * 1.3 + 0.05)]))
+    kept = [int(e) for e, d in zip(slots, dropped) if not d]
+    lost = [int(e) for e, d in zip(slots, dropped) if d] if len(slots) < E else []  # expert choice: not chosen
+    masked = [e for e in range(E) if e not in kept and e not in lost]
+    kept_weights = [float(w) for w, d in zip(weights, dropped) if not d]
+
+    def bars(name, experts, values, color, group, labels=None):
+        return go.Bar(x=experts, y=values, name=name, marker_color=color, offsetgroup=group,
+                      text=labels if labels is not None else [f"{v:.2f}" for v in values], textposition="outside",
+                      cliponaxis=False, hovertemplate="expert %{x}: " + name + " %{y:.4f}<extra></extra>")
+    traces = [bars(TOPK_NAMES[0], kept, probs[kept], BLUE, "probability"),
+              bars(TOPK_NAMES[1], masked, probs[masked], IDLE, "probability", labels=[""] * len(masked)),
+              bars(TOPK_NAMES[2], lost, probs[lost], VERMILLION, "probability"),
+              bars(TOPK_NAMES[3], kept, kept_weights, ORANGE, "weight")]
+    top = max([float(probs.max(initial=0))] + kept_weights)
+    return figure([t for t in traces if len(t.x)], title, height, barmode="group", bargap=0.2, bargroupgap=0.05,
+                  xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), range=[-0.5, E - 0.5]),
+                  yaxis=dict(title=dict(text="probability, weight (0…1)"), gridcolor=GRID,
+                             range=[0, min(1.0, top) * 1.2 + 0.04]))
 
 
 EXPERT_STATES = ("idle", "running", "dropped")  # codes 0, 1, 2 in expert_grid's z
@@ -150,11 +160,21 @@ def compute_bars(sparse: float, dense: float, *, unit: str, title: str | None, h
                   yaxis=dict(autorange="reversed"))
 
 
-def combine_figure(terms, output, *, title: str | None = "The weighted sum, term by term") -> go.Figure:
-    """Rows 'w × E_e output' for each expert that ran, then the row '= output'; one colour scale for all."""
+def output_range(terms, output) -> float:
+    """One colour range for a token's expert outputs (step 4) and its weighted sum (step 6): the largest |value|
+    among the running experts' outputs, the weighted terms and the layer output. `terms`: moeviz.walkthrough's
+    combine_terms (each with "output" and "term"). With it the same number has the same colour in both steps."""
+    arrays = [t[key] for t in terms for key in ("output", "term")] + [to_numpy(output)]
+    return _symmetric_range(*arrays)
+
+
+def combine_figure(terms, output, *, title: str | None = "The weighted sum, term by term",
+                   zmax: float | None = None) -> go.Figure:
+    """Rows 'w × E_e output' for each expert that ran, then the row '= output'; one colour scale for all
+    (by default output_range(terms, output), the range step 4 uses for the same outputs)."""
     rows = [t["term"] for t in terms] + [to_numpy(output)]
     names = [f"{t['weight']:.2f} × E{t['expert']}" for t in terms] + ["= output"]
-    return vector_strips(np.stack(rows), names, title=title, zmax=_symmetric_range(*rows))
+    return vector_strips(np.stack(rows), names, title=title, zmax=zmax or output_range(terms, output))
 
 
 def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int,
@@ -164,5 +184,5 @@ def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int
     return vector_strips(np.stack([to_numpy(sparse), to_numpy(dense), to_numpy(all_vote)]), names, title=title)
 
 
-__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "expert_grid", "EXPERT_STATES", "compute_bars",
-           "combine_figure", "misreading_figure"]
+__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "TOPK_NAMES", "expert_grid", "EXPERT_STATES",
+           "compute_bars", "combine_figure", "output_range", "misreading_figure"]

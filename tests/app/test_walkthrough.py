@@ -160,3 +160,22 @@ def test_every_step_runs_for_every_router(router):
         at.segmented_control(key="step").set_value(step).run()
         assert not at.exception, (router, step, [e.value for e in at.exception])
         assert not at.warning
+
+
+def _heatmap_ranges(at) -> dict:
+    """title -> (zmin, zmax) of every heatmap the page drew (read from the charts' Plotly JSON)."""
+    import json
+    ranges = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = (spec["layout"].get("title") or {}).get("text")
+        for trace in spec["data"]:
+            if trace.get("type") == "heatmap" and "zmax" in trace:
+                ranges[title] = (trace["zmin"], trace["zmax"])
+    return ranges
+
+
+def test_steps_4_and_6_colour_the_same_expert_outputs_alike():
+    step4 = _heatmap_ranges(run_app(step="4", token="2"))["Each running expert's output"]
+    step6 = _heatmap_ranges(run_app(step="6", token="2"))["The weighted sum, term by term"]
+    assert step4 == step6 and step4[0] == -step4[1] > -1e9
