@@ -4,7 +4,7 @@ import pytest
 
 from moeviz.figures import PROB_RANGE
 from moeviz.figures.routing import EXPERT_PICKED, router_heatmap
-from moeviz.figures.variants import LOAD_MARKS, experts_per_token_figure, load_comparison, variant_heatmaps
+from moeviz.figures.variants import LOAD_MARKS, TICK_LINE, experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.variants import run_variants
 from tests.helpers import tokens
 
@@ -64,7 +64,10 @@ def test_load_legend_names_every_mark_once(runs):
 
 def test_experts_per_token_labels_turn_upright_rather_than_overlap(runs):
     axis = experts_per_token_figure(runs, LABELS).layout.xaxis
-    assert axis.tickangle is None and axis.autotickangles[-1] == -90 and axis.automargin  # None: "auto"
+    assert axis.tickangle is None and list(axis.autotickangles) == [-30, -90] and axis.automargin  # None: "auto"
+    assert list(axis.tickvals) == [run.variant.label for run in runs]
+    for label, text in zip(axis.tickvals, axis.ticktext):  # the same words, on lines short enough to stand upright
+        assert text.replace("<br>", " ") == label and all(len(line) <= TICK_LINE for line in text.split("<br>"))
 
 
 def test_experts_per_token_counts_and_offsets(runs):

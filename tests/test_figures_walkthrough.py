@@ -21,7 +21,19 @@ def test_vector_strips_draw_each_row_on_a_scale_centred_on_zero():
 
 def test_block_diagram_puts_the_moe_where_the_mlp_was():
     parts = list(block_diagram().data[0].text)
-    assert parts.index("attention") < parts.index("MoE layer<br>router + experts") < parts.index("token out")
+    assert parts.index("attention") < parts.index("MoE layer") < parts.index("token out")
+
+
+def test_block_diagram_boxes_are_as_wide_as_their_labels():
+    """At 390 px the one-line labels ran into each other: each box now fits its longest label line."""
+    fig = block_diagram()
+    boxes = [s for s in fig.layout.shapes if s.type == "rect"]
+    labels = [a for a in fig.layout.annotations if a.text and "RMS" in a.text or a.text and "MoE" in a.text]
+    longest = max(len(line) for a in labels for line in a.text.replace("<b>", "").replace("</b>", "").split("<br>"))
+    assert min(b.x1 - b.x0 for b in boxes) >= 4 and longest <= 6  # box widths count label characters
+    lefts = sorted(b.x0 for b in fig.layout.shapes)
+    rights = sorted(b.x1 for b in fig.layout.shapes)
+    assert all(r < l for r, l in zip(rights, lefts[1:]))  # no two parts overlap
 
 
 def test_score_bars_highlight_some_experts():

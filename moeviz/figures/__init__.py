@@ -100,8 +100,15 @@ def base_layout(title: str | None, height: int, **extra) -> dict:
         height=height, margin=dict(l=10, r=10, t=44 if title else 10, b=30),
         plot_bgcolor="white", paper_bgcolor="white", font=dict(color=INK, size=13),
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0),
-        hoverlabel=dict(bgcolor="white", font_size=13))
+        hoverlabel=dict(bgcolor="white", font_size=13), modebar=MODEBAR)
     return _merge(common, extra)
+
+
+# Plotly's toolbar, shown on hover or tap: only "download as PNG" and "reset axes" (dragging still zooms, a double
+# click still resets), standing upright at the right edge. Lying in the title row with its eight buttons it
+# covered the titles on a 390 px phone.
+MODEBAR = dict(orientation="v", bgcolor="rgba(255,255,255,0.85)", color="#52606D", activecolor=INK,
+               remove=["zoom", "pan", "select", "lasso", "zoomin", "zoomout", "autoscale"])
 
 
 def figure(traces, title: str | None, height: int, **layout) -> go.Figure:

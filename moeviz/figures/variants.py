@@ -10,12 +10,16 @@ Traces in `fig.data`, by `name`: the heatmaps as in moeviz.figures.routing; each
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from moeviz.figures import BLUE, VERMILLION, expert_names, finish, safe_label, to_numpy
 from moeviz.figures.routing import dropped_per_expert, router_heatmap
+
+TICK_LINE = 16  # characters per line of a variant's axis label
 
 # Fewer experts than k in vermillion, exactly k white, more than k in blue (Okabe-Ito ends, white centre).
 COUNT_COLORSCALE = [[0.0, VERMILLION], [0.5, "#FFFFFF"], [1.0, BLUE]]
@@ -88,8 +92,11 @@ def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran
     fig = go.Figure(heat)
     fig.update_yaxes(tickvals=list(range(T)), ticktext=names, autorange="reversed", showgrid=False)
     # Labels under the grid: on top, slanted, they ran into the figure's title. Plotly picks the first angle at
-    # which they no longer overlap: slanted on a wide screen, upright (-90°) in a phone's narrow columns.
-    fig.update_xaxes(side="bottom", showgrid=False, autotickangles=[-30, -60, -90], automargin=True)
+    # which they no longer overlap: slanted on a wide screen, upright (-90°) on a phone; wrapped to short lines,
+    # so that upright they still fit under the grid.
+    columns = [run.variant.label for run in runs]
+    fig.update_xaxes(side="bottom", showgrid=False, autotickangles=[-30, -90], automargin=True, tickvals=columns,
+                     ticktext=["<br>".join(textwrap.wrap(label, TICK_LINE)) for label in columns])
     return finish(fig, title, max(260, 120 + 24 * T))
 
 

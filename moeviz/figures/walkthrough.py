@@ -38,13 +38,19 @@ def vector_strips(rows, names, *, title: str | None = None, zmax: float | None =
                   xaxis=dict(showgrid=False, zeroline=False, tickvals=list(range(0, D, 8 if D > 16 else 1))))
 
 
-# The block's parts, left to right: (label, fill, width in x units, shape). Widths follow the label length so
-# that the 12 px labels still fit their boxes when the main column is only ~650 px wide (1024 px screen).
-BLOCK_PARTS = (("token in", None, 1.2, "text"), ("RMSNorm", IDLE, 1.4, "rect"), ("attention", SKY, 1.4, "rect"),
-               ("+", IDLE, 0.45, "circle"), ("RMSNorm", IDLE, 1.4, "rect"),
-               ("MoE layer<br>router + experts", ORANGE, 2.1, "rect"), ("+", IDLE, 0.45, "circle"),
-               ("token out", None, 1.2, "text"))
-BLOCK_GAP = 0.5  # room for each arrow
+# The block's parts, left to right: (name, label, fill, shape). Labels are broken onto two short lines and each
+# box is as wide as its longest line, so that all eight fit side by side even on a 390 px phone (one line each,
+# they overlapped there). The name is the part's one-line name (hover, tests).
+BLOCK_PARTS = (("token in", "token<br>in", None, "text"), ("RMSNorm", "RMS-<br>Norm", IDLE, "rect"),
+               ("attention", "atten-<br>tion", SKY, "rect"), ("+", "+", IDLE, "circle"),
+               ("RMSNorm", "RMS-<br>Norm", IDLE, "rect"), ("MoE layer", "MoE<br>layer", ORANGE, "rect"),
+               ("+", "+", IDLE, "circle"), ("token out", "token<br>out", None, "text"))
+BLOCK_GAP = 0.7  # room for each arrow, in the units of a label character
+
+
+def _part_width(label: str, shape: str) -> float:
+    """A box's width in label characters: its longest line plus a margin (circles: a fixed small size)."""
+    return 1.6 if shape == "circle" else max(len(line) for line in label.split("<br>")) + 0.8
 
 
 @lru_cache(maxsize=1)
@@ -54,29 +60,29 @@ def block_diagram() -> go.Figure:
 
     The same figure every time, so it is built once per process (callers must not modify it)."""
     lefts, x = [], 0.0
-    for _, _, width, _ in BLOCK_PARTS:
+    for _, label, _, shape in BLOCK_PARTS:
         lefts.append(x)
-        x += width + BLOCK_GAP
-    rights = [left + part[2] for left, part in zip(lefts, BLOCK_PARTS)]
+        x += _part_width(label, shape) + BLOCK_GAP
+    rights = [left + _part_width(label, shape) for left, (_, label, _, shape) in zip(lefts, BLOCK_PARTS)]
     centres = [(a + b) / 2 for a, b in zip(lefts, rights)]
-    moe = next(i for i, part in enumerate(BLOCK_PARTS) if part[1] == ORANGE)
-    shapes = [dict(type=kind, x0=left, x1=right, y0=-0.45 if kind == "rect" else -0.22,
-                   y1=0.45 if kind == "rect" else 0.22, fillcolor=color,
+    moe = next(i for i, part in enumerate(BLOCK_PARTS) if part[2] == ORANGE)
+    shapes = [dict(type=kind, x0=left, x1=right, y0=-0.5 if kind == "rect" else -0.2,
+                   y1=0.5 if kind == "rect" else 0.2, fillcolor=color,
                    line=dict(color=INK, width=2 if i == moe else 1), layer="below")
-              for i, ((_, color, _, kind), left, right) in enumerate(zip(BLOCK_PARTS, lefts, rights))
+              for i, ((_, _, color, kind), left, right) in enumerate(zip(BLOCK_PARTS, lefts, rights))
               if kind != "text"]
-    labels = [dict(x=c, y=0, text=f"<b>{text}</b>" if i == moe else text, showarrow=False,
-                   font=dict(size=12, color=INK)) for i, ((text, *_), c) in enumerate(zip(BLOCK_PARTS, centres))]
+    labels = [dict(x=c, y=0, text=f"<b>{label}</b>" if i == moe else label, showarrow=False,
+                   font=dict(size=12, color=INK)) for i, ((_, label, *_), c) in enumerate(zip(BLOCK_PARTS, centres))]
     arrows = [dict(x=lefts[i], y=0, ax=rights[i - 1], ay=0, xref="x", yref="y", axref="x", ayref="y",
                    showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor=INK, text="")
               for i in range(1, len(BLOCK_PARTS))]  # each from the previous part's right edge to this one's left
     # one named, invisible trace so the figure's parts can be checked on fig.data too
     names = go.Scatter(x=centres, y=[0] * len(centres), mode="markers", marker=dict(opacity=0), name="block",
                        text=[part[0] for part in BLOCK_PARTS], hoverinfo="text")
-    return figure([names], "One Transformer block: the MoE layer replaces the feed-forward MLP", 150,
+    return figure([names], "The MoE layer replaces the block's MLP", 150,
                   shapes=shapes, annotations=labels + arrows, showlegend=False,
-                  xaxis=dict(visible=False, range=[-0.1, rights[-1] + 0.1]),
-                  yaxis=dict(visible=False, range=[-0.7, 0.7]))
+                  xaxis=dict(visible=False, range=[-0.2, rights[-1] + 0.2], fixedrange=True),
+                  yaxis=dict(visible=False, range=[-0.75, 0.75], fixedrange=True))
 
 
 def score_bars(values, *, name: str, title: str | None, highlight=(), value_range=None, text_format=".2f",
@@ -114,7 +120,8 @@ def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keep
     def bars(name, experts, values, color, group, labels=None):
         return go.Bar(x=experts, y=values, name=name, marker_color=color, offsetgroup=group,
                       text=labels if labels is not None else [f"{v:.2f}" for v in values], textposition="outside",
-                      cliponaxis=False, hovertemplate="expert %{x}: " + name + " %{y:.4f}<extra></extra>")
+                      cliponaxis=False, constraintext="none",  # full size, not shrunk to the thin bars' width
+                      hovertemplate="expert %{x}: " + name + " %{y:.4f}<extra></extra>")
     traces = [bars(TOPK_NAMES[0], kept, probs[kept], BLUE, "probability"),
               bars(TOPK_NAMES[1], masked, probs[masked], IDLE, "probability", labels=[""] * len(masked)),
               bars(TOPK_NAMES[2], lost, probs[lost], VERMILLION, "probability"),

@@ -230,15 +230,18 @@ def reading(stats: dict) -> list[str]:
     return lines
 
 
-CHARACTERISTIC_COLUMN = "most characteristic (sent here / seen)"
-
-
 def expert_table(layer_stats: dict) -> list[dict]:
-    """Rows for a table of one layer's experts: load, code share, most frequent and characteristic tokens
-    (ranked by smoothed_lift, each shown with how often it came to this expert out of how often it occurs)."""
+    """Rows for a table of one layer's experts: load, code share, most frequent tokens."""
     return [{"expert": f"E{x['expert']}", "tokens received": x["slots"], "share of load": round(x["load_share"], 3),
              "code share": round(x["code_share"], 3),
-             "most frequent tokens": "  ".join(t for t, _ in x["top_tokens"]),
-             CHARACTERISTIC_COLUMN: "  ".join(f"{t} {sent:,}/{seen:,}" for t, sent, seen, _ in
-                                              x["characteristic_tokens"])}
+             "most frequent tokens": "  ".join(t for t, _ in x["top_tokens"])}
             for x in layer_stats["experts"]]
+
+
+def characteristic_table(layer_stats: dict) -> list[dict]:
+    """One row per (expert, characteristic token), best first within each expert (ranked by smoothed_lift): how
+    often the token came to this expert out of how often it occurs. A long table of short columns, where one
+    text cell per expert ran past the edge of the page."""
+    return [{"expert": f"E{x['expert']}", "token": token, "sent here": sent, "seen": seen,
+             "share sent here": round(sent / seen, 3), "lift": lift}
+            for x in layer_stats["experts"] for token, sent, seen, lift in x["characteristic_tokens"]]

@@ -36,7 +36,7 @@ def test_default_page_draws_heatmaps_load_bars_and_specialization():
     assert charts(at) == 2 * 2 + 1  # per layer a heatmap and load bars, plus the code-share view
     assert len(at.main.get("download_button")) == 2  # CSV and JSON; the sidebar adds the figures download
     assert any("What did the experts learn" in h.value for h in at.header)
-    assert len(at.dataframe) == 2  # one expert table per layer
+    assert len(at.dataframe) == 4  # per layer: the expert table and its characteristic tokens
 
 
 def test_empty_text_gets_a_prompt_not_figures():

@@ -127,6 +127,10 @@ def test_characteristic_tokens_carry_counts_and_rank_by_smoothed_lift(tiny_model
             assert entry[3] == pytest.approx(lift, abs=0.006)
         ranked_any |= bool(best)
     assert ranked_any
-    row = analysis.expert_table(stats["layers"][0])[0]
-    first = stats["layers"][0]["experts"][0]["characteristic_tokens"]
-    assert row[analysis.CHARACTERISTIC_COLUMN] == "  ".join(f"{t} {s:,}/{n:,}" for t, s, n, _ in first)
+    rows = analysis.characteristic_table(stats["layers"][0])
+    listed = [(x["expert"], entry) for x in stats["layers"][0]["experts"] for entry in x["characteristic_tokens"]]
+    assert len(rows) == len(listed)
+    for row, (e, (token, sent, seen, lift)) in zip(rows, listed):
+        assert (row["expert"], row["token"], row["sent here"], row["seen"], row["lift"]) == (f"E{e}", token, sent,
+                                                                                             seen, lift)
+        assert row["share sent here"] == pytest.approx(sent / seen, abs=5e-4)
