@@ -18,6 +18,12 @@ SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # s
 POLICY_LABELS = {"position": "by position (earlier tokens first)", "probability": "by router probability"}
 
 
+def short_name(description: str) -> str:
+    """The name before its details ("H100 nodes", "Mixtral-8x7B-like"): the whole text, in a half-width box, was
+    cut off; the box shows this and the caption under it the whole text."""
+    return description.split(" (")[0].split(":")[0]
+
+
 @st.cache_resource(max_entries=32, show_spinner=False)
 def capacity_run(num_experts, top_k, router, capacity_factor, seed, policy, tokens):
     cfg = app.Controls(num_experts, top_k, router, 0.0, capacity_factor, seed, "").moe_config(
@@ -132,15 +138,17 @@ else:
 
 st.header("3 · At scale: a model, not a measurement")
 left, right = st.columns(2)
-shape_id = left.selectbox("Model shape", list(SHAPE_IDS), format_func=SHAPE_IDS.get, key="model_shape",
-                         index=list(SHAPE_IDS).index(app.url_value("model_shape", "mixtral",
-                                                                   app.parse_choice(list(SHAPE_IDS)))))
+shape_start = app.url_value("model_shape", "mixtral", app.parse_choice(list(SHAPE_IDS)))
+shape_id = left.selectbox("Model shape", list(SHAPE_IDS), format_func=lambda i: short_name(SHAPE_IDS[i]),
+                         key="model_shape", index=list(SHAPE_IDS).index(shape_start))
 app.set_url_value("model_shape", shape_id)
 shape = SHAPE_IDS[shape_id]
-hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: HARDWARE[h].name, key="hardware",
-                           index=list(HARDWARE).index(app.url_value("hardware", next(iter(HARDWARE)),
-                                                                    app.parse_choice(list(HARDWARE)))))
+left.caption(shape)
+hardware_start = app.url_value("hardware", next(iter(HARDWARE)), app.parse_choice(list(HARDWARE)))
+hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: short_name(HARDWARE[h].name),
+                           key="hardware", index=list(HARDWARE).index(hardware_start))
 app.set_url_value("hardware", hardware)
+right.caption(HARDWARE[hardware].name)
 app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
 for line in FORMULA_LATEX:
     st.latex(line)
