@@ -166,13 +166,14 @@ def _print_table(results: dict, r: dict) -> None:
 
 
 def scaling(cfg: MoEConfig, tokens: int, axis: str, values, repeats: int = 5, impls=IMPLS, budget_s: float = 3.0,
-            progress: Callable[[str], None] | None = None) -> list[dict]:
+            progress: Callable[[str], None] | None = None, rounds: int | None = None) -> list[dict]:
     """Timings over one axis ("num_experts" or "tokens"), the rest of cfg fixed: [{"value", "results"}].
 
     Every point is timed in the same rounds (time_interleaved over all value × implementation pairs, after
-    one untimed pass over all of them), not point after point. Timed point by point, the first points paid the
-    process's warm-up (thread pool, allocator, kernels) and a drift in machine load fell on some points only:
-    the dense-equivalent FFN, which does not depend on N, fell from ~7 to ~3 ms as N grew."""
+    one untimed pass over all of them), not point after point; by default one timed call per point and round
+    (rounds = repeats), so each point's calls spread over the whole sweep. Timed point by point, the first
+    points paid the process's warm-up and a change in the machine's load fell on some points only: the
+    dense-equivalent FFN, which does not depend on N, fell from ~7 to ~3 ms as N grew."""
     cases = {}
     for value in values:
         case_cfg = cfg.replace(num_experts=value) if axis == "num_experts" else cfg
@@ -188,6 +189,7 @@ def scaling(cfg: MoEConfig, tokens: int, axis: str, values, repeats: int = 5, im
     with torch.inference_mode():
         for fn in calls.values():  # warm-up pass: every shape and kernel once before anything is timed
             fn()
-        timed = time_interleaved(calls, layer.device, repeats, budget_s=budget_s, progress=progress)
+        timed = time_interleaved(calls, layer.device, repeats, rounds=rounds or repeats, budget_s=budget_s,
+                                 progress=progress)
     return [{"value": value, "results": {name: timed[key] for key, (v, name, _) in cases.items() if v == value}}
             for value in values]
