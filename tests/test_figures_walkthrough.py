@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from moeviz.figures import BLUE, IDLE, VERMILLION
-from moeviz.figures.walkthrough import (EXPERT_STATES, TOPK_NAMES, block_diagram, combine_figure, compute_bars, expert_grid,
-                                        misreading_figure, output_range, score_bars, topk_bars, vector_strips)
+from moeviz.figures.walkthrough import (EXPERT_STATES, TOPK_NAMES, block_diagram, combine_figure, compute_bars,
+                                        expert_grid, misreading_figure, output_range, score_bars, topk_bars, vector_strips)
 from moeviz.walkthrough import token_view
 from tests.helpers import make_layer, tokens
 
