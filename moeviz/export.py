@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from moeviz.config import ROUTER_LABELS
 from moeviz.trace import RoutingTrace
 from moeviz.walkthrough import STEP_NAMES, token_view
 
@@ -105,7 +106,7 @@ def _steps(trace: RoutingTrace, t: int, labels) -> list[str]:
         f"<p>Token {t}, “{q}”, enters the layer as a vector of {len(view.vector)} numbers. First eight: "
         f"<code>{_fmt(view.vector[:8])}</code>.</p>",
         "<p>The router gives each expert a score (logit), and the gating function turns scores into "
-        f"probabilities ({html.escape(trace.router)}).</p>"
+        f"probabilities ({html.escape(ROUTER_LABELS.get(trace.router, trace.router))}).</p>"
         + _table(("expert", "logit", "probability"), [(f"E{e}", f"{view.logits[e]:+.3f}", f"{view.probs[e]:.3f}")
                                                        for e in shown])
         + ("" if E <= MAX_TABLE_EXPERTS else f"<p>(the {MAX_TABLE_EXPERTS} highest of {E} experts)</p>"),
@@ -126,6 +127,14 @@ def _steps(trace: RoutingTrace, t: int, labels) -> list[str]:
     ]
 
 
+def layer_line(trace: RoutingTrace) -> str:
+    """The layer in the words the app uses: 'router softmax → top-k (Mixtral), N = 8 experts, k = 2, capacity:
+    no limit' (the code names, softmax_topk and capacity = None, mean nothing on paper)."""
+    capacity = "no limit" if trace.capacity is None else f"C = {trace.capacity} slots per expert"
+    return (f"router {ROUTER_LABELS.get(trace.router, trace.router)}, N = {trace.num_experts} experts, "
+            f"k = {trace.top_k}, capacity: {capacity}")
+
+
 HANDOUT_CSS = """body{font-family:system-ui,sans-serif;max-width:46em;margin:1.5em auto;color:#1F2933;line-height:1.4}
 h1{font-size:1.4em}h2{font-size:1.05em;margin:1em 0 .3em;color:#0072B2}table{border-collapse:collapse;font-size:.9em}
 td,th{border:1px solid #C9CED6;padding:2px 8px;text-align:right}code{font-size:.85em}
@@ -139,9 +148,7 @@ def walkthrough_handout(trace: RoutingTrace, token_index: int, labels, title: st
         raise ValueError(f"token_index {token_index} is outside 0…{trace.num_tokens - 1}.")
     labels = [str(label) for label in labels]
     sentence = html.escape(" ".join(labels))
-    knobs = settings or {"router": trace.router, "num_experts": trace.num_experts, "top_k": trace.top_k,
-                         "capacity": trace.capacity}
-    knob_text = html.escape(", ".join(f"{k} = {v}" for k, v in knobs.items()))
+    knob_text = html.escape(", ".join(f"{k} = {v}" for k, v in settings.items()) if settings else layer_line(trace))
     steps = "".join(f"<h2>{i}. {html.escape(name)}</h2>{body}" for i, (name, body) in
                     enumerate(zip(STEP_NAMES, _steps(trace, token_index, labels)), start=1))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -8,6 +8,7 @@ Transformer) is added so that a repeated word at two places is *almost*, not exa
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 
 import torch
@@ -70,12 +71,20 @@ def random_vectors(num_tokens: int, d_model: int, seed: int) -> torch.Tensor:
     return torch.randn(num_tokens, d_model, generator=generator)
 
 
-ROUNDING_NOTE = "Largest absolute difference; below ~1e-5 it is float rounding: the same numbers."
+ROUNDING_NOTE = ("Largest difference between the two, number by number. Below 0.00001 it is float rounding: "
+                 "the same numbers.")
+ROUNDING_LIMIT = 1e-5  # below this a difference is float32 rounding, and is said in words
 
 
 def difference(value: float) -> str:
-    """A max-abs difference for a metric: '0' when exact (not '0.0e+00'), else one significant digit."""
-    return "0" if value == 0 else f"{value:.1e}"
+    """A max-abs difference in words a student reads, never scientific notation: 'exactly equal' for 0,
+    'match to 8 decimal places' below ROUNDING_LIMIT (the difference is under 10^-8), else a plain decimal with
+    two significant digits ('0.012')."""
+    if value == 0:
+        return "exactly equal"
+    if value < ROUNDING_LIMIT:
+        return f"match to {math.ceil(-math.log10(value)) - 1} decimal places"  # |difference| < 10^-places
+    return f"{value:.{max(0, 1 - math.floor(math.log10(value)))}f}"
 
 
 def plural(count: int, noun: str) -> str:
@@ -91,5 +100,5 @@ def random_labels(num_tokens: int) -> list[str]:
 __all__ = [
     "DEFAULT_SENTENCE", "MAX_TOKENS", "POSITION_SCALE", "split_tokens", "token_vector", "position_signal",
     "embed_tokens", "random_vectors", "random_labels", "escape_markdown", "plural", "difference",
-    "ROUNDING_NOTE",
+    "ROUNDING_NOTE", "ROUNDING_LIMIT",
 ]

@@ -114,7 +114,19 @@ else:
         st.caption(MEASURES["blind router"])
     for layer, tab in enumerate(st.tabs([f"Layer {i}" for i in range(len(stats["layers"]))])):
         with tab:
-            st.dataframe(analysis.expert_table(stats["layers"][layer]), hide_index=True)
+            st.dataframe(analysis.expert_table(stats["layers"][layer]), hide_index=True, column_config={
+                "expert": st.column_config.TextColumn("expert", pinned=True),
+                "most frequent tokens": st.column_config.TextColumn("most frequent tokens", width="large")})
+            st.caption("Most characteristic tokens of each expert: the tokens it gets far more often than it gets "
+                       "tokens overall (ranked by a smoothed lift; only tokens seen at least "
+                       f"{analysis.MIN_TOKEN_COUNT} times), with how often each came here out of how often it "
+                       "occurs.")
+            st.dataframe(analysis.characteristic_table(stats["layers"][layer]), hide_index=True, column_config={
+                "expert": st.column_config.TextColumn("expert", pinned=True),
+                "share sent here": st.column_config.NumberColumn("share sent here", format="percent"),
+                "lift": st.column_config.NumberColumn(
+                    "lift", format="%.2f", help="Share of this token's occurrences sent here ÷ this expert's "
+                    "share of all tokens, smoothed (1 = no preference)")})
     st.caption(MEASURES["× even share"])
     dense = summary["models"].get("dense", {}).get("val_loss")
     st.caption(f"Validation loss (nats per token, held-out topics): this model {record['val_loss']:.3f}; dense model "

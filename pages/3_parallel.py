@@ -32,6 +32,12 @@ POLICY_RULES = {
 }
 
 
+def short_name(description: str) -> str:
+    """The name before its details ("H100 nodes", "Mixtral-8x7B-like"): the whole text, in a half-width box, was
+    cut off; the box shows this and the caption under it the whole text."""
+    return description.split(" (")[0].split(":")[0]
+
+
 controls = app.sidebar("moeviz · Capacity & parallelism")
 st.title("Capacity, dropped slots, and experts on separate workers")
 
@@ -126,7 +132,7 @@ if result and result[1] == workers and result[0] == ep_cfg:
     a.metric("Step time, balanced", f"{bal['step_ms']:.0f} ms")
     b.metric(f"Step time, skew {ran_skew:g}", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
              delta_color="inverse")
-    c.metric("Max |parallel − single-process|", difference(max(bal["max_abs_diff"], sk["max_abs_diff"])),
+    c.metric("Parallel vs one process: outputs", difference(max(bal["max_abs_diff"], sk["max_abs_diff"])),
              help=ROUNDING_NOTE)
     if ep_cfg.effective_capacity_factor is not None:
         st.markdown(f"Capacity factor {ep_cfg.effective_capacity_factor:g}, applied per worker: "
@@ -170,15 +176,17 @@ else:
 
 st.header("3 · At scale: a model, not a measurement")
 left, right = st.columns(2)
-shape_id = left.selectbox("Model shape", list(SHAPE_IDS), format_func=SHAPE_IDS.get, key="model_shape",
-                         index=list(SHAPE_IDS).index(app.url_value("model_shape", "mixtral",
-                                                                   app.parse_choice(list(SHAPE_IDS)))))
+shape_start = app.url_value("model_shape", "mixtral", app.parse_choice(list(SHAPE_IDS)))
+shape_id = left.selectbox("Model shape", list(SHAPE_IDS), format_func=lambda i: short_name(SHAPE_IDS[i]),
+                         key="model_shape", index=list(SHAPE_IDS).index(shape_start))
 app.set_url_value("model_shape", shape_id)
 shape = SHAPE_IDS[shape_id]
-hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: HARDWARE[h].name, key="hardware",
-                           index=list(HARDWARE).index(app.url_value("hardware", next(iter(HARDWARE)),
-                                                                    app.parse_choice(list(HARDWARE)))))
+left.caption(shape)
+hardware_start = app.url_value("hardware", next(iter(HARDWARE)), app.parse_choice(list(HARDWARE)))
+hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: short_name(HARDWARE[h].name),
+                           key="hardware", index=list(HARDWARE).index(hardware_start))
 app.set_url_value("hardware", hardware)
+right.caption(HARDWARE[hardware].name)
 app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
 for line in FORMULA_LATEX:
     st.latex(line)

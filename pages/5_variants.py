@@ -53,7 +53,19 @@ with app.fold("Who uses which rule, and what it trades"):
 
 with app.fold("What each rule did to this sentence (table)"):
     st.header("What each rule did to this sentence")
-    st.dataframe(variant_summary(runs), hide_index=True)
+    # Short headers (the long meaning in each header's tooltip): with the long ones the last columns ran past the
+    # right edge even at 1920 px. The variant stays pinned while a narrow screen scrolls the rest.
+    _number = st.column_config.NumberColumn
+    st.dataframe(variant_summary(runs), hide_index=True, column_config={
+        "variant": st.column_config.TextColumn("variant", pinned=True),
+        "experts/token (min–max)": st.column_config.TextColumn("experts/token",
+                                                               help="Fewest–most experts that ran for any one token"),
+        "mean experts/token": _number("mean", help="Mean number of experts per token"),
+        "tokens with fewer than k": _number("< k", help="Tokens that got fewer than k experts"),
+        "tokens with more than k": _number("> k", help="Tokens that got more than k experts (expert choice only)"),
+        "tokens with no expert": _number("none", help="Tokens that got no expert at all: they skip the layer"),
+        "max/mean load": _number("max/mean", help="Busiest expert's tokens ÷ the mean over experts (1 = even)"),
+        "load CV": _number("load CV", help="Spread of the load: standard deviation ÷ mean over experts (0 = even)")})
     st.caption(MEASURES["load CV"])
 if not app.presenting():
     app.chart(per_token, key="fig_per_token")

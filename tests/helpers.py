@@ -20,3 +20,10 @@ def make_layer(router: str = "softmax_topk", **overrides) -> MoELayer:
 
 def tokens(n: int, d_model: int = 12, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, d_model, generator=torch.Generator().manual_seed(seed))
+
+
+def agree(shown: str, places: int = 4) -> bool:
+    """Whether a metric written by moeviz.text.difference says two outputs agree to at least `places` decimals."""
+    import re
+    found = re.fullmatch(r"match to (\d+) decimal places", shown)
+    return shown == "exactly equal" or (found is not None and int(found.group(1)) >= places)

@@ -1,5 +1,6 @@
 """Exports parse back: figure HTML is self-contained, CSV and JSON hold the trace, the handout escapes text."""
 import csv
+import html
 import io
 import json
 import re
@@ -8,6 +9,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
+from moeviz.config import ROUTER_LABELS
 from moeviz.export import (CSV_COLUMNS, figure_html, figures_html, trace_csv, trace_json,
                            walkthrough_handout)
 from moeviz.figures.walkthrough import score_bars
@@ -98,3 +100,15 @@ def test_page_figures_bundle_holds_every_figure_once_with_plotly_inlined():
     assert 1_000_000 < len(page) < 2 * len(figure_html(next(iter(figs.values()))))  # the library once, not twice
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "&lt;b&gt;per&lt;/b&gt;" in page
+
+
+@pytest.mark.parametrize("capacity_factor", [None, 1.0])
+def test_handout_names_the_layer_in_the_app_s_words(capacity_factor):
+    with torch.inference_mode():
+        routed = make_layer(capacity_factor=capacity_factor)(tokens(len(LABELS)))[1]
+    page = walkthrough_handout(routed, 0, LABELS)
+    assert html.escape(ROUTER_LABELS[routed.router]) in page and "softmax_topk" not in page
+    assert "None" not in page  # was "capacity = None"
+    assert ("capacity: no limit" in page) == (routed.capacity is None)
+    if routed.capacity is not None:
+        assert f"capacity: C = {routed.capacity} slots per expert" in page

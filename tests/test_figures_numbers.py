@@ -52,12 +52,18 @@ def test_printed_bar_values_are_the_values_shown(trace):
     assert table.frame["probability"].tolist() == [format(float(p), ".3f") for p in probs]
 
 
-def test_bar_labels_that_are_not_numbers_get_their_own_column(trace):
+def test_bars_over_the_same_experts_merge_into_one_table(trace):
+    """Kept and masked-out bars (and the kept weights) are one list of experts: one row each, in expert order;
+    a bar that prints its value shows that value, one that prints nothing shows its hover's rounding."""
     fig = topk_bars(trace.router_probs[0], trace.topk_indices[0], trace.dropped[0], trace.topk_weights[0])
     (table,) = figure_tables(fig)
-    bar = fig.data[0]
-    assert table.frame["router probability"].tolist() == [format(float(p), ".4f") for p in bar.y]
-    assert table.frame["router probability: label"].tolist() == list(bar.text)
+    assert list(table.frame.index) == expert_names(6)
+    for bar in fig.data:
+        column = table.frame[bar.name]
+        printed = [plain(t) for t in bar.text] if any(bar.text) else None
+        for i, (e, y) in enumerate(zip(bar.x, bar.y)):
+            assert column[f"E{e}"] == (printed[i] if printed else format(float(y), ".4f"))
+        assert (column != "").sum() == len(bar.x)
 
 
 def test_a_diagram_lists_its_parts_in_order():

@@ -6,7 +6,7 @@ import torch
 
 from moeviz import MoEConfig, MoELayer
 from moeviz.figures import BLUE, IDLE, PROB_RANGE
-from moeviz.figures.routing import (dropped_per_expert, expert_load_bars, load_bars, probs_heatmap,
+from moeviz.figures.routing import (EXPERT_PICKED, dropped_per_expert, expert_load_bars, load_bars, probs_heatmap,
                                     router_heatmap)
 
 
@@ -66,7 +66,7 @@ def test_token_labels_are_escaped_and_highlight_is_bold():
 
 
 def test_load_bars_split_processed_and_dropped(trace):
-    fig = load_bars(trace, highlight_experts=[0])
+    fig = load_bars(trace)
     processed = np.asarray(by_name(fig, "tokens processed").y)
     drops = np.asarray(by_name(fig, "dropped").y)
     np.testing.assert_array_equal(processed, trace.tokens_per_expert.numpy())
@@ -74,15 +74,35 @@ def test_load_bars_split_processed_and_dropped(trace):
     assert processed.sum() + drops.sum() == trace.topk_indices.numel()  # T * k slots in all
     assert list(by_name(fig, "capacity").y) == [trace.capacity] * 2
     assert by_name(fig, "even share").y[0] == pytest.approx(trace.topk_indices.numel() / 6)
-    colors = by_name(fig, "tokens processed").marker.color
-    assert colors[0] == BLUE and set(colors[1:]) == {IDLE}
+
+
+def test_load_bars_label_every_bar_with_its_count(trace):
+    fig = load_bars(trace)
+    bars, lost = by_name(fig, "tokens processed"), by_name(fig, "dropped")
+    assert list(bars.text) == [str(n) for n in trace.tokens_per_expert.tolist()]
+    assert list(lost.text) == [f"+{d:.0f}" if d else "" for d in dropped_per_expert(trace)]
+    # over-full experts carry two labels: the count goes inside its bar, the "+n" above the stack
+    assert [p == "inside" for p in bars.textposition] == [d > 0 for d in dropped_per_expert(trace)]
+    tallest = float((trace.tokens_per_expert.numpy() + dropped_per_expert(trace)).max())
+    assert fig.layout.yaxis.range[1] > tallest  # room above the tallest stack for its label
+
+
+def test_highlighted_load_bars_name_each_colour_in_the_legend(trace):
+    fig = load_bars(trace, highlight_experts=[0, 3])
+    mine, others = by_name(fig, "this token's experts"), by_name(fig, "other experts")
+    assert (mine.marker.color, others.marker.color) == (BLUE, IDLE)
+    assert list(mine.x) == [0, 3] and list(others.x) == [1, 2, 4, 5]
+    load = trace.tokens_per_expert.numpy()
+    assert list(mine.y) == list(load[[0, 3]]) and list(others.y) == list(load[[1, 2, 4, 5]])
+    assert not any(t.name == "tokens processed" for t in fig.data)  # no legend entry covering both colours
 
 
 def test_load_bars_without_capacity_or_drops():
     fig = expert_load_bars([3, 1, 0, 2])
     names = [t.name for t in fig.data]
     assert names == ["tokens processed"]
-    assert set(fig.data[0].marker.color) == {BLUE}  # nothing highlighted: all experts drawn alike
+    assert fig.data[0].marker.color == BLUE  # nothing highlighted: all experts drawn alike
+    assert list(fig.data[0].text) == ["3", "1", "0", "2"] and set(fig.data[0].textposition) == {"outside"}
 
 
 def test_expert_choice_has_no_overflow_marks():
@@ -92,6 +112,10 @@ def test_expert_choice_has_no_overflow_marks():
     assert dropped_per_expert(trace).sum() == 0
     heat = router_heatmap(trace, [str(i) for i in range(6)])
     picked = int((~trace.dropped).sum())
-    assert cells_outlined(by_name(heat, "picked by the expert")) == picked  # outlines = experts that picked it
-    assert not [t for t in heat.data if t.name == "top-k chosen"]  # the experts choose, not the token
-    assert cells_outlined(by_name(heat, "chosen, dropped")) == 0  # an unpicked cell is not a dropped copy
+    assert 0 < picked < trace.dropped.numel()  # some cells unpicked: the case the rule is about
+    assert cells_outlined(by_name(heat, EXPERT_PICKED)) == picked  # outlines = experts that picked each token
+    # The unpicked cells were never chosen: none is outlined as "chosen, dropped" (the walkthrough's step 5
+    # drew every one of them so, beside a caption saying 0 % of slots were dropped).
+    lost = by_name(heat, "chosen, dropped")
+    assert len(lost.x) == 0 and not lost.showlegend
+    assert not any(t.name == "top-k chosen" for t in heat.data)  # the experts choose: the legend says so

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from moeviz.figures import PROB_RANGE
-from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
+from moeviz.figures.routing import EXPERT_PICKED, router_heatmap
+from moeviz.figures.variants import LOAD_MARKS, TICK_LINE, experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.variants import run_variants
 from tests.helpers import tokens
 
@@ -29,18 +30,44 @@ def test_heatmaps_share_one_colour_scale_and_show_the_probs(runs):
         assert run.variant.label in fig.layout.title.text
 
 
+def row_trace(fig, name, variant):
+    return next(trace for trace in fig.data if trace.name == name and trace.meta == variant)
+
+
 def test_load_rows_match_tokens_per_expert_and_capacity(runs):
     fig = load_comparison(runs)
     for run in runs:
-        bars = by_name(fig, f"load · {run.variant.label}")
+        bars = row_trace(fig, "tokens processed", run.variant.label)
         assert list(bars.y) == run.trace.tokens_per_expert.tolist()
-        line = by_name(fig, f"capacity · {run.variant.label}")
-        assert list(line.y) == [run.trace.capacity] * 2
-    dropped_traces = [t for t in fig.data if t.name.startswith("dropped · ")]
+        if run.trace.capacity is not None:
+            line = row_trace(fig, "capacity C", run.variant.label)
+            assert list(line.y) == [run.trace.capacity] * 2
+    dropped_traces = [t for t in fig.data if t.name == "dropped (over capacity)"]
     total_dropped = sum(int(run.trace.dropped.sum()) for run in runs if run.variant.key != "expert_choice")
     assert sum(sum(t.y) for t in dropped_traces) == total_dropped > 0
     y_ranges = {fig.layout[f"yaxis{i if i > 1 else ''}"].range for i in range(1, len(runs) + 1)}
     assert len(y_ranges) == 1  # one shared y range, so bars compare across rows
+
+
+def test_load_legend_names_every_mark_once(runs):
+    fig = load_comparison(runs)
+    in_legend = [t.name for t in fig.data if t.showlegend]
+    # the hatched drops and the dashed capacity line had no legend entry at all
+    assert sorted(in_legend) == sorted({t.name for t in fig.data}) == sorted(LOAD_MARKS)
+    for trace in fig.data:  # every row's trace joins its mark's group, so the legend entry stands for all rows
+        assert trace.legendgroup == trace.name
+    hatched = next(t for t in fig.data if t.showlegend and t.name == "dropped (over capacity)")
+    assert hatched.marker.pattern.shape == "/"
+    dashed = next(t for t in fig.data if t.showlegend and t.name == "capacity C")
+    assert dashed.line.dash == "dash"
+
+
+def test_experts_per_token_labels_turn_upright_rather_than_overlap(runs):
+    axis = experts_per_token_figure(runs, LABELS).layout.xaxis
+    assert axis.tickangle is None and list(axis.autotickangles) == [-30, -90] and axis.automargin  # None: "auto"
+    assert list(axis.tickvals) == [run.variant.label for run in runs]
+    for label, text in zip(axis.tickvals, axis.ticktext):  # the same words, on lines short enough to stand upright
+        assert text.replace("<br>", " ") == label and all(len(line) <= TICK_LINE for line in text.split("<br>"))
 
 
 def test_experts_per_token_counts_and_offsets(runs):
@@ -58,6 +85,10 @@ def test_expert_choice_heatmap_outlines_only_the_picks(runs):
     ec_index = next(i for i, run in enumerate(runs) if run.variant.key == "expert_choice")
     fig = variant_heatmaps(runs, LABELS)[ec_index]
     picked = int((~runs[ec_index].trace.dropped).sum())
-    outline = by_name(fig, "picked by the expert")  # the experts choose: not "top-k chosen"
+    outline = by_name(fig, EXPERT_PICKED)
     assert sum(v is None for v in outline.x) == picked  # one closed square per pick
     assert len(by_name(fig, "chosen, dropped").x) == 0
+    # one rule: the walkthrough's step 5 draws the same trace with router_heatmap, and gets the same outlines
+    same = router_heatmap(runs[ec_index].trace, LABELS)
+    for name in (EXPERT_PICKED, "chosen, dropped"):
+        assert list(by_name(same, name).x) == list(by_name(fig, name).x)

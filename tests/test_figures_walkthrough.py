@@ -1,10 +1,13 @@
 """moeviz.figures.walkthrough: the six steps' figures, checked on fig.data."""
 import numpy as np
 import pytest
+import torch
 
 from moeviz.figures import BLUE, IDLE, VERMILLION
-from moeviz.figures.walkthrough import (EXPERT_STATES, block_diagram, combine_figure, compute_bars, expert_grid,
-                                        misreading_figure, score_bars, topk_bars, vector_strips)
+from moeviz.figures.walkthrough import (EXPERT_STATES, TOPK_NAMES, block_diagram, combine_figure, compute_bars,
+                                        expert_grid, misreading_figure, output_range, score_bars, topk_bars, vector_strips)
+from moeviz.walkthrough import token_view
+from tests.helpers import make_layer, tokens
 
 
 def test_vector_strips_draw_each_row_on_a_scale_centred_on_zero():
@@ -18,7 +21,19 @@ def test_vector_strips_draw_each_row_on_a_scale_centred_on_zero():
 
 def test_block_diagram_puts_the_moe_where_the_mlp_was():
     parts = list(block_diagram().data[0].text)
-    assert parts.index("attention") < parts.index("MoE layer<br>router + experts") < parts.index("token out")
+    assert parts.index("attention") < parts.index("MoE layer") < parts.index("token out")
+
+
+def test_block_diagram_boxes_are_as_wide_as_their_labels():
+    """At 390 px the one-line labels ran into each other: each box now fits its longest label line."""
+    fig = block_diagram()
+    boxes = [s for s in fig.layout.shapes if s.type == "rect"]
+    labels = [a for a in fig.layout.annotations if a.text and "RMS" in a.text or a.text and "MoE" in a.text]
+    longest = max(len(line) for a in labels for line in a.text.replace("<b>", "").replace("</b>", "").split("<br>"))
+    assert min(b.x1 - b.x0 for b in boxes) >= 4 and longest <= 6  # box widths count label characters
+    lefts = sorted(b.x0 for b in fig.layout.shapes)
+    rights = sorted(b.x1 for b in fig.layout.shapes)
+    assert all(r < l for r, l in zip(rights, lefts[1:]))  # no two parts overlap
 
 
 def test_score_bars_highlight_some_experts():
@@ -30,9 +45,28 @@ def test_score_bars_highlight_some_experts():
 def test_topk_bars_light_the_chosen_and_mark_drops():
     probs = [0.1, 0.4, 0.3, 0.2]
     fig = topk_bars(probs, slots=[1, 2], dropped=[False, True], weights=[0.57, 0.0])
-    bar = fig.data[0]
-    assert list(bar.marker.color) == [IDLE, BLUE, VERMILLION, IDLE]
-    assert list(bar.text) == ["", "w = 0.57", "dropped", ""]
+    t = {trace.name: trace for trace in fig.data}
+    kept, masked, lost, weight = (t[name] for name in TOPK_NAMES)
+    assert (list(kept.x), list(lost.x), sorted(masked.x)) == ([1], [2], [0, 3])
+    assert (kept.marker.color, lost.marker.color, masked.marker.color) == (BLUE, VERMILLION, IDLE)
+    assert list(weight.x) == [1] and list(weight.y) == [0.57]
+
+
+def test_every_topk_bar_is_labelled_with_its_own_height():
+    """Step 3 wrote "w = 0.52" over a bar 0.20 high: a label must be the number the bar's height shows."""
+    layer = make_layer(num_experts=8, top_k=2)
+    with torch.inference_mode():
+        trace = layer(tokens(6))[1]
+    view = token_view(trace, 3, [str(i) for i in range(6)])
+    fig = topk_bars(view.probs, view.slots, view.dropped, view.weights)
+    for bar in fig.data:
+        for height, label in zip(bar.y, bar.text):
+            assert label in ("", f"{height:.2f}"), (bar.name, height, label)
+    t = {trace.name: trace for trace in fig.data}
+    np.testing.assert_allclose(t["kept: router probability"].y, view.probs[view.slots[~view.dropped]])
+    np.testing.assert_allclose(t["combine weight"].y, view.weights[~view.dropped])  # beside its probability
+    assert list(t["combine weight"].x) == list(t["kept: router probability"].x)
+    assert fig.layout.yaxis.range[1] > max(max(bar.y) for bar in fig.data)  # room for the labels
 
 
 def test_expert_grid_states():
@@ -50,12 +84,14 @@ def test_compute_bars():
 
 
 def test_combine_figure_rows_are_terms_then_output():
-    terms = [{"expert": 2, "weight": 0.75, "term": np.array([0.75, -0.75])},
-             {"expert": 0, "weight": 0.25, "term": np.array([0.5, 0.25])}]
+    terms = [{"expert": 2, "weight": 0.75, "output": np.array([1.0, -1.0]), "term": np.array([0.75, -0.75])},
+             {"expert": 0, "weight": 0.25, "output": np.array([2.0, 1.0]), "term": np.array([0.5, 0.25])}]
     out = np.array([1.25, -0.5])
     fig = combine_figure(terms, out)
     np.testing.assert_allclose(np.asarray(fig.data[0].z), [[0.75, -0.75], [0.5, 0.25], [1.25, -0.5]])
     assert list(fig.layout.yaxis.ticktext) == ["0.75 × E2", "0.25 × E0", "= output"]
+    # the colour range covers the raw expert outputs too (E0's 2.0), the range step 4 draws them with
+    assert fig.data[0].zmax == output_range(terms, out) == 2.0
 
 
 def test_misreading_figure_has_three_rows():

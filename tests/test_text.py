@@ -1,4 +1,5 @@
 """moeviz.text: tokens split as a reader would, vectors repeatable and word-specific."""
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,3 +68,18 @@ def test_any_text_gives_finite_vectors(text):
     x = embed_tokens(tokens, 6)
     assert x.shape == (len(tokens), 6) and torch.isfinite(x).all()
     assert all(token.strip() == token and token for token in tokens)
+
+
+@pytest.mark.parametrize("value", [9.2e-9, 1e-8, 3.3e-7, 9.99e-6])
+def test_rounding_sized_differences_are_said_as_matching_decimals(value):
+    from moeviz.text import difference
+    places = int(difference(value).split()[2])
+    assert value < 10.0 ** -places <= 10 * value  # "match to n places": the difference is under 10^-n, tightly
+
+
+def test_exact_and_large_differences_read_as_words_and_plain_decimals():
+    from moeviz.text import ROUNDING_LIMIT, difference
+    assert difference(0.0) == "exactly equal"
+    for value in (ROUNDING_LIMIT, 0.0123, 0.5, 23.4):
+        shown = difference(value)
+        assert "e" not in shown and float(shown) == pytest.approx(value, rel=0.05)  # two significant digits

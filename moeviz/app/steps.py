@@ -87,14 +87,15 @@ def show_untrained_router(view: TokenView, untrained: TokenView) -> None:
 
 
 def _gate_latex(view: TokenView, router: str) -> None:
+    # exp(…) on the line, not e to a superscript: st.latex's box clipped the raised exponent (e^{z_0}).
     best = int(view.selection.argmax())
     g = gate_formula(view, router, best)
     if g["kind"] == "sigmoid":
-        st.latex(rf"p_{{{best}}} = \frac{{1}}{{1 + e^{{-z_{{{best}}}}}}} = \frac{{1}}{{1 + e^{{{-g['logit']:.2f}}}}}"
+        st.latex(rf"p_{{{best}}} = \frac{{1}}{{1 + \exp(-z_{{{best}}})}} = \frac{{1}}{{1 + \exp({-g['logit']:.2f})}}"
                  rf"= \frac{{1}}{{1 + {g['exp_neg']:.3f}}} = {g['prob']:.3f}")
     else:
-        st.latex(rf"p_{{{best}}} = \frac{{e^{{z_{{{best}}}}}}}{{\sum_j e^{{z_j}}}} = "
-                 rf"\frac{{e^{{{g['logit']:.2f}}}}}{{\sum_j e^{{z_j}}}} = \frac{{{g['exp']:.3f}}}{{{g['sum_exp']:.3f}}}"
+        st.latex(rf"p_{{{best}}} = \frac{{\exp(z_{{{best}}})}}{{\sum_j \exp(z_j)}} = "
+                 rf"\frac{{\exp({g['logit']:.2f})}}{{\sum_j \exp(z_j)}} = \frac{{{g['exp']:.3f}}}{{{g['sum_exp']:.3f}}}"
                  rf" = {g['prob']:.3f}")
     st.caption(f"The arithmetic for the best-scoring expert, {best}, with this token's numbers.")
 
@@ -140,8 +141,9 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     with c2:
         if len(view.running):
             names = [f"E{int(e)}(x)" for e in view.running]
-            _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output"),
-                   alt="Output vectors of the running experts")
+            zmax = figs.output_range(combine_terms(view), view.output)  # the same colours as step 6
+            _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output",
+                                      zmax=zmax), alt="Output vectors of the running experts")
         _chart(figs.compute_bars(counts["flops_sparse"], counts["flops_dense"], unit="FLOPs per token",
                                  title="Compute per token: sparse vs every expert"), alt="Compute comparison")
 
@@ -164,12 +166,13 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         "much less.")
     c1, c2 = st.columns([3, 2])
     with c1:
+        # Short title: the column is ~330 px wide at 1024 px and on a phone; the longer one was cut off.
         picked = "picked by the expert" if run.trace.router == "expert_choice" else "chosen"
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
-                              title=f"Router probabilities, tokens × experts (outlined: {picked})"),
+                              title=f"Router probabilities (outlined: {picked})"),
                alt="Heatmap of router probabilities with chosen cells outlined")
     with c2:
-        _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert (blue: this token's)"),
+        _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert"),
                alt="Bar chart of tokens per expert")
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}")
         st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
@@ -204,7 +207,7 @@ def show_misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> No
                 "the *same* output for far more work; letting every expert vote by its probability gives a "
                 "*different* layer. Either way it is not what the sparse layer does:")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Dense, masked: output change", difference(m["dense_max_abs_diff"]),
+    c1.metric("Dense, masked vs sparse output", difference(m["dense_max_abs_diff"]),
               help="Every expert computes, the unchosen results are thrown away: the same answer. " + ROUNDING_NOTE)
     c2.metric("…and its expert work", f"{m['dense_rows']} rows",
               delta=f"{m['dense_rows'] / max(m['sparse_rows'], 1):.1f}× sparse", delta_color="inverse",

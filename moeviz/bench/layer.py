@@ -162,12 +162,30 @@ def _print_table(results: dict, r: dict) -> None:
 
 
 def scaling(cfg: MoEConfig, tokens: int, axis: str, values, repeats: int = 5, impls=IMPLS, budget_s: float = 3.0,
-            progress: Callable[[str], None] | None = None) -> list[dict]:
-    """run_case over one axis ("num_experts" or "tokens"), the rest of cfg fixed: [{"value", "results"}]."""
-    points = []
+            progress: Callable[[str], None] | None = None, rounds: int | None = None) -> list[dict]:
+    """Timings over one axis ("num_experts" or "tokens"), the rest of cfg fixed: [{"value", "results"}].
+
+    Every point is timed in the same rounds (time_interleaved over all value × implementation pairs, after
+    one untimed pass over all of them), not point after point; by default one timed call per point and round
+    (rounds = repeats), so each point's calls spread over the whole sweep. Timed point by point, the first
+    points paid the process's warm-up and a change in the machine's load fell on some points only: the
+    dense-equivalent FFN, which does not depend on N, fell from ~7 to ~3 ms as N grew."""
+    cases = {}
     for value in values:
         case_cfg = cfg.replace(num_experts=value) if axis == "num_experts" else cfg
-        case_tokens = value if axis == "tokens" else tokens
-        note = (lambda name, v=value: progress(f"{axis}={v}: {name}")) if progress else None
-        points.append({"value": value, "results": run_case(case_cfg, case_tokens, repeats, impls, budget_s, note)})
-    return points
+        layer, fns = build_impls(case_cfg)
+        x = torch.randn(value if axis == "tokens" else tokens, cfg.d_model,
+                        generator=torch.Generator().manual_seed(cfg.seed + 1))
+        x = x.to(layer.device, layer.router.weight.dtype)
+        with torch.inference_mode():
+            _check_agreement(layer, x)
+        for name in impls:
+            cases[f"{axis}={value}: {name}"] = (value, name, lambda fn=fns[name], x=x: fn(x))
+    calls = {key: fn for key, (_, _, fn) in cases.items()}
+    with torch.inference_mode():
+        for fn in calls.values():  # warm-up pass: every shape and kernel once before anything is timed
+            fn()
+        timed = time_interleaved(calls, layer.device, repeats, rounds=rounds or repeats, budget_s=budget_s,
+                                 progress=progress)
+    return [{"value": value, "results": {name: timed[key] for key, (v, name, _) in cases.items() if v == value}}
+            for value in values]

@@ -10,6 +10,7 @@ probabilities on one fixed 0..1 scale everywhere so figures can be compared, exp
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -47,6 +48,43 @@ def highlight_colors(num_experts: int, highlight=()) -> list[str]:
     return [BLUE if (not lit or e in lit) else IDLE for e in range(num_experts)]
 
 
+def log_ticks(values, max_ticks: int = 6) -> list[float]:
+    """Tick values for a log axis over `values` that never pile up: 1-2-5 per decade, thinned to 1-3, 1, or
+    every n-th decade until at most `max_ticks` remain; a range narrower than that gets 1…9 steps, and one
+    narrower still its two ends (2 significant digits). Plotly's own minor-tick labels ("complete") wrote
+    every 2…9 of each decade and ran into each other."""
+    data = [float(v) for v in np.ravel(to_numpy(values)) if v > 0 and math.isfinite(v)]
+    if not data:
+        return []
+    lo, hi = min(data), max(data)
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+
+    def inside(mantissas):
+        return [float(f"{m}e{d}") for d in decades for m in mantissas if lo <= float(f"{m}e{d}") <= hi]
+    for mantissas in ((1, 2, 5), (1, 3), (1,)):
+        ticks = inside(mantissas)
+        if len(ticks) <= max_ticks:
+            break
+    ticks = _thin(ticks, max_ticks)
+    if len(ticks) < 2:
+        fine = inside(range(1, 10))
+        ticks = _thin(fine, max_ticks) if len(fine) >= 2 else sorted({float(f"{lo:.2g}"), float(f"{hi:.2g}")})
+    return ticks
+
+
+def _thin(ticks: list, max_ticks: int) -> list:
+    """Every n-th tick, n as small as keeps at most max_ticks."""
+    return ticks[::max(1, math.ceil(len(ticks) / max_ticks))]
+
+
+def log_axis(values, max_ticks: int = 6, at_values: bool = False, **axis) -> dict:
+    """A log axis (for update_xaxes/update_yaxes or a layout's xaxis=...) labelled at log_ticks(values), or at
+    the values themselves with at_values=True (a sweep's own points: N = 4, 8, 16 …; every n-th if many)."""
+    ticks = _thin(sorted({float(v) for v in np.ravel(to_numpy(values)) if v > 0}), max_ticks) if at_values else \
+        log_ticks(values, max_ticks)
+    return dict(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], minor=dict(showgrid=False), **axis)
+
+
 def expert_names(num_experts: int) -> list[str]:
     """Axis labels for experts: 'E0', 'E1', ... (the tensor indices)."""
     return [f"E{e}" for e in range(num_experts)]
@@ -68,8 +106,15 @@ def base_layout(title: str | None, height: int, **extra) -> dict:
         height=height, margin=dict(l=10, r=10, t=44 if title else 10, b=30),
         plot_bgcolor="white", paper_bgcolor="white", font=dict(color=INK, size=13),
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0),
-        hoverlabel=dict(bgcolor="white", font_size=13))
+        hoverlabel=dict(bgcolor="white", font_size=13), modebar=MODEBAR)
     return _merge(common, extra)
+
+
+# Plotly's toolbar, shown on hover or tap: only "download as PNG" and "reset axes" (dragging still zooms, a double
+# click still resets), standing upright at the right edge. Lying in the title row with its eight buttons it
+# covered the titles on a 390 px phone.
+MODEBAR = dict(orientation="v", bgcolor="rgba(255,255,255,0.85)", color="#52606D", activecolor=INK,
+               remove=["zoom", "pan", "select", "lasso", "zoomin", "zoomout", "autoscale"])
 
 
 def figure(traces, title: str | None, height: int, **layout) -> go.Figure:

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from moeviz.figures import BLUE, GREEN, ORANGE, PURPLE, VERMILLION, expert_names, finish
+from moeviz.figures import BLUE, GREEN, ORANGE, PURPLE, VERMILLION, expert_names, finish, log_axis
 from moeviz.train import TrainHistory
 
 MAX_COLUMNS = 150  # the heatmap averages neighbouring steps beyond this: a browser draws it fast, eyes see the same
@@ -52,7 +52,7 @@ def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figur
                              line=dict(color=BLUE)), row=1, col=1)
     fig.add_trace(go.Scatter(x=steps, y=history.array("balance_loss"), name="balance loss",
                              line=dict(color=ORANGE)), row=1, col=2)
-    fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
+    fig.update_yaxes(log_axis(history.array("task_loss"), max_ticks=5), row=1, col=1)
     # The balance panel always shows its reference value, 1 (perfectly even), and marks it.
     balance = np.append(history.array("balance_loss"), 1.0)  # the reference joins the data for the range
     fig.update_yaxes(range=[min(0.9, balance.min() * 0.95), max(1.1, balance.max() * 1.05)], row=1, col=2)

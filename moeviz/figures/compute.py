@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from moeviz.figures import BLUE, GREEN, IDLE, ORANGE, VERMILLION, finish
+from moeviz.figures import BLUE, GREEN, IDLE, ORANGE, VERMILLION, finish, log_axis
 
 IMPL_COLORS = {"sparse": BLUE, "dense-all": VERMILLION, "dense-equivalent": GREEN, "per-expert loop": ORANGE}
 
@@ -60,7 +60,8 @@ def scaling_lines(points: list[dict], axis: str, title: str | None = None, heigh
     for impl in impls:
         fig.add_trace(go.Scatter(x=[p["value"] for p in points], y=[p["results"][impl]["median_ms"] for p in points],
                                  name=impl, mode="lines+markers", line=dict(color=IMPL_COLORS.get(impl, IDLE), width=3)))
-    # "complete": ticks between decades read 0.5 and 0.2, not a bare "5" and "2"
-    fig.update_xaxes(type="log", title=label, minorloglabels="complete")
-    fig.update_yaxes(type="log", title="ms (median)", minorloglabels="complete")
+    # x: labelled at the sweep's own points; y: a few 1-2-5 ticks that cannot pile up (see log_ticks)
+    fig.update_xaxes(log_axis([p["value"] for p in points], at_values=True, title=label))
+    fig.update_yaxes(log_axis([p["results"][i]["median_ms"] for p in points for i in impls], max_ticks=5,
+                              title="ms (median)"))
     return finish(fig, title or f"Time as {label} grows", height)

@@ -114,8 +114,8 @@ def _series(trace, layout):
     columns = [(name, cells)]
     if text is not None and not isinstance(text, str) and len(text) == len(values):
         labels = [plain(t) if t is not None else "" for t in text]
-        if all(_is_number(t) for t in labels if t) and any(labels):
-            columns = [(name, labels)]  # the bars print their rounded values: show those
+        if all(labels) and all(_is_number(t) for t in labels):
+            columns = [(name, labels)]  # every bar prints its rounded value: show those
         elif any(labels):
             columns.append((f"{name}: label", labels))
     return _row_header(trace, layout, cat), categories, columns
@@ -185,16 +185,26 @@ def figure_tables(fig) -> list[NumberTable]:
             if _flat_line(trace, [c for c in columns[0][1] if c]):
                 lines.append((columns[0][0], next(c for c in columns[0][1] if c)))
                 continue
-            groups.setdefault((label, tuple(categories)), []).extend(columns)
-    for (label, categories), columns in groups.items():
-        names = _unique([name for name, _ in columns])
-        frame = pd.DataFrame({name: cells for name, (_, cells) in zip(names, columns)},
-                             index=pd.Index(list(categories), name=label))
-        tables.append(NumberTable(", ".join(names), frame))
+            groups.setdefault(label, []).extend((categories, column) for column in columns)
+    for label, series in groups.items():
+        tables.append(_merged_table(label, series))
     if lines:
         tables.append(NumberTable("Lines", pd.DataFrame({"value": [v for _, v in lines]},
                                                         index=pd.Index(_unique([n for n, _ in lines]), name="line"))))
     return tables
+
+
+def _merged_table(label: str, series: list) -> NumberTable:
+    """One table for every bar/line series over the same kind of category (e.g. experts): a row per category,
+    a column per series, "" where a series draws nothing (kept and masked-out bars are one list of experts)."""
+    order = list(dict.fromkeys(c for categories, _ in series for c in categories))
+    if len({tuple(categories) for categories, _ in series}) > 1:  # merged from parts: natural order (E2 < E10)
+        order.sort(key=lambda c: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(c))])
+    names = _unique([name for _, (name, _) in series])
+    frame = pd.DataFrame({name: [dict(zip(categories, cells)).get(c, "") for c in order]
+                          for name, (categories, (_, cells)) in zip(names, series)},
+                         index=pd.Index(order, name=label))
+    return NumberTable(", ".join(names), frame)
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from moeviz.figures import BLUE, GREEN, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, figure, finish
+from moeviz.figures import BLUE, GREEN, IDLE, INK, ORANGE, SKY, VERMILLION, expert_names, figure, finish, log_axis
 
 
 def capacity_buffers(buffers, capacity: int | None, title: str | None = "Expert buffers: one square per slot",
@@ -92,9 +92,9 @@ def comm_model_lines(rows: list[dict], title: str | None = "MODEL (not a measure
                              line=dict(color=GREEN, width=3)))
     fig.add_trace(go.Scatter(x=devices, y=[r["comm_s"] * 1e3 for r in rows], name="communication",
                              mode="lines+markers", line=dict(color=ORANGE, width=3, dash="dash")))
-    # "complete": ticks between decades read 0.5 and 0.2, not a bare "5" and "2" that look like 5 and 2 ms
-    fig.update_xaxes(type="log", title="devices (expert-parallel)", minorloglabels="complete")
-    fig.update_yaxes(type="log", title="ms per layer (modelled)", minorloglabels="complete")
+    times = [r[key] * 1e3 for r in rows for key in ("compute_s", "comm_s")]
+    fig.update_xaxes(log_axis(devices, at_values=True, title="devices (expert-parallel)"))
+    fig.update_yaxes(log_axis(times, max_ticks=5, title="ms per layer (modelled)"))
     return finish(fig, title, height)
 
 

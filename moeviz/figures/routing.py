@@ -4,16 +4,17 @@
     load_bars(trace)                                   # or expert_load_bars(tokens_per_expert, ...)
 
 The trace versions read a RoutingTrace; the array versions take tensors/arrays for pages that hold their own.
-Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" (expert choice: "picked by the expert") / "chosen, dropped" (outline
-Scatter), "tokens processed" / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
+Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" (or, for expert choice,
+"picked by the expert") / "chosen, dropped" (outline Scatter), "tokens processed" (or, with highlighted experts,
+"this token's experts" / "other experts") / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
 """
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-from moeviz.figures import (INK, ORANGE, PROB_COLORSCALE, PROB_RANGE, VERMILLION, expert_names, figure,
-                            highlight_colors, safe_label, to_numpy)
+from moeviz.figures import (BLUE, IDLE, INK, ORANGE, PROB_COLORSCALE, PROB_RANGE, VERMILLION, expert_names,
+                            figure, safe_label, to_numpy)
 
 
 def _cell_outlines(cells) -> tuple[list, list]:
@@ -33,11 +34,13 @@ def _outline_trace(cells, name: str, color: str, dash: str) -> go.Scatter:
 
 def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token: int | None = None,
                   title: str | None = "Router probability per token and expert", height: int | None = None,
-                  value_name: str = "router probability") -> go.Figure:
+                  value_name: str = "router probability", chosen_name: str = "top-k chosen",
+                  outline_dropped: bool = True) -> go.Figure:
     """Tokens (rows, first on top) × experts (columns) coloured by probability on a fixed 0..1 scale.
 
-    probs (T, E); topk_indices (T, K) outlines each token's chosen experts; dropped (T, K) bool, optional,
-    draws chosen-but-dropped slots dashed in vermillion instead; highlight_token bolds that token's label."""
+    probs (T, E); topk_indices (T, K) outlines each token's chosen experts (legend: `chosen_name`); dropped
+    (T, K) bool, optional, draws chosen-but-dropped slots dashed in vermillion instead (or not at all with
+    outline_dropped=False); highlight_token bolds that token's label."""
     probs, chosen = to_numpy(probs).astype(float), to_numpy(topk_indices).astype(int)
     T, E = probs.shape
     lost = np.zeros(chosen.shape, bool) if dropped is None else to_numpy(dropped).astype(bool)
@@ -49,10 +52,10 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
         colorbar=dict(title=dict(text="prob", side="right"), thickness=12, len=0.9),
         hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>")
     kept = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if not lost[t, j]]
-    gone = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if lost[t, j]]
+    gone = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if lost[t, j] and outline_dropped]
     ticks = [f"<b>{n}</b>" if t == highlight_token else n for t, n in enumerate(names)]
     return figure(
-        [heat, _outline_trace(kept, "top-k chosen", ORANGE, "solid"),
+        [heat, _outline_trace(kept, chosen_name, ORANGE, "solid"),
          _outline_trace(gone, "chosen, dropped", VERMILLION, "dot")],
         title, height or max(240, 110 + 26 * T),
         yaxis=dict(tickvals=list(range(T)), ticktext=ticks, autorange="reversed", showgrid=False, zeroline=False),
@@ -62,28 +65,44 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
 def router_heatmap(trace, labels, **kwargs) -> go.Figure:
     """probs_heatmap of a RoutingTrace: router_probs with its topk_indices outlined and drops dashed.
 
-    For expert choice the trace's slots are all E experts (dropped = not picked): the outline, named "picked by
-    the expert", shows exactly the experts that picked each token, and an unpicked cell is not a dropped copy."""
-    fig = probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
-    if trace.router == "expert_choice":  # the experts choose: no token chose a top-k, none was dropped
-        fig.update_traces(name="picked by the expert", selector=dict(name="top-k chosen"))
-        fig.update_traces(x=[], y=[], showlegend=False, selector=dict(name="chosen, dropped"))
-    return fig
+    The one rule for expert choice, wherever its heatmap is drawn: its slots are all E experts and `dropped`
+    marks the experts that did *not* pick the token. Those cells were never chosen, so nothing is outlined as
+    dropped; the solid outline shows exactly the experts that picked each token, and its legend says so."""
+    if trace.router == "expert_choice":
+        kwargs = dict(chosen_name=EXPERT_PICKED, outline_dropped=False, **kwargs)
+    return probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
+
+
+EXPERT_PICKED = "picked by the expert"  # expert choice's outline: the experts choose, not the token
 
 
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,
                      highlight_experts=(), even_share: float | None = None,
                      title: str | None = "Tokens each expert processes", height: int = 320) -> go.Figure:
-    """Bars of tokens processed per expert; optional dashed capacity line, dropped slots stacked on top
-    (hatched vermillion), a dotted "even share" line, and highlighted experts in blue (others grey)."""
+    """Bars of tokens processed per expert, each labelled with its count; optional dashed capacity line,
+    dropped slots stacked on top (hatched vermillion, labelled "+n"), a dotted "even share" line.
+
+    With highlight_experts the processed bars split into two legend entries, "this token's experts" (blue) and
+    "other experts" (grey), so the legend names what each colour means; without, one "tokens processed"."""
     load = to_numpy(tokens_per_expert).astype(float)
+    drops = np.zeros_like(load) if dropped_per_expert is None else to_numpy(dropped_per_expert).astype(float)
     E = len(load)
-    traces = [go.Bar(x=list(range(E)), y=load, name="tokens processed",
-                     marker_color=highlight_colors(E, highlight_experts), hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")]
-    if dropped_per_expert is not None and to_numpy(dropped_per_expert).sum() > 0:
-        traces.append(go.Bar(x=list(range(E)), y=to_numpy(dropped_per_expert).astype(float),
-                             name="dropped (over capacity)", marker=dict(color="white", line=dict(
-                                 color=VERMILLION, width=1.5), pattern=dict(shape="/", fgcolor=VERMILLION)),
+    highlight = {int(e) for e in highlight_experts}
+    groups = ([("this token's experts", BLUE, sorted(highlight)),
+               ("other experts", IDLE, [e for e in range(E) if e not in highlight])] if highlight
+              else [("tokens processed", BLUE, list(range(E)))])
+    # A count sits above its bar; where drops are stacked on top it sits inside, so the two labels never meet.
+    traces = [go.Bar(x=experts, y=load[experts], name=name, marker_color=color,
+                     text=[f"{load[e]:.0f}" for e in experts], cliponaxis=False,
+                     textposition=["inside" if drops[e] > 0 else "outside" for e in experts],
+                     insidetextanchor="end", hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")
+              for name, color, experts in groups if experts]
+    if drops.sum() > 0:
+        traces.append(go.Bar(x=list(range(E)), y=drops, name="dropped (over capacity)",
+                             text=[f"+{d:.0f}" if d > 0 else "" for d in drops], textposition="outside",
+                             cliponaxis=False, textfont=dict(color=VERMILLION),
+                             marker=dict(color="white", line=dict(color=VERMILLION, width=1.5),
+                                         pattern=dict(shape="/", fgcolor=VERMILLION)),
                              hovertemplate="expert %{x}: %{y:.0f} dropped<extra></extra>"))
     span = [-0.5, E - 0.5]
     if capacity is not None:
@@ -93,9 +112,10 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
         traces.append(go.Scatter(x=span, y=[even_share, even_share], mode="lines",
                                  name=f"even share = {even_share:.3g}", line=dict(color=INK, dash="dot", width=1.5),
                                  hoverinfo="name"))
+    top = max([1.0, float((load + drops).max(initial=0)), float(capacity or 0), float(even_share or 0)])
     return figure(traces, title, height, barmode="stack", bargap=0.25,
                   xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), range=span),
-                  yaxis=dict(title=dict(text="tokens"), rangemode="tozero", gridcolor="#E5E8EC"))
+                  yaxis=dict(title=dict(text="tokens"), range=[0, 1.18 * top], gridcolor="#E5E8EC"))
 
 
 def dropped_per_expert(trace) -> np.ndarray:

@@ -4,10 +4,13 @@
     load_comparison(runs)                # tokens per expert, one row of bars per variant, same y range
     experts_per_token_figure(runs, labels)  # tokens × variants: how many experts each token got vs k
 
-Traces in `fig.data`, by `name`: the heatmaps as in moeviz.figures.routing; load rows "load · <variant>"
-(Bar) and "capacity · <variant>" (line Scatter); "experts per token" (Heatmap, z = experts run, text = counts).
+Traces in `fig.data`, by `name`: the heatmaps as in moeviz.figures.routing; each load row "tokens processed" and
+"dropped (over capacity)" (Bar) and "capacity C" (line Scatter), with the variant's label in `meta`;
+"experts per token" (Heatmap, z = experts run, text = counts).
 """
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,50 +19,61 @@ from plotly.subplots import make_subplots
 from moeviz.figures import BLUE, VERMILLION, expert_names, finish, safe_label, to_numpy
 from moeviz.figures.routing import dropped_per_expert, router_heatmap
 
+TICK_LINE = 16  # characters per line of a variant's axis label
+
 # Fewer experts than k in vermillion, exactly k white, more than k in blue (Okabe-Ito ends, white centre).
 COUNT_COLORSCALE = [[0.0, VERMILLION], [0.5, "#FFFFFF"], [1.0, BLUE]]
 
 
 def variant_heatmaps(runs, labels, height: int | None = None) -> list[go.Figure]:
     """router_heatmap of each variant, titled with its name; every one uses the same 0..1 colour range."""
-    figs = []
-    for run in runs:
-        # (expert choice: router_heatmap outlines the experts that picked each token, and no "dropped" cells)
-        figs.append(router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}",
-                                   height=height))
-    return figs
+    return [router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}", height=height)
+            for run in runs]
+
+
+# One legend for all rows: a row's traces are named by their mark and grouped by it; only the first trace of
+# each group shows in the legend (a click there hides that mark in every row). `meta` holds the variant's label.
+LOAD_MARKS = ("tokens processed", "dropped (over capacity)", "capacity C")
+
+
+def _mark(name: str, variant: str, shown: set) -> dict:
+    """name / meta / legendgroup / showlegend of one row's trace for mark `name`."""
+    first = name not in shown
+    shown.add(name)
+    return dict(name=name, meta=variant, legendgroup=name, showlegend=first)
 
 
 def load_comparison(runs, title: str | None = "Tokens each expert processed, per variant") -> go.Figure:
-    """Small multiples: one bar row per variant (processed in blue, dropped hatched on top), shared y range."""
+    """Small multiples: one bar row per variant (processed in blue, dropped hatched on top, dashed capacity line),
+    shared y range; the legend names each mark once (clicking one hides it in every row)."""
     names = [run.variant.label for run in runs]
     fig = make_subplots(rows=len(runs), cols=1, shared_xaxes=True, vertical_spacing=0.35 / max(1, len(runs)),
                         subplot_titles=names)
-    top = 1.0
+    top, shown = 1.0, set()
     for row, run in enumerate(runs, start=1):
         load, drops = to_numpy(run.trace.tokens_per_expert).astype(float), dropped_per_expert(run.trace)
         E = len(load)
-        fig.add_trace(go.Bar(x=list(range(E)), y=load, name=f"load · {run.variant.label}", marker_color=BLUE,
-                             showlegend=False, hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>"),
-                      row=row, col=1)
+        label = run.variant.label
+        fig.add_trace(go.Bar(x=list(range(E)), y=load, marker_color=BLUE, **_mark(LOAD_MARKS[0], label, shown),
+                             hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>"), row=row, col=1)
         if drops.sum() > 0:
-            fig.add_trace(go.Bar(x=list(range(E)), y=drops, name=f"dropped · {run.variant.label}",
+            fig.add_trace(go.Bar(x=list(range(E)), y=drops, **_mark(LOAD_MARKS[1], label, shown),
                                  marker=dict(color="white", line=dict(  # no outline on empty bars
                                      color=VERMILLION, width=[1.5 if d > 0 else 0 for d in drops]),
-                                             pattern=dict(shape="/", fgcolor=VERMILLION)), showlegend=False,
+                                             pattern=dict(shape="/", fgcolor=VERMILLION)),
                                  hovertemplate="expert %{x}: %{y:.0f} dropped<extra></extra>"), row=row, col=1)
         if run.trace.capacity is not None:
             C = run.trace.capacity
-            fig.add_trace(go.Scatter(x=[-0.5, E - 0.5], y=[C, C], mode="lines", name=f"capacity · {run.variant.label}",
-                                     line=dict(color=VERMILLION, dash="dash", width=1.5), showlegend=False,
-                                     hoverinfo="name"), row=row, col=1)
+            fig.add_trace(go.Scatter(x=[-0.5, E - 0.5], y=[C, C], mode="lines", **_mark(LOAD_MARKS[2], label, shown),
+                                     line=dict(color=VERMILLION, dash="dash", width=1.5),
+                                     hovertemplate=f"capacity C = {C}<extra></extra>"), row=row, col=1)
         top = max(top, float((load + drops).max()), float(run.trace.capacity or 0))
     fig.update_layout(barmode="stack", bargap=0.2)
     E = runs[0].trace.num_experts if runs else 0
     fig.update_xaxes(tickvals=list(range(E)), ticktext=expert_names(E), range=[-0.5, E - 0.5])
     fig.update_yaxes(range=[0, top * 1.1], gridcolor="#E5E8EC", nticks=3)
     fig.update_annotations(x=0, xanchor="left", font=dict(size=12))  # row titles at the left, above each row
-    return finish(fig, title, 70 + 120 * len(runs))
+    return finish(fig, title, 110 + 120 * len(runs))
 
 
 def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran for each token") -> go.Figure:
@@ -77,8 +91,12 @@ def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran
                       hovertemplate="%{x}<br>token %{y}: %{text} experts (k = %{customdata})<extra></extra>")
     fig = go.Figure(heat)
     fig.update_yaxes(tickvals=list(range(T)), ticktext=names, autorange="reversed", showgrid=False)
-    # Labels under the grid: on top, slanted, they ran into the figure's title.
-    fig.update_xaxes(side="bottom", showgrid=False, tickangle=-30, automargin=True)
+    # Labels under the grid: on top, slanted, they ran into the figure's title. Plotly picks the first angle at
+    # which they no longer overlap: slanted on a wide screen, upright (-90°) on a phone; wrapped to short lines,
+    # so that upright they still fit under the grid.
+    columns = [run.variant.label for run in runs]
+    fig.update_xaxes(side="bottom", showgrid=False, autotickangles=[-30, -90], automargin=True, tickvals=columns,
+                     ticktext=["<br>".join(textwrap.wrap(label, TICK_LINE)) for label in columns])
     return finish(fig, title, max(260, 120 + 24 * T))
 
 

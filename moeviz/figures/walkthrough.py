@@ -38,13 +38,19 @@ def vector_strips(rows, names, *, title: str | None = None, zmax: float | None =
                   xaxis=dict(showgrid=False, zeroline=False, tickvals=list(range(0, D, 8 if D > 16 else 1))))
 
 
-# The block's parts, left to right: (label, fill, width in x units, shape). Widths follow the label length so
-# that the 12 px labels still fit their boxes when the main column is only ~650 px wide (1024 px screen).
-BLOCK_PARTS = (("token in", None, 1.2, "text"), ("RMSNorm", IDLE, 1.4, "rect"), ("attention", SKY, 1.4, "rect"),
-               ("+", IDLE, 0.45, "circle"), ("RMSNorm", IDLE, 1.4, "rect"),
-               ("MoE layer<br>router + experts", ORANGE, 2.1, "rect"), ("+", IDLE, 0.45, "circle"),
-               ("token out", None, 1.2, "text"))
-BLOCK_GAP = 0.5  # room for each arrow
+# The block's parts, left to right: (name, label, fill, shape). Labels are broken onto two short lines and each
+# box is as wide as its longest line, so that all eight fit side by side even on a 390 px phone (one line each,
+# they overlapped there). The name is the part's one-line name (hover, tests).
+BLOCK_PARTS = (("token in", "token<br>in", None, "text"), ("RMSNorm", "RMS-<br>Norm", IDLE, "rect"),
+               ("attention", "atten-<br>tion", SKY, "rect"), ("+", "+", IDLE, "circle"),
+               ("RMSNorm", "RMS-<br>Norm", IDLE, "rect"), ("MoE layer", "MoE<br>layer", ORANGE, "rect"),
+               ("+", "+", IDLE, "circle"), ("token out", "token<br>out", None, "text"))
+BLOCK_GAP = 0.7  # room for each arrow, in the units of a label character
+
+
+def _part_width(label: str, shape: str) -> float:
+    """A box's width in label characters: its longest line plus a margin (circles: a fixed small size)."""
+    return 1.6 if shape == "circle" else max(len(line) for line in label.split("<br>")) + 0.8
 
 
 @lru_cache(maxsize=1)
@@ -54,29 +60,29 @@ def block_diagram() -> go.Figure:
 
     The same figure every time, so it is built once per process (callers must not modify it)."""
     lefts, x = [], 0.0
-    for _, _, width, _ in BLOCK_PARTS:
+    for _, label, _, shape in BLOCK_PARTS:
         lefts.append(x)
-        x += width + BLOCK_GAP
-    rights = [left + part[2] for left, part in zip(lefts, BLOCK_PARTS)]
+        x += _part_width(label, shape) + BLOCK_GAP
+    rights = [left + _part_width(label, shape) for left, (_, label, _, shape) in zip(lefts, BLOCK_PARTS)]
     centres = [(a + b) / 2 for a, b in zip(lefts, rights)]
-    moe = next(i for i, part in enumerate(BLOCK_PARTS) if part[1] == ORANGE)
-    shapes = [dict(type=kind, x0=left, x1=right, y0=-0.45 if kind == "rect" else -0.22,
-                   y1=0.45 if kind == "rect" else 0.22, fillcolor=color,
+    moe = next(i for i, part in enumerate(BLOCK_PARTS) if part[2] == ORANGE)
+    shapes = [dict(type=kind, x0=left, x1=right, y0=-0.5 if kind == "rect" else -0.2,
+                   y1=0.5 if kind == "rect" else 0.2, fillcolor=color,
                    line=dict(color=INK, width=2 if i == moe else 1), layer="below")
-              for i, ((_, color, _, kind), left, right) in enumerate(zip(BLOCK_PARTS, lefts, rights))
+              for i, ((_, _, color, kind), left, right) in enumerate(zip(BLOCK_PARTS, lefts, rights))
               if kind != "text"]
-    labels = [dict(x=c, y=0, text=f"<b>{text}</b>" if i == moe else text, showarrow=False,
-                   font=dict(size=12, color=INK)) for i, ((text, *_), c) in enumerate(zip(BLOCK_PARTS, centres))]
+    labels = [dict(x=c, y=0, text=f"<b>{label}</b>" if i == moe else label, showarrow=False,
+                   font=dict(size=12, color=INK)) for i, ((_, label, *_), c) in enumerate(zip(BLOCK_PARTS, centres))]
     arrows = [dict(x=lefts[i], y=0, ax=rights[i - 1], ay=0, xref="x", yref="y", axref="x", ayref="y",
                    showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor=INK, text="")
               for i in range(1, len(BLOCK_PARTS))]  # each from the previous part's right edge to this one's left
     # one named, invisible trace so the figure's parts can be checked on fig.data too
     names = go.Scatter(x=centres, y=[0] * len(centres), mode="markers", marker=dict(opacity=0), name="block",
                        text=[part[0] for part in BLOCK_PARTS], hoverinfo="text")
-    return figure([names], "One Transformer block: the MoE layer replaces the feed-forward MLP", 150,
+    return figure([names], "The MoE layer replaces the block's MLP", 150,
                   shapes=shapes, annotations=labels + arrows, showlegend=False,
-                  xaxis=dict(visible=False, range=[-0.1, rights[-1] + 0.1]),
-                  yaxis=dict(visible=False, range=[-0.7, 0.7]))
+                  xaxis=dict(visible=False, range=[-0.2, rights[-1] + 0.2], fixedrange=True),
+                  yaxis=dict(visible=False, range=[-0.75, 0.75], fixedrange=True))
 
 
 def score_bars(values, *, name: str, title: str | None, highlight=(), value_range=None, text_format=".2f",
@@ -93,25 +99,36 @@ def score_bars(values, *, name: str, title: str | None, highlight=(), value_rang
                              zerolinecolor=INK))
 
 
-def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keeps the best k, masks the rest",
-              height: int = 280) -> go.Figure:
-    """Router probabilities with the chosen experts lit and labelled with their combine weight, the rest grey.
+TOPK_NAMES = ("kept: router probability", "masked out", "chosen, dropped", "combine weight")
 
-    A chosen slot lost to capacity is drawn in vermillion and labelled "dropped"."""
+
+def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keeps the best k, masks the rest",
+              height: int = 300) -> go.Figure:
+    """Every bar is labelled with its own height, on one 0…1 axis: each expert's router probability (kept in
+    blue, masked grey, chosen but lost to capacity vermillion) and, beside each kept one, its combine weight
+    (the probability after renormalising over the kept k). Trace names: TOPK_NAMES."""
     probs, slots = to_numpy(probs).astype(float), to_numpy(slots).astype(int)
     dropped, weights = to_numpy(dropped).astype(bool), to_numpy(weights).astype(float)
     E = len(probs)
-    colors, labels = [IDLE] * E, [""] * E
-    for j, e in enumerate(slots):
-        if dropped[j] and len(slots) < E:
-            colors[e], labels[e] = VERMILLION, "dropped"
-        elif not dropped[j]:
-            colors[e], labels[e] = BLUE, f"w = {weights[j]:.2f}"
-    bars = go.Bar(x=list(range(E)), y=probs, name="router probability", marker_color=colors, text=labels,
-                  textposition="outside", cliponaxis=False, hovertemplate="expert %{x}: prob %{y:.4f}<extra></extra>")
-    return figure([bars], title, height, xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E)),
-                  yaxis=dict(title=dict(text="router probability"), gridcolor=GRID,
-                             range=[0, min(1.0, probs.max() * 1.3 + 0.05)]))
+    kept = [int(e) for e, d in zip(slots, dropped) if not d]
+    lost = [int(e) for e, d in zip(slots, dropped) if d] if len(slots) < E else []  # expert choice: not chosen
+    masked = [e for e in range(E) if e not in kept and e not in lost]
+    kept_weights = [float(w) for w, d in zip(weights, dropped) if not d]
+
+    def bars(name, experts, values, color, group, labels=None):
+        return go.Bar(x=experts, y=values, name=name, marker_color=color, offsetgroup=group,
+                      text=labels if labels is not None else [f"{v:.2f}" for v in values], textposition="outside",
+                      cliponaxis=False, constraintext="none",  # full size, not shrunk to the thin bars' width
+                      hovertemplate="expert %{x}: " + name + " %{y:.4f}<extra></extra>")
+    traces = [bars(TOPK_NAMES[0], kept, probs[kept], BLUE, "probability"),
+              bars(TOPK_NAMES[1], masked, probs[masked], IDLE, "probability", labels=[""] * len(masked)),
+              bars(TOPK_NAMES[2], lost, probs[lost], VERMILLION, "probability"),
+              bars(TOPK_NAMES[3], kept, kept_weights, ORANGE, "weight")]
+    top = max([float(probs.max(initial=0))] + kept_weights)
+    return figure([t for t in traces if len(t.x)], title, height, barmode="group", bargap=0.2, bargroupgap=0.05,
+                  xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), range=[-0.5, E - 0.5]),
+                  yaxis=dict(title=dict(text="probability, weight (0…1)"), gridcolor=GRID,
+                             range=[0, min(1.0, top) * 1.2 + 0.04]))
 
 
 EXPERT_STATES = ("idle", "running", "dropped")  # codes 0, 1, 2 in expert_grid's z
@@ -148,11 +165,21 @@ def compute_bars(sparse: float, dense: float, *, unit: str, title: str | None, h
                   yaxis=dict(autorange="reversed"))
 
 
-def combine_figure(terms, output, *, title: str | None = "The weighted sum, term by term") -> go.Figure:
-    """Rows 'w × E_e output' for each expert that ran, then the row '= output'; one colour scale for all."""
+def output_range(terms, output) -> float:
+    """One colour range for a token's expert outputs (step 4) and its weighted sum (step 6): the largest |value|
+    among the running experts' outputs, the weighted terms and the layer output. `terms`: moeviz.walkthrough's
+    combine_terms (each with "output" and "term"). With it the same number has the same colour in both steps."""
+    arrays = [t[key] for t in terms for key in ("output", "term")] + [to_numpy(output)]
+    return _symmetric_range(*arrays)
+
+
+def combine_figure(terms, output, *, title: str | None = "The weighted sum, term by term",
+                   zmax: float | None = None) -> go.Figure:
+    """Rows 'w × E_e output' for each expert that ran, then the row '= output'; one colour scale for all
+    (by default output_range(terms, output), the range step 4 uses for the same outputs)."""
     rows = [t["term"] for t in terms] + [to_numpy(output)]
     names = [f"{t['weight']:.2f} × E{t['expert']}" for t in terms] + ["= output"]
-    return vector_strips(np.stack(rows), names, title=title, zmax=_symmetric_range(*rows))
+    return vector_strips(np.stack(rows), names, title=title, zmax=zmax or output_range(terms, output))
 
 
 def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int,
@@ -162,5 +189,5 @@ def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int
     return vector_strips(np.stack([to_numpy(sparse), to_numpy(dense), to_numpy(all_vote)]), names, title=title)
 
 
-__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "expert_grid", "EXPERT_STATES", "compute_bars",
-           "combine_figure", "misreading_figure"]
+__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "TOPK_NAMES", "expert_grid", "EXPERT_STATES",
+           "compute_bars", "combine_figure", "output_range", "misreading_figure"]

@@ -24,6 +24,10 @@ from moeviz.trace import RoutingTrace
 MAX_CHARS = 2000  # longer text is cut before tokenising (the model reads at most `context` tokens anyway)
 TOP_TOKENS = 8  # tokens listed per expert
 MIN_TOKEN_COUNT = 20  # a token must occur this often to count as "characteristic" of an expert
+CHARACTERISTIC_TOKENS = 4  # listed per expert: each entry carries its counts, so the cell is wider
+# Pseudo-occurrences at the expert's base rate added to every token's counts (additive smoothing): a token seen
+# 20 times, always at this expert, no longer ties with one seen 2,000 times (both had the ceiling lift N/k).
+LIFT_SMOOTHING = 20
 LEAN_THRESHOLD = 0.15  # an expert "leans to code" when its code share beats the corpus share by this much
 
 
@@ -175,19 +179,36 @@ def _layer_stats(chosen: np.ndarray, ids: np.ndarray, code: np.ndarray, V: int, 
     experts = []
     for e in range(E):
         frequent = np.argsort(-pair_counts[e], kind="stable")[:TOP_TOKENS]
-        # lift: how many times more often e gets token v than an even split (k/E of v's occurrences) would give
-        lift = np.where(token_totals >= MIN_TOKEN_COUNT, pair_counts[e] / np.maximum(token_totals * k / E, 1e-9), 0)
-        characteristic = np.lexsort((-pair_counts[e], -lift))[:TOP_TOKENS]  # by lift, ties by count
+        lift = smoothed_lift(pair_counts[e], token_totals, slots[e] / max(1, N))
+        characteristic = np.lexsort((-pair_counts[e], -lift))[:CHARACTERISTIC_TOKENS]  # by lift, ties by count
         experts.append({
             "expert": e, "slots": int(slots[e]), "load_share": float(slots[e] / max(1, N * k)),
             "code_share": float(code_slots[e] / max(1, slots[e])),
             "top_tokens": [[label(v), int(pair_counts[e, v])] for v in frequent if pair_counts[e, v] > 0],
-            "characteristic_tokens": [[label(v), round(float(lift[v]), 2)] for v in characteristic if lift[v] > 0]})
+            # [token, times sent to e, times seen, smoothed lift]
+            "characteristic_tokens": [[label(v), int(pair_counts[e, v]), int(token_totals[v]), round(float(lift[v]), 2)]
+                                      for v in characteristic if lift[v] > 1]})
     top1 = np.zeros((E, V), dtype=np.int64)
     np.add.at(top1, (chosen[:, 0], ids), 1)
     consistency = float(top1.max(0).sum() / N)  # share of tokens whose type's favourite expert they went to
     chance = float(np.bincount(chosen[:, 0], minlength=E).max() / N)  # same, if routing ignored the token
     return {"experts": experts, "token_consistency": consistency, "consistency_if_random": chance}
+
+
+def smoothed_lift(sent: np.ndarray, seen: np.ndarray, base_rate: float,
+                  smoothing: float = LIFT_SMOOTHING, min_count: int = MIN_TOKEN_COUNT) -> np.ndarray:
+    """How many times more often an expert gets each token than it gets tokens overall, with additive smoothing.
+
+    sent[v]: occurrences of token v routed to the expert (one of its k slots); seen[v]: occurrences of v;
+    base_rate: the expert's share of all occurrences (slots / N). The rate sent/seen is pulled towards
+    base_rate by `smoothing` pseudo-occurrences, so rare tokens need more evidence to rank high:
+        lift = ((sent + smoothing · base_rate) / (seen + smoothing)) / base_rate.
+    1 = no preference; the ceiling 1 / base_rate is only approached by frequent tokens that always come here.
+    Tokens seen fewer than `min_count` times get 0 (not ranked)."""
+    if base_rate <= 0:
+        return np.zeros(len(seen))
+    rate = (sent + smoothing * base_rate) / (seen + smoothing)
+    return np.where(seen >= min_count, rate / base_rate, 0.0)
 
 
 def reading(stats: dict) -> list[str]:
@@ -210,10 +231,17 @@ def reading(stats: dict) -> list[str]:
 
 
 def expert_table(layer_stats: dict) -> list[dict]:
-    """Rows for a table of one layer's experts: load, code share, most frequent and characteristic tokens."""
+    """Rows for a table of one layer's experts: load, code share, most frequent tokens."""
     return [{"expert": f"E{x['expert']}", "tokens received": x["slots"], "share of load": round(x["load_share"], 3),
              "code share": round(x["code_share"], 3),
-             "most frequent tokens": "  ".join(t for t, _ in x["top_tokens"]),
-             "most characteristic (× even share)": "  ".join(f"{t} ×{lift:g}" for t, lift in
-                                                             x["characteristic_tokens"])}
+             "most frequent tokens": "  ".join(t for t, _ in x["top_tokens"])}
             for x in layer_stats["experts"]]
+
+
+def characteristic_table(layer_stats: dict) -> list[dict]:
+    """One row per (expert, characteristic token), best first within each expert (ranked by smoothed_lift): how
+    often the token came to this expert out of how often it occurs. A long table of short columns, where one
+    text cell per expert ran past the edge of the page."""
+    return [{"expert": f"E{x['expert']}", "token": token, "sent here": sent, "seen": seen,
+             "share sent here": round(sent / seen, 3), "lift": lift}
+            for x in layer_stats["experts"] for token, sent, seen, lift in x["characteristic_tokens"]]

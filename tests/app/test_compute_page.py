@@ -69,3 +69,10 @@ def test_the_whole_model_share_is_shown_next_to_k_over_n():
     rows = dict(zip(table["model"], table["active / total (whole model)"]))
     assert rows["Mixtral 8x7B"] == "12.9B / 46.7B = 27.6%" and rows["DeepSeek-V3"] == "37.0B / 671.0B = 5.5%"
     assert any("attention" in m.value and "k/N" in m.value for m in at.markdown)
+
+
+def test_active_share_is_not_drawn_as_an_increase():
+    at = open_page({"num_experts": "8", "top_k": "2"})
+    active = next(m for m in at.metric if m.label == "Active per token")
+    assert active.delta.endswith("of total")
+    assert active.proto.direction == active.proto.NONE  # was UP: "↑ 25.1 %" read as a rise

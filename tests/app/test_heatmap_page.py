@@ -37,7 +37,7 @@ def test_default_page_draws_heatmaps_load_bars_and_specialization():
     assert len(at.main.get("download_button")) == 2  # CSV and JSON; the sidebar adds the figures download
     assert any("What did the experts learn" in h.value for h in at.header)
     in_numbers = sum(len(e.dataframe) for e in at.expander if e.label.startswith("Numbers"))
-    assert len(at.dataframe) - in_numbers == 2  # one expert table per layer (besides the charts' numbers)
+    assert len(at.dataframe) - in_numbers == 4  # per layer: the expert table and its characteristic tokens (besides the charts' numbers)
 
 
 def test_empty_text_gets_a_prompt_not_figures():

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from moeviz.app.style import APP_CSS
 from moeviz.config import ROUTERS
 from moeviz.lm.shipped import load_shipped
+from tests.helpers import agree
 from moeviz.text import DEFAULT_SENTENCE, split_tokens
 from moeviz.walkthrough import STEP_NAMES
 
@@ -148,10 +149,19 @@ def test_misreading_toggle_shows_dense_and_all_vote_numbers():
     at = run_app()
     at.toggle(key="misreading").set_value(True).run()
     labels = [m.label for m in at.metric]
-    assert "Dense, masked: output change" in labels and "All experts vote by probability" in labels
+    assert "Dense, masked vs sparse output" in labels and "All experts vote by probability" in labels
     assert at.query_params["misreading"] == "1"
-    dense = next(m for m in at.metric if m.label == "Dense, masked: output change")
-    assert float(dense.value) < 1e-5  # the same output as the sparse layer
+    dense = next(m for m in at.metric if m.label == "Dense, masked vs sparse output")
+    assert agree(dense.value, places=5)  # the same output as the sparse layer, said in words
+
+
+def test_numbers_a_student_reads_are_words_and_plain_decimals():
+    at = run_app(step="6")
+    check = next(m for m in at.metric if m.label == "Sum of terms vs layer output")
+    assert agree(check.value, places=5) and "e-" not in check.value  # was "9.2e-09"
+    at = run_app(step="2")
+    formula = " ".join(e.body for e in at.latex)
+    assert r"\exp(" in formula and "e^{" not in formula  # no raised exponent to be clipped
 
 
 @pytest.mark.parametrize("router", ROUTERS)
@@ -185,3 +195,22 @@ def test_step_2_puts_the_untrained_router_beside_the_trained_one():
     assert not at.exception
     assert not [t for t in at.toggle if t.key == "untrained"]
     assert any("it is an untrained router" in c.value for c in at.caption)
+
+
+def _heatmap_ranges(at) -> dict:
+    """title -> (zmin, zmax) of every heatmap the page drew (read from the charts' Plotly JSON)."""
+    import json
+    ranges = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = (spec["layout"].get("title") or {}).get("text")
+        for trace in spec["data"]:
+            if trace.get("type") == "heatmap" and "zmax" in trace:
+                ranges[title] = (trace["zmin"], trace["zmax"])
+    return ranges
+
+
+def test_steps_4_and_6_colour_the_same_expert_outputs_alike():
+    step4 = _heatmap_ranges(run_app(step="4", token="2"))["Each running expert's output"]
+    step6 = _heatmap_ranges(run_app(step="6", token="2"))["The weighted sum, term by term"]
+    assert step4 == step6 and step4[0] == -step4[1] > -1e9

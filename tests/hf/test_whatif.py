@@ -24,7 +24,7 @@ def _reference(variant, logits, k):
          "softmax_topk_raw": lambda: gating.softmax_topk(logits, k, False),
          "topk_softmax": lambda: gating.topk_softmax(logits, k),
          "sigmoid_bias": lambda: gating.sigmoid_bias(logits, k, torch.zeros(logits.shape[1])),
-         "noisy_topk": lambda: gating.noisy_topk(logits, logits, k),  # no noise at inference
+         "noisy_topk": lambda: gating.noisy_topk(logits, k),  # no noise at inference
          "switch": lambda: gating.switch(logits)}[variant]()
     return r.topk_indices, r.topk_weights
 

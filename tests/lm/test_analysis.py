@@ -87,3 +87,50 @@ def test_specialization_counts_match_a_naive_loop(tiny_model, tokenizer):
     assert 0 < stats["layers"][0]["token_consistency"] <= 1
     assert len(analysis.reading(stats)) == tiny_model.cfg.n_layers
     assert len(analysis.expert_table(stats["layers"][0])) == 4
+
+
+def test_smoothed_lift_follows_its_formula_and_needs_evidence():
+    base = 0.25  # the expert gets a quarter of all occurrences
+    sent = np.array([20, 2000, 10, 5, 3])
+    seen = np.array([20, 2000, 40, 20, 3])
+    lift = analysis.smoothed_lift(sent, seen, base, smoothing=20, min_count=20)
+    expected = [((s + 20 * base) / (n + 20)) / base if n >= 20 else 0.0 for s, n in zip(sent, seen)]
+    np.testing.assert_allclose(lift, expected)
+    # always here, but 100x more often seen: ranks higher (the raw lift gave both the ceiling 1 / base = 4)
+    assert lift[1] > lift[0] and lift[1] < 1 / base
+    assert lift[3] == pytest.approx(1.0)  # at its base rate: no preference
+    assert lift[4] == 0  # too rare to rank
+
+
+def test_characteristic_tokens_carry_counts_and_rank_by_smoothed_lift(tiny_model, tokenizer):
+    text = "The for loop.\n   for i in x:\n       pass\nMore prose here, and again.\n" * 12
+    stats = analysis.specialization(tiny_model, tokenizer, text)
+    enc = tokenizer.encode(text)
+    ids = torch.tensor(enc.ids)
+    N = stats["tokens"]
+    chosen = analysis.corpus_routing(tiny_model, ids)[0].numpy()
+    label = lambda v: analysis.visible(tokenizer.decode([int(v)], skip_special_tokens=False))
+    seen = {v: int((ids[:N].numpy() == v).sum()) for v in set(ids[:N].tolist())}
+    ranked_any = False
+    for x in stats["layers"][0]["experts"]:
+        e = x["expert"]
+        base = x["slots"] / N
+        lifts = []
+        for v, n in seen.items():  # naive: one token type at a time
+            sent = int(sum(int(e in chosen[t]) for t in range(N) if int(ids[t]) == v))
+            if n >= analysis.MIN_TOKEN_COUNT:
+                lifts.append((((sent + analysis.LIFT_SMOOTHING * base) / (n + analysis.LIFT_SMOOTHING)) / base,
+                              sent, label(v), n))
+        best = sorted((l for l in lifts if l[0] > 1), key=lambda l: (-l[0], -l[1]))[:analysis.CHARACTERISTIC_TOKENS]
+        assert [[t, s, n] for _, s, t, n in best] == [entry[:3] for entry in x["characteristic_tokens"]]
+        for (lift, *_), entry in zip(best, x["characteristic_tokens"]):
+            assert entry[3] == pytest.approx(lift, abs=0.006)
+        ranked_any |= bool(best)
+    assert ranked_any
+    rows = analysis.characteristic_table(stats["layers"][0])
+    listed = [(x["expert"], entry) for x in stats["layers"][0]["experts"] for entry in x["characteristic_tokens"]]
+    assert len(rows) == len(listed)
+    for row, (e, (token, sent, seen, lift)) in zip(rows, listed):
+        assert (row["expert"], row["token"], row["sent here"], row["seen"], row["lift"]) == (f"E{e}", token, sent,
+                                                                                             seen, lift)
+        assert row["share sent here"] == pytest.approx(sent / seen, abs=5e-4)
