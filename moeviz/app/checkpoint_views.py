@@ -104,8 +104,9 @@ def experts(routing, index: int) -> None:
     trace, layer = routing.traces[index], routing.layers[index]
     st.header(f"What each expert of layer {layer} gets on this text")
     choices = list(range(trace.num_experts))
+    busiest = max(choices, key=lambda e: (int(trace.tokens_per_expert[e]), -e))  # the default: most to show
     expert = st.selectbox("Expert", choices, key="expert", format_func=lambda e: f"E{e}",
-                          index=url_value("expert", 0, parse_int_choice(choices)))
+                          index=url_value("expert", busiest, parse_int_choice(choices)))
     set_url_value("expert", expert)
     left, right = st.columns(2)
     lift = analysis.expert_lift(routing, index, expert)
@@ -125,12 +126,12 @@ def what_if_section(routing, index: int, run_what_if: Callable) -> None:
     st.header("What if this model routed differently?")
     st.caption(f"The same router logits of layer {layer}, through one of moeviz's router variants, with a "
                f"capacity limit and a drop policy: which tokens lose which experts.")
-    left, middle, right = st.columns(3)
-    variant = left.selectbox("Router variant", VARIANT_KEYS, key="whatif", format_func=VARIANT_LABELS.get,
+    variant = st.selectbox("Router variant", VARIANT_KEYS, key="whatif", format_func=VARIANT_LABELS.get,
                              index=VARIANT_KEYS.index(url_value("whatif", DEFAULT_VARIANT,
                                                                 parse_choice(VARIANT_KEYS))))
     set_url_value("whatif", variant)
-    capacity = middle.select_slider("Capacity factor", CAPACITY_FACTORS, key="whatif_capacity",
+    left, right = st.columns(2)
+    capacity = left.select_slider("Capacity factor", CAPACITY_FACTORS, key="whatif_capacity",
                                     value=url_value("whatif_capacity", DEFAULT_CAPACITY, parse_capacity),
                                     help="Slots per expert = factor × tokens × k / N; off = no limit (Switch "
                                          "and expert choice always have one).")
@@ -143,9 +144,12 @@ def what_if_section(routing, index: int, run_what_if: Callable) -> None:
     set_url_value("whatif_drop", policy)
     w = run_what_if(index, variant, capacity_value(capacity), policy)
     rows = w.rows(routing.tokens)
-    dropped = sum(len(r["lost (dropped)"]) for r in rows)
-    st.caption(f"{plural(len(rows), 'token')} of {trace.num_tokens} change experts; {plural(dropped, 'slot')} "
-               f"lost to capacity" + (f" (C = {w.trace.capacity} per expert)." if w.trace.capacity else "."))
+    not_chosen, dropped, gained = (sum(bool(r[c]) for r in rows)
+                                   for c in ("lost (not chosen)", "lost (dropped)", "gained"))
+    limit = f" (C = {w.trace.capacity} slots per expert)" if w.trace.capacity else " (no capacity limit)"
+    st.caption(f"Of {trace.num_tokens} tokens, {not_chosen} lose an expert the variant does not choose, "
+               f"{gained} gain one, and {dropped} lose a chosen expert to capacity{limit}: a dropped slot skips "
+               f"that expert (dotted outline). The table lists every token whose experts change.")
     chart(router_heatmap(w.trace, routing.tokens, title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")
     if rows:
         st.dataframe(rows, hide_index=True)

@@ -51,7 +51,8 @@ def journey_grid(journey, labels, layers, title: str = "Each token's experts at 
                       colorscale=scale, showscale=False, name="top-1 expert", text=text, texttemplate="%{text}",
                       textfont=dict(size=11), xgap=2, ygap=1, customdata=[[names[t]] * L for t in range(T)],
                       hovertemplate="token %{y} “%{customdata}” · column %{x}<br>experts %{text}<extra></extra>")
-    return figure([heat], title, height or max(240, 110 + 22 * T),
+    # The layer names sit on top, under the title: a wider top margin keeps them apart.
+    return figure([heat], title, height or max(240, 140 + 22 * T), margin=dict(t=76),
                   xaxis=dict(tickvals=list(range(L)), ticktext=[f"layer {i}" for i in layers], side="top",
                              showgrid=False, zeroline=False),
                   yaxis=dict(tickvals=list(range(T)), ticktext=names, autorange="reversed", showgrid=False,

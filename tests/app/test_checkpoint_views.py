@@ -121,7 +121,7 @@ def test_link_keys_set_layer_expert_and_what_if():
     assert at.select_slider(key="whatif_capacity").value == "0.5"
     assert at.selectbox(key="whatif_drop").value == "weight"
     assert "Layer 2: every token" in headers(at)
-    assert any("lost to capacity (C =" in c.value for c in at.caption)
+    assert any("to capacity (C =" in c.value for c in at.caption)
 
 
 def test_text_longer_than_the_context_says_so():
