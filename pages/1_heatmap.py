@@ -1,134 +1,46 @@
-"""Router heatmap (URL /heatmap): how a trained tiny MoE language model routes each token of a text, per layer."""
-from functools import partial
+"""Router heatmap (URL /heatmap): how a trained MoE model routes each token of a text, at every MoE layer.
 
+The model picker (`model`) offers the shipped olmoe-tiny (the default, a real OLMoE architecture), moeviz's own
+tiny LM (`model=moeviz-lm`, the page's view before checkpoints), then the server's MOEVIZ_MODEL_DIRS models; a
+trace file can be opened instead. The parts live in moeviz/app/checkpoints.py, checkpoint_views.py, lm_heatmap.py.
+"""
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import shipped_summary, trained_lm, trained_routing
-from moeviz.config import ROUTER_LABELS
-from moeviz.figures.heatmap import CODE_MARK, code_share_bars, layer_heatmap, layer_load_bars
-from moeviz.glossary import MEASURES
-from moeviz.lm import analysis
-from moeviz.text import plural
-
-DEFAULT_TEXT = 'The "for" statement repeats its suite for each item:\n   for i in range(3): print(i)'
-PRESETS = {
-    "Prose and a line of code": DEFAULT_TEXT,
-    "Plain English": "The weather was calm, so we walked along the river and talked about old friends.",
-    "Python code": "   def area(width, height):\n       return width * height\n\n   print(area(3, 4))",
-    "Docs sentence": "An iterator is created for the result of the expression, and the suite is executed once "
-                     "for each item provided by the iterator.",
-    "Other scripts and emoji": "Routing 🙂 works on bytes: مرحبا بالعالم, 你好, Ünïcödé.",
-}
-CUSTOM = "(your own text)"
-
-
-def use_preset() -> None:
-    choice = st.session_state["preset"]
-    if choice in PRESETS:
-        st.session_state["text"] = PRESETS[choice]
-
+from moeviz.app import checkpoint_views, checkpoints, lm_heatmap
+from moeviz.app.heatmap_text import text_box
+from moeviz.app.runners import checkpoint_routing, checkpoint_what_if, uploaded_what_if
+from moeviz.hf.files import CheckpointError
+from moeviz.lm.analysis import MAX_CHARS
+from moeviz.text import escape_markdown
 
 controls = app.sidebar("moeviz · Router heatmap")
 st.title("Router heatmap: a trained model reads your text")
-st.caption("A tiny transformer language model whose feed-forward blocks are MoE layers, trained on Python's own "
-           "documentation (prose, code and grammar). For each token of your text and each MoE layer: the router's "
-           "probability for every expert, and which k experts it picked.")
+name, folder = checkpoints.model_picker()
+upload = checkpoints.trace_upload()
 
-lm = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor)
-trained = lm.model.cfg
-about = app.fold("About this model")  # notes fold in presenter mode: the heatmaps come first
-for note in lm.notes():
-    about.info(note, icon=":material/info:")
-notes = [f"Model: {lm.num_experts} experts per layer, {trained.n_layers} layers, trained with top-{trained.top_k} "
-         f"and the load-balance loss (α = {trained.balance_weight:g})."]
-if lm.top_k != trained.top_k:
-    notes.append(f"You picked k = {lm.top_k}: the same router probabilities now choose {plural(lm.top_k, 'expert')}, a "
-                 f"combination the model never trained with.")
-if controls.router != "softmax_topk":
-    notes.append(f"This model's router is softmax → top-k; the sidebar's router "
-                 f"({ROUTER_LABELS[controls.router]}) applies to the random layers on other pages, not here.")
-about.caption(" ".join(notes))
-app.layer_line(lm.model.blocks[0].moe, trained=True,
-               note=f"Each of the model's {trained.n_layers} MoE layers has this shape; attention and embeddings "
-                    "sit around them")
-
-# Set the box's value through session state every run: a "text" left by another page's widget (the walkthrough's
-# text_input) would otherwise come back empty here, and the presets need to write into the box.
-st.session_state["text"] = st.session_state["text"] if "text" in st.session_state else \
-    app.url_value("text", DEFAULT_TEXT, app.parse_text(analysis.MAX_CHARS, multiline=True))
-st.selectbox("Example texts", [CUSTOM, *PRESETS], key="preset", on_change=use_preset, disabled=app.locked("text"))
-text = st.text_area("Text to route", key="text", height=100, disabled=app.locked("text"),
-                    help=f"Any text. The model reads at most {trained.context} tokens; lines indented by 3 or more "
-                         f"spaces count as code (marked {CODE_MARK.strip()}).")
-
-if not text.strip():
-    st.info("Type a sentence above (or pick an example) to see how the trained router sends its tokens to experts.",
-            icon=":material/edit:")
-else:
-    routing = trained_routing(controls.num_experts, controls.top_k, controls.capacity_factor,
-                              text[:analysis.MAX_CHARS])
-    app.set_url_value("text", routing.text)
-    if len(text) > analysis.MAX_CHARS or routing.cut:
-        st.warning(f"Long text ({len(text):,} characters): the model reads at most {trained.context} tokens, so only "
-                   f"the first {len(routing.token_ids)} tokens are routed and shown.", icon=":material/content_cut:")
-    T = len(routing.token_ids)
-    capacity = routing.traces[0].capacity
-    st.caption(f"{T} tokens. Each row is a token ({CODE_MARK.strip()} = on a line the heuristic calls code), "
-               f"each column an expert; "
-               f"colour = router probability on a fixed 0…1 scale; outlined cells = the top-{lm.top_k} experts "
-               f"that ran. " + ("No capacity limit (sidebar: off), so every chosen expert runs." if capacity is None
-                                else f"Capacity C = {capacity} slots per expert for {T} tokens; slots over it are "
-                                     f"dropped (dotted outline)."))
-    columns = st.columns(routing.num_layers)
-    for layer, column in enumerate(columns):
-        with column:
-            app.chart(layer_heatmap(routing, layer), key=f"heatmap_{layer}")
-            app.chart(layer_load_bars(routing, layer), key=f"load_{layer}")
-            m = routing.traces[layer].metrics
-            st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), max/mean load "
-                       f"{m['max_mean_load']:.2f}, dropped slots {m['dropped_fraction']:.0%}.")
-    st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's.")
-    info = {"checkpoint": f"e{lm.num_experts}", "num_experts": lm.num_experts, "top_k": lm.top_k,
-            "capacity_factor": controls.capacity_factor}
-    left, right = st.columns(2)
-    left.download_button("Routing table (CSV)", partial(analysis.routing_csv, routing), file_name="moeviz-routing.csv",
-                         mime="text/csv", key="download_csv", icon=":material/download:")
-    right.download_button("Trace (JSON)", partial(analysis.routing_json, routing, info),
-                          file_name="moeviz-trace.json",
-                          mime="application/json", key="download_json", icon=":material/download:")
-
-st.header("What did the experts learn?")
-summary = shipped_summary()
-record = summary["models"].get(f"e{lm.num_experts}")
-if record is None or "specialization" not in record:
-    st.warning("No training statistics were shipped for this model.")
-else:
-    stats = record["specialization"]
-    st.caption(f"Measured once at training time: all {stats['tokens']:,} tokens of the training text routed "
-               f"with top-{trained.top_k}. The prose/code label is a heuristic (an indented line is code).")
-    app.chart(code_share_bars(stats), key="code_share")
-    with app.fold("How to read it"):
-        for line in record["reading"]:
-            st.markdown(f"- {line}")
-        st.caption(MEASURES["blind router"])
-    for layer, tab in enumerate(st.tabs([f"Layer {i}" for i in range(len(stats["layers"]))])):
-        with tab:
-            st.dataframe(analysis.expert_table(stats["layers"][layer]), hide_index=True, column_config={
-                "expert": st.column_config.TextColumn("expert", pinned=True),
-                "most frequent tokens": st.column_config.TextColumn("most frequent tokens", width="large")})
-            st.caption("Most characteristic tokens of each expert: the tokens it gets far more often than it gets "
-                       "tokens overall (ranked by a smoothed lift; only tokens seen at least "
-                       f"{analysis.MIN_TOKEN_COUNT} times), with how often each came here out of how often it "
-                       "occurs.")
-            st.dataframe(analysis.characteristic_table(stats["layers"][layer]), hide_index=True, column_config={
-                "expert": st.column_config.TextColumn("expert", pinned=True),
-                "share sent here": st.column_config.NumberColumn("share sent here", format="percent"),
-                "lift": st.column_config.NumberColumn(
-                    "lift", format="%.2f", help="Share of this token's occurrences sent here ÷ this expert's "
-                    "share of all tokens, smoothed (1 = no preference)")})
-    st.caption(MEASURES["× even share"])
-    dense = summary["models"].get("dense", {}).get("val_loss")
-    st.caption(f"Validation loss (nats per token, held-out topics): this model {record['val_loss']:.3f}; dense model "
-               f"with the same active parameters {dense:.3f}; unigram baseline {summary['unigram_val_loss']:.3f}."
-               if dense is not None else f"Validation loss: {record['val_loss']:.3f} nats per token.")
+if upload is not None:
+    file_id, routing = upload
+    st.info("Showing the uploaded trace (its own text and model); remove the file to route your own text.",
+            icon=":material/upload_file:")
+    checkpoint_views.show(routing, lambda *args: uploaded_what_if(file_id, routing, *args))
+elif folder is None:
+    lm_heatmap.show(controls)
+elif (model := checkpoints.load_model(name, folder)) is not None:
+    st.caption("A real Hugging Face checkpoint, loaded with transformers' own model class; every number below is "
+               "read from its router logits, routed with its family's own rule.")
+    text = text_box(f"Any text, at most {model.context} tokens for this model.")
+    if not text.strip():
+        st.info("Type a sentence above (or pick an example) to see how the model's routers send its tokens to "
+                "experts.", icon=":material/edit:")
+    else:
+        if len(text) > MAX_CHARS:
+            st.warning(f"Long text ({len(text):,} characters): only the first {MAX_CHARS:,} are routed.",
+                       icon=":material/content_cut:")
+        try:
+            routing = checkpoint_routing(name, str(folder), text[:MAX_CHARS])
+        except CheckpointError as error:
+            st.warning(escape_markdown(str(error)), icon=":material/content_cut:")
+        else:
+            app.set_url_value("text", routing.text)
+            checkpoint_views.show(routing, lambda *args: checkpoint_what_if(name, str(folder), routing.text, *args))

@@ -11,8 +11,10 @@ import streamlit as st
 
 from moeviz.config import MoEConfig
 from moeviz.costs import layer_costs
+from moeviz.text import escape_markdown
 
 PREFIX = "Layer on this page:"  # every layer line starts with it (the AppTest looks for it on every page)
+MODEL_PREFIX = "Model on this page:"  # the line of a real checkpoint, whose layers the page shows all at once
 
 
 def layer_config(layer) -> MoEConfig:
@@ -34,6 +36,22 @@ def layer_line_text(layer, trained: bool, note: str = "") -> str:
             f"experts{shared} · k = {cfg.top_k} · {costs['total_params']:,} parameters "
             f"({costs['active_params']:,} used per token)")
     return f"{line}. {note}" if note else f"{line}."
+
+
+def model_line_text(routing) -> str:
+    """The layer line of a real checkpoint (moeviz.hf), from a CheckpointRouting's model info and traces (an
+    uploaded trace may lack some info fields): family, layers (MoE and dense), N, k, parameters total and active."""
+    info, first = routing.model_info or {}, routing.traces[0]
+    family = info.get("family") or routing.model_type or "unknown family"
+    moe, dense = len(routing.traces), len(routing.dense_layers)
+    shared = " + shared experts" if info.get("shared_experts") else ""
+    params = (f" · {info['params_total']:,} parameters ({info['params_active']:,} used per token)"
+              if isinstance(info.get("params_total"), int) and isinstance(info.get("params_active"), int) else "")
+    where = f" · {info['dtype']} on {info['device']}" if info.get("dtype") and info.get("device") else ""
+    name = routing.model_name or "uploaded trace"
+    return (f"{MODEL_PREFIX} **trained** weights · {escape_markdown(name)} · {escape_markdown(str(family))} · "
+            f"{moe + dense} layers ({moe} MoE, {dense} dense) · N = {first.num_experts} experts{shared} · "
+            f"k = {first.top_k}{params}{escape_markdown(where)}.")
 
 
 def layer_line(layer, trained: bool, note: str = "", where=None) -> None:

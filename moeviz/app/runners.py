@@ -10,6 +10,7 @@ session and outlive the cache's bounds). The bounds are MAX_ENTRIES, the one tab
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -20,6 +21,10 @@ import torch
 from moeviz.app.controls import Controls
 from moeviz.bench.granularity import measure_design
 from moeviz.config import MoEConfig
+from moeviz.hf.folders import ModelCache
+from moeviz.hf.model import CheckpointModel, CheckpointRouting
+from moeviz.hf.tracefile import read_trace
+from moeviz.hf.whatif import WhatIf, what_if
 from moeviz.costs import granularity_designs
 from moeviz.layer import MoELayer
 from moeviz.lm.analysis import TextRouting
@@ -65,6 +70,10 @@ MAX_ENTRIES = {
     "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
+    "model_cache": 1,  # /heatmap: the one ModelCache (it bounds the loaded checkpoints itself: folders.MAX_MODELS)
+    "checkpoint_routing": 32,  # /heatmap: a text through every MoE layer of a checkpoint (routing fields only)
+    "checkpoint_what_if": 32,  # /heatmap: one layer's logits under a moeviz router variant
+    "uploaded_trace": 4,  # /heatmap: an uploaded trace file, validated (at most tracefile.MAX_TRACE_BYTES each)
 }
 
 
@@ -145,6 +154,45 @@ def trained_routing(num_experts: int, top_k: int, capacity_factor: float | None,
 def shipped_summary() -> dict:
     """The training record shipped next to the checkpoints (losses, what each expert learned)."""
     return load_summary()
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["model_cache"], show_spinner=False)
+def model_cache() -> ModelCache:
+    """The server's one checkpoint cache: at most folders.MAX_MODELS loaded, one load at a time (its `.loading`
+    names the model being loaded, for the page's "waiting for" line)."""
+    return ModelCache()
+
+
+def checkpoint_model(name: str, path: str) -> CheckpointModel:
+    """The loaded checkpoint `name` (a listed folder name) from the one cache; CheckpointError if refused."""
+    return model_cache().get(name, {name: Path(path)})
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["checkpoint_routing"], show_spinner=False)
+def checkpoint_routing(name: str, path: str, text: str) -> CheckpointRouting:
+    """`text` through every MoE layer of checkpoint `name` (no hidden states kept); CheckpointError if refused."""
+    return checkpoint_model(name, path).route(text)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["checkpoint_what_if"], show_spinner=False)
+def checkpoint_what_if(name: str, path: str, text: str, trace_index: int, variant: str,
+                       capacity_factor: float | None, drop_policy: str) -> WhatIf:
+    """The routed text's layer `trace_index` under a moeviz variant, capacity factor and drop policy."""
+    return what_if(checkpoint_routing(name, path, text).traces[trace_index], variant,
+                   capacity_factor=capacity_factor, drop_policy=drop_policy)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["uploaded_trace"], show_spinner="Reading the trace file…")
+def uploaded_trace(file_id: str, _data: bytes) -> CheckpointRouting:
+    """An uploaded trace file, validated by tracefile.read_trace (keyed by the upload's id, not its bytes)."""
+    return read_trace(_data)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["checkpoint_what_if"], show_spinner=False)
+def uploaded_what_if(file_id: str, _routing: CheckpointRouting, trace_index: int, variant: str,
+                     capacity_factor: float | None, drop_policy: str) -> WhatIf:
+    """checkpoint_what_if for an uploaded trace (cached under the upload's id)."""
+    return what_if(_routing.traces[trace_index], variant, capacity_factor=capacity_factor, drop_policy=drop_policy)
 
 
 def capacity_config(controls: Controls, policy: str) -> MoEConfig:

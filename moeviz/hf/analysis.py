@@ -6,6 +6,7 @@
     co_selection(r, a, b)     # (E, E) counts: token's top-1 expert at layer a vs at layer b, and their
     mutual_information(c)     #   mutual information in nats (0 = independent, log E = one decides the other)
     expert_tokens(r, l, e)    # the tokens expert e of layer l got, by the router's probability for it
+    expert_lift(r, l, e)      # the token strings expert e of layer l gets more often than its base rate
 """
 from __future__ import annotations
 
@@ -69,5 +70,33 @@ def expert_tokens(routing: CheckpointRouting, trace_index: int, expert: int, lim
     return [{"position": i, "token": routing.tokens[i], "probability": round(float(probs[i]), 4)} for i in order]
 
 
+def expert_lift(routing: CheckpointRouting, trace_index: int, expert: int, min_count: int = 2,
+                smoothing: float = 1.0, limit: int = 8) -> list[dict]:
+    """Token strings (by token id) that `expert` runs more often than its base rate on this text.
+
+    For a token string w seen n_w times, c_w of them running on the expert, and the expert's base rate p (share
+    of all tokens it runs), the score is the smoothed lift ((c_w + a·p) / (n_w + a)) / p with a = `smoothing`:
+    1 = no preference, and a token seen once cannot score far above 1 on luck alone. Strings seen fewer than
+    `min_count` times are left out; counts are returned so a reader can judge."""
+    t = routing.traces[trace_index]
+    ran = ((t.topk_indices == expert) & ~t.dropped).any(dim=1).tolist()
+    base = sum(ran) / max(len(ran), 1)
+    if base == 0:
+        return []
+    seen: dict[int, list[int]] = {}  # token id -> [count in text, count sent to the expert, first position]
+    for position, (token_id, hit) in enumerate(zip(routing.token_ids, ran)):
+        entry = seen.setdefault(token_id, [0, 0, position])
+        entry[0] += 1
+        entry[1] += int(hit)
+    rows = []
+    for token_id, (n, c, first) in seen.items():
+        if n >= min_count and c > 0:
+            lift = ((c + smoothing * base) / (n + smoothing)) / base
+            rows.append({"token": routing.tokens[first], "in text": n, "to this expert": c,
+                         "lift": round(lift, 3)})
+    rows.sort(key=lambda r: (-r["lift"], -r["to this expert"], r["token"]))
+    return rows[:limit]
+
+
 __all__ = ["layer_loads", "layer_summary", "journey", "co_selection", "mutual_information",
-           "consecutive_agreement", "expert_tokens"]
+           "consecutive_agreement", "expert_tokens", "expert_lift"]

@@ -1,4 +1,5 @@
-"""The /heatmap page under AppTest: normal, empty, huge and hostile text; the sidebar's k and N."""
+"""The /heatmap page under AppTest, moeviz's own LM view (model=moeviz-lm): normal, empty, huge and hostile text;
+the sidebar's k and N. The checkpoint views (the default model) are in test_checkpoint_views.py."""
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,11 @@ HOSTILE = {
 }
 
 
+LM = {"model": "moeviz-lm"}
+
+
 def open_page(params: dict | None = None) -> AppTest:
-    return pages.open_page(PAGE, params)
+    return pages.open_page(PAGE, {**LM, **(params or {})})
 
 
 def set_text(at: AppTest, text: str) -> AppTest:
@@ -105,7 +109,7 @@ def test_a_link_keeps_the_lines_of_its_text():
 
 
 def test_text_survives_a_visit_from_and_to_the_walkthrough():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()  # to the default model's view
     at.text_input(key="text").set_value("Hello from the walkthrough").run()
     at.switch_page(PAGE).run()
     assert not at.exception and not at.warning

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from moeviz.app.layer_line import PREFIX, layer_line_text
+from moeviz.app.layer_line import MODEL_PREFIX, PREFIX, layer_line_text
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from tests.app.pages import open_page
@@ -17,8 +17,13 @@ LINE = re.compile(re.escape(PREFIX) + r" \*\*(trained|random)\*\* weights.* · d
                   r"N = (\d+) experts.* · k = (\d+) · ([\d,]+) parameters \(([\d,]+) used per token\)")
 
 
+# A real checkpoint's line (/heatmap's default): its family, layers, N, k and parameters, all layers at once.
+MODEL_LINE = re.compile(re.escape(MODEL_PREFIX) + r" \*\*trained\*\* weights · .+ · (\d+) layers \((\d+) MoE, "
+                        r"(\d+) dense\) · N = (\d+) experts.* · k = (\d+) · ([\d,]+) parameters \(([\d,]+) used per token\)")
+
+
 def layer_lines(at) -> list[re.Match]:
-    return [m for c in at.caption if (m := LINE.search(c.value))]
+    return [m for c in at.caption if (m := LINE.search(c.value) or MODEL_LINE.search(c.value))]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -3,7 +3,7 @@ from _harness import assert_no_console_errors, assert_no_exception, open_app, sc
 
 
 def test_heatmap_page_loads_and_reroutes(page, streamlit_server):
-    open_app(page, streamlit_server, "/heatmap?top_k=2&num_experts=8")
+    open_app(page, streamlit_server, "/heatmap?top_k=2&num_experts=8&model=moeviz-lm")  # the moeviz LM view
     assert_no_exception(page)
     page.get_by_test_id("stPlotlyChart").first.wait_for(state="visible")
     assert page.get_by_test_id("stPlotlyChart").count() == 5

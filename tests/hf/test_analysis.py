@@ -54,3 +54,20 @@ def test_expert_tokens_are_those_that_ran_on_it(routing):
     assert sorted(r["position"] for r in rows) == ran
     probs = [r["probability"] for r in rows]
     assert probs == sorted(probs, reverse=True) and rows[0]["token"] == routing.tokens[rows[0]["position"]]
+
+
+def test_expert_lift_matches_a_naive_count(routing):
+    text_routing = routing
+    for trace_index, trace in enumerate(text_routing.traces):
+        for expert in range(trace.num_experts):
+            rows = analysis.expert_lift(text_routing, trace_index, expert, min_count=2, limit=100)
+            ran = [any(int(e) == expert and not bool(d) for e, d in zip(trace.topk_indices[t], trace.dropped[t]))
+                   for t in range(trace.num_tokens)]
+            base = sum(ran) / len(ran)
+            for row in rows:
+                positions = [t for t, label in enumerate(text_routing.tokens) if label == row["token"]]
+                n, c = len(positions), sum(ran[t] for t in positions)
+                assert (row["in text"], row["to this expert"]) == (n, c)
+                assert n >= 2 and c >= 1
+                assert math.isclose(row["lift"], ((c + base) / (n + 1)) / base, abs_tol=1e-3)
+            assert [r["lift"] for r in rows] == sorted((r["lift"] for r in rows), reverse=True)

@@ -1,0 +1,166 @@
+"""/heatmap's views of a real checkpoint's routing (a CheckpointRouting, routed here or read from a trace file).
+
+    show(routing, run_what_if)   # run_what_if(trace_index, variant, capacity_factor, drop_policy) -> WhatIf
+
+Sections, top to bottom: the model line; all layers at a glance; one layer's tokens × experts heatmap (picked
+with the `layer` link key); each token's journey through the layers and how much consecutive layers agree; what
+one expert gets on this text (`expert`); the what-if (`whatif`, `whatif_capacity`, `whatif_drop`); downloads.
+The numbers come from moeviz.hf.analysis and moeviz.hf.whatif; nothing here computes on tensors.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import streamlit as st
+
+from moeviz.app.charts import chart
+from moeviz.app.layer_line import model_line_text
+from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
+from moeviz.app.url import set_url_value, url_value
+from moeviz.config import DROP_POLICIES
+from moeviz.figures.checkpoint import co_selection_heatmap, journey_grid, layer_load_heatmap
+from moeviz.figures.routing import load_bars, router_heatmap
+from moeviz.glossary import MEASURES
+from moeviz.hf import analysis
+from moeviz.hf.tracefile import routing_csv, routing_json
+from moeviz.text import escape_markdown, plural
+from moeviz.variants import VARIANT_KEYS, VARIANTS
+
+VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
+DEFAULT_VARIANT, DEFAULT_CAPACITY = "switch", "1"  # "this model's router under Switch top-1 at capacity 1.0"
+
+
+def show(routing, run_what_if: Callable) -> None:
+    st.caption(model_line_text(routing))
+    if routing.dense_layers:
+        st.caption("Dense layers (no experts, not shown): " + "; ".join(
+            f"layer {i}: {escape_markdown(why)}" for i, why in routing.dense_layers) + ".")
+    glance(routing)
+    index = layer_picker(routing)
+    one_layer(routing, index)
+    journey(routing, index)
+    experts(routing, index)
+    what_if_section(routing, index, run_what_if)
+    downloads(routing)
+
+
+def glance(routing) -> None:
+    st.header("All layers at a glance")
+    T = len(routing.token_ids)
+    st.caption(f"{T} tokens through {plural(len(routing.traces), 'MoE layer')}. Each row is a layer, each "
+               f"column an expert; colour = the share of that layer's routed tokens the expert got (white = none; "
+               f"an even router gives every expert 1/{routing.traces[0].num_experts}).")
+    chart(layer_load_heatmap(analysis.layer_loads(routing), list(routing.layers)), key="layer_loads")
+    st.dataframe(analysis.layer_summary(routing), hide_index=True)
+    st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's "
+               "(1 = even). Router entropy: how spread each token's router probabilities are, in nats (log N = "
+               "uniform, 0 = one expert).")
+
+
+def layer_picker(routing) -> int:
+    """The picked MoE layer as a position in routing.traces (URL key `layer`: its decoder-layer index)."""
+    layers = list(routing.layers)
+    if len(layers) == 1:
+        return 0
+    layer = st.selectbox("MoE layer", layers, key="layer", format_func=lambda i: f"layer {i}",
+                         index=layers.index(url_value("layer", layers[0], parse_int_choice(layers))),
+                         help="The layer the heatmap, the expert's tokens and the what-if below show.")
+    set_url_value("layer", layer)
+    return layers.index(layer)
+
+
+def one_layer(routing, index: int) -> None:
+    trace, layer = routing.traces[index], routing.layers[index]
+    st.header(f"Layer {layer}: every token and every expert")
+    st.caption(f"Each row is a token, each column an expert; colour = router probability on a fixed 0…1 scale; "
+               f"outlined cells = the top-{trace.top_k} experts that ran. "
+               + escape_markdown(str(trace.metrics.get("routing_rule", ""))))
+    heat, bars = st.columns([3, 2])
+    chart(router_heatmap(trace, routing.tokens, title=f"Layer {layer}: probabilities, top-{trace.top_k} outlined"),
+          key="ckpt_heatmap", where=heat)
+    chart(load_bars(trace, title=f"Layer {layer}: tokens per expert"), key="ckpt_load", where=bars)
+
+
+def journey(routing, index: int) -> None:
+    st.header("A token's journey through the layers")
+    if len(routing.traces) == 1:
+        st.caption("This model has one MoE layer: there is no journey to follow.")
+        return
+    st.caption("Each row is a token, each column a MoE layer; the cell lists the token's experts, best first, "
+               "and its colour is the first one. A token that keeps one colour keeps its expert number, which "
+               "means nothing by itself: experts of different layers are different networks.")
+    chart(journey_grid(analysis.journey(routing), routing.tokens, list(routing.layers)), key="journey")
+    a = index if index + 1 < len(routing.traces) else index - 1
+    counts = analysis.co_selection(routing, a, a + 1)
+    la, lb = routing.layers[a], routing.layers[a + 1]
+    mi = analysis.mutual_information(counts)
+    st.caption(f"Do layers {la} and {lb} choose together? Tokens counted by their top-1 expert at each. Mutual "
+               f"information {mi:.2f} nats: 0 = layer {lb}'s choice tells nothing about layer {la}'s; "
+               f"log N = one decides the other. On a short text it is biased upwards (few tokens per cell).")
+    chart(co_selection_heatmap(counts, la, lb), key="co_selection")
+    st.dataframe(analysis.consecutive_agreement(routing), hide_index=True)
+
+
+def experts(routing, index: int) -> None:
+    trace, layer = routing.traces[index], routing.layers[index]
+    st.header(f"What each expert of layer {layer} gets on this text")
+    choices = list(range(trace.num_experts))
+    busiest = max(choices, key=lambda e: (int(trace.tokens_per_expert[e]), -e))  # the default: most to show
+    expert = st.selectbox("Expert", choices, key="expert", format_func=lambda e: f"E{e}",
+                          index=url_value("expert", busiest, parse_int_choice(choices)))
+    set_url_value("expert", expert)
+    left, right = st.columns(2)
+    lift = analysis.expert_lift(routing, index, expert)
+    left.caption(f"Tokens that go to E{expert} more often than its base rate (smoothed lift, 1 = no preference), "
+                 f"among token strings seen at least twice in the text, with their counts.")
+    if lift:
+        left.dataframe(lift, hide_index=True)
+    else:
+        left.caption("No token of this text occurs twice and reaches this expert: a longer text gives this column "
+                     "something to count.")
+    right.caption(f"The tokens that ran on E{expert}, by the router's probability for it.")
+    right.dataframe(analysis.expert_tokens(routing, index, expert), hide_index=True)
+
+
+def what_if_section(routing, index: int, run_what_if: Callable) -> None:
+    trace, layer = routing.traces[index], routing.layers[index]
+    st.header("What if this model routed differently?")
+    st.caption(f"The same router logits of layer {layer}, through one of moeviz's router variants, with a "
+               f"capacity limit and a drop policy: which tokens lose which experts.")
+    variant = st.selectbox("Router variant", VARIANT_KEYS, key="whatif", format_func=VARIANT_LABELS.get,
+                             index=VARIANT_KEYS.index(url_value("whatif", DEFAULT_VARIANT,
+                                                                parse_choice(VARIANT_KEYS))))
+    set_url_value("whatif", variant)
+    left, right = st.columns(2)
+    capacity = left.select_slider("Capacity factor", CAPACITY_FACTORS, key="whatif_capacity",
+                                    value=url_value("whatif_capacity", DEFAULT_CAPACITY, parse_capacity),
+                                    help="Slots per expert = factor × tokens × k / N; off = no limit (Switch "
+                                         "and expert choice always have one).")
+    set_url_value("whatif_capacity", capacity)
+    policy = right.selectbox("Drop policy", DROP_POLICIES, key="whatif_drop",
+                             index=DROP_POLICIES.index(url_value("whatif_drop", "position",
+                                                                 parse_choice(DROP_POLICIES))),
+                             help="Who loses a slot at a full expert: later tokens (position), lower router "
+                                  "priority, or smaller combine weight.")
+    set_url_value("whatif_drop", policy)
+    w = run_what_if(index, variant, capacity_value(capacity), policy)
+    rows = w.rows(routing.tokens)
+    not_chosen, dropped, gained = (sum(bool(r[c]) for r in rows)
+                                   for c in ("lost (not chosen)", "lost (dropped)", "gained"))
+    limit = f" (C = {w.trace.capacity} slots per expert)" if w.trace.capacity else " (no capacity limit)"
+    st.caption(f"Of {trace.num_tokens} tokens, {not_chosen} lose an expert the variant does not choose, "
+               f"{gained} gain one, and {dropped} lose a chosen expert to capacity{limit}: a dropped slot skips "
+               f"that expert (dotted outline). The table lists every token whose experts change.")
+    chart(router_heatmap(w.trace, routing.tokens, title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")
+    if rows:
+        st.dataframe(rows, hide_index=True)
+
+
+def downloads(routing) -> None:
+    left, right = st.columns(2)
+    left.download_button("Routing table (CSV)", partial(routing_csv, routing), file_name="moeviz-routing.csv",
+                         mime="text/csv", key="download_csv", icon=":material/download:")
+    right.download_button("Trace (JSON)", partial(routing_json, routing), file_name="moeviz-trace.json",
+                          mime="application/json", key="download_json", icon=":material/download:",
+                          help="Open it again here with “Or open a trace file”, on any moeviz server.")
