@@ -30,5 +30,5 @@ with answer_box:
     show_answer(walk.run, token, folded=app.presenting())
 stepper(walk, token)
 st.download_button("Handout: the six steps with these numbers (HTML)", key="handout", on_click="ignore",
-                   data=partial(walkthrough_handout, walk.run.trace, token, walk.run.labels),
+                   data=partial(walkthrough_handout, walk.run.trace, token, walk.run.labels, trained=walk.trained),
                    file_name="moeviz-handout.html", mime="text/html", icon=":material/description:")

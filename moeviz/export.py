@@ -118,8 +118,10 @@ def _steps(trace: RoutingTrace, t: int, labels) -> list[str]:
         f"<p>{len(ran)} of {E} experts compute this token; the other {E - len(ran)} do no work for it. "
         f"That is {len(ran)} expert computations, not {E}.</p>",
         f"<p>Across all {trace.num_tokens} tokens, each expert processed (E0…E{E - 1}): <code>{load}</code>. "
-        f"The slowest expert sets the pace: max/mean load = {trace.metrics.get('max_mean_load', float('nan')):.2f}"
-        + (f", capacity C = {trace.capacity} slots per expert" if trace.capacity is not None else "") + ".</p>",
+        f"Max/mean load = {trace.metrics.get('max_mean_load', float('nan')):.2f}"
+        + (f", capacity C = {trace.capacity} slots per expert" if trace.capacity is not None else "")
+        + ". With the experts on separate devices, or on padded buffers of one size, the busiest expert sets the "
+        "pace; on one device with grouped matmuls, time follows the total number of rows.</p>",
         "<p>Output = Σ weight × expert output"
         + (" = " + " + ".join(f"{w:.3f}·E{e}(x)" for e, w in ran) if ran else " = 0 (only the residual remains)")
         + f". Weights sum to {sum(w for _, w in ran):.3f}. First eight output values: "
@@ -127,12 +129,14 @@ def _steps(trace: RoutingTrace, t: int, labels) -> list[str]:
     ]
 
 
-def layer_line(trace: RoutingTrace) -> str:
-    """The layer in the words the app uses: 'router softmax → top-k (Mixtral), N = 8 experts, k = 2, capacity:
-    no limit' (the code names, softmax_topk and capacity = None, mean nothing on paper)."""
+def layer_line(trace: RoutingTrace, trained: bool | None = None) -> str:
+    """The layer in the words the app uses: 'trained weights, d_model 32, router softmax → top-k (Mixtral),
+    N = 8 experts, k = 2, capacity: no limit' (the code names, softmax_topk and capacity = None, mean nothing on
+    paper). `trained` None leaves out where the weights came from."""
     capacity = "no limit" if trace.capacity is None else f"C = {trace.capacity} slots per expert"
-    return (f"router {ROUTER_LABELS.get(trace.router, trace.router)}, N = {trace.num_experts} experts, "
-            f"k = {trace.top_k}, capacity: {capacity}")
+    weights = "" if trained is None else ("trained weights, " if trained else "random weights (never trained), ")
+    return (f"{weights}d_model {trace.input.shape[-1]}, router {ROUTER_LABELS.get(trace.router, trace.router)}, "
+            f"N = {trace.num_experts} experts, k = {trace.top_k}, capacity: {capacity}")
 
 
 HANDOUT_CSS = """body{font-family:system-ui,sans-serif;max-width:46em;margin:1.5em auto;color:#1F2933;line-height:1.4}
@@ -142,13 +146,14 @@ td,th{border:1px solid #C9CED6;padding:2px 8px;text-align:right}code{font-size:.
 
 
 def walkthrough_handout(trace: RoutingTrace, token_index: int, labels, title: str = "One token through an MoE layer",
-                        settings: dict | None = None) -> str:
-    """A one-page HTML handout: the six steps for one token, with this run's numbers. User text is escaped."""
+                        settings: dict | None = None, trained: bool | None = None) -> str:
+    """A one-page HTML handout: the six steps for one token, with this run's numbers (`trained`: whether the
+    layer's weights were learned, for its layer line). User text is escaped."""
     if not 0 <= token_index < trace.num_tokens:
         raise ValueError(f"token_index {token_index} is outside 0…{trace.num_tokens - 1}.")
     labels = [str(label) for label in labels]
     sentence = html.escape(" ".join(labels))
-    knob_text = html.escape(", ".join(f"{k} = {v}" for k, v in settings.items()) if settings else layer_line(trace))
+    knob_text = html.escape(", ".join(f"{k} = {v}" for k, v in settings.items()) if settings else layer_line(trace, trained))
     steps = "".join(f"<h2>{i}. {html.escape(name)}</h2>{body}" for i, (name, body) in
                     enumerate(zip(STEP_NAMES, _steps(trace, token_index, labels)), start=1))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -28,8 +28,9 @@ ENTRIES = (
     Entry("Capacity factor", "How many tokens an expert may take in one batch, as a multiple of its even "
           "share: C = ceil(factor · tokens · k / N). A fixed size lets hardware plan the buffers.",
           "pages/3_parallel.py"),
-    Entry("Dropped slot", "One token copy (a slot: one token going to one of its k experts) that arrived at an "
-          "expert that was already full, so that expert skips it. With top-k the token still gets its other "
+    Entry("Dropped slot", "A token copy (one token going to one of its k experts) that found all C slots of "
+          "its expert (the places in its buffer) already taken, so that expert skips it: a dropped copy, often "
+          "called a dropped slot. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
           "the residual connection alone.", "pages/3_parallel.py"),
     Entry("Load balancing loss", "An extra training loss, N · Σ f_i · P_i (Switch Transformer), that is "
@@ -99,9 +100,9 @@ MEASURES = {
                       "the token's cluster, as a share of the most it could tell. It is the mutual information "
                       "between cluster and expert divided by its ceiling: 0% = the experts get the same mix of "
                       "clusters, 100% = each expert's tokens come from clusters no other expert gets.",
-    "× even share": "× even share (lift): how many times more often this expert got the token than if the token's "
-                    "copies were spread evenly over the experts (a share k/N of them each). ×1 = no preference; "
-                    "the largest possible value is N/k, reached by a token that always goes to this expert.",
+    "lift": "Lift: how many times more often this expert gets the token than it gets token copies overall (the "
+            "share of all copies it received), smoothed so that rare tokens do not score high by chance. 1 = no "
+            "preference.",
     "blind router": "A router blind to the token: one whose choice does not depend on the token it sees (it "
                     "picks each expert as often as this router does overall, whatever the token). Under it a "
                     "token type goes to its usual first-choice expert only as often as the most-picked expert is "

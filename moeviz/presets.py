@@ -38,11 +38,12 @@ PRESETS = (
            "watch a few experts take over.", 8, 2, "softmax_topk", 0.0, "off"),
     Preset("switch_tight", "Switch top-1 with tight capacity", "One expert per token and room for exactly the "
            "even share: any imbalance drops tokens.", 8, 1, "switch", 0.01, "1"),
-    Preset("top2_drops", "Top-2 with capacity 0.75", "Less room than the even share: some slots must drop. "
-           "At a full expert second choices lose first, then the latest first choices.", 8, 2, "softmax_topk",
-           0.01, "0.75"),
-    Preset("deepseek", "DeepSeek-style 64 experts top-6", "DeepSeek-V3's gating (sigmoid scores, a "
-           "selection bias instead of a balance loss) on the smaller 64-expert top-6 shape of DeepSeekMoE / "
+    Preset("top2_drops", "Top-2 with capacity 0.75", "Less room than the even share: some token copies must "
+           "drop. At a full expert second choices lose first, then the latest first choices (drop policy by "
+           "position, the default).", 8, 2, "softmax_topk", 0.01, "0.75"),
+    Preset("deepseek", "DeepSeek-style 64 experts top-6", "DeepSeek-V3's gating (sigmoid scores; balance "
+           "comes from a selection bias, not a loss: on the balance page pick 'Aux-loss-free', and /variants replays "
+           "the bias) on the smaller 64-expert top-6 shape of DeepSeekMoE / "
            "V2-Lite; V3 itself routes top-8 of 256, plus a shared expert.", 64, 6, "sigmoid_bias", 0.0, "off"),
     Preset("olmoe", "OLMoE-style 64 experts top-8", "Fine-grained experts with softmax → top-8. "
            "OLMoE keeps the raw top-8 probabilities; this router renormalises them (the variants page shows both).",

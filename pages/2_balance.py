@@ -89,7 +89,9 @@ def show_run(data: dict) -> None:
     cols[0].metric("max / mean load", f"{f['max_mean_load']:.2f}")
     cols[1].metric("task loss", f"{f['task_loss']:.3f}")
     cols[2].metric("specialization", f"{f['specialization']:.0%}", help=MEASURES["specialization"])
-    cols[3].metric("dropped slots", f"{f['dropped_fraction']:.1%}")
+    # expert choice's dropped_fraction counts the tokens no expert picked, not token copies
+    cols[3].metric("tokens no expert picked" if cfg["router"] == "expert_choice" else "dropped token copies",
+                   f"{f['dropped_fraction']:.1%}")
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
     app.chart(figs.health_curves(history), key="health_curves")

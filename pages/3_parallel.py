@@ -215,7 +215,7 @@ else:
                                   value=app.url_value("dropless_cf", DEFAULT_SWITCH_CAPACITY,
                                                       app.parse_float_choice(COMPARE_FACTORS)))
     app.set_url_value("dropless_cf", compare_cf)
-    both = dropless_run(controls, tokens, compare_cf)
+    both = dropless_run(controls, policy, tokens, compare_cf)
     app.chart(figs.dropless_vs_capacity_bars(both), key="dropless")
     a, b, c, d = st.columns(4)
     a.metric("Dropless: busiest expert ÷ mean", f"{both.busiest_over_mean:.2f}×",

@@ -112,3 +112,13 @@ def test_handout_names_the_layer_in_the_app_s_words(capacity_factor):
     assert ("capacity: no limit" in page) == (routed.capacity is None)
     if routed.capacity is not None:
         assert f"capacity: C = {routed.capacity} slots per expert" in page
+
+
+@pytest.mark.parametrize("trained", [True, False])
+def test_handout_says_where_the_weights_came_from_and_when_the_busiest_expert_sets_the_pace(trained):
+    with torch.inference_mode():
+        routed = make_layer()(tokens(len(LABELS)))[1]
+    page = walkthrough_handout(routed, 0, LABELS, trained=trained)
+    assert ("trained weights" in page) == trained and ("random weights (never trained)" in page) != trained
+    assert f"d_model {routed.input.shape[-1]}" in page
+    assert "separate devices" in page and "grouped matmuls" in page  # not "the slowest expert sets the pace"

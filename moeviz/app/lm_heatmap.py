@@ -74,15 +74,15 @@ def _routing(lm, controls: Controls, text: str) -> None:
                f"each column an expert; "
                f"colour = router probability on a fixed 0…1 scale; outlined cells = the top-{lm.top_k} experts "
                f"that ran. " + ("No capacity limit (sidebar: off), so every chosen expert runs." if capacity is None
-                                else f"Capacity C = {capacity} slots per expert for {T} tokens; slots over it are "
-                                     f"dropped (dotted outline)."))
+                                else f"Capacity C = {capacity} slots per expert for {T} tokens; token copies "
+                                     f"beyond C are dropped (dotted outline)."))
     for layer, column in enumerate(st.columns(routing.num_layers)):
         with column:
             chart(layer_heatmap(routing, layer), key=f"heatmap_{layer}")
             chart(layer_load_bars(routing, layer), key=f"load_{layer}")
             m = routing.traces[layer].metrics
             st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), max/mean load "
-                       f"{m['max_mean_load']:.2f}, dropped slots {m['dropped_fraction']:.0%}.")
+                       f"{m['max_mean_load']:.2f}, dropped token copies {m['dropped_fraction']:.0%}.")
     st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's.")
     info = {"checkpoint": f"e{lm.num_experts}", "num_experts": lm.num_experts, "top_k": lm.top_k,
             "capacity_factor": controls.capacity_factor}
@@ -125,7 +125,7 @@ def _learned(lm) -> None:
                 "lift": st.column_config.NumberColumn(
                     "lift", format="%.2f", help="Share of this token's occurrences sent here ÷ this expert's "
                     "share of all tokens, smoothed (1 = no preference)")})
-    st.caption(MEASURES["× even share"])
+    st.caption(MEASURES["lift"])
     dense = summary["models"].get("dense", {}).get("val_loss")
     st.caption(f"Validation loss (nats per token, held-out topics): this model {record['val_loss']:.3f}; dense "
                f"model with the same active parameters {dense:.3f}; unigram baseline "

@@ -211,10 +211,11 @@ def _capacity_run(cfg: MoEConfig, tokens: int) -> CapacityDemo:
     return capacity_demo(cfg, tokens, token_seed=cfg.seed + 1)
 
 
-def dropless_run(controls: Controls, tokens: int, capacity_factor: float) -> DroplessVsCapacity:
-    """/parallel: the capacity demo's batch, dropless and under `capacity_factor` (the sidebar's layer)."""
-    return _dropless_run(controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, device="cpu"),
-                         tokens, capacity_factor)
+def dropless_run(controls: Controls, policy: str, tokens: int, capacity_factor: float) -> DroplessVsCapacity:
+    """/parallel: the capacity demo's batch (same layer, tokens and drop policy), dropless and under
+    `capacity_factor`."""
+    return _dropless_run(controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN,
+                                             drop_policy=policy, device="cpu"), tokens, capacity_factor)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["dropless"], show_spinner=False)

@@ -31,8 +31,9 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     D = len(view.vector)
     explain(
         f"The token {_token_md(view)} reaches the MoE layer as one vector of **{D} numbers** (its hidden state). "
-        "The layer stands where a Transformer block would have its feed-forward MLP, and it treats every "
-        "token on its own: the next word may be sent to completely different experts.")
+        "The layer stands where a Transformer block would have its feed-forward MLP, and its router scores "
+        "every token on its own: the next word may be sent to completely different experts. (With a capacity limit "
+        "or expert choice, whether a token gets its experts also depends on the rest of the batch: step 5.)")
     _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"The hidden vector x, shape ({D},)"),
            alt="The token's hidden vector as a strip of coloured cells")
     _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
@@ -177,9 +178,12 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}")
         st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
                    f"α·loss = {controls.balance_weight * s['balance_loss']:.4f} to push the router towards balance.")
-        if s["capacity"] is not None:
+        if run.trace.router == "expert_choice":  # its dropped_fraction counts tokens no expert picked
+            st.caption(f"Capacity: each expert picks {plural(s['capacity'], 'token')}; "
+                       f"{100 * s['dropped_fraction']:.0f}% of tokens were picked by no expert (they skip the layer).")
+        elif s["capacity"] is not None:
             st.caption(f"Capacity: {plural(s['capacity'], 'slot')} per expert; {100 * s['dropped_fraction']:.0f}% of "
-                       "slots were dropped.")
+                       "token copies found their expert's slots full and were dropped.")
 
 
 def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:

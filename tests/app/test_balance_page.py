@@ -41,7 +41,7 @@ def test_short_run_is_kept_across_pages(train_calls):
     cfg = train_calls[0]
     assert (cfg.balance_weight, cfg.num_experts, cfg.top_k, cfg.steps) == (0.0, 4, 1, 50)
     shown = metrics(at)
-    assert set(shown) == {"max / mean load", "task loss", "specialization", "dropped slots"}
+    assert set(shown) == {"max / mean load", "task loss", "specialization", "dropped token copies"}
     run = at.session_state["balance_run"]
     assert all(isinstance(v, PLAIN) for v in run.values())  # plain history, no modules or tensors
     assert len(run["task_loss"]) == 50

@@ -11,7 +11,7 @@ def captions(at) -> str:
 
 @pytest.mark.parametrize("page, params, terms", [
     ("pages/1_heatmap.py", None, ("load CV",)),  # the default: the olmoe-tiny checkpoint's views
-    ("pages/1_heatmap.py", {"model": "moeviz-lm"}, ("load CV", "× even share", "blind router")),
+    ("pages/1_heatmap.py", {"model": "moeviz-lm"}, ("load CV", "lift", "blind router")),
     ("pages/5_variants.py", None, ("load CV",)),
     ("app.py", {"step": "6"}, ("combine check",)),
 ])
