@@ -6,9 +6,7 @@ and CSV cells that a spreadsheet would run as a formula are defused.
 """
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 
 import numpy as np
@@ -16,11 +14,11 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from moeviz.config import ROUTER_LABELS
+from moeviz.text import csv_text
 from moeviz.trace import RoutingTrace
 from moeviz.walkthrough import STEP_NAMES, token_view
 
 CSV_COLUMNS = ("token_index", "token_text", "slot", "expert", "weight", "dropped", "router_prob")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would evaluate (CSV injection)
 MAX_TABLE_EXPERTS = 16  # the handout lists every expert up to this many, else the best ones
 
 
@@ -48,11 +46,6 @@ def figures_html(figures: dict, title: str) -> str:
             f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1>{''.join(parts)}</body></html>")
 
 
-def _cell(text: str) -> str:
-    text = str(text)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 def trace_rows(trace: RoutingTrace, labels) -> list[dict]:
     """One row per token × slot: the expert, its combine weight, whether it was dropped, its router prob."""
     idx, weights = trace.topk_indices.cpu(), trace.topk_weights.float().cpu()
@@ -69,12 +62,7 @@ def trace_rows(trace: RoutingTrace, labels) -> list[dict]:
 
 def trace_csv(trace: RoutingTrace, labels) -> str:
     """trace_rows as CSV text with a header row (columns CSV_COLUMNS)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in trace_rows(trace, labels):
-        writer.writerow({**row, "token_text": _cell(row["token_text"])})
-    return out.getvalue()
+    return csv_text([{**row, "token_text": str(row["token_text"])} for row in trace_rows(trace, labels)], CSV_COLUMNS)
 
 
 def trace_json(trace: RoutingTrace, labels=None) -> str:

@@ -7,7 +7,9 @@ Transformer) is added so that a repeated word at two places is *almost*, not exa
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
 import re
 
@@ -102,3 +104,18 @@ __all__ = [
     "embed_tokens", "random_vectors", "random_labels", "escape_markdown", "plural", "difference",
     "ROUNDING_NOTE", "ROUNDING_LIMIT",
 ]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # cells a spreadsheet would evaluate (CSV injection)
+
+
+def csv_text(rows: list[dict], fieldnames=None) -> str:
+    """Rows as CSV text with a header. A text cell that a spreadsheet would run as a formula (it starts with
+    = + - @ or a tab/CR) gets a leading ', so it is shown, not run: every download of user text goes through here."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(fieldnames or (rows[0] if rows else ())), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+                         for k, v in row.items()})
+    return out.getvalue()

@@ -121,23 +121,18 @@ intro.caption(
 layer_line_slot = st.empty()  # filled once the knobs below have said which layer the lab trains
 
 left, mid, right = st.columns(3)
-mode = left.radio("Mode", tuple(MODES), format_func=MODES.get, key="balance_mode",
-                  index=list(MODES).index(app.url_value("balance_mode", "single", app.parse_choice(list(MODES)))))
-method = mid.radio("Balancing method", tuple(METHODS), format_func=METHODS.get, key="balance_method",
-                   index=list(METHODS).index(app.url_value("balance_method", "aux_loss",
-                                                           app.parse_choice(list(METHODS)))))
-steps = right.select_slider("Training steps", STEP_COUNTS, key="train_steps",
-                            value=app.url_value("train_steps", 300, app.parse_int_choice(STEP_COUNTS)))
-lr = right.select_slider("Learning rate (Adam)", LEARNING_RATES, key="train_lr",
-                         value=app.url_value("train_lr", 0.01, app.parse_float_choice(LEARNING_RATES)))
-z_weight = mid.select_slider("Router z-loss weight", Z_LOSS_WEIGHTS, key="z_loss_weight",
-                             format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
-                             value=app.url_value("z_loss_weight", 0.0, app.parse_float_choice(Z_LOSS_WEIGHTS)),
-                             help="Adds weight × mean logsumexp(router logits)² to the loss (ST-MoE's z-loss). "
-                                  "It is always recorded; see section “Router z-loss” below.")
-for url_key, value in (("balance_mode", mode), ("balance_method", method), ("train_steps", steps), ("train_lr", lr),
-                       ("z_loss_weight", z_weight)):
-    app.set_url_value(url_key, value)
+mode = app.linked(left.radio, "Mode", MODES, key="balance_mode", default="single",
+                  parse=app.parse_choice(list(MODES)), format_func=MODES.get)
+method = app.linked(mid.radio, "Balancing method", METHODS, key="balance_method", default="aux_loss",
+                    parse=app.parse_choice(list(METHODS)), format_func=METHODS.get)
+steps = app.linked(right.select_slider, "Training steps", STEP_COUNTS, key="train_steps", default=300,
+                   parse=app.parse_int_choice(STEP_COUNTS))
+lr = app.linked(right.select_slider, "Learning rate (Adam)", LEARNING_RATES, key="train_lr", default=0.01,
+                parse=app.parse_float_choice(LEARNING_RATES))
+z_weight = app.linked(mid.select_slider, "Router z-loss weight", Z_LOSS_WEIGHTS, key="z_loss_weight", default=0.0,
+                      parse=app.parse_float_choice(Z_LOSS_WEIGHTS), format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
+                      help="Adds weight × mean logsumexp(router logits)² to the loss (ST-MoE's z-loss). "
+                           "It is always recorded; see section “Router z-loss” below.")
 app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=True, where=layer_line_slot,
                note="It starts from random weights and is trained live on this page, on the made-up task above, "
                     "when you press Train")

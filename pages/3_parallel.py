@@ -47,13 +47,11 @@ st.caption("Capacity is one design (Switch, GShard, V-MoE): a fixed size per exp
            "chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs uneven "
            "work instead. Capacity *off* in the sidebar shows the dropless case (Switch keeps its own capacity).")
 left, right = st.columns(2)
-linked_policy = app.url_value("drop_policy", "position", app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES))
-policy = left.radio("When an expert is full, who loses?", DROP_POLICIES, horizontal=True, key="drop_policy",
-                    index=DROP_POLICIES.index(linked_policy), format_func=POLICY_LABELS.get)
-app.set_url_value("drop_policy", policy)
-tokens = right.select_slider("Tokens in the batch", TOKEN_COUNTS, key="tokens",
-                             value=app.url_value("tokens", 32, app.parse_int_choice(TOKEN_COUNTS)))
-app.set_url_value("tokens", tokens)
+policy = app.linked(left.radio, "When an expert is full, who loses?", DROP_POLICIES, key="drop_policy",
+                    default="position", parse=app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES),
+                    horizontal=True, format_func=POLICY_LABELS.get)
+tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, key="tokens", default=32,
+                    parse=app.parse_int_choice(TOKEN_COUNTS))
 
 demo = capacity_run(controls, policy, tokens)
 app.layer_line(capacity_config(controls, policy), trained=False, note=f"{tokens} seeded random tokens")
@@ -105,9 +103,8 @@ if asked not in worker_options:
 workers = left.radio("Workers (W)", worker_options, horizontal=True, key="workers",
                      index=worker_options.index(asked))
 app.set_url_value("workers", workers)
-skew = right.select_slider("Skew: share of tokens pushed toward worker 0's experts", SKEWS, key="skew",
-                           value=app.url_value("skew", 0.9, app.parse_float_choice(SKEWS)))
-app.set_url_value("skew", skew)
+skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward worker 0's experts", SKEWS, key="skew",
+                  default=0.9, parse=app.parse_float_choice(SKEWS))
 app.layer_line(ep_cfg, trained=False, note=f"Split over the W workers, {EP_TOKENS} tokens per step")
 if note:
     st.caption(f"For this demo {note}")
@@ -176,16 +173,12 @@ else:
 
 st.header("3 · At scale: a model, not a measurement")
 left, right = st.columns(2)
-shape_start = app.url_value("model_shape", "mixtral", app.parse_choice(list(SHAPE_IDS)))
-shape_id = left.selectbox("Model shape", list(SHAPE_IDS), format_func=lambda i: short_name(SHAPE_IDS[i]),
-                         key="model_shape", index=list(SHAPE_IDS).index(shape_start))
-app.set_url_value("model_shape", shape_id)
+shape_id = app.linked(left.selectbox, "Model shape", SHAPE_IDS, key="model_shape", default="mixtral",
+                      parse=app.parse_choice(list(SHAPE_IDS)), format_func=lambda i: short_name(SHAPE_IDS[i]))
 shape = SHAPE_IDS[shape_id]
 left.caption(shape)
-hardware_start = app.url_value("hardware", next(iter(HARDWARE)), app.parse_choice(list(HARDWARE)))
-hardware = right.selectbox("Hardware", list(HARDWARE), format_func=lambda h: short_name(HARDWARE[h].name),
-                           key="hardware", index=list(HARDWARE).index(hardware_start))
-app.set_url_value("hardware", hardware)
+hardware = app.linked(right.selectbox, "Hardware", HARDWARE, key="hardware", default=next(iter(HARDWARE)),
+                      parse=app.parse_choice(list(HARDWARE)), format_func=lambda h: short_name(HARDWARE[h].name))
 right.caption(HARDWARE[hardware].name)
 app.chart(figs.comm_model_lines(model_curve(shape, hardware)), key="model")
 for line in FORMULA_LATEX:
@@ -210,11 +203,9 @@ if trace.router == "expert_choice":
     st.info("Expert choice has no dropless form: each expert always picks exactly C tokens. Pick a token-choice "
             "router in the sidebar to compare.")
 else:
-    compare_cf = st.select_slider("Capacity factor of the limited run", COMPARE_FACTORS, key="dropless_cf",
-                                  format_func=lambda f: f"{f:g}",
-                                  value=app.url_value("dropless_cf", DEFAULT_SWITCH_CAPACITY,
-                                                      app.parse_float_choice(COMPARE_FACTORS)))
-    app.set_url_value("dropless_cf", compare_cf)
+    compare_cf = app.linked(st.select_slider, "Capacity factor of the limited run", COMPARE_FACTORS,
+                            key="dropless_cf", default=DEFAULT_SWITCH_CAPACITY, format_func=lambda f: f"{f:g}",
+                            parse=app.parse_float_choice(COMPARE_FACTORS))
     both = dropless_run(controls, policy, tokens, compare_cf)
     app.chart(figs.dropless_vs_capacity_bars(both), key="dropless")
     a, b, c, d = st.columns(4)

@@ -72,12 +72,10 @@ st.caption("As of 2025, from the makers' own figures. For Mixtral, counting its 
 
 st.header("2 · Measured time")
 left, right = st.columns(2)
-batch = left.select_slider("Batch (tokens)", BATCHES, key="batch",
-                          value=app.url_value("batch", 256, app.parse_int_choice(BATCHES)))
-app.set_url_value("batch", batch)
-device = right.radio("Device", DEVICES, horizontal=True, key="device",
-                     index=DEVICES.index(app.url_value("device", "cpu", app.parse_choice(DEVICES))))
-app.set_url_value("device", device)
+batch = app.linked(left.select_slider, "Batch (tokens)", BATCHES, key="batch", default=256,
+                   parse=app.parse_int_choice(BATCHES))
+device = app.linked(right.radio, "Device", DEVICES, key="device", default="cpu", parse=app.parse_choice(DEVICES),
+                    horizontal=True)
 key = (cfg, batch, device)
 if st.button("Measure sparse vs dense", key="measure", type="primary"):
     bar, report = progress_reporter(len(IMPLS) * PROGRESS_STEPS, f"{batch} tokens on {device}")

@@ -50,10 +50,10 @@ from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices,
                                parse_int, parse_int_choice, parse_text)
 from moeviz.app.presenter import fold, locked, presenting
 from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, dense_for, walkthrough_for
-from moeviz.app.url import link_params, set_url_value, url_value
+from moeviz.app.url import link_params, linked, set_url_value, url_value
 
 __all__ = [
-    "chart", "sidebar", "layer_line", "layer_line_text", "locked", "presenting", "fold", "Controls", "device_label", "link_params", "url_value", "set_url_value", "ParamError",
+    "chart", "sidebar", "layer_line", "layer_line_text", "locked", "presenting", "fold", "Controls", "device_label", "link_params", "linked", "url_value", "set_url_value", "ParamError",
     "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
     "parse_text",
     "cached_layer", "cached_walkthrough", "walkthrough_for", "cached_dense", "dense_for",

@@ -57,6 +57,24 @@ def url_value(key: str, default: Any, parse: Parser) -> Any:
     return st.session_state.get(_LOCAL, {}).get(key, default)
 
 
+def linked(widget, label: str, options, *, key: str, default: Any, parse: Parser, **kwargs) -> Any:
+    """A page control whose value lives in the link, in one call: `widget` is a choice widget of a container
+    (`st.radio`, `column.select_slider`, `st.selectbox`, ...). It starts from the link (a bad value warns and
+    gives `default`) or this session's last value, and its answer goes back into the link. Widget key = URL key.
+
+        policy = linked(left.radio, "Who loses?", DROP_POLICIES, key="drop_policy", default="position",
+                        parse=parse_choice(DROP_POLICIES), horizontal=True)
+    """
+    options = list(options)
+    start = url_value(key, default, parse)
+    start = start if start in options else default
+    by_index = widget.__name__ in ("radio", "selectbox")  # these take an index, the sliders a value
+    value = widget(label, options, key=key, **({"index": options.index(start)} if by_index else {"value": start}),
+                   **kwargs)
+    set_url_value(key, value)
+    return value
+
+
 def override(key: str, value: Any) -> None:
     """From a callback: give the page-local control `key` a new value everywhere it is kept (the link if it has
     the key, this session's memory, and the widget's own state, so the browser shows it too)."""

@@ -10,8 +10,6 @@ token count and the layer's num_experts/top_k, and the first problem found is na
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 
@@ -19,6 +17,7 @@ import torch
 
 from moeviz.config import ROUTERS
 from moeviz.hf.model import CheckpointRouting
+from moeviz.text import csv_text
 from moeviz.trace import LOSS_FIELDS, RoutingTrace
 
 FORMAT, VERSION = "moeviz-checkpoint-trace", 1
@@ -178,10 +177,4 @@ def routing_rows(routing: CheckpointRouting) -> list[dict]:
 
 def routing_csv(routing: CheckpointRouting) -> str:
     """routing_rows as CSV. Cells starting with = + - @ get a leading ' so a spreadsheet shows, not runs, them."""
-    rows = routing_rows(routing)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v for k, v in row.items()})
-    return buffer.getvalue()
+    return csv_text(routing_rows(routing))

@@ -25,7 +25,7 @@ from moeviz.hf import corpus
 from moeviz.hf.families import FAMILIES
 from moeviz.lm import data
 from moeviz.lm.tokenizer import train_tokenizer
-from moeviz.lm.train import learning_rate
+from moeviz.lm.train import update
 
 MODEL_NAME = "olmoe-tiny"
 SHIPPED_OUT = Path(__file__).resolve().parent / "checkpoints"
@@ -58,16 +58,11 @@ def train_model(config, train_ids, val_ids: dict, steps: int, batch: int, lr: fl
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, lr, warmup=max(1, steps // 20))
         inputs, targets = data.random_batch(train_ids, batch, context, generator)
         out = model(input_ids=inputs, output_router_logits=config.num_experts > 1)
         ce = F.cross_entropy(out.logits.flatten(0, 1), targets.flatten())
         loss = ce + (AUX_COEF * out.aux_loss if config.num_experts > 1 else 0)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        update(model, optimizer, loss, step, steps, lr)
         if (step + 1) % max(1, steps // 10) == 0 or step + 1 == steps:
             log(f"  step {step + 1:5d}/{steps}  train ce {ce.item():.3f}  ({time.perf_counter() - start:.0f} s)")
     model.eval()

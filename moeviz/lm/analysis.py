@@ -9,8 +9,6 @@ Routing is read from each layer's RoutingTrace (moeviz.MoELayer), never recomput
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ import numpy as np
 import torch
 
 from moeviz.lm import corpus
+from moeviz.text import csv_text
 from moeviz.trace import RoutingTrace
 
 MAX_CHARS = 2000  # longer text is cut before tokenising (the model reads at most `context` tokens anyway)
@@ -120,13 +119,7 @@ def routing_rows(routing: TextRouting) -> list[dict]:
 
 def routing_csv(routing: TextRouting) -> str:
     """routing_rows as CSV text. Cells starting with = + - @ are prefixed with ' so spreadsheets show, not run, them."""
-    rows = routing_rows(routing)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v for k, v in row.items()})
-    return buffer.getvalue()
+    return csv_text(routing_rows(routing))
 
 
 def routing_json(routing: TextRouting, model_info: dict | None = None) -> str:

@@ -40,6 +40,17 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def update(model, optimizer, loss, step: int, steps: int, lr: float) -> None:
+    """One optimiser step at the schedule's learning rate for `step`, gradients clipped to norm 1 (the shipped
+    models of moeviz.lm and moeviz.hf train with it)."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(step, steps, lr, warmup=max(1, steps // 20))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
 def train_model(cfg: LMConfig, tokens: data.TokenSplit, steps: int, batch_size: int, lr: float,
                 eval_every: int, log=print) -> tuple[TinyMoELM, dict]:
     """AdamW on random windows of the training ids; prints progress and the validation loss."""
@@ -48,14 +59,9 @@ def train_model(cfg: LMConfig, tokens: data.TokenSplit, steps: int, batch_size: 
     generator = torch.Generator().manual_seed(cfg.seed)
     start, history = time.perf_counter(), []
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, lr, warmup=max(1, steps // 20))
         inputs, targets = data.random_batch(tokens.train, batch_size, cfg.context, generator)
         loss, ce, out = model.loss(inputs, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        update(model, optimizer, loss, step, steps, lr)
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             val = data.validation_loss(model.eval(), tokens.val)
             model.train()

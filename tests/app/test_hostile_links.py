@@ -15,10 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["app.py"] + sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
 KEYS = ("num_experts", "top_k", "router", "balance_weight", "capacity_factor", "seed", "step", "token", "text",
         "present")
-# Every page-local link value, found where the app reads it (`url_value("key", ...)`), so a new knob is covered too.
+# Every page-local link value, found where the app reads it (`url_value("key", ...)` or `linked(..., key="key")`),
+# so a new knob is covered too.
+READERS = (r'url_value\(\s*"(\w+)"', r'linked\((?:[^()]|\([^()]*\))*?key="(\w+)"')
 LOCAL_KEYS = tuple(sorted({key for path in [ROOT / "app.py", *ROOT.glob("pages/*.py"), *ROOT.glob("moeviz/app/*.py")]
-                           for key in re.findall(r'url_value\(\s*"(\w+)"', path.read_text(encoding="utf-8"))}
-                          - set(KEYS))) + ("hide", "lock")
+                           for reader in READERS for key in re.findall(reader, path.read_text(encoding="utf-8"))}
+                          - set(KEYS) - {"hide", "lock"})) + ("hide", "lock")
 HOSTILE = {
     "empty": "",
     "whitespace": "   \t ",
@@ -50,7 +52,8 @@ def assert_safe(at: AppTest) -> None:
 
 
 def test_local_keys_are_found():
-    assert {"workers", "skew", "train_steps", "quiz_kinds", "bias_steps"} <= set(LOCAL_KEYS)
+    assert {"workers", "skew", "train_steps", "quiz_kinds", "bias_steps", "drop_policy", "batch", "hardware",
+            "z_loss_weight"} <= set(LOCAL_KEYS)
 
 
 @pytest.mark.parametrize("page", PAGES)
