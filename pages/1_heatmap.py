@@ -17,7 +17,10 @@ from moeviz.text import escape_markdown
 controls = app.sidebar("moeviz · Router heatmap")
 st.title("Router heatmap: a trained model reads your text")
 name, folder = checkpoints.model_picker()
-upload = checkpoints.trace_upload()
+# In presenter mode these fold, side by side: the figures come first.
+upload_box, about_box = st.columns(2) if app.presenting() else (st.container(), st.container())
+with upload_box, app.fold("Open a trace file instead"):
+    upload = checkpoints.trace_upload()
 
 if upload is not None:
     file_id, routing = upload
@@ -27,8 +30,9 @@ if upload is not None:
 elif folder is None:
     lm_heatmap.show(controls)
 elif (model := checkpoints.load_model(name, folder)) is not None:
-    st.caption("A real Hugging Face checkpoint, loaded with transformers' own model class; every number below is "
-               "read from its router logits, routed with its family's own rule.")
+    with about_box, app.fold("About this model"):
+        st.caption("A real Hugging Face checkpoint, loaded with transformers' own model class; every number below "
+                   "is read from its router logits, routed with its family's own rule.")
     text = text_box(f"Any text, at most {model.context} tokens for this model.")
     if not text.strip():
         st.info("Type a sentence above (or pick an example) to see how the model's routers send its tokens to "

@@ -17,6 +17,7 @@ import streamlit as st
 from moeviz.app.charts import chart
 from moeviz.app.layer_line import model_line_text
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
+from moeviz.app.presenter import fold, presenting
 from moeviz.app.url import set_url_value, url_value
 from moeviz.config import DROP_POLICIES
 from moeviz.figures.checkpoint import co_selection_heatmap, journey_grid, layer_load_heatmap
@@ -32,10 +33,11 @@ DEFAULT_VARIANT, DEFAULT_CAPACITY = "switch", "1"  # "this model's router under 
 
 
 def show(routing, run_what_if: Callable) -> None:
-    st.caption(model_line_text(routing))
-    if routing.dense_layers:
-        st.caption("Dense layers (no experts, not shown): " + "; ".join(
-            f"layer {i}: {escape_markdown(why)}" for i, why in routing.dense_layers) + ".")
+    with fold("About this model: its layers"):  # folded in presenter mode: the figures come first
+        st.caption(model_line_text(routing))
+        if routing.dense_layers:
+            st.caption("Dense layers (no experts, not shown): " + "; ".join(
+                f"layer {i}: {escape_markdown(why)}" for i, why in routing.dense_layers) + ".")
     glance(routing)
     index = layer_picker(routing)
     one_layer(routing, index)
@@ -48,10 +50,12 @@ def show(routing, run_what_if: Callable) -> None:
 def glance(routing) -> None:
     st.header("All layers at a glance")
     T = len(routing.token_ids)
-    st.caption(f"{T} tokens through {plural(len(routing.traces), 'MoE layer')}. Each row is a layer, each "
-               f"column an expert; colour = the share of that layer's routed tokens the expert got (white = none; "
-               f"an even router gives every expert 1/{routing.traces[0].num_experts}).")
+    how_to_read = st.container()  # above the chart, except in presenter mode (folded below it: the figure first)
     chart(layer_load_heatmap(analysis.layer_loads(routing), list(routing.layers)), key="layer_loads")
+    (st.container() if presenting() else how_to_read).caption(
+        f"{T} tokens through {plural(len(routing.traces), 'MoE layer')}. Each row is a layer, each column an "
+        f"expert; colour = the share of that layer's routed tokens the expert got (white = none; an even router "
+        f"gives every expert 1/{routing.traces[0].num_experts}).")
     st.dataframe(analysis.layer_summary(routing), hide_index=True)
     st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's "
                "(1 = even). Router entropy: how spread each token's router probabilities are, in nats (log N = "

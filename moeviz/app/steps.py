@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from moeviz.app.charts import chart
+from moeviz.app.presenter import presenting
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
@@ -165,7 +166,12 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         f"lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput there. On one "
         "device with a grouped matmul, time follows the total number of rows (T·k copies), so imbalance matters "
         "much less.")
-    c1, c2 = st.columns([3, 2])
+    # Presenter mode puts the load bars first: a long sentence makes the heatmap taller than a projector's screen,
+    # and the bars are this step's point (who is busiest).
+    if presenting():
+        c2, c1 = st.columns([2, 3])
+    else:
+        c1, c2 = st.columns([3, 2])
     with c1:
         # Short title: the column is ~330 px wide at 1024 px and on a phone; the longer one was cut off.
         picked = "picked by the expert" if run.trace.router == "expert_choice" else "chosen"

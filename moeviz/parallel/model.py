@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # One equation per line: on one line the formula overflowed the page's column on a 1024 px screen.
+# Short lines: a formula wider than its box becomes a scroll region (unreachable by keyboard, and cut on a phone).
 FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,m\,R\,D\,H}{F},\quad "
                  r"R = \text{imbalance}\cdot T_\text{dev}\cdot k,\quad g' = \min(W, g)",
                  r"t_\text{comm} = 2\,R\,D\,b\left(\frac{g'-1}{W\,B_\text{intra}} + "
-                 r"\frac{W-g'}{W\,B_\text{inter}}\right) + 2\,(W-1)\,t_\text{msg}")
+                 r"\frac{W-g'}{W\,B_\text{inter}}\right)",
+                 r"\phantom{t_\text{comm}} + 2\,(W-1)\,t_\text{msg}\;")  # (the space: the subscript overhangs)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from moeviz.app.nav import existing_pages
 PAGES = [p for p in existing_pages()]
 # Pages whose figures are computed from the sidebar's layer on load (balance trains only on request,
 # quiz and glossary show no layer-driven figure until asked).
-FOLLOWS_K = {"/", "/heatmap", "/parallel", "/compute", "/variants"}
+# /heatmap routes with its model's own k by default (olmoe-tiny); its model=moeviz-lm view follows the sidebar
+# (tests/app/test_heatmap_page.py).
+FOLLOWS_K = {"/", "/parallel", "/compute", "/variants"}
 FINGERPRINT_JS = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const plots = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
