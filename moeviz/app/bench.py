@@ -1,6 +1,6 @@
-"""How fast the walkthrough page reruns: median / p95 server time per interaction, measured with AppTest.
+"""How fast a page reruns: median / p95 server time per interaction, measured with AppTest.
 
-    python -m moeviz.app.bench [--repeats 30] [--out bench-results/app-rerun.json]
+    python -m moeviz.app.bench [--page walkthrough|heatmap] [--repeats 30] [--out bench-results/app-rerun.json]
 
 Each timing is one AppTest rerun of app.py after one widget change (script run + element tree, no browser):
 - slider move: the experts slider to a value not run before (a new layer is built: the worst case),
@@ -8,6 +8,9 @@ Each timing is one AppTest rerun of app.py after one widget change (script run +
 - step change: the step row (a fragment rerun: nothing is rebuilt),
 - token change: another token of the sentence (a full rerun on the cached layer and run).
 The target from the issue: a slider move reruns in at most 60 ms (median) on the 2-core classroom machine.
+With --page heatmap: /heatmap with the shipped olmoe-tiny loaded and its routing cached; "rerun" changes nothing,
+"layer change" picks another MoE layer (the views redrawn from the cached routing; each layer's what-if run is
+warmed once first).
 """
 from __future__ import annotations
 
@@ -60,16 +63,37 @@ def measure(repeats: int = 30) -> dict:
     return {name: _summary(values) for name, values in samples.items()}
 
 
+def measure_heatmap(repeats: int = 30) -> dict:
+    """/heatmap's reruns with the default checkpoint loaded and cached (the first run, which loads it, untimed)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page("pages/1_heatmap.py")
+    at.run()
+    layers = [int(option.split()[-1]) for option in at.selectbox(key="layer").options]
+    for layer in layers:  # warm every layer's what-if once
+        at.selectbox(key="layer").set_value(layer).run()
+    samples = {"rerun": [_timed(at.run) for _ in range(repeats)],
+               "layer_change": [_timed(lambda i=i: at.selectbox(key="layer").set_value(layers[i % len(layers)]).run())
+                                for i in range(repeats)]}
+    if at.exception:
+        raise RuntimeError(f"/heatmap raised during the benchmark: {at.exception[0].value}")
+    return {name: _summary(values) for name, values in samples.items()}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--page", choices=("walkthrough", "heatmap"), default="walkthrough")
     parser.add_argument("--repeats", type=int, default=30, help="timed reruns per interaction (default 30)")
     parser.add_argument("--out", type=Path, help="write the results as JSON to this path")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    results = measure(max(3, args.repeats))
+    heatmap = args.page == "heatmap"
+    results = (measure_heatmap if heatmap else measure)(max(3, args.repeats))
     import torch
-    report = {"benchmark": "app-rerun", "target_slider_median_ms": TARGET_MS,
-              "meets_target": results["slider_move"]["median_ms"] <= TARGET_MS, "results": results,
+    meets = None if heatmap else results["slider_move"]["median_ms"] <= TARGET_MS
+    report = {"benchmark": f"app-rerun-{args.page}", "target_slider_median_ms": None if heatmap else TARGET_MS,
+              "meets_target": meets, "results": results,
               "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                           "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                           "python": platform.python_version(), "torch": torch.__version__}}
@@ -77,7 +101,8 @@ def main(argv=None) -> dict:
     for name, r in results.items():
         print(f"{name:<22}{r['median_ms']:>11.1f}{r['p95_ms']:>10.1f}{r['n']:>5}")
     print(f"load average (1 min) before / after: {report['machine']['load_average_1m']}")
-    print(f"target: slider move median <= {TARGET_MS:.0f} ms -> {'met' if report['meets_target'] else 'NOT met'}")
+    if not heatmap:
+        print(f"target: slider move median <= {TARGET_MS:.0f} ms -> {'met' if meets else 'NOT met'}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

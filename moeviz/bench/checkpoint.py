@@ -8,9 +8,8 @@ temporary folder; then the shipped models and any --model folders are measured t
     route     model.route(text) on --tokens tokens: one forward of the decoder with the router hooks, plus the
               traces (median of --repeats after warm-up)
     cache hit ModelCache.get of a model already loaded: what a page rerun pays before routing
-Then the /heatmap page with the default model cached (AppTest, no browser; skip with --no-page): "rerun" is a
-script rerun that changes nothing (cached model and routing), "layer change" picks another MoE layer (the views
-redrawn from the cached routing, a what-if run cached per layer after the first pass).
+The /heatmap page's own rerun time with the default model cached is Streamlit code, so it is timed by the app's
+benchmark: `python -m moeviz.bench app --page heatmap`.
 `import transformers` itself is lazy and reported apart (import_transformers_s); the load average at the start
 is recorded, since on a shared machine it moves every figure.
 """
@@ -69,35 +68,6 @@ def measure(name: str, folder: Path, device: str, loads: int, repeats: int, toke
             "cache_hit_us_median": 1e3 * hit["median_ms"]}
 
 
-def page_rerun(repeats: int) -> dict:
-    """Median / p95 ms of /heatmap reruns under AppTest with olmoe-tiny loaded and cached (first run not timed)."""
-    from streamlit.testing.v1 import AppTest
-    root = Path(__file__).resolve().parents[2]
-    at = AppTest.from_file(str(root / "app.py"), default_timeout=120)
-    at.switch_page("pages/1_heatmap.py")
-    at.run()  # loads the model, routes the text: not timed
-    layers = at.selectbox(key="layer").options
-    for option in layers:  # warm every layer's what-if once
-        at.selectbox(key="layer").set_value(int(option.split()[-1])).run()
-    rerun = time_samples(lambda: at.run(), repeats)
-    change = time_samples(lambda i=iter(range(10 ** 6)): at.selectbox(key="layer").set_value(
-        int(layers[next(i) % len(layers)].split()[-1])).run(), repeats)
-    if at.exception:
-        raise RuntimeError(f"/heatmap raised during the benchmark: {at.exception[0].value}")
-    return {"rerun": rerun, "layer_change": change}
-
-
-def time_samples(action, repeats: int) -> dict:
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        action()
-        samples.append(1000 * (time.perf_counter() - t0))
-    ordered = sorted(samples)
-    return {"median_ms": round(statistics.median(ordered), 2),
-            "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2), "n": repeats}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moeviz.bench checkpoint", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,7 +79,6 @@ def main(argv=None) -> int:
     parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
-    parser.add_argument("--no-page", action="store_true", help="skip the /heatmap rerun timing")
     parser.add_argument("--out", default="bench-results/checkpoint.json")
     args = parser.parse_args(argv)
     if args.threads:
@@ -138,14 +107,8 @@ def main(argv=None) -> int:
             print(f"{r['model']:<22}{r['model_type']:<13}{r['dtype']:<10}{r['params_total']:>11,}{r['tokens']:>7}"
                   f"{r['cold_load_s']:>8.3f}{r['load_s_median']:>8.3f}{r['route_ms_median']:>10.1f}{r['route_ms_p95']:>8.1f}"
                   f"{r['cache_hit_us_median']:>14.1f}", flush=True)
-    page = None
-    if not args.no_page:
-        page = page_rerun(args.repeats)
-        for what, r in page.items():
-            print(f"/heatmap {what:<14}{r['median_ms']:>8.1f} ms median{r['p95_ms']:>8.1f} ms p95 (n={r['n']})",
-                  flush=True)
     report = {"machine": machine_info(), "load_average_at_start": load_average, "import_transformers_s": import_s,
-              "config": vars(args), "results": rows, "page_rerun_ms": page}
+              "config": vars(args), "results": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")
