@@ -22,6 +22,13 @@ def tokens(n: int, d_model: int = 12, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, d_model, generator=torch.Generator().manual_seed(seed))
 
 
+def traced(num_tokens: int, token_seed: int = 0, **fields):
+    """The RoutingTrace of an eval-mode MoELayer(MoEConfig(device="cpu", **fields)) on `num_tokens` seeded tokens."""
+    layer = MoELayer(MoEConfig(device="cpu", **fields)).eval()
+    with torch.inference_mode():
+        return layer(tokens(num_tokens, layer.cfg.d_model, token_seed))[1]
+
+
 def agree(shown: str, places: int = 4) -> bool:
     """Whether a metric written by moeviz.text.difference says two outputs agree to at least `places` decimals."""
     import re

@@ -2,23 +2,19 @@
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
 
-from moeviz import MoEConfig, MoELayer
 from moeviz.figures import expert_names, figure
 from moeviz.figures.balance import loss_curves
 from moeviz.figures.numbers import figure_tables, plain
 from moeviz.figures.routing import load_bars, router_heatmap
 from moeviz.figures.walkthrough import block_diagram, BLOCK_PARTS, expert_grid, score_bars, topk_bars
 from moeviz.train import TrainConfig, train
+from tests.helpers import traced
 
 
 @pytest.fixture(scope="module")
 def trace():
-    layer = MoELayer(MoEConfig(num_experts=6, top_k=2, capacity_factor=0.75, device="cpu", seed=1)).eval()
-    x = torch.randn(5, layer.cfg.d_model, generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        return layer(x)[1]
+    return traced(5, num_experts=6, top_k=2, capacity_factor=0.75, seed=1)
 
 
 LABELS = ["The", "<b>bold</b>", "a&b", "x", "."]

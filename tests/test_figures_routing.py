@@ -8,6 +8,7 @@ from moeviz import MoEConfig, MoELayer
 from moeviz.figures import BLUE, IDLE, PROB_RANGE
 from moeviz.figures.routing import (EXPERT_PICKED, dropped_per_expert, expert_load_bars, load_bars, probs_heatmap,
                                     router_heatmap)
+from tests.helpers import traced
 
 
 def by_name(fig: go.Figure, name: str):
@@ -22,10 +23,7 @@ def cells_outlined(trace) -> int:
 
 @pytest.fixture(scope="module")
 def trace():
-    layer = MoELayer(MoEConfig(num_experts=6, top_k=2, capacity_factor=0.75, device="cpu", seed=1)).eval()
-    x = torch.randn(10, layer.cfg.d_model, generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        return layer(x)[1]
+    return traced(10, num_experts=6, top_k=2, capacity_factor=0.75, seed=1)
 
 
 LABELS = [f"t{i}" for i in range(10)]
