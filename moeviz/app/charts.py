@@ -45,18 +45,28 @@ def chart(fig, key: str | None = None, where=None, alt: str | None = None, numbe
     figures = st.session_state.setdefault(_FIGURES, {})
     title = plain(fig.layout.title.text or "") or key or f"Figure {len(figures) + 1}"
     container.plotly_chart(for_screen(fig, text_scale()), key=key, alt=alt or title, **kwargs)
-    if numbers:
-        numbers_table(fig, title, container)
+    if numbers and fig.data:
+        # (a keyed chart keys its expander; else Streamlit derives a stable id from the label: chart titles on one
+        # page differ, and a fragment rerun must find the same expander again)
+        numbers_table(fig, title, container, key=f"numbers_{key}" if key else None)
     figures[title if title not in figures else f"{title} ({len(figures) + 1})"] = fig
 
 
-def numbers_table(fig, title: str, where=None) -> None:
-    """The figure's numbers as text, in a folded expander: a screen reader reads a table, not the SVG."""
-    tables = figure_tables(fig)
-    if not tables:
-        return
+def numbers_table(fig, title: str, where=None, key: str | None = None) -> None:
+    """The figure's numbers as text, in a folded expander: a screen reader reads a table, not the SVG.
+
+    The tables are built only while the expander is open (opening it reruns the page): on a page of many charts,
+    building them all on every rerun cost more than the rest of the rerun (measured on /heatmap: 140 ms median
+    with them, 89 ms without)."""
     label = title if len(title) <= 60 else title[:57].rstrip() + "…"
-    with (where or st).expander(f"Numbers: {escape_markdown(label)}", icon=":material/table:"):
+    box = (where or st).expander(f"Numbers: {escape_markdown(label)}", icon=":material/table:", key=key,
+                                 on_change="rerun")
+    if not box.open:
+        return
+    tables = figure_tables(fig)
+    with box:
+        if not tables:
+            st.caption("This figure draws no numbers.")
         for table in tables:
             if len(tables) > 1:
                 st.caption(escape_markdown(table.caption))

@@ -184,8 +184,7 @@ STREAMLIT_FONT_PX = 16  # the base font presenter mode replaces with BASE_FONT_P
 def text_scale() -> float:
     """How much presenter mode enlarges text this run (1.0 when off): charts scale their own font sizes by it,
     because Plotly's sizes are in px and do not follow the page's rem."""
-    state = st.session_state.get(_STATE)
-    return BASE_FONT_PX / STREAMLIT_FONT_PX if state and state["on"] else 1.0
+    return BASE_FONT_PX / STREAMLIT_FONT_PX if presenting() else 1.0
 
 
 __all__ = ["presenter_css", "share_url", "parse_keys", "parse_flag", "presenter_state", "presenter_params", "locked",

@@ -195,8 +195,8 @@ def uploaded_what_if(file_id: str, _routing: CheckpointRouting, trace_index: int
     return what_if(_routing.traces[trace_index], variant, capacity_factor=capacity_factor, drop_policy=drop_policy)
 
 
-def capacity_config(controls: Controls, policy: str) -> MoEConfig:
-    """The layer of /parallel's capacity demo: the sidebar's, small, with drop policy `policy`."""
+def capacity_config(controls: Controls, policy: str = "position") -> MoEConfig:
+    """The small layer of /parallel's demos: the sidebar's, d_model 32, with drop policy `policy`."""
     return controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, drop_policy=policy,
                                device="cpu")
 
@@ -214,8 +214,7 @@ def _capacity_run(cfg: MoEConfig, tokens: int) -> CapacityDemo:
 def dropless_run(controls: Controls, policy: str, tokens: int, capacity_factor: float) -> DroplessVsCapacity:
     """/parallel: the capacity demo's batch (same layer, tokens and drop policy), dropless and under
     `capacity_factor`."""
-    return _dropless_run(controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN,
-                                             drop_policy=policy, device="cpu"), tokens, capacity_factor)
+    return _dropless_run(capacity_config(controls, policy), tokens, capacity_factor)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["dropless"], show_spinner=False)
@@ -231,8 +230,7 @@ def inference_run(num_experts: int, top_k: int, tokens: int, seed: int) -> list[
 
 def device_limit_run(controls: Controls, devices: int, max_devices: int, tokens: int) -> DeviceSpan:
     """/parallel: DeepSeek-V3's router on the sidebar's N and k, free and limited to `max_devices` devices."""
-    cfg = controls.moe_config(d_model=CAPACITY_D_MODEL, d_hidden=CAPACITY_D_HIDDEN, device="cpu")
-    return _device_limit_run(cfg, devices, max_devices, tokens)
+    return _device_limit_run(capacity_config(controls), devices, max_devices, tokens)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["device_limit"], show_spinner=False)

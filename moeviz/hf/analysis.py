@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from moeviz.hf.model import CheckpointRouting
+from moeviz.lm.analysis import smoothed_lift
+from moeviz.train import mutual_information  # the balance lab's I(A; B) of a count table, reused
 
 
 def layer_loads(routing: CheckpointRouting) -> torch.Tensor:
@@ -40,14 +43,6 @@ def co_selection(routing: CheckpointRouting, a: int, b: int) -> torch.Tensor:
     pairs = first.topk_indices[:, 0] * second.num_experts + second.topk_indices[:, 0]
     counts = torch.bincount(pairs, minlength=first.num_experts * second.num_experts)
     return counts.view(first.num_experts, second.num_experts)
-
-
-def mutual_information(counts: torch.Tensor) -> float:
-    """I(A; B) in nats of a joint count table: sum p(i,j) log(p(i,j) / (p(i) p(j)))."""
-    p = counts.double() / counts.sum().clamp(min=1)
-    outer = p.sum(1, keepdim=True) * p.sum(0, keepdim=True)
-    nonzero = p > 0
-    return float((p[nonzero] * (p[nonzero] / outer[nonzero]).log()).sum())
 
 
 def consecutive_agreement(routing: CheckpointRouting) -> list[dict]:
@@ -88,12 +83,11 @@ def expert_lift(routing: CheckpointRouting, trace_index: int, expert: int, min_c
         entry = seen.setdefault(token_id, [0, 0, position])
         entry[0] += 1
         entry[1] += int(hit)
-    rows = []
-    for token_id, (n, c, first) in seen.items():
-        if n >= min_count and c > 0:
-            lift = ((c + smoothing * base) / (n + smoothing)) / base
-            rows.append({"token": routing.tokens[first], "in text": n, "to this expert": c,
-                         "lift": round(lift, 3)})
+    counts = list(seen.values())
+    lifts = smoothed_lift(np.array([c for _, c, _ in counts]), np.array([n for n, _, _ in counts]), base,
+                          smoothing=smoothing, min_count=min_count)
+    rows = [{"token": routing.tokens[first], "in text": n, "to this expert": c, "lift": round(float(lift), 3)}
+            for (n, c, first), lift in zip(counts, lifts) if n >= min_count and c > 0]
     rows.sort(key=lambda r: (-r["lift"], -r["to this expert"], r["token"]))
     return rows[:limit]
 
