@@ -112,8 +112,8 @@ intro.markdown(
     "the sweep also trains α = 10, where balance wins and the task pays. Set a capacity factor to see what "
     "imbalance costs in dropped slots: token copies that found their expert full.")
 intro.caption(
-    "Why 0.3 here when real models use 0.01–0.001 (the Switch Transformer paper trains with 0.01; transformers' "
-    "configs default to 0.01 for OLMoE and 0.001 for Mixtral, Qwen-MoE and GPT-OSS, as of transformers 5.24): "
+    "Why 0.3 here when real models use 0.01–0.001 (transformers' configs default to 0.01 for OLMoE and to 0.001 "
+    "for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of transformers 5.24): "
     "this lab trains one layer for a few hundred steps of 256 tokens, starting from a router that is skewed on purpose. A real model sees "
     "millions of tokens per step, so each expert's share is measured with little noise, and has dozens of MoE "
     "layers and hundreds of thousands of steps for a gentle push to act; a large weight there costs quality.")
