@@ -58,6 +58,11 @@ def balancedness(gpu_load: np.ndarray) -> float:
     return float(gpu_load.mean() / gpu_load.max()) if gpu_load.max() > 0 else 1.0
 
 
+def extra_memory_bytes(replicas: int, gpus: int, expert_params: int, bytes_per_value: int, layers: int) -> float:
+    """Weights each GPU holds beyond plain expert parallelism: R whole expert copies per layer, spread evenly."""
+    return replicas * layers * expert_params * bytes_per_value / gpus
+
+
 def default_plan(num_experts: int, num_gpus: int) -> Plan:
     """No replicas: expert e on GPU e // (experts per GPU), as plain expert parallelism places them."""
     if num_experts % num_gpus:

@@ -3,7 +3,7 @@
 Run: python -m moeviz.bench routes [--tokens 500000] [--layers 48] [--top-k 8] [--experts 128]
      [--out bench-results/routes.json]
 Writes a vLLM-layout routed_experts .npy (tokens x layers x top-k int32, each row k distinct experts, skewed
-toward a few hot experts) to a temporary folder, summarises it with moeviz.routes.summarize, checks the counts
+toward a few hot experts: moeviz.routes.example) to a temporary folder, summarises it with moeviz.routes.summarize, checks the counts
 against the generator's own, and reports the seconds and the peak memory: the process's resident set above
 what it held before (Linux VmHWM, reset first) and the largest Python/numpy allocation total (tracemalloc).
 """
@@ -20,27 +20,12 @@ import numpy as np
 
 from moeviz.bench.timing import machine_info, write_report
 from moeviz.routes import summarize
+from moeviz.routes.example import write_npy
 
-BLOCK_TOKENS = 20_000
-
-
-def write_dump(path: Path, tokens: int, layers: int, top_k: int, experts: int, seed: int = 0) -> np.ndarray:
-    """The .npy dump, written a block at a time; returns the (layers, experts) counts it holds."""
-    rng = np.random.default_rng(seed)
-    offsets = np.arange(top_k)  # expert (base + j) mod E for j < k: k distinct experts in every row
-    hot = 1.0 / np.arange(1, experts + 1) ** 1.1
-    hot /= hot.sum()
-    counts = np.zeros((layers, experts), dtype=np.int64)
+def write_dump(path: Path, tokens: int, layers: int, top_k: int, experts: int) -> np.ndarray:
+    """The .npy dump on disk, written a block at a time; returns the (layers, experts) counts it holds."""
     with open(path, "wb") as f:
-        np.lib.format.write_array_header_2_0(f, {"descr": "<i4", "fortran_order": False,
-                                                 "shape": (tokens, layers, top_k)})
-        for start in range(0, tokens, BLOCK_TOKENS):
-            n = min(BLOCK_TOKENS, tokens - start)
-            base = rng.choice(experts, size=(n, layers, 1), p=hot)
-            block = ((base + offsets) % experts).astype("<i4")
-            counts += np.stack([np.bincount(block[:, l].ravel(), minlength=experts) for l in range(layers)])
-            f.write(block.tobytes())
-    return counts
+        return write_npy(f, tokens, layers, top_k, experts)
 
 
 def _rss_kb(field: str) -> int:
