@@ -31,6 +31,7 @@ PAGES = (
     PageInfo("pages/5_variants.py", "Router variants", ":material/compare_arrows:", "/variants"),
     PageInfo("pages/6_quiz.py", "Quiz", ":material/quiz:", "/quiz"),
     PageInfo("pages/7_glossary.py", "Glossary", ":material/menu_book:", "/glossary"),
+    PageInfo("pages/8_replicas.py", "Replicas (EPLB)", ":material/content_copy:", "/replicas"),
 )
 
 

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "train": ("moeviz.bench.train", "balance lab: seconds for the default training preset"),
     "parallel": ("moeviz.bench.parallel", "expert parallelism over gloo workers: per-worker times and bytes"),
     "checkpoint": ("moeviz.bench.checkpoint", "real-architecture checkpoints (moeviz.hf): load and route time"),
+    "routes": ("moeviz.bench.routes", "summarise a 500k-token x 48-layer x top-8 routing dump: time, peak memory"),
 }
 
 

@@ -127,27 +127,28 @@ class WorkerPool:
                 raise WorkerError(f"workers did not finish {what} within {timeout_s:.0f} s")
 
     def run(self, cfg: MoEConfig, x: torch.Tensor, timeout_s: float = STEP_TIMEOUT_S,
-            fail_rank: int | None = None) -> ParallelRun:
+            fail_rank: int | None = None, placement: tuple | None = None) -> ParallelRun:
         """One expert-parallel forward of x (T, D) with the seeded layer of `cfg`, tokens split evenly by rank.
 
-        fail_rank makes that worker exit mid-step (to test and show clean-up)."""
+        fail_rank makes that worker exit mid-step (to test and show clean-up); placement (phy2log) runs
+        moeviz.parallel.replicated's step instead of the contiguous blocks."""
         with self._lock:
             if self.closed:
                 raise WorkerError("the worker pool was shut down; start a new one.")
             try:
-                return self._run(cfg, x, timeout_s, fail_rank)
+                return self._run(cfg, x, timeout_s, fail_rank, placement)
             except BaseException:
                 self.close()
                 raise
 
-    def _run(self, cfg, x, timeout_s, fail_rank) -> ParallelRun:
+    def _run(self, cfg, x, timeout_s, fail_rank, placement=None) -> ParallelRun:
         self._job_id += 1
         job = self._job_id
         config = {f.name: getattr(cfg, f.name) for f in fields(cfg)} | {"device": "cpu"}
         shards = torch.tensor_split(x.detach().float().cpu(), self.world_size)
         started = time.perf_counter()
         for rank, shard in enumerate(shards):
-            self._jobs[rank].put(("step", job, config, shard.numpy().copy(), rank == fail_rank))
+            self._jobs[rank].put(("step", job, config, shard.numpy().copy(), rank == fail_rank, placement))
         outputs, stats = {}, {}
         for message in self._messages(timeout_s, lambda: len(outputs) == self.world_size, "the step"):
             if message[0] == "failed":
@@ -203,7 +204,7 @@ _POOL_LOCK = threading.Lock()  # one job at a time across all sessions of a serv
 
 
 def run_expert_parallel(cfg: MoEConfig, x: torch.Tensor, world_size: int, timeout_s: float = STEP_TIMEOUT_S,
-                        fail_rank: int | None = None) -> ParallelRun:
+                        fail_rank: int | None = None, placement: tuple | None = None) -> ParallelRun:
     """Run one step on the process-wide pool of `world_size` workers, starting (or restarting) it if needed."""
     global _POOL
     reason = unsupported_reason(cfg)
@@ -223,7 +224,7 @@ def run_expert_parallel(cfg: MoEConfig, x: torch.Tensor, world_size: int, timeou
                 raise WorkerError(f"could not start {world_size} worker processes: "
                                   f"{type(error).__name__}: {error}") from error
             start_s = _POOL.start_s
-        result = _POOL.run(cfg, x, timeout_s, fail_rank)
+        result = _POOL.run(cfg, x, timeout_s, fail_rank, placement)
         result.pool_start_s = start_s
         return result
 
@@ -244,10 +245,11 @@ def shutdown_pool() -> None:
 atexit.register(shutdown_pool)
 
 
-def measure_expert_parallel(cfg: MoEConfig, x: torch.Tensor, world_size: int, repeats: int = 3) -> ParallelRun:
+def measure_expert_parallel(cfg: MoEConfig, x: torch.Tensor, world_size: int, repeats: int = 3,
+                            placement: tuple | None = None) -> ParallelRun:
     """`repeats` steps on the pool; returns the one with the median step time (the first step also warms up
     the workers' kernels and caches, so one step alone overstates the cost). Its pool_start_s is the first's."""
-    runs = [run_expert_parallel(cfg, x, world_size) for _ in range(max(1, repeats))]
+    runs = [run_expert_parallel(cfg, x, world_size, placement=placement) for _ in range(max(1, repeats))]
     chosen = sorted(runs, key=lambda r: r.step_ms)[len(runs) // 2]
     chosen.pool_start_s = runs[0].pool_start_s
     return chosen

@@ -1,6 +1,7 @@
 """The worker process: join the gloo group on loopback, then serve expert-parallel steps from a job queue.
 
-Messages in (job queue):  ("step", job_id, config_fields, x_shard: numpy, fail: bool) or ("stop",)
+Messages in (job queue):  ("step", job_id, config_fields, x_shard: numpy, fail: bool, placement: tuple | None)
+                          or ("stop",)
 Messages out (results):   ("ready", rank, pid) | ("error", rank, text) | ("done", job_id, rank, y: numpy, stats)
                           | ("failed", job_id, rank, text)
 """
@@ -17,6 +18,7 @@ import torch.distributed as dist
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.parallel.engine import ep_step, keep_local_experts
+from moeviz.parallel.replicated import replicated_step, slot_layer
 
 COLLECTIVE_TIMEOUT = timedelta(seconds=60)  # a peer that vanished mid-step fails the step instead of hanging
 PARENT_POLL_S = 1.0
@@ -49,23 +51,26 @@ def _serve(rank: int, world_size: int, jobs, results, parent_pid: int) -> None:
             continue
         if message[0] == "stop":
             return
-        _, job_id, fields, x_shard, fail = message
+        _, job_id, fields, x_shard, fail, placement = message
         if fail:
             os._exit(INJECTED_FAILURE_EXIT)  # a crash mid-step, as a test or a demo asked for
         try:
-            layer = _layer(layers, fields, rank, world_size)
-            y, stats = ep_step(layer, torch.from_numpy(x_shard))
+            layer = _layer(layers, fields, rank, world_size, placement)
+            x = torch.from_numpy(x_shard)
+            y, stats = ep_step(layer, x) if placement is None else replicated_step(layer, x, placement)
             results.put(("done", job_id, rank, y.numpy(), stats))
         except Exception:  # noqa: BLE001 - the parent tears the pool down and shows this text
             results.put(("failed", job_id, rank, traceback.format_exc(limit=4)))
             return
 
 
-def _layer(cache: dict, fields: dict, rank: int, world_size: int) -> MoELayer:
+def _layer(cache: dict, fields: dict, rank: int, world_size: int, placement: tuple | None = None) -> MoELayer:
     """This rank's part of the seeded layer: the same seed gives every rank the same router and experts,
-    then each keeps only its own block of experts."""
-    key = tuple(sorted(fields.items()))
+    then each keeps only its own block of experts (or its slots of a placement: moeviz.parallel.replicated)."""
+    key = (tuple(sorted(fields.items())), placement)
     if key not in cache:
         cache.clear()  # one layer at a time is enough; configs change when the page's controls change
-        cache[key] = keep_local_experts(MoELayer(MoEConfig(**fields)).eval(), rank, world_size)
+        full = MoELayer(MoEConfig(**fields)).eval()
+        cache[key] = keep_local_experts(full, rank, world_size) if placement is None else \
+            slot_layer(full, placement, rank, world_size)
     return cache[key]

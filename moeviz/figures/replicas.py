@@ -1,0 +1,51 @@
+"""Figures of expert replication (the /replicas page): per-GPU load before and after an EPLB plan.
+
+    gpu_load_bars({"no replicas": before, "with replicas": after})   # (G,) tokens per GPU, or measured rows
+    placement_map(plan.phy2log, num_gpus, load)                      # which expert copies sit on which GPU
+Trace names in fig.data: the dict's labels, "even share"; "slot".
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from moeviz.figures import BLUE, INK, ORANGE, figure, safe_label
+
+COLORS = (ORANGE, BLUE)
+
+
+def gpu_load_bars(loads: dict[str, np.ndarray], title: str | None = "Token copies each GPU computes",
+                  unit: str = "token copies", height: int = 320) -> go.Figure:
+    """Grouped bars, one group per GPU, one bar per labelled load; a dotted line at the even share."""
+    traces = []
+    for (label, load), color in zip(loads.items(), COLORS):
+        load = np.asarray(load, dtype=float)
+        gpus = [f"GPU {g}" for g in range(len(load))]
+        traces.append(go.Bar(x=gpus, y=load.tolist(), name=safe_label(label), marker_color=color,
+                             text=[f"{v:,.0f}" for v in load], textposition="outside", cliponaxis=False,
+                             hovertemplate=f"%{{x}}: %{{y:,.0f}} {unit}<extra>{safe_label(label)}</extra>"))
+    first = np.asarray(next(iter(loads.values())), dtype=float)
+    mean = float(first.mean())
+    traces.append(go.Scatter(x=[f"GPU {g}" for g in range(len(first))], y=[mean] * len(first), mode="lines",
+                             name=f"even share = {mean:,.0f}", line=dict(color=INK, dash="dot", width=1.5),
+                             hoverinfo="name"))
+    top = max(float(np.max(np.asarray(v, dtype=float))) for v in loads.values())
+    return figure(traces, title, height, barmode="group", bargap=0.25,
+                  yaxis=dict(title=dict(text=unit), range=[0, 1.18 * max(top, 1.0)], gridcolor="#E5E8EC"))
+
+
+def placement_map(phy2log, num_gpus: int, load, title: str | None = "Which experts each GPU holds",
+                  height: int = 300) -> go.Figure:
+    """One row per GPU, one cell per slot, labelled with its expert and coloured by the tokens that copy
+    computes (its expert's load split evenly over the expert's copies); a copy of a replicated expert is marked."""
+    phy2log = np.asarray(phy2log)
+    load = np.asarray(load, dtype=float)
+    count = np.bincount(phy2log, minlength=len(load))
+    per_copy = (load[phy2log] / count[phy2log]).reshape(num_gpus, -1)
+    experts = phy2log.reshape(num_gpus, -1)
+    text = [[f"E{e}{'*' if count[e] > 1 else ''}" for e in row] for row in experts]
+    cell = go.Heatmap(z=per_copy.tolist(), x=[f"slot {s}" for s in range(experts.shape[1])],
+                      y=[f"GPU {g}" for g in range(num_gpus)], text=text, texttemplate="%{text}", name="slot",
+                      colorscale="Blues", colorbar=dict(title=dict(text="tokens"), thickness=12),
+                      hovertemplate="%{y}, %{x}: %{text}, %{z:,.0f} token copies<extra></extra>")
+    return figure([cell], title, height, yaxis=dict(autorange="reversed"))

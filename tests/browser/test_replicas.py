@@ -1,0 +1,46 @@
+"""/replicas in Chromium: the built-in dump, an uploaded dump and the checkpoint each give a plan; the worker run;
+screenshots at 1920, 1024 and 390 px."""
+import pytest
+from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
+
+from tests.routes import fixtures as fx
+
+WIDTHS = (1920, 1024, 390)
+pytestmark = pytest.mark.browser
+
+
+def test_example_dump_plan_at_three_widths(page, streamlit_server):
+    open_app(page, streamlit_server, "/replicas?gpus=4&replicas=4")
+    assert_no_exception(page)
+    assert page.get_by_text("Busiest GPU (sets the step time)").is_visible()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 1000})
+        wait_for_app(page)
+        screenshot(page, f"replicas-example-{width}")
+    assert_no_console_errors(page)
+
+
+def test_uploaded_dump(page, streamlit_server, tmp_path):
+    path = tmp_path / "routed_experts.npy"
+    path.write_bytes(fx.npy_bytes(fx.routing(300, 4, 2, 16)))
+    open_app(page, streamlit_server, "/replicas?routes_source=upload")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text("Busiest GPU (sets the step time)").wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+    assert page.get_by_text("MoE layers").is_visible()
+    screenshot(page, "replicas-upload")
+    assert_no_console_errors(page)
+
+
+def test_checkpoint_routing_and_worker_run(page, streamlit_server):
+    open_app(page, streamlit_server, "/replicas?routes_source=checkpoint&replica_workers=2", timeout_ms=120_000)
+    page.get_by_text("Busiest GPU (sets the step time)").wait_for(timeout=120_000)
+    assert_no_exception(page)
+    page.get_by_role("button", name="Run with and without replicas").click()
+    page.get_by_text("Step time, no replicas").wait_for(timeout=240_000)
+    wait_for_app(page, timeout_ms=240_000)
+    assert_no_exception(page)
+    screenshot(page, "replicas-checkpoint-run")
+    assert_no_console_errors(page)

@@ -1,0 +1,129 @@
+"""Routing dumps in each system's documented layout, built from one seeded routing, and the plain numpy count
+they must read back to. Layouts as of mid-2026 (see moeviz/routes/*.py docstrings for the source lines)."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import torch
+
+
+def routing(tokens: int, layers: int, top_k: int, experts: int, seed: int = 0) -> np.ndarray:
+    """(tokens, layers, top_k) int32: each row k distinct experts, skewed toward low ids like a real router."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, experts + 1)
+    p /= p.sum()
+    ids = [rng.choice(experts, size=top_k, replace=False, p=p) for _ in range(tokens * layers)]
+    return np.array(ids, dtype=np.int32).reshape(tokens, layers, top_k)
+
+
+def numpy_counts(ids: np.ndarray, experts: int) -> dict[int, list[int]]:
+    """The reference: per layer, np.bincount of every id >= 0 in that layer's rows."""
+    out = {}
+    for layer in range(ids.shape[1]):
+        flat = ids[:, layer, :].ravel()
+        flat = flat[flat >= 0]
+        if flat.size:
+            out[layer] = np.bincount(flat, minlength=experts).tolist()
+    return out
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def vllm_response(ids: np.ndarray, prompt_tokens: int) -> bytes:
+    """An OpenAI-compatible vLLM completion: routed_experts as base64 of the .npy bytes."""
+    completion = ids.shape[0] + 1 - prompt_tokens  # rows = prompt + completion - 1
+    doc = {"id": "cmpl-1", "object": "text_completion",
+           "choices": [{"index": 0, "text": "...", "token_ids": list(range(completion)),
+                        "routed_experts": base64.b64encode(npy_bytes(ids)).decode()}],
+           "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
+                     "total_tokens": prompt_tokens + completion}}
+    return json.dumps(doc).encode()
+
+
+def sglang_response(ids: np.ndarray, prompt_tokens: int) -> bytes:
+    """An SGLang /generate response: meta_info.routed_experts is base64 of flat int32."""
+    completion = ids.shape[0] + 1 - prompt_tokens
+    meta = {"id": "r1", "prompt_tokens": prompt_tokens, "completion_tokens": completion,
+            "routed_experts": base64.b64encode(ids.astype("<i4").tobytes()).decode()}
+    return json.dumps({"text": "...", "meta_info": meta}).encode()
+
+
+def torch_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def sglang_stat(logical_count: np.ndarray) -> bytes:
+    """stat mode: {"rank", "logical_count": (steps, layers, experts), "average_utilization_rate_over_window"}."""
+    return torch_bytes({"rank": 0, "logical_count": torch.from_numpy(logical_count.astype(np.int32)),
+                        "average_utilization_rate_over_window": None})
+
+
+def physical_layout(ids: np.ndarray, experts: int, redundant: int, seed: int = 1):
+    """Replicate the first `redundant` experts: (physical ids of each copy, phy2log (layers, P)). Each token's
+    copy for a replicated expert goes to one of its slots at random, as a dispatcher would."""
+    T, L, K = ids.shape
+    phy2log = np.concatenate([np.arange(experts), np.arange(redundant)])
+    rng = np.random.default_rng(seed)
+    second = np.arange(experts, experts + redundant)
+    physical = ids.astype(np.int64).copy()
+    use_copy = (physical < redundant) & (rng.random(physical.shape) < 0.5)
+    physical[use_copy] = second[physical[use_copy]]
+    return physical, np.tile(phy2log, (L, 1))
+
+
+def sglang_per_token(physical: np.ndarray, phy2log: np.ndarray, passes: int, width: int = 8) -> bytes:
+    """per_token mode: records with topk_ids_of_layer (layers, tokens, 8), -1 beyond k (and for dense layers)."""
+    records = []
+    for n, part in enumerate(np.array_split(physical, passes)):
+        T, L, K = part.shape
+        buffer = np.full((L, T, width), -1, dtype=np.int32)
+        buffer[:, :, :K] = part.transpose(1, 0, 2)
+        records.append({"forward_pass_id": n, "rank": 0, "gatherer_key": "primary",
+                        "input_ids": list(range(T)), "positions": list(range(T)), "extend_seq_lens": [T],
+                        "forward_mode": 1, "topk_ids_of_layer": torch.from_numpy(buffer), "misc_objects": [],
+                        "global_physical_count": torch.zeros(L, phy2log.shape[1], dtype=torch.int32)})
+    return torch_bytes({"records": records, "last_physical_to_logical_map": torch.from_numpy(phy2log)})
+
+
+def sglang_per_pass(physical: np.ndarray, phy2log: np.ndarray, passes: int) -> bytes:
+    """per_pass mode: records with global_physical_count (layers, physical experts) only."""
+    records = []
+    for n, part in enumerate(np.array_split(physical, passes)):
+        counts = np.stack([np.bincount(part[:, l].ravel(), minlength=phy2log.shape[1])
+                           for l in range(part.shape[1])])
+        records.append({"forward_pass_id": n, "rank": 0, "gatherer_key": "primary",
+                        "global_physical_count": torch.from_numpy(counts.astype(np.int32))})
+    return torch_bytes({"records": records, "last_physical_to_logical_map": torch.from_numpy(phy2log)})
+
+
+def megatron_jsonl(ids: np.ndarray, steps: int, logits: np.ndarray | None = None) -> tuple[bytes, bytes]:
+    """router_trace_rank0.jsonl (one record per step and layer) and, with logits (T, L, E), logits_rank0.bin."""
+    lines, sidecar = [], b""
+    for step, part in enumerate(np.array_split(np.arange(ids.shape[0]), steps)):
+        for layer in range(ids.shape[1]):
+            rows = ids[part, layer, :]
+            record = {"step": step, "stage": "pre_dispatch", "block": "decoder", "layer": layer, "rank": 0,
+                      "num_tokens": len(part), "topk": ids.shape[2], "top_indices": rows.tolist()}
+            if logits is not None:
+                raw = bf16_bytes(logits[part, layer, :])
+                record |= {"logit_offset": len(sidecar), "logit_bytes": len(raw),
+                           "logit_shape": [len(part), logits.shape[2]]}
+                sidecar += raw
+            lines.append(json.dumps(record))
+    mtp = {"step": 0, "stage": "pre_dispatch", "block": "mtp", "mtp_idx": 0, "layer": 0, "rank": 0,
+           "num_tokens": 1, "topk": ids.shape[2], "top_indices": [list(range(ids.shape[2]))]}
+    lines.append(json.dumps(mtp))
+    return ("\n".join(lines) + "\n").encode(), sidecar
+
+
+def bf16_bytes(x: np.ndarray) -> bytes:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(torch.bfloat16).view(torch.int16).numpy().tobytes()
