@@ -5,6 +5,7 @@
 #   bash deploy/hall.sh up 3      # start 3 app processes, Redis and nginx; prints the URL
 #   bash deploy/hall.sh status    # each process: pid, port, alive, /_stcore/health
 #   bash deploy/hall.sh down      # stop what `up` started (by the PIDs it recorded), nothing else
+#   bash deploy/hall.sh config 3  # only write the run folder's nginx.conf, check it with `nginx -t`, print its path
 #
 # Settings (environment): MOEVIZ_HALL_PORT (nginx, 8080), MOEVIZ_HALL_APP_PORT (first app port, 8601),
 # MOEVIZ_HALL_REDIS_PORT (6399), MOEVIZ_HALL_RUN (run folder, deploy/run), MOEVIZ_HALL_BALANCE (cookie, or
@@ -133,8 +134,7 @@ up() {
             start "app-$i" "--server.port $port" "$PY" -m streamlit run app.py --server.port "$port" \
             --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false)
     done
-    render_nginx_conf "$n"
-    "$NGINX" -t -q -p "$RUN" -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf" || { down; die "nginx.conf is invalid"; }
+    config "$n" > /dev/null || { down; die "nginx.conf is invalid"; }
     start nginx "$RUN/nginx.conf" "$NGINX" -p "$RUN" -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf" \
         -g "daemon off;"
 
@@ -187,9 +187,18 @@ down() {
     rm -f "$RUN/hall.env"
 }
 
+config() {
+    [[ "${1:-3}" =~ ^[1-9][0-9]?$ ]] || die "usage: hall.sh config N"
+    mkdir -p "$RUN"
+    render_nginx_conf "${1:-3}"
+    "$NGINX" -t -q -p "$RUN" -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf"
+    echo "$RUN/nginx.conf"
+}
+
 case "${1:-}" in
     up) up "${2:-3}" ;;
+    config) install_missing; config "${2:-3}" ;;
     status) status ;;
     down) down ;;
-    *) echo "usage: bash deploy/hall.sh up [N] | status | down" >&2; exit 2 ;;
+    *) echo "usage: bash deploy/hall.sh up [N] | status | down | config [N]" >&2; exit 2 ;;
 esac
