@@ -26,8 +26,9 @@ PROCESS_RE = re.compile(r"Served by process `([^`]+)`")
 
 
 class Session:
-    def __init__(self, base_url: str, path: str = "/", timeout_s: float = 120.0):
-        self.base_url, self.timeout_s = base_url.rstrip("/"), timeout_s
+    def __init__(self, base_url: str, path: str = "/", timeout_s: float = 120.0, cookie: str = ""):
+        """`cookie`: sent with every request besides the proxy's own (e.g. "moeviz_hall=KEY" to pick a process)."""
+        self.base_url, self.timeout_s, self.extra_cookie = base_url.rstrip("/"), timeout_s, cookie
         parts = urlsplit(path)
         self.query_string, self.page_name = parts.query, parts.path.strip("/")
         self.cookies = CookieJar()
@@ -40,7 +41,7 @@ class Session:
         await asyncio.to_thread(self._get, "/" + self.page_name)  # the page itself: the proxy sets its cookie here
         await asyncio.to_thread(self._get, "/_stcore/health")
         ws_url = "ws" + self.base_url[4:] + "/_stcore/stream"
-        cookie = "; ".join(f"{c.name}={c.value}" for c in self.cookies)
+        cookie = self.cookie_header()
         self.ws = await connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=self.timeout_s,
                                 additional_headers={"Cookie": cookie} if cookie else None)
         await self.rerun()
@@ -50,9 +51,21 @@ class Session:
         if self.ws is not None:
             await self.ws.close()
 
+    def cookie_header(self) -> str:
+        return "; ".join([f"{c.name}={c.value}" for c in self.cookies] + ([self.extra_cookie] if self.extra_cookie
+                                                                            else []))
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.cookies if c.name == name), None)
+
     def _get(self, path: str) -> bytes:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
-        with opener.open(self.base_url + path, timeout=self.timeout_s) as response:
+        request = urllib.request.Request(self.base_url + path)
+        if self.extra_cookie:
+            request.add_header("Cookie", self.extra_cookie)
+        else:
+            self.cookies.add_cookie_header(request)
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            self.cookies.extract_cookies(response, request)
             return response.read()
 
     async def rerun(self, widget: tuple[str, float] | None = None) -> float:
