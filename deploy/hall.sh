@@ -75,17 +75,27 @@ start() {
     echo "$! $mark" > "$RUN/pids/$name.pid"
 }
 
-# `stop NAME`: SIGTERM the recorded process group, SIGKILL it after 10 s; only if pid_alive says it is ours.
+# `stop NAME...`: SIGTERM each recorded process group (only if pid_alive says it is ours), then SIGKILL what is
+# left after 10 s. All at once: a Streamlit process can take seconds to close its sessions.
 stop() {
-    local name="$1" pid
-    if pid_alive "$name"; then
-        read -r pid _ < "$RUN/pids/$name.pid"
-        kill -TERM -- "-$pid" 2>/dev/null || true
-        for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-        [ -d "/proc/$pid" ] && kill -KILL -- "-$pid" 2>/dev/null || true
-        say "stopped $name (pid $pid)"
-    fi
-    rm -f "$RUN/pids/$name.pid"
+    local name pid pids=()
+    for name in "$@"; do
+        if pid_alive "$name"; then
+            read -r pid _ < "$RUN/pids/$name.pid"
+            kill -TERM -- "-$pid" 2>/dev/null || true
+            pids+=("$pid")
+            say "stopping $name (pid $pid)"
+        fi
+        rm -f "$RUN/pids/$name.pid"
+    done
+    for _ in $(seq 100); do
+        local left=0
+        for pid in "${pids[@]}"; do [ -d "/proc/$pid" ] && left=1; done
+        [ "$left" = 0 ] && return 0
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do [ -d "/proc/$pid" ] && kill -KILL -- "-$pid" 2>/dev/null; done
+    return 0
 }
 
 healthy() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:$1/_stcore/health" 2>/dev/null)" = ok ]; }
@@ -182,7 +192,9 @@ status() {
 down() {
     [ -d "$RUN/pids" ] || { say "nothing to stop in $RUN"; return 0; }
     stop nginx  # first: no new requests reach a process that is stopping
-    for f in "$RUN"/pids/app-*.pid; do [ -e "$f" ] && stop "$(basename "$f" .pid)"; done
+    local apps=()
+    for f in "$RUN"/pids/app-*.pid; do [ -e "$f" ] && apps+=("$(basename "$f" .pid)"); done
+    [ "${#apps[@]}" -eq 0 ] || stop "${apps[@]}"
     stop redis
     rm -f "$RUN/hall.env"
 }

@@ -79,6 +79,15 @@ class Hall:
         """SIGKILL one app process's group (a crash, not a shutdown): the PID the script recorded."""
         os.killpg(self.pid(name), signal.SIGKILL)
 
+    def rebalance(self, balance: str) -> None:
+        """Switch nginx to `balance` (cookie or round-robin) without a restart: rewrite its config, then SIGHUP
+        (what `nginx -s reload` sends); the app processes and their sessions stay."""
+        done = subprocess.run(["bash", str(HALL_SH), "config", str(self.processes)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60, env=dict(self.env, MOEVIZ_HALL_BALANCE=balance))
+        assert done.returncode == 0, done.stderr
+        os.kill(self.pid("nginx"), signal.SIGHUP)
+        self.balance = balance
+
     def access_log(self) -> str:
         return (self.run / "nginx-access.log").read_text(errors="replace")
 
