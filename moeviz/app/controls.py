@@ -7,6 +7,7 @@ from functools import lru_cache
 import streamlit as st
 
 from moeviz.app import charts, presenter
+from moeviz.app import affinity
 from moeviz.app.style import apply_style
 from moeviz.app.nav import draw_links
 from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
@@ -69,6 +70,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
         draw_links({**query_params, **presenter.presenter_params(presenter_settings)})
     apply_style()
     presenter.apply_presenter()
+    affinity.self_check()  # behind a load balancer: which process serves this browser, and is it always the same
     return controls
 
 
