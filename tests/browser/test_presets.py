@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from _harness import assert_no_console_errors, assert_no_exception, open_app, wait_for_app
 
-from moeviz.app import existing_pages
+from moeviz.app import PAGES
 from moeviz.config import ROUTER_LABELS
 from moeviz.presets import PRESETS
 
-PAGES = existing_pages()
 
 
 def shown_controls(page) -> dict[str, str]:
