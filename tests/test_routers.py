@@ -120,3 +120,16 @@ def test_a_new_router_is_one_entry(monkeypatch):
 def test_every_entry_is_a_router_spec_with_a_formula_for_the_page():
     for spec in ROUTER_SPECS.values():
         assert isinstance(spec, RouterSpec) and spec.formula.startswith("p_e =")
+
+
+def test_no_private_moelayer_method_is_called_outside_layer_py():
+    """Readers use the public route / forward / trace, so the layer's insides can change without them."""
+    from moeviz.layer import MoELayer
+    private = {name for name in vars(MoELayer) if name.startswith("_") and not name.startswith("__")}
+    assert {"_forward", "_trace"} <= private
+    files = [*source_files(), *sorted((ROOT / "tests").rglob("*.py"))]
+    found = [f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}" for path in files
+             if path != ROOT / "moeviz" / "layer.py"
+             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, ast.Attribute) and node.attr in private]
+    assert not found, "\n".join(found)
