@@ -47,6 +47,7 @@ TORCH_THREADS = int(os.environ.get("MOEVIZ_TORCH_THREADS", "1") or 1)
 torch.set_num_threads(max(1, min(TORCH_THREADS, os.cpu_count() or 1)))
 
 WALKTHROUGH_D_MODEL = 32  # wide enough to look like a hidden state, narrow enough to draw every number
+WALKTHROUGH_D_HIDDEN = 64
 CAPACITY_D_MODEL, CAPACITY_D_HIDDEN = 32, 64  # /parallel's capacity demo: as small as the walkthrough's layer
 
 # How many entries each cache keeps, whatever the number of sessions (the least recently used goes first).
@@ -100,6 +101,11 @@ def _layer_and_inputs(cfg: MoEConfig, source: str, text: str, vector_seed: int):
     layer = cached_layer(cfg)
     labels, x = walkthrough_inputs(source, text, vector_seed, cfg.d_model)
     return layer, labels, x
+
+
+def _key(controls, source: str, text: str, vector_seed: int) -> tuple:
+    cfg = controls.moe_config(d_model=WALKTHROUGH_D_MODEL, d_hidden=WALKTHROUGH_D_HIDDEN)
+    return (cfg, source, text, vector_seed)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["trained_lm"], show_spinner="Loading the trained model…")
