@@ -12,7 +12,6 @@ from moeviz.app import PAGES
 from moeviz.export import CSV_COLUMNS
 
 
-
 @pytest.mark.parametrize("page_info", PAGES, ids=lambda p: p.url.strip("/") or "home")
 def test_page_in_presenter_mode(page, streamlit_server, page_info):
     open_app(page, streamlit_server, f"{page_info.url}?present=1&hide=seed")
