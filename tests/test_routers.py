@@ -131,5 +131,11 @@ def test_no_private_moelayer_method_is_called_outside_layer_py():
     found = [f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}" for path in files
              if path != ROOT / "moeviz" / "layer.py"
              for node in ast.walk(ast.parse(path.read_text(), str(path)))
-             if isinstance(node, ast.Attribute) and node.attr in private]
+             if isinstance(node, ast.Attribute) and (node.attr in private or _private_on_a_layer(node))]
     assert not found, "\n".join(found)
+
+
+def _private_on_a_layer(node: ast.Attribute) -> bool:
+    """`layer._anything` (also `self.layer._x`, `moe_layer._x`): catches a private method that no longer exists."""
+    owner = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
+    return owner.endswith("layer") and node.attr.startswith("_") and not node.attr.startswith("__")
