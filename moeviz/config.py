@@ -5,29 +5,18 @@ import math
 import warnings
 from dataclasses import dataclass, fields
 
-# Router variants, each the gating rule of a real system (see moeviz/router.py for the details).
-ROUTERS = ("softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk", "switch", "expert_choice")
-ROUTER_LABELS = {
-    "softmax_topk": "softmax → top-k (Mixtral)",  # renormalised; the raw-probability form is on /variants
-    "topk_softmax": "top-k → softmax (GPT-OSS)",
-    "sigmoid_bias": "sigmoid + selection bias (DeepSeek-V3)",
-    "noisy_topk": "noisy top-k (Shazeer et al. 2017)",
-    "switch": "Switch top-1 (Fedus et al. 2021)",
-    "expert_choice": "expert choice (Zhou et al. 2022)",
-}
+from moeviz.routers import (DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY,  # noqa: F401 (public names)
+                            ROUTER_SPECS, SWITCH_EVAL_CAPACITY, router_spec)
+
+# Router variants, each the gating rule of a real system: the table is moeviz/routers.py.
+ROUTERS = tuple(ROUTER_SPECS)
+ROUTER_LABELS = {name: spec.label for name, spec in ROUTER_SPECS.items()}
 # Who loses when an expert is full (moeviz.dispatch.slot_queue): GShard/Switch, V-MoE, Megatron-Core.
 DROP_POLICIES = ("position", "priority", "weight")
 RENAMED_DROP_POLICIES = {"probability": "weight"}  # old name -> new: "probability" always ranked combine weights
 ACTIVATIONS = ("gelu", "relu", "swiglu")
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-# Capacity factors used when a router needs one and the config leaves it unset (None).
-# Switch trains with 1.25; its reference code (Mesh TensorFlow's MoE1D: capacity_factor_train=1.25,
-# capacity_factor_eval=2.0) evaluates with 2.0. This app routes in eval mode but keeps 1.25, and says so.
-DEFAULT_SWITCH_CAPACITY = 1.25
-SWITCH_EVAL_CAPACITY = 2.0  # not applied: named so the pages can say what Switch itself uses at evaluation
-DEFAULT_EXPERT_CHOICE_CAPACITY = 1.0  # expert choice: on average top_k experts per token
 
 
 @dataclass(frozen=True)
@@ -68,18 +57,14 @@ class MoEConfig:
     @staticmethod
     def routed_top_k(router: str, top_k: int) -> int:
         """The k `router` runs with when k = `top_k` was asked for: Switch sends each token to exactly one expert."""
-        return 1 if router == "switch" else top_k
+        return router_spec(router).fixed_top_k or top_k
 
     @property
     def effective_capacity_factor(self) -> float | None:
         """The capacity factor actually applied: switch and expert_choice always have one."""
         if self.capacity_factor is not None:
             return float(self.capacity_factor)
-        if self.router == "switch":
-            return DEFAULT_SWITCH_CAPACITY
-        if self.router == "expert_choice":
-            return DEFAULT_EXPERT_CHOICE_CAPACITY
-        return None
+        return router_spec(self.router).default_capacity_factor
 
     def capacity(self, num_tokens: int) -> int | None:
         """Slots per expert for a batch of `num_tokens`: C = ceil(cf * T * k / N), or None if unlimited."""
@@ -100,15 +85,20 @@ def _problems(cfg: MoEConfig):
     if cfg.top_k > cfg.num_experts:
         yield (f"top_k={cfg.top_k} is larger than num_experts={cfg.num_experts}: "
                f"pick top_k between 1 and {cfg.num_experts}, or add experts.")
-    if cfg.router not in ROUTERS:
-        yield f"unknown router {cfg.router!r}; choose one of {', '.join(ROUTERS)}."
-    if cfg.router == "switch" and cfg.top_k != 1:
-        yield f"the switch router sends each token to exactly one expert: set top_k=1 (got {cfg.top_k})."
+    try:
+        spec = router_spec(cfg.router)
+    except ValueError as error:
+        yield str(error)
+        return
+    if spec.fixed_top_k is not None and cfg.top_k != spec.fixed_top_k:
+        experts = "one expert" if spec.fixed_top_k == 1 else f"{spec.fixed_top_k} experts"
+        yield (f"the {cfg.router} router sends each token to exactly {experts}: "
+               f"set top_k={spec.fixed_top_k} (got {cfg.top_k}).")
     if cfg.capacity_factor is not None:
         cf = cfg.capacity_factor
         if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not math.isfinite(cf) or cf <= 0:
             yield f"capacity_factor must be a positive number or None (no limit), got {cf!r}."
-    yield from _group_problems(cfg)
+    yield from _group_problems(cfg, spec.group_limited)
     if cfg.drop_policy not in DROP_POLICIES:
         yield f"unknown drop_policy {cfg.drop_policy!r}; choose one of {', '.join(DROP_POLICIES)}."
     if not (0 <= cfg.jitter_eps < 1):
@@ -125,15 +115,16 @@ def _problems(cfg: MoEConfig):
         yield f"seed must be a non-negative integer, got {cfg.seed!r}."
 
 
-def _group_problems(cfg: MoEConfig):
+def _group_problems(cfg: MoEConfig, group_limited: bool):
     """Group-limited routing (DeepSeek-V3's node limit): equal groups, enough experts left for top_k."""
     if cfg.n_group == 1 and cfg.topk_group is None:
         return
     if isinstance(cfg.n_group, bool) or not isinstance(cfg.n_group, int) or cfg.n_group < 1:
         yield f"n_group must be a positive integer, got {cfg.n_group!r}."
         return
-    if cfg.router != "sigmoid_bias":
-        yield f"group-limited routing (n_group, topk_group) is an option of the sigmoid_bias router, not {cfg.router!r}."
+    if not group_limited:
+        routers = ", ".join(name for name, spec in ROUTER_SPECS.items() if spec.group_limited)
+        yield f"group-limited routing (n_group, topk_group) is an option of the {routers} router, not {cfg.router!r}."
     if not isinstance(cfg.num_experts, int) or cfg.num_experts % cfg.n_group:
         yield f"n_group={cfg.n_group} must divide num_experts={cfg.num_experts} into equal groups."
         return

@@ -7,6 +7,8 @@ Strategies, all returning expert_outputs (T, K, D) with zeros in inactive slots:
     grouped - rows sorted by expert, one matmul per *active* expert on its contiguous block (split-and-loop);
               no padding, best for large batches and for batches that leave many experts idle
 (HF Mixtral's per-expert loop, the common peer, lives in moeviz.bench for comparison.)
+Both sort the active slots by expert with `group_slots`, the permutation the expert-parallel engine
+(moeviz.parallel.engine) sends and runs its rows by as well (`forward_by_expert`).
 The combine is one batched (1, K) @ (K, D) per token over a fixed-shape tensor: deterministic.
 """
 from __future__ import annotations
@@ -81,6 +83,30 @@ def _rank_within_group(groups: torch.Tensor, num_groups: int) -> torch.Tensor:
     return rank
 
 
+class SlotGroups(NamedTuple):
+    """Active slots grouped by expert: the one permutation the single-device and expert-parallel paths share."""
+    slots: torch.Tensor  # (S,) flat slot ids t * K + j of the active slots, sorted by expert (token order within)
+    experts: torch.Tensor  # (S,) each slot's expert, ascending
+    counts: torch.Tensor  # (E,) active slots per expert
+
+
+def group_slots(topk_indices: torch.Tensor, active: torch.Tensor, num_experts: int) -> SlotGroups:
+    """Sort the active slots of topk_indices/active (T, K) by expert, stably (megablocks' permute)."""
+    slot_ids = active.reshape(-1).nonzero().squeeze(1)
+    slot_experts = topk_indices.reshape(-1)[slot_ids]
+    order = torch.argsort(slot_experts, stable=True)
+    return SlotGroups(slot_ids[order], slot_experts[order], torch.bincount(slot_experts, minlength=num_experts))
+
+
+def forward_by_expert(experts: Experts, rows: torch.Tensor, expert_ids: torch.Tensor) -> torch.Tensor:
+    """Each row through its own expert, rows in any order: group, run each expert once, restore the order."""
+    g = group_slots(expert_ids.unsqueeze(1), torch.ones_like(expert_ids, dtype=torch.bool).unsqueeze(1),
+                    experts.num_experts)
+    out = torch.empty_like(rows)
+    out[g.slots] = experts.forward_grouped(rows[g.slots], g.counts.tolist())
+    return out
+
+
 def dispatch(experts: Experts, x: torch.Tensor, topk_indices: torch.Tensor, active: torch.Tensor,
              strategy: str = "auto") -> Dispatched:
     """Run each active slot's expert on its token. x (T, D), topk_indices/active (T, K)."""
@@ -88,12 +114,8 @@ def dispatch(experts: Experts, x: torch.Tensor, topk_indices: torch.Tensor, acti
         raise ValueError(f"unknown dispatch strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     T, K = topk_indices.shape
     E = experts.num_experts
-    slot_ids = active.reshape(-1).nonzero().squeeze(1)  # flat slot id t * K + j of each active slot
-    slot_experts = topk_indices.reshape(-1)[slot_ids]
-    order = torch.argsort(slot_experts, stable=True)
-    sorted_slots, sorted_experts = slot_ids[order], slot_experts[order]
-    counts = torch.bincount(slot_experts, minlength=E)
-    rows = len(slot_ids)
+    sorted_slots, sorted_experts, counts = group_slots(topk_indices, active, E)
+    rows = len(sorted_slots)
     if strategy == "auto":
         strategy = _choose(counts, rows, E)
     if strategy == "padded":

@@ -3,8 +3,10 @@
     y, trace = layer(x)            # x (T, D) or (B, S, D); only the chosen experts run
     y, trace = layer.dense_forward(x)  # every expert runs on every token, then is masked: the reference
     layer.expert_forward(e, x_e)   # expert e alone
+    routed = layer.route(x)        # the routing step alone (a Routed record): what parallel engines reuse
 
-The routing path reads top to bottom in `_route`; the gating rules themselves are in moeviz.router.
+The routing path reads top to bottom in `route`; what differs between routers is read from their spec
+(moeviz.routers), the gating rules themselves are in moeviz.router.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from moeviz.config import MoEConfig
 from moeviz.device import resolve_device
 from moeviz.dispatch import Dispatched, capacity_drops, combine, dispatch
 from moeviz.experts import Experts, _uniform
+from moeviz.routers import router_spec
 from moeviz.trace import RoutingTrace
 
 NOISE_EPS = 1e-2  # Shazeer et al.'s floor on the learned noise scale
@@ -47,7 +50,7 @@ class MoELayer(nn.Module):
         self.experts = Experts(E, D, H, cfg.activation, generator)
         self.shared_expert = Experts(1, D, H, cfg.activation, generator) if cfg.shared_expert else None
         # Shazeer et al. start the noise projection at zero: every expert gets noise of scale softplus(0).
-        self.noise_proj = nn.Linear(D, E, bias=False) if cfg.router == "noisy_topk" else None
+        self.noise_proj = nn.Linear(D, E, bias=False) if router_spec(cfg.router).noise_projection else None
         if self.noise_proj is not None:
             nn.init.zeros_(self.noise_proj.weight)
         self.to(device=resolve_device(cfg.device), dtype=getattr(torch, cfg.dtype))
@@ -80,7 +83,7 @@ class MoELayer(nn.Module):
     def _forward(self, x: torch.Tensor, dense: bool) -> tuple[torch.Tensor, RoutingTrace]:
         shape = x.shape
         x = self._flatten(x)  # (T, D)
-        r = self._route(x)
+        r = self.route(x)
         topk_indices, active = r.routing.topk_indices, ~r.dropped
         if dense:
             all_outputs = self.experts.forward_all(x)  # (E, T, D)
@@ -106,82 +109,55 @@ class MoELayer(nn.Module):
             raise ValueError("x holds no tokens: give at least one token.")
         return x.to(self.device, self.router.weight.dtype)
 
-    def _route(self, x: torch.Tensor) -> Routed:
-        """Router logits -> gating rule -> capacity, for one batch x (T, D)."""
-        cfg, T = self.cfg, x.shape[0]
+    def route(self, x: torch.Tensor) -> Routed:
+        """Router logits -> gating rule -> capacity, for one batch x (T, D) or (B, S, D), flattened to T tokens."""
+        x = self._flatten(x)
+        cfg, spec, T = self.cfg, router_spec(self.cfg.router), x.shape[0]
         router_input = x
-        if cfg.router == "switch" and self.training and cfg.jitter_eps > 0:
+        if spec.input_jitter and self.training and cfg.jitter_eps > 0:
             # Switch: multiplicative jitter on the router input, for exploration during training.
             router_input = x * torch.empty_like(x).uniform_(1 - cfg.jitter_eps, 1 + cfg.jitter_eps)
-        router_logits = self.router(router_input).float()  # (T, E)
+        clean_logits = self.router(router_input).float()  # (T, E)
+        router_logits, noise_std = clean_logits, None
+        if spec.noise_projection and self.training and cfg.noise:
+            # Shazeer et al. 2017: Gaussian noise with a learned per-expert scale, before the top-k.
+            noise_std = F.softplus(self.noise_proj(x).float()) + NOISE_EPS
+            router_logits = clean_logits + torch.randn_like(clean_logits) * noise_std
         capacity = cfg.capacity(T)
-        cv_loss = router_logits.new_zeros(())
-        if cfg.router == "expert_choice":
-            return self._expert_choice(router_logits, capacity)
-        if cfg.router == "softmax_topk":
-            routing = gating.softmax_topk(router_logits, cfg.top_k, cfg.norm_topk_prob)
-        elif cfg.router == "topk_softmax":
-            routing = gating.topk_softmax(router_logits, cfg.top_k)
-        elif cfg.router == "sigmoid_bias":
-            routing = gating.sigmoid_bias(router_logits, cfg.top_k, self.selection_bias, cfg.norm_topk_prob,
-                                          cfg.n_group, cfg.topk_group)
-        elif cfg.router == "switch":
-            routing = gating.switch(router_logits)
-        else:
-            router_logits, routing, cv_loss = self._noisy(x, router_logits)
-        dropped = torch.zeros_like(routing.topk_indices, dtype=torch.bool)
-        if capacity is not None:
+        routing = spec.gate(router_logits, cfg, self.selection_bias, capacity)
+        if spec.experts_choose:  # the experts' own choice is the limit: an unpicked slot counts as dropped
+            dropped = routing.not_picked
+        elif capacity is not None:
             dropped = capacity_drops(routing.topk_indices, routing.topk_weights, cfg.num_experts,
                                      capacity, cfg.drop_policy, routing.router_probs)
-        selected = torch.bincount(routing.topk_indices.reshape(-1), minlength=cfg.num_experts)
-        return Routed(router_logits, routing, dropped, selected, capacity, cv_loss)
-
-    def _noisy(self, x: torch.Tensor, clean_logits: torch.Tensor):
-        """Shazeer et al. 2017: Gaussian noise with a learned per-expert scale, then top-k, plus the CV^2 loss."""
-        k = self.cfg.top_k
-        if self.training and self.cfg.noise:
-            noise_std = F.softplus(self.noise_proj(x).float()) + NOISE_EPS
-            noisy_logits = clean_logits + torch.randn_like(clean_logits) * noise_std
-            routing = gating.noisy_topk(noisy_logits, k)
-            load = gating.noisy_topk_load(clean_logits, noisy_logits, noise_std, k)
         else:
-            noisy_logits = clean_logits
-            routing = gating.noisy_topk(clean_logits, k)
+            dropped = torch.zeros_like(routing.topk_indices, dtype=torch.bool)
+        selected = routing.topk_indices if routing.not_picked is None else routing.topk_indices[~routing.not_picked]
+        selected_per_expert = torch.bincount(selected.reshape(-1), minlength=cfg.num_experts)
+        cv_loss = (self._cv_loss(clean_logits, router_logits, noise_std, routing) if spec.noise_projection
+                   else clean_logits.new_zeros(()))
+        return Routed(router_logits, routing, dropped, selected_per_expert, capacity, cv_loss)
+
+    def _cv_loss(self, clean_logits: torch.Tensor, router_logits: torch.Tensor, noise_std: torch.Tensor | None,
+                 routing: gating.Routing) -> torch.Tensor:
+        """Shazeer et al. 2017's CV^2 loss on importance and load (the smooth load estimate when noise was drawn)."""
+        if noise_std is not None:
+            load = gating.noisy_topk_load(clean_logits, router_logits, noise_std, self.cfg.top_k)
+        else:
             load = torch.bincount(routing.topk_indices.reshape(-1), minlength=self.cfg.num_experts).float()
         importance = torch.zeros_like(clean_logits).scatter(1, routing.topk_indices, routing.topk_weights).sum(0)
-        return noisy_logits, routing, losses.shazeer_balance_loss(importance, load)
-
-    def _expert_choice(self, router_logits: torch.Tensor, capacity: int) -> Routed:
-        """Expert choice as K = E slots per token, best expert first; a slot is dropped when not picked."""
-        router_probs, picked, gates = gating.expert_choice(router_logits, capacity)
-        topk_indices = torch.argsort(router_probs, dim=-1, descending=True, stable=True)  # (T, E)
-        routing = gating.Routing(router_probs, router_probs, topk_indices, gates.gather(1, topk_indices))
-        return Routed(router_logits, routing, ~picked.gather(1, topk_indices), picked.sum(0), capacity,
-                      router_logits.new_zeros(()))
+        return losses.shazeer_balance_loss(importance, load)
 
     def _trace(self, x: torch.Tensor, r: Routed, d: Dispatched, topk_weights: torch.Tensor,
                shared_output: torch.Tensor | None, y: torch.Tensor) -> RoutingTrace:
-        cfg, T = self.cfg, x.shape[0]
-        active = ~r.dropped
-        tokens_per_expert = torch.bincount(r.routing.topk_indices[active], minlength=cfg.num_experts)
-        probs = r.routing.router_probs
-        if cfg.router == "sigmoid_bias":  # the balance loss wants a distribution over experts per token
-            probs = probs / probs.sum(dim=-1, keepdim=True)
-        # All scalar metrics in one tensor, read back with a single sync (matters on a GPU).
-        load_cv, max_mean_load, entropy, dropped_slots, dead_tokens = torch.cat([
-            losses.load_stat_tensors(tokens_per_expert),
-            torch.stack([losses.router_entropy(probs), r.dropped.float().mean(),
-                         (~active.any(dim=1)).float().mean()])]).tolist()
-        experts_per_token = cfg.top_k if cfg.router != "expert_choice" else (
-            r.selected_per_expert.sum().item() / T)
+        cfg, spec, T = self.cfg, router_spec(self.cfg.router), x.shape[0]
+        tokens_per_expert = torch.bincount(r.routing.topk_indices[~r.dropped], minlength=cfg.num_experts)
+        health = losses.trace_metrics(r.router_logits, r.routing.router_probs, r.selected_per_expert,
+                                      tokens_per_expert, r.dropped, spec.probs_sum_to_one, spec.experts_choose)
+        experts_per_token = r.selected_per_expert.sum().item() / T if spec.experts_choose else cfg.top_k
         metrics = {
-            "load_cv": load_cv, "max_mean_load": max_mean_load,
-            "router_entropy": entropy,
-            # Expert choice has no overflow; its failure mode is a token that no expert picked.
-            "dropped_fraction": dead_tokens if cfg.router == "expert_choice" else dropped_slots,
-            "tokens_dropped_fraction": dead_tokens,
-            "expert_rows": d.expert_rows, "dense_expert_rows": T * cfg.num_experts, "padding_rows": d.padding_rows,
-            "dispatch": d.strategy,
+            **health.metrics,
+            "expert_rows": d.expert_rows, "padding_rows": d.padding_rows, "dispatch": d.strategy,
             **costs.layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token,
                                 cfg.activation, cfg.shared_expert),
         }
@@ -190,8 +166,8 @@ class MoELayer(nn.Module):
             router=cfg.router, top_k=cfg.top_k, num_experts=cfg.num_experts, capacity=r.capacity,
             input=detach(x), router_logits=detach(r.router_logits), router_probs=detach(r.routing.router_probs),
             selection_scores=detach(r.routing.selection_scores), topk_indices=r.routing.topk_indices,
-            topk_weights=detach(topk_weights), dropped=r.dropped, expert_outputs=detach(d.expert_outputs),
+            routed_weights=detach(r.routing.topk_weights), topk_weights=detach(topk_weights), dropped=r.dropped,
+            expert_outputs=detach(d.expert_outputs),
             shared_output=None if shared_output is None else detach(shared_output),
-            tokens_per_expert=tokens_per_expert, output=detach(y),
-            balance_loss=losses.load_balance_loss(probs, r.selected_per_expert),
-            z_loss=losses.z_loss(r.router_logits), cv_loss=r.cv_loss, metrics=metrics)
+            demand=r.selected_per_expert, tokens_per_expert=tokens_per_expert, output=detach(y),
+            balance_loss=health.balance_loss, z_loss=health.z_loss, cv_loss=r.cv_loss, metrics=metrics)

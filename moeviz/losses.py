@@ -5,6 +5,8 @@ counts are in moeviz.costs.)
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 
@@ -56,3 +58,31 @@ def load_stat_tensors(tokens_per_expert: torch.Tensor) -> torch.Tensor:
     load = tokens_per_expert.float()
     mean = load.mean().clamp(min=1e-20)  # an all-idle layer reads as CV 0, max/mean 0
     return torch.stack([load.std(unbiased=False) / mean, load.max() / mean])
+
+
+class RoutingHealth(NamedTuple):
+    metrics: dict  # load_cv, max_mean_load, router_entropy, dropped_fraction, tokens_dropped_fraction, ...
+    balance_loss: torch.Tensor  # load_balance_loss on the demand (before capacity)
+    z_loss: torch.Tensor
+
+
+def trace_metrics(router_logits: torch.Tensor, router_probs: torch.Tensor, demand: torch.Tensor,
+                  tokens_per_expert: torch.Tensor, dropped: torch.Tensor, probs_sum_to_one: bool,
+                  experts_choose: bool) -> RoutingHealth:
+    """The routing health every RoutingTrace carries, for the moeviz layer and a checkpoint's routing alike.
+
+    demand (E,) slots routed to each expert before capacity (the balance loss's f), tokens_per_expert (E,) after
+    it, dropped (T, K) bool. Sigmoid scores (probs_sum_to_one False) are renormalised per token first."""
+    T, E = router_probs.shape
+    probs = router_probs if probs_sum_to_one else router_probs / router_probs.sum(dim=-1, keepdim=True)
+    # All scalar metrics in one tensor, read back with a single sync (matters on a GPU).
+    load_cv, max_mean_load, entropy, dropped_slots, dead_tokens = torch.cat([
+        load_stat_tensors(tokens_per_expert),
+        torch.stack([router_entropy(probs), dropped.float().mean(), dropped.all(dim=1).float().mean()])]).tolist()
+    metrics = {
+        "load_cv": load_cv, "max_mean_load": max_mean_load, "router_entropy": entropy,
+        # Expert choice has no overflow; its failure mode is a token that no expert picked.
+        "dropped_fraction": dead_tokens if experts_choose else dropped_slots,
+        "tokens_dropped_fraction": dead_tokens, "dense_expert_rows": T * E,
+    }
+    return RoutingHealth(metrics, load_balance_loss(probs, demand), z_loss(router_logits))

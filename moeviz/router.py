@@ -15,6 +15,7 @@ class Routing(NamedTuple):
     selection_scores: torch.Tensor  # (T, E) what top-k was taken on
     topk_indices: torch.Tensor  # (T, k) int64, best first
     topk_weights: torch.Tensor  # (T, k) combine weights before any capacity drop
+    not_picked: torch.Tensor | None = None  # (T, K) bool, experts-choose routers only: the slot's expert passed
 
 
 def softmax_topk(router_logits: torch.Tensor, top_k: int, norm_topk_prob: bool = True) -> Routing:
@@ -55,19 +56,31 @@ def sigmoid_bias(router_logits: torch.Tensor, top_k: int, selection_bias: torch.
     return Routing(scores, selection_scores, topk_indices, topk_weights)
 
 
-def group_limited(selection_scores: torch.Tensor, n_group: int, topk_group: int) -> torch.Tensor:
-    """DeepSeek-V3's group-limited selection: which experts a token may choose, (T, E) bool.
+def group_limited(selection_scores: torch.Tensor, n_group: int, topk_group: int,
+                  group_score=None) -> torch.Tensor:
+    """DeepSeek's group-limited selection: which experts a token may choose, (T, E) bool.
 
-    Experts e*G .. e*G + G-1 form a group (G = E / n_group). A group's score is the sum of its two best
-    selection scores (DeepSeek-V2 used the best one alone); a token keeps its topk_group best groups."""
+    Experts g*G .. g*G + G-1 form group g (G = E / n_group); a token keeps its topk_group best groups.
+    A group's score is `group_score` of its (T, n_group, G) scores: by default the sum of its two best
+    (DeepSeek-V3); DeepSeek-V2 used the best one alone (`best_in_group`)."""
     T, E = selection_scores.shape
     if topk_group >= n_group:
         return torch.ones_like(selection_scores, dtype=torch.bool)
     grouped = selection_scores.view(T, n_group, E // n_group)
-    group_scores = grouped.topk(min(2, E // n_group), dim=-1).values.sum(dim=-1)  # (T, n_group)
+    group_scores = (group_score or two_best_in_group)(grouped)  # (T, n_group)
     kept = torch.topk(group_scores, topk_group, dim=-1).indices
     group_mask = torch.zeros_like(group_scores, dtype=torch.bool).scatter_(1, kept, True)
     return group_mask.repeat_interleave(E // n_group, dim=1)
+
+
+def two_best_in_group(grouped: torch.Tensor) -> torch.Tensor:
+    """DeepSeek-V3's group score: the sum of the group's two best selection scores. (T, n_group, G) -> (T, n_group)"""
+    return grouped.topk(min(2, grouped.shape[-1]), dim=-1).values.sum(dim=-1)
+
+
+def best_in_group(grouped: torch.Tensor) -> torch.Tensor:
+    """DeepSeek-V2's group score: the group's single best score. (T, n_group, G) -> (T, n_group)"""
+    return grouped.max(dim=-1).values
 
 
 def update_selection_bias(selection_bias: torch.Tensor, tokens_per_expert: torch.Tensor,
@@ -107,6 +120,14 @@ def expert_choice(router_logits: torch.Tensor, capacity: int):
     picked.scatter_(1, top_tokens, True)
     picked = picked.t()  # (T, E)
     return router_probs, picked, router_probs * picked
+
+
+def expert_choice_routing(router_logits: torch.Tensor, capacity: int) -> Routing:
+    """Expert choice as K = E slots per token, best expert first; `not_picked` marks the experts that passed."""
+    router_probs, picked, gates = expert_choice(router_logits, capacity)
+    topk_indices = torch.argsort(router_probs, dim=-1, descending=True, stable=True)  # (T, E)
+    return Routing(router_probs, router_probs, topk_indices, gates.gather(1, topk_indices),
+                   ~picked.gather(1, topk_indices))
 
 
 def noisy_topk_load(clean_logits: torch.Tensor, noisy_logits: torch.Tensor, noise_std: torch.Tensor,

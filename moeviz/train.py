@@ -28,6 +28,7 @@ import torch
 
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
+from moeviz.routers import router_spec
 
 METHODS = ("aux_loss", "aux_free")  # Switch-style balance loss, or DeepSeek-V3's selection-bias update
 
@@ -71,7 +72,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}.")
-        if self.method == "aux_free" and self.router != "sigmoid_bias":
+        if self.method == "aux_free" and not router_spec(self.router).selection_bias:
             raise ValueError("the aux-loss-free method updates DeepSeek-V3's selection bias: use router='sigmoid_bias'.")
         if self.steps < 1 or self.tokens_per_step < 1 or not self.lr > 0 or self.balance_weight < 0:
             raise ValueError("steps, tokens_per_step and lr must be positive and balance_weight >= 0.")

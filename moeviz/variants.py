@@ -15,6 +15,7 @@ import torch
 
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
+from moeviz.routers import router_spec
 from moeviz.trace import RoutingTrace
 
 DEFAULT_BIAS_STEPS = 20  # aux-loss-free updates on the sentence before DeepSeek's router is shown
@@ -86,12 +87,13 @@ def variant_config(variant: Variant, num_experts: int, top_k: int, seed: int, d_
 
 def _run_one(variant: Variant, cfg: MoEConfig, x: torch.Tensor, bias_steps: int):
     layer = MoELayer(cfg).eval()
-    if variant.router == "sigmoid_bias":
+    spec = router_spec(variant.router)
+    if spec.selection_bias:
         # DeepSeek's bias only exists after some steps; replay the aux-loss-free update on this sentence.
         for _ in range(bias_steps):
             _, trace = layer(x)
             layer.update_selection_bias(trace.tokens_per_expert)
-    if variant.router == "noisy_topk":
+    if spec.noise_projection:
         layer.train()  # the noise only exists in training; fork the RNG so the draw is seeded and contained
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
@@ -138,7 +140,7 @@ def variant_summary(runs: list[VariantRun]) -> list[dict]:
 def what_happened(router: str, experts: int, k: int) -> str:
     """Why a token got `experts` experts instead of k, in the words of its router: with expert choice the
     experts pick, so nothing is dropped; a token-choice router chose k and lost copies at capacity."""
-    if router == "expert_choice":
+    if router_spec(router).experts_choose:
         if experts == 0:
             return "no expert picked it: it skips the layer"
         return f"{'fewer' if experts < k else 'more'} experts picked it than k (each expert picks its top tokens)"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from moeviz.routers import router_spec
 from moeviz.text import embed_tokens, escape_markdown, plural, random_labels, random_vectors, split_tokens
 from moeviz.trace import RoutingTrace
 
@@ -86,7 +87,7 @@ class TokenView:
     expert_outputs: np.ndarray  # (K, D) each slot's expert output, before weighting
     output: np.ndarray  # (D,) the layer's output for this token
     lost: np.ndarray  # expert ids chosen but full (capacity); empty for expert choice (unpicked is not lost)
-    router: str = ""  # the trace's router: with "expert_choice" the experts pick the token, it chooses nothing
+    router: str = ""  # the trace's router: when its experts choose, they pick the token, it chooses nothing
 
     @property
     def vector_norm(self) -> float:
@@ -113,7 +114,7 @@ def token_view(trace: RoutingTrace, t: int, labels=None) -> TokenView:
 
     The one place a token is read out of a trace: the walkthrough page, the handout and the quiz use it."""
     slots, dropped = _np(trace.topk_indices[t]), _np(trace.dropped[t])
-    lost = slots[dropped] if trace.router != "expert_choice" else slots[:0]
+    lost = slots[:0] if trace.router_spec.experts_choose else slots[dropped]
     return TokenView(
         index=t, label=f"token {t}" if labels is None else labels[t], vector=_np(trace.input[t]),
         logits=_np(trace.router_logits[t]), probs=_np(trace.router_probs[t]),
@@ -122,17 +123,27 @@ def token_view(trace: RoutingTrace, t: int, labels=None) -> TokenView:
 
 
 def gate_formula(view: TokenView, router: str, expert: int) -> dict:
-    """The gating function's arithmetic for one expert, with this token's numbers.
+    """The router's score function for one expert, worked through with this token's numbers; "latex" is the
+    whole line for the page (`exp(…)` on the line: st.latex's box clipped a raised exponent, e^{z_0}).
 
-    Softmax routers: p_e = exp(z_e) / sum_j exp(z_j). sigmoid_bias: p_e = 1 / (1 + exp(-z_e))."""
-    z = view.logits
-    if router == "sigmoid_bias":
-        return {"kind": "sigmoid", "expert": expert, "logit": z[expert], "exp_neg": math.exp(-z[expert]),
-                "prob": view.probs[expert]}
-    exps = np.exp(z - z.max())  # shifted for stability; the ratio is unchanged
-    scale = math.exp(z.max())
-    return {"kind": "softmax", "expert": expert, "logit": z[expert], "exp": exps[expert] * scale,
-            "sum_exp": exps.sum() * scale, "prob": view.probs[expert]}
+    softmax: p_e = exp(z_e) / sum_j exp(z_j). sigmoid: p_e = 1 / (1 + exp(-z_e)). Another score function in the
+    router table (moeviz.routers) raises here until its arithmetic is written, rather than showing a wrong one."""
+    spec = router_spec(router)
+    z, e, prob = view.logits, expert, view.probs[expert]
+    symbolic = spec.formula.replace("_e", f"_{{{e}}}")  # the table's formula, for this expert
+    if spec.score_function == "sigmoid":
+        exp_neg = math.exp(-z[e])
+        latex = rf"{symbolic} = \frac{{1}}{{1 + \exp({-z[e]:.2f})}} = \frac{{1}}{{1 + {exp_neg:.3f}}} = {prob:.3f}"
+        return {"kind": "sigmoid", "expert": e, "logit": z[e], "exp_neg": exp_neg, "prob": prob, "latex": latex}
+    if spec.score_function == "softmax":
+        exps = np.exp(z - z.max())  # shifted for stability; the ratio is unchanged
+        scale = math.exp(z.max())
+        exp_e, sum_exp = exps[e] * scale, exps.sum() * scale
+        latex = (rf"{symbolic} = \frac{{\exp({z[e]:.2f})}}{{\sum_j \exp(z_j)}} = "
+                 rf"\frac{{{exp_e:.3f}}}{{{sum_exp:.3f}}} = {prob:.3f}")
+        return {"kind": "softmax", "expert": e, "logit": z[e], "exp": exp_e, "sum_exp": sum_exp, "prob": prob,
+                "latex": latex}
+    raise ValueError(f"no worked formula for the {spec.score_function!r} score function of router {router!r}.")
 
 
 def router_certainty(view: TokenView) -> dict:
@@ -179,9 +190,7 @@ def combine_check(view: TokenView) -> float:
 
 def expert_demand(trace: RoutingTrace) -> np.ndarray:
     """(E,) tokens routed to each expert before any capacity limit (expert choice: the tokens it picked)."""
-    if trace.router == "expert_choice":
-        return _np(trace.tokens_per_expert).astype(float)
-    return np.bincount(_np(trace.topk_indices).reshape(-1), minlength=trace.num_experts).astype(float)
+    return _np(trace.demand).astype(float)
 
 
 def load_summary(trace: RoutingTrace) -> dict:
@@ -225,7 +234,7 @@ def answer(view: TokenView) -> str:
     ran, idle = len(view.running), num_experts - len(view.running)
     if ran == 0:
         why = ("no expert picked it (with expert choice each expert takes its own top tokens)"
-               if view.router == "expert_choice" else "every slot it was given was dropped")
+               if router_spec(view.router).experts_choose else "every slot it was given was dropped")
         return (f"For {word}, **no expert runs**: {why}. The layer adds nothing; "
                 f"the residual connection carries the token on unchanged.")
     text = f"For {word}, **{ran} of {num_experts} experts run**: {_experts_phrase(view)}. "

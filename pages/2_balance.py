@@ -5,6 +5,7 @@ import moeviz.app as app
 from moeviz.app.runners import precision_rows
 from moeviz.app.balance_text import explain_run
 from moeviz.config import MoEConfig
+from moeviz.routers import router_spec
 from moeviz.figures import balance as figs
 from moeviz.glossary import MEASURES
 from moeviz.train import (MAX_CONCURRENT_TRAINERS, SWEEP_WEIGHTS, TrainConfig, TrainHistory,
@@ -90,7 +91,7 @@ def show_run(data: dict) -> None:
     cols[1].metric("task loss", f"{f['task_loss']:.3f}")
     cols[2].metric("specialization", f"{f['specialization']:.0%}", help=MEASURES["specialization"])
     # expert choice's dropped_fraction counts the tokens no expert picked, not token copies
-    cols[3].metric("tokens no expert picked" if cfg["router"] == "expert_choice" else "dropped token copies",
+    cols[3].metric("tokens no expert picked" if router_spec(cfg["router"]).experts_choose else "dropped token copies",
                    f"{f['dropped_fraction']:.1%}")
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")

@@ -56,7 +56,7 @@ tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, ke
 demo = capacity_run(controls, policy, tokens)
 app.layer_line(capacity_config(controls, policy), trained=False, note=f"{tokens} seeded random tokens")
 trace = demo.trace
-if trace.router == "expert_choice":
+if trace.router_spec.experts_choose:
     st.info("Expert choice never overflows: each expert picks exactly C tokens. Its failure mode is a token that "
             "no expert picked — see the walkthrough and the variants page.")
 else:
@@ -199,7 +199,7 @@ st.header("4 · Dropless or capacity: the same batch both ways")
 st.caption("Section 1's batch (same tokens, same layer), routed twice: once with no limit, as dropless MoE "
            "runs it, and once with a capacity factor. Dropless never loses a copy and pays in uneven work; the "
            "limit keeps the work even and pays in dropped copies.")
-if trace.router == "expert_choice":
+if trace.router_spec.experts_choose:
     st.info("Expert choice has no dropless form: each expert always picks exactly C tokens. Pick a token-choice "
             "router in the sidebar to compare.")
 else:

@@ -8,8 +8,7 @@ TOKEN_CHOICE = ("softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk", "s
 
 def make_cfg(router: str = "softmax_topk", **overrides) -> MoEConfig:
     base = dict(d_model=12, d_hidden=20, num_experts=6, top_k=2, router=router, device="cpu", seed=3)
-    if router == "switch":
-        base["top_k"] = 1
+    base["top_k"] = MoEConfig.routed_top_k(router, base["top_k"])  # Switch: always 1
     base.update(overrides)
     return MoEConfig(**base)
 

@@ -99,7 +99,7 @@ def test_the_layer_drops_what_the_naive_loop_drops(policy):
     x = tokens(20)
     with torch.no_grad():
         _, trace = layer(x)
-        r = layer._route(x)  # the routing before drops, from the layer's own code
+        r = layer.route(x)  # the routing before drops, from the layer's own code
     g = r.routing
     expected = naive_drops(g.topk_indices, g.topk_weights, g.router_probs, 4, trace.capacity, policy)
     assert torch.equal(trace.dropped, expected)

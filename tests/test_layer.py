@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from moeviz import MoEConfig, MoELayer
 from moeviz.config import ROUTERS
+from moeviz.routers import ROUTER_SPECS
 from tests.helpers import make_cfg, make_layer, tokens
 
 
@@ -210,7 +211,9 @@ def test_shared_expert_is_added_to_every_token():
 
 def test_training_noise_and_jitter_only_in_training():
     x = tokens(12)
-    for router in ("noisy_topk", "switch"):
+    noisy = [name for name, spec in ROUTER_SPECS.items() if spec.noise_projection or spec.input_jitter]
+    assert len(noisy) == 2  # noisy_topk's learned noise, Switch's input jitter
+    for router in noisy:
         layer = make_layer(router, capacity_factor=10.0)
         torch.manual_seed(0)
         _, eval_trace = layer.eval()(x)

@@ -11,7 +11,7 @@ from moeviz.config import ACTIVATIONS, DROP_POLICIES, ROUTERS
 def configs(draw):
     router = draw(st.sampled_from(ROUTERS))
     num_experts = draw(st.integers(1, 12))
-    top_k = 1 if router == "switch" else draw(st.integers(1, num_experts))
+    top_k = MoEConfig.routed_top_k(router, draw(st.integers(1, num_experts)))
     return MoEConfig(
         d_model=draw(st.integers(1, 16)), d_hidden=draw(st.integers(1, 16)), num_experts=num_experts,
         top_k=top_k, router=router, norm_topk_prob=draw(st.booleans()),

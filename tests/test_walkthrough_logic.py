@@ -8,6 +8,7 @@ import torch
 
 from moeviz import MoEConfig, MoELayer
 from moeviz.config import ROUTERS
+from moeviz.routers import router_spec
 from moeviz.text import DEFAULT_SENTENCE
 from moeviz.walkthrough import (NUM_RANDOM_VECTORS, STEP_NAMES, answer, combine_check, combine_terms,
                                 compute_counts, expert_demand, gate_formula, load_summary, misreading, run_dense,
@@ -25,7 +26,7 @@ def make_run(router="softmax_topk", top_k=2, num_experts=8, capacity_factor=None
 
 def router_cases():
     for router in ROUTERS:
-        yield router, 1 if router == "switch" else 2
+        yield router, MoEConfig.routed_top_k(router, 2)
 
 
 def test_six_steps():
@@ -61,9 +62,9 @@ def test_lost_experts_are_the_capacity_drops_and_never_expert_choices_unpicked(r
     trace = run.trace
     for t in range(trace.num_tokens):
         view = token_view(trace, t, run.labels)
-        expected = [] if router == "expert_choice" else trace.topk_indices[t][trace.dropped[t]].tolist()
+        expected = [] if router_spec(router).experts_choose else trace.topk_indices[t][trace.dropped[t]].tolist()
         assert view.lost.tolist() == expected
-    assert router == "expert_choice" or trace.dropped.any(), "capacity 0.5 must drop some slots"
+    assert router_spec(router).experts_choose or trace.dropped.any(), "capacity 0.5 must drop some slots"
 
 
 @pytest.mark.parametrize(("router", "top_k"), list(router_cases()))

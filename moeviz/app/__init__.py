@@ -37,7 +37,7 @@ scales chart text in presenter mode, and adds the figure to the sidebar's "Figur
 
 Cached runners (shared by all sessions; read-only) live in moeviz.app.runners, the app's one cache layer:
 `cached_layer(cfg)` -> eval-mode MoELayer for a MoEConfig (from `controls.moe_config(...)`, the one builder);
-`walkthrough_for(controls, source, text, vector_seed)` -> WalkthroughRun (labels, trace); `dense_for(...)` ->
+`cached_walkthrough(cfg, source, text, vector_seed)` -> WalkthroughRun (labels, trace); `cached_dense(...)` ->
 DenseRun (the every-expert runs, on demand); `runners.build_walkthrough(controls, source, lm_layer)` -> the
 walkthrough's run, dense run, controls and caption for either token source; and each page's cached runs. A new
 page's cached runner goes there too: keyed by primitives, its bound an entry of `runners.MAX_ENTRIES`.
@@ -45,17 +45,17 @@ page's cached runner goes there too: keyed by primitives, its bound an entry of 
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.layer_line import layer_line, layer_line_text
-from moeviz.app.nav import PAGES, PageInfo, existing_pages
+from moeviz.app.nav import PAGES, PageInfo
 from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices, parse_flag, parse_float_choice,
                                parse_int, parse_int_choice, parse_text)
 from moeviz.app.presenter import fold, locked, presenting
-from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough, dense_for, walkthrough_for
+from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough
 from moeviz.app.url import link_params, linked, set_url_value, url_value
 
 __all__ = [
     "chart", "sidebar", "layer_line", "layer_line_text", "locked", "presenting", "fold", "Controls", "device_label", "link_params", "linked", "url_value", "set_url_value", "ParamError",
     "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
     "parse_text",
-    "cached_layer", "cached_walkthrough", "walkthrough_for", "cached_dense", "dense_for",
-    "PAGES", "PageInfo", "existing_pages",
+    "cached_layer", "cached_walkthrough", "cached_dense",
+    "PAGES", "PageInfo",
 ]

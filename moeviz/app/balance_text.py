@@ -5,6 +5,8 @@ the experts left nearly idle), and each quotes its numbers. `explain_run(history
 """
 from __future__ import annotations
 
+from moeviz.routers import router_spec
+
 SKEWED_START = 1.3  # max/mean load at step 1 from which the untrained router is called skewed
 BALANCED_LOAD = 1.3  # final max/mean below this, with no idle expert: the run is called balanced
 COLLAPSED_LOAD = 2.0  # final max/mean from this (or any expert left nearly idle): the run is called collapsed
@@ -19,7 +21,7 @@ def verdict(f: dict) -> str:
 
 
 def _load_paragraph(f: dict, cfg: dict) -> str:
-    if cfg["router"] == "expert_choice":
+    if router_spec(cfg["router"]).experts_choose:
         return (f"*Load imbalance.* With expert choice each expert picks exactly C tokens, so the load is even by "
                 f"construction (busiest expert **{f['max_mean_load']:.2f}×** the mean) and a balance loss has "
                 f"little to fix. Its failure mode is the other way round: a token that no expert picked gets "
@@ -38,7 +40,7 @@ def _load_paragraph(f: dict, cfg: dict) -> str:
 def _outcome_paragraph(f: dict, cfg: dict) -> str:
     learned = (f"the chosen expert reveals **{f['specialization']:.0%}** of what it could about a token's cluster "
                f"(specialization), and the task loss ended at **{f['task_loss']:.3f}**")
-    if cfg["router"] == "expert_choice":
+    if router_spec(cfg["router"]).experts_choose:
         return f"*What was learned.* Here {learned}."
     kind = verdict(f)
     if kind == "collapsed":

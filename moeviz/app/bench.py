@@ -1,6 +1,6 @@
 """How fast a page reruns: median / p95 server time per interaction, measured with AppTest.
 
-    python -m moeviz.app.bench [--page walkthrough|heatmap] [--repeats 30] [--out bench-results/app-rerun.json]
+    python -m moeviz.bench app [--page walkthrough|heatmap] [--repeats 30] [--out bench-results/app-rerun.json]
 
 Each timing is one AppTest rerun of app.py after one widget change (script run + element tree, no browser):
 - slider move: the experts slider to a value not run before (a new layer is built: the worst case),
@@ -15,12 +15,14 @@ warmed once first).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
+
+from moeviz.bench.timing import p95, write_report
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TARGET_MS = 60.0
@@ -33,9 +35,7 @@ def _timed(action) -> float:
 
 
 def _summary(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2), "n": len(ordered)}
+    return {"median_ms": round(statistics.median(samples), 2), "p95_ms": round(p95(samples), 2), "n": len(samples)}
 
 
 def measure(repeats: int = 30) -> dict:
@@ -81,7 +81,8 @@ def measure_heatmap(repeats: int = 30) -> dict:
     return {name: _summary(values) for name, values in samples.items()}
 
 
-def main(argv=None) -> dict:
+def main(argv=None) -> int:
+    """Run, print the table, write --out; exit status 0 (a benchmark records, it does not judge)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--page", choices=("walkthrough", "heatmap"), default="walkthrough")
     parser.add_argument("--repeats", type=int, default=30, help="timed reruns per interaction (default 30)")
@@ -104,10 +105,9 @@ def main(argv=None) -> dict:
     if not heatmap:
         print(f"target: slider move median <= {TARGET_MS:.0f} ms -> {'met' if meets else 'NOT met'}")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-    return report
+        write_report(str(args.out), report)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, MAX_EXPERTS, M
                                MIN_EXPERTS, capacity_value, fit_top_k, shared_url_params)
 from moeviz.app.url import shared_values, write_url
 from moeviz.config import ROUTER_LABELS, ROUTERS, MoEConfig
+from moeviz.routers import router_spec
 from moeviz.device import describe_device, resolve_device
 
 
@@ -119,7 +120,7 @@ def _copy_back(key: str, values: dict) -> None:
 def _top_k_widget(values: dict) -> int:
     """The k slider, bounded by the experts. Switch routing runs k = 1 and says so; the chosen k is kept."""
     values["top_k"], _ = fit_top_k(values["top_k"], values["num_experts"])
-    if values["router"] == "switch":
+    if router_spec(values["router"]).fixed_top_k:
         st.caption("k = 1: Switch routing sends each token to exactly one expert.")
         return values["top_k"]
     # The slider's max is part of its identity: when N changes the bound, it is a new widget at the fitted value.

@@ -50,7 +50,7 @@ def _about(lm, controls: Controls) -> None:
     if lm.top_k != trained.top_k:
         notes.append(f"You picked k = {lm.top_k}: the same router probabilities now choose "
                      f"{plural(lm.top_k, 'expert')}, a combination the model never trained with.")
-    if controls.router != "softmax_topk":
+    if controls.router != lm.model.blocks[0].moe.cfg.router:
         notes.append(f"This model's router is softmax → top-k; the sidebar's router "
                      f"({ROUTER_LABELS[controls.router]}) applies to the random layers on other pages, not here.")
     about.caption(" ".join(notes))

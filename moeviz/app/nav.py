@@ -1,17 +1,12 @@
 """The app's pages (URLs and what each teaches: README's page table) and the sidebar links to them.
 
-A page is linked only when its file exists, so a page still being written never shows as a dead link.
 Each link carries the shared controls as query parameters: that is how values survive a page change.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
-
-APP_ROOT = Path(__file__).resolve().parents[2]  # the folder holding app.py and pages/
 
 
 @dataclass(frozen=True)
@@ -35,17 +30,7 @@ PAGES = (
 )
 
 
-def existing_pages(root: Path = APP_ROOT) -> list[PageInfo]:
-    """The pages whose files are on disk, in menu order."""
-    return [page for page in PAGES if (root / page.path).is_file()]
-
-
 def draw_links(query_params: dict[str, str]) -> None:
-    """One st.page_link per existing page, each carrying `query_params`."""
-    for page in existing_pages():
-        try:
-            st.page_link(page.path, label=page.label, icon=page.icon, query_params=query_params)
-        except StreamlitAPIException:
-            # With the file watcher off, a page file added after the server started is not registered yet:
-            # leave it out until the next restart rather than break every page.
-            continue
+    """One st.page_link per page, each carrying `query_params`."""
+    for page in PAGES:
+        st.page_link(page.path, label=page.label, icon=page.icon, query_params=query_params)

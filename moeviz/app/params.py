@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from moeviz.config import ROUTERS
+from moeviz.routers import router_spec
 from moeviz.text import escape_markdown
 
 MAX_SHOWN_CHARS = 40  # a hostile value is quoted back to the reader, but never at length
@@ -208,7 +209,8 @@ def read_shared(query: Callable[[str], Sequence[str]]) -> tuple[dict, list[str]]
     fitted, note = fit_top_k(values["top_k"], values["num_experts"])
     values["top_k"] = fitted
     if note and query("top_k"):
-        warnings.append(note + (" Switch routing itself runs k = 1." if values["router"] == "switch" else ""))
+        fixed = router_spec(values["router"]).fixed_top_k
+        warnings.append(note + (f" Switch routing itself runs k = {fixed}." if fixed else ""))
     return values, warnings
 
 

@@ -108,16 +108,6 @@ def _key(controls, source: str, text: str, vector_seed: int) -> tuple:
     return (cfg, source, text, vector_seed)
 
 
-def walkthrough_for(controls, source: str, text: str, vector_seed: int) -> WalkthroughRun:
-    """cached_walkthrough for the sidebar's Controls."""
-    return cached_walkthrough(*_key(controls, source, text, vector_seed))
-
-
-def dense_for(controls, source: str, text: str, vector_seed: int) -> DenseRun:
-    """cached_dense for the sidebar's Controls."""
-    return cached_dense(*_key(controls, source, text, vector_seed))
-
-
 @st.cache_resource(max_entries=MAX_ENTRIES["trained_lm"], show_spinner="Loading the trained model…")
 def trained_lm(num_experts: int, top_k: int, capacity_factor: float | None) -> ShippedLM:
     """The shipped language model nearest to `num_experts`, routing with `top_k` and `capacity_factor`."""

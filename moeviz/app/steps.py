@@ -50,7 +50,8 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
         f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
         f"the rest of the model. It gives every expert a score for *this* token: the **logits** z = W_router · x. "
         f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}."
-        + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if run.trace.router == "sigmoid_bias" else ""))
+        + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)"
+           if not run.trace.router_spec.probs_sum_to_one else ""))
     c1, c2 = st.columns(2)
     with c1:
         _chart(figs.score_bars(view.logits, name="logit", title="Router logits z (one per expert)"),
@@ -59,7 +60,7 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
         _chart(figs.score_bars(view.probs, name="probability", title="Router probabilities", value_range=[0, 1]),
                alt="Bar chart of the router probabilities")
     _gate_latex(view, run.trace.router)
-    if run.trace.router in ("topk_softmax", "noisy_topk"):
+    if run.trace.router_spec.softmax_over_kept:
         st.caption("This router takes its softmax over the k kept logits only; the bars show the full softmax "
                    "for comparison. The ranking, and so the choice, is the same.")
 
@@ -91,20 +92,13 @@ def show_untrained_router(view: TokenView, untrained: TokenView) -> None:
 def _gate_latex(view: TokenView, router: str) -> None:
     # exp(…) on the line, not e to a superscript: st.latex's box clipped the raised exponent (e^{z_0}).
     best = int(view.selection.argmax())
-    g = gate_formula(view, router, best)
-    if g["kind"] == "sigmoid":
-        st.latex(rf"p_{{{best}}} = \frac{{1}}{{1 + \exp(-z_{{{best}}})}} = \frac{{1}}{{1 + \exp({-g['logit']:.2f})}}"
-                 rf"= \frac{{1}}{{1 + {g['exp_neg']:.3f}}} = {g['prob']:.3f}")
-    else:
-        st.latex(rf"p_{{{best}}} = \frac{{\exp(z_{{{best}}})}}{{\sum_j \exp(z_j)}} = "
-                 rf"\frac{{\exp({g['logit']:.2f})}}{{\sum_j \exp(z_j)}} = \frac{{{g['exp']:.3f}}}{{{g['sum_exp']:.3f}}}"
-                 rf" = {g['prob']:.3f}")
+    st.latex(gate_formula(view, router, best)["latex"])  # raises for a score function it cannot work through
     st.caption(f"The arithmetic for the best-scoring expert, {best}, with this token's numbers.")
 
 
 def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     k, E = run.trace.top_k, len(view.probs)
-    if run.trace.router == "expert_choice":
+    if run.trace.router_spec.experts_choose:
         explain("With **expert choice** the experts pick: each expert takes the tokens of the whole sentence "
                     "it scores highest, up to its capacity. (In a decoder this peeks at later tokens.) Lit bars: "
                     "the experts that picked this token.")
@@ -112,13 +106,13 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
         rest = f"{E - k} {'is' if E - k == 1 else 'are'}"
         explain(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
                     "not run for this token. The kept scores become the **combine weights**"
-                    + (", renormalised to sum to 1." if run.trace.router != "switch" else
+                    + (", renormalised to sum to 1." if run.trace.router_spec.weights_sum_to_one(True) else
                        " (Switch keeps the raw probability)."))
-    title = ("The experts that picked this token (lit), with its combine weights" if run.trace.router ==
-             "expert_choice" else "Top-k keeps the best k, masks the rest")
+    title = ("The experts that picked this token (lit), with its combine weights" if run.trace.router_spec.
+             experts_choose else "Top-k keeps the best k, masks the rest")
     _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights, title=title),
            alt="Router probabilities with the chosen experts highlighted")
-    rows = [r for r in top_k_table(view) if r["ran"] or run.trace.router != "expert_choice"]
+    rows = [r for r in top_k_table(view) if r["ran"] or not run.trace.router_spec.experts_choose]
     st.dataframe(rows, hide_index=True, width="content", column_config={
         "rank": "rank", "expert": "expert", "router_prob": st.column_config.NumberColumn("router prob", format="%.4f"),
         "weight": st.column_config.NumberColumn("combine weight", format="%.4f"), "ran": "runs?"})
@@ -174,7 +168,7 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         c1, c2 = st.columns([3, 2])
     with c1:
         # Short title: the column is ~330 px wide at 1024 px and on a phone; the longer one was cut off.
-        picked = "picked by the expert" if run.trace.router == "expert_choice" else "chosen"
+        picked = "picked by the expert" if run.trace.router_spec.experts_choose else "chosen"
         _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
                               title=f"Router probabilities (outlined: {picked})"),
                alt="Heatmap of router probabilities with chosen cells outlined")
@@ -184,7 +178,7 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}")
         st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
                    f"α·loss = {controls.balance_weight * s['balance_loss']:.4f} to push the router towards balance.")
-        if run.trace.router == "expert_choice":  # its dropped_fraction counts tokens no expert picked
+        if run.trace.router_spec.experts_choose:  # its dropped_fraction counts tokens no expert picked
             st.caption(f"Capacity: each expert picks {plural(s['capacity'], 'token')}; "
                        f"{100 * s['dropped_fraction']:.0f}% of tokens were picked by no expert (they skip the layer).")
         elif s["capacity"] is not None:

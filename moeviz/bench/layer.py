@@ -19,6 +19,7 @@ from torch import nn
 from moeviz.bench.timing import machine_info, time_interleaved, write_report
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
+from moeviz.routers import router_spec
 
 REGIMES = {
     "sentence": dict(tokens=64, d_model=128, d_hidden=256, num_experts=64, top_k=2, repeats=300),
@@ -46,6 +47,14 @@ def hf_mixtral_forward(layer: MoELayer, x: torch.Tensor) -> torch.Tensor:
         hidden = layer.experts.forward_expert(int(expert_idx), x[top_x]) * routing_weights[top_x, idx, None]
         final.index_add_(0, top_x, hidden.to(x.dtype))
     return final
+
+
+def routes_like_mixtral(cfg: MoEConfig) -> bool:
+    """Whether the eval-mode layer computes what hf_mixtral_forward does: softmax probabilities, the top k by
+    them, renormalised to sum to 1 (top-k -> softmax gives the same values), no capacity, no shared expert."""
+    spec = router_spec(cfg.router)
+    return (spec.probs_sum_to_one and spec.weights_sum_to_one(cfg.norm_topk_prob) and not spec.experts_choose
+            and not spec.selection_bias and cfg.effective_capacity_factor is None and not cfg.shared_expert)
 
 
 class DenseFFN(nn.Module):
@@ -108,7 +117,7 @@ def _check_agreement(layer: MoELayer, x: torch.Tensor) -> None:
     """Refuse to time implementations that disagree: the comparison is only fair if they compute the same y."""
     y, _ = layer(x)
     y_dense, _ = layer.dense_forward(x)
-    y_hf = hf_mixtral_forward(layer, x) if layer.cfg.router == "softmax_topk" else y
+    y_hf = hf_mixtral_forward(layer, x) if routes_like_mixtral(layer.cfg) else y
     tol = 1e-4 if x.dtype == torch.float32 else 5e-2
     torch.testing.assert_close(y, y_dense, rtol=tol, atol=tol)
     torch.testing.assert_close(y, y_hf, rtol=tol, atol=tol)

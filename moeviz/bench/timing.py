@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 from pathlib import Path
@@ -73,10 +74,16 @@ def time_interleaved(fns: dict[str, Callable[[], object]], device: torch.device,
     return {name: _summary(t) for name, t in times.items()}
 
 
+def p95(samples: list[float]) -> float:
+    """The 95th percentile by the nearest-rank rule: the smallest sample with at least 95 % of all samples at or
+    below it (of 20 samples the 19th smallest, of 3 the largest). Every moeviz benchmark reports this one."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 def _summary(times: list[float]) -> dict:
     times = sorted(times)
-    return {"median_ms": statistics.median(times), "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
-            "min_ms": times[0], "runs": len(times)}
+    return {"median_ms": statistics.median(times), "p95_ms": p95(times), "min_ms": times[0], "runs": len(times)}
 
 
 def machine_info() -> dict:

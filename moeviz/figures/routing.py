@@ -68,7 +68,7 @@ def router_heatmap(trace, labels, **kwargs) -> go.Figure:
     The one rule for expert choice, wherever its heatmap is drawn: its slots are all E experts and `dropped`
     marks the experts that did *not* pick the token. Those cells were never chosen, so nothing is outlined as
     dropped; the solid outline shows exactly the experts that picked each token, and its legend says so."""
-    if trace.router == "expert_choice":
+    if trace.router_spec.experts_choose:
         kwargs = dict(chosen_name=EXPERT_PICKED, outline_dropped=False, **kwargs)
     return probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
 
@@ -121,7 +121,7 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
 def dropped_per_expert(trace) -> np.ndarray:
     """(E,) slots each expert turned away for lack of capacity (0 for expert choice, which has no overflow)."""
     E = trace.num_experts
-    if trace.router == "expert_choice":
+    if trace.router_spec.experts_choose:
         return np.zeros(E)
     chosen = to_numpy(trace.topk_indices)[to_numpy(trace.dropped).astype(bool)]
     return np.bincount(chosen, minlength=E).astype(float)

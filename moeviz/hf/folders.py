@@ -2,7 +2,9 @@
 
     models = available_models()            # {folder name: path}: shipped ones first, then MOEVIZ_MODEL_DIRS
     path = resolve_model(name, models)     # a *name* from a URL -> its path; anything else is refused
-    model = MODEL_CACHE.get(name, models)  # loaded once, one load at a time, at most MAX_MODELS kept
+    model = ModelCache().get(name, models)  # loaded once, one load at a time, at most MAX_MODELS kept
+
+The server holds one ModelCache, made and kept by moeviz.app.runners.model_cache (the app's one cache layer).
 
 The server's operator lists folders in MOEVIZ_MODEL_DIRS (os.pathsep-separated); every subfolder holding a
 config.json is a model, known by its folder name. A browser only ever sends such a name: resolving accepts an
@@ -132,7 +134,5 @@ class ModelCache:
         return self._loader
 
 
-MODEL_CACHE = ModelCache()  # the server process's cache; moeviz.app wraps it for the pages
-
-__all__ = ["ENV_VAR", "SHIPPED_DIR", "MAX_MODELS", "ModelNameError", "ModelCache", "MODEL_CACHE", "model_dirs",
+__all__ = ["ENV_VAR", "SHIPPED_DIR", "MAX_MODELS", "ModelNameError", "ModelCache", "model_dirs",
            "available_models", "resolve_model"]

@@ -41,18 +41,11 @@ def granitemoe(router_logits: torch.Tensor, router: nn.Module) -> Routing:
 
 
 def deepseek_v3(router_logits: torch.Tensor, router: nn.Module) -> Routing:
-    """DeepSeek-V3: sigmoid scores; top-k is taken on scores + e_score_correction_bias, only inside the
-    topk_group best of n_group expert groups (a group's score = its two best biased scores); the weights are the
-    unbiased scores of the chosen experts, renormalised (norm_topk_prob), times routed_scaling_factor."""
-    scores = torch.sigmoid(router_logits.float())  # (T, E)
-    selection_scores = scores + router.e_score_correction_bias.float()
-    allowed = _group_mask(selection_scores, router.num_group, router.topk_group,
-                          lambda s: s.topk(2, dim=-1).values.sum(dim=-1))
-    topk_indices = _topk_where(selection_scores, allowed, router.top_k, fill=float("-inf"))
-    topk_weights = scores.gather(-1, topk_indices)
-    if router.norm_topk_prob:
-        topk_weights = topk_weights / (topk_weights.sum(dim=-1, keepdim=True) + 1e-20)
-    return _ordered(Routing(scores, selection_scores, topk_indices, topk_weights * router.routed_scaling_factor))
+    """DeepSeek-V3: moeviz's sigmoid_bias rule with the router's own constants (e_score_correction_bias as the
+    selection bias, n_group/topk_group, norm_topk_prob), times routed_scaling_factor."""
+    r = gating.sigmoid_bias(router_logits, router.top_k, router.e_score_correction_bias, router.norm_topk_prob,
+                            router.num_group, router.topk_group)
+    return _ordered(r._replace(topk_weights=r.topk_weights * router.routed_scaling_factor))
 
 
 def deepseek_v2(router_logits: torch.Tensor, router: nn.Module) -> Routing:
@@ -62,24 +55,11 @@ def deepseek_v2(router_logits: torch.Tensor, router: nn.Module) -> Routing:
     probs = torch.softmax(router_logits.float(), dim=-1)
     allowed = torch.ones_like(probs, dtype=torch.bool)
     if router.topk_method == "group_limited_greedy":
-        allowed = _group_mask(probs, router.num_group, router.topk_group, lambda s: s.max(dim=-1).values)
-    topk_indices = _topk_where(probs, allowed, router.top_k, fill=0.0)
+        allowed = gating.group_limited(probs, router.num_group, router.topk_group, gating.best_in_group)
+    # masked experts get 0, as the model fills them (probabilities are positive, so never chosen over one)
+    topk_indices = torch.topk(probs.masked_fill(~allowed, 0.0), k=router.top_k, dim=-1).indices
     topk_weights = probs.gather(-1, topk_indices) * router.routed_scaling_factor
     return _ordered(Routing(probs, probs, topk_indices, topk_weights))
-
-
-def _group_mask(scores: torch.Tensor, num_group: int, topk_group: int, group_score) -> torch.Tensor:
-    """(T, E) bool: the experts inside each token's topk_group best groups (E experts in num_group groups)."""
-    T, E = scores.shape
-    per_group = group_score(scores.view(T, num_group, E // num_group))  # (T, G)
-    best_groups = torch.topk(per_group, k=topk_group, dim=-1).indices
-    mask = torch.zeros_like(per_group, dtype=torch.bool).scatter_(1, best_groups, True)
-    return mask.unsqueeze(-1).expand(T, num_group, E // num_group).reshape(T, E)
-
-
-def _topk_where(scores: torch.Tensor, allowed: torch.Tensor, k: int, fill: float) -> torch.Tensor:
-    """Top-k indices of `scores` among the allowed experts (the others set to `fill`, as the model does)."""
-    return torch.topk(scores.masked_fill(~allowed, fill), k=k, dim=-1).indices
 
 
 def _ordered(r: Routing) -> Routing:

@@ -111,7 +111,9 @@ def _trace(d, T: int, where: str) -> RoutingTrace:
             isinstance(v, (int, float, str, bool)) or v is None for v in metrics.values()):
         raise TraceFileError(f"{where}: metrics must be an object of plain numbers and text.")
     return RoutingTrace(router=d["router"], top_k=k, num_experts=E, capacity=None, input=None,
-                        expert_outputs=None, shared_output=None, output=None, metrics=metrics, **t, **losses)
+                        expert_outputs=None, shared_output=None, output=None, metrics=metrics, **t, **losses,
+                        # a checkpoint's routing has no capacity limit: before it = after it
+                        routed_weights=t["topk_weights"], demand=t["tokens_per_expert"])
 
 
 def _tensor(value, shape: tuple, dtype: torch.dtype, where: str) -> torch.Tensor:

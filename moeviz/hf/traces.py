@@ -3,6 +3,7 @@
 Fields filled as for moeviz.MoELayer (see moeviz/trace.py), with these differences:
     router             the moeviz router that routes alike (metrics["routing_rule"] says the family's rule)
     dropped            all False: transformers' MoE blocks have no capacity limit at inference
+    routed_weights     = topk_weights, and demand = tokens_per_expert (nothing is dropped)
     capacity           None
     topk_weights       what the block multiplied each expert's output by (DeepSeek: × routed_scaling_factor)
     input, output      the block's input and output (T, D), expert_outputs (T, k, D) per slot from the block's
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from moeviz import losses
 from moeviz.hf.capture import MoEBlock
 from moeviz.hf.families import Family
+from moeviz.routers import router_spec
 from moeviz.trace import RoutingTrace
 
 
@@ -26,15 +28,13 @@ def build_trace(family: Family, block: MoEBlock, record: dict, states: bool) -> 
     r = family.rule(logits, block.router)
     T, E = logits.shape
     K = r.topk_indices.shape[1]
-    tokens_per_expert = torch.bincount(r.topk_indices.reshape(-1), minlength=E)
-    probs = r.router_probs
-    if family.moeviz_router == "sigmoid_bias":  # balance loss and entropy want a distribution per token
-        probs = probs / probs.sum(dim=-1, keepdim=True)
-    load_cv, max_mean_load = losses.load_stat_tensors(tokens_per_expert).tolist()
+    tokens_per_expert = torch.bincount(r.topk_indices.reshape(-1), minlength=E)  # no capacity: = the demand
+    dropped = torch.zeros(T, K, dtype=torch.bool, device=r.topk_indices.device)
+    spec = router_spec(family.moeviz_router)
+    health = losses.trace_metrics(logits, r.router_probs, tokens_per_expert, tokens_per_expert, dropped,
+                                  spec.probs_sum_to_one, spec.experts_choose)
     metrics = {"layer": block.layer, "family": family.model_type, "routing_rule": family.rule_text,
-               "load_cv": load_cv, "max_mean_load": max_mean_load,
-               "router_entropy": float(losses.router_entropy(probs)), "dropped_fraction": 0.0,
-               "tokens_dropped_fraction": 0.0, "expert_rows": T * K, "dense_expert_rows": T * E}
+               **health.metrics, "expert_rows": T * K}
     metrics.update(_router_constants(block.router))
     x = output = expert_outputs = shared_output = None
     if states:
@@ -45,11 +45,11 @@ def build_trace(family: Family, block: MoEBlock, record: dict, states: bool) -> 
     return RoutingTrace(
         router=family.moeviz_router, top_k=K, num_experts=E, capacity=None, input=cpu(x),
         router_logits=cpu(logits), router_probs=cpu(r.router_probs), selection_scores=cpu(r.selection_scores),
-        topk_indices=r.topk_indices.cpu(), topk_weights=cpu(r.topk_weights),
-        dropped=torch.zeros(T, K, dtype=torch.bool), expert_outputs=cpu(expert_outputs),
-        shared_output=cpu(shared_output), tokens_per_expert=tokens_per_expert.cpu(), output=cpu(output),
-        balance_loss=losses.load_balance_loss(probs, tokens_per_expert).cpu(), z_loss=losses.z_loss(logits).cpu(),
-        cv_loss=torch.zeros(()), metrics=metrics)
+        topk_indices=r.topk_indices.cpu(), routed_weights=cpu(r.topk_weights), topk_weights=cpu(r.topk_weights),
+        dropped=dropped.cpu(), expert_outputs=cpu(expert_outputs), shared_output=cpu(shared_output),
+        demand=tokens_per_expert.cpu(), tokens_per_expert=tokens_per_expert.cpu(), output=cpu(output),
+        balance_loss=health.balance_loss.cpu(), z_loss=health.z_loss.cpu(), cv_loss=torch.zeros(()),
+        metrics=metrics)
 
 
 def slot_outputs(block: MoEBlock, x: torch.Tensor, topk_indices: torch.Tensor) -> torch.Tensor:

@@ -81,7 +81,7 @@ def what_if(source: RoutingTrace | torch.Tensor, variant: str = "switch", top_k:
 def _bias(trace: RoutingTrace | None, selection_bias: torch.Tensor | None, E: int) -> torch.Tensor:
     if selection_bias is not None:
         return selection_bias.detach().float().cpu()
-    if trace is not None and trace.router == "sigmoid_bias":  # DeepSeek-V3: selection = sigmoid + bias
+    if trace is not None and trace.router_spec.selection_bias:  # DeepSeek-V3: selection = sigmoid + bias
         return (trace.selection_scores - trace.router_probs)[0]
     return torch.zeros(E)
 

@@ -34,7 +34,11 @@ class Slot:
 class CapacityDemo(NamedTuple):
     x: torch.Tensor  # (T, D) the seeded tokens
     trace: RoutingTrace
-    routed_weights: torch.Tensor  # (T, K) combine weights before the capacity limit (the trace's are 0 if dropped)
+
+    @property
+    def routed_weights(self) -> torch.Tensor:
+        """(T, K) combine weights before the capacity limit (the trace's topk_weights are 0 where dropped)."""
+        return self.trace.routed_weights.float()
 
 
 def capacity_demo(cfg: MoEConfig, num_tokens: int, token_seed: int) -> CapacityDemo:
@@ -43,14 +47,13 @@ def capacity_demo(cfg: MoEConfig, num_tokens: int, token_seed: int) -> CapacityD
     x = torch.randn(num_tokens, cfg.d_model, generator=torch.Generator().manual_seed(token_seed))
     with torch.inference_mode():
         _, trace = layer(x)
-        routed_weights = layer._route(layer._flatten(x)).routing.topk_weights  # the layer's own gating, before drops
-    return CapacityDemo(x, trace, routed_weights.float())
+    return CapacityDemo(x, trace)
 
 
 def expert_buffers(demo: CapacityDemo, policy: str) -> list[list[Slot]]:
     """Per expert, its token copies in queue order: the first C are in its slots, the rest overflowed."""
     trace = demo.trace
-    if trace.router == "expert_choice":
+    if trace.router_spec.experts_choose:
         raise ValueError("expert choice has no overflow: each expert picks exactly C tokens.")
     T, _ = trace.topk_indices.shape
     probs = trace.router_probs.gather(1, trace.topk_indices).float().cpu()

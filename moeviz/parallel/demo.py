@@ -30,7 +30,7 @@ def imbalance_demo(cfg: MoEConfig, num_tokens: int, skew: float, world_size: int
         run = measure_expert_parallel(cfg.replace(device="cpu"), x, world_size, repeats)
         y, dropped = local_group_reference(layer, x, world_size)
         with torch.inference_mode():
-            demand = torch.bincount(layer(x)[1].topk_indices.reshape(-1), minlength=cfg.num_experts).float()
+            demand = layer.route(x).selected_per_expert.float()
         out[label] = {"workers": run.workers, "step_ms": run.step_ms, "pool_start_s": run.pool_start_s,
                       "max_abs_diff": float((run.output - y).abs().max()), "dropped_fraction": dropped,
                       "load_max_over_mean": float(demand.max() / demand.mean())}  # routing demand, before capacity

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-
 from moeviz.config import MoEConfig
 from moeviz.parallel.capacity import capacity_demo, dropped_tokens
+from moeviz.routers import router_spec
 
 
 class DroplessVsCapacity(NamedTuple):
@@ -43,7 +43,7 @@ def dropless_vs_capacity(cfg: MoEConfig, num_tokens: int, token_seed: int,
 
     "Without a limit" is C = T (capacity factor N / k): no expert can receive more than T copies, so
     nothing drops, for Switch too (whose config always has a factor). Expert choice has no dropless form."""
-    if cfg.router == "expert_choice":
+    if router_spec(cfg.router).experts_choose:
         raise ValueError("expert choice always has a capacity: each expert picks exactly C tokens.")
     unlimited = capacity_demo(cfg.replace(capacity_factor=cfg.num_experts / cfg.top_k), num_tokens, token_seed)
     limited = capacity_demo(cfg.replace(capacity_factor=capacity_factor), num_tokens, token_seed)

@@ -23,8 +23,8 @@ import torch
 import torch.distributed as dist
 
 from moeviz.config import MoEConfig
-from moeviz.dispatch import combine
-from moeviz.experts import Experts
+from moeviz.routers import router_spec
+from moeviz.dispatch import combine, forward_by_expert, group_slots
 from moeviz.layer import MoELayer
 
 ID_BYTES = 8  # int64 expert id sent with each row
@@ -48,7 +48,7 @@ def unsupported_reason(cfg: MoEConfig) -> str | None:
     """Why this config cannot run expert-parallel with an exact match to the single-process layer, or None.
 
     (Workers run the layer in eval mode, so training noise never makes ranks route differently.)"""
-    if cfg.router == "expert_choice":
+    if router_spec(cfg.router).experts_choose:
         return "expert choice ranks all tokens of the batch together, so a rank cannot route its shard alone."
     return None
 
@@ -94,13 +94,11 @@ def ep_step(layer: MoELayer, x_local: torch.Tensor, group=None) -> tuple[torch.T
     start = time.perf_counter()
     clock = _Clock()
     with torch.no_grad():
-        r = clock.time("route", layer._route, x_local)  # the layer's own gating code, on local tokens only
+        r = clock.time("route", layer.route, x_local)  # the layer's own gating code, on local tokens only
         T, K = r.routing.topk_indices.shape
-        slots = (~r.dropped).reshape(-1).nonzero().squeeze(1)  # flat slot id t * K + j
-        slot_experts = r.routing.topk_indices.reshape(-1)[slots]
+        # Sorted by expert = sorted by destination rank too, since each rank owns a contiguous block of experts.
+        slots, slot_experts, _ = group_slots(r.routing.topk_indices, ~r.dropped, E)
         dest = expert_owner(slot_experts, E, W)
-        order = torch.argsort(dest * E + slot_experts, stable=True)  # by destination rank, then expert
-        slots, slot_experts, dest = slots[order], slot_experts[order], dest[order]
         send_counts = torch.bincount(dest, minlength=W)
         # 1) how many rows each rank will receive, 2) the rows and their expert ids.
         recv_counts = _exchange(clock, send_counts, [1] * W, [1] * W, group)
@@ -109,7 +107,8 @@ def ep_step(layer: MoELayer, x_local: torch.Tensor, group=None) -> tuple[torch.T
         recv_experts = _exchange(clock, slot_experts, send_n, recv_n, group)
         # A sharded layer (keep_local_experts) numbers its experts from its first one; a full one from 0.
         offset = int(owner_starts(E, W)[rank]) if layer.experts.num_experts < E else 0
-        out_rows = clock.time("compute", _run_local_experts, layer.experts, recv_rows, recv_experts - offset)
+        # Rows arrive grouped by sender: forward_by_expert regroups them by local expert and restores the order.
+        out_rows = clock.time("compute", forward_by_expert, layer.experts, recv_rows, recv_experts - offset)
         # 3) results travel back along the reverse splits.
         back = _exchange(clock, out_rows, recv_n, send_n, group)
         expert_outputs = x_local.new_zeros(T * K, x_local.shape[1])
@@ -132,15 +131,6 @@ def keep_local_experts(layer: MoELayer, rank: int, world_size: int) -> MoELayer:
     experts.w_in = torch.nn.Parameter(experts.w_in.data[block].clone(), requires_grad=False)
     experts.w_out = torch.nn.Parameter(experts.w_out.data[block].clone(), requires_grad=False)
     return layer
-
-
-def _run_local_experts(experts: Experts, rows: torch.Tensor, local_ids: torch.Tensor) -> torch.Tensor:
-    """Rows arrive grouped by sender; regroup by expert, run each local expert once, restore the order."""
-    order = torch.argsort(local_ids, stable=True)
-    counts = torch.bincount(local_ids, minlength=experts.num_experts).tolist()
-    out = torch.empty_like(rows)
-    out[order] = experts.forward_grouped(rows[order], counts)
-    return out
 
 
 def _stats(rank, W, E, T, x_local, send_n, recv_n, clock) -> dict:

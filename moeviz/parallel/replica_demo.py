@@ -11,8 +11,10 @@ from moeviz.eplb import default_plan, plan_replicas
 from moeviz.layer import MoELayer
 from moeviz.parallel.pool import measure_expert_parallel
 from moeviz.parallel.workload import skewed_tokens
+from moeviz.routers import ROUTER_SPECS
 
-NO_CAPACITY_ROUTERS = ("softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk")
+# the routers that run without a capacity limit unless one is set (Switch and expert choice always have one)
+NO_CAPACITY_ROUTERS = tuple(name for name, spec in ROUTER_SPECS.items() if spec.default_capacity_factor is None)
 
 
 def replica_config(cfg: MoEConfig) -> tuple[MoEConfig, str | None]:

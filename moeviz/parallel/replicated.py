@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from moeviz.dispatch import combine
+from moeviz.dispatch import combine, forward_by_expert, group_slots
 from moeviz.layer import MoELayer
-from moeviz.parallel.engine import ID_BYTES, _Clock, _exchange, _run_local_experts
+from moeviz.parallel.engine import ID_BYTES, _Clock, _exchange
 
 
 def check_placement(phy2log, num_experts: int, world_size: int) -> None:
@@ -54,20 +54,20 @@ def replicated_step(layer: MoELayer, x_local: torch.Tensor, phy2log, group=None)
     S = P // W
     start, clock = time.perf_counter(), _Clock()
     with torch.no_grad():
-        r = clock.time("route", layer._route, x_local)
+        r = clock.time("route", layer.route, x_local)
         T, K = r.routing.topk_indices.shape
         table, count = replica_table(phy2log, E)
         experts = r.routing.topk_indices.reshape(-1)  # (T * K,) logical
         position = torch.arange(T).repeat_interleave(K) * W + rank  # distinct over ranks: spreads the replicas
         physical = table[experts, position % count[experts]]  # (T * K,) the slot each copy goes to
-        order = torch.argsort(physical, stable=True)  # slots are grouped by rank, so this sorts by destination
-        physical = physical[order]
+        # slots are grouped by rank, so sorting copies by slot (the engine's grouping) sorts them by destination
+        order, physical, _ = group_slots(physical.view(T, K), torch.ones(T, K, dtype=torch.bool), P)
         send_n = torch.bincount(physical // S, minlength=W)
         recv_n = _exchange(clock, send_n, [1] * W, [1] * W, group).tolist()
         send_n = send_n.tolist()
         rows = _exchange(clock, x_local[order // K].contiguous(), send_n, recv_n, group)
         local = _exchange(clock, physical % S, send_n, recv_n, group)
-        out_rows = clock.time("compute", _run_local_experts, layer.experts, rows, local)
+        out_rows = clock.time("compute", forward_by_expert, layer.experts, rows, local)
         back = _exchange(clock, out_rows, recv_n, send_n, group)
         expert_outputs = x_local.new_empty(T * K, x_local.shape[1])
         expert_outputs[order] = back

@@ -19,10 +19,11 @@ import sys
 import torch
 import torch.distributed as dist
 
-from moeviz.config import ROUTERS, MoEConfig
+from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.parallel.engine import ep_step, keep_local_experts, local_group_reference, unsupported_reason
 from moeviz.parallel.workload import skewed_tokens
+from moeviz.routers import ROUTER_SPECS
 
 
 def parse_args(argv):
@@ -30,7 +31,9 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--num-experts", type=int, default=8)
     p.add_argument("--top-k", type=int, default=2)
-    p.add_argument("--router", default="softmax_topk", choices=[r for r in ROUTERS if r != "expert_choice"])
+    # experts-choose routers rank the whole batch together, so a rank cannot route its shard alone
+    p.add_argument("--router", default="softmax_topk",
+                   choices=[name for name, spec in ROUTER_SPECS.items() if not spec.experts_choose])
     p.add_argument("--capacity-factor", type=float, default=None, help="slots per expert per rank's group "
                    "(default: no limit; switch uses its own default)")
     p.add_argument("--d-model", type=int, default=256)
@@ -50,7 +53,7 @@ def main(argv=None) -> int:
             return 2
     try:  # before joining the group, so no peer waits on a rank that gave up
         cfg = MoEConfig(d_model=args.d_model, d_hidden=args.d_hidden, num_experts=args.num_experts,
-                        top_k=1 if args.router == "switch" else args.top_k, router=args.router,
+                        top_k=MoEConfig.routed_top_k(args.router, args.top_k), router=args.router,
                         capacity_factor=args.capacity_factor, device="cpu", seed=args.seed)
     except ValueError as error:
         print(error, file=sys.stderr)

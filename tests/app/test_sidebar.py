@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from moeviz.app.nav import PAGES, existing_pages
+from moeviz.app.nav import PAGES
 from moeviz.config import MoEConfig
 from moeviz.app.params import (BALANCE_WEIGHTS, DEFAULTS, SHARED_KEYS, ParamError, ReadResult, fit_top_k,
                                parse_capacity, parse_choice, parse_flag, parse_float_choice, parse_int, parse_text,
@@ -198,20 +198,19 @@ def test_moving_a_control_updates_the_link():
     assert at.query_params["num_experts"] == "12" and at.query_params["capacity_factor"] == "2"
 
 
-def test_links_exist_only_for_pages_on_disk():
+def test_every_page_file_is_linked_in_menu_order():
     at = run_app()
-    on_disk = existing_pages()
-    assert on_disk[0].path == "app.py"
-    assert all((ROOT / p.path).is_file() for p in on_disk)
-    assert {p.path for p in PAGES} >= {p.path for p in on_disk}
+    assert PAGES[0].path == "app.py"
+    on_disk = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
+    assert sorted(p.path for p in PAGES[1:]) == on_disk  # no page file unlisted, no listed page missing
     links = at.sidebar.page_link
-    assert [link.proto.label for link in links] == [p.label for p in on_disk]
+    assert [link.proto.label for link in links] == [p.label for p in PAGES]
     at.slider(key="num_experts").set_value(12).run()
     for link in at.sidebar.page_link:  # every link carries the current controls to the next page
         assert "num_experts=12" in link.proto.query_string and "top_k=2" in link.proto.query_string
 
 
-@pytest.mark.parametrize("page", [p.path for p in existing_pages() if p.path != "app.py"])
+@pytest.mark.parametrize("page", [p.path for p in PAGES if p.path != "app.py"])
 def test_every_existing_page_runs_and_keeps_the_controls(page):
     at = run_app(num_experts="16", top_k="3")
     at.switch_page(page).run()

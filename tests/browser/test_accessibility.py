@@ -14,7 +14,7 @@ import re
 import pytest
 from _harness import ARTIFACTS, assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
-from moeviz.app import existing_pages
+from moeviz.app import PAGES
 
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
@@ -161,7 +161,7 @@ def open_number_tables(page) -> list[str]:
 
 
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize("info", existing_pages(), ids=page_name)
+@pytest.mark.parametrize("info", PAGES, ids=page_name)
 def test_page_is_accessible(page, streamlit_server, info):
     link, action_name, action = ACTIONS[info.url]
     counts, problems = {}, []

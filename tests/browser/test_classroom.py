@@ -8,10 +8,8 @@ import io
 import pytest
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
-from moeviz.app import existing_pages
+from moeviz.app import PAGES
 from moeviz.export import CSV_COLUMNS
-
-PAGES = existing_pages()
 
 
 @pytest.mark.parametrize("page_info", PAGES, ids=lambda p: p.url.strip("/") or "home")

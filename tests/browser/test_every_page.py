@@ -3,9 +3,8 @@ reproduces the view in a fresh browser, and a screenshot of each page is saved (
 import pytest
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
-from moeviz.app.nav import existing_pages
+from moeviz.app.nav import PAGES
 
-PAGES = [p for p in existing_pages()]
 # Pages whose figures are computed from the sidebar's layer on load (balance trains only on request,
 # quiz and glossary show no layer-driven figure until asked).
 # /heatmap routes with its model's own k by default (olmoe-tiny); its model=moeviz-lm view follows the sidebar

@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from _harness import assert_no_console_errors, assert_no_exception, open_app, wait_for_app
 
-from moeviz.app import existing_pages
+from moeviz.app import PAGES
 from moeviz.config import ROUTER_LABELS
 from moeviz.presets import PRESETS
-
-PAGES = existing_pages()
+from moeviz.routers import router_spec
 
 
 def shown_controls(page) -> dict[str, str]:
@@ -38,7 +37,8 @@ def expected_controls(preset) -> dict[str, str]:
     weight = preset.balance_weight
     return {"num_experts": str(preset.num_experts), "router": ROUTER_LABELS[preset.router],
             "capacity_factor": preset.capacity_factor, "balance_weight": "0 (off)" if weight == 0 else f"{weight:g}",
-            "seed": str(preset.seed), "top_k": "1 (switch)" if preset.router == "switch" else str(preset.top_k)}
+            "seed": str(preset.seed),
+            "top_k": "1 (switch)" if router_spec(preset.router).fixed_top_k else str(preset.top_k)}
 
 
 def link_controls(page) -> dict[str, str]:

@@ -5,7 +5,7 @@ import re
 
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
-from moeviz.app import existing_pages
+from moeviz.app import PAGES
 
 
 def _settled(page) -> None:
@@ -80,7 +80,7 @@ def test_hostile_link_warns_and_falls_back(page, streamlit_server):
 
 
 def test_values_survive_a_page_change(page, streamlit_server):
-    others = [p for p in existing_pages() if p.path != "app.py"]
+    others = [p for p in PAGES if p.path != "app.py"]
     if not others:
         return  # nothing to switch to yet
     open_app(page, streamlit_server, "/?num_experts=12&top_k=3&step=2&trained=0")  # the random layer has N = 12
