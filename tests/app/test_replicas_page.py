@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from moeviz.eplb import balancedness, default_plan, plan_replicas
 from moeviz.parallel import shutdown_pool
@@ -109,13 +108,7 @@ def test_example_views_match_moeviz_routes():
 
 
 def tiny_trace() -> bytes:
-    from moeviz import MoEConfig, MoELayer
-    from moeviz.hf.model import CheckpointRouting
-    from moeviz.hf.tracefile import routing_json
-    layer = MoELayer(MoEConfig(d_model=16, d_hidden=32, num_experts=8, top_k=2, seed=0, device="cpu")).eval()
-    traces = tuple(layer(torch.randn(30, 16, generator=torch.Generator().manual_seed(s)))[1] for s in range(2))
-    return routing_json(CheckpointRouting("tiny", "moeviz", "x", tuple(range(30)), tuple("t" * 30), traces,
-                                          (0, 1), ())).encode()
+    return fx.moeviz_trace(30, 8, 2, layers=(0, 1))[0]
 
 
 def test_uploaded_trace_with_logits_shows_probabilities_and_what_if():

@@ -126,13 +126,8 @@ def test_megatron_logits_give_probabilities_and_a_what_if(tmp_path, monkeypatch,
 
 
 def test_moeviz_trace_carries_logits_and_pairs_whole_layers():
-    from moeviz import MoEConfig, MoELayer
-    from moeviz.hf.model import CheckpointRouting
-    from moeviz.hf.tracefile import routing_json
-    layer = MoELayer(MoEConfig(d_model=16, d_hidden=32, num_experts=E, top_k=K, seed=0, device="cpu")).eval()
-    traces = tuple(layer(torch.randn(T, 16, generator=torch.Generator().manual_seed(s)))[1] for s in range(2))
-    routing = CheckpointRouting("tiny", "moeviz", "x", tuple(range(T)), tuple("t" * T), traces, (1, 3), ())
-    summary = summarize(routing_json(routing).encode(), paths=True, window_start=START, window_tokens=W)
+    data, traces = fx.moeviz_trace(T, E, K, layers=(1, 3))
+    summary = summarize(data, paths=True, window_start=START, window_tokens=W)
     journey = np.stack([t.topk_indices.numpy() for t in traces], axis=1)
     np.testing.assert_array_equal(summary.window.ids, journey[START:START + W])
     np.testing.assert_array_equal(summary.pairs[(1, 3)].counts, reference_pairs(journey, 0, 1))
