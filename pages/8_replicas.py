@@ -267,8 +267,10 @@ def logits_section(summary, index: int):
     i = window.layers.index(layer)
     labels = [f"#{window.start + t}" for t in range(window.num_tokens)]
     app.chart(probs_heatmap(views.window_probs(window, layer), window.ids[:, i], labels,
-                            title=f"Layer {layer}: softmax of the router logits, the dump's experts outlined"),
+                            title=f"Layer {layer}: router probabilities"),
               key="routes_probs")
+    st.caption(f"The softmax of the router logits the dump recorded for the window's tokens at layer {layer}; "
+               "outlined: the experts the dump says each token used.")
     variant = app.linked(st.selectbox, "Route the same logits with", VARIANT_KEYS, key="routes_whatif",
                          default="switch", parse=app.parse_choice(VARIANT_KEYS), format_func=VARIANT_LABELS.get)
     left, right = st.columns(2)

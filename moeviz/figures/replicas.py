@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from moeviz.figures import BLUE, INK, ORANGE, figure, safe_label
+from moeviz.figures import BLUE, INK, ORANGE, expert_names, figure, safe_label
 
 COLORS = (ORANGE, BLUE)
 
@@ -62,8 +62,14 @@ def co_selection_share_map(share, layer_a: int, layer_b: int, title: str | None 
                       name="share", xgap=1, ygap=1, colorbar=dict(title=dict(text="share"), thickness=12),
                       hovertemplate=f"of the tokens with E%{{y}} at layer {layer_a}, %{{z:.1%}} chose E%{{x}} "
                                     f"at layer {layer_b}<extra></extra>")
-    return figure([heat], title or f"Tokens with expert i at layer {layer_a}: share that choose j at layer {layer_b}",
+    return figure([heat], title or f"Layer {layer_a} → layer {layer_b}: who goes where",
                   height or max(300, 120 + 14 * Ea),
-                  xaxis=dict(title=dict(text=f"expert at layer {layer_b}"), showgrid=False, zeroline=False),
+                  xaxis=dict(title=dict(text=f"expert at layer {layer_b}"), showgrid=False, zeroline=False,
+                             **_expert_ticks(Eb)),
                   yaxis=dict(title=dict(text=f"expert at layer {layer_a}"), autorange="reversed", showgrid=False,
-                             zeroline=False))
+                             zeroline=False, **_expert_ticks(Ea)))
+
+
+def _expert_ticks(n: int) -> dict:
+    """Every expert named (E0, E1, ...) while the names fit; plotly's own ticks beyond."""
+    return dict(tickvals=list(range(n)), ticktext=expert_names(n)) if n <= 32 else {}

@@ -101,7 +101,7 @@ def test_example_views_match_moeviz_routes():
     np.testing.assert_array_equal(values(journey["z"]), summary.window.ids[:, :, 0])
     lost = views.dropped_copies(summary.window, drops)
     assert lost and any(len(d.value) == len(lost) for d in at.dataframe)
-    share = figure_titled(at, "Tokens with expert i at layer 2")["data"][0]["z"]
+    share = figure_titled(at, "Layer 2 → layer 3")["data"][0]["z"]
     np.testing.assert_allclose(values(share), views.co_selection_share(summary.pairs[(2, 3)]))
     assert any("no router logits" in i.value for i in at.info)  # vLLM's layout has ids only: said on screen
     assert any("cannot show" in m.value and "router probabilities" in m.value for m in at.markdown)
@@ -116,7 +116,7 @@ def test_uploaded_trace_with_logits_shows_probabilities_and_what_if():
     at.file_uploader(key="routes_upload").set_value(("trace.json", tiny_trace(), "application/json")).run()
     assert not at.exception and not at.error
     summary = summarize(tiny_trace(), paths=True)
-    probs = figure_titled(at, "Layer 0: softmax of the router logits")["data"][0]["z"]
+    probs = figure_titled(at, "Layer 0: router probabilities")["data"][0]["z"]
     np.testing.assert_allclose(values(probs), views.window_probs(summary.window, 0), rtol=1e-6)
     w = views.window_what_if(summary.window, 0, "switch", 1.0, "weight")
     whatif = figure_titled(at, "Layer 0 under Switch")["data"]
