@@ -41,6 +41,8 @@ def test_checkpoint_routing_is_read_like_its_trace():
     assert not at.exception and not at.error
     m = metrics(at)
     assert m["Format"] == "moeviz" and m["MoE layers"] == "4" and m["Experts per layer"] == "8"
+    assert figure_titled(at, "Layer 0: router probabilities")  # a checkpoint's trace carries its logits
+    assert not any("No probabilities" in i.value for i in at.info)
 
 
 def test_upload_reads_a_dump_and_names_a_bad_one():
