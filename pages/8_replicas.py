@@ -1,4 +1,5 @@
-"""Replicas (URL /replicas): bring a cluster's routing, plan expert replicas with EPLB, run them on workers."""
+"""Replicas (URL /replicas): bring a cluster's routing, see what it shows (load, drops, journeys, co-selection,
+probabilities where it has logits), plan expert replicas with EPLB, run them on workers."""
 import streamlit as st
 
 import moeviz.app as app
@@ -7,14 +8,20 @@ from moeviz.app.replica_runners import checkpoint_routes, example_routes, upload
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
 from moeviz.figures import parallel as parallel_figs
 from moeviz.figures import replicas as figs
-from moeviz.figures.routing import expert_load_bars
+from moeviz.figures.checkpoint import journey_grid, layer_load_heatmap
+from moeviz.figures.routing import expert_load_bars, probs_heatmap, router_heatmap
 from moeviz.hf.files import CheckpointError
 from moeviz.hf.folders import available_models
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.model import MODEL_SHAPES
 from moeviz.parallel.replica_demo import replica_config, replica_demo
+from moeviz.app.params import CAPACITY_FACTORS
+from moeviz.config import DROP_POLICIES
 from moeviz.routes import FORMATS, MAX_UPLOAD_BYTES, RoutesError
+from moeviz.routes import views
 from moeviz.routes.example import EXAMPLE_SHAPE
+from moeviz.routes.paths import MAX_WINDOW_TOKENS, WINDOW_TOKENS
+from moeviz.variants import VARIANT_KEYS, VARIANTS
 from moeviz.text import escape_markdown
 
 SOURCES = {"example": "Built-in example", "upload": "Upload a dump", "checkpoint": f"Checkpoint ({DEFAULT_MODEL})"}
@@ -22,10 +29,19 @@ DEFAULT_TEXT = "def route(tokens):\n    return [expert for expert in experts if 
 RUN_TOKENS, RUN_D_MODEL, RUN_D_HIDDEN = 2048, 256, 512
 RUN_WORKERS, RUN_SKEWS = (2, 4), (0.5, 0.75, 0.9, 1.0)
 SHAPE_NAMES = {name.split(" (")[0]: name for name in MODEL_SHAPES}
+DROP_FACTORS = tuple(float(c) for c in CAPACITY_FACTORS[1:])  # a drop view needs a limit: no "off"
+MAX_WINDOW_START = 10**9
+VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
+
+
+def window_start() -> int:
+    """The journey window's first token, read before the dump (the pass keeps only that window)."""
+    return st.session_state.get("routes_window",
+                                app.url_value("routes_window", 0, app.parse_int(0, MAX_WINDOW_START)))
 
 
 def load_routing():
-    """Section 1: the routing summary from the chosen source, or None (with a message saying why)."""
+    """Section 1: (the routing summary from the chosen source, what it is), or None with a message saying why."""
     st.header("1 · Bring the routing")
     source = app.linked(st.radio, "Routing from", SOURCES, key="routes_source", default="example",
                         parse=app.parse_choice(list(SOURCES)), horizontal=True, format_func=SOURCES.get)
@@ -35,7 +51,7 @@ def load_routing():
                        f"{EXAMPLE_SHAPE['layers']} layers x top-{EXAMPLE_SHAPE['top_k']} of "
                        f"{EXAMPLE_SHAPE['experts']} experts, a few experts hot in each layer), read by the same "
                        "reader as a real one.")
-            return example_routes()
+            return example_routes(window_start()), "the built-in example (made up)"
         if source == "upload":
             return uploaded()
         return from_checkpoint()
@@ -54,7 +70,8 @@ def uploaded():
     if upload is None:
         st.info("Upload a file to see its routing; the built-in example shows what you will get.")
         return None
-    return uploaded_routes(upload.file_id, upload.getvalue(), layers, top_k)
+    return (uploaded_routes(upload.file_id, upload.getvalue(), layers, top_k, window_start()),
+            f"the upload “{escape_markdown(upload.name[:80])}”")
 
 
 def from_checkpoint():
@@ -67,15 +84,21 @@ def from_checkpoint():
     app.set_url_value("routes_text", text)
     st.caption(f"{DEFAULT_MODEL}: a tiny random-weight OLMoE checkpoint in Hugging Face's layout, routed by its own "
                "router (the /heatmap page shows each token).")
-    return checkpoint_routes(DEFAULT_MODEL, str(path), text)
+    return checkpoint_routes(DEFAULT_MODEL, str(path), text, window_start()), f"checkpoint {DEFAULT_MODEL}"
 
 
-def show_summary(summary) -> int:
-    """The summary's outline and one layer's expert load; returns the chosen layer's position."""
+def show_summary(summary, where: str) -> int:
+    """The summary's outline, what it cannot show, and one layer's expert load; returns the chosen layer's
+    position."""
     a, b, c = st.columns(3)
     a.metric("Format", summary.format)
     b.metric("MoE layers", len(summary.layers))
     c.metric("Experts per layer", summary.num_experts)
+    st.markdown(f"Read from {where} as **{escape_markdown(FORMATS[summary.format].what)}**.")
+    missing = views.missing_views(summary)
+    if missing:
+        st.markdown("This dump cannot show:\n" + "\n".join(f"- **{view}**: {escape_markdown(why)}."
+                                                          for view, why in missing.items()))
     for note in summary.notes[:6]:
         st.caption(escape_markdown(note))
     st.header("2 · Where the load goes")
@@ -127,6 +150,17 @@ def plan_section(summary, index: int):
         st.info(plan.note)
     app.chart(figs.placement_map(plan.phy2log, gpus, counts), key="placement")
     explain(gpus, nodes)
+    every_layer(summary, gpus, replicas, nodes)
+
+
+def every_layer(summary, gpus: int, replicas: int, nodes: int):
+    st.subheader("Every layer")
+    loads = summary.load() / summary.load().sum(axis=1, keepdims=True)
+    app.chart(layer_load_heatmap(loads, [s.layer for s in summary.layers]), key="routes_layer_loads")
+    st.dataframe(views.layer_table(summary, gpus, replicas, nodes), hide_index=True)
+    st.caption("Two measures of the same skew: max/mean per expert (the busiest expert over the average one, as "
+               "on moeviz's other pages; 1 = even) and balancedness, mean/max per GPU (what SGLang logs and vLLM's "
+               "EPLB reports; 1 = even), with the experts in blocks over the GPUs and after this plan.")
 
 
 def explain(gpus: int, nodes: int):
@@ -149,8 +183,112 @@ def explain(gpus: int, nodes: int):
         "expert means copying its weights between GPUs, so the plan is redone now and then, not every step.")
 
 
+def drops_section(summary, index: int):
+    st.header("4 · Drops at a capacity")
+    if "drops at a capacity" in views.missing_views(summary):
+        st.info("No drops to show: " + escape_markdown(views.missing_views(summary)["drops at a capacity"]) + ".")
+        return []
+    cf = app.linked(st.select_slider, "Capacity factor (cf)", DROP_FACTORS, key="routes_capacity", default=1.0,
+                    parse=app.parse_float_choice(DROP_FACTORS))
+    drops = views.capacity_drops(summary, cf)
+    chosen = next(d for d in drops if d.layer == summary.layers[index].layer)
+    counts = summary.layers[index].tokens_per_expert
+    app.chart(expert_load_bars([c - d for c, d in zip(counts, chosen.dropped)], capacity=chosen.capacity,
+                               dropped_per_expert=chosen.dropped, even_share=sum(counts) / len(counts),
+                               title=f"Layer {chosen.layer}: copies each expert keeps at C = {chosen.capacity}"),
+              key="routes_drops")
+    st.markdown(f"Each expert has C = ⌈cf·T·k/N⌉ = **{chosen.capacity:,} slots**; at layer {chosen.layer} "
+                f"**{chosen.share:.1%}** of the copies are dropped (all layers: "
+                f"{', '.join(f'{d.share:.0%}' for d in drops)}).")
+    st.caption("Which copies are dropped: position order, the copies queue at their expert in token order and the "
+               "first C get a slot (Megatron-Core's `--moe-token-drop-policy position`). It is the one rule an "
+               "index dump allows: dropping the least likely copies (Megatron's default, `probs`) needs router "
+               "weights the dump does not have. The whole dump counts as one batch; a system applies C per batch, "
+               "which drops at least as many.")
+    return drops
+
+
+def journeys_section(summary, index: int, drops):
+    st.header("5 · Token journeys")
+    start = st.number_input("First token of the window", 0, MAX_WINDOW_START, value=window_start(),
+                            key="routes_window", step=WINDOW_TOKENS,
+                            help=f"The pass over the dump keeps {WINDOW_TOKENS} tokens from here (at most "
+                                 f"{MAX_WINDOW_TOKENS}), so a long dump stays in bounded memory.")
+    app.set_url_value("routes_window", start)
+    missing = views.missing_views(summary)
+    window = summary.window
+    if window is None:
+        st.info("No journeys: " + escape_markdown(missing["token journeys"]) + ".")
+        return
+    if not window.num_tokens:
+        st.info(f"The dump has no token {start}: it is shorter. Start the window lower.")
+        return
+    labels = [f"#{window.start + t}" for t in range(window.num_tokens)]
+    app.chart(journey_grid(window.ids, labels, window.layers), key="routes_journey")
+    lost = views.dropped_copies(window, drops)
+    st.caption(f"Tokens {window.start}–{window.start + window.num_tokens - 1} (rows of the dump, counted across "
+               "requests or steps) at every MoE layer; the cell lists the token's experts in the dump's order.")
+    if lost:
+        st.markdown(f"At the capacity above, {len(lost)} of these copies are turned away:")
+        st.dataframe(lost, hide_index=True)
+    elif drops:
+        st.caption("No copy in this window is dropped: in position order the first tokens always find room, "
+                   "drops hit the tokens that come after an expert is full. Move the window later to see them.")
+    co_selection(summary, index, missing)
+
+
+def co_selection(summary, index: int, missing: dict):
+    st.subheader("Do consecutive layers choose together?")
+    if "co-selection" in missing:
+        st.info("No co-selection: " + escape_markdown(missing["co-selection"]) + ".")
+        return
+    pairs = sorted(summary.pairs)
+    layer = summary.layers[index].layer
+    a, b = next((p for p in pairs if p[0] == layer), pairs[-1])
+    pair = summary.pairs[(a, b)]
+    app.chart(figs.co_selection_share_map(views.co_selection_share(pair), a, b), key="routes_co_selection")
+    st.caption(f"Over all {pair.tokens:,} tokens routed at layers {a} and {b}: row i, column j = of the tokens "
+               f"that chose expert i at layer {a}, the share that chose expert j at layer {b}. Every pair of a "
+               "token's experts counts, so a row sums to k. If the layers chose independently, every row would "
+               "look alike (layer b's load); a bright cell off that pattern is a path tokens take.")
+
+
+def logits_section(summary, index: int):
+    st.header("6 · With router logits")
+    missing = views.missing_views(summary)
+    if "router probabilities and what-if" in missing:
+        st.info("No probabilities or what-if: " + escape_markdown(missing["router probabilities and what-if"])
+                + ". The checkpoint source shows them.")
+        return
+    window, layer = summary.window, summary.layers[index].layer
+    if layer not in window.logits:
+        st.info(f"The window's tokens have no logits at layer {layer}.")
+        return
+    i = window.layers.index(layer)
+    labels = [f"#{window.start + t}" for t in range(window.num_tokens)]
+    app.chart(probs_heatmap(views.window_probs(window, layer), window.ids[:, i], labels,
+                            title=f"Layer {layer}: router probabilities"),
+              key="routes_probs")
+    st.caption(f"The softmax of the router logits the dump recorded for the window's tokens at layer {layer}; "
+               "outlined: the experts the dump says each token used.")
+    variant = app.linked(st.selectbox, "Route the same logits with", VARIANT_KEYS, key="routes_whatif",
+                         default="switch", parse=app.parse_choice(VARIANT_KEYS), format_func=VARIANT_LABELS.get)
+    left, right = st.columns(2)
+    cf = app.linked(left.select_slider, "Capacity factor", DROP_FACTORS, key="routes_whatif_capacity",
+                    default=1.0, parse=app.parse_float_choice(DROP_FACTORS))
+    policy = app.linked(right.selectbox, "Drop policy", DROP_POLICIES, key="routes_whatif_drop",
+                        default="weight", parse=app.parse_choice(DROP_POLICIES))
+    w = views.window_what_if(window, layer, variant, cf, policy)
+    app.chart(router_heatmap(w.trace, labels, title=f"Layer {layer} under {w.variant.label}"), key="routes_whatif_map")
+    changed = views.changed_tokens(window, layer, w.trace.topk_indices, ~w.trace.dropped)
+    st.caption(f"The same logits of these {window.num_tokens} tokens (one batch: C = {w.trace.capacity} slots per "
+               f"expert) through moeviz's {w.variant.label} router: {changed} tokens run a different set of experts "
+               "than the dump says. Softmax is the probability rule of most routers here; DeepSeek-style sigmoid "
+               "routers score each expert on its own.")
+
+
 def run_section(controls):
-    st.header("4 · Run it on worker processes")
+    st.header("7 · Run it on worker processes")
     cfg, note = replica_config(controls.moe_config(d_model=RUN_D_MODEL, d_hidden=RUN_D_HIDDEN, device="cpu"))
     workers_options = [w for w in RUN_WORKERS if w <= cfg.num_experts and cfg.num_experts % w == 0]
     if not workers_options:
@@ -206,8 +344,12 @@ controls = app.sidebar("moeviz · Replicas")
 st.title("Hot experts, replicated")
 st.caption("Serving and training systems record which experts every token used. Bring such a dump, see which "
            "experts are hot, plan replicas of them as DeepSeek's EPLB does, and run the plan on worker processes.")
-summary = load_routing()
-if summary is not None:
-    layer_index = show_summary(summary)
+loaded = load_routing()
+if loaded is not None:
+    summary, where = loaded
+    layer_index = show_summary(summary, where)
     plan_section(summary, layer_index)
+    drops = drops_section(summary, layer_index)
+    journeys_section(summary, layer_index, drops)
+    logits_section(summary, layer_index)
 run_section(controls)

@@ -12,6 +12,7 @@ with pipeline parallelism each rank's file numbers its own stage's layers from 0
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -33,12 +34,17 @@ def chunks(source: Source, opts, notes: list[str]) -> Iterator[Chunk]:
             if record.get("block", "decoder") == "mtp":
                 skipped_mtp += 1
                 continue
-            with_logits += "logit_offset" in record
-            yield Chunk(record["layer"], record["top_indices"])
+            has_logits = "logit_offset" in record
+            with_logits += has_logits
+            # read only if the chunk meets the window the caller keeps (the sidecar is E times the trace's size)
+            logits = partial(read_logits, source.path.parent, record) if has_logits and source.path else None
+            yield Chunk(record["layer"], record["top_indices"], logits=logits)
     if skipped_mtp:
         notes.append(f"{skipped_mtp} multi-token-prediction (mtp) records left out of the layer counts.")
     if with_logits:
-        notes.append(f"{with_logits} records point into a bf16 logits sidecar (read with megatron.read_logits).")
+        notes.append(f"{with_logits} records point into a bf16 logits sidecar (logits_rank{{N}}.bin)" + (
+            "." if source.path else "; an upload is one file, so the sidecar is not read (open the trace from "
+            "its folder, e.g. on the command line)."))
 
 
 def _lines(f, name: str) -> Iterator[bytes]:

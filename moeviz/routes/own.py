@@ -20,7 +20,8 @@ def trace_chunks(source: Source, opts, notes: list[str]) -> Iterator[Chunk]:
     notes.append(f"{routing.model_name or 'a checkpoint'}: {len(routing.token_ids)} tokens of its trace file "
                  "(router logits included).")
     for layer, trace in zip(routing.layers, routing.traces):
-        yield Chunk(layer, trace.topk_indices.numpy(), num_experts=trace.num_experts)
+        yield Chunk(layer, trace.topk_indices.numpy(), num_experts=trace.num_experts,
+                    logits=trace.router_logits.float().numpy())
 
 
 def summary_chunks(source: Source, opts, notes: list[str]) -> Iterator[Chunk]:

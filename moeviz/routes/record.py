@@ -3,7 +3,9 @@
 Readers yield `Chunk`s (one layer's rows of top-k expert ids, or one layer's counts when the dump holds only
 counts); `Tally` adds them up in one pass, holding a counter per layer and never the rows themselves, so a dump
 of any length is summarised in bounded memory. The result is a `Summary`: per MoE layer the tokens routed, k and
-tokens per expert (logical expert ids), plus the dense layers found and notes on what was skipped.
+tokens per expert (logical expert ids), plus the dense layers found and notes on what was skipped. Where the
+dump has per-token rows, the same pass also keeps (moeviz.routes.paths) a window of tokens' experts at every layer
+and the co-selection of consecutive layers, each in memory that does not grow with the dump.
 
 Traps handled here, once, for every format (see docs/systems.md "Routing dumps"):
 - a row of -1 is a token the layer never routed (a dense layer, or a padding row); -1 entries inside a row are
@@ -19,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from moeviz.routes.paths import CoSelection, Paths, Window
+
 MAX_EXPERTS = 1 << 16  # ids above this are not a real model's experts; refusing them bounds the counters
 
 
@@ -32,6 +36,7 @@ class Chunk(NamedTuple):
     counts: np.ndarray | None = None  # (E,) tokens per expert, for dumps that hold only counts
     top_k: int | None = None  # k of a count-only chunk, when the dump (or the user) says it
     num_experts: int | None = None  # the layer's expert count when the dump says it (experts nobody chose count)
+    logits: object = None  # (n, E) router logits of the rows, or a callable reading them (Megatron's sidecar)
 
 
 @dataclass
@@ -52,6 +57,10 @@ class Summary:
     layers: list[LayerSummary]
     dense_layers: list[int] = field(default_factory=list)  # layers with no routed token (no experts)
     notes: list[str] = field(default_factory=list)  # what was skipped or assumed, for the reader to see
+    # With Tally(paths=Paths(...)) only: a window of tokens' experts at every layer (None when the dump holds
+    # only counts), and the co-selection of each pair of consecutive layers found in the stream.
+    window: Window | None = None
+    pairs: dict[tuple[int, int], CoSelection] = field(default_factory=dict)
 
     @property
     def num_experts(self) -> int:
@@ -73,6 +82,7 @@ class _Layer:
         self.top_k = 0
         self.count_only_k: int | None = None
         self.skipped = 0  # rows with no routing (-1 or zero-filled)
+        self.rows = 0  # rows seen, routed or not: a token's position along this layer
         self.count_only = False
 
     def add_counts(self, counts: np.ndarray) -> None:
@@ -84,9 +94,10 @@ class _Layer:
 class Tally:
     """Adds up chunks layer by layer; `summary()` gives the record."""
 
-    def __init__(self, num_experts: int | None = None):
+    def __init__(self, num_experts: int | None = None, paths: Paths | None = None):
         self.num_experts = num_experts
         self._layers: dict[int, _Layer] = {}
+        self.paths = paths  # token windows and co-selection too (costs time: k x k pairs per token and layer)
 
     def add(self, chunk: Chunk) -> None:
         state = self._layers.setdefault(int(chunk.layer), _Layer())
@@ -118,12 +129,16 @@ class Tally:
         if ids.shape[1] >= 2:
             empty |= (ids == 0).all(axis=1)  # a zero-filled buffer row: real top-k never repeats an expert
         rows = ids[~empty]
+        before = state.counts.copy()
         if len(rows):
             self._check_rows(chunk.layer, rows)
             valid = rows[rows >= 0]
             self._check_experts(chunk.layer, int(valid.max()), None)
             state.add_counts(np.bincount(valid, minlength=self.num_experts or 0))
             state.top_k = max(state.top_k, int((rows >= 0).sum(axis=1).max()))
+        if self.paths is not None:
+            self.paths.add(int(chunk.layer), state.rows, ids, ~empty, before, chunk.logits)
+        state.rows += len(ids)
         state.tokens += len(rows)
         state.skipped += int(empty.sum())
 
@@ -167,4 +182,9 @@ class Tally:
             notes.append(f"dense layers (no routed token): {', '.join(map(str, dense))}.")
         if not layers:
             raise RoutesError("the file holds no routed token in any layer.")
-        return Summary(fmt, layers, dense, notes)
+        if self.paths is None:
+            return Summary(fmt, layers, dense, notes)
+        moe = [s.layer for s in layers]
+        window = self.paths.window(moe, E) if any(self._layers[i].rows for i in moe) else None
+        pairs = {p: c for p, c in self.paths.pairs.items() if c.tokens and p[0] in moe and p[1] in moe}
+        return Summary(fmt, layers, dense, notes + self.paths.notes, window, pairs)

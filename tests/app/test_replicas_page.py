@@ -1,5 +1,7 @@
 """/replicas under AppTest: the example, an upload and the checkpoint read to the summaries moeviz.routes gives;
+the views (drops, journeys, co-selection, probabilities, what-if) match moeviz.routes.views;
 the plan's metrics match moeviz.eplb's; bad links and bad files get messages; the worker run (slow)."""
+import base64
 import json
 
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 
 from moeviz.eplb import balancedness, default_plan, plan_replicas
 from moeviz.parallel import shutdown_pool
-from moeviz.routes import summarize
+from moeviz.routes import summarize, views
 from moeviz.routes.example import example_npy
 from tests.app.pages import metrics, open_page
 from tests.routes import fixtures as fx
@@ -39,6 +41,8 @@ def test_checkpoint_routing_is_read_like_its_trace():
     assert not at.exception and not at.error
     m = metrics(at)
     assert m["Format"] == "moeviz" and m["MoE layers"] == "4" and m["Experts per layer"] == "8"
+    assert figure_titled(at, "Layer 0: router probabilities")  # a checkpoint's trace carries its logits
+    assert not any("No probabilities" in i.value for i in at.info)
 
 
 def test_upload_reads_a_dump_and_names_a_bad_one():
@@ -71,3 +75,62 @@ def test_run_with_and_without_replicas():
         assert max(rows["with replicas"]) < max(rows["no replicas"])
     finally:
         shutdown_pool()
+
+
+def figure_titled(at, start: str) -> dict:
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return next(f for f in specs if f["layout"]["title"]["text"].startswith(start))
+
+
+def values(field) -> np.ndarray:
+    """A figure field as an array: plain JSON lists, or plotly's typed arrays ({"dtype", "bdata"[, "shape"]})."""
+    if isinstance(field, dict) and "bdata" in field:
+        flat = np.frombuffer(base64.b64decode(field["bdata"]), dtype=field["dtype"])
+        shape = field.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.array(field, dtype=float)
+
+
+def test_example_views_match_moeviz_routes():
+    at = open_page(PAGE, {"routes_layer": "2", "routes_capacity": "1", "routes_window": "3000"})
+    assert not at.exception and not at.error
+    summary = summarize(example_npy(), paths=True, window_start=3000)
+    drops = views.capacity_drops(summary, 1.0)
+    bars = {t["name"]: t for t in figure_titled(at, "Layer 2: copies each expert keeps")["data"]}
+    np.testing.assert_allclose(values(bars["dropped (over capacity)"]["y"]), drops[2].dropped)
+    assert bars[f"capacity C = {drops[2].capacity}"]
+    journey = figure_titled(at, "Each token's experts")["data"][0]
+    np.testing.assert_array_equal(values(journey["z"]), summary.window.ids[:, :, 0])
+    lost = views.dropped_copies(summary.window, drops)
+    assert lost and any(len(d.value) == len(lost) for d in at.dataframe)
+    share = figure_titled(at, "Layer 2 → layer 3")["data"][0]["z"]
+    np.testing.assert_allclose(values(share), views.co_selection_share(summary.pairs[(2, 3)]))
+    assert any("no router logits" in i.value for i in at.info)  # vLLM's layout has ids only: said on screen
+    assert any("cannot show" in m.value and "router probabilities" in m.value for m in at.markdown)
+
+
+def tiny_trace() -> bytes:
+    return fx.moeviz_trace(30, 8, 2, layers=(0, 1))[0]
+
+
+def test_uploaded_trace_with_logits_shows_probabilities_and_what_if():
+    at = open_page(PAGE, {"routes_source": "upload", "routes_whatif": "switch", "routes_whatif_capacity": "1"})
+    at.file_uploader(key="routes_upload").set_value(("trace.json", tiny_trace(), "application/json")).run()
+    assert not at.exception and not at.error
+    summary = summarize(tiny_trace(), paths=True)
+    probs = figure_titled(at, "Layer 0: router probabilities")["data"][0]["z"]
+    np.testing.assert_allclose(values(probs), views.window_probs(summary.window, 0), rtol=1e-6)
+    w = views.window_what_if(summary.window, 0, "switch", 1.0, "weight")
+    whatif = figure_titled(at, "Layer 0 under Switch")["data"]
+    np.testing.assert_allclose(values(whatif[0]["z"]), w.trace.router_probs.numpy(), rtol=1e-6)
+    assert not any("No probabilities" in i.value for i in at.info)
+
+
+def test_count_only_upload_says_what_it_cannot_show():
+    logical = np.random.default_rng(3).integers(0, 50, size=(2, 3, 8))
+    at = open_page(PAGE, {"routes_source": "upload"})
+    at.file_uploader(key="routes_upload").set_value(("stat.pt", fx.sglang_stat(logical), "application/octet-stream"))
+    at.run()
+    assert not at.exception and not at.error
+    infos = " ".join(i.value for i in at.info)
+    assert "No journeys" in infos and "counts only" in infos and "No drops" in infos

@@ -1,4 +1,5 @@
 """/replicas in Chromium: the built-in dump, an uploaded dump and the checkpoint each give a plan; the worker run;
+an uploaded trace with logits shows every view;
 screenshots at 1920, 1024 and 390 px."""
 import pytest
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
@@ -21,14 +22,19 @@ def test_example_dump_plan_at_three_widths(page, streamlit_server):
     assert_no_console_errors(page)
 
 
+def upload(page, base_url: str, link: str, path, shown: str) -> None:
+    """Open /replicas at `link`, upload the file at `path`, wait until `shown` is on the page."""
+    open_app(page, base_url, link)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text(shown).wait_for(timeout=60_000)
+    wait_for_app(page)
+    assert_no_exception(page)
+
+
 def test_uploaded_dump(page, streamlit_server, tmp_path):
     path = tmp_path / "routed_experts.npy"
     path.write_bytes(fx.npy_bytes(fx.routing(300, 4, 2, 16)))
-    open_app(page, streamlit_server, "/replicas?routes_source=upload")
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
-    page.get_by_text("Busiest GPU (sets the step time)").wait_for(timeout=60_000)
-    wait_for_app(page)
-    assert_no_exception(page)
+    upload(page, streamlit_server, "/replicas?routes_source=upload", path, "Busiest GPU (sets the step time)")
     assert page.get_by_text("MoE layers").is_visible()
     screenshot(page, "replicas-upload")
     assert_no_console_errors(page)
@@ -43,4 +49,22 @@ def test_checkpoint_routing_and_worker_run(page, streamlit_server):
     wait_for_app(page, timeout_ms=240_000)
     assert_no_exception(page)
     screenshot(page, "replicas-checkpoint-run")
+    assert_no_console_errors(page)
+
+
+def test_views_of_an_uploaded_trace_at_three_widths(page, streamlit_server, tmp_path):
+    """The views a trace with logits unlocks: drops, journeys, co-selection, probabilities and the what-if."""
+    path = tmp_path / "trace.json"
+    path.write_bytes(fx.moeviz_trace(40, 8, 2, layers=(0, 1, 2))[0])
+    upload(page, streamlit_server, "/replicas?routes_source=upload&routes_capacity=0.75&routes_whatif=switch", path,
+           "Route the same logits with")
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 9
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 1000})
+        wait_for_app(page)
+        for section in ("4 · Drops at a capacity", "5 · Token journeys", "Do consecutive layers choose together?",
+                        "6 · With router logits"):
+            page.get_by_role("heading", name=section).evaluate("e => e.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+            screenshot(page, f"replicas-views-{section.split(' ')[0].lower()}-{width}", full_page=False)
     assert_no_console_errors(page)

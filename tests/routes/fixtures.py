@@ -127,3 +127,18 @@ def megatron_jsonl(ids: np.ndarray, steps: int, logits: np.ndarray | None = None
 
 def bf16_bytes(x: np.ndarray) -> bytes:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(torch.bfloat16).view(torch.int16).numpy().tobytes()
+
+
+def moeviz_trace(tokens: int, experts: int, top_k: int, layers=(1, 3)) -> tuple[bytes, tuple]:
+    """A moeviz checkpoint trace (JSON bytes, router logits included) of a small seeded MoELayer on random
+    inputs, one trace per entry of `layers` (their decoder-layer numbers); also returns the RoutingTraces."""
+    from moeviz import MoEConfig, MoELayer
+    from moeviz.hf.model import CheckpointRouting
+    from moeviz.hf.tracefile import routing_json
+    layer = MoELayer(MoEConfig(d_model=16, d_hidden=32, num_experts=experts, top_k=top_k, seed=0,
+                               device="cpu")).eval()
+    traces = tuple(layer(torch.randn(tokens, 16, generator=torch.Generator().manual_seed(s)))[1]
+                   for s in range(len(layers)))
+    routing = CheckpointRouting("tiny", "moeviz", "x", tuple(range(tokens)), tuple("t" * tokens), traces,
+                                tuple(layers), ())
+    return routing_json(routing).encode(), traces
