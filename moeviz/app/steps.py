@@ -20,6 +20,9 @@ from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_che
                                 gate_formula, load_summary, misreading, router_certainty, top_k_table)
 
 
+PRESENTER_ROWS = 8  # step 5's heatmap rows in presenter mode: with the load bars beside it, one 768-px screen
+
+
 def _chart(fig, alt: str) -> None:
     chart(fig, width="stretch", config={"displayModeBar": False}, alt=alt)
 
@@ -147,7 +150,9 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
             _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output",
                                       zmax=zmax), alt="Output vectors of the running experts")
         _chart(figs.compute_bars(counts["flops_sparse"], counts["flops_dense"], unit="FLOPs per token",
-                                 title="Compute per token: sparse vs every expert"), alt="Compute comparison")
+                                 title="Compute per token: sparse vs every expert",
+                                 height=140 if presenting() else 170),  # presenter: one 768-px screen
+               alt="Compute comparison")
 
 
 def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -175,9 +180,13 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
     with c1:
         # Short title: the column is ~330 px wide at 1024 px and on a phone; the longer one was cut off.
         picked = "picked by the expert" if run.trace.router == "expert_choice" else "chosen"
-        _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
-                              title=f"Router probabilities (outlined: {picked})"),
-               alt="Heatmap of router probabilities with chosen cells outlined")
+        heat = router_heatmap(run.trace, run.labels, highlight_token=view.index,
+                              title=f"Router probabilities (outlined: {picked})")
+        if presenting() and len(run.labels) > PRESENTER_ROWS:  # the followed token's neighbourhood fits the screen
+            heat = figs.token_window(heat, len(run.labels), view.index, PRESENTER_ROWS)
+            st.caption(f"{PRESENTER_ROWS} of the {len(run.labels)} tokens, around “{escape_markdown(view.label)}”: "
+                       "drag the chart up or down for the others.")
+        _chart(heat, alt="Heatmap of router probabilities with chosen cells outlined")
     with c2:
         _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert"),
                alt="Bar chart of tokens per expert")
