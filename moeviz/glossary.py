@@ -107,10 +107,11 @@ MEASURES = {
                     "picks each expert as often as this router does overall, whatever the token). Under it a "
                     "token type goes to its usual first-choice expert only as often as the most-picked expert is "
                     "picked at all: the baseline the trained router's share is compared with.",
-    "combine check": "The check adds the weighted expert outputs shown above and compares the sum with the "
-                     "output the layer itself returned: the number is the largest difference between them over "
-                     "the vector's entries. 0, or below about 1e-5 (float rounding), means the sum above is exactly "
-                     "what the layer computed.",
+    "combine check": "The check adds the weighted expert outputs shown above and compares the sum, entry by entry, "
+                     "with the output the layer itself returned. The box shows the largest difference: as a number "
+                     "from 0.00001 up; below that in words, “exactly equal” (0) or “match to n decimal places” "
+                     "(the difference is under 10⁻ⁿ), which is float rounding: the sum above is exactly what the "
+                     "layer computed.",
 }
 
 __all__ = ["Entry", "ENTRIES", "HEALTH_SIGNALS", "MEASURES"]

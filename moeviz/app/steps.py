@@ -36,8 +36,8 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     explain(
         f"The token {_token_md(view)} reaches the MoE layer as one vector of **{D} numbers** (its hidden state). "
         "The layer stands where a Transformer block would have its feed-forward MLP, and its router scores "
-        "every token on its own: the next word may be sent to completely different experts. (With a capacity limit "
-        "or expert choice, whether a token gets its experts also depends on the rest of the batch: step 5.)")
+        "every token on its own: the next word may be sent to completely different experts. "
+        + batch_note(run.trace))
     _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"The hidden vector x, shape ({D},)"),
            alt="The token's hidden vector as a strip of coloured cells")
     _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
@@ -45,6 +45,21 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     c1.metric("Token", f"#{view.index} of {len(run.labels)}")
     c2.metric("Shape", f"({D},)")
     c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}")
+
+
+def batch_note(trace) -> str:
+    """Step 1's word on the batch, true for the layer shown: only a capacity limit or expert choice makes a
+    token's experts depend on the other tokens, and step 5 shows it only when one is set."""
+    if trace.router == "expert_choice":
+        return ("(Here the experts choose, so whether this token gets an expert depends on the rest of the "
+                "sentence: step 5 shows which tokens each expert picked.)")
+    if trace.capacity is not None:
+        return (f"(With the capacity limit set here, {trace.capacity} slots per expert, whether a token gets its "
+                "experts also depends on the rest of the batch: step 5 shows the copies that found their expert "
+                "full.)")
+    return ("(The capacity factor is off, so here a token's experts depend on that token alone. Set a capacity "
+            "factor in the sidebar and step 5 shows token copies dropped because other tokens filled their "
+            "expert first.)")
 
 
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
