@@ -90,7 +90,8 @@ def _layer_widgets(values: dict, knob_record: dict) -> None:
         "Router", ROUTERS, format_func=ROUTER_LABELS.get, **bound("router", values),
         help="The gating rule that turns router scores into chosen experts and weights. Softmax → top-k "
              "renormalises the k weights to sum to 1, as Mixtral does; the Router variants page also shows "
-             "the form that keeps the raw probabilities (OLMoE).")
+             "the form that keeps the raw probabilities (OLMoE). Noisy top-k adds learned random noise to the "
+             "scores before choosing; expert choice turns it round: each expert picks its tokens.")
     knobs.slot(knob_record, "router")
     values["top_k"] = _top_k_widget(values)
     knobs.slot(knob_record, "top_k")

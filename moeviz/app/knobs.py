@@ -59,14 +59,20 @@ def knobs_sentence(acting) -> str:
     return f"Sidebar knobs that act here: {acting_words(acting)}."
 
 
-def idle_css(idle) -> str:
-    """Dim the knobs that do not act (CSS on Streamlit's st-key-<widget key> classes; keys are SHARED_KEYS)."""
-    return "\n".join(f".st-key-{key} {{ opacity: 0.5; }}" for key in idle if key in SHARED_KEYS)
+def idle_css() -> str:
+    """Static CSS that dims a knob while its "not used" line is on screen: the line sits in a container keyed
+    idle_<knob>_<n> (n: a count per run, as a key may appear once), and :has() finds it. Fixed rules, added once
+    per run with the app's stylesheet: a rule written when the page names its view would pile up (Streamlit
+    sends a style-only st.html to a container of its own, never replaced)."""
+    sidebar = '[data-testid="stSidebar"]'
+    rules = [f'{sidebar}:has([class*="st-key-idle_{key}_"]) .st-key-{key}' for key in SHARED_KEYS]
+    rules += [f'{sidebar}:has([class*="st-key-idle_{ALL}_"]) .st-key-{key}' for key in SHARED_KEYS]
+    return ",\n".join(rules) + " { opacity: 0.5; }"
 
 
 def start(views: Mapping[str, KnobUse] | None, values: dict) -> dict:
     """Called by the sidebar before its knobs: this run's record (the page's views, the first one current)."""
-    record = {"views": dict(views or {}), "slots": {}, "css": None, "used": None, "values": values}
+    record = {"views": dict(views or {}), "slots": {}, "used": None, "values": values, "draws": 0}
     record["view"] = next(iter(record["views"]), None)
     st.session_state[_RUN] = record
     return record
@@ -82,9 +88,8 @@ ALL = "all"  # the slot above the knobs
 
 
 def finish(record: dict) -> None:
-    """Called by the sidebar after its knobs: the places of the dimming and of the used N and k, then the
-    current view's lines."""
-    record["css"], record["used"] = st.empty(), st.empty()
+    """Called by the sidebar after its knobs: the place of the used N and k, then the current view's lines."""
+    record["used"] = st.empty()
     _draw(record)
 
 
@@ -116,18 +121,13 @@ def lines(idle: Mapping[str, str]) -> dict[str, str]:
 
 def _draw(record: dict) -> None:
     use = record["views"].get(record["view"]) if record["view"] else None
-    idle = use.idle if use else {}
-    shown = lines(idle)
+    shown = lines(use.idle if use else {})
+    record["draws"] += 1
     for key, place in record["slots"].items():
-        if key in shown:
-            place.caption(shown[key])
+        if key in shown:  # the keyed container is what dims the knob (idle_css)
+            place.container(key=f"idle_{key}_{record['draws']}").caption(shown[key])
         else:
             place.empty()
-    if record["css"] is not None:
-        if idle:
-            record["css"].html(f"<style>{idle_css(idle)}</style>")
-        else:
-            record["css"].empty()
 
 
 def used_text(num_experts: int, top_k: int, sidebar_k: int, values: dict, whose: str) -> str | None:

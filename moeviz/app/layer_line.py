@@ -22,6 +22,10 @@ from moeviz.text import escape_markdown
 
 PREFIX = "Layer on this page:"  # every layer line starts with it (the AppTest looks for it on every page)
 SECTION_PREFIX = "Layer in this section:"  # a section's own layer, on a page with several
+# The line's words, defined where a learner first meets them (the layer line is on nearly every page).
+WORDS = ("d_model: the size of each token's vector (its hidden state), the layer's input and output. d_hidden: the "
+         "width inside one expert (d_model → d_hidden → d_model). N: the experts in the layer; k: the experts each "
+         "token uses. Parameters used per token: the router, k experts and any shared expert.")
 MODEL_PREFIX = "Model on this page:"  # the line of a real checkpoint, whose layers the page shows all at once
 
 
@@ -79,7 +83,7 @@ def layer_line(layer, trained: bool, note: str = "", where=None, *, section: boo
     if not section:
         cfg = layer_config(layer)
         show_used(cfg.num_experts, cfg.top_k)
-    (where or st).caption(layer_line_text(layer, trained, note, section=section, knobs=knobs))
+    (where or st).caption(layer_line_text(layer, trained, note, section=section, knobs=knobs), help=WORDS)
 
 
 def model_line(routing, where=None) -> None:
@@ -88,4 +92,4 @@ def model_line(routing, where=None) -> None:
     use, first = current(), routing.traces[0]
     show_used(first.num_experts, first.top_k)
     tail = f" {knobs_sentence(use.acting)}" if use is not None else ""
-    (where or st).caption(model_line_text(routing) + tail)
+    (where or st).caption(model_line_text(routing) + tail, help=WORDS)

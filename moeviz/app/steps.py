@@ -14,7 +14,7 @@ from moeviz.app.presenter import presenting
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
-from moeviz.glossary import MEASURES
+from moeviz.glossary import BALANCE_LOSS_VALUE, MEASURES, glossary_link
 from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
                                 gate_formula, load_summary, misreading, router_certainty, top_k_table)
@@ -34,7 +34,10 @@ def _token_md(view: TokenView) -> str:
 def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     D = len(view.vector)
     explain(
-        f"The token {_token_md(view)} reaches the MoE layer as one vector of **{D} numbers** (its hidden state). "
+        f"The token {_token_md(view)} (a {glossary_link('Token and subword', 'token')}: a word or a piece of one; "
+        "␣ marks a piece that starts with a space) reaches the MoE layer as one vector of "
+        f"**{D} numbers**, its {glossary_link('Hidden state')}: what the model has worked out about the token so "
+        "far. "
         "The layer stands where a Transformer block would have its feed-forward MLP, and its router scores "
         "every token on its own: the next word may be sent to completely different experts. "
         + batch_note(run.trace))
@@ -66,8 +69,10 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
     E = len(view.logits)
     explain(
         f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
-        f"the rest of the model. It gives every expert a score for *this* token: the **logits** z = W_router · x. "
-        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}."
+        f"the rest of the model. It gives every expert a score for *this* token: the "
+        f"**{glossary_link('Logit', 'logits')}** z = W_router · x (raw scores, any real number). "
+        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
+        f" (a {glossary_link('Softmax')} makes the scores positive and sum to 1)."
         + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if run.trace.router == "sigmoid_bias" else ""))
     c1, c2 = st.columns(2)
     with c1:
@@ -129,7 +134,9 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
     else:
         rest = f"{E - k} {'is' if E - k == 1 else 'are'}"
         explain(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
-                    "not run for this token. The kept scores become the **combine weights**"
+                    "not run for this token. The kept scores become the "
+                    f"**{glossary_link('Combine weight', 'combine weights')}**, the weights of the experts' outputs "
+                    "in the token's output"
                     + (", renormalised to sum to 1." if run.trace.router != "switch" else
                        " (Switch keeps the raw probability)."))
     title = ("The experts that picked this token (lit), with its combine weights" if run.trace.router ==
@@ -146,7 +153,8 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     counts = compute_counts(run, view)
     explain(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
-                "The idle experts' weights are never touched for this token.")
+                "The idle experts' weights are never touched for this token. Compute is counted in "
+                f"{glossary_link('FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
     c1, c2 = st.columns([2, 3])
     with c1:
         _chart(figs.expert_grid(len(view.probs), view.running, view.lost,
@@ -205,7 +213,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
     with c2:
         _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert"),
                alt="Bar chart of tokens per expert")
-        st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}")
+        st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}",
+                  help="fᵢ: the share of the token copies routed to expert i; Pᵢ: expert i's mean router "
+                       f"probability. {BALANCE_LOSS_VALUE}")
         st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
                    f"α·loss = {controls.balance_weight * s['balance_loss']:.4f} to push the router towards balance.")
         if run.trace.router == "expert_choice":  # its dropped_fraction counts tokens no expert picked
