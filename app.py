@@ -24,6 +24,7 @@ with header.expander("The layer and the sentence", icon=":material/tune:") if ap
     source = pick_source()
     walk = build_walkthrough(controls, source, pick_trained(source, controls))
     intro.caption(walk.caption)
+    app.knobs_here("trained" if walk.trained else "random")  # which sidebar knobs act (moeviz.app.nav)
     app.layer_line(walk.layer, trained=walk.trained, where=intro)
 token = pick_token(walk.run.labels)
 with answer_box:

@@ -3,6 +3,7 @@ and the practical signals that routing is healthy or failing. Pure data, no stre
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -13,6 +14,13 @@ class Entry:
     page: str | None  # the page (path relative to app.py) that shows it, or None
     shown_as: str | None = None  # the words that page uses for it, when not the term itself (tested)
 
+
+# What the balance loss's value means: said once, here, and quoted where the value is shown.
+BALANCE_LOSS_VALUE = ("With fᵢ counted over all T · k copies, perfectly even routing (fᵢ = Pᵢ = 1/N) gives exactly "
+                      "1, and piling tokens and probability onto the same experts raises it (with k = 1, to N when "
+                      "one expert gets every token and all the probability). 1 is not a floor: when the busiest experts get "
+                      "less than their share of probability it dips a little below 1. (HF Mixtral counts fᵢ over "
+                      "T tokens instead, so its even value is k.)")
 
 ENTRIES = (
     Entry("Router", "A small linear layer that looks at one token's vector and gives every expert a score "
@@ -33,11 +41,14 @@ ENTRIES = (
           "called a dropped slot. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
           "the residual connection alone.", "pages/3_parallel.py"),
-    Entry("Load balancing loss", "An extra training loss, N · Σ f_i · P_i (Switch Transformer), that is "
-          "smallest when tokens and router probability are spread evenly over the experts. Its weight trades "
-          "balance against the task loss.", "pages/2_balance.py", "balance loss"),
-    Entry("z-loss", "A small penalty on the size of the router logits (the mean squared log-sum-exp, from "
-          "ST-MoE). Large logits make the softmax brittle and training unstable; this keeps them modest.",
+    Entry("Load balancing loss", "An extra training loss, N · Σᵢ fᵢ · Pᵢ (Switch Transformer), where fᵢ is the "
+          "share of the token copies (T tokens × k) routed to expert i and Pᵢ is expert i's mean router probability "
+          "over the tokens. " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",
+          "pages/2_balance.py", "balance loss"),
+    Entry("z-loss", "A penalty on the router's log-sum-exp: for each token log Σⱼ exp(zⱼ) over its logits, squared "
+          "and averaged (ST-MoE). The log-sum-exp sits between the largest logit and that plus log N, so keeping "
+          "it near 0 keeps every logit from growing large and positive, where the softmax turns brittle and "
+          "rounding bites. It does not make the logits small: a router can meet it by shifting every logit down.",
           "pages/2_balance.py"),
     Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
           "stop getting gradient and stay useless. Balance losses or DeepSeek's selection bias prevent it.",
@@ -58,7 +69,7 @@ ENTRIES = (
           "the total.", "pages/4_compute.py", "active"),
     Entry("Dropless MoE", "Every chosen expert runs on every token copy sent to it, however many: nothing is "
           "dropped (HF Mixtral, OLMoE, DeepSeek-V3, MegaBlocks). Uneven routing then costs uneven work instead "
-          "of dropped copies; /parallel routes one batch both ways.", "pages/3_parallel.py",
+          "of dropped copies; the Capacity & parallelism page routes one batch both ways.", "pages/3_parallel.py",
           "Dropless or capacity: the same batch both ways"),
     Entry("Fine-grained experts", "Many narrow experts instead of a few wide ones, with proportionally more "
           "chosen per token (DeepSeekMoE): the same compute, far more possible expert combinations.",
@@ -70,14 +81,61 @@ ENTRIES = (
           "depends on the other tokens in its batch: decoding one token alone and a whole prompt at once can "
           "give it different outputs. Dropless top-k routes each token on its own.", "pages/3_parallel.py",
           "Routing at inference: a token's output can depend on its batch"),
+    Entry("Hidden state", "The vector a Transformer carries for each token from layer to layer: d_model numbers "
+          "that hold what the model has worked out about that token so far. An MoE layer reads one per token and "
+          "returns one of the same size.", "app.py"),
+    Entry("Token and subword", "A token is one piece of text the model reads as a unit. Tokenizers cut rare words "
+          "into subword pieces (“routers” may become “ro”, “u”, “ters”); moeviz marks a piece that begins with a "
+          "space, and so starts a new word, with ␣.", "app.py", "subword"),
+    Entry("Logit", "A raw score before any softmax or sigmoid: any real number, larger means preferred. The "
+          "router gives each token one logit per expert.", "app.py"),
+    Entry("Softmax", "Turns a list of scores into probabilities: pᵢ = exp(zᵢ) / Σⱼ exp(zⱼ). Every pᵢ is "
+          "positive, they sum to 1, and the order of the scores is kept.", "app.py"),
+    Entry("Combine weight", "The weight a chosen expert's output gets in the token's output, y = Σ wᵢ · Eᵢ(x) "
+          "over the experts that ran: the router probabilities of the k chosen, renormalised to sum to 1 "
+          "(Mixtral) or kept as they are (OLMoE, Switch).", "app.py", "combine weights"),
+    Entry("Residual path", "The shortcut around every block of a Transformer: the block's result is added to its "
+          "input, x + MoE(x). A token that lost every expert gets MoE(x) = 0 and leaves the layer as it came in.",
+          "pages/3_parallel.py", "residual path"),
+    Entry("FLOPs", "Floating-point operations, the usual count of compute. One multiply-add (a · b + c) is 2 "
+          "FLOPs, so a (1 × m) · (m × n) product costs m · n multiply-adds = 2 · m · n FLOPs. moeviz says which "
+          "of the two it counts.", "pages/4_compute.py"),
+    Entry("d_model and d_hidden", "d_model is the size of the hidden state, the layer's input and output. d_hidden "
+          "is the width inside one expert: its MLP maps d_model → d_hidden → d_model.", "pages/4_compute.py",
+          "d_model"),
+    Entry("Expert choice", "Routing turned round (Zhou et al. 2022): each expert picks the C tokens of the batch "
+          "it scores highest, instead of each token picking k experts. The load is even by construction; a token "
+          "may get several experts or none, and in a decoder an expert's pick looks at later tokens.",
+          "pages/5_variants.py", "expert choice"),
+    Entry("Noisy top-k", "The gate of Shazeer et al. (2017): before the top k are kept, Gaussian noise with a "
+          "learned, per-expert scale is added to the router logits, so near-ties break differently and more "
+          "experts get tokens while training.", "pages/5_variants.py", "noisy"),
+    Entry("Router entropy", "How undecided the router is about a token: −Σᵢ pᵢ · ln pᵢ over its probabilities, "
+          "in nats (the unit of the natural log). 0 = all probability on one expert; ln N (2.08 for N = 8) = the "
+          "same for every expert.", "pages/1_heatmap.py", "router entropy"),
+    Entry("Mutual information", "I(cluster; expert), in nats: how much knowing the expert a token went to tells "
+          "you about the token's cluster (and the reverse); 0 = nothing. It is never more than the entropy of "
+          "either side, so for the top-1 expert it reaches ln N only if the top-1 choice is uniform over the N "
+          "experts and the cluster fixes the expert. Load balancing divides it by its ceiling (specialization).",
+          "pages/2_balance.py", "specialization"),
+    Entry("bf16 and fp32", "Number formats. fp32 (float32) keeps about 7 significant decimal digits; bf16 "
+          "(bfloat16) keeps fp32's range but only 8 significant bits, about 2 to 3 digits, so two close router "
+          "logits can round to the same value and their order can flip. Models are often trained and served in "
+          "bf16.", "pages/2_balance.py", "bf16"),
+    Entry("Prefill and decode", "The two phases of generating text: prefill runs the whole prompt through the "
+          "model at once (many tokens in a batch); decode then makes one new token per step. Routing that depends "
+          "on the batch (capacity, expert choice) can treat a token differently in the two.",
+          "pages/3_parallel.py", "prefill"),
 )
+
+TERMS = {entry.term: entry for entry in ENTRIES}
 
 # (signal, healthy, failing): what to watch in a real system's routing statistics.
 HEALTH_SIGNALS = (
     ("Tokens per expert", "Near the even share T·k/N in every layer; max/mean load close to 1.",
      "A few experts take most tokens (max/mean load of 2 or more); some get none."),
-    ("Balance loss", "Settles near 1.0 (perfect balance, with f normalised over T·k) early in training. It is "
-     "not a floor: if the busy experts get low router probabilities it dips a little below 1.",
+    ("Balance loss", "Settles near 1, its value for perfectly even routing, early in training (what its value "
+     "means: the load balancing loss entry above).",
      "Stays high or climbs: the router keeps favouring the same experts."),
     ("Router entropy", "Below log(N) (the router decides) but not near 0 for every token.",
      "Near 0 everywhere with one expert winning (collapse), or stuck at log(N) (the router learnt nothing)."),
@@ -107,10 +165,26 @@ MEASURES = {
                     "picks each expert as often as this router does overall, whatever the token). Under it a "
                     "token type goes to its usual first-choice expert only as often as the most-picked expert is "
                     "picked at all: the baseline the trained router's share is compared with.",
-    "combine check": "The check adds the weighted expert outputs shown above and compares the sum with the "
-                     "output the layer itself returned: the number is the largest difference between them over "
-                     "the vector's entries. 0, or below about 1e-5 (float rounding), means the sum above is exactly "
-                     "what the layer computed.",
+    "combine check": "The check adds the weighted expert outputs shown above and compares the sum, entry by entry, "
+                     "with the output the layer itself returned. The box shows the largest difference: as a number "
+                     "from 0.00001 up; below that in words, “exactly equal” (0) or “match to n decimal places” "
+                     "(the difference is under 10⁻ⁿ), which is float rounding: the sum above is exactly what the "
+                     "layer computed.",
 }
 
-__all__ = ["Entry", "ENTRIES", "HEALTH_SIGNALS", "MEASURES"]
+
+
+def anchor(term: str) -> str:
+    """The glossary page's anchor of an entry ("d_model and d_hidden" -> "d-model-and-d-hidden")."""
+    return re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
+
+
+def glossary_link(term: str, words: str | None = None) -> str:
+    """Markdown linking `words` (default: the term, lower case) to `term`'s entry on the glossary page, for the
+    place where a learner first meets the word. A relative link: it works under any base path."""
+    if term not in TERMS:
+        raise KeyError(f"no glossary entry {term!r}")
+    return f"[{words or term.lower()}](glossary#{anchor(term)})"
+
+
+__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "MEASURES", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.glossary import ENTRIES, HEALTH_SIGNALS
+from moeviz.glossary import ENTRIES, HEALTH_SIGNALS, anchor
 
 controls = app.sidebar("moeviz · Glossary")
 st.title("Glossary")
@@ -10,11 +10,13 @@ st.caption("Short definitions in plain words. Where a page of this app shows the
            "entry links to it (your sidebar settings come along).")
 
 pages = {page.path: page for page in app.PAGES}
-for entry in ENTRIES:
-    with st.container(border=True, key=f"term_{entry.term.lower().replace(' ', '_').replace('-', '_')}"):
-        st.markdown(f"**{entry.term}**  \n{entry.text}")
-        if entry.page is not None:  # tests/app/test_glossary_page.py: every entry's page is one of app.PAGES
-            page = pages[entry.page]
+st.header("Terms")
+for entry in ENTRIES:  # each term a heading with its own anchor: other pages link to glossary#<anchor>
+    with st.container(border=True, key=f"term_{anchor(entry.term).replace('-', '_')}"):
+        st.subheader(entry.term, anchor=anchor(entry.term))
+        st.markdown(entry.text)
+        page = pages.get(entry.page)
+        if page is not None:
             st.page_link(page.path, label=f"See it: {page.label}", icon=page.icon, query_params=app.link_params())
 
 st.header("Is routing healthy? Signals to watch")

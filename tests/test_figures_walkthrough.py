@@ -104,3 +104,20 @@ def test_misreading_figure_has_three_rows():
 def test_expert_grid_sizes(num_experts):
     fig = expert_grid(num_experts, running=[0])
     assert np.asarray(fig.data[0].z).shape == (int(np.ceil(num_experts / 8)), min(num_experts, 8))
+
+
+def test_token_window_shows_rows_around_the_token_and_keeps_every_row():
+    import torch
+    from moeviz.figures.routing import probs_heatmap
+    from moeviz.figures.walkthrough import token_window
+    T, E, rows = 24, 4, 8
+    probs = torch.softmax(torch.randn(T, E, generator=torch.Generator().manual_seed(0)), -1)
+    chosen = probs.topk(2, -1).indices
+    for token, first in ((0, 0), (12, 8), (23, 16)):
+        fig = token_window(probs_heatmap(probs, chosen, [str(t) for t in range(T)]), T, token, rows)
+        assert tuple(fig.layout.yaxis.range) == (first + rows - 0.5, first - 0.5)  # reversed: first token on top
+        assert first <= token < first + rows
+        assert fig.data[0].z.shape == (T, E) if hasattr(fig.data[0].z, "shape") else len(fig.data[0].z) == T
+        assert fig.layout.height < 110 + 26 * T
+    short = probs_heatmap(probs[:5], chosen[:5], list("abcde"))
+    assert token_window(short, 5, 2, rows).layout.yaxis.range is None  # fits already: left as it was

@@ -28,7 +28,13 @@ warns and gives its new one), `parse_choices(options)` (a comma list), `parse_fl
 that changes what a page shows into the link.
 
 Which layer: every page draws one `app.layer_line(cfg_or_layer, trained=..., note=...)` caption (trained or
-random, d_model, d_hidden, N, k, parameters), so a learner never has to guess where the numbers come from.
+random, d_model, d_hidden, N, k, parameters, and the sidebar knobs that act), so a learner never has to guess
+where the numbers come from; a page with several layers adds one per section (`section=True`, `knobs=`).
+
+Which knobs act: each page's PageInfo (moeviz.app.nav) declares, per view, the shared knobs that do not act on
+it and why; the sidebar dims them and says why under each. A page whose view is known only later (the
+walkthrough's trained model or random layer) calls `app.knobs_here(view)`; a layer with its own N and k shows
+them next to the controls (`app.show_used(N, k)`, called by the page's main layer line).
 
 Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`: it names the chart for
 screen readers (`alt=`, else the title), puts its numbers in a folded table below it, keeps axis text readable and
@@ -44,6 +50,7 @@ page's cached runner goes there too: keyed by primitives, its bound an entry of 
 """
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls, device_label, sidebar
+from moeviz.app.knobs import KnobUse, knobs_here, show_used
 from moeviz.app.layer_line import layer_line, layer_line_text
 from moeviz.app.nav import PAGES, PageInfo
 from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices, parse_flag, parse_float_choice,
@@ -57,5 +64,5 @@ __all__ = [
     "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
     "parse_text",
     "cached_layer", "cached_walkthrough", "cached_dense",
-    "PAGES", "PageInfo",
+    "PAGES", "PageInfo", "KnobUse", "knobs_here", "show_used",
 ]

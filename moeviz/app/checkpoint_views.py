@@ -15,7 +15,7 @@ from typing import Callable
 import streamlit as st
 
 from moeviz.app.charts import chart
-from moeviz.app.layer_line import model_line_text
+from moeviz.app.layer_line import model_line
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
 from moeviz.app.url import set_url_value, url_value
@@ -34,7 +34,7 @@ DEFAULT_VARIANT, DEFAULT_CAPACITY = "switch", "1"  # "this model's router under 
 
 def show(routing, run_what_if: Callable) -> None:
     with fold("About this model: its layers"):  # folded in presenter mode: the figures come first
-        st.caption(model_line_text(routing))
+        model_line(routing)
         if routing.dense_layers:
             st.caption("Dense layers (no experts, not shown): " + "; ".join(
                 f"layer {i}: {escape_markdown(why)}" for i, why in routing.dense_layers) + ".")

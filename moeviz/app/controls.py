@@ -6,13 +6,12 @@ from functools import lru_cache
 
 import streamlit as st
 
-from moeviz.app import charts, presenter
-from moeviz.app import affinity
+from moeviz.app import affinity, charts, knobs, presenter
 from moeviz.app.style import apply_style
-from moeviz.app.nav import draw_links
+from moeviz.app.nav import current_page, draw_links
 from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
                                MIN_EXPERTS, capacity_value, fit_top_k, shared_url_params)
-from moeviz.app.url import shared_values, write_url
+from moeviz.app.url import forget_link, shared_values, write_url
 from moeviz.config import ROUTER_LABELS, ROUTERS, MoEConfig
 from moeviz.routers import router_spec
 from moeviz.device import describe_device, resolve_device
@@ -48,6 +47,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     Call it first on every page. Values start from the link on a session's first run (bad values warn and
     fall back), and are written back to the link and carried by the page links on every run."""
     st.set_page_config(page_title=page_title, page_icon="🔀", layout="wide")
+    forget_link()  # the last run's "link to this view" place is not this run's
     values = shared_values()
     presenter_settings = presenter.presenter_state()  # before the widgets: it says which ones are locked
     figures = charts.start_page_figures()
@@ -55,7 +55,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
         st.markdown("### :material/alt_route: moeviz\nTop-k routing in a real Mixture-of-Experts layer")
         links = st.container()
         st.divider()
-        _layer_widgets(values)
+        _layer_widgets(values, knobs.start(getattr(current_page(), "knobs", None), values))
         st.caption(f"Running on **{device_label()}**")
     controls = Controls(num_experts=values["num_experts"], top_k=values["top_k"], router=values["router"],
                         balance_weight=values["balance_weight"],
@@ -65,7 +65,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     write_url(query_params)
     with st.sidebar:
         st.divider()
-        presenter.draw_classroom_tools(values, query_params)  # presets, presenter mode, link to this view
+        presenter.draw_classroom_tools(values)  # presets, presenter mode, link to this view
         charts.figures_download_button(figures, page_title)
     with links:  # presenter mode travels with the page links too
         draw_links({**query_params, **presenter.presenter_params(presenter_settings)})
@@ -75,35 +75,45 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     return controls
 
 
-def _layer_widgets(values: dict) -> None:
-    """The layer's knobs; each widget shows `values` and writes its answer back into it.
+def _layer_widgets(values: dict, knob_record: dict) -> None:
+    """The layer's knobs; each widget shows `values` and writes its answer back into it. Under each, a place
+    for its "not used on this page" line, and under them all the N and k the page really uses (moeviz.app.knobs).
 
     Each widget's state is set from `values` before it is drawn (see `bound`), never through `value=`: a keyed
     widget keeps its identity when `value=` changes, so the browser would go on showing, and sending back, its
     old value after a preset or a page change."""
     st.markdown("**The MoE layer**")
+    knobs.slot(knob_record, knobs.ALL)
     values["num_experts"] = st.slider(
         "Experts (N)", MIN_EXPERTS, MAX_EXPERTS, **bound("num_experts", values),
         help="How many expert MLPs the layer holds. Only k of them work on any one token.")
+    knobs.slot(knob_record, "num_experts")
     values["router"] = st.selectbox(
         "Router", ROUTERS, format_func=ROUTER_LABELS.get, **bound("router", values),
         help="The gating rule that turns router scores into chosen experts and weights. Softmax → top-k "
              "renormalises the k weights to sum to 1, as Mixtral does; the Router variants page also shows "
-             "the form that keeps the raw probabilities (OLMoE).")
+             "the form that keeps the raw probabilities (OLMoE). Noisy top-k adds learned random noise to the "
+             "scores before choosing; expert choice turns it round: each expert picks its tokens.")
+    knobs.slot(knob_record, "router")
     values["top_k"] = _top_k_widget(values)
+    knobs.slot(knob_record, "top_k")
     values["capacity_factor"] = st.select_slider(
         "Capacity factor", CAPACITY_FACTORS, **bound("capacity_factor", values),
         help="Slots per expert, C = ceil(factor · tokens · k / N). A token copy that finds its expert full is "
              "dropped there; the token keeps its other experts, and only one that lost all k passes the layer "
              "unchanged. 'off' = no limit, as in dropless MoE (Switch then still uses its training factor 1.25, "
              "expert choice 1).")
+    knobs.slot(knob_record, "capacity_factor")
     values["balance_weight"] = st.select_slider(
         "Balance-loss weight (α)", BALANCE_WEIGHTS, **bound("balance_weight", values),
         format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
         help="How strongly training pushes the router to spread tokens evenly. Matters while training.")
+    knobs.slot(knob_record, "balance_weight")
     values["seed"] = int(st.number_input(
         "Seed (layer weights)", 0, MAX_SEED, step=1, **bound("seed", values),
         help="Draws the layer's random weights. The same seed gives the same layer on any machine."))
+    knobs.slot(knob_record, "seed")
+    knobs.finish(knob_record)
 
 
 def bound(key: str, values: dict) -> dict:

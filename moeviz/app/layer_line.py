@@ -3,17 +3,29 @@
 Pages use different layers under the same sidebar values (the walkthrough's trained model or a 32-wide random
 layer, /compute's 256-wide one, the quiz's own, ...), so each page states its layer in the same words and
 order: trained or random, d_model, d_hidden, N, k, parameters (counted by moeviz.costs, the numbers
-/compute shows). A learner comparing two pages compares two of these lines.
+/compute shows), then the sidebar knobs that act on it (moeviz.app.knobs). A learner comparing two pages compares
+two of these lines.
+
+A page with several layers draws one line per section, in the same words (`section=True`: "Layer in this
+section:", and `knobs=` names the knobs acting on that section's layer when they are not the page's).
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import streamlit as st
 
+from moeviz.app.knobs import current, knobs_sentence, show_used
 from moeviz.config import MoEConfig
 from moeviz.costs import layer_costs
 from moeviz.text import escape_markdown
 
 PREFIX = "Layer on this page:"  # every layer line starts with it (the AppTest looks for it on every page)
+SECTION_PREFIX = "Layer in this section:"  # a section's own layer, on a page with several
+# The line's words, defined where a learner first meets them (the layer line is on nearly every page).
+WORDS = ("d_model: the size of each token's vector (its hidden state), the layer's input and output. d_hidden: the "
+         "width inside one expert (d_model → d_hidden → d_model). N: the experts in the layer; k: the experts each "
+         "token uses. Parameters used per token: the router, k experts and any shared expert.")
 MODEL_PREFIX = "Model on this page:"  # the line of a real checkpoint, whose layers the page shows all at once
 
 
@@ -25,17 +37,23 @@ def layer_config(layer) -> MoEConfig:
     return cfg
 
 
-def layer_line_text(layer, trained: bool, note: str = "") -> str:
+def layer_line_text(layer, trained: bool, note: str = "", *, section: bool = False,
+                    knobs: Sequence[str] | None = None) -> str:
     """The line's Markdown: `trained` says whether the weights were learned (True) or drawn at random (False);
-    `note` (our own words, never user text) says what is special about this page's layer."""
+    `note` (our own words, never user text) says what is special about this page's layer; `section` starts it
+    "Layer in this section:"; `knobs` (shared knob keys) ends it with the sidebar knobs that act on this layer."""
     cfg = layer_config(layer)
     costs = layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, cfg.top_k, cfg.activation, cfg.shared_expert)
     words = "**trained** weights" if trained else "**random** weights (never trained)"
     shared = " + 1 shared expert" if cfg.shared_expert else ""
-    line = (f"{PREFIX} {words} · d_model {cfg.d_model} · d_hidden {cfg.d_hidden} · N = {cfg.num_experts} "
-            f"experts{shared} · k = {cfg.top_k} · {costs['total_params']:,} parameters "
+    line = (f"{SECTION_PREFIX if section else PREFIX} {words} · d_model {cfg.d_model} · d_hidden {cfg.d_hidden} · "
+            f"N = {cfg.num_experts} experts{shared} · k = {cfg.top_k} · {costs['total_params']:,} parameters "
             f"({costs['active_params']:,} used per token)")
-    return f"{line}. {note}" if note else f"{line}."
+    if note:
+        line = f"{line}. {note}" + ("" if note.endswith((".", "!", "?")) else ".")
+    else:
+        line = f"{line}."
+    return line if knobs is None else f"{line} {knobs_sentence(knobs)}"
 
 
 def model_line_text(routing) -> str:
@@ -54,6 +72,24 @@ def model_line_text(routing) -> str:
             f"k = {first.top_k}{params}{escape_markdown(where)}.")
 
 
-def layer_line(layer, trained: bool, note: str = "", where=None) -> None:
-    """Draw the layer line as a caption (in `where`, a container or column, if given)."""
-    (where or st).caption(layer_line_text(layer, trained, note))
+def layer_line(layer, trained: bool, note: str = "", where=None, *, section: bool = False,
+               knobs: Sequence[str] | None = None) -> None:
+    """Draw the layer line as a caption (in `where`, a container or column, if given), ending with the sidebar
+    knobs that act: `knobs` for a section's own layer, else the page's (its PageInfo, moeviz.app.knobs). The
+    page's main line (not a section's) also shows in the sidebar the N and k its layer really has."""
+    use = current()
+    if knobs is None and use is not None:
+        knobs = use.acting
+    if not section:
+        cfg = layer_config(layer)
+        show_used(cfg.num_experts, cfg.top_k)
+    (where or st).caption(layer_line_text(layer, trained, note, section=section, knobs=knobs), help=WORDS)
+
+
+def model_line(routing, where=None) -> None:
+    """Draw a real checkpoint's line (model_line_text) ending with the sidebar knobs that act on it, and show
+    its N and k next to the controls (they are the model's own, whatever the sidebar says)."""
+    use, first = current(), routing.traces[0]
+    show_used(first.num_experts, first.top_k)
+    tail = f" {knobs_sentence(use.acting)}" if use is not None else ""
+    (where or st).caption(model_line_text(routing) + tail, help=WORDS)

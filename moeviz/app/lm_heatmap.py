@@ -9,6 +9,7 @@ import streamlit as st
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls
 from moeviz.app.heatmap_text import text_box
+from moeviz.app.knobs import knobs_here
 from moeviz.app.layer_line import layer_line
 from moeviz.app.presenter import fold
 from moeviz.app.runners import shipped_summary, trained_lm, trained_routing
@@ -28,6 +29,7 @@ def show(controls: Controls) -> None:
                "own documentation (prose, code and grammar). For each token of your text and each MoE layer: the "
                "router's probability for every expert, and which k experts it picked.")
     lm = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor)
+    knobs_here("moeviz-lm")  # the sidebar's N, k and capacity act on this model (moeviz.app.nav)
     _about(lm, controls)
     trained = lm.model.cfg
     text = text_box(f"Any text. The model reads at most {trained.context} tokens; lines indented by 3 or more "

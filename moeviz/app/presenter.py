@@ -7,17 +7,15 @@ nor keyboard can move it. Either way the widgets keep their values and the link 
 
     presenter_state()                             # once per run, before any widget that may be locked
     st.slider(..., key="top_k", disabled=locked("top_k"))
-    draw_classroom_tools(values, query_params)    # in the sidebar, after the layer's widgets
+    draw_classroom_tools(values)                  # in the sidebar, after the layer's widgets
     apply_presenter()                             # once per run, after the sidebar: page config + CSS
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit, urlunsplit
-
 import streamlit as st
 
 from moeviz.app.params import SHARED_KEYS, ParamError, parse_flag, shown
-from moeviz.app.url import override, url_value
+from moeviz.app.url import override, share_url, show_link, url_value
 from moeviz.presets import PRESETS, PRESETS_BY_KEY, Preset
 
 _STATE = "_moeviz_presenter"  # session-state dict: {"on": bool, "hide": tuple, "lock": tuple}
@@ -53,12 +51,6 @@ def presenter_css(hidden=(), font_px: int = BASE_FONT_PX) -> str:
              '[data-testid="stSidebar"][data-collapsed="false"] { width: 24rem !important; }']
     rules += [f".st-key-{key} {{ display: none !important; }}" for key in hidden]
     return "\n".join(rules)
-
-
-def share_url(current_url: str | None, query_params: dict[str, str]) -> str:
-    """The full address of this view: the browser's URL (scheme, host, page path) with `query_params`."""
-    parts = urlsplit(current_url or "")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query_params), ""))
 
 
 def presenter_state() -> dict:
@@ -136,26 +128,15 @@ def _presenter_settings(state: dict) -> None:
                                              format_func=CONTROL_LABELS.get, key="presenter_lock"))
 
 
-def _current_params() -> dict[str, str]:
-    """The link's parameters, with page-local inputs read from their widgets: the page writes those into the
-    link only after the sidebar is drawn, so the link alone would lag one run behind."""
-    params = dict(st.query_params.items())
-    for key in ("text", "token", "step"):
-        value = st.session_state.get(key)
-        if key in params and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            params[key] = f"{value:g}" if isinstance(value, float) else str(value)
-    return params
-
-
-def draw_classroom_tools(values: dict, query_params: dict[str, str]) -> None:
-    """Presets, the presenter switch and the link to this view, drawn into the current container."""
+def draw_classroom_tools(values: dict) -> None:
+    """Presets, the presenter switch and the link to this view, drawn into the current container. The link is
+    the address bar's, redrawn whenever the page writes a value into it later in the run (url.show_link)."""
     state = st.session_state[_STATE]  # read from the link by presenter_state() earlier in this run
     _preset_buttons(values)
     _presenter_settings(state)
     _write_presenter_url(state)
-    link = share_url(st.context.url, {**query_params, **_current_params(), **presenter_params(state)})
     st.caption("Link to this view (copy with the icon):")
-    st.code(link, language=None, wrap_lines=True)
+    show_link()
 
 
 def presenting() -> bool:

@@ -14,10 +14,13 @@ from moeviz.app.presenter import presenting
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
-from moeviz.glossary import MEASURES
+from moeviz.glossary import BALANCE_LOSS_VALUE, MEASURES, glossary_link
 from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
                                 gate_formula, load_summary, misreading, router_certainty, top_k_table)
+
+
+PRESENTER_ROWS = 8  # step 5's heatmap rows in presenter mode: with the load bars beside it, one 768-px screen
 
 
 def _chart(fig, alt: str) -> None:
@@ -31,10 +34,13 @@ def _token_md(view: TokenView) -> str:
 def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     D = len(view.vector)
     explain(
-        f"The token {_token_md(view)} reaches the MoE layer as one vector of **{D} numbers** (its hidden state). "
+        f"The token {_token_md(view)} (a {glossary_link('Token and subword', 'token')}: a word or a piece of one; "
+        "␣ marks a piece that starts with a space) reaches the MoE layer as one vector of "
+        f"**{D} numbers**, its {glossary_link('Hidden state')}: what the model has worked out about the token so "
+        "far. "
         "The layer stands where a Transformer block would have its feed-forward MLP, and its router scores "
-        "every token on its own: the next word may be sent to completely different experts. (With a capacity limit "
-        "or expert choice, whether a token gets its experts also depends on the rest of the batch: step 5.)")
+        "every token on its own: the next word may be sent to completely different experts. "
+        + batch_note(run.trace))
     _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"The hidden vector x, shape ({D},)"),
            alt="The token's hidden vector as a strip of coloured cells")
     _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
@@ -44,14 +50,30 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}")
 
 
+def batch_note(trace) -> str:
+    """Step 1's word on the batch, true for the layer shown: only a capacity limit or expert choice makes a
+    token's experts depend on the other tokens, and step 5 shows it only when one is set."""
+    if trace.router_spec.experts_choose:
+        return ("(Here the experts choose, so whether this token gets an expert depends on the rest of the "
+                "sentence: step 5 shows which tokens each expert picked.)")
+    if trace.capacity is not None:
+        return (f"(With the capacity limit set here, {trace.capacity} slots per expert, whether a token gets its "
+                "experts also depends on the rest of the batch: step 5 shows the copies that found their expert "
+                "full.)")
+    return ("(The capacity factor is off, so here a token's experts depend on that token alone. Set a capacity "
+            "factor in the sidebar and step 5 shows token copies dropped because other tokens filled their "
+            "expert first.)")
+
+
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     E = len(view.logits)
     explain(
         f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
-        f"the rest of the model. It gives every expert a score for *this* token: the **logits** z = W_router · x. "
-        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}."
-        + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)"
-           if not run.trace.router_spec.probs_sum_to_one else ""))
+        f"the rest of the model. It gives every expert a score for *this* token: the "
+        f"**{glossary_link('Logit', 'logits')}** z = W_router · x (raw scores, any real number). "
+        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
+        f" (a {glossary_link('Softmax')} makes the scores positive and sum to 1)."
+        + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if not run.trace.router_spec.probs_sum_to_one else ""))
     c1, c2 = st.columns(2)
     with c1:
         _chart(figs.score_bars(view.logits, name="logit", title="Router logits z (one per expert)"),
@@ -105,7 +127,9 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
     else:
         rest = f"{E - k} {'is' if E - k == 1 else 'are'}"
         explain(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
-                    "not run for this token. The kept scores become the **combine weights**"
+                    "not run for this token. The kept scores become the "
+                    f"**{glossary_link('Combine weight', 'combine weights')}**, the weights of the experts' outputs "
+                    "in the token's output"
                     + (", renormalised to sum to 1." if run.trace.router_spec.weights_sum_to_one(True) else
                        " (Switch keeps the raw probability)."))
     title = ("The experts that picked this token (lit), with its combine weights" if run.trace.router_spec.
@@ -122,7 +146,8 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     counts = compute_counts(run, view)
     explain(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
-                "The idle experts' weights are never touched for this token.")
+                "The idle experts' weights are never touched for this token. Compute is counted in "
+                f"{glossary_link('FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
     c1, c2 = st.columns([2, 3])
     with c1:
         _chart(figs.expert_grid(len(view.probs), view.running, view.lost,
@@ -141,7 +166,9 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
             _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output",
                                       zmax=zmax), alt="Output vectors of the running experts")
         _chart(figs.compute_bars(counts["flops_sparse"], counts["flops_dense"], unit="FLOPs per token",
-                                 title="Compute per token: sparse vs every expert"), alt="Compute comparison")
+                                 title="Compute per token: sparse vs every expert",
+                                 height=140 if presenting() else 170),  # presenter: one 768-px screen
+               alt="Compute comparison")
 
 
 def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -169,13 +196,19 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
     with c1:
         # Short title: the column is ~330 px wide at 1024 px and on a phone; the longer one was cut off.
         picked = "picked by the expert" if run.trace.router_spec.experts_choose else "chosen"
-        _chart(router_heatmap(run.trace, run.labels, highlight_token=view.index,
-                              title=f"Router probabilities (outlined: {picked})"),
-               alt="Heatmap of router probabilities with chosen cells outlined")
+        heat = router_heatmap(run.trace, run.labels, highlight_token=view.index,
+                              title=f"Router probabilities (outlined: {picked})")
+        if presenting() and len(run.labels) > PRESENTER_ROWS:  # the followed token's neighbourhood fits the screen
+            heat = figs.token_window(heat, len(run.labels), view.index, PRESENTER_ROWS)
+            st.caption(f"{PRESENTER_ROWS} of the {len(run.labels)} tokens, around “{escape_markdown(view.label)}”: "
+                       "drag the chart up or down for the others.")
+        _chart(heat, alt="Heatmap of router probabilities with chosen cells outlined")
     with c2:
         _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert"),
                alt="Bar chart of tokens per expert")
-        st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}")
+        st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}",
+                  help="fᵢ: the share of the token copies routed to expert i; Pᵢ: expert i's mean router "
+                       f"probability. {BALANCE_LOSS_VALUE}")
         st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
                    f"α·loss = {controls.balance_weight * s['balance_loss']:.4f} to push the router towards balance.")
         if run.trace.router_spec.experts_choose:  # its dropped_fraction counts tokens no expert picked

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from moeviz.app.knobs import idle_css
+
 APP_CSS = "\n".join((
     # Streamlit only slides a collapsed sidebar off screen: its controls would stay in the Tab order, and a keyboard
     # user could change the layer without seeing it. visibility:hidden takes them out of the Tab order too: on the
@@ -17,6 +19,8 @@ APP_CSS = "\n".join((
     # The walkthrough's step heading is an h2, as it follows the page's h1, but beside Prev / Next it keeps the
     # size of an h4.
     ".st-key-step_title h2 { font-size: 1.5rem; }",
+    # A sidebar knob that does not act on this page is dimmed while its reason is shown (moeviz.app.knobs).
+    idle_css(),
 ))
 
 

@@ -8,6 +8,7 @@ next page. Page-local values (`text`, `token`, `step`, ...) use `url_value` / `s
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -15,6 +16,7 @@ from moeviz.app.params import Parser, read_param, read_shared, shared_url_params
 
 _SHARED = "_moeviz_shared"  # session-state key of the shared controls' dict
 _LOCAL = "_moeviz_local"  # session-state key of page-local values, so they survive a visit to another page
+_LINK_SLOT = "_moeviz_link_slot"  # this run's place of "Link to this view" (the sidebar's), redrawn on each write
 
 
 def shared_values() -> dict:
@@ -33,11 +35,41 @@ def link_params() -> dict[str, str]:
 
 
 def write_url(values: dict[str, Any]) -> None:
-    """Mirror `values` into the address bar; untouched keys stay. Writes only what changed."""
+    """Mirror `values` into the address bar; untouched keys stay. Writes only what changed, and redraws the
+    link to this view (see show_link) so that it is always the link of what is on screen."""
     for key, value in values.items():
         text = url_text(value)
         if st.query_params.get_all(key) != [text]:
             st.query_params[key] = text
+    _draw_link()
+
+
+def share_url(current_url: str | None, query_params: dict[str, str]) -> str:
+    """The full address of this view: the browser's URL (scheme, host, page path) with `query_params`."""
+    parts = urlsplit(current_url or "")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query_params), ""))
+
+
+def forget_link() -> None:
+    """At the start of a run (the sidebar's first act): the last run's link place is gone."""
+    st.session_state.pop(_LINK_SLOT, None)
+
+
+def show_link() -> None:
+    """Draw "the link to this view" here, and redraw it on every later write to the link in this run.
+
+    The page writes its own values (text, token, step, ...) into the link after the sidebar is drawn, and the
+    walkthrough's stepper (a fragment) writes the step on its own reruns: a link drawn once, in the sidebar,
+    lagged one run behind (step 2 shown after moving to step 4, no text or token on a first visit). Each write
+    redraws it instead (a fragment may fill a container from outside it when it also did on the full run)."""
+    st.session_state[_LINK_SLOT] = st.empty()
+    _draw_link()
+
+
+def _draw_link() -> None:
+    slot = st.session_state.get(_LINK_SLOT)
+    if slot is not None:
+        slot.code(share_url(st.context.url, st.query_params.to_dict()), language=None, wrap_lines=True)
 
 
 def url_value(key: str, default: Any, parse: Parser) -> Any:

@@ -191,3 +191,18 @@ def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int
 
 __all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "TOPK_NAMES", "expert_grid", "EXPERT_STATES",
            "compute_bars", "combine_figure", "output_range", "misreading_figure"]
+
+
+def token_window(fig: go.Figure, num_tokens: int, token: int, rows: int, row_px: int = 26) -> go.Figure:
+    """A tokens × experts heatmap (rows = tokens, first on top) cut to show `rows` rows around `token`, at the
+    height those rows need; the other rows stay in the figure, reached by dragging the chart up or down.
+
+    For a projector: a sentence of 24 subword tokens drew the heatmap 734 px tall, past the bottom of a 768-px
+    screen; the followed token and its neighbours are the step's point."""
+    if num_tokens <= rows:
+        return fig
+    first = min(max(token - rows // 2, 0), num_tokens - rows)
+    # The y axis is reversed (first token on top): its range runs from the bottom row up to the top one.
+    fig.update_layout(height=110 + row_px * rows, dragmode="pan",
+                      yaxis=dict(range=[first + rows - 0.5, first - 0.5], autorange=False))
+    return fig

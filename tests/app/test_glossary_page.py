@@ -1,4 +1,5 @@
 """The /glossary page under AppTest: every entry, links only to pages that exist, the health signals."""
+import re
 from pathlib import Path
 
 import pytest
@@ -6,12 +7,16 @@ from google.protobuf import json_format
 from streamlit.testing.v1 import AppTest
 
 from moeviz.app.nav import PAGES
-from moeviz.glossary import ENTRIES, HEALTH_SIGNALS
+from moeviz.glossary import BALANCE_LOSS_VALUE, ENTRIES, HEALTH_SIGNALS, TERMS, anchor, glossary_link
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped slot", "Load balancing loss", "z-loss",
             "Expert collapse", "Expert parallelism", "All-to-all", "Shared expert", "Active vs total parameters",
-            "Dropless MoE", "Fine-grained experts", "Node-limited routing", "Routing at inference")
+            "Dropless MoE", "Fine-grained experts", "Node-limited routing", "Routing at inference",
+            # the words a learner met before any explanation (issue 18)
+            "Hidden state", "Token and subword", "Logit", "Softmax", "Combine weight", "Residual path", "FLOPs",
+            "d_model and d_hidden", "Expert choice", "Noisy top-k", "Router entropy", "Mutual information",
+            "bf16 and fp32", "Prefill and decode")
 # Where each entry's "see it" link must land: a phrase of the section that shows the term on that page.
 
 
@@ -26,9 +31,9 @@ def test_page_shows_every_entry_and_links_each_to_its_page():
     at.switch_page("pages/7_glossary.py")
     at.run()
     assert not at.exception
-    text = " ".join(m.value for m in at.markdown)
+    headings = {h.value: h for h in at.subheader}
     for term in REQUIRED:
-        assert f"**{term}**" in text
+        assert term in headings and headings[term].proto.anchor == anchor(term)
     labels = {p.path: p.label for p in PAGES}
     assert all(e.page in labels for e in ENTRIES if e.page is not None)  # a link always has a page to land on
     sidebar = {id(link.proto) for link in at.sidebar.page_link}
@@ -63,3 +68,61 @@ def test_see_it_links_land_on_a_page_that_shows_the_term(page):
     text = rendered_text(page)
     missing = [(e.shown_as or e.term) for e in ENTRIES if e.page == page and (e.shown_as or e.term).lower() not in text]
     assert not missing, f"{page} does not show {missing}"
+
+
+def test_no_entry_names_a_page_by_its_url():
+    """A learner reads page names, not paths ("/parallel" read as a word)."""
+    for entry in ENTRIES:
+        assert not re.search(r"(?<![\w(])/[a-z]+", entry.text), entry.term
+    for row in HEALTH_SIGNALS:
+        assert not re.search(r"(?<![\w(])/[a-z]+", " ".join(row)), row[0]
+
+
+def test_glossary_links_point_at_entry_anchors():
+    assert glossary_link("d_model and d_hidden", "d_model") == "[d_model](glossary#d-model-and-d-hidden)"
+    with pytest.raises(KeyError):
+        glossary_link("Not a term")
+    assert len({anchor(t) for t in TERMS}) == len(TERMS)  # no two entries share an anchor
+
+
+def test_the_balance_loss_value_is_said_once_and_is_true():
+    """1 at even routing, N at a k = 1 collapse, and below 1 when the busiest experts get less probability."""
+    import torch
+    from moeviz.losses import load_balance_loss
+    N, T = 4, 8
+    even = load_balance_loss(torch.full((T, N), 1 / N), torch.full((N,), T // N))
+    collapse = load_balance_loss(torch.eye(N)[[0] * T], torch.tensor([T, 0, 0, 0]))
+    probs = torch.tensor([[0.3, 0.7 / 3, 0.7 / 3, 0.7 / 3]] * T)  # expert 0 is busiest, with less than its 1/N
+    below = load_balance_loss(probs.roll(1, dims=1), torch.tensor([T // 2, T // 6, T // 6, T - T // 2 - 2 * (T // 6)]))
+    torch.testing.assert_close(even, torch.tensor(1.0))
+    torch.testing.assert_close(collapse, torch.tensor(float(N)))
+    assert below < 1
+    assert "exactly 1" in BALANCE_LOSS_VALUE and "not a floor" in BALANCE_LOSS_VALUE
+    sayings = [e.term for e in ENTRIES if "not a floor" in e.text] + [r[0] for r in HEALTH_SIGNALS if "floor" in r[1]]
+    assert sayings == ["Load balancing loss"]  # said once
+
+
+def test_z_loss_bounds_the_largest_logit_not_the_logits_size():
+    """logsumexp lies in [max z, max z + ln N]: z-loss near 0 pins the largest logit in [-ln N, 0], while a router
+    that shifts every logit down meets it with large |logits| (as the lab's penalised run did)."""
+    import math
+    import torch
+    from moeviz.losses import z_loss
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(0)) * 5
+    lse = torch.logsumexp(z, -1)
+    assert bool((lse >= z.max(-1).values).all() and (lse <= z.max(-1).values + math.log(8) + 1e-6).all())
+    shifted = z - lse[:, None]  # every logit moved down: logsumexp = 0 for each token
+    assert z_loss(shifted) < 1e-8 and shifted.abs().mean() > z.abs().mean() * 0.5
+    assert "does not make the logits small" in TERMS["z-loss"].text
+
+
+def test_mutual_information_reaches_ln_n_only_with_a_uniform_top1_choice():
+    import math
+    import numpy as np
+    from moeviz.train import mutual_information
+    N = 4
+    uniform = np.eye(N) * 10  # each cluster to its own expert, equally often
+    skewed = np.diag([40.0, 10, 10, 10])  # the cluster still fixes the expert, but the choice is not uniform
+    assert math.isclose(mutual_information(uniform), math.log(N), rel_tol=1e-9)
+    assert mutual_information(skewed) < math.log(N) - 0.1
+    assert "only if the top-1 choice is uniform" in TERMS["Mutual information"].text

@@ -148,3 +148,19 @@ def test_walkthrough_offers_the_handout():
     assert not at.exception
     buttons = [b for b in at.get("download_button") if b.proto.id and "handout" in b.proto.id]
     assert len(buttons) == 1 and "Handout" in buttons[0].proto.label
+
+
+def test_the_walkthrough_link_names_its_text_token_and_step_on_a_first_visit():
+    """The page writes its own values after the sidebar is drawn: the link is redrawn with them, not one run late."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    link = at.sidebar.code[0].value
+    for key in ("text=", "token=0", "step=1", "num_experts=8"):
+        assert key in link, (key, link)
+
+
+def test_the_link_follows_the_step_shown():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    for _ in range(3):
+        at.button(key="next_step").click().run()
+    assert "Step 4 / 6" in " ".join(m.value for m in at.markdown)
+    assert "step=4" in at.sidebar.code[0].value and at.query_params["step"] == "4"

@@ -214,3 +214,21 @@ def test_steps_4_and_6_colour_the_same_expert_outputs_alike():
     step4 = _heatmap_ranges(run_app(step="4", token="2"))["Each running expert's output"]
     step6 = _heatmap_ranges(run_app(step="6", token="2"))["The weighted sum, term by term"]
     assert step4 == step6 and step4[0] == -step4[1] > -1e9
+
+
+def test_the_combine_check_caption_names_what_the_box_shows():
+    """Step 6's caption promised "the number" while the box shows words: it must name the words shown."""
+    at = run_app(step="6")
+    check = next(m for m in at.metric if m.label == "Sum of terms vs layer output").value
+    shown_form = re.sub(r"\d+", "n", check)  # "match to 7 decimal places" -> "match to n decimal places"
+    assert shown_form in " ".join(c.value for c in at.caption), check
+
+
+@pytest.mark.parametrize("capacity", ["off", "1"])
+def test_step_1_promises_about_the_batch_only_what_step_5_shows(capacity):
+    at = run_app(step="1", capacity_factor=capacity)
+    promise = "step 5 shows the copies that found their expert full"
+    assert (promise in page_text(at)) == (capacity != "off")
+    at.segmented_control(key="step").set_value(5).run()
+    dropped_line = [c.value for c in at.caption if "found their expert's slots full" in c.value]
+    assert bool(dropped_line) == (capacity != "off")  # step 5 says how many copies the limit dropped

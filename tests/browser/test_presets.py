@@ -117,3 +117,36 @@ def test_preset_survives_token_and_step_changes(page, streamlit_server):
     assert_shows(page, preset, "then a step change")
     assert_no_exception(page)
     assert_no_console_errors(page)
+
+
+def shown_link(page) -> str:
+    """The text of the sidebar's "Link to this view" (an st.code block)."""
+    return page.locator('[data-testid="stSidebar"] [data-testid="stCode"] code').first.inner_text().strip()
+
+
+def test_the_link_to_this_view_opens_the_view_on_screen(page, streamlit_server, chromium):
+    """A teacher pastes the sidebar's link into slides: it must give the step on screen, not the one before (the
+    stepper is a fragment: its reruns used to leave the sidebar's link behind), and name the sentence and token."""
+    open_app(page, streamlit_server, "/")
+    first = shown_link(page)
+    assert "text=" in first and "token=0" in first and "step=1" in first, first
+    for step in (2, 3, 4):
+        page.get_by_role("button", name="Next →").click()
+        page.wait_for_function("(s) => location.search.includes('step=' + s)", arg=str(step))
+        wait_for_app(page)
+    page.get_by_role("heading", name="Step 4 / 6 · Experts run").wait_for()
+    page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"] [data-testid="stCode"] code')
+                                     .innerText.includes('step=4')""", timeout=10_000)
+    link = shown_link(page)
+    assert parse_qs(urlsplit(link).query)["step"] == ["4"], link
+    fresh = chromium.new_page()
+    try:
+        fresh.set_default_timeout(60_000)
+        assert link.startswith(streamlit_server), link  # the whole address, ready to paste
+        fresh.goto(link, wait_until="domcontentloaded")
+        wait_for_app(fresh)
+        fresh.get_by_role("heading", name="Step 4 / 6 · Experts run").wait_for()
+        assert_no_exception(fresh)
+    finally:
+        fresh.close()
+    assert_no_console_errors(page)
