@@ -93,7 +93,7 @@ ENTRIES = (
           "positive, they sum to 1, and the order of the scores is kept.", "app.py"),
     Entry("Combine weight", "The weight a chosen expert's output gets in the token's output, y = Σ wᵢ · Eᵢ(x) "
           "over the experts that ran: the router probabilities of the k chosen, renormalised to sum to 1 "
-          "(Mixtral) or kept as they are (OLMoE, Switch).", "app.py", "combine weights"),
+          "(Mixtral) or kept as they are (OLMoE, Switch).", "app.py", "6 · combine"),
     Entry("Residual path", "The shortcut around every block of a Transformer: the block's result is added to its "
           "input, x + MoE(x). A token that lost every expert gets MoE(x) = 0 and leaves the layer as it came in.",
           "pages/3_parallel.py", "residual path"),
