@@ -9,6 +9,13 @@ import json
 import numpy as np
 import torch
 
+T, L, K, E = 57, 4, 2, 8  # the tests' dump: tokens, layers, top-k, experts (the `ids` fixture, conftest.py)
+
+
+def counts_of(summary) -> dict[int, list[int]]:
+    """A summary's counts in numpy_counts' shape: {layer: tokens per expert}."""
+    return {s.layer: s.tokens_per_expert for s in summary.layers}
+
 
 def routing(tokens: int, layers: int, top_k: int, experts: int, seed: int = 0) -> np.ndarray:
     """(tokens, layers, top_k) int32: each row k distinct experts, skewed toward low ids like a real router."""

@@ -8,18 +8,9 @@ import pytest
 from moeviz.routes import RoutesError, Source, detect_format, summarize
 from moeviz.routes import vllm as vllm_reader
 from tests.routes import fixtures as fx
+from tests.routes.fixtures import E, K, L, T, counts_of
 
-T, L, K, E = 57, 4, 2, 8
 CACHED = 9  # leading positions served from vLLM's prefix cache: rows of -1
-
-
-@pytest.fixture(scope="module")
-def ids():
-    return fx.routing(T, L, K, E)
-
-
-def counts_of(summary):
-    return {s.layer: s.tokens_per_expert for s in summary.layers}
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "int64"])
