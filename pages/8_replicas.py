@@ -165,9 +165,10 @@ def every_layer(summary, gpus: int, replicas: int, nodes: int):
 
 def explain(gpus: int, nodes: int):
     st.markdown(
-        "**How the plan is made** (DeepSeek's EPLB, published with DeepSeek-V3): give each extra slot to the expert "
-        "with the most tokens per copy, then place the copies from heaviest to lightest, each on the lightest GPU "
-        "with a free slot. Tokens for a replicated expert are split evenly over its copies. "
+        "**How the plan is made** (DeepSeek's EPLB, the balancer from the DeepSeek-V3 report, open-sourced in "
+        "February 2025): give each extra slot to the expert with the most tokens per copy, then place the copies "
+        "from heaviest to lightest, each on the lightest GPU with a free slot. Tokens for a replicated expert are "
+        "split evenly over its copies. "
         + ("With several nodes it first packs groups of experts onto nodes, so a token's experts stay on few "
            "nodes, and replicates within each node. " if nodes > 1 else "")
         + "Every GPU keeps the same number of slots.")

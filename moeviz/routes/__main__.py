@@ -1,4 +1,4 @@
-"""python -m moeviz.routes summary FILE [--format NAME] [--layers N --top-k K] [--experts E] [--json]
+"""python -m moeviz.routes summary FILE [FILE ...] [--format NAME] [--layers N --top-k K] [--experts E] [--json]
 
 Prints, per MoE layer, the tokens routed, k and tokens per expert; --json writes
 {"format", "layers": [{"layer", "tokens", "top_k", "tokens_per_expert"}]}, small enough to copy to a laptop and
@@ -18,7 +18,8 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("summary", help="per-layer tokens, k and tokens per expert of a routing dump")
-    s.add_argument("file")
+    s.add_argument("file", nargs="+", help="a dump; several files of one format are added up (e.g. SGLang's "
+                   "per_pass / per_token recorder writes one file per rank)")
     s.add_argument("--format", choices=list(FORMATS), help="skip detection: " + "; ".join(
         f"{name}: {f.what}" for name, f in FORMATS.items()))
     s.add_argument("--layers", type=int, help="num_hidden_layers (a flat SGLang payload does not say it)")

@@ -11,6 +11,7 @@ from moeviz.routes.source import NPY_MAGIC, ZIP_MAGIC, Source
 VLLM_NPY_B64 = "k05VTVBZ"  # base64 of the .npy magic: vLLM's payloads start with it, SGLang's raw int32 do not
 BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 PAYLOAD = re.compile(rb'"routed_experts"\s*:\s*"([A-Za-z0-9+/=]{0,8})')
+NESTED = re.compile(rb'"(prompt_)?routed_experts"\s*:\s*\[')  # JSON lists: vLLM v0.21 (SGLang sends base64)
 
 
 class Format(NamedTuple):
@@ -19,10 +20,12 @@ class Format(NamedTuple):
 
 
 FORMATS = {
-    "vllm": Format(vllm.chunks, "vLLM routed_experts: a .npy [tokens, layers, k] or an OpenAI response (base64 .npy)"),
-    "sglang": Format(sglang.request_chunks, "SGLang per-request routed_experts: base64 int32 (needs --layers, --top-k)"),
-    "sglang-recorder": Format(sglang.recorder_chunks, "SGLang expert-distribution recorder .pt (stat, per_pass, "
-                                                      "per_token)"),
+    "vllm": Format(vllm.chunks, "vLLM routed_experts: a .npy [tokens, layers, k] or an OpenAI response (base64 "
+                                ".npy, or JSON lists with prompt_routed_experts)"),
+    "sglang": Format(sglang.request_chunks, "SGLang per-request routed_experts: flat base64 ids, int32 unless "
+                                            "meta_info.routed_experts_dtype says (needs --layers, --top-k)"),
+    "sglang-recorder": Format(sglang.recorder_chunks, "SGLang expert-distribution recorder .pt (stat, stat_approx, "
+                                                      "per_pass, per_token)"),
     "megatron": Format(megatron.chunks, "Megatron-Core router trace JSONL (router_trace_rank{N}.jsonl)"),
     "moeviz": Format(own.trace_chunks, "moeviz checkpoint trace JSON (python -m moeviz.hf trace)"),
     "summary": Format(own.summary_chunks, "moeviz routing summary JSON (python -m moeviz.routes summary --json)"),
@@ -42,6 +45,8 @@ def detect_format(source: Source) -> str:
                              (b'"tokens_per_expert"', "summary"), (b'"meta_info"', "sglang")):
             if marker in text:
                 return name
+        if NESTED.search(text):
+            return "vllm"
         payload = PAYLOAD.search(text)
         if payload:
             return "vllm" if payload.group(1).startswith(VLLM_NPY_B64.encode()) else "sglang"

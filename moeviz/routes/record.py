@@ -8,8 +8,9 @@ dump has per-token rows, the same pass also keeps (moeviz.routes.paths) a window
 and the co-selection of consecutive layers, each in memory that does not grow with the dump.
 
 Traps handled here, once, for every format (see docs/systems.md "Routing dumps"):
-- a row of -1 is a token the layer never routed (a dense layer, or a padding row); -1 entries inside a row are
-  unused top-k columns (SGLang's per-token recorder is 8 wide whatever k is);
+- a row of -1 is a token the layer never routed here (a dense layer, a padding row, or a position vLLM served from
+  its prefix cache, so this request never computed it); -1 entries inside a row are unused top-k columns
+  (SGLang's per-token recorder is 8 wide whatever k is);
 - a row of k >= 2 zeros is a capture buffer that was never written (vLLM and SGLang zero-fill theirs): a real
   top-k never picks one expert twice, so it is skipped, and a layer made only of such rows is dense;
 - any other repeated expert in a row is an error: the file is not what its format says.
@@ -176,8 +177,8 @@ class Tally:
                     notes.append(f"layer {index}: every token chose expert 0 with k = 1; a dense layer's "
                                  "zero-filled capture reads like this.")
             if state.skipped:
-                notes.append(f"layer {index}: {state.skipped} rows had no routing (-1 or zero-filled) and "
-                             "were skipped.")
+                notes.append(f"layer {index}: {state.skipped} rows had no routing (-1: dense, padding or "
+                             "prefix-cached; or zero-filled) and were skipped.")
         if dense:
             notes.append(f"dense layers (no routed token): {', '.join(map(str, dense))}.")
         if not layers:

@@ -1,18 +1,26 @@
-"""SGLang's routing dumps (as of sglang main, mid-2026).
+"""SGLang's routing dumps (as of sglang main, late 2026).
 
 Per request (`--enable-return-routed-experts`, request field `return_routed_experts`): `meta_info.routed_experts`
-(or `choices[i].routed_experts` on the OpenAI endpoints) is base64 of flat int32 ids, shape
-(prompt + completion - 1, num_hidden_layers, top_k) (python/sglang/srt/layers/moe/routed_experts_capturer.py:
-`seqlen - 1` rows; zero-filled buffers, so a dense layer reads as expert 0). The payload does not say its shape:
-the reader needs num_hidden_layers and top_k (`--layers N --top-k K`). The ids are those after
+(or `choices[i].routed_experts` on the OpenAI endpoints) is base64 of flat expert ids, shape
+(seqlen - 1 - start_len, num_hidden_layers, top_k). Capture: python/sglang/srt/state_capturer/routed_experts.py
+on the shared python/sglang/srt/state_capturer/base.py, whose `BaseTopkCapturer.get_topk` slices positions
+[start_len : seqlen - 1] (the last sampled token is never forwarded; zero-filled buffers, so a dense layer reads
+as expert 0). start_len is the request's `routed_experts_start_len` (default 0, at most prompt_tokens): the rows
+begin there, so a response that says it (in meta_info, or in the request saved beside it) expects that many
+fewer rows. The ids are int32 unless `meta_info.routed_experts_dtype` names another (SGLANG_ROUTED_EXPERTS_DTYPE:
+uint16 or uint8; the server falls back to int32 when an id does not fit). The payload does not say its shape: the
+reader needs num_hidden_layers and top_k (`--layers N --top-k K`). The ids are those after
 `topk_ids_logical_to_physical`: physical slots when EPLB replicates experts.
 
 Whole-server recorder (`--expert-distribution-recorder-mode`, python/sglang/srt/eplb/expert_distribution.py),
-one torch.save file:
-- stat: {"rank", "logical_count": (steps, layers, logical experts), ...}: already logical, summed over ranks;
-- per_pass / per_token: {"records": [...], "last_physical_to_logical_map": (layers, physical experts)}; a record
-  has "global_physical_count" (layers, physical) and, per_token, "topk_ids_of_layer" (layers, tokens, 8): physical
-  ids, -1 where unused (the buffer is 8 wide whatever k is, and a dense layer is never written).
+torch.save files:
+- stat and stat_approx (both `_StatAccumulator`): one file, written by rank 0, `{"rank", "logical_count": (steps,
+  layers, logical experts), "average_utilization_rate_over_window"}`: already logical, summed over ranks;
+- per_pass / per_token: one file per rank (`expert_distribution_recorder_{time}_{rank}.pt`), holding that rank's
+  passes: {"records": [...], "last_physical_to_logical_map": (layers, physical experts)}; a record has
+  "global_physical_count" (layers, physical) and, per_token, "topk_ids_of_layer" (layers, tokens, 8): physical
+  ids, -1 where unused (the buffer is 8 wide whatever k is, and a dense layer is never written). Give every
+  rank's file to summarize (a list) to add them up.
 Physical ids are mapped to logical ones with the map in the file (the map at dump time).
 """
 from __future__ import annotations
@@ -27,31 +35,36 @@ from moeviz.routes.source import Source, b64, json_document, torch_document, who
 from moeviz.routes.vllm import layer_chunks
 
 
+# The wire dtypes SGLang names in meta_info.routed_experts_dtype (SGLANG_ROUTED_EXPERTS_DTYPE), little-endian.
+WIRE_DTYPES = {"int32": np.dtype("<i4"), "uint16": np.dtype("<u2"), "uint8": np.dtype("u1")}
+
+
 def request_chunks(source: Source, opts, notes: list[str]) -> Iterator[Chunk]:
     """Per-request payloads: a /generate response (or a list of them), an OpenAI response, or bare base64."""
     if opts.layers is None or opts.top_k is None:
-        raise RoutesError("an SGLang routed_experts payload is flat int32 and does not say its shape: give the "
+        raise RoutesError("an SGLang routed_experts payload is flat ids and does not say its shape: give the "
                           "model's layer count and k (--layers N --top-k K: num_hidden_layers, num_experts_per_tok).")
     head = source.head(64).lstrip()
     docs = json_document(source) if head[:1] in (b"{", b"[") else source.document().decode("ascii", "replace")
-    for where, payload, rows in _payloads(docs):
+    for where, payload, rows, dtype in _payloads(docs):
         raw = b64(payload, where)
-        row_bytes = 4 * opts.layers * opts.top_k
+        row_bytes = dtype.itemsize * opts.layers * opts.top_k
         if len(raw) % row_bytes:
             raise RoutesError(f"{where}: {len(raw)} bytes is not a whole number of tokens x {opts.layers} layers "
-                              f"x top-{opts.top_k} int32 ids; check --layers and --top-k.")
-        array = np.frombuffer(raw, dtype="<i4").reshape(-1, opts.layers, opts.top_k)
+                              f"x top-{opts.top_k} {dtype.name} ids; check --layers and --top-k.")
+        array = np.frombuffer(raw, dtype=dtype).reshape(-1, opts.layers, opts.top_k)
         if rows is not None and array.shape[0] != rows:
-            raise RoutesError(f"{where}: {array.shape[0]} token rows; expected {rows} (prompt + completion - 1: "
-                              "the last sampled token is never forwarded), or --layers/--top-k are wrong.")
+            raise RoutesError(f"{where}: {array.shape[0]} token rows; expected {rows} (prompt + completion - 1 - "
+                              "routed_experts_start_len: the last sampled token is never forwarded), or "
+                              "--layers/--top-k are wrong.")
         yield from layer_chunks(array, where)
     notes.append("SGLang ids are physical expert slots: with EPLB replicas on, map them to logical experts first.")
 
 
-def _payloads(doc) -> Iterator[tuple[str, str, int | None]]:
-    """(where, base64 text, expected rows or None) for every payload in the document."""
+def _payloads(doc) -> Iterator[tuple[str, str, int | None, np.dtype]]:
+    """(where, base64 text, expected rows or None, dtype) for every payload in the document."""
     if isinstance(doc, str):
-        yield "payload", doc, None
+        yield "payload", doc, None, WIRE_DTYPES["int32"]
         return
     for n, item in enumerate(doc if isinstance(doc, list) else [doc]):
         where = f"response {n}"
@@ -62,16 +75,32 @@ def _payloads(doc) -> Iterator[tuple[str, str, int | None]]:
                                   "--enable-return-routed-experts and send return_routed_experts: true).")
             rows = None
             if "prompt_tokens" in meta and "completion_tokens" in meta:
-                rows = whole_number(meta["prompt_tokens"], f"{where}: prompt_tokens") + \
-                    whole_number(meta["completion_tokens"], f"{where}: completion_tokens") - 1
-            yield where, meta["routed_experts"], rows
+                prompt = whole_number(meta["prompt_tokens"], f"{where}: prompt_tokens")
+                forwarded = prompt + whole_number(meta["completion_tokens"], f"{where}: completion_tokens") - 1
+                rows = forwarded - min(_start_len(item, where), max(forwarded, 0))  # get_topk clamps it so
+            yield where, meta["routed_experts"], rows, _wire_dtype(meta, where)
         elif isinstance(item, dict) and isinstance(item.get("choices"), list):
             for i, choice in enumerate(item["choices"]):
                 if not isinstance(choice, dict) or "routed_experts" not in choice:
                     raise RoutesError(f"{where}, choice {i}: no \"routed_experts\".")
-                yield f"{where}, choice {i}", choice["routed_experts"], None
+                yield f"{where}, choice {i}", choice["routed_experts"], None, _wire_dtype(choice, where)
         else:
             raise RoutesError(f"{where}: expected an SGLang response with meta_info.routed_experts.")
+
+
+def _wire_dtype(fields: dict, where: str) -> np.dtype:
+    name = fields.get("routed_experts_dtype", "int32")
+    if name not in WIRE_DTYPES:
+        raise RoutesError(f"{where}: routed_experts_dtype {str(name)[:20]!r}; expected one of "
+                          f"{', '.join(WIRE_DTYPES)} (SGLANG_ROUTED_EXPERTS_DTYPE).")
+    return WIRE_DTYPES[name]
+
+
+def _start_len(item: dict, where: str) -> int:
+    """The request's routed_experts_start_len (rows begin at that position), from meta_info or the saved request."""
+    request = item.get("request") if isinstance(item.get("request"), dict) else {}
+    value = item["meta_info"].get("routed_experts_start_len", request.get("routed_experts_start_len", 0))
+    return whole_number(value, f"{where}: routed_experts_start_len")
 
 
 def recorder_chunks(source: Source, opts, notes: list[str]) -> Iterator[Chunk]:

@@ -94,7 +94,8 @@ def npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
     except (ValueError, OSError, SyntaxError) as error:
         raise RoutesError(f"not a readable .npy array: {error}") from None
     if dtype.hasobject or not np.issubdtype(dtype, np.integer):
-        raise RoutesError(f"the .npy array holds {dtype}; expected integer expert ids (int32 or int64).")
+        raise RoutesError(f"the .npy array holds {dtype}; expected integer expert ids (any integer dtype: "
+                          "int16, uint8, int32, ...).")
     if fortran and len(shape) > 1:
         raise RoutesError("the .npy array is stored in Fortran order; expected C order as np.save writes it.")
     return tuple(shape), dtype

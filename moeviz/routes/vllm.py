@@ -1,12 +1,21 @@
-"""vLLM's `routed_experts` (as of vLLM main, mid-2026; `enable_return_routed_experts=True`).
+"""vLLM's routed experts (`enable_return_routed_experts=True`), in the two layouts vLLM has shipped.
 
-Offline, `CompletionOutput.routed_experts` is an int32 array `[seq_len, num_hidden_layers, top_k]`
-(vllm/outputs.py, from PR #28284); saved with `np.save` it is a `.npy` file. The OpenAI-compatible server returns
-the same array per choice as base64 of the `.npy` bytes (`choices[i].routed_experts`). Traps:
-- seq_len is prompt + completion - 1: the last sampled token is never run through the model, so it has no row;
-- the layer axis is every hidden layer: a dense layer (DeepSeek's first_k_dense_replace) is never captured and
-  its rows stay at the buffer's zeros (record.Tally skips zero-filled rows and reports the layer as dense).
-A .npy file is streamed a block of tokens at a time, so its size is not limited.
+The dtype is whatever the array says (the .npy header, or the JSON integers): int32 in PR #28284's capturer,
+int16 in v0.21's docs (docs/training/routed_experts_replay.md), narrower unsigned types in later releases; any
+integer dtype is read.
+- PR #28284 (vllm/outputs.py): `CompletionOutput.routed_experts` is `[seq_len, num_hidden_layers, top_k]` for
+  prompt and completion together; the OpenAI-compatible server returns it per choice as base64 of the `.npy`
+  bytes (`choices[i].routed_experts`). seq_len is prompt + completion - 1: the last sampled token is never run
+  through the model, so it has no row. The layer axis is every hidden layer: a dense layer (DeepSeek's
+  first_k_dense_replace) is never captured and its rows stay at the buffer's zeros (record.Tally skips
+  zero-filled rows and reports the layer as dense).
+- v0.21 (as of its docs): the prompt's routing is apart, once per request (`RequestOutput.prompt_routed_experts`,
+  `[prompt_len, num_moe_layers, top_k]`; the JSON response's top-level `prompt_routed_experts`), and each
+  choice's `routed_experts` holds its generated tokens only (`[gen_len, num_moe_layers, top_k]`, gen_len <=
+  completion_tokens), as nested JSON lists. The layer axis counts MoE layers only. Prefix-cached positions
+  are rows of -1 (never computed in this request), which record.Tally skips.
+Saved with `np.save`, either array is a `.npy` file; a .npy file is streamed a block of tokens at a time, so its
+size is not limited.
 """
 from __future__ import annotations
 
@@ -30,7 +39,8 @@ def chunks(source: Source, opts, notes: list[str]) -> Iterator[Chunk]:
                                 source.name)
         return
     for array in _response_arrays(json_document(source), notes):
-        yield from layer_chunks(array, source.name)
+        if array.size:  # an empty array (nothing generated) has no layers to report
+            yield from layer_chunks(array, source.name)
 
 
 def layer_chunks(array: np.ndarray, where: str) -> Iterator[Chunk]:
@@ -62,20 +72,61 @@ def _npy_file(source: Source) -> Iterator[Chunk]:
 
 
 def _response_arrays(doc, notes: list[str]) -> Iterator[np.ndarray]:
-    """Each choice's routed_experts from one OpenAI-style response (or a list of them)."""
+    """Each (tokens, layers, k) array of one OpenAI-style response (or a list of them): the request's
+    prompt_routed_experts when present, then each choice's routed_experts."""
     responses = doc if isinstance(doc, list) else [doc]
     for n, response in enumerate(responses):
         choices = response.get("choices") if isinstance(response, dict) else None
         if not isinstance(choices, list) or not choices:
             raise RoutesError(f"response {n}: expected a vLLM response with \"choices\", each carrying "
-                              "\"routed_experts\" (base64 of a .npy array).")
+                              "\"routed_experts\" (base64 of a .npy array, or nested lists of expert ids).")
+        usage = response.get("usage")
+        split = response.get("prompt_routed_experts") is not None  # v0.21: prompt rows apart, once per request
+        if split:
+            prompt = _array(response["prompt_routed_experts"], f"response {n}: prompt_routed_experts")
+            _check_split_rows(prompt, usage, "prompt_tokens", f"response {n}: prompt_routed_experts")
+            yield prompt
         for i, choice in enumerate(choices):
             where = f"response {n}, choice {i}"
             if not isinstance(choice, dict) or "routed_experts" not in choice:
                 raise RoutesError(f"{where}: no \"routed_experts\" (start vLLM with enable_return_routed_experts).")
-            array = npy_bytes(b64(choice["routed_experts"], where), where)
-            _check_rows(array, response.get("usage"), len(choices), where, notes)
+            if choice["routed_experts"] is None:  # e.g. a preempted request: vLLM drops its routing
+                notes.append(f"{where}: routed_experts is null (vLLM returns none for a preempted request).")
+                continue
+            array = _array(choice["routed_experts"], where)
+            if split:
+                _check_split_rows(array, usage if len(choices) == 1 else None, "completion_tokens", where)
+            else:
+                _check_rows(array, usage, len(choices), where, notes)
             yield array
+
+
+def _array(value, where: str) -> np.ndarray:
+    """A payload as a (tokens, layers, k) integer array: base64 of .npy bytes, or nested JSON lists."""
+    if isinstance(value, str):
+        return npy_bytes(b64(value, where), where)
+    if not isinstance(value, list):
+        raise RoutesError(f"{where}: expected base64 of a .npy array or nested lists of expert ids.")
+    if not value:
+        return np.zeros((0, 0, 0), dtype=np.int64)  # no tokens (e.g. nothing generated)
+    try:
+        array = np.array(value, dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
+        raise RoutesError(f"{where}: expected nested lists of whole numbers, equally long at each level.") from None
+    if array.ndim != 3:
+        raise RoutesError(f"{where}: expected routed experts of shape (tokens, layers, k), got {array.shape}.")
+    return array
+
+
+def _check_split_rows(array: np.ndarray, usage, field: str, where: str) -> None:
+    """v0.21 layout: one row per prompt token (prompt_tokens), at most one per generated token."""
+    if not isinstance(usage, dict) or field not in usage:
+        return
+    tokens = whole_number(usage[field], f"{where}: usage.{field}")
+    if array.shape[0] > tokens or (field == "prompt_tokens" and array.shape[0] != tokens):
+        bound = "" if field == "prompt_tokens" else "at most "
+        raise RoutesError(f"{where}: {array.shape[0]} rows of routed experts; expected {bound}{tokens} "
+                          f"(usage.{field}).")
 
 
 def _check_rows(array: np.ndarray, usage, num_choices: int, where: str, notes: list[str]) -> None:

@@ -9,6 +9,13 @@ import json
 import numpy as np
 import torch
 
+T, L, K, E = 57, 4, 2, 8  # the tests' dump: tokens, layers, top-k, experts (the `ids` fixture, conftest.py)
+
+
+def counts_of(summary) -> dict[int, list[int]]:
+    """A summary's counts in numpy_counts' shape: {layer: tokens per expert}."""
+    return {s.layer: s.tokens_per_expert for s in summary.layers}
+
 
 def routing(tokens: int, layers: int, top_k: int, experts: int, seed: int = 0) -> np.ndarray:
     """(tokens, layers, top_k) int32: each row k distinct experts, skewed toward low ids like a real router."""
@@ -47,12 +54,33 @@ def vllm_response(ids: np.ndarray, prompt_tokens: int) -> bytes:
     return json.dumps(doc).encode()
 
 
-def sglang_response(ids: np.ndarray, prompt_tokens: int) -> bytes:
-    """An SGLang /generate response: meta_info.routed_experts is base64 of flat int32."""
+def vllm_split_response(prompt_ids: np.ndarray, gen_ids: list[np.ndarray]) -> bytes:
+    """vLLM v0.21's OpenAI response: prompt_routed_experts once per request, each choice's routed_experts its
+    generated tokens only, both as nested JSON lists (docs/training/routed_experts_replay.md)."""
+    completion = max(len(g) for g in gen_ids)
+    doc = {"id": "cmpl-2", "object": "text_completion",
+           "choices": [{"index": i, "text": "...", "routed_experts": g.tolist()} for i, g in enumerate(gen_ids)],
+           "prompt_routed_experts": prompt_ids.tolist(),
+           "usage": {"prompt_tokens": len(prompt_ids), "completion_tokens": completion}}
+    return json.dumps(doc).encode()
+
+
+def sglang_response(ids: np.ndarray, prompt_tokens: int, dtype: str | None = None, start_len: int = 0,
+                    start_in: str = "meta_info") -> bytes:
+    """An SGLang /generate response: meta_info.routed_experts is base64 of flat ids (int32, or the
+    routed_experts_dtype named), rows from start_len on; start_len said in meta_info or in the saved request."""
     completion = ids.shape[0] + 1 - prompt_tokens
     meta = {"id": "r1", "prompt_tokens": prompt_tokens, "completion_tokens": completion,
-            "routed_experts": base64.b64encode(ids.astype("<i4").tobytes()).decode()}
-    return json.dumps({"text": "...", "meta_info": meta}).encode()
+            "routed_experts": base64.b64encode(ids[start_len:].astype(np.dtype(dtype or "int32").newbyteorder("<"))
+                                               .tobytes()).decode()}
+    doc = {"text": "...", "meta_info": meta}
+    if dtype is not None:
+        meta["routed_experts_dtype"] = dtype
+    if start_len and start_in == "meta_info":
+        meta["routed_experts_start_len"] = start_len
+    elif start_len and start_in == "request":
+        doc["request"] = {"return_routed_experts": True, "routed_experts_start_len": start_len}
+    return json.dumps(doc).encode()
 
 
 def torch_bytes(obj) -> bytes:
@@ -61,10 +89,11 @@ def torch_bytes(obj) -> bytes:
     return buffer.getvalue()
 
 
-def sglang_stat(logical_count: np.ndarray) -> bytes:
-    """stat mode: {"rank", "logical_count": (steps, layers, experts), "average_utilization_rate_over_window"}."""
+def sglang_stat(logical_count: np.ndarray, utilization: float | None = None) -> bytes:
+    """stat / stat_approx mode (both _StatAccumulator): {"rank", "logical_count": (steps, layers, experts),
+    "average_utilization_rate_over_window"} (a float with expert-distribution metrics on, else None)."""
     return torch_bytes({"rank": 0, "logical_count": torch.from_numpy(logical_count.astype(np.int32)),
-                        "average_utilization_rate_over_window": None})
+                        "average_utilization_rate_over_window": utilization})
 
 
 def physical_layout(ids: np.ndarray, experts: int, redundant: int, seed: int = 1):
@@ -80,14 +109,15 @@ def physical_layout(ids: np.ndarray, experts: int, redundant: int, seed: int = 1
     return physical, np.tile(phy2log, (L, 1))
 
 
-def sglang_per_token(physical: np.ndarray, phy2log: np.ndarray, passes: int, width: int = 8) -> bytes:
-    """per_token mode: records with topk_ids_of_layer (layers, tokens, 8), -1 beyond k (and for dense layers)."""
+def sglang_per_token(physical: np.ndarray, phy2log: np.ndarray, passes: int, width: int = 8, rank: int = 0) -> bytes:
+    """per_token mode: records with topk_ids_of_layer (layers, tokens, 8), -1 beyond k (and for dense layers);
+    one such file per rank, each with that rank's passes."""
     records = []
     for n, part in enumerate(np.array_split(physical, passes)):
         T, L, K = part.shape
         buffer = np.full((L, T, width), -1, dtype=np.int32)
         buffer[:, :, :K] = part.transpose(1, 0, 2)
-        records.append({"forward_pass_id": n, "rank": 0, "gatherer_key": "primary",
+        records.append({"forward_pass_id": n, "rank": rank, "gatherer_key": "primary",
                         "input_ids": list(range(T)), "positions": list(range(T)), "extend_seq_lens": [T],
                         "forward_mode": 1, "topk_ids_of_layer": torch.from_numpy(buffer), "misc_objects": [],
                         "global_physical_count": torch.zeros(L, phy2log.shape[1], dtype=torch.int32)})

@@ -10,17 +10,8 @@ from moeviz.routes import FORMATS, RoutesError, Source, detect_format, summarize
 from moeviz.routes import vllm as vllm_reader
 from moeviz.routes.megatron import read_logits
 from tests.routes import fixtures as fx
+from tests.routes.fixtures import E, K, L, T, counts_of
 
-T, L, K, E = 57, 4, 2, 8
-
-
-@pytest.fixture(scope="module")
-def ids():
-    return fx.routing(T, L, K, E)
-
-
-def counts_of(summary):
-    return {s.layer: s.tokens_per_expert for s in summary.layers}
 
 
 def test_vllm_npy_file_with_a_zero_filled_dense_layer(tmp_path, ids, monkeypatch):

@@ -9,14 +9,9 @@ from moeviz.routes import summarize
 from moeviz.routes import vllm as vllm_reader
 from moeviz.routes import views
 from tests.routes import fixtures as fx
+from tests.routes.fixtures import E, K, L, T
 
-T, L, K, E = 57, 4, 2, 8
 START, W = 20, 24  # the window: tokens 20..43
-
-
-@pytest.fixture(scope="module")
-def ids():
-    return fx.routing(T, L, K, E)
 
 
 def megatron_logits(seed=4):
