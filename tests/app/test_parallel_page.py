@@ -11,6 +11,7 @@ from tests.app import pages
 from tests.app.pages import metrics
 from tests.helpers import agree
 
+from moeviz.app.parallel_page import DEFAULT_WORKERS
 from moeviz.config import DEFAULT_SWITCH_CAPACITY
 from moeviz.parallel import current_pool, shutdown_pool
 
@@ -42,8 +43,10 @@ def assert_worker_charts_agree_with_their_text(at):
     labels = [a["text"] for a in figure(at, "Where each worker")["layout"]["annotations"]]
     steps = sorted(float(re.search(r"step (\d+) ms", t).group(1)) for t in labels)
     # each run's slowest bar reaches the step its label states (labels are rounded to whole ms)
-    half = len(totals) // 2
-    assert sorted([max(totals[:half]), max(totals[half:])]) == pytest.approx(steps, abs=0.51)
+    W = len(received)
+    slowest = [max(totals[i:i + W]) for i in range(0, len(totals), W)]
+    assert len(slowest) == 3  # balanced, skewed, skewed under capacity
+    assert sorted(slowest) == pytest.approx(steps, abs=0.51)
 
 
 def open_page(params: dict | None = None) -> AppTest:
@@ -95,7 +98,7 @@ def test_hostile_page_params_fall_back_with_a_warning():
     at = open_page({"drop_policy": "<script>", "workers": "999", "tokens": "-1"})
     assert not at.exception
     assert len(at.warning) >= 2
-    assert at.radio(key="workers").value == 2
+    assert at.radio(key="workers").value == DEFAULT_WORKERS  # the default W, as on a plain visit
 
 
 def test_a_link_with_more_workers_than_experts_gets_a_notice_and_the_largest_valid_w():
@@ -126,7 +129,7 @@ def test_worker_run_shows_per_worker_results_and_matches_the_layer():
     try:
         assert not at.exception and not at.error
         m = metrics(at)
-        assert m["Step time, balanced"].endswith("ms")
+        assert m["Step, balanced (no drops)"].endswith("ms")
         assert agree(m["Parallel vs one process: outputs"])
         assert_worker_charts_agree_with_their_text(at)
         pool = current_pool()
@@ -146,7 +149,7 @@ def test_worker_run_with_capacity_drops_per_worker_and_still_matches():
         assert not at.exception and not at.error
         assert agree(metrics(at)["Parallel vs one process: outputs"])
         text = [m.value for m in at.markdown if "applied per worker" in m.value]
-        assert text and "Capacity factor 1, applied per worker" in text[0]
+        assert text and "Under capacity factor 1**, applied per worker" in text[0]
         assert_worker_charts_agree_with_their_text(at)
         assert not [c.value for c in at.caption if c.value.startswith("For this demo")]  # nothing was replaced
     finally:
