@@ -13,7 +13,8 @@ from moeviz.app.runners import capacity_config, capacity_run, device_limit_run, 
 from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, MoEConfig
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
-from moeviz.parallel.demo import demo_config, imbalance_demo, slower_rounds
+from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_TOKENS,
+                                  demo_config, imbalance_demo, slower_rounds)
 from moeviz.parallel.reading import worker_summary
 from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENCE_D_MODEL, token_table
 from moeviz.parallel.capacity import dropped_tokens, expert_buffers
@@ -22,11 +23,8 @@ from moeviz.parallel.placement import default_span, limit_can_act, limit_options
 from moeviz.text import ROUNDING_NOTE, difference
 
 TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
-WORKER_COUNTS, DEFAULT_WORKERS = (2, 4), 4
+WORKER_COUNTS = (2, 4)
 SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
-# Section 2's work per step, sized so that the skewed step is reliably the slower one on the shared 2-core
-# server (docs/systems.md: 10 runs of the default); each case the median of EP_REPEATS interleaved rounds.
-EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN, EP_REPEATS = 2048, 256, 512, 5
 WORKER_RUN = "parallel_result"  # session state: a WorkerRun
 COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the dropless run is compared with
 SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
@@ -152,7 +150,7 @@ def expert_parallel(controls) -> None:
     workers = left.radio("Workers (W)", options, horizontal=True, key="workers", index=options.index(asked))
     app.set_url_value("workers", workers)
     skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward worker 0's experts", SKEWS,
-                      key="skew", default=0.9, parse=app.parse_float_choice(SKEWS))
+                      key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
     app.layer_line(ep_cfg, trained=False, note=f"Wider than section 1's (each worker needs enough arithmetic to time); "
                                                f"{EP_TOKENS} tokens per step split over the W workers")
     if note:

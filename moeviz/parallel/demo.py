@@ -12,6 +12,11 @@ from moeviz.parallel.engine import local_group_reference, unsupported_reason
 from moeviz.parallel.pool import measure_interleaved
 from moeviz.parallel.workload import skewed_tokens
 
+# The page's default run, sized so that the skewed step is reliably the slower one on the shared 2-core server
+# (docs/systems.md records 10 runs: python -m moeviz.bench parallel --page-default 10). Four workers, not two:
+# with two, one busy core elsewhere made the balanced workers share the other and the two steps tie.
+EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN, EP_REPEATS = 2048, 256, 2048, 5
+DEFAULT_WORKERS, DEFAULT_SKEW = 4, 0.9
 DEFAULT_LIMIT = 1.0  # the capacity factor of the third run when the layer has none: room for the even share
 CASES = ("balanced", "skewed", "skewed_capacity")
 

@@ -189,3 +189,40 @@ def test_device_limit_section_keeps_tokens_within_m_devices():
     m = metrics(at)
     assert float(m["Devices per token, at most 2"]) <= 2 < float(m["Devices per token, free"])
     assert at.radio(key="span_devices").value == 8
+
+
+def test_the_at_scale_chart_shows_by_default_the_regime_its_text_claims():
+    """Before: Mixtral's 8 experts on one 8-GPU node, communication far below compute at every W, while the
+    text said it can outweigh compute. Now the default shape spreads past a node and the text names the W."""
+    from moeviz.parallel.model import when_comm_wins
+    at = open_page()
+    assert not at.exception
+    fig = figure(at, "MODEL")
+    t = traces(fig)
+    crossing = next(w for w, comm, comp in zip(t["communication"]["x"], t["communication"]["y"], t["compute"]["y"])
+                    if comm > comp)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"communication outweighs the experts' arithmetic from W = {crossing}**" in text
+    at = open_page({"model_shape": "mixtral"})  # an old link: it says precisely why it never crosses
+    text = " ".join(m.value for m in at.markdown)
+    assert "communication stays below compute up to W = 8**" in text and "fit in one node" in text
+    assert when_comm_wins([{"num_devices": 2, "comm_s": 1, "compute_s": 2}]) is None
+
+
+def test_the_node_limit_acts_at_the_default_and_says_when_it_cannot():
+    """Before: N = 8 on W = 8 devices: 2.00 -> 2.00 devices, 100 % unchanged, and the text described an effect."""
+    at = open_page()
+    assert not at.exception
+    m = metrics(at)
+    limited = next(v for k, v in m.items() if k.startswith("Devices per token, at most"))
+    assert float(limited) < float(m["Devices per token, free"])
+    assert not any("the limit cannot act" in w.value for w in at.warning)
+    at = open_page({"span_devices": "8", "max_devices": "2"})  # one expert per device, M = k: nothing to limit
+    assert any("Here the limit cannot act" in w.value for w in at.warning)
+
+
+def test_every_section_names_its_layer_in_the_layer_line_words():
+    at = open_page()
+    lines = [c.value for c in at.caption if c.value.startswith("Layer on this page:")]
+    assert len(lines) >= 5  # sections 1, 2, 4, 5 and 6 (section 3 is a model of published shapes)
+    assert sum("d_model 32" in line for line in lines) >= 4  # the page's main layer wherever the lesson allows
