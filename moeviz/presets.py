@@ -42,9 +42,10 @@ CLASSROOM_PRESETS = (
            "drop. At a full expert second choices lose first, then the latest first choices (drop policy by "
            "position, the default).", 8, 2, "softmax_topk", 0.01, "0.75"),
     Preset("deepseek", "DeepSeek-style 64 experts top-6", "DeepSeek-V3's gating (sigmoid scores; balance "
-           "comes from a selection bias, not a loss: on the balance page pick 'Aux-loss-free', and /variants replays "
-           "the bias) on the smaller 64-expert top-6 shape of DeepSeekMoE / "
-           "V2-Lite; V3 itself routes top-8 of 256, plus a shared expert.", 64, 6, "sigmoid_bias", 0.0, "off"),
+           "comes mainly from a selection bias, beside which V3 keeps a tiny sequence-wise balance loss, "
+           "α = 0.0001: on the balance page pick 'Aux-loss-free', and /variants replays the bias) on the smaller "
+           "64-expert top-6 shape of DeepSeekMoE / V2-Lite; V3 itself routes top-8 of 256, plus a shared expert.",
+           64, 6, "sigmoid_bias", 0.0, "off"),
     Preset("olmoe", "OLMoE-style 64 experts top-8", "Fine-grained experts with softmax → top-8. "
            "OLMoE keeps the raw top-8 probabilities; this router renormalises them (the variants page shows both).",
            64, 8, "softmax_topk", 0.01, "off"),

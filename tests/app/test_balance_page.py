@@ -68,7 +68,7 @@ def test_sweep_trains_each_weight_and_draws_the_tradeoff(train_calls):
     assert not at.exception
     weights = [cfg.balance_weight for cfg in train_calls]
     assert weights == list(moeviz.train.SWEEP_WEIGHTS)
-    table = at.dataframe[0].value
+    table = [d.value for d in at.dataframe if "max/mean load" in d.value.columns][0]
     assert list(table["α"]) == list(moeviz.train.SWEEP_WEIGHTS)
     assert "balance_run" not in at.session_state  # sweep runs do not replace the single run
 
