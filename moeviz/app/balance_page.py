@@ -87,8 +87,9 @@ def intro(controls) -> None:
         st.markdown(
             "A fresh MoE layer learns a made-up task: tokens come from 8 clusters (some much more common than "
             "others), and each cluster needs its own function, so the best router gives each cluster its own "
-            "experts. Pick the balance-loss weight α in the sidebar and train. Try α = 0 (collapse), 0.3 "
-            "(balanced) and 10 (balance at any price). Set a capacity factor to see what imbalance costs in "
+            "experts. Pick the balance-loss weight α in the sidebar and train: try α = 0 (collapse) and 0.3 "
+            "(balanced). The table below has trained both already, and α = 10 too (balance at any price, past the "
+            "sidebar's range; the sweep also trains it). Set a capacity factor to see what imbalance costs in "
             "dropped slots: token copies that found their expert full.")
         price_table(controls)
         st.caption(

@@ -205,7 +205,7 @@ def _show_worker_run(kept: WorkerRun) -> None:
     if slower < rounds:
         st.caption(f"In {rounds - slower} round{'s' if rounds - slower > 1 else ''} the skewed step was not the "
                    "slower: other users share these cores, and a burst of their work can land on any step.")
-    app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {skew:g}, no drops: worker {w['busiest']} "
+    app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {skew:g}: worker {w['busiest']} "
                                                     f"received {w['busiest_over_mean']:.1f}× the mean copies"),
               key="worker_bars")
     own = ", ".join(f"worker {r}: {n:,} own + {m:,} from others" for r, (n, m) in
@@ -358,6 +358,9 @@ def device_limit(controls) -> None:
         st.info(f"N = {n} experts cannot be split evenly over 2, 4, 8 or 16 devices: pick an even N in the "
                 "sidebar.")
         return
+    app.layer_line(capacity_config(controls).replace(router="sigmoid_bias", capacity_factor=None), trained=False,
+                   note=f"Section 1's layer with DeepSeek-V3's router (sigmoid + selection bias) in place of the "
+                        f"sidebar's; {SPAN_TOKENS} seeded tokens")
     default_w, default_m = default_span(n, k, span_options)
     left, right = st.columns(2)
     asked_w = app.url_value("span_devices", default_w, app.parse_int_choice(SPAN_DEVICES))
@@ -376,9 +379,6 @@ def device_limit(controls) -> None:
     max_m = right.select_slider("Limit: at most M devices per token", options, key="max_devices",
                                 value=asked_m if asked_m in options else options[-1])
     app.set_url_value("max_devices", max_m)
-    layer = capacity_config(controls).replace(router="sigmoid_bias", capacity_factor=None)
-    app.layer_line(layer, trained=False, note=f"Section 1's layer with DeepSeek-V3's router (sigmoid + selection "
-                                              f"bias) in place of the sidebar's; {SPAN_TOKENS} seeded tokens")
     if not limit_can_act(k, devices_w, max_m):
         st.warning(f"Here the limit cannot act: a token's k = {k} experts reach at most {min(k, devices_w)} devices, "
                    f"and M = {max_m} allows that many. Pick M below {min(k, devices_w)} (or fewer devices, so each "
