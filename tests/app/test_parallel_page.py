@@ -133,7 +133,7 @@ def test_worker_run_shows_per_worker_results_and_matches_the_layer():
         assert agree(m["Parallel vs one process: outputs"])
         assert_worker_charts_agree_with_their_text(at)
         pool = current_pool()
-        assert pool is not None and pool.world_size == 2
+        assert pool is not None and pool.world_size == DEFAULT_WORKERS
         pids = pool.pids
         at.button(key="run_parallel").click().run(timeout=300)  # a rerun reuses the same processes
         assert current_pool().pids == pids
