@@ -97,7 +97,7 @@ def intro(controls) -> None:
             "0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of transformers 5.24): this lab "
             "trains one layer for a few hundred steps of 256 tokens, starting from a router that is skewed on "
             "purpose, and measures each expert's share f on those 256 tokens. Real training measures f per "
-            "micro-batch (Megatron-Core's `aux_loss`) or per sequence (its `seq_aux_loss`, DeepSeek's "
+            "micro-batch (Megatron-Core's aux_loss) or per sequence (its seq_aux_loss, DeepSeek's "
             "sequence-wise loss), not over the whole global batch (balancing over the global batch is a separate "
             "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a "
             "gentle push to act.")
