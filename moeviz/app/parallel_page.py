@@ -322,12 +322,12 @@ def dropless(controls, batch: Batch) -> None:
 def inference(controls, batch: Batch) -> None:
     """Section 5: each token of section 1's batch routed in the batch (prefill) and alone (decode)."""
     st.header("5 · Routing at inference: a token's output can depend on its batch")
-    app.layer_line(batch.cfg.replace(router="softmax_topk", capacity_factor=None,
-                                     top_k=min(controls.top_k, controls.num_experts)),
-                   trained=False, note=f"Section 1's {batch.tokens} tokens and this layer's size and seed; each row "
-                                       "of the table below uses its own router and capacity, so the sidebar's "
-                                       "router and capacity do not apply here")
-    assert (INFERENCE_D_MODEL, INFERENCE_D_HIDDEN) == (batch.cfg.d_model, batch.cfg.d_hidden)
+    # moeviz.inference builds its layers at section 1's size (d_model 32, d_hidden 64) with the sidebar's N, k, seed
+    app.layer_line(batch.cfg.replace(d_model=INFERENCE_D_MODEL, d_hidden=INFERENCE_D_HIDDEN, router="softmax_topk",
+                                     capacity_factor=None, top_k=min(controls.top_k, controls.num_experts)),
+                   trained=False, note=f"Section 1's {batch.tokens} tokens and layer size and seed; each row of the "
+                                       "table below uses its own router and capacity, so the sidebar's router and "
+                                       "capacity do not apply here")
     st.caption("Each token of section 1's batch is routed twice through the same layer: inside the batch (prefill: "
                "the whole prompt at once) and alone (decode: one new token per step). A dense FFN, or dropless "
                f"top-k, gives the same output either way. {SWITCH_CAPACITY_NOTE}; expert choice picks tokens among "
