@@ -1,10 +1,16 @@
-"""Why routers run in fp32: the same router logits, routed exactly and after rounding to bfloat16.
+"""Why routing is done in fp32: the same router logits, routed exactly and after rounding to bfloat16.
 
 bfloat16 keeps 8 significant bits, so the gap between neighbouring values grows with the value: 1/64 near 2,
-1/8 near 20, 1/4 near 50. A router whose logits have grown large (nothing but the z-loss keeps them small)
-then loses the small differences that decide which expert wins and how the weight is split. Real MoE code
-computes the router and its softmax in fp32 (transformers' DeepseekV3TopkRouter casts to float32; ST-MoE
-recommends it), as moeviz.router does.
+1/8 near 20, 1/2 near 64. What decides a token's experts is the *differences* between its logits; what decides
+the rounding is their *size*. Scaling every logit by s scales the differences too, so the rounding stays as
+likely to swap two experts (almost never here); a shift shared by every logit (which the softmax ignores in
+exact arithmetic, and which only the z-loss keeps in check: it pulls the log-sum-exp to 0) makes the logits
+large while their differences stay small, and then bfloat16 rounds the differences away.
+
+Who routes in fp32 (transformers as of 5.x): DeepSeek-V3 computes its router logits in fp32; Mixtral, OLMoE
+and Qwen-MoE compute them in the model's dtype (bf16) and only the softmax in fp32; GraniteMoE casts the logits
+to fp32 after a bf16 matmul; GPT-OSS does both in bf16. Megatron-Core's `moe_router_dtype` (fp32 / fp64) is
+off by default. moeviz.router routes in fp32.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.router import softmax_topk
 
-SCALES = (1.0, 10.0, 30.0, 100.0)  # how much larger than the untrained router's logits
+SHIFTS = (0.0, 4.0, 16.0, 64.0)  # added to every logit of a token: the size grows, the differences do not
 
 
 def bfloat16_step(value: float) -> float:
@@ -51,12 +57,13 @@ def _tied_at_k(logits: torch.Tensor, top_k: int) -> float:
 
 
 def precision_demo(num_experts: int, top_k: int, seed: int, num_tokens: int = 256) -> list[dict]:
-    """rounding_effect for a random layer's router logits on seeded tokens, scaled by each of SCALES."""
+    """rounding_effect for a random layer's router logits on seeded tokens, with each of SHIFTS added to every
+    logit (rows {"shift", ...rounding_effect's keys})."""
     cfg = MoEConfig(d_model=32, d_hidden=8, num_experts=num_experts, top_k=top_k, seed=seed, device="cpu")
     x = torch.randn(num_tokens, cfg.d_model, generator=torch.Generator().manual_seed(seed + 1))
     with torch.inference_mode():
         logits = MoELayer(cfg).eval()(x)[1].router_logits
-    return [{"scale": s, **rounding_effect(logits * s, top_k)} for s in SCALES]
+    return [{"shift": s, **rounding_effect(logits + s, top_k)} for s in SHIFTS]
 
 
-__all__ = ["SCALES", "bfloat16_step", "rounding_effect", "precision_demo"]
+__all__ = ["SHIFTS", "bfloat16_step", "rounding_effect", "precision_demo"]

@@ -30,7 +30,7 @@ class Preset:
         return {key: f"{value:g}" if isinstance(value, float) else str(value) for key, value in self.values().items()}
 
 
-PRESETS = (
+CLASSROOM_PRESETS = (
     Preset("balanced", "Balanced top-2 of 8", "The textbook layer (Mixtral's shape): 8 experts, 2 per token, "
            "no capacity limit, and a balance-loss weight (0.3) that evens the load in this page's small training "
            "lab; real models use 0.01-0.001 (the balance page says why).", 8, 2, "softmax_topk", 0.3, "off"),
@@ -42,9 +42,10 @@ PRESETS = (
            "drop. At a full expert second choices lose first, then the latest first choices (drop policy by "
            "position, the default).", 8, 2, "softmax_topk", 0.01, "0.75"),
     Preset("deepseek", "DeepSeek-style 64 experts top-6", "DeepSeek-V3's gating (sigmoid scores; balance "
-           "comes from a selection bias, not a loss: on the balance page pick 'Aux-loss-free', and /variants replays "
-           "the bias) on the smaller 64-expert top-6 shape of DeepSeekMoE / "
-           "V2-Lite; V3 itself routes top-8 of 256, plus a shared expert.", 64, 6, "sigmoid_bias", 0.0, "off"),
+           "comes mainly from a selection bias, beside which V3 keeps a tiny sequence-wise balance loss, "
+           "α = 0.0001: on the balance page pick 'Aux-loss-free', and /variants replays the bias) on the smaller "
+           "64-expert top-6 shape of DeepSeekMoE / V2-Lite; V3 itself routes top-8 of 256, plus a shared expert.",
+           64, 6, "sigmoid_bias", 0.0, "off"),
     Preset("olmoe", "OLMoE-style 64 experts top-8", "Fine-grained experts with softmax → top-8. "
            "OLMoE keeps the raw top-8 probabilities; this router renormalises them (the variants page shows both).",
            64, 8, "softmax_topk", 0.01, "off"),
@@ -54,6 +55,7 @@ PRESETS = (
            "tokens get 0 to many experts. Capacity factor 1 with k = 2 means 2 experts per token on average "
            "(the paper's c = 2).", 8, 2, "expert_choice", 0.0, "1"),
 )
-PRESETS_BY_KEY = {p.key: p for p in PRESETS}
+PRESETS_BY_KEY = {p.key: p for p in CLASSROOM_PRESETS}
+PRESETS = CLASSROOM_PRESETS  # the old name: links, tests and the presenter import it
 
-__all__ = ["Preset", "PRESETS", "PRESETS_BY_KEY"]
+__all__ = ["Preset", "CLASSROOM_PRESETS", "PRESETS", "PRESETS_BY_KEY"]

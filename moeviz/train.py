@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator
 
@@ -29,12 +28,10 @@ import torch
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.routers import router_spec
+# The count statistics live in their own module; imported here for the history's summaries (and old imports).
+from moeviz.routing_stats import mutual_information, overflow_at_capacity, purity, specialization
 
 METHODS = ("aux_loss", "aux_free")  # Switch-style balance loss, or DeepSeek-V3's selection-bias update
-
-# Training a tiny layer keeps a CPU core busy for seconds; a classroom server must not run many at once.
-MAX_CONCURRENT_TRAINERS = 2
-TRAINER_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_TRAINERS)
 
 # Weights shown in the sweep: 0, then log-spaced up to the "balance at any price" end.
 SWEEP_WEIGHTS = (0.0, 0.01, 0.1, 0.3, 1.0, 10.0)
@@ -84,8 +81,9 @@ class TrainConfig:
                          bias_update_rate=self.bias_update_rate, seed=self.seed, device=self.device)
 
 
-# The lesson's three outcomes, plus the aux-loss-free method on the same task (see docs/balance.md).
-PRESETS = {
+# The lesson's three outcomes, plus the aux-loss-free method on the same task (see docs/balance.md). Not the
+# sidebar's classroom presets (moeviz.presets.CLASSROOM_PRESETS): training configs of this lab only.
+LAB_PRESETS = {
     "collapse": TrainConfig(balance_weight=0.0),
     "balanced": TrainConfig(balance_weight=0.3),
     "overbalanced": TrainConfig(balance_weight=10.0),
@@ -130,7 +128,9 @@ class TrainHistory:
     config: dict
     task_loss: list = field(default_factory=list)  # MSE / mean(y^2): 1 = predicting zero
     balance_loss: list = field(default_factory=list)  # N * sum f_i P_i: 1 at perfect balance
-    z_loss: list = field(default_factory=list)
+    z_loss: list = field(default_factory=list)  # mean logsumexp(router logits)^2: 0 when every logsumexp is 0
+    max_logit: list = field(default_factory=list)  # mean over tokens of the token's largest router logit
+    mean_abs_logit: list = field(default_factory=list)  # mean |router logit|: z-loss can raise it (a shift down)
     load_cv: list = field(default_factory=list)
     max_mean_load: list = field(default_factory=list)
     router_entropy: list = field(default_factory=list)  # nats; log(E) = undecided
@@ -142,8 +142,8 @@ class TrainHistory:
     slot_entropy: list = field(default_factory=list)
     stopped: bool = False
 
-    SCALARS = ("task_loss", "balance_loss", "z_loss", "load_cv", "max_mean_load", "router_entropy",
-               "dropped_fraction", "slot_entropy")
+    SCALARS = ("task_loss", "balance_loss", "z_loss", "max_logit", "mean_abs_logit", "load_cv", "max_mean_load",
+               "router_entropy", "dropped_fraction", "slot_entropy")
 
     @property
     def steps_done(self) -> int:
@@ -189,41 +189,6 @@ class TrainHistory:
     @classmethod
     def from_dict(cls, data: dict) -> "TrainHistory":
         return cls(**data)
-
-
-def mutual_information(counts) -> float:
-    """I(cluster; expert) in nats from a (C, E) table of slot counts."""
-    p = np.asarray(counts, dtype=float)
-    total = p.sum()
-    if total <= 0:
-        return 0.0
-    p = p / total
-    outer = p.sum(axis=1, keepdims=True) * p.sum(axis=0, keepdims=True)
-    nz = p > 0
-    return float((p[nz] * np.log(p[nz] / outer[nz])).sum())
-
-
-def specialization(counts, slot_entropy: float) -> float:
-    """I(cluster; expert) / its ceiling, in [0, 1], from (C, E) slot counts.
-
-    I = H(expert) - H(expert | cluster) <= log E - H(expert | token), because the cluster is a function of the
-    token. A token's m slots go to m different experts, so H(expert | token) = `slot_entropy`, the slot-weighted
-    mean of log m: log k when every token keeps its k slots (ceiling log(E/k): the expert of a slot can pin down
-    at most E/k groups of clusters), less after capacity drops or under expert choice. The ceiling is
-    min(H(cluster), log E - slot_entropy)."""
-    p = np.asarray(counts, dtype=float)
-    if p.sum() <= 0:
-        return 0.0
-    pc = p.sum(axis=1) / p.sum()
-    h_cluster = float(-(pc[pc > 0] * np.log(pc[pc > 0])).sum())
-    ceiling = min(h_cluster, math.log(p.shape[1]) - slot_entropy)
-    return mutual_information(p) / ceiling if ceiling > 1e-12 else 0.0
-
-
-def purity(counts) -> float:
-    """Share of slots that come from their expert's most common cluster (1 = every expert serves one cluster)."""
-    p = np.asarray(counts, dtype=float)
-    return float(p.max(axis=0).sum() / p.sum()) if p.sum() > 0 else 0.0
 
 
 @contextlib.contextmanager
@@ -274,8 +239,10 @@ def _record(history: TrainHistory, trace, task_loss, clusters, C: int, E: int) -
     active = ~trace.dropped  # (T, K)
     slot_clusters = clusters.unsqueeze(1).expand_as(trace.topk_indices)[active]
     table = torch.bincount(slot_clusters * E + trace.topk_indices[active], minlength=C * E).view(C, E)
-    scalars = torch.stack([task_loss.detach(), trace.balance_loss.detach(), trace.z_loss.detach()]).tolist()
-    for name, value in zip(("task_loss", "balance_loss", "z_loss"), scalars):
+    logits = trace.router_logits
+    scalars = torch.stack([task_loss.detach(), trace.balance_loss.detach(), trace.z_loss.detach(),
+                           logits.max(dim=1).values.mean(), logits.abs().mean()]).tolist()
+    for name, value in zip(("task_loss", "balance_loss", "z_loss", "max_logit", "mean_abs_logit"), scalars):
         getattr(history, name).append(value)
     for name in ("load_cv", "max_mean_load", "router_entropy", "dropped_fraction"):
         getattr(history, name).append(float(trace.metrics[name]))
@@ -294,27 +261,9 @@ def train(cfg: TrainConfig, layer: MoELayer | None = None) -> TrainHistory:
     return history
 
 
-@contextlib.contextmanager
-def trainer_slot(timeout: float | None = None):
-    """Hold one of the server's MAX_CONCURRENT_TRAINERS slots; yields False if none freed within `timeout`."""
-    acquired = TRAINER_SLOTS.acquire(timeout=timeout) if timeout is not None else TRAINER_SLOTS.acquire()
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            TRAINER_SLOTS.release()
+PRESETS = LAB_PRESETS  # the old name, for existing imports
 
 
 def preset(name: str, **changes) -> TrainConfig:
-    """A preset with some fields changed, e.g. preset("collapse", seed=3)."""
-    return replace(PRESETS[name], **changes)
-
-
-def overflow_at_capacity(tokens_per_expert, capacity_factor: float) -> float:
-    """Share of slots that would not fit if every expert held capacity_factor × the mean load
-    (C = ceil(cf · T · k / N) slots): what this load would cost in dropped slots under a capacity limit."""
-    load = np.asarray(tokens_per_expert, dtype=float)
-    if load.sum() <= 0:
-        return 0.0
-    capacity = capacity_factor * load.mean()
-    return float(np.clip(load - capacity, 0.0, None).sum() / load.sum())
+    """A LAB_PRESETS entry with some fields changed, e.g. preset("collapse", seed=3)."""
+    return replace(LAB_PRESETS[name], **changes)

@@ -67,10 +67,16 @@ def test_tradeoff_chart_one_point_per_weight():
     assert list(trace.marker.color) == [0.1, 0.6, 0.4]
 
 
-def test_z_loss_curve_draws_the_recorded_z_loss_and_its_root(history):
+def test_z_loss_curve_draws_the_z_loss_next_to_the_largest_logit(history):
     fig = figs.z_loss_curve(history)
     t = {trace.name: trace for trace in fig.data}
-    z = history.array("z_loss")
-    np.testing.assert_allclose(t["z-loss"].y, z)
-    np.testing.assert_allclose(t["RMS logsumexp"].y, np.sqrt(z))
+    np.testing.assert_allclose(t["z-loss"].y, history.array("z_loss"))
+    np.testing.assert_allclose(t["largest logit"].y, history.array("max_logit"))
+    np.testing.assert_allclose(t["mean |logit|"].y, history.array("mean_abs_logit"))
     assert list(t["z-loss"].x) == list(range(1, history.steps_done + 1))
+
+
+def test_z_loss_curve_of_a_history_kept_before_the_logit_fields_draws_z_only(history):
+    old = {k: v for k, v in history.to_dict().items() if k not in ("max_logit", "mean_abs_logit")}
+    fig = figs.z_loss_curve(TrainHistory.from_dict(old))
+    assert [trace.name for trace in fig.data] == ["z-loss"]

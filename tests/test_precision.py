@@ -40,7 +40,22 @@ def test_rounding_effect_matches_a_naive_loop():
     assert r["bf16_step"] == bfloat16_step(float(logits.abs().max()))
 
 
-def test_larger_logits_lose_more_to_bfloat16():
-    rows = precision_demo(16, 2, seed=0)
-    errors = [r["max_prob_error"] for r in rows]
-    assert errors[0] < errors[-1] and rows[0]["bf16_step"] < rows[-1]["bf16_step"]
+def test_a_shared_shift_changes_nothing_exactly_but_flips_choices_in_bfloat16():
+    """At the page's default layer (N = 8, k = 2, seed 0) rounding must flip some tokens' experts (it did at
+    no scale before: scaling grows the differences with the logits)."""
+    rows = precision_demo(8, 2, seed=0)
+    assert [r["shift"] for r in rows] == sorted(r["shift"] for r in rows) and rows[0]["shift"] == 0
+    changed = [r["changed_choice"] for r in rows]
+    assert changed[-1] > 0.1 and changed[-1] > changed[0]
+    assert rows[0]["bf16_step"] < rows[-1]["bf16_step"]
+    # the exact routing ignores the shift: softmax -> top-k of logits + s picks the same experts
+    from moeviz.config import MoEConfig
+    from moeviz.layer import MoELayer
+    from moeviz.router import softmax_topk
+    cfg = MoEConfig(d_model=32, d_hidden=8, num_experts=8, top_k=2, seed=0, device="cpu")
+    x = torch.randn(256, 32, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        logits = MoELayer(cfg).eval()(x)[1].router_logits.double()
+    plain, shifted = softmax_topk(logits, 2), softmax_topk(logits + 64.0, 2)
+    assert torch.equal(plain.topk_indices, shifted.topk_indices)
+    torch.testing.assert_close(plain.topk_weights, shifted.topk_weights)

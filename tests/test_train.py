@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from moeviz import MoEConfig, MoELayer
-from moeviz.train import (PRESETS, SWEEP_WEIGHTS, TRAINER_SLOTS, ClusterTask, TaskSampler, TrainConfig, TrainHistory,
+from moeviz.train import (LAB_PRESETS, PRESETS, SWEEP_WEIGHTS, ClusterTask, TaskSampler, TrainConfig, TrainHistory,
                           _record, mutual_information, overflow_at_capacity, preset, purity, specialization,
-                          train, train_iter, trainer_slot)
+                          train, train_iter)
 
 SEEDS = (0, 1, 2)
 
@@ -221,20 +221,17 @@ def test_overflow_at_capacity_formula():
     assert overflow_at_capacity([4, 4, 4, 4], 1.0) == 0.0
 
 
-# --- concurrency guard ------------------------------------------------------------------------------------------
-
-def test_trainer_slots_are_bounded():
-    with trainer_slot(timeout=0) as a, trainer_slot(timeout=0) as b:
-        assert a and b
-        with trainer_slot(timeout=0) as c:
-            assert not c  # a third concurrent run waits
-    with trainer_slot(timeout=0) as again:
-        assert again  # released on exit
-    assert TRAINER_SLOTS._value == 2
+def test_the_statistics_live_in_their_own_module_and_train_still_exports_them():
+    import moeviz.routing_stats as stats
+    import moeviz.hf.analysis as hf_analysis
+    assert (mutual_information, specialization, purity, overflow_at_capacity) == (
+        stats.mutual_information, stats.specialization, stats.purity, stats.overflow_at_capacity)
+    assert hf_analysis.mutual_information is stats.mutual_information
 
 
 def test_presets_and_sweep_weights_are_valid():
-    assert set(PRESETS) == {"collapse", "balanced", "overbalanced", "aux_free"}
+    assert PRESETS is LAB_PRESETS  # the old name still imports
+    assert set(LAB_PRESETS) == {"collapse", "balanced", "overbalanced", "aux_free"}
     assert list(SWEEP_WEIGHTS) == sorted(SWEEP_WEIGHTS) and SWEEP_WEIGHTS[0] == 0.0
     for cfg in PRESETS.values():
         assert isinstance(cfg.layer_config(), MoEConfig)
@@ -249,13 +246,16 @@ def test_final_quotes_what_the_history_holds():
     assert f["overflow_at_1_25"] == pytest.approx(overflow_at_capacity(load, 1.25))
 
 
-def test_recorded_z_loss_is_the_routers_logsumexp_squared():
+def test_recorded_z_loss_and_logits_match_naive_loops_over_the_routers_logits():
     cfg = preset("balanced", steps=1, device="cpu")
     history = train(cfg)
     x, _, _ = next(TaskSampler(replace_seed(cfg.task, cfg.seed), torch.device("cpu")).batches(1, cfg.tokens_per_step))
-    logits = x @ MoELayer(cfg.layer_config()).router.weight.detach().t()
-    naive = sum(math.log(sum(math.exp(v) for v in row)) ** 2 for row in logits.tolist()) / len(logits)
+    rows = (x @ MoELayer(cfg.layer_config()).router.weight.detach().t()).tolist()
+    naive = sum(math.log(sum(math.exp(v) for v in row)) ** 2 for row in rows) / len(rows)
     assert history.z_loss[0] == pytest.approx(naive, rel=1e-5)
+    assert history.max_logit[0] == pytest.approx(sum(max(row) for row in rows) / len(rows), rel=1e-5)
+    mean_abs = sum(abs(v) for row in rows for v in row) / (len(rows) * len(rows[0]))
+    assert history.mean_abs_logit[0] == pytest.approx(mean_abs, rel=1e-5)
 
 
 def replace_seed(task, seed):
@@ -269,3 +269,7 @@ def test_training_with_z_loss_lowers_the_router_logsumexp(seed):
     free, penalised = (float(np.mean(h.array("z_loss")[h.window()])) for h in runs)
     assert penalised < 0.5 * free
     assert runs[1].config["z_loss_weight"] == 0.1
+    # ... by shifting the logits down, not by making them small: the largest logit falls, their size need not
+    top, size = ([float(np.mean(h.array(key)[h.window()])) for h in runs] for key in ("max_logit", "mean_abs_logit"))
+    assert top[1] < top[0]
+    assert size[1] > 0.5 * size[0]

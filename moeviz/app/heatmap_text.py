@@ -9,7 +9,7 @@ from moeviz.app.url import url_value
 from moeviz.lm.analysis import MAX_CHARS
 
 DEFAULT_TEXT = 'The "for" statement repeats its suite for each item:\n   for i in range(3): print(i)'
-PRESETS = {
+EXAMPLE_TEXTS = {  # the example picker's texts (not moeviz.presets' classroom presets)
     "Prose and a line of code": DEFAULT_TEXT,
     "Plain English": "The weather was calm, so we walked along the river and talked about old friends.",
     "Python code": "   def area(width, height):\n       return width * height\n\n   print(area(3, 4))",
@@ -23,8 +23,8 @@ CUSTOM = "(your own text)"
 
 def _use_preset() -> None:
     choice = st.session_state["preset"]
-    if choice in PRESETS:
-        st.session_state["text"] = PRESETS[choice]
+    if choice in EXAMPLE_TEXTS:
+        st.session_state["text"] = EXAMPLE_TEXTS[choice]
 
 
 def text_box(help: str) -> str:
@@ -33,5 +33,5 @@ def text_box(help: str) -> str:
     # walkthrough's text_input) would otherwise come back empty here, and the presets need to write into the box.
     st.session_state["text"] = st.session_state["text"] if "text" in st.session_state else \
         url_value("text", DEFAULT_TEXT, parse_text(MAX_CHARS, multiline=True))
-    st.selectbox("Example texts", [CUSTOM, *PRESETS], key="preset", on_change=_use_preset, disabled=locked("text"))
+    st.selectbox("Example texts", [CUSTOM, *EXAMPLE_TEXTS], key="preset", on_change=_use_preset, disabled=locked("text"))
     return st.text_area("Text to route", key="text", height=100, disabled=locked("text"), help=help)

@@ -9,7 +9,9 @@ session and outlive the cache's bounds). The bounds are MAX_ENTRIES, the one tab
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 from dataclasses import dataclass
 from functools import partial
@@ -75,6 +77,24 @@ MAX_ENTRIES = {
     "checkpoint_what_if": 32,  # /heatmap: one layer's logits under a moeviz router variant
     "uploaded_trace": 4,  # /heatmap: an uploaded trace file, validated (at most tracefile.MAX_TRACE_BYTES each)
 }
+
+# The CPU bound beside the memory bounds: a training run of /balance keeps a core busy for seconds, so a
+# classroom server trains at most this many at once, whatever the number of sessions (moeviz.train is the
+# task itself and bounds nothing: a script or benchmark may train as it likes). The worker pool of /parallel
+# bounds itself: one pool per server, one step at a time (moeviz.parallel.pool).
+MAX_CONCURRENT_TRAINERS = 2
+TRAINER_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_TRAINERS)
+
+
+@contextlib.contextmanager
+def trainer_slot(timeout: float | None = None):
+    """Hold one of the server's MAX_CONCURRENT_TRAINERS slots; yields False if none freed within `timeout`."""
+    acquired = TRAINER_SLOTS.acquire(timeout=timeout) if timeout is not None else TRAINER_SLOTS.acquire()
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            TRAINER_SLOTS.release()
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["layer"], show_spinner=False)

@@ -3,6 +3,10 @@
 Run: python -m moeviz.bench parallel [--workers 2 4] [--skew 0 0.9] [--tokens 4096] [--out bench-results/parallel.json]
 Each case is the median of --repeats steps on the pooled workers; the output is checked against the
 single-process layer before anything is reported.
+
+    python -m moeviz.bench parallel --page-default 10
+runs /parallel's default demo (moeviz.parallel.demo: balanced and skewed with no drops, then skewed under
+capacity) 10 times and reports in how many the skewed step was the slower: how reliable the page's lesson is.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from moeviz.bench.timing import machine_info, write_report
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.parallel import measure_expert_parallel, shutdown_pool, skewed_tokens
+from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_TOKENS,
+                                  imbalance_demo, slower_rounds)
 from moeviz.parallel.run import print_table
 
 
@@ -29,6 +35,30 @@ def run_case(cfg: MoEConfig, tokens: int, world_size: int, skew: float, repeats:
             "workers": run.workers}
 
 
+def page_default(runs: int, num_experts: int = 8, top_k: int = 2) -> dict:
+    """/parallel's default expert-parallel demo, `runs` times: each run's three medians and its rounds."""
+    cfg = MoEConfig(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, num_experts=num_experts, top_k=top_k, device="cpu")
+    rows = []
+    try:
+        for i in range(runs):
+            demo = imbalance_demo(cfg, EP_TOKENS, DEFAULT_SKEW, DEFAULT_WORKERS, EP_REPEATS)
+            row = {label: round(r["step_ms"], 1) for label, r in demo.items()}
+            row |= {"slower_rounds": slower_rounds(demo), "rounds": EP_REPEATS,
+                    "dropped_with_capacity": demo["skewed_capacity"]["dropped_fraction"]}
+            rows.append(row)
+            print(f"run {i + 1}: balanced {row['balanced']:.0f} ms, skewed {row['skewed']:.0f} ms "
+                  f"({row['skewed'] / row['balanced']:.2f}x, slower in {row['slower_rounds']}/{EP_REPEATS} rounds), "
+                  f"skewed under capacity {row['skewed_capacity']:.0f} ms", flush=True)
+    finally:
+        shutdown_pool()
+    slower = sum(r["skewed"] > r["balanced"] for r in rows)
+    ratios = sorted(r["skewed"] / r["balanced"] for r in rows)
+    print(f"skewed median slower in {slower} of {runs} runs; ratio min {ratios[0]:.2f}, median "
+          f"{ratios[len(ratios) // 2]:.2f}, max {ratios[-1]:.2f}")
+    return {"runs": rows, "skewed_slower_runs": slower, "ratio_min": ratios[0], "workers": DEFAULT_WORKERS,
+            "skew": DEFAULT_SKEW, "tokens": EP_TOKENS, "d_model": EP_D_MODEL, "d_hidden": EP_D_HIDDEN}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moeviz.bench parallel", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +71,12 @@ def main(argv=None) -> int:
     parser.add_argument("--d-hidden", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="bench-results/parallel.json")
+    parser.add_argument("--page-default", type=int, default=0, metavar="RUNS",
+                        help="run /parallel's default demo RUNS times instead (the other options are ignored)")
     args = parser.parse_args(argv)
+    if args.page_default:
+        write_report(args.out, {"machine": machine_info(), "page_default": page_default(args.page_default)})
+        return 0
     cfg = MoEConfig(d_model=args.d_model, d_hidden=args.d_hidden, num_experts=args.num_experts, top_k=args.top_k,
                     device="cpu")
     report = {"machine": machine_info(), "config": vars(args), "cases": []}

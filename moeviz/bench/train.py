@@ -13,7 +13,7 @@ import time
 
 from moeviz.bench.timing import machine_info, sync, write_report
 from moeviz.device import resolve_device
-from moeviz.train import PRESETS, preset, train
+from moeviz.train import LAB_PRESETS, preset, train
 
 TARGET_S = 3.0
 
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moeviz.bench train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="balanced,collapse,overbalanced,aux_free",
-                        help=f"comma-separated, from {', '.join(PRESETS)}")
+                        help=f"comma-separated, from {', '.join(LAB_PRESETS)}")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--repeats", type=int, default=3)

@@ -124,14 +124,19 @@ def tradeoff_chart(summaries: list[dict], title: str | None = "Balance vs task: 
 
 
 def z_loss_curve(history: TrainHistory, title: str | None = "Router z-loss per step") -> go.Figure:
-    """mean over tokens of logsumexp(router logits)^2 per step (ST-MoE's z-loss), log scale, with its root:
-    the typical size of a token's logsumexp. Trace names: "z-loss", "RMS logsumexp"."""
+    """mean over tokens of logsumexp(router logits)^2 per step (ST-MoE's z-loss), log scale, next to the logits
+    themselves: the mean of each token's largest logit and the mean |logit|. The z-loss pulls the logsumexp to 0,
+    which the router can do by shifting every logit down: the largest logit falls, |logit| may grow. Trace
+    names: "z-loss", "largest logit", "mean |logit|" (histories recorded before these fields: z-loss only)."""
     steps = np.arange(1, history.steps_done + 1)
     z = history.array("z_loss")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("z-loss = mean logsumexp²", "RMS logsumexp = √z-loss"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("z-loss = mean logsumexp²", "router logits"))
     fig.add_trace(go.Scatter(x=steps, y=z, name="z-loss", line=dict(color=PURPLE), showlegend=False), row=1, col=1)
-    fig.add_trace(go.Scatter(x=steps, y=np.sqrt(z), name="RMS logsumexp", line=dict(color=BLUE), showlegend=False),
-                  row=1, col=2)
+    for name, key, color, dash in (("largest logit", "max_logit", BLUE, None),
+                                   ("mean |logit|", "mean_abs_logit", ORANGE, "dash")):
+        values = history.array(key)
+        if len(values) == len(steps):
+            fig.add_trace(go.Scatter(x=steps, y=values, name=name, line=dict(color=color, dash=dash)), row=1, col=2)
     fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
     fig.update_xaxes(title="training step")
-    return _room_for_panel_titles(finish(fig, title, 280), title)
+    return _room_for_panel_titles(finish(fig, title, 300), title)

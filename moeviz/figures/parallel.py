@@ -63,10 +63,12 @@ def worker_bars(workers: list[dict], title: str | None = "Per worker", height: i
 
 
 def worker_timelines(runs: dict[str, list[dict]], title: str | None = "Where each worker's step time went",
-                     height: int = 320) -> go.Figure:
+                     height: int | None = None) -> go.Figure:
     """Stacked horizontal bars per worker (route, compute, all_to_all, waiting, other) for each labelled run:
-    with "other" (the untimed rest of the step) each bar reaches that worker's step time."""
+    with "other" (the untimed rest of the step) each bar reaches that worker's step time. Height grows with
+    the bars (None) so three runs of four workers stay readable."""
     rows = [(f"{label} · worker {w['rank']}", w) for label, workers in runs.items() for w in workers]
+    height = height or max(320, 120 + 26 * len(rows))
     fig = go.Figure()
     for name, key, color in (("route", "route_ms", IDLE), ("compute", "compute_ms", GREEN),
                              ("all_to_all", "comm_ms", ORANGE), ("waiting", "wait_ms", VERMILLION),

@@ -17,7 +17,7 @@ import torch
 
 from moeviz.hf.model import CheckpointRouting
 from moeviz.lm.analysis import smoothed_lift
-from moeviz.train import mutual_information  # the balance lab's I(A; B) of a count table, reused
+from moeviz.routing_stats import mutual_information  # the count table's I(A; B), shared with the balance lab
 
 
 def layer_loads(routing: CheckpointRouting) -> torch.Tensor:

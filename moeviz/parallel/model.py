@@ -91,3 +91,8 @@ def model_curve(shape: str, hardware: str, tokens_per_device: int = 4096, imbala
     return [{"num_devices": W, **comm_compute_model(tokens_per_device, d_model, d_hidden, top_k, W, HARDWARE[hardware],
                                                      matrices=matrices, imbalance=imbalance, num_experts=num_experts)}
             for W in model_devices(shape, devices)]
+
+
+def when_comm_wins(rows: list[dict]) -> dict | None:
+    """The first row of a model_curve where communication takes longer than compute, or None if it never does."""
+    return next((r for r in rows if r["comm_s"] > r["compute_s"]), None)

@@ -49,4 +49,29 @@ def device_limit_demo(cfg: MoEConfig, num_tokens: int, token_seed: int, num_devi
     return DeviceSpan(num_devices, max_devices, histograms[0], histograms[1], float(same))
 
 
-__all__ = ["devices_spanned", "DeviceSpan", "device_limit_demo"]
+def limit_options(num_experts: int, top_k: int, num_devices: int) -> list[int]:
+    """The limits M a token can keep on W devices: fewer than W, and enough experts on them for its k."""
+    per_device = num_experts // num_devices
+    return [m for m in range(1, num_devices) if m * per_device >= top_k]
+
+
+def limit_can_act(top_k: int, num_devices: int, max_devices: int) -> bool:
+    """Whether "at most M devices" can change any token's routing: a token's k experts reach at most
+    min(k, W) devices, so a limit M at or above that never binds."""
+    return max_devices < min(top_k, num_devices)
+
+
+def default_span(num_experts: int, top_k: int, devices: list[int]) -> tuple[int, int]:
+    """The page's default (W, M): DeepSeek-V3's 8 groups with at most 4 (or the largest W where a limit can act),
+    M the largest acting limit up to W / 2. Falls back to the largest W and its middle limit if none acts."""
+    acting = {w: [m for m in limit_options(num_experts, top_k, w) if limit_can_act(top_k, w, m)] for w in devices}
+    usable = [w for w in devices if acting[w]]
+    if not usable:
+        w = devices[-1]
+        options = limit_options(num_experts, top_k, w) or [1]
+        return w, options[len(options) // 2]
+    w = 8 if 8 in usable else usable[-1]
+    return w, max([m for m in acting[w] if m <= max(1, w // 2)] or acting[w][:1])
+
+
+__all__ = ["devices_spanned", "DeviceSpan", "device_limit_demo", "limit_options", "limit_can_act", "default_span"]

@@ -249,7 +249,29 @@ def measure_expert_parallel(cfg: MoEConfig, x: torch.Tensor, world_size: int, re
                             placement: tuple | None = None) -> ParallelRun:
     """`repeats` steps on the pool; returns the one with the median step time (the first step also warms up
     the workers' kernels and caches, so one step alone overstates the cost). Its pool_start_s is the first's."""
-    runs = [run_expert_parallel(cfg, x, world_size, placement=placement) for _ in range(max(1, repeats))]
-    chosen = sorted(runs, key=lambda r: r.step_ms)[len(runs) // 2]
-    chosen.pool_start_s = runs[0].pool_start_s
-    return chosen
+    return measure_interleaved({"run": (cfg, x)}, world_size, repeats, placement)["run"].median
+
+
+@dataclass
+class Measured:
+    """One case's steps from measure_interleaved: `median` (the run with the median step time) and every
+    step's time in round order, so rounds of different cases can be compared pair by pair."""
+    median: ParallelRun
+    step_ms: list[float]
+
+
+def measure_interleaved(cases: dict[str, tuple[MoEConfig, torch.Tensor]], world_size: int,
+                        repeats: int = 3, placement: tuple | None = None) -> dict[str, Measured]:
+    """`repeats` rounds of one step of every case, in turn, on the same pool. Interleaving makes a burst of
+    load from other users of the machine fall on every case alike instead of on whichever ran then."""
+    steps: dict[str, list[ParallelRun]] = {label: [] for label in cases}
+    for _ in range(max(1, repeats)):
+        for label, (cfg, x) in cases.items():
+            steps[label].append(run_expert_parallel(cfg, x, world_size, placement=placement))
+    first_start = max(runs[0].pool_start_s for runs in steps.values())  # only the very first step started the pool
+    out = {}
+    for label, runs in steps.items():
+        chosen = sorted(runs, key=lambda r: r.step_ms)[len(runs) // 2]
+        chosen.pool_start_s = first_start
+        out[label] = Measured(chosen, [r.step_ms for r in runs])
+    return out

@@ -23,9 +23,11 @@ from moeviz.parallel.replicated import replicated_step, slot_layer
 COLLECTIVE_TIMEOUT = timedelta(seconds=60)  # a peer that vanished mid-step fails the step instead of hanging
 PARENT_POLL_S = 1.0
 INJECTED_FAILURE_EXIT = 3
+MAX_LAYERS = 2  # the page alternates one layer dropless and under capacity: keep both, build neither twice
 
 
 def worker_main(rank: int, world_size: int, port: int, jobs, results, parent_pid: int) -> None:
+    _own_session()
     torch.set_num_threads(1)  # W workers share a few cores; more threads per worker would only fight
     try:
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
@@ -38,6 +40,18 @@ def worker_main(rank: int, world_size: int, port: int, jobs, results, parent_pid
         _serve(rank, world_size, jobs, results, parent_pid)
     finally:
         dist.destroy_process_group()
+
+
+def _own_session() -> None:
+    """Start a session of our own. Linux's autogroup scheduler shares the CPU fairly between sessions, not
+    processes: left in the server's session, the W workers split one share between them, so a step takes as
+    long as the total work whatever its spread, and the busiest worker cannot set the pace. In a session each,
+    each worker gets its own share, as each rank of a real job has its own device."""
+    if hasattr(os, "setsid"):
+        try:
+            os.setsid()
+        except OSError:  # already a session leader, or not allowed: keep the parent's session
+            pass
 
 
 def _serve(rank: int, world_size: int, jobs, results, parent_pid: int) -> None:
@@ -69,7 +83,8 @@ def _layer(cache: dict, fields: dict, rank: int, world_size: int, placement: tup
     then each keeps only its own block of experts (or its slots of a placement: moeviz.parallel.replicated)."""
     key = (tuple(sorted(fields.items())), placement)
     if key not in cache:
-        cache.clear()  # one layer at a time is enough; configs change when the page's controls change
+        while len(cache) >= MAX_LAYERS:
+            cache.pop(next(iter(cache)))  # the oldest: configs change when the page's controls change
         full = MoELayer(MoEConfig(**fields)).eval()
         cache[key] = keep_local_experts(full, rank, world_size) if placement is None else \
             slot_layer(full, placement, rank, world_size)

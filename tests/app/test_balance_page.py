@@ -6,7 +6,9 @@ from streamlit.testing.v1 import AppTest
 from tests.app import pages
 from tests.app.pages import metrics
 
+import moeviz.app.runners as runners
 import moeviz.train
+from moeviz.app.balance_page import PRICE_WEIGHTS, price_of_weights
 
 PAGE = "pages/2_balance.py"
 PLAIN = (list, dict, float, int, str, bool, type(None))
@@ -14,12 +16,14 @@ PLAIN = (list, dict, float, int, str, bool, type(None))
 
 @pytest.fixture
 def train_calls(monkeypatch):
-    """Counts training runs the page starts (the page imports train_iter from moeviz.train on every run)."""
+    """Counts the live training runs the page starts (it calls moeviz.train.train_iter through the module).
+    The price table's runs train to the end in one go (report_every = steps) and are not counted."""
     calls = []
     real = moeviz.train.train_iter
 
     def counting(cfg, *args, **kwargs):
-        calls.append(cfg)
+        if kwargs.get("report_every", 25) != cfg.steps:
+            calls.append(cfg)
         return real(cfg, *args, **kwargs)
     monkeypatch.setattr(moeviz.train, "train_iter", counting)
     return calls
@@ -64,7 +68,7 @@ def test_sweep_trains_each_weight_and_draws_the_tradeoff(train_calls):
     assert not at.exception
     weights = [cfg.balance_weight for cfg in train_calls]
     assert weights == list(moeviz.train.SWEEP_WEIGHTS)
-    table = at.dataframe[0].value
+    table = [d.value for d in at.dataframe if "max/mean load" in d.value.columns][0]
     assert list(table["α"]) == list(moeviz.train.SWEEP_WEIGHTS)
     assert "balance_run" not in at.session_state  # sweep runs do not replace the single run
 
@@ -81,9 +85,20 @@ def test_aux_free_method_uses_the_bias_router(train_calls):
     assert any("method aux_free" in c.value for c in at.caption)
 
 
+def test_trainer_slots_are_bounded():
+    with runners.trainer_slot(timeout=0) as a, runners.trainer_slot(timeout=0) as b:
+        assert a and b
+        with runners.trainer_slot(timeout=0) as c:
+            assert not c  # a third concurrent run waits
+    with runners.trainer_slot(timeout=0) as again:
+        assert again  # released on exit
+    assert runners.TRAINER_SLOTS._value == runners.MAX_CONCURRENT_TRAINERS == 2
+
+
+@pytest.mark.timeout(300)
 def test_busy_trainers_make_a_run_wait_then_give_up_cleanly(train_calls, monkeypatch):
-    real_slot = moeviz.train.trainer_slot
-    monkeypatch.setattr(moeviz.train, "trainer_slot", lambda timeout=None: real_slot(timeout=min(timeout, 0.2)))
+    real_slot = runners.trainer_slot
+    monkeypatch.setattr(runners, "trainer_slot", lambda timeout=None: real_slot(timeout=min(timeout, 0.2)))
     at = open_page()
     at.select_slider(key="train_steps").set_value(50)
     with real_slot(timeout=0) as first, real_slot(timeout=0) as second:  # two other learners are training
@@ -92,7 +107,7 @@ def test_busy_trainers_make_a_run_wait_then_give_up_cleanly(train_calls, monkeyp
     assert not at.exception
     assert not train_calls  # it never trained past the limit
     assert any("trainers stayed busy" in w.value for w in at.warning)
-    assert moeviz.train.TRAINER_SLOTS._value == moeviz.train.MAX_CONCURRENT_TRAINERS  # every slot released
+    assert runners.TRAINER_SLOTS._value == runners.MAX_CONCURRENT_TRAINERS  # every slot released
 
 
 @pytest.mark.timeout(300)
@@ -125,3 +140,30 @@ def test_a_bad_z_loss_weight_warns_and_falls_back():
     assert not at.exception
     assert at.select_slider(key="z_loss_weight").value == 0.0
     assert any("z_loss_weight" in w.value for w in at.warning)
+
+
+@pytest.mark.timeout(300)
+def test_the_price_of_a_large_weight_is_shown_at_the_default_without_a_click():
+    """Before: α = 10 was seen only behind the sweep button, and α = 0.3 beat α = 0, so "a large weight costs
+    quality" was never on screen. Now the three are trained for the sidebar's layer and shown in the intro."""
+    at = open_page()
+    assert not at.exception
+    table = [d.value for d in at.dataframe if "task loss (lower is better)" in d.value.columns]
+    assert table and list(table[0]["α"]) == [f"{w:g}" for w in PRICE_WEIGHTS]
+    none, good, large = price_of_weights(8, 2, "softmax_topk", None, 0)  # the page's cached runs
+    assert large["task_loss"] > good["task_loss"] and large["max_mean_load"] < none["max_mean_load"]
+    assert list(table[0]["task loss (lower is better)"]) == [f"{f['task_loss']:.3f}" for f in (none, good, large)]
+    text = " ".join(m.value for m in at.markdown)
+    assert "is the price of a large weight" in text and f"{large['task_loss']:.3f}" in text
+
+
+def test_the_page_states_the_z_loss_and_fp32_facts_precisely():
+    at = open_page()
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "smaller router logits" not in text and "small when the logits stay small" not in text
+    assert "moving **every logit down**" in text
+    assert "Real MoE code therefore computes the router and its softmax in fp32" not in text
+    assert "only the softmax in fp32" in text and "GPT-OSS does both in bf16" in text
+    assert "millions of tokens" not in text and "per micro-batch" in text
+    table = [d.value for d in at.dataframe if "bf16 step there" in d.value.columns][0]
+    assert float(table["tokens with other experts"].iloc[-1].rstrip("%")) > 0  # rounding flips some choices

@@ -76,3 +76,11 @@ def test_active_share_is_not_drawn_as_an_increase():
     active = next(m for m in at.metric if m.label == "Active per token")
     assert active.delta.endswith("of total")
     assert active.proto.direction == active.proto.NONE  # was UP: "↑ 25.1 %" read as a rise
+
+
+def test_every_section_names_its_layer_and_shows_d_model():
+    """Before: one layer line at the top and a layer "the sidebar sets" whose d_model the sidebar never shows."""
+    at = open_page({"num_experts": "8", "top_k": "2"})
+    lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
+    assert len(lines) >= 4 and all("d_model 256" in line for line in lines)
+    assert any("d_model and d_hidden are this page's own" in line for line in lines)

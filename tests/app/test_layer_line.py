@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from moeviz.app.layer_line import MODEL_PREFIX, PREFIX, layer_line_text
+from moeviz.app.layer_line import MODEL_PREFIX, PREFIX, SECTION_PREFIX, layer_line_text
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from tests.app.pages import open_page
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NO_LAYER = {"pages/7_glossary.py": "text only: no layer, no numbers"}
 PAGES = [p for p in ["app.py"] + sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
          if p not in NO_LAYER]
-LINE = re.compile(re.escape(PREFIX) + r" \*\*(trained|random)\*\* weights.* · d_model (\d+) · d_hidden (\d+) · "
+LINE = re.compile("(?:" + re.escape(PREFIX) + "|" + re.escape(SECTION_PREFIX) + r") \*\*(trained|random)\*\* weights.* · d_model (\d+) · d_hidden (\d+) · "
                   r"N = (\d+) experts.* · k = (\d+) · ([\d,]+) parameters \(([\d,]+) used per token\)")
 
 

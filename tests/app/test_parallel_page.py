@@ -11,6 +11,7 @@ from tests.app import pages
 from tests.app.pages import metrics
 from tests.helpers import agree
 
+from moeviz.app.parallel_page import DEFAULT_WORKERS
 from moeviz.config import DEFAULT_SWITCH_CAPACITY
 from moeviz.parallel import current_pool, shutdown_pool
 
@@ -42,8 +43,10 @@ def assert_worker_charts_agree_with_their_text(at):
     labels = [a["text"] for a in figure(at, "Where each worker")["layout"]["annotations"]]
     steps = sorted(float(re.search(r"step (\d+) ms", t).group(1)) for t in labels)
     # each run's slowest bar reaches the step its label states (labels are rounded to whole ms)
-    half = len(totals) // 2
-    assert sorted([max(totals[:half]), max(totals[half:])]) == pytest.approx(steps, abs=0.51)
+    W = len(received)
+    slowest = [max(totals[i:i + W]) for i in range(0, len(totals), W)]
+    assert len(slowest) == 3  # balanced, skewed, skewed under capacity
+    assert sorted(slowest) == pytest.approx(steps, abs=0.51)
 
 
 def open_page(params: dict | None = None) -> AppTest:
@@ -95,7 +98,7 @@ def test_hostile_page_params_fall_back_with_a_warning():
     at = open_page({"drop_policy": "<script>", "workers": "999", "tokens": "-1"})
     assert not at.exception
     assert len(at.warning) >= 2
-    assert at.radio(key="workers").value == 2
+    assert at.radio(key="workers").value == DEFAULT_WORKERS  # the default W, as on a plain visit
 
 
 def test_a_link_with_more_workers_than_experts_gets_a_notice_and_the_largest_valid_w():
@@ -126,11 +129,11 @@ def test_worker_run_shows_per_worker_results_and_matches_the_layer():
     try:
         assert not at.exception and not at.error
         m = metrics(at)
-        assert m["Step time, balanced"].endswith("ms")
+        assert m["Step, balanced (no drops)"].endswith("ms")
         assert agree(m["Parallel vs one process: outputs"])
         assert_worker_charts_agree_with_their_text(at)
         pool = current_pool()
-        assert pool is not None and pool.world_size == 2
+        assert pool is not None and pool.world_size == DEFAULT_WORKERS
         pids = pool.pids
         at.button(key="run_parallel").click().run(timeout=300)  # a rerun reuses the same processes
         assert current_pool().pids == pids
@@ -146,7 +149,7 @@ def test_worker_run_with_capacity_drops_per_worker_and_still_matches():
         assert not at.exception and not at.error
         assert agree(metrics(at)["Parallel vs one process: outputs"])
         text = [m.value for m in at.markdown if "applied per worker" in m.value]
-        assert text and "Capacity factor 1, applied per worker" in text[0]
+        assert text and "Under capacity factor 1**, applied per worker" in text[0]
         assert_worker_charts_agree_with_their_text(at)
         assert not [c.value for c in at.caption if c.value.startswith("For this demo")]  # nothing was replaced
     finally:
@@ -186,3 +189,42 @@ def test_device_limit_section_keeps_tokens_within_m_devices():
     m = metrics(at)
     assert float(m["Devices per token, at most 2"]) <= 2 < float(m["Devices per token, free"])
     assert at.radio(key="span_devices").value == 8
+
+
+def test_the_at_scale_chart_shows_by_default_the_regime_its_text_claims():
+    """Before: Mixtral's 8 experts on one 8-GPU node, communication far below compute at every W, while the
+    text said it can outweigh compute. Now the default shape spreads past a node and the text names the W."""
+    from moeviz.parallel.model import when_comm_wins
+    at = open_page()
+    assert not at.exception
+    fig = figure(at, "MODEL")
+    t = traces(fig)
+    crossing = next(w for w, comm, comp in zip(t["communication"]["x"], t["communication"]["y"], t["compute"]["y"])
+                    if comm > comp)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"communication outweighs the experts' arithmetic from W = {crossing}**" in text
+    at = open_page({"model_shape": "mixtral"})  # an old link: it says precisely why it never crosses
+    text = " ".join(m.value for m in at.markdown)
+    assert "communication stays below compute up to W = 8**" in text and "fit in one node" in text
+    assert when_comm_wins([{"num_devices": 2, "comm_s": 1, "compute_s": 2}]) is None
+
+
+def test_the_node_limit_acts_at_the_default_and_says_when_it_cannot():
+    """Before: N = 8 on W = 8 devices: 2.00 -> 2.00 devices, 100 % unchanged, and the text described an effect."""
+    at = open_page()
+    assert not at.exception
+    m = metrics(at)
+    limited = next(v for k, v in m.items() if k.startswith("Devices per token, at most"))
+    assert float(limited) < float(m["Devices per token, free"])
+    assert not any("the limit cannot act" in w.value for w in at.warning)
+    at = open_page({"span_devices": "8", "max_devices": "2"})  # one expert per device, M = k: nothing to limit
+    assert any("Here the limit cannot act" in w.value for w in at.warning)
+
+
+def test_every_section_names_its_layer_in_the_layer_line_words():
+    at = open_page()
+    lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
+    assert lines[0].startswith("Layer on this page:")  # the page's main layer first, then each section's own
+    assert all(line.startswith("Layer in this section:") for line in lines[1:])
+    assert len(lines) >= 5  # sections 1, 2, 4, 5 and 6 (section 3 is a model of published shapes)
+    assert sum("d_model 32" in line for line in lines) >= 4  # the page's main layer wherever the lesson allows

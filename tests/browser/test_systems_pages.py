@@ -7,7 +7,7 @@ def test_parallel_page_runs_workers(page, streamlit_server):
     assert_no_exception(page)
     assert page.get_by_text("Slots per expert (C)").is_visible()
     page.get_by_role("button", name="Run on worker processes").click()
-    page.get_by_text("Step time, balanced").wait_for(timeout=240_000)  # the outcome, not a guess at rerun timing
+    page.get_by_text("Step, balanced (no drops)").wait_for(timeout=240_000)  # the outcome, not a guess at rerun timing
     wait_for_app(page, timeout_ms=240_000)
     assert_no_exception(page)
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4

@@ -22,3 +22,15 @@ def test_the_limit_keeps_every_token_within_m_devices_and_free_routing_matches_t
     naive = [len({e // 2 for e in row}) for row in chosen]
     assert span.free == [naive.count(m) for m in range(1, 9)]
     assert span.mean(span.limited) <= 2 < span.mean(span.free)
+
+
+def test_the_default_layout_is_one_where_the_limit_acts():
+    """Before: N = 8 on W = 8 devices, one expert each: a token's 2 experts span 2 devices whatever M allows."""
+    from moeviz.parallel.placement import default_span, limit_can_act, limit_options
+    for n, k in ((8, 2), (16, 4), (64, 6), (32, 4), (4, 2)):
+        devices = [w for w in (2, 4, 8, 16) if w <= n and n % w == 0]
+        w, m = default_span(n, k, devices)
+        assert m in limit_options(n, k, w) and limit_can_act(k, w, m)
+        span = device_limit_demo(MoEConfig(num_experts=n, top_k=k, device="cpu"), 128, 1, w, m)
+        assert span.mean(span.limited) <= m < span.mean(span.free)
+    assert not limit_can_act(2, 8, 2) and not limit_can_act(1, 8, 1)  # M >= min(k, W): nothing to limit

@@ -1,0 +1,317 @@
+"""/balance's sections: the lab's knobs, training live, the results, what a weight costs, z-loss and fp32.
+
+One function per section (pages/2_balance.py lists them). Training goes through `moeviz.train` as a module
+(`lab.train_iter`), and the server's bound through `runners.trainer_slot`, so that tests can count or hold them.
+Session state keeps plain history dicts (never a model) and the knobs of this run as a frozen LabSettings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+import moeviz.app as app
+from moeviz import train as lab
+from moeviz.app import runners
+from moeviz.app.balance_text import explain_run
+from moeviz.config import MoEConfig
+from moeviz.figures import balance as figs
+from moeviz.glossary import MEASURES
+from moeviz.routers import router_spec
+
+RUN, SWEEP = "balance_run", "balance_sweep"  # session state: plain history dicts only, never a model
+METHODS = {"aux_loss": "Balance loss (weight α from the sidebar)",
+           "aux_free": "Aux-loss-free: DeepSeek-V3 selection bias (router forced to sigmoid + bias)"}
+MODES = {"single": "Single run", "sweep": "Sweep of weights"}
+STEP_COUNTS = (50, 100, 200, 300, 500, 1000)
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03)
+DEFAULT_STEPS, DEFAULT_LR = 300, 0.01
+REPORT_EVERY = 25  # steps between chart updates while training
+WAIT_S = 180  # how long a run waits for a free trainer before giving up
+Z_LOSS_WEIGHTS = (0.0, 0.001, 0.01, 0.1, 1.0)  # 0.001: ST-MoE's and transformers' SwitchTransformers default
+PRICE_WEIGHTS = (0.0, 0.3, 10.0)  # none, the lab's good weight, "balance at any price": shown at the top
+PRICE_ENTRIES = 8  # bound of the price table's cache (a few floats per entry); see report: belongs in runners
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """The page's own knobs for this run (the sidebar gives N, k, router, capacity, α and the seed)."""
+    mode: str
+    method: str
+    steps: int
+    lr: float
+    z_loss_weight: float
+
+
+@dataclass(frozen=True)
+class Live:
+    """Where a run draws while it trains: a progress bar and the growing charts (emptied when done)."""
+    progress: object
+    charts: object
+
+
+def train_config(controls, method: str, steps: int, lr: float, weight: float | None = None,
+                 z_loss_weight: float = 0.0) -> lab.TrainConfig:
+    aux_free = method == "aux_free"
+    router = "sigmoid_bias" if aux_free else controls.router
+    return lab.TrainConfig(
+        num_experts=controls.num_experts, top_k=MoEConfig.routed_top_k(router, controls.top_k),
+        router=router, capacity_factor=controls.capacity_factor,
+        balance_weight=0.0 if aux_free else (controls.balance_weight if weight is None else weight),
+        method=method, steps=steps, lr=lr, seed=controls.seed, z_loss_weight=z_loss_weight)
+
+
+class TrainersBusy(RuntimeError):
+    """Every trainer slot stayed busy: the price table waits for the next visit (nothing is cached)."""
+
+
+@st.cache_resource(max_entries=PRICE_ENTRIES, show_spinner=False)
+def price_of_weights(num_experts: int, top_k: int, router: str, capacity_factor: float | None,
+                     seed: int) -> list[dict]:
+    """The final summaries of PRICE_WEIGHTS trained at the page's default steps and learning rate (seconds of
+    CPU: each run holds one of the server's trainer slots; TrainersBusy if none freed within WAIT_S)."""
+    summaries = []
+    for weight in PRICE_WEIGHTS:
+        cfg = lab.TrainConfig(num_experts=num_experts, top_k=top_k, router=router, capacity_factor=capacity_factor,
+                              balance_weight=weight, steps=DEFAULT_STEPS, lr=DEFAULT_LR, seed=seed)
+        with runners.trainer_slot(timeout=WAIT_S) as free:
+            if not free:
+                raise TrainersBusy("the trainers stayed busy")
+            summaries.append(lab.train(cfg).final())
+    return summaries
+
+
+def intro(controls) -> None:
+    """What the lab does, and what each weight costs, measured at the page's defaults (not behind a button)."""
+    st.title("Load balancing: collapse or balance, trained live")
+    with app.fold("What this lab does"):
+        st.markdown(
+            "A fresh MoE layer learns a made-up task: tokens come from 8 clusters (some much more common than "
+            "others), and each cluster needs its own function, so the best router gives each cluster its own "
+            "experts. Pick the balance-loss weight α in the sidebar and train: try α = 0 (collapse) and 0.3 "
+            "(balanced). The table below has trained both already, and α = 10 too (balance at any price, past the "
+            "sidebar's range; the sweep also trains it). Set a capacity factor to see what imbalance costs in "
+            "dropped slots: token copies that found their expert full.")
+        price_table(controls)
+        st.caption(
+            "Why 0.3 here when real models use 0.01–0.001 (transformers' configs default to 0.01 for OLMoE and to "
+            "0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of transformers 5.24): this lab "
+            "trains one layer for a few hundred steps of 256 tokens, starting from a router that is skewed on "
+            "purpose, and measures each expert's share f on those 256 tokens. Real training measures f per "
+            "micro-batch (Megatron-Core's aux_loss) or per sequence (its seq_aux_loss, DeepSeek's "
+            "sequence-wise loss), not over the whole global batch (balancing over the global batch is a separate "
+            "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a "
+            "gentle push to act.")
+
+
+def price_table(controls) -> None:
+    """α = 0, 0.3 and 10 trained on the sidebar's layer: the load each evens out and what the task pays."""
+    cfg = train_config(controls, "aux_loss", DEFAULT_STEPS, DEFAULT_LR)
+    router, top_k = cfg.router, cfg.top_k
+    try:
+        with st.spinner(f"Training α = {', '.join(f'{w:g}' for w in PRICE_WEIGHTS)} once for this layer "
+                        "(a few seconds, then remembered)…"):
+            rows = price_of_weights(cfg.num_experts, top_k, router, cfg.capacity_factor, cfg.seed)
+    except TrainersBusy:
+        st.info("The trainers are busy, so the table of what α = 0, 0.3 and 10 cost waits: reload in a moment.")
+        return
+    st.dataframe([{"α": f"{f['balance_weight']:g}", "busiest expert ÷ mean": f"{f['max_mean_load']:.2f}",
+                   "task loss (lower is better)": f"{f['task_loss']:.3f}",
+                   "specialization": f"{f['specialization']:.0%}"} for f in rows], hide_index=True)
+    none, good, large = rows
+    costs = large["task_loss"] > good["task_loss"]
+    st.markdown(
+        f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router}, N = {controls.num_experts}, "
+        f"k = {top_k}, seed {controls.seed}). **α = 0** lets the busiest expert take "
+        f"{none['max_mean_load']:.2f}× its fair share; **α = 0.3** evens it to {good['max_mean_load']:.2f}× "
+        + ("and here even learns the task better (task loss "
+           f"{good['task_loss']:.3f} against {none['task_loss']:.3f}): the idle experts of the collapsed run "
+           "learned nothing. " if good["task_loss"] < none["task_loss"] else
+           f"at a task loss of {good['task_loss']:.3f} against {none['task_loss']:.3f}. ")
+        + (f"**α = 10** is the price of a large weight: the load is even ({large['max_mean_load']:.2f}×) but the "
+           f"task loss rises to {large['task_loss']:.3f} and specialization falls to {large['specialization']:.0%} "
+           f"(from {good['specialization']:.0%}): the balance term drowns the task's signal to the router."
+           if costs else
+           f"**α = 10** did not cost task loss on this layer ({large['task_loss']:.3f}); its specialization is "
+           f"{large['specialization']:.0%} against {good['specialization']:.0%}."))
+
+
+def knobs(controls) -> LabSettings:
+    """The lab's own controls, and the layer line for the layer they train."""
+    layer_line_slot = st.empty()  # filled once the knobs below have said which layer the lab trains
+    left, mid, right = st.columns(3)
+    mode = app.linked(left.radio, "Mode", MODES, key="balance_mode", default="single",
+                      parse=app.parse_choice(list(MODES)), format_func=MODES.get)
+    method = app.linked(mid.radio, "Balancing method", METHODS, key="balance_method", default="aux_loss",
+                        parse=app.parse_choice(list(METHODS)), format_func=METHODS.get)
+    steps = app.linked(right.select_slider, "Training steps", STEP_COUNTS, key="train_steps", default=DEFAULT_STEPS,
+                       parse=app.parse_int_choice(STEP_COUNTS))
+    lr = app.linked(right.select_slider, "Learning rate (Adam)", LEARNING_RATES, key="train_lr", default=DEFAULT_LR,
+                    parse=app.parse_float_choice(LEARNING_RATES))
+    z_weight = app.linked(mid.select_slider, "Router z-loss weight", Z_LOSS_WEIGHTS, key="z_loss_weight",
+                          default=0.0, parse=app.parse_float_choice(Z_LOSS_WEIGHTS),
+                          format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
+                          help="Adds weight × mean logsumexp(router logits)² to the loss (ST-MoE's z-loss). "
+                               "It is always recorded; see section “Router z-loss” below.")
+    app.knobs_here("aux_free" if method == "aux_free" and mode == "single" else "aux_loss")
+    app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=False, where=layer_line_slot,
+                   note="It starts from random weights and is trained live on this page, on the made-up task above, "
+                        "when you press Train")
+    if mode == "sweep" and method == "aux_free":
+        st.caption("The sweep varies α, so it uses the balance loss.")
+    return LabSettings(mode, method, steps, lr, z_weight)
+
+
+def with_trainer(fn):
+    """Run fn() holding a trainer slot; while the server's slots are all busy, say so and wait."""
+    with runners.trainer_slot(timeout=0) as free:
+        if free:
+            return fn()
+    note = st.info(f"Waiting for a free trainer… (at most {runners.MAX_CONCURRENT_TRAINERS} runs train at once)",
+                   icon=":material/hourglass:")
+    with runners.trainer_slot(timeout=WAIT_S) as free:
+        note.empty()
+        if not free:
+            st.warning("The trainers stayed busy: try again in a moment.")
+            return None
+        return fn()
+
+
+def train_live(cfg: lab.TrainConfig, label: str, live: Live, keep: bool = True) -> lab.TrainHistory:
+    """Train with a progress bar, redrawing the live charts every REPORT_EVERY steps."""
+    bar = live.progress.progress(0.0, text=label)
+    for history in lab.train_iter(cfg, report_every=REPORT_EVERY):
+        if keep:
+            st.session_state[RUN] = history.to_dict()  # a stopped run keeps what it reached
+        bar.progress(history.steps_done / cfg.steps, text=f"{label}: step {history.steps_done} / {cfg.steps}")
+        with live.charts.container():
+            n = history.steps_done
+            app.chart(figs.load_heatmap(history, "Expert load so far"), key=f"live_load_{label}_{n}")
+            app.chart(figs.loss_curves(history, None), key=f"live_loss_{label}_{n}")
+    bar.empty()
+    live.charts.empty()
+    return history
+
+
+def run_sweep(controls, settings: LabSettings, live: Live) -> list[dict]:
+    summaries = []
+    for weight in lab.SWEEP_WEIGHTS:
+        cfg = train_config(controls, "aux_loss", settings.steps, settings.lr, weight, settings.z_loss_weight)
+        summaries.append(train_live(cfg, f"α = {weight:g}", live, keep=False).final())
+        st.session_state[SWEEP] = summaries
+    return summaries
+
+
+def training(controls, settings: LabSettings) -> bool:
+    """The Train / Stop buttons; trains on a click. Returns whether this run started training."""
+    go_col, stop_col = st.columns([1, 5])
+    start = go_col.button("Train" if settings.mode == "single" else "Run sweep", type="primary",
+                          key="balance_train")
+    stop_col.button("Stop", key="balance_stop", help="Stops after the current update; what was trained is kept.")
+    live = Live(st.empty(), st.empty())  # filled while training, emptied when done
+    if start and settings.mode == "single":
+        cfg = train_config(controls, settings.method, settings.steps, settings.lr,
+                           z_loss_weight=settings.z_loss_weight)
+        with_trainer(lambda: train_live(cfg, "Training", live))
+    elif start:
+        st.session_state.pop(SWEEP, None)
+        with_trainer(lambda: run_sweep(controls, settings, live))
+    return start
+
+
+def results(settings: LabSettings, started: bool) -> None:
+    """The sweep's trade-off and the kept single run."""
+    if settings.mode == "sweep" and st.session_state.get(SWEEP):
+        summaries = st.session_state[SWEEP]
+        app.chart(figs.tradeoff_chart(summaries), key="tradeoff")
+        st.dataframe([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),
+                       "task loss": round(s["task_loss"], 4), "specialization": round(s["specialization"], 2)}
+                      for s in summaries], hide_index=True)
+        st.markdown("Left of the chart the load is even; low means the task is learned well. α = 0 sits far right "
+                    "(collapse); the largest weights sit at load ≈ 1 but higher up (the task pays). "
+                    "A good weight is where the curve turns.")
+    if st.session_state.get(RUN):
+        st.header("Last single run" if settings.mode == "sweep" else "Results")
+        show_run(st.session_state[RUN])
+    elif not started:
+        st.info("Press **Train** to start. A 300-step run takes a few seconds.", icon=":material/play_arrow:")
+
+
+def show_run(data: dict) -> None:
+    history = lab.TrainHistory.from_dict(data)
+    cfg = history.config
+    done, total = history.steps_done, cfg["steps"]
+    status = "finished" if done == total else f"stopped at step {done} of {total}"
+    st.caption(f"Run kept for this session ({status}): router {cfg['router']}, {cfg['num_experts']} experts, "
+               f"k = {cfg['top_k']}, method {cfg['method']}, α = {cfg['balance_weight']:g}, lr = {cfg['lr']:g}, "
+               f"seed {cfg['seed']}.")
+    f = history.final()
+    cols = st.columns(4)
+    cols[0].metric("max / mean load", f"{f['max_mean_load']:.2f}")
+    cols[1].metric("task loss", f"{f['task_loss']:.3f}")
+    cols[2].metric("specialization", f"{f['specialization']:.0%}", help=MEASURES["specialization"])
+    # expert choice's dropped_fraction counts the tokens no expert picked, not token copies
+    cols[3].metric("tokens no expert picked" if router_spec(cfg["router"]).experts_choose else "dropped token copies",
+                   f"{f['dropped_fraction']:.1%}")
+    app.chart(figs.load_heatmap(history), key="load_heatmap")
+    app.chart(figs.loss_curves(history), key="loss_curves")
+    app.chart(figs.health_curves(history), key="health_curves")
+    st.caption(f"{MEASURES['load CV']} {MEASURES['specialization']}")
+    left, right = st.columns([3, 2])
+    app.chart(where=left, fig=figs.assignment_matrix(history), key="assignment")
+    with right, app.fold("What this run shows"):  # folded in presenter mode: the figures come first
+        st.markdown(explain_run(history.final(), history.config))
+
+
+def z_loss() -> None:
+    """The router z-loss: what it penalises, and what it does to the logits of the kept run."""
+    st.header("Router z-loss, and which parts of routing run in fp32")
+    st.markdown(
+        "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)²: small when "
+        "each token's log-sum-exp is near 0. The softmax ignores a shift shared by all of a token's logits, so the "
+        "router can meet it by moving **every logit down**: the z-loss keeps any logit from growing large and "
+        "positive, not every logit small (their size can even grow while z falls). Large positive logits hurt in "
+        "two ways: the softmax saturates (one expert gets probability ≈ 1, its gradient vanishes), and in low "
+        "precision the small differences between large numbers are rounded away (below). The lab records it on "
+        "every run; set a **router z-loss weight** above and train to penalise it (ST-MoE and transformers' "
+        "SwitchTransformers config use 0.001, as of transformers 5.24; this lab's tiny run needs more to show).")
+    if st.session_state.get(RUN):
+        kept = lab.TrainHistory.from_dict(st.session_state[RUN])
+        app.chart(figs.z_loss_curve(kept, f"Router z-loss of the last run (z-loss weight "
+                                          f"{kept.config.get('z_loss_weight', 0.0):g})"), key="z_loss")
+        st.caption("Train once with weight 0 and once with 0.1 on the same seed: the penalised run ends with a "
+                   "much smaller z-loss and a lower largest logit, while the mean |logit| need not fall: the router "
+                   "shifted every logit down.")
+
+
+def precision(controls) -> None:
+    """bf16 vs fp32 routing of one random layer's logits, with a shift shared by every logit."""
+    layer = MoEConfig(d_model=32, d_hidden=8, num_experts=controls.num_experts,
+                      top_k=min(controls.top_k, controls.num_experts), seed=controls.seed)
+    st.markdown(
+        "**Which parts run in fp32.** bfloat16, the usual training format, keeps 8 significant bits, so the step "
+        "between neighbouring numbers grows with their size: 1/64 near 2, 1/8 near 20, 1/2 near 64. In "
+        "transformers (as of 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
+        "compute the logits in the model's dtype (bf16) and only the softmax in fp32; GraniteMoE casts its logits "
+        "to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core can route in fp32 or fp64 "
+        "(`moe_router_dtype`), off by default. The Switch Transformer's “selective precision” casts the router's "
+        "input to fp32. This app routes in fp32. What decides a token's experts is the *differences* between its "
+        "logits; what decides the rounding is their *size*. Below, a random layer's router logits (the sidebar's "
+        "N, k and seed, 256 seeded tokens), with the same number added to every logit — exact routing ignores "
+        "it — routed softmax → top-k exactly and again after rounding the logits to bfloat16:")
+    app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
+                   note="Only its router's logits are used here")
+    rows = runners.precision_rows(controls.num_experts, controls.top_k, controls.seed)
+    st.dataframe([{"every logit + ": f"{r['shift']:g}", "largest |logit|": f"{r['largest_logit']:.1f}",
+                   "bf16 step there": f"{r['bf16_step']:g}", "max |Δ probability|": f"{r['max_prob_error']:.4f}",
+                   "max |Δ combine weight|": f"{r['max_weight_error']:.4f}",
+                   "tokens with other experts": f"{r['changed_choice']:.1%}",
+                   "tokens tied at the k-th expert": f"{r['tied_choice']:.1%}"} for r in rows], hide_index=True)
+    worst = rows[-1]
+    st.caption(f"With every logit {worst['shift']:g} higher, rounding to bfloat16 gave "
+               f"**{worst['changed_choice']:.0%}** of the tokens other experts than exact routing; with no shift, "
+               f"{rows[0]['changed_choice']:.0%}. (Scaling all logits up instead would scale their differences "
+               "too, and flip almost nothing.) A tie at the k-th expert means two experts' logits became the same "
+               "bfloat16 number, so only the experts' order in memory decides which one runs. Routing in fp32 "
+               "keeps decisions and weights as the router computed them; the z-loss keeps the logits from "
+               "drifting up, so rounding matters less.")

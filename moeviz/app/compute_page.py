@@ -1,0 +1,223 @@
+"""/compute's sections: parameters and FLOPs counted, time measured, fine-grained and shared experts.
+
+Each section is a function that takes what it needs (pages/4_compute.py lists them); what a click measured is
+kept in session state as a named, frozen record whose key says which layer it belongs to.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+import moeviz.app as app
+from moeviz.app.runners import granularity_run
+from moeviz.bench.granularity import measure_design
+from moeviz.bench.layer import run_case, scaling
+from moeviz.bench.timing import DEFAULT_ROUNDS
+from moeviz.config import MoEConfig
+from moeviz.costs import cost_summary, whole_model_shares
+from moeviz.device import available_devices
+from moeviz.figures import compute as figs
+
+D_MODEL, D_HIDDEN = 256, 512
+BATCHES = (16, 64, 256, 1024, 4096)
+IMPLS = ("sparse", "dense-all", "dense-equivalent")
+SCALE_EXPERTS, SCALE_TOKENS, SCALE_FIXED_T = (4, 8, 16, 32, 64), (64, 256, 1024, 4096), 256
+TIMING_REPEATS = 20  # timed calls per implementation (in 3 alternating rounds)
+SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
+PROGRESS_STEPS = DEFAULT_ROUNDS  # run_case reports once per implementation and round
+DEVICES = available_devices()
+GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
+GRANULARITY_REPEATS = 10
+# Session state: one named record per measurement (never a model or a tensor).
+TIMING, SCALING, GRANULARITY = "compute_timing", "compute_scaling", "compute_granularity"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Section 2's measurement: the three implementations on one batch of one layer on one device."""
+    cfg: MoEConfig
+    batch: int
+    device: str
+    results: dict  # implementation -> run_case's numbers (median_ms, ...)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Section 2's sweeps over N and over T, on one device."""
+    device: str
+    by_experts: list
+    by_tokens: list
+
+
+@dataclass(frozen=True)
+class GranularityTiming:
+    """Section 3's timing of the four designs built from one layer."""
+    cfg: MoEConfig
+    median_ms: dict  # design label -> median forward (ms)
+
+
+def page_layer(controls) -> MoEConfig:
+    """The layer this page counts and times: the sidebar's N, k, router and seed at d_model 256, d_hidden 512."""
+    return controls.moe_config(d_model=D_MODEL, d_hidden=D_HIDDEN)
+
+
+def progress_reporter(total: int, label: str):
+    bar = st.progress(0.0, text=label)
+    done = [0]
+
+    def report(step: str) -> None:
+        bar.progress(min(1.0, done[0] / total), text=f"{label}: timing {step}")
+        done[0] += 1
+    return bar, report
+
+
+def counts(cfg: MoEConfig) -> None:
+    """Section 1: parameters and FLOPs of the page's layer, counted."""
+    st.header("1 · Parameters and FLOPs, counted")
+    app.layer_line(cfg, trained=False, note="Counts do not depend on the weights. d_model and d_hidden are this "
+                                            "page's own (the sidebar sets N, k, the router and the seed)")
+    s = cost_summary(cfg)
+    a, b, c = st.columns(3)
+    a.metric("Total parameters", f"{s['total_params']:,}")
+    b.metric("Active per token", f"{s['active_params']:,}", f"{s['active_share']:.1%} of total", delta_color="off",
+             delta_arrow="off")  # a share, not a change: no arrow that reads as "up 25 %"
+    c.metric("Rule of thumb k/N", f"{s['rule_of_thumb_share']:.1%}")
+    st.markdown(
+        f"Layer: d_model = {cfg.d_model}, each expert {cfg.d_hidden} wide, N = {cfg.num_experts}, k = {cfg.top_k}. "
+        f"The rule of thumb says a token uses about k/N of the expert parameters: "
+        f"{cfg.top_k}/{cfg.num_experts} = {s['rule_of_thumb_share']:.1%}. Counting experts only it is exact "
+        f"({s['active_expert_share']:.1%}); over the whole layer the router ({cfg.d_model}·{cfg.num_experts} = "
+        f"{cfg.d_model * cfg.num_experts:,} weights, used by every token) brings the whole layer's share to "
+        f"{s['active_share']:.2%}.")
+    left, right = st.columns(2)
+    app.chart(where=left, fig=figs.params_bars(s), key="params")
+    app.chart(where=right, fig=figs.flops_bars(s), key="flops")
+    st.caption("FLOPs = 2 × multiply-adds of the matrix products. Dense-all runs every expert on every token and "
+               "masks the unchosen results; the dense-equivalent FFN is one plain MLP k·H wide: the same active "
+               "FLOPs with no routing at all.")
+
+
+def whole_model() -> None:
+    """Section 1's sequel: a whole model's active share, from the makers' figures."""
+    st.subheader("A whole model is less sparse than one MoE layer")
+    st.markdown(
+        "k/N is the share of *one MoE layer's* expert weights a token uses. A whole model also has attention, "
+        "embeddings, the output head and norms, which every token runs through in full (DeepSeek-V3 adds shared "
+        "experts and three dense first layers). So the whole model's active share is larger than k/N:")
+    st.dataframe([{"model": m["model"], "k / N (one MoE layer)": f"{m['top_k']}/{m['num_experts']} = "
+                   f"{m['layer_share']:.1%}", "active / total (whole model)":
+                   f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}",
+                   "stated by": m["source"]} for m in whole_model_shares()], hide_index=True)
+    st.caption("As of 2025, from the makers' own figures. For Mixtral, counting its transformers config "
+               "(d_model 4096, 32 layers, 8 experts of width 14336, grouped-query attention with 8 key/value "
+               "heads, a 32,000-token vocabulary) gives the same 46.7B and 12.9B (moeviz.costs.decoder_params).")
+
+
+def measured_time(cfg: MoEConfig) -> str:
+    """Section 2: sparse vs dense-all vs the dense-equivalent FFN, timed on click. Returns the device."""
+    st.header("2 · Measured time")
+    app.layer_line(cfg, trained=False, section=True, note="The same layer as section 1, run on one random batch")
+    left, right = st.columns(2)
+    batch = app.linked(left.select_slider, "Batch (tokens)", BATCHES, key="batch", default=256,
+                       parse=app.parse_int_choice(BATCHES))
+    device = app.linked(right.radio, "Device", DEVICES, key="device", default="cpu", parse=app.parse_choice(DEVICES),
+                        horizontal=True)
+    if st.button("Measure sparse vs dense", key="measure", type="primary"):
+        bar, report = progress_reporter(len(IMPLS) * PROGRESS_STEPS, f"{batch} tokens on {device}")
+        st.session_state[TIMING] = Timing(cfg, batch, device, run_case(
+            cfg.replace(device=device), batch, repeats=TIMING_REPEATS, impls=IMPLS, budget_s=3.0, progress=report))
+        bar.empty()
+    timing = st.session_state.get(TIMING)
+    if isinstance(timing, Timing) and (timing.cfg, timing.batch, timing.device) == (cfg, batch, device):
+        app.chart(figs.timing_bars(timing.results), key="timing")
+        t = {name: r["median_ms"] for name, r in timing.results.items()}
+        st.markdown(f"Dense-all takes **{t['dense-all'] / t['sparse']:.1f}×** the sparse layer's time; the sparse "
+                    f"layer takes **{t['sparse'] / t['dense-equivalent']:.1f}×** the dense-equivalent FFN's (the "
+                    "routing, sorting and gathering the plain MLP does not do). Small batches are dominated by "
+                    "that overhead; large ones show the k/N saving.")
+        st.caption("Measured now; the server's cores are shared, so numbers move between runs.")
+    else:
+        st.caption("Press the button to time the three on one random batch (all three are checked to give the "
+                   "same output first).")
+    return device
+
+
+def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
+    """Section 2's sweeps: time against N at a fixed T, and against T at the page's N."""
+    st.subheader("How time scales with N and with T")
+    base = cfg.replace(top_k=min(cfg.top_k, min(SCALE_EXPERTS)))
+    app.layer_line(base, trained=False, section=True, note=f"The sweep varies N over {', '.join(map(str, SCALE_EXPERTS))} "
+                                             f"(at T = {SCALE_FIXED_T}) and T over "
+                                             f"{', '.join(map(str, SCALE_TOKENS))} (at this N)")
+    # Say what it takes: this sweep took 11-13 s on the shared 2-core server.
+    if st.button("Measure scaling (takes about 15 s)", key="measure_scaling"):
+        total = (len(SCALE_EXPERTS) + len(SCALE_TOKENS)) * len(IMPLS) * SCALE_REPEATS  # one report per call, round
+        bar, report = progress_reporter(total, "scaling")
+        on_device = base.replace(device=device)
+        st.session_state[SCALING] = Scaling(
+            device, scaling(on_device, SCALE_FIXED_T, "num_experts", SCALE_EXPERTS, SCALE_REPEATS, IMPLS, 1.0, report),
+            scaling(on_device, 0, "tokens", SCALE_TOKENS, SCALE_REPEATS, IMPLS, 1.0, report))
+        bar.empty()
+    sweep = st.session_state.get(SCALING)
+    if isinstance(sweep, Scaling):
+        left, right = st.columns(2)
+        app.chart(where=left, fig=figs.scaling_lines(sweep.by_experts, "num_experts",
+                                                     title=f"More experts, T = {SCALE_FIXED_T} ({sweep.device})"),
+                  key="scale_n")
+        app.chart(where=right, fig=figs.scaling_lines(sweep.by_tokens, "tokens",
+                                                      title=f"More tokens ({sweep.device})"), key="scale_t")
+        st.caption("Sparse time grows slowly with N (the same k experts per token), dense-all grows with N; with T "
+                   "all grow, and the gap opens as the batch gets large enough for arithmetic to dominate.")
+
+
+def _design_row(d: dict) -> dict:
+    shared = d["cfg"].shared_expert
+    return {"design": d["label"], "experts": f"{'1 shared + ' if shared else ''}{d['cfg'].num_experts} × "
+                                             f"{d['cfg'].d_hidden} wide",
+            "top-k": d["cfg"].top_k, "parameters (layer's tensors)": f"{d['layer_params']:,}",
+            "active FLOPs / token": f"{d['active_flops_per_token']:,}",
+            "expert multiply-adds / token (run)": f"{d['expert_macs_per_token']:,.0f}",
+            "expert sets a token can get": f"{d['expert_combinations']:,}",
+            "shared ÷ output norm": f"{d['shared_share']:.2f}" if shared else "–"}
+
+
+def granularity(cfg: MoEConfig) -> None:
+    """Section 3: DeepSeekMoE's fine-grained and shared experts, four real layers built from the page's."""
+    st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
+    app.layer_line(cfg, trained=False, section=True, note="The first design below is this layer; the other three are built "
+                                            "from it with m = 4")
+    st.markdown(
+        "DeepSeekMoE (Dai et al. 2024) changes two things at the same compute. **Fine-grained segmentation**: "
+        "split each expert into m narrower ones and route to m times as many, so a token mixes many more "
+        "combinations of specialists. **Shared expert isolation**: some experts run for every token, to hold what "
+        "all tokens need, and fewer routed ones are chosen so the active compute stays the same. DeepSeek-V3 (as "
+        "of its released config in transformers 5.24) has 1 shared and 256 routed experts per MoE layer, top-8, "
+        f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoELayer with random "
+        f"weights and run on {GRANULARITY_TOKENS} seeded tokens.")
+    designs = granularity_run(cfg, GRANULARITY_TOKENS)
+    st.dataframe([_design_row(d) for d in designs], hide_index=True)
+    coarse, shared, fine, deepseek = designs
+    extra = shared["active_flops_per_token"] - coarse["active_flops_per_token"]
+    st.markdown(
+        f"A shared expert as wide as a routed one adds {extra:,} FLOPs per token, one more expert's worth: that is "
+        f"its cost. Fine-grained segmentation keeps the parameters (only the router grows, {cfg.d_model} weights "
+        f"per expert) and the expert FLOPs, but a token can get {fine['expert_combinations']:,} different expert "
+        f"sets instead of {coarse['expert_combinations']:,}. DeepSeekMoE's form routes one fewer fine expert and "
+        f"runs a shared one of the same width, so the expert multiply-adds per token stay "
+        f"{deepseek['expert_macs_per_token']:,.0f}, counted from the rows each expert of the real layer computed. "
+        "*Shared ÷ output norm* is the length of the shared expert's output divided by the length of the layer's "
+        "output, averaged over tokens: with random weights the shared expert's unweighted output dominates the "
+        "weighted mix of the routed ones (Qwen2-MoE scales its shared expert by a learned sigmoid gate instead).")
+    if st.button("Time the four designs", key="measure_granularity"):
+        with st.spinner("Timing…"):
+            st.session_state[GRANULARITY] = GranularityTiming(cfg, {
+                d["label"]: measure_design(d["cfg"], GRANULARITY_TOKENS, repeats=GRANULARITY_REPEATS)["median_ms"]
+                for d in designs})
+    timed = st.session_state.get(GRANULARITY)
+    if isinstance(timed, GranularityTiming) and timed.cfg == cfg:
+        st.dataframe([{"design": label, "median forward (ms)": f"{ms:.2f}"} for label, ms in timed.median_ms.items()],
+                     hide_index=True)
+        st.caption(f"Measured now on the CPU, {GRANULARITY_TOKENS} tokens, median of {GRANULARITY_REPEATS} "
+                   "forwards; the server's cores are shared. Equal FLOPs need not mean equal time: four times as "
+                   "many, narrower experts mean more, smaller matrix products and more routing work.")

@@ -1,0 +1,402 @@
+"""/parallel's sections: capacity, expert parallelism on worker processes, the model at scale, dropless vs
+capacity, routing at inference, communication-aware routing. One function per section (pages/3_parallel.py
+lists them); each says which layer it uses with app.layer_line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+import moeviz.app as app
+from moeviz.app.runners import capacity_config, capacity_run, device_limit_run, dropless_run, inference_run
+from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, MoEConfig
+from moeviz.figures import parallel as figs
+from moeviz.parallel import WorkerError, current_pool
+from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_TOKENS,
+                                  demo_config, imbalance_demo, slower_rounds)
+from moeviz.parallel.reading import worker_summary
+from moeviz.routers import router_spec
+from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENCE_D_MODEL, token_table
+from moeviz.parallel.capacity import dropped_tokens, expert_buffers
+from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve, model_devices, when_comm_wins
+from moeviz.parallel.placement import default_span, limit_can_act, limit_options
+from moeviz.text import ROUNDING_NOTE, difference
+
+TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
+WORKER_COUNTS = (2, 4)
+SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
+WORKER_RUN = "parallel_result"  # session state: a WorkerRun
+COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the dropless run is compared with
+SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
+SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
+DEFAULT_SHAPE = "deepseek-v3"  # its experts spread past one node, where the text's claim happens
+POLICY_LABELS = {"position": "by position (GShard, Switch)", "priority": "by token priority (V-MoE)",
+                 "weight": "by combine weight (Megatron-Core)"}
+POLICY_RULES = {
+    "position": "every first choice queues before any second choice, and within a choice earlier tokens go first",
+    "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
+                "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
+    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's `probs` drop "
+              "policy). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
+              "with 0.30: the weight is the probability divided by the sum over the token's k choices",
+}
+# Switch's reference code (Mesh TensorFlow) trains with capacity 1.25 and evaluates with 2.0; moeviz keeps 1.25.
+SWITCH_CAPACITY_NOTE = ("Switch's reference code (Mesh TensorFlow) trains with capacity factor 1.25 and evaluates "
+                        "with 2.0; moeviz keeps 1.25 at inference too, so more copies drop here than Switch's own "
+                        "evaluation would drop")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Section 1's batch: sections 4 and 5 route the same tokens through the same small layer."""
+    policy: str
+    tokens: int
+    cfg: MoEConfig  # the small layer (d_model 32) with the sidebar's N, k, router, capacity and seed
+
+
+@dataclass(frozen=True)
+class WorkerRun:
+    """Section 2's last run, kept for this session: which layer, how many workers and what skew it ran."""
+    cfg: MoEConfig
+    workers: int
+    skew: float
+    runs: dict  # imbalance_demo's {"balanced", "skewed", "skewed_capacity"}
+
+
+def short_name(description: str) -> str:
+    """The name before its details ("H100 nodes", "Mixtral-8x7B-like"): the whole text, in a half-width box, was
+    cut off; the box shows this and the caption under it the whole text."""
+    return description.split(" (")[0].split(":")[0]
+
+
+def capacity(controls) -> Batch:
+    """Section 1: each expert's slots under the sidebar's capacity factor, and who loses under each policy."""
+    st.header("1 · With a capacity limit, each expert has a fixed number of slots")
+    st.caption("Capacity is one design (Switch, GShard, V-MoE): a fixed size per expert, and the copies that do "
+               "not fit are dropped. The other is dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): "
+               "every chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs "
+               "uneven work instead. Capacity *off* in the sidebar shows the dropless case (Switch keeps its own "
+               "capacity).")
+    left, right = st.columns(2)
+    policy = app.linked(left.radio, "When an expert is full, who loses?", DROP_POLICIES, key="drop_policy",
+                        default="position", parse=app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES),
+                        horizontal=True, format_func=POLICY_LABELS.get)
+    tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, key="tokens", default=32,
+                        parse=app.parse_int_choice(TOKEN_COUNTS))
+    batch = Batch(policy, tokens, capacity_config(controls, policy))
+    app.layer_line(batch.cfg, trained=False, note=f"{tokens} seeded random tokens. Sections 4 and 5 use this "
+                                                  "layer too")
+    demo = capacity_run(controls, policy, tokens)
+    trace = demo.trace
+    if router_spec(batch.cfg.router).experts_choose:
+        st.info("Expert choice never overflows: each expert picks exactly C tokens. Its failure mode is a token "
+                "that no expert picked — see the walkthrough and the variants page.")
+        return batch
+    if trace.capacity is None:
+        st.info("Capacity is **off** in the sidebar, so every expert takes every token sent to it. "
+                "Pick a capacity factor (try 1 or 0.75) to see slots fill up and overflow.")
+    app.chart(figs.capacity_buffers(expert_buffers(demo, policy), trace.capacity), key="buffers")
+    a, b, c = st.columns(3)
+    a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
+    b.metric("Dropped token copies", f"{trace.metrics['dropped_fraction']:.0%}")
+    c.metric("Tokens that lost every expert", len(dropped_tokens(trace)))
+    st.markdown(f"{_capacity_formula(controls, batch, trace)}Copies queue for slots **{POLICY_LABELS[policy]}**: "
+                f"{POLICY_RULES[policy]}. Hover a square for its router probability and combine weight. A dropped "
+                "copy simply contributes nothing. A token that lost **all** its routed copies gets nothing from "
+                "the routed experts: the block passes on the **residual path** (plus the shared expert's output, "
+                "in a layer that has one, since the shared expert runs for every token), so without a shared "
+                "expert the token leaves the layer exactly as it came in.")
+    return batch
+
+
+def _capacity_formula(controls, batch: Batch, trace) -> str:
+    cf = batch.cfg.effective_capacity_factor  # Switch has one even when the sidebar says off
+    if cf is None:
+        return "C = ceil(capacity factor · T · k / N); with the capacity factor off there is no limit. "
+    formula = (f"C = ceil(capacity factor · T · k / N) = ceil({cf:g} · {batch.tokens} · {trace.top_k} / "
+               f"{batch.cfg.num_experts}) = {trace.capacity}")
+    if controls.capacity_factor is None:  # the router's own factor applies
+        return f"{formula} (the sidebar says off, so Switch's training factor {cf:g} applies; {SWITCH_CAPACITY_NOTE}). "
+    return f"{formula}. "
+
+
+def _worker_count(cfg: MoEConfig):
+    """The W radio (URL key `workers`): 2 or 4 workers, never more than N (each worker holds whole experts)."""
+    options = [w for w in WORKER_COUNTS if w <= cfg.num_experts]
+    asked = app.url_value("workers", min(DEFAULT_WORKERS, options[-1]), app.parse_int_choice(WORKER_COUNTS))
+    if asked not in options:
+        st.warning(f"W = {asked} workers would be more than the N = {cfg.num_experts} experts (each worker holds "
+                   f"whole experts); using W = {options[-1]}. Raise N in the sidebar for more workers.")
+        asked = options[-1]
+    return options, asked
+
+
+def expert_parallel(controls) -> None:
+    """Section 2: one batch on W worker processes, balanced and skewed with no drops, then skewed under capacity."""
+    st.header("2 · Experts on separate worker processes")
+    st.markdown(
+        "Expert parallelism: each of W worker processes holds N/W experts and a share of the tokens. Every worker "
+        "routes its own tokens, sends each token copy to the worker that owns its expert (`all_to_all` over "
+        "`torch.distributed`, gloo backend, on this machine), runs its experts, and sends the results back "
+        "(`all_to_all` again). A step ends when the **slowest** worker ends. The same tokens run three ways: "
+        "**balanced** and **skewed** (a share of the tokens pushed toward worker 0's experts) with no copy "
+        "dropped, so the skewed step waits for worker 0's extra work; then the skewed tokens **under a capacity "
+        "limit**, where each worker's tokens are one capacity group (as in GShard): it gives each expert "
+        "C = ceil(cf · its tokens · k / N) slots and drops the overflowing copies *before* sending, so worker 0's "
+        "work is capped and the price is paid in dropped copies instead of time.")
+    ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, device="cpu"))
+    left, right = st.columns(2)
+    options, asked = _worker_count(ep_cfg)
+    workers = left.radio("Workers (W)", options, horizontal=True, key="workers", index=options.index(asked))
+    app.set_url_value("workers", workers)
+    skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward worker 0's experts", SKEWS,
+                      key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
+    app.layer_line(ep_cfg, trained=False, section=True, note=f"Wider than section 1's (each worker needs enough arithmetic to time); "
+                                               f"{EP_TOKENS} tokens per step split over the W workers")
+    if note:
+        st.caption(f"For this demo {note}")
+    if st.button("Run on worker processes", key="run_parallel", type="primary"):
+        _run_workers(ep_cfg, workers, skew)
+    kept = st.session_state.get(WORKER_RUN)
+    if isinstance(kept, WorkerRun) and (kept.cfg, kept.workers) == (ep_cfg, workers):
+        _show_worker_run(kept)
+    else:
+        st.caption("Press the button to run the batch on real worker processes (the first run starts them; "
+                   f"{3 * EP_REPEATS} steps take a few seconds).")
+
+
+def _run_workers(cfg: MoEConfig, workers: int, skew: float) -> None:
+    pool = current_pool()
+    waiting = "Running…" if pool and pool.world_size == workers else \
+        f"Starting {workers} worker processes (once per server), then running…"
+    with st.spinner(waiting):
+        try:
+            st.session_state[WORKER_RUN] = WorkerRun(cfg, workers, skew, imbalance_demo(cfg, EP_TOKENS, skew, workers,
+                                                                                         EP_REPEATS))
+        except WorkerError as error:
+            st.session_state.pop(WORKER_RUN, None)
+            st.error(f"The worker processes could not run, so this part of the page is unavailable: {error}. "
+                     "Everything else in the app still works.")
+
+
+def _show_worker_run(kept: WorkerRun) -> None:
+    runs, skew = kept.runs, kept.skew
+    bal, sk, cap = runs["balanced"], runs["skewed"], runs["skewed_capacity"]
+    cf = cap["capacity_factor"]
+    a, b, c, d = st.columns(4)
+    a.metric("Step, balanced (no drops)", f"{bal['step_ms']:.0f} ms")
+    b.metric(f"Step, skew {skew:g} (no drops)", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
+             delta_color="inverse")
+    c.metric(f"Step, skew {skew:g}, capacity {cf:g}", f"{cap['step_ms']:.0f} ms",
+             f"{cap['step_ms'] - sk['step_ms']:+.0f} ms vs no drops", delta_color="inverse")
+    d.metric("Parallel vs one process: outputs",
+             difference(max(r["max_abs_diff"] for r in runs.values())), help=ROUNDING_NOTE)
+    rounds, slower = len(sk["round_ms"]), slower_rounds(runs)
+    w = worker_summary(sk["workers"])
+    st.markdown(
+        f"**With no drops the skewed step took {sk['step_ms'] / bal['step_ms']:.1f}× the balanced one** (medians "
+        f"of {rounds} interleaved rounds; slower in {slower} of the {rounds}): worker {w['busiest']} received "
+        f"{w['busiest_over_mean']:.1f}× the mean copies and everyone waited for it. **Under capacity factor "
+        f"{cf:g}**, applied per worker, {cap['dropped_fraction']:.0%} of the skewed copies were dropped (none in "
+        f"the first two runs): a hot expert computes at most C copies from each worker, so worker 0's work is "
+        f"capped and the step took {cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one. A token keeps "
+        "its other copies; one that lost all k keeps only the residual path (and the shared expert, where the "
+        "layer has one).")
+    if slower < rounds:
+        st.caption(f"In {rounds - slower} round{'s' if rounds - slower > 1 else ''} the skewed step was not the "
+                   "slower: other users share these cores, and a burst of their work can land on any step.")
+    app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {skew:g}: worker {w['busiest']} "
+                                                    f"received {w['busiest_over_mean']:.1f}× the mean copies"),
+              key="worker_bars")
+    own = ", ".join(f"worker {r}: {n:,} own + {m:,} from others" for r, (n, m) in
+                    enumerate(zip(w["own"], w["from_others"])))
+    st.caption(
+        f"Copies received count a worker's own token copies too ({own}); only the copies from other workers "
+        "cross the wire. Every copy that crosses comes back as a result of the same size, so a worker's bytes "
+        "sent and received are nearly equal however uneven the copies are (they differ only by the 8-byte "
+        "expert id sent with each copy): the busy worker receives copies and sends their results back, the quiet "
+        f"one sends copies and receives results. The busiest single expert was routed {sk['load_max_over_mean']:.1f}× "
+        "the mean expert load; the bars add up each worker's experts.")
+    app.chart(figs.worker_timelines({"balanced": bal["workers"], f"skew {skew:g}": sk["workers"],
+                                     f"skew {skew:g}, cap {cf:g}": cap["workers"]}), key="timelines")
+    b = worker_summary(bal["workers"])
+    copies, compute = (", ".join(f"{v:,}" for v in b["received"]), ", ".join(f"{ms:.0f} ms" for ms in b["compute_ms"]))
+    st.caption(f"Measured now on this machine ({EP_TOKENS} tokens, D={kept.cfg.d_model}, H={kept.cfg.d_hidden}, "
+               f"median of {rounds} steps each, the three cases taking turns; the single-process reference runs "
+               "each worker's shard, i.e. the same capacity groups). Each bar is one worker's step: route, "
+               "compute, all_to_all, waiting and *other* (the untimed rest: sorting copies by destination, putting "
+               "results back in token order, the weighted combine) add up to its step time; the label gives the "
+               "slowest worker's, which is the step's. *Waiting* is time in the barrier before each of the 4 "
+               "exchanges: idle until the slowest peer arrives, plus the barrier's own message round, so even the "
+               f"least-waiting worker spent {b['least_wait_ms']:.1f} ms there in the balanced run. The balanced "
+               f"workers got {copies} copies and computed for {compute} (worker 0 first): other users share these "
+               "cores, so equal work does not take equal time. Each worker runs in a session of its own, so the "
+               "operating system shares the CPU with each as with a separate user, as each rank of a real job has "
+               f"its own device. Worker start-up took {bal['pool_start_s']:.1f} s (0 when the pool was already "
+               "running).")
+
+
+def at_scale() -> None:
+    """Section 3: the analytical model of all_to_all time vs expert compute as devices grow."""
+    st.header("3 · At scale: a model, not a measurement")
+    st.caption("No layer of this page: published model shapes on round hardware figures (MoE layer of the shape "
+               "picked below).")
+    left, right = st.columns(2)
+    shape_id = app.linked(left.selectbox, "Model shape", SHAPE_IDS, key="model_shape", default=DEFAULT_SHAPE,
+                          parse=app.parse_choice(list(SHAPE_IDS)), format_func=lambda i: short_name(SHAPE_IDS[i]))
+    shape = SHAPE_IDS[shape_id]
+    left.caption(shape)
+    hardware = app.linked(right.selectbox, "Hardware", HARDWARE, key="hardware", default=next(iter(HARDWARE)),
+                          parse=app.parse_choice(list(HARDWARE)), format_func=lambda h: short_name(HARDWARE[h].name))
+    right.caption(HARDWARE[hardware].name)
+    curve = model_curve(shape, hardware)
+    app.chart(figs.comm_model_lines(curve), key="model")
+    st.markdown(_crossover_sentence(curve, shape, hardware))
+    for line in FORMULA_LATEX:
+        st.latex(line)
+    devices = model_devices(shape)
+    st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes "
+               "(bf16), W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, t_msg = "
+               "latency per message, T_dev = 4096 tokens per device. "
+               f"W goes up to N = {MODEL_SHAPES[shape][2]}, the number of experts ({devices[0]}…{devices[-1]} "
+               "here): expert parallelism gives each device whole experts; more devices would need replicated or "
+               "split experts, which the model leaves out. Assumes even routing, no overlap of communication with "
+               "compute, round public hardware figures. Also left out: DeepSeek-V3's node-limited routing (each "
+               "token's experts lie on at most 4 nodes), which caps a token's cross-node traffic; here every copy "
+               "goes wherever its expert is. It shows the trend, not the speed of any real system.")
+
+
+def _crossover_sentence(curve: list[dict], shape: str, hardware: str) -> str:
+    hw = HARDWARE[hardware]
+    first = when_comm_wins(curve)
+    node = (f"{hw.devices_per_node} devices per node" if hw.devices_per_node > 1 else "one device per node")
+    if first is None:
+        n = MODEL_SHAPES[shape][2]
+        reason = (f"all N = {n} experts fit in one node ({node}), so no copy leaves the fast links inside it"
+                  if n <= hw.devices_per_node else "the experts' arithmetic stays larger at every W drawn")
+        return (f"**Here communication stays below compute up to W = {curve[-1]['num_devices']}**: {reason}. Pick "
+                "a shape with more experts than a node holds (DeepSeek-V3) or the Ethernet cluster to see the "
+                "other regime.")
+    return (f"**Here communication outweighs the experts' arithmetic from W = {first['num_devices']}** "
+            f"({first['comm_s'] * 1e3:.1f} ms of all_to_all against {first['compute_s'] * 1e3:.1f} ms of compute "
+            f"per layer, {node}): " + ("once copies leave the node they cross the slower links between nodes."
+                                       if first["num_devices"] > hw.devices_per_node else
+                                       "every copy that leaves a device crosses the slow network."))
+
+
+def dropless(controls, batch: Batch) -> None:
+    """Section 4: section 1's batch routed dropless and under a capacity limit."""
+    st.header("4 · Dropless or capacity: the same batch both ways")
+    app.layer_line(batch.cfg, trained=False, section=True, note=f"Section 1's layer and {batch.tokens} tokens")
+    st.caption("Section 1's batch (same tokens, same layer), routed twice: once with no limit, as dropless MoE "
+               "runs it, and once with a capacity factor. Dropless never loses a copy and pays in uneven work; the "
+               "limit keeps the work even and pays in dropped copies.")
+    if router_spec(batch.cfg.router).experts_choose:
+        st.info("Expert choice has no dropless form: each expert always picks exactly C tokens. Pick a "
+                "token-choice router in the sidebar to compare.")
+        return
+    compare_cf = app.linked(st.select_slider, "Capacity factor of the limited run", COMPARE_FACTORS,
+                            key="dropless_cf", default=DEFAULT_SWITCH_CAPACITY, format_func=lambda f: f"{f:g}",
+                            parse=app.parse_float_choice(COMPARE_FACTORS))
+    both = dropless_run(controls, batch.policy, batch.tokens, compare_cf)
+    app.chart(figs.dropless_vs_capacity_bars(both), key="dropless")
+    a, b, c, d = st.columns(4)
+    a.metric("Dropless: busiest expert ÷ mean", f"{both.busiest_over_mean:.2f}×",
+             help="Rows of the expert with the most token copies, divided by the mean rows per expert.")
+    b.metric("Dropless: copies computed", sum(both.rows_dropless))
+    c.metric(f"Capacity {compare_cf:g}: copies dropped", f"{both.dropped_slots} of {both.slots}")
+    d.metric(f"Capacity {compare_cf:g}: rows in the buffers", both.buffer_rows,
+             help="N experts × C slots: a fixed buffer computes its empty slots too (padding).")
+    st.markdown(
+        f"**Dropless** computes all {sum(both.rows_dropless)} copies; the busiest expert gets "
+        f"{max(both.rows_dropless)} rows against a mean of {sum(both.rows_dropless) / len(both.rows_dropless):.1f}. "
+        "With each expert on its own device the step waits for that busiest expert; on one device with grouped "
+        "matrix products (MegaBlocks-style) the time follows the total rows instead. "
+        f"**With capacity factor {compare_cf:g}** every expert holds C = {both.capacity}: the busiest computes "
+        f"at most {both.capacity} rows, {both.dropped_slots} copies are dropped, {both.tokens_changed} tokens get "
+        f"a different output (largest change {difference(both.max_output_change)}), {both.tokens_lost_all} lost "
+        f"every expert, and the buffers hold {both.buffer_rows} rows of which "
+        f"{both.buffer_rows - sum(both.rows_kept)} are padding.")
+
+
+def inference(controls, batch: Batch) -> None:
+    """Section 5: each token of section 1's batch routed in the batch (prefill) and alone (decode)."""
+    st.header("5 · Routing at inference: a token's output can depend on its batch")
+    # moeviz.inference builds its layers at section 1's size (d_model 32, d_hidden 64) with the sidebar's N, k, seed
+    app.layer_line(batch.cfg.replace(d_model=INFERENCE_D_MODEL, d_hidden=INFERENCE_D_HIDDEN, router="softmax_topk",
+                                     capacity_factor=None, top_k=min(controls.top_k, controls.num_experts)),
+                   trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
+                   note=f"Section 1's {batch.tokens} tokens and layer size and seed; each row of the "
+                                       "table below uses its own router and capacity, so the sidebar's router and "
+                                       "capacity do not apply here")
+    st.caption("Each token of section 1's batch is routed twice through the same layer: inside the batch (prefill: "
+               "the whole prompt at once) and alone (decode: one new token per step). A dense FFN, or dropless "
+               f"top-k, gives the same output either way. {SWITCH_CAPACITY_NOTE}; expert choice picks tokens among "
+               "those present.")
+    rows = inference_run(controls.num_experts, controls.top_k, batch.tokens, controls.seed)
+    changing = [t for t in range(batch.tokens) if any(r.experts_alone[t] != r.experts_in_batch[t] for r in rows[1:3])]
+    token = st.number_input("Token of the batch", 0, batch.tokens - 1, step=1, key="inference_token",
+                            value=app.url_value("inference_token", changing[0] if changing else 0,
+                                                app.parse_int(0, batch.tokens - 1)))
+    app.set_url_value("inference_token", int(token))
+    st.dataframe(token_table(rows, int(token)), hide_index=True)
+    st.markdown(
+        "Alone, a token never overflows: C = ceil(cf · 1 · k / N) is at least 1 and its k copies go to k different "
+        "experts. In the batch its copy can find the expert full, so capacity makes the output depend on the other "
+        "tokens; Switch's evaluation factor 2.0 makes that rarer. Expert choice is the extreme: alone, every "
+        "expert has one slot and one token to fill it, so the token gets **all** the experts. Real servers batch "
+        "the decode steps of many requests, so under a capacity limit or expert choice one request can change "
+        "another's output; dropless token choice (Mixtral, DeepSeek-V3) keeps each token to itself (up to float "
+        "rounding).")
+
+
+def device_limit(controls) -> None:
+    """Section 6: DeepSeek-V3's node-limited routing, devices spanned per token with and without the limit."""
+    st.header("6 · Communication-aware routing: each token on at most M devices")
+    n, k = controls.num_experts, controls.moe_config().top_k
+    span_options = [w for w in SPAN_DEVICES if w <= n and n % w == 0]
+    if not span_options:
+        st.info(f"N = {n} experts cannot be split evenly over 2, 4, 8 or 16 devices: pick an even N in the "
+                "sidebar.")
+        return
+    app.layer_line(capacity_config(controls).replace(router="sigmoid_bias", capacity_factor=None), trained=False,
+                   section=True, knobs=("num_experts", "top_k", "seed"),
+                   note=f"Section 1's layer with DeepSeek-V3's router (sigmoid + selection bias) in place of the "
+                        f"sidebar's; {SPAN_TOKENS} seeded tokens")
+    default_w, default_m = default_span(n, k, span_options)
+    left, right = st.columns(2)
+    asked_w = app.url_value("span_devices", default_w, app.parse_int_choice(SPAN_DEVICES))
+    devices_w = left.radio("Devices (W), experts in equal blocks", span_options, horizontal=True,
+                           key="span_devices", index=span_options.index(asked_w if asked_w in span_options
+                                                                         else default_w))
+    app.set_url_value("span_devices", devices_w)
+    options = limit_options(n, k, devices_w)
+    if not options:
+        per_device = n // devices_w
+        st.info(f"With {per_device} expert{'s' if per_device > 1 else ''} per device, k = {k} experts already "
+                f"need all {devices_w} devices: pick fewer devices or more experts.")
+        return
+    fallback = default_m if devices_w == default_w and default_m in options else options[len(options) // 2]
+    asked_m = app.url_value("max_devices", fallback, app.parse_int(1, max(SPAN_DEVICES)))
+    max_m = right.select_slider("Limit: at most M devices per token", options, key="max_devices",
+                                value=asked_m if asked_m in options else options[-1])
+    app.set_url_value("max_devices", max_m)
+    if not limit_can_act(k, devices_w, max_m):
+        st.warning(f"Here the limit cannot act: a token's k = {k} experts reach at most {min(k, devices_w)} devices, "
+                   f"and M = {max_m} allows that many. Pick M below {min(k, devices_w)} (or fewer devices, so each "
+                   "holds more experts) to see it change the routing.")
+    span = device_limit_run(controls, devices_w, max_m, SPAN_TOKENS)
+    app.chart(figs.devices_spanned_bars(span), key="devices_spanned")
+    a, b, c = st.columns(3)
+    a.metric("Devices per token, free", f"{span.mean(span.free):.2f}")
+    b.metric(f"Devices per token, at most {max_m}", f"{span.mean(span.limited):.2f}")
+    c.metric("Tokens whose experts did not change", f"{span.same_choice:.0%}")
+    st.markdown(
+        f"N = {n} experts, k = {k}, placed {n // devices_w} per device. Each device a token's experts sit on is one "
+        "more copy of the token to send in the all-to-all. The limit groups the experts by device, scores each "
+        "group by the sum of its two best scores, keeps the token's best M groups, and takes the top-k inside them "
+        "(transformers' `DeepseekV3TopkRouter`, `n_group` and `topk_group`; DeepSeek-V2 scored a group by its "
+        "single best expert). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 groups "
+        "and keeps 4, so each token reaches at most 4 nodes. The price: some tokens get experts they scored lower; "
+        "how much that costs in quality a random layer cannot say, DeepSeek reports it as small.")
