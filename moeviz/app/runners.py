@@ -30,7 +30,7 @@ from moeviz.costs import granularity_designs
 from moeviz.layer import MoELayer
 from moeviz.lm.analysis import TextRouting
 from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
-from moeviz.text import MAX_TOKENS
+from moeviz.text import MAX_TOKENS, embed_tokens
 from moeviz.inference import InferenceRow, alone_vs_batch
 from moeviz.parallel.capacity import CapacityDemo, capacity_demo
 from moeviz.precision import precision_demo
@@ -103,6 +103,9 @@ def cached_dense(cfg: MoEConfig, source: str, text: str, vector_seed: int) -> De
 def _layer_and_inputs(cfg: MoEConfig, source: str, text: str, vector_seed: int):
     """(the cached layer, token labels, inputs (T, d_model)) for one walkthrough key."""
     layer = cached_layer(cfg)
+    if source == "sentence":  # olmoe-tiny's tokens, as on every page; each a vector hashed from its text
+        labels = shipped.sentence_tokens(text, MAX_TOKENS)
+        return layer, labels, embed_tokens(labels, cfg.d_model, seed=0)
     labels, x = walkthrough_inputs(source, text, vector_seed, cfg.d_model)
     return layer, labels, x
 

@@ -39,6 +39,10 @@ def text_box(label: str, default: str, *, help: str, multiline: bool = False,
     widget = where.text_area if multiline else where.text_input
     kwargs = {"height": 100} if multiline else {}
     text = widget(label, key=KEY, max_chars=MAX_TEXT_CHARS, disabled=locked(KEY), help=help, **kwargs)
+    if len(text) > MAX_TEXT_CHARS:  # the browser enforces max_chars; a client that does not is cut here, saying so
+        st.warning(f"Long text ({len(text):,} characters): only the first {MAX_TEXT_CHARS:,} are used, the limit "
+                   "on every page.", icon=":material/content_cut:")
+        text = text[:MAX_TEXT_CHARS]
     if text.strip():
         set_url_value(KEY, text)
     return text

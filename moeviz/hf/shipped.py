@@ -124,6 +124,17 @@ def _replayed_bias(router_logits: torch.Tensor, top_k: int, capacity_factor: flo
     return bias
 
 
+def sentence_tokens(text: str, max_tokens: int | None = None) -> list[str]:
+    """The labels of olmoe-tiny's tokens of `text` (its own tokenizer.json, read with the tokenizers library): the
+    one tokenization every page uses, also for a random layer, so a sentence is the same tokens everywhere."""
+    from tokenizers import Tokenizer
+
+    from moeviz.lm.analysis import token_labels
+    tokenizer = Tokenizer.from_file(str(SHIPPED_DIR / MODEL_NAME / "tokenizer.json"))
+    labels = token_labels(tokenizer, text, tokenizer.encode(text))
+    return labels[:max_tokens] if max_tokens is not None else labels
+
+
 def describe(info: dict) -> str:
     """The one sentence naming a model, the same on every page: what it is, how it got its weights, its size.
     `info` is CheckpointModel.info() (or a trace file's copy of it, or moeviz.lm.shipped.ShippedLM.info())."""
@@ -159,4 +170,4 @@ def initial_layer(model, layer_index: int, top_k: int | None = None,
 
 __all__ = ["DEFAULT_MODEL", "shipped_olmoe", "nearest_olmoe", "is_shipped_olmoe", "as_moe_layer",
            "training_record", "trained_on", "describe", "initial_layer", "layer_inputs",
-           "variants_on_logits"]
+           "variants_on_logits", "sentence_tokens"]
