@@ -8,6 +8,7 @@ import moeviz.app as app
 from moeviz.app.runners import checkpoint_model, checkpoint_routing, olmoe_layer, olmoe_variant_runs
 from moeviz.app.textbox import text_box
 from moeviz.app.trained_source import pick_olmoe
+from moeviz.hf.shipped import shipped_olmoe
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
@@ -21,20 +22,23 @@ MAX_BIAS_STEPS = 50
 
 controls = app.sidebar("moeviz · Router variants")
 st.title("Router variants side by side")
+intro = st.container()  # the captions go above the layer picker, but are known only once it has answered
 pick = pick_olmoe(controls)
 model = checkpoint_model(pick.model, pick.path)
 k = max(1, min(controls.top_k, model.info()["num_experts"]))
 capacity = controls.capacity_factor
-st.caption("Every gating rule below gets the same router scores (logits): the ones MoE layer "
-           f"{pick.layer} of {escape_markdown(model.describe())} computed for your sentence, the same tokens and "
-           "layer as the walkthrough. Only the rule that turns scores into chosen experts and weights differs. "
-           f"k = {k} (Switch always uses 1), capacity factor " +
-           (f"{capacity:g}." if capacity is not None else
-            f"off (Switch still uses {DEFAULT_SWITCH_CAPACITY:g}, its training factor, here at inference too; "
-            f"expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
+intro.caption(f"Every gating rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of the "
+              "walkthrough's model computed for your sentence, the same tokens and layer as the walkthrough. Only "
+              f"the rule that turns scores into chosen experts and weights differs. k = {k} (Switch always uses 1), "
+              "capacity factor " +
+              (f"{capacity:g}." if capacity is not None else
+               f"off (Switch still uses {DEFAULT_SWITCH_CAPACITY:g}, its training factor, here at inference too; "
+               f"expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
+intro.caption(escape_markdown(model.describe()))
 st.caption(f"**Used here:** N = {model.info()['num_experts']} · k = {k} · capacity factor "
            f"{'off' if capacity is None else f'{capacity:g}'}. The sidebar's N picks the shipped olmoe-tiny nearest "
-           "it (4, 8 or 16 experts); not here: the router (every rule is shown), the seed (the weights are "
+           f"it ({', '.join(map(str, shipped_olmoe()))} experts ship); not here: the router (every rule is shown), "
+           "the seed (the weights are "
            "trained) and α (nothing trains on this page).")
 
 text = text_box("Sentence", DEFAULT_SENTENCE, help="The same text box as on / and /heatmap: the same text gives the "

@@ -27,7 +27,7 @@ def test_heatmap_with_the_largest_text_stays_quick(page, streamlit_server):
     page.get_by_test_id("stPlotlyChart").first.wait_for(state="visible")
     wait_for_app(page)
     assert_no_exception(page)
-    assert time.perf_counter() - start < 20  # the page was frozen for minutes with ~20,000-px figures
+    assert time.perf_counter() - start < 60  # was minutes with ~20,000-px figures (loose: a shared 2-core box)
     tallest = max(page.get_by_test_id("stPlotlyChart").evaluate_all("els => els.map(e => e.offsetHeight)"))
     assert tallest < 2000
     page.get_by_text("windows of at most 128 tokens").first.wait_for(state="visible")
