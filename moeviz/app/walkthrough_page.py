@@ -25,7 +25,6 @@ def pick_source() -> TokenSource:
     c1, c2 = st.columns([1, 3])
     source = c1.radio("Tokens from", SOURCES, format_func=SOURCE_LABELS.get, key="source",
                       index=SOURCES.index(url_value("source", "sentence", parse_choice(SOURCES))))
-    text = url_value("text", DEFAULT_SENTENCE, parse_text(MAX_TEXT_CHARS, multiline=True))
     vector_seed = url_value("vector_seed", 0, parse_int(0, MAX_SEED))
     if source == "sentence":
         text = text_box("Sentence", DEFAULT_SENTENCE, where=c2,
@@ -34,7 +33,8 @@ def pick_source() -> TokenSource:
         if not text.strip():
             st.warning("That sentence is empty; using the example sentence instead.")
             text = DEFAULT_SENTENCE
-    else:
+    else:  # the sentence is kept (in the link) for when the learner switches back
+        text = url_value("text", DEFAULT_SENTENCE, parse_text(MAX_TEXT_CHARS, multiline=True))
         vector_seed = int(c2.number_input("Vector seed", 0, MAX_SEED, value=vector_seed, step=1, key="vector_seed",
                                           help="Draws 8 random token vectors that carry no word at all."))
     for key, value in (("source", source), ("vector_seed", vector_seed)):
