@@ -48,10 +48,12 @@ def test_co_selection_heatmap_writes_the_counts():
 def test_dropped_bars_only_where_something_was_dropped():
     from moeviz import MoEConfig, MoELayer
     from moeviz.figures.routing import load_bars
-    layer = MoELayer(MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, capacity_factor=0.5, seed=1,
+    layer = MoELayer(MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, capacity_factor=1.0, seed=1,
                                device="cpu")).eval()
     with torch.inference_mode():
         _, trace = layer(torch.randn(16, 8, generator=torch.Generator().manual_seed(0)))
     bars = by_name(load_bars(trace), "dropped (over capacity)")
-    assert len(bars.y) and all(y > 0 for y in bars.y)  # a zero-height bar drew a vermillion line
+    widths = list(bars.marker.line.width)
+    assert any(y == 0 for y in bars.y) and any(y > 0 for y in bars.y)
+    assert [w > 0 for w in widths] == [y > 0 for y in bars.y]  # a zero-height bar drew a vermillion line
     assert sum(bars.y) == int(trace.dropped.sum())

@@ -57,7 +57,7 @@ def pick_trained(source: TokenSource, controls: Controls) -> TrainedPick | None:
     if not on:
         return None
     if source.source != "sentence":
-        st.info("The trained model reads text: pick “Words of a sentence” above to use it.", icon=":material/info:")
+        st.info("The trained model reads text: pick “A sentence (its tokens)” above to use it.", icon=":material/info:")
         return None
     if wants_lm:
         st.warning("This link shows moeviz-lm, moeviz's older language model, as links made before olmoe-tiny "

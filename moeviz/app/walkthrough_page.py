@@ -17,7 +17,7 @@ from moeviz.lm.analysis import subword_note
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown
 from moeviz.walkthrough import SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
 
-SOURCE_LABELS = {"sentence": "Words of a sentence", "random": "Random vectors"}
+SOURCE_LABELS = {"sentence": "A sentence (its tokens)", "random": "Random vectors"}
 
 
 def pick_source() -> TokenSource:
