@@ -32,8 +32,8 @@ def knobs_line(routing) -> None:
     """What this page's numbers use, unfolded next to the controls: the model's own N and k, not the sidebar's."""
     first = routing.traces[0]
     st.caption(f"**Used here:** N = {first.num_experts} · k = {first.top_k}, the model's own. The sidebar's N, "
-               "k, α, router, seed and capacity factor do not act on this page: a trained model routes with the "
-               "rule and sizes it was trained with (the what-if below has its own capacity factor). The "
+               "k, α, router, seed and capacity factor do not act on this page: the model routes with its own "
+               "rule and sizes (the what-if below has its own capacity factor). The "
                "walkthrough (/) applies the sidebar's N, k and capacity to olmoe-tiny.")
 
 
