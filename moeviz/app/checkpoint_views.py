@@ -79,12 +79,12 @@ def pick_window(routing) -> Window:
             f"{LAYER_WINDOW} layers at a time, so they stay readable and your browser stays quick. Pick the "
             "window here; the tables and downloads hold everything.", icon=":material/view_week:")
     left, right = st.columns(2)
-    tokens = _range_picker("Tokens shown", "token_window", T, TOKEN_WINDOW, "tokens") if T > TOKEN_WINDOW \
-        else slice(0, T)
+    with left:
+        tokens = _range_picker("Tokens shown", "token_window", T, TOKEN_WINDOW, "tokens") if T > TOKEN_WINDOW \
+            else slice(0, T)
     with right:
         layers = _range_picker("Layers shown", "layer_window", L, LAYER_WINDOW, "MoE layers") \
             if L > LAYER_WINDOW else slice(0, L)
-    del left
     return Window(tokens, layers)
 
 
