@@ -8,7 +8,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.runners import build_walkthrough
-from moeviz.app.trained_source import pick_trained
+from moeviz.app.trained_source import knobs_used, pick_trained
 from moeviz.app.walkthrough_page import pick_source, pick_token, show_answer, stepper
 from moeviz.export import walkthrough_handout
 
@@ -22,10 +22,12 @@ header, answer_box = st.columns(2) if app.presenting() else (st.container(), st.
 with header.expander("The layer and the sentence", icon=":material/tune:") if app.presenting() else header:
     intro = st.container()  # the captions go above the source widgets, but are known only once they have answered
     source = pick_source()
-    walk = build_walkthrough(controls, source, pick_trained(source, controls))
+    trained = pick_trained(source, controls)
+    walk = build_walkthrough(controls, source, trained)
     intro.caption(walk.caption)
     app.knobs_here("trained" if walk.trained else "random")  # which sidebar knobs act (moeviz.app.nav)
     app.layer_line(walk.layer, trained=walk.trained, where=intro)
+st.caption(knobs_used(trained, walk))  # unfolded, also in presenter mode: what the sidebar's knobs did here
 token = pick_token(walk.run.labels)
 with answer_box:
     show_answer(walk.run, token, folded=app.presenting())

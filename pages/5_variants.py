@@ -1,15 +1,20 @@
-"""Router variants side by side (URL /variants): the same sentence routed by every gating rule."""
+"""Router variants side by side (URL /variants): the same sentence's router scores, from the same layer of the
+same trained model as the walkthrough (olmoe-tiny), turned into chosen experts by every gating rule."""
 from functools import partial
 
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import variant_runs
+from moeviz.app.runners import checkpoint_model, checkpoint_routing, olmoe_layer, olmoe_variant_runs
+from moeviz.app.textbox import text_box
+from moeviz.app.trained_source import pick_olmoe
+from moeviz.hf.shipped import shipped_olmoe
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
-from moeviz.glossary import MEASURES
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
-from moeviz.text import DEFAULT_SENTENCE, split_tokens
+from moeviz.glossary import MEASURES
+from moeviz.lm.analysis import subword_note
+from moeviz.text import DEFAULT_SENTENCE, escape_markdown
 from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, token_changes, variant_summary
 
 MAX_BIAS_STEPS = 50
@@ -17,31 +22,41 @@ MAX_BIAS_STEPS = 50
 
 controls = app.sidebar("moeviz · Router variants")
 st.title("Router variants side by side")
-st.caption("Every gating rule below gets the same tokens and a layer with the same seed, so the router's raw "
-           "scores (logits) are identical; only the rule that turns scores into chosen experts and weights "
-           f"differs. Layer: {controls.num_experts} experts, k = {controls.top_k} (Switch always uses 1), "
-           "capacity factor " + (f"{controls.capacity_factor:g}." if controls.capacity_factor is not None else
-                                 f"off (Switch still uses {DEFAULT_SWITCH_CAPACITY:g}, its training factor, here at "
-                                 f"inference too; expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
+intro = st.container()  # the captions go above the layer picker, but are known only once it has answered
+pick = pick_olmoe(controls)
+model = checkpoint_model(pick.model, pick.path)
+k = max(1, min(controls.top_k, model.info()["num_experts"]))
+capacity = controls.capacity_factor
+intro.caption(f"Every gating rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of the "
+              "walkthrough's model computed for your sentence, the same tokens and layer as the walkthrough. Only "
+              f"the rule that turns scores into chosen experts and weights differs. k = {k} (Switch always uses 1), "
+              "capacity factor " +
+              (f"{capacity:g}." if capacity is not None else
+               f"off (Switch still uses {DEFAULT_SWITCH_CAPACITY:g}, its training factor, here at inference too; "
+               f"expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
+intro.caption(escape_markdown(model.describe()))
+st.caption(f"**Used here:** N = {model.info()['num_experts']} · k = {k} · capacity factor "
+           f"{'off' if capacity is None else f'{capacity:g}'}. The sidebar's N picks the shipped olmoe-tiny nearest "
+           f"it ({', '.join(map(str, shipped_olmoe()))} experts ship); not here: the router (every rule is shown), "
+           "the seed (the weights are "
+           "trained) and α (nothing trains on this page).")
 
-text = st.text_input("Sentence", value=app.url_value("text", DEFAULT_SENTENCE, app.parse_text(300)), key="text",
-                     max_chars=300, disabled=app.locked("text"))
-app.set_url_value("text", text)
+text = text_box("Sentence", DEFAULT_SENTENCE, help="The same text box as on / and /heatmap: the same text gives the "
+                "same tokens on every page.")
 bias_steps = st.slider("DeepSeek bias updates before routing", 0, MAX_BIAS_STEPS, key="bias_steps",
                        value=app.url_value("bias_steps", DEFAULT_BIAS_STEPS, app.parse_int(0, MAX_BIAS_STEPS)),
                        help="The sigmoid router's selection bias starts at zero and is nudged towards even load "
-                            "once per step; this replays that many steps on this sentence.")
+                            "once per step; this replays that many steps on this sentence's scores.")
 app.set_url_value("bias_steps", bias_steps)
-if not split_tokens(text):
+if not text.strip():
     st.info("Type a sentence with at least one word to route.")
     st.stop()
 
-tokens, runs = variant_runs(text, controls.num_experts, controls.top_k, controls.seed,
-                            controls.capacity_factor, bias_steps)
-
-app.layer_line(runs[0].cfg, trained=False,
-               note="One such layer per rule, all with the same seed and so the same weights"
-                    + ("; Switch runs it with k = 1" if any(run.k != runs[0].k for run in runs) else ""))
+tokens = list(checkpoint_routing(pick.model, pick.path, text).tokens)
+runs = olmoe_variant_runs(pick.model, pick.path, text, pick.layer, k, capacity, bias_steps)
+st.caption(escape_markdown(subword_note(tokens)))
+app.layer_line(olmoe_layer(pick.model, pick.path, pick.layer, k, capacity), trained=True,
+               note="Its router's scores go through every rule below; Switch runs them with k = 1")
 
 per_token = experts_per_token_figure(runs, tokens)
 if app.presenting():  # the figure first; the rules' notes and the table fold below it
@@ -50,7 +65,6 @@ with app.fold("Who uses which rule, and what it trades"):
     st.header("Who uses which rule, and what it trades")
     for variant in VARIANTS:
         st.markdown(f"- **{variant.label}** · *{variant.model}*: {variant.note}")
-
 with app.fold("What each rule did to this sentence (table)"):
     st.header("What each rule did to this sentence")
     # Short headers (the long meaning in each header's tooltip): with the long ones the last columns ran past the

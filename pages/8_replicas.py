@@ -225,7 +225,7 @@ def journeys_section(summary, index: int, drops):
         st.info(f"The dump has no token {start}: it is shorter. Start the window lower.")
         return
     labels = [f"#{window.start + t}" for t in range(window.num_tokens)]
-    app.chart(journey_grid(window.ids, labels, window.layers), key="routes_journey")
+    app.chart(journey_grid(window.ids, None, labels, window.layers), key="routes_journey")
     lost = views.dropped_copies(window, drops)
     st.caption(f"Tokens {window.start}–{window.start + window.num_tokens - 1} (rows of the dump, counted across "
                "requests or steps) at every MoE layer; the cell lists the token's experts in the dump's order.")

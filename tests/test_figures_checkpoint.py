@@ -18,15 +18,23 @@ def test_layer_load_heatmap_rows_are_the_layers():
     assert list(fig.layout.xaxis.ticktext) == ["E0", "E1", "E2", "E3"]
 
 
-def test_journey_grid_colours_the_top_1_and_writes_all_k():
+def test_journey_grid_colours_by_top_1_probability_and_writes_all_k():
     g = torch.Generator().manual_seed(0)
     journey = torch.stack([torch.randperm(6, generator=g)[:2] for _ in range(5 * 3)]).view(5, 3, 2)
-    fig = journey_grid(journey, ["a", "<b>", "c", "d", "e"], [0, 2, 4])
-    heat = by_name(fig, "top-1 expert")
-    np.testing.assert_array_equal(np.asarray(heat.z), journey[:, :, 0].numpy())
+    confidence = torch.rand(5, 3, generator=g)
+    fig = journey_grid(journey, confidence, ["a", "<b>", "c", "d", "e"], [0, 2, 4])
+    heat = by_name(fig, "top-1 probability")
+    # colour = a number that means the same at every layer, never the expert's index
+    np.testing.assert_allclose(np.asarray(heat.z), confidence.numpy())
     assert heat.text[1][2] == f"E{int(journey[1, 2, 0])} E{int(journey[1, 2, 1])}"
     assert list(fig.layout.yaxis.ticktext)[1] == "&lt;b&gt;"  # token text is never Plotly markup
     assert list(fig.layout.xaxis.ticktext) == ["layer 0", "layer 2", "layer 4"]
+
+
+def test_expert_labels_are_thinned_beyond_16():
+    fig = layer_load_heatmap(torch.full((2, 64), 1 / 64), [0, 1])
+    labels = list(fig.layout.xaxis.ticktext)
+    assert len(labels) == 16 and labels[:2] == ["E0", "E4"]
 
 
 def test_co_selection_heatmap_writes_the_counts():
@@ -35,3 +43,17 @@ def test_co_selection_heatmap_writes_the_counts():
     heat = by_name(fig, "tokens")
     np.testing.assert_array_equal(np.asarray(heat.z), counts.numpy())
     assert [list(r) for r in heat.text] == [["3", ""], ["1", "2"]]
+
+
+def test_dropped_bars_only_where_something_was_dropped():
+    from moeviz import MoEConfig, MoELayer
+    from moeviz.figures.routing import load_bars
+    layer = MoELayer(MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, capacity_factor=1.0, seed=1,
+                               device="cpu")).eval()
+    with torch.inference_mode():
+        _, trace = layer(torch.randn(16, 8, generator=torch.Generator().manual_seed(0)))
+    bars = by_name(load_bars(trace), "dropped (over capacity)")
+    widths = list(bars.marker.line.width)
+    assert any(y == 0 for y in bars.y) and any(y > 0 for y in bars.y)
+    assert [w > 0 for w in widths] == [y > 0 for y in bars.y]  # a zero-height bar drew a vermillion line
+    assert sum(bars.y) == int(trace.dropped.sum())

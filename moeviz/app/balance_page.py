@@ -30,7 +30,6 @@ REPORT_EVERY = 25  # steps between chart updates while training
 WAIT_S = 180  # how long a run waits for a free trainer before giving up
 Z_LOSS_WEIGHTS = (0.0, 0.001, 0.01, 0.1, 1.0)  # 0.001: ST-MoE's and transformers' SwitchTransformers default
 PRICE_WEIGHTS = (0.0, 0.3, 10.0)  # none, the lab's good weight, "balance at any price": shown at the top
-PRICE_ENTRIES = 8  # bound of the price table's cache (a few floats per entry); see report: belongs in runners
 
 
 @dataclass(frozen=True)
@@ -59,26 +58,6 @@ def train_config(controls, method: str, steps: int, lr: float, weight: float | N
         router=router, capacity_factor=controls.capacity_factor,
         balance_weight=0.0 if aux_free else (controls.balance_weight if weight is None else weight),
         method=method, steps=steps, lr=lr, seed=controls.seed, z_loss_weight=z_loss_weight)
-
-
-class TrainersBusy(RuntimeError):
-    """Every trainer slot stayed busy: the price table waits for the next visit (nothing is cached)."""
-
-
-@st.cache_resource(max_entries=PRICE_ENTRIES, show_spinner=False)
-def price_of_weights(num_experts: int, top_k: int, router: str, capacity_factor: float | None,
-                     seed: int) -> list[dict]:
-    """The final summaries of PRICE_WEIGHTS trained at the page's default steps and learning rate (seconds of
-    CPU: each run holds one of the server's trainer slots; TrainersBusy if none freed within WAIT_S)."""
-    summaries = []
-    for weight in PRICE_WEIGHTS:
-        cfg = lab.TrainConfig(num_experts=num_experts, top_k=top_k, router=router, capacity_factor=capacity_factor,
-                              balance_weight=weight, steps=DEFAULT_STEPS, lr=DEFAULT_LR, seed=seed)
-        with runners.trainer_slot(timeout=WAIT_S) as free:
-            if not free:
-                raise TrainersBusy("the trainers stayed busy")
-            summaries.append(lab.train(cfg).final())
-    return summaries
 
 
 def intro(controls) -> None:
@@ -111,8 +90,9 @@ def price_table(controls) -> None:
     try:
         with st.spinner(f"Training α = {', '.join(f'{w:g}' for w in PRICE_WEIGHTS)} once for this layer "
                         "(a few seconds, then remembered)…"):
-            rows = price_of_weights(cfg.num_experts, top_k, router, cfg.capacity_factor, cfg.seed)
-    except TrainersBusy:
+            rows = runners.price_of_weights(cfg.num_experts, top_k, router, cfg.capacity_factor, cfg.seed,
+                                            PRICE_WEIGHTS, DEFAULT_STEPS, DEFAULT_LR, WAIT_S)
+    except runners.TrainersBusy:
         st.info("The trainers are busy, so the table of what α = 0, 0.3 and 10 cost waits: reload in a moment.")
         return
     st.dataframe([{"α": f"{f['balance_weight']:g}", "busiest expert ÷ mean": f"{f['max_mean_load']:.2f}",

@@ -9,6 +9,7 @@ The numbers come from moeviz.hf.analysis and moeviz.hf.whatif; nothing here comp
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
@@ -32,26 +33,67 @@ VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
 DEFAULT_VARIANT, DEFAULT_CAPACITY = "switch", "1"  # "this model's router under Switch top-1 at capacity 1.0"
 
 
+TOKEN_WINDOW = 64  # tokens per figure: a 926-token text drew figures ~20,000 px tall and froze the browser tab
+LAYER_WINDOW = 32  # MoE layers per figure (a trace file may hold up to 1024)
+MAX_CO_SELECTION_EXPERTS = 64  # an E x E grid of counts beyond this is unreadable and heavy
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which tokens and MoE layers (positions in routing.traces) the figures draw; tables and downloads hold all."""
+    tokens: slice
+    layers: slice
+
+
 def show(routing, run_what_if: Callable) -> None:
     with fold("About this model: its layers"):  # folded in presenter mode: the figures come first
         model_line(routing)
         if routing.dense_layers:
             st.caption("Dense layers (no experts, not shown): " + "; ".join(
                 f"layer {i}: {escape_markdown(why)}" for i, why in routing.dense_layers) + ".")
-    glance(routing)
+    window = pick_window(routing)
+    glance(routing, window)
     index = layer_picker(routing)
-    one_layer(routing, index)
-    journey(routing, index)
+    one_layer(routing, index, window)
+    journey(routing, index, window)
     experts(routing, index)
-    what_if_section(routing, index, run_what_if)
+    what_if_section(routing, index, run_what_if, window)
     downloads(routing)
 
 
-def glance(routing) -> None:
+def _range_picker(label: str, key: str, total: int, size: int, noun: str) -> slice:
+    starts = list(range(0, total, size))
+    names = {a: f"{noun} {a}–{min(a + size, total) - 1}" for a in starts}
+    start = st.selectbox(label, starts, key=key, format_func=names.get,
+                         index=starts.index(url_value(key, 0, parse_int_choice(starts))))
+    set_url_value(key, start)
+    return slice(start, min(start + size, total))
+
+
+def pick_window(routing) -> Window:
+    """Token and layer windows, shown only when the text or the model is larger than one window."""
+    T, L = len(routing.token_ids), len(routing.traces)
+    if T <= TOKEN_WINDOW and L <= LAYER_WINDOW:
+        return Window(slice(0, T), slice(0, L))
+    st.info(f"{T:,} tokens through {plural(L, 'MoE layer')}: the figures show {TOKEN_WINDOW} tokens and "
+            f"{LAYER_WINDOW} layers at a time, so they stay readable and your browser stays quick. Pick the "
+            "window here; the tables and downloads hold everything.", icon=":material/view_week:")
+    left, right = st.columns(2)
+    with left:
+        tokens = _range_picker("Tokens shown", "token_window", T, TOKEN_WINDOW, "tokens") if T > TOKEN_WINDOW \
+            else slice(0, T)
+    with right:
+        layers = _range_picker("Layers shown", "layer_window", L, LAYER_WINDOW, "MoE layers") \
+            if L > LAYER_WINDOW else slice(0, L)
+    return Window(tokens, layers)
+
+
+def glance(routing, window: Window) -> None:
     st.header("All layers at a glance")
     T = len(routing.token_ids)
     how_to_read = st.container()  # above the chart, except in presenter mode (folded below it: the figure first)
-    chart(layer_load_heatmap(analysis.layer_loads(routing), list(routing.layers)), key="layer_loads")
+    chart(layer_load_heatmap(analysis.layer_loads(routing)[window.layers], list(routing.layers[window.layers])),
+          key="layer_loads")
     (st.container() if presenting() else how_to_read).caption(
         f"{T} tokens through {plural(len(routing.traces), 'MoE layer')}. Each row is a layer, each column an "
         f"expert; colour = the share of that layer's routed tokens the expert got (white = none; an even router "
@@ -74,27 +116,31 @@ def layer_picker(routing) -> int:
     return layers.index(layer)
 
 
-def one_layer(routing, index: int) -> None:
+def one_layer(routing, index: int, window: Window) -> None:
     trace, layer = routing.traces[index], routing.layers[index]
+    part, tokens = analysis.token_window(trace, window.tokens.start, window.tokens.stop), routing.tokens[window.tokens]
     st.header(f"Layer {layer}: every token and every expert")
     st.caption(f"Each row is a token, each column an expert; colour = router probability on a fixed 0…1 scale; "
                f"outlined cells = the top-{trace.top_k} experts that ran. "
                + escape_markdown(str(trace.metrics.get("routing_rule", ""))))
     heat, bars = st.columns([3, 2])
-    chart(router_heatmap(trace, routing.tokens, title=f"Layer {layer}: probabilities, top-{trace.top_k} outlined"),
+    chart(router_heatmap(part, tokens, title=f"Layer {layer}: probabilities, top-{trace.top_k} outlined"),
           key="ckpt_heatmap", where=heat)
     chart(load_bars(trace, title=f"Layer {layer}: tokens per expert"), key="ckpt_load", where=bars)
 
 
-def journey(routing, index: int) -> None:
+def journey(routing, index: int, window: Window) -> None:
     st.header("A token's journey through the layers")
     if len(routing.traces) == 1:
         st.caption("This model has one MoE layer: there is no journey to follow.")
         return
-    st.caption("Each row is a token, each column a MoE layer; the cell lists the token's experts, best first, "
-               "and its colour is the first one. A token that keeps one colour keeps its expert number, which "
-               "means nothing by itself: experts of different layers are different networks.")
-    chart(journey_grid(analysis.journey(routing), routing.tokens, list(routing.layers)), key="journey")
+    st.caption("Each row is a token, each column a MoE layer; the cell lists the token's experts, best first. "
+               "Colour: the router's probability for the first one, how sure that layer was (white = unsure, "
+               "dark red = certain). Expert numbers mean nothing across layers: experts of different layers are "
+               "different networks, so E3 at layer 0 and E3 at layer 1 share only a name.")
+    t, l = window.tokens, window.layers
+    chart(journey_grid(analysis.journey(routing)[t, l], analysis.top1_probability(routing)[t, l],
+                       routing.tokens[t], list(routing.layers[l])), key="journey")
     a = index if index + 1 < len(routing.traces) else index - 1
     counts = analysis.co_selection(routing, a, a + 1)
     la, lb = routing.layers[a], routing.layers[a + 1]
@@ -102,7 +148,11 @@ def journey(routing, index: int) -> None:
     st.caption(f"Do layers {la} and {lb} choose together? Tokens counted by their top-1 expert at each. Mutual "
                f"information {mi:.2f} nats: 0 = layer {lb}'s choice tells nothing about layer {la}'s; "
                f"log N = one decides the other. On a short text it is biased upwards (few tokens per cell).")
-    chart(co_selection_heatmap(counts, la, lb), key="co_selection")
+    if max(counts.shape) <= MAX_CO_SELECTION_EXPERTS:
+        chart(co_selection_heatmap(counts, la, lb), key="co_selection")
+    else:
+        st.caption(f"(The {counts.shape[0]} × {counts.shape[1]} grid of counts is not drawn: too many experts to "
+                   "read. The number above sums it up.)")
     st.dataframe(analysis.consecutive_agreement(routing), hide_index=True)
 
 
@@ -127,7 +177,7 @@ def experts(routing, index: int) -> None:
     right.dataframe(analysis.expert_tokens(routing, index, expert), hide_index=True)
 
 
-def what_if_section(routing, index: int, run_what_if: Callable) -> None:
+def what_if_section(routing, index: int, run_what_if: Callable, window: Window) -> None:
     trace, layer = routing.traces[index], routing.layers[index]
     st.header("What if this model routed differently?")
     st.caption(f"The same router logits of layer {layer}, through one of moeviz's router variants, with a "
@@ -137,7 +187,8 @@ def what_if_section(routing, index: int, run_what_if: Callable) -> None:
                                                                 parse_choice(VARIANT_KEYS))))
     set_url_value("whatif", variant)
     left, right = st.columns(2)
-    capacity = left.select_slider("Capacity factor", CAPACITY_FACTORS, key="whatif_capacity",
+    capacity = left.select_slider("What-if capacity factor (this section only)", CAPACITY_FACTORS,
+                                  key="whatif_capacity",
                                     value=url_value("whatif_capacity", DEFAULT_CAPACITY, parse_capacity),
                                     help="Slots per expert = factor × tokens × k / N; off = no limit (Switch "
                                          "and expert choice always have one).")
@@ -153,10 +204,14 @@ def what_if_section(routing, index: int, run_what_if: Callable) -> None:
     not_chosen, dropped, gained = (sum(bool(r[c]) for r in rows)
                                    for c in ("lost (not chosen)", "lost (dropped)", "gained"))
     limit = f" (C = {w.trace.capacity} slots per expert)" if w.trace.capacity else " (no capacity limit)"
-    st.caption(f"Of {trace.num_tokens} tokens, {not_chosen} lose an expert the variant does not choose, "
-               f"{gained} gain one, and {dropped} lose a chosen expert to capacity{limit}: a dropped slot skips "
-               f"that expert (dotted outline). The table lists every token whose experts change.")
-    chart(router_heatmap(w.trace, routing.tokens, title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")
+    lost = (f"Of {trace.num_tokens} tokens, {not_chosen} lose an expert the variant does not choose, "
+            f"{gained} gain one, and {dropped} lose a chosen expert to capacity{limit}: a dropped slot skips that "
+            "expert (dotted outline). Under expert choice the experts pick: an expert that did not pick a token "
+            "counts as dropped for it and has no outline at all. ")
+    st.caption(lost + "The table lists every token whose experts change.")
+    part = analysis.token_window(w.trace, window.tokens.start, window.tokens.stop)
+    chart(router_heatmap(part, routing.tokens[window.tokens], title=f"Layer {layer} under {w.variant.label}"),
+          key="whatif_map")
     if rows:
         st.dataframe(rows, hide_index=True)
 

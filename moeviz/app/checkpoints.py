@@ -57,22 +57,27 @@ def _label(options: dict, name: str) -> str:
     path = options.get(name)
     if path is None:
         return LM_LABEL
-    return f"{name} (shipped)" if path.parent == SHIPPED_DIR else name
+    return f"{name} (shipped, trained here)" if path.parent == SHIPPED_DIR else name
 
 
-def model_picker() -> tuple[str, Path | None]:
-    """The model selectbox (URL key `model`); returns (name, folder), folder None for moeviz's own LM."""
+def model_picker(uploaded: bool = False) -> tuple[str, Path | None]:
+    """The model selectbox (URL key `model`); returns (name, folder), folder None for moeviz's own LM. While an
+    uploaded trace is shown the picker is disabled and the link carries no model: the trace names its own."""
     options = model_options()
     default = default_model(options)
     linked = url_value("model", default, parse_model(options))
     if linked not in options:  # remembered from a session whose MOEVIZ_MODEL_DIRS listing has since changed
         linked = default
     names = list(options)
-    name = st.selectbox("Model", names, index=names.index(linked), key="model",
+    name = st.selectbox("Model (not used while a trace file is open)" if uploaded else "Model", names,
+                        index=names.index(linked), key="model", disabled=uploaded,
                         format_func=lambda n: _label(options, n),
                         help=f"The shipped models, then every folder the server lists in {ENV_VAR} (by folder "
                              "name; a link carries the name, never a path).")
-    set_url_value("model", name)
+    if uploaded:
+        st.query_params.pop("model", None)
+    else:
+        set_url_value("model", name)
     return name, options[name]
 
 

@@ -67,7 +67,8 @@ def model_line_text(routing) -> str:
               if isinstance(info.get("params_total"), int) and isinstance(info.get("params_active"), int) else "")
     where = f" · {info['dtype']} on {info['device']}" if info.get("dtype") and info.get("device") else ""
     name = routing.model_name or "uploaded trace"
-    return (f"{MODEL_PREFIX} **trained** weights · {escape_markdown(name)} · {escape_markdown(str(family))} · "
+    weights = "**trained** weights" if info.get("trained_on") else "weights as loaded (trained or not: unknown)"
+    return (f"{MODEL_PREFIX} {weights} · {escape_markdown(name)} · {escape_markdown(str(family))} · "
             f"{moe + dense} layers ({moe} MoE, {dense} dense) · N = {first.num_experts} experts{shared} · "
             f"k = {first.top_k}{params}{escape_markdown(where)}.")
 

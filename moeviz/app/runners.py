@@ -24,6 +24,7 @@ from moeviz.app.controls import Controls
 from moeviz.bench.granularity import measure_design
 from moeviz.config import MoEConfig
 from moeviz.hf.folders import ModelCache
+from moeviz.hf import shipped
 from moeviz.hf.model import CheckpointModel, CheckpointRouting
 from moeviz.hf.tracefile import read_trace
 from moeviz.hf.whatif import WhatIf, what_if
@@ -31,13 +32,15 @@ from moeviz.costs import granularity_designs
 from moeviz.layer import MoELayer
 from moeviz.lm.analysis import TextRouting
 from moeviz.lm.shipped import ShippedLM, load_shipped, load_summary
+from moeviz.text import MAX_TOKENS, embed_tokens
 from moeviz.inference import InferenceRow, alone_vs_batch
 from moeviz.parallel.capacity import CapacityDemo, capacity_demo
 from moeviz.precision import precision_demo
 from moeviz.parallel.dropless import DroplessVsCapacity, dropless_vs_capacity
 from moeviz.parallel.placement import DeviceSpan, device_limit_demo
 from moeviz.quiz import Question, make_question
-from moeviz.variants import VariantRun, run_variants
+from moeviz.train import TrainConfig, train
+from moeviz.variants import VariantRun
 from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough, walkthrough_inputs
 
 # One intra-op thread per forward pass by default. The app's layers are tiny, so a second thread buys nothing and
@@ -69,10 +72,13 @@ MAX_ENTRIES = {
     "inference": 32,  # /parallel: a batch's tokens routed in the batch and alone, four routings (lists)
     "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
     "granularity": 8,  # /compute: four designs' counts measured on their layers (numbers only, no layer kept)
-    "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
+    "precision": 16,
+    "price_of_weights": 8,  # /balance: a few balance weights trained at the page's defaults (final numbers only)  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
     "model_cache": 1,  # /heatmap: the one ModelCache (it bounds the loaded checkpoints itself: folders.MAX_MODELS)
+    "checkpoint_states": 16,  # the walkthrough: a sentence through olmoe-tiny, keeping each MoE layer's input
+    "olmoe_layer": 16,  # one MoE block of olmoe-tiny as a moeviz MoELayer with the learner's k and capacity
     "checkpoint_routing": 32,  # /heatmap: a text through every MoE layer of a checkpoint (routing fields only)
     "checkpoint_what_if": 32,  # /heatmap: one layer's logits under a moeviz router variant
     "uploaded_trace": 4,  # /heatmap: an uploaded trace file, validated (at most tracefile.MAX_TRACE_BYTES each)
@@ -119,6 +125,9 @@ def cached_dense(cfg: MoEConfig, source: str, text: str, vector_seed: int) -> De
 def _layer_and_inputs(cfg: MoEConfig, source: str, text: str, vector_seed: int):
     """(the cached layer, token labels, inputs (T, d_model)) for one walkthrough key."""
     layer = cached_layer(cfg)
+    if source == "sentence":  # olmoe-tiny's tokens, as on every page; each a vector hashed from its text
+        labels = shipped.sentence_tokens(text, MAX_TOKENS)
+        return layer, labels, embed_tokens(labels, cfg.d_model, seed=0)
     labels, x = walkthrough_inputs(source, text, vector_seed, cfg.d_model)
     return layer, labels, x
 
@@ -182,6 +191,44 @@ def checkpoint_model(name: str, path: str) -> CheckpointModel:
 def checkpoint_routing(name: str, path: str, text: str) -> CheckpointRouting:
     """`text` through every MoE layer of checkpoint `name` (no hidden states kept); CheckpointError if refused."""
     return checkpoint_model(name, path).route(text)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["checkpoint_states"], show_spinner=False)
+def checkpoint_states(name: str, path: str, text: str) -> CheckpointRouting:
+    """checkpoint_routing keeping each MoE layer's input, output and expert outputs (the walkthrough's)."""
+    return checkpoint_model(name, path).route(text, states=True)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["olmoe_layer"], show_spinner=False)
+def olmoe_layer(name: str, path: str, layer: int, top_k: int, capacity_factor: float | None) -> MoELayer:
+    """MoE layer `layer` of shipped checkpoint `name` as a moeviz MoELayer routing with `top_k` and capacity."""
+    return shipped.as_moe_layer(checkpoint_model(name, path).blocks[layer], top_k, capacity_factor)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["trained_walkthrough"], show_spinner=False)
+def olmoe_walkthrough(name: str, path: str, text: str, layer: int, top_k: int,
+                      capacity_factor: float | None) -> WalkthroughRun:
+    """The walkthrough's numbers for MoE layer `layer` of olmoe-tiny, on the hidden states it fed that layer."""
+    labels, x = shipped.layer_inputs(checkpoint_states(name, path, text), layer, MAX_TOKENS)
+    return run_walkthrough(olmoe_layer(name, path, layer, top_k, capacity_factor), labels, x)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["trained_dense"], show_spinner=False)
+def olmoe_dense(name: str, path: str, text: str, layer: int, top_k: int, capacity_factor: float | None) -> DenseRun:
+    """The misreading's runs on the same olmoe-tiny layer and hidden states as olmoe_walkthrough."""
+    _, x = shipped.layer_inputs(checkpoint_states(name, path, text), layer, MAX_TOKENS)
+    return run_dense(olmoe_layer(name, path, layer, top_k, capacity_factor), x)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["untrained_walkthrough"], show_spinner=False)
+def olmoe_untrained(name: str, path: str, text: str, layer: int, top_k: int,
+                    capacity_factor: float | None) -> WalkthroughRun | None:
+    """olmoe_walkthrough's hidden states through that layer as it was before training (None if unknown)."""
+    fresh = shipped.initial_layer(checkpoint_model(name, path), layer, top_k, capacity_factor)
+    if fresh is None:
+        return None
+    labels, x = shipped.layer_inputs(checkpoint_states(name, path, text), layer, MAX_TOKENS)
+    return run_walkthrough(fresh, labels, x)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["checkpoint_what_if"], show_spinner=False)
@@ -262,11 +309,11 @@ def precision_rows(num_experts: int, top_k: int, seed: int) -> list[dict]:
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner="Routing the sentence through every variant…")
-def variant_runs(text: str, num_experts: int, top_k: int, seed: int, capacity_factor: float | None,
-                 bias_steps: int) -> tuple[list[str], list[VariantRun]]:
-    """(tokens, runs): the sentence, embedded as on the walkthrough, through every router variant."""
-    tokens, x = walkthrough_inputs("sentence", text, 0, WALKTHROUGH_D_MODEL)
-    return tokens, run_variants(x, num_experts, top_k, seed, capacity_factor, bias_steps)
+def olmoe_variant_runs(name: str, path: str, text: str, layer: int, top_k: int, capacity_factor: float | None,
+                       bias_steps: int) -> list[VariantRun]:
+    """/variants: every router variant on olmoe-tiny's real router logits at MoE layer `layer` for `text`."""
+    logits = checkpoint_routing(name, path, text).traces[layer].router_logits
+    return shipped.variants_on_logits(logits, top_k, capacity_factor, bias_steps)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["question"], show_spinner=False)
@@ -296,10 +343,11 @@ class Walkthrough:
     untrained: Callable[[], WalkthroughRun] | None = None
 
 
-def build_walkthrough(controls: Controls, source: TokenSource, lm_layer: int | None = None) -> Walkthrough:
-    """The walkthrough of MoE layer `lm_layer` of the trained language model (fed the sentence's real hidden
-    states; the page's default), or of the sidebar's random layer when `lm_layer` is None."""
-    if lm_layer is None:
+def build_walkthrough(controls: Controls, source: TokenSource, trained=None) -> Walkthrough:
+    """The walkthrough of a trained model's MoE layer, fed the sentence's real hidden states (the page's default:
+    `trained` is a trained_source.TrainedPick naming the model and layer), or of the sidebar's random layer
+    when `trained` is None."""
+    if trained is None:
         key = _key(controls, source.source, source.text, source.vector_seed)
         cfg = key[0]
         caption = (f"A real PyTorch MoE layer with random weights (seed {cfg.seed}): {cfg.num_experts} "
@@ -307,12 +355,48 @@ def build_walkthrough(controls: Controls, source: TokenSource, lm_layer: int | N
                    "tensors. Change the layer in the sidebar.")
         return Walkthrough(cached_walkthrough(*key), partial(cached_dense, *key), controls, caption,
                            cached_layer(cfg), trained=False)
+    if trained.model == "moeviz-lm":
+        return _lm_walkthrough(controls, source, trained.layer)
+    return _olmoe_walkthrough(controls, source, trained)
+
+
+def _olmoe_walkthrough(controls: Controls, source: TokenSource, trained) -> Walkthrough:
+    model = checkpoint_model(trained.model, trained.path)
+    k = max(1, min(controls.top_k, model.info()["num_experts"]))
+    args = (trained.model, trained.path, source.text, trained.layer, k, controls.capacity_factor)
+    run = olmoe_walkthrough(*args)
+    caption = (f"MoE layer {trained.layer} of {model.describe()} Fed the real hidden state the model gave each "
+               f"token of your sentence (its own subword tokens); every number is read from that layer's tensors.")
+    untrained = partial(olmoe_untrained, *args) if shipped.training_record(model.path) else None
+    return Walkthrough(run, partial(olmoe_dense, *args), controls, caption, olmoe_layer(*args[:2], *args[3:]),
+                       trained=True, untrained=untrained)
+
+
+def _lm_walkthrough(controls: Controls, source: TokenSource, layer: int) -> Walkthrough:
     # The trained model routes softmax -> top-k with the learner's k (the sidebar's router does not apply to it).
-    args = (source.text, lm_layer, controls.num_experts, controls.top_k, controls.capacity_factor)
+    args = (source.text, layer, controls.num_experts, controls.top_k, controls.capacity_factor)
     lm = trained_lm(*args[2:])
-    caption = (f"MoE layer {lm_layer} of a tiny language model trained on Python's documentation: {lm.num_experts} "
-               f"experts, softmax → top-{lm.top_k} routing, fed the real hidden state of each token of your sentence "
-               f"(the model's own subword tokens). Every number is read from that layer's tensors; the sidebar's "
-               f"router and seed do not apply. " + " ".join(lm.notes()))
+    caption = (f"MoE layer {layer} of {shipped.describe(lm.info())} {lm.num_experts} experts, softmax → "
+               f"top-{lm.top_k} routing, fed the real hidden state of each token of your sentence. " + " ".join(lm.notes()))
     return Walkthrough(trained_walkthrough(*args), partial(trained_dense, *args), controls, caption,
-                       lm.model.blocks[lm_layer].moe, trained=True, untrained=partial(untrained_walkthrough, *args))
+                       lm.model.blocks[layer].moe, trained=True, untrained=partial(untrained_walkthrough, *args))
+
+
+class TrainersBusy(RuntimeError):
+    """Every trainer slot stayed busy: the price table waits for the next visit (nothing is cached)."""
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["price_of_weights"], show_spinner=False)
+def price_of_weights(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
+                     weights: tuple[float, ...], steps: int, lr: float, wait_s: float) -> list[dict]:
+    """/balance's price table: the final summaries of the balance lab trained once per weight (seconds of CPU:
+    each run holds one of the server's trainer slots; TrainersBusy if none freed within wait_s)."""
+    summaries = []
+    for weight in weights:
+        cfg = TrainConfig(num_experts=num_experts, top_k=top_k, router=router, capacity_factor=capacity_factor,
+                          balance_weight=weight, steps=steps, lr=lr, seed=seed)
+        with trainer_slot(timeout=wait_s) as free:
+            if not free:
+                raise TrainersBusy("the trainers stayed busy")
+            summaries.append(train(cfg).final())
+    return summaries

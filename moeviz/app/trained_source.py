@@ -1,35 +1,115 @@
-"""The walkthrough's layer switch: a real MoE layer of the trained tiny language model (moeviz.lm), fed the real
-hidden state of each token of the sentence (the default), or the sidebar's seeded random layer.
+"""The walkthrough's layer switch: a MoE layer of the shipped trained model olmoe-tiny (the default, the same model
+/heatmap and /variants open with), fed the real hidden state of each token of the sentence, or the sidebar's
+seeded random layer.
 
-The default is the trained layer because step 2 says the router is learned: a learner should first see a
-router that was. A link without `trained` gets it; a link that says trained=0 keeps the random layer, so links
-made before the default changed still show what they showed."""
+The sidebar's N picks which olmoe-tiny (it ships with 4, 8 and 16 experts: the nearest is used), its k and
+capacity factor act on the shown layer. The older moeviz-lm stays reachable: a link with `model=moeviz-lm`, or
+a link made before olmoe-tiny was the default (it has `trained` but no `model`), shows it with a notice.
+A link that says trained=0 keeps the random layer."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
 from moeviz.app.controls import Controls
+from moeviz.app.lm_heatmap import LM_NAME
 from moeviz.app.params import parse_flag, parse_int
-from moeviz.app.runners import TokenSource, trained_lm
+from moeviz.app.runners import TokenSource, checkpoint_model, trained_lm
 from moeviz.app.url import set_url_value, url_value
+from moeviz.hf.shipped import DEFAULT_MODEL, nearest_olmoe, shipped_olmoe
 
 
-def pick_trained(source: TokenSource, controls: Controls) -> int | None:
-    """A toggle for the trained model (on unless the link says trained=0), and which of its MoE layers: the
-    layer's index, or None while the random layer is in use (pass it to runners.build_walkthrough)."""
-    on = st.toggle("Use the trained language model", key="trained",
-                   value=url_value("trained", True, parse_flag),
-                   help="On: a real MoE layer of a tiny language model trained on Python's documentation, fed each "
-                        "token's real hidden state (its router was trained with the model). Off: a layer with "
+@dataclass(frozen=True)
+class TrainedPick:
+    """Which trained model and MoE layer the walkthrough shows (pass it to runners.build_walkthrough)."""
+    model: str  # a shipped olmoe-tiny folder name, or LM_NAME
+    path: str  # its folder ("" for moeviz-lm)
+    layer: int  # position among the model's MoE layers
+    requested_experts: int  # the sidebar's N
+
+
+def _use_default() -> None:
+    st.session_state["_walk_model"] = DEFAULT_MODEL  # a callback: the next run's choice
+
+
+def _wants_lm() -> bool:
+    """The walkthrough shows moeviz-lm when the link or this session names it, or when the link predates
+    olmoe-tiny (it carries `trained` but no `model`); the notice's button returns to olmoe-tiny."""
+    chosen = st.session_state.get("_walk_model")
+    if chosen is None:
+        legacy = "trained" in st.query_params and "model" not in st.query_params
+        chosen = LM_NAME if legacy else url_value("model", DEFAULT_MODEL, str)
+        st.session_state["_walk_model"] = chosen
+    return chosen == LM_NAME
+
+
+def pick_trained(source: TokenSource, controls: Controls) -> TrainedPick | None:
+    """A toggle for the trained model (on unless the link says trained=0), and which of its MoE layers; None
+    while the random layer is in use."""
+    wants_lm = _wants_lm()  # before `trained` is written back: a link that had it but no `model` is an old one
+    on = st.toggle("Use the trained model", key="trained", value=url_value("trained", True, parse_flag),
+                   help="On: a MoE layer of olmoe-tiny, a tiny model with OLMoE's architecture trained here, fed "
+                        "each token's real hidden state (its router was trained with the model); the sidebar's N "
+                        "picks the shipped model nearest it, k and capacity act on the layer. Off: a layer with "
                         "random weights built from the sidebar (its router, seed and N apply).")
     set_url_value("trained", on)
     if not on:
         return None
     if source.source != "sentence":
-        st.info("The trained model reads text: pick “Words of a sentence” above to use it.", icon=":material/info:")
+        st.info("The trained model reads text: pick “A sentence (its tokens)” above to use it.", icon=":material/info:")
         return None
-    layers = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor).model.cfg.n_layers
+    if wants_lm:
+        st.warning("This link shows moeviz-lm, moeviz's older language model, as links made before olmoe-tiny "
+                   "became the app's trained model did. Every other page now opens with olmoe-tiny.",
+                   icon=":material/history:")
+        st.button("Use olmoe-tiny instead", key="walk_use_default", on_click=_use_default)
+        name, path = LM_NAME, ""
+        layers = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor).model.cfg.n_layers
+    else:
+        name, folder = nearest_olmoe(controls.num_experts)
+        path = str(folder)
+        layers = len(checkpoint_model(name, path).blocks)
+    set_url_value("model", name)
+    return TrainedPick(name, path, layer_radio(layers), controls.num_experts)
+
+
+def layer_radio(layers: int) -> int:
+    """Which MoE layer of the trained model (URL key `lm_layer`, shared by / and /variants)."""
     layer = st.radio("MoE layer of the trained model", list(range(layers)), horizontal=True, key="lm_layer",
-                     index=url_value("lm_layer", 0, parse_int(0, layers - 1)), format_func=lambda i: f"layer {i}")
+                     index=min(url_value("lm_layer", 0, parse_int(0, 15)), layers - 1),
+                     format_func=lambda i: f"layer {i}")
     set_url_value("lm_layer", layer)
     return layer
+
+
+def pick_olmoe(controls: Controls) -> TrainedPick:
+    """The shipped olmoe-tiny nearest the sidebar's N and one of its MoE layers (/variants)."""
+    name, folder = nearest_olmoe(controls.num_experts)
+    set_url_value("model", name)
+    layers = len(checkpoint_model(name, str(folder)).blocks)
+    return TrainedPick(name, str(folder), layer_radio(layers), controls.num_experts)
+
+
+def knobs_used(pick: TrainedPick | None, walk) -> str:
+    """One line for the page body: the N, k and capacity the shown layer really uses, and which sidebar knobs act
+    here (the sidebar shows what was asked for; this says what ran)."""
+    cfg = walk.layer.cfg
+    cap = "off" if cfg.capacity_factor is None else f"{cfg.capacity_factor:g}"
+    used = f"**Used here:** N = {cfg.num_experts} · k = {cfg.top_k} · capacity factor {cap}"
+    if pick is None:
+        return used + ". Every sidebar knob acts on this random layer except α (nothing is trained on this page)."
+    asked = walk.controls
+    notes = []
+    if pick.model != LM_NAME and cfg.num_experts != asked.num_experts:
+        counts = ", ".join(map(str, shipped_olmoe()))
+        notes.append(f"the sidebar asks for N = {asked.num_experts}; olmoe-tiny ships with {counts} experts, so "
+                     f"the nearest ({cfg.num_experts}) is shown")
+    if cfg.top_k != asked.top_k:
+        notes.append(f"k = {asked.top_k} is more than this model's {cfg.num_experts} experts")
+    if pick.model != LM_NAME and cfg.top_k != 2:
+        notes.append("the model was trained with k = 2: other k reuse its router's scores, untrained for that k")
+    notes.append("not here: the router (this model routes softmax → top-k), the seed (its weights are trained) "
+                 "and α (it was trained once; /balance trains live)")
+    line = "; ".join(notes)
+    return f"{used}. {line[0].upper()}{line[1:]}."

@@ -12,11 +12,12 @@ from moeviz.app.presenter import locked, presenting
 from moeviz.app.runners import TokenSource, Walkthrough
 from moeviz.app.steps import STEPS, show_misreading, show_untrained_router
 from moeviz.app.url import set_url_value, url_value
-from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown, split_tokens
+from moeviz.app.textbox import MAX_TEXT_CHARS, text_box
+from moeviz.lm.analysis import subword_note
+from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown
 from moeviz.walkthrough import SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
 
-MAX_TEXT_CHARS = 300
-SOURCE_LABELS = {"sentence": "Words of a sentence", "random": "Random vectors"}
+SOURCE_LABELS = {"sentence": "A sentence (its tokens)", "random": "Random vectors"}
 
 
 def pick_source() -> TokenSource:
@@ -24,18 +25,19 @@ def pick_source() -> TokenSource:
     c1, c2 = st.columns([1, 3])
     source = c1.radio("Tokens from", SOURCES, format_func=SOURCE_LABELS.get, key="source",
                       index=SOURCES.index(url_value("source", "sentence", parse_choice(SOURCES))))
-    text = url_value("text", DEFAULT_SENTENCE, parse_text(MAX_TEXT_CHARS))
     vector_seed = url_value("vector_seed", 0, parse_int(0, MAX_SEED))
     if source == "sentence":
-        text = c2.text_input("Sentence", value=text, max_chars=MAX_TEXT_CHARS, key="text", disabled=locked("text"),
-                             help=f"Split into words and punctuation; the first {MAX_TOKENS} tokens are used.")
-        if not split_tokens(text):
-            st.warning("That sentence has no words to route; using the example sentence instead.")
+        text = text_box("Sentence", DEFAULT_SENTENCE, where=c2,
+                        help=f"The same text box as on /heatmap and /variants. The trained model cuts it into its "
+                             f"subword tokens; the walkthrough follows the first {MAX_TOKENS}.")
+        if not text.strip():
+            st.warning("That sentence is empty; using the example sentence instead.")
             text = DEFAULT_SENTENCE
-    else:
+    else:  # the sentence is kept (in the link) for when the learner switches back
+        text = url_value("text", DEFAULT_SENTENCE, parse_text(MAX_TEXT_CHARS, multiline=True))
         vector_seed = int(c2.number_input("Vector seed", 0, MAX_SEED, value=vector_seed, step=1, key="vector_seed",
                                           help="Draws 8 random token vectors that carry no word at all."))
-    for key, value in (("source", source), ("text", text), ("vector_seed", vector_seed)):
+    for key, value in (("source", source), ("vector_seed", vector_seed)):
         set_url_value(key, value)
     return TokenSource(source, text, vector_seed)
 
@@ -49,6 +51,8 @@ def pick_token(labels) -> int:
                      format_func=lambda t: escape_markdown(labels[t]))
     token = start if token is None else int(token)
     set_url_value("token", token)
+    if note := subword_note(labels):
+        st.caption(escape_markdown(note))
     return token
 
 

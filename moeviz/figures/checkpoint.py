@@ -4,19 +4,28 @@
     journey_grid(journey, labels, layers)      # tokens × layers, each cell the token's top-k experts
     co_selection_heatmap(counts, a, b)         # top-1 expert at layer a × top-1 expert at layer b, token counts
 
-Traces in `fig.data` by name: "load share" (Heatmap), "top-1 expert" (Heatmap, cell text = all k experts),
+Traces in `fig.data` by name: "load share" (Heatmap), "top-1 probability" (Heatmap, cell text = all k experts),
 "tokens" (Heatmap of counts). The tokens × experts heatmap of one layer is moeviz.figures.routing's.
 """
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
-from moeviz.figures import (BLUE, GREEN, IDLE, ORANGE, PURPLE, SKY, VERMILLION, YELLOW, expert_names, figure,
-                            safe_label, to_numpy)
+from moeviz.figures import figure, safe_label, to_numpy
 
 LOAD_COLORSCALE = [[0.0, "#FFFFFF"], [0.5, "#9ECAE1"], [1.0, "#08306B"]]  # 0 = white: an idle expert stands out
 COUNT_COLORSCALE = [[0.0, "#FFFFFF"], [0.2, "#DEEBF7"], [1.0, "#08519C"]]
-EXPERT_COLORS = (BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, YELLOW, IDLE)  # cycled for more than 8 experts
+
+
+MAX_EXPERT_LABELS = 16  # more labels than this smear into each other on a 1024-px screen
+
+
+def expert_axis(num_experts: int, **extra) -> dict:
+    """An expert axis labelled E0, E1, ... with at most MAX_EXPERT_LABELS labels (every 2nd, 4th, ... beyond)."""
+    step = -(-num_experts // MAX_EXPERT_LABELS)
+    ticks = list(range(0, num_experts, step))
+    return dict(tickvals=ticks, ticktext=[f"E{e}" for e in ticks], showgrid=False, zeroline=False, **extra)
 
 
 def layer_load_heatmap(loads, layers, title: str = "Load per layer: share of each layer's routed tokens",
@@ -31,26 +40,35 @@ def layer_load_heatmap(loads, layers, title: str = "Load per layer: share of eac
                                     f"<br>(even share {1 / E:.1%})<extra></extra>",
                       customdata=[[layers[i]] * E for i in range(L)])
     return figure([heat], title, height or max(220, 110 + 28 * L),
-                  xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), showgrid=False, zeroline=False,
-                             title=dict(text="expert")),
+                  xaxis=expert_axis(E, title=dict(text="expert")),
                   yaxis=dict(tickvals=list(range(L)), ticktext=[f"layer {i}" for i in layers], autorange="reversed",
                              showgrid=False, zeroline=False))
 
 
-def journey_grid(journey, labels, layers, title: str = "Each token's experts at every layer (top-1 coloured)",
+CONFIDENCE_COLORSCALE = [[0.0, "#FFFFFF"], [0.5, "#FDD49E"], [1.0, "#B30000"]]
+PLAIN_CELL = "#EEF2F7"  # a journey cell when the source has no probabilities
+
+
+def journey_grid(journey, confidence, labels, layers,
+                 title: str = "Each token's experts at every layer (colour: how sure the router was)",
                  height: int | None = None) -> go.Figure:
-    """Tokens (rows) × MoE layers (columns) from a (T, L, k) index tensor: colour = the top-1 expert, text = all k."""
+    """Tokens (rows) × MoE layers (columns) from a (T, L, k) index tensor: text = the k experts, best first;
+    colour = `confidence` (T, L), the router's probability for the top-1 expert, which means the same at every
+    layer (an expert's index does not: experts of different layers are different networks); None = one colour."""
     j = to_numpy(journey).astype(int)
     T, L, _ = j.shape
-    E = int(j.max()) + 1
-    colors = [EXPERT_COLORS[e % len(EXPERT_COLORS)] for e in range(max(E, 2))]
-    scale = [[pos, c] for e, c in enumerate(colors) for pos in (e / len(colors), (e + 1) / len(colors))]
+    # A dump with indices only has no probability: its cells get one plain colour and no colour bar.
+    known = confidence is not None
+    c = to_numpy(confidence).astype(float) if known else np.zeros((T, L))
     text = [[" ".join(f"E{e}" for e in j[t, i]) for i in range(L)] for t in range(T)]
     names = [safe_label(label) for label in labels]
-    heat = go.Heatmap(z=j[:, :, 0], x=list(range(L)), y=list(range(T)), zmin=-0.5, zmax=len(colors) - 0.5,
-                      colorscale=scale, showscale=False, name="top-1 expert", text=text, texttemplate="%{text}",
+    heat = go.Heatmap(z=c, x=list(range(L)), y=list(range(T)), zmin=0, zmax=1,
+                      colorscale=CONFIDENCE_COLORSCALE if known else [[0, PLAIN_CELL], [1, PLAIN_CELL]],
+                      showscale=known, name="top-1 probability", text=text, texttemplate="%{text}",
                       textfont=dict(size=11), xgap=2, ygap=1, customdata=[[names[t]] * L for t in range(T)],
-                      hovertemplate="token %{y} “%{customdata}” · column %{x}<br>experts %{text}<extra></extra>")
+                      colorbar=dict(title=dict(text="top-1 prob.", side="right"), thickness=12, len=0.9),
+                      hovertemplate="token %{y} “%{customdata}” · column %{x}<br>experts %{text}"
+                                    + ("<br>top-1 probability %{z:.2f}" if known else "") + "<extra></extra>")
     # The layer names sit on top, under the title: a wider top margin keeps them apart.
     return figure([heat], title, height or max(240, 140 + 22 * T), margin=dict(t=76),
                   xaxis=dict(tickvals=list(range(L)), ticktext=[f"layer {i}" for i in layers], side="top",
@@ -71,7 +89,5 @@ def co_selection_heatmap(counts, layer_a: int, layer_b: int, title: str | None =
                                     "<extra></extra>")
     return figure([heat], title or f"Top-1 expert at layer {layer_a} (rows) and at layer {layer_b} (columns)",
                   height or max(260, 120 + 26 * Ea),
-                  xaxis=dict(tickvals=list(range(Eb)), ticktext=expert_names(Eb), showgrid=False, zeroline=False,
-                             title=dict(text=f"layer {layer_b}")),
-                  yaxis=dict(tickvals=list(range(Ea)), ticktext=expert_names(Ea), autorange="reversed",
-                             showgrid=False, zeroline=False, title=dict(text=f"layer {layer_a}")))
+                  xaxis=expert_axis(Eb, title=dict(text=f"layer {layer_b}")),
+                  yaxis=expert_axis(Ea, autorange="reversed", title=dict(text=f"layer {layer_a}")))

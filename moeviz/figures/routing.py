@@ -101,7 +101,9 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
         traces.append(go.Bar(x=list(range(E)), y=drops, name="dropped (over capacity)",
                              text=[f"+{d:.0f}" if d > 0 else "" for d in drops], textposition="outside",
                              cliponaxis=False, textfont=dict(color=VERMILLION),
-                             marker=dict(color="white", line=dict(color=VERMILLION, width=1.5),
+                             # no outline where nothing was dropped: a zero-height bar drew a vermillion line
+                             marker=dict(color="white", line=dict(color=VERMILLION,
+                                                                  width=[1.5 if d > 0 else 0 for d in drops]),
                                          pattern=dict(shape="/", fgcolor=VERMILLION)),
                              hovertemplate="expert %{x}: %{y:.0f} dropped<extra></extra>"))
     span = [-0.5, E - 0.5]

@@ -37,6 +37,22 @@ def journey(routing: CheckpointRouting) -> torch.Tensor:
     return torch.stack([t.topk_indices for t in routing.traces], dim=1)  # (T, L, k)
 
 
+def top1_probability(routing: CheckpointRouting) -> torch.Tensor:
+    """(T, L): each token's router probability for its top-1 expert at every MoE layer: how sure that layer's
+    router was, a number that means the same at every layer (unlike an expert's index)."""
+    return torch.stack([t.router_probs.gather(1, t.topk_indices[:, :1]).squeeze(1) for t in routing.traces], dim=1)
+
+
+def token_window(trace, start: int, stop: int):
+    """`trace` cut to tokens start..stop-1 (per-token fields only; tokens_per_expert and metrics stay the whole
+    text's): what a page draws when it shows a text in windows of tokens."""
+    from dataclasses import fields, replace
+    per_token = {f.name: getattr(trace, f.name)[start:stop] for f in fields(trace)
+                 if isinstance(getattr(trace, f.name), torch.Tensor) and getattr(trace, f.name).dim() >= 1
+                 and getattr(trace, f.name).shape[0] == trace.num_tokens and f.name != "tokens_per_expert"}
+    return replace(trace, **per_token)
+
+
 def co_selection(routing: CheckpointRouting, a: int, b: int) -> torch.Tensor:
     """(E_a, E_b) int64: how many tokens have top-1 expert i at trace a and j at trace b (trace positions)."""
     first, second = routing.traces[a], routing.traces[b]

@@ -5,7 +5,8 @@
         model(input_ids)
     records[layer]["router_logits"]   # (T, E) exactly as the model's router returned them
 
-Hooks only read: they never change an output, so the model runs as it always does.
+Hooks only read: they never change an output, so the model runs as it always does. Several forward calls under
+one Capture (a long text routed in windows of the model's context) append their tokens, in call order.
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class Capture:
 
         def hook(_module, _args, output):
             value = _first(output).detach()
-            record[key] = value.reshape(-1, value.shape[-1])  # (T, ...) whatever the batch layout
+            _append(record, key, value.reshape(-1, value.shape[-1]))  # (T, ...) whatever the batch layout
 
         self._handles.append(module.register_forward_hook(hook))
 
@@ -85,5 +86,11 @@ class Capture:
     def _block_hook(record: dict):
         def hook(_module, args, output):
             x, y = args[0].detach(), _first(output).detach()
-            record["input"], record["output"] = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+            _append(record, "input", x.reshape(-1, x.shape[-1]))
+            _append(record, "output", y.reshape(-1, y.shape[-1]))
         return hook
+
+
+def _append(record: dict, key: str, value: torch.Tensor) -> None:
+    """A call's (T, ...) rows after the rows earlier calls under the same Capture recorded."""
+    record[key] = torch.cat([record[key], value]) if key in record else value

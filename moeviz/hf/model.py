@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from moeviz.device import resolve_device
+from moeviz.hf import shipped
 from moeviz.hf.capture import Capture, MoEBlock, find_blocks
 from moeviz.hf.families import FAMILIES, Family, layer_plan, supported_text
 from moeviz.hf.files import CheckpointError, Folder, inspect_folder
@@ -77,30 +78,49 @@ class CheckpointModel:
                 "num_experts": E, "top_k": k, "shared_experts": bool(b.shared is not None),
                 "params_total": total, "params_active": total - routed + routed * k // E,
                 "dtype": str(self.dtype).removeprefix("torch."), "device": str(self.device),
-                "weight_bytes": self.weight_bytes, "context": self.context}
+                "weight_bytes": self.weight_bytes, "context": self.context, **self._provenance()}
+
+    def _provenance(self) -> dict:
+        """For a model moeviz trained (a training.json beside it): what it read, for describe()."""
+        trained_on = shipped.trained_on(shipped.training_record(self.path))
+        if not trained_on:
+            return {}
+        short = self.family.label.split(" (")[0]
+        return {"trained_on": trained_on,
+                "what": f"a tiny model with {short}'s architecture (transformers' {type(self.model).__name__})"}
+
+    def describe(self) -> str:
+        """The model's one name line (moeviz.hf.shipped.describe)."""
+        return shipped.describe(self.info())
 
     def route(self, text: str, states: bool = False, max_tokens: int | None = None) -> CheckpointRouting:
-        """Tokenise `text`, run the model once, build one RoutingTrace per MoE layer from its router logits.
+        """Tokenise `text`, run the model, build one RoutingTrace per MoE layer from its router logits.
 
         states=True also keeps each block's input, output and per-expert outputs (see moeviz.hf.traces).
-        Text longer than the context (or `max_tokens`) is refused, not cut silently."""
+        A text longer than the model's context is routed in consecutive windows of `context` tokens (each window
+        reads only itself: attention starts afresh at a window's first token, as if it were a text of its own);
+        `windows(len(token_ids))` says where they start. More than `max_tokens` tokens is refused, not cut."""
         if not isinstance(text, str) or not text.strip():
             raise CheckpointError("the text is empty: type something to route.")
-        limit = min(self.context, max_tokens or self.context)
         # One call at a time: the hooks record into one dict per call, and a fast tokenizer refuses concurrent use.
         with self._lock:
             encoded = self.tokenizer(text)
             ids = list(encoded["input_ids"])
-            if len(ids) > limit:
-                raise CheckpointError(f"the text is {len(ids)} tokens; {self.name} reads at most {limit} at "
-                                      f"once. Shorten it.")
-            input_ids = torch.tensor([ids], device=self.device)
+            if max_tokens is not None and len(ids) > max_tokens:
+                raise CheckpointError(f"the text is {len(ids)} tokens; at most {max_tokens} are routed at once "
+                                      f"here. Shorten it.")
             with Capture(self.blocks, states) as records, torch.inference_mode():
-                decoder(self.model)(input_ids=input_ids, use_cache=False)
+                for start in self.windows(len(ids)):
+                    window = torch.tensor([ids[start:start + self.context]], device=self.device)
+                    decoder(self.model)(input_ids=window, use_cache=False)
                 traces = tuple(build_trace(self.family, b, records[b.layer], states) for b in self.blocks)
         return CheckpointRouting(self.name, self.family.model_type, text, tuple(ids),
                                  tuple(self._labels(text, encoded, ids)), traces,
                                  tuple(b.layer for b in self.blocks), tuple(self.dense_layers), self.info())
+
+    def windows(self, num_tokens: int) -> range:
+        """Where each window of at most `context` tokens starts, for a text of `num_tokens` tokens."""
+        return range(0, num_tokens, self.context)
 
     def _labels(self, text: str, encoded, ids: list[int]) -> list[str]:
         encodings = getattr(encoded, "encodings", None)

@@ -171,7 +171,8 @@ def routing_rows(routing: CheckpointRouting) -> list[dict]:
     rows = []
     for layer, trace in zip(routing.layers, routing.traces):
         for t, (token_id, label) in enumerate(zip(routing.token_ids, routing.tokens)):
-            rows.append({"layer": layer, "position": t, "token": label, "token_id": token_id,
+            # token_label: the page's display label (␣ = a space, ⏎ = a line break), not the raw text
+            rows.append({"layer": layer, "position": t, "token_label": label, "token_id": token_id,
                          "experts": " ".join(str(e) for e in trace.topk_indices[t].tolist()),
                          "weights": " ".join(f"{w:.4f}" for w in trace.topk_weights[t].tolist())})
     return rows

@@ -1,9 +1,10 @@
 """Train the shipped default checkpoint: a small OLMoE (transformers' OlmoeForCausalLM) on prose, Python, HTML.
 
     nice -n 10 python -m moeviz.hf.train                  # tokenizer + MoE + dense baseline, into moeviz/hf/checkpoints
+    nice -n 10 python -m moeviz.hf.train --num-experts 16 --no-dense   # the same model with 16 experts: olmoe-tiny-e16
     python -m moeviz.hf.train --steps 5 --max-chars 20000 --out /tmp/olmoe   # a smoke run, seconds
 
-Writes <out>/olmoe-tiny/ in the Hugging Face layout (config.json, model.safetensors, tokenizer files) plus
+Writes <out>/olmoe-tiny/ (<out>/olmoe-tiny-e<N>/ for another expert count) in the Hugging Face layout (config.json, model.safetensors, tokenizer files) plus
 training.json: the corpus, the command, the validation loss (overall and per kind of text) of the MoE model, of a
 dense model with the same active feed-forward size (an OLMoE with one expert of width top_k x the expert width:
 one SwiGLU MLP, no routing) and of a unigram baseline, and how much each layer's top-1 expert tells about the
@@ -28,11 +29,17 @@ from moeviz.lm.tokenizer import train_tokenizer
 from moeviz.lm.train import update
 
 MODEL_NAME = "olmoe-tiny"
+SHIPPED_EXPERT_COUNTS = (4, 8, 16)  # as moeviz-lm ships 4, 8 and 16, so the sidebar's N acts on the default model
 SHIPPED_OUT = Path(__file__).resolve().parent / "checkpoints"
 DIMS = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
             max_position_embeddings=128, tie_word_embeddings=True)
-NUM_EXPERTS, TOP_K, EXPERT_WIDTH = 8, 2, 64
+NUM_EXPERTS, TOP_K, EXPERT_WIDTH = 8, 2, 64  # NUM_EXPERTS: the default model's; --num-experts trains others
 AUX_COEF = 0.01  # OLMoE's router_aux_loss_coef
+
+
+def model_name(num_experts: int) -> str:
+    """The folder name of the shipped model with `num_experts` experts: olmoe-tiny (8), olmoe-tiny-e16, ..."""
+    return MODEL_NAME if num_experts == NUM_EXPERTS else f"{MODEL_NAME}-e{num_experts}"
 
 
 def model_config(vocab_size: int, num_experts: int, top_k: int, width: int, eos: int):
@@ -49,10 +56,17 @@ def encode(tokenizer, docs: list[str], eos: int) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def train_model(config, train_ids, val_ids: dict, steps: int, batch: int, lr: float, seed: int, log):
+def initial_model(config, seed: int):
+    """The model as training starts it: transformers' own initialisation, drawn from torch's seeded generator.
+    The same config and seed give the same weights, so a shipped model's weights from before training can be
+    rebuilt (the walkthrough's "untrained router") without shipping them."""
     from transformers import AutoModelForCausalLM
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config).train()
+    return AutoModelForCausalLM.from_config(config)
+
+
+def train_model(config, train_ids, val_ids: dict, steps: int, batch: int, lr: float, seed: int, log):
+    model = initial_model(config, seed).train()
     context = config.max_position_embeddings
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1, betas=(0.9, 0.95))
     generator = torch.Generator().manual_seed(seed)
@@ -123,7 +137,7 @@ def run(args) -> dict:
     losses = {"unigram": {k: data.unigram_loss(train_ids, val_ids[k], args.vocab_size, context)
                           for k in corpus.KINDS}}
     results = {}
-    for name, (E, k, width) in {"moe": (NUM_EXPERTS, TOP_K, EXPERT_WIDTH),
+    for name, (E, k, width) in {"moe": (args.num_experts, TOP_K, EXPERT_WIDTH),
                                 "dense": (1, 1, TOP_K * EXPERT_WIDTH)}.items():
         if name == "dense" and args.no_dense:
             continue
@@ -139,7 +153,7 @@ def run(args) -> dict:
     for name in losses:  # overall = the per-kind losses weighted by their targets
         losses[name]["all"] = sum(losses[name][k] * n[k] for k in corpus.KINDS) / sum(n.values())
     moe = results["moe"]["model"]
-    out = Path(args.out) / MODEL_NAME
+    out = Path(args.out) / model_name(args.num_experts)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token=corpus.SEPARATOR)
     with quiet():
         moe.save_pretrained(out)
@@ -171,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-chars", type=int, default=None, help="cut every document (smoke runs)")
+    parser.add_argument("--num-experts", type=int, default=NUM_EXPERTS, help="experts per MoE layer")
     parser.add_argument("--no-dense", action="store_true", help="skip the dense baseline")
     args = parser.parse_args(argv)
     threads = torch.get_num_threads()

@@ -47,6 +47,17 @@ def visible(text: str) -> str:
     return "".join(out)
 
 
+SUBWORD_NOTE = ("The model reads subword pieces, not words: its tokenizer cuts the text into pieces it learned in "
+                "training. ␣ marks a space: a piece starting with ␣ begins a new word (⏎ is a line break, ⇥ a tab).")
+
+
+def subword_note(labels) -> str:
+    """SUBWORD_NOTE with the count, for where a model's tokens first appear ("" for labels that are not pieces)."""
+    if not any(ch in label for label in labels for ch in "␣⏎⇥"):
+        return ""
+    return f"{len(labels)} tokens. " + SUBWORD_NOTE
+
+
 def token_labels(tokenizer, text: str, encoding) -> list[str]:
     """One readable label per token. A token holding only part of a character's UTF-8 bytes (emoji, most
     non-Latin scripts) shows that character with a marker of which piece it is, e.g. '🙂(1/4)'."""

@@ -53,6 +53,13 @@ class ShippedLM:
     requested_top_k: int
     capacity_factor: float | None
 
+    def info(self) -> dict:
+        """The name line's facts (moeviz.hf.shipped.describe reads them)."""
+        return {"name": "moeviz-lm", "params_total": sum(p.numel() for p in self.model.parameters()),
+                "what": f"moeviz's own older language model ({self.model.cfg.n_layers} layers of its own PyTorch "
+                        "code, not OLMoE's; kept so that old links show what they showed)",
+                "trained_on": "Python's documentation (prose, code and grammar)"}
+
     def route(self, text: str) -> analysis.TextRouting:
         return analysis.route_text(self.model, self.tokenizer, text)
 

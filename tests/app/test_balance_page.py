@@ -8,7 +8,8 @@ from tests.app.pages import metrics
 
 import moeviz.app.runners as runners
 import moeviz.train
-from moeviz.app.balance_page import PRICE_WEIGHTS, price_of_weights
+from moeviz.app.balance_page import DEFAULT_LR, DEFAULT_STEPS, PRICE_WEIGHTS, WAIT_S
+from moeviz.app.runners import price_of_weights
 
 PAGE = "pages/2_balance.py"
 PLAIN = (list, dict, float, int, str, bool, type(None))
@@ -150,7 +151,8 @@ def test_the_price_of_a_large_weight_is_shown_at_the_default_without_a_click():
     assert not at.exception
     table = [d.value for d in at.dataframe if "task loss (lower is better)" in d.value.columns]
     assert table and list(table[0]["α"]) == [f"{w:g}" for w in PRICE_WEIGHTS]
-    none, good, large = price_of_weights(8, 2, "softmax_topk", None, 0)  # the page's cached runs
+    none, good, large = price_of_weights(8, 2, "softmax_topk", None, 0, PRICE_WEIGHTS, DEFAULT_STEPS, DEFAULT_LR,
+                                         WAIT_S)  # the page's cached runs
     assert large["task_loss"] > good["task_loss"] and large["max_mean_load"] < none["max_mean_load"]
     assert list(table[0]["task loss (lower is better)"]) == [f"{f['task_loss']:.3f}" for f in (none, good, large)]
     text = " ".join(m.value for m in at.markdown)

@@ -70,8 +70,10 @@ def test_default_is_olmoe_tiny_with_every_view():
 def test_the_picker_lists_shipped_models_first_then_the_listed_folders(listed):
     at = open_page()
     options = at.selectbox(key="model").options
-    assert options[:2] == ["olmoe-tiny (shipped)", "moeviz-lm (moeviz's own tiny LM, 2 layers)"]
-    assert options[2:] == ["broken-mixtral", "tiny-mixtral"]
+    shipped = [o for o in options if o.endswith("(shipped, trained here)")]
+    assert options[:len(shipped)] == shipped and "olmoe-tiny (shipped, trained here)" in shipped
+    assert options[len(shipped)] == "moeviz-lm (moeviz's older LM, kept for old links)"
+    assert options[len(shipped) + 1:] == ["broken-mixtral", "tiny-mixtral"]
 
 
 def test_a_listed_model_is_loaded_by_name(listed):
@@ -124,12 +126,12 @@ def test_link_keys_set_layer_expert_and_what_if():
     assert any("to capacity (C =" in c.value for c in at.caption)
 
 
-def test_text_longer_than_the_context_says_so():
+def test_text_longer_than_the_context_is_routed_in_windows():
     at = open_page()
     at.text_area(key="text").set_value("The loop runs. " * 100).run()  # far more than 128 tokens
     assert not at.exception
-    assert any("reads at most 128" in plain(w.value) for w in at.warning)
-    assert not at.get("plotly_chart")
+    assert any("routed in" in i.value and "windows of at most 128 tokens" in i.value for i in at.info)
+    assert at.get("plotly_chart")  # routed and drawn, no longer refused
 
 
 def _trace_json(at) -> bytes:

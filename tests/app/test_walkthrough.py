@@ -7,9 +7,9 @@ from streamlit.testing.v1 import AppTest
 
 from moeviz.app.style import APP_CSS
 from moeviz.config import ROUTERS
-from moeviz.lm.shipped import load_shipped
+from moeviz.hf.shipped import sentence_tokens
 from tests.helpers import agree
-from moeviz.text import DEFAULT_SENTENCE, split_tokens
+from moeviz.text import DEFAULT_SENTENCE
 from moeviz.walkthrough import STEP_NAMES
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -36,8 +36,8 @@ def answer_experts(at) -> tuple[int, int]:
 
 
 def trained_labels(text: str) -> tuple[str, ...]:
-    """The tokens the default (trained) layer routes: the language model's own subwords."""
-    return load_shipped(8).route(text).labels
+    """The tokens every layer of the walkthrough routes: olmoe-tiny's own subwords."""
+    return tuple(sentence_tokens(text))
 
 
 def test_runs_and_answers_the_question():
@@ -87,8 +87,8 @@ def test_a_link_opens_a_step_and_a_token():
     assert not at.exception and not at.warning
     assert shown_step(at) == 3
     assert f"“{trained_labels('Cats chase mice.')[1]}” (token 1)" in page_text(at)
-    at = run_app(step="3", token="1", text="Cats chase mice.", trained="0")  # the random layer reads words
-    assert "“chase” (token 1)" in page_text(at)
+    at = run_app(step="3", token="1", text="Cats chase mice.", trained="0", model="olmoe-tiny")
+    assert f"“{trained_labels('Cats chase mice.')[1]}” (token 1)" in page_text(at)  # the same tokens
 
 
 @pytest.mark.parametrize("link", [
@@ -176,12 +176,12 @@ def test_every_step_runs_for_every_router(router):
 def test_the_default_layer_is_the_trained_model_and_trained_0_keeps_the_random_one():
     at = run_app()
     assert at.toggle(key="trained").value
-    assert any("trained on Python's documentation" in c.value for c in at.caption)
+    assert any("olmoe-tiny: a tiny model with OLMoE's architecture" in c.value for c in at.caption)
     assert at.query_params["trained"] == "1"
     at = run_app(trained="0")  # a link made before the default changed still shows the random layer
     assert not at.toggle(key="trained").value
     assert any("random weights" in c.value for c in at.caption)
-    assert f"“{split_tokens(DEFAULT_SENTENCE)[0]}” (token 0)" in page_text(at)
+    assert f"“{trained_labels(DEFAULT_SENTENCE)[0]}” (token 0)" in page_text(at)  # the same tokens
 
 
 def test_step_2_puts_the_untrained_router_beside_the_trained_one():

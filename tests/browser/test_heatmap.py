@@ -21,6 +21,6 @@ def test_heatmap_page_loads_and_reroutes(page, streamlit_server):
 def test_walkthrough_with_the_trained_model(page, streamlit_server):
     open_app(page, streamlit_server, "/?trained=1&lm_layer=1&text=The%20for%20loop%20runs.&step=2")
     assert_no_exception(page)
-    page.get_by_text("trained on Python's documentation").first.wait_for(state="visible")
+    page.get_by_text("trained here on Python's documentation").first.wait_for(state="visible")  # moeviz-lm: an old link
     screenshot(page, "walkthrough-trained")
     assert_no_console_errors(page)

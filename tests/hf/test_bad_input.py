@@ -123,11 +123,11 @@ def test_fit_problem_leaves_headroom():
     assert "m needs about" in memory.fit_problem("m", weights, torch.device("cpu"), free=need)
 
 
-def test_text_longer_than_the_context(tiny_models):
+def test_text_longer_than_the_context_is_routed_in_windows(tiny_models):
     model = tiny_models["mixtral"]
-    with pytest.raises(CheckpointError, match="reads at most 128"):
-        model.route("word " * 400)
-    with pytest.raises(CheckpointError, match="reads at most 5"):
+    routing = model.route("word " * 400)
+    assert len(routing.traces[0].router_logits) == len(routing.token_ids) > model.context
+    with pytest.raises(CheckpointError, match="at most 5 are routed"):
         model.route("one two three four five six seven", max_tokens=5)
 
 

@@ -8,15 +8,17 @@ from moeviz.lm.shipped import load_shipped
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_walkthrough_starts_on_the_trained_layer_switches_to_random_and_back():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+def test_walkthrough_on_moeviz_lm_switches_to_random_and_back():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params["model"] = "moeviz-lm"  # the older LM, kept for old links (the default is olmoe-tiny)
+    at.run()
     assert not at.exception
-    assert any("trained on Python's documentation" in c.value for c in at.caption)  # the default
+    assert any("trained here on Python's documentation" in c.value for c in at.caption)
     at.toggle(key="trained").set_value(False).run()
     assert any("random weights" in c.value for c in at.caption)
     at.toggle(key="trained").set_value(True).run()
     assert not at.exception
-    assert any("trained on Python's documentation" in c.value for c in at.caption)
+    assert any("trained here on Python's documentation" in c.value for c in at.caption)
     at.radio(key="lm_layer").set_value(1).run()
     at.toggle(key="misreading").set_value(True).run()
     assert not at.exception
