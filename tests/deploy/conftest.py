@@ -30,9 +30,11 @@ def require_hall_packages() -> None:
         pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hall_browser():
-    """Debian's Chromium through Playwright (tests/browser/_harness.py), for the hall tests that need a page."""
+    """Debian's Chromium through Playwright (tests/browser/_harness.py), for the hall tests that need a page.
+    Module-scoped: Playwright's sync API allows one instance per thread at a time, and tests/browser starts its
+    own (session-scoped) after these modules have run."""
     if not Path(h.CHROMIUM_PATH).exists():
         if h.in_ci():
             pytest.fail(f"{h.CHROMIUM_PATH} is missing: browser tests must run in CI")
