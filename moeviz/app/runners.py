@@ -365,8 +365,9 @@ def _olmoe_walkthrough(controls: Controls, source: TokenSource, trained) -> Walk
     k = max(1, min(controls.top_k, model.info()["num_experts"]))
     args = (trained.model, trained.path, source.text, trained.layer, k, controls.capacity_factor)
     run = olmoe_walkthrough(*args)
-    caption = (f"MoE layer {trained.layer} of {model.describe()} Fed the real hidden state the model gave each "
-               f"token of your sentence (its own subword tokens); every number is read from that layer's tensors.")
+    caption = (f"MoE layer {trained.layer} of {model.describe()} {model.info()['num_experts']} experts, top-{k} "
+               "routing, fed the real hidden state the model gave each token of your sentence (its own subword "
+               "tokens); every number is read from that layer's tensors.")
     untrained = partial(olmoe_untrained, *args) if shipped.training_record(model.path) else None
     return Walkthrough(run, partial(olmoe_dense, *args), controls, caption, olmoe_layer(*args[:2], *args[3:]),
                        trained=True, untrained=untrained)
