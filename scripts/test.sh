@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (the one line in the README): `bash scripts/test.sh`.
 # Installs what the tests need on a fresh Debian machine -- Debian's Chromium for the browser tests (Playwright
-# cannot download its own browsers here; needs root, else it says how) and the .venv from requirements-test.txt --
+# cannot download its own browsers here; needs root, else it says how), Debian's redis-server for the class rooms and the .venv from requirements-test.txt --
 # then runs the whole pytest suite (unit, AppTest, browser). Extra arguments go to pytest, e.g.
 # `bash scripts/test.sh -m "not browser"` or `bash scripts/test.sh tests/browser`.
 # Without Chromium the browser tests skip, except with CI=true where they fail. Screenshots and logs: artifacts/.
@@ -11,6 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)  # the class rooms' shared store (tests start their own)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
