@@ -105,7 +105,8 @@ def _params(value, where: str) -> dict[str, str]:
     return params
 
 
-def _question(value, where: str) -> Question | None:
+def question_from_dict(value, where: str = "question") -> Question | None:
+    """A Question from parsed JSON (None stays None); LessonError says what is wrong."""
     if value is None:
         return None
     if not isinstance(value, dict) or value.get("type") not in QUESTION_TYPES:
@@ -140,7 +141,7 @@ def _view(value, where: str) -> View:
     return View(page=page, params=_params(value.get("params", {}), f"{where}.params"),
                 title=_text(value.get("title"), f"{where}.title", MAX_TITLE_CHARS),
                 notes=_text(value.get("notes", ""), f"{where}.notes", MAX_NOTES_CHARS, required=False),
-                question=_question(value.get("question"), f"{where}.question"))
+                question=question_from_dict(value.get("question"), f"{where}.question"))
 
 
 def lesson_from_dict(data) -> Lesson:
@@ -163,19 +164,18 @@ def lesson_from_dict(data) -> Lesson:
                   views=tuple(_view(v, f"view {i + 1}") for i, v in enumerate(views)))
 
 
-def lesson_to_dict(lesson: Lesson) -> dict:
-    def question(q: Question | None):
-        if q is None:
-            return None
-        if q.type == "quiz":
-            return {"type": "quiz", "q": q.q, **({"kind": q.kind} if q.kind else {})}
-        return {"type": "number", "prompt": q.prompt, "answer": q.answer}
+def question_to_dict(q: Question) -> dict:
+    if q.type == "quiz":
+        return {"type": "quiz", "q": q.q, **({"kind": q.kind} if q.kind else {})}
+    return {"type": "number", "prompt": q.prompt, "answer": q.answer}
 
+
+def lesson_to_dict(lesson: Lesson) -> dict:
     views = []
     for view in lesson.views:
         entry = {"page": view.page, "params": dict(view.params), "title": view.title, "notes": view.notes}
         if view.question is not None:
-            entry["question"] = question(view.question)
+            entry["question"] = question_to_dict(view.question)
         views.append(entry)
     return {VERSION_KEY: SCHEMA_VERSION, "title": lesson.title, "views": views}
 
@@ -206,4 +206,4 @@ def dump_lesson(lesson: Lesson) -> str:
 
 
 __all__ = ["SCHEMA_VERSION", "Lesson", "View", "Question", "LessonError", "load_lesson", "dump_lesson",
-           "lesson_from_dict", "lesson_to_dict", "MAX_VIEWS", "MAX_LESSON_BYTES"]
+           "lesson_from_dict", "lesson_to_dict", "question_from_dict", "question_to_dict", "MAX_VIEWS", "MAX_LESSON_BYTES"]

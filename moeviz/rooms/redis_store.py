@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from contextlib import contextmanager
 
 import redis
 
@@ -80,7 +81,8 @@ class RedisStore(RoomStore):
         return f"{self._key(code)}:answers:{hashlib.sha256(question_id.encode()).hexdigest()[:32]}"
 
     def _run(self, name: str, keys, args) -> int:
-        result = int(self._scripts[name](keys=keys, args=args))
+        with _reachable():
+            result = int(self._scripts[name](keys=keys, args=args))
         if result < 0:
             raise RoomError(REFUSED[result])
         return result
@@ -95,7 +97,8 @@ class RedisStore(RoomStore):
     def room(self, code) -> RoomState | None:
         if rules.normalize_code(code) != code:
             return None
-        fields = self.client.hgetall(self._key(code))
+        with _reachable():
+            fields = self.client.hgetall(self._key(code))
         if not fields:
             return None
         view = json.loads(fields["view"]) if fields.get("view") else None
@@ -117,10 +120,20 @@ class RedisStore(RoomStore):
     def answers(self, code, question_id) -> list[str]:
         if not isinstance(question_id, str):
             return []
-        return list(self.client.hvals(self._answers_key(code, question_id)))
+        with _reachable():
+            return list(self.client.hvals(self._answers_key(code, question_id)))
 
     def close(self, code, token) -> None:
         self._run("close", [self._key(code)], [_digest(token)])
+
+
+@contextmanager
+def _reachable():
+    """Redis's own errors (server gone, timeout) as a RoomError the page can show."""
+    try:
+        yield
+    except redis.RedisError as problem:
+        raise RoomError(f"the class rooms' store (Redis) did not answer: {type(problem).__name__}.") from None
 
 
 def _digest(token) -> str:

@@ -1,0 +1,94 @@
+"""The lesson a session holds, and the bar that plays it on every page: view i of n, Prev / Next, the notes.
+
+    current_lesson() -> Lesson; set_lesson(lesson); playing() -> (index, View) or None
+    lesson_bar()                 # main area, top of every page (from classroom.sidebar_section)
+
+Prev / Next open the neighbouring view exactly as its link would (lesson_views.request_view). Keys, as a
+presenter's clicker sends them: PageDown / PageUp, and the arrow keys Right / Left (Streamlit's button shortcuts:
+they are ignored while a text box has the focus). The arrow keys belong to two twin buttons kept out of sight,
+because one button takes one shortcut.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from moeviz.app.lesson_views import request_view
+from moeviz.app.presenter import presenting
+from moeviz.lessons.schema import Lesson, View
+
+_STATE = "_moeviz_lesson"  # session state: {"lesson": Lesson, "index": int | None (the view being played)}
+DEFAULT_TITLE = "My lesson"
+HIDDEN_KEYS = ("lesson_next_arrow", "lesson_prev_arrow")
+
+
+def _state() -> dict:
+    return st.session_state.setdefault(_STATE, {"lesson": Lesson(DEFAULT_TITLE), "index": None})
+
+
+def current_lesson() -> Lesson:
+    return _state()["lesson"]
+
+
+def set_lesson(lesson: Lesson, index: int | None = None) -> None:
+    state = _state()
+    state["lesson"] = lesson
+    state["index"] = None if index is None or not lesson.views else max(0, min(index, len(lesson.views) - 1))
+
+
+def playing() -> tuple[int, View] | None:
+    """(index, view) of the view being played, or None."""
+    state = _state()
+    index = state["index"]
+    if index is None or not 0 <= index < len(state["lesson"].views):
+        return None
+    return index, state["lesson"].views[index]
+
+
+def go_to_view(index: int) -> None:
+    """A callback: play view `index` of the lesson (it opens on the next run, as its link would)."""
+    lesson = current_lesson()
+    if not 0 <= index < len(lesson.views):
+        return
+    _state()["index"] = index
+    request_view(lesson.views[index])
+
+
+def stop_playing() -> None:
+    _state()["index"] = None
+
+
+def lesson_bar() -> None:
+    """The bar: Prev, "view i of n · title", the talking points (folded in presenter mode), Next."""
+    lesson = current_lesson()
+    now = playing()
+    if not lesson.views or now is None:
+        return
+    index, view = now
+    n = len(lesson.views)
+    with st.container(key="lesson_bar", border=True):
+        prev_col, title_col, notes_col, next_col = st.columns([1, 4, 3, 1], vertical_alignment="center")
+        prev_col.button("← Prev", key="lesson_prev", on_click=go_to_view, args=(index - 1,), disabled=index == 0,
+                        width="stretch", shortcut="PageUp", help="Previous view of the lesson (PageUp or ←)")
+        next_col.button("Next →", key="lesson_next", on_click=go_to_view, args=(index + 1,), type="primary",
+                        disabled=index == n - 1, width="stretch", shortcut="PageDown",
+                        help="Next view of the lesson (PageDown or →)")
+        title_col.markdown(f"**View {index + 1} of {n}** · {_inline(view.title)}")
+        with notes_col:
+            if view.notes.strip():
+                with st.expander("Talking points", icon=":material/notes:", expanded=not presenting()):
+                    st.markdown(view.notes)  # Markdown, never HTML (st.markdown escapes it)
+            st.button("Stop the lesson", key="lesson_stop", on_click=stop_playing, type="tertiary",
+                      icon=":material/stop_circle:")
+        # The arrow keys' twins, hidden by the rule below: one button takes one shortcut.
+        st.button("→", key=HIDDEN_KEYS[0], on_click=go_to_view, args=(index + 1,), disabled=index == n - 1,
+                  shortcut="Right")
+        st.button("←", key=HIDDEN_KEYS[1], on_click=go_to_view, args=(index - 1,), disabled=index == 0,
+                  shortcut="Left")
+    st.html("<style>" + " ".join(f".st-key-{key} {{ display: none !important; }}" for key in HIDDEN_KEYS)
+            + "</style>")
+
+
+def _inline(text: str) -> str:
+    """A title inside bold Markdown: one line, no Markdown of its own."""
+    from moeviz.text import escape_markdown
+    return escape_markdown(" ".join(text.split()))
