@@ -58,8 +58,10 @@ def _figure(numbers: dict, include_js: bool) -> str:
     load = numbers.get("tokens_per_expert")
     if not load:
         return ""
+    import plotly.graph_objects as go
     from moeviz.figures.routing import expert_load_bars
-    fig = expert_load_bars(load, capacity=numbers.get("capacity"))
+    # Rebuilt with Plotly's validation, as moeviz.export does: moeviz.figures leaves the template unresolved.
+    fig = go.Figure(expert_load_bars(load, capacity=numbers.get("capacity")).to_dict())
     return fig.to_html(full_html=False, include_plotlyjs=include_js, config={"displaylogo": False, "staticPlot": True})
 
 
@@ -109,7 +111,8 @@ def lesson_notebook(lesson: Lesson, results: list[ViewResult], base_url: str = "
     if len(results) != len(lesson.views):
         raise ValueError("one result per view")
     cells = [nbf.new_markdown_cell(f"# {_inert_markdown(lesson.title)}\n\nEvery view of the lesson, recomputed "
-                                   "with moeviz's library calls (run all cells; nothing downloads)."),
+                                   "with moeviz's library calls. Run all cells from the moeviz folder (or with moeviz "
+                                   "installed); nothing downloads."),
              nbf.new_code_cell("import json")]
     for name in dict.fromkeys(r.recipe for r in results):
         cells.append(nbf.new_markdown_cell(f"### How: {_inert_markdown(RECIPE_TITLES[name])}"))
