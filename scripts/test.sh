@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (the one line in the README): `bash scripts/test.sh`.
 # Installs what the tests need on a fresh Debian machine -- Debian's Chromium for the browser tests (Playwright
-# cannot download its own browsers here; needs root, else it says how), Debian's redis-server for the class rooms and the .venv from requirements-test.txt --
+# cannot download its own browsers here; needs root, else it says how), Debian's redis-server (the class rooms'
+# tests start their own on a free port) and the .venv from requirements-test.txt --
 # then runs the whole pytest suite (unit, AppTest, browser). Extra arguments go to pytest, e.g.
 # `bash scripts/test.sh -m "not browser"` or `bash scripts/test.sh tests/browser`.
 # Without Chromium the browser tests skip, except with CI=true where they fail. Screenshots and logs: artifacts/.
