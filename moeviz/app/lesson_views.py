@@ -15,6 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.source_util import page_icon_and_name
+from streamlit.util import calc_hash
 
 from moeviz.app.nav import PAGES
 from moeviz.app.params import (MAX_SEED, ParamError, capacity_value, parse_choice, parse_flag, parse_int,
@@ -45,11 +47,17 @@ def page_for_url(url: str):
 
 
 def current_page_url() -> str:
-    """The URL path of the page this run (or fragment, or callback) belongs to."""
+    """The URL path of the page this run (or fragment, or callback) belongs to: the served app's page registry
+    names its file; where there is none (AppTest), the page's hash is its file name's, as Streamlit computes it."""
     ctx = get_script_run_ctx()
-    info = ctx.pages_manager.get_pages().get(ctx.page_script_hash) if ctx else None
-    name = Path(info["script_path"]).name if info else "app.py"
-    return next((page.url for page in PAGES if Path(page.path).name == name), "/")
+    if ctx is None:
+        return "/"
+    info = ctx.pages_manager.get_pages().get(ctx.page_script_hash)
+    if info and info.get("script_path"):
+        name = Path(info["script_path"]).name
+        return next((page.url for page in PAGES if Path(page.path).name == name), "/")
+    return next((page.url for page in PAGES
+                 if calc_hash(page_icon_and_name(Path(page.path))[1]) == ctx.page_script_hash), "/")
 
 
 def current_params() -> dict[str, str]:
