@@ -33,7 +33,7 @@ from moeviz.lessons.schema import LessonError, View, question_from_dict, questio
 from moeviz.rooms import CODE_COUNT, RoomError, RoomStore, new_student_id, normalize_code, open_store, shown_code
 from moeviz.text import escape_markdown
 
-PUBLISH_EVERY_S = 0.5  # the teacher's side looks for a change this often (a dict comparison when nothing moved)
+PUBLISH_EVERY_S = 0.25  # the teacher's side looks for a change this often (a dict comparison when nothing moved)
 FOLLOW_EVERY_S = 0.5  # a student's side reads the room this often: one store read
 _ROOM = "_moeviz_room"  # session state: this session's room (see _room)
 _ASKED = "_moeviz_asked"  # session state: {question id: Asked}, so a poll's answer is computed once
@@ -160,7 +160,7 @@ def join_link(code: str) -> str:
 def _room_tools() -> None:
     """The sidebar's Class room expander."""
     room = _room()
-    with st.expander("Class room", icon=":material/groups:", expanded=bool(room)):
+    with st.expander("Class room", icon=":material/groups:", expanded=bool(room)), st.container(key="room_panel"):
         if room is None:
             st.button("Start a class room", key="room_start", on_click=_start_room, icon=":material/podium:",
                       width="stretch", help="Students who open the join link follow your view live.")
@@ -271,7 +271,7 @@ def _follow() -> None:
         room["applied"] = (view["page"], view["params"])
         request_view(View(view["page"], view["params"], view.get("title") or "view"),
                      extra={"room": room["code"]}, drop=PRESENTER_KEYS)
-        st.rerun(scope="app")
+        open_requested_view()  # st.switch_page from the fragment: a full run of the view's page
     with st.container(key="room_student", border=True):
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.markdown(f"Following the teacher · class room **{shown_code(room['code'])}**")

@@ -3,10 +3,10 @@
     current_lesson() -> Lesson; set_lesson(lesson); playing() -> (index, View) or None
     lesson_bar()                 # main area, top of every page (from classroom.sidebar_section)
 
-Prev / Next open the neighbouring view exactly as its link would (lesson_views.request_view). Keys, as a
-presenter's clicker sends them: PageDown / PageUp, and the arrow keys Right / Left (Streamlit's button shortcuts:
-they are ignored while a text box has the focus). The arrow keys belong to two twin buttons kept out of sight,
-because one button takes one shortcut.
+Prev / Next open the neighbouring view exactly as its link would (lesson_views.request_view). Keys: PageDown /
+PageUp, what presenter clickers send (Streamlit's button shortcuts, on hidden twins of the two buttons). Not the
+arrow keys: Streamlit's shortcuts fire even while a slider or the walkthrough's step row has the focus, where the
+arrows already move the control, so a teacher nudging a knob would also change the view.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from moeviz.lessons.schema import Lesson, View
 
 _STATE = "_moeviz_lesson"  # session state: {"lesson": Lesson, "index": int | None (the view being played)}
 DEFAULT_TITLE = "My lesson"
-HIDDEN_KEYS = ("lesson_next_arrow", "lesson_prev_arrow")
+HIDDEN = (("lesson_key_pagedown", "next (PageDown)", 1, "PageDown"), ("lesson_key_pageup", "previous (PageUp)", -1, "PageUp"))
 
 
 def _state() -> dict:
@@ -68,10 +68,9 @@ def lesson_bar() -> None:
     with st.container(key="lesson_bar", border=True):
         prev_col, title_col, notes_col, next_col = st.columns([1, 4, 3, 1], vertical_alignment="center")
         prev_col.button("← Prev", key="lesson_prev", on_click=go_to_view, args=(index - 1,), disabled=index == 0,
-                        width="stretch", shortcut="PageUp", help="Previous view of the lesson (PageUp or ←)")
+                        width="stretch", help="Previous view of the lesson (key: PageUp)")
         next_col.button("Next →", key="lesson_next", on_click=go_to_view, args=(index + 1,), type="primary",
-                        disabled=index == n - 1, width="stretch", shortcut="PageDown",
-                        help="Next view of the lesson (PageDown or →)")
+                        disabled=index == n - 1, width="stretch", help="Next view of the lesson (key: PageDown)")
         title_col.markdown(f"**View {index + 1} of {n}** · {_inline(view.title)}")
         with notes_col:
             if view.notes.strip():
@@ -79,12 +78,12 @@ def lesson_bar() -> None:
                     st.markdown(view.notes)  # Markdown, never HTML (st.markdown escapes it)
             st.button("Stop the lesson", key="lesson_stop", on_click=stop_playing, type="tertiary",
                       icon=":material/stop_circle:")
-        # The arrow keys' twins, hidden by the rule below: one button takes one shortcut.
-        st.button("→", key=HIDDEN_KEYS[0], on_click=go_to_view, args=(index + 1,), disabled=index == n - 1,
-                  shortcut="Right")
-        st.button("←", key=HIDDEN_KEYS[1], on_click=go_to_view, args=(index - 1,), disabled=index == 0,
-                  shortcut="Left")
-    st.html("<style>" + " ".join(f".st-key-{key} {{ display: none !important; }}" for key in HIDDEN_KEYS)
+        # The keys, on twins of Prev / Next kept out of sight: one button takes one shortcut, and a shortcut
+        # shown on the visible buttons would crowd out their labels in a narrow column.
+        for key, label, step, shortcut in HIDDEN:
+            st.button(label, key=key, on_click=go_to_view, args=(index + step,),
+                      disabled=not 0 <= index + step < n, shortcut=shortcut)
+    st.html("<style>" + " ".join(f".st-key-{key} {{ display: none !important; }}" for key, *_ in HIDDEN)
             + "</style>")
 
 

@@ -149,7 +149,9 @@ def _pick_view(lesson) -> None:
 def lesson_editor() -> None:
     """The sidebar's Lesson expander."""
     lesson = current_lesson()
-    with st.expander(f"Lesson · {len(lesson.views)} views", icon=":material/school:"):
+    # A constant label: the expander stays as the teacher left it across reruns (a new label is a new expander).
+    with st.expander("Lesson", icon=":material/school:"), st.container(key="lesson_panel"):
+        st.caption(f"“{escape_markdown(lesson.title)}”: {len(lesson.views)} views")
         message = st.session_state.pop(_MESSAGE, None)
         if message:
             getattr(st, message[0])(message[1])

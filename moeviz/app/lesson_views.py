@@ -19,7 +19,7 @@ from streamlit.source_util import page_icon_and_name
 from streamlit.util import calc_hash
 
 from moeviz.app.nav import PAGES
-from moeviz.app.params import (MAX_SEED, ParamError, capacity_value, parse_choice, parse_flag, parse_int,
+from moeviz.app.params import (MAX_SEED, SHARED_KEYS, ParamError, capacity_value, parse_choice, parse_flag, parse_int,
                                parse_int_choice, parse_text, read_param, read_shared)
 from moeviz.app.url import _LOCAL, _SHARED
 from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES
@@ -88,8 +88,11 @@ def open_requested_view() -> None:
                    icon=":material/link_off:")
         return
     local = st.session_state.get(_LOCAL, {})
-    for key in {*params, *local, *PRESENTER_WIDGETS, "q", "step"}:
-        st.session_state.pop(key, None)  # widgets start again from the link, as in a new tab
+    # The page's widgets start again from the link, as in a new tab. The shared controls' widgets are left
+    # alone: they take their state from the shared values on every run (controls.bound), and deleting the
+    # state of a widget with an on_change callback makes Streamlit call it with no state on the next run.
+    for key in {*params, *local, *PRESENTER_WIDGETS, "q", "step"} - set(SHARED_KEYS):
+        st.session_state.pop(key, None)
     st.session_state.pop(_SHARED, None)
     st.session_state[_LOCAL] = {}
     st.switch_page(page.path, query_params=params)
