@@ -103,7 +103,7 @@ def _join_from_link() -> None:
     if code is None or (room and room["code"] == code):
         return
     if not _join(code):
-        del st.query_params["room"]
+        _unlink_room()
         st.warning(st.session_state.pop(_NOTICE), icon=":material/groups:")
 
 
@@ -134,17 +134,19 @@ def _end_room() -> None:
     st.session_state[_ROOM] = None
 
 
-def _leave() -> None:
-    st.session_state[_ROOM] = None
+def _unlink_room() -> None:
     if "room" in st.query_params:
         del st.query_params["room"]
+
+
+def _leave() -> None:
+    st.session_state[_ROOM] = None
+    _unlink_room()
 
 
 def _explore() -> None:
-    room = _room()
-    room["following"] = False
-    if "room" in st.query_params:
-        del st.query_params["room"]
+    _room()["following"] = False
+    _unlink_room()
 
 
 def _follow_again() -> None:

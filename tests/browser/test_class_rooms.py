@@ -83,8 +83,9 @@ def open_named_lesson(page, name: str) -> None:
     wait_for_app(page)
 
 
-def follow_delay(student, teacher_action, url_part: str, name: str) -> float:
+def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> float:
     """Seconds from the teacher's action until the student's address shows `url_part`."""
+    wait_for_app(teacher)  # the teacher's last change has finished: the click lands on the page as shown
     start = time.monotonic()
     teacher_action()
     student.wait_for_function(f"() => window.location.href.includes({json.dumps(url_part)})", timeout=20_000,
@@ -128,9 +129,9 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     student.get_by_text("Following the teacher").first.wait_for()
     assert "step=1" in student.url and f"room={code}" in student.url
     delays = {
-        "step": follow_delay(student, lambda: teacher.get_by_role("button", name="Next →").click(), "step=2",
-                             f"{label}: step"),
-        "page": follow_delay(student, lambda: teacher.get_by_test_id("stSidebar").get_by_role(
+        "step": follow_delay(teacher, student, lambda: teacher.get_by_role("button", name="Next →").click(),
+                             "step=2", f"{label}: step"),
+        "page": follow_delay(teacher, student, lambda: teacher.get_by_test_id("stSidebar").get_by_role(
             "link", name="Sparse vs dense compute").click(), "/compute", f"{label}: page"),
     }
 
@@ -139,7 +140,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
         slider.focus()
         teacher.keyboard.press("ArrowRight")
 
-    delays["knob"] = follow_delay(student, knob, "num_experts=9", f"{label}: knob")
+    delays["knob"] = follow_delay(teacher, student, knob, "num_experts=9", f"{label}: knob")
     student.get_by_text("Sparse vs dense compute").first.wait_for()
     assert all(d < FOLLOW_LIMIT_S for d in delays.values()), delays
     # The poll: the teacher plays a lesson whose first view asks a question.
@@ -179,9 +180,9 @@ def test_student_follows_the_teacher(chromium, streamlit_server):
         assert axe_on_new_parts(page) == {}
         assert_no_console_errors(page)
     # Screenshots for docs/classroom.md, at a projector's, a laptop's and a phone's width.
-    for width in (1920, 1024, 390):
-        shot(teacher, "teacher", width)
-        shot(student, "student", width)
+    for page, role, widths in ((teacher, "teacher", (1920, 1024)), (student, "student", (1024, 390))):
+        for width in widths:
+            shot(page, role, width)
     button(student, "room_explore").click()
     wait_for_app(student)
 
@@ -224,8 +225,7 @@ def test_lesson_round_trips_through_save_and_open(chromium, streamlit_server, tm
 
 
 def next_on_screen(page, height: int) -> None:
-    button = button(page, "lesson_next")
-    box = button.bounding_box()
+    box = button(page, "lesson_next").bounding_box()
     assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, box
 
 
