@@ -33,7 +33,7 @@ from moeviz.lessons.schema import LessonError, View, question_from_dict, questio
 from moeviz.rooms import CODE_COUNT, RoomError, RoomStore, new_student_id, normalize_code, open_store, shown_code
 from moeviz.text import escape_markdown
 
-PUBLISH_EVERY_S = 0.25  # the teacher's side looks for a change this often (a dict comparison when nothing moved)
+PUBLISH_EVERY_S = 0.5  # the teacher's side looks for a change this often (a dict comparison when nothing moved)
 FOLLOW_EVERY_S = 0.5  # a student's side reads the room this often: one store read
 _ROOM = "_moeviz_room"  # session state: this session's room (see _room)
 _ASKED = "_moeviz_asked"  # session state: {question id: Asked}, so a poll's answer is computed once
@@ -257,8 +257,10 @@ def _teacher_room() -> None:
 @st.fragment(run_every=FOLLOW_EVERY_S)
 def _follow() -> None:
     room = _room()
-    if not room or room["role"] != "student" or not room["following"]:
+    if not room or room["role"] != "student":
         return
+    if not room["following"]:  # "Explore on my own" was pressed in here: the page's banner changes, a full run
+        st.rerun(scope="app")
     try:
         state = room_store().room(room["code"])
     except RoomError as problem:

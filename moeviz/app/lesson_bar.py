@@ -15,6 +15,7 @@ import streamlit as st
 from moeviz.app.lesson_views import request_view
 from moeviz.app.presenter import presenting
 from moeviz.lessons.schema import Lesson, View
+from moeviz.text import escape_markdown
 
 _STATE = "_moeviz_lesson"  # session state: {"lesson": Lesson, "index": int | None (the view being played)}
 DEFAULT_TITLE = "My lesson"
@@ -58,7 +59,7 @@ def stop_playing() -> None:
 
 
 def lesson_bar() -> None:
-    """The bar: Prev, "view i of n · title", the talking points (folded in presenter mode), Next."""
+    """The bar: Prev, "view i of n · title", Next; below, the talking points (folded in presenter mode)."""
     lesson = current_lesson()
     now = playing()
     if not lesson.views or now is None:
@@ -66,18 +67,15 @@ def lesson_bar() -> None:
     index, view = now
     n = len(lesson.views)
     with st.container(key="lesson_bar", border=True):
-        prev_col, title_col, notes_col, next_col = st.columns([1, 4, 3, 1], vertical_alignment="center")
+        prev_col, title_col, next_col = st.columns([1.3, 6, 1.3], vertical_alignment="center")
         prev_col.button("← Prev", key="lesson_prev", on_click=go_to_view, args=(index - 1,), disabled=index == 0,
                         width="stretch", help="Previous view of the lesson (key: PageUp)")
         next_col.button("Next →", key="lesson_next", on_click=go_to_view, args=(index + 1,), type="primary",
                         disabled=index == n - 1, width="stretch", help="Next view of the lesson (key: PageDown)")
         title_col.markdown(f"**View {index + 1} of {n}** · {_inline(view.title)}")
-        with notes_col:
-            if view.notes.strip():
-                with st.expander("Talking points", icon=":material/notes:", expanded=not presenting()):
-                    st.markdown(view.notes)  # Markdown, never HTML (st.markdown escapes it)
-            st.button("Stop the lesson", key="lesson_stop", on_click=stop_playing, type="tertiary",
-                      icon=":material/stop_circle:")
+        if view.notes.strip():  # one folded row on a projector, open on a laptop
+            with st.expander("Talking points", icon=":material/notes:", expanded=not presenting()):
+                st.markdown(view.notes)  # Markdown, never HTML (st.markdown escapes it)
         # The keys, on twins of Prev / Next kept out of sight: one button takes one shortcut, and a shortcut
         # shown on the visible buttons would crowd out their labels in a narrow column.
         for key, label, step, shortcut in HIDDEN:
@@ -89,5 +87,4 @@ def lesson_bar() -> None:
 
 def _inline(text: str) -> str:
     """A title inside bold Markdown: one line, no Markdown of its own."""
-    from moeviz.text import escape_markdown
     return escape_markdown(" ".join(text.split()))

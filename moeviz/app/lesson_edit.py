@@ -7,12 +7,14 @@ names and sends one back; no link or upload ever names a server path.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import partial
+from urllib.parse import urlsplit
 
 import nbformat
 import streamlit as st
 
-from moeviz.app.lesson_bar import current_lesson, go_to_view, playing, set_lesson
+from moeviz.app.lesson_bar import current_lesson, go_to_view, playing, set_lesson, stop_playing
 from moeviz.app.lesson_views import capture_view, current_page_url, lesson_results, page_for_url
 from moeviz.lessons.folders import ENV_VAR, available_lessons, open_lesson
 from moeviz.lessons.handout import lesson_html, lesson_notebook
@@ -61,7 +63,6 @@ def _delete(index: int) -> None:
 
 
 def _edit(index: int) -> None:
-    from dataclasses import replace
     views = list(current_lesson().views)
     title = (st.session_state.get("lesson_edit_title") or "").strip() or views[index].title
     views[index] = replace(views[index], title=title[:MAX_TITLE_CHARS],
@@ -71,7 +72,6 @@ def _edit(index: int) -> None:
 
 
 def _rename() -> None:
-    from dataclasses import replace
     title = (st.session_state.get("lesson_title") or "").strip()
     if title:
         set_lesson(replace(current_lesson(), title=title[:MAX_TITLE_CHARS]), _playing_index())
@@ -107,7 +107,6 @@ def file_name(title: str, suffix: str) -> str:
 
 
 def _base_url() -> str:
-    from urllib.parse import urlsplit
     parts = urlsplit(st.context.url or "")
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
@@ -162,6 +161,9 @@ def lesson_editor() -> None:
             if playing() is None:
                 st.button("Start the lesson", key="lesson_start", on_click=go_to_view, args=(0,), type="primary",
                           icon=":material/play_arrow:", width="stretch")
+            else:
+                st.button("Stop the lesson", key="lesson_stop", on_click=stop_playing, icon=":material/stop_circle:",
+                          width="stretch", help="Hide the lesson bar; the page stays as it is.")
             _pick_view(lesson)
         st.session_state["lesson_title"] = lesson.title
         st.text_input("Lesson title", key="lesson_title", max_chars=MAX_TITLE_CHARS, on_change=_rename)

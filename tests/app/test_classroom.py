@@ -1,14 +1,12 @@
 """Classroom mode under AppTest: authoring and playing a lesson, opening by name, and a class room followed by a
 student session (both sessions share this process's in-process store, as on one server)."""
-import json
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from moeviz.app.classroom import room_store
 from moeviz.lessons import load_lesson
 from moeviz.rooms import shown_code
-from tests.app.pages import ROOT, open_page
+from tests.app.pages import open_page
 
 WALK = {"trained": "0", "step": "3", "token": "1"}
 
@@ -32,6 +30,7 @@ def _teacher_with_two_views() -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_author_play_and_save():
     at = _teacher_with_two_views()
     assert not at.exception
@@ -98,6 +97,7 @@ def test_unknown_room_says_so_and_shows_the_normal_page():
     assert any("is not a class room code" in w.value for w in bad.warning)
 
 
+@pytest.mark.slow
 def test_student_follows_the_teacher_and_answers_the_poll():
     teacher = open_page("app.py", {"trained": "0"})
     teacher.selectbox(key="lesson_named").set_value("top-k-routing-in-15-minutes").run()
@@ -135,7 +135,7 @@ def test_student_follows_the_teacher_and_answers_the_poll():
     student.button(key="room_follow").click().run()
     student.run()
     assert _link(student)["step"] == "3"
-    # A student cannot write the teacher's view: the store wants the teacher's token.
+    # The teacher ends the room: the student is told, and keeps the page (tests/rooms covers who may write).
     teacher.button(key="room_end").click().run()
     student.run()
     assert any("has ended" in w.value for w in student.warning)
