@@ -142,7 +142,6 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
 
     delays["knob"] = follow_delay(teacher, student, knob, "num_experts=9", f"{label}: knob")
     student.get_by_text("Sparse vs dense compute").first.wait_for()
-    assert all(d < FOLLOW_LIMIT_S for d in delays.values()), delays
     # The poll: the teacher plays a lesson whose first view asks a question.
     open_named_lesson(teacher, "top-k-routing-in-15-minutes")
     button(teacher, "lesson_start").click()
@@ -182,6 +181,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     button(student, "room_follow").click()
     student.wait_for_function("() => window.location.href.includes('step=2')", timeout=20_000)
     wait_for_app(student)
+    assert all(d < FOLLOW_LIMIT_S for d in delays.values()), delays  # checked last: the rest runs regardless
 
 
 def test_student_follows_the_teacher(chromium, streamlit_server):
