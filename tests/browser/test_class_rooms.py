@@ -235,27 +235,26 @@ def next_on_screen(page, height: int) -> None:
     assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, box
 
 
+@pytest.mark.parametrize("name", ["top-k-routing-in-15-minutes", "load-balancing", "moe-at-scale"])
 @pytest.mark.parametrize("width, height", [(1920, 1080), (1024, 768)])
-def test_shipped_lessons_play_in_presenter_mode(chromium, streamlit_server, width, height):
-    lessons = available_lessons(dirs=[])
+def test_shipped_lessons_play_in_presenter_mode(chromium, streamlit_server, width, height, name):
+    views = open_lesson(name, available_lessons(dirs=[])).views
     page = new_page(chromium, width, height)
     open_app(page, streamlit_server, "/?present=1&trained=0")
-    for name in ("top-k-routing-in-15-minutes", "load-balancing", "moe-at-scale"):
-        views = open_lesson(name, lessons).views
-        open_named_lesson(page, name)
-        button(page, "lesson_start").click()
-        page.get_by_test_id("stSidebarCollapseButton").locator("button").click()  # the projector shows the view
-        for i, view in enumerate(views):
-            page.locator(".st-key-lesson_bar").get_by_text(f"View {i + 1} of {len(views)}").wait_for()
-            wait_for_app(page)
-            assert_no_exception(page)
-            assert page.url.split("?")[0].rstrip("/").endswith(view.page.rstrip("/"))
-            next_on_screen(page, height)
-            if i == len(views) - 1:
-                assert button(page, "lesson_next").is_disabled()
-            elif i % 2:  # a clicker's PageDown moves on, as the button does
-                page.evaluate("() => document.activeElement && document.activeElement.blur()")
-                page.keyboard.press("PageDown")
-            else:
-                button(page, "lesson_next").click()
+    open_named_lesson(page, name)
+    button(page, "lesson_start").click()
+    page.get_by_test_id("stSidebarCollapseButton").locator("button").click()  # the projector shows the view
+    for i, view in enumerate(views):
+        page.locator(".st-key-lesson_bar").get_by_text(f"View {i + 1} of {len(views)}").wait_for()
+        wait_for_app(page)
+        assert_no_exception(page)
+        assert page.url.split("?")[0].rstrip("/").endswith(view.page.rstrip("/"))
+        next_on_screen(page, height)
+        if i == len(views) - 1:
+            assert button(page, "lesson_next").is_disabled()
+        elif i % 2:  # a clicker's PageDown moves on, as the button does
+            page.evaluate("() => document.activeElement && document.activeElement.blur()")
+            page.keyboard.press("PageDown")
+        else:
+            button(page, "lesson_next").click()
     assert_no_console_errors(page)
