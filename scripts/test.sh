@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (the one line in the README): `bash scripts/test.sh`.
 # Installs what the tests need on a fresh Debian machine -- Debian's Chromium for the browser tests (Playwright
-# cannot download its own browsers here; needs root, else it says how), nginx and redis-server for the hall
-# tests (tests/deploy; the packages' own services are never started or used) and the .venv from requirements-test.txt --
+# cannot download its own browsers here; needs root, else it says how), nginx and redis-server (the hall tests,
+# tests/deploy, and the class rooms' tests start their own on free ports; the packages' services are never used)
+# and the .venv from requirements-test.txt --
 # then runs the whole pytest suite (unit, AppTest, browser). Extra arguments go to pytest, e.g.
 # `bash scripts/test.sh -m "not browser"` or `bash scripts/test.sh tests/browser`.
 # Without Chromium the browser tests skip, except with CI=true where they fail. Screenshots and logs: artifacts/.
@@ -13,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)              # tests/deploy: the hall's proxy
-[ -x /usr/bin/redis-server ] || missing+=(redis-server)  # tests/deploy: the hall's room store
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)  # the hall's and the class rooms' store (tests start their own)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import streamlit as st
 
-from moeviz.app import affinity, charts, knobs, presenter
+from moeviz.app import affinity, charts, classroom, knobs, presenter
 from moeviz.app.style import apply_style
 from moeviz.app.nav import current_page, draw_links
 from moeviz.app.params import (BALANCE_WEIGHTS, CAPACITY_FACTORS, MAX_EXPERTS, MAX_SEED, MAX_TOP_K,
@@ -67,6 +67,7 @@ def sidebar(page_title: str = "moeviz") -> Controls:
         st.divider()
         presenter.draw_classroom_tools(values)  # presets, presenter mode, link to this view
         charts.figures_download_button(figures, page_title)
+    classroom.sidebar_section()  # lessons (sidebar, and the lesson bar on top of the page) and class rooms
     with links:  # presenter mode travels with the page links too
         draw_links({**query_params, **presenter.presenter_params(presenter_settings)})
     apply_style()

@@ -1,0 +1,322 @@
+"""Classroom mode on every page: the lesson (authoring in the sidebar, the bar on top), and class rooms.
+
+One call from the shared sidebar (moeviz.app.controls.sidebar) draws it all:
+
+    classroom.sidebar_section()
+
+- A teacher presses "Start a class room": a code (8 characters, CODE_COUNT of them) and a join link
+  (`/?room=CODE`). A fragment publishes the teacher's view (page, link parameters, the lesson view's question)
+  to the room store whenever it changes (checked every PUBLISH_EVERY_S).
+- A student opens the join link or types the code: a fragment polls the store every FOLLOW_EVERY_S and opens
+  each new view of the teacher's exactly as its link would (without the teacher's presenter settings), until
+  "Explore on my own"; "Follow again" comes back. An unknown or expired code says so and leaves the page as is.
+- Class poll: on a view with a question, students predict (one answer each, anonymous), the teacher sees the
+  live tally and reveals; students then see the real answer beside their own.
+The store is moeviz.rooms (this process's memory, or Redis with MOEVIZ_REDIS_URL); nothing here knows which.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from urllib.parse import urlsplit, urlunsplit, urlencode
+
+import streamlit as st
+
+from moeviz.app.lesson_bar import lesson_bar, playing
+from moeviz.app.lesson_edit import lesson_editor
+from moeviz.app.lesson_views import (PRESENTER_KEYS, current_page_url, current_params, open_requested_view,
+                                     page_for_url, request_view)
+from moeviz.app.params import ParamError, shown
+from moeviz.app.polls import Asked, answer_widget, asked_question, show_reveal, show_tally
+from moeviz.app.url import url_value
+from moeviz.lessons.schema import LessonError, View, question_from_dict, question_to_dict
+from moeviz.rooms import CODE_COUNT, RoomError, RoomStore, new_student_id, normalize_code, open_store, shown_code
+from moeviz.text import escape_markdown
+
+PUBLISH_EVERY_S = 0.5  # the teacher's side looks for a change this often (a dict comparison when nothing moved)
+FOLLOW_EVERY_S = 0.5  # a student's side reads the room this often: one store read
+_ROOM = "_moeviz_room"  # session state: this session's room (see _room)
+_ASKED = "_moeviz_asked"  # session state: {question id: Asked}, so a poll's answer is computed once
+_NOTICE = "_moeviz_room_notice"  # a message to show once on the next full run
+
+
+@st.cache_resource(show_spinner=False)
+def room_store() -> RoomStore:
+    """The server's one room store (Redis when MOEVIZ_REDIS_URL is set, else this process's memory)."""
+    return open_store()
+
+
+def parse_room(raw: str) -> str:
+    """The `room` link value: a class room code (dashes, spaces and case ignored), else ParamError."""
+    code = normalize_code(raw)
+    if code is None:
+        raise ParamError(f"“{shown(raw)}” is not a class room code (8 letters and digits, e.g. ABCD-EFGH).")
+    return code
+
+
+def _room() -> dict | None:
+    """{"role": "teacher"|"student", "code", "token" (teacher), "student_id", "following", "applied",
+    "published"} or None."""
+    return st.session_state.get(_ROOM)
+
+
+def sidebar_section() -> None:
+    """Everything classroom mode draws on a page (call once per run, after the shared controls)."""
+    open_requested_view()  # a view asked for by Prev / Next or by the teacher: st.switch_page ends this run
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice:
+        st.warning(notice, icon=":material/groups:")
+    _join_from_link()
+    with st.sidebar:
+        lesson_editor()
+        _room_tools()
+    room = _room()
+    if room and room["role"] == "student":
+        (_follow if room["following"] else _exploring)()
+        return
+    lesson_bar()
+    if room and room["role"] == "teacher":
+        _teacher_room()
+
+
+# --- joining and leaving ------------------------------------------------------------------------------------
+
+def _join(code: str) -> bool:
+    """Join room `code` as a student (follow at once); False, with a message, when there is no such room."""
+    try:
+        exists = room_store().room(code) is not None
+    except RoomError as problem:
+        st.session_state[_NOTICE] = f"Could not reach the class rooms: {problem}"
+        return False
+    if not exists:
+        st.session_state[_NOTICE] = (f"There is no class room {shown_code(code)}: it has ended, or the code is "
+                                     "mistyped. This is the normal page; ask your teacher for the code.")
+        return False
+    st.session_state[_ROOM] = {"role": "student", "code": code, "student_id": new_student_id(),
+                               "following": True, "applied": None}
+    return True
+
+
+def _join_from_link() -> None:
+    code = url_value("room", None, parse_room)
+    room = _room()
+    if code is None or (room and room["code"] == code):
+        return
+    if not _join(code):
+        _unlink_room()
+        st.warning(st.session_state.pop(_NOTICE), icon=":material/groups:")
+
+
+def _join_typed() -> None:
+    code = normalize_code(st.session_state.get("room_code_typed") or "")
+    if code is None:
+        st.session_state[_NOTICE] = "A class room code has 8 letters and digits, e.g. ABCD-EFGH."
+        return
+    _join(code)
+
+
+def _start_room() -> None:
+    try:
+        code, token = room_store().create_room()
+    except RoomError as problem:
+        st.session_state[_NOTICE] = f"Could not start a class room: {problem}"
+        return
+    st.session_state[_ROOM] = {"role": "teacher", "code": code, "token": token, "published": None}
+
+
+def _end_room() -> None:
+    room = _room()
+    if room and room["role"] == "teacher":
+        try:
+            room_store().close(room["code"], room["token"])
+        except RoomError:
+            pass  # already gone (expired): ending it is what was asked
+    st.session_state[_ROOM] = None
+
+
+def _unlink_room() -> None:
+    if "room" in st.query_params:
+        del st.query_params["room"]
+
+
+def _leave() -> None:
+    st.session_state[_ROOM] = None
+    _unlink_room()
+
+
+def _explore() -> None:
+    _room()["following"] = False
+    _unlink_room()
+
+
+def _follow_again() -> None:
+    room = _room()
+    room["following"], room["applied"] = True, None
+
+
+def join_link(code: str) -> str:
+    parts = urlsplit(st.context.url or "")
+    return urlunsplit((parts.scheme, parts.netloc, "/", urlencode({"room": code}), ""))
+
+
+def _room_tools() -> None:
+    """The sidebar's Class room expander."""
+    room = _room()
+    with st.expander("Class room", icon=":material/groups:", expanded=bool(room)), st.container(key="room_panel"):
+        if room is None:
+            st.button("Start a class room", key="room_start", on_click=_start_room, icon=":material/podium:",
+                      width="stretch", help="Students who open the join link follow your view live.")
+            st.text_input("Or join one: the code", key="room_code_typed", placeholder="ABCD-EFGH", max_chars=20)
+            st.button("Join", key="room_join", on_click=_join_typed, icon=":material/login:")
+        elif room["role"] == "teacher":
+            st.markdown(f"Class room code: **{shown_code(room['code'])}**")
+            st.caption("Students open this link (or type the code in their sidebar):")
+            st.code(join_link(room["code"]), language=None, wrap_lines=True)
+            st.caption(f"Codes are drawn at random from {CODE_COUNT:,} (31 characters, 8 places).")
+            st.button("End the class room", key="room_end", on_click=_end_room, icon=":material/logout:")
+        else:
+            st.markdown(f"In class room **{shown_code(room['code'])}**")
+            st.button("Leave the class room", key="room_leave", on_click=_leave, icon=":material/logout:")
+
+
+# --- the teacher's side -------------------------------------------------------------------------------------
+
+def _teacher_view() -> dict:
+    """What students should see now: this page and its link, and the lesson view's question when it is on."""
+    page = current_page_url()
+    params = {k: v for k, v in current_params().items() if k not in PRESENTER_KEYS}
+    view = {"page": page, "params": params, "title": (page_for_url(page).label if page_for_url(page) else page)}
+    now = playing()
+    if now and now[1].page == page and now[1].question is not None:
+        view.update(title=now[1].title, question=question_to_dict(now[1].question),
+                    question_id=now[1].question.question_id())
+    return view
+
+
+def _asked(view: dict) -> Asked | None:
+    """The published view's question with its answer, computed once per question in this session."""
+    if not view or not view.get("question_id"):
+        return None
+    cache = st.session_state.setdefault(_ASKED, {})
+    qid = view["question_id"]
+    if qid not in cache:
+        try:
+            question = question_from_dict(view.get("question"))
+        except LessonError:
+            return None
+        cache.clear()  # one question at a time is enough
+        cache[qid] = asked_question(View(view["page"], view["params"], view.get("title") or "view", "", question))
+    return cache[qid]
+
+
+def _reveal() -> None:
+    room = _room()
+    try:
+        room_store().reveal(room["code"], room["token"])
+    except RoomError as problem:
+        st.session_state[_NOTICE] = str(problem)
+
+
+@st.fragment(run_every=PUBLISH_EVERY_S)
+def _teacher_room() -> None:
+    room = _room()
+    if not room or room["role"] != "teacher":
+        return
+    view = _teacher_view()
+    text = json.dumps(view, sort_keys=True)
+    store = room_store()
+    try:
+        if text != room["published"]:
+            store.publish(room["code"], room["token"], view)
+            room["published"] = text
+        state = store.room(room["code"])
+    except RoomError as problem:
+        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+        return
+    if state is None:
+        st.warning(f"Class room {shown_code(room['code'])} has expired; start a new one in the sidebar.",
+                   icon=":material/groups:")
+        return
+    asked = _asked(view)
+    with st.container(key="room_teacher", border=asked is not None):
+        st.caption(f"Class room **{shown_code(room['code'])}** follows your view.")
+        if asked is None:
+            return
+        st.markdown(f"**Class poll:** {asked.prompt}")
+        answers = store.answers(room["code"], asked.question_id)
+        show_tally(asked, answers, state.revealed)
+        if state.revealed:
+            st.markdown(f"The layer's answer: **{asked.answer}**")
+        else:
+            st.button(f"Reveal the answer ({len(answers)} answered)", key="room_reveal", on_click=_reveal,
+                      type="primary", icon=":material/visibility:")
+
+
+# --- the students' side -------------------------------------------------------------------------------------
+
+@st.fragment(run_every=FOLLOW_EVERY_S)
+def _follow() -> None:
+    room = _room()
+    if not room or room["role"] != "student":
+        return
+    if not room["following"]:  # "Explore on my own" was pressed in here: the page's banner changes, a full run
+        st.rerun(scope="app")
+    try:
+        state = room_store().room(room["code"])
+    except RoomError as problem:
+        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+        return
+    if state is None:
+        st.session_state[_ROOM] = None
+        st.session_state[_NOTICE] = f"Class room {shown_code(room['code'])} has ended. You can explore on your own."
+        st.rerun(scope="app")
+    view = state.view
+    if view and (view["page"], view["params"]) != room["applied"]:
+        room["applied"] = (view["page"], view["params"])
+        request_view(View(view["page"], view["params"], view.get("title") or "view"),
+                     extra={"room": room["code"]}, drop=PRESENTER_KEYS)
+        open_requested_view()  # st.switch_page from the fragment: a full run of the view's page
+    with st.container(key="room_student", border=True):
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.markdown(f"Following the teacher · class room **{shown_code(room['code'])}**")
+        right.button("Explore on my own", key="room_explore", on_click=_explore, icon=":material/explore:",
+                     width="stretch")
+        asked = _asked(view)
+        if asked is not None:
+            _student_poll(room, asked, state.revealed)
+
+
+def _send_answer(room: dict, asked: Asked, key: str) -> None:
+    given = st.session_state.get(f"{key}_text")
+    if given is None:
+        return
+    try:
+        room_store().answer(room["code"], room["student_id"], asked.question_id, given)
+        room.setdefault("answers", {})[asked.question_id] = given
+    except RoomError as problem:
+        st.session_state[_NOTICE] = str(problem)
+
+
+def _student_poll(room: dict, asked: Asked, revealed: bool) -> None:
+    own = room.get("answers", {}).get(asked.question_id)
+    st.markdown(f"**Predict:** {asked.prompt}")
+    if revealed:
+        show_reveal(asked, own)
+        return
+    key = f"poll_{zlib.crc32(asked.question_id.encode())}"
+    given = answer_widget(asked, key)
+    st.session_state[f"{key}_text"] = given
+    label = "Change my answer" if own else "Send my answer"
+    st.button(label, key=f"{key}_send", on_click=_send_answer, args=(room, asked, key), disabled=given is None,
+              icon=":material/send:")
+    if own:
+        st.caption(f"Sent: {escape_markdown(own)}. The teacher will reveal the answer.")
+
+
+def _exploring() -> None:
+    room = _room()
+    with st.container(key="room_student", border=True):
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.markdown(f"Exploring on your own · class room **{shown_code(room['code'])}** goes on without you.")
+        right.button("Follow again", key="room_follow", on_click=_follow_again, icon=":material/group:",
+                     type="primary", width="stretch")

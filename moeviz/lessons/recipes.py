@@ -1,0 +1,121 @@
+"""The numbers a lesson's view shows, recomputed with moeviz's library calls: for the hand-outs and the polls.
+
+Each recipe is a plain function of typed values (what the app's link parsers give for the view's link:
+moeviz.app.lesson_views turns a view into a recipe and its arguments) that returns {name: number or list}.
+Each keeps its imports inside its body on purpose: the notebook hand-out copies a recipe's source into a cell
+as it stands (inspect.getsource), so the cell runs alone and shows the student the real calls.
+
+    RECIPES[name](**arguments) -> dict           # e.g. RECIPES["walkthrough"](num_experts=8, ..., token=3)
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+
+def layer_numbers(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
+                  text: str, d_model: int = 32, d_hidden: int = 64) -> dict:
+    """The sidebar's layer (random weights from `seed`) on a sentence: how its tokens spread over the experts."""
+    import torch
+    from moeviz.config import MoEConfig
+    from moeviz.layer import MoELayer
+    from moeviz.walkthrough import load_summary, walkthrough_inputs
+
+    cfg = MoEConfig(num_experts=num_experts, top_k=MoEConfig.routed_top_k(router, top_k), router=router,
+                    capacity_factor=capacity_factor, seed=seed, d_model=d_model, d_hidden=d_hidden, device="cpu")
+    tokens, x = walkthrough_inputs("sentence", text, 0, cfg.d_model)
+    with torch.inference_mode():
+        _, trace = MoELayer(cfg).eval()(x)
+    summary = load_summary(trace)
+    return {"tokens": len(tokens), "tokens_per_expert": [int(n) for n in trace.tokens_per_expert.tolist()],
+            "idle_experts": summary["idle"], "max_mean_load": round(summary["max_mean_load"], 3),
+            "dropped_fraction": round(summary["dropped_fraction"], 3)}
+
+
+def walkthrough_numbers(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
+                        source: str, text: str, vector_seed: int, token: int, trained: bool, lm_layer: int,
+                        d_model: int = 32, d_hidden: int = 64) -> dict:
+    """The walkthrough (/) for one token: its router probabilities, the experts that ran and their weights,
+    and the sentence's load; from the trained language model's layer `lm_layer` when `trained`, else from
+    the sidebar's random layer."""
+    import torch
+    from moeviz.config import MoEConfig
+    from moeviz.layer import MoELayer
+    from moeviz.lm.shipped import load_shipped
+    from moeviz.walkthrough import load_summary, run_walkthrough, token_view, walkthrough_inputs
+
+    if trained and source == "sentence":
+        run = load_shipped(num_experts, top_k, capacity_factor).walkthrough(text, lm_layer)
+    else:
+        cfg = MoEConfig(num_experts=num_experts, top_k=MoEConfig.routed_top_k(router, top_k), router=router,
+                        capacity_factor=capacity_factor, seed=seed, d_model=d_model, d_hidden=d_hidden,
+                        device="cpu")
+        labels, x = walkthrough_inputs(source, text, vector_seed, cfg.d_model)
+        with torch.inference_mode():
+            run = run_walkthrough(MoELayer(cfg).eval(), labels, x)
+    token = min(token, len(run.labels) - 1)  # as the page does: a token past the sentence's end is its last
+    view = token_view(run.trace, token, run.labels)
+    summary = load_summary(run.trace)
+    return {"token": token, "token_text": view.label,
+            "router_probs": [round(float(p), 3) for p in view.probs],
+            "experts_run": [int(e) for e in view.running],
+            "weights_run": [round(float(w), 3) for w in view.running_weights],
+            "experts_run_count": int(len(view.running)),
+            "tokens_per_expert": [int(n) for n in run.trace.tokens_per_expert.tolist()],
+            "max_mean_load": round(summary["max_mean_load"], 3),
+            "dropped_fraction": round(summary["dropped_fraction"], 3)}
+
+
+def capacity_numbers(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
+                     drop_policy: str, tokens: int, d_model: int = 32, d_hidden: int = 64) -> dict:
+    """/parallel's first section: `tokens` seeded random tokens through the sidebar's layer with a capacity
+    limit: slots per expert, dropped copies, tokens that lost every expert."""
+    from moeviz.config import MoEConfig
+    from moeviz.parallel.capacity import capacity_demo, dropped_tokens
+
+    cfg = MoEConfig(num_experts=num_experts, top_k=MoEConfig.routed_top_k(router, top_k), router=router,
+                    capacity_factor=capacity_factor, seed=seed, d_model=d_model, d_hidden=d_hidden,
+                    drop_policy=drop_policy, device="cpu")
+    trace = capacity_demo(cfg, tokens, token_seed=cfg.seed + 1).trace
+    return {"capacity": trace.capacity, "dropped_fraction": round(float(trace.metrics["dropped_fraction"]), 3),
+            "dropped_copies": int(trace.dropped.sum()), "tokens_without_expert": len(dropped_tokens(trace)),
+            "tokens_per_expert": [int(n) for n in trace.tokens_per_expert.tolist()]}
+
+
+def compute_numbers(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
+                    d_model: int = 256, d_hidden: int = 512) -> dict:
+    """/compute's counts: the layer's parameters, those a token uses, and the k/N rule of thumb."""
+    from moeviz.config import MoEConfig
+    from moeviz.costs import cost_summary
+
+    cfg = MoEConfig(num_experts=num_experts, top_k=MoEConfig.routed_top_k(router, top_k), router=router,
+                    capacity_factor=capacity_factor, seed=seed, d_model=d_model, d_hidden=d_hidden, device="cpu")
+    s = cost_summary(cfg)
+    return {"total_params": int(s["total_params"]), "active_params": int(s["active_params"]),
+            "active_share": round(float(s["active_share"]), 4),
+            "rule_of_thumb_share": round(float(s["rule_of_thumb_share"]), 4)}
+
+
+def variants_numbers(num_experts: int, top_k: int, seed: int, capacity_factor: float | None, text: str,
+                     bias_steps: int, d_model: int = 32) -> dict:
+    """/variants: the sentence through every router variant: experts per token and load, per variant."""
+    from moeviz.variants import run_variants, variant_summary
+    from moeviz.walkthrough import walkthrough_inputs
+
+    _, x = walkthrough_inputs("sentence", text, 0, d_model)
+    rows = variant_summary(run_variants(x, num_experts, top_k, seed, capacity_factor, bias_steps))
+    return {f"{key}:{row['variant']}": row[key] for row in rows
+            for key in ("mean experts/token", "tokens with no expert", "max/mean load")}
+
+
+RECIPES: dict[str, Callable[..., dict]] = {
+    "layer": layer_numbers, "walkthrough": walkthrough_numbers, "capacity": capacity_numbers,
+    "compute": compute_numbers, "variants": variants_numbers,
+}
+RECIPE_TITLES = {
+    "layer": "The sidebar's layer on the sentence (this page's own numbers need a button press or a checkpoint)",
+    "walkthrough": "The token's trip through the layer", "capacity": "Capacity and dropped copies",
+    "compute": "Parameters and the share a token uses", "variants": "Every router variant on the sentence",
+}
+
+__all__ = ["RECIPES", "RECIPE_TITLES", "layer_numbers", "walkthrough_numbers", "capacity_numbers",
+           "compute_numbers", "variants_numbers"]

@@ -1,0 +1,141 @@
+"""Classroom mode under AppTest: authoring and playing a lesson, opening by name, and a class room followed by a
+student session (both sessions share this process's in-process store, as on one server)."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from moeviz.app.classroom import room_store
+from moeviz.lessons import load_lesson
+from moeviz.rooms import shown_code
+from tests.app.pages import open_page
+
+WALK = {"trained": "0", "step": "3", "token": "1"}
+
+
+def _link(at: AppTest) -> dict:
+    return {k: (v[-1] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+
+
+def _bar(at: AppTest) -> str:
+    return next((m.value for m in at.markdown if m.value.startswith("**View ")), "")
+
+
+def _teacher_with_two_views() -> AppTest:
+    at = open_page("app.py", WALK, timeout=120)
+    at.text_input(key="lesson_new_title").input("Top-k pick").run()
+    at.button(key="lesson_add").click().run()
+    at.switch_page("pages/4_compute.py").run()
+    at.slider(key="num_experts").set_value(16).run()
+    at.slider(key="top_k").set_value(4).run()
+    at.button(key="lesson_add").click().run()
+    return at
+
+
+@pytest.mark.slow
+def test_author_play_and_save():
+    at = _teacher_with_two_views()
+    assert not at.exception
+    assert at.selectbox(key="lesson_pick").options == ["1 · Top-k pick (/)", "2 · Sparse vs dense compute (/compute)"]
+    at.selectbox(key="lesson_pick").set_value(0).run()
+    at.text_area(key="lesson_edit_notes").input("**k = 2** <script>alert(1)</script>")
+    at.button(key="FormSubmitter:lesson_edit_form-Save the notes").click().run()
+    # Reorder, save, delete.
+    at.selectbox(key="lesson_pick").set_value(1).run()
+    at.button(key="lesson_up").click().run()
+    assert at.selectbox(key="lesson_pick").options[0].startswith("1 · Sparse vs dense compute")
+    saved = load_lesson(_saved_text(at))
+    assert [v.title for v in saved.views] == ["Sparse vs dense compute", "Top-k pick"]
+    assert saved.views[1].notes == "**k = 2** <script>alert(1)</script>"
+    assert saved.views[0].params["num_experts"] == "16" and saved.views[1].params["step"] == "3"
+    at.button(key="lesson_down").click().run()
+    # Play: each view opens as its link would, widgets included; notes are Markdown, never HTML.
+    at.button(key="lesson_start").click().run()
+    assert not at.exception
+    assert _bar(at).startswith("**View 1 of 2**")
+    assert _link(at)["step"] == "3" and _link(at)["token"] == "1" and _link(at)["trained"] == "0"
+    notes = [m for m in at.markdown if "alert(1)" in m.value]
+    assert notes and not any(m.allow_html for m in notes)
+    at.button(key="lesson_next").click().run()
+    assert _bar(at).startswith("**View 2 of 2**")
+    assert _link(at)["num_experts"] == "16" and _link(at)["top_k"] == "4"
+    assert [s for s in at.slider if s.key == "num_experts"][0].value == 16  # the widgets follow the link
+    at.button(key="lesson_prev").click().run()
+    assert _bar(at).startswith("**View 1 of 2**") and _link(at)["num_experts"] == "8"
+
+
+def test_delete_a_view():
+    at = _teacher_with_two_views()
+    at.button(key="lesson_delete").click().run()
+    assert at.selectbox(key="lesson_pick").options == ["1 · Sparse vs dense compute (/compute)"]
+
+
+def _saved_text(at: AppTest) -> str:
+    """The lesson the Save button would download (AppTest does not fetch download data): the session's lesson,
+    written by the same dump_lesson."""
+    from moeviz.app.lesson_bar import _STATE
+    from moeviz.lessons import dump_lesson
+    return dump_lesson(at.session_state[_STATE]["lesson"])
+
+
+def test_open_a_shipped_lesson_by_name():
+    at = open_page("app.py", {"trained": "0"})
+    assert at.selectbox(key="lesson_named").options[:3] == ["load-balancing", "moe-at-scale",
+                                                           "top-k-routing-in-15-minutes"]
+    at.selectbox(key="lesson_named").set_value("load-balancing").run()
+    at.button(key="lesson_open_named").click().run()
+    assert any("Opened “Load balancing” (6 views)" in s.value for s in at.success)
+    at.button(key="lesson_start").click().run()
+    assert not at.exception and _bar(at).startswith("**View 1 of 6**")
+    assert _link(at)["balance_weight"] == "0"
+
+
+def test_unknown_room_says_so_and_shows_the_normal_page():
+    at = open_page("app.py", {"room": "ABCD-EFGH", "trained": "0"})
+    assert not at.exception
+    assert any("There is no class room ABCD-EFGH" in w.value for w in at.warning)
+    assert "room" not in at.query_params and at.button(key="room_start")  # the normal page, nobody followed
+    bad = open_page("app.py", {"room": "<script>", "trained": "0"})
+    assert any("is not a class room code" in w.value for w in bad.warning)
+
+
+@pytest.mark.slow
+def test_student_follows_the_teacher_and_answers_the_poll():
+    teacher = open_page("app.py", {"trained": "0"})
+    teacher.selectbox(key="lesson_named").set_value("top-k-routing-in-15-minutes").run()
+    teacher.button(key="lesson_open_named").click().run()
+    teacher.button(key="lesson_start").click().run()  # view 1 asks how many experts run
+    teacher.button(key="room_start").click().run()
+    code = teacher.session_state["_moeviz_room"]["code"]
+    assert any(shown_code(code) in m.value for m in teacher.markdown)
+    state = room_store().room(code)
+    assert state.view["page"] == "/" and state.view["params"]["step"] == "1" and state.view["question_id"]
+
+    student = open_page("app.py", {"room": shown_code(code)})
+    assert not student.exception
+    assert _link(student)["step"] == "1" and _link(student)["room"] == code  # the teacher's view, and the room
+    assert student.button(key="room_explore")
+    # The poll: the student predicts, the teacher sees the tally, reveals; the student sees both answers.
+    student.number_input(key=next(n.key for n in student.number_input if n.key.startswith("poll_"))).set_value(2)
+    student.run()
+    next(b for b in student.button if b.key.endswith("_send")).click().run()
+    assert room_store().answers(code, state.view["question_id"]) == ["2"]
+    teacher.run()
+    assert any("| 2 | 1 |" in m.value for m in teacher.markdown)
+    teacher.button(key="room_reveal").click().run()
+    student.run()
+    assert any("Right: your prediction **2**" in s.value for s in student.success)
+    # The teacher moves on: the student follows (page and knobs).
+    teacher.button(key="lesson_next").click().run()
+    student.run()
+    assert _link(student)["step"] == "2"
+    # Explore on my own: the teacher's next change no longer moves the student.
+    student.button(key="room_explore").click().run()
+    teacher.button(key="lesson_next").click().run()
+    student.run()
+    assert _link(student).get("step") == "2" and student.button(key="room_follow")
+    student.button(key="room_follow").click().run()
+    student.run()
+    assert _link(student)["step"] == "3"
+    # The teacher ends the room: the student is told, and keeps the page (tests/rooms covers who may write).
+    teacher.button(key="room_end").click().run()
+    student.run()
+    assert any("has ended" in w.value for w in student.warning)
