@@ -45,7 +45,9 @@ def test_variants_downloads_parse_back(page, streamlit_server):
     with page.expect_download() as info:
         page.get_by_role("button", name="Trace as CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
-    assert tuple(rows[0]) == CSV_COLUMNS and {r["token_text"] for r in rows} == {"Experts", "take", "turns"}
+    assert tuple(rows[0]) == CSV_COLUMNS
+    pieces = {int(r["token_index"]): r["token_text"] for r in rows}  # olmoe-tiny's subwords, ␣ = a leading space
+    assert "".join(pieces[t] for t in sorted(pieces)).replace("␣", " ") == "Experts take turns"
     with page.expect_download() as info:
         page.get_by_role("button", name="Figure as HTML (works offline)").click()
     html = open(info.value.path(), encoding="utf-8").read()
