@@ -116,12 +116,14 @@ def view_call(view: View) -> tuple[str, dict, list[str]]:
     def sentence():
         return value("text", DEFAULT_SENTENCE, parse_text(WALKTHROUGH_TEXT_CHARS))
 
+    # a walkthrough link with `trained` but no `model` predates olmoe-tiny and shows moeviz-lm (trained_source)
+    walk_model = "moeviz-lm" if "trained" in view.params and "model" not in view.params else view.params.get("model", "olmoe-tiny")
     if view.page == "/":
         return "walkthrough", {**base, "source": value("source", "sentence", parse_choice(SOURCES)), "text": sentence(),
                                "vector_seed": value("vector_seed", 0, parse_int(0, MAX_SEED)),
                                "token": value("token", 0, parse_int(0, MAX_TOKENS - 1)),
                                "trained": value("trained", True, parse_flag),
-                               "lm_layer": value("lm_layer", 0, parse_int(0, 63))}, warnings
+                               "lm_layer": value("lm_layer", 0, parse_int(0, 63)), "model": walk_model}, warnings
     if view.page == "/parallel":
         policy = value("drop_policy", "position", parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES))
         return "capacity", {**base, "drop_policy": policy,
@@ -129,8 +131,8 @@ def view_call(view: View) -> tuple[str, dict, list[str]]:
     if view.page == "/compute":
         return "compute", {**base, "d_model": COMPUTE_D_MODEL, "d_hidden": COMPUTE_D_HIDDEN}, warnings
     if view.page == "/variants":
-        return "variants", {**{k: base[k] for k in ("num_experts", "top_k", "seed", "capacity_factor")},
-                            "text": sentence(),
+        return "variants", {**{k: base[k] for k in ("num_experts", "top_k", "capacity_factor")},
+                            "text": sentence(), "lm_layer": value("lm_layer", 0, parse_int(0, 63)),
                             "bias_steps": value("bias_steps", DEFAULT_BIAS_STEPS, parse_int(0, MAX_BIAS_STEPS))}, warnings
     return "layer", {**base, "text": DEFAULT_SENTENCE}, warnings
 

@@ -14,17 +14,20 @@ from typing import Callable
 
 def layer_numbers(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
                   text: str, d_model: int = 32, d_hidden: int = 64) -> dict:
-    """The sidebar's layer (random weights from `seed`) on a sentence: how its tokens spread over the experts."""
+    """The sidebar's layer (random weights from `seed`) on a sentence: how its tokens spread over the experts.
+    The sentence is cut into olmoe-tiny's tokens, as on every page, each a vector hashed from its text."""
     import torch
     from moeviz.config import MoEConfig
+    from moeviz.hf.shipped import sentence_tokens
     from moeviz.layer import MoELayer
-    from moeviz.walkthrough import load_summary, walkthrough_inputs
+    from moeviz.text import MAX_TOKENS, embed_tokens
+    from moeviz.walkthrough import load_summary
 
     cfg = MoEConfig(num_experts=num_experts, top_k=MoEConfig.routed_top_k(router, top_k), router=router,
                     capacity_factor=capacity_factor, seed=seed, d_model=d_model, d_hidden=d_hidden, device="cpu")
-    tokens, x = walkthrough_inputs("sentence", text, 0, cfg.d_model)
+    tokens = sentence_tokens(text, MAX_TOKENS)
     with torch.inference_mode():
-        _, trace = MoELayer(cfg).eval()(x)
+        _, trace = MoELayer(cfg).eval()(embed_tokens(tokens, cfg.d_model, seed=0))
     summary = load_summary(trace)
     return {"tokens": len(tokens), "tokens_per_expert": [int(n) for n in trace.tokens_per_expert.tolist()],
             "idle_experts": summary["idle"], "max_mean_load": round(summary["max_mean_load"], 3),
@@ -33,25 +36,38 @@ def layer_numbers(num_experts: int, top_k: int, router: str, capacity_factor: fl
 
 def walkthrough_numbers(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
                         source: str, text: str, vector_seed: int, token: int, trained: bool, lm_layer: int,
-                        d_model: int = 32, d_hidden: int = 64) -> dict:
+                        model: str = "olmoe-tiny", d_model: int = 32, d_hidden: int = 64) -> dict:
     """The walkthrough (/) for one token: its router probabilities, the experts that ran and their weights,
-    and the sentence's load; from the trained language model's layer `lm_layer` when `trained`, else from
-    the sidebar's random layer."""
+    and the sentence's load. With `trained` (and a sentence): MoE layer `lm_layer` of the shipped olmoe-tiny
+    nearest `num_experts`, fed the hidden states the model gave that layer (or moeviz's older moeviz-lm when
+    `model` names it); else the sidebar's random layer on olmoe-tiny's tokens of the sentence (or random vectors)."""
     import torch
     from moeviz.config import MoEConfig
+    from moeviz.hf.model import load_checkpoint
+    from moeviz.hf.shipped import as_moe_layer, layer_inputs, nearest_olmoe, sentence_tokens
     from moeviz.layer import MoELayer
     from moeviz.lm.shipped import load_shipped
+    from moeviz.text import MAX_TOKENS, embed_tokens
     from moeviz.walkthrough import load_summary, run_walkthrough, token_view, walkthrough_inputs
 
-    if trained and source == "sentence":
+    if trained and source == "sentence" and model == "moeviz-lm":
         run = load_shipped(num_experts, top_k, capacity_factor).walkthrough(text, lm_layer)
+    elif trained and source == "sentence":
+        checkpoint = load_checkpoint(nearest_olmoe(num_experts)[1])
+        k = max(1, min(top_k, checkpoint.info()["num_experts"]))
+        lm_layer = min(lm_layer, len(checkpoint.blocks) - 1)  # as the page's layer picker does
+        labels, x = layer_inputs(checkpoint.route(text, states=True), lm_layer, MAX_TOKENS)
+        run = run_walkthrough(as_moe_layer(checkpoint.blocks[lm_layer], k, capacity_factor), labels, x)
     else:
         cfg = MoEConfig(num_experts=num_experts, top_k=MoEConfig.routed_top_k(router, top_k), router=router,
                         capacity_factor=capacity_factor, seed=seed, d_model=d_model, d_hidden=d_hidden,
                         device="cpu")
-        labels, x = walkthrough_inputs(source, text, vector_seed, cfg.d_model)
-        with torch.inference_mode():
-            run = run_walkthrough(MoELayer(cfg).eval(), labels, x)
+        if source == "sentence":
+            labels = sentence_tokens(text, MAX_TOKENS)
+            x = embed_tokens(labels, cfg.d_model, seed=0)
+        else:
+            labels, x = walkthrough_inputs(source, text, vector_seed, cfg.d_model)
+        run = run_walkthrough(MoELayer(cfg).eval(), labels, x)
     token = min(token, len(run.labels) - 1)  # as the page does: a token past the sentence's end is its last
     view = token_view(run.trace, token, run.labels)
     summary = load_summary(run.trace)
@@ -95,14 +111,19 @@ def compute_numbers(num_experts: int, top_k: int, router: str, capacity_factor: 
             "rule_of_thumb_share": round(float(s["rule_of_thumb_share"]), 4)}
 
 
-def variants_numbers(num_experts: int, top_k: int, seed: int, capacity_factor: float | None, text: str,
-                     bias_steps: int, d_model: int = 32) -> dict:
-    """/variants: the sentence through every router variant: experts per token and load, per variant."""
-    from moeviz.variants import run_variants, variant_summary
-    from moeviz.walkthrough import walkthrough_inputs
+def variants_numbers(num_experts: int, top_k: int, capacity_factor: float | None, text: str, bias_steps: int,
+                     lm_layer: int = 0) -> dict:
+    """/variants: the router scores of MoE layer `lm_layer` of the shipped olmoe-tiny nearest `num_experts` for
+    the sentence, through every router variant: experts per token and load, per variant."""
+    from moeviz.hf.model import load_checkpoint
+    from moeviz.hf.shipped import nearest_olmoe, variants_on_logits
+    from moeviz.variants import variant_summary
 
-    _, x = walkthrough_inputs("sentence", text, 0, d_model)
-    rows = variant_summary(run_variants(x, num_experts, top_k, seed, capacity_factor, bias_steps))
+    checkpoint = load_checkpoint(nearest_olmoe(num_experts)[1])
+    k = max(1, min(top_k, checkpoint.info()["num_experts"]))
+    lm_layer = min(lm_layer, len(checkpoint.blocks) - 1)  # as the page's layer picker does
+    logits = checkpoint.route(text).traces[lm_layer].router_logits
+    rows = variant_summary(variants_on_logits(logits, k, capacity_factor, bias_steps))
     return {f"{key}:{row['variant']}": row[key] for row in rows
             for key in ("mean experts/token", "tokens with no expert", "max/mean load")}
 

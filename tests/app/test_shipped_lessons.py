@@ -18,6 +18,9 @@ def _claims_walkthrough(numbers, at, view):
     assert numbers["experts_run_count"] == 2  # "k = 2", "2 expert computations, not 8", "only 2 of the 8"
     answer = " ".join(md.value for md in at.markdown)
     assert "**2 of 8 experts run**" in answer
+    assert f"“{numbers['token_text']}”" in answer
+    if "“␣" in view.notes:  # the notes name the token: the one the page follows
+        assert f"“{numbers['token_text']}”" in view.notes
     for expert, weight in zip(numbers["experts_run"], numbers["weights_run"]):
         assert f"expert **{expert}** (weight {weight:.2f})" in answer  # the page's numbers are the recipe's
     assert math.isclose(sum(numbers["weights_run"]), 1.0, abs_tol=0.01)  # "renormalised to sum to 1"

@@ -15,7 +15,8 @@ from moeviz.lessons import Lesson, Question, View
 from moeviz.lessons.folders import available_lessons, open_lesson
 from moeviz.lessons.handout import lesson_html, lesson_notebook, printed_numbers
 from moeviz.lessons.recipes import capacity_numbers, walkthrough_numbers
-from moeviz.walkthrough import walkthrough_inputs
+from moeviz.hf.shipped import sentence_tokens
+from moeviz.text import embed_tokens
 
 ROOT = Path(__file__).resolve().parents[2]  # the notebook runs where moeviz is importable, as a student would
 SHARED = {"num_experts": "6", "top_k": "2", "router": "softmax_topk", "balance_weight": "0.01",
@@ -46,7 +47,7 @@ def test_walkthrough_numbers_are_the_layers():
                             source="sentence", text="Experts take turns", vector_seed=0, token=1, trained=False,
                             lm_layer=0)
     cfg = MoEConfig(num_experts=6, top_k=2, seed=3, d_model=32, d_hidden=64, device="cpu")
-    labels, x = walkthrough_inputs("sentence", "Experts take turns", 0, 32)
+    x = embed_tokens(sentence_tokens("Experts take turns"), 32, seed=0)  # the tokens every page uses
     with torch.inference_mode():
         _, trace = MoELayer(cfg).eval()(x)
     probs = trace.router_probs[1]
