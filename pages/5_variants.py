@@ -9,7 +9,7 @@ from moeviz.app.runners import checkpoint_model, checkpoint_routing, olmoe_layer
 from moeviz.app.textbox import text_box
 from moeviz.app.trained_source import pick_olmoe
 from moeviz.hf.shipped import shipped_olmoe
-from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
+from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY, SWITCH_EVAL_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.glossary import MEASURES
@@ -33,6 +33,7 @@ intro.caption(f"Every gating rule below gets the same router scores (logits): th
               "capacity factor " +
               (f"{capacity:g}." if capacity is not None else
                f"off (Switch still uses {DEFAULT_SWITCH_CAPACITY:g}, its training factor, here at inference too; "
+               f"Switch's reference code, Mesh TensorFlow's MoE1D, evaluates with {SWITCH_EVAL_CAPACITY:g}; "
                f"expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
 intro.caption(escape_markdown(model.describe()))
 st.caption(f"**Used here:** N = {model.info()['num_experts']} · k = {k} · capacity factor "

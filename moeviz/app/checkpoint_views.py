@@ -204,8 +204,9 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
     not_chosen, dropped, gained = (sum(bool(r[c]) for r in rows)
                                    for c in ("lost (not chosen)", "lost (dropped)", "gained"))
     limit = f" (C = {w.trace.capacity} slots per expert)" if w.trace.capacity else " (no capacity limit)"
-    lost = (f"Of {trace.num_tokens} tokens, {not_chosen} lose an expert the variant does not choose, "
-            f"{gained} gain one, and {dropped} lose a chosen expert to capacity{limit}: a dropped slot skips that "
+    lost = (f"Under the variant, {not_chosen} of the {trace.num_tokens} tokens no longer get one or more of the "
+            f"experts the model chose, {gained} get an expert the model did not choose, and {dropped} lose an "
+            f"expert the variant chose to capacity{limit}: a dropped slot skips that "
             "expert (dotted outline). Under expert choice the experts pick: an expert that did not pick a token "
             "counts as dropped for it and has no outline at all. ")
     st.caption(lost + "The table lists every token whose experts change.")
