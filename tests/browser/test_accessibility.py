@@ -54,6 +54,7 @@ ACTIONS = {
     "/variants": ("/variants", "new sentence", lambda pg: _type(pg, "Sentence", "Experts take turns", "Enter")),
     "/quiz": ("/quiz?q=7", "Reveal", lambda pg: _click(pg, "Reveal the answer", "Score this session")),
     "/glossary": ("/glossary", None, None),
+    "/replicas": ("/replicas", None, None),
 }
 
 
