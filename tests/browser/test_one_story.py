@@ -50,14 +50,15 @@ def _largest_layer_trace(path):
     return path
 
 
-@pytest.mark.xfail(strict=False, reason="issue 18: the 58 MB upload did not finish in one loaded run (passed alone)")
+@pytest.mark.xfail(strict=False, reason="issue 18: after the merges of 2026-12-04 the 58 MB trace was not shown "
+                                        "within 120 s in a loaded run (12 s on its branch); not yet diagnosed")
 def test_heatmap_with_a_1024_layer_trace_stays_quick(page, streamlit_server, tmp_path):
     trace = _largest_layer_trace(tmp_path / "trace.json")
     page.set_viewport_size({"width": 1024, "height": 900})
     open_app(page, streamlit_server, "/heatmap")
     page.get_by_test_id("stPlotlyChart").first.wait_for(state="visible")
     start = time.perf_counter()
-    page.locator("input[type=file]").set_input_files(str(trace))
+    page.locator('[data-testid="stMain"] input[type=file]').set_input_files(str(trace))  # not the lesson's
     page.get_by_text("Showing the uploaded trace").first.wait_for(state="visible", timeout=120_000)
     wait_for_app(page)
     assert_no_exception(page)

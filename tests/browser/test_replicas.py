@@ -25,7 +25,8 @@ def test_example_dump_plan_at_three_widths(page, streamlit_server):
 def upload(page, base_url: str, link: str, path, shown: str) -> None:
     """Open /replicas at `link`, upload the file at `path`, wait until `shown` is on the page."""
     open_app(page, base_url, link)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    # The page's uploader, not the sidebar's lesson-file one.
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     page.get_by_text(shown).wait_for(timeout=60_000)
     wait_for_app(page)
     assert_no_exception(page)
