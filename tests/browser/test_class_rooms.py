@@ -22,7 +22,9 @@ from tests.redis_server import RedisServer, require_redis_server  # noqa: E402
 # Not yet seen passing as a whole on this 2-core machine after the merges of 2026-12-04 (the follow test met its
 # 2 s in one quiet run and missed it by 0.2 s under load; the presenter-play tests were split and not rerun):
 # they run, and report, but do not fail CI until a quiet run shows them green (issue 20 stays open).
-pytestmark = pytest.mark.xfail(strict=False, reason="class rooms in Chromium: not yet verified stable on 2 cores")
+# The timeout bounds what an unfinished scenario can cost CI (9 tests) while it is not yet verified.
+pytestmark = [pytest.mark.xfail(strict=False, reason="class rooms in Chromium: not yet verified stable on 2 cores"),
+              pytest.mark.timeout(150)]
 
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
