@@ -155,8 +155,7 @@ def plan_section(summary, index: int):
 
 def every_layer(summary, gpus: int, replicas: int, nodes: int):
     st.subheader("Every layer")
-    loads = summary.load() / summary.load().sum(axis=1, keepdims=True)
-    app.chart(layer_load_heatmap(loads, [s.layer for s in summary.layers]), key="routes_layer_loads")
+    app.chart(layer_load_heatmap(summary.load_share(), [s.layer for s in summary.layers]), key="routes_layer_loads")
     st.dataframe(views.layer_table(summary, gpus, replicas, nodes), hide_index=True)
     st.caption("Two measures of the same skew: max/mean per expert (the busiest expert over the average one, as "
                "on moeviz's other pages; 1 = even) and balancedness, mean/max per GPU (what SGLang logs and vLLM's "

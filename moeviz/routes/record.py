@@ -71,6 +71,12 @@ class Summary:
         """(layers, E) tokens per expert: what a replication planner reads."""
         return np.array([s.tokens_per_expert for s in self.layers], dtype=np.int64).reshape(len(self.layers), -1)
 
+    def load_share(self) -> np.ndarray:
+        """(layers, E) each layer's share of its copies per expert; 0 across a layer with none (a dense layer)."""
+        load = self.load().astype(np.float64)
+        totals = load.sum(axis=1, keepdims=True)
+        return np.divide(load, totals, out=np.zeros_like(load), where=totals > 0)
+
     def to_dict(self) -> dict:
         """The JSON shape of `python -m moeviz.routes summary --json`."""
         return {"format": self.format, "layers": [s.to_dict() for s in self.layers]}

@@ -162,3 +162,12 @@ def test_layer_table_measures(ids):
         assert row["balancedness, 4 GPUs"] == round(per_gpu.mean() / per_gpu.max(), 3)
         assert row["with 4 replicas"] >= row["balancedness, 4 GPUs"]
         np.testing.assert_allclose(default_plan(E, 4).gpu_load(load), per_gpu)
+
+
+
+def test_load_share_is_each_layers_share_and_zero_for_an_empty_layer():
+    from moeviz.routes.record import LayerSummary, Summary
+    summary = Summary("moeviz", [LayerSummary(0, 4, 2, [6, 2, 0]), LayerSummary(1, 0, 2, [0, 0, 0])])
+    share = summary.load_share()
+    np.testing.assert_allclose(share[0], np.array([6, 2, 0]) / 8)  # the plain division
+    np.testing.assert_array_equal(share[1], np.zeros(3))  # no NaN for a layer without copies
