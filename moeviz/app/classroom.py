@@ -218,18 +218,31 @@ def _reveal() -> None:
         st.session_state[_NOTICE] = str(problem)
 
 
+def publish_view() -> dict | None:
+    """In a teacher's session, put this view in the room now if it changed; return it (None for anyone else).
+
+    The fragment below calls it every PUBLISH_EVERY_S; a callback that changes the view inside a fragment of
+    its own (the walkthrough's Prev / Next) calls it at once, after writing the new value into the link, so
+    students do not wait for that fragment's run and the next tick. Raises RoomError from the store."""
+    room = _room()
+    if not room or room["role"] != "teacher":
+        return None
+    view = _teacher_view()
+    text = json.dumps(view, sort_keys=True)
+    if text != room["published"]:
+        room_store().publish(room["code"], room["token"], view)
+        room["published"] = text
+    return view
+
+
 @st.fragment(run_every=PUBLISH_EVERY_S)
 def _teacher_room() -> None:
     room = _room()
     if not room or room["role"] != "teacher":
         return
-    view = _teacher_view()
-    text = json.dumps(view, sort_keys=True)
     store = room_store()
     try:
-        if text != room["published"]:
-            store.publish(room["code"], room["token"], view)
-            room["published"] = text
+        view = publish_view()
         state = store.room(room["code"])
     except RoomError as problem:
         st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")

@@ -11,9 +11,11 @@ from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, par
 from moeviz.app.presenter import locked, presenting
 from moeviz.app.runners import TokenSource, Walkthrough
 from moeviz.app.steps import STEPS, show_misreading, show_untrained_router
+from moeviz.app.classroom import publish_view
 from moeviz.app.url import set_url_value, url_value
 from moeviz.app.textbox import MAX_TEXT_CHARS, text_box
 from moeviz.lm.analysis import subword_note
+from moeviz.rooms import RoomError
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown
 from moeviz.walkthrough import SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
 
@@ -87,7 +89,18 @@ def compare_untrained(walk: Walkthrough, view) -> None:
 
 
 def _go_to(step: int) -> None:
-    st.session_state["step"] = step  # a callback runs before the widgets, so it may set the control's state
+    # A callback runs before the widgets, so it may set the control's state; the link gets the step now too,
+    # so that a class room's students see it while this fragment is still drawing the step.
+    st.session_state["step"] = step
+    _step_picked()
+
+
+def _step_picked() -> None:
+    set_url_value("step", int(st.session_state["step"] or 1))
+    try:
+        publish_view()
+    except RoomError:
+        pass  # the room's own fragment says what went wrong on its next tick
 
 
 @st.fragment
@@ -105,7 +118,7 @@ def stepper(walk: Walkthrough, token: int) -> None:
         names_col = st.container()
     with names_col:
         st.segmented_control("Step", list(range(1, len(STEPS) + 1)), key="step", required=True, width="stretch",
-                             disabled=step_locked,
+                             disabled=step_locked, on_change=_step_picked,
                              # (presenter mode: numbers only, so the row fits 1024 px; the heading names the step)
                              format_func=str if compact else lambda i: f"{i} · {STEP_NAMES[i - 1]}",
                              label_visibility="collapsed")

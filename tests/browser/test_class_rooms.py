@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from _harness import (ARTIFACTS, DEFAULT_TIMEOUT_MS, REPO_ROOT, StreamlitServer, assert_no_console_errors,
-                      assert_no_exception, collect_errors, open_app, wait_for_app)
+                      assert_no_exception, collect_errors, open_app, screenshot, wait_for_app)
 
 sys.path.insert(0, str(REPO_ROOT))
 from moeviz.lessons.folders import available_lessons, open_lesson  # noqa: E402
@@ -22,9 +22,10 @@ from tests.redis_server import RedisServer, require_redis_server  # noqa: E402
 # Not yet seen passing as a whole on this 2-core machine after the merges of 2026-12-04 (the follow test met its
 # 2 s in one quiet run and missed it by 0.2 s under load; the presenter-play tests were split and not rerun):
 # they run, and report, but do not fail CI until a quiet run shows them green (issue 20 stays open).
-# The timeout bounds what an unfinished scenario can cost CI (9 tests) while it is not yet verified.
-pytestmark = [pytest.mark.xfail(strict=False, reason="class rooms in Chromium: not yet verified stable on 2 cores"),
-              pytest.mark.timeout(150)]
+# No pytest-timeout of their own: its signal interrupts Playwright's sync API mid-call and leaves the session's
+# browser unusable for every later test (CI of 2026-12-04); Playwright's own timeouts end a stuck step cleanly.
+# conftest.RUN_LAST runs this file after the other browser tests.
+pytestmark = pytest.mark.xfail(strict=False, reason="class rooms in Chromium: not yet verified stable on 2 cores")
 
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
@@ -35,12 +36,30 @@ NEW_PARTS = (".st-key-lesson_bar", ".st-key-room_student", ".st-key-room_teacher
              ".st-key-room_panel")
 
 
-def new_page(chromium, width=1400, height=1000):
-    context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    page = context.new_page()
-    page.console_errors = collect_errors(page)
-    return page
+@pytest.fixture
+def new_page(request, chromium):
+    """Call it for a page in a new browser context (its own Streamlit session). At the end of the test every
+    context is closed (a following student's page polls its room every 0.25 s for as long as it is open), after
+    a screenshot of each page if the test failed."""
+    contexts = []
+
+    def make(width=1400, height=1000):
+        context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.console_errors = collect_errors(page)
+        return page
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for i, context in enumerate(contexts):
+        try:
+            if failed:
+                for page in context.pages:
+                    screenshot(page, f"FAILED-{request.node.name}-{i}")
+        finally:
+            context.close()
 
 
 def button(page, key: str):
@@ -191,8 +210,8 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     assert all(d < FOLLOW_LIMIT_S for d in delays.values()), delays  # checked last: the rest runs regardless
 
 
-def test_student_follows_the_teacher(chromium, streamlit_server):
-    teacher, student = new_page(chromium), new_page(chromium)
+def test_student_follows_the_teacher(new_page, streamlit_server):
+    teacher, student = new_page(), new_page()
     follow_scenario(teacher, student, streamlit_server, streamlit_server, "one server", shots=True)
     for page in (teacher, student):
         assert_no_exception(page)
@@ -200,29 +219,29 @@ def test_student_follows_the_teacher(chromium, streamlit_server):
         assert_no_console_errors(page)
 
 
-def test_two_servers_share_redis(chromium, monkeypatch):
+def test_two_servers_share_redis(new_page, monkeypatch):
     require_redis_server()
     with RedisServer() as redis:
         monkeypatch.setenv("MOEVIZ_REDIS_URL", redis.url)
         a = StreamlitServer(REPO_ROOT / "app.py", log_path=ARTIFACTS / "streamlit-redis-a.log")
         b = StreamlitServer(REPO_ROOT / "app.py", log_path=ARTIFACTS / "streamlit-redis-b.log")
         with a, b:
-            teacher, student = new_page(chromium), new_page(chromium)
+            teacher, student = new_page(), new_page()
             follow_scenario(teacher, student, a.url, b.url, "two servers, redis")
             for page in (teacher, student):
                 assert_no_exception(page)
                 assert_no_console_errors(page)
 
 
-def test_lesson_round_trips_through_save_and_open(chromium, streamlit_server, tmp_path):
-    first = new_page(chromium)
+def test_lesson_round_trips_through_save_and_open(new_page, streamlit_server, tmp_path):
+    first = new_page()
     open_app(first, streamlit_server, "/?trained=0")
     open_named_lesson(first, "moe-at-scale")
     with first.expect_download() as saved:
         button(first, "lesson_save").click()
     path = tmp_path / "saved.json"
     saved.value.save_as(path)
-    second = new_page(chromium)
+    second = new_page()
     open_app(second, streamlit_server, "/?trained=0")
     open_panel(second, "Lesson")
     second.locator('.st-key-lesson_panel input[type="file"]').set_input_files(str(path))
@@ -244,9 +263,9 @@ def next_on_screen(page, height: int) -> None:
 
 @pytest.mark.parametrize("name", ["top-k-routing-in-15-minutes", "load-balancing", "moe-at-scale"])
 @pytest.mark.parametrize("width, height", [(1920, 1080), (1024, 768)])
-def test_shipped_lessons_play_in_presenter_mode(chromium, streamlit_server, width, height, name):
+def test_shipped_lessons_play_in_presenter_mode(new_page, streamlit_server, width, height, name):
     views = open_lesson(name, available_lessons(dirs=[])).views
-    page = new_page(chromium, width, height)
+    page = new_page(width, height)
     open_app(page, streamlit_server, "/?present=1&trained=0")
     open_named_lesson(page, name)
     button(page, "lesson_start").click()
