@@ -77,10 +77,13 @@ def go_to(page, page_info) -> None:
     wait_for_app(page)
 
 
-@pytest.mark.parametrize("offset", range(len(PRESETS)), ids=lambda o: f"offset{o}")
+# Two offsets, half the presets apart: every preset is clicked on at least two pages and every page gets two
+# different presets. All eight offsets (every preset on every page) cost CI four minutes for a widget-identity
+# bug that did not depend on the pair (the sidebar's widgets are the same code on every page).
+@pytest.mark.parametrize("offset", (0, len(PRESETS) // 2), ids=lambda o: f"offset{o}")
 def test_every_preset_sticks_on_every_page(page, streamlit_server, offset):
-    """Across the 8 offsets, every preset is clicked on every page: it shows, and still shows after a page change
-    (a full rerun in which the browser sends the widgets' values back). The presets stay open across pages."""
+    """Every preset is clicked on a page: it shows, and still shows after a page change (a full rerun in which the
+    browser sends the widgets' values back). The presets stay open across pages."""
     open_app(page, streamlit_server, "/?num_experts=12&top_k=3&balance_weight=0.3&capacity_factor=2&seed=5")
     open_presets(page)
     for i, page_info in enumerate(PAGES):
