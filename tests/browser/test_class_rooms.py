@@ -58,6 +58,8 @@ def new_page(request, chromium):
             if failed:
                 for page in context.pages:
                     screenshot(page, f"FAILED-{request.node.name}-{i}")
+                    print(f"page {i} at {page.url}; errors: {getattr(page, 'console_errors', [])[:3]}",
+                          file=sys.stderr)
         finally:
             context.close()
 
@@ -113,7 +115,7 @@ def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> 
     """Seconds from the teacher's action until the student's address shows `url_part`."""
     wait_for_app(teacher)  # the teacher's last change has finished: the click lands on the page as shown
     start = time.monotonic()
-    teacher_action()
+    start = teacher_action() or start  # an action that had to retry says when the effective one happened
     student.wait_for_function(f"() => window.location.href.includes({json.dumps(url_part)})", timeout=20_000,
                               polling=50)
     delay = time.monotonic() - start
@@ -162,9 +164,20 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     }
 
     def knob():
+        """Experts (N) one to the right; returns when the key press took (a press that lands while the page
+        redraws its sidebar is lost, as a person's would be; the person presses again, and so does this)."""
         slider = teacher.get_by_test_id("stSidebar").get_by_role("slider").first  # Experts (N)
-        slider.focus()
-        teacher.keyboard.press("ArrowRight")
+        for _ in range(5):
+            pressed = time.monotonic()
+            slider.focus()
+            teacher.keyboard.press("ArrowRight")
+            try:  # the teacher's own link says the press took
+                teacher.wait_for_function("() => location.search.includes('num_experts=9')", timeout=3_000,
+                                          polling=50)
+                return pressed
+            except Exception:
+                wait_for_app(teacher)
+        raise AssertionError("the teacher's Experts slider did not move")
 
     delays["knob"] = follow_delay(teacher, student, knob, "num_experts=9", f"{label}: knob")
     student.get_by_text("Sparse vs dense compute").first.wait_for()
