@@ -5,7 +5,7 @@
 # tests/deploy, and the class rooms' tests start their own on free ports; the packages' services are never used)
 # and the .venv from requirements-test.txt --
 # then runs the whole pytest suite (unit, AppTest, browser). Extra arguments go to pytest, e.g.
-# `bash scripts/test.sh -m "not browser"` or `bash scripts/test.sh tests/browser`.
+# `bash scripts/test.sh -m "not browser and not slow"` (the quick loop) or `bash scripts/test.sh tests/browser`.
 # Without Chromium the browser tests skip, except with CI=true where they fail. Screenshots and logs: artifacts/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,4 +33,22 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q -r requirements-test.txt
 
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Quick tests run on several workers (pytest-xdist, one per core, at most 4; MOEVIZ_TEST_WORKERS=1 runs all in one
+# process); browser and slow tests always run one after another in one process (tests/conftest.py groups them).
+workers="${MOEVIZ_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}"
+[ "$workers" -gt 4 ] && workers=4
+pytest=(.venv/bin/python -m pytest -q -p no:cacheprovider)
+if [ "$workers" -le 1 ]; then
+    exec "${pytest[@]}" "$@"
+elif [ "$#" -eq 0 ]; then
+    # The whole suite in two phases: the quick tests in parallel, then the browser and slow ones alone on the
+    # machine (their timings -- follow delays, load ratios, page starts -- are measured without a neighbour).
+    quick=0
+    "${pytest[@]}" -n "$workers" -m "not browser and not slow" || quick=$?
+    rest=0
+    "${pytest[@]}" -m "browser or slow" || rest=$?
+    echo "test.sh: quick tests exit $quick, browser and slow tests exit $rest"
+    [ "$quick" -eq 0 ] && [ "$rest" -eq 0 ]
+else
+    exec "${pytest[@]}" -n "$workers" --dist loadgroup "$@"
+fi
