@@ -34,20 +34,20 @@ fi
 .venv/bin/python -m pip install -q -r requirements-test.txt
 
 # Quick tests run on several workers (pytest-xdist, one per core, at most 4; MOEVIZ_TEST_WORKERS=1 runs all in one
-# process); browser and slow tests always run one after another in one process (tests/conftest.py groups them).
+# process); browser and `timing` tests always run one after another in one process (tests/conftest.py groups them).
 workers="${MOEVIZ_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}"
 [ "$workers" -gt 4 ] && workers=4
 pytest=(.venv/bin/python -m pytest -q -p no:cacheprovider)
 if [ "$workers" -le 1 ]; then
     exec "${pytest[@]}" "$@"
 elif [ "$#" -eq 0 ]; then
-    # The whole suite in two phases: the quick tests in parallel, then the browser and slow ones alone on the
-    # machine (their timings -- follow delays, load ratios, page starts -- are measured without a neighbour).
+    # The whole suite in two phases: everything but the browser and `timing` tests in parallel, then those alone
+    # on the machine (follow delays, load ratios and page starts are measured without a neighbour).
     quick=0
-    "${pytest[@]}" -n "$workers" -m "not browser and not slow" || quick=$?
+    "${pytest[@]}" -n "$workers" -m "not browser and not timing" || quick=$?
     rest=0
-    "${pytest[@]}" -m "browser or slow" || rest=$?
-    echo "test.sh: quick tests exit $quick, browser and slow tests exit $rest"
+    "${pytest[@]}" -m "browser or timing" || rest=$?
+    echo "test.sh: parallel phase exit $quick, browser and timing phase exit $rest"
     [ "$quick" -eq 0 ] && [ "$rest" -eq 0 ]
 else
     exec "${pytest[@]}" -n "$workers" --dist loadgroup "$@"

@@ -19,13 +19,14 @@ sys.path.insert(0, str(REPO_ROOT))
 from moeviz.lessons.folders import available_lessons, open_lesson  # noqa: E402
 from tests.redis_server import RedisServer, require_redis_server  # noqa: E402
 
-# Not yet seen passing as a whole on this 2-core machine after the merges of 2026-12-04 (the follow test met its
-# 2 s in one quiet run and missed it by 0.2 s under load; the presenter-play tests were split and not rerun):
-# they run, and report, but do not fail CI until a quiet run shows them green (issue 20 stays open).
 # No pytest-timeout of their own: its signal interrupts Playwright's sync API mid-call and leaves the session's
 # browser unusable for every later test (CI of 2026-12-04); Playwright's own timeouts end a stuck step cleanly.
 # conftest.RUN_LAST runs this file after the other browser tests.
-pytestmark = pytest.mark.xfail(strict=False, reason="class rooms in Chromium: not yet verified stable on 2 cores")
+# The two follow scenarios run, and report, without failing CI: in quiet runs on 2 cores on 2026-12-04 they failed
+# more often than not (the student left on the old page after the teacher's page change, or a follow delay over
+# 2 s); issue 20 stays open for them. The lesson tests passed in every run and count.
+FOLLOW_FLAKY = pytest.mark.xfail(strict=False, reason="issue 20: following the teacher in Chromium is not yet "
+                                                      "reliable on 2 cores (see the comment above)")
 
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
@@ -223,6 +224,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     assert all(d < FOLLOW_LIMIT_S for d in delays.values()), delays  # checked last: the rest runs regardless
 
 
+@FOLLOW_FLAKY
 def test_student_follows_the_teacher(new_page, streamlit_server):
     teacher, student = new_page(), new_page()
     follow_scenario(teacher, student, streamlit_server, streamlit_server, "one server", shots=True)
@@ -232,6 +234,7 @@ def test_student_follows_the_teacher(new_page, streamlit_server):
         assert_no_console_errors(page)
 
 
+@FOLLOW_FLAKY
 def test_two_servers_share_redis(new_page, monkeypatch):
     require_redis_server()
     with RedisServer() as redis:

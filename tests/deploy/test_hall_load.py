@@ -20,7 +20,7 @@ from _hall import ROOT, Hall
 from conftest import require_hall_packages
 from streamlit_client import Session
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing]  # its p95 ratio must not share the cores
 
 SESSIONS, ROUNDS, MOVES_PER_ROUND = 30, 3, 1  # ~1.5 min on 2 cores: the one process is the slow half
 SETTINGS = [(n, s) for s in range(8) for n in (4, 8, 16, 32)]  # (num_experts, seed), as tests/load/loadtest.py

@@ -63,6 +63,7 @@ def test_demo_runs_without_drops_first_then_drops_under_capacity_and_matches_the
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.timeout(600)
 def test_the_page_default_skewed_step_is_the_slower_one():
     """The page's default run on this machine: the skewed step (no drops) is slower than the balanced one.
