@@ -182,10 +182,11 @@ def _room_tools() -> None:
 
 # --- the teacher's side -------------------------------------------------------------------------------------
 
-def _teacher_view() -> dict:
-    """What students should see now: this page and its link, and the lesson view's question when it is on."""
+def _teacher_view(changes: dict[str, str] | None = None) -> dict:
+    """What students should see now: this page and its link (with `changes` made), and the lesson view's
+    question when it is on."""
     page = current_page_url()
-    params = {k: v for k, v in current_params().items() if k not in PRESENTER_KEYS}
+    params = {k: v for k, v in {**current_params(), **(changes or {})}.items() if k not in PRESENTER_KEYS}
     view = {"page": page, "params": params, "title": (page_for_url(page).label if page_for_url(page) else page)}
     now = playing()
     if now and now[1].page == page and now[1].question is not None:
@@ -218,16 +219,16 @@ def _reveal() -> None:
         st.session_state[_NOTICE] = str(problem)
 
 
-def publish_view() -> dict | None:
+def publish_view(changes: dict[str, str] | None = None) -> dict | None:
     """In a teacher's session, put this view in the room now if it changed; return it (None for anyone else).
 
     The fragment below calls it every PUBLISH_EVERY_S; a callback that changes the view inside a fragment of
-    its own (the walkthrough's Prev / Next) calls it at once, after writing the new value into the link, so
-    students do not wait for that fragment's run and the next tick. Raises RoomError from the store."""
+    its own (the walkthrough's Prev / Next) calls it at once with the link `changes` its run is about to make,
+    so students do not wait for that fragment's run and the next tick. Raises RoomError from the store."""
     room = _room()
     if not room or room["role"] != "teacher":
         return None
-    view = _teacher_view()
+    view = _teacher_view(changes)
     text = json.dumps(view, sort_keys=True)
     if text != room["published"]:
         room_store().publish(room["code"], room["token"], view)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text
+from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text, url_text
 from moeviz.app.presenter import locked, presenting
 from moeviz.app.runners import TokenSource, Walkthrough
 from moeviz.app.steps import STEPS, show_misreading, show_untrained_router
@@ -89,16 +89,16 @@ def compare_untrained(walk: Walkthrough, view) -> None:
 
 
 def _go_to(step: int) -> None:
-    # A callback runs before the widgets, so it may set the control's state; the link gets the step now too,
-    # so that a class room's students see it while this fragment is still drawing the step.
-    st.session_state["step"] = step
+    st.session_state["step"] = step  # a callback runs before the widgets, so it may set the control's state
     _step_picked()
 
 
 def _step_picked() -> None:
-    set_url_value("step", int(st.session_state["step"] or 1))
+    """A class room's students get the new step now, not after this fragment has drawn it and the room's next
+    tick. Only the room hears it here: the link is written by the fragment's run (a link written from a callback
+    of a fragment run stayed on the server and never reached the browser's address bar)."""
     try:
-        publish_view()
+        publish_view({"step": url_text(int(st.session_state["step"] or 1))})
     except RoomError:
         pass  # the room's own fragment says what went wrong on its next tick
 
