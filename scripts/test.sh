@@ -44,9 +44,10 @@ elif [ "$#" -eq 0 ]; then
     # The whole suite in two phases: everything but the browser and `timing` tests in parallel, then those alone
     # on the machine (follow delays, load ratios and page starts are measured without a neighbour).
     quick=0
-    "${pytest[@]}" -n "$workers" -m "not browser and not timing" || quick=$?
+    # (--durations: CI's log then says where the time went.)
+    "${pytest[@]}" -n "$workers" -m "not browser and not timing" --durations=10 || quick=$?
     rest=0
-    "${pytest[@]}" -m "browser or timing" || rest=$?
+    "${pytest[@]}" -m "browser or timing" --durations=30 || rest=$?
     echo "test.sh: parallel phase exit $quick, browser and timing phase exit $rest"
     [ "$quick" -eq 0 ] && [ "$rest" -eq 0 ]
 else
