@@ -58,6 +58,11 @@ def _is_browser_item(item) -> bool:
         return False
 
 
+# The class rooms' long multi-context scenarios (two still non-strict xfail) run after every other browser test:
+# whatever they leave behind (a stuck Chromium context, a busy machine) cannot cost the page tests their result.
+RUN_LAST = {"test_class_rooms.py"}
+
+
 def pytest_collection_modifyitems(config, items):
     # Note: this hook sees every collected item, not only this folder's.
     browser, last, other = [], [], []
@@ -69,10 +74,6 @@ def pytest_collection_modifyitems(config, items):
             other.append(item)
     items[:] = other + browser + last
 
-
-# Long multi-context scenarios still marked xfail run after every other browser test: whatever they leave behind
-# (a stuck Chromium context, a slow machine) cannot cost the page tests their result.
-RUN_LAST = {"test_class_rooms.py"}
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
