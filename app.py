@@ -35,3 +35,5 @@ stepper(walk, token)
 st.download_button("Handout: the six steps with these numbers (HTML)", key="handout", on_click="ignore",
                    data=partial(walkthrough_handout, walk.run.trace, token, walk.run.labels, trained=walk.trained),
                    file_name="moeviz-handout.html", mime="text/html", icon=":material/description:")
+
+app.finish_page()

@@ -19,8 +19,12 @@ from moeviz.text import escape_markdown
 
 controls = app.sidebar("moeviz · Router heatmap")
 st.title("Router heatmap: a model reads your text")
+# In presenter mode the model, the text and their notes fold into one expander, so the first figure is on the
+# projector's first screen (768 px high too); the teacher opens it to type new text.
+inputs = app.fold("Model and text to route", icon=":material/tune:")
 # The upload comes first so the picker knows whether it is in use. In presenter mode these fold side by side.
-upload_box, about_box = st.columns(2) if app.presenting() else (st.container(), st.container())
+with inputs:
+    upload_box, about_box = st.columns(2) if app.presenting() else (st.container(), st.container())
 picker = upload_box.container()
 with upload_box, app.fold("Open a trace file instead"):
     upload = checkpoints.trace_upload()
@@ -52,8 +56,9 @@ elif (model := checkpoints.load_model(name, folder)) is not None:
     with about_box:
         st.caption(escape_markdown(model.describe()) + " Every number below is read from its router logits, "
                    "routed with its family's own rule.")
-    text = text_box(f"Any text. {model.name} reads {model.context} tokens at once; a longer text is routed in "
-                    f"windows of {model.context} tokens, each read on its own.")
+    with inputs:
+        text = text_box(f"Any text. {model.name} reads {model.context} tokens at once; a longer text is routed "
+                        f"in windows of {model.context} tokens, each read on its own.")
     if not text.strip():
         st.info("Type a sentence above (or pick an example) to see how the model's routers send its tokens to "
                 "experts.", icon=":material/edit:")
@@ -70,5 +75,8 @@ elif (model := checkpoints.load_model(name, folder)) is not None:
                         f"{len(model.windows(T))} windows of at most {model.context} tokens. Each window reads "
                         "only itself (attention starts afresh at its first token), as if it were a text of its "
                         "own.", icon=":material/view_week:")
-            st.caption(escape_markdown(subword_note(routing.tokens)))
+            with inputs:
+                st.caption(escape_markdown(subword_note(routing.tokens)))
             checkpoint_views.show(routing, lambda *args: checkpoint_what_if(name, str(folder), routing.text, *args))
+
+app.finish_page()

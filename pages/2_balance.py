@@ -9,3 +9,5 @@ started = sections.training(controls, settings)
 sections.results(settings, started)
 sections.z_loss()
 sections.precision(controls)
+
+app.finish_page()

@@ -12,3 +12,5 @@ sections.at_scale()
 sections.dropless(controls, batch)
 sections.inference(controls, batch)
 sections.device_limit(controls)
+
+app.finish_page()

@@ -12,3 +12,5 @@ sections.whole_model()
 device = sections.measured_time(layer)
 sections.scaling_sweeps(layer, device)
 sections.granularity(layer)
+
+app.finish_page()

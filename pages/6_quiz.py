@@ -69,6 +69,7 @@ with right:
 app.set_url_value("q", seed)
 if not kinds:
     st.info("Pick at least one kind of question.")
+    app.finish_page()
     st.stop()
 
 kind = None if tuple(kinds) == QUESTION_KINDS else kinds[seed % len(kinds)]
@@ -115,3 +116,5 @@ if st.session_state.get(_revealed_key(question)):
 
 st.divider()
 st.metric("Score this session", f"{len(score['right'])} / {len(score['asked'])}")
+
+app.finish_page()

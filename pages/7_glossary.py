@@ -23,3 +23,5 @@ st.header("Is routing healthy? Signals to watch")
 st.caption("What a real training run or serving system shows when routing works, and when it is failing.")
 # A static table: its cells wrap, where a dataframe cut the sentences off at the column width.
 st.table([{"signal": s, "healthy": ok, "failing": bad} for s, ok, bad in HEALTH_SIGNALS], hide_index=True)
+
+app.finish_page()

@@ -353,3 +353,5 @@ if loaded is not None:
     journeys_section(summary, layer_index, drops)
     logits_section(summary, layer_index)
 run_section(controls)
+
+app.finish_page()

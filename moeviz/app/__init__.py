@@ -14,6 +14,10 @@ shows a short warning and falls back), go back into the link every run, and trav
 st.page_link to the next page. A page's own st.page_link should pass `query_params=app.link_params()`.
 `Controls.top_k` is the k the learner picked; `controls.moe_config()` gives the k the router runs (Switch: 1).
 
+Every page also ends with one call (made before any st.stop() too):
+
+    app.finish_page()   # a teacher's class room gets the view this run drew (moeviz.app.classroom)
+
 Page-local values in the link (`text`, `token`, `step`, ...):
 
     text = st.text_input("Sentence", value=app.url_value("text", DEFAULT, app.parse_text(300)), key="text")
@@ -49,6 +53,7 @@ walkthrough's run, dense run, controls and caption for either token source; and 
 page's cached runner goes there too: keyed by primitives, its bound an entry of `runners.MAX_ENTRIES`.
 """
 from moeviz.app.charts import chart
+from moeviz.app.classroom import publish_at_end as finish_page
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.knobs import KnobUse, knobs_here, show_used
 from moeviz.app.layer_line import layer_line, layer_line_text
@@ -64,5 +69,5 @@ __all__ = [
     "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
     "parse_text",
     "cached_layer", "cached_walkthrough", "cached_dense",
-    "PAGES", "PageInfo", "KnobUse", "knobs_here", "show_used",
+    "PAGES", "PageInfo", "KnobUse", "knobs_here", "show_used", "finish_page",
 ]

@@ -1,12 +1,14 @@
 """Classroom mode on every page: the lesson (authoring in the sidebar, the bar on top), and class rooms.
 
-One call from the shared sidebar (moeviz.app.controls.sidebar) draws it all:
+Two calls: one from the shared sidebar (moeviz.app.controls.sidebar) draws it all, one ends every page's run:
 
     classroom.sidebar_section()
+    classroom.publish_at_end()        # app.finish_page()
 
 - A teacher presses "Start a class room": a code (8 characters, CODE_COUNT of them) and a join link
-  (`/?room=CODE`). A fragment publishes the teacher's view (page, link parameters, the lesson view's question)
-  to the room store whenever it changes (checked every PUBLISH_EVERY_S).
+  (`/?room=CODE`). The teacher's view (page, link parameters, the lesson view's question) goes to the room store
+  when it changed: early in each run (the shared knobs and the page), at its end (the page's own values), and
+  from the walkthrough stepper's callbacks. No timer.
 - A student opens the join link or types the code: a fragment polls the store every FOLLOW_EVERY_S and opens
   each new view of the teacher's exactly as its link would (without the teacher's presenter settings), until
   "Explore on my own"; "Follow again" comes back. An unknown or expired code says so and leaves the page as is.
@@ -33,9 +35,11 @@ from moeviz.lessons.schema import LessonError, View, question_from_dict, questio
 from moeviz.rooms import CODE_COUNT, RoomError, RoomStore, new_student_id, normalize_code, open_store, shown_code
 from moeviz.text import escape_markdown
 
-PUBLISH_EVERY_S = 0.25  # the teacher's side looks for a change this often (a dict comparison when nothing moved)
-FOLLOW_EVERY_S = 0.25  # a student's side reads the room this often: one store read. With the teacher's 0.25 s
-# and a page's own run (about 1 s on 2 cores), a change reaches students well within the 2 s the issue asks for.
+FOLLOW_EVERY_S = 0.25  # a student's side reads the room this often: one store read. The teacher publishes at
+# the end of each run (publish_at_end), so with a page's own run (about 1 s on 2 cores) a change reaches students
+# within the 2 s the issue asks for.
+POLL_EVERY_S = 1.0  # the teacher's live tally of a class poll reads the answers this often
+FOLLOW_RETRIES = 4  # opening one view again while the session is still on another page (see _should_open)
 _ROOM = "_moeviz_room"  # session state: this session's room (see _room)
 _ASKED = "_moeviz_asked"  # session state: {question id: Asked}, so a poll's answer is computed once
 _NOTICE = "_moeviz_room_notice"  # a message to show once on the next full run
@@ -222,9 +226,9 @@ def _reveal() -> None:
 def publish_view(changes: dict[str, str] | None = None) -> dict | None:
     """In a teacher's session, put this view in the room now if it changed; return it (None for anyone else).
 
-    The fragment below calls it every PUBLISH_EVERY_S; a callback that changes the view inside a fragment of
-    its own (the walkthrough's Prev / Next) calls it at once with the link `changes` its run is about to make,
-    so students do not wait for that fragment's run and the next tick. Raises RoomError from the store."""
+    publish_at_end calls it at the end of every page's run; a callback that changes the view inside a fragment
+    of its own (the walkthrough's Prev / Next) calls it at once with the link `changes` its run is about to
+    make, since that fragment's run does not reach the page's end. Raises RoomError from the store."""
     room = _room()
     if not room or room["role"] != "teacher":
         return None
@@ -236,15 +240,29 @@ def publish_view(changes: dict[str, str] | None = None) -> dict | None:
     return view
 
 
-@st.fragment(run_every=PUBLISH_EVERY_S)
-def _teacher_room() -> None:
-    room = _room()
-    if not room or room["role"] != "teacher":
-        return
-    store = room_store()
+def publish_at_end() -> None:
+    """The last call of every page's run (app.finish_page): a teacher's room gets the view this run drew, its
+    link complete. With the walkthrough stepper's callbacks (a fragment, whose runs do not reach the page's end)
+    that is every way a teacher's view changes, so the teacher's page needs no timer to publish: a timer's
+    fragment runs, every 0.25 s beside the teacher's own clicks, broke the teacher's page in Chromium ("Bad
+    delta path index", then a lost connection) and moved the page under the pointer between a click's aim and
+    its landing."""
     try:
-        view = publish_view()
-        state = store.room(room["code"])
+        publish_view()
+    except RoomError as problem:
+        room = _room()
+        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+
+
+def _teacher_room() -> None:
+    """The teacher's line on top of the page, and the class poll when the view asks a question.
+
+    It publishes first: the shared knobs are in the link by now, so a knob change or a new page reaches the
+    students at the start of the run, not after a long page (publish_at_end then adds the page's own values)."""
+    room = _room()
+    try:
+        publish_view()
+        state = room_store().room(room["code"])
     except RoomError as problem:
         st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
         return
@@ -252,13 +270,31 @@ def _teacher_room() -> None:
         st.warning(f"Class room {shown_code(room['code'])} has expired; start a new one in the sidebar.",
                    icon=":material/groups:")
         return
-    asked = _asked(view)
-    with st.container(key="room_teacher", border=asked is not None):
+    asked = _asked(_teacher_view())
+    if asked is None:
+        st.container(key="room_teacher").caption(f"Class room **{shown_code(room['code'])}** follows your view.")
+    else:
+        _teacher_poll(asked)
+
+
+@st.fragment(run_every=POLL_EVERY_S)
+def _teacher_poll(asked: Asked) -> None:
+    """The live tally of the students' answers, and Reveal (only while the view asks a question)."""
+    room = _room()
+    if not room or room["role"] != "teacher":
+        return
+    store = room_store()
+    try:
+        state = store.room(room["code"])
+        answers = store.answers(room["code"], asked.question_id) if state else []
+    except RoomError as problem:
+        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+        return
+    if state is None:
+        return
+    with st.container(key="room_teacher", border=True):
         st.caption(f"Class room **{shown_code(room['code'])}** follows your view.")
-        if asked is None:
-            return
         st.markdown(f"**Class poll:** {asked.prompt}")
-        answers = store.answers(room["code"], asked.question_id)
         show_tally(asked, answers, state.revealed)
         if state.revealed:
             st.markdown(f"The layer's answer: **{asked.answer}**")
@@ -286,8 +322,7 @@ def _follow() -> None:
         st.session_state[_NOTICE] = f"Class room {shown_code(room['code'])} has ended. You can explore on your own."
         st.rerun(scope="app")
     view = state.view
-    if view and (view["page"], view["params"]) != room["applied"]:
-        room["applied"] = (view["page"], view["params"])
+    if view and _should_open(room, view):
         request_view(View(view["page"], view["params"], view.get("title") or "view"),
                      extra={"room": room["code"]}, drop=PRESENTER_KEYS)
         open_requested_view()  # st.switch_page from the fragment: a full run of the view's page
@@ -299,6 +334,24 @@ def _follow() -> None:
         asked = _asked(view)
         if asked is not None:
             _student_poll(room, asked, state.revealed)
+
+
+def _should_open(room: dict, view: dict) -> bool:
+    """Whether to open the teacher's `view` now: once when it is new, and again (at most FOLLOW_RETRIES times)
+    while this session is not on its page.
+
+    The retry is there because a page switch can be undone: the browser's timer for this fragment may send a
+    run request stamped with the old page while the switch is under way, and Streamlit then runs the old page
+    again (its run request carries the page). Without a retry that student would stay behind until the teacher's
+    next change."""
+    target = (view["page"], view["params"])
+    if target != room["applied"]:
+        room["applied"], room["tries"] = target, 1
+        return True
+    if current_page_url() == view["page"] or room.get("tries", 0) >= FOLLOW_RETRIES:
+        return False
+    room["tries"] = room.get("tries", 0) + 1
+    return True
 
 
 def _send_answer(room: dict, asked: Asked, key: str) -> None:

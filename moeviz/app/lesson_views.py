@@ -21,6 +21,7 @@ from streamlit.util import calc_hash
 from moeviz.app.nav import PAGES
 from moeviz.app.params import (MAX_SEED, SHARED_KEYS, ParamError, capacity_value, parse_choice, parse_flag, parse_int,
                                parse_int_choice, parse_text, read_param, read_shared)
+from moeviz.app.textbox import MAX_TEXT_CHARS
 from moeviz.app.url import _LOCAL, _SHARED
 from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES
 from moeviz.lessons.handout import ViewResult
@@ -35,7 +36,6 @@ PRESENTER_WIDGETS = ("presenter_on", "presenter_hide", "presenter_lock")
 _REQUESTED = "_moeviz_requested_view"  # session state: the view to open on the next full run
 # Link values the recipes read, with the parsers and bounds their pages use (the shipped-lesson tests open every
 # view on its page too, so a drift between these and the pages shows there).
-WALKTHROUGH_TEXT_CHARS = 300  # moeviz.app.walkthrough_page.MAX_TEXT_CHARS
 TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)  # pages/3_parallel.py
 MAX_BIAS_STEPS = 50  # pages/5_variants.py
 COMPUTE_D_MODEL, COMPUTE_D_HIDDEN = 256, 512  # pages/4_compute.py
@@ -114,7 +114,7 @@ def view_call(view: View) -> tuple[str, dict, list[str]]:
     base = {"num_experts": shared["num_experts"], "top_k": shared["top_k"], "router": shared["router"],
             "capacity_factor": capacity_value(shared["capacity_factor"]), "seed": shared["seed"]}
     def sentence():
-        return value("text", DEFAULT_SENTENCE, parse_text(WALKTHROUGH_TEXT_CHARS))
+        return value("text", DEFAULT_SENTENCE, parse_text(MAX_TEXT_CHARS, multiline=True))  # as textbox reads it
 
     # a walkthrough link with `trained` but no `model` predates olmoe-tiny and shows moeviz-lm (trained_source)
     walk_model = "moeviz-lm" if "trained" in view.params and "model" not in view.params else view.params.get("model", "olmoe-tiny")

@@ -144,10 +144,11 @@ def presenting() -> bool:
     return bool(st.session_state.get(_STATE, {}).get("on"))
 
 
-def fold(label: str):
-    """A container for long text: folded into an expander in presenter mode (the figure comes first on a
-    projector), drawn in place otherwise. Use as `with fold("Why"): st.markdown(...)`."""
-    return st.expander(label, icon=":material/notes:") if presenting() else st.container()
+def fold(label: str, icon: str = ":material/notes:"):
+    """A container for long text (or a page's inputs): folded into an expander in presenter mode (the figure
+    comes first on a projector), drawn in place otherwise. Use as `with fold("Why"): st.markdown(...)`; the
+    returned container can be entered again later in the run."""
+    return st.expander(label, icon=icon) if presenting() else st.container()
 
 
 def apply_presenter() -> None:

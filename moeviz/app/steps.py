@@ -41,9 +41,13 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         "The layer stands where a Transformer block would have its feed-forward MLP, and its router scores "
         "every token on its own: the next word may be sent to completely different experts. "
         + batch_note(run.trace))
-    _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"The hidden vector x, shape ({D},)"),
-           alt="The token's hidden vector as a strip of coloured cells")
-    _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
+    # side by side in presenter mode: both figures on a 768-px projector screen with the step's heading
+    vector_box, block_box = st.columns(2) if presenting() else (st.container(), st.container())
+    with vector_box:
+        _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"The hidden vector x, shape ({D},)"),
+               alt="The token's hidden vector as a strip of coloured cells")
+    with block_box:
+        _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
     c1, c2, c3 = st.columns(3)
     c1.metric("Token", f"#{view.index} of {len(run.labels)}")
     c2.metric("Shape", f"({D},)")

@@ -139,3 +139,38 @@ def test_student_follows_the_teacher_and_answers_the_poll():
     teacher.button(key="room_end").click().run()
     student.run()
     assert any("has ended" in w.value for w in student.warning)
+
+
+def test_a_student_left_on_another_page_opens_the_view_again_a_bounded_number_of_times():
+    """A page switch that Streamlit undid (a stale fragment run stamped with the old page) is retried while the
+    session is not on the view's page, at most FOLLOW_RETRIES times; a view on this page opens once."""
+    from moeviz.app.classroom import FOLLOW_RETRIES, _should_open  # outside a run the current page is "/"
+    room = {"applied": None}
+    elsewhere = {"page": "/compute", "params": {"top_k": "2"}}
+    opened = [_should_open(room, elsewhere) for _ in range(FOLLOW_RETRIES + 3)]
+    assert opened == [True] * FOLLOW_RETRIES + [False] * 3
+    here = {"page": "/", "params": {"step": "2"}}
+    assert [_should_open(room, here) for _ in range(3)] == [True, False, False]
+    assert _should_open(room, {**here, "params": {"step": "3"}})  # a new view of the teacher's opens again
+
+
+def test_every_page_ends_its_run_with_finish_page():
+    """The teacher's view is published at the end of each run (no timer): every page's last statement, and the
+    statement before each st.stop(), is app.finish_page()."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+
+    def finishes(stmt) -> bool:
+        return isinstance(stmt, ast.Expr) and ast.unparse(stmt.value) == "app.finish_page()"
+
+    for path in [root / "app.py", *sorted((root / "pages").glob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        assert finishes(tree.body[-1]), f"{path.name} does not end with app.finish_page()"
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if not isinstance(body, list):
+                continue
+            for before, stmt in zip(body, body[1:]):
+                if isinstance(stmt, ast.Expr) and ast.unparse(stmt.value) == "st.stop()":
+                    assert finishes(before), f"{path.name}: st.stop() at line {stmt.lineno} without finish_page"

@@ -53,7 +53,8 @@ def new_page(request, chromium):
         return page
 
     yield make
-    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    report = getattr(request.node, "rep_call", None)  # an expected failure (xfail) reports as skipped: look too
+    failed = report is not None and (report.failed or hasattr(report, "wasxfail"))
     for i, context in enumerate(contexts):
         try:
             if failed:
@@ -112,6 +113,16 @@ def open_named_lesson(page, name: str) -> None:
     wait_for_app(page)
 
 
+def settle(student) -> None:
+    """wait_for_app for a following student's page: connected, and a moment with no run in progress. Its
+    follow fragment runs every 0.25 s, and on 2 cores Streamlit's placeholders for widgets whose code is still
+    loading (stSkeleton) were seen staying 10 s and more in the sidebar while those runs went on, so
+    wait_for_app's last check does not apply here; what the test asserts next is read from the screen."""
+    student.wait_for_timeout(300)
+    student.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', state="attached")
+    student.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached")
+
+
 def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> float:
     """Seconds from the teacher's action until the student's address shows `url_part`."""
     wait_for_app(teacher)  # the teacher's last change has finished: the click lands on the page as shown
@@ -120,7 +131,7 @@ def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> 
     student.wait_for_function(f"() => window.location.href.includes({json.dumps(url_part)})", timeout=20_000,
                               polling=50)
     delay = time.monotonic() - start
-    wait_for_app(student)
+    settle(student)
     record_delay(name, delay)
     return delay
 
@@ -154,7 +165,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     """The scenario the issue asks for, teacher and student possibly on different servers."""
     open_app(teacher, base_teacher, "/?trained=0&step=1")
     code = start_room(teacher)
-    open_app(student, base_student, f"/?room={code[:4]}-{code[4:]}")
+    student.goto(base_student.rstrip("/") + f"/?room={code[:4]}-{code[4:]}", wait_until="domcontentloaded")
     student.get_by_text("Following the teacher").first.wait_for()
     assert "step=1" in student.url and f"room={code}" in student.url
     delays = {
@@ -191,7 +202,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     box = student.locator('.st-key-room_student input[type="number"]')
     box.fill("2")
     box.press("Enter")
-    wait_for_app(student)
+    settle(student)
     send = student.locator(".st-key-room_student button").filter(has_text="Send my answer")
     for _ in range(3):  # the poll sits in a fragment that redraws every 0.5 s: a click can land on a redraw
         send.click()
@@ -204,7 +215,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     teacher.locator(".st-key-room_teacher").get_by_text("Reveal the answer (1 answered)").wait_for(timeout=20_000)
     button(teacher, "room_reveal").click()
     student.get_by_text("Right: your prediction").first.wait_for(timeout=20_000)
-    wait_for_app(student)
+    settle(student)
     if shots:  # for docs/classroom.md: a projector's and a laptop's width, a laptop's and a phone's
         for page, role, widths in ((teacher, "teacher", (1920, 1024)), (student, "student", (1024, 390))):
             for width in widths:
@@ -213,14 +224,14 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     # Explore on my own: the teacher's next view no longer moves the student.
     button(student, "room_explore").click()
     student.get_by_text("Exploring on your own").first.wait_for()
-    wait_for_app(student)
+    settle(student)
     button(teacher, "lesson_next").click()
     wait_for_app(teacher)
     teacher.wait_for_timeout(2500)
     assert "step=2" not in student.url and "room=" not in student.url
     button(student, "room_follow").click()
     student.wait_for_function("() => window.location.href.includes('step=2')", timeout=20_000)
-    wait_for_app(student)
+    settle(student)
     assert all(d < FOLLOW_LIMIT_S for d in delays.values()), delays  # checked last: the rest runs regardless
 
 

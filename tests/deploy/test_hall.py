@@ -2,28 +2,27 @@
 processes), driven by light WebSocket clients and Debian's Chromium.
 
 - sessions spread over all three processes, and nginx sends every request of one browser to one process;
-- an upload (a trace file on /heatmap) and a download (the page's "Trace (JSON)") work in a session on each process;
+- uploads (a trace file on /heatmap, a lesson file) and downloads (the page's "Trace (JSON)", the lesson's HTML
+  hand-out) work in a session on each process;
 - without affinity (nginx reloaded with the round-robin variant) the page's self-check fires (screenshots at
   1920, 1024, 390 px);
-- a process killed mid-lesson (last: the hall keeps two): its browser reconnects to another process and shows the
-  same view from its link, while a session on another process goes on as before.
+- a process killed mid-lesson: its browser reconnects to another process and shows the same view from its link,
+  while a session on another process goes on as before; then the process of a student who follows a class room
+  (started from the app's sidebar) is killed, and the student's browser follows the same room again from another
+  process (the room is in Redis). The hall keeps one process at the end.
 """
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from _harness import assert_no_exception, open_app, screenshot, wait_for_app
+from _harness import REPO_ROOT as ROOT, assert_no_exception, open_app, screenshot, wait_for_app
 from _hall import Hall
 from conftest import require_hall_packages
 from streamlit_client import Session
@@ -140,9 +139,30 @@ def test_upload_and_download_work_in_a_session_on_every_process(hall, key_for, h
             assert download.value.failure() is None
             back = read_trace(open(download.value.path(), "rb").read())
             assert back.tokens == read_trace(data).tokens and back.text == "Every process holds its own sessions"
+            _lesson_upload_and_handout(page)
             assert page.get_by_text(AFFINITY_WARNING).count() == 0
     finally:
         context.close()
+
+
+LESSON = ROOT / "moeviz/lessons/shipped/moe-at-scale.json"
+
+
+def _lesson_upload_and_handout(page) -> None:
+    """A lesson file uploaded in the sidebar's Lesson panel, then its HTML hand-out downloaded: both are files
+    that live in one process's memory, so both fail without affinity."""
+    expand = page.get_by_test_id("stExpandSidebarButton")
+    if expand.count() and expand.is_visible():
+        expand.click()
+    page.get_by_test_id("stSidebar").locator("summary", has_text="Lesson").first.click()
+    page.locator('.st-key-lesson_upload input[type="file"]').set_input_files(str(LESSON))
+    page.get_by_text("from the uploaded file").first.wait_for(timeout=120_000)
+    wait_for_app(page, timeout_ms=120_000)
+    with page.expect_download(timeout=120_000) as handout:
+        page.locator(".st-key-lesson_html button").first.click()
+    assert handout.value.failure() is None
+    html = open(handout.value.path(), encoding="utf-8").read()
+    assert json.loads(LESSON.read_text())["title"] in html
 
 
 def test_without_affinity_the_page_says_what_to_fix(hall, hall_browser):
@@ -208,30 +228,56 @@ def test_a_killed_process_loses_no_view_and_no_other_session(hall, key_for, hall
         loop.close()
 
 
-WRITER = """
-import json, sys
-from moeviz.rooms import open_store
-store = open_store()  # MOEVIZ_REDIS_URL: the hall's Redis
-code, token = store.create_room()
-store.publish(code, token, {"page": "/", "params": {"top_k": "3", "step": "2"}, "title": "Top-k"})
-print(json.dumps([code, token]), flush=True)
-sys.stdin.read()  # an app process mid-lesson: alive until killed
-"""
+def _start_room(teacher) -> str:
+    """The teacher's sidebar: Class room → Start a class room; the code from the join link it shows."""
+    expand = teacher.get_by_test_id("stExpandSidebarButton")
+    if expand.count() and expand.is_visible():
+        expand.click()
+    panel = teacher.get_by_test_id("stSidebar").locator("summary", has_text="Class room").first
+    panel.click()
+    teacher.locator(".st-key-room_start button").first.click()
+    wait_for_app(teacher, timeout_ms=120_000)
+    link = teacher.locator(".st-key-room_panel code").first.inner_text().strip()
+    return link.split("room=")[1][:8]
 
 
-def test_a_room_outlives_the_process_that_made_it(hall):
-    """A room's state is in Redis: a process that created and published it dies (SIGKILL), and any other process
-    reading the same Redis sees the room, and the teacher's token still writes to it."""
-    rooms = pytest.importorskip("moeviz.rooms")  # the classroom branch's store; runs once it is merged
-    url = f"redis://127.0.0.1:{hall.redis_port}/0"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER], env=dict(os.environ, MOEVIZ_REDIS_URL=url),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+def _url_has(page, part: str, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function("(part) => location.href.includes(part)", arg=part, timeout=timeout_ms, polling=100)
+
+
+def test_a_room_outlives_the_process_of_a_following_student(hall, key_for, hall_browser):
+    """A class room started from the app's sidebar, a student following it on another process; that process is
+    killed (last test: the hall keeps one). The student's browser reconnects to the surviving process and, from
+    its link (`room=CODE`), follows the same room again: the room's state is in Redis, not in the dead process."""
+    teacher_process, student_process = "app-2", "app-3"
+    t_context, teacher = browser_on(hall_browser, hall, key_for[teacher_process])
+    s_context, student = browser_on(hall_browser, hall, key_for[student_process])
     try:
-        code, token = json.loads(writer.stdout.readline())
+        open_app(teacher, hall.url, "/?trained=0&step=1", timeout_ms=120_000)
+        assert served_by(teacher) == teacher_process
+        code = _start_room(teacher)
+        open_app(student, hall.url, f"/?room={code}", timeout_ms=120_000)
+        assert served_by(student) == student_process
+        student.get_by_text("Following the teacher").first.wait_for(timeout=60_000)
+        teacher.get_by_role("button", name="Next →").click()  # step 1 -> 2, published to Redis
+        _url_has(student, "step=2")
+        wait_for_app(student, timeout_ms=120_000)
+
+        hall.kill(student_process)
+        student.wait_for_function("""(dead) => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            .some(e => e.innerText.startsWith('Served by process') && !e.innerText.endsWith(dead))""",
+                                  arg=student_process, timeout=120_000)
+        wait_for_app(student, timeout_ms=120_000)
+        assert_no_exception(student)
+        assert served_by(student) == teacher_process  # the only process left
+        student.get_by_text("Following the teacher").first.wait_for(timeout=60_000)  # joined again from its link
+        assert f"room={code}" in student.url and "step=2" in student.url
+        assert student.get_by_text(AFFINITY_WARNING).count() == 0
+
+        wait_for_app(teacher, timeout_ms=120_000)
+        teacher.get_by_role("button", name="Next →").click()  # the teacher goes on: step 2 -> 3
+        _url_has(student, "step=3")  # and the student, on a new session of another process, follows
+        assert served_by(teacher) == teacher_process and teacher.get_by_text("Class room").count()
     finally:
-        os.killpg(writer.pid, signal.SIGKILL)
-        writer.wait(10)
-    store = rooms.open_store(url)
-    state = store.room(code)
-    assert state is not None and state.view["params"] == {"top_k": "3", "step": "2"}
-    assert store.publish(code, token, {"page": "/heatmap", "params": {}, "title": "Heatmap"}) == state.version + 1
+        t_context.close()
+        s_context.close()

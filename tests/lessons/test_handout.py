@@ -103,3 +103,14 @@ def test_shipped_lessons_make_hand_outs():
         assert all(result.numbers for result in results)
         nbformat.validate(lesson_notebook(lesson, results))
         assert lesson.title in lesson_html(lesson, results)
+
+
+def test_a_view_reads_its_text_with_the_pages_own_bound():
+    """A walkthrough or variants view's text is read as the pages' text box reads it (up to MAX_TEXT_CHARS,
+    lines kept), not with a bound of its own: a 400-character text of two lines gives those numbers, no warning."""
+    from moeviz.app.textbox import MAX_TEXT_CHARS
+    text = ("Experts take turns. " * 10).strip() + "\n" + ("Routers pick the top k. " * 8).strip()
+    assert 300 < len(text) <= MAX_TEXT_CHARS
+    for page in ("/", "/variants"):
+        recipe, arguments, warnings = view_call(View(page, {"text": text}, "long text"))
+        assert arguments["text"] == text and warnings == [], (page, warnings)
