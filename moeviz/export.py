@@ -18,7 +18,9 @@ from moeviz.text import csv_text
 from moeviz.trace import RoutingTrace
 from moeviz.walkthrough import STEP_NAMES, token_view
 
-CSV_COLUMNS = ("token_index", "token_text", "slot", "expert", "weight", "dropped", "router_prob")
+# token_text is the token's real text (a leading space is a space); token_label is how the pages show it
+# (␣ for that space). The first seven names are those teachers' scripts already read: new columns go at the end.
+CSV_COLUMNS = ("token_index", "token_text", "slot", "expert", "weight", "dropped", "router_prob", "token_label")
 MAX_TABLE_EXPERTS = 16  # the handout lists every expert up to this many, else the best ones
 
 
@@ -46,30 +48,37 @@ def figures_html(figures: dict, title: str) -> str:
             f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1>{''.join(parts)}</body></html>")
 
 
-def trace_rows(trace: RoutingTrace, labels) -> list[dict]:
-    """One row per token × slot: the expert, its combine weight, whether it was dropped, its router prob."""
+def trace_rows(trace: RoutingTrace, labels, texts=None) -> list[dict]:
+    """One row per token × slot: the expert, its combine weight, whether it was dropped, its router prob.
+
+    labels: each token as the page shows it; texts: each token's real text (default: the labels, for tokens
+    that are plain words)."""
+    texts = labels if texts is None else texts
     idx, weights = trace.topk_indices.cpu(), trace.topk_weights.float().cpu()
     dropped, probs = trace.dropped.cpu(), trace.router_probs.float().cpu()
     rows = []
     for t in range(trace.num_tokens):
         for slot in range(idx.shape[1]):
             e = int(idx[t, slot])
-            rows.append({"token_index": t, "token_text": str(labels[t]), "slot": slot, "expert": e,
+            rows.append({"token_index": t, "token_text": str(texts[t]), "slot": slot, "expert": e,
                          "weight": float(weights[t, slot]), "dropped": bool(dropped[t, slot]),
-                         "router_prob": float(probs[t, e])})
+                         "router_prob": float(probs[t, e]), "token_label": str(labels[t])})
     return rows
 
 
-def trace_csv(trace: RoutingTrace, labels) -> str:
+def trace_csv(trace: RoutingTrace, labels, texts=None) -> str:
     """trace_rows as CSV text with a header row (columns CSV_COLUMNS)."""
-    return csv_text([{**row, "token_text": str(row["token_text"])} for row in trace_rows(trace, labels)], CSV_COLUMNS)
+    return csv_text(trace_rows(trace, labels, texts), CSV_COLUMNS)
 
 
-def trace_json(trace: RoutingTrace, labels=None) -> str:
-    """trace.to_json() plus the token strings under "tokens" (when given)."""
+def trace_json(trace: RoutingTrace, labels=None, texts=None) -> str:
+    """trace.to_json() plus the token labels under "tokens" and their real text under "token_texts" (when
+    given)."""
     data = json.loads(trace.to_json())
     if labels is not None:
         data["tokens"] = [str(label) for label in labels]
+    if texts is not None:
+        data["token_texts"] = [str(text) for text in texts]
     return json.dumps(data, allow_nan=False)
 
 

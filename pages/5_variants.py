@@ -51,9 +51,11 @@ bias_steps = st.slider("DeepSeek bias updates before routing", 0, MAX_BIAS_STEPS
 app.set_url_value("bias_steps", bias_steps)
 if not text.strip():
     st.info("Type a sentence with at least one word to route.")
+    app.finish_page()
     st.stop()
 
-tokens = list(checkpoint_routing(pick.model, pick.path, text).tokens)
+routing = checkpoint_routing(pick.model, pick.path, text)
+tokens = list(routing.tokens)  # labels, as every page shows them (␣ = a space)
 runs = olmoe_variant_runs(pick.model, pick.path, text, pick.layer, k, capacity, bias_steps)
 st.caption(escape_markdown(subword_note(tokens)))
 app.layer_line(olmoe_layer(pick.model, pick.path, pick.layer, k, capacity), trained=True,
@@ -116,8 +118,13 @@ with right:
     labels = {run.variant.key: run.variant.label for run in runs}
     key = st.selectbox("Routing trace of", list(labels), format_func=labels.get, key="export_variant")
     trace = next(run.trace for run in runs if run.variant.key == key)
-    st.download_button("Trace as CSV", data=partial(trace_csv, trace, tokens), file_name=f"moeviz-trace-{key}.csv",
-                       mime="text/csv", icon=":material/table:", on_click="ignore")
-    st.download_button("Trace as JSON", data=partial(trace_json, trace, tokens),
+    # The files hold each token's real text (token_text) beside the label the page shows (token_label).
+    texts = model.token_texts(routing.token_ids)
+    st.download_button("Trace as CSV", data=partial(trace_csv, trace, tokens, texts),
+                       file_name=f"moeviz-trace-{key}.csv", mime="text/csv", icon=":material/table:",
+                       on_click="ignore")
+    st.download_button("Trace as JSON", data=partial(trace_json, trace, tokens, texts),
                        file_name=f"moeviz-trace-{key}.json", mime="application/json", icon=":material/data_object:",
                        on_click="ignore")
+
+app.finish_page()

@@ -122,3 +122,30 @@ def test_handout_says_where_the_weights_came_from_and_when_the_busiest_expert_se
     assert ("trained weights" in page) == trained and ("random weights (never trained)" in page) != trained
     assert f"d_model {routed.input.shape[-1]}" in page
     assert "separate devices" in page and "grouped matmuls" in page  # not "the slowest expert sets the pace"
+
+
+def test_variants_csv_holds_each_token_s_real_text_beside_its_label():
+    """/variants' CSV: token_text is the piece the tokenizer decodes (a leading space is a space), not the page's
+    label with ␣ (it was the label); token_label keeps the label. Reference: tokenizer.json read by tokenizers."""
+    from tokenizers import Tokenizer
+
+    from moeviz.hf.folders import SHIPPED_DIR
+    from moeviz.hf.model import load_checkpoint
+    from moeviz.hf.shipped import variants_on_logits
+    from moeviz.text import DEFAULT_SENTENCE
+
+    model = load_checkpoint(SHIPPED_DIR / "olmoe-tiny", device="cpu")
+    routing = model.route(DEFAULT_SENTENCE)
+    trace = variants_on_logits(routing.traces[0].router_logits, top_k=2)[0].trace
+    rows = list(csv.DictReader(io.StringIO(trace_csv(trace, routing.tokens, model.token_texts(routing.token_ids)))))
+    assert tuple(rows[0].keys()) == CSV_COLUMNS and CSV_COLUMNS[:7] == (
+        "token_index", "token_text", "slot", "expert", "weight", "dropped", "router_prob")  # teachers' scripts
+    first = {int(r["token_index"]): r for r in rows if r["slot"] == "0"}
+    tokenizer = Tokenizer.from_file(str(SHIPPED_DIR / "olmoe-tiny" / "tokenizer.json"))
+    pieces = [tokenizer.decode([i], skip_special_tokens=False) for i in routing.token_ids]
+    assert [first[t]["token_text"] for t in sorted(first)] == pieces
+    assert "".join(pieces) == DEFAULT_SENTENCE and any(p.startswith(" ") for p in pieces)
+    assert [first[t]["token_label"] for t in sorted(first)] == list(routing.tokens)
+    assert any("␣" in label for label in routing.tokens)
+    data = json.loads(trace_json(trace, routing.tokens, model.token_texts(routing.token_ids)))
+    assert data["tokens"] == list(routing.tokens) and data["token_texts"] == pieces

@@ -118,6 +118,11 @@ class CheckpointModel:
                                  tuple(self._labels(text, encoded, ids)), traces,
                                  tuple(b.layer for b in self.blocks), tuple(self.dense_layers), self.info())
 
+    def token_texts(self, token_ids) -> list[str]:
+        """Each token's own text, decoded alone: a leading space is a real space (its label shows ␣). A piece
+        holding only part of a character's bytes decodes to U+FFFD; its label names the character."""
+        return [self.tokenizer.decode([int(i)], skip_special_tokens=False) for i in token_ids]
+
     def windows(self, num_tokens: int) -> range:
         """Where each window of at most `context` tokens starts, for a text of `num_tokens` tokens."""
         return range(0, num_tokens, self.context)

@@ -71,6 +71,8 @@ def walkthrough_numbers(num_experts: int, top_k: int, router: str, capacity_fact
     token = min(token, len(run.labels) - 1)  # as the page does: a token past the sentence's end is its last
     view = token_view(run.trace, token, run.labels)
     summary = load_summary(run.trace)
+    # token_text here is the token as the page names it (␣ = a space), as the lesson's notes quote it; the
+    # /variants CSV's token_text is the real text, with that label beside it in token_label
     return {"token": token, "token_text": view.label,
             "router_probs": [round(float(p), 3) for p in view.probs],
             "experts_run": [int(e) for e in view.running],

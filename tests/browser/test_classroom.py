@@ -46,8 +46,11 @@ def test_variants_downloads_parse_back(page, streamlit_server):
         page.get_by_role("button", name="Trace as CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
     assert tuple(rows[0]) == CSV_COLUMNS
-    pieces = {int(r["token_index"]): r["token_text"] for r in rows}  # olmoe-tiny's subwords, ␣ = a leading space
-    assert "".join(pieces[t] for t in sorted(pieces)).replace("␣", " ") == "Experts take turns"
+    # olmoe-tiny's subwords: token_text is the real text (a leading space is a space), token_label the page's ␣
+    pieces = {int(r["token_index"]): r["token_text"] for r in rows}
+    labels = {int(r["token_index"]): r["token_label"] for r in rows}
+    assert "".join(pieces[t] for t in sorted(pieces)) == "Experts take turns"
+    assert [labels[t] for t in sorted(labels)] == [pieces[t].replace(" ", "␣") for t in sorted(pieces)]
     with page.expect_download() as info:
         page.get_by_role("button", name="Figure as HTML (works offline)").click()
     html = open(info.value.path(), encoding="utf-8").read()
