@@ -208,11 +208,12 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
             f"experts the model chose, {gained} get an expert the model did not choose, and {dropped} lose an "
             f"expert the variant chose to capacity{limit}: a dropped slot skips that "
             "expert (dotted outline). Under expert choice the experts pick: an expert that did not pick a token "
-            "counts as dropped for it and has no outline at all. ")
+            "counts as dropped for it, and where the model had run that expert for the token its cell gets the "
+            "same dotted outline. ")
     st.caption(lost + "The table lists every token whose experts change.")
-    part = analysis.token_window(w.trace, window.tokens.start, window.tokens.stop)
-    chart(router_heatmap(part, routing.tokens[window.tokens], title=f"Layer {layer} under {w.variant.label}"),
-          key="whatif_map")
+    part = w.tokens(window.tokens.start, window.tokens.stop)
+    chart(router_heatmap(part.trace, routing.tokens[window.tokens], lost=part.lost,
+                         title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")
     if rows:
         st.dataframe(rows, hide_index=True)
 

@@ -6,7 +6,8 @@
 The trace versions read a RoutingTrace; the array versions take tensors/arrays for pages that hold their own.
 Traces in `fig.data`, by `name`: "router probability" (Heatmap), "top-k chosen" (or, for expert choice,
 "picked by the expert") / "chosen, dropped" (outline Scatter), "tokens processed" (or, with highlighted experts,
-"this token's experts" / "other experts") / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter).
+"this token's experts" / "other experts") / "dropped (over capacity)" (Bar), "capacity" / "even share" (line Scatter);
+a what-if's expert-choice heatmap adds "the model's expert, not picked" (dotted outline Scatter).
 """
 from __future__ import annotations
 
@@ -62,18 +63,28 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
         xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), showgrid=False, zeroline=False))
 
 
-def router_heatmap(trace, labels, **kwargs) -> go.Figure:
+def router_heatmap(trace, labels, lost=None, **kwargs) -> go.Figure:
     """probs_heatmap of a RoutingTrace: router_probs with its topk_indices outlined and drops dashed.
 
     The one rule for expert choice, wherever its heatmap is drawn: its slots are all E experts and `dropped`
     marks the experts that did *not* pick the token. Those cells were never chosen, so nothing is outlined as
-    dropped; the solid outline shows exactly the experts that picked each token, and its legend says so."""
-    if trace.router_spec.experts_choose:
-        kwargs = dict(chosen_name=EXPERT_PICKED, outline_dropped=False, **kwargs)
-    return probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
+    dropped; the solid outline shows exactly the experts that picked each token, and its legend says so.
+    `lost` (T, E) bool, from a what-if: the experts the model ran for a token that this routing does not run. Under
+    token choice a lost expert the variant chose is already a dotted "chosen, dropped" cell; under expert choice
+    every lost expert is one that did not pick the token, and gets that same dotted outline, so a learner sees
+    a changed expert marked the same way under every rule."""
+    if not trace.router_spec.experts_choose:
+        return probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped, **kwargs)
+    fig = probs_heatmap(trace.router_probs, trace.topk_indices, labels, dropped=trace.dropped,
+                        chosen_name=EXPERT_PICKED, outline_dropped=False, **kwargs)
+    if lost is not None:
+        cells = [(int(e), int(t)) for t, e in zip(*np.nonzero(to_numpy(lost)))]
+        fig.add_trace(_outline_trace(cells, EXPERT_NOT_PICKED, VERMILLION, "dot"))
+    return fig
 
 
 EXPERT_PICKED = "picked by the expert"  # expert choice's outline: the experts choose, not the token
+EXPERT_NOT_PICKED = "the model's expert, not picked"  # expert choice in a what-if: an expert the token lost
 
 
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,

@@ -47,6 +47,16 @@ class WhatIf:
                              "gained": gained})
         return rows
 
+    def tokens(self, start: int, stop: int) -> WhatIf:
+        """This what-if cut to tokens start..stop-1 (trace, lost and gained alike): what a page draws when it
+        shows a long text in windows of tokens."""
+        from moeviz.hf.analysis import token_window
+
+        def cut(mask):
+            return None if mask is None else mask[start:stop]
+        return replace(self, trace=token_window(self.trace, start, stop), lost=cut(self.lost),
+                       gained=cut(self.gained))
+
 
 def what_if(source: RoutingTrace | torch.Tensor, variant: str = "switch", top_k: int | None = None,
             capacity_factor: float | None = None, drop_policy: str = "position",

@@ -164,3 +164,23 @@ def test_a_file_that_is_not_a_trace_gets_a_clear_message(content):
     assert not at.exception
     assert any("cannot be shown" in plain(e.value) for e in at.error)
     assert "All layers at a glance" in headers(at)  # the model's own view goes on
+
+
+def test_expert_choice_what_if_outlines_the_experts_a_token_lost():
+    """The page passes the what-if's changes to its heatmap: under expert choice the experts the model ran for a
+    token that did not pick it get the dotted outline (before: no outline at all). Reference: what_if itself."""
+    from moeviz.figures.routing import EXPERT_NOT_PICKED
+    from moeviz.hf.folders import SHIPPED_DIR
+    from moeviz.hf.model import load_checkpoint
+    from moeviz.hf.whatif import what_if
+    text = "The router sends each token to two experts."
+    at = open_page({"text": text, "whatif": "expert_choice", "whatif_capacity": "1"})
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)  # the what-if heatmap is the page's last chart
+    assert spec["layout"]["title"]["text"].endswith("under expert choice")
+    dotted = next(d for d in spec["data"] if d.get("name") == EXPERT_NOT_PICKED)
+    xs, ys = dotted["x"], dotted["y"]
+    shown = {(round(min(ys[i:i + 5]) + 0.5), round(min(xs[i:i + 5]) + 0.5)) for i in range(0, len(xs), 6)}
+    routing = load_checkpoint(SHIPPED_DIR / "olmoe-tiny", device="cpu").route(text)
+    w = what_if(routing.traces[0], "expert_choice", capacity_factor=1.0)
+    assert shown == {(int(t), int(e)) for t, e in w.lost.nonzero().tolist()} and shown

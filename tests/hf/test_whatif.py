@@ -98,3 +98,48 @@ def test_logits_tensor_source_and_bad_arguments(mixtral_trace):
         what_if(trace, "random")
     with pytest.raises(ValueError, match="drop_policy"):
         what_if(trace, "switch", drop_policy="luck")
+
+
+def _outlined(scatter) -> set[tuple[int, int]]:
+    """(token, expert) of every square an outline trace draws (5 corners and a None each)."""
+    xs, ys = list(scatter.x or ()), list(scatter.y or ())
+    return {(round(min(ys[i:i + 5]) + 0.5), round(min(xs[i:i + 5]) + 0.5)) for i in range(0, len(xs), 6)}
+
+
+def _running(topk_indices, dropped) -> set[tuple[int, int]]:
+    """(token, expert) of every slot that ran, read slot by slot from a trace."""
+    return {(t, int(e)) for t in range(topk_indices.shape[0]) for e, d in zip(topk_indices[t], dropped[t]) if not d}
+
+
+def test_what_if_outlines_a_lost_expert_the_same_way_under_expert_choice(mixtral_trace):
+    """Token choice marks an expert lost to capacity with a dotted outline; expert choice marked none of the
+    experts the model ran and the expert did not pick (their cells had no outline at all)."""
+    from moeviz.figures.routing import EXPERT_NOT_PICKED, EXPERT_PICKED, router_heatmap
+    trace, labels = mixtral_trace
+    model_ran = _running(trace.topk_indices, trace.dropped)
+    token_choice = what_if(trace, "softmax_topk_norm", capacity_factor=0.5)
+    tc_fig = router_heatmap(token_choice.trace, labels, lost=token_choice.lost)
+    tc_dotted = next(d for d in tc_fig.data if d.name == "chosen, dropped")
+    tc_lost_dropped = {(r["token"], e) for r in token_choice.rows(labels) for e in r["lost (dropped)"]}
+    assert tc_lost_dropped and tc_lost_dropped <= _outlined(tc_dotted)
+
+    w = what_if(trace, "expert_choice", capacity_factor=1.0)
+    fig = router_heatmap(w.trace, labels, lost=w.lost)
+    picked = _running(w.trace.topk_indices, w.trace.dropped)  # the experts that picked each token
+    lost = model_ran - picked
+    assert lost, "capacity 1.0 should leave some token without an expert the model ran"
+    assert _outlined(next(d for d in fig.data if d.name == EXPERT_PICKED)) == picked
+    dotted = next(d for d in fig.data if d.name == EXPERT_NOT_PICKED)
+    assert _outlined(dotted) == lost and dotted.showlegend
+    assert (dotted.line.color, dotted.line.dash, dotted.line.width) == \
+        (tc_dotted.line.color, tc_dotted.line.dash, tc_dotted.line.width)  # the same mark as token choice's
+    assert lost == {(r["token"], e) for r in w.rows(labels) for e in r["lost (dropped)"]}  # the table's cells
+
+
+def test_what_if_window_cuts_trace_and_changes_alike(mixtral_trace):
+    trace, labels = mixtral_trace
+    w = what_if(trace, "expert_choice", capacity_factor=1.0)
+    part = w.tokens(2, 6)
+    assert part.trace.num_tokens == 4
+    assert_close(part.trace.topk_indices, w.trace.topk_indices[2:6], rtol=0, atol=0)
+    assert torch.equal(part.lost, w.lost[2:6]) and torch.equal(part.gained, w.gained[2:6])
