@@ -75,13 +75,14 @@ def design_costs(cfg: MoEConfig) -> dict:
 
 
 # Whole models, as their makers state them (as of 2025): k/N holds inside an MoE layer, but attention,
-# embeddings, norms (and DeepSeek-V3's shared experts and first dense layers) run for every token.
+# embeddings, norms (and DeepSeek-V3's shared experts and first dense layers) run for every token. `source` is
+# short (a table cell); `note` is what the maker's count leaves out, when it says so.
 WHOLE_MODELS = (
     {"model": "Mixtral 8x7B", "top_k": 2, "num_experts": 8, "total_params": 46.7e9, "active_params": 12.9e9,
-     "source": "Mistral AI's Mixtral announcement (Dec 2023): 46.7B total, 12.9B used per token"},
+     "source": "Mistral AI's Mixtral announcement (Dec 2023)", "note": ""},
     {"model": "DeepSeek-V3", "top_k": 8, "num_experts": 256, "total_params": 671e9, "active_params": 37e9,
-     "source": "DeepSeek-V3 model card and technical report (Dec 2024): 671B total, 37B activated per token "
-               "(the 671B leave out the multi-token-prediction module)"},
+     "source": "DeepSeek-V3 model card and technical report (Dec 2024)",
+     "note": "DeepSeek-V3's 671B leave out its multi-token-prediction module"},
 )
 
 

@@ -109,7 +109,8 @@ def whole_model() -> None:
                    f"{m['layer_share']:.1%}", "active / total (whole model)":
                    f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}",
                    "stated by": m["source"]} for m in whole_model_shares()], hide_index=True)
-    st.caption("As of 2025, from the makers' own figures. For Mixtral, counting its transformers config "
+    notes = "; ".join(m["note"] for m in whole_model_shares() if m["note"])
+    st.caption(f"As of 2025, from the makers' own figures ({notes}). For Mixtral, counting its transformers config "
                "(d_model 4096, 32 layers, 8 experts of width 14336, grouped-query attention with 8 key/value "
                "heads, a 32,000-token vocabulary) gives the same 46.7B and 12.9B (moeviz.costs.decoder_params).")
 
@@ -177,9 +178,28 @@ def _design_row(d: dict) -> dict:
                                              f"{d['cfg'].d_hidden} wide",
             "top-k": d["cfg"].top_k, "parameters (layer's tensors)": f"{d['layer_params']:,}",
             "active FLOPs / token": f"{d['active_flops_per_token']:,}",
-            "expert multiply-adds / token (run)": f"{d['expert_macs_per_token']:,.0f}",
+            "expert FLOPs / token (run)": f"{d['expert_flops_per_token']:,.0f}",
             "expert sets a token can get": f"{d['expert_combinations']:,}",
             "shared ÷ output norm": f"{d['shared_share']:.2f}" if shared else "–"}
+
+
+# Short headers, the meaning in each header's tooltip: a narrower table shows more of itself before a small
+# screen has to scroll it sideways. Every count is in FLOPs (2 per multiply-add), as in section 1.
+DESIGN_COLUMNS = {
+    "parameters (layer's tensors)": st.column_config.TextColumn(
+        "parameters", help="Every weight the layer's tensors hold (router, experts, shared expert)"),
+    "active FLOPs / token": st.column_config.TextColumn(
+        "FLOPs / token", help="Counted: 2 × the multiply-adds of the router, the k routed experts and the shared "
+                              "expert, for one token"),
+    "expert FLOPs / token (run)": st.column_config.TextColumn(
+        "expert FLOPs (run)", help="From the real layer's run: 2 × the multiply-adds its experts computed (the "
+                                   "rows each expert ran × its weights), per token; the router left out"),
+    "expert sets a token can get": st.column_config.TextColumn(
+        "expert sets", help="How many different sets of experts a token can get: C(N, k)"),
+    "shared ÷ output norm": st.column_config.TextColumn(
+        "shared ÷ output", help="Length of the shared expert's output ÷ length of the layer's output, averaged "
+                                "over tokens"),
+}
 
 
 def granularity(cfg: MoEConfig) -> None:
@@ -196,7 +216,7 @@ def granularity(cfg: MoEConfig) -> None:
         f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoELayer with random "
         f"weights and run on {GRANULARITY_TOKENS} seeded tokens.")
     designs = granularity_run(cfg, GRANULARITY_TOKENS)
-    st.dataframe([_design_row(d) for d in designs], hide_index=True)
+    st.dataframe([_design_row(d) for d in designs], hide_index=True, column_config=DESIGN_COLUMNS)
     coarse, shared, fine, deepseek = designs
     extra = shared["active_flops_per_token"] - coarse["active_flops_per_token"]
     st.markdown(
@@ -204,9 +224,10 @@ def granularity(cfg: MoEConfig) -> None:
         f"its cost. Fine-grained segmentation keeps the parameters (only the router grows, {cfg.d_model} weights "
         f"per expert) and the expert FLOPs, but a token can get {fine['expert_combinations']:,} different expert "
         f"sets instead of {coarse['expert_combinations']:,}. DeepSeekMoE's form routes one fewer fine expert and "
-        f"runs a shared one of the same width, so the expert multiply-adds per token stay "
-        f"{deepseek['expert_macs_per_token']:,.0f}, counted from the rows each expert of the real layer computed. "
-        "*Shared ÷ output norm* is the length of the shared expert's output divided by the length of the layer's "
+        f"runs a shared one of the same width, so the experts' FLOPs per token stay "
+        f"{deepseek['expert_flops_per_token']:,.0f}, counted from the rows each expert of the real layer computed "
+        "(2 FLOPs per multiply-add, as everywhere on this page). "
+        "*Shared ÷ output* is the length of the shared expert's output divided by the length of the layer's "
         "output, averaged over tokens: with random weights the shared expert's unweighted output dominates the "
         "weighted mix of the routed ones (Qwen2-MoE scales its shared expert by a learned sigmoid gate instead).")
     if st.button("Time the four designs", key="measure_granularity"):

@@ -320,6 +320,23 @@ def dropless(controls, batch: Batch) -> None:
         f"{both.buffer_rows - sum(both.rows_kept)} are padding.")
 
 
+# Short headers, the detail in each header's tooltip: a narrower table shows more of itself before a small
+# screen has to scroll it sideways.
+_text = st.column_config.TextColumn
+TOKEN_COLUMNS = {
+    "C in the batch": _text("C, batch", help="Slots per expert when the whole batch is routed at once (prefill)"),
+    "C alone": _text("C, alone", help="Slots per expert when the token is routed alone (decode)"),
+    "experts in the batch (prefill)": _text("experts, batch", help="The experts this token runs on inside the "
+                                                                   "batch (prefill: the whole prompt at once)"),
+    "experts alone (decode)": _text("experts, alone", help="The experts this token runs on alone (decode: one new "
+                                                           "token per step)"),
+    "max |output change|": _text("output change", help="Largest absolute difference between this token's output "
+                                                       "in the batch and alone"),
+    "tokens of the batch that change": _text("tokens changed", help="How many of the batch's tokens get a different "
+                                                                    "output alone than in the batch"),
+}
+
+
 def inference(controls, batch: Batch) -> None:
     """Section 5: each token of section 1's batch routed in the batch (prefill) and alone (decode)."""
     st.header("5 · Routing at inference: a token's output can depend on its batch")
@@ -340,7 +357,7 @@ def inference(controls, batch: Batch) -> None:
                             value=app.url_value("inference_token", changing[0] if changing else 0,
                                                 app.parse_int(0, batch.tokens - 1)))
     app.set_url_value("inference_token", int(token))
-    st.dataframe(token_table(rows, int(token)), hide_index=True)
+    st.dataframe(token_table(rows, int(token)), hide_index=True, column_config=TOKEN_COLUMNS)
     st.markdown(
         "Alone, a token never overflows: C = ceil(cf · 1 · k / N) is at least 1 and its k copies go to k different "
         "experts. In the batch its copy can find the expert full, so capacity makes the output depend on the other "

@@ -18,7 +18,8 @@ def measure_design(cfg: MoEConfig, num_tokens: int, repeats: int = 0) -> dict:
     """One design on `num_tokens` seeded tokens: counted costs and what the layer really holds and runs.
 
     expert_macs_per_token: multiply-adds of the experts' matrices per token, from the rows each expert computed
-    and its own weight shapes. repeats > 0 also times the forward (median ms)."""
+    and its own weight shapes; expert_flops_per_token the same in FLOPs (2 per multiply-add, as moeviz.costs
+    counts), so a page can show one unit throughout. repeats > 0 also times the forward (median ms)."""
     layer = MoELayer(cfg.replace(device="cpu")).eval()
     x = torch.randn(num_tokens, cfg.d_model, generator=torch.Generator().manual_seed(cfg.seed + 1))
     with torch.inference_mode():
@@ -32,7 +33,8 @@ def measure_design(cfg: MoEConfig, num_tokens: int, repeats: int = 0) -> dict:
             shared_share = float((trace.shared_output.norm(dim=1) / y.norm(dim=1)).mean())
         timing = time_call(lambda: layer(x), layer.device, repeats) if repeats else None
     return {**design_costs(cfg), "layer_params": sum(p.numel() for p in layer.parameters()),
-            "expert_rows": rows, "expert_macs_per_token": macs / num_tokens, "shared_share": shared_share,
+            "expert_rows": rows, "expert_macs_per_token": macs / num_tokens,
+            "expert_flops_per_token": 2 * macs / num_tokens, "shared_share": shared_share,
             "median_ms": timing["median_ms"] if timing else None}
 
 

@@ -84,3 +84,37 @@ def test_every_section_names_its_layer_and_shows_d_model():
     lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
     assert len(lines) >= 4 and all("d_model 256" in line for line in lines)
     assert any("d_model and d_hidden are this page's own" in line for line in lines)
+
+
+def test_every_count_is_in_flops_with_the_factor_of_two_said():
+    """/compute counts in FLOPs (2 per multiply-add, moeviz.costs). Before, its section 3 showed the experts'
+    multiply-adds (524,288) beside FLOPs (1,052,672 per token; "adds 524,288 FLOPs") with the factor 2 unsaid."""
+    import json
+
+    from moeviz import MoEConfig
+    from moeviz.costs import cost_summary, design_costs, granularity_designs
+    at = open_page({"num_experts": "8", "top_k": "2"})
+    assert not at.exception
+    cfg = MoEConfig(d_model=256, d_hidden=512, num_experts=8, top_k=2)
+    counted = {d["label"]: design_costs(d["cfg"]) for d in granularity_designs(cfg)}
+    frame = next(d for d in at.dataframe if "expert sets a token can get" in d.value.columns)
+    rows = frame.value.set_index("design")
+    for label, c in counted.items():
+        assert rows.loc[label, "active FLOPs / token"] == f"{c['active_flops_per_token']:,}"
+        # the run's expert rows, in FLOPs: costs' count of the routed and shared experts without the router
+        assert rows.loc[label, "expert FLOPs / token (run)"] == f"{c['dense_equivalent_flops_per_token']:,}"
+    shown = json.loads(frame.proto.columns)
+    headers = [shown.get(name, {}).get("label", name) for name in frame.value.columns]
+    assert not [h for h in headers if "multiply-add" in h]  # one unit in the table: FLOPs
+    assert all("2 ×" in shown[name]["help"] for name in ("active FLOPs / token", "expert FLOPs / token (run)"))
+    text = " ".join(m.value for m in at.markdown) + " " + " ".join(c.value for c in at.caption)
+    assert "FLOPs = 2 × multiply-adds" in text
+    extra = counted["coarse + shared"]["active_flops_per_token"] - counted["coarse"]["active_flops_per_token"]
+    assert f"adds {extra:,} FLOPs per token" in text
+    stay = counted["fine + shared (DeepSeekMoE)"]["dense_equivalent_flops_per_token"]
+    assert f"the experts' FLOPs per token stay {stay:,}" in text and "2 FLOPs per multiply-add" in text
+    bars = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["data"][0].get("name") == "FLOPs per token")
+    s = cost_summary(cfg)
+    assert bars["data"][0]["y"] == [s["active_flops_per_token"], s["dense_flops_per_token"],
+                                    s["dense_equivalent_flops_per_token"]]
