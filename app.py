@@ -19,7 +19,8 @@ controls = app.sidebar("moeviz · one token, six steps")
 if not app.presenting():
     st.title("One token through a Mixture-of-Experts layer")
 header, answer_box = st.columns(2) if app.presenting() else (st.container(), st.container())
-with header.expander("The layer and the sentence", icon=":material/tune:") if app.presenting() else header:
+header_box = header.expander("The layer and the sentence", icon=":material/tune:") if app.presenting() else header
+with header_box:
     intro = st.container()  # the captions go above the source widgets, but are known only once they have answered
     source = pick_source()
     trained = pick_trained(source, controls)
@@ -27,8 +28,10 @@ with header.expander("The layer and the sentence", icon=":material/tune:") if ap
     intro.caption(walk.caption)
     app.knobs_here("trained" if walk.trained else "random")  # which sidebar knobs act (moeviz.app.nav)
     app.layer_line(walk.layer, trained=walk.trained, where=intro)
-st.caption(knobs_used(trained, walk))  # unfolded, also in presenter mode: what the sidebar's knobs did here
-token = pick_token(walk.run.labels)
+# What the sidebar's knobs did here: unfolded, except in presenter mode (sidebar collapsed), where it joins the
+# folded header so that a step with three figures still fits a 768-px projector screen.
+(header_box if app.presenting() else st.container()).caption(knobs_used(trained, walk))
+token = pick_token(walk.run.labels, note_where=header_box if app.presenting() else None)
 with answer_box:
     show_answer(walk.run, token, folded=app.presenting())
 stepper(walk, token)

@@ -22,8 +22,12 @@ MAX_BIAS_STEPS = 50
 
 controls = app.sidebar("moeviz · Router variants")
 st.title("Router variants side by side")
-intro = st.container()  # the captions go above the layer picker, but are known only once it has answered
-pick = pick_olmoe(controls)
+# In presenter mode the sentence, the layer and their notes fold into one expander, so the first figure is on a
+# 768-px projector's first screen; the teacher opens it to change the sentence.
+inputs = app.fold("The sentence and the layer", icon=":material/tune:")
+intro = inputs.container()  # the captions go above the layer picker, but are known only once it has answered
+with inputs:
+    pick = pick_olmoe(controls)
 model = checkpoint_model(pick.model, pick.path)
 k = max(1, min(controls.top_k, model.info()["num_experts"]))
 capacity = controls.capacity_factor
@@ -36,15 +40,16 @@ intro.caption(f"Every gating rule below gets the same router scores (logits): th
                f"Switch's reference code, Mesh TensorFlow's MoE1D, evaluates with {SWITCH_EVAL_CAPACITY:g}; "
                f"expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
 intro.caption(escape_markdown(model.describe()))
-st.caption(f"**Used here:** N = {model.info()['num_experts']} · k = {k} · capacity factor "
+inputs.caption(f"**Used here:** N = {model.info()['num_experts']} · k = {k} · capacity factor "
            f"{'off' if capacity is None else f'{capacity:g}'}. The sidebar's N picks the shipped olmoe-tiny nearest "
            f"it ({', '.join(map(str, shipped_olmoe()))} experts ship); not here: the router (every rule is shown), "
            "the seed (the weights are "
            "trained) and α (nothing trains on this page).")
 
-text = text_box("Sentence", DEFAULT_SENTENCE, help="The same text box as on / and /heatmap: the same text gives the "
-                "same tokens on every page.")
-bias_steps = st.slider("DeepSeek bias updates before routing", 0, MAX_BIAS_STEPS, key="bias_steps",
+with inputs:
+    text = text_box("Sentence", DEFAULT_SENTENCE, help="The same text box as on / and /heatmap: the same text gives "
+                    "the same tokens on every page.")
+bias_steps = inputs.slider("DeepSeek bias updates before routing", 0, MAX_BIAS_STEPS, key="bias_steps",
                        value=app.url_value("bias_steps", DEFAULT_BIAS_STEPS, app.parse_int(0, MAX_BIAS_STEPS)),
                        help="The sigmoid router's selection bias starts at zero and is nudged towards even load "
                             "once per step; this replays that many steps on this sentence's scores.")
@@ -57,8 +62,8 @@ if not text.strip():
 routing = checkpoint_routing(pick.model, pick.path, text)
 tokens = list(routing.tokens)  # labels, as every page shows them (␣ = a space)
 runs = olmoe_variant_runs(pick.model, pick.path, text, pick.layer, k, capacity, bias_steps)
-st.caption(escape_markdown(subword_note(tokens)))
-app.layer_line(olmoe_layer(pick.model, pick.path, pick.layer, k, capacity), trained=True,
+inputs.caption(escape_markdown(subword_note(tokens)))
+app.layer_line(olmoe_layer(pick.model, pick.path, pick.layer, k, capacity), trained=True, where=inputs,
                note="Its router's scores go through every rule below; Switch runs them with k = 1")
 
 per_token = experts_per_token_figure(runs, tokens)

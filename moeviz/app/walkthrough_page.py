@@ -44,8 +44,9 @@ def pick_source() -> TokenSource:
     return TokenSource(source, text, vector_seed)
 
 
-def pick_token(labels) -> int:
-    """Which token to follow: one pill per token; the link's `token` picks the start."""
+def pick_token(labels, note_where=None) -> int:
+    """Which token to follow: one pill per token; the link's `token` picks the start. The note on subwords goes
+    under the pills, or into `note_where` (presenter mode: the folded header, so a step fits 768 px)."""
     T = len(labels)
     start = min(url_value("token", 0, parse_int(0, MAX_TOKENS - 1)), T - 1)
     token = st.pills("Token to follow", list(range(T)), default=start, required=True, key="token",
@@ -54,7 +55,7 @@ def pick_token(labels) -> int:
     token = start if token is None else int(token)
     set_url_value("token", token)
     if note := subword_note(labels):
-        st.caption(escape_markdown(note))
+        (st if note_where is None else note_where).caption(escape_markdown(note))
     return token
 
 

@@ -9,11 +9,7 @@ from _harness import assert_no_console_errors, assert_no_exception, open_app, sc
 from moeviz.walkthrough import STEP_NAMES
 
 SIZES = {"1920x1080": {"width": 1920, "height": 1080}, "1024x768": {"width": 1024, "height": 768}}
-# At 1024x768 the merged walkthrough and heatmap (olmoe-tiny's token row, its note on subwords and the "Used here"
-# line) push steps and first figures below the fold: seen failing on 2026-12-04, left for issue 18.
-SIZE_PARAMS = [pytest.param(name, marks=pytest.mark.xfail(strict=False, reason="issue 18: 768-px fit after the "
-                                                           "token row and Used-here line")) if name == "1024x768"
-               else name for name in SIZES]
+SIZE_PARAMS = list(SIZES)
 
 
 def box(locator) -> dict:
