@@ -227,6 +227,12 @@ def _experts_phrase(view: TokenView) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def kept_weights_sum(trace, token: int) -> float:
+    """The sum of a token's k combine weights as its gating rule made them, before capacity: 1 when the rule
+    renormalises (Mixtral), less when it keeps the raw probabilities (OLMoE, Qwen2-MoE, Switch)."""
+    return float(trace.routed_weights[token].sum())
+
+
 def answer(view: TokenView) -> str:
     """In plain words, as Markdown: which experts actually run for this token, and with what weight."""
     word = f"“{escape_markdown(view.label)}” (token {view.index})"

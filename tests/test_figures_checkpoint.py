@@ -57,3 +57,11 @@ def test_dropped_bars_only_where_something_was_dropped():
     assert any(y == 0 for y in bars.y) and any(y > 0 for y in bars.y)
     assert [w > 0 for w in widths] == [y > 0 for y in bars.y]  # a zero-height bar drew a vermillion line
     assert sum(bars.y) == int(trace.dropped.sum())
+
+
+def test_a_journey_without_probabilities_claims_no_colour():
+    """A dump with indices only draws one plain colour: its title must not say the colour means anything."""
+    import torch
+    journey = torch.zeros(2, 3, 2, dtype=torch.long)
+    assert "colour" not in journey_grid(journey, None, ["a", "b"], [0, 1, 2]).layout.title.text
+    assert "colour" in journey_grid(journey, torch.full((2, 3), 0.5), ["a", "b"], [0, 1, 2]).layout.title.text

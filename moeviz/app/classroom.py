@@ -23,6 +23,7 @@ import zlib
 from urllib.parse import urlsplit, urlunsplit, urlencode
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from moeviz.app.lesson_bar import lesson_bar, playing
 from moeviz.app.lesson_edit import lesson_editor
@@ -258,7 +259,8 @@ def _teacher_room() -> None:
     """The teacher's line on top of the page, and the class poll when the view asks a question.
 
     It publishes first: the shared knobs are in the link by now, so a knob change or a new page reaches the
-    students at the start of the run, not after a long page (publish_at_end then adds the page's own values)."""
+    students at the start of the run, not after a long page (publish_at_end then adds the page's own values;
+    students do not switch again for those, see _should_open)."""
     room = _room()
     try:
         publish_view()
@@ -322,7 +324,9 @@ def _follow() -> None:
         st.session_state[_NOTICE] = f"Class room {shown_code(room['code'])} has ended. You can explore on your own."
         st.rerun(scope="app")
     view = state.view
-    if view and _should_open(room, view):
+    ctx = get_script_run_ctx()
+    fragment_run = bool(ctx and ctx.fragment_ids_this_run)
+    if view and _should_open(room, view, fragment_run):
         request_view(View(view["page"], view["params"], view.get("title") or "view"),
                      extra={"room": room["code"]}, drop=PRESENTER_KEYS)
         open_requested_view()  # st.switch_page from the fragment: a full run of the view's page
@@ -336,19 +340,37 @@ def _follow() -> None:
             _student_poll(room, asked, state.revealed)
 
 
-def _should_open(room: dict, view: dict) -> bool:
-    """Whether to open the teacher's `view` now: once when it is new, and again (at most FOLLOW_RETRIES times)
-    while this session is not on its page.
+def _on_view(view: dict) -> bool:
+    """Whether this session shows `view`: its page, and its link values (presenter settings aside)."""
+    here = current_params()
+    return current_page_url() == view["page"] and all(
+        here.get(key) == value for key, value in view["params"].items() if key not in PRESENTER_KEYS)
 
-    The retry is there because a page switch can be undone: the browser's timer for this fragment may send a
-    run request stamped with the old page while the switch is under way, and Streamlit then runs the old page
-    again (its run request carries the page). Without a retry that student would stay behind until the teacher's
-    next change."""
+
+def _adds_only(before: tuple, after: tuple) -> bool:
+    """Whether view `after` is view `before` (same page, same values) with more link values: what a teacher's
+    page adds at the end of its run (its own values) to the view it published at the start."""
+    (page, params), (new_page, new_params) = before, after
+    return page == new_page and all(new_params.get(key) == value for key, value in params.items())
+
+
+def _should_open(room: dict, view: dict, fragment_run: bool) -> bool:
+    """Whether to open the teacher's `view` now: once when it is new, and again (at most FOLLOW_RETRIES times,
+    in this fragment's own runs, where the session's link is complete) while this session does not show it.
+
+    The retry is there because a switch can be undone: the browser's timer for this fragment may send a run
+    request stamped with the old page and the old link while the switch is under way, and Streamlit then runs
+    that (a run request carries both; the later one wins). Without a retry that student would stay behind until
+    the teacher's next change. A view that only adds values to the one just opened (the teacher's page wrote
+    its own values at the end of its run) is not opened at once: this session's page writes its own, the same
+    when both start from the same link, and the next check opens it only if they differ. Otherwise every page
+    change would cost students two switches, each a full run of the page."""
     target = (view["page"], view["params"])
     if target != room["applied"]:
-        room["applied"], room["tries"] = target, 1
-        return True
-    if current_page_url() == view["page"] or room.get("tries", 0) >= FOLLOW_RETRIES:
+        adds_only = room["applied"] is not None and _adds_only(room["applied"], target)
+        room["applied"], room["tries"] = target, 0 if adds_only else 1
+        return not adds_only
+    if not fragment_run or room.get("tries", 0) >= FOLLOW_RETRIES or _on_view(view):
         return False
     room["tries"] = room.get("tries", 0) + 1
     return True

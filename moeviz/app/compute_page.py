@@ -112,7 +112,7 @@ def whole_model() -> None:
     notes = "; ".join(m["note"] for m in whole_model_shares() if m["note"])
     st.caption(f"As of 2025, from the makers' own figures ({notes}). For Mixtral, counting its transformers config "
                "(d_model 4096, 32 layers, 8 experts of width 14336, grouped-query attention with 8 key/value "
-               "heads, a 32,000-token vocabulary) gives the same 46.7B and 12.9B (moeviz.costs.decoder_params).")
+               "heads, a 32,000-token vocabulary) gives the same 46.7B and 12.9B.")
 
 
 def measured_time(cfg: MoEConfig) -> str:

@@ -17,7 +17,8 @@ from moeviz.figures.routing import load_bars, router_heatmap
 from moeviz.glossary import BALANCE_LOSS_VALUE, MEASURES, glossary_link
 from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
-                                gate_formula, load_summary, misreading, router_certainty, top_k_table)
+                                gate_formula, kept_weights_sum, load_summary, misreading, router_certainty,
+                                top_k_table)
 
 
 PRESENTER_ROWS = 8  # step 5's heatmap rows in presenter mode: with the load bars beside it, one 768-px screen
@@ -122,6 +123,14 @@ def _gate_latex(view: TokenView, router: str) -> None:
     st.caption(f"The arithmetic for the best-scoring expert, {best}, with this token's numbers.")
 
 
+def _renormalised_note(total: float) -> str:
+    """Step 3's words on the combine weights, from the sum this router really gave (not from its name)."""
+    if abs(total - 1.0) < 5e-3:
+        return ", renormalised to sum to 1 (as Mixtral does)."
+    return (f", kept as they are, not renormalised: here they sum to {total:.2f}, so the experts' outputs are "
+            "scaled down by as much (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises).")
+
+
 def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     k, E = run.trace.top_k, len(view.probs)
     if run.trace.router_spec.experts_choose:
@@ -134,8 +143,7 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
                     "not run for this token. The kept scores become the "
                     f"**{glossary_link('Combine weight', 'combine weights')}**, the weights of the experts' outputs "
                     "in the token's output"
-                    + (", renormalised to sum to 1." if run.trace.router_spec.weights_sum_to_one(True) else
-                       " (Switch keeps the raw probability)."))
+                    + _renormalised_note(kept_weights_sum(run.trace, view.index)))
     title = ("The experts that picked this token (lit), with its combine weights" if run.trace.router_spec.
              experts_choose else "Top-k keeps the best k, masks the rest")
     _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights, title=title),

@@ -128,7 +128,9 @@ def stepper(walk: Walkthrough, token: int) -> None:
     if compact:
         title_col, explain_col = st.columns([1, 1], vertical_alignment="center")
     else:
-        prev_col, title_col, next_col = st.columns([1, 6, 1], vertical_alignment="center")
+        # 1.5 : 5 : 1.5, so "← Prev" and "Next →" keep their words beside a 1024-px screen's sidebar (at 1 : 6 : 1
+        # they showed "← P…" and "Ne…")
+        prev_col, title_col, next_col = st.columns([1.5, 5, 1.5], vertical_alignment="center")
     prev_col.button("← Prev", key="prev_step", on_click=_go_to, args=(step - 1,), disabled=step_locked or step == 1,
                     width="stretch")
     next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,),

@@ -49,8 +49,7 @@ CONFIDENCE_COLORSCALE = [[0.0, "#FFFFFF"], [0.5, "#FDD49E"], [1.0, "#B30000"]]
 PLAIN_CELL = "#EEF2F7"  # a journey cell when the source has no probabilities
 
 
-def journey_grid(journey, confidence, labels, layers,
-                 title: str = "Each token's experts at every layer (colour: how sure the router was)",
+def journey_grid(journey, confidence, labels, layers, title: str | None = None,
                  height: int | None = None) -> go.Figure:
     """Tokens (rows) × MoE layers (columns) from a (T, L, k) index tensor: text = the k experts, best first;
     colour = `confidence` (T, L), the router's probability for the top-1 expert, which means the same at every
@@ -59,6 +58,8 @@ def journey_grid(journey, confidence, labels, layers,
     T, L, _ = j.shape
     # A dump with indices only has no probability: its cells get one plain colour and no colour bar.
     known = confidence is not None
+    if title is None:  # the colour is named only where it means something
+        title = "Each token's experts at every layer" + (" (colour: how sure the router was)" if known else "")
     c = to_numpy(confidence).astype(float) if known else np.zeros((T, L))
     text = [[" ".join(f"E{e}" for e in j[t, i]) for i in range(L)] for t in range(T)]
     names = [safe_label(label) for label in labels]

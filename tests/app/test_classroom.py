@@ -141,17 +141,34 @@ def test_student_follows_the_teacher_and_answers_the_poll():
     assert any("has ended" in w.value for w in student.warning)
 
 
-def test_a_student_left_on_another_page_opens_the_view_again_a_bounded_number_of_times():
-    """A page switch that Streamlit undid (a stale fragment run stamped with the old page) is retried while the
-    session is not on the view's page, at most FOLLOW_RETRIES times; a view on this page opens once."""
-    from moeviz.app.classroom import FOLLOW_RETRIES, _should_open  # outside a run the current page is "/"
+def test_a_student_left_on_another_view_opens_it_again_a_bounded_number_of_times():
+    """A switch that Streamlit undid (a stale fragment run stamped with the old page and link) is retried in the
+    fragment's own runs while the session does not show the view (page or link), at most FOLLOW_RETRIES times;
+    a view shown opens once; nothing is retried in a full run, whose link the page is still writing."""
+    from moeviz.app.classroom import FOLLOW_RETRIES, _should_open  # outside a run: page "/", an empty link
     room = {"applied": None}
     elsewhere = {"page": "/compute", "params": {"top_k": "2"}}
-    opened = [_should_open(room, elsewhere) for _ in range(FOLLOW_RETRIES + 3)]
+    opened = [_should_open(room, elsewhere, fragment_run=True) for _ in range(FOLLOW_RETRIES + 3)]
     assert opened == [True] * FOLLOW_RETRIES + [False] * 3
-    here = {"page": "/", "params": {"step": "2"}}
-    assert [_should_open(room, here) for _ in range(3)] == [True, False, False]
-    assert _should_open(room, {**here, "params": {"step": "3"}})  # a new view of the teacher's opens again
+    room = {"applied": None}
+    assert _should_open(room, elsewhere, fragment_run=False)
+    assert not any(_should_open(room, elsewhere, fragment_run=False) for _ in range(3))
+    here = {"page": "/", "params": {}}
+    assert [_should_open(room, here, fragment_run=True) for _ in range(3)] == [True, False, False]
+
+
+def test_a_view_that_only_adds_the_pages_own_values_is_not_opened_twice():
+    """The teacher publishes a new page early in its run, then again at its end with the page's own values: the
+    student does not switch for the second unless, once its own page has written its values, they differ."""
+    from moeviz.app.classroom import _should_open
+    early = {"page": "/", "params": {}}
+    late = {"page": "/", "params": {"batch": "256"}}
+    room = {"applied": None}
+    assert _should_open(room, early, fragment_run=True)
+    assert not _should_open(room, late, fragment_run=False)  # not in the run that is still writing the link
+    assert _should_open(room, late, fragment_run=True)  # this session's link (empty here) lacks batch=256: open
+    changed = {"page": "/", "params": {"batch": "128"}}  # a changed value is a new view: opened at once
+    assert _should_open(room, changed, fragment_run=False)
 
 
 def test_every_page_ends_its_run_with_finish_page():

@@ -22,11 +22,14 @@ from tests.redis_server import RedisServer, require_redis_server  # noqa: E402
 # No pytest-timeout of their own: its signal interrupts Playwright's sync API mid-call and leaves the session's
 # browser unusable for every later test (CI of 2026-12-04); Playwright's own timeouts end a stuck step cleanly.
 # conftest.RUN_LAST runs this file after the other browser tests.
-# The two follow scenarios run, and report, without failing CI: in quiet runs on 2 cores on 2026-12-04 they failed
-# more often than not (the student left on the old page after the teacher's page change, or a follow delay over
-# 2 s); issue 20 stays open for them. The lesson tests passed in every run and count.
+# The two follow scenarios run and report without failing CI (non-strict xfail), issue 20: in runs on 2 cores
+# on 2026-12-04 most passed every step (join, step, page and knob follow, poll, reveal, explore, follow again),
+# but single runs still lost the student's page to a Streamlit frontend error after a switch from the follow
+# fragment ("Bad delta path index", then a lost connection), and follow delays of 2.1-4.7 s were seen while the
+# machine was loaded. check_delays reports a delay over 2 s as the expected failure when all else passed.
 FOLLOW_FLAKY = pytest.mark.xfail(strict=False, reason="issue 20: following the teacher in Chromium is not yet "
                                                       "reliable on 2 cores (see the comment above)")
+
 
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
@@ -161,8 +164,8 @@ def shot(page, name: str, width: int) -> Path:
     return path
 
 
-def follow_scenario(teacher, student, base_teacher: str, base_student: str, label: str, shots=False) -> None:
-    """The scenario the issue asks for, teacher and student possibly on different servers."""
+def follow_scenario(teacher, student, base_teacher: str, base_student: str, label: str, shots=False) -> dict:
+    """The scenario the issue asks for, teacher and student possibly on different servers; the follow delays."""
     open_app(teacher, base_teacher, "/?trained=0&step=1")
     code = start_room(teacher)
     student.goto(base_student.rstrip("/") + f"/?room={code[:4]}-{code[4:]}", wait_until="domcontentloaded")
@@ -232,17 +235,25 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     button(student, "room_follow").click()
     student.wait_for_function("() => window.location.href.includes('step=2')", timeout=20_000)
     settle(student)
-    assert all(d < FOLLOW_LIMIT_S for d in delays.values()), delays  # checked last: the rest runs regardless
+    return delays
+
+
+def check_delays(delays: dict) -> None:
+    """Last in a test, after everything else passed: the 2 s bound, reported as an expected failure (issue 20)."""
+    slow = {name: round(d, 2) for name, d in delays.items() if d >= FOLLOW_LIMIT_S}
+    if slow:
+        pytest.xfail(f"issue 20: follow delay over {FOLLOW_LIMIT_S} s on this machine: {slow} (all: {delays})")
 
 
 @FOLLOW_FLAKY
 def test_student_follows_the_teacher(new_page, streamlit_server):
     teacher, student = new_page(), new_page()
-    follow_scenario(teacher, student, streamlit_server, streamlit_server, "one server", shots=True)
+    delays = follow_scenario(teacher, student, streamlit_server, streamlit_server, "one server", shots=True)
     for page in (teacher, student):
         assert_no_exception(page)
         assert axe_on_new_parts(page) == {}
         assert_no_console_errors(page)
+    check_delays(delays)
 
 
 @FOLLOW_FLAKY
@@ -254,10 +265,11 @@ def test_two_servers_share_redis(new_page, monkeypatch):
         b = StreamlitServer(REPO_ROOT / "app.py", log_path=ARTIFACTS / "streamlit-redis-b.log")
         with a, b:
             teacher, student = new_page(), new_page()
-            follow_scenario(teacher, student, a.url, b.url, "two servers, redis")
+            delays = follow_scenario(teacher, student, a.url, b.url, "two servers, redis")
             for page in (teacher, student):
                 assert_no_exception(page)
                 assert_no_console_errors(page)
+    check_delays(delays)
 
 
 def test_lesson_round_trips_through_save_and_open(new_page, streamlit_server, tmp_path):
@@ -288,8 +300,10 @@ def next_on_screen(page, height: int) -> None:
     assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, box
 
 
-@pytest.mark.parametrize("name", ["top-k-routing-in-15-minutes", "load-balancing", "moe-at-scale"])
-@pytest.mark.parametrize("width, height", [(1920, 1080), (1024, 768)])
+# Each lesson played once, the sizes alternating (the lesson bar sits on top of every view, so where Next lands
+# depends on the screen, not on the view): both sizes are seen, at half the time of every lesson at both.
+@pytest.mark.parametrize("name, width, height", [("top-k-routing-in-15-minutes", 1024, 768),
+                                                 ("load-balancing", 1920, 1080), ("moe-at-scale", 1024, 768)])
 def test_shipped_lessons_play_in_presenter_mode(new_page, streamlit_server, width, height, name):
     views = open_lesson(name, available_lessons(dirs=[])).views
     page = new_page(width, height)
