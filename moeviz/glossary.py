@@ -85,8 +85,8 @@ ENTRIES = (
           "that hold what the model has worked out about that token so far. An MoE layer reads one per token and "
           "returns one of the same size.", "app.py"),
     Entry("Token and subword", "A token is one piece of text the model reads as a unit. Tokenizers cut rare words "
-          "into subword pieces (“routers” may become “ro”, “u”, “ters”); moeviz marks a piece that begins with a "
-          "space, and so starts a new word, with ␣.", "app.py", "subword"),
+          "into subword pieces (olmoe-tiny, the walkthrough's model, cuts “ routers” into “␣r”, “ou”, “ters”); "
+          "moeviz marks a piece that begins with a space, and so starts a new word, with ␣.", "app.py", "subword"),
     Entry("Logit", "A raw score before any softmax or sigmoid: any real number, larger means preferred. The "
           "router gives each token one logit per expert.", "app.py"),
     Entry("Softmax", "Turns a list of scores into probabilities: pᵢ = exp(zᵢ) / Σⱼ exp(zⱼ). Every pᵢ is "
