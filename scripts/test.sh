@@ -33,23 +33,28 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q -r requirements-test.txt
 
-# Quick tests run on several workers (pytest-xdist, one per core, at most 4; MOEVIZ_TEST_WORKERS=1 runs all in one
-# process); browser and `timing` tests always run one after another in one process (tests/conftest.py groups them).
+# Tests run on several workers (pytest-xdist, one per core, at most 4; MOEVIZ_TEST_WORKERS=1 runs all in one
+# process); `timing` and `alone` tests always run one after another in one process. With extra arguments,
+# tests/conftest.py puts every browser and timing test in one xdist group (one worker).
 workers="${MOEVIZ_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}"
 [ "$workers" -gt 4 ] && workers=4
 pytest=(.venv/bin/python -m pytest -q -p no:cacheprovider)
 if [ "$workers" -le 1 ]; then
     exec "${pytest[@]}" "$@"
 elif [ "$#" -eq 0 ]; then
-    # The whole suite in two phases: everything but the browser and `timing` tests in parallel, then those alone
-    # on the machine (follow delays, load ratios and page starts are measured without a neighbour).
+    # The whole suite in three phases: everything but the browser and `timing` tests in parallel; then the browser
+    # tests that measure no time and start no servers of their own, in parallel too (one served app and one
+    # Chromium per worker, a module's tests on one worker); then the `timing` and `alone` tests one after
+    # another, with nothing of ours beside them (follow delays, load ratios, halls of their own).
     quick=0
     # (--durations: CI's log then says where the time went.)
     "${pytest[@]}" -n "$workers" -m "not browser and not timing" --durations=10 || quick=$?
+    pages=0
+    "${pytest[@]}" -n "$workers" --dist loadfile -m "browser and not timing and not alone" --durations=15 || pages=$?
     rest=0
-    "${pytest[@]}" -m "browser or timing" --durations=30 || rest=$?
-    echo "test.sh: parallel phase exit $quick, browser and timing phase exit $rest"
-    [ "$quick" -eq 0 ] && [ "$rest" -eq 0 ]
+    "${pytest[@]}" -m "timing or alone" --durations=15 || rest=$?
+    echo "test.sh: parallel phase exit $quick, parallel browser phase exit $pages, timing and alone phase exit $rest"
+    [ "$quick" -eq 0 ] && [ "$pages" -eq 0 ] && [ "$rest" -eq 0 ]
 else
     exec "${pytest[@]}" -n "$workers" --dist loadgroup "$@"
 fi

@@ -8,6 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "load"))
 import loadtest  # noqa: E402
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.alone  # its own server and browsers: not beside other browser tests (pytest.ini)
 
 
 def test_concurrent_sessions_see_their_own_results():

@@ -31,7 +31,7 @@ from moeviz import MoEConfig, MoELayer
 from moeviz.hf.model import CheckpointRouting
 from moeviz.hf.tracefile import read_trace, routing_json
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.alone]  # a hall of its own: see pytest.ini
 
 AFFINITY_WARNING = "Uploads and downloads will fail here"
 LOG_LINE = re.compile(r"upstream=(?P<upstream>\S+) key=(?P<key>\S+)")
