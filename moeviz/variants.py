@@ -19,6 +19,7 @@ from moeviz.routers import router_spec
 from moeviz.trace import RoutingTrace
 
 DEFAULT_BIAS_STEPS = 20  # aux-loss-free updates on the sentence before DeepSeek's router is shown
+MAX_BIAS_STEPS = 50  # /variants' slider and a lesson view's `bias_steps` stop here
 DEFAULT_BIAS_RATE = 0.02  # u per step: larger than training's 1e-3 so a few steps visibly move the choice
 
 

@@ -15,9 +15,7 @@ from moeviz.figures.variants import experts_per_token_figure, load_comparison, v
 from moeviz.glossary import MEASURES
 from moeviz.lm.analysis import subword_note
 from moeviz.text import DEFAULT_SENTENCE, escape_markdown
-from moeviz.variants import DEFAULT_BIAS_STEPS, VARIANTS, token_changes, variant_summary
-
-MAX_BIAS_STEPS = 50
+from moeviz.variants import DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, VARIANTS, token_changes, variant_summary
 
 
 controls = app.sidebar("moeviz · Router variants")

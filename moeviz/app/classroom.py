@@ -241,6 +241,11 @@ def publish_view(changes: dict[str, str] | None = None) -> dict | None:
     return view
 
 
+def _room_problem(room: dict, problem: RoomError) -> None:
+    """The store could not be reached (or refused): say so on the page, for this room."""
+    st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+
+
 def publish_at_end() -> None:
     """The last call of every page's run (app.finish_page): a teacher's room gets the view this run drew, its
     link complete. With the walkthrough stepper's callbacks (a fragment, whose runs do not reach the page's end)
@@ -251,8 +256,7 @@ def publish_at_end() -> None:
     try:
         publish_view()
     except RoomError as problem:
-        room = _room()
-        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+        _room_problem(_room(), problem)
 
 
 def _teacher_room() -> None:
@@ -263,16 +267,16 @@ def _teacher_room() -> None:
     students do not switch again for those, see _should_open)."""
     room = _room()
     try:
-        publish_view()
+        view = publish_view()
         state = room_store().room(room["code"])
     except RoomError as problem:
-        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+        _room_problem(room, problem)
         return
     if state is None:
         st.warning(f"Class room {shown_code(room['code'])} has expired; start a new one in the sidebar.",
                    icon=":material/groups:")
         return
-    asked = _asked(_teacher_view())
+    asked = _asked(view)
     if asked is None:
         st.container(key="room_teacher").caption(f"Class room **{shown_code(room['code'])}** follows your view.")
     else:
@@ -290,7 +294,7 @@ def _teacher_poll(asked: Asked) -> None:
         state = store.room(room["code"])
         answers = store.answers(room["code"], asked.question_id) if state else []
     except RoomError as problem:
-        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+        _room_problem(room, problem)
         return
     if state is None:
         return
@@ -317,7 +321,7 @@ def _follow() -> None:
     try:
         state = room_store().room(room["code"])
     except RoomError as problem:
-        st.warning(f"Class room {shown_code(room['code'])}: {problem}", icon=":material/groups:")
+        _room_problem(room, problem)
         return
     if state is None:
         st.session_state[_ROOM] = None

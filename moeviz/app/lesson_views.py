@@ -21,6 +21,8 @@ from streamlit.util import calc_hash
 from moeviz.app.nav import PAGES
 from moeviz.app.params import (MAX_SEED, SHARED_KEYS, ParamError, capacity_value, parse_choice, parse_flag, parse_int,
                                parse_int_choice, parse_text, read_param, read_shared)
+from moeviz.app.compute_page import D_HIDDEN as COMPUTE_D_HIDDEN, D_MODEL as COMPUTE_D_MODEL
+from moeviz.app.parallel_page import TOKEN_COUNTS
 from moeviz.app.textbox import MAX_TEXT_CHARS
 from moeviz.app.url import _LOCAL, _SHARED
 from moeviz.config import DROP_POLICIES, RENAMED_DROP_POLICIES
@@ -28,17 +30,14 @@ from moeviz.lessons.handout import ViewResult
 from moeviz.lessons.recipes import RECIPES
 from moeviz.lessons.schema import Lesson, Question, View
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS
-from moeviz.variants import DEFAULT_BIAS_STEPS
+from moeviz.variants import DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS
 from moeviz.walkthrough import SOURCES
 
 PRESENTER_KEYS = ("present", "hide", "lock")
 PRESENTER_WIDGETS = ("presenter_on", "presenter_hide", "presenter_lock")
 _REQUESTED = "_moeviz_requested_view"  # session state: the view to open on the next full run
-# Link values the recipes read, with the parsers and bounds their pages use (the shipped-lesson tests open every
-# view on its page too, so a drift between these and the pages shows there).
-TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)  # pages/3_parallel.py
-MAX_BIAS_STEPS = 50  # pages/5_variants.py
-COMPUTE_D_MODEL, COMPUTE_D_HIDDEN = 256, 512  # pages/4_compute.py
+# Link values the recipes read, with the parsers and bounds their pages use: the bounds are the pages' own
+# constants (the shipped-lesson tests open every view on its page too).
 
 
 def page_for_url(url: str):

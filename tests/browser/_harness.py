@@ -197,13 +197,15 @@ def collect_errors(page) -> list[str]:
     return errors
 
 
-def wait_for_app(page, timeout_ms: int = DEFAULT_TIMEOUT_MS, settle_ms: int = 300) -> None:
+def wait_for_app(page, timeout_ms: int = DEFAULT_TIMEOUT_MS, settle_ms: int = 300, placeholders: bool = True) -> None:
     """Wait until the Streamlit app is connected and its script run has finished.
 
     Uses the attributes Streamlit 1.67 sets on `[data-testid="stApp"]` (`data-test-connection-state`,
     `data-test-script-state`), and that the running indicator `stStatusWidgetRunningIcon` is gone.
     After a click, a rerun starts a moment later: `settle_ms` first gives it time to begin, so we do not
-    see the previous run's 'notRunning' and return too early.
+    see the previous run's 'notRunning' and return too early. `placeholders=False` stops after the script state (no
+    check of the running icon, the app's skeleton or widgets whose code is still loading): on a page whose fragment reruns every 0.25 s (a
+    following student's) widget placeholders were seen staying 10 s and more on 2 cores.
     """
     if settle_ms:
         page.wait_for_timeout(settle_ms)
@@ -211,10 +213,25 @@ def wait_for_app(page, timeout_ms: int = DEFAULT_TIMEOUT_MS, settle_ms: int = 30
                            state="attached", timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                            state="attached", timeout=timeout_ms)
+    if not placeholders:
+        return
     page.wait_for_selector('[data-testid="stStatusWidgetRunningIcon"]', state="detached", timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stAppSkeleton"]', state="detached", timeout=timeout_ms)
     # Widgets whose code is still loading show as placeholders; a busy machine makes that visible.
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
+
+
+def open_sidebar_panel(page, title: str) -> None:
+    """Expand the sidebar if it is collapsed, then open its expander `title` (a no-op when it is open)."""
+    button = page.get_by_test_id("stExpandSidebarButton")
+    if button.count() and button.is_visible():
+        button.click()
+        page.wait_for_timeout(300)
+    expander = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(
+        has=page.locator("summary", has_text=title)).first
+    if expander.locator("details").first.get_attribute("open") is None:
+        expander.locator("summary").first.click()
+        page.wait_for_timeout(200)
 
 
 def open_app(page, base_url: str, path: str = "/", timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from _harness import (ARTIFACTS, DEFAULT_TIMEOUT_MS, REPO_ROOT, StreamlitServer, assert_no_console_errors,
-                      assert_no_exception, collect_errors, open_app, screenshot, wait_for_app)
+                      assert_no_exception, collect_errors, open_app, open_sidebar_panel, screenshot, wait_for_app)
 
 sys.path.insert(0, str(REPO_ROOT))
 from moeviz.lessons.folders import available_lessons, open_lesson  # noqa: E402
@@ -75,27 +75,8 @@ def button(page, key: str):
     return page.locator(f".st-key-{key} button").first
 
 
-def open_sidebar(page) -> None:
-    button = page.get_by_test_id("stExpandSidebarButton")
-    if button.count() and button.is_visible():
-        button.click()
-        page.wait_for_timeout(300)
-
-
-def open_panel(page, title: str) -> None:
-    """Open the sidebar's expander `title` (a no-op when it is open)."""
-    open_sidebar(page)
-    expander = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(
-        has=page.locator("summary", has_text=title)).first
-    if expander.locator("details[open]").count() == 0 and expander.get_attribute("open") is None:
-        details = expander.locator("details").first
-        if details.get_attribute("open") is None:
-            expander.locator("summary").first.click()
-            page.wait_for_timeout(200)
-
-
 def start_room(teacher) -> str:
-    open_panel(teacher, "Class room")
+    open_sidebar_panel(teacher, "Class room")
     button(teacher, "room_start").click()
     wait_for_app(teacher)
     link = teacher.locator(".st-key-room_panel code").first.inner_text().strip()
@@ -104,7 +85,7 @@ def start_room(teacher) -> str:
 
 
 def open_named_lesson(page, name: str) -> None:
-    open_panel(page, "Lesson")
+    open_sidebar_panel(page, "Lesson")
     panel = page.locator(".st-key-lesson_panel")
     box = panel.get_by_role("combobox", name="Or open one of the server's lessons")
     box.scroll_into_view_if_needed()
@@ -117,16 +98,6 @@ def open_named_lesson(page, name: str) -> None:
     wait_for_app(page)
 
 
-def settle(student) -> None:
-    """wait_for_app for a following student's page: connected, and a moment with no run in progress. Its
-    follow fragment runs every 0.25 s, and on 2 cores Streamlit's placeholders for widgets whose code is still
-    loading (stSkeleton) were seen staying 10 s and more in the sidebar while those runs went on, so
-    wait_for_app's last check does not apply here; what the test asserts next is read from the screen."""
-    student.wait_for_timeout(300)
-    student.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', state="attached")
-    student.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached")
-
-
 def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> float:
     """Seconds from the teacher's action until the student's address shows `url_part`."""
     wait_for_app(teacher)  # the teacher's last change has finished: the click lands on the page as shown
@@ -135,7 +106,7 @@ def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> 
     student.wait_for_function(f"() => window.location.href.includes({json.dumps(url_part)})", timeout=20_000,
                               polling=50)
     delay = time.monotonic() - start
-    settle(student)
+    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
     record_delay(name, delay)
     return delay
 
@@ -206,7 +177,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     box = student.locator('.st-key-room_student input[type="number"]')
     box.fill("2")
     box.press("Enter")
-    settle(student)
+    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
     send = student.locator(".st-key-room_student button").filter(has_text="Send my answer")
     for _ in range(3):  # the poll sits in a fragment that redraws every 0.5 s: a click can land on a redraw
         send.click()
@@ -219,7 +190,7 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     teacher.locator(".st-key-room_teacher").get_by_text("Reveal the answer (1 answered)").wait_for(timeout=20_000)
     button(teacher, "room_reveal").click()
     student.get_by_text("Right: your prediction").first.wait_for(timeout=20_000)
-    settle(student)
+    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
     if shots:  # for docs/classroom.md: a projector's and a laptop's width, a laptop's and a phone's
         for page, role, widths in ((teacher, "teacher", (1920, 1024)), (student, "student", (1024, 390))):
             for width in widths:
@@ -228,14 +199,14 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     # Explore on my own: the teacher's next view no longer moves the student.
     button(student, "room_explore").click()
     student.get_by_text("Exploring on your own").first.wait_for()
-    settle(student)
+    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
     button(teacher, "lesson_next").click()
     wait_for_app(teacher)
     teacher.wait_for_timeout(2500)
     assert "step=2" not in student.url and "room=" not in student.url
     button(student, "room_follow").click()
     student.wait_for_function("() => window.location.href.includes('step=2')", timeout=20_000)
-    settle(student)
+    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
     return delays
 
 
@@ -283,7 +254,7 @@ def test_lesson_round_trips_through_save_and_open(new_page, streamlit_server, tm
     saved.value.save_as(path)
     second = new_page()
     open_app(second, streamlit_server, "/?trained=0")
-    open_panel(second, "Lesson")
+    open_sidebar_panel(second, "Lesson")
     second.locator('.st-key-lesson_panel input[type="file"]').set_input_files(str(path))
     second.get_by_text("from the uploaded file").first.wait_for()
     wait_for_app(second)

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from _harness import REPO_ROOT as ROOT, assert_no_exception, open_app, screenshot, wait_for_app
+from _harness import REPO_ROOT as ROOT, assert_no_exception, open_app, open_sidebar_panel, screenshot, wait_for_app
 from _hall import Hall
 from conftest import require_hall_packages
 from streamlit_client import Session
@@ -151,10 +151,7 @@ LESSON = ROOT / "moeviz/lessons/shipped/moe-at-scale.json"
 def _lesson_upload_and_handout(page) -> None:
     """A lesson file uploaded in the sidebar's Lesson panel, then its HTML hand-out downloaded: both are files
     that live in one process's memory, so both fail without affinity."""
-    expand = page.get_by_test_id("stExpandSidebarButton")
-    if expand.count() and expand.is_visible():
-        expand.click()
-    page.get_by_test_id("stSidebar").locator("summary", has_text="Lesson").first.click()
+    open_sidebar_panel(page, "Lesson")
     page.locator('.st-key-lesson_upload input[type="file"]').set_input_files(str(LESSON))
     page.get_by_text("from the uploaded file").first.wait_for(timeout=120_000)
     wait_for_app(page, timeout_ms=120_000)
@@ -184,6 +181,16 @@ def test_without_affinity_the_page_says_what_to_fix(hall, hall_browser):
         hall.rebalance("cookie")
 
 
+def kill_and_reconnect(hall, victim: str, page) -> None:
+    """SIGKILL process `victim`; return once `page` (served by it) has reconnected to another process and drawn."""
+    hall.kill(victim)
+    page.wait_for_function("""(victim) => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+        .some(e => e.innerText.startsWith('Served by process') && !e.innerText.endsWith(victim))""",
+                           arg=victim, timeout=120_000)
+    wait_for_app(page, timeout_ms=120_000)
+    assert_no_exception(page)
+
+
 def _view(page) -> dict:
     """What the learner sees of the lesson: the link's values, the step, and the answer for the token."""
     answer = page.locator('[data-testid="stMarkdown"]', has_text="experts run").first.inner_text()
@@ -211,12 +218,7 @@ def test_a_killed_process_loses_no_view_and_no_other_session(hall, key_for, hall
         before = _view(page)
         assert before["query"]["top_k"] == "3" and before["query"]["token"] == "3"
 
-        hall.kill(victim)
-        page.wait_for_function("""(victim) => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
-            .some(e => e.innerText.startsWith('Served by process') && !e.innerText.endsWith(victim))""",
-                               arg=victim, timeout=120_000)
-        wait_for_app(page, timeout_ms=120_000)
-        assert_no_exception(page)
+        kill_and_reconnect(hall, victim, page)
         assert served_by(page) in set(hall.names()) - {victim}
         assert _view(page) == before  # page, step, token, knobs: the same view, rebuilt from the link
         assert page.get_by_text(AFFINITY_WARNING).count() == 0  # a crash is not broken affinity
@@ -230,11 +232,7 @@ def test_a_killed_process_loses_no_view_and_no_other_session(hall, key_for, hall
 
 def _start_room(teacher) -> str:
     """The teacher's sidebar: Class room → Start a class room; the code from the join link it shows."""
-    expand = teacher.get_by_test_id("stExpandSidebarButton")
-    if expand.count() and expand.is_visible():
-        expand.click()
-    panel = teacher.get_by_test_id("stSidebar").locator("summary", has_text="Class room").first
-    panel.click()
+    open_sidebar_panel(teacher, "Class room")
     teacher.locator(".st-key-room_start button").first.click()
     wait_for_app(teacher, timeout_ms=120_000)
     link = teacher.locator(".st-key-room_panel code").first.inner_text().strip()
@@ -263,12 +261,7 @@ def test_a_room_outlives_the_process_of_a_following_student(hall, key_for, hall_
         _url_has(student, "step=2")
         wait_for_app(student, timeout_ms=120_000)
 
-        hall.kill(student_process)
-        student.wait_for_function("""(dead) => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
-            .some(e => e.innerText.startsWith('Served by process') && !e.innerText.endsWith(dead))""",
-                                  arg=student_process, timeout=120_000)
-        wait_for_app(student, timeout_ms=120_000)
-        assert_no_exception(student)
+        kill_and_reconnect(hall, student_process, student)
         assert served_by(student) == teacher_process  # the only process left
         student.get_by_text("Following the teacher").first.wait_for(timeout=60_000)  # joined again from its link
         assert f"room={code}" in student.url and "step=2" in student.url
