@@ -28,7 +28,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from moeviz.app.lesson_bar import lesson_bar, playing
 from moeviz.app.lesson_edit import lesson_editor
 from moeviz.app.lesson_views import (PRESENTER_KEYS, current_page_url, current_params, open_requested_view,
-                                     page_for_url, request_view)
+                                     page_for_url, request_view, stop_fragment_timer)
 from moeviz.app.params import ParamError, shown
 from moeviz.app.polls import Asked, answer_widget, asked_question, show_reveal, show_tally
 from moeviz.app.url import url_value
@@ -333,7 +333,13 @@ def _follow() -> None:
     if view and _should_open(room, view, fragment_run):
         request_view(View(view["page"], view["params"], view.get("title") or "view"),
                      extra={"room": room["code"]}, drop=PRESENTER_KEYS)
-        open_requested_view()  # st.switch_page from the fragment: a full run of the view's page
+        if fragment_run:
+            # The switch is made at the top of a full run (sidebar_section), not from this fragment's own run:
+            # switches made from it sometimes left the student's page blank in Chromium ("Bad delta path
+            # index", a fragment's delta landing in the new page's emptied tree).
+            stop_fragment_timer()
+            st.rerun(scope="app")
+        open_requested_view()  # in a full run: st.switch_page ends it
     with st.container(key="room_student", border=True):
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.markdown(f"Following the teacher · class room **{shown_code(room['code'])}**")
@@ -359,22 +365,29 @@ def _adds_only(before: tuple, after: tuple) -> bool:
 
 
 def _should_open(room: dict, view: dict, fragment_run: bool) -> bool:
-    """Whether to open the teacher's `view` now: once when it is new, and again (at most FOLLOW_RETRIES times,
-    in this fragment's own runs, where the session's link is complete) while this session does not show it.
+    """Whether to open the teacher's `view` now: once when it is new, and again (at most FOLLOW_RETRIES times)
+    while this session does not show it: on another page in any run, with other link values in this fragment's
+    own runs (where the session's link is complete).
 
-    The retry is there because a switch can be undone: the browser's timer for this fragment may send a run
-    request stamped with the old page and the old link while the switch is under way, and Streamlit then runs
-    that (a run request carries both; the later one wins). Without a retry that student would stay behind until
-    the teacher's next change. A view that only adds values to the one just opened (the teacher's page wrote
-    its own values at the end of its run) is not opened at once: this session's page writes its own, the same
-    when both start from the same link, and the next check opens it only if they differ. Otherwise every page
-    change would cost students two switches, each a full run of the page."""
+    The retry is there because a switch can be undone: a run request stamped with the old page and the old link
+    (a tick of this fragment's timer sent before the browser heard of the switch, see
+    lesson_views.stop_fragment_timer) reaches the server after the switch's, and Streamlit runs the later one.
+    Without a retry that student would stay behind until the teacher's next change. A view that only adds values
+    to the one just opened (the teacher's page wrote its own values at the end of its run) is not opened at
+    once: this session's page writes its own, the same when both start from the same link, and the next check
+    opens it only if they differ. Otherwise every page change would cost students two switches, each a full run
+    of the page."""
     target = (view["page"], view["params"])
     if target != room["applied"]:
         adds_only = room["applied"] is not None and _adds_only(room["applied"], target)
         room["applied"], room["tries"] = target, 0 if adds_only else 1
         return not adds_only
-    if not fragment_run or room.get("tries", 0) >= FOLLOW_RETRIES or _on_view(view):
+    if room.get("tries", 0) >= FOLLOW_RETRIES:
+        return False
+    # The page is known from the start of any run; the link's page values only once a run has ended (a full run
+    # of the page writes them later than this fragment runs), so those are compared in fragment runs only.
+    behind = current_page_url() != view["page"] or (fragment_run and not _on_view(view))
+    if not behind:
         return False
     room["tries"] = room.get("tries", 0) + 1
     return True

@@ -105,7 +105,7 @@ _PRESETS_OPEN = "_moeviz_presets_open"  # whether the teacher left the presets e
 
 
 def _remember_presets_open() -> None:
-    st.session_state[_PRESETS_OPEN] = bool(st.session_state["presets_expander"])
+    st.session_state[_PRESETS_OPEN] = bool(st.session_state.get("presets_expander"))
 
 
 def _preset_buttons(values: dict) -> None:

@@ -97,9 +97,14 @@ def _go_to(step: int) -> None:
 def _step_picked() -> None:
     """A class room's students get the new step now, not after this fragment has drawn it and the room's next
     tick. Only the room hears it here: the link is written by the fragment's run (a link written from a callback
-    of a fragment run stayed on the server and never reached the browser's address bar)."""
+    of a fragment run stayed on the server and never reached the browser's address bar).
+    Opening a lesson's or the teacher's view forgets the step's state; a late run request from the old page then
+    calls this with no state (a follow test's student died of the KeyError): nothing to publish then."""
+    step = st.session_state.get("step")
+    if step is None:
+        return
     try:
-        publish_view({"step": url_text(int(st.session_state["step"] or 1))})
+        publish_view({"step": url_text(int(step))})
     except RoomError:
         pass  # the room's own fragment says what went wrong on its next tick
 

@@ -142,18 +142,23 @@ def test_student_follows_the_teacher_and_answers_the_poll():
 
 
 def test_a_student_left_on_another_view_opens_it_again_a_bounded_number_of_times():
-    """A switch that Streamlit undid (a stale fragment run stamped with the old page and link) is retried in the
-    fragment's own runs while the session does not show the view (page or link), at most FOLLOW_RETRIES times;
-    a view shown opens once; nothing is retried in a full run, whose link the page is still writing."""
+    """A switch that Streamlit undid (a late run request stamped with the old page and link) is retried while
+    the session does not show the view, at most FOLLOW_RETRIES times: another page in any run, other link
+    values only in the fragment's own runs (a full run's page is still writing its link); a view shown opens
+    once."""
     from moeviz.app.classroom import FOLLOW_RETRIES, _should_open  # outside a run: page "/", an empty link
-    room = {"applied": None}
     elsewhere = {"page": "/compute", "params": {"top_k": "2"}}
-    opened = [_should_open(room, elsewhere, fragment_run=True) for _ in range(FOLLOW_RETRIES + 3)]
-    assert opened == [True] * FOLLOW_RETRIES + [False] * 3
+    for fragment_run in (True, False):
+        room = {"applied": None}
+        opened = [_should_open(room, elsewhere, fragment_run=fragment_run) for _ in range(FOLLOW_RETRIES + 3)]
+        assert opened == [True] * FOLLOW_RETRIES + [False] * 3
+    other_link = {"page": "/", "params": {"top_k": "2"}}
     room = {"applied": None}
-    assert _should_open(room, elsewhere, fragment_run=False)
-    assert not any(_should_open(room, elsewhere, fragment_run=False) for _ in range(3))
+    assert _should_open(room, other_link, fragment_run=False)
+    assert not any(_should_open(room, other_link, fragment_run=False) for _ in range(3))
+    assert _should_open(room, other_link, fragment_run=True)
     here = {"page": "/", "params": {}}
+    room = {"applied": None}
     assert [_should_open(room, here, fragment_run=True) for _ in range(3)] == [True, False, False]
 
 

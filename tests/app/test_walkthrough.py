@@ -232,3 +232,20 @@ def test_step_1_promises_about_the_batch_only_what_step_5_shows(capacity):
     at.segmented_control(key="step").set_value(5).run()
     dropped_line = [c.value for c in at.caption if "found their expert's slots full" in c.value]
     assert bool(dropped_line) == (capacity != "off")  # step 5 says how many copies the limit dropped
+
+
+def _call_step_callback_without_state():
+    import streamlit as st
+
+    from moeviz.app.walkthrough_page import _step_picked
+    st.session_state.pop("step", None)
+    _step_picked()
+    st.write("callback returned")
+
+
+def test_the_step_callback_survives_a_forgotten_step():
+    """Opening a lesson's or the teacher's view forgets the step's state, and a late run request from the old
+    page then calls the step's callback with none (a following student's page died of the KeyError)."""
+    at = AppTest.from_function(_call_step_callback_without_state).run()
+    assert not at.exception
+    assert at.markdown[0].value == "callback returned"
