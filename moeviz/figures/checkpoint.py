@@ -21,9 +21,9 @@ COUNT_COLORSCALE = [[0.0, "#FFFFFF"], [0.2, "#DEEBF7"], [1.0, "#08519C"]]
 MAX_EXPERT_LABELS = 16  # more labels than this smear into each other on a 1024-px screen
 
 
-def expert_axis(num_experts: int, **extra) -> dict:
-    """An expert axis labelled E0, E1, ... with at most MAX_EXPERT_LABELS labels (every 2nd, 4th, ... beyond)."""
-    step = -(-num_experts // MAX_EXPERT_LABELS)
+def expert_axis(num_experts: int, most: int = MAX_EXPERT_LABELS, **extra) -> dict:
+    """An expert axis labelled E0, E1, ... with at most `most` labels (every 2nd, 4th, ... beyond)."""
+    step = -(-num_experts // most)
     ticks = list(range(0, num_experts, step))
     return dict(tickvals=ticks, ticktext=[f"E{e}" for e in ticks], showgrid=False, zeroline=False, **extra)
 
