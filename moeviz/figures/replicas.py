@@ -55,7 +55,7 @@ def placement_map(phy2log, num_gpus: int, load, title: str | None = "Which exper
 
 
 # The co-selection map's colour: a share of the row's tokens (each cell 0..1; a row adds up to layer b's k).
-SHARE_TITLE = "share of the<br>row's tokens"
+SHARE_TITLE = "share of the row's tokens"
 # Expert names on the co-selection map: its columns are ~7 px wide on a 390 px phone (32 experts), its rows 14 px.
 MAX_COLUMN_LABELS, MAX_ROW_LABELS = 8, 32
 
@@ -68,7 +68,9 @@ def co_selection_share_map(share, layer_a: int, layer_b: int, title: str | None 
     z = np.asarray(share, dtype=float)
     Ea, Eb = z.shape
     heat = go.Heatmap(z=z.tolist(), x=list(range(Eb)), y=list(range(Ea)), colorscale="Blues", zmin=0, zmax=1,
-                      name="share", xgap=1, ygap=1, colorbar=dict(title=dict(text=SHARE_TITLE), thickness=12),
+                      name="share", xgap=1, ygap=1,
+                      # the colour bar's title upright along the bar: on a phone the plot keeps the width
+                      colorbar=dict(title=dict(text=SHARE_TITLE, side="right"), thickness=12),
                       hovertemplate=f"of the tokens with E%{{y}} at layer {layer_a}, %{{z:.1%}} also chose E%{{x}} "
                                     f"at layer {layer_b}<extra></extra>")
     return figure([heat], title or f"Layer {layer_a} → layer {layer_b}: who goes where",
