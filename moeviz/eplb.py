@@ -14,7 +14,9 @@ The algorithm is DeepSeek's published one (github.com/deepseek-ai/EPLB, README a
 - global (otherwise, or with one node): replicate over all experts, then pack all copies onto all GPUs.
 Replication gives one more copy at a time to the expert whose load per copy is highest; packing takes items from
 heaviest to lightest and puts each on the lightest GPU that still has a free slot (every GPU gets the same number
-of slots). A token's copies for an expert are split evenly over its replicas.
+of slots). A token's copies for an expert are split evenly over its replicas. Nothing keeps two copies of one
+expert off the same GPU (DeepSeek's code has no such rule either): that GPU then computes all of the expert's
+tokens, as with one copy, so such a replica costs memory and moves no load.
 """
 from __future__ import annotations
 

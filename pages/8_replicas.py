@@ -135,10 +135,13 @@ def plan_section(summary, index: int):
     before, after = default_plan(E, gpus).gpu_load(counts), plan.gpu_load(counts)
     app.chart(figs.gpu_load_bars({"no replicas": before, f"{replicas} replicas (EPLB)": after}), key="gpu_load")
     a, b, c = st.columns(3)
-    a.metric("Balancedness (mean / max per GPU)", f"{balancedness(after):.2f}",
-             f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f}")
-    b.metric("Busiest GPU (sets the step time)", f"{max(after):,.0f}", f"{max(after) / max(before) - 1:+.0%}",
-             delta_color="inverse")
+    # Short labels: three columns at 1024 px cut longer ones; the help says the rest.
+    a.metric("Balancedness", f"{balancedness(after):.2f}",
+             f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f}",
+             help="Mean over max token copies per GPU: 1 = every GPU equally busy (what SGLang logs and vLLM's EPLB "
+                  "reports).")
+    b.metric("Busiest GPU", f"{max(after):,.0f}", f"{max(after) / max(before) - 1:+.0%}", delta_color="inverse",
+             help="Token copies the busiest GPU computes: every GPU waits for it, so it sets the step time.")
     shape = app.linked(c.selectbox, "Expert size for the memory cost", SHAPE_NAMES, key="expert_shape",
                        default=next(iter(SHAPE_NAMES)), parse=app.parse_choice(list(SHAPE_NAMES)))
     D, H, _, _, matrices = MODEL_SHAPES[SHAPE_NAMES[shape]]
@@ -149,8 +152,23 @@ def plan_section(summary, index: int):
     if plan.note:
         st.info(plan.note)
     app.chart(figs.placement_map(plan.phy2log, gpus, counts), key="placement")
+    st.caption("A cell is one slot; its colour, the token copies that copy computes (its expert's copies split "
+               "them evenly). E3* = an expert with more than one copy.")
+    same_gpu(plan)
     explain(gpus, nodes)
     every_layer(summary, gpus, replicas, nodes)
+
+
+def same_gpu(plan):
+    """Say it when a GPU holds two copies of one expert: EPLB allows it, and such a copy moves no load."""
+    twins = [f"E{e} on GPU {g}" for g, experts in enumerate(plan.gpu_experts())
+             for e in sorted(set(experts)) if experts.count(e) > 1]
+    if twins:
+        st.markdown(f"**Two copies on one GPU** ({', '.join(twins)}): DeepSeek's EPLB puts each copy on the lightest "
+                    "GPU that still has a free slot, and nothing stops that from being the GPU that already holds "
+                    "the other copy. Copies on one GPU do the work of one: that GPU still computes all of the "
+                    "expert's tokens, and they still travel to it, so such a replica costs memory and moves no "
+                    "load.")
 
 
 def every_layer(summary, gpus: int, replicas: int, nodes: int):
@@ -248,9 +266,10 @@ def co_selection(summary, index: int, missing: dict):
     pair = summary.pairs[(a, b)]
     app.chart(figs.co_selection_share_map(views.co_selection_share(pair), a, b), key="routes_co_selection")
     st.caption(f"Over all {pair.tokens:,} tokens routed at layers {a} and {b}: row i, column j = of the tokens "
-               f"that chose expert i at layer {a}, the share that chose expert j at layer {b}. Every pair of a "
-               "token's experts counts, so a row sums to k. If the layers chose independently, every row would "
-               "look alike (layer b's load); a bright cell off that pattern is a path tokens take.")
+               f"that chose expert i at layer {a}, the share that also chose expert j at layer {b} (0 to 1, a share "
+               f"of the row's tokens). Each token picks k experts at layer {b}, so a row adds up to k, not 1. If "
+               "the layers chose independently, every row would look alike (layer b's load); a bright cell off "
+               "that pattern is a path tokens take.")
 
 
 def logits_section(summary, index: int):

@@ -21,6 +21,20 @@ def test_reproduces_deepseeks_published_example(refine):
         assert plan_replicas(load, replicas=4, gpus=8, nodes=2, groups=4).phy2log.tolist() == expected
 
 
+def test_deepseeks_greedy_can_put_both_copies_of_an_expert_on_one_gpu():
+    """Copies go heaviest first to the lightest GPU with a free slot, with no rule against the GPU that holds the
+    other copy: [10, 9, 8, 1] over 2 GPUs with 2 replicas gives E0 two copies of 5 and E1 two of 4.5; E2 (8)
+    takes GPU 0, E0's first copy GPU 1, and GPU 1 (5) is still lighter than GPU 0 (8), so it takes the second
+    copy too. (refine=False is DeepSeek's code: the README test above.)"""
+    load = np.array([10.0, 9.0, 8.0, 1.0])
+    plan = hierarchical_plan(load, 6, 1, 1, 2, refine=False)
+    gpu_of_e0 = {s // plan.slots_per_gpu for s in np.flatnonzero(plan.phy2log == 0)}
+    assert plan.replica_count(4)[0] == 2 and len(gpu_of_e0) == 1
+    # the two copies do the work of one: that GPU computes all of E0's tokens
+    g = gpu_of_e0.pop()
+    assert plan.gpu_load(load)[g] == load[0] + load[1] / 2
+
+
 def random_cases(n, seed=0):
     rng = np.random.default_rng(seed)
     for _ in range(n):

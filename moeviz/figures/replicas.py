@@ -3,6 +3,7 @@
     gpu_load_bars({"no replicas": before, "with replicas": after})   # (G,) tokens per GPU, or measured rows
     placement_map(plan.phy2log, num_gpus, load)                      # which expert copies sit on which GPU
     co_selection_share_map(share, layer_a, layer_b)                  # P(expert j at layer b | expert i at a)
+                                                                     # (a row adds up to layer b's k, not 1)
 Trace names in fig.data: the dict's labels, "even share"; "slot"; "share".
 """
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from moeviz.figures import BLUE, INK, ORANGE, expert_names, figure, safe_label
+from moeviz.figures import BLUE, INK, ORANGE, figure, safe_label
+from moeviz.figures.checkpoint import expert_axis
 
 COLORS = (ORANGE, BLUE)
 
@@ -52,24 +54,27 @@ def placement_map(phy2log, num_gpus: int, load, title: str | None = "Which exper
     return figure([cell], title, height, yaxis=dict(autorange="reversed"))
 
 
+# The co-selection map's colour: a share of the row's tokens (each cell 0..1; a row adds up to layer b's k).
+SHARE_TITLE = "share of the row's tokens"
+# Expert names on the co-selection map: its columns are ~7 px wide on a 390 px phone (32 experts), its rows 14 px.
+MAX_COLUMN_LABELS, MAX_ROW_LABELS = 8, 32
+
+
 def co_selection_share_map(share, layer_a: int, layer_b: int, title: str | None = None,
                            height: int | None = None) -> go.Figure:
     """(E_a, E_b) shares: row i = of the tokens with expert i at layer_a, the share that also chose expert j at
-    layer_b (each row sums to layer_b's k). Trace name "share"."""
+    layer_b. Each cell is a share of the row's tokens (0..1); a row adds up to layer_b's k, since each token picks
+    k experts there. Trace name "share"."""
     z = np.asarray(share, dtype=float)
     Ea, Eb = z.shape
     heat = go.Heatmap(z=z.tolist(), x=list(range(Eb)), y=list(range(Ea)), colorscale="Blues", zmin=0, zmax=1,
-                      name="share", xgap=1, ygap=1, colorbar=dict(title=dict(text="share"), thickness=12),
-                      hovertemplate=f"of the tokens with E%{{y}} at layer {layer_a}, %{{z:.1%}} chose E%{{x}} "
+                      name="share", xgap=1, ygap=1,
+                      # the colour bar's title upright along the bar: on a phone the plot keeps the width
+                      colorbar=dict(title=dict(text=SHARE_TITLE, side="right"), thickness=12),
+                      hovertemplate=f"of the tokens with E%{{y}} at layer {layer_a}, %{{z:.1%}} also chose E%{{x}} "
                                     f"at layer {layer_b}<extra></extra>")
     return figure([heat], title or f"Layer {layer_a} → layer {layer_b}: who goes where",
                   height or max(300, 120 + 14 * Ea),
-                  xaxis=dict(title=dict(text=f"expert at layer {layer_b}"), showgrid=False, zeroline=False,
-                             **_expert_ticks(Eb)),
-                  yaxis=dict(title=dict(text=f"expert at layer {layer_a}"), autorange="reversed", showgrid=False,
-                             zeroline=False, **_expert_ticks(Ea)))
-
-
-def _expert_ticks(n: int) -> dict:
-    """Every expert named (E0, E1, ...) while the names fit; plotly's own ticks beyond."""
-    return dict(tickvals=list(range(n)), ticktext=expert_names(n)) if n <= 32 else {}
+                  xaxis=expert_axis(Eb, MAX_COLUMN_LABELS, title=dict(text=f"expert at layer {layer_b}")),
+                  yaxis=expert_axis(Ea, MAX_ROW_LABELS, title=dict(text=f"expert at layer {layer_a}"),
+                                    autorange="reversed"))

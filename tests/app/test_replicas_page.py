@@ -3,6 +3,7 @@ the views (drops, journeys, co-selection, probabilities, what-if) match moeviz.r
 the plan's metrics match moeviz.eplb's; bad links and bad files get messages; the worker run (slow)."""
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -29,10 +30,44 @@ def test_example_plan_matches_the_planner():
     plan = plan_replicas(counts, 4, 4)
     m = metrics(at)
     assert m["Format"] == "vllm" and m["MoE layers"] == "8" and m["Experts per layer"] == "32"
-    assert m["Balancedness (mean / max per GPU)"] == f"{balancedness(plan.gpu_load(counts)):.2f}"
+    assert m["Balancedness"] == f"{balancedness(plan.gpu_load(counts)):.2f}"
     bars = {t["name"]: t["y"] for t in plan_figure(at)["data"] if t["type"] == "bar"}
     np.testing.assert_allclose(bars["no replicas"], default_plan(32, 4).gpu_load(counts))
     np.testing.assert_allclose(bars["4 replicas (EPLB)"], plan.gpu_load(counts))
+
+
+def same_gpu_copies(plan) -> list[str]:
+    """Each GPU's experts held more than once, found by a loop over the plan's slots."""
+    twins = []
+    for g in range(plan.num_gpus):
+        slots = plan.phy2log[g * plan.slots_per_gpu:(g + 1) * plan.slots_per_gpu].tolist()
+        twins += [f"E{e} on GPU {g}" for e in sorted(set(slots)) if slots.count(e) > 1]
+    return twins
+
+
+@pytest.mark.parametrize("gpus, replicas", [(4, 4), (8, 8), (2, 2)])
+def test_two_copies_on_one_gpu_are_explained(gpus, replicas):
+    """DeepSeek's EPLB (and so the page's plan) can put both copies of an expert on one GPU, as at the default
+    4 GPUs and 4 replicas: the page says where, why, and that such a copy moves no load."""
+    at = open_page(PAGE, {"gpus": str(gpus), "replicas": str(replicas), "routes_layer": "0"})
+    assert not at.exception and not at.error
+    counts = summarize(example_npy()).layers[0].tokens_per_expert
+    twins = same_gpu_copies(plan_replicas(counts, replicas, gpus))
+    said = [m.value for m in at.markdown if "Two copies on one GPU" in m.value]
+    if (gpus, replicas) == (4, 4):
+        assert twins  # the page's default shows the case
+    if not twins:
+        assert not said
+        return
+    assert len(said) == 1 and all(t in said[0] for t in twins)
+    assert "lightest GPU that still has a free slot" in said[0] and "moves no load" in said[0]
+
+
+def test_default_plan_metrics_have_labels_that_fit_three_columns():
+    at = open_page(PAGE)
+    labels = [m.label for m in at.metric if m.label in ("Balancedness", "Busiest GPU")]
+    assert labels == ["Balancedness", "Busiest GPU"]  # 30-odd characters were cut to "Busiest GPU (sets the step ti…"
+    assert all(m.help for m in at.metric if m.label in labels)
 
 
 @pytest.mark.slow  # loads the checkpoint (transformers)
@@ -100,12 +135,15 @@ def test_example_views_match_moeviz_routes():
     np.testing.assert_allclose(values(bars["dropped (over capacity)"]["y"]), drops[2].dropped)
     assert bars[f"capacity C = {drops[2].capacity}"]
     journey = figure_titled(at, "Each token's experts")["data"][0]
-    firsts = [[int(cell.split()[0][1:]) for cell in row] for row in journey["text"]]  # "E7 E3": best first
+    firsts = [[int(re.match(r"E(\d+)", cell)[1]) for cell in row] for row in journey["text"]]  # "E7 E3": in order
     np.testing.assert_array_equal(np.array(firsts), summary.window.ids[:, :, 0])
     lost = views.dropped_copies(summary.window, drops)
     assert lost and any(len(d.value) == len(lost) for d in at.dataframe)
     share = figure_titled(at, "Layer 2 → layer 3")["data"][0]["z"]
     np.testing.assert_allclose(values(share), views.co_selection_share(summary.pairs[(2, 3)]))
+    # a row adds up to k (4 here), and the caption says so next to the colour bar's "share of the row's tokens"
+    np.testing.assert_allclose(values(share).sum(axis=1)[summary.pairs[(2, 3)].chose > 0], 4.0)
+    assert any("a row adds up to k, not 1" in c.value for c in at.caption)
     assert any("no router logits" in i.value for i in at.info)  # vLLM's layout has ids only: said on screen
     assert any("cannot show" in m.value and "router probabilities" in m.value for m in at.markdown)
 
