@@ -68,6 +68,9 @@ def test_journey_cells_too_narrow_for_any_name_leave_it_to_the_hover():
     heat = fig.data[0]
     assert heat.texttemplate is None and "hover" in fig.layout.title.text
     assert heat.text[0][0] == " ".join(f"E{e}" for e in ids[0, 0])  # still in the hover
+    from moeviz.figures.numbers import figure_tables
+    table = figure_tables(fig)[0].frame  # and in the chart's table of numbers (read by screen readers)
+    assert table.iloc[0, 0].startswith(" ".join(f"E{e}" for e in ids[0, 0]))
 
 
 def naive_co_selection_share(ids: np.ndarray, a: int, b: int, num_experts: int) -> np.ndarray:

@@ -7,7 +7,7 @@ The tables are read from the traces themselves, so they can never disagree with 
 - bar and scatter traces: one column per trace, one row per category (x, or y for horizontal bars); traces over
   the same categories share a table. A flat line (capacity, fair share) is one row of a "Lines" table.
 - heatmaps: the matrix as drawn (turned when it would be very wide); cells show the printed text where the chart
-  prints text in its cells.
+  prints text in its cells (or, with no text printed, where its hover says it).
 - a diagram (both axes hidden): its parts' labels, in order; their positions mean nothing.
 Values are rounded as the chart shows them: the trace's own texttemplate or hovertemplate format (`%{y:.2f}`), or
 its printed bar labels. Axis tick texts (E0, E1, ...) replace the raw positions. Traces that hover nothing
@@ -147,7 +147,8 @@ def _heatmap_table(trace, layout) -> NumberTable:
     cols = _tick_names(layout, getattr(trace, "xaxis", None) or "x",
                        trace.x if trace.x is not None else range(z.shape[1]))
     spec = _format_spec(trace, "z")
-    shows_text = "%{text}" in (trace.texttemplate or "") and trace.text is not None
+    # cells' text as printed, or (a grid too dense to print it) as the hover says it: what the chart tells
+    shows_text = trace.text is not None and "%{text}" in (trace.texttemplate or trace.hovertemplate or "")
     text = np.asarray(trace.text, dtype=object).reshape(z.shape) if shows_text else None
     custom = trace.customdata
     with_custom = (shows_text and "%{customdata}" in (trace.hovertemplate or "") and custom is not None
