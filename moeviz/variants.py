@@ -124,6 +124,18 @@ def run_variants(x: torch.Tensor, num_experts: int = 8, top_k: int = 2, seed: in
     return runs
 
 
+def own_variant(trace: RoutingTrace) -> str:
+    """The key of the variant that routes as the model that made `trace` (a checkpoint's): its router, with its
+    weights renormalised or not as the model's own norm_topk_prob says (else as its kept weights sum to 1 or not)."""
+    candidates = [v for v in VARIANTS if v.router == trace.router] or list(VARIANTS)
+    if len(candidates) == 1:
+        return candidates[0].key
+    renormalised = trace.metrics.get("norm_topk_prob")
+    if renormalised is None:
+        renormalised = bool(torch.allclose(trace.routed_weights.sum(dim=-1), torch.ones(trace.num_tokens)))
+    return next((v.key for v in candidates if v.norm_topk_prob == bool(renormalised)), candidates[0].key)
+
+
 def initial_noise_std() -> float:
     """The training-time noise's scale on every logit while W_noise is at its zero start: softplus(0) + eps."""
     return float(torch.nn.functional.softplus(torch.zeros(())) + NOISE_EPS)
@@ -184,5 +196,5 @@ def token_changes(runs: list[VariantRun], labels) -> list[dict]:
 
 
 __all__ = ["Variant", "VARIANTS", "VARIANT_KEYS", "VariantRun", "run_variants", "variant_summary",
-           "token_changes", "variant_config", "what_happened", "noise_changes", "initial_noise_std", "NOISE_SEED",
+           "token_changes", "variant_config", "what_happened", "own_variant", "noise_changes", "initial_noise_std", "NOISE_SEED",
            "NOISE_DRAWS"]

@@ -175,3 +175,27 @@ def test_noise_changes_count_the_tokens_each_draw_moves(olmoe_logits):
                    .float().mean()) for seed in range(3)]
     assert shares == pytest.approx(naive) and min(shares) > 0
     assert initial_noise_std() == pytest.approx(float(torch.log(torch.tensor(2.0))) + 1e-2)
+
+
+@pytest.mark.parametrize("router, renormalised", [("softmax_topk", True), ("softmax_topk", False),
+                                                  ("topk_softmax", True), ("sigmoid_bias", True),
+                                                  ("noisy_topk", True), ("switch", True), ("expert_choice", True)])
+def test_own_variant_names_the_rule_that_made_a_trace(router, renormalised, x):
+    """/heatmap's what-if starts at the model's own rule: the variant with the trace's router and renormalisation
+    (read from the weights, as for a trace whose metrics do not say)."""
+    from moeviz.variants import own_variant
+    cfg = MoEConfig(d_model=D, d_hidden=2 * D, num_experts=E, top_k=MoEConfig.routed_top_k(router, K), router=router,
+                    norm_topk_prob=renormalised, seed=3, device="cpu")
+    _, trace = MoELayer(cfg).eval()(x)
+    variant = next(v for v in VARIANTS if v.key == own_variant(trace))
+    assert variant.router == router
+    if router == "softmax_topk":
+        assert variant.norm_topk_prob == renormalised
+
+
+def test_own_variant_of_olmoe_tiny_is_its_unrenormalised_softmax(olmoe_logits):
+    from moeviz.hf.folders import SHIPPED_DIR
+    from moeviz.hf.model import load_checkpoint
+    from moeviz.variants import own_variant
+    trace = load_checkpoint(SHIPPED_DIR / "olmoe-tiny", device="cpu").route("Hello there.").traces[0]
+    assert trace.metrics["norm_topk_prob"] is False and own_variant(trace) == "softmax_topk_raw"
