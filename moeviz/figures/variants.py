@@ -47,12 +47,14 @@ def variant_heatmaps(runs, labels, height: int | None = None) -> list[go.Figure]
     titles = [heatmap_title(run.variant) for run in runs]
     lines = max((t.count("<br>") + 1 for t in titles), default=1)
     figs = []
+    top = 16 + TITLE_LINE_PX * lines  # room for the longest title
     for run, title in zip(runs, titles):
         fig = router_heatmap(run.trace, labels, title=title, height=height)
-        extra = TITLE_LINE_PX * (lines - 1)  # the plot keeps its height; the margin grows with the title
-        fig.layout.update(height=fig.layout.height + extra, margin_t=fig.layout.margin.t + extra,
-                          title_font_size=TITLE_SIZE, title_y=1, title_yanchor="top", title_yref="container",
-                          title_pad_t=8)
+        # The plot keeps its height; the title stands on the plot's top edge and grows upwards (anchored at its
+        # top in the container, Plotly placed a three-line title a few pixels above the chart, cut off).
+        fig.layout.update(height=fig.layout.height + top - fig.layout.margin.t, margin_t=top,
+                          title_font_size=TITLE_SIZE, title_yref="paper", title_y=1, title_yanchor="bottom",
+                          title_pad_b=14)
         figs.append(fig)
     return figs
 
