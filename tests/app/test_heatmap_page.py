@@ -148,6 +148,7 @@ def test_layers_past_the_glossarys_failing_line_are_named():
     from moeviz.app.runners import checkpoint_routing
     from moeviz.glossary import FAILING_MAX_MEAN_LOAD
     from moeviz.hf.shipped import nearest_olmoe
+    from moeviz.load_health import chance_max_mean
     at = olmoe_page()
     assert not at.exception
     name, folder = nearest_olmoe(8)
@@ -159,3 +160,8 @@ def test_layers_past_the_glossarys_failing_line_are_named():
     for layer, value in crossing:
         assert f"layer {layer} ({value:.2f})" in note
     assert f"max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more" in note and "token copies" in note
+    T, k, N = routing.traces[0].num_tokens, routing.traces[0].top_k, routing.traces[0].num_experts
+    chance = chance_max_mean(T, k, N)
+    assert f"at random reaches {chance:.2f}" in note
+    above = [layer for layer, value in crossing if value > chance]
+    assert ("above that" in note) == bool(above) and all(f"layer {layer} is" in note for layer in above[:1])
