@@ -130,10 +130,15 @@ ENTRIES = (
 
 TERMS = {entry.term: entry for entry in ENTRIES}
 
+# The max/mean load from which the table below calls routing failing; /heatmap names the layers at or past it
+# (moeviz.load_health), so the number a learner sees there is called what the glossary calls it.
+FAILING_MAX_MEAN_LOAD = 2.0
+
 # (signal, healthy, failing): what to watch in a real system's routing statistics.
 HEALTH_SIGNALS = (
     ("Tokens per expert", "Near the even share T·k/N in every layer; max/mean load close to 1.",
-     "A few experts take most tokens (max/mean load of 2 or more); some get none."),
+     f"A few experts take most tokens (max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more); some get none. "
+     "Judge it over many tokens: on a short text a few tokens more on one expert already reach it."),
     ("Balance loss", "Settles near 1, its value for perfectly even routing, early in training (what its value "
      "means: the load balancing loss entry above).",
      "Stays high or climbs: the router keeps favouring the same experts."),
@@ -187,4 +192,4 @@ def glossary_link(term: str, words: str | None = None) -> str:
     return f"[{words or term.lower()}](glossary#{anchor(term)})"
 
 
-__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "MEASURES", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]
+__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "MEASURES", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]

@@ -32,7 +32,9 @@ DEFAULT_EXPERT_CHOICE_CAPACITY = 1.0  # expert choice: on average top_k experts 
 @dataclass(frozen=True)
 class RouterSpec:
     name: str  # the MoEConfig.router value (and URL value)
-    label: str  # the sidebar's name for it, with the system it comes from
+    # the sidebar's name for it, with the system it comes from: short, so the selectbox shows it whole at 1024 px
+    # (tests/browser/test_heatmap.py measures every label against the box)
+    label: str
     # (router_logits (T, E) float32, cfg, selection_bias (E,), capacity C or None) -> moeviz.router.Routing
     gate: Callable
     score_function: str  # what turns logits into router_probs: a key of SCORE_FUNCTIONS
@@ -74,24 +76,24 @@ def _expert_choice_gate(router_logits, cfg, selection_bias, capacity):
 ROUTER_SPECS = {s.name: s for s in (
     # renormalised when the config says norm_topk_prob (Mixtral: always); OLMoE, the walkthrough's olmoe-tiny, keeps
     # the raw probabilities (norm_topk_prob=False), as /variants shows beside the renormalised form
-    RouterSpec("softmax_topk", "softmax → top-k (Mixtral, OLMoE)",
+    RouterSpec("softmax_topk", "softmax → top-k (Mixtral)",
                lambda z, cfg, bias, capacity: gating.softmax_topk(z, cfg.top_k, cfg.norm_topk_prob),
                "softmax", renormalises=None),
     RouterSpec("topk_softmax", "top-k → softmax (GPT-OSS)",
                lambda z, cfg, bias, capacity: gating.topk_softmax(z, cfg.top_k),
                "softmax", softmax_over_kept=True),
-    RouterSpec("sigmoid_bias", "sigmoid + selection bias (DeepSeek-V3)",
+    RouterSpec("sigmoid_bias", "sigmoid + bias (DeepSeek-V3)",
                lambda z, cfg, bias, capacity: gating.sigmoid_bias(z, cfg.top_k, bias, cfg.norm_topk_prob,
                                                                   cfg.n_group, cfg.topk_group),
                "sigmoid", renormalises=None, selection_bias=True, group_limited=True),
-    RouterSpec("noisy_topk", "noisy top-k (Shazeer et al. 2017)",
+    RouterSpec("noisy_topk", "noisy top-k (Shazeer 2017)",
                lambda z, cfg, bias, capacity: gating.noisy_topk(z, cfg.top_k),
                "softmax", softmax_over_kept=True, noise_projection=True),
-    RouterSpec("switch", "Switch top-1 (Fedus et al. 2021)",
+    RouterSpec("switch", "Switch top-1 (Fedus 2021)",
                lambda z, cfg, bias, capacity: gating.switch(z),
                "softmax", fixed_top_k=1, default_capacity_factor=DEFAULT_SWITCH_CAPACITY, renormalises=False,
                input_jitter=True),
-    RouterSpec("expert_choice", "expert choice (Zhou et al. 2022)", _expert_choice_gate,
+    RouterSpec("expert_choice", "expert choice (Zhou 2022)", _expert_choice_gate,
                "softmax", default_capacity_factor=DEFAULT_EXPERT_CHOICE_CAPACITY, experts_choose=True,
                renormalises=False),
 )}

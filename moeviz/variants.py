@@ -14,13 +14,17 @@ from dataclasses import dataclass
 import torch
 
 from moeviz.config import MoEConfig
-from moeviz.layer import MoELayer
+from moeviz.layer import NOISE_EPS, MoELayer
 from moeviz.routers import router_spec
 from moeviz.trace import RoutingTrace
 
 DEFAULT_BIAS_STEPS = 20  # aux-loss-free updates on the sentence before DeepSeek's router is shown
 MAX_BIAS_STEPS = 50  # /variants' slider and a lesson view's `bias_steps` stop here
 DEFAULT_BIAS_RATE = 0.02  # u per step: larger than training's 1e-3 so a few steps visibly move the choice
+# Noisy top-k's noise exists only in training (Shazeer et al. 2017; tensor2tensor's NoisyTopKGating multiplies it
+# by `train`): at inference it picks what top-k -> softmax picks. /variants shows it with the noise on, draw
+# NOISE_SEED, and counts what NOISE_DRAWS draws change.
+NOISE_SEED, NOISE_DRAWS = 0, 5
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ VARIANTS = (
             "they sum to 1."),
     Variant("noisy_topk", "noisy top-k", "noisy_topk", True, "Shazeer et al. 2017 (sparsely-gated MoE)",
             "Learned Gaussian noise before the top-k lets near-miss experts win sometimes, which spreads load "
-            "while training; shown here with the training-time noise on (fixed seed)."),
+            "while training (it is off at inference); shown here with the training-time noise on (fixed seed)."),
     Variant("switch", "Switch top-1 with capacity", "switch", True, "Switch Transformer",
             "One expert per token halves the work of top-2 and the communication, but an expert past its "
             "capacity drops the late tokens, which then skip the layer (residual only)."),
@@ -120,6 +124,36 @@ def run_variants(x: torch.Tensor, num_experts: int = 8, top_k: int = 2, seed: in
     return runs
 
 
+def own_variant(trace: RoutingTrace) -> str:
+    """The key of the variant that routes as the model that made `trace` (a checkpoint's): its router, with its
+    weights renormalised or not as the model's own norm_topk_prob says (else as its kept weights sum to 1 or not)."""
+    candidates = [v for v in VARIANTS if v.router == trace.router] or list(VARIANTS)
+    if len(candidates) == 1:
+        return candidates[0].key
+    renormalised = trace.metrics.get("norm_topk_prob")
+    if renormalised is None:
+        renormalised = bool(torch.allclose(trace.routed_weights.sum(dim=-1), torch.ones(trace.num_tokens)))
+    return next((v.key for v in candidates if v.norm_topk_prob == bool(renormalised)), candidates[0].key)
+
+
+def initial_noise_std() -> float:
+    """The training-time noise's scale on every logit while W_noise is at its zero start: softplus(0) + eps."""
+    return float(torch.nn.functional.softplus(torch.zeros(())) + NOISE_EPS)
+
+
+def noise_changes(router_logits: torch.Tensor, top_k: int, capacity_factor: float | None = None,
+                  draws: int = NOISE_DRAWS) -> list[float]:
+    """Noisy top-k on these logits (T, E), draw by draw (seeds 0, 1, ...): the share of tokens whose set of
+    running experts differs from the same rule without noise, i.e. from what it routes at inference."""
+    from moeviz.hf.whatif import what_if  # it builds on this module
+    clean = what_if(router_logits, "noisy_topk", top_k, capacity_factor).trace
+    shares = []
+    for seed in range(draws):
+        w = what_if(clean, "noisy_topk", top_k, capacity_factor, noise_seed=seed)  # lost/gained vs the clean run
+        shares.append(float((w.lost | w.gained).any(dim=1).float().mean()))
+    return shares
+
+
 def variant_summary(runs: list[VariantRun]) -> list[dict]:
     """One row per variant: experts per token (min/mean/max), tokens with fewer/more than k or none, load."""
     rows = []
@@ -162,4 +196,5 @@ def token_changes(runs: list[VariantRun], labels) -> list[dict]:
 
 
 __all__ = ["Variant", "VARIANTS", "VARIANT_KEYS", "VariantRun", "run_variants", "variant_summary",
-           "token_changes", "variant_config", "what_happened"]
+           "token_changes", "variant_config", "what_happened", "own_variant", "noise_changes", "initial_noise_std", "NOISE_SEED",
+           "NOISE_DRAWS"]

@@ -15,7 +15,8 @@ from moeviz.figures.variants import experts_per_token_figure, load_comparison, v
 from moeviz.glossary import MEASURES
 from moeviz.lm.analysis import subword_note
 from moeviz.text import DEFAULT_SENTENCE, escape_markdown
-from moeviz.variants import DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, VARIANTS, token_changes, variant_summary
+from moeviz.variants import (DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, NOISE_SEED, VARIANTS, initial_noise_std,
+                             noise_changes, token_changes, variant_summary)
 
 
 controls = app.sidebar("moeviz · Router variants")
@@ -89,6 +90,16 @@ with app.fold("What each rule did to this sentence (table)"):
     st.caption(MEASURES["load CV"])
 if not app.presenting():
     app.chart(per_token, key="fig_per_token")
+# Noisy top-k with its noise off would pick exactly what top-k -> softmax picks; say when the noise acts and what
+# it does to this sentence, draw by draw (moeviz.variants.noise_changes).
+shares = noise_changes(routing.traces[pick.layer].router_logits, k, capacity)
+st.caption(f"**Noisy top-k** adds its noise only in training (Shazeer et al. 2017; their tensor2tensor code turns "
+           "it off at inference, where it picks exactly what top-k → softmax picks). Here it runs as in training, "
+           f"the noise at its starting scale (W_noise = 0: Gaussian noise of standard deviation "
+           f"{initial_noise_std():.2f} on every score): in {len(shares)} draws, "
+           f"{min(shares):.0%}–{max(shares):.0%} of the {len(tokens)} tokens got a different set of experts than "
+           f"without the noise; draw {NOISE_SEED + 1} is the one shown. That is how near-miss experts get tokens, "
+           "and so gradient, while the router learns; training also learns W_noise, which can shrink the noise.")
 changes = token_changes(runs, tokens)
 if changes:
     st.caption("Tokens that got a different number of experts than k:")

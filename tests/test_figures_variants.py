@@ -1,10 +1,14 @@
 """Variant comparison figures, tested on fig.data against the runs they draw."""
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from moeviz.figures import PROB_RANGE
 from moeviz.figures.routing import EXPERT_PICKED, router_heatmap
-from moeviz.figures.variants import LOAD_MARKS, TICK_LINE, experts_per_token_figure, load_comparison, variant_heatmaps
+from moeviz.figures.variants import (LOAD_MARKS, TICK_LINE, TITLE_SIZE, experts_per_token_figure, load_comparison,
+                                     variant_heatmaps)
 from moeviz.variants import run_variants
 from tests.helpers import tokens
 
@@ -27,7 +31,36 @@ def test_heatmaps_share_one_colour_scale_and_show_the_probs(runs):
         heat = by_name(fig, "router probability")
         assert (heat.zmin, heat.zmax) == PROB_RANGE
         np.testing.assert_allclose(np.asarray(heat.z), run.trace.router_probs.double().numpy())
-        assert run.variant.label in fig.layout.title.text
+        words = " ".join(title_lines(fig.layout.title.text)[0])
+        assert run.variant.label in words and run.variant.model in words
+
+
+def title_lines(title: str) -> tuple[list[str], list[int]]:
+    """A plotly title's lines as plain text, and each line's font size in px (a <span> sets it, else TITLE_SIZE)."""
+    lines = title.split("<br>")
+    sizes = [int(m.group(1)) if (m := re.search(r"font-size:(\d+)px", line)) else TITLE_SIZE for line in lines]
+    return [re.sub(r"<[^>]+>", "", line) for line in lines], sizes
+
+
+# /variants draws its heatmaps two to a row; at 1024 px with the sidebar open each chart is ~270 px wide (Chromium).
+NARROWEST_CHART_PX = 260
+WIDE_BOLD_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")  # wider than the app's Source Sans
+
+
+@pytest.mark.skipif(not WIDE_BOLD_FONT.exists(), reason="needs Debian's fonts-dejavu-core to measure text")
+def test_heatmap_titles_fit_the_narrowest_chart(runs):
+    """Every title line, measured in a bold face wider than the one the app uses, fits the chart it is drawn on at
+    1024 px (a one-line title was cut off ~150 px short of its end there)."""
+    from PIL import ImageFont
+    margins = set()
+    for fig in variant_heatmaps(runs, LABELS):
+        lines, sizes = title_lines(fig.layout.title.text)
+        for line, size in zip(lines, sizes):
+            width = ImageFont.truetype(str(WIDE_BOLD_FONT), size).getlength(line)
+            assert width <= NARROWEST_CHART_PX, (line, width)
+        margins.add(fig.layout.margin.t)
+        assert fig.layout.margin.t >= sum(sizes) * 1.2  # room for every line above the plot
+    assert len(margins) == 1  # charts side by side start their plots at the same height
 
 
 def row_trace(fig, name, variant):

@@ -132,3 +132,70 @@ def test_token_changes_say_who_chose_in_each_routers_words(x):
     assert not any("dropped" in row["what happened"] for row in expert_choice)
     assert all("picked it" in row["what happened"] for row in expert_choice)
     assert all("dropped at capacity" in row["what happened"] for row in token_choice if row["experts"] < row["k"])
+
+
+# Noisy top-k on the shipped model's real router logits, as /variants shows it.
+@pytest.fixture(scope="module")
+def olmoe_logits():
+    from moeviz.hf.folders import SHIPPED_DIR
+    from moeviz.hf.model import load_checkpoint
+    from moeviz.text import DEFAULT_SENTENCE
+    return load_checkpoint(SHIPPED_DIR / "olmoe-tiny", device="cpu").route(DEFAULT_SENTENCE).traces[0].router_logits
+
+
+def noisy_reference(logits, seed):
+    """Shazeer et al.'s H(x) = clean + N(0, 1) · (softplus(x · W_noise) + eps) with W_noise = 0, drawn by hand."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        noise = torch.randn(logits.shape)
+    return logits + noise * (torch.nn.functional.softplus(torch.zeros(())) + 1e-2)
+
+
+def expert_sets(topk_indices):
+    return topk_indices.sort(dim=-1).values
+
+
+def test_noisy_topk_on_real_logits_routes_with_the_training_noise(olmoe_logits):
+    """/variants' default: the noisy rule must not pick exactly what top-k -> softmax picks (it did, noise off)."""
+    from moeviz.hf.shipped import variants_on_logits
+    from moeviz.variants import NOISE_SEED
+    runs = {run.variant.key: run for run in variants_on_logits(olmoe_logits, 2)}
+    noisy = noisy_reference(olmoe_logits, NOISE_SEED)
+    assert_close(runs["noisy_topk"].trace.router_logits, noisy)
+    assert torch.equal(expert_sets(runs["noisy_topk"].trace.topk_indices), expert_sets(noisy.topk(2, dim=-1).indices))
+    clean = expert_sets(runs["topk_softmax"].trace.topk_indices)
+    assert (expert_sets(runs["noisy_topk"].trace.topk_indices) != clean).any()
+
+
+def test_noise_changes_count_the_tokens_each_draw_moves(olmoe_logits):
+    from moeviz.variants import initial_noise_std, noise_changes
+    shares = noise_changes(olmoe_logits, 2, draws=3)
+    clean = expert_sets(olmoe_logits.topk(2, dim=-1).indices)
+    naive = [float((expert_sets(noisy_reference(olmoe_logits, seed).topk(2, dim=-1).indices) != clean).any(-1)
+                   .float().mean()) for seed in range(3)]
+    assert shares == pytest.approx(naive) and min(shares) > 0
+    assert initial_noise_std() == pytest.approx(float(torch.log(torch.tensor(2.0))) + 1e-2)
+
+
+@pytest.mark.parametrize("router, renormalised", [("softmax_topk", True), ("softmax_topk", False),
+                                                  ("topk_softmax", True), ("sigmoid_bias", True),
+                                                  ("noisy_topk", True), ("switch", True), ("expert_choice", True)])
+def test_own_variant_names_the_rule_that_made_a_trace(router, renormalised, x):
+    """/heatmap's what-if starts at the model's own rule: the variant with the trace's router and renormalisation
+    (read from the weights, as for a trace whose metrics do not say)."""
+    from moeviz.variants import own_variant
+    cfg = MoEConfig(d_model=D, d_hidden=2 * D, num_experts=E, top_k=MoEConfig.routed_top_k(router, K), router=router,
+                    norm_topk_prob=renormalised, seed=3, device="cpu")
+    _, trace = MoELayer(cfg).eval()(x)
+    variant = next(v for v in VARIANTS if v.key == own_variant(trace))
+    assert variant.router == router
+    if router == "softmax_topk":
+        assert variant.norm_topk_prob == renormalised
+
+
+def test_own_variant_of_olmoe_tiny_is_its_unrenormalised_softmax(olmoe_logits):
+    from moeviz.hf.folders import SHIPPED_DIR
+    from moeviz.hf.model import load_checkpoint
+    from moeviz.variants import own_variant
+    trace = load_checkpoint(SHIPPED_DIR / "olmoe-tiny", device="cpu").route("Hello there.").traces[0]
+    assert trace.metrics["norm_topk_prob"] is False and own_variant(trace) == "softmax_topk_raw"

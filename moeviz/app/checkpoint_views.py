@@ -16,6 +16,7 @@ from typing import Callable
 import streamlit as st
 
 from moeviz.app.charts import chart
+from moeviz.app.heatmap_text import crowded_note
 from moeviz.app.layer_line import model_line
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
@@ -27,10 +28,12 @@ from moeviz.glossary import MEASURES
 from moeviz.hf import analysis
 from moeviz.hf.tracefile import routing_csv, routing_json
 from moeviz.text import escape_markdown, plural
-from moeviz.variants import VARIANT_KEYS, VARIANTS
+from moeviz.variants import VARIANT_KEYS, VARIANTS, own_variant
 
 VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
-DEFAULT_VARIANT, DEFAULT_CAPACITY = "switch", "1"  # "this model's router under Switch top-1 at capacity 1.0"
+# The what-if starts at the model's own rule and k (moeviz.variants.own_variant) with a capacity limit of 1.0: the
+# learner's own model first, then other rules (it started at Switch top-1; links that name one keep it).
+DEFAULT_CAPACITY = "1"
 
 
 TOKEN_WINDOW = 64  # tokens per figure: a 926-token text drew figures ~20,000 px tall and froze the browser tab
@@ -102,6 +105,8 @@ def glance(routing, window: Window) -> None:
     st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's "
                "(1 = even). Router entropy: how spread each token's router probabilities are, in nats (log N = "
                "uniform, 0 = one expert).")
+    if (note := crowded_note(routing.layers, routing.traces)) is not None:
+        st.info(note, icon=":material/balance:")
 
 
 def layer_picker(routing) -> int:
@@ -181,10 +186,13 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
     trace, layer = routing.traces[index], routing.layers[index]
     st.header("What if this model routed differently?")
     st.caption(f"The same router logits of layer {layer}, through one of moeviz's router variants, with a "
-               f"capacity limit and a drop policy: which tokens lose which experts.")
-    variant = st.selectbox("Router variant", VARIANT_KEYS, key="whatif", format_func=VARIANT_LABELS.get,
-                             index=VARIANT_KEYS.index(url_value("whatif", DEFAULT_VARIANT,
-                                                                parse_choice(VARIANT_KEYS))))
+               f"capacity limit and a drop policy: which tokens lose which experts. It starts at this model's own "
+               f"rule and k = {trace.top_k} with a capacity limit, so what changes first is only what the limit "
+               "drops; pick another rule to compare.")
+    own = own_variant(trace)
+    variant = st.selectbox("Router variant", VARIANT_KEYS, key="whatif",
+                           format_func=lambda key: VARIANT_LABELS[key] + (" · this model's rule" if key == own else ""),
+                           index=VARIANT_KEYS.index(url_value("whatif", own, parse_choice(VARIANT_KEYS))))
     set_url_value("whatif", variant)
     left, right = st.columns(2)
     capacity = left.select_slider("What-if capacity factor (this section only)", CAPACITY_FACTORS,

@@ -8,7 +8,7 @@ import streamlit as st
 
 from moeviz.app.charts import chart
 from moeviz.app.controls import Controls
-from moeviz.app.heatmap_text import text_box
+from moeviz.app.heatmap_text import crowded_note, text_box
 from moeviz.app.knobs import knobs_here
 from moeviz.app.layer_line import layer_line
 from moeviz.app.presenter import fold
@@ -89,6 +89,8 @@ def _routing(lm, controls: Controls, text: str) -> None:
             st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), max/mean load "
                        f"{m['max_mean_load']:.2f}, dropped token copies {m['dropped_fraction']:.0%}.")
     st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's.")
+    if (note := crowded_note(range(routing.num_layers), routing.traces)) is not None:
+        st.info(note, icon=":material/balance:")
     info = {"checkpoint": f"e{lm.num_experts}", "num_experts": lm.num_experts, "top_k": lm.top_k,
             "capacity_factor": controls.capacity_factor}
     left, right = st.columns(2)

@@ -25,10 +25,38 @@ TICK_LINE = 16  # characters per line of a variant's axis label
 COUNT_COLORSCALE = [[0.0, VERMILLION], [0.5, "#FFFFFF"], [1.0, BLUE]]
 
 
+# /variants draws its heatmaps two to a row: at 1024 px (sidebar open) a chart is ~270 px wide, and a one-line
+# title ("softmax → top-k, renormalised · Mixtral, Qwen3-MoE") ran ~150 px past its right edge, cut off. The title
+# wraps instead: the rule (bold) in lines of TITLE_LINE characters, the model family below it, smaller.
+TITLE_LINE, MODEL_LINE = 26, 34  # characters per line (tests/test_figures_variants.py measures them in pixels)
+TITLE_SIZE, MODEL_SIZE = 14, 12  # px
+TITLE_LINE_PX = 19  # height of one title line, for the top margin
+
+
+def heatmap_title(variant) -> str:
+    """The variant's rule over its model family, wrapped to the narrowest chart /variants draws."""
+    rule = textwrap.wrap(variant.label, TITLE_LINE, break_on_hyphens=False)
+    model = textwrap.wrap(variant.model, MODEL_LINE, break_on_hyphens=False)
+    family = [f'<span style="font-size:{MODEL_SIZE}px">{line}</span>' for line in model]
+    return "<br>".join([f"<b>{line}</b>" for line in rule] + family)
+
+
 def variant_heatmaps(runs, labels, height: int | None = None) -> list[go.Figure]:
-    """router_heatmap of each variant, titled with its name; every one uses the same 0..1 colour range."""
-    return [router_heatmap(run.trace, labels, title=f"{run.variant.label} · {run.variant.model}", height=height)
-            for run in runs]
+    """router_heatmap of each variant, titled with its name and family; every one uses the same 0..1 colour
+    range, and every title gets the top margin of the longest, so charts side by side line up."""
+    titles = [heatmap_title(run.variant) for run in runs]
+    lines = max((t.count("<br>") + 1 for t in titles), default=1)
+    figs = []
+    top = 16 + TITLE_LINE_PX * lines  # room for the longest title
+    for run, title in zip(runs, titles):
+        fig = router_heatmap(run.trace, labels, title=title, height=height)
+        # The plot keeps its height; the title stands on the plot's top edge and grows upwards (anchored at its
+        # top in the container, Plotly placed a three-line title a few pixels above the chart, cut off).
+        fig.layout.update(height=fig.layout.height + top - fig.layout.margin.t, margin_t=top,
+                          title_font_size=TITLE_SIZE, title_yref="paper", title_y=1, title_yanchor="bottom",
+                          title_pad_b=14)
+        figs.append(fig)
+    return figs
 
 
 # One legend for all rows: a row's traces are named by their mark and grouped by it; only the first trace of
@@ -100,4 +128,4 @@ def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran
     return finish(fig, title, max(260, 120 + 24 * T))
 
 
-__all__ = ["variant_heatmaps", "load_comparison", "experts_per_token_figure", "COUNT_COLORSCALE"]
+__all__ = ["variant_heatmaps", "heatmap_title", "load_comparison", "experts_per_token_figure", "COUNT_COLORSCALE"]

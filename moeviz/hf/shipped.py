@@ -98,15 +98,16 @@ def variants_on_logits(router_logits: torch.Tensor, top_k: int, capacity_factor:
                        bias_steps: int = 0) -> list:
     """Every moeviz router variant on one layer's real router logits (T, E), as /variants shows them: the same
     scores, each rule's choice (moeviz.hf.whatif). DeepSeek's selection bias is replayed `bias_steps` times on
-    these tokens with the layer's own update (MoELayer.update_selection_bias), starting from zero."""
+    these tokens with the layer's own update (MoELayer.update_selection_bias), starting from zero. Noisy top-k
+    routes with its training-time noise (seed NOISE_SEED), as the variant's note says."""
     from moeviz.hf.whatif import what_if
     from moeviz.routers import router_spec
-    from moeviz.variants import VARIANTS, VariantRun
+    from moeviz.variants import NOISE_SEED, VARIANTS, VariantRun
     runs = []
     for variant in VARIANTS:
         bias = _replayed_bias(router_logits, top_k, capacity_factor, bias_steps) \
             if router_spec(variant.router).selection_bias else None
-        w = what_if(router_logits, variant.key, top_k, capacity_factor, selection_bias=bias)
+        w = what_if(router_logits, variant.key, top_k, capacity_factor, selection_bias=bias, noise_seed=NOISE_SEED)
         selection_bias = bias if bias is not None else torch.zeros(router_logits.shape[1])
         runs.append(VariantRun(variant, w.config, w.trace, (~w.trace.dropped).sum(dim=1), selection_bias))
     return runs

@@ -60,12 +60,14 @@ class WhatIf:
 
 def what_if(source: RoutingTrace | torch.Tensor, variant: str = "switch", top_k: int | None = None,
             capacity_factor: float | None = None, drop_policy: str = "position",
-            selection_bias: torch.Tensor | None = None) -> WhatIf:
+            selection_bias: torch.Tensor | None = None, noise_seed: int | None = None) -> WhatIf:
     """Route `source`'s router logits (a checkpoint trace, or a (T, E) tensor) under a moeviz variant.
 
     top_k defaults to the source's (Switch is always 1). capacity_factor None = no limit, except for Switch and
     expert choice, which always have one (moeviz.config). selection_bias is sigmoid_bias's per-expert bias;
-    by default a DeepSeek-V3 trace's own e_score_correction_bias, else zero."""
+    by default a DeepSeek-V3 trace's own e_score_correction_bias, else zero. noise_seed (noisy top-k only): None
+    routes as at inference, without noise; a number draws the training-time noise with that seed, its scale at
+    Shazeer et al.'s start (W_noise = 0: softplus(0) + 0.01 for every logit)."""
     if variant not in VARIANT_KEYS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANT_KEYS)}.")
     trace = source if isinstance(source, RoutingTrace) else None
@@ -79,7 +81,10 @@ def what_if(source: RoutingTrace | torch.Tensor, variant: str = "switch", top_k:
     with torch.no_grad():
         layer.router.weight.copy_(torch.eye(E))
         layer.selection_bias.copy_(_bias(trace, selection_bias, E))
-        _, routed = layer(logits)
+        layer.train(noise_seed is not None and layer.noise_proj is not None)  # the noise exists only in training
+        with torch.random.fork_rng(devices=[]):  # a seeded draw that leaves the caller's random state alone
+            torch.manual_seed(noise_seed or 0)
+            _, routed = layer(logits)
     routed = replace(routed.detach(), input=None, output=None, expert_outputs=None, shared_output=None)
     if trace is None:
         return WhatIf(spec, cfg, routed, None, None)

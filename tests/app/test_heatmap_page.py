@@ -119,3 +119,49 @@ def test_text_survives_a_visit_from_and_to_the_walkthrough():
     at.switch_page("app.py").run()
     assert not at.exception
     assert at.text_input(key="text").value == "Now the heatmap text"
+
+
+def olmoe_page(params: dict | None = None) -> AppTest:
+    """/heatmap as it opens: olmoe-tiny on the default text."""
+    return pages.open_page(PAGE, params)
+
+
+def test_what_if_starts_at_the_models_own_rule_and_k():
+    """It started at Switch top-1: a learner saw another model's rule before their own model's."""
+    at = olmoe_page()
+    assert not at.exception
+    box = at.selectbox(key="whatif")
+    assert box.value == "softmax_topk_raw"  # olmoe-tiny: softmax -> top-k, not renormalised (norm_topk_prob off)
+    assert "this model's rule" in box.format_func(box.value)
+    assert at.query_params["whatif"] == "softmax_topk_raw"
+    assert any("own rule and k = 2" in c.value for c in at.main.caption)
+
+
+def test_an_old_link_naming_a_variant_keeps_it():
+    at = olmoe_page({"whatif": "switch"})
+    assert not at.exception
+    assert at.selectbox(key="whatif").value == "switch"
+
+
+def test_layers_past_the_glossarys_failing_line_are_named():
+    from moeviz.app.heatmap_text import DEFAULT_TEXT
+    from moeviz.app.runners import checkpoint_routing
+    from moeviz.glossary import FAILING_MAX_MEAN_LOAD
+    from moeviz.hf.shipped import nearest_olmoe
+    from moeviz.load_health import chance_max_mean
+    at = olmoe_page()
+    assert not at.exception
+    name, folder = nearest_olmoe(8)
+    routing = checkpoint_routing(name, str(folder), DEFAULT_TEXT)  # the page's own routing (the same cache)
+    crossing = [(layer, t.metrics["max_mean_load"]) for layer, t in zip(routing.layers, routing.traces)
+                if t.metrics["max_mean_load"] >= FAILING_MAX_MEAN_LOAD]
+    assert crossing  # olmoe-tiny's layer 2 on the default text
+    note = next(i.value for i in at.info if "failing" in i.value)
+    for layer, value in crossing:
+        assert f"layer {layer} ({value:.2f})" in note
+    assert f"max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more" in note and "token copies" in note
+    T, k, N = routing.traces[0].num_tokens, routing.traces[0].top_k, routing.traces[0].num_experts
+    chance = chance_max_mean(T, k, N)
+    assert f"at random reaches {chance:.2f}" in note
+    above = [layer for layer, value in crossing if value > chance]
+    assert ("above that" in note) == bool(above) and all(f"layer {layer} is" in note for layer in above[:1])

@@ -50,3 +50,16 @@ def test_empty_sentence_gets_a_message_not_an_error():
     at.text_input(key="text").set_value("   ").run()
     assert not at.exception
     assert any("at least one word" in i.value for i in at.info)
+
+
+def test_noisy_topk_says_when_its_noise_acts_and_what_it_changes():
+    """At the default sentence the noisy rule showed exactly top-k → softmax's choice: the noise was off."""
+    at = open_page()
+    assert not at.exception
+    note = next(c.value for c in at.caption if c.value.startswith("**Noisy top-k**"))
+    assert "only in training" in note and "at inference" in note
+    low = int(note.split(" draws, ")[1].split("%")[0])
+    assert low > 0  # every draw moves some token's experts
+    table = summary(at)
+    rows = dict(zip(table["variant"], table["load CV"]))
+    assert rows["noisy top-k"] != rows["top-k → softmax"]  # the noisy run differs from the clean rule's
