@@ -210,13 +210,13 @@ DESIGN_COLUMNS = {
         "FLOPs / token", help="Counted: 2 × the multiply-adds of the router, the k routed experts and the shared "
                               "expert, for one token"),
     "expert FLOPs / token (run)": st.column_config.TextColumn(
-        "expert FLOPs (run)", help="From the real layer's run: 2 × the multiply-adds its experts computed (the "
+        "expert FLOPs", help="From the real layer's run: 2 × the multiply-adds its experts computed (the "
                                    "rows each expert ran × its weights), per token; the router left out"),
     "shared ÷ output norm": st.column_config.TextColumn(
         "shared ÷ output", help="Length of the shared expert's output ÷ length of the layer's output, averaged "
                                 "over tokens"),
     "median forward (ms)": st.column_config.TextColumn(
-        "ms / forward", help=f"Median time of one forward of the layer on {GRANULARITY_TOKENS} tokens, measured on "
+        "time (ms)", help=f"Median time of one forward of the layer on {GRANULARITY_TOKENS} tokens, measured on "
                              "this server's CPU"),
 }
 
@@ -251,10 +251,10 @@ def granularity(cfg: MoEConfig) -> None:
         "*Shared ÷ output* is the length of the shared expert's output divided by the length of the layer's "
         "output, averaged over tokens: with random weights the shared expert's unweighted output dominates the "
         "weighted mix of the routed ones (Qwen2-MoE scales its shared expert by a learned sigmoid gate instead).")
-    st.caption(f"*ms / forward*: measured on this server's CPU, {GRANULARITY_TOKENS} tokens, median of "
-               f"{GRANULARITY_REPEATS} forwards; the cores are shared, so it moves between runs. Equal FLOPs need "
-               "not mean equal time: four times as many, narrower experts mean more, smaller matrix products and "
-               "more routing work.")
+    st.caption(f"*time*: one forward of each layer on {GRANULARITY_TOKENS} tokens, the median of "
+               f"{GRANULARITY_REPEATS}, measured on this server's CPU; the cores are shared, so it moves between runs. "
+               "Equal FLOPs need not mean equal time: four times as many, narrower experts mean more, smaller matrix "
+               "products and more routing work.")
     if st.button("Time the four designs again", key="measure_granularity"):
         st.session_state.setdefault(GRANULARITY, {})[cfg] = new_take()
         st.rerun()

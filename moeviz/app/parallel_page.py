@@ -114,7 +114,12 @@ def capacity(controls) -> Batch:
                 "(try 1 or 0.75) and the same tokens get C slots per expert: the busiest columns are cut at C, the "
                 "copies past it are dropped, and the policy above decides which. Section 4 shows this batch "
                 "under a limit too.")
-    app.chart(figs.capacity_buffers(expert_buffers(demo, policy), trace.capacity), key="buffers")
+    buffers = expert_buffers(demo, policy)
+    if trace.capacity is None:  # no slots to fill: each square is a copy the expert computes
+        app.chart(figs.capacity_buffers(buffers, None, title="Token copies per expert: one square per copy, no "
+                                                             "limit"), key="buffers")
+    else:
+        app.chart(figs.capacity_buffers(buffers, trace.capacity), key="buffers")
     a, b, c = st.columns(3)
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
     b.metric("Dropped token copies", f"{trace.metrics['dropped_fraction']:.0%}")
