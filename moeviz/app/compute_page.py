@@ -24,6 +24,7 @@ IMPLS = ("sparse", "dense-all", "dense-equivalent")
 SCALE_EXPERTS, SCALE_TOKENS, SCALE_FIXED_T = (4, 8, 16, 32, 64), (64, 256, 1024, 4096), 256
 TIMING_REPEATS = 20  # timed calls per implementation (in 3 alternating rounds)
 TIMING_BUDGET_S = 3.0  # seconds of timed calls per implementation, at most (then at least 3 calls)
+AUTO_BUDGET_S = 0.5  # the same when the page times itself as it opens: a busy server then times fewer calls
 # Section 2 times itself as the page opens when the batch is small enough: on the shared 2-core server the three
 # implementations took 0.3-1.4 s for 256 tokens x 8 experts, 3.2 s for 1,024 x 8 and 8.6 s for 4,096 x 8 (dense-all,
 # which runs every expert on every token, dominates: the time grows with tokens x experts, about 2,600 per second).
@@ -118,9 +119,9 @@ def measured_time(cfg: MoEConfig) -> str:
     device = app.linked(right.radio, "Device", DEVICES, key="device", default="cpu", parse=app.parse_choice(DEVICES),
                         horizontal=True)
     work = batch * cfg.num_experts
-    key = (cfg.replace(device=device), batch, IMPLS, TIMING_REPEATS, TIMING_BUDGET_S)
-    takes = st.session_state.setdefault(TIMING, {})  # the key -> the take this session last asked for
     quick = work <= AUTO_WORK
+    key = (cfg.replace(device=device), batch, IMPLS, TIMING_REPEATS, AUTO_BUDGET_S if quick else TIMING_BUDGET_S)
+    takes = st.session_state.setdefault(TIMING, {})  # the key -> the take this session last asked for
     seconds = min(MAX_TIMING_S, max(3, round(work / WORK_PER_S)))
     label = "Measure again" if quick or key in takes else f"Measure sparse vs dense (about {seconds} s)"
     if st.button(label, key="measure", type="secondary" if quick else "primary"):
