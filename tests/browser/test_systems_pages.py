@@ -103,7 +103,7 @@ def test_parallel_page_runs_workers(page, streamlit_server):
     assert_no_exception(page)
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
     assert not cut_metric_labels(page)
-    screenshot(page, "parallel-after-run")
+    whole_page_screenshot(page, 1024, "parallel-after-run")
     assert_no_console_errors(page)
 
 
