@@ -24,7 +24,7 @@ IMPLS = ("sparse", "dense-all", "dense-equivalent")
 SCALE_EXPERTS, SCALE_TOKENS, SCALE_FIXED_T = (4, 8, 16, 32, 64), (64, 256, 1024, 4096), 256
 TIMING_REPEATS = 20  # timed calls per implementation (in 3 alternating rounds)
 TIMING_BUDGET_S = 3.0  # seconds of timed calls per implementation, at most (then at least 3 calls)
-AUTO_BUDGET_S = 0.5  # the same when the page times itself as it opens: a busy server then times fewer calls
+AUTO_BUDGET_S = 0.3  # the same when the page times itself as it opens: a busy server then times fewer calls
 # Section 2 times itself as the page opens when the batch is small enough: on the shared 2-core server the three
 # implementations took 0.3-1.4 s for 256 tokens x 8 experts, 3.2 s for 1,024 x 8 and 8.6 s for 4,096 x 8 (dense-all,
 # which runs every expert on every token, dominates: the time grows with tokens x experts, about 2,600 per second).
@@ -33,7 +33,7 @@ WORK_PER_S, MAX_TIMING_S = 2600, 15
 SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
 DEVICES = available_devices()
 GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
-GRANULARITY_REPEATS = 10  # the four designs' timing: 0.4 s together on the 2-core server, so shown at once
+GRANULARITY_REPEATS = 5  # the four designs timed: 0.2-0.5 s together on the 2-core server, so shown at once
 # Session state (never a model or a tensor): the sweep's record, and for sections 2 and 3 the take a "measure
 # again" press asked for, per layer (a fresh key of the shared cache, so the press measures anew instead of
 # reading what the page showed at once).
