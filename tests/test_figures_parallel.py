@@ -37,6 +37,16 @@ def test_worker_bars_show_each_measurement():
     assert list(t["bytes sent"].y) == [1.0, 3.0]  # kB
 
 
+def test_worker_bars_give_each_panel_half_the_width_and_its_title_room():
+    """Before: four panels in a row, whose titles ran into each other (and into the figure's title) at 1024 px."""
+    fig = figs.worker_bars(WORKERS, title="Per worker")
+    widths = [fig.layout[f"xaxis{i if i > 1 else ''}"].domain for i in range(1, 5)]
+    assert all(right - left <= 0.5 for left, right in widths)
+    tops = sorted({round(fig.layout[f"yaxis{i if i > 1 else ''}"].domain[1], 3) for i in range(1, 5)})
+    assert len(tops) == 2  # two rows
+    assert fig.layout.margin.t >= 70  # the figure's title above the top panels' titles
+
+
 def test_timelines_stack_phases_per_worker():
     fig = figs.worker_timelines({"a": WORKERS})
     t = _by_name(fig)

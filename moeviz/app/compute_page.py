@@ -5,15 +5,14 @@ kept in session state as a named, frozen record whose key says which layer it be
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import granularity_run
-from moeviz.bench.granularity import measure_design
-from moeviz.bench.layer import run_case, scaling
-from moeviz.bench.timing import DEFAULT_ROUNDS
+from moeviz.app.runners import compute_timing, granularity_run
+from moeviz.bench.layer import scaling
 from moeviz.config import MoEConfig
 from moeviz.costs import cost_summary, whole_model_shares
 from moeviz.device import available_devices
@@ -24,22 +23,21 @@ BATCHES = (16, 64, 256, 1024, 4096)
 IMPLS = ("sparse", "dense-all", "dense-equivalent")
 SCALE_EXPERTS, SCALE_TOKENS, SCALE_FIXED_T = (4, 8, 16, 32, 64), (64, 256, 1024, 4096), 256
 TIMING_REPEATS = 20  # timed calls per implementation (in 3 alternating rounds)
+TIMING_BUDGET_S = 3.0  # seconds of timed calls per implementation, at most (then at least 3 calls)
+AUTO_BUDGET_S = 0.3  # the same when the page times itself as it opens: a busy server then times fewer calls
+# Section 2 times itself as the page opens when the batch is small enough: on the shared 2-core server the three
+# implementations took 0.3-1.4 s for 256 tokens x 8 experts, 3.2 s for 1,024 x 8 and 8.6 s for 4,096 x 8 (dense-all,
+# which runs every expert on every token, dominates: the time grows with tokens x experts, about 2,600 per second).
+AUTO_WORK = 256 * 8  # tokens x experts timed at once; larger batches wait for the button
+WORK_PER_S, MAX_TIMING_S = 2600, 15
 SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
-PROGRESS_STEPS = DEFAULT_ROUNDS  # run_case reports once per implementation and round
 DEVICES = available_devices()
 GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
-GRANULARITY_REPEATS = 10
-# Session state: one named record per measurement (never a model or a tensor).
+GRANULARITY_REPEATS = 5  # the four designs timed: 0.2-0.5 s together on the 2-core server, so shown at once
+# Session state (never a model or a tensor): the sweep's record, and for sections 2 and 3 the take a "measure
+# again" press asked for, per layer (a fresh key of the shared cache, so the press measures anew instead of
+# reading what the page showed at once).
 TIMING, SCALING, GRANULARITY = "compute_timing", "compute_scaling", "compute_granularity"
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Section 2's measurement: the three implementations on one batch of one layer on one device."""
-    cfg: MoEConfig
-    batch: int
-    device: str
-    results: dict  # implementation -> run_case's numbers (median_ms, ...)
 
 
 @dataclass(frozen=True)
@@ -48,13 +46,6 @@ class Scaling:
     device: str
     by_experts: list
     by_tokens: list
-
-
-@dataclass(frozen=True)
-class GranularityTiming:
-    """Section 3's timing of the four designs built from one layer."""
-    cfg: MoEConfig
-    median_ms: dict  # design label -> median forward (ms)
 
 
 def page_layer(controls) -> MoEConfig:
@@ -107,16 +98,19 @@ def whole_model() -> None:
         "experts and three dense first layers). So the whole model's active share is larger than k/N:")
     st.dataframe([{"model": m["model"], "k / N (one MoE layer)": f"{m['top_k']}/{m['num_experts']} = "
                    f"{m['layer_share']:.1%}", "active / total (whole model)":
-                   f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}",
-                   "stated by": m["source"]} for m in whole_model_shares()], hide_index=True)
-    notes = "; ".join(m["note"] for m in whole_model_shares() if m["note"])
-    st.caption(f"As of 2025, from the makers' own figures ({notes}). For Mixtral, counting its transformers config "
+                   f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}"}
+                  for m in whole_model_shares()], hide_index=True)
+    # The sources in words, not a fourth column: at 1024 px that column ran past the table's edge.
+    sources = " ".join(f"{m['model']}: {m['source']}" + (f"; {m['note']}." if m["note"] else ".")
+                       for m in whole_model_shares())
+    st.caption(f"As of 2025, from the makers' own figures. {sources} For Mixtral, counting its transformers config "
                "(d_model 4096, 32 layers, 8 experts of width 14336, grouped-query attention with 8 key/value "
                "heads, a 32,000-token vocabulary) gives the same 46.7B and 12.9B.")
 
 
 def measured_time(cfg: MoEConfig) -> str:
-    """Section 2: sparse vs dense-all vs the dense-equivalent FFN, timed on click. Returns the device."""
+    """Section 2: sparse vs dense-all vs the dense-equivalent FFN, timed at once on a small batch and on click on a
+    large one. Returns the device."""
     st.header("2 · Measured time")
     app.layer_line(cfg, trained=False, section=True, note="The same layer as section 1, run on one random batch")
     left, right = st.columns(2)
@@ -124,24 +118,36 @@ def measured_time(cfg: MoEConfig) -> str:
                        parse=app.parse_int_choice(BATCHES))
     device = app.linked(right.radio, "Device", DEVICES, key="device", default="cpu", parse=app.parse_choice(DEVICES),
                         horizontal=True)
-    if st.button("Measure sparse vs dense", key="measure", type="primary"):
-        bar, report = progress_reporter(len(IMPLS) * PROGRESS_STEPS, f"{batch} tokens on {device}")
-        st.session_state[TIMING] = Timing(cfg, batch, device, run_case(
-            cfg.replace(device=device), batch, repeats=TIMING_REPEATS, impls=IMPLS, budget_s=3.0, progress=report))
-        bar.empty()
-    timing = st.session_state.get(TIMING)
-    if isinstance(timing, Timing) and (timing.cfg, timing.batch, timing.device) == (cfg, batch, device):
-        app.chart(figs.timing_bars(timing.results), key="timing")
-        t = {name: r["median_ms"] for name, r in timing.results.items()}
-        st.markdown(f"Dense-all takes **{t['dense-all'] / t['sparse']:.1f}×** the sparse layer's time; the sparse "
-                    f"layer takes **{t['sparse'] / t['dense-equivalent']:.1f}×** the dense-equivalent FFN's (the "
-                    "routing, sorting and gathering the plain MLP does not do). Small batches are dominated by "
-                    "that overhead; large ones show the k/N saving.")
-        st.caption("Measured now; the server's cores are shared, so numbers move between runs.")
-    else:
-        st.caption("Press the button to time the three on one random batch (all three are checked to give the "
-                   "same output first).")
+    work = batch * cfg.num_experts
+    quick = work <= AUTO_WORK
+    key = (cfg.replace(device=device), batch, IMPLS, TIMING_REPEATS, AUTO_BUDGET_S if quick else TIMING_BUDGET_S)
+    takes = st.session_state.setdefault(TIMING, {})  # the key -> the take this session last asked for
+    seconds = min(MAX_TIMING_S, max(3, round(work / WORK_PER_S)))
+    label = "Measure again" if quick or key in takes else f"Measure sparse vs dense (about {seconds} s)"
+    if st.button(label, key="measure", type="secondary" if quick else "primary"):
+        takes[key] = new_take()
+    if not quick and key not in takes:
+        st.caption(f"Press the button to time the three on one random batch of {batch:,} tokens: a bar chart of "
+                   "their median times and how many times slower dense-all and the sparse layer are. At "
+                   f"{batch:,} tokens × {cfg.num_experts} experts it takes about {seconds} s here (smaller batches "
+                   "are timed as the page opens).")
+        return device
+    with st.spinner(f"Timing sparse, dense-all and the dense-equivalent FFN on {batch:,} tokens…"):
+        results = compute_timing(*key, take=takes.get(key, ""))
+    app.chart(figs.timing_bars(results), key="timing")
+    t = {name: r["median_ms"] for name, r in results.items()}
+    st.markdown(f"Dense-all takes **{t['dense-all'] / t['sparse']:.1f}×** the sparse layer's time; the sparse "
+                f"layer takes **{t['sparse'] / t['dense-equivalent']:.1f}×** the dense-equivalent FFN's (the "
+                "routing, sorting and gathering the plain MLP does not do). Small batches are dominated by "
+                "that overhead; large ones show the k/N saving.")
+    st.caption("Measured on this server (all three checked first to give the same output); the cores are shared, "
+               "so numbers move between runs: *Measure again* times them anew.")
     return device
+
+
+def new_take() -> str:
+    """A key no session has used: a "Measure again" press measures instead of reading the shared cache."""
+    return uuid.uuid4().hex
 
 
 def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
@@ -151,7 +157,7 @@ def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
     app.layer_line(base, trained=False, section=True, note=f"The sweep varies N over {', '.join(map(str, SCALE_EXPERTS))} "
                                              f"(at T = {SCALE_FIXED_T}) and T over "
                                              f"{', '.join(map(str, SCALE_TOKENS))} (at this N)")
-    # Say what it takes: this sweep took 11-13 s on the shared 2-core server.
+    # Say what it takes: this sweep took 11-13 s on the shared 2-core server, too long to run as the page opens.
     if st.button("Measure scaling (takes about 15 s)", key="measure_scaling"):
         total = (len(SCALE_EXPERTS) + len(SCALE_TOKENS)) * len(IMPLS) * SCALE_REPEATS  # one report per call, round
         bar, report = progress_reporter(total, "scaling")
@@ -170,17 +176,28 @@ def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
                                                       title=f"More tokens ({sweep.device})"), key="scale_t")
         st.caption("Sparse time grows slowly with N (the same k experts per token), dense-all grows with N; with T "
                    "all grow, and the gap opens as the batch gets large enough for arithmetic to dominate.")
+    else:
+        st.caption(f"Press the button to draw two charts of median time for sparse, dense-all and the "
+                   f"dense-equivalent FFN: against N ({SCALE_EXPERTS[0]} to {SCALE_EXPERTS[-1]} experts, T = "
+                   f"{SCALE_FIXED_T}) and against T ({SCALE_TOKENS[0]:,} to {SCALE_TOKENS[-1]:,} tokens, this N). "
+                   f"{SCALE_REPEATS} timed calls per point take about 15 s here.")
 
 
-def _design_row(d: dict) -> dict:
+# Section 3's two tables, each led by the columns its text quotes, so that at 1024 px they show without scrolling
+# sideways: what each design holds (parameters, expert sets), and what one token costs (FLOPs, time).
+def _holds_row(d: dict) -> dict:
     shared = d["cfg"].shared_expert
-    return {"design": d["label"], "experts": f"{'1 shared + ' if shared else ''}{d['cfg'].num_experts} × "
-                                             f"{d['cfg'].d_hidden} wide",
-            "top-k": d["cfg"].top_k, "parameters (layer's tensors)": f"{d['layer_params']:,}",
-            "active FLOPs / token": f"{d['active_flops_per_token']:,}",
-            "expert FLOPs / token (run)": f"{d['expert_flops_per_token']:,.0f}",
+    return {"design": d["label"], "parameters (layer's tensors)": f"{d['layer_params']:,}",
             "expert sets a token can get": f"{d['expert_combinations']:,}",
-            "shared ÷ output norm": f"{d['shared_share']:.2f}" if shared else "–"}
+            "experts": f"{'1 shared + ' if shared else ''}{d['cfg'].num_experts} × {d['cfg'].d_hidden} wide",
+            "top-k": d["cfg"].top_k}
+
+
+def _costs_row(d: dict) -> dict:
+    return {"design": d["label"], "active FLOPs / token": f"{d['active_flops_per_token']:,}",
+            "expert FLOPs / token (run)": f"{d['expert_flops_per_token']:,.0f}",
+            "shared ÷ output norm": f"{d['shared_share']:.2f}" if d["cfg"].shared_expert else "–",
+            "median forward (ms)": f"{d['median_ms']:.2f}"}
 
 
 # Short headers, the meaning in each header's tooltip: a narrower table shows more of itself before a small
@@ -188,17 +205,20 @@ def _design_row(d: dict) -> dict:
 DESIGN_COLUMNS = {
     "parameters (layer's tensors)": st.column_config.TextColumn(
         "parameters", help="Every weight the layer's tensors hold (router, experts, shared expert)"),
+    "expert sets a token can get": st.column_config.TextColumn(
+        "expert sets", help="How many different sets of experts a token can get: C(N, k)"),
     "active FLOPs / token": st.column_config.TextColumn(
         "FLOPs / token", help="Counted: 2 × the multiply-adds of the router, the k routed experts and the shared "
                               "expert, for one token"),
     "expert FLOPs / token (run)": st.column_config.TextColumn(
-        "expert FLOPs (run)", help="From the real layer's run: 2 × the multiply-adds its experts computed (the "
+        "expert FLOPs", help="From the real layer's run: 2 × the multiply-adds its experts computed (the "
                                    "rows each expert ran × its weights), per token; the router left out"),
-    "expert sets a token can get": st.column_config.TextColumn(
-        "expert sets", help="How many different sets of experts a token can get: C(N, k)"),
     "shared ÷ output norm": st.column_config.TextColumn(
         "shared ÷ output", help="Length of the shared expert's output ÷ length of the layer's output, averaged "
                                 "over tokens"),
+    "median forward (ms)": st.column_config.TextColumn(
+        "time (ms)", help=f"Median time of one forward of the layer on {GRANULARITY_TOKENS} tokens, measured on "
+                             "this server's CPU"),
 }
 
 
@@ -215,8 +235,10 @@ def granularity(cfg: MoEConfig) -> None:
         "of its released config in transformers 5.24) has 1 shared and 256 routed experts per MoE layer, top-8, "
         f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoELayer with random "
         f"weights and run on {GRANULARITY_TOKENS} seeded tokens.")
-    designs = granularity_run(cfg, GRANULARITY_TOKENS)
-    st.dataframe([_design_row(d) for d in designs], hide_index=True, column_config=DESIGN_COLUMNS)
+    take = st.session_state.get(GRANULARITY, {}).get(cfg, "")  # "" until this session asks to measure again
+    designs = granularity_run(cfg, GRANULARITY_TOKENS, GRANULARITY_REPEATS, take)
+    st.dataframe([_holds_row(d) for d in designs], hide_index=True, column_config=DESIGN_COLUMNS)
+    st.dataframe([_costs_row(d) for d in designs], hide_index=True, column_config=DESIGN_COLUMNS)
     coarse, shared, fine, deepseek = designs
     extra = shared["active_flops_per_token"] - coarse["active_flops_per_token"]
     st.markdown(
@@ -230,15 +252,10 @@ def granularity(cfg: MoEConfig) -> None:
         "*Shared ÷ output* is the length of the shared expert's output divided by the length of the layer's "
         "output, averaged over tokens: with random weights the shared expert's unweighted output dominates the "
         "weighted mix of the routed ones (Qwen2-MoE scales its shared expert by a learned sigmoid gate instead).")
-    if st.button("Time the four designs", key="measure_granularity"):
-        with st.spinner("Timing…"):
-            st.session_state[GRANULARITY] = GranularityTiming(cfg, {
-                d["label"]: measure_design(d["cfg"], GRANULARITY_TOKENS, repeats=GRANULARITY_REPEATS)["median_ms"]
-                for d in designs})
-    timed = st.session_state.get(GRANULARITY)
-    if isinstance(timed, GranularityTiming) and timed.cfg == cfg:
-        st.dataframe([{"design": label, "median forward (ms)": f"{ms:.2f}"} for label, ms in timed.median_ms.items()],
-                     hide_index=True)
-        st.caption(f"Measured now on the CPU, {GRANULARITY_TOKENS} tokens, median of {GRANULARITY_REPEATS} "
-                   "forwards; the server's cores are shared. Equal FLOPs need not mean equal time: four times as "
-                   "many, narrower experts mean more, smaller matrix products and more routing work.")
+    st.caption(f"*time*: one forward of each layer on {GRANULARITY_TOKENS} tokens, the median of "
+               f"{GRANULARITY_REPEATS}, measured on this server's CPU; the cores are shared, so it moves between runs. "
+               "Equal FLOPs need not mean equal time: four times as many, narrower experts mean more, smaller matrix "
+               "products and more routing work.")
+    if st.button("Time the four designs again", key="measure_granularity"):
+        st.session_state.setdefault(GRANULARITY, {})[cfg] = new_take()
+        st.rerun()

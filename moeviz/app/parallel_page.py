@@ -27,6 +27,9 @@ TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
 WORKER_COUNTS = (2, 4)
 SKEWS = (0.25, 0.5, 0.75, 0.9, 1.0)
 WORKER_RUN = "parallel_result"  # session state: a WorkerRun
+# Section 2's imbalance_demo at the page default (skew 0.9, W = 2 or 4), timed on the shared 2-core server:
+# a run took 4-6 s and starting the worker pool 5-10 s more, too long to run before the learner asks.
+EP_RUN_S, POOL_START_S = 6, 10
 COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the dropless run is compared with
 SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
@@ -45,6 +48,22 @@ POLICY_RULES = {
 SWITCH_CAPACITY_NOTE = ("Switch's reference code (Mesh TensorFlow) trains with capacity factor 1.25 and evaluates "
                         "with 2.0; moeviz keeps 1.25 at inference too, so more copies drop here than Switch's own "
                         "evaluation would drop")
+
+
+# Section 1's title and intro say what it shows: the sidebar's capacity factor is off by default (dropless, as
+# Mixtral and DeepSeek-V3 run), and then no expert has a limit to fill; with a factor, slots fill and overflow.
+CAPACITY_HEADERS = {False: "1 · With capacity off, every expert takes every token sent to it",
+                    True: "1 · With a capacity limit, each expert has a fixed number of slots"}
+_DESIGNS = ("There are two designs. **Dropless** MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): every "
+            "chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs uneven "
+            "work. **Capacity** (Switch, GShard, V-MoE): a fixed number of slots per expert, and the copies that "
+            "do not fit are dropped. ")
+CAPACITY_INTROS = {
+    False: _DESIGNS + "With the sidebar's capacity factor **off** (its default) this section shows the dropless "
+                      "case: each expert's column is as tall as the copies sent to it, and nothing is dropped.",
+    True: _DESIGNS + "The sidebar's capacity factor sets C, the slots per expert (Switch keeps its own factor "
+                     "when the sidebar says off); turn it off to see the dropless case.",
+}
 
 
 @dataclass(frozen=True)
@@ -72,12 +91,9 @@ def short_name(description: str) -> str:
 
 def capacity(controls) -> Batch:
     """Section 1: each expert's slots under the sidebar's capacity factor, and who loses under each policy."""
-    st.header("1 · With a capacity limit, each expert has a fixed number of slots")
-    st.caption("Capacity is one design (Switch, GShard, V-MoE): a fixed size per expert, and the copies that do "
-               "not fit are dropped. The other is dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): "
-               "every chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs "
-               "uneven work instead. Capacity *off* in the sidebar shows the dropless case (Switch keeps its own "
-               "capacity).")
+    limited = capacity_config(controls).effective_capacity_factor is not None  # Switch and expert choice: always
+    st.header(CAPACITY_HEADERS[limited])
+    st.caption(CAPACITY_INTROS[limited])
     left, right = st.columns(2)
     policy = app.linked(left.radio, "When an expert is full, who loses?", DROP_POLICIES, key="drop_policy",
                         default="position", parse=app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES),
@@ -94,9 +110,16 @@ def capacity(controls) -> Batch:
                 "that no expert picked — see the walkthrough and the variants page.")
         return batch
     if trace.capacity is None:
-        st.info("Capacity is **off** in the sidebar, so every expert takes every token sent to it. "
-                "Pick a capacity factor (try 1 or 0.75) to see slots fill up and overflow.")
-    app.chart(figs.capacity_buffers(expert_buffers(demo, policy), trace.capacity), key="buffers")
+        st.info("Capacity is **off** in the sidebar, so every expert takes every token sent to it. Turn it on "
+                "(try 1 or 0.75) and the same tokens get C slots per expert: the busiest columns are cut at C, the "
+                "copies past it are dropped, and the policy above decides which. Section 4 shows this batch "
+                "under a limit too.")
+    buffers = expert_buffers(demo, policy)
+    if trace.capacity is None:  # no slots to fill: each square is a copy the expert computes
+        app.chart(figs.capacity_buffers(buffers, None, title="Token copies per expert: one square per copy, no "
+                                                             "limit"), key="buffers")
+    else:
+        app.chart(figs.capacity_buffers(buffers, trace.capacity), key="buffers")
     a, b, c = st.columns(3)
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
     b.metric("Dropped token copies", f"{trace.metrics['dropped_fraction']:.0%}")
@@ -162,8 +185,18 @@ def expert_parallel(controls) -> None:
     if isinstance(kept, WorkerRun) and (kept.cfg, kept.workers) == (ep_cfg, workers):
         _show_worker_run(kept)
     else:
-        st.caption("Press the button to run the batch on real worker processes (the first run starts them; "
-                   f"{3 * EP_REPEATS} steps take a few seconds).")
+        st.caption(_worker_button_caption(workers))
+
+
+def _worker_button_caption(workers: int) -> str:
+    """What the button will show and how long it takes: too long (seconds) to run before the learner asks."""
+    pool = current_pool()
+    start = ("" if pool and pool.world_size == workers else
+             f"; the first run also starts the {workers} worker processes, about {POOL_START_S} s more")
+    return (f"Press the button to run the batch on real worker processes. It shows the three steps' times "
+            "(balanced, skewed, skewed under capacity), how many copies each worker received, and a timeline of "
+            f"where each worker's time went. It takes about {EP_RUN_S} s here ({3 * EP_REPEATS} steps of "
+            f"{EP_TOKENS:,} tokens, each checked against the single-process layer){start}.")
 
 
 def _run_workers(cfg: MoEConfig, workers: int, skew: float) -> None:
@@ -184,7 +217,7 @@ def _show_worker_run(kept: WorkerRun) -> None:
     runs, skew = kept.runs, kept.skew
     bal, sk, cap = runs["balanced"], runs["skewed"], runs["skewed_capacity"]
     cf = cap["capacity_factor"]
-    a, b, c, d = st.columns(4)
+    (a, b), (c, d) = st.columns(2), st.columns(2)  # four in a row cut their labels at 1024 px
     a.metric("Step, balanced (no drops)", f"{bal['step_ms']:.0f} ms")
     b.metric(f"Step, skew {skew:g} (no drops)", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
              delta_color="inverse")
@@ -301,7 +334,7 @@ def dropless(controls, batch: Batch) -> None:
                             parse=app.parse_float_choice(COMPARE_FACTORS))
     both = dropless_run(controls, batch.policy, batch.tokens, compare_cf)
     app.chart(figs.dropless_vs_capacity_bars(both), key="dropless")
-    a, b, c, d = st.columns(4)
+    (a, b), (c, d) = st.columns(2), st.columns(2)  # four in a row cut their labels at 1024 px
     a.metric("Dropless: busiest expert ÷ mean", f"{both.busiest_over_mean:.2f}×",
              help="Rows of the expert with the most token copies, divided by the mean rows per expert.")
     b.metric("Dropless: copies computed", sum(both.rows_dropless))
@@ -337,6 +370,30 @@ TOKEN_COLUMNS = {
 }
 
 
+# The columns the text under the table quotes come first, so that a 1024-px screen shows them without scrolling
+# the table sideways; the capacities follow.
+TOKEN_ORDER = ("routing", "experts in the batch (prefill)", "experts alone (decode)", "tokens of the batch that change",
+               "max |output change|", "C in the batch", "C alone")
+
+
+def _token_story(table: list[dict], token: int) -> str:
+    """The table's point in words, from its own cells: where this token's experts differ, and how many tokens of
+    the batch change under each routing."""
+    batch, alone = "experts in the batch (prefill)", "experts alone (decode)"
+    same = [r["routing"] for r in table if r[batch] == r[alone]]
+    moved = [f"under **{r['routing']}** it gets {r[batch]} in the batch and {r[alone]} alone" for r in table
+             if r[batch] != r[alone]]
+    story = (f"**Token {token}** runs on the same experts in the batch and alone under {_and(same)}" if same else
+             f"**Token {token}** runs on other experts alone than in the batch under every routing")
+    story += f"; {'; '.join(moved)}." if moved else "."
+    changed = _and([f"{r['tokens of the batch that change']} under {r['routing']}" for r in table])
+    return f"{story} Over the whole batch, the tokens that get other experts alone, so another output: {changed}."
+
+
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
 def inference(controls, batch: Batch) -> None:
     """Section 5: each token of section 1's batch routed in the batch (prefill) and alone (decode)."""
     st.header("5 · Routing at inference: a token's output can depend on its batch")
@@ -357,7 +414,9 @@ def inference(controls, batch: Batch) -> None:
                             value=app.url_value("inference_token", changing[0] if changing else 0,
                                                 app.parse_int(0, batch.tokens - 1)))
     app.set_url_value("inference_token", int(token))
-    st.dataframe(token_table(rows, int(token)), hide_index=True, column_config=TOKEN_COLUMNS)
+    table = token_table(rows, int(token))
+    st.dataframe(table, hide_index=True, column_config=TOKEN_COLUMNS, column_order=TOKEN_ORDER)
+    st.markdown(_token_story(table, int(token)))
     st.markdown(
         "Alone, a token never overflows: C = ceil(cf · 1 · k / N) is at least 1 and its k copies go to k different "
         "experts. In the batch its copy can find the expert full, so capacity makes the output depend on the other "
@@ -405,7 +464,7 @@ def device_limit(controls) -> None:
                    "holds more experts) to see it change the routing.")
     span = device_limit_run(controls, devices_w, max_m, SPAN_TOKENS)
     app.chart(figs.devices_spanned_bars(span), key="devices_spanned")
-    a, b, c = st.columns(3)
+    (a, b), (c, _) = st.columns(2), st.columns(2)  # three in a row cut the third label at 1024 px
     a.metric("Devices per token, free", f"{span.mean(span.free):.2f}")
     b.metric(f"Devices per token, at most {max_m}", f"{span.mean(span.limited):.2f}")
     c.metric("Tokens whose experts did not change", f"{span.same_choice:.0%}")

@@ -22,6 +22,7 @@ import torch
 
 from moeviz.app.controls import Controls
 from moeviz.bench.granularity import measure_design
+from moeviz.bench.layer import run_case
 from moeviz.config import MoEConfig
 from moeviz.hf.folders import ModelCache
 from moeviz.hf import shipped
@@ -72,6 +73,7 @@ MAX_ENTRIES = {
     "inference": 32,  # /parallel: a batch's tokens routed in the batch and alone, four routings (lists)
     "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
     "granularity": 8,  # /compute: four designs' counts measured on their layers (numbers only, no layer kept)
+    "compute_timing": 16,  # /compute: sparse vs dense-all vs dense-equivalent timed on one batch (numbers only)
     "precision": 16,
     "price_of_weights": 8,  # /balance: a few balance weights trained at the page's defaults (final numbers only)  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
     "variants": 32,  # /variants: a sentence through every router variant
@@ -295,11 +297,20 @@ def _device_limit_run(cfg: MoEConfig, devices: int, max_devices: int, tokens: in
     return device_limit_demo(cfg, tokens, cfg.seed + 1, devices, max_devices)
 
 
-@st.cache_resource(max_entries=MAX_ENTRIES["granularity"], show_spinner="Building the four layers…")
-def granularity_run(cfg: MoEConfig, tokens: int) -> list[dict]:
-    """/compute: coarse, + shared, fine-grained, fine + shared, each counted and checked on its real layer."""
-    return [{"label": d["label"], "cfg": d["cfg"], **measure_design(d["cfg"], tokens)}
+@st.cache_resource(max_entries=MAX_ENTRIES["granularity"], show_spinner="Building and timing the four layers…")
+def granularity_run(cfg: MoEConfig, tokens: int, repeats: int = 0, take: str = "") -> list[dict]:
+    """/compute: coarse, + shared, fine-grained, fine + shared, each counted and checked on its real layer, and
+    timed (median of `repeats` forwards) when repeats > 0; a new `take` measures again."""
+    return [{"label": d["label"], "cfg": d["cfg"], **measure_design(d["cfg"], tokens, repeats)}
             for d in granularity_designs(cfg)]
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["compute_timing"], show_spinner=False)
+def compute_timing(cfg: MoEConfig, tokens: int, impls: tuple[str, ...], repeats: int, budget_s: float,
+                   take: str = "") -> dict:
+    """/compute: `impls` timed on one random batch of `tokens` (bench.layer.run_case); a new `take` measures
+    again (the first take is shared by every session, so a page shows it at once)."""
+    return run_case(cfg, tokens, repeats=repeats, impls=impls, budget_s=budget_s)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["precision"], show_spinner=False)

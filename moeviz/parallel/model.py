@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 # One equation per line: on one line the formula overflowed the page's column on a 1024 px screen.
 # Short lines: a formula wider than its box becomes a scroll region (unreachable by keyboard, and cut on a phone).
-FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,m\,R\,D\,H}{F},\quad "
+FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,m\,R\,D\,H}{F}",
                  r"R = \text{imbalance}\cdot T_\text{dev}\cdot k,\quad g' = \min(W, g)",
                  r"t_\text{comm} = 2\,R\,D\,b\left(\frac{g'-1}{W\,B_\text{intra}} + "
                  r"\frac{W-g'}{W\,B_\text{inter}}\right)",

@@ -60,6 +60,36 @@ def test_capacity_off_explains_and_drops_nothing():
     assert any("Capacity is **off**" in i.value for i in at.info)
 
 
+def test_section_1_is_titled_for_what_it_shows():
+    """Before: "With a capacity limit, each expert has a fixed number of slots" over the default, capacity off,
+    where the section shows no limit at all."""
+    at = open_page()
+    assert not at.exception
+    assert metrics(at)["Slots per expert (C)"] == "no limit"
+    title, intro = at.header[0].value, at.caption[0].value
+    assert title.startswith("1 · With capacity off") and "fixed number of slots" not in title
+    assert "capacity factor **off** (its default)" in intro and "dropless case" in intro
+    turn_on = next(i.value for i in at.info if "Capacity is **off**" in i.value)
+    assert "Turn it on" in turn_on and "dropped" in turn_on  # what turning it on would show
+    at = open_page({"capacity_factor": "1"})
+    assert metrics(at)["Slots per expert (C)"] == "8"  # ceil(1 * 32 * 2 / 8)
+    assert at.header[0].value == "1 · With a capacity limit, each expert has a fixed number of slots"
+    assert not [i for i in at.info if "Capacity is **off**" in i.value]
+    at = open_page({"router": "switch"})  # capacity off in the sidebar, but Switch keeps its own factor
+    assert metrics(at)["Slots per expert (C)"] != "no limit"
+    assert at.header[0].value.startswith("1 · With a capacity limit")
+
+
+def test_the_worker_button_says_what_it_shows_and_how_long():
+    """Before: "15 steps take a few seconds", while a first run took about 15 s (the pool's start included)."""
+    at = open_page()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if c.value.startswith("Press the button to run the batch"))
+    assert "three steps' times" in caption and "copies each worker received" in caption and "timeline" in caption
+    from moeviz.app.parallel_page import EP_RUN_S, POOL_START_S  # measured: see their comment
+    assert f"about {EP_RUN_S} s" in caption and f"about {POOL_START_S} s more" in caption
+
+
 def test_small_capacity_drops_and_policy_changes_who_loses():
     at = open_page({"capacity_factor": "0.5", "num_experts": "4", "top_k": "2"})
     assert not at.exception
@@ -181,6 +211,14 @@ def test_inference_section_shows_alone_vs_batch_and_expert_choice_alone_gets_eve
     assert rows.loc[ec, "experts alone (decode)"] == "E0, E1, E2, E3"
     dropless = [label for label in rows.index if "dropless" in label][0]
     assert rows.loc[dropless, "experts alone (decode)"] == rows.loc[dropless, "experts in the batch (prefill)"]
+    # the columns the text quotes come first (a 1024-px screen shows them), and the text quotes the cells
+    shown = json.loads(table[0].proto.columns)
+    assert list(table[0].proto.column_order)[:3] == ["routing", "experts in the batch (prefill)", "experts alone (decode)"]
+    assert shown["experts alone (decode)"]["label"] == "experts, alone"
+    story = next(m.value for m in at.markdown if m.value.startswith("**Token 3**"))
+    assert f"under **{ec}** it gets {rows.loc[ec, 'experts in the batch (prefill)']} in the batch and E0, E1, E2, E3 alone" in story
+    for label, changed in rows["tokens of the batch that change"].items():
+        assert f"{changed} under {label}" in story
 
 
 def test_device_limit_section_keeps_tokens_within_m_devices():
