@@ -111,7 +111,7 @@ def price_table(controls) -> None:
                    **({"dropped token copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
                  hide_index=True)
     st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router}, "
-                f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}). "
+                f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}):\n\n"
                 + explain_price(rows, cfg.capacity_factor, GOOD_WEIGHT))
 
 

@@ -128,8 +128,8 @@ def _drops_sentence(small: dict, good: dict, capacity_factor: float) -> str:
 
 
 def explain_price(rows: list[dict], capacity_factor: float | None = None, good_weight: float = 0.3) -> str:
-    """The price table's Markdown, in words picked from its rows (TrainHistory.final() per weight, by increasing
-    α; one of them α = 0 and one the lab's good weight): what each weight bought and what the task paid."""
+    """The price table's Markdown list, in words picked from its rows (TrainHistory.final() per weight, by
+    increasing α; one of them α = 0 and one the lab's good weight): what each weight bought and what the task paid."""
     by_weight = {r["balance_weight"]: r for r in rows}
     none, good = by_weight[0.0], by_weight[good_weight]
     pushed = [r for r in rows if r["balance_weight"] > 0]
@@ -152,4 +152,4 @@ def explain_price(rows: list[dict], capacity_factor: float | None = None, good_w
             if large["task_loss"] > good["task_loss"] else
             f"**α = {large['balance_weight']:g}** did not cost task loss on this layer ({large['task_loss']:.3f}); "
             f"its specialization is {large['specialization']:.0%} against {good['specialization']:.0%}.")
-    return " ".join(parts)
+    return "\n".join(f"- {part}" for part in parts)

@@ -132,12 +132,12 @@ def test_z_loss_weight_from_the_link_trains_and_the_z_loss_is_plotted(train_call
     assert not at.exception
     assert at.select_slider(key="z_loss_weight").value == 0.1
     precision = [d for d in at.dataframe if "bf16 step there" in d.value.columns]
-    assert precision and len(precision[0].value) == 4  # the fp32 explanation runs before any training
+    assert precision and len(precision[0].value) == 4  # the fp32 explanation needs no training
     at.button(key="balance_train").click().run()
     assert not at.exception
     assert train_calls[-1].z_loss_weight == 0.1
     titles = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Router z-loss of the last run (z-loss weight 0.1)" in spec for spec in titles)
+    assert any("Router z-loss of the run above (z-loss weight 0.1)" in spec for spec in titles)
 
 
 def test_a_bad_z_loss_weight_warns_and_falls_back():
