@@ -34,7 +34,7 @@ Z_LOSS_WEIGHTS = (0.0, 0.001, 0.01, 0.1, 1.0)  # 0.001: ST-MoE's and transformer
 PRICE_WEIGHTS = (0.0, 0.3, 10.0)  # none, the lab's good weight, "balance at any price"; the sidebar's α joins them
 GOOD_WEIGHT = 0.3
 AT_ONCE_STEPS = DEFAULT_STEPS  # runs this long or shorter train when shown (about a second each); longer wait for Train
-MS_PER_STEP = 3.5  # one lab step at N = 8 on one quiet core (docs/balance.md, "Speed"): the buttons' time estimate
+MS_PER_STEP = 3.5  # CPU ms of one lab step, N = 8 to 64 alike (2.1-3.5 measured): the buttons' time estimate
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,14 @@ def intro(controls) -> None:
             "imbalance costs in dropped slots: token copies that found their expert full.")
         price_table(controls)
         st.caption(
-            "Why 0.3 here when real models use 0.01–0.001 (transformers' configs default to 0.01 for OLMoE and to "
-            "0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of transformers 5.24): this lab "
-            "trains one layer for a few hundred steps of 256 tokens, starting from a router that is skewed on "
-            "purpose, and measures each expert's share f on those 256 tokens. Real training measures f per "
-            "micro-batch (Megatron-Core's aux_loss) or per sequence (its seq_aux_loss, DeepSeek's "
+            "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (transformers' configs "
+            "default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of "
+            "transformers 5.24): this lab trains one layer for a few hundred steps of 256 tokens, starting from a "
+            "router that is skewed on purpose, and measures each expert's share f on those 256 tokens. Real training "
+            "measures f per micro-batch (Megatron-Core's aux_loss) or per sequence (its seq_aux_loss, DeepSeek's "
             "sequence-wise loss), not over the whole global batch (balancing over the global batch is a separate "
-            "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a "
-            "gentle push to act.")
+            "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a gentle "
+            "push to act.")
 
 
 def price_table(controls) -> None:
@@ -187,7 +187,7 @@ def training(controls, settings: LabSettings) -> bool:
     start = go_col.button("Train" if settings.mode == "single" else "Run sweep", type="primary",
                           key="balance_train")
     stop_col.button("Stop", key="balance_stop", help="Stops after the current update; what was trained is kept.")
-    st.caption(button_caption(controls, settings))
+    st.caption(button_caption(settings))
     live = Live(st.empty(), st.empty())  # filled while training, emptied when done
     if start and settings.mode == "single":
         cfg = train_config(controls, settings.method, settings.steps, settings.lr,
@@ -204,19 +204,20 @@ def at_once(settings: LabSettings) -> bool:
     return settings.steps <= AT_ONCE_STEPS
 
 
-def button_caption(controls, settings: LabSettings) -> str:
+def button_caption(settings: LabSettings) -> str:
     """What Train / Run sweep will do and roughly how long it takes (the runs shown already, or still to come)."""
     runs = len(lab.SWEEP_WEIGHTS) if settings.mode == "sweep" else 1
-    seconds = runs * settings.steps * MS_PER_STEP / 1000 * max(1.0, controls.num_experts / 16)
-    what = (f"the sweep: α = {', '.join(f'{w:g}' for w in lab.SWEEP_WEIGHTS)}, {settings.steps} steps each"
-            if runs > 1 else f"this run: {settings.steps} steps")
+    seconds = runs * settings.steps * MS_PER_STEP / 1000
     took = f"about {seconds:.0f} s" if seconds >= 1.5 else "about a second"
+    what, button = (("the sweep", "Run sweep") if runs > 1 else ("this run", "Train"))
+    sizes = (f"α = {', '.join(f'{w:g}' for w in lab.SWEEP_WEIGHTS)}, {settings.steps} steps each" if runs > 1
+             else f"{settings.steps} steps")
     if at_once(settings):
-        return (f"Shown below already: {what}, trained when the page needed it ({took} on a quiet server, then "
-                f"remembered). **{'Run sweep' if runs > 1 else 'Train'}** trains it again live, its charts "
-                f"redrawn every {REPORT_EVERY} steps.")
-    return (f"**{'Run sweep' if runs > 1 else 'Train'}** trains {what}, live: {took} on a quiet server, longer "
-            f"while others train (runs over {AT_ONCE_STEPS} steps wait for the button).")
+        return (f"The {what.split()[-1]} below ({sizes}) was trained when the page needed it ({took} on a quiet "
+                f"server, then remembered). **{button}** trains it again live, its charts redrawn every "
+                f"{REPORT_EVERY} steps.")
+    return (f"**{button}** trains {what} live ({sizes}): {took} on a quiet server, longer while others train. "
+            f"Runs over {AT_ONCE_STEPS} steps wait for the button.")
 
 
 def lab_run(cfg: lab.TrainConfig) -> lab.TrainHistory | None:

@@ -189,9 +189,9 @@ def test_the_default_run_is_shown_at_once_and_a_long_one_says_what_train_will_do
     assert not train_calls
     at.select_slider(key="train_steps").set_value(1000).run()
     assert not at.exception and not at.metric
-    assert any("**Train** trains this run: 1000 steps, live: about" in c.value for c in at.caption)
+    assert any("**Train** trains this run live (1000 steps): about" in c.value for c in at.caption)
     at.radio(key="balance_mode").set_value("sweep").run()
-    assert any("**Run sweep** trains the sweep" in c.value and "1000 steps each" in c.value for c in at.caption)
+    assert any("**Run sweep** trains the sweep live" in c.value and "1000 steps each" in c.value for c in at.caption)
     assert not train_calls
 
 
