@@ -105,13 +105,13 @@ def price_table(controls) -> None:
         return
     drops = cfg.capacity_factor is not None
     st.dataframe([{"α": f"{f['balance_weight']:g}" + (" (sidebar)" if f["balance_weight"] == chosen else ""),
-                   "busiest expert ÷ mean": f"{f['max_mean_load']:.2f}",
-                   "task loss (lower is better)": f"{f['task_loss']:.3f}",
+                   "busiest ÷ mean": f"{f['max_mean_load']:.2f}",
+                   "task loss": f"{f['task_loss']:.3f}",
                    "specialization": f"{f['specialization']:.0%}",
-                   **({"dropped token copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
+                   **({"dropped copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
                  hide_index=True)
     st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router}, "
-                f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}):\n\n"
+                f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}; a lower task loss is better):\n\n"
                 + explain_price(rows, cfg.capacity_factor, GOOD_WEIGHT))
 
 
