@@ -94,15 +94,10 @@ def price_table(controls) -> None:
     cfg = train_config(controls, "aux_loss", DEFAULT_STEPS, DEFAULT_LR)
     router, top_k, chosen = cfg.router, cfg.top_k, controls.balance_weight
     weights = sorted({*PRICE_WEIGHTS, chosen})
-    try:
-        with st.spinner(f"Training α = {', '.join(f'{w:g}' for w in weights)} once for this layer "
-                        "(about a second each, then remembered)…"):
-            rows = [runners.lab_run(train_config(controls, "aux_loss", DEFAULT_STEPS, DEFAULT_LR, w), WAIT_S).final()
-                    for w in weights]
-    except runners.TrainersBusy:
-        st.info(f"The trainers are busy, so the table of what α = {', '.join(f'{w:g}' for w in weights)} cost "
-                "waits: reload in a moment.")
+    histories = lab_runs([train_config(controls, "aux_loss", DEFAULT_STEPS, DEFAULT_LR, w) for w in weights])
+    if histories is None:
         return
+    rows = [history.final() for history in histories]
     drops = cfg.capacity_factor is not None
     st.dataframe([{"α": f"{f['balance_weight']:g}" + (" (sidebar)" if f["balance_weight"] == chosen else ""),
                    "busiest ÷ mean": f"{f['max_mean_load']:.2f}",
@@ -206,40 +201,38 @@ def at_once(settings: LabSettings) -> bool:
 
 def button_caption(settings: LabSettings) -> str:
     """What Train / Run sweep will do and roughly how long it takes (the runs shown already, or still to come)."""
-    runs = len(lab.SWEEP_WEIGHTS) if settings.mode == "sweep" else 1
-    seconds = runs * settings.steps * MS_PER_STEP / 1000
+    sweep = settings.mode == "sweep"
+    seconds = (len(lab.SWEEP_WEIGHTS) if sweep else 1) * settings.steps * MS_PER_STEP / 1000
     took = f"about {seconds:.0f} s" if seconds >= 1.5 else "about a second"
-    what, button = (("the sweep", "Run sweep") if runs > 1 else ("this run", "Train"))
-    sizes = (f"α = {', '.join(f'{w:g}' for w in lab.SWEEP_WEIGHTS)}, {settings.steps} steps each" if runs > 1
+    noun, button = ("sweep", "Run sweep") if sweep else ("run", "Train")
+    sizes = (f"α = {', '.join(f'{w:g}' for w in lab.SWEEP_WEIGHTS)}, {settings.steps} steps each" if sweep
              else f"{settings.steps} steps")
     if at_once(settings):
-        return (f"The {what.split()[-1]} below ({sizes}) was trained when the page needed it ({took} on a quiet "
-                f"server, then remembered). **{button}** trains it again live, its charts redrawn every "
-                f"{REPORT_EVERY} steps.")
-    return (f"**{button}** trains {what} live ({sizes}): {took} on a quiet server, longer while others train. "
-            f"Runs over {AT_ONCE_STEPS} steps wait for the button.")
+        return (f"The {noun} below ({sizes}) was trained when the page needed it ({took} on a quiet server, then "
+                f"remembered). **{button}** trains it again live, its charts redrawn every {REPORT_EVERY} steps.")
+    return (f"**{button}** trains the {noun} live ({sizes}): {took} on a quiet server, longer while others "
+            f"train. Runs over {AT_ONCE_STEPS} steps wait for the button.")
 
 
-def lab_run(cfg: lab.TrainConfig) -> lab.TrainHistory | None:
-    """The cached run of `cfg` (trained now if new); None, with a note, while the server's trainers stay busy."""
-    try:
-        with st.spinner(f"Training {cfg.steps} steps (about a second per 300, then remembered)…"):
-            return runners.lab_run(cfg, WAIT_S)
-    except runners.TrainersBusy:
-        st.info("The trainers are busy, so this run waits: reload in a moment.")
-        return None
+def lab_runs(configs: list[lab.TrainConfig]) -> list[lab.TrainHistory] | None:
+    """The cached runs of `configs` (each trained now if new); None, with a note, while the trainers stay busy."""
+    histories = []
+    with st.spinner(f"Training {len(configs)} run(s) of {configs[0].steps} steps (about a second per 300 steps, "
+                    "then remembered)…"):
+        for cfg in configs:
+            try:
+                histories.append(runners.lab_run(cfg, WAIT_S))
+            except runners.TrainersBusy:
+                st.info("The trainers are busy, so these runs wait: reload in a moment.")
+                return None
+    return histories
 
 
 def sweep_at_once(controls, settings: LabSettings) -> list[dict] | None:
-    """The sweep's final summaries from the cache (the price table's weights are trained already)."""
-    summaries = []
-    for weight in lab.SWEEP_WEIGHTS:
-        history = lab_run(train_config(controls, "aux_loss", settings.steps, settings.lr, weight,
-                                       settings.z_loss_weight))
-        if history is None:
-            return None
-        summaries.append(history.final())
-    return summaries
+    """The sweep's final summaries from the cache (at the default, four of its weights are the price table's)."""
+    histories = lab_runs([train_config(controls, "aux_loss", settings.steps, settings.lr, weight,
+                                       settings.z_loss_weight) for weight in lab.SWEEP_WEIGHTS])
+    return None if histories is None else [history.final() for history in histories]
 
 
 def _same_settings(data: dict, cfg: lab.TrainConfig) -> bool:
@@ -257,15 +250,17 @@ def shown_run(controls, settings: LabSettings) -> tuple[lab.TrainHistory | None,
     if kept and _same_settings(kept, cfg):
         return lab.TrainHistory.from_dict(kept), "trained live, kept for this session"
     if settings.mode == "single" and at_once(settings):
-        return lab_run(cfg), "trained when the page needed it"
+        histories = lab_runs([cfg])
+        return (histories[0], "trained when the page needed it") if histories else (None, "")
     return (lab.TrainHistory.from_dict(kept), "the last run trained live, kept for this session") if kept else (
         None, "")
 
 
 def results(controls, settings: LabSettings, started: bool) -> lab.TrainHistory | None:
     """The sweep's trade-off and the single run (trained at once when short enough). Returns the run shown."""
-    summaries = (sweep_at_once(controls, settings) if at_once(settings) else st.session_state.get(SWEEP)) \
-        if settings.mode == "sweep" else None
+    summaries = None
+    if settings.mode == "sweep":
+        summaries = sweep_at_once(controls, settings) if at_once(settings) else st.session_state.get(SWEEP)
     if summaries:
         app.chart(figs.tradeoff_chart(summaries), key="tradeoff")
         st.dataframe([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),

@@ -189,7 +189,7 @@ def test_the_default_run_is_shown_at_once_and_a_long_one_says_what_train_will_do
     assert not train_calls
     at.select_slider(key="train_steps").set_value(1000).run()
     assert not at.exception and not at.metric
-    assert any("**Train** trains this run live (1000 steps): about" in c.value for c in at.caption)
+    assert any("**Train** trains the run live (1000 steps): about" in c.value for c in at.caption)
     at.radio(key="balance_mode").set_value("sweep").run()
     assert any("**Run sweep** trains the sweep live" in c.value and "1000 steps each" in c.value for c in at.caption)
     assert not train_calls
@@ -205,3 +205,14 @@ def test_the_page_states_the_z_loss_and_fp32_facts_precisely():
     assert "millions of tokens" not in text and "per micro-batch" in text
     table = [d.value for d in at.dataframe if "bf16 step there" in d.value.columns][0]
     assert float(table["tokens with other experts"].iloc[-1].rstrip("%")) > 0  # rounding flips some choices
+
+
+def test_busy_trainers_hold_back_the_runs_shown_at_once_with_a_note(monkeypatch):
+    real_slot = runners.trainer_slot
+    monkeypatch.setattr(runners, "trainer_slot", lambda timeout=None: real_slot(timeout=min(timeout, 0.2)))
+    with real_slot(timeout=0) as first, real_slot(timeout=0) as second:  # two other learners are training
+        assert first and second
+        at = open_page({"seed": "7", "num_experts": "4", "top_k": "1"})  # a layer no other test trained
+    assert not at.exception and not at.metric
+    assert any("trainers are busy" in i.value for i in at.info)
+    assert runners.TRAINER_SLOTS._value == runners.MAX_CONCURRENT_TRAINERS
