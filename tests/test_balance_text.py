@@ -1,10 +1,13 @@
 """/balance's explanation describes the run that was made: its paragraphs follow the run's own final numbers."""
+import functools
+
 import pytest
 
-from moeviz.app.balance_text import BALANCED_LOAD, COLLAPSED_LOAD, explain_run, verdict
+from moeviz.app.balance_text import BALANCED_LOAD, COLLAPSED_LOAD, explain_price, explain_run, verdict
 from moeviz.train import TrainConfig, train_iter
 
 
+@functools.lru_cache(maxsize=None)  # several tests read the same seeded runs (read-only): train each once
 def final_run(**fields):
     for history in train_iter(TrainConfig(steps=300, **fields), report_every=300):
         pass
@@ -33,3 +36,27 @@ def test_expert_choice_gets_no_collapse_story():
     f, cfg = final_run(router="expert_choice", balance_weight=0.0)
     text = explain_run(f, cfg)
     assert "even by construction" in text and "collapse" not in text.lower()
+
+
+@pytest.mark.parametrize("capacity_factor", [None, pytest.param(1.25, marks=pytest.mark.slow)])
+def test_the_price_text_says_why_a_small_weight_ends_with_the_lower_task_loss(capacity_factor):
+    """The newcomer's puzzle: the default α = 0.01 ended with a lower task loss than the "good" α = 0.3. The text,
+    built from the real runs, calls it the trade-off and says where the uneven load is paid."""
+    weights = (0.0, 0.01, 0.3) + ((10.0,) if capacity_factor is None else ())
+    rows = [final_run(balance_weight=w, capacity_factor=capacity_factor)[0] for w in weights]
+    small, good = rows[1], rows[2]
+    text = explain_price(rows, capacity_factor)
+    assert f"**{rows[0]['max_mean_load']:.2f}×** its fair share" in text  # α = 0's collapse, quoted
+    puzzle = small["task_loss"] < good["task_loss"] and small["max_mean_load"] > good["max_mean_load"]
+    assert ("no contradiction" in text) == puzzle
+    if capacity_factor is None:
+        assert puzzle  # what the page shows at its default, seed 0
+        assert f"({small['task_loss']:.3f} against {good['task_loss']:.3f})" in text
+        assert f"**{small['overflow_at_1_25']:.1%}** of all token copies" in text
+        loads = [f"{r['max_mean_load']:.2f}" for r in rows[1:]]
+        assert ("its fair share while the task loss rises" in text) == (
+            loads == sorted(loads, reverse=True) and [r["task_loss"] for r in rows[1:]] == sorted(
+                r["task_loss"] for r in rows[1:]))
+    else:  # a capacity limit turns the uneven load into drops, and the text quotes them
+        assert f"**{small['dropped_fraction']:.1%}** at α = 0.01" in text
+        assert ("the task loss counts them" in text) == (small["task_loss"] > good["task_loss"])

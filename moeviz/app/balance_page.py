@@ -1,19 +1,21 @@
 """/balance's sections: the lab's knobs, training live, the results, what a weight costs, z-loss and fp32.
 
-One function per section (pages/2_balance.py lists them). Training goes through `moeviz.train` as a module
-(`lab.train_iter`), and the server's bound through `runners.trainer_slot`, so that tests can count or hold them.
-Session state keeps plain history dicts (never a model) and the knobs of this run as a frozen LabSettings.
+One function per section (pages/2_balance.py lists them). Runs up to AT_ONCE_STEPS long are trained when the page
+needs them, through the one cache (`runners.lab_run`, shared by the price table, the results and the sweep); the
+Train button trains live through `moeviz.train` as a module (`lab.train_iter`), and the server's bound is
+`runners.trainer_slot`, so that tests can count or hold them. Session state keeps plain history dicts (never a
+model) and the knobs of this run as a frozen LabSettings.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import streamlit as st
 
 import moeviz.app as app
 from moeviz import train as lab
 from moeviz.app import runners
-from moeviz.app.balance_text import explain_run
+from moeviz.app.balance_text import explain_price, explain_run
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
 from moeviz.glossary import MEASURES
@@ -29,7 +31,10 @@ DEFAULT_STEPS, DEFAULT_LR = 300, 0.01
 REPORT_EVERY = 25  # steps between chart updates while training
 WAIT_S = 180  # how long a run waits for a free trainer before giving up
 Z_LOSS_WEIGHTS = (0.0, 0.001, 0.01, 0.1, 1.0)  # 0.001: ST-MoE's and transformers' SwitchTransformers default
-PRICE_WEIGHTS = (0.0, 0.3, 10.0)  # none, the lab's good weight, "balance at any price": shown at the top
+PRICE_WEIGHTS = (0.0, 0.3, 10.0)  # none, the lab's good weight, "balance at any price"; the sidebar's α joins them
+GOOD_WEIGHT = 0.3
+AT_ONCE_STEPS = DEFAULT_STEPS  # runs this long or shorter train when shown (about a second each); longer wait for Train
+MS_PER_STEP = 3.5  # CPU ms of one lab step, N = 8 to 64 alike (2.1-3.5 measured): the buttons' time estimate
 
 
 @dataclass(frozen=True)
@@ -67,53 +72,42 @@ def intro(controls) -> None:
         st.markdown(
             "A fresh MoE layer learns a made-up task: tokens come from 8 clusters (some much more common than "
             "others), and each cluster needs its own function, so the best router gives each cluster its own "
-            "experts. Pick the balance-loss weight α in the sidebar and train: try α = 0 (collapse) and 0.3 "
-            "(balanced). The table below has trained both already, and α = 10 too (balance at any price, past the "
-            "sidebar's range; the sweep also trains it). Set a capacity factor to see what imbalance costs in "
-            "dropped slots: token copies that found their expert full.")
+            "experts. Pick the balance-loss weight α in the sidebar: the table below and the results further down "
+            "train it at once. Try α = 0 (collapse), 0.3 (an even load) and the default 0.01; the table also "
+            "trains α = 10 (balance at any price, past the sidebar's range). Set a capacity factor to see what "
+            "imbalance costs in dropped slots: token copies that found their expert full.")
         price_table(controls)
         st.caption(
-            "Why 0.3 here when real models use 0.01–0.001 (transformers' configs default to 0.01 for OLMoE and to "
-            "0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of transformers 5.24): this lab "
-            "trains one layer for a few hundred steps of 256 tokens, starting from a router that is skewed on "
-            "purpose, and measures each expert's share f on those 256 tokens. Real training measures f per "
-            "micro-batch (Megatron-Core's aux_loss) or per sequence (its seq_aux_loss, DeepSeek's "
+            "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (transformers' configs "
+            "default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of "
+            "transformers 5.24): this lab trains one layer for a few hundred steps of 256 tokens, starting from a "
+            "router that is skewed on purpose, and measures each expert's share f on those 256 tokens. Real training "
+            "measures f per micro-batch (Megatron-Core's aux_loss) or per sequence (its seq_aux_loss, DeepSeek's "
             "sequence-wise loss), not over the whole global batch (balancing over the global batch is a separate "
-            "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a "
-            "gentle push to act.")
+            "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a gentle "
+            "push to act.")
 
 
 def price_table(controls) -> None:
-    """α = 0, 0.3 and 10 trained on the sidebar's layer: the load each evens out and what the task pays."""
+    """α = 0, the sidebar's, 0.3 and 10 trained on the sidebar's layer: the load each evens out and what the task
+    pays (the sidebar's run is the one the results show at the default)."""
     cfg = train_config(controls, "aux_loss", DEFAULT_STEPS, DEFAULT_LR)
-    router, top_k = cfg.router, cfg.top_k
-    try:
-        with st.spinner(f"Training α = {', '.join(f'{w:g}' for w in PRICE_WEIGHTS)} once for this layer "
-                        "(a few seconds, then remembered)…"):
-            rows = runners.price_of_weights(cfg.num_experts, top_k, router, cfg.capacity_factor, cfg.seed,
-                                            PRICE_WEIGHTS, DEFAULT_STEPS, DEFAULT_LR, WAIT_S)
-    except runners.TrainersBusy:
-        st.info("The trainers are busy, so the table of what α = 0, 0.3 and 10 cost waits: reload in a moment.")
+    router, top_k, chosen = cfg.router, cfg.top_k, controls.balance_weight
+    weights = sorted({*PRICE_WEIGHTS, chosen})
+    histories = lab_runs([train_config(controls, "aux_loss", DEFAULT_STEPS, DEFAULT_LR, w) for w in weights])
+    if histories is None:
         return
-    st.dataframe([{"α": f"{f['balance_weight']:g}", "busiest expert ÷ mean": f"{f['max_mean_load']:.2f}",
-                   "task loss (lower is better)": f"{f['task_loss']:.3f}",
-                   "specialization": f"{f['specialization']:.0%}"} for f in rows], hide_index=True)
-    none, good, large = rows
-    costs = large["task_loss"] > good["task_loss"]
-    st.markdown(
-        f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router}, N = {controls.num_experts}, "
-        f"k = {top_k}, seed {controls.seed}). **α = 0** lets the busiest expert take "
-        f"{none['max_mean_load']:.2f}× its fair share; **α = 0.3** evens it to {good['max_mean_load']:.2f}× "
-        + ("and here even learns the task better (task loss "
-           f"{good['task_loss']:.3f} against {none['task_loss']:.3f}): the idle experts of the collapsed run "
-           "learned nothing. " if good["task_loss"] < none["task_loss"] else
-           f"at a task loss of {good['task_loss']:.3f} against {none['task_loss']:.3f}. ")
-        + (f"**α = 10** is the price of a large weight: the load is even ({large['max_mean_load']:.2f}×) but the "
-           f"task loss rises to {large['task_loss']:.3f} and specialization falls to {large['specialization']:.0%} "
-           f"(from {good['specialization']:.0%}): the balance term drowns the task's signal to the router."
-           if costs else
-           f"**α = 10** did not cost task loss on this layer ({large['task_loss']:.3f}); its specialization is "
-           f"{large['specialization']:.0%} against {good['specialization']:.0%}."))
+    rows = [history.final() for history in histories]
+    drops = cfg.capacity_factor is not None
+    st.dataframe([{"α": f"{f['balance_weight']:g}" + (" (sidebar)" if f["balance_weight"] == chosen else ""),
+                   "busiest ÷ mean": f"{f['max_mean_load']:.2f}",
+                   "task loss": f"{f['task_loss']:.3f}",
+                   "specialization": f"{f['specialization']:.0%}",
+                   **({"dropped copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
+                 hide_index=True)
+    st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router}, "
+                f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}; a lower task loss is better):\n\n"
+                + explain_price(rows, cfg.capacity_factor, GOOD_WEIGHT))
 
 
 def knobs(controls) -> LabSettings:
@@ -135,8 +129,8 @@ def knobs(controls) -> LabSettings:
                                "It is always recorded; see section “Router z-loss” below.")
     app.knobs_here("aux_free" if method == "aux_free" and mode == "single" else "aux_loss")
     app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=False, where=layer_line_slot,
-                   note="It starts from random weights and is trained live on this page, on the made-up task above, "
-                        "when you press Train")
+                   note="It starts from random weights and is trained on this page, on the made-up task above: "
+                        f"at once for runs of up to {AT_ONCE_STEPS} steps, live when you press Train")
     if mode == "sweep" and method == "aux_free":
         st.caption("The sweep varies α, so it uses the balance loss.")
     return LabSettings(mode, method, steps, lr, z_weight)
@@ -188,6 +182,7 @@ def training(controls, settings: LabSettings) -> bool:
     start = go_col.button("Train" if settings.mode == "single" else "Run sweep", type="primary",
                           key="balance_train")
     stop_col.button("Stop", key="balance_stop", help="Stops after the current update; what was trained is kept.")
+    st.caption(button_caption(settings))
     live = Live(st.empty(), st.empty())  # filled while training, emptied when done
     if start and settings.mode == "single":
         cfg = train_config(controls, settings.method, settings.steps, settings.lr,
@@ -199,10 +194,74 @@ def training(controls, settings: LabSettings) -> bool:
     return start
 
 
-def results(settings: LabSettings, started: bool) -> None:
-    """The sweep's trade-off and the kept single run."""
-    if settings.mode == "sweep" and st.session_state.get(SWEEP):
-        summaries = st.session_state[SWEEP]
+def at_once(settings: LabSettings) -> bool:
+    """Whether this mode's runs are short enough to train when shown, before any button."""
+    return settings.steps <= AT_ONCE_STEPS
+
+
+def button_caption(settings: LabSettings) -> str:
+    """What Train / Run sweep will do and roughly how long it takes (the runs shown already, or still to come)."""
+    sweep = settings.mode == "sweep"
+    seconds = (len(lab.SWEEP_WEIGHTS) if sweep else 1) * settings.steps * MS_PER_STEP / 1000
+    took = f"about {seconds:.0f} s" if seconds >= 1.5 else "about a second"
+    noun, button = ("sweep", "Run sweep") if sweep else ("run", "Train")
+    sizes = (f"α = {', '.join(f'{w:g}' for w in lab.SWEEP_WEIGHTS)}, {settings.steps} steps each" if sweep
+             else f"{settings.steps} steps")
+    if at_once(settings):
+        return (f"The {noun} below ({sizes}) was trained when the page needed it ({took} on a quiet server, then "
+                f"remembered). **{button}** trains it again live, its charts redrawn every {REPORT_EVERY} steps.")
+    return (f"**{button}** trains the {noun} live ({sizes}): {took} on a quiet server, longer while others "
+            f"train. Runs over {AT_ONCE_STEPS} steps wait for the button.")
+
+
+def lab_runs(configs: list[lab.TrainConfig]) -> list[lab.TrainHistory] | None:
+    """The cached runs of `configs` (each trained now if new); None, with a note, while the trainers stay busy."""
+    histories = []
+    with st.spinner(f"Training {len(configs)} run(s) of {configs[0].steps} steps (about a second per 300 steps, "
+                    "then remembered)…"):
+        for cfg in configs:
+            try:
+                histories.append(runners.lab_run(cfg, WAIT_S))
+            except runners.TrainersBusy:
+                st.info("The trainers are busy, so these runs wait: reload in a moment.")
+                return None
+    return histories
+
+
+def sweep_at_once(controls, settings: LabSettings) -> list[dict] | None:
+    """The sweep's final summaries from the cache (at the default, four of its weights are the price table's)."""
+    histories = lab_runs([train_config(controls, "aux_loss", settings.steps, settings.lr, weight,
+                                       settings.z_loss_weight) for weight in lab.SWEEP_WEIGHTS])
+    return None if histories is None else [history.final() for history in histories]
+
+
+def _same_settings(data: dict, cfg: lab.TrainConfig) -> bool:
+    """Whether a kept run's config is `cfg` (the task is the page's one, fixed; its seed follows the run's)."""
+    return {k: v for k, v in data["config"].items() if k != "task"} == {
+        k: v for k, v in asdict(cfg).items() if k != "task"}
+
+
+def shown_run(controls, settings: LabSettings) -> tuple[lab.TrainHistory | None, str]:
+    """The single run to show and where it comes from: the run trained live for these knobs (kept, possibly
+    stopped), else the cached run of these knobs if short enough, else the last run trained live."""
+    kept = st.session_state.get(RUN)
+    cfg = train_config(controls, settings.method, settings.steps, settings.lr,
+                       z_loss_weight=settings.z_loss_weight)
+    if kept and _same_settings(kept, cfg):
+        return lab.TrainHistory.from_dict(kept), "trained live, kept for this session"
+    if settings.mode == "single" and at_once(settings):
+        histories = lab_runs([cfg])
+        return (histories[0], "trained when the page needed it") if histories else (None, "")
+    return (lab.TrainHistory.from_dict(kept), "the last run trained live, kept for this session") if kept else (
+        None, "")
+
+
+def results(controls, settings: LabSettings, started: bool) -> lab.TrainHistory | None:
+    """The sweep's trade-off and the single run (trained at once when short enough). Returns the run shown."""
+    summaries = None
+    if settings.mode == "sweep":
+        summaries = sweep_at_once(controls, settings) if at_once(settings) else st.session_state.get(SWEEP)
+    if summaries:
         app.chart(figs.tradeoff_chart(summaries), key="tradeoff")
         st.dataframe([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),
                        "task loss": round(s["task_loss"], 4), "specialization": round(s["specialization"], 2)}
@@ -210,19 +269,21 @@ def results(settings: LabSettings, started: bool) -> None:
         st.markdown("Left of the chart the load is even; low means the task is learned well. α = 0 sits far right "
                     "(collapse); the largest weights sit at load ≈ 1 but higher up (the task pays). "
                     "A good weight is where the curve turns.")
-    if st.session_state.get(RUN):
+    history, source = shown_run(controls, settings)
+    if history is not None:
         st.header("Last single run" if settings.mode == "sweep" else "Results")
-        show_run(st.session_state[RUN])
-    elif not started:
-        st.info("Press **Train** to start. A 300-step run takes a few seconds.", icon=":material/play_arrow:")
+        show_run(history, source)
+    elif not started and not summaries:
+        st.info(f"Press **{'Run sweep' if settings.mode == 'sweep' else 'Train'}** to start (what it trains and "
+                "how long it takes: just above).", icon=":material/play_arrow:")
+    return history
 
 
-def show_run(data: dict) -> None:
-    history = lab.TrainHistory.from_dict(data)
+def show_run(history: lab.TrainHistory, source: str) -> None:
     cfg = history.config
     done, total = history.steps_done, cfg["steps"]
     status = "finished" if done == total else f"stopped at step {done} of {total}"
-    st.caption(f"Run kept for this session ({status}): router {cfg['router']}, {cfg['num_experts']} experts, "
+    st.caption(f"Run {source} ({status}): router {cfg['router']}, {cfg['num_experts']} experts, "
                f"k = {cfg['top_k']}, method {cfg['method']}, α = {cfg['balance_weight']:g}, lr = {cfg['lr']:g}, "
                f"seed {cfg['seed']}.")
     f = history.final()
@@ -243,7 +304,7 @@ def show_run(data: dict) -> None:
         st.markdown(explain_run(history.final(), history.config))
 
 
-def z_loss() -> None:
+def z_loss(shown: lab.TrainHistory | None) -> None:
     """The router z-loss: what it penalises, and what it does to the logits of the kept run."""
     st.header("Router z-loss, and which parts of routing run in fp32")
     st.markdown(
@@ -255,11 +316,10 @@ def z_loss() -> None:
         "precision the small differences between large numbers are rounded away (below). The lab records it on "
         "every run; set a **router z-loss weight** above and train to penalise it (ST-MoE and transformers' "
         "SwitchTransformers config use 0.001, as of transformers 5.24; this lab's tiny run needs more to show).")
-    if st.session_state.get(RUN):
-        kept = lab.TrainHistory.from_dict(st.session_state[RUN])
-        app.chart(figs.z_loss_curve(kept, f"Router z-loss of the last run (z-loss weight "
-                                          f"{kept.config.get('z_loss_weight', 0.0):g})"), key="z_loss")
-        st.caption("Train once with weight 0 and once with 0.1 on the same seed: the penalised run ends with a "
+    if shown is not None:
+        app.chart(figs.z_loss_curve(shown, f"Router z-loss of the run above (z-loss weight "
+                                           f"{shown.config.get('z_loss_weight', 0.0):g})"), key="z_loss")
+        st.caption("Set the weight to 0, then to 0.1, on the same seed: the penalised run ends with a "
                    "much smaller z-loss and a lower largest logit, while the mean |logit| need not fall: the router "
                    "shifted every logit down.")
 

@@ -77,3 +77,79 @@ def explain_run(f: dict, cfg: dict) -> str:
     how = ("the aux-loss-free bias" if cfg["method"] == "aux_free" else f"balance weight α = {cfg['balance_weight']:g}")
     head = f"**What this run shows** ({how}, {cfg['num_experts']} experts, k = {cfg['top_k']}, {f['steps']} steps)."
     return "\n\n".join((head, _load_paragraph(f, cfg), _outcome_paragraph(f, cfg), _cost_paragraph(f)))
+
+
+def _arrow(rows: list[dict], key: str, fmt: str) -> str:
+    return " → ".join(format(r[key], fmt) for r in rows)
+
+
+def _trade_sentence(pushed: list[dict]) -> str:
+    """The weights above 0: one arrow per measure if the load evens and the task pays step by step, else which won."""
+    evens = all(a["max_mean_load"] >= b["max_mean_load"] for a, b in zip(pushed, pushed[1:]))
+    pays = all(a["task_loss"] <= b["task_loss"] for a, b in zip(pushed, pushed[1:]))
+    if len(pushed) > 1 and evens and pays:
+        return (f"Every weight above 0 stops the collapse, and each larger one buys a more even load with task loss "
+                f"(α = {_arrow(pushed, 'balance_weight', 'g')}): the busiest expert takes "
+                f"{_arrow(pushed, 'max_mean_load', '.2f')}× its fair share while the task loss rises "
+                f"{_arrow(pushed, 'task_loss', '.3f')}.")
+    low = min(pushed, key=lambda r: r["task_loss"])
+    even = min(pushed, key=lambda r: r["max_mean_load"])
+    return (f"Every weight above 0 stops the collapse; the lowest task loss came at α = {low['balance_weight']:g} "
+            f"({low['task_loss']:.3f}) and the most even load at α = {even['balance_weight']:g} "
+            f"({even['max_mean_load']:.2f}×).")
+
+
+def _puzzle_sentence(low: dict, good: dict, capacity_factor: float | None) -> str:
+    """Why a weight with a lower task loss than the lab's good one is no contradiction, and where it pays."""
+    a, g = f"α = {low['balance_weight']:g}", f"α = {good['balance_weight']:g}"
+    text = (f"So {a} ending with a *lower* task loss than {g} ({low['task_loss']:.3f} against "
+            f"{good['task_loss']:.3f}) is no contradiction: it is the trade-off itself. A small weight is enough to "
+            f"stop the collapse, and it leaves the load uneven ({low['max_mean_load']:.2f}× against "
+            f"{good['max_mean_load']:.2f}×).")
+    if capacity_factor is not None:
+        return text
+    return text + (
+        " With no capacity limit an uneven load costs this task nothing (the busy experts simply compute "
+        "more), so the push past that point is paid in task loss. The uneven load is paid for in hardware "
+        f"instead: at a capacity factor of 1.25 (Switch's) the {a} load would overflow "
+        f"**{low['overflow_at_1_25']:.1%}** of all token copies, and with experts on separate devices every "
+        "step waits for the busiest. Set a capacity factor in the sidebar and the table trains again with "
+        "the drops.")
+
+
+def _drops_sentence(small: dict, good: dict, capacity_factor: float) -> str:
+    """Under a capacity limit: the smallest push's drops against the good weight's, and whether the task felt them."""
+    a, g = f"α = {small['balance_weight']:g}", f"α = {good['balance_weight']:g}"
+    losses = f"(task loss {small['task_loss']:.3f} against {good['task_loss']:.3f})"
+    return (f"With capacity factor {capacity_factor:g} an uneven load drops token copies: "
+            f"**{small['dropped_fraction']:.1%}** at {a} against {good['dropped_fraction']:.1%} at {g}"
+            + (f", and the task loss counts them {losses}." if small["task_loss"] > good["task_loss"] else
+               f"; here that cost less than the push towards balance {losses}."))
+
+
+def explain_price(rows: list[dict], capacity_factor: float | None = None, good_weight: float = 0.3) -> str:
+    """The price table's Markdown list, in words picked from its rows (TrainHistory.final() per weight, by
+    increasing α; one of them α = 0 and one the lab's good weight): what each weight bought and what the task paid."""
+    by_weight = {r["balance_weight"]: r for r in rows}
+    none, good = by_weight[0.0], by_weight[good_weight]
+    pushed = [r for r in rows if r["balance_weight"] > 0]
+    idle = f", leaving {none['idle_experts']} experts nearly idle" if none["idle_experts"] else ""
+    parts = [f"**α = 0** lets the busiest expert take **{none['max_mean_load']:.2f}×** its fair share{idle}, "
+             f"with a task loss of {none['task_loss']:.3f}.",
+             _trade_sentence(pushed)]
+    low = min(pushed, key=lambda r: r["task_loss"])
+    if low["balance_weight"] < good_weight and low["max_mean_load"] > good["max_mean_load"]:
+        parts.append(_puzzle_sentence(low, good, capacity_factor))
+    if capacity_factor is not None and pushed[0] is not good:
+        parts.append(_drops_sentence(pushed[0], good, capacity_factor))
+    large = pushed[-1]
+    if large is not good:
+        parts.append(
+            f"**α = {large['balance_weight']:g}** is the price of a large weight: the load is even "
+            f"({large['max_mean_load']:.2f}×) but the task loss rises to {large['task_loss']:.3f} and "
+            f"specialization falls to {large['specialization']:.0%} (from {good['specialization']:.0%} at "
+            f"α = {good_weight:g}): the balance term drowns the task's signal to the router."
+            if large["task_loss"] > good["task_loss"] else
+            f"**α = {large['balance_weight']:g}** did not cost task loss on this layer ({large['task_loss']:.3f}); "
+            f"its specialization is {large['specialization']:.0%} against {good['specialization']:.0%}.")
+    return "\n".join(f"- {part}" for part in parts)

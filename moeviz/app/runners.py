@@ -40,7 +40,7 @@ from moeviz.precision import precision_demo
 from moeviz.parallel.dropless import DroplessVsCapacity, dropless_vs_capacity
 from moeviz.parallel.placement import DeviceSpan, device_limit_demo
 from moeviz.quiz import Question, make_question
-from moeviz.train import TrainConfig, train
+from moeviz.train import TrainConfig, TrainHistory, train
 from moeviz.variants import VariantRun
 from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough, walkthrough_inputs
 
@@ -74,8 +74,8 @@ MAX_ENTRIES = {
     "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
     "granularity": 8,  # /compute: four designs' counts measured on their layers (numbers only, no layer kept)
     "compute_timing": 16,  # /compute: sparse vs dense-all vs dense-equivalent timed on one batch (numbers only)
-    "precision": 16,
-    "price_of_weights": 8,  # /balance: a few balance weights trained at the page's defaults (final numbers only)  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
+    "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
+    "lab_run": 24,  # /balance: one lab run's history (~0.2 MB at 300 steps, N = 8): the price table's, the sweep's
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
     "model_cache": 1,  # /heatmap: the one ModelCache (it bounds the loaded checkpoints itself: folders.MAX_MODELS)
@@ -395,20 +395,14 @@ def _lm_walkthrough(controls: Controls, source: TokenSource, layer: int) -> Walk
 
 
 class TrainersBusy(RuntimeError):
-    """Every trainer slot stayed busy: the price table waits for the next visit (nothing is cached)."""
+    """Every trainer slot stayed busy: the lab run waits for the next visit (nothing is cached)."""
 
 
-@st.cache_resource(max_entries=MAX_ENTRIES["price_of_weights"], show_spinner=False)
-def price_of_weights(num_experts: int, top_k: int, router: str, capacity_factor: float | None, seed: int,
-                     weights: tuple[float, ...], steps: int, lr: float, wait_s: float) -> list[dict]:
-    """/balance's price table: the final summaries of the balance lab trained once per weight (seconds of CPU:
-    each run holds one of the server's trainer slots; TrainersBusy if none freed within wait_s)."""
-    summaries = []
-    for weight in weights:
-        cfg = TrainConfig(num_experts=num_experts, top_k=top_k, router=router, capacity_factor=capacity_factor,
-                          balance_weight=weight, steps=steps, lr=lr, seed=seed)
-        with trainer_slot(timeout=wait_s) as free:
-            if not free:
-                raise TrainersBusy("the trainers stayed busy")
-            summaries.append(train(cfg).final())
-    return summaries
+@st.cache_resource(max_entries=MAX_ENTRIES["lab_run"], show_spinner=False)
+def lab_run(cfg: TrainConfig, wait_s: float) -> TrainHistory:
+    """/balance: the balance lab trained to the end (about a second of CPU at 300 steps), holding one of the
+    server's trainer slots; TrainersBusy if none freed within wait_s. Shared between sessions: read-only."""
+    with trainer_slot(timeout=wait_s) as free:
+        if not free:
+            raise TrainersBusy("the trainers stayed busy")
+        return train(cfg)

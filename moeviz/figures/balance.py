@@ -75,20 +75,28 @@ HEALTH = (  # (history field or "specialization", label, colour)
 )
 
 
+HEALTH_COLUMNS = 2  # panels per row: two stay apart at a phone's width (five in a row overlapped their titles)
+
+
 def health_curves(history: TrainHistory, title: str | None = "Routing health") -> go.Figure:
+    """One small panel per HEALTH measure, HEALTH_COLUMNS to a row (row by row, in HEALTH's order)."""
     steps = np.arange(1, history.steps_done + 1)
-    fig = make_subplots(rows=1, cols=len(HEALTH), subplot_titles=[label for _, label, _ in HEALTH])
-    for col, (name, label, colour) in enumerate(HEALTH, start=1):
+    rows = -(-len(HEALTH) // HEALTH_COLUMNS)
+    fig = make_subplots(rows=rows, cols=HEALTH_COLUMNS, subplot_titles=[label for _, label, _ in HEALTH],
+                        vertical_spacing=0.16, horizontal_spacing=0.12)
+    for i, (name, label, colour) in enumerate(HEALTH):
         y = history.specialization() if name == "specialization" else history.array(name)
         fig.add_trace(go.Scatter(x=steps, y=y, name=label, line=dict(color=colour), showlegend=False),
-                      row=1, col=col)
+                      row=i // HEALTH_COLUMNS + 1, col=i % HEALTH_COLUMNS + 1)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=1)  # perfect balance
     # Dropped slots start at 0: a run without drops is a flat line at the bottom, not in the middle of −1…1.
-    col = next(i for i, (name, _, _) in enumerate(HEALTH, start=1) if name == "dropped_fraction")
+    i = [name for name, _, _ in HEALTH].index("dropped_fraction")
     dropped_max = float(history.array("dropped_fraction").max(initial=0))
-    fig.update_yaxes(range=[0, max(0.1, dropped_max * 1.1)], row=1, col=col)
-    fig.update_xaxes(title="step")
-    return _room_for_panel_titles(finish(fig, title, 280), title)
+    fig.update_yaxes(range=[0, max(0.1, dropped_max * 1.1)], row=i // HEALTH_COLUMNS + 1, col=i % HEALTH_COLUMNS + 1)
+    for col in range(1, HEALTH_COLUMNS + 1):  # "step" under each column's lowest panel only: the gaps above
+        last = max(i for i in range(len(HEALTH)) if i % HEALTH_COLUMNS == col - 1)  # hold the next row's titles
+        fig.update_xaxes(title="step", row=last // HEALTH_COLUMNS + 1, col=col)
+    return _room_for_panel_titles(finish(fig, title, 170 * rows + 90), title)
 
 
 def assignment_matrix(history: TrainHistory, title: str | None = "Where each cluster's tokens went") -> go.Figure:

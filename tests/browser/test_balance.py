@@ -1,4 +1,5 @@
-"""/balance in Chromium: a run trains live (progress and charts appear while it runs), finishes, and can be stopped."""
+"""/balance in Chromium: the default run is shown at once, its small chart titles stay apart at every width; a run
+trains live (progress and charts appear while it runs), finishes, and can be stopped."""
 from __future__ import annotations
 
 import re
@@ -52,4 +53,46 @@ def test_balance_charts_update_live_and_stop_keeps_the_partial_run(page, streaml
     text = page.get_by_test_id("stMain").inner_text()
     assert "stopped at step" in text and "of 1000" in text
     screenshot(page, "balance-stopped")
+    assert_no_console_errors(page)
+
+
+# The title and subplot titles of the chart whose title starts with `title`, as boxes in page pixels.
+TITLE_BOXES_JS = """(title) => {
+  for (const gd of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) {
+    const head = gd.querySelector('.gtitle');
+    if (!head || !head.textContent.startsWith(title)) continue;
+    const svg = gd.querySelector('.main-svg').getBoundingClientRect();
+    return {chart: {left: svg.left, right: svg.right},
+            titles: [...gd.querySelectorAll('.gtitle, .annotation-text')].map(e => {
+              const r = e.getBoundingClientRect();
+              return {text: e.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })};
+  }
+  return null;
+}"""
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+
+
+@pytest.mark.timeout(300)
+def test_routing_health_titles_stay_apart_at_every_width(page, streamlit_server):
+    """Before: five panels in a row, and at 1024 and 390 px their titles ran into each other. The default run is
+    shown without a click, so the chart is there when the page opens."""
+    for width in (1920, 1024, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        open_app(page, streamlit_server, "/balance")
+        assert_no_exception(page)
+        chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Routing health")
+        chart.wait_for(timeout=120_000)
+        chart.scroll_into_view_if_needed()
+        found = page.evaluate(TITLE_BOXES_JS, "Routing health")
+        assert found and len(found["titles"]) == 6, found  # the chart's title and its five panels'
+        titles = found["titles"]
+        clashes = [(a["text"], b["text"]) for i, a in enumerate(titles) for b in titles[i + 1:] if _overlap(a, b)]
+        assert not clashes, f"{width} px: overlapping titles {clashes}"
+        cut = [t["text"] for t in titles if t["left"] < found["chart"]["left"] - 1
+               or t["right"] > found["chart"]["right"] + 1]
+        assert not cut, f"{width} px: titles cut at the chart's edge {cut}"
+        screenshot(page, f"balance-default-{width}")
     assert_no_console_errors(page)
