@@ -5,11 +5,13 @@ the experts left nearly idle), and each quotes its numbers. `explain_run(history
 """
 from __future__ import annotations
 
+from moeviz.glossary import FAILING_MAX_MEAN_LOAD
 from moeviz.routers import router_spec
 
 SKEWED_START = 1.3  # max/mean load at step 1 from which the untrained router is called skewed
 BALANCED_LOAD = 1.3  # final max/mean below this, with no idle expert: the run is called balanced
-COLLAPSED_LOAD = 2.0  # final max/mean from this (or any expert left nearly idle): the run is called collapsed
+COLLAPSED_LOAD = FAILING_MAX_MEAN_LOAD  # final max/mean from this (or any expert left nearly idle): collapsed, the
+# glossary's "failing" line
 LARGE_WEIGHT = 1.0  # α from which the explanation warns that the task pays for the balance
 
 
