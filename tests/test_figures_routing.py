@@ -117,3 +117,15 @@ def test_expert_choice_has_no_overflow_marks():
     lost = by_name(heat, "chosen, dropped")
     assert len(lost.x) == 0 and not lost.showlegend
     assert not any(t.name == "top-k chosen" for t in heat.data)  # the experts choose: the legend says so
+
+
+def test_load_bars_of_many_experts_name_at_most_sixteen_and_print_no_counts():
+    """32 experts: names and counts ran into each other at 390 px; the hover keeps every count."""
+    from moeviz.figures.routing import MAX_LABELLED_BARS, expert_load_bars
+    load = np.arange(32.0)
+    fig = expert_load_bars(load, capacity=20, dropped_per_expert=np.maximum(load - 20, 0))
+    assert len(fig.layout.xaxis.ticktext) <= MAX_LABELLED_BARS and fig.layout.xaxis.ticktext[0] == "E0"
+    assert all(bar.text is None for bar in fig.data if isinstance(bar, go.Bar))
+    few = expert_load_bars(np.arange(8.0))
+    assert list(few.layout.xaxis.ticktext) == [f"E{e}" for e in range(8)]
+    assert [t for bar in few.data for t in bar.text] == [f"{v:.0f}" for v in range(8)]

@@ -87,6 +87,9 @@ EXPERT_PICKED = "picked by the expert"  # expert choice's outline: the experts c
 EXPERT_NOT_PICKED = "the model's expert, not picked"  # expert choice in a what-if: an expert the token lost
 
 
+MAX_LABELLED_BARS = 16  # experts whose bars each get a count and an axis name (beyond: every 2nd, 4th, ... name)
+
+
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,
                      highlight_experts=(), even_share: float | None = None,
                      title: str | None = "Tokens each expert processes", height: int = 320) -> go.Figure:
@@ -103,14 +106,18 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
                ("other experts", IDLE, [e for e in range(E) if e not in highlight])] if highlight
               else [("tokens processed", BLUE, list(range(E)))])
     # A count sits above its bar; where drops are stacked on top it sits inside, so the two labels never meet.
+    # Past MAX_LABELLED_BARS experts the bars are too thin for a count (they ran into each other at 390 px):
+    # the hover and the chart's table of numbers still give each one.
+    counted = E <= MAX_LABELLED_BARS
     traces = [go.Bar(x=experts, y=load[experts], name=name, marker_color=color,
-                     text=[f"{load[e]:.0f}" for e in experts], cliponaxis=False,
+                     text=[f"{load[e]:.0f}" for e in experts] if counted else None, cliponaxis=False,
                      textposition=["inside" if drops[e] > 0 else "outside" for e in experts],
                      insidetextanchor="end", hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")
               for name, color, experts in groups if experts]
     if drops.sum() > 0:
         traces.append(go.Bar(x=list(range(E)), y=drops, name="dropped (over capacity)",
-                             text=[f"+{d:.0f}" if d > 0 else "" for d in drops], textposition="outside",
+                             text=[f"+{d:.0f}" if d > 0 else "" for d in drops] if counted else None,
+                             textposition="outside",
                              cliponaxis=False, textfont=dict(color=VERMILLION),
                              # no outline where nothing was dropped: a zero-height bar drew a vermillion line
                              marker=dict(color="white", line=dict(color=VERMILLION,
@@ -126,8 +133,9 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
                                  name=f"even share = {even_share:.3g}", line=dict(color=INK, dash="dot", width=1.5),
                                  hoverinfo="name"))
     top = max([1.0, float((load + drops).max(initial=0)), float(capacity or 0), float(even_share or 0)])
+    step = -(-E // MAX_LABELLED_BARS)  # name every expert up to MAX_LABELLED_BARS, then every 2nd, 3rd, ...
     return figure(traces, title, height, barmode="stack", bargap=0.25,
-                  xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), range=span),
+                  xaxis=dict(tickvals=list(range(0, E, step)), ticktext=expert_names(E)[::step], range=span),
                   yaxis=dict(title=dict(text="tokens"), range=[0, 1.18 * top], gridcolor="#E5E8EC"))
 
 
