@@ -127,7 +127,7 @@ def _steps(trace: RoutingTrace, t: int, labels) -> list[str]:
 
 
 def layer_line(trace: RoutingTrace, trained: bool | None = None) -> str:
-    """The layer in the words the app uses: 'trained weights, d_model 32, router softmax → top-k (Mixtral),
+    """The layer in the words the app uses: 'trained weights, d_model 32, router softmax → top-k,
     N = 8 experts, k = 2, capacity: no limit' (the code names, softmax_topk and capacity = None, mean nothing on
     paper). `trained` None leaves out where the weights came from."""
     capacity = "no limit" if trace.capacity is None else f"C = {trace.capacity} slots per expert"

@@ -76,7 +76,7 @@ def _expert_choice_gate(router_logits, cfg, selection_bias, capacity):
 ROUTER_SPECS = {s.name: s for s in (
     # renormalised when the config says norm_topk_prob (Mixtral: always); OLMoE, the walkthrough's olmoe-tiny, keeps
     # the raw probabilities (norm_topk_prob=False), as /variants shows beside the renormalised form
-    RouterSpec("softmax_topk", "softmax → top-k (Mixtral)",
+    RouterSpec("softmax_topk", "softmax → top-k",  # renormalised or not per the layer (Mixtral yes, OLMoE no)
                lambda z, cfg, bias, capacity: gating.softmax_topk(z, cfg.top_k, cfg.norm_topk_prob),
                "softmax", renormalises=None),
     RouterSpec("topk_softmax", "top-k → softmax (GPT-OSS)",

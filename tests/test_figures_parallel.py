@@ -93,6 +93,9 @@ def test_dropless_vs_capacity_bars_draw_the_result():
     assert list(t["dropless: rows computed"].y) == r.rows_dropless
     assert list(t["capacity: rows kept"].y) == r.rows_kept
     assert sum(t["capacity: rows dropped"].y) == r.dropped_slots
+    drops = t["capacity: rows dropped"]  # an outline only where copies were dropped (no phantom edges)
+    assert [w > 0 for w in drops.marker.line.width] == [d > 0 for d in drops.y]
+    assert 0 in drops.y and any(d > 0 for d in drops.y)
     assert set(t["capacity C"].y) == {r.capacity}
     assert set(t["mean rows"].y) == {sum(r.rows_dropless) / 4}
 

@@ -223,7 +223,9 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
     chart(router_heatmap(part.trace, routing.tokens[window.tokens], lost=part.lost,
                          title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")
     if rows:
-        st.dataframe(rows, hide_index=True)
+        experts = ("lost (not chosen)", "lost (dropped)", "gained")  # expert ids, named as the heatmap names them
+        st.dataframe([{k: [f"E{e}" for e in v] if k in experts else v for k, v in r.items()} for r in rows],
+                     hide_index=True)
 
 
 def downloads(routing) -> None:

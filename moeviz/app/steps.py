@@ -221,8 +221,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}",
                   help="fᵢ: the share of the token copies routed to expert i; Pᵢ: expert i's mean router "
                        f"probability. {BALANCE_LOSS_VALUE}")
-        st.caption(f"With weight α = {controls.balance_weight:g}, training would add "
-                   f"α·loss = {controls.balance_weight * s['balance_loss']:.4f} to push the router towards balance.")
+        st.caption("Training adds this loss, times a small weight α, to the task's loss, which pushes the router "
+                   "towards even loads. Nothing trains on this page, so the sidebar's α does not act here: the "
+                   "Load balancing page trains a router with it.")
         if run.trace.router_spec.experts_choose:  # its dropped_fraction counts tokens no expert picked
             st.caption(f"Capacity: each expert picks {plural(s['capacity'], 'token')}; "
                        f"{100 * s['dropped_fraction']:.0f}% of tokens were picked by no expert (they skip the layer).")

@@ -121,7 +121,8 @@ def dropless_vs_capacity_bars(result, title: str | None = "The same batch, dropl
         go.Bar(x=names, y=result.rows_kept, name="capacity: rows kept", marker_color=GREEN, offsetgroup="capacity",
                hovertemplate="%{x}: %{y} rows kept<extra></extra>"),
         go.Bar(x=names, y=dropped, base=result.rows_kept, name="capacity: rows dropped", offsetgroup="capacity",
-               marker=dict(color="white", line=dict(color=VERMILLION, width=2)),
+               # no outline where nothing was dropped: a zero-height bar drew a vermillion edge on every kept bar
+               marker=dict(color="white", line=dict(color=VERMILLION, width=[2 if d > 0 else 0 for d in dropped])),
                hovertemplate="%{x}: %{y} copies dropped<extra></extra>"),
         go.Scatter(x=[names[0], names[-1]], y=[result.capacity] * 2, mode="lines", name="capacity C",
                    line=dict(color=INK, dash="dash", width=2), hoverinfo="skip"),

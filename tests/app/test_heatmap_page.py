@@ -135,6 +135,10 @@ def test_what_if_starts_at_the_models_own_rule_and_k():
     assert "this model's rule" in box.format_func(box.value)
     assert at.query_params["whatif"] == "softmax_topk_raw"
     assert any("own rule and k = 2" in c.value for c in at.main.caption)
+    # its table names experts as the heatmap does (E3), not as bare numbers that read like counts
+    table = next(d.value for d in at.dataframe if "lost (dropped)" in d.value.columns)
+    cells = [e for col in ("lost (not chosen)", "lost (dropped)", "gained") for v in table[col] for e in v]
+    assert cells and all(str(e).startswith("E") and str(e)[1:].isdigit() for e in cells)
 
 
 def test_an_old_link_naming_a_variant_keeps_it():

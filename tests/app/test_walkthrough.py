@@ -249,3 +249,11 @@ def test_the_step_callback_survives_a_forgotten_step():
     at = AppTest.from_function(_call_step_callback_without_state).run()
     assert not at.exception
     assert at.markdown[0].value == "callback returned"
+
+
+def test_step_5_does_not_quote_the_sidebars_alpha_where_it_does_not_act():
+    """The sidebar marks α as not acting on the walkthrough; step 5 used to print α·loss with the sidebar's α."""
+    at = run_app(step="5", balance_weight="0.37")
+    assert not at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "sidebar's α does not act here" in captions and "0.37" not in captions
