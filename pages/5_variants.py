@@ -66,6 +66,9 @@ app.layer_line(olmoe_layer(pick.model, pick.path, pick.layer, k, capacity), trai
                note="Its router's scores go through every rule below; Switch runs them with k = 1")
 
 per_token = experts_per_token_figure(runs, tokens)
+PER_TOKEN_NOTE = ("In the grid of experts per token, each cell prints how many experts ran for the token; its colour "
+                  "is that number minus the rule's k: white is exactly k, vermillion fewer (slots dropped), blue "
+                  "more (expert choice).")
 if app.presenting():  # the figure first; the rules' notes and the table fold below it
     app.chart(per_token, key="fig_per_token")
 with app.fold("Who uses which rule, and what it trades"):
@@ -90,6 +93,7 @@ with app.fold("What each rule did to this sentence (table)"):
     st.caption(MEASURES["load CV"])
 if not app.presenting():
     app.chart(per_token, key="fig_per_token")
+st.caption(PER_TOKEN_NOTE)
 # Noisy top-k with its noise off would pick exactly what top-k -> softmax picks; say when the noise acts and what
 # it does to this sentence, draw by draw (moeviz.variants.noise_changes).
 shares = noise_changes(routing.traces[pick.layer].router_logits, k, capacity)
@@ -112,7 +116,10 @@ app.chart(loads, key="fig_loads")
 
 st.header("Router scores per rule (same 0…1 colour scale)")
 st.caption("Orange outlines: the experts each token was sent to (expert choice: the experts that picked the "
-           "token, since there the experts choose); dotted vermillion: chosen but dropped at capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise.")
+           "token, since there the experts choose); dotted vermillion: chosen but dropped at capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise. "
+           "Softmax → top-k (renormalised or not) and top-k → softmax pick the same k experts from the same "
+           "scores, so their maps look alike: they differ only in the combine weights of the kept experts (the "
+           "walkthrough's step 3).")
 heatmaps = variant_heatmaps(runs, tokens)
 columns = st.columns(2)
 for i, fig in enumerate(heatmaps):

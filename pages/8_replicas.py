@@ -43,6 +43,8 @@ def window_start() -> int:
 def load_routing():
     """Section 1: (the routing summary from the chosen source, what it is), or None with a message saying why."""
     st.header("1 · Bring the routing")
+    st.caption("Sections 1–6 read the routing's own experts and k; the sidebar's N, k and router act only in "
+               "section 7, the run on worker processes.")
     source = app.linked(st.radio, "Routing from", SOURCES, key="routes_source", default="example",
                         parse=app.parse_choice(list(SOURCES)), horizontal=True, format_func=SOURCES.get)
     try:
@@ -50,7 +52,8 @@ def load_routing():
             st.caption(f"A made-up dump in vLLM's `routed_experts` layout ({EXAMPLE_SHAPE['tokens']:,} tokens x "
                        f"{EXAMPLE_SHAPE['layers']} layers x top-{EXAMPLE_SHAPE['top_k']} of "
                        f"{EXAMPLE_SHAPE['experts']} experts, a few experts hot in each layer), read by the same "
-                       "reader as a real one.")
+                       "reader as a real one. Each layer's experts are drawn independently of the layer before, "
+                       "so section 5's layer-to-layer map shows no paths; a real model's dump can.")
             return example_routes(window_start()), "the built-in example (made up)"
         if source == "upload":
             return uploaded()

@@ -115,7 +115,7 @@ def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran
     heat = go.Heatmap(z=offset, x=[run.variant.label for run in runs], y=list(range(T)), zmin=-span, zmax=span,
                       colorscale=COUNT_COLORSCALE, name="experts per token", text=counts.astype(int),
                       texttemplate="%{text}", customdata=np.broadcast_to(ks, counts.shape), xgap=1, ygap=1,
-                      colorbar=dict(title=dict(text="vs k", side="right"), thickness=12),
+                      colorbar=dict(title=dict(text="experts − k", side="right"), thickness=12),  # the colour
                       hovertemplate="%{x}<br>token %{y}: %{text} experts (k = %{customdata})<extra></extra>")
     fig = go.Figure(heat)
     fig.update_yaxes(tickvals=list(range(T)), ticktext=names, autorange="reversed", showgrid=False)

@@ -173,3 +173,20 @@ def test_count_only_upload_says_what_it_cannot_show():
     assert not at.exception and not at.error
     infos = " ".join(i.value for i in at.info)
     assert "No journeys" in infos and "counts only" in infos and "No drops" in infos
+
+
+def test_the_page_says_where_the_sidebar_acts_and_that_the_example_has_no_paths():
+    """A learner moved N and k and saw sections 1-6 stay at 32 experts, top-4; the layer-to-layer map of the
+    example showed no paths without saying why. The claim is checked on the example's own pairs: every row of
+    the co-selection share is close to the mean row (the layers choose independently)."""
+    at = open_page(PAGE)
+    assert not at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "act only in section 7" in captions and "shows no paths" in captions
+    summary = summarize(example_npy(), format="vllm", paths=True)
+    for pair in summary.pairs.values():
+        share = np.asarray(views.co_selection_share(pair))
+        rows = share[share.sum(axis=1) > 0]
+        # a path would put a cell near 1 against a column mean far below; the cold experts' rows (few tokens)
+        # wander by sampling alone, about 0.1 here
+        assert np.abs(rows - rows.mean(axis=0)).max() < 0.2

@@ -63,3 +63,16 @@ def test_noisy_topk_says_when_its_noise_acts_and_what_it_changes():
     table = summary(at)
     rows = dict(zip(table["variant"], table["load CV"]))
     assert rows["noisy top-k"] != rows["top-k → softmax"]  # the noisy run differs from the clean rule's
+
+
+def test_the_per_token_grid_and_the_alike_maps_are_explained():
+    """A newcomer read counts in the cells and a 'vs k' colour, and saw three rules' maps look the same
+    without being told why."""
+    import json
+    at = open_page()
+    assert not at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "minus the rule's k" in captions and "differ only in the combine weights" in captions
+    grid = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["data"][0].get("name") == "experts per token")
+    assert grid["data"][0]["colorbar"]["title"]["text"] == "experts − k"
