@@ -80,3 +80,14 @@ def test_z_loss_curve_of_a_history_kept_before_the_logit_fields_draws_z_only(his
     old = {k: v for k, v in history.to_dict().items() if k not in ("max_logit", "mean_abs_logit")}
     fig = figs.z_loss_curve(TrainHistory.from_dict(old))
     assert [trace.name for trace in fig.data] == ["z-loss"]
+
+
+def test_loss_panel_titles_break_onto_two_lines_with_room_above():
+    """On one line each, the two panel titles ran into each other at 390 px."""
+    from moeviz.figures.balance import TITLE_BREAK, loss_curves
+    from moeviz.train import TrainConfig, train
+    fig = loss_curves(train(TrainConfig(steps=5, seed=0)))
+    titles = [a.text for a in fig.layout.annotations]
+    assert len(titles) == 2 and all(TITLE_BREAK in t for t in titles)
+    assert all(len(line) <= 20 for t in titles for line in t.split(TITLE_BREAK))  # ~130 px at 12 px
+    assert fig.layout.margin.t >= 64 + 18

@@ -46,8 +46,9 @@ def load_heatmap(history: TrainHistory, title: str | None = "Expert load over tr
 
 def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figure:
     steps = np.arange(1, history.steps_done + 1)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("task loss (MSE ÷ target power)",
-                                                        "balance loss (1 = perfectly even)"))
+    # two lines each: on one line the two titles ran into each other on a phone (390 px)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"task loss{TITLE_BREAK}(MSE ÷ target power)",
+                                                        f"balance loss{TITLE_BREAK}(1 = perfectly even)"))
     fig.add_trace(go.Scatter(x=steps, y=history.array("task_loss"), name="task loss",
                              line=dict(color=BLUE)), row=1, col=1)
     fig.add_trace(go.Scatter(x=steps, y=history.array("balance_loss"), name="balance loss",
@@ -58,12 +59,16 @@ def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figur
     fig.update_yaxes(range=[min(0.9, balance.min() * 0.95), max(1.1, balance.max() * 1.05)], row=1, col=2)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=2)
     fig.update_xaxes(title="training step")
-    return _room_for_panel_titles(finish(fig, title, 300), title)
+    return _room_for_panel_titles(finish(fig, title, 320), title, lines=2)
 
 
-def _room_for_panel_titles(fig: go.Figure, title: str | None) -> go.Figure:
-    """Subplot titles sit above the plot area: keep a top margin for them even without a figure title."""
-    return fig.update_layout(margin=dict(t=64 if title else 36))
+TITLE_BREAK = "<br>"
+
+
+def _room_for_panel_titles(fig: go.Figure, title: str | None, lines: int = 1) -> go.Figure:
+    """Subplot titles sit above the plot area: keep a top margin for them (`lines` each) even without a figure
+    title."""
+    return fig.update_layout(margin=dict(t=(64 if title else 36) + 18 * (lines - 1)))
 
 
 HEALTH = (  # (history field or "specialization", label, colour)
