@@ -64,4 +64,7 @@ def test_a_journey_without_probabilities_claims_no_colour():
     import torch
     journey = torch.zeros(2, 3, 2, dtype=torch.long)
     assert "colour" not in journey_grid(journey, None, ["a", "b"], [0, 1, 2]).layout.title.text
-    assert "colour" in journey_grid(journey, torch.full((2, 3), 0.5), ["a", "b"], [0, 1, 2]).layout.title.text
+    known = journey_grid(journey, torch.full((2, 3), 0.5), ["a", "b"], [0, 1, 2])
+    assert known.data[0].showscale and "prob" in known.data[0].colorbar.title.text  # the colour bar names it
+    plain = journey_grid(journey, None, ["a", "b"], [0, 1, 2])
+    assert not plain.data[0].showscale

@@ -88,9 +88,8 @@ def journey_grid(journey, confidence, labels, layers, title: str | None = None,
     lines = journey_cell_lines(L, k, int(j.max(initial=0)) + 1, names)
     # A dump with indices only has no probability: its cells get one plain colour and no colour bar.
     known = confidence is not None
-    if title is None:  # the colour is named only where it means something
-        title = "Each token's experts at every layer" + (" (colour: how sure the router was)" if known else
-                                                          "" if lines else " (hover or tap a cell)")
+    if title is None:  # the colour is named by the colour bar and the page's caption: a longer title was cut
+        title = "Each token's experts at every layer" + ("" if lines else " (hover or tap a cell)")  # at 390 px
     c = to_numpy(confidence).astype(float) if known else np.zeros((T, L))
     sep = "<br>" if lines > 1 else " "
     text = [[sep.join(f"E{e}" for e in j[t, i]) for i in range(L)] for t in range(T)]
