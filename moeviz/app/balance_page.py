@@ -342,11 +342,12 @@ def precision(controls) -> None:
     app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
                    note="Only its router's logits are used here")
     rows = runners.precision_rows(controls.num_experts, controls.top_k, controls.seed)
-    st.dataframe([{"every logit + ": f"{r['shift']:g}", "largest |logit|": f"{r['largest_logit']:.1f}",
-                   "bf16 step there": f"{r['bf16_step']:g}", "max |Δ probability|": f"{r['max_prob_error']:.4f}",
-                   "max |Δ combine weight|": f"{r['max_weight_error']:.4f}",
-                   "tokens with other experts": f"{r['changed_choice']:.1%}",
-                   "tokens tied at the k-th expert": f"{r['tied_choice']:.1%}"} for r in rows], hide_index=True)
+    # The columns the caption quotes come first: at 1024 px the last ones are out of view until scrolled.
+    st.dataframe([{"every logit + ": f"{r['shift']:g}", "tokens with other experts": f"{r['changed_choice']:.1%}",
+                   "tokens tied at the k-th expert": f"{r['tied_choice']:.1%}",
+                   "largest |logit|": f"{r['largest_logit']:.1f}", "bf16 step there": f"{r['bf16_step']:g}",
+                   "max |Δ probability|": f"{r['max_prob_error']:.4f}",
+                   "max |Δ combine weight|": f"{r['max_weight_error']:.4f}"} for r in rows], hide_index=True)
     worst = rows[-1]
     st.caption(f"With every logit {worst['shift']:g} higher, rounding to bfloat16 gave "
                f"**{worst['changed_choice']:.0%}** of the tokens other experts than exact routing; with no shift, "

@@ -205,6 +205,8 @@ def test_the_page_states_the_z_loss_and_fp32_facts_precisely():
     assert "millions of tokens" not in text and "per micro-batch" in text
     table = [d.value for d in at.dataframe if "bf16 step there" in d.value.columns][0]
     assert float(table["tokens with other experts"].iloc[-1].rstrip("%")) > 0  # rounding flips some choices
+    # the columns the caption quotes come right after the shift (at 1024 px the last ones were out of view)
+    assert list(table.columns[1:3]) == ["tokens with other experts", "tokens tied at the k-th expert"]
 
 
 def test_busy_trainers_hold_back_the_runs_shown_at_once_with_a_note(monkeypatch):
