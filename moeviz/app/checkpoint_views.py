@@ -151,7 +151,8 @@ def journey(routing, index: int, window: Window) -> None:
     la, lb = routing.layers[a], routing.layers[a + 1]
     mi = analysis.mutual_information(counts)
     st.caption(f"Do layers {la} and {lb} choose together? Tokens counted by their top-1 expert at each. Mutual "
-               f"information {mi:.2f} nats: 0 = layer {lb}'s choice tells nothing about layer {la}'s; "
+               f"information (how much knowing one layer's expert tells about the other's, in nats, natural-log "
+               f"units) {mi:.2f} nats: 0 = layer {lb}'s choice tells nothing about layer {la}'s; "
                f"log N = one decides the other. On a short text it is biased upwards (few tokens per cell).")
     if max(counts.shape) <= MAX_CO_SELECTION_EXPERTS:
         chart(co_selection_heatmap(counts, la, lb), key="co_selection")

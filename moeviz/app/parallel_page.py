@@ -160,8 +160,9 @@ def expert_parallel(controls) -> None:
     st.header("2 · Experts on separate worker processes")
     st.markdown(
         "Expert parallelism: each of W worker processes holds N/W experts and a share of the tokens. Every worker "
-        "routes its own tokens, sends each token copy to the worker that owns its expert (`all_to_all` over "
-        "`torch.distributed`, gloo backend, on this machine), runs its experts, and sends the results back "
+        "routes its own tokens, sends each token copy to the worker that owns its expert (an all-to-all exchange: every "
+        "worker sends a part of its data to every other; here PyTorch's `all_to_all` over `torch.distributed` "
+        "with its CPU backend, gloo), runs its experts, and sends the results back "
         "(`all_to_all` again). A step ends when the **slowest** worker ends. The same tokens run three ways: "
         "**balanced** and **skewed** (a share of the tokens pushed toward worker 0's experts) with no copy "
         "dropped, so the skewed step waits for worker 0's extra work; then the skewed tokens **under a capacity "
