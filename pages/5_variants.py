@@ -5,7 +5,8 @@ from functools import partial
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import checkpoint_model, checkpoint_routing, olmoe_layer, olmoe_variant_runs
+from moeviz.app.runners import (checkpoint_model, checkpoint_routing, olmoe_layer, olmoe_noise_changes,
+                                olmoe_variant_runs)
 from moeviz.app.textbox import text_box
 from moeviz.app.trained_source import pick_olmoe
 from moeviz.hf.shipped import shipped_olmoe
@@ -16,7 +17,7 @@ from moeviz.glossary import MEASURES
 from moeviz.lm.analysis import subword_note
 from moeviz.text import DEFAULT_SENTENCE, escape_markdown
 from moeviz.variants import (DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, NOISE_SEED, VARIANTS, initial_noise_std,
-                             noise_changes, token_changes, variant_summary)
+                             token_changes, variant_summary)
 
 
 controls = app.sidebar("moeviz · Router variants")
@@ -96,7 +97,7 @@ if not app.presenting():
 st.caption(PER_TOKEN_NOTE)
 # Noisy top-k with its noise off would pick exactly what top-k -> softmax picks; say when the noise acts and what
 # it does to this sentence, draw by draw (moeviz.variants.noise_changes).
-shares = noise_changes(routing.traces[pick.layer].router_logits, k, capacity)
+shares = olmoe_noise_changes(pick.model, pick.path, text, pick.layer, k, capacity)
 st.caption(f"**Noisy top-k** adds its noise only in training (Shazeer et al. 2017; their tensor2tensor code turns "
            "it off at inference, where it picks exactly what top-k → softmax picks). Here it runs as in training, "
            f"the noise at its starting scale (W_noise = 0: Gaussian noise of standard deviation "

@@ -41,7 +41,7 @@ from moeviz.parallel.dropless import DroplessVsCapacity, dropless_vs_capacity
 from moeviz.parallel.placement import DeviceSpan, device_limit_demo
 from moeviz.quiz import Question, make_question
 from moeviz.train import TrainConfig, TrainHistory, train
-from moeviz.variants import VariantRun
+from moeviz.variants import VariantRun, noise_changes
 from moeviz.walkthrough import DenseRun, WalkthroughRun, run_dense, run_walkthrough, walkthrough_inputs
 
 # One intra-op thread per forward pass by default. The app's layers are tiny, so a second thread buys nothing and
@@ -325,6 +325,14 @@ def olmoe_variant_runs(name: str, path: str, text: str, layer: int, top_k: int, 
     """/variants: every router variant on olmoe-tiny's real router logits at MoE layer `layer` for `text`."""
     logits = checkpoint_routing(name, path, text).traces[layer].router_logits
     return shipped.variants_on_logits(logits, top_k, capacity_factor, bias_steps)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner=False)
+def olmoe_noise_changes(name: str, path: str, text: str, layer: int, top_k: int,
+                        capacity_factor: float | None) -> list[float]:
+    """/variants: the share of tokens that each of noisy top-k's seeded draws moves (variants.noise_changes)."""
+    logits = checkpoint_routing(name, path, text).traces[layer].router_logits
+    return noise_changes(logits, top_k, capacity_factor)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["question"], show_spinner=False)
