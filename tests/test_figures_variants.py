@@ -7,9 +7,9 @@ import pytest
 
 from moeviz.figures import PROB_RANGE
 from moeviz.figures.routing import EXPERT_PICKED, router_heatmap
-from moeviz.figures.variants import (LOAD_MARKS, TICK_LINE, TITLE_SIZE, experts_per_token_figure, load_comparison,
-                                     variant_heatmaps)
-from moeviz.variants import run_variants
+from moeviz.figures.variants import (LOAD_MARKS, TICK_ANGLES, TICK_LINE, TICK_LINES, TICK_SIZE, TITLE_SIZE,
+                                     experts_per_token_figure, load_comparison, tick_text, variant_heatmaps)
+from moeviz.variants import VARIANTS, run_variants
 from tests.helpers import tokens
 
 LABELS = ["<script>alert(1)</script>", "b", "c", "d", "e", "f", "g", "h"]
@@ -95,12 +95,28 @@ def test_load_legend_names_every_mark_once(runs):
     assert dashed.line.dash == "dash"
 
 
-def test_experts_per_token_labels_turn_upright_rather_than_overlap(runs):
+# The grid's narrowest column: on a 390-px phone its 7 rules share 234 px of plot (Chromium, tests/browser/
+# test_variants.py measures the labels there); Plotly sets a label's lines 1.3 font sizes apart.
+NARROWEST_COLUMN_PX = 234 / 7
+LINE_SPACING = 1.3
+
+
+def test_experts_per_token_labels_stand_horizontal_or_upright_never_slanted(runs):
+    """Slanted at -30° (Plotly's pick at 1024 px) two-line labels ran into each other; horizontal or upright,
+    a label's box is what it covers, and upright each label's lines fit one column even on a phone."""
     axis = experts_per_token_figure(runs, LABELS).layout.xaxis
-    assert axis.tickangle is None and list(axis.autotickangles) == [-30, -90] and axis.automargin  # None: "auto"
+    assert axis.tickangle is None and axis.automargin  # None: "auto", Plotly picks from autotickangles
+    assert list(axis.autotickangles) == TICK_ANGLES and all(angle % 90 == 0 for angle in TICK_ANGLES)
+    assert abs(TICK_ANGLES[-1]) == 90  # upright is the last resort, taken whenever horizontal labels overlap
     assert list(axis.tickvals) == [run.variant.label for run in runs]
-    for label, text in zip(axis.tickvals, axis.ticktext):  # the same words, on lines short enough to stand upright
+    for label, text in zip(axis.tickvals, axis.ticktext):  # the same words, on short lines
         assert text.replace("<br>", " ") == label and all(len(line) <= TICK_LINE for line in text.split("<br>"))
+    assert axis.tickfont.size == TICK_SIZE
+    for variant in VARIANTS:  # every rule the page can show, not only this fixture's
+        assert tick_text(variant.label).count("<br>") + 1 <= TICK_LINES, variant.label
+    # upright on a phone, two labels stand further apart than two lines of one label, so they do not read as one
+    between_labels = NARROWEST_COLUMN_PX - TICK_SIZE * LINE_SPACING * TICK_LINES
+    assert between_labels > TICK_SIZE * (LINE_SPACING - 1)
 
 
 def test_experts_per_token_counts_and_offsets(runs):

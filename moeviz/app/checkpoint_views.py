@@ -16,7 +16,8 @@ from typing import Callable
 import streamlit as st
 
 from moeviz.app.charts import chart
-from moeviz.app.heatmap_text import crowded_note
+from moeviz.app.heatmap_text import (WHAT_IF_COLUMNS, crowded_note, layer_summary_columns, variant_note,
+                                     variant_option, what_if_columns)
 from moeviz.app.layer_line import model_line
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
@@ -28,9 +29,8 @@ from moeviz.glossary import MEASURES
 from moeviz.hf import analysis
 from moeviz.hf.tracefile import routing_csv, routing_json
 from moeviz.text import escape_markdown, plural
-from moeviz.variants import VARIANT_KEYS, VARIANTS, own_variant
+from moeviz.variants import VARIANT_KEYS, own_variant
 
-VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
 # The what-if starts at the model's own rule and k (moeviz.variants.own_variant) with a capacity limit of 1.0: the
 # learner's own model first, then other rules (it started at Switch top-1; links that name one keep it).
 DEFAULT_CAPACITY = "1"
@@ -101,7 +101,7 @@ def glance(routing, window: Window) -> None:
         f"{T} tokens through {plural(len(routing.traces), 'MoE layer')}. Each row is a layer, each column an "
         f"expert; colour = the share of that layer's routed tokens the expert got (white = none; an even router "
         f"gives every expert 1/{routing.traces[0].num_experts}).")
-    st.dataframe(analysis.layer_summary(routing), hide_index=True)
+    st.dataframe(analysis.layer_summary(routing), hide_index=True, column_config=layer_summary_columns())
     st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's "
                "(1 = even). Router entropy: how spread each token's router probabilities are, in nats (log N = "
                "uniform, 0 = one expert).")
@@ -192,8 +192,9 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
                "drops; pick another rule to compare.")
     own = own_variant(trace)
     variant = st.selectbox("Router variant", VARIANT_KEYS, key="whatif",
-                           format_func=lambda key: VARIANT_LABELS[key] + (" · this model's rule" if key == own else ""),
+                           format_func=variant_option,
                            index=VARIANT_KEYS.index(url_value("whatif", own, parse_choice(VARIANT_KEYS))))
+    st.caption(variant_note(variant, own))
     set_url_value("whatif", variant)
     left, right = st.columns(2)
     capacity = left.select_slider("What-if capacity factor (this section only)", CAPACITY_FACTORS,
@@ -219,14 +220,15 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
             "expert (dotted outline). Under expert choice the experts pick: an expert that did not pick a token "
             "counts as dropped for it, and where the model had run that expert for the token its cell gets the "
             "same dotted outline. ")
-    st.caption(lost + "The table lists every token whose experts change.")
+    st.caption(lost + "The table lists every token whose experts change: the experts it lost (not chosen, or "
+               "dropped) and gained.")
     part = w.tokens(window.tokens.start, window.tokens.stop)
     chart(router_heatmap(part.trace, routing.tokens[window.tokens], lost=part.lost,
                          title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")
     if rows:
         experts = ("lost (not chosen)", "lost (dropped)", "gained")  # expert ids, named as the heatmap names them
         st.dataframe([{k: [f"E{e}" for e in v] if k in experts else v for k, v in r.items()} for r in rows],
-                     hide_index=True)
+                     hide_index=True, column_config=what_if_columns(), column_order=WHAT_IF_COLUMNS)
 
 
 def downloads(routing) -> None:

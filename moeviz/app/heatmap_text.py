@@ -1,10 +1,14 @@
 """/heatmap's words shared by the moeviz language model's view and the checkpoints': the text box with its example
-texts, and the note on layers whose load reaches the glossary's "failing" line."""
+texts, the note on layers whose load reaches the glossary's "failing" line, and the what-if's rule names and
+table headers, short enough for a 390-px phone."""
 from __future__ import annotations
+
+import streamlit as st
 
 from moeviz.app.textbox import text_box as shared_text_box
 from moeviz.glossary import FAILING_MAX_MEAN_LOAD
 from moeviz.load_health import chance_max_mean, crowded_layers
+from moeviz.variants import VARIANTS
 
 DEFAULT_TEXT = 'The "for" statement repeats its suite for each item:\n   for i in range(3): print(i)'
 EXAMPLE_TEXTS = {  # the example picker's texts (not moeviz.presets' classroom presets)
@@ -43,3 +47,49 @@ def crowded_note(layers, traces) -> str | None:
             f"router picking experts at random reaches {chance:.2f} on average at this length; {verdict}. The line "
             "is meant for statistics over many tokens (a training batch, a day of serving): a longer text shows "
             "whether the skew stays. A tiny or briefly trained model may also not have evened out its load yet.")
+
+
+# The what-if's rule box names the rule alone: with its model family and "· this model's rule" it ran past the box
+# on a 390-px phone and was cut. Who routes with the rule, and whether this model does, go in the line under it.
+_VARIANTS = {v.key: v for v in VARIANTS}
+
+
+def variant_option(key: str) -> str:
+    """The rule box's text for variant `key`."""
+    return _VARIANTS[key].label
+
+
+def variant_note(key: str, own: str) -> str:
+    """The line under the rule box: who routes with the picked rule, and whether this model does (`own`: the key
+    of the rule the model itself routes with)."""
+    variant = _VARIANTS[key]
+    whose = "This model's own rule." if key == own else f"This model's own rule is {_VARIANTS[own].label}."
+    return f"**{variant.label}**, as in {variant.model}. {whose}"
+
+
+# The what-if table's columns, the ones its caption talks about first: the token's text, then what it lost and
+# gained; the token's position last. At 390 px the last ones ran out of view (the table scrolls sideways).
+WHAT_IF_COLUMNS = ("text", "lost (not chosen)", "lost (dropped)", "gained", "token")
+
+
+def what_if_columns() -> dict:
+    """st.dataframe's column_config for the what-if table: short headers, the caption's words in each tooltip."""
+    text = st.column_config.TextColumn
+    return {"text": text("text", pinned=True, help="The token, as the heatmap labels it (␣ = a space)"),
+            "lost (not chosen)": st.column_config.ListColumn(
+                "not chosen", help="Lost: experts the model ran for this token that the variant does not choose"),
+            "lost (dropped)": st.column_config.ListColumn(
+                "dropped", help="Lost: experts the variant chose for this token whose slot capacity "
+                                       "dropped (expert choice: experts that did not pick it)"),
+            "gained": st.column_config.ListColumn("gained", help="Experts the variant runs that the model did not"),
+            "token": st.column_config.NumberColumn("position", help="The token's position in the text (0 = first)")}
+
+
+def layer_summary_columns() -> dict:
+    """st.dataframe's column_config for the table of all layers: short headers so its five columns fit a phone."""
+    number = st.column_config.NumberColumn
+    return {"max/mean load": number("max/mean", help="Max/mean load: the busiest expert's tokens over the "
+                                                     "average expert's (1 = even)"),
+            "router entropy": number("entropy", help="Router entropy, in nats (log N = uniform, 0 = one expert)"),
+            "balance loss": number("bal. loss", help="Load-balance loss N · Σ f_i · P_i (Switch Transformer): 1 "
+                                                     "at perfect balance, though not a floor")}

@@ -19,7 +19,10 @@ from plotly.subplots import make_subplots
 from moeviz.figures import BLUE, VERMILLION, expert_names, finish, safe_label, to_numpy
 from moeviz.figures.routing import dropped_per_expert, router_heatmap
 
-TICK_LINE = 16  # characters per line of a variant's axis label
+TICK_LINE = 16  # characters per line of a variant's axis label in the grid of experts per token
+TICK_LINES = 2  # lines per label at most: upright, that stack must fit one column on a phone
+TICK_SIZE = 11  # px
+TICK_ANGLES = [0, -90]  # Plotly keeps the first at which no two labels overlap, else turns them upright
 
 # Fewer experts than k in vermillion, exactly k white, more than k in blue (Okabe-Ito ends, white centre).
 COUNT_COLORSCALE = [[0.0, VERMILLION], [0.5, "#FFFFFF"], [1.0, BLUE]]
@@ -104,6 +107,12 @@ def load_comparison(runs, title: str | None = "Tokens each expert processed, per
     return finish(fig, title, 110 + 120 * len(runs))
 
 
+def tick_text(label: str) -> str:
+    """A variant's label as the grid's column label: lines of at most TICK_LINE characters (every label of
+    moeviz.variants.VARIANTS takes at most TICK_LINES of them; tests/test_figures_variants.py checks)."""
+    return "<br>".join(textwrap.wrap(label, TICK_LINE, break_on_hyphens=False))
+
+
 def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran for each token") -> go.Figure:
     """Tokens (rows) × variants (columns); the number is how many experts ran, the colour how far from k."""
     counts = np.stack([to_numpy(run.experts_per_token) for run in runs], axis=1).astype(float)  # (T, V)
@@ -115,16 +124,18 @@ def experts_per_token_figure(runs, labels, title: str | None = "Experts that ran
     heat = go.Heatmap(z=offset, x=[run.variant.label for run in runs], y=list(range(T)), zmin=-span, zmax=span,
                       colorscale=COUNT_COLORSCALE, name="experts per token", text=counts.astype(int),
                       texttemplate="%{text}", customdata=np.broadcast_to(ks, counts.shape), xgap=1, ygap=1,
-                      colorbar=dict(title=dict(text="experts − k", side="right"), thickness=12),  # the colour
+                      # integer ticks (counts differ by whole experts), close to the grid: room for its columns
+                      colorbar=dict(title=dict(text="experts − k", side="right"), thickness=12, dtick=1, xpad=4),
                       hovertemplate="%{x}<br>token %{y}: %{text} experts (k = %{customdata})<extra></extra>")
     fig = go.Figure(heat)
     fig.update_yaxes(tickvals=list(range(T)), ticktext=names, autorange="reversed", showgrid=False)
-    # Labels under the grid: on top, slanted, they ran into the figure's title. Plotly picks the first angle at
-    # which they no longer overlap: slanted on a wide screen, upright (-90°) on a phone; wrapped to short lines,
-    # so that upright they still fit under the grid.
+    # Labels under the grid, never slanted: at 1024 px Plotly's own check let -30° labels of two lines run into each
+    # other. Horizontal where every label fits its column (a wide screen), else upright; upright they stand side
+    # by side as long as a label's lines fit one column (TICK_LINES of TICK_SIZE px at the narrowest chart,
+    # a 390-px phone). The full rule name is in each cell's hover too.
     columns = [run.variant.label for run in runs]
-    fig.update_xaxes(side="bottom", showgrid=False, autotickangles=[-30, -90], automargin=True, tickvals=columns,
-                     ticktext=["<br>".join(textwrap.wrap(label, TICK_LINE)) for label in columns])
+    fig.update_xaxes(side="bottom", showgrid=False, autotickangles=TICK_ANGLES, automargin=True, tickvals=columns,
+                     ticktext=[tick_text(label) for label in columns], tickfont_size=TICK_SIZE)
     return finish(fig, title, max(260, 120 + 24 * T))
 
 

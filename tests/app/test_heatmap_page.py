@@ -132,13 +132,25 @@ def test_what_if_starts_at_the_models_own_rule_and_k():
     assert not at.exception
     box = at.selectbox(key="whatif")
     assert box.value == "softmax_topk_raw"  # olmoe-tiny: softmax -> top-k, not renormalised (norm_topk_prob off)
-    assert "this model's rule" in box.format_func(box.value)
+    # the box names the rule alone (with its family it was cut on a phone); the line under it says whose it is
+    assert box.format_func(box.value) == "softmax → top-k, not renormalised"
+    assert any(c.value == "**softmax → top-k, not renormalised**, as in Qwen1.5/2-MoE, OLMoE. This model's own rule."
+               for c in at.main.caption)
     assert at.query_params["whatif"] == "softmax_topk_raw"
     assert any("own rule and k = 2" in c.value for c in at.main.caption)
     # its table names experts as the heatmap does (E3), not as bare numbers that read like counts
-    table = next(d.value for d in at.dataframe if "lost (dropped)" in d.value.columns)
-    cells = [e for col in ("lost (not chosen)", "lost (dropped)", "gained") for v in table[col] for e in v]
+    frame = next(d for d in at.dataframe if "lost (dropped)" in d.value.columns)
+    cells = [e for col in ("lost (not chosen)", "lost (dropped)", "gained") for v in frame.value[col] for e in v]
     assert cells and all(str(e).startswith("E") and str(e)[1:].isdigit() for e in cells)
+    # the caption's columns first, the token's position last: at 390 px "gained" was out of view
+    assert list(frame.proto.column_order) == ["text", "lost (not chosen)", "lost (dropped)", "gained", "token"]
+
+
+def test_another_rule_names_the_models_own():
+    at = olmoe_page({"whatif": "expert_choice"})
+    assert not at.exception
+    assert any(c.value == "**expert choice**, as in Expert Choice (Zhou et al. 2022). This model's own rule is "
+               "softmax → top-k, not renormalised." for c in at.main.caption)
 
 
 def test_an_old_link_naming_a_variant_keeps_it():
