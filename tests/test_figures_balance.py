@@ -91,3 +91,30 @@ def test_loss_panel_titles_break_onto_two_lines_with_room_above():
     assert len(titles) == 2 and all(TITLE_BREAK in t for t in titles)
     assert all(len(line) <= 20 for t in titles for line in t.split(TITLE_BREAK))  # ~130 px at 12 px
     assert fig.layout.margin.t >= 64 + 18
+
+
+def test_cluster_map_prints_whole_percentages_at_a_fixed_readable_size(history):
+    """Before: two decimals at Plotly's automatic size, which shrinks the text to its cell (6 px at 1024 px).
+    Now whole percentages at a fixed size, and with the printed numbers as the key, no colour bar."""
+    from moeviz.figures.numbers import figure_tables
+    fig = figs.assignment_matrix(history)
+    heat = fig.data[0]
+    assert heat.textfont.size is not None and heat.textfont.size >= 11
+    assert heat.texttemplate == "%{z:.0%}" and heat.showscale is False
+    share = figs.cluster_shares(history)
+    table = figure_tables(fig)[0].frame  # what the chart prints, cell by cell
+    assert table.values.tolist() == [[f"{v:.0%}" for v in row] for row in share]
+    assert list(fig.layout.yaxis.ticktext) == [str(c) for c in range(share.shape[0])]  # short row labels
+
+
+@pytest.mark.parametrize("num_experts, printed", [(8, True), (16, False)])
+def test_cluster_map_prints_numbers_only_where_they_fit_a_phones_cell(num_experts, printed):
+    """The figure is the same on every screen, so it is sized for a phone's 358 px: with 16 experts a cell is
+    under 19 px there, too narrow for "50%" at 12 px; the colour bar, the hover and the numbers table say it."""
+    from moeviz.figures.checkpoint import PHONE_CHART_PX
+    history = train(TrainConfig(steps=5, tokens_per_step=64, num_experts=num_experts, top_k=2, device="cpu"))
+    heat = figs.assignment_matrix(history).data[0]
+    assert (heat.texttemplate is not None) == printed and heat.showscale is (not printed)
+    cell_px = PHONE_CHART_PX / num_experts  # an upper bound: margins and row labels take some more
+    assert printed or cell_px < len("50%") * 0.6 * figs.CLUSTER_FONT_PX + 6
+    assert figs.cluster_numbers_fit(figs.cluster_shares(history)) == printed

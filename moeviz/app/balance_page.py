@@ -69,14 +69,17 @@ def intro(controls) -> None:
     """What the lab does, and what each weight costs, measured at the page's defaults (not behind a button)."""
     st.title("Load balancing: collapse or balance, trained live")
     with app.fold("What this lab does"):
+        # The table first, after a short lead: on a phone the longer paragraph filled the screen before it.
         st.markdown(
-            "A fresh MoE layer learns a made-up task: tokens come from 8 clusters (some much more common than "
-            "others), and each cluster needs its own function, so the best router gives each cluster its own "
-            "experts. Pick the balance-loss weight α in the sidebar: the table below and the results further down "
-            "train it at once. Try α = 0 (collapse), 0.3 (an even load) and the default 0.01; the table also "
-            "trains α = 10 (balance at any price, past the sidebar's range). Set a capacity factor to see what "
-            "imbalance costs in dropped slots: token copies that found their expert full.")
+            "A fresh MoE layer learns a made-up task in which each of 8 clusters of tokens needs its own experts. "
+            "The balance-loss weight α pushes its load towards even. What each weight costs, trained now:")
         price_table(controls)
+        st.markdown(
+            "Some clusters are much more common than others (cluster c is drawn with probability ∝ 1/(c+1)), so "
+            "giving each cluster its own experts loads them unevenly. Pick α in the sidebar: the table and "
+            "the results further down train it at once. Try α = 0 (collapse), 0.3 (an even load) and the default "
+            "0.01; the table also trains α = 10 (balance at any price, past the sidebar's range). Set a capacity "
+            "factor to see what imbalance costs in dropped slots: token copies that found their expert full.")
         st.caption(
             "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (transformers' configs "
             "default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of "
@@ -298,9 +301,12 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
     app.chart(figs.loss_curves(history), key="loss_curves")
     app.chart(figs.health_curves(history), key="health_curves")
     st.caption(f"{MEASURES['load CV']} {MEASURES['specialization']}")
-    left, right = st.columns([3, 2])
-    app.chart(where=left, fig=figs.assignment_matrix(history), key="assignment")
-    with right, app.fold("What this run shows"):  # folded in presenter mode: the figures come first
+    # The page's full width: in the left of two columns it was narrower at 1024 px than on a phone.
+    app.chart(figs.assignment_matrix(history), key="assignment")
+    if not figs.cluster_numbers_fit(figs.cluster_shares(history)):
+        st.caption(f"With {cfg['num_experts']} experts the map prints no numbers (on a phone its cells are too "
+                   "narrow for them): hover or tap a cell, or open the numbers just above.")
+    with app.fold("What this run shows"):  # folded in presenter mode: the figures come first
         st.markdown(explain_run(history.final(), history.config))
 
 
@@ -328,19 +334,13 @@ def precision(controls) -> None:
     """bf16 vs fp32 routing of one random layer's logits, with a shift shared by every logit."""
     layer = MoEConfig(d_model=32, d_hidden=8, num_experts=controls.num_experts,
                       top_k=min(controls.top_k, controls.num_experts), seed=controls.seed)
+    # A short lead, then the table, its layer and the explanation under it: on a phone the whole paragraph and
+    # the layer line came first, more than a screen of text before the table they explain.
+    st.subheader("Which parts of routing run in fp32")
     st.markdown(
-        "**Which parts run in fp32.** bfloat16, the usual training format, keeps 8 significant bits, so the step "
-        "between neighbouring numbers grows with their size: 1/64 near 2, 1/8 near 20, 1/2 near 64. In "
-        "transformers (as of 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
-        "compute the logits in the model's dtype (bf16) and only the softmax in fp32; GraniteMoE casts its logits "
-        "to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core can route in fp32 or fp64 "
-        "(`moe_router_dtype`), off by default. The Switch Transformer's “selective precision” casts the router's "
-        "input to fp32. This app routes in fp32. What decides a token's experts is the *differences* between its "
-        "logits; what decides the rounding is their *size*. Below, a random layer's router logits (the sidebar's "
-        "N, k and seed, 256 seeded tokens), with the same number added to every logit — exact routing ignores "
-        "it — routed softmax → top-k exactly and again after rounding the logits to bfloat16:")
-    app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
-                   note="Only its router's logits are used here")
+        "Rounding router logits to bfloat16 can give a token other experts, the more "
+        "often the larger the logits. One random layer's logits, each shifted by the same number, routed exactly "
+        "and in bfloat16:")
     rows = runners.precision_rows(controls.num_experts, controls.top_k, controls.seed)
     # The columns the caption quotes come first: at 1024 px the last ones are out of view until scrolled.
     st.dataframe([{"every logit + ": f"{r['shift']:g}", "tokens with other experts": f"{r['changed_choice']:.1%}",
@@ -348,11 +348,22 @@ def precision(controls) -> None:
                    "largest |logit|": f"{r['largest_logit']:.1f}", "bf16 step there": f"{r['bf16_step']:g}",
                    "max |Δ probability|": f"{r['max_prob_error']:.4f}",
                    "max |Δ combine weight|": f"{r['max_weight_error']:.4f}"} for r in rows], hide_index=True)
+    app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
+                   note="Only its router's logits are used here, on 256 seeded tokens; a shift shared by every "
+                        "logit leaves exact routing as it was")
     worst = rows[-1]
     st.caption(f"With every logit {worst['shift']:g} higher, rounding to bfloat16 gave "
                f"**{worst['changed_choice']:.0%}** of the tokens other experts than exact routing; with no shift, "
-               f"{rows[0]['changed_choice']:.0%}. (Scaling all logits up instead would scale their differences "
+               f"{rows[0]['changed_choice']:.0%}. bfloat16 keeps 8 significant bits, so the step between "
+               "neighbouring numbers grows with their size (the *bf16 step there* column): 1/64 near 2, 1/8 near "
+               "20, 1/2 near 64. What decides a token's experts is the *differences* between its logits; what "
+               "decides the rounding is their *size*. (Scaling all logits up instead would scale their differences "
                "too, and flip almost nothing.) A tie at the k-th expert means two experts' logits became the same "
-               "bfloat16 number, so only the experts' order in memory decides which one runs. Routing in fp32 "
-               "keeps decisions and weights as the router computed them; the z-loss keeps the logits from "
-               "drifting up, so rounding matters less.")
+               "bfloat16 number, so only the experts' order in memory decides which one runs.")
+    st.markdown(
+        "In transformers (as of 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
+        "compute the logits in the model's dtype (bf16) and only the softmax in fp32; GraniteMoE casts its logits "
+        "to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core can route in fp32 or fp64 "
+        "(`moe_router_dtype`), off by default. The Switch Transformer's “selective precision” casts the router's "
+        "input to fp32. This app routes in fp32, which keeps decisions and weights as the router computed them; "
+        "the z-loss keeps the logits from drifting up, so rounding matters less.")

@@ -3,7 +3,7 @@
     load_heatmap(history)        steps × experts, each expert's load as a multiple of its fair share
     loss_curves(history)         task loss and balance loss per step
     health_curves(history)       max/mean load, load CV, router entropy, dropped fraction, specialization
-    assignment_matrix(history)   clusters × experts: where each cluster's slots went at the end
+    assignment_matrix(history)   clusters × experts: where each cluster's slots went at the end (cluster_shares)
     tradeoff_chart(summaries)    one point per balance weight: final max/mean load vs final task loss
     z_loss_curve(history)        the router z-loss per step and its root, the typical logsumexp
 """
@@ -13,7 +13,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from moeviz.figures import BLUE, GREEN, ORANGE, PURPLE, VERMILLION, expert_names, finish, log_axis
+from moeviz.figures import (BLUE, GREEN, ORANGE, PURPLE, VERMILLION, base_layout, expert_names, figure, finish,
+                            log_axis)
+from moeviz.figures.checkpoint import CELL_PAD_PX, PHONE_CHART_PX, TICK_FONT_PX, text_px
 from moeviz.train import TrainHistory
 
 MAX_COLUMNS = 150  # the heatmap averages neighbouring steps beyond this: a browser draws it fast, eyes see the same
@@ -104,19 +106,55 @@ def health_curves(history: TrainHistory, title: str | None = "Routing health") -
     return _room_for_panel_titles(finish(fig, title, 170 * rows + 90), title)
 
 
+# The cluster map is one figure for every screen, so its numbers are sized for the narrowest one (a 390 px phone,
+# checkpoint.PHONE_CHART_PX wide): a fixed font that stays readable, whole percentages, and no numbers at all where
+# they would not fit a cell there (hover or the numbers table below the chart has them). Plotly's default shrinks
+# the text to fit the cell instead: 6 px digits at 1024 px, unreadable.
+CLUSTER_FONT_PX = 12
+CLUSTER_TICK_CHARS = 1  # row labels are the cluster's number ("0" … "7"), the axis title says "cluster"
+AXIS_TITLE_PX = 30  # a rotated axis title and its gap from the tick labels
+CLUSTER_ROW_PX = 34
+
+
+def share_labels(share: np.ndarray) -> list[list[str]]:
+    """Each cell's share as printed: whole percentages ("50%"), the format of the hover and the numbers table."""
+    return [[f"{v:.0%}" for v in row] for row in share]
+
+
+def cluster_numbers_fit(share: np.ndarray) -> bool:
+    """Whether every cell's percentage fits its cell on a phone (PHONE_CHART_PX wide, no colour bar: the printed
+    numbers are the key), at CLUSTER_FONT_PX."""
+    longest = max(len(label) for row in share_labels(share) for label in row)
+    margins = base_layout(None, 0)["margin"]
+    plot_px = (PHONE_CHART_PX - margins["l"] - margins["r"] - text_px(CLUSTER_TICK_CHARS, TICK_FONT_PX)
+               - AXIS_TITLE_PX)
+    return text_px(longest, CLUSTER_FONT_PX) + CELL_PAD_PX <= plot_px / share.shape[1]
+
+
+def cluster_shares(history: TrainHistory) -> np.ndarray:
+    """(C, E): share of cluster c's slots sent to expert e over the last 10% of steps (rows sum to 1)."""
+    counts = history.array("cluster_expert")[history.window()].sum(axis=0)
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
+
+
 def assignment_matrix(history: TrainHistory, title: str | None = "Where each cluster's tokens went") -> go.Figure:
-    """Share of cluster c's slots sent to expert e, over the last 10% of steps (rows sum to 1)."""
-    counts = history.array("cluster_expert")[history.window()].sum(axis=0)  # (C, E)
-    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
+    """Share of cluster c's slots sent to expert e, over the last 10% of steps (rows sum to 1). Each cell prints
+    its percentage where that fits a phone's cell (cluster_numbers_fit); else a colour bar is the key and the
+    hover and the numbers table say the values."""
+    share = cluster_shares(history)
     C, E = share.shape
-    fig = go.Figure(go.Heatmap(
-        z=share, x=expert_names(E), y=[f"cluster {c}" for c in range(C)], zmin=0.0, zmax=1.0,
-        colorscale="Blues", colorbar=dict(title="share of<br>cluster's slots"),
-        text=np.round(share, 2), texttemplate="%{text:.2f}",
-        hovertemplate="%{y} → %{x}: %{z:.0%}<extra></extra>"))
-    fig.update_xaxes(title="expert", side="bottom")
-    fig.update_yaxes(autorange="reversed")
-    return finish(fig, title, 340)
+    printed = cluster_numbers_fit(share)
+    heat = go.Heatmap(
+        z=share, x=expert_names(E), y=list(range(C)), zmin=0.0, zmax=1.0, colorscale="Blues",
+        name="share of the cluster's slots", showscale=not printed,
+        colorbar=dict(title=dict(text="share of the cluster's slots", side="right"), thickness=12,
+                      tickformat=".0%"),
+        texttemplate="%{z:.0%}" if printed else None, textfont=dict(size=CLUSTER_FONT_PX),
+        hovertemplate="cluster %{y} → %{x}: %{z:.0%} of its slots<extra></extra>")
+    return figure([heat], title, max(260, 120 + CLUSTER_ROW_PX * C),
+                  xaxis=dict(title=dict(text="expert"), side="bottom", showgrid=False),
+                  yaxis=dict(title=dict(text="cluster"), tickvals=list(range(C)), ticktext=[str(c) for c in range(C)],
+                             autorange="reversed", showgrid=False, zeroline=False))
 
 
 def tradeoff_chart(summaries: list[dict], title: str | None = "Balance vs task: one point per weight") -> go.Figure:

@@ -218,3 +218,45 @@ def test_busy_trainers_hold_back_the_runs_shown_at_once_with_a_note(monkeypatch)
     assert not at.exception and not at.metric
     assert any("trainers are busy" in i.value for i in at.info)
     assert runners.TRAINER_SLOTS._value == runners.MAX_CONCURRENT_TRAINERS
+
+
+LEAD_CHARS = 300  # about 7 lines at 390 px (~45 characters a line): under a quarter of an 844 px phone screen
+
+
+def text_just_before(at: AppTest, column: str) -> list[str]:
+    """The Markdown and captions drawn right before the table that has `column`, back to the element above them
+    (a title, header, chart, table or widget): what a learner reads before seeing the table."""
+    texts = []
+    for element in at.main:
+        if type(element).__name__ in ("Markdown", "Caption"):
+            texts.append(element.value)
+        elif type(element).__name__ == "Dataframe" and column in element.value.columns:
+            return texts
+        elif type(element).__name__ not in ("Block", "Column", "SpecialBlock"):  # containers hold, not show
+            texts = []
+    raise AssertionError(f"no table with a column {column!r}")
+
+
+def test_each_table_comes_after_a_short_lead_and_the_longer_text_after_it():
+    """Before: on a phone the lab's paragraph (560 characters) preceded the price table of α, and the fp32
+    paragraph with the layer line (1,359 characters, more than a screen) preceded the bf16 table. Now each table
+    follows a lead of a few lines, and the text that explains it comes under it."""
+    at = open_page()
+    assert not at.exception
+    for column, after in (("busiest ÷ mean", "Try α = 0 (collapse)"),
+                          ("bf16 step there", "bfloat16 keeps 8 significant bits")):
+        lead = text_just_before(at, column)
+        assert sum(len(text) for text in lead) <= LEAD_CHARS, (column, lead)
+        assert not any(after in text for text in lead)
+        assert any(after in text for text in [*(m.value for m in at.markdown), *(c.value for c in at.caption)])
+
+
+@pytest.mark.timeout(300)
+def test_a_cluster_map_too_dense_for_its_numbers_says_where_they_are():
+    """With 16 experts the map's cells are too narrow on a phone for their numbers: the page says so, and where
+    to read them; at the default 8 the cells print them and no such note is drawn."""
+    note = "the map prints no numbers"
+    at = open_page()
+    assert not at.exception and not any(note in c.value for c in at.caption)
+    at = open_page({"num_experts": "16"})
+    assert not at.exception and any(note in c.value and "16 experts" in c.value for c in at.caption)
