@@ -5,11 +5,10 @@
 
 The glossary's threshold (max/mean load of 2 or more) describes routing statistics over many tokens. On a short
 text each expert gets only T·k/N token copies, so a few more on one expert double its share: chance_max_mean
-gives the learner the yardstick, measured by routing random picks, not estimated. Pure torch, no streamlit.
+gives the learner the yardstick, measured by routing random picks, not estimated. Pure torch, no streamlit, and no
+cache of its own: the app keeps its results in its one cache layer (moeviz.app.runners.chance_max_mean).
 """
 from __future__ import annotations
-
-from functools import lru_cache
 
 import torch
 
@@ -25,7 +24,6 @@ def crowded_layers(layers, traces) -> list[tuple[int, float]]:
             if t.metrics["max_mean_load"] >= FAILING_MAX_MEAN_LOAD]
 
 
-@lru_cache(maxsize=64)
 def chance_max_mean(num_tokens: int, top_k: int, num_experts: int, draws: int = CHANCE_DRAWS,
                     seed: int = 0) -> float:
     """Mean max/mean load over `draws` (fewer past CHANCE_BUDGET scores) seeded texts of `num_tokens` tokens when every token picks `top_k`

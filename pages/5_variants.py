@@ -8,6 +8,7 @@ import moeviz.app as app
 from moeviz.app.runners import (checkpoint_model, checkpoint_routing, olmoe_layer, olmoe_noise_changes,
                                 olmoe_variant_runs)
 from moeviz.app.textbox import text_box
+from moeviz.app.tables import table
 from moeviz.app.trained_source import pick_olmoe
 from moeviz.hf.shipped import shipped_olmoe
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY, SWITCH_EVAL_CAPACITY
@@ -81,7 +82,7 @@ with app.fold("What each rule did to this sentence (table)"):
     # Short headers (the long meaning in each header's tooltip): with the long ones the last columns ran past the
     # right edge even at 1920 px. The variant stays pinned while a narrow screen scrolls the rest.
     _number = st.column_config.NumberColumn
-    st.dataframe(variant_summary(runs), hide_index=True, column_config={
+    table(variant_summary(runs), key="variant_summary", boxed=app.presenting(), hide_index=True, column_config={
         "variant": st.column_config.TextColumn("variant", pinned=True),
         "experts/token (min–max)": st.column_config.TextColumn("experts/token",
                                                                help="Fewest–most experts that ran for any one token"),
@@ -108,7 +109,7 @@ st.caption(f"**Noisy top-k** adds its noise only in training (Shazeer et al. 201
 changes = token_changes(runs, tokens)
 if changes:
     st.caption("Tokens that got a different number of experts than k:")
-    st.dataframe(changes, hide_index=True)
+    table(changes, key="token_changes", hide_index=True)
 else:
     st.caption("Every token got exactly k experts under every rule (no capacity limit bit).")
 

@@ -16,6 +16,7 @@ from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.model import MODEL_SHAPES
 from moeviz.parallel.replica_demo import replica_config, replica_demo
 from moeviz.app.params import CAPACITY_FACTORS
+from moeviz.app.tables import table
 from moeviz.config import DROP_POLICIES
 from moeviz.routes import FORMATS, MAX_UPLOAD_BYTES, RoutesError
 from moeviz.routes import views
@@ -177,7 +178,7 @@ def same_gpu(plan):
 def every_layer(summary, gpus: int, replicas: int, nodes: int):
     st.subheader("Every layer")
     app.chart(layer_load_heatmap(summary.load_share(), [s.layer for s in summary.layers]), key="routes_layer_loads")
-    st.dataframe(views.layer_table(summary, gpus, replicas, nodes), hide_index=True)
+    table(views.layer_table(summary, gpus, replicas, nodes), key="replica_layers", hide_index=True)
     st.caption("Two measures of the same skew: max/mean per expert (the busiest expert over the average one, as "
                "on moeviz's other pages; 1 = even) and balancedness, mean/max per GPU (what SGLang logs and vLLM's "
                "EPLB reports; 1 = even), with the experts in blocks over the GPUs and after this plan.")
@@ -251,7 +252,7 @@ def journeys_section(summary, index: int, drops):
                "requests or steps) at every MoE layer; the cell lists the token's experts in the dump's order.")
     if lost:
         st.markdown(f"At the capacity above, {len(lost)} of these copies are turned away:")
-        st.dataframe(lost, hide_index=True)
+        table(lost, key="lost_copies", hide_index=True)
     elif drops:
         st.caption("No copy in this window is dropped: in position order the first tokens always find room, "
                    "drops hit the tokens that come after an expert is full. Move the window later to see them.")

@@ -16,6 +16,7 @@ import moeviz.app as app
 from moeviz import train as lab
 from moeviz.app import runners
 from moeviz.app.balance_text import explain_price, explain_run
+from moeviz.app.tables import table
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
 from moeviz.glossary import MEASURES
@@ -102,12 +103,12 @@ def price_table(controls) -> None:
         return
     rows = [history.final() for history in histories]
     drops = cfg.capacity_factor is not None
-    st.dataframe([{"α": f"{f['balance_weight']:g}" + (" (sidebar)" if f["balance_weight"] == chosen else ""),
-                   "busiest ÷ mean": f"{f['max_mean_load']:.2f}",
-                   "task loss": f"{f['task_loss']:.3f}",
-                   "specialization": f"{f['specialization']:.0%}",
-                   **({"dropped copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
-                 hide_index=True)
+    table([{"α": f"{f['balance_weight']:g}" + (" (sidebar)" if f["balance_weight"] == chosen else ""),
+            "busiest ÷ mean": f"{f['max_mean_load']:.2f}",
+            "task loss": f"{f['task_loss']:.3f}",
+            "specialization": f"{f['specialization']:.0%}",
+            **({"dropped copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
+          key="price", hide_index=True)
     st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router}, "
                 f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}; a lower task loss is better):\n\n"
                 + explain_price(rows, cfg.capacity_factor, GOOD_WEIGHT))
@@ -266,9 +267,9 @@ def results(controls, settings: LabSettings, started: bool) -> lab.TrainHistory 
         summaries = sweep_at_once(controls, settings) if at_once(settings) else st.session_state.get(SWEEP)
     if summaries:
         app.chart(figs.tradeoff_chart(summaries), key="tradeoff")
-        st.dataframe([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),
-                       "task loss": round(s["task_loss"], 4), "specialization": round(s["specialization"], 2)}
-                      for s in summaries], hide_index=True)
+        table([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),
+                "task loss": round(s["task_loss"], 4), "specialization": round(s["specialization"], 2)}
+               for s in summaries], key="sweep", hide_index=True)
         st.markdown("Left of the chart the load is even; low means the task is learned well. α = 0 sits far right "
                     "(collapse); the largest weights sit at load ≈ 1 but higher up (the task pays). "
                     "A good weight is where the curve turns.")
@@ -343,11 +344,11 @@ def precision(controls) -> None:
         "and in bfloat16:")
     rows = runners.precision_rows(controls.num_experts, controls.top_k, controls.seed)
     # The columns the caption quotes come first: at 1024 px the last ones are out of view until scrolled.
-    st.dataframe([{"every logit + ": f"{r['shift']:g}", "tokens with other experts": f"{r['changed_choice']:.1%}",
-                   "tokens tied at the k-th expert": f"{r['tied_choice']:.1%}",
-                   "largest |logit|": f"{r['largest_logit']:.1f}", "bf16 step there": f"{r['bf16_step']:g}",
-                   "max |Δ probability|": f"{r['max_prob_error']:.4f}",
-                   "max |Δ combine weight|": f"{r['max_weight_error']:.4f}"} for r in rows], hide_index=True)
+    table([{"every logit + ": f"{r['shift']:g}", "tokens with other experts": f"{r['changed_choice']:.1%}",
+            "tokens tied at the k-th expert": f"{r['tied_choice']:.1%}",
+            "largest |logit|": f"{r['largest_logit']:.1f}", "bf16 step there": f"{r['bf16_step']:g}",
+            "max |Δ probability|": f"{r['max_prob_error']:.4f}",
+            "max |Δ combine weight|": f"{r['max_weight_error']:.4f}"} for r in rows], key="bf16", hide_index=True)
     app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
                    note="Only its router's logits are used here, on 256 seeded tokens; a shift shared by every "
                         "logit leaves exact routing as it was")

@@ -17,6 +17,7 @@ import re
 import streamlit as st
 
 from moeviz.app.presenter import text_scale
+from moeviz.app.tables import table
 from moeviz.export import figures_html
 from moeviz.figures.numbers import figure_tables, plain
 from moeviz.figures.screen import for_screen
@@ -67,13 +68,13 @@ def numbers_table(fig, title: str, where=None, key: str | None = None) -> None:
     with box:
         if not tables:
             st.caption("This figure draws no numbers.")
-        for table in tables:
+        for i, numbers in enumerate(tables):
             if len(tables) > 1:
-                st.caption(escape_markdown(table.caption))
-            if table.frame.size <= TABLE_CELLS and table.frame.shape[1] <= TABLE_COLUMNS:
-                st.table(table.frame)
+                st.caption(escape_markdown(numbers.caption))
+            if numbers.frame.size <= TABLE_CELLS and numbers.frame.shape[1] <= TABLE_COLUMNS:
+                st.table(numbers.frame)
             else:
-                st.dataframe(table.frame)
+                table(numbers.frame, key=f"{key or title}_{i}", boxed=True)
 
 
 def figures_download_button(figures: dict, page_title: str) -> None:

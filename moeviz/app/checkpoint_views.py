@@ -21,6 +21,7 @@ from moeviz.app.heatmap_text import (WHAT_IF_COLUMNS, crowded_note, layer_summar
 from moeviz.app.layer_line import model_line
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
+from moeviz.app.tables import table
 from moeviz.app.url import set_url_value, url_value
 from moeviz.config import DROP_POLICIES
 from moeviz.figures.checkpoint import co_selection_heatmap, journey_grid, layer_load_heatmap
@@ -101,7 +102,7 @@ def glance(routing, window: Window) -> None:
         f"{T} tokens through {plural(len(routing.traces), 'MoE layer')}. Each row is a layer, each column an "
         f"expert; colour = the share of that layer's routed tokens the expert got (white = none; an even router "
         f"gives every expert 1/{routing.traces[0].num_experts}).")
-    st.dataframe(analysis.layer_summary(routing), hide_index=True, column_config=layer_summary_columns())
+    table(analysis.layer_summary(routing), key="layer_summary", hide_index=True, column_config=layer_summary_columns())
     st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's "
                "(1 = even). Router entropy: how spread each token's router probabilities are, in nats (log N = "
                "uniform, 0 = one expert).")
@@ -159,7 +160,7 @@ def journey(routing, index: int, window: Window) -> None:
     else:
         st.caption(f"(The {counts.shape[0]} × {counts.shape[1]} grid of counts is not drawn: too many experts to "
                    "read. The number above sums it up.)")
-    st.dataframe(analysis.consecutive_agreement(routing), hide_index=True)
+    table(analysis.consecutive_agreement(routing), key="consecutive_agreement", hide_index=True)
 
 
 def experts(routing, index: int) -> None:
@@ -175,12 +176,12 @@ def experts(routing, index: int) -> None:
     left.caption(f"Tokens that go to E{expert} more often than its base rate (smoothed lift, 1 = no preference), "
                  f"among token strings seen at least twice in the text, with their counts.")
     if lift:
-        left.dataframe(lift, hide_index=True)
+        table(lift, key="expert_lift", where=left, hide_index=True)
     else:
         left.caption("No token of this text occurs twice and reaches this expert: a longer text gives this column "
                      "something to count.")
     right.caption(f"The tokens that ran on E{expert}, by the router's probability for it.")
-    right.dataframe(analysis.expert_tokens(routing, index, expert), hide_index=True)
+    table(analysis.expert_tokens(routing, index, expert), key="expert_tokens", where=right, hide_index=True)
 
 
 def what_if_section(routing, index: int, run_what_if: Callable, window: Window) -> None:
@@ -227,8 +228,8 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
                          title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")
     if rows:
         experts = ("lost (not chosen)", "lost (dropped)", "gained")  # expert ids, named as the heatmap names them
-        st.dataframe([{k: [f"E{e}" for e in v] if k in experts else v for k, v in r.items()} for r in rows],
-                     hide_index=True, column_config=what_if_columns(), column_order=WHAT_IF_COLUMNS)
+        table([{k: [f"E{e}" for e in v] if k in experts else v for k, v in r.items()} for r in rows],
+              key="what_if", hide_index=True, column_config=what_if_columns(), column_order=WHAT_IF_COLUMNS)
 
 
 def downloads(routing) -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.runners import compute_timing, granularity_run
+from moeviz.app.tables import table
 from moeviz.bench.layer import scaling
 from moeviz.config import MoEConfig
 from moeviz.costs import cost_summary, whole_model_shares
@@ -96,10 +97,10 @@ def whole_model() -> None:
         "k/N is the share of *one MoE layer's* expert weights a token uses. A whole model also has attention, "
         "embeddings, the output head and norms, which every token runs through in full (DeepSeek-V3 adds shared "
         "experts and three dense first layers). So the whole model's active share is larger than k/N:")
-    st.dataframe([{"model": m["model"], "k / N (one MoE layer)": f"{m['top_k']}/{m['num_experts']} = "
-                   f"{m['layer_share']:.1%}", "active / total (whole model)":
-                   f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}"}
-                  for m in whole_model_shares()], hide_index=True)
+    table([{"model": m["model"], "k / N (one MoE layer)": f"{m['top_k']}/{m['num_experts']} = "
+            f"{m['layer_share']:.1%}", "active / total (whole model)":
+            f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}"}
+           for m in whole_model_shares()], key="whole_model", hide_index=True)
     # The sources in words, not a fourth column: at 1024 px that column ran past the table's edge.
     sources = " ".join(f"{m['model']}: {m['source']}" + (f"; {m['note']}." if m["note"] else ".")
                        for m in whole_model_shares())
@@ -237,8 +238,8 @@ def granularity(cfg: MoEConfig) -> None:
         f"weights and run on {GRANULARITY_TOKENS} seeded tokens.")
     take = st.session_state.get(GRANULARITY, {}).get(cfg, "")  # "" until this session asks to measure again
     designs = granularity_run(cfg, GRANULARITY_TOKENS, GRANULARITY_REPEATS, take)
-    st.dataframe([_holds_row(d) for d in designs], hide_index=True, column_config=DESIGN_COLUMNS)
-    st.dataframe([_costs_row(d) for d in designs], hide_index=True, column_config=DESIGN_COLUMNS)
+    table([_holds_row(d) for d in designs], key="design_holds", hide_index=True, column_config=DESIGN_COLUMNS)
+    table([_costs_row(d) for d in designs], key="design_costs", hide_index=True, column_config=DESIGN_COLUMNS)
     coarse, shared, fine, deepseek = designs
     extra = shared["active_flops_per_token"] - coarse["active_flops_per_token"]
     st.markdown(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from moeviz.app.runners import chance_max_mean
 from moeviz.app.textbox import text_box as shared_text_box
 from moeviz.glossary import FAILING_MAX_MEAN_LOAD
-from moeviz.load_health import chance_max_mean, crowded_layers
+from moeviz.load_health import crowded_layers
 from moeviz.variants import VARIANTS
 
 DEFAULT_TEXT = 'The "for" statement repeats its suite for each item:\n   for i in range(3): print(i)'

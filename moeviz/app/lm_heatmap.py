@@ -13,6 +13,7 @@ from moeviz.app.knobs import knobs_here
 from moeviz.app.layer_line import layer_line
 from moeviz.app.presenter import fold
 from moeviz.app.runners import shipped_summary, trained_lm, trained_routing
+from moeviz.app.tables import table
 from moeviz.app.url import set_url_value
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures.heatmap import CODE_MARK, code_share_bars, layer_heatmap, layer_load_bars
@@ -119,14 +120,16 @@ def _learned(lm) -> None:
         st.caption(MEASURES["blind router"])
     for layer, tab in enumerate(st.tabs([f"Layer {i}" for i in range(len(stats["layers"]))])):
         with tab:
-            st.dataframe(analysis.expert_table(stats["layers"][layer]), hide_index=True, column_config={
+            table(analysis.expert_table(stats["layers"][layer]), key=f"experts_{layer}", hide_index=True,
+                  column_config={
                 "expert": st.column_config.TextColumn("expert", pinned=True),
                 "most frequent tokens": st.column_config.TextColumn("most frequent tokens", width="large")})
             st.caption("Most characteristic tokens of each expert: the tokens it gets far more often than it gets "
                        "tokens overall (ranked by a smoothed lift; only tokens seen at least "
                        f"{analysis.MIN_TOKEN_COUNT} times), with how often each came here out of how often it "
                        "occurs.")
-            st.dataframe(analysis.characteristic_table(stats["layers"][layer]), hide_index=True, column_config={
+            table(analysis.characteristic_table(stats["layers"][layer]), key=f"characteristic_{layer}", hide_index=True,
+                  column_config={
                 "expert": st.column_config.TextColumn("expert", pinned=True),
                 "share sent here": st.column_config.NumberColumn("share sent here", format="percent"),
                 "lift": st.column_config.NumberColumn(

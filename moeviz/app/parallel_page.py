@@ -10,6 +10,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.runners import capacity_config, capacity_run, device_limit_run, dropless_run, inference_run
+from moeviz.app.tables import table
 from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, MoEConfig
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
@@ -415,9 +416,9 @@ def inference(controls, batch: Batch) -> None:
                             value=app.url_value("inference_token", changing[0] if changing else 0,
                                                 app.parse_int(0, batch.tokens - 1)))
     app.set_url_value("inference_token", int(token))
-    table = token_table(rows, int(token))
-    st.dataframe(table, hide_index=True, column_config=TOKEN_COLUMNS, column_order=TOKEN_ORDER)
-    st.markdown(_token_story(table, int(token)))
+    cells = token_table(rows, int(token))
+    table(cells, key="alone_vs_batch", hide_index=True, column_config=TOKEN_COLUMNS, column_order=TOKEN_ORDER)
+    st.markdown(_token_story(cells, int(token)))
     st.markdown(
         "Alone, a token never overflows: C = ceil(cf · 1 · k / N) is at least 1 and its k copies go to k different "
         "experts. In the batch its copy can find the expert full, so capacity makes the output depend on the other "

@@ -25,6 +25,7 @@ from moeviz.bench.granularity import measure_design
 from moeviz.bench.layer import run_case
 from moeviz.config import MoEConfig
 from moeviz.hf.folders import ModelCache
+from moeviz import load_health
 from moeviz.hf import shipped
 from moeviz.hf.model import CheckpointModel, CheckpointRouting
 from moeviz.hf.tracefile import read_trace
@@ -75,6 +76,7 @@ MAX_ENTRIES = {
     "granularity": 8,  # /compute: four designs' counts measured on their layers (numbers only, no layer kept)
     "compute_timing": 16,  # /compute: sparse vs dense-all vs dense-equivalent timed on one batch (numbers only)
     "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
+    "chance": 64,  # /heatmap: the max/mean load of random routing on a text's length (one float each)
     "lab_run": 24,  # /balance: one lab run's history (~0.2 MB at 300 steps, N = 8): the price table's, the sweep's
     "variants": 32,  # /variants: a sentence through every router variant
     "question": 256,  # /quiz: one question (its own tiny layer run)
@@ -317,6 +319,13 @@ def compute_timing(cfg: MoEConfig, tokens: int, impls: tuple[str, ...], repeats:
 def precision_rows(num_experts: int, top_k: int, seed: int) -> list[dict]:
     """/balance: a random layer's router logits, scaled, routed in fp32 and after rounding to bfloat16."""
     return precision_demo(num_experts, top_k, seed)
+
+
+@st.cache_data(max_entries=MAX_ENTRIES["chance"], show_spinner=False)
+def chance_max_mean(num_tokens: int, top_k: int, num_experts: int) -> float:
+    """/heatmap: what a router picking k of N experts at random reaches in max/mean load on a text this long
+    (load_health.chance_max_mean: up to 200 seeded random texts, a few hundred ms on a long text)."""
+    return load_health.chance_max_mean(num_tokens, top_k, num_experts)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["variants"], show_spinner="Routing the sentence through every variant…")

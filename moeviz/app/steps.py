@@ -11,6 +11,7 @@ import streamlit as st
 
 from moeviz.app.charts import chart
 from moeviz.app.presenter import presenting
+from moeviz.app.tables import table
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
 from moeviz.figures.routing import load_bars, router_heatmap
@@ -108,7 +109,7 @@ def show_untrained_router(view: TokenView, untrained: TokenView) -> None:
         c = router_certainty(v)
         rows.append({"router": name, "experts that run": ", ".join(map(str, c["running"])),
                      "largest probability": c["largest_prob"], "uncertainty": c["entropy_share"]})
-    st.dataframe(rows, hide_index=True, width="content", column_config={
+    table(rows, key="router_certainty", hide_index=True, width="content", column_config={
         "largest probability": st.column_config.NumberColumn(format="%.3f"),
         "uncertainty": st.column_config.NumberColumn(format="%.2f")})
     st.caption("Uncertainty: the entropy of the router probabilities divided by its largest possible value, "
@@ -149,7 +150,7 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
     _chart(figs.topk_bars(view.probs, view.slots, view.dropped, view.weights, title=title),
            alt="Router probabilities with the chosen experts highlighted")
     rows = [r for r in top_k_table(view) if r["ran"] or not run.trace.router_spec.experts_choose]
-    st.dataframe(rows, hide_index=True, width="content", column_config={
+    table(rows, key="top_k", hide_index=True, width="content", column_config={
         "rank": "rank", "expert": "expert", "router_prob": st.column_config.NumberColumn("router prob", format="%.4f"),
         "weight": st.column_config.NumberColumn("combine weight", format="%.4f"), "ran": "runs?"})
 

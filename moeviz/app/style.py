@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from moeviz.app.knobs import idle_css
+from moeviz.app.tables import hint_css
 
 APP_CSS = "\n".join((
     # Streamlit only slides a collapsed sidebar off screen: its controls would stay in the Tab order, and a keyboard
@@ -23,6 +24,9 @@ APP_CSS = "\n".join((
     idle_css(),
     # Streamlit's inline code inside a caption is pale green at 10.5 px: 3:1 on white (axe). The caption's own grey.
     '[data-testid="stCaptionContainer"] code { color: inherit; }',
+    # A table wider than a phone's screen says so above it, only on a screen too narrow for it (moeviz.app.tables):
+    # the data grid shows no scrollbar on a touch screen.
+    hint_css(),
 ))
 
 

@@ -181,3 +181,23 @@ def test_layers_past_the_glossarys_failing_line_are_named():
     assert f"at random reaches {chance:.2f}" in note
     above = [layer for layer, value in crossing if value > chance]
     assert ("above that" in note) == bool(above) and all(f"layer {layer} is" in note for layer in above[:1])
+
+
+def test_the_chance_yardstick_is_kept_in_the_apps_one_cache(monkeypatch):
+    """The note's yardstick (200 random texts) comes from moeviz.app.runners' bounded cache: a rerun with the same
+    text length computes nothing, and the core keeps no cache of its own beside it."""
+    from moeviz import load_health
+    from moeviz.app import runners
+    from moeviz.app.heatmap_text import DEFAULT_TEXT, crowded_note
+    from moeviz.hf.shipped import nearest_olmoe
+    assert not hasattr(load_health.chance_max_mean, "cache_info")  # no functools cache in the core
+    name, folder = nearest_olmoe(8)
+    routing = runners.checkpoint_routing(name, str(folder), DEFAULT_TEXT)
+    calls, measure = [], load_health.chance_max_mean
+    monkeypatch.setattr(load_health, "chance_max_mean", lambda *a: calls.append(a) or measure(*a))
+    runners.chance_max_mean.clear()
+    notes = [crowded_note(routing.layers, routing.traces) for _ in range(2)]
+    trace = routing.traces[0]
+    assert notes[0] == notes[1] and notes[0] is not None  # the default text crosses the line somewhere
+    assert calls == [(trace.num_tokens, trace.top_k, trace.num_experts)]
+    assert f"reaches {measure(*calls[0]):.2f} on average" in notes[0]

@@ -120,12 +120,14 @@ CELL_TEXT_JS = chart_js("""
                       height: r.height}; })};""")
 
 # For each table on the page: how far (px) its top lies below the top of the text drawn right before it (the
-# Markdown and captions back to the element above them: a heading, chart, table or widget).
+# Markdown and captions back to the element above them: a heading, chart, table or widget). The text starts above
+# the table's wrapper (moeviz.app.tables), and the swipe hint inside it counts as text before the table.
 TEXT_BEFORE_TABLES_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')]
   .map(frame => {
     const box = frame.closest('[data-testid="stElementContainer"]');
-    let first = box;
-    for (let prev = box.previousElementSibling; prev; prev = prev.previousElementSibling) {
+    const start = frame.closest('[data-testid="stLayoutWrapper"]:has(> [class*="st-key-table_"])') || box;
+    let first = start;
+    for (let prev = start.previousElementSibling; prev; prev = prev.previousElementSibling) {
       const isText = prev.querySelector('[data-testid="stMarkdown"], [data-testid="stCaptionContainer"]')
                      && !prev.querySelector('[data-testid="stHeading"]');
       if (!isText) break;

@@ -7,9 +7,12 @@ check reads each column's title and width from the grid's own props (the React c
 measures the header and cell text with the grid's fonts (canvas measureText, plus the grid's horizontal cell
 padding on both sides), the same way the grid sizes a column to its content. The cells are those of the grid's
 accessibility table, which holds the rows and columns currently drawn.
+
+The second test checks the swipe hint above a table wider than a phone's screen (moeviz.app.tables): shown at
+390 px exactly where the table is wider than its box, never at 1024 and 1920 px.
 """
 import pytest
-from _harness import SCREENSHOTS, assert_no_console_errors, assert_no_exception, open_app, safe_name
+from _harness import SCREENSHOTS, assert_no_console_errors, assert_no_exception, open_app, safe_name, wait_for_app
 
 WIDTHS = (1920, 1024, 390)
 PAGES = ("/variants", "/compute", "/parallel")
@@ -74,4 +77,94 @@ def test_table_headers_and_cells_fit_their_columns(page, streamlit_server, path)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             frames.nth(i).screenshot(path=str(SCREENSHOTS / f"{safe_name(f'table{path}-{width}-{i}')}.png"))
     assert not cut, cut
+    assert_no_console_errors(page)
+
+
+# The swipe hint (moeviz.app.tables): on a phone the grid hides its scrollbar, so a table wider than its box says so
+# above it. The pages hold tables that fit a phone and tables that do not; /heatmap's Numbers expanders add tables in
+# an expander (less room), and the walkthrough's step 3 a table sized to its content.
+HINT_PAGES = ("/balance", "/heatmap", "/compute", "/parallel", "/variants", "/replicas", "/?step=3")
+PHONE, DESKTOPS = 390, (1024, 1920)
+
+# One table: the columns' drawn widths and natural ones (the grid stretches the columns of a table narrower than its
+# box; growOffset is what it added), its box, its wrapper's width (the room the page gives it), and its hint: shown
+# or not, with the screen width in the hint's key.
+TABLE_HINT_JS = """(el) => {
+  const canvas = el.querySelector("canvas[data-testid='data-grid-canvas']");
+  const key = Object.keys(canvas).find(k => k.startsWith("__reactFiber"));
+  let columns = null;
+  for (let f = canvas[key], depth = 0; f && depth < 50 && !columns; f = f.return, depth++) {
+    const c = f.memoizedProps && f.memoizedProps.columns;
+    if (Array.isArray(c) && c.length && c[0].width !== undefined) columns = c;
+  }
+  if (!columns) return null;
+  const wrapper = el.closest('[class*="st-key-table_"]');
+  const hint = wrapper && wrapper.querySelector('[class*="st-key-swipe_"]');
+  const step = hint && [...hint.classList].join(" ").match(/st-key-swipe_(\\d+)_/);
+  const shown = hint ? hint.getBoundingClientRect() : null;
+  return {drawn: columns.reduce((a, c) => a + c.width, 0),
+          natural: columns.reduce((a, c) => a + c.width - (c.growOffset || 0), 0),
+          box: el.clientWidth, room: wrapper && wrapper.clientWidth,
+          gap: wrapper && el.getBoundingClientRect().top - wrapper.getBoundingClientRect().top,
+          step: step ? Number(step[1]) : null,
+          hint: !!shown && shown.height > 0 && shown.bottom <= el.getBoundingClientRect().top
+                && getComputedStyle(hint).visibility === "visible",
+          hint_text: hint ? hint.innerText : null};
+}"""
+
+
+def open_number_tables(page) -> None:
+    """Open every Numbers expander of the main area (each one reruns the page)."""
+    expanders = page.get_by_test_id("stMain").get_by_test_id("stExpander").filter(
+        has=page.locator("summary", has_text="Numbers:"))
+    for i in range(expanders.count()):
+        expanders.nth(i).locator("summary").click()
+        wait_for_app(page)
+
+
+def table_hints(frame) -> dict:
+    frame.scroll_into_view_if_needed()
+    frame.locator("canvas[data-testid='data-grid-canvas']").wait_for(state="attached")
+    found = frame.evaluate(TABLE_HINT_JS)
+    assert found and found["room"], "a table without its wrapper, or the grid's columns not found"
+    return found
+
+
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("path", HINT_PAGES)
+def test_tables_wider_than_a_phone_say_so_there_only(page, streamlit_server, path):
+    """Before: at 390 px the grid showed no scrollbar and nothing told a learner that columns lay to the right.
+    Now every table wider than its box has the hint just above it at 390 px, none that fits has one, and at 1024
+    and 1920 px no hint shows or takes room. The width in a hint's key (the narrowest screen the table fits, our
+    estimate) agrees with the grid's own within one step, so the hint is right on every phone width."""
+    from moeviz.app.tables import HINT, HINT_STEP_PX, SMALLEST_PHONE_PX, hint_step
+    page.set_viewport_size({"width": PHONE, "height": 844})
+    open_app(page, streamlit_server, path)
+    assert_no_exception(page)
+    if path == "/heatmap":
+        open_number_tables(page)
+    frames = page.get_by_test_id("stMain").get_by_test_id("stDataFrame")
+    problems, wide = [], 0
+    for width in (PHONE, *DESKTOPS):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.wait_for_timeout(500)  # the grids re-measure their box
+        for i in range(frames.count()):
+            t = table_hints(frames.nth(i))
+            name = f"{width} px, table {i} ({t['drawn']} px in {t['box']} px)"
+            if width == PHONE:
+                wide += t["drawn"] > t["box"]
+                if t["hint"] != (t["drawn"] > t["box"]):
+                    problems.append(f"{name}: hint {'shown' if t['hint'] else 'missing'}")
+                need = t["natural"] + 2 + (width - t["room"])  # the screen width at which it just fits
+                if abs((t["step"] or SMALLEST_PHONE_PX) - (hint_step(need) or SMALLEST_PHONE_PX)) > HINT_STEP_PX:
+                    problems.append(f"{name}: key says it fits from {t['step']} px, the grid from {need} px")
+                if t["hint"] and t["hint_text"] != HINT:
+                    problems.append(f"{name}: hint reads {t['hint_text']!r}")
+            elif t["hint"] or t["gap"] > 1:
+                problems.append(f"{name}: hint shown or its room kept ({t['gap']:.0f} px above the table)")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            frames.nth(i).locator("xpath=ancestor::*[contains(@class, 'st-key-table_')][1]").screenshot(
+                path=str(SCREENSHOTS / f"{safe_name(f'table-hint{path}-{width}-{i}')}.png"))
+    assert wide or path == "/?step=3", "no table of this page is wider than a phone"
+    assert not problems, problems
     assert_no_console_errors(page)
