@@ -118,7 +118,8 @@ def table_width_px(data, column_config: dict | None = None, column_order=None, h
     names = list(column_order) if column_order is not None else [str(c) for c in frame.columns]
     columns = {str(c): frame[c].tolist() for c in frame.columns}
     width = sum(column_px(name, columns[name], config.get(name)) for name in names if name in columns)
-    if hide_index is False or (hide_index is None and not isinstance(frame.index, pd.RangeIndex)):
+    # Streamlit hides the index of list data by default, and shows a DataFrame's
+    if hide_index is False or (hide_index is None and isinstance(data, pd.DataFrame)):
         width += column_px(str(frame.index.name or ""), [str(i) for i in frame.index])
     return width
 

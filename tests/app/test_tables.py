@@ -5,6 +5,7 @@ the grid itself (tests/browser/test_table_widths.py)."""
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -62,6 +63,8 @@ def test_a_table_is_as_wide_as_its_shown_columns():
     assert table_width_px(rows, column_order=["alpha", "gamma"], hide_index=True) == both
     assert table_width_px(rows, hide_index=True) == both + MIN_COLUMN_PX
     assert table_width_px(rows, hide_index=False) == both + 2 * MIN_COLUMN_PX  # the index column
+    assert table_width_px(rows) == both + MIN_COLUMN_PX  # list data: Streamlit hides its index by default
+    assert table_width_px(pd.DataFrame(rows)) == both + 2 * MIN_COLUMN_PX  # a DataFrame's it shows
 
 
 def test_the_hint_shows_below_the_screen_width_a_table_needs_and_never_above_a_phones():
