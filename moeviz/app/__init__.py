@@ -53,7 +53,7 @@ walkthrough's run, dense run, controls and caption for either token source; and 
 page's cached runner goes there too: keyed by primitives, its bound an entry of `runners.MAX_ENTRIES`.
 """
 from moeviz.app.charts import chart
-from moeviz.app.classroom import publish_at_end as finish_page
+from moeviz.app.classroom import finish_page
 from moeviz.app.controls import Controls, device_label, sidebar
 from moeviz.app.knobs import KnobUse, knobs_here, show_used
 from moeviz.app.layer_line import layer_line, layer_line_text

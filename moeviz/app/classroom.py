@@ -3,17 +3,19 @@
 Two calls: one from the shared sidebar (moeviz.app.controls.sidebar) draws it all, one ends every page's run:
 
     classroom.sidebar_section()
-    classroom.publish_at_end()        # app.finish_page()
+    classroom.finish_page()           # app.finish_page(): publish the teacher's view, then the room's timer
 
 - A teacher presses "Start a class room": a code (8 characters, CODE_COUNT of them) and a join link
   (`/?room=CODE`). The teacher's view (page, link parameters, the lesson view's question) goes to the room store
   when it changed: early in each run (the shared knobs and the page), at its end (the page's own values), and
   from the walkthrough stepper's callbacks. No timer.
-- A student opens the join link or types the code: a fragment polls the store every FOLLOW_EVERY_S and opens
-  each new view of the teacher's exactly as its link would (without the teacher's presenter settings), until
-  "Explore on my own"; "Follow again" comes back. An unknown or expired code says so and leaves the page as is.
+- A student opens the join link or types the code: a timer fragment, last on the page and drawing nothing,
+  reads the store every FOLLOW_EVERY_S; each new view of the teacher's is opened exactly as its link would
+  (without the teacher's presenter settings), until "Explore on my own"; "Follow again" comes back. An unknown
+  or expired code says so and leaves the page as is.
 - Class poll: on a view with a question, students predict (one answer each, anonymous), the teacher sees the
-  live tally and reveals; students then see the real answer beside their own.
+  tally (a timer last on the page reruns it when an answer comes in) and reveals; students then see the real
+  answer beside their own.
 The store is moeviz.rooms (this process's memory, or Redis with MOEVIZ_REDIS_URL); nothing here knows which.
 """
 from __future__ import annotations
@@ -28,7 +30,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from moeviz.app.lesson_bar import lesson_bar, playing
 from moeviz.app.lesson_edit import lesson_editor
 from moeviz.app.lesson_views import (PRESENTER_KEYS, current_page_url, current_params, open_requested_view,
-                                     page_for_url, request_view, stop_fragment_timer)
+                                     page_for_url, request_view)
+from moeviz.app.page_timers import forget_page_timers, page_timer
 from moeviz.app.params import ParamError, shown
 from moeviz.app.polls import Asked, answer_widget, asked_question, show_reveal, show_tally
 from moeviz.app.url import url_value
@@ -39,7 +42,7 @@ from moeviz.text import escape_markdown
 FOLLOW_EVERY_S = 0.25  # a student's side reads the room this often: one store read. The teacher publishes at
 # the end of each run (publish_at_end), so with a page's own run (about 1 s on 2 cores) a change reaches students
 # within the 2 s the issue asks for.
-POLL_EVERY_S = 1.0  # the teacher's live tally of a class poll reads the answers this often
+POLL_EVERY_S = 1.0  # the teacher's tally of a class poll checks for new answers this often
 FOLLOW_RETRIES = 4  # opening one view again while the session is still on another page (see _should_open)
 _ROOM = "_moeviz_room"  # session state: this session's room (see _room)
 _ASKED = "_moeviz_asked"  # session state: {question id: Asked}, so a poll's answer is computed once
@@ -78,7 +81,7 @@ def sidebar_section() -> None:
         _room_tools()
     room = _room()
     if room and room["role"] == "student":
-        (_follow if room["following"] else _exploring)()
+        (_following if room["following"] else _exploring)()
         return
     lesson_bar()
     if room and room["role"] == "teacher":
@@ -277,27 +280,23 @@ def _teacher_room() -> None:
                    icon=":material/groups:")
         return
     asked = _asked(view)
+    room["tally_drawn"] = None
     if asked is None:
         st.container(key="room_teacher").caption(f"Class room **{shown_code(room['code'])}** follows your view.")
     else:
-        _teacher_poll(asked)
+        _teacher_poll(room, asked, state)
 
 
-@st.fragment(run_every=POLL_EVERY_S)
-def _teacher_poll(asked: Asked) -> None:
-    """The live tally of the students' answers, and Reveal (only while the view asks a question)."""
-    room = _room()
-    if not room or room["role"] != "teacher":
-        return
-    store = room_store()
+def _teacher_poll(room: dict, asked: Asked, state) -> None:
+    """The tally of the students' answers, and Reveal (only while the view asks a question). Drawn by full
+    runs; _tally_timer, last on the page, asks for one when an answer comes in (see the students' side for why
+    no fragment redraws it)."""
     try:
-        state = store.room(room["code"])
-        answers = store.answers(room["code"], asked.question_id) if state else []
+        answers = room_store().answers(room["code"], asked.question_id)
     except RoomError as problem:
         _room_problem(room, problem)
         return
-    if state is None:
-        return
+    room["tally_drawn"] = (asked.question_id, len(answers), state.revealed)
     with st.container(key="room_teacher", border=True):
         st.caption(f"Class room **{shown_code(room['code'])}** follows your view.")
         st.markdown(f"**Class poll:** {asked.prompt}")
@@ -309,45 +308,111 @@ def _teacher_poll(asked: Asked) -> None:
                       type="primary", icon=":material/visibility:")
 
 
-# --- the students' side -------------------------------------------------------------------------------------
-
-@st.fragment(run_every=FOLLOW_EVERY_S)
-def _follow() -> None:
+def _tally_timer() -> None:
+    """Last on the teacher's page while a question is on: a full run when the answers or the reveal changed.
+    Draws nothing."""
     room = _room()
-    if not room or room["role"] != "student":
+    ctx = get_script_run_ctx()
+    if not room or room["role"] != "teacher" or not room.get("tally_drawn") or not (ctx and ctx.fragment_ids_this_run):
         return
-    if not room["following"]:  # "Explore on my own" was pressed in here: the page's banner changes, a full run
+    question_id = room["tally_drawn"][0]
+    try:
+        state = room_store().room(room["code"])
+        answers = room_store().answers(room["code"], question_id) if state else []
+    except RoomError:
+        return  # the next full run says so
+    if state is not None and (question_id, len(answers), state.revealed) != room["tally_drawn"]:
         st.rerun(scope="app")
+
+
+def finish_page() -> None:
+    """The last call of every page's run (app.finish_page): publish the teacher's view (publish_at_end), then
+    the class room's timer, last on the page: a following student's (_follow_timer) or, while a question is
+    on, the teacher's tally (_tally_timer)."""
+    publish_at_end()
+    room = _room()
+    if room and room["role"] == "student" and room["following"]:
+        page_timer(_follow_timer, FOLLOW_EVERY_S, current_page_url())
+    elif room and room["role"] == "teacher" and room.get("tally_drawn"):
+        page_timer(_tally_timer, POLL_EVERY_S, current_page_url())
+
+
+# --- the students' side -------------------------------------------------------------------------------------
+#
+# A following student's page is drawn by full runs only: the follow line and the class poll at the top (from
+# sidebar_section), and at the page's very end (finish_page) a timer fragment that draws nothing. Every
+# FOLLOW_EVERY_S it reads the room and, when the teacher's view or the poll changed, asks for a full run. Why
+# not redraw in the fragment: when a fragment's run starts before the output of the full run just before it
+# has left the server, Streamlit drops that full run's deltas for the fragment (ForwardMsgQueue.clear at the
+# fragment run's start, Streamlit 1.67), the browser then removes the fragment's block as stale, every later
+# block of the page moves up one place, and the next deltas land on the wrong blocks: the poll vanished, and
+# its own run broke the page ("Bad delta path index"), in Chromium on 2 cores. A fragment that draws nothing,
+# last on the page, leaves nothing to move.
+
+def _following() -> None:
+    """A following student's full run: the teacher's view opened when it is new (st.switch_page ends the run),
+    then the follow line and the class poll."""
+    room = _room()
     try:
         state = room_store().room(room["code"])
     except RoomError as problem:
         _room_problem(room, problem)
         return
     if state is None:
-        st.session_state[_ROOM] = None
-        st.session_state[_NOTICE] = f"Class room {shown_code(room['code'])} has ended. You can explore on your own."
-        st.rerun(scope="app")
+        _room_ended(room)
     view = state.view
-    ctx = get_script_run_ctx()
-    fragment_run = bool(ctx and ctx.fragment_ids_this_run)
-    if view and _should_open(room, view, fragment_run):
-        request_view(View(view["page"], view["params"], view.get("title") or "view"),
-                     extra={"room": room["code"]}, drop=PRESENTER_KEYS)
-        if fragment_run:
-            # The switch is made at the top of a full run (sidebar_section), not from this fragment's own run:
-            # switches made from it sometimes left the student's page blank in Chromium ("Bad delta path
-            # index", a fragment's delta landing in the new page's emptied tree).
-            stop_fragment_timer()
-            st.rerun(scope="app")
-        open_requested_view()  # in a full run: st.switch_page ends it
+    if view and _should_open(room, view, fragment_run=False):
+        _request_teachers_view(room, view)
+        open_requested_view()
     with st.container(key="room_student", border=True):
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.markdown(f"Following the teacher · class room **{shown_code(room['code'])}**")
         right.button("Explore on my own", key="room_explore", on_click=_explore, icon=":material/explore:",
                      width="stretch")
-        asked = _asked(view)
-        if asked is not None:
+    room["poll_drawn"] = _poll_key(view, state.revealed)
+    asked = _asked(view)
+    if asked is not None:
+        with st.container(key="room_poll", border=True):
             _student_poll(room, asked, state.revealed)
+
+
+def _follow_timer() -> None:
+    """Last on a following student's page (see above): in its own runs, a full run when the teacher's view is
+    not shown here or the poll changed. Draws nothing."""
+    room = _room()
+    ctx = get_script_run_ctx()
+    if not room or room["role"] != "student" or not room["following"] or not (ctx and ctx.fragment_ids_this_run):
+        return
+    try:
+        state = room_store().room(room["code"])
+    except RoomError:
+        return  # the next full run says so
+    if state is None:
+        _room_ended(room)
+    view = state.view
+    if view and _should_open(room, view, fragment_run=True):
+        _request_teachers_view(room, view)
+        forget_page_timers()  # the switch is made at the top of the full run (sidebar_section)
+        st.rerun(scope="app")
+    if _poll_key(view, state.revealed) != room.get("poll_drawn"):
+        st.rerun(scope="app")  # a question asked or revealed
+
+
+def _request_teachers_view(room: dict, view: dict) -> None:
+    request_view(View(view["page"], view["params"], view.get("title") or "view"), extra={"room": room["code"]},
+                 drop=PRESENTER_KEYS)
+
+
+def _room_ended(room: dict) -> None:
+    st.session_state[_ROOM] = None
+    st.session_state[_NOTICE] = f"Class room {shown_code(room['code'])} has ended. You can explore on your own."
+    st.rerun(scope="app")
+
+
+def _poll_key(view: dict | None, revealed: bool) -> tuple[str, bool] | None:
+    """What the student's poll shows: the question asked (its id) and whether it is revealed; None: no poll."""
+    asked = _asked(view)
+    return None if asked is None else (asked.question_id, revealed)
 
 
 def _on_view(view: dict) -> bool:
@@ -371,17 +436,23 @@ def _should_open(room: dict, view: dict, fragment_run: bool) -> bool:
 
     The retry is there because a switch can be undone: a run request stamped with the old page and the old link
     (a tick of this fragment's timer sent before the browser heard of the switch, see
-    lesson_views.stop_fragment_timer) reaches the server after the switch's, and Streamlit runs the later one.
+    moeviz.app.page_timers) reaches the server after the switch's, and Streamlit runs the later one.
     Without a retry that student would stay behind until the teacher's next change. A view that only adds values
     to the one just opened (the teacher's page wrote its own values at the end of its run) is not opened at
     once: this session's page writes its own, the same when both start from the same link, and the next check
     opens it only if they differ. Otherwise every page change would cost students two switches, each a full run
-    of the page."""
+    of the page. A session that has just joined from a link that already shows the view and names the room (a
+    reload, or a browser that reconnected to another process after its own died) is not switched either: the
+    switch would only cost a run, and a page switch in the first runs of a session is one more chance for a
+    late request to undo it."""
     target = (view["page"], view["params"])
     if target != room["applied"]:
-        adds_only = room["applied"] is not None and _adds_only(room["applied"], target)
-        room["applied"], room["tries"] = target, 0 if adds_only else 1
-        return not adds_only
+        if room["applied"] is None:  # just joined: a link that shows the view already needs no switch
+            shown = _on_view(view) and url_value("room", None, parse_room) == room["code"]
+        else:
+            shown = _adds_only(room["applied"], target)
+        room["applied"], room["tries"] = target, 0 if shown else 1
+        return not shown
     if room.get("tries", 0) >= FOLLOW_RETRIES:
         return False
     # The page is known from the start of any run; the link's page values only once a run has ended (a full run

@@ -14,13 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.scriptrunner import get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 from streamlit.source_util import page_icon_and_name
 from streamlit.util import calc_hash
 
 from moeviz.app.nav import PAGES
+from moeviz.app.page_timers import forget_page_timers
 from moeviz.app.params import (MAX_SEED, SHARED_KEYS, ParamError, capacity_value, parse_choice, parse_flag, parse_int,
                                parse_int_choice, parse_text, read_param, read_shared)
 from moeviz.app.compute_page import D_HIDDEN as COMPUTE_D_HIDDEN, D_MODEL as COMPUTE_D_MODEL
@@ -96,23 +95,8 @@ def open_requested_view() -> None:
         st.session_state.pop(key, None)
     st.session_state.pop(_SHARED, None)
     st.session_state[_LOCAL] = {}
-    stop_fragment_timer()
+    forget_page_timers()  # a late tick of this page's timers would undo the switch (moeviz.app.page_timers)
     st.switch_page(page.path, query_params=params)
-
-
-def stop_fragment_timer() -> None:
-    """Tell the browser to stop the timer of the fragment this runs in (a student's follow fragment) before the
-    session leaves its page. A tick that leaves the browser after the switch was asked for, and before the new
-    page's run reaches the browser, carries the old page and link; Streamlit runs the later request, so that
-    tick would switch the student back (seen in Chromium on 2 cores). The new page's run starts the timer
-    again. Outside a fragment it does nothing. Streamlit has no public call for this: the message is the one it
-    sends itself for a fragment that is no longer drawn (as of Streamlit 1.67, pinned in requirements.txt)."""
-    ctx = get_script_run_ctx()
-    fragment_id = ThreadState.get().fragment_id if ctx is not None else None
-    if fragment_id:
-        msg = ForwardMsg()
-        msg.stop_auto_rerun.fragment_ids.append(fragment_id)
-        ctx.enqueue(msg)
 
 
 def _reader(view: View, warnings: list):

@@ -158,8 +158,26 @@ def test_a_student_left_on_another_view_opens_it_again_a_bounded_number_of_times
     assert not any(_should_open(room, other_link, fragment_run=False) for _ in range(3))
     assert _should_open(room, other_link, fragment_run=True)
     here = {"page": "/", "params": {}}
-    room = {"applied": None}
+    room = {"applied": None, "code": "ABCDEFGH"}  # this session's link does not name the room: switch once
     assert [_should_open(room, here, fragment_run=True) for _ in range(3)] == [True, False, False]
+
+
+def test_a_session_that_joins_on_the_view_with_the_room_in_its_link_is_not_switched():
+    """A reload, or a browser that reconnected to another process after its own died: its link already shows
+    the view and names the room, so no switch (one run fewer, and no page switch early in a new session)."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_string(
+        "import streamlit as st\n"
+        "from moeviz.app.classroom import _should_open\n"
+        "room = {'applied': None, 'code': 'ABCDEFGH'}\n"
+        "view = {'page': '/', 'params': {'top_k': '2'}}\n"
+        "st.write(str([_should_open(room, view, fragment_run=False) for _ in range(2)]))\n"
+        "other = {'applied': None, 'code': 'ZZZZZZZZ'}\n"
+        "st.write(str(_should_open(other, view, fragment_run=False)))\n")
+    at.query_params.update({"top_k": "2", "room": "ABCDEFGH"})
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == ["[False, False]", "True"]  # another room's link: switched
 
 
 def test_a_view_that_only_adds_the_pages_own_values_is_not_opened_twice():
@@ -168,7 +186,7 @@ def test_a_view_that_only_adds_the_pages_own_values_is_not_opened_twice():
     from moeviz.app.classroom import _should_open
     early = {"page": "/", "params": {}}
     late = {"page": "/", "params": {"batch": "256"}}
-    room = {"applied": None}
+    room = {"applied": None, "code": "ABCDEFGH"}
     assert _should_open(room, early, fragment_run=True)
     assert not _should_open(room, late, fragment_run=False)  # not in the run that is still writing the link
     assert _should_open(room, late, fragment_run=True)  # this session's link (empty here) lacks batch=256: open

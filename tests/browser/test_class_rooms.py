@@ -38,7 +38,7 @@ axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 FOLLOW_LIMIT_S = 2.0
 DOCS_IMAGES = REPO_ROOT / "docs" / "images"
 DELAYS = ARTIFACTS / "follow-delays.json"
-NEW_PARTS = (".st-key-lesson_bar", ".st-key-room_student", ".st-key-room_teacher", ".st-key-lesson_panel",
+NEW_PARTS = (".st-key-lesson_bar", ".st-key-room_student", ".st-key-room_poll", ".st-key-room_teacher", ".st-key-lesson_panel",
              ".st-key-room_panel")
 
 
@@ -138,7 +138,20 @@ def shot(page, name: str, width: int) -> Path:
 
 
 def follow_scenario(teacher, student, base_teacher: str, base_student: str, label: str, shots=False) -> dict:
-    """The scenario the issue asks for, teacher and student possibly on different servers; the follow delays."""
+    """The scenario the issue asks for, teacher and student possibly on different servers; the follow delays.
+    A failed step saves both pages at once (FAILED-<label>-teacher/student.png), while their servers still run."""
+    try:
+        return _follow_scenario(teacher, student, base_teacher, base_student, label, shots)
+    except Exception:
+        for role, page in (("teacher", teacher), ("student", student)):
+            try:
+                screenshot(page, f"FAILED-{label}-{role}", full_page=False)
+            except Exception as e:  # the page may be gone; the failure itself matters more
+                print(f"could not save the {role}'s page: {e}", file=sys.stderr)
+        raise
+
+
+def _follow_scenario(teacher, student, base_teacher: str, base_student: str, label: str, shots: bool) -> dict:
     open_app(teacher, base_teacher, "/?trained=0&step=1")
     code = start_room(teacher)
     student.goto(base_student.rstrip("/") + f"/?room={code[:4]}-{code[4:]}", wait_until="domcontentloaded")
@@ -175,19 +188,13 @@ def follow_scenario(teacher, student, base_teacher: str, base_student: str, labe
     wait_for_app(teacher)
     student.get_by_text("Predict:").first.wait_for(timeout=20_000)
     assert "step=1" in student.url
-    box = student.locator('.st-key-room_student input[type="number"]')
+    box = student.locator('.st-key-room_poll input[type="number"]')
     box.fill("2")
     box.press("Enter")
     wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
-    send = student.locator(".st-key-room_student button").filter(has_text="Send my answer")
-    for _ in range(3):  # the poll sits in a fragment that redraws every 0.5 s: a click can land on a redraw
-        send.click()
-        try:
-            student.get_by_text("Sent: 2").first.wait_for(timeout=10_000)
-            break
-        except Exception:
-            continue
-    student.get_by_text("Sent: 2").first.wait_for()
+    # The poll is not redrawn by the follow timer (classroom._poll_section): one click sends.
+    student.locator(".st-key-room_poll button").filter(has_text="Send my answer").click()
+    student.get_by_text("Sent: 2").first.wait_for(timeout=20_000)
     teacher.locator(".st-key-room_teacher").get_by_text("Reveal the answer (1 answered)").wait_for(timeout=20_000)
     button(teacher, "room_reveal").click()
     student.get_by_text("Right: your prediction").first.wait_for(timeout=20_000)

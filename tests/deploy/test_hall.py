@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from _harness import REPO_ROOT as ROOT, assert_no_exception, open_app, open_sidebar_panel, screenshot, wait_for_app
+from _harness import (REPO_ROOT as ROOT, assert_no_exception, collect_errors, open_app, open_sidebar_panel, screenshot,
+                      wait_for_app)
 from _hall import Hall
 from conftest import require_hall_packages
 from streamlit_client import Session
@@ -230,6 +232,15 @@ def test_a_killed_process_loses_no_view_and_no_other_session(hall, key_for, hall
         loop.close()
 
 
+def _failure_record(page, name: str) -> None:
+    """A failed step's evidence for CI's artifacts: the page's screenshot, its link and its console errors."""
+    try:
+        screenshot(page, name, full_page=False)
+        print(f"{name} at {page.url}; errors: {getattr(page, 'console_errors', [])}", file=sys.stderr)
+    except Exception as e:  # the page may be gone; the failure itself matters more
+        print(f"could not record {name}: {e}", file=sys.stderr)
+
+
 def _start_room(teacher) -> str:
     """The teacher's sidebar: Class room → Start a class room; the code from the join link it shows."""
     open_sidebar_panel(teacher, "Class room")
@@ -250,6 +261,8 @@ def test_a_room_outlives_the_process_of_a_following_student(hall, key_for, hall_
     teacher_process, student_process = "app-2", "app-3"
     t_context, teacher = browser_on(hall_browser, hall, key_for[teacher_process])
     s_context, student = browser_on(hall_browser, hall, key_for[student_process])
+    student.console_errors = collect_errors(student)
+    teacher.console_errors = collect_errors(teacher)
     try:
         open_app(teacher, hall.url, "/?trained=0&step=1", timeout_ms=120_000)
         assert served_by(teacher) == teacher_process
@@ -271,6 +284,11 @@ def test_a_room_outlives_the_process_of_a_following_student(hall, key_for, hall_
         teacher.get_by_role("button", name="Next →").click()  # the teacher goes on: step 2 -> 3
         _url_has(student, "step=3")  # and the student, on a new session of another process, follows
         assert served_by(teacher) == teacher_process and teacher.get_by_text("Class room").count()
+    except Exception:
+        for name, page in (("teacher", teacher), ("student", student)):
+            _failure_record(page, f"FAILED-hall-room-{name}")
+        print(f"the hall's logs, last 4000 characters:\n{hall.logs()[-4000:]}", file=sys.stderr)
+        raise
     finally:
         t_context.close()
         s_context.close()
