@@ -12,6 +12,7 @@ import moeviz.app as app
 from moeviz.app import checkpoint_views, checkpoints, lm_heatmap
 from moeviz.app.heatmap_text import text_box
 from moeviz.app.runners import checkpoint_routing, checkpoint_what_if, uploaded_what_if
+from moeviz.app.trained_source import shipped_counts
 from moeviz.hf.files import CheckpointError
 from moeviz.hf.shipped import describe
 from moeviz.lm.analysis import subword_note
@@ -37,8 +38,9 @@ def knobs_line(routing) -> None:
     first = routing.traces[0]
     st.caption(f"**Used here:** N = {first.num_experts} · k = {first.top_k}, the model's own. The sidebar's N, "
                "k, α, router, seed and capacity factor do not act on this page: the model routes with its own "
-               "rule and sizes (the what-if below has its own capacity factor). The "
-               "walkthrough (/) applies the sidebar's N, k and capacity to olmoe-tiny.")
+               "rule and sizes (the what-if below has its own capacity factor). olmoe-tiny ships with "
+               f"{shipped_counts()} experts, each its own trained model: pick one in the Model list. The "
+               "walkthrough (/) shows the one nearest the sidebar's N and applies its k and capacity.")
 
 
 if upload is not None:

@@ -9,8 +9,8 @@ from moeviz.app.runners import (checkpoint_model, checkpoint_routing, olmoe_laye
                                 olmoe_variant_runs)
 from moeviz.app.textbox import text_box
 from moeviz.app.tables import table
-from moeviz.app.trained_source import pick_olmoe
-from moeviz.hf.shipped import shipped_olmoe
+from moeviz.app.trained_source import another_model_note, pick_olmoe, shipped_counts
+from moeviz.hf.shipped import DEFAULT_MODEL, display_name
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY, SWITCH_EVAL_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
@@ -41,11 +41,13 @@ intro.caption(f"Every gating rule below gets the same router scores (logits): th
                f"Switch's reference code, Mesh TensorFlow's MoE1D, evaluates with {SWITCH_EVAL_CAPACITY:g}; "
                f"expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
 intro.caption(escape_markdown(model.describe()))
-inputs.caption(f"**Used here:** N = {model.info()['num_experts']} · k = {k} · capacity factor "
-           f"{'off' if capacity is None else f'{capacity:g}'}. The sidebar's N picks the shipped olmoe-tiny nearest "
-           f"it ({', '.join(map(str, shipped_olmoe()))} experts ship); not here: the router (every rule is shown), "
-           "the seed (the weights are "
-           "trained) and α (nothing trains on this page).")
+switched = f" {another_model_note(pick.model, model.info()['num_experts'])}" if pick.model != DEFAULT_MODEL else ""
+inputs.caption(f"**Used here:** {display_name(pick.model, model.info()['num_experts'])} · N = "
+               f"{model.info()['num_experts']} · k = {k} · capacity factor "
+               f"{'off' if capacity is None else f'{capacity:g}'}. The sidebar's N picks the olmoe-tiny nearest it "
+               f"(it ships with {shipped_counts()} experts, each its own trained model); not here: the router "
+               "(every rule is shown), the seed (the weights are trained) and α (nothing trains on this page)."
+               + switched)
 
 with inputs:
     text = text_box("Sentence", DEFAULT_SENTENCE, help="The same text box as on / and /heatmap: the same text gives "

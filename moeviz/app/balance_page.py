@@ -68,7 +68,7 @@ def train_config(controls, method: str, steps: int, lr: float, weight: float | N
 
 def intro(controls) -> None:
     """What the lab does, and what each weight costs, measured at the page's defaults (not behind a button)."""
-    st.title("Load balancing: collapse or balance, trained live")
+    st.title("Load balancing: collapse or balance, trained on this page")
     with app.fold("What this lab does"):
         # The table first, after a short lead: on a phone the longer paragraph filled the screen before it.
         st.markdown(
@@ -133,7 +133,7 @@ def knobs(controls) -> LabSettings:
                                "It is always recorded; see section “Router z-loss” below.")
     app.knobs_here("aux_free" if method == "aux_free" and mode == "single" else "aux_loss")
     app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=False, where=layer_line_slot,
-                   note="It starts from random weights and is trained on this page, on the made-up task above: "
+                   trains_here=True, note="It is trained on this page, on the made-up task above: "
                         f"at once for runs of up to {AT_ONCE_STEPS} steps, live when you press Train")
     if mode == "sweep" and method == "aux_free":
         st.caption("The sweep varies α, so it uses the balance loss.")

@@ -16,8 +16,8 @@ from typing import Callable
 import streamlit as st
 
 from moeviz.app.charts import chart
-from moeviz.app.heatmap_text import (WHAT_IF_COLUMNS, crowded_note, layer_summary_columns, variant_note,
-                                     variant_option, what_if_columns)
+from moeviz.app.heatmap_text import (EXPERT_CHOICE_NOTE, WHAT_IF_COLUMNS, crowded_note, layer_summary_columns, variant_note,
+                                     variant_option, what_if_columns, what_if_counts)
 from moeviz.app.layer_line import model_line
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
@@ -154,7 +154,9 @@ def journey(routing, index: int, window: Window) -> None:
     st.caption(f"Do layers {la} and {lb} choose together? Tokens counted by their top-1 expert at each. Mutual "
                f"information (how much knowing one layer's expert tells about the other's, in nats, natural-log "
                f"units) {mi:.2f} nats: 0 = layer {lb}'s choice tells nothing about layer {la}'s; "
-               f"log N = one decides the other. On a short text it is biased upwards (few tokens per cell).")
+               f"it is never more than either layer's own top-1 entropy, so it reaches ln N only if the top-1 "
+               f"choice is uniform over the N experts and one layer's expert decides the other's. On a short "
+               f"text it is biased upwards (few tokens per cell).")
     if max(counts.shape) <= MAX_CO_SELECTION_EXPERTS:
         chart(co_selection_heatmap(counts, la, lb), key="co_selection")
     else:
@@ -215,14 +217,10 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
     not_chosen, dropped, gained = (sum(bool(r[c]) for r in rows)
                                    for c in ("lost (not chosen)", "lost (dropped)", "gained"))
     limit = f" (C = {w.trace.capacity} slots per expert)" if w.trace.capacity else " (no capacity limit)"
-    lost = (f"Under the variant, {not_chosen} of the {trace.num_tokens} tokens no longer get one or more of the "
-            f"experts the model chose, {gained} get an expert the model did not choose, and {dropped} lose an "
-            f"expert the variant chose to capacity{limit}: a dropped slot skips that "
-            "expert (dotted outline). Under expert choice the experts pick: an expert that did not pick a token "
-            "counts as dropped for it, and where the model had run that expert for the token its cell gets the "
-            "same dotted outline. ")
-    st.caption(lost + "The table lists every token whose experts change: the experts it lost (not chosen, or "
-               "dropped) and gained.")
+    st.caption(what_if_counts(trace.num_tokens, not_chosen, gained, dropped, limit) +
+               (" " + EXPERT_CHOICE_NOTE if variant == "expert_choice" else "") +
+               " The table lists every token whose experts change: the experts it lost (not chosen, or dropped) "
+               "and gained.")
     part = w.tokens(window.tokens.start, window.tokens.stop)
     chart(router_heatmap(part.trace, routing.tokens[window.tokens], lost=part.lost,
                          title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")

@@ -16,6 +16,7 @@ from moeviz.app.params import ParamError, shown
 from moeviz.app.runners import checkpoint_model, model_cache, uploaded_trace
 from moeviz.app.url import set_url_value, url_value
 from moeviz.hf.files import CheckpointError
+from moeviz.hf.shipped import display_name
 from moeviz.hf.folders import ENV_VAR, SHIPPED_DIR, ModelNameError, available_models, resolve_model
 from moeviz.hf.tracefile import MAX_TRACE_BYTES, TraceFileError
 from moeviz.text import escape_markdown
@@ -57,7 +58,7 @@ def _label(options: dict, name: str) -> str:
     path = options.get(name)
     if path is None:
         return LM_LABEL
-    return f"{name} (shipped, trained here)" if path.parent == SHIPPED_DIR else name
+    return f"{display_name(name)} · shipped, trained here" if path.parent == SHIPPED_DIR else name
 
 
 def model_picker(uploaded: bool = False) -> tuple[str, Path | None]:

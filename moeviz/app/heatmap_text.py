@@ -68,6 +68,25 @@ def variant_note(key: str, own: str) -> str:
     return f"**{variant.label}**, as in {variant.model}. {whose}"
 
 
+def what_if_counts(num_tokens: int, not_chosen: int, gained: int, dropped: int, limit: str) -> str:
+    """The what-if's counts in one plain sentence, capacity first: "9 of 33 tokens lose an expert to capacity
+    (C = …); none changes experts otherwise." `limit` says the capacity (" (C = 3 slots per expert)")."""
+    capacity = (f"{dropped} of {num_tokens} tokens lose an expert to capacity{limit}: a dropped slot skips that "
+                "expert (dotted outline)" if dropped else f"No token loses an expert to capacity{limit}")
+    if not_chosen or gained:
+        other = (f"{not_chosen} of {num_tokens} no longer get an expert the model chose and {gained} get one it "
+                 "did not choose")
+    else:
+        other = "none changes experts otherwise"
+    return f"Under the variant, {capacity[0].lower()}{capacity[1:]}; {other}."
+
+
+# Shown only while expert choice is the picked rule: it explains how that rule's losses are counted and drawn.
+EXPERT_CHOICE_NOTE = ("Under expert choice the experts pick: an expert that did not pick a token counts as dropped "
+                      "for it, and where the model had run that expert for the token its cell gets the same dotted "
+                      "outline.")
+
+
 # The what-if table's columns, the ones its caption talks about first: the token's text, then what it lost and
 # gained; the token's position last. At 390 px the last ones ran out of view (the table scrolls sideways).
 WHAT_IF_COLUMNS = ("text", "lost (not chosen)", "lost (dropped)", "gained", "token")

@@ -18,6 +18,7 @@ import streamlit as st
 from moeviz.app.knobs import current, knobs_sentence, show_used
 from moeviz.config import MoEConfig
 from moeviz.costs import layer_costs
+from moeviz.hf.shipped import display_name, family_words
 from moeviz.text import escape_markdown
 
 PREFIX = "Layer on this page:"  # every layer line starts with it (the AppTest looks for it on every page)
@@ -38,13 +39,15 @@ def layer_config(layer) -> MoEConfig:
 
 
 def layer_line_text(layer, trained: bool, note: str = "", *, section: bool = False,
-                    knobs: Sequence[str] | None = None) -> str:
+                    knobs: Sequence[str] | None = None, trains_here: bool = False) -> str:
     """The line's Markdown: `trained` says whether the weights were learned (True) or drawn at random (False);
     `note` (our own words, never user text) says what is special about this page's layer; `section` starts it
     "Layer in this section:"; `knobs` (shared knob keys) ends it with the sidebar knobs that act on this layer."""
     cfg = layer_config(layer)
     costs = layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, cfg.top_k, cfg.activation, cfg.shared_expert)
-    words = "**trained** weights" if trained else "**random** weights (never trained)"
+    words = ("**trained** weights" if trained else
+             "**random** weights at the start (untrained; trained on this page)" if trains_here else
+             "**random** weights (never trained)")
     shared = " + 1 shared expert" if cfg.shared_expert else ""
     line = (f"{SECTION_PREFIX if section else PREFIX} {words} · d_model {cfg.d_model} · d_hidden {cfg.d_hidden} · "
             f"N = {cfg.num_experts} experts{shared} · k = {cfg.top_k} · {costs['total_params']:,} parameters "
@@ -60,13 +63,13 @@ def model_line_text(routing) -> str:
     """The layer line of a real checkpoint (moeviz.hf), from a CheckpointRouting's model info and traces (an
     uploaded trace may lack some info fields): family, layers (MoE and dense), N, k, parameters total and active."""
     info, first = routing.model_info or {}, routing.traces[0]
-    family = info.get("family") or routing.model_type or "unknown family"
+    family = family_words(info) or routing.model_type or "unknown family"
     moe, dense = len(routing.traces), len(routing.dense_layers)
     shared = " + shared experts" if info.get("shared_experts") else ""
     params = (f" · {info['params_total']:,} parameters ({info['params_active']:,} used per token)"
               if isinstance(info.get("params_total"), int) and isinstance(info.get("params_active"), int) else "")
     where = f" · {info['dtype']} on {info['device']}" if info.get("dtype") and info.get("device") else ""
-    name = routing.model_name or "uploaded trace"
+    name = display_name(routing.model_name, first.num_experts) if routing.model_name else "uploaded trace"
     weights = "**trained** weights" if info.get("trained_on") else "weights as loaded (trained or not: unknown)"
     return (f"{MODEL_PREFIX} {weights} · {escape_markdown(name)} · {escape_markdown(str(family))} · "
             f"{moe + dense} layers ({moe} MoE, {dense} dense) · N = {first.num_experts} experts{shared} · "
@@ -74,7 +77,7 @@ def model_line_text(routing) -> str:
 
 
 def layer_line(layer, trained: bool, note: str = "", where=None, *, section: bool = False,
-               knobs: Sequence[str] | None = None) -> None:
+               knobs: Sequence[str] | None = None, trains_here: bool = False) -> None:
     """Draw the layer line as a caption (in `where`, a container or column, if given), ending with the sidebar
     knobs that act: `knobs` for a section's own layer, else the page's (its PageInfo, moeviz.app.knobs). The
     page's main line (not a section's) also shows in the sidebar the N and k its layer really has."""
@@ -84,7 +87,8 @@ def layer_line(layer, trained: bool, note: str = "", where=None, *, section: boo
     if not section:
         cfg = layer_config(layer)
         show_used(cfg.num_experts, cfg.top_k)
-    (where or st).caption(layer_line_text(layer, trained, note, section=section, knobs=knobs), help=WORDS)
+    (where or st).caption(layer_line_text(layer, trained, note, section=section, knobs=knobs,
+                                                      trains_here=trains_here), help=WORDS)
 
 
 def model_line(routing, where=None) -> None:

@@ -19,7 +19,7 @@ from moeviz.config import ROUTER_LABELS
 from moeviz.figures.heatmap import CODE_MARK, code_share_bars, layer_heatmap, layer_load_bars
 from moeviz.glossary import MEASURES
 from moeviz.lm import analysis
-from moeviz.hf.shipped import describe
+from moeviz.hf.shipped import DEFAULT_MODEL, describe, display_name
 from moeviz.text import escape_markdown, plural
 
 LM_NAME = "moeviz-lm"  # its name in the model picker and the link (model=moeviz-lm)
@@ -30,7 +30,8 @@ def show(controls: Controls) -> None:
     lm = trained_lm(controls.num_experts, controls.top_k, controls.capacity_factor)
     knobs_here("moeviz-lm")  # the sidebar's N, k and capacity act on this model (moeviz.app.nav)
     st.warning("moeviz-lm is moeviz's older model, kept so that old links show what they showed; the app's trained "
-               "model, on every other page, is olmoe-tiny (pick it above).", icon=":material/history:")
+               f"model, on every other page, is {display_name(DEFAULT_MODEL)} (pick it above).",
+               icon=":material/history:")
     st.caption(escape_markdown(describe(lm.info())) + " For each token of your text and each MoE layer: the "
                "router's probability for every expert, and which k experts it picked. Here the sidebar's N picks "
                "the shipped moeviz-lm nearest it (4, 8 or 16 experts), and its k and capacity factor apply.")

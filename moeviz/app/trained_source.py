@@ -17,7 +17,7 @@ from moeviz.app.lm_heatmap import LM_NAME
 from moeviz.app.params import parse_flag, parse_int
 from moeviz.app.runners import TokenSource, checkpoint_model, trained_lm
 from moeviz.app.url import set_url_value, url_value
-from moeviz.hf.shipped import DEFAULT_MODEL, nearest_olmoe, shipped_olmoe
+from moeviz.hf.shipped import DEFAULT_MODEL, display_name, nearest_olmoe, shipped_olmoe
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def pick_trained(source: TokenSource, controls: Controls) -> TrainedPick | None:
     on = st.toggle("Use the trained model", key="trained", value=url_value("trained", True, parse_flag),
                    help="On: a MoE layer of olmoe-tiny, a tiny model with OLMoE's architecture trained here, fed "
                         "each token's real hidden state (its router was trained with the model); the sidebar's N "
-                        "picks the shipped model nearest it, k and capacity act on the layer. Off: a layer with "
+                        "picks the shipped olmoe-tiny (4, 8 or 16 experts, each its own trained model) nearest it, k and capacity act on the layer. Off: a layer with "
                         "random weights built from the sidebar (its router, seed and N apply).")
     set_url_value("trained", on)
     if not on:
@@ -91,6 +91,19 @@ def pick_olmoe(controls: Controls) -> TrainedPick:
     return TrainedPick(name, str(folder), layer_radio(layers), controls.num_experts)
 
 
+def shipped_counts() -> str:
+    """The expert counts olmoe-tiny ships with, in words: "4, 8 and 16"."""
+    counts = [str(e) for e in shipped_olmoe()]
+    return counts[0] if len(counts) == 1 else f"{', '.join(counts[:-1])} and {counts[-1]}"
+
+
+def another_model_note(name: str, num_experts: int) -> str:
+    """Where the sidebar's N switches the model: the shown layer belongs to another trained model."""
+    return (f"Another trained model: N = {num_experts} ships as its own model, {display_name(name, num_experts)}, "
+            f"with its own weights, so a token's hidden state and router scores differ from those of "
+            f"{display_name(DEFAULT_MODEL)}.")
+
+
 def knobs_used(pick: TrainedPick | None, walk) -> str:
     """One line for the page body: the N, k and capacity the shown layer really uses, and which sidebar knobs act
     here (the sidebar shows what was asked for; this says what ran)."""
@@ -102,9 +115,8 @@ def knobs_used(pick: TrainedPick | None, walk) -> str:
     asked = walk.controls
     notes = []
     if pick.model != LM_NAME and cfg.num_experts != asked.num_experts:
-        counts = ", ".join(map(str, shipped_olmoe()))
-        notes.append(f"the sidebar asks for N = {asked.num_experts}; olmoe-tiny ships with {counts} experts, so "
-                     f"the nearest ({cfg.num_experts}) is shown")
+        notes.append(f"the sidebar asks for N = {asked.num_experts}; olmoe-tiny ships with {shipped_counts()} "
+                     f"experts, so the nearest ({cfg.num_experts}) is shown")
     if cfg.top_k != asked.top_k:
         notes.append(f"k = {asked.top_k} is more than this model's {cfg.num_experts} experts")
     if pick.model != LM_NAME and cfg.top_k != 2:
@@ -112,4 +124,6 @@ def knobs_used(pick: TrainedPick | None, walk) -> str:
     notes.append("not here: the router (this model routes softmax → top-k), the seed (its weights are trained) "
                  "and α (it was trained once; /balance trains live)")
     line = "; ".join(notes)
-    return f"{used}. {line[0].upper()}{line[1:]}."
+    other = pick.model not in (LM_NAME, DEFAULT_MODEL)  # the sidebar's N switched to another shipped model
+    switched = f" {another_model_note(pick.model, cfg.num_experts)}" if other else ""
+    return f"{used}. {line[0].upper()}{line[1:]}.{switched}"

@@ -46,6 +46,28 @@ def nearest_olmoe(num_experts: int, root: Path = SHIPPED_DIR) -> tuple[str, Path
     return found[best].name, found[best]
 
 
+def display_name(name: str, num_experts: int | None = None) -> str:
+    """A model's name on screen: every shipped olmoe-tiny with its expert count, "olmoe-tiny (16 experts)", so the
+    N = 8 default and its other expert counts read as one scheme (the link keeps the folder name: model=olmoe-tiny,
+    model=olmoe-tiny-e16). Any other name is returned as it is."""
+    if name == MODEL_NAME:
+        count = num_experts or NUM_EXPERTS
+    elif name.startswith(MODEL_NAME + "-e") and name[len(MODEL_NAME) + 2:].isdigit():
+        count = int(name[len(MODEL_NAME) + 2:])
+    else:
+        return name
+    return f"{MODEL_NAME} ({count} experts)"
+
+
+def family_words(info: dict) -> str:
+    """The model line's family: a model moeviz trained has only its family's architecture ("OLMoE's architecture,
+    trained here"), never the family's maker; any other checkpoint its family label."""
+    family = str(info.get("family") or "")
+    if info.get("trained_on") and family:
+        return f"{family.split(' (')[0]}'s architecture, trained here"
+    return family
+
+
 def is_shipped_olmoe(name: str) -> bool:
     return any(folder.name == name for folder in shipped_olmoe().values())
 
@@ -140,7 +162,7 @@ def sentence_tokens(text: str, max_tokens: int | None = None) -> list[str]:
 def describe(info: dict) -> str:
     """The one sentence naming a model, the same on every page: what it is, how it got its weights, its size.
     `info` is CheckpointModel.info() (or a trace file's copy of it, or moeviz.lm.shipped.ShippedLM.info())."""
-    name = info.get("name") or "an uploaded trace"
+    name = display_name(info["name"], info.get("num_experts")) if info.get("name") else "an uploaded trace"
     size = (f"{info['params_total']:,} parameters" if isinstance(info.get("params_total"), int) else
             "size unknown")
     if info.get("trained_on"):  # a model moeviz trained and ships
@@ -170,6 +192,6 @@ def initial_layer(model, layer_index: int, top_k: int | None = None,
     return as_moe_layer(blocks[layer_index], top_k, capacity_factor)
 
 
-__all__ = ["DEFAULT_MODEL", "shipped_olmoe", "nearest_olmoe", "is_shipped_olmoe", "as_moe_layer",
+__all__ = ["DEFAULT_MODEL", "display_name", "family_words", "shipped_olmoe", "nearest_olmoe", "is_shipped_olmoe", "as_moe_layer",
            "training_record", "trained_on", "describe", "initial_layer", "layer_inputs",
            "variants_on_logits", "sentence_tokens"]

@@ -70,8 +70,8 @@ def test_default_is_olmoe_tiny_with_every_view():
 def test_the_picker_lists_shipped_models_first_then_the_listed_folders(listed):
     at = open_page()
     options = at.selectbox(key="model").options
-    shipped = [o for o in options if o.endswith("(shipped, trained here)")]
-    assert options[:len(shipped)] == shipped and "olmoe-tiny (shipped, trained here)" in shipped
+    shipped = [o for o in options if o.endswith("· shipped, trained here")]
+    assert options[:len(shipped)] == shipped and "olmoe-tiny (8 experts) · shipped, trained here" in shipped
     assert options[len(shipped)] == "moeviz-lm (moeviz's older LM, kept for old links)"
     assert options[len(shipped) + 1:] == ["broken-mixtral", "tiny-mixtral"]
 

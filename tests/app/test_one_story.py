@@ -13,7 +13,7 @@ def test_walkthrough_opens_on_olmoe_tiny_and_says_what_it_uses():
     at = pages.open_page("app.py")
     assert not at.exception
     text = _captions(at)
-    assert "olmoe-tiny: a tiny model with OLMoE's architecture" in text
+    assert "olmoe-tiny (8 experts): a tiny model with OLMoE's architecture" in text
     assert "**Used here:** N = 8 · k = 2" in text
     assert "␣ marks a space" in text.replace("\\", "")
     assert at.query_params["model"] in ("olmoe-tiny", ["olmoe-tiny"])
@@ -33,14 +33,14 @@ def test_old_links_keep_moeviz_lm_with_a_notice():
         assert any("moeviz-lm" in w.value for w in at.warning)
         assert "moeviz-lm: moeviz's own older language model" in _captions(at)
         at.button(key="walk_use_default").click().run()
-        assert "olmoe-tiny: a tiny model" in _captions(at)
+        assert "olmoe-tiny (8 experts): a tiny model" in _captions(at)
 
 
 def test_variants_route_the_walkthroughs_tokens_with_the_same_model():
     walk = pages.open_page("app.py", {"text": SENTENCE})
     variants = pages.open_page("pages/5_variants.py", {"text": SENTENCE})
     assert not variants.exception
-    assert "olmoe-tiny: a tiny model with OLMoE" in _captions(variants).replace("\\", "")
+    assert "olmoe-tiny (8 experts): a tiny model with OLMoE" in _captions(variants).replace("\\", "")
     # the same token count on both pages, from the same tokenizer (the subword note states it)
     count = [c.value for c in walk.caption if "subword pieces" in c.value][0].split(" ")[0]
     assert any(c.value.startswith(count + " tokens") for c in variants.caption)

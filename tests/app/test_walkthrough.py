@@ -176,7 +176,7 @@ def test_every_step_runs_for_every_router(router):
 def test_the_default_layer_is_the_trained_model_and_trained_0_keeps_the_random_one():
     at = run_app()
     assert at.toggle(key="trained").value
-    assert any("olmoe-tiny: a tiny model with OLMoE's architecture" in c.value for c in at.caption)
+    assert any("olmoe-tiny (8 experts): a tiny model with OLMoE's architecture" in c.value for c in at.caption)
     assert at.query_params["trained"] == "1"
     at = run_app(trained="0")  # a link made before the default changed still shows the random layer
     assert not at.toggle(key="trained").value

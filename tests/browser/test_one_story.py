@@ -15,7 +15,7 @@ def test_story_pages_at_three_widths(page, streamlit_server, width):
     for path, name in (("/", "walkthrough"), ("/heatmap", "heatmap"), ("/variants", "variants")):
         open_app(page, streamlit_server, path)
         assert_no_exception(page)
-        page.get_by_text("olmoe-tiny: a tiny model with OLMoE").first.wait_for(state="attached")
+        page.get_by_text("olmoe-tiny (8 experts): a tiny model with OLMoE").first.wait_for(state="attached")
         screenshot(page, f"story-{name}-{width}", full_page=False)
     assert_no_console_errors(page)
 

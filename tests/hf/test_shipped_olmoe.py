@@ -39,7 +39,7 @@ def test_learners_k_and_capacity_act_on_the_layer(tiny_models):
 def test_describe_names_the_architecture_and_the_real_parameter_count(olmoe):
     line = olmoe.describe()
     count = sum(p.numel() for p in olmoe.model.parameters())
-    assert line.startswith("olmoe-tiny: a tiny model with OLMoE's architecture")
+    assert line.startswith("olmoe-tiny (8 experts): a tiny model with OLMoE's architecture")
     assert "trained here on" in line and f"{count:,} parameters" in line
     assert "Hugging Face checkpoint" not in line
 
