@@ -1,13 +1,14 @@
-"""Every data table of the app is drawn by `table()`: one way to draw one, with a hint on a phone when it is wider
-than the screen.
+"""Every data table of the app is drawn by `table()`: one way to draw one, with a hint whenever it is wider than
+its box.
 
-Streamlit's st.dataframe draws on a canvas (glide-data-grid) that scrolls sideways inside its own box, and on a
-touch screen it shows no scrollbar: on a phone a learner cannot tell that columns lie to the right. `table()` works
-out here how wide the grid will draw the table (`table_width_px`: the grid's own sizing rule on the headers and
-cells, in the grid's font) and, when that is more than a phone's screen holds, puts a caption "Swipe the table
-sideways …" above it. The caption sits in a keyed container whose key carries the screen width the table needs;
-the app's stylesheet (`hint_css`, added by moeviz.app.style) shows it only on screens narrower than that, and never
-above NARROW_PX, so at 1024 px and on a desktop nothing changes. The caption is our text; cells are never HTML.
+Streamlit's st.dataframe draws on a canvas (glide-data-grid) that scrolls sideways inside its own box, with a thin
+scrollbar on a desktop and none on a touch screen: a learner cannot tell that columns lie to the right. `table()`
+works out here how wide the grid will draw the table (`table_width_px`: the grid's own sizing rule on the headers
+and cells, in the grid's font) and puts a caption "Swipe the table sideways …" above it, in a keyed container whose
+key carries the box width the table needs. The server cannot know the box (the sidebar, st.columns, an expander and
+the screen all change it), so the browser decides: the app's stylesheet (`hint_css`, added by moeviz.app.style) makes
+each table's wrapper a CSS size container and shows the caption only while that wrapper is narrower than the width
+in the key, at any screen width. The caption is our text; cells are never HTML.
 """
 from __future__ import annotations
 
