@@ -126,6 +126,20 @@ ENTRIES = (
           "model at once (many tokens in a batch); decode then makes one new token per step. Routing that depends "
           "on the batch (capacity, expert choice) can treat a token differently in the two.",
           "pages/3_parallel.py", "prefill"),
+    # the parts of a Transformer block around the MoE layer (the walkthrough's step 1 draws them); checked against
+    # transformers 5.24's modeling_olmoe.py and modeling_mixtral.py
+    Entry("Attention", "The part of a Transformer block where tokens look at each other: each token's vector "
+          "is updated with a weighted mix of the other tokens' vectors (in a decoder, only the earlier ones). It is "
+          "the only place a token learns about its neighbours; the MoE layer then works on each token alone.",
+          "app.py"),
+    Entry("Feed-forward MLP", "The other half of a Transformer block: a small network applied to each token on "
+          "its own, d_model → d_hidden → d_model. In OLMoE and Mixtral (as of transformers 5.24) it is a SwiGLU "
+          "MLP: down(silu(gate(x)) ⊙ up(x)), three weight matrices. An MoE layer replaces it with N such MLPs, "
+          "the experts, and a router.", "app.py"),
+    Entry("RMSNorm", "Root-mean-square normalisation: a vector x becomes x / √(mean(x²) + ε), times a learned "
+          "gain per entry, so its size stays steady from layer to layer. Unlike LayerNorm it does not subtract "
+          "the mean and has no bias. OLMoE and Mixtral put one before attention and one before the MoE layer "
+          "(pre-norm, as of transformers 5.24).", "app.py"),
 )
 
 TERMS = {entry.term: entry for entry in ENTRIES}

@@ -251,7 +251,5 @@ def answer(view: TokenView) -> str:
         text += (f" Expert {names} was chosen too, but it was full (capacity), so that slot was dropped"
                  if len(lost) == 1 else f" Experts {names} were chosen too, but were full (capacity), so those "
                  "slots were dropped") + " and its weight is lost."
-    total = float(view.running_weights.sum())
-    if not lost and not math.isclose(total, 1.0, abs_tol=5e-3):
-        text += f" The weights sum to {total:.2f}, not 1: this router does not renormalise them."
+    # why the weights need not sum to 1 waits for step 3, where softmax and the combine weights are explained
     return text

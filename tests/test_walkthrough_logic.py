@@ -194,3 +194,16 @@ def test_the_answer_says_no_expert_picked_a_token_under_expert_choice():
     assert unpicked, "capacity 0.25 leaves some token unpicked"
     text = answer(token_view(run.trace, unpicked[0], run.labels))
     assert "no expert picked it" in text and "dropped" not in text
+
+
+def test_the_answer_leaves_renormalisation_to_step_3():
+    """Before: the answer box (shown from step 1 on) said "this router does not renormalise them" before softmax
+    and the weights were explained; step 3, which explains them, says it with this token's own sum."""
+    from moeviz.app.steps import _renormalised_note
+    from moeviz.walkthrough import kept_weights_sum
+    _, run = make_run("switch", top_k=1)
+    view = token_view(run.trace, 0, run.labels)
+    total = kept_weights_sum(run.trace, 0)
+    assert total < 0.99 and not view.lost.tolist()  # Switch keeps the raw probability: a sum below 1
+    assert "renormalis" not in answer(view)
+    assert f"not renormalised: here they sum to {total:.2f}" in _renormalised_note(total)

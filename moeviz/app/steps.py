@@ -40,8 +40,10 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         "␣ marks a piece that starts with a space) reaches the MoE layer as one vector of "
         f"**{D} numbers**, its {glossary_link('Hidden state')}: what the model has worked out about the token so "
         "far. "
-        "The layer stands where a Transformer block would have its feed-forward MLP, and its router scores "
-        "every token on its own: the next word may be sent to completely different experts. "
+        "The layer stands where a Transformer block would have its "
+        f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}, after {glossary_link('Attention')} (where tokens look at each "
+        f"other) and an {glossary_link('RMSNorm', 'RMSNorm')} (which rescales the vector), as the diagram shows. Its router "
+        "scores every token on its own: the next word may be sent to completely different experts. "
         + batch_note(run.trace))
     # side by side in presenter mode: both figures on a 768-px projector screen with the step's heading
     vector_box, block_box = st.columns(2) if presenting() else (st.container(), st.container())

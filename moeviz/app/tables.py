@@ -1,13 +1,14 @@
-"""Every data table of the app is drawn by `table()`: one way to draw one, with a hint on a phone when it is wider
-than the screen.
+"""Every data table of the app is drawn by `table()`: one way to draw one, with a hint whenever it is wider than
+its box.
 
-Streamlit's st.dataframe draws on a canvas (glide-data-grid) that scrolls sideways inside its own box, and on a
-touch screen it shows no scrollbar: on a phone a learner cannot tell that columns lie to the right. `table()` works
-out here how wide the grid will draw the table (`table_width_px`: the grid's own sizing rule on the headers and
-cells, in the grid's font) and, when that is more than a phone's screen holds, puts a caption "Swipe the table
-sideways …" above it. The caption sits in a keyed container whose key carries the screen width the table needs;
-the app's stylesheet (`hint_css`, added by moeviz.app.style) shows it only on screens narrower than that, and never
-above NARROW_PX, so at 1024 px and on a desktop nothing changes. The caption is our text; cells are never HTML.
+Streamlit's st.dataframe draws on a canvas (glide-data-grid) that scrolls sideways inside its own box, with a thin
+scrollbar on a desktop and none on a touch screen: a learner cannot tell that columns lie to the right. `table()`
+works out here how wide the grid will draw the table (`table_width_px`: the grid's own sizing rule on the headers
+and cells, in the grid's font) and puts a caption "Swipe the table sideways …" above it, in a keyed container whose
+key carries the box width the table needs. The server cannot know the box (the sidebar, st.columns, an expander and
+the screen all change it), so the browser decides: the app's stylesheet (`hint_css`, added by moeviz.app.style) makes
+each table's wrapper a CSS size container and shows the caption only while that wrapper is narrower than the width
+in the key, at any screen width. The caption is our text; cells are never HTML.
 """
 from __future__ import annotations
 
@@ -31,12 +32,15 @@ CONFIG_WIDTHS = {"small": 75, "medium": 200, "large": 400}  # column_config's na
 BUBBLE_PADDING_PX, BUBBLE_MARGIN_PX = 8, 2  # each item of a list cell is a bubble
 SAMPLE_ROWS = 10  # the grid measures the first 10 rows, or the first 9 and the last of a longer table
 
-# Around the grid on a narrow screen: its 1-px border, the main area's 1rem padding on each side, and an expander's
-# own padding and border when the table sits in one (measured in Chromium at 390 px).
-GRID_BORDER_PX, PAGE_PADDING_PX, EXPANDER_INSET_PX = 2, 32, 34
-NARROW_PX = 640  # Streamlit's phone layout (stacked columns) ends here: no hint on a wider screen
-SMALLEST_PHONE_PX = 320  # a table that fits this screen gets no hint
-HINT_STEP_PX = 10  # the needed screen width is rounded up to this step (one CSS rule per step)
+# The hint's rule compares the table with its own box, whatever holds it (the main column beside or without the
+# sidebar, a column of st.columns, an expander): the table's wrapper is a CSS size container, and a container query
+# shows the hint when the wrapper is narrower than the table plus the grid's 1-px border on each side. One rule per
+# HINT_STEP_PX: the width the table needs is rounded up, so the hint may show in a box up to HINT_STEP_PX - 1 px wider
+# than needed, never missing in one too narrow.
+GRID_BORDER_PX = 2
+NARROWEST_BOX_PX = 120  # two of the grid's narrowest columns fit every box the app draws: no hint
+WIDEST_STEP_PX = 3840  # a wider table counts as this wide (a box this wide needs a screen of over 4000 px)
+HINT_STEP_PX = 10  # the needed box width is rounded up to this step (one CSS rule per step)
 
 # Source Sans advance widths in thousandths of an em, for ASCII 32 (space) to 126 (~) and the other characters our
 # tables print, measured in Chromium with canvas measureText. Any other character counts OTHER_EM (a full em when
@@ -124,41 +128,45 @@ def table_width_px(data, column_config: dict | None = None, column_order=None, h
     return width
 
 
-def needed_screen_px(width_px: int, boxed: bool = False) -> float:
-    """The narrowest screen (px) on which a table `width_px` wide fits its box, on the main area or, `boxed`, in an
-    expander; presenter mode's larger font scales all of it."""
-    return (width_px + GRID_BORDER_PX + PAGE_PADDING_PX + (EXPANDER_INSET_PX if boxed else 0)) * text_scale()
+def needed_box_px(width_px: int) -> float:
+    """The narrowest box (px) that holds a table `width_px` wide without scrolling; presenter mode's larger font
+    scales the table."""
+    return width_px * text_scale() + GRID_BORDER_PX
 
 
-def hint_step(screen_px: float) -> int | None:
-    """The screen width below which the hint shows (`screen_px` rounded up to HINT_STEP_PX, at most NARROW_PX), or
-    None when the table fits even the smallest phone."""
-    if screen_px <= SMALLEST_PHONE_PX:
+def hint_step(box_px: float) -> int | None:
+    """The box width below which the hint shows (`box_px` rounded up to HINT_STEP_PX, at most WIDEST_STEP_PX), or
+    None when the table fits every box."""
+    if box_px <= NARROWEST_BOX_PX:
         return None
-    return min(NARROW_PX, math.ceil(screen_px / HINT_STEP_PX) * HINT_STEP_PX)
+    return min(WIDEST_STEP_PX, math.ceil(box_px / HINT_STEP_PX) * HINT_STEP_PX)
 
 
 def _hint_selector(prefix: str) -> str:
     # The keyed container and the layout wrapper Streamlit puts around it: a hidden container in a shown wrapper
-    # would still take the column's gap (1rem) above the table.
-    return f'[class*="st-key-{prefix}"], [data-testid="stLayoutWrapper"]:has(> [class*="st-key-{prefix}"])'
+    # would still take the column's gap (1rem) above the table. (:is keeps the wrapper's specificity, so that a
+    # rule showing the hint outranks the one hiding it.)
+    return (f':is([class*="st-key-{prefix}"],'
+            f'[data-testid="stLayoutWrapper"]:has(>[class*="st-key-{prefix}"]))')
 
 
 def hint_css() -> str:
-    """Every swipe hint hidden, then each shown on screens narrower than the width in its key."""
-    steps = range(SMALLEST_PHONE_PX + HINT_STEP_PX, NARROW_PX + 1, HINT_STEP_PX)
+    """Every swipe hint hidden; each table's wrapper a size container; each hint shown while its wrapper is
+    narrower than the width in its key."""
+    steps = range(NARROWEST_BOX_PX + HINT_STEP_PX, WIDEST_STEP_PX + 1, HINT_STEP_PX)
     return " ".join([f"{_hint_selector('swipe_')} {{ display: none !important; }}",
-                     '[class*="st-key-table_"] { gap: 0.25rem; }',  # the hint sits close to its table
-                     *(f"@media (max-width: {step - 0.02:g}px) {{ {_hint_selector(f'swipe_{step}_')} "
-                       "{ display: flex !important; } }" for step in steps)])
+                     # the hint sits close to its table; the wrapper is the box the container queries measure
+                     '[class*="st-key-table_"] { gap: 0.25rem; container-type: inline-size; }',
+                     *(f"@container (max-width:{step - 0.02:g}px){{{_hint_selector(f'swipe_{step}_')}"
+                       "{display:flex!important}}" for step in steps)])
 
 
 def table(data, key: str, where=None, boxed: bool = False, **kwargs) -> None:
     """st.dataframe(data, **kwargs) in `where` (default: the current container), in a container keyed
-    `table_<key>`; above it, when it is wider than a phone's screen, the swipe hint (shown only on screens too
-    narrow for the table). `boxed`: the table sits in an expander, whose padding leaves it less room."""
+    `table_<key>`; above it, unless it fits every box, the swipe hint, shown only while its box is too narrow for
+    it (on any screen). `boxed` is no longer needed (the hint measures the box itself) and is ignored."""
     width = table_width_px(data, kwargs.get("column_config"), kwargs.get("column_order"), kwargs.get("hide_index"))
-    step = hint_step(needed_screen_px(width, boxed))
+    step = hint_step(needed_box_px(width))
     with (where or st).container(key=f"table_{key}"):
         if step is not None:
             with st.container(key=f"swipe_{step}_{key}"):
@@ -166,4 +174,4 @@ def table(data, key: str, where=None, boxed: bool = False, **kwargs) -> None:
         st.dataframe(data, **kwargs)
 
 
-__all__ = ["table", "table_width_px", "needed_screen_px", "hint_step", "hint_css", "HINT"]
+__all__ = ["table", "table_width_px", "needed_box_px", "hint_step", "hint_css", "HINT"]

@@ -16,7 +16,9 @@ REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped slo
             # the words a learner met before any explanation (issue 18)
             "Hidden state", "Token and subword", "Logit", "Softmax", "Combine weight", "Residual path", "FLOPs",
             "d_model and d_hidden", "Expert choice", "Noisy top-k", "Router entropy", "Mutual information",
-            "bf16 and fp32", "Prefill and decode")
+            "bf16 and fp32", "Prefill and decode",
+            # the parts of step 1's block diagram (issue 18)
+            "Attention", "Feed-forward MLP", "RMSNorm")
 # Where each entry's "see it" link must land: a phrase of the section that shows the term on that page.
 
 
@@ -126,3 +128,13 @@ def test_mutual_information_reaches_ln_n_only_with_a_uniform_top1_choice():
     assert math.isclose(mutual_information(uniform), math.log(N), rel_tol=1e-9)
     assert mutual_information(skewed) < math.log(N) - 0.1
     assert "only if the top-1 choice is uniform" in TERMS["Mutual information"].text
+
+
+def test_step_1_links_the_parts_of_its_block_diagram():
+    """Before: step 1 named the feed-forward MLP and drew attention and RMSNorm with no word on either."""
+    from tests.app.pages import open_page
+    at = open_page("app.py", {"step": "1"})
+    assert not at.exception
+    text = "\n".join(m.value for m in at.markdown)
+    for term in ("Feed-forward MLP", "Attention", "RMSNorm"):
+        assert f"](glossary#{anchor(term)})" in text, term

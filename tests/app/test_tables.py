@@ -10,8 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from moeviz.app import tables
-from moeviz.app.tables import (CELL_PADDING_PX, HINT, HINT_STEP_PX, MAX_AUTO_COLUMN_PX, MIN_COLUMN_PX, NARROW_PX,
-                               SMALLEST_PHONE_PX, column_px, hint_css, hint_step, table_width_px, text_px)
+from moeviz.app.tables import (CELL_PADDING_PX, GRID_BORDER_PX, HINT, HINT_STEP_PX, MAX_AUTO_COLUMN_PX, MIN_COLUMN_PX,
+                               NARROWEST_BOX_PX, WIDEST_STEP_PX, column_px, hint_css, hint_step, needed_box_px,
+                               table_width_px, text_px)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,14 +68,20 @@ def test_a_table_is_as_wide_as_its_shown_columns():
     assert table_width_px(pd.DataFrame(rows)) == both + 2 * MIN_COLUMN_PX  # a DataFrame's it shows
 
 
-def test_the_hint_shows_below_the_screen_width_a_table_needs_and_never_above_a_phones():
-    assert hint_step(SMALLEST_PHONE_PX) is None  # fits every phone: no hint
-    assert hint_step(391) == 400 and hint_step(400) == 400 and hint_step(5000) == NARROW_PX
+def test_the_hint_shows_while_the_tables_box_is_narrower_than_the_table_on_any_screen():
+    """Before: the hint's rules were media queries capped at 640 px, so at 1024 px a table cut by its box (the
+    main column beside the sidebar, or a column of st.columns) had no sign. Now the table's wrapper is a size
+    container and each rule compares that box with the width the table needs, at any screen width."""
+    assert needed_box_px(600) == 600 + GRID_BORDER_PX
+    assert hint_step(NARROWEST_BOX_PX) is None  # fits every box: no hint
+    assert hint_step(391) == 400 and hint_step(400) == 400 and hint_step(1234) == 1240
+    assert hint_step(10 ** 5) == WIDEST_STEP_PX
     css = hint_css()
-    widths = [float(w) for w in re.findall(r"max-width: ([\d.]+)px", css)]
-    assert widths and max(widths) < NARROW_PX <= 1024
-    for step in range(SMALLEST_PHONE_PX + HINT_STEP_PX, NARROW_PX + 1, HINT_STEP_PX):
-        assert re.search(rf"max-width: {step - 1}\.98px\) {{ [^}}]*swipe_{step}_", css), step
+    assert "@media" not in css and re.search(r'\[class\*="st-key-table_"\] \{[^}]*container-type: inline-size', css)
+    widths = [float(w) for w in re.findall(r"@container \(max-width:([\d.]+)px\)", css)]
+    assert max(widths) > 1460  # the main column at 1920 px
+    for step in range(NARROWEST_BOX_PX + HINT_STEP_PX, WIDEST_STEP_PX + 1, HINT_STEP_PX):
+        assert re.search(rf"max-width:{step - 1}\.98px\)\{{[^}}]*swipe_{step}_", css), step
 
 
 def _two_tables():
