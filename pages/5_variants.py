@@ -84,7 +84,7 @@ with app.fold("What each rule did to this sentence (table)"):
     # Short headers (the long meaning in each header's tooltip): with the long ones the last columns ran past the
     # right edge even at 1920 px. The variant stays pinned while a narrow screen scrolls the rest.
     _number = st.column_config.NumberColumn
-    table(variant_summary(runs), key="variant_summary", boxed=app.presenting(), hide_index=True, column_config={
+    table(variant_summary(runs), key="variant_summary", hide_index=True, column_config={
         "variant": st.column_config.TextColumn("variant", pinned=True),
         "experts/token (min–max)": st.column_config.TextColumn("experts/token",
                                                                help="Fewest–most experts that ran for any one token"),

@@ -74,7 +74,7 @@ def numbers_table(fig, title: str, where=None, key: str | None = None) -> None:
             if numbers.frame.size <= TABLE_CELLS and numbers.frame.shape[1] <= TABLE_COLUMNS:
                 st.table(numbers.frame)
             else:
-                table(numbers.frame, key=f"{key or title}_{i}", boxed=True)
+                table(numbers.frame, key=f"{key or title}_{i}")
 
 
 def figures_download_button(figures: dict, page_title: str) -> None:

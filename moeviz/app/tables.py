@@ -161,10 +161,10 @@ def hint_css() -> str:
                        "{display:flex!important}}" for step in steps)])
 
 
-def table(data, key: str, where=None, boxed: bool = False, **kwargs) -> None:
+def table(data, key: str, where=None, **kwargs) -> None:
     """st.dataframe(data, **kwargs) in `where` (default: the current container), in a container keyed
     `table_<key>`; above it, unless it fits every box, the swipe hint, shown only while its box is too narrow for
-    it (on any screen). `boxed` is no longer needed (the hint measures the box itself) and is ignored."""
+    it (on any screen)."""
     width = table_width_px(data, kwargs.get("column_config"), kwargs.get("column_order"), kwargs.get("hide_index"))
     step = hint_step(needed_box_px(width))
     with (where or st).container(key=f"table_{key}"):
