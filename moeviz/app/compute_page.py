@@ -34,7 +34,8 @@ WORK_PER_S, MAX_TIMING_S = 2600, 15
 SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
 DEVICES = available_devices()
 GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
-GRANULARITY_REPEATS = 5  # the four designs timed: 0.2-0.5 s together on the 2-core server, so shown at once
+GRANULARITY_REPEATS = 9  # the four designs take turns 9 times (18 forwards each with the untimed ones): about
+# 0.5-1 s together on the 2-core server, so shown at once
 # Session state (never a model or a tensor): the sweep's record, and for sections 2 and 3 the take a "measure
 # again" press asked for, per layer (a fresh key of the shared cache, so the press measures anew instead of
 # reading what the page showed at once).
@@ -50,7 +51,8 @@ class Scaling:
 
 
 def page_layer(controls) -> MoEConfig:
-    """The layer this page counts and times: the sidebar's N, k, router and seed at d_model 256, d_hidden 512."""
+    """The layer this page counts and times: the sidebar's N, k, router and capacity factor at d_model 256,
+    d_hidden 512 (the seed only draws random weights, which neither the counts nor the times depend on)."""
     return controls.moe_config(d_model=D_MODEL, d_hidden=D_HIDDEN)
 
 
@@ -68,7 +70,7 @@ def counts(cfg: MoEConfig) -> None:
     """Section 1: parameters and FLOPs of the page's layer, counted."""
     st.header("1 · Parameters and FLOPs, counted")
     app.layer_line(cfg, trained=False, note="Counts do not depend on the weights. d_model and d_hidden are this "
-                                            "page's own (the sidebar sets N, k, the router and the seed)")
+                                            "page's own")
     s = cost_summary(cfg)
     a, b, c = st.columns(3)
     a.metric("Total parameters", f"{s['total_params']:,}")
@@ -223,6 +225,20 @@ DESIGN_COLUMNS = {
 }
 
 
+def fine_vs_coarse_sentence(coarse_ms: float | None, fine_ms: float | None) -> str:
+    """What the measured times say about equal FLOPs in narrower experts: only what they show."""
+    if coarse_ms is None or fine_ms is None:
+        return ""
+    if fine_ms > coarse_ms:
+        return (f"Equal FLOPs need not mean equal time: here the fine layer took {fine_ms / coarse_ms:.1f}× the "
+                "coarse one's time, since four times as many, narrower experts mean more, smaller matrix products "
+                "and more routing work.")
+    return (f"This time the fine layer was not slower than the coarse one ({fine_ms:.2f} vs {coarse_ms:.2f} ms), "
+            "though four times as many, narrower experts mean more, smaller matrix products and more routing "
+            "work: other users share these cores and a burst of their work can land on any layer's turn; time "
+            "them again to see.")
+
+
 def granularity(cfg: MoEConfig) -> None:
     """Section 3: DeepSeekMoE's fine-grained and shared experts, four real layers built from the page's."""
     st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
@@ -254,9 +270,9 @@ def granularity(cfg: MoEConfig) -> None:
         "output, averaged over tokens: with random weights the shared expert's unweighted output dominates the "
         "weighted mix of the routed ones (Qwen2-MoE scales its shared expert by a learned sigmoid gate instead).")
     st.caption(f"*time*: one forward of each layer on {GRANULARITY_TOKENS} tokens, the median of "
-               f"{GRANULARITY_REPEATS}, measured on this server's CPU; the cores are shared, so it moves between runs. "
-               "Equal FLOPs need not mean equal time: four times as many, narrower experts mean more, smaller matrix "
-               "products and more routing work.")
+               f"{GRANULARITY_REPEATS}, the four layers timed in turns after one untimed run each, on this server's "
+               f"CPU; the cores are shared, so it moves between runs. "
+               f"{fine_vs_coarse_sentence(coarse['median_ms'], fine['median_ms'])}")
     if st.button("Time the four designs again", key="measure_granularity"):
         st.session_state.setdefault(GRANULARITY, {})[cfg] = new_take()
         st.rerun()

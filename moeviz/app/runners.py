@@ -21,7 +21,7 @@ import streamlit as st
 import torch
 
 from moeviz.app.controls import Controls
-from moeviz.bench.granularity import measure_design
+from moeviz.bench.granularity import measure_design, time_designs
 from moeviz.bench.layer import run_case
 from moeviz.config import MoEConfig
 from moeviz.hf.folders import ModelCache
@@ -302,9 +302,12 @@ def _device_limit_run(cfg: MoEConfig, devices: int, max_devices: int, tokens: in
 @st.cache_resource(max_entries=MAX_ENTRIES["granularity"], show_spinner="Building and timing the four layers…")
 def granularity_run(cfg: MoEConfig, tokens: int, repeats: int = 0, take: str = "") -> list[dict]:
     """/compute: coarse, + shared, fine-grained, fine + shared, each counted and checked on its real layer, and
-    timed (median of `repeats` forwards) when repeats > 0; a new `take` measures again."""
-    return [{"label": d["label"], "cfg": d["cfg"], **measure_design(d["cfg"], tokens, repeats)}
-            for d in granularity_designs(cfg)]
+    timed (median of `repeats` forwards, the four interleaved: time_designs) when repeats > 0; a new `take`
+    measures again."""
+    designs = granularity_designs(cfg)
+    times = time_designs({d["label"]: d["cfg"] for d in designs}, tokens, repeats) if repeats else {}
+    return [{"label": d["label"], "cfg": d["cfg"], **measure_design(d["cfg"], tokens),
+             "median_ms": times.get(d["label"])} for d in designs]
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["compute_timing"], show_spinner=False)

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import torch
 
-from moeviz.bench.timing import time_call
+from moeviz.bench.timing import time_interleaved
 from moeviz.config import MoEConfig
 from moeviz.costs import design_costs
 from moeviz.layer import MoELayer
 
 
-def measure_design(cfg: MoEConfig, num_tokens: int, repeats: int = 0) -> dict:
+def _layer_and_tokens(cfg: MoEConfig, num_tokens: int) -> tuple[MoELayer, torch.Tensor]:
+    layer = MoELayer(cfg.replace(device="cpu")).eval()
+    return layer, torch.randn(num_tokens, cfg.d_model, generator=torch.Generator().manual_seed(cfg.seed + 1))
+
+
+def measure_design(cfg: MoEConfig, num_tokens: int) -> dict:
     """One design on `num_tokens` seeded tokens: counted costs and what the layer really holds and runs.
 
     expert_macs_per_token: multiply-adds of the experts' matrices per token, from the rows each expert computed
     and its own weight shapes; expert_flops_per_token the same in FLOPs (2 per multiply-add, as moeviz.costs
-    counts), so a page can show one unit throughout. repeats > 0 also times the forward (median ms)."""
-    layer = MoELayer(cfg.replace(device="cpu")).eval()
-    x = torch.randn(num_tokens, cfg.d_model, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    counts), so a page can show one unit throughout. Timing is time_designs' (all designs interleaved)."""
+    layer, x = _layer_and_tokens(cfg, num_tokens)
     with torch.inference_mode():
         y, trace = layer(x)
         rows = int(trace.tokens_per_expert.sum())
@@ -31,11 +35,26 @@ def measure_design(cfg: MoEConfig, num_tokens: int, repeats: int = 0) -> dict:
         if trace.shared_output is not None:
             macs += num_tokens * (layer.shared_expert.w_in[0].numel() + layer.shared_expert.w_out[0].numel())
             shared_share = float((trace.shared_output.norm(dim=1) / y.norm(dim=1)).mean())
-        timing = time_call(lambda: layer(x), layer.device, repeats) if repeats else None
     return {**design_costs(cfg), "layer_params": sum(p.numel() for p in layer.parameters()),
             "expert_rows": rows, "expert_macs_per_token": macs / num_tokens,
-            "expert_flops_per_token": 2 * macs / num_tokens, "shared_share": shared_share,
-            "median_ms": timing["median_ms"] if timing else None}
+            "expert_flops_per_token": 2 * macs / num_tokens, "shared_share": shared_share}
 
 
-__all__ = ["measure_design"]
+def time_designs(cfgs: dict[str, MoEConfig], num_tokens: int, repeats: int) -> dict[str, float]:
+    """Median forward ms of each design on `num_tokens` seeded tokens, timed in interleaved rounds.
+
+    Timed one after another, the first design also paid for the process's first matrix products (thread pool,
+    allocator) and caught whatever load the shared cores had then: on a fresh server /compute showed the
+    coarse layer slowest, and a re-time reversed the order. So every design runs once untimed before any is
+    timed, and then the designs take turns call by call (time_interleaved, one timed call per round), so a burst
+    of load from other users falls on all four alike."""
+    built = {label: _layer_and_tokens(cfg, num_tokens) for label, cfg in cfgs.items()}
+    fns = {label: (lambda layer=layer, x=x: layer(x)) for label, (layer, x) in built.items()}
+    with torch.inference_mode():
+        for fn in fns.values():  # warm-up of the process and of every design, before any timed call
+            fn()
+        times = time_interleaved(fns, torch.device("cpu"), repeats, rounds=repeats)
+    return {label: t["median_ms"] for label, t in times.items()}
+
+
+__all__ = ["measure_design", "time_designs"]

@@ -19,7 +19,7 @@ from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
 from moeviz.parallel import measure_expert_parallel, shutdown_pool, skewed_tokens
 from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_TOKENS,
-                                  imbalance_demo, slower_rounds)
+                                  imbalance_demo, slower_rounds, slowdown_shown)
 from moeviz.parallel.run import print_table
 
 
@@ -43,7 +43,7 @@ def page_default(runs: int, num_experts: int = 8, top_k: int = 2) -> dict:
         for i in range(runs):
             demo = imbalance_demo(cfg, EP_TOKENS, DEFAULT_SKEW, DEFAULT_WORKERS, EP_REPEATS)
             row = {label: round(r["step_ms"], 1) for label, r in demo.items()}
-            row |= {"slower_rounds": slower_rounds(demo), "rounds": EP_REPEATS,
+            row |= {"slower_rounds": slower_rounds(demo), "rounds": EP_REPEATS, "shown": slowdown_shown(demo),
                     "dropped_with_capacity": demo["skewed_capacity"]["dropped_fraction"]}
             rows.append(row)
             print(f"run {i + 1}: balanced {row['balanced']:.0f} ms, skewed {row['skewed']:.0f} ms "
@@ -52,10 +52,12 @@ def page_default(runs: int, num_experts: int = 8, top_k: int = 2) -> dict:
     finally:
         shutdown_pool()
     slower = sum(r["skewed"] > r["balanced"] for r in rows)
+    shown = sum(r["shown"] for r in rows)  # what the page then claims (demo.slowdown_shown)
     ratios = sorted(r["skewed"] / r["balanced"] for r in rows)
-    print(f"skewed median slower in {slower} of {runs} runs; ratio min {ratios[0]:.2f}, median "
+    print(f"skewed median slower in {slower} of {runs} runs; the page shows the slowdown (a majority of rounds) "
+          f"in {shown} of {runs}; ratio min {ratios[0]:.2f}, median "
           f"{ratios[len(ratios) // 2]:.2f}, max {ratios[-1]:.2f}")
-    return {"runs": rows, "skewed_slower_runs": slower, "ratio_min": ratios[0], "workers": DEFAULT_WORKERS,
+    return {"runs": rows, "skewed_slower_runs": slower, "slowdown_shown_runs": shown, "ratio_min": ratios[0], "workers": DEFAULT_WORKERS,
             "skew": DEFAULT_SKEW, "tokens": EP_TOKENS, "d_model": EP_D_MODEL, "d_hidden": EP_D_HIDDEN}
 
 

@@ -15,7 +15,7 @@ from moeviz.parallel.workload import skewed_tokens
 # The page's default run, sized so that the skewed step is reliably the slower one on the shared 2-core server
 # (docs/systems.md records 10 runs: python -m moeviz.bench parallel --page-default 10). Four workers, not two:
 # with two, one busy core elsewhere made the balanced workers share the other and the two steps tie.
-EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN, EP_REPEATS = 2048, 256, 2048, 5
+EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN, EP_REPEATS = 2048, 256, 2048, 7
 DEFAULT_WORKERS, DEFAULT_SKEW = 4, 0.9
 DEFAULT_LIMIT = 1.0  # the capacity factor of the third run when the layer has none: room for the even share
 CASES = ("balanced", "skewed", "skewed_capacity")
@@ -76,3 +76,11 @@ def _checked(layer: MoELayer, x: torch.Tensor, world_size: int, run) -> dict:
 def slower_rounds(runs: dict, slow: str = "skewed", fast: str = "balanced") -> int:
     """In how many of the interleaved rounds the `slow` case's step took longer than the `fast` one's."""
     return sum(s > f for s, f in zip(runs[slow]["round_ms"], runs[fast]["round_ms"]))
+
+
+def slowdown_shown(runs: dict) -> bool:
+    """Whether the measured rounds show the lesson (the busiest worker sets the pace): the skewed step slower in
+    a majority of the interleaved rounds and in the medians. Anything less is a tie drowned in the noise of
+    shared cores, and the page must not read it as the lesson."""
+    rounds = len(runs["skewed"]["round_ms"])
+    return 2 * slower_rounds(runs) > rounds and runs["skewed"]["step_ms"] > runs["balanced"]["step_ms"]

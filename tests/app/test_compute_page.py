@@ -157,3 +157,26 @@ def test_every_count_is_in_flops_with_the_factor_of_two_said():
     s = cost_summary(cfg)
     assert bars["data"][0]["y"] == [s["active_flops_per_token"], s["dense_flops_per_token"],
                                     s["dense_equivalent_flops_per_token"]]
+
+
+def test_the_layer_line_names_the_acting_knobs_once_as_the_sidebar_does():
+    """Before: "(the sidebar sets N, k, the router and the seed). Sidebar knobs that act here: N, k, router and
+    capacity factor." while the sidebar marks the seed "Not used on this page"."""
+    at = open_page({"num_experts": "8", "top_k": "2"})
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    assert "seed" not in line and line.count("the sidebar") + line.count("Sidebar knobs") == 1
+    assert "Sidebar knobs that act here: N, k, router and capacity factor." in line
+
+
+@pytest.mark.parametrize("coarse_ms, fine_ms", [(5.61, 17.0), (14.31, 9.12), (8.0, 8.0)])
+def test_the_fine_vs_coarse_sentence_claims_only_what_the_times_show(coarse_ms, fine_ms):
+    """Before: the caption always said narrower experts cost more time, also when the first load showed the fine
+    layer faster (coarse 14.31 ms, fine 9.12 ms)."""
+    from moeviz.app.compute_page import fine_vs_coarse_sentence
+    sentence = fine_vs_coarse_sentence(coarse_ms, fine_ms)
+    if fine_ms > coarse_ms:
+        assert f"{fine_ms / coarse_ms:.1f}× the coarse one's time" in sentence
+    else:
+        assert "not slower" in sentence and f"{fine_ms:.2f} vs {coarse_ms:.2f} ms" in sentence
+        assert "took" not in sentence
+    assert fine_vs_coarse_sentence(None, fine_ms) == ""  # untimed: no claim

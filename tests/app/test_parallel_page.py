@@ -266,3 +266,23 @@ def test_every_section_names_its_layer_in_the_layer_line_words():
     assert all(line.startswith("Layer in this section:") for line in lines[1:])
     assert len(lines) >= 5  # sections 1, 2, 4, 5 and 6 (section 3 is a model of published shapes)
     assert sum("d_model 32" in line for line in lines) >= 4  # the page's main layer wherever the lesson allows
+
+
+@pytest.mark.parametrize("skewed, balanced", [
+    ([216, 230, 250, 240, 260], [170, 180, 160, 175, 250]),
+    ([185, 180, 190, 170, 230], [208, 200, 210, 190, 220]),  # the newcomer's run: slower in 1 of 5
+])
+def test_the_worker_run_claims_the_slowdown_only_when_its_rounds_show_it(skewed, balanced):
+    """Before: with the skewed step faster (185 vs 208 ms, slower in 1 of 5 rounds) the page still said it took
+    0.9× the balanced one and "everyone waited for it"."""
+    import statistics
+    from moeviz.app.parallel_page import slowdown_sentence
+    runs = {label: {"round_ms": r, "step_ms": statistics.median(r)}
+            for label, r in (("skewed", skewed), ("balanced", balanced))}
+    slower = sum(s > b for s, b in zip(skewed, balanced))
+    sentence = slowdown_sentence(runs, 0, 3.7, 4)
+    assert f"slower in {slower} of the 5 rounds" in sentence or f"slower in only {slower} of the 5" in sentence
+    if 2 * slower > len(skewed):
+        assert "everyone waited" in sentence and "too noisy" not in sentence
+    else:
+        assert "too noisy" in sentence and "everyone waited" not in sentence and "took" not in sentence

@@ -103,7 +103,8 @@ def test_parallel_page_runs_workers(page, streamlit_server):
     assert_no_exception(page)
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
     assert not cut_metric_labels(page)
-    whole_page_screenshot(page, 1024, "parallel-after-run")
+    for width in (1920, 1024, 390):  # the run's sentence and metrics at each width
+        whole_page_screenshot(page, width, f"parallel-after-run-{width}")
     assert_no_console_errors(page)
 
 
