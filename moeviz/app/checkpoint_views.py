@@ -24,6 +24,7 @@ from moeviz.app.presenter import fold, presenting
 from moeviz.app.tables import table
 from moeviz.app.url import set_url_value, url_value
 from moeviz.config import DROP_POLICIES
+from moeviz.routers import router_spec
 from moeviz.figures.checkpoint import co_selection_heatmap, journey_grid, layer_load_heatmap
 from moeviz.figures.routing import load_bars, router_heatmap
 from moeviz.glossary import MEASURES
@@ -218,7 +219,7 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
                                    for c in ("lost (not chosen)", "lost (dropped)", "gained"))
     limit = f" (C = {w.trace.capacity} slots per expert)" if w.trace.capacity else " (no capacity limit)"
     st.caption(what_if_counts(trace.num_tokens, not_chosen, gained, dropped, limit) +
-               (" " + EXPERT_CHOICE_NOTE if variant == "expert_choice" else "") +
+               (" " + EXPERT_CHOICE_NOTE if router_spec(w.variant.router).experts_choose else "") +
                " The table lists every token whose experts change: the experts it lost (not chosen, or dropped) "
                "and gained.")
     part = w.tokens(window.tokens.start, window.tokens.stop)
