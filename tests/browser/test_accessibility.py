@@ -155,7 +155,9 @@ def open_number_tables(page) -> list[str]:
         expander.locator("summary").click()
         table = expander.locator("table tbody tr, [data-testid='stDataFrame']")
         try:
-            table.first.wait_for(state="visible", timeout=10_000)
+            # 30 s: in CI's parallel browser phase the first of /variants' seven expanders once took over 10 s
+            # to draw its table (it was there in the failure screenshot); a missing table still fails
+            table.first.wait_for(state="visible", timeout=30_000)
         except Exception:  # noqa: BLE001 - reported below with the expander's label
             problems.append(f"{expander.locator('summary').inner_text()!r} shows no table")
     return problems
