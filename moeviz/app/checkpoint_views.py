@@ -16,8 +16,8 @@ from typing import Callable
 import streamlit as st
 
 from moeviz.app.charts import chart
-from moeviz.app.heatmap_text import (EXPERT_CHOICE_NOTE, WHAT_IF_COLUMNS, crowded_note, layer_summary_columns, variant_note,
-                                     variant_option, what_if_columns, what_if_counts)
+from moeviz.app.heatmap_text import (EXPERT_CHOICE_NOTE, WHAT_IF_COLUMNS, crowded_note, layer_summary_columns,
+                                     variant_note, variant_option, what_if_columns, what_if_counts)
 from moeviz.app.layer_line import model_line
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting

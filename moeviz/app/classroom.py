@@ -269,6 +269,7 @@ def _teacher_room() -> None:
     students at the start of the run, not after a long page (publish_at_end then adds the page's own values;
     students do not switch again for those, see _should_open)."""
     room = _room()
+    room["tally_drawn"] = None  # set again by _teacher_poll when this run draws a tally (finish_page reads it)
     try:
         view = publish_view()
         state = room_store().room(room["code"])
@@ -280,7 +281,6 @@ def _teacher_room() -> None:
                    icon=":material/groups:")
         return
     asked = _asked(view)
-    room["tally_drawn"] = None
     if asked is None:
         st.container(key="room_teacher").caption(f"Class room **{shown_code(room['code'])}** follows your view.")
     else:
@@ -313,7 +313,8 @@ def _tally_timer() -> None:
     Draws nothing."""
     room = _room()
     ctx = get_script_run_ctx()
-    if not room or room["role"] != "teacher" or not room.get("tally_drawn") or not (ctx and ctx.fragment_ids_this_run):
+    if (not room or room["role"] != "teacher" or not room.get("tally_drawn")
+            or not (ctx and ctx.fragment_ids_this_run)):
         return
     question_id = room["tally_drawn"][0]
     try:
@@ -332,9 +333,9 @@ def finish_page() -> None:
     publish_at_end()
     room = _room()
     if room and room["role"] == "student" and room["following"]:
-        page_timer(_follow_timer, FOLLOW_EVERY_S, current_page_url())
+        page_timer(_follow_timer, FOLLOW_EVERY_S)
     elif room and room["role"] == "teacher" and room.get("tally_drawn"):
-        page_timer(_tally_timer, POLL_EVERY_S, current_page_url())
+        page_timer(_tally_timer, POLL_EVERY_S)
 
 
 # --- the students' side -------------------------------------------------------------------------------------

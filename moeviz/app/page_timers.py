@@ -32,9 +32,12 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 _TIMERS = "_moeviz_page_timers"  # session state: the fragment ids of the timers this session's page started
 
 
-def page_timer(body: Callable[[], None], every_s: float, page: str) -> None:
+def page_timer(body: Callable[[], None], every_s: float) -> None:
     """Run `body` now (a full run: it should return at once) and every `every_s` seconds, as a fragment whose
-    id names `page` (the page's URL path)."""
+    id names this run's page (its script hash)."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
     def timer() -> None:
         fragment_id = ThreadState.get().fragment_id
         if fragment_id:
@@ -42,7 +45,7 @@ def page_timer(body: Callable[[], None], every_s: float, page: str) -> None:
         body()
 
     timer.__qualname__ = f"page_timer.{body.__qualname__}"  # the id's name part: one per body
-    _fragment(timer, run_every=every_s, additional_hash_info=page)()
+    _fragment(timer, run_every=every_s, additional_hash_info=ctx.page_script_hash)()
 
 
 def forget_page_timers() -> None:

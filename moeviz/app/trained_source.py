@@ -51,8 +51,9 @@ def pick_trained(source: TokenSource, controls: Controls) -> TrainedPick | None:
     on = st.toggle("Use the trained model", key="trained", value=url_value("trained", True, parse_flag),
                    help="On: a MoE layer of olmoe-tiny, a tiny model with OLMoE's architecture trained here, fed "
                         "each token's real hidden state (its router was trained with the model); the sidebar's N "
-                        "picks the shipped olmoe-tiny (4, 8 or 16 experts, each its own trained model) nearest it, k and capacity act on the layer. Off: a layer with "
-                        "random weights built from the sidebar (its router, seed and N apply).")
+                        f"picks the shipped olmoe-tiny nearest it ({shipped_counts()} experts ship, each its own "
+                        "trained model), k and capacity act on the layer. Off: a layer with random weights built "
+                        "from the sidebar (its router, seed and N apply).")
     set_url_value("trained", on)
     if not on:
         return None

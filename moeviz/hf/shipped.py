@@ -192,6 +192,6 @@ def initial_layer(model, layer_index: int, top_k: int | None = None,
     return as_moe_layer(blocks[layer_index], top_k, capacity_factor)
 
 
-__all__ = ["DEFAULT_MODEL", "display_name", "family_words", "shipped_olmoe", "nearest_olmoe", "is_shipped_olmoe", "as_moe_layer",
-           "training_record", "trained_on", "describe", "initial_layer", "layer_inputs",
+__all__ = ["DEFAULT_MODEL", "display_name", "family_words", "shipped_olmoe", "nearest_olmoe", "is_shipped_olmoe",
+           "as_moe_layer", "training_record", "trained_on", "describe", "initial_layer", "layer_inputs",
            "variants_on_logits", "sentence_tokens"]
