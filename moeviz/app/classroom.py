@@ -10,7 +10,8 @@ Two calls: one from the shared sidebar (moeviz.app.controls.sidebar) draws it al
   when it changed: early in each run (the shared knobs and the page), at its end (the page's own values), and
   from the walkthrough stepper's callbacks. No timer.
 - A student opens the join link or types the code: a timer fragment, last on the page and drawing nothing,
-  reads the store every FOLLOW_EVERY_S; each new view of the teacher's is opened exactly as its link would
+  reads the store when the room changes (the store's on_change wakes it, moeviz.app.room_wake) and every
+  FOLLOW_EVERY_S in case a change went unheard; each new view of the teacher's is opened exactly as its link would
   (without the teacher's presenter settings), until "Explore on my own"; "Follow again" comes back. An unknown
   or expired code says so and leaves the page as is.
 - Class poll: on a view with a question, students predict (one answer each, anonymous), the teacher sees the
@@ -21,6 +22,7 @@ The store is moeviz.rooms (this process's memory, or Redis with MOEVIZ_REDIS_URL
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from urllib.parse import urlsplit, urlunsplit, urlencode
 
@@ -31,7 +33,8 @@ from moeviz.app.lesson_bar import lesson_bar, playing
 from moeviz.app.lesson_edit import lesson_editor
 from moeviz.app.lesson_views import (PRESENTER_KEYS, current_page_url, current_params, open_requested_view,
                                      page_for_url, request_view)
-from moeviz.app.page_timers import forget_page_timers, page_timer
+from moeviz.app import room_wake
+from moeviz.app.page_timers import page_timer
 from moeviz.app.params import ParamError, shown
 from moeviz.app.polls import Asked, answer_widget, asked_question, show_reveal, show_tally
 from moeviz.app.url import url_value
@@ -39,9 +42,12 @@ from moeviz.lessons.schema import LessonError, View, question_from_dict, questio
 from moeviz.rooms import CODE_COUNT, RoomError, RoomStore, new_student_id, normalize_code, open_store, shown_code
 from moeviz.text import escape_markdown
 
-FOLLOW_EVERY_S = 0.25  # a student's side reads the room this often: one store read. The teacher publishes at
-# the end of each run (publish_at_end), so with a page's own run (about 1 s on 2 cores) a change reaches students
-# within the 2 s the issue asks for.
+# A teacher's change reaches its students at once: the store tells this process (moeviz.app.room_wake), which
+# runs each following student's timer now. The timer's own ticks are the fallback, for a change heard nowhere
+# (Redis pub/sub reconnecting): every FOLLOW_EVERY_S, one store read each. A tick costs the server a fragment run
+# and the student's browser a round trip, so a hall of students ticking 4 times a second (the old rate) kept the
+# server and the browsers busy.
+FOLLOW_EVERY_S = float(os.environ.get("MOEVIZ_FOLLOW_POLL_S", 1.0))
 POLL_EVERY_S = 1.0  # the teacher's tally of a class poll checks for new answers this often
 FOLLOW_RETRIES = 4  # opening one view again while the session is still on another page (see _should_open)
 _ROOM = "_moeviz_room"  # session state: this session's room (see _room)
@@ -51,8 +57,11 @@ _NOTICE = "_moeviz_room_notice"  # a message to show once on the next full run
 
 @st.cache_resource(show_spinner=False)
 def room_store() -> RoomStore:
-    """The server's one room store (Redis when MOEVIZ_REDIS_URL is set, else this process's memory)."""
-    return open_store()
+    """The server's one room store (Redis when MOEVIZ_REDIS_URL is set, else this process's memory). A change
+    to a room wakes the students this process serves at once (moeviz.app.room_wake)."""
+    store = open_store()
+    store.on_change(room_wake.wake)
+    return store
 
 
 def parse_room(raw: str) -> str:
@@ -334,7 +343,9 @@ def finish_page() -> None:
     room = _room()
     if room and room["role"] == "student" and room["following"]:
         page_timer(_follow_timer, FOLLOW_EVERY_S)
-    elif room and room["role"] == "teacher" and room.get("tally_drawn"):
+        return
+    room_wake.stop_following()
+    if room and room["role"] == "teacher" and room.get("tally_drawn"):
         page_timer(_tally_timer, POLL_EVERY_S)
 
 
@@ -382,7 +393,10 @@ def _follow_timer() -> None:
     not shown here or the poll changed. Draws nothing."""
     room = _room()
     ctx = get_script_run_ctx()
-    if not room or room["role"] != "student" or not room["following"] or not (ctx and ctx.fragment_ids_this_run):
+    if not room or room["role"] != "student" or not room["following"] or ctx is None:
+        return
+    if not ctx.fragment_ids_this_run:  # the full run that draws the timer: the room's changes wake it now
+        room_wake.follow_here(room["code"])
         return
     try:
         state = room_store().room(room["code"])
@@ -393,8 +407,7 @@ def _follow_timer() -> None:
     view = state.view
     if view and _should_open(room, view, fragment_run=True):
         _request_teachers_view(room, view)
-        forget_page_timers()  # the switch is made at the top of the full run (sidebar_section)
-        st.rerun(scope="app")
+        open_requested_view()  # st.switch_page from this run: one run less than a full run that switches
     if _poll_key(view, state.revealed) != room.get("poll_drawn"):
         st.rerun(scope="app")  # a question asked or revealed
 

@@ -30,11 +30,13 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
 _TIMERS = "_moeviz_page_timers"  # session state: the fragment ids of the timers this session's page started
+_GENERATION = "_moeviz_page_timers_generation"  # session state: how many times this session forgot its timers
 
 
 def page_timer(body: Callable[[], None], every_s: float) -> None:
     """Run `body` now (a full run: it should return at once) and every `every_s` seconds, as a fragment whose
-    id names this run's page (its script hash)."""
+    id names this run's page (its script hash) and how many times the session forgot its timers: after a switch
+    to another view of the same page, a late tick of the old timer is then ignored too."""
     ctx = get_script_run_ctx()
     if ctx is None:
         return
@@ -45,13 +47,15 @@ def page_timer(body: Callable[[], None], every_s: float) -> None:
         body()
 
     timer.__qualname__ = f"page_timer.{body.__qualname__}"  # the id's name part: one per body
-    _fragment(timer, run_every=every_s, additional_hash_info=ctx.page_script_hash)()
+    generation = st.session_state.get(_GENERATION, 0)
+    _fragment(timer, run_every=every_s, additional_hash_info=f"{ctx.page_script_hash}:{generation}")()
 
 
 def forget_page_timers() -> None:
     """Stop this session's page timers: deleted from the fragment storage (a late tick is then ignored) and
     stopped in the browser. Call it before st.switch_page, in the run that switches or in a timer's run."""
     ctx = get_script_run_ctx()
+    st.session_state[_GENERATION] = st.session_state.get(_GENERATION, 0) + 1
     ids = st.session_state.pop(_TIMERS, set())
     if ctx is None or not ids:
         return

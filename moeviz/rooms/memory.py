@@ -71,12 +71,15 @@ class InProcessStore(RoomStore):
             if rules.question_of(view) != old:
                 room.revealed = False
             room.view, room.version = text, room.version + 1
-            return room.version
+            version = room.version
+        self._changed(code)
+        return version
 
     def reveal(self, code, token) -> None:
         with self._lock:
             room = self._teacher(code, token)
             room.revealed, room.version = True, room.version + 1
+        self._changed(code)
 
     def answer(self, code, student_id, question_id, answer) -> None:
         answer = rules.check_answer(student_id, question_id, answer)
@@ -101,3 +104,4 @@ class InProcessStore(RoomStore):
         with self._lock:
             self._teacher(code, token)
             del self._rooms[code]
+        self._changed(code)

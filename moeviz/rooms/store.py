@@ -7,6 +7,11 @@
     store.answer(code, student_id, question_id, "E1, E3")     # one answer per student id (a later one replaces it)
     store.answers(code, question_id)            # the answers, anonymous (no student ids)
     store.reveal(code, token)                   # students now see the answer
+    store.on_change(callback)                   # callback(code) after a publish, reveal or close, from any process
+
+`on_change` is how the app pushes a teacher's change to its students at once instead of waiting for their next
+poll. The callback runs on the writer's thread (in-process) or on a listener thread (Redis pub/sub): it must
+return at once and not raise.
 
 Rules every backend keeps (RoomError says which was broken): codes are CODE_LENGTH characters from
 CODE_ALPHABET (31**8, about 8.5e11 codes), drawn with `secrets`; a room expires after IDLE_SECONDS without a
@@ -24,7 +29,9 @@ import os
 import re
 import secrets
 from abc import ABC, abstractmethod
+import threading
 from dataclasses import dataclass
+from typing import Callable
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a projector without mistakes
 CODE_LENGTH = 8
@@ -36,6 +43,7 @@ MAX_ANSWER_CHARS = 80
 MAX_VIEW_BYTES = 16 * 1024  # a view is a link and a title; its notes stay with the teacher
 MAX_QUESTION_ID_CHARS = 200
 STUDENT_ID = re.compile(r"[0-9a-f]{32}")
+_LISTENERS_LOCK = threading.Lock()
 
 
 class RoomError(ValueError):
@@ -105,6 +113,22 @@ def question_of(view: dict | None) -> str | None:
 
 class RoomStore(ABC):
     """What the app needs from a room store; see the module docstring for the rules every backend keeps."""
+
+    _listeners: tuple[Callable[[str], None], ...] = ()
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(code)` after every publish, reveal or close of a room (a backend whose rooms are
+        shared by several processes hears the other processes' changes too)."""
+        with _LISTENERS_LOCK:
+            self._listeners = (*self._listeners, callback)
+
+    def _changed(self, code: str) -> None:
+        """Tell the listeners (a listener's failure must not fail the teacher's write: it is dropped)."""
+        for callback in self._listeners:
+            try:
+                callback(code)
+            except Exception:  # noqa: BLE001 - a listener is the app's business; the write has happened
+                pass
 
     @abstractmethod
     def create_room(self) -> tuple[str, str]:

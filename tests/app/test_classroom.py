@@ -3,6 +3,7 @@ student session (both sessions share this process's in-process store, as on one 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from moeviz.app import room_wake
 from moeviz.app.classroom import room_store
 from moeviz.lessons import load_lesson
 from moeviz.rooms import shown_code
@@ -113,6 +114,7 @@ def test_student_follows_the_teacher_and_answers_the_poll():
     assert not student.exception
     assert _link(student)["step"] == "1" and _link(student)["room"] == code  # the teacher's view, and the room
     assert student.button(key="room_explore")
+    assert room_wake.followers(code) == 1  # the room's changes wake this session's timer (moeviz.app.room_wake)
     # The poll: the student predicts, the teacher sees the tally, reveals; the student sees both answers.
     student.number_input(key=next(n.key for n in student.number_input if n.key.startswith("poll_"))).set_value(2)
     student.run()
@@ -129,16 +131,19 @@ def test_student_follows_the_teacher_and_answers_the_poll():
     assert _link(student)["step"] == "2"
     # Explore on my own: the teacher's next change no longer moves the student.
     student.button(key="room_explore").click().run()
+    assert room_wake.followers(code) == 0
     teacher.button(key="lesson_next").click().run()
     student.run()
     assert _link(student).get("step") == "2" and student.button(key="room_follow")
     student.button(key="room_follow").click().run()
     student.run()
     assert _link(student)["step"] == "3"
+    assert room_wake.followers(code) == 1
     # The teacher ends the room: the student is told, and keeps the page (tests/rooms covers who may write).
     teacher.button(key="room_end").click().run()
     student.run()
     assert any("has ended" in w.value for w in student.warning)
+    assert room_wake.followers(code) == 0
 
 
 def test_a_student_left_on_another_view_opens_it_again_a_bounded_number_of_times():

@@ -44,7 +44,7 @@ NEW_PARTS = (".st-key-lesson_bar", ".st-key-room_student", ".st-key-room_poll", 
 @pytest.fixture
 def new_page(request, chromium):
     """Call it for a page in a new browser context (its own Streamlit session). At the end of the test every
-    context is closed (a following student's page polls its room every 0.25 s for as long as it is open), after
+    context is closed (a following student's page polls its room every second for as long as it is open), after
     a screenshot of each page if the test failed."""
     contexts = []
 
@@ -106,7 +106,7 @@ def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> 
     student.wait_for_function(f"() => window.location.href.includes({json.dumps(url_part)})", timeout=20_000,
                               polling=50)
     delay = time.monotonic() - start
-    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
+    wait_for_app(student, placeholders=False)  # its follow timer reruns every second
     record_delay(name, delay)
     return delay
 
@@ -190,14 +190,14 @@ def _follow_scenario(teacher, student, base_teacher: str, base_student: str, lab
     box = student.locator('.st-key-room_poll input[type="number"]')
     box.fill("2")
     box.press("Enter")
-    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
+    wait_for_app(student, placeholders=False)  # its follow timer reruns every second
     # The poll is not redrawn by the follow timer (classroom._poll_section): one click sends.
     student.locator(".st-key-room_poll button").filter(has_text="Send my answer").click()
     student.get_by_text("Sent: 2").first.wait_for(timeout=20_000)
     teacher.locator(".st-key-room_teacher").get_by_text("Reveal the answer (1 answered)").wait_for(timeout=20_000)
     button(teacher, "room_reveal").click()
     student.get_by_text("Right: your prediction").first.wait_for(timeout=20_000)
-    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
+    wait_for_app(student, placeholders=False)  # its follow timer reruns every second
     if shots:  # for docs/classroom.md: a projector's and a laptop's width, a laptop's and a phone's
         for page, role, widths in ((teacher, "teacher", (1920, 1024)), (student, "student", (1024, 390))):
             for width in widths:
@@ -206,14 +206,14 @@ def _follow_scenario(teacher, student, base_teacher: str, base_student: str, lab
     # Explore on my own: the teacher's next view no longer moves the student.
     button(student, "room_explore").click()
     student.get_by_text("Exploring on your own").first.wait_for()
-    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
+    wait_for_app(student, placeholders=False)  # its follow timer reruns every second
     button(teacher, "lesson_next").click()
     wait_for_app(teacher)
     teacher.wait_for_timeout(2500)
     assert "step=2" not in student.url and "room=" not in student.url
     button(student, "room_follow").click()
     student.wait_for_function("() => window.location.href.includes('step=2')", timeout=20_000)
-    wait_for_app(student, placeholders=False)  # its follow fragment reruns every 0.25 s
+    wait_for_app(student, placeholders=False)  # its follow timer reruns every second
     return delays
 
 
@@ -247,6 +247,28 @@ def test_two_servers_share_redis(new_page, monkeypatch):
                 assert_no_exception(page)
                 assert_no_console_errors(page)
     check_delays(delays)
+
+
+def test_a_student_follows_by_push_alone(new_page, monkeypatch):
+    """With the students' own poll at once a minute, a step change and a page change still reach the student
+    within seconds: the room store's change wakes the student's session (moeviz.app.room_wake)."""
+    monkeypatch.setenv("MOEVIZ_FOLLOW_POLL_S", "60")
+    with StreamlitServer(REPO_ROOT / "app.py", log_path=ARTIFACTS / "streamlit-push.log") as server:
+        teacher, student = new_page(), new_page()
+        open_app(teacher, server.url, "/?trained=0&step=1")
+        code = start_room(teacher)
+        student.goto(server.url.rstrip("/") + f"/?room={code}", wait_until="domcontentloaded")
+        student.get_by_text("Following the teacher").first.wait_for()
+        wait_for_app(teacher)
+        teacher.get_by_role("button", name="Next →").click()
+        student.wait_for_function("() => window.location.href.includes('step=2')", timeout=10_000, polling=50)
+        wait_for_app(teacher)
+        teacher.get_by_test_id("stSidebar").get_by_role("link", name="Sparse vs dense compute").click()
+        student.wait_for_function("() => window.location.pathname === '/compute'", timeout=10_000, polling=50)
+        student.get_by_text("Following the teacher").first.wait_for()
+        for page in (teacher, student):
+            assert_no_exception(page)
+            assert_no_console_errors(page)
 
 
 def test_lesson_round_trips_through_save_and_open(new_page, streamlit_server, tmp_path):

@@ -167,3 +167,59 @@ def test_two_processes_share_a_redis_room(redis_url):
     for t in threads:
         t.join()
     assert len(teacher.answers(code, VIEW["question_id"])) == 20
+
+
+def _heard(store) -> tuple[list[str], threading.Event]:
+    """A listener on `store`: the codes it heard, and an event set on each."""
+    heard, event = [], threading.Event()
+
+    def listener(code):
+        heard.append(code)
+        event.set()
+    store.on_change(listener)
+    return heard, event
+
+
+def _wait_for(heard: list, count: int, timeout: float = 5.0) -> list:
+    deadline = time.monotonic() + timeout
+    while len(heard) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return list(heard)
+
+
+def test_every_change_is_heard_once_and_answers_are_not(store):
+    """publish, reveal and close tell the listeners the room's code (once each); a student's answer does not
+    (the teacher's tally has its own timer), nor does a refused write."""
+    heard, _ = _heard(store)
+    code, token = store.create_room()
+    store.publish(code, token, VIEW)
+    store.answer(code, new_student_id(), VIEW["question_id"], "E1")
+    store.reveal(code, token)
+    with pytest.raises(RoomError):
+        store.publish(code, "not the token", VIEW)
+    store.close(code, token)
+    assert _wait_for(heard, 3) == [code, code, code]
+    time.sleep(0.3)  # nothing more arrives late (Redis: on the listener's thread)
+    assert heard == [code, code, code]
+
+
+def test_a_failing_listener_does_not_fail_the_write():
+    store = InProcessStore()
+    store.on_change(lambda code: 1 / 0)
+    heard, _ = _heard(store)
+    code, token = store.create_room()
+    assert store.publish(code, token, VIEW) == 1
+    assert heard == [code]
+
+
+def test_another_process_hears_a_redis_change(redis_url):
+    """A store object of another server process (its own client and listener thread) hears the teacher's
+    publish through Redis pub/sub; so does the teacher's own process."""
+    teacher, other = RedisStore.from_url(redis_url), RedisStore.from_url(redis_url)
+    heard_here, _ = _heard(teacher)
+    heard_there, _ = _heard(other)
+    time.sleep(0.5)  # both listener threads have subscribed
+    code, token = teacher.create_room()
+    teacher.publish(code, token, VIEW)
+    assert _wait_for(heard_there, 1) == [code]
+    assert _wait_for(heard_here, 1) == [code]
