@@ -107,7 +107,7 @@ def show_summary(summary, where: str) -> int:
     a.metric("Format", fmt.label, help=escape_markdown(f"{summary.format}: {fmt.what}"))
     b.metric("MoE layers", len(summary.layers))
     c.metric("Experts per layer", summary.num_experts)
-    st.markdown(f"Read from {where} (format: **{fmt.label}**).")
+    st.markdown(f"Read from {where}, in the **{fmt.label}** format.")
     missing = views.missing_views(summary)
     if missing:
         st.markdown("This dump cannot show:\n" + "\n".join(f"- **{view}**: {escape_markdown(why)}."
@@ -211,7 +211,8 @@ def explain(gpus: int, nodes: int):
         "**How the plan is made** (DeepSeek's EPLB, the balancer from the DeepSeek-V3 report, open-sourced in "
         "February 2025): give each extra slot to the expert with the most tokens per copy, then place the copies "
         "from heaviest to lightest, each on the lightest GPU with a free slot. Tokens for a replicated expert are "
-        "split evenly over its copies. "
+        "split evenly over its copies. Every expert is placed anew, not only the copies, so part of the evenness "
+        "comes from moving experts between GPUs. "
         + ("With several nodes it first packs groups of experts onto nodes, so a token's experts stay on few "
            "nodes, and replicates within each node. " if nodes > 1 else "")
         + "Every GPU keeps the same number of slots.")

@@ -30,6 +30,20 @@ def test_placement_map_cells_are_each_copys_share():
     assert starred == [f"E{e}*" for e in plan.phy2log if np.bincount(plan.phy2log)[e] > 1]
 
 
+def test_placement_map_puts_many_slots_down_the_rows():
+    """32 experts + 2 replicas on 2 GPUs: 17 slots each, too many columns for a phone, so each GPU is a column;
+    the cells are the same as the rows-per-GPU map's, transposed, and every slot keeps its expert's name."""
+    load = np.asarray(summarize(example_npy()).layers[0].tokens_per_expert)
+    plan = plan_replicas(load, replicas=2, gpus=2)
+    cell = placement_map(plan.phy2log, 2, load).data[0]
+    assert list(cell.x) == ["GPU 0", "GPU 1"] and len(cell.y) == 17
+    np.testing.assert_allclose(np.array(cell.z), plan.slot_load(load).reshape(2, -1).T)
+    assert [[t.rstrip("*") for t in row] for row in np.array(cell.text).T.tolist()] == \
+        [[f"E{e}" for e in gpu] for gpu in plan.gpu_experts()]
+    few = placement_map(plan_replicas(load, 4, 4).phy2log, 4, load).data[0]  # 9 slots a GPU: a row per GPU
+    assert list(few.y) == [f"GPU {g}" for g in range(4)] and len(few.x) == 9
+
+
 # Measured in Chromium on /replicas (the built-in example: 24 tokens x 8 layers): the journey grid's plot area is
 # 510 px wide in a 1024 px window and 304 px in a 390 px one. Its 11 px cell text averages 0.45 em per character
 # ("E14 E15 E16 E17": 74 px); 0.55 leaves room for wider digits. Plotly spaces <br> lines 1.3 em apart.
