@@ -6,7 +6,6 @@ import moeviz.app as app
 from moeviz.app.checkpoints import DEFAULT_MODEL
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
-from moeviz.figures import parallel as parallel_figs
 from moeviz.figures import replicas as figs
 from moeviz.figures.checkpoint import journey_grid, layer_load_heatmap
 from moeviz.figures.routing import expert_load_bars, probs_heatmap, router_heatmap
@@ -384,17 +383,16 @@ def show_run(out: dict, replicas: int):
     a.metric("Step time, no replicas", f"{before['step_ms']:.0f} ms")
     b.metric(f"Step time, {replicas} replicas", f"{after['step_ms']:.0f} ms",
              f"{after['step_ms'] - before['step_ms']:+.0f} ms", delta_color="inverse")
-    c.metric("Output difference vs one GPU", f"{max(before['max_abs_diff'], after['max_abs_diff']):.1e}",
+    c.metric("Error vs one GPU", f"{max(before['max_abs_diff'], after['max_abs_diff']):.1e}",
              help="The largest difference from the whole layer run in one process on the same batch: the split "
                   "changes who computes, not what.")
     app.chart(figs.gpu_load_bars({"no replicas": before["rows"], "with replicas": after["rows"]},
                                  title="Token copies each GPU computed (measured)"), key="run_rows")
-    app.chart(parallel_figs.worker_timelines({"no replicas": before["workers"], "with replicas": after["workers"]},
-                                             title="Where each GPU's step time went", unit="GPU"),
+    app.chart(figs.gpu_timelines({"no replicas": before["workers"], "with replicas": after["workers"]}),
               key="run_timelines")
-    st.caption(f"Measured now on this machine (median of 3 steps). The plan replicated experts "
-               f"{sorted({e for e in out['phy2log'] if out['phy2log'].count(e) > 1})}; the busiest GPU went from "
-               f"{max(before['rows']):,} to {max(after['rows']):,} copies. Other users share these cores, so times "
+    copied = ", ".join(f"E{e}" for e in sorted({e for e in out["phy2log"] if out["phy2log"].count(e) > 1}))
+    st.caption(f"Measured now on this machine (median of 3 steps). The plan replicated {copied}; the busiest GPU "
+               f"went from {max(before['rows']):,} to {max(after['rows']):,} copies. Other users share these cores, so times "
                "move from run to run; the copies do not.")
 
 

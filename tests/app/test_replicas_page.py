@@ -104,7 +104,7 @@ def test_run_with_and_without_replicas():
         at.button(key="run_replicas").click().run()
         assert not at.exception and not at.error
         m = metrics(at)
-        assert float(m["Output difference vs one GPU"]) < 1e-4
+        assert float(m["Error vs one GPU"]) < 1e-4
         rows = {t["name"]: t["y"] for t in [json.loads(c.proto.spec) for c in at.get("plotly_chart")][-2]["data"]
                 if t["type"] == "bar"}
         assert max(rows["with replicas"]) < max(rows["no replicas"])
@@ -112,6 +112,9 @@ def test_run_with_and_without_replicas():
         timelines = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][-1]
         assert timelines["layout"]["title"]["text"] == "Where each GPU's step time went"
         assert all(" · GPU " in y for y in timelines["data"][0]["y"])
+        assert [t["name"] for t in timelines["data"]] == ["route", "compute", "sending tokens (all-to-all)",
+                                                          "waiting", "other"]  # no function names in the legend
+        assert re.search(r"The plan replicated E\d+(, E\d+)*;", " ".join(c.value for c in at.caption))
     finally:
         shutdown_pool()
 
