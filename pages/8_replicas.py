@@ -1,12 +1,11 @@
 """Replicas (URL /replicas): bring a cluster's routing, see what it shows (load, drops, journeys, co-selection,
-probabilities where it has logits), plan expert replicas with EPLB, run them on workers."""
+probabilities where it has logits), plan expert replicas with EPLB, run them on worker processes (one per GPU)."""
 import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.checkpoints import DEFAULT_MODEL
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
-from moeviz.figures import parallel as parallel_figs
 from moeviz.figures import replicas as figs
 from moeviz.figures.checkpoint import journey_grid, layer_load_heatmap
 from moeviz.figures.routing import expert_load_bars, probs_heatmap, router_heatmap
@@ -20,7 +19,7 @@ from moeviz.app.tables import table
 from moeviz.config import DROP_POLICIES
 from moeviz.routes import FORMATS, MAX_UPLOAD_BYTES, RoutesError
 from moeviz.routes import views
-from moeviz.routes.example import EXAMPLE_SHAPE
+from moeviz.routes.example import EXAMPLE_SHAPE, STICKY
 from moeviz.routes.paths import MAX_WINDOW_TOKENS, WINDOW_TOKENS
 from moeviz.variants import VARIANT_KEYS, VARIANTS
 from moeviz.text import escape_markdown
@@ -29,6 +28,10 @@ SOURCES = {"example": "Built-in example", "upload": "Upload a dump", "checkpoint
 DEFAULT_TEXT = "def route(tokens):\n    return [expert for expert in experts if expert.busy]\n"
 RUN_TOKENS, RUN_D_MODEL, RUN_D_HIDDEN = 2048, 256, 512
 RUN_WORKERS, RUN_SKEWS = (2, 4), (0.5, 0.75, 0.9, 1.0)
+# The page's one layout, where section 3 (the plan) and section 7 (the run) both start. At 2 GPUs and 2 replicas
+# the plan of every layer of the built-in example puts no two copies of an expert on one GPU (at 4 and 4 each
+# layer has one such pair: a real EPLB outcome, explained where it shows), and the run fits a 2-core server.
+DEFAULT_GPUS, DEFAULT_REPLICAS = 2, 2
 SHAPE_NAMES = {name.split(" (")[0]: name for name in MODEL_SHAPES}
 DROP_FACTORS = tuple(float(c) for c in CAPACITY_FACTORS[1:])  # a drop view needs a limit: no "off"
 MAX_WINDOW_START = 10**9
@@ -45,16 +48,17 @@ def load_routing():
     """Section 1: (the routing summary from the chosen source, what it is), or None with a message saying why."""
     st.header("1 · Bring the routing")
     st.caption("Sections 1–6 read the routing's own experts and k; the sidebar's N, k and router act only in "
-               "section 7, the run on worker processes.")
+               "section 7's run.")
     source = app.linked(st.radio, "Routing from", SOURCES, key="routes_source", default="example",
                         parse=app.parse_choice(list(SOURCES)), horizontal=True, format_func=SOURCES.get)
     try:
         if source == "example":
-            st.caption(f"A made-up dump in vLLM's `routed_experts` layout ({EXAMPLE_SHAPE['tokens']:,} tokens x "
-                       f"{EXAMPLE_SHAPE['layers']} layers x top-{EXAMPLE_SHAPE['top_k']} of "
-                       f"{EXAMPLE_SHAPE['experts']} experts, a few experts hot in each layer), read by the same "
-                       "reader as a real one. Each layer's experts are drawn independently of the layer before, "
-                       "so section 5's layer-to-layer map shows no paths; a real model's dump can.")
+            st.caption(f"A made-up dump in the layout vLLM records: which {EXAMPLE_SHAPE['top_k']} of "
+                       f"{EXAMPLE_SHAPE['experts']} experts each of {EXAMPLE_SHAPE['tokens']:,} tokens used at "
+                       f"each of {EXAMPLE_SHAPE['layers']} layers, a few experts hot in each layer. It is read as a "
+                       f"real dump is. A token usually ({STICKY:.0%} of the time) keeps its place among the hot "
+                       "experts from one layer to the next, so tokens take paths through the layers, as in real "
+                       "models: section 5 shows them.")
             return example_routes(window_start()), "the built-in example (made up)"
         if source == "upload":
             return uploaded()
@@ -66,7 +70,10 @@ def load_routing():
 
 def uploaded():
     upload = st.file_uploader("A routing dump", key="routes_upload", max_upload_size=MAX_UPLOAD_BYTES >> 20,
-                              help="Formats: " + "; ".join(f"{n}: {f.what}" for n, f in FORMATS.items()))
+                              help=escape_markdown("Formats: " + "; ".join(f"{n}: {f.what}" for n, f in FORMATS.items())
+                                                   + ". Router logits come only in Megatron-Core's trace run with "
+                                                   "--moe-routing-trace-capture-logits (the logits_rank{N}.bin "
+                                                   "sidecar next to it) and in a moeviz trace."))
     with st.expander("A flat SGLang payload does not say its shape"):
         left, right = st.columns(2)
         layers = left.number_input("Layers (num_hidden_layers)", 1, 1024, value=None, key="routes_layers")
@@ -95,10 +102,11 @@ def show_summary(summary, where: str) -> int:
     """The summary's outline, what it cannot show, and one layer's expert load; returns the chosen layer's
     position."""
     a, b, c = st.columns(3)
-    a.metric("Format", summary.format)
+    fmt = FORMATS[summary.format]
+    a.metric("Format", fmt.label, help=escape_markdown(f"{summary.format}: {fmt.what}"))
     b.metric("MoE layers", len(summary.layers))
     c.metric("Experts per layer", summary.num_experts)
-    st.markdown(f"Read from {where} as **{escape_markdown(FORMATS[summary.format].what)}**.")
+    st.markdown(f"Read from {where}, in the **{fmt.label}** format.")
     missing = views.missing_views(summary)
     if missing:
         st.markdown("This dump cannot show:\n" + "\n".join(f"- **{view}**: {escape_markdown(why)}."
@@ -126,11 +134,11 @@ def plan_section(summary, index: int):
     E = len(counts)
     gpu_options = [g for g in (1, 2, 4, 8, 16, 32, 64) if g <= E and E % g == 0]
     left, mid, right = st.columns(3)
-    gpus = app.linked(left.select_slider, "GPUs", gpu_options, key="gpus", default=gpu_options[min(2, len(gpu_options) - 1)],
+    gpus = app.linked(left.select_slider, "GPUs", gpu_options, key="gpus", default=layout_default(DEFAULT_GPUS, gpu_options),
                       parse=app.parse_int_choice(gpu_options))
     replica_options = list(range(0, E + 1, gpus))
     replicas = app.linked(mid.select_slider, "Redundant replicas (R)", replica_options, key="replicas",
-                          default=replica_options[min(1, len(replica_options) - 1)],
+                          default=layout_default(DEFAULT_REPLICAS, replica_options[1:] or replica_options),
                           parse=app.parse_int_choice(replica_options))
     node_options = [n for n in (1, 2, 4, 8) if gpus % n == 0]
     nodes = app.linked(right.select_slider, "Nodes", node_options, key="nodes", default=1,
@@ -158,21 +166,34 @@ def plan_section(summary, index: int):
     app.chart(figs.placement_map(plan.phy2log, gpus, counts), key="placement")
     st.caption("A cell is one slot; its colour, the token copies that copy computes (its expert's copies split "
                "them evenly). E3* = an expert with more than one copy.")
-    same_gpu(plan)
+    same_gpu(plan, after)
     explain(gpus, nodes)
     every_layer(summary, gpus, replicas, nodes)
 
 
-def same_gpu(plan):
-    """Say it when a GPU holds two copies of one expert: EPLB allows it, and such a copy moves no load."""
-    twins = [f"E{e} on GPU {g}" for g, experts in enumerate(plan.gpu_experts())
-             for e in sorted(set(experts)) if experts.count(e) > 1]
-    if twins:
-        st.markdown(f"**Two copies on one GPU** ({', '.join(twins)}): DeepSeek's EPLB puts each copy on the lightest "
-                    "GPU that still has a free slot, and nothing stops that from being the GPU that already holds "
-                    "the other copy. Copies on one GPU do the work of one: that GPU still computes all of the "
-                    "expert's tokens, and they still travel to it, so such a replica costs memory and moves no "
-                    "load.")
+def layout_default(wanted: int, options: list[int]) -> int:
+    """The page's layout value where these options allow it, else the nearest option."""
+    return min(options, key=lambda o: (abs(o - wanted), o))
+
+
+def same_gpu(plan, after):
+    """Say it when a GPU holds two copies of one expert: EPLB allows it, such a copy moves no load, and the
+    balancedness above still counts that GPU's whole work."""
+    twins = [(e, g) for g, experts in enumerate(plan.gpu_experts()) for e in sorted(set(experts))
+             if experts.count(e) > 1]
+    if not twins:
+        return
+    where = ", ".join(f"E{e} on GPU {g}" for e, g in twins)
+    e, g = twins[0]
+    st.markdown(f"**Two copies on one GPU** ({where}). DeepSeek's EPLB, which this page follows, places the copies "
+                "one at a time, heaviest first, each on the least busy GPU that still has a free slot, and "
+                "nothing stops that from being the GPU that already holds the other copy. Copies on one GPU do "
+                f"the work of one: GPU {g} computes all of E{e}'s tokens, as with a single copy, so that replica "
+                "costs memory and takes no work off any GPU. The bars and the balancedness "
+                f"({balancedness(after):.2f}) are still right: they add up what each GPU really computes, both "
+                f"copies on GPU {g} included."
+                + (f" The GPUs come out even because the planner gave GPU {g} less of the other work; that "
+                   "replica itself helped nothing." if balancedness(after) >= 0.99 else ""))
 
 
 def every_layer(summary, gpus: int, replicas: int, nodes: int):
@@ -189,7 +210,8 @@ def explain(gpus: int, nodes: int):
         "**How the plan is made** (DeepSeek's EPLB, the balancer from the DeepSeek-V3 report, open-sourced in "
         "February 2025): give each extra slot to the expert with the most tokens per copy, then place the copies "
         "from heaviest to lightest, each on the lightest GPU with a free slot. Tokens for a replicated expert are "
-        "split evenly over its copies. "
+        "split evenly over its copies. Every expert is placed anew, not only the copies, so part of the evenness "
+        "comes from moving experts between GPUs. "
         + ("With several nodes it first packs groups of experts onto nodes, so a token's experts stay on few "
            "nodes, and replicates within each node. " if nodes > 1 else "")
         + "Every GPU keeps the same number of slots.")
@@ -200,8 +222,8 @@ def explain(gpus: int, nodes: int):
         "it costs one expert's weights, not N buffers, and nothing is dropped.")
     st.markdown(
         "**The plan gets old.** Which experts are hot depends on what is being served (code, chat, another "
-        "language), so systems recount and re-plan: vLLM's `EPLBConfig` (as of 2026) keeps the load of the last "
-        "`window_size` = 1000 steps and rearranges the experts every `step_interval` = 3000 steps. Moving an "
+        "language), so systems recount and re-plan: vLLM's load balancer (as of 2026, by default) counts the load "
+        "of the last 1,000 steps and rearranges the experts every 3,000 steps. Moving an "
         "expert means copying its weights between GPUs, so the plan is redone now and then, not every step.")
 
 
@@ -223,9 +245,9 @@ def drops_section(summary, index: int):
                 f"**{chosen.share:.1%}** of the copies are dropped (all layers: "
                 f"{', '.join(f'{d.share:.0%}' for d in drops)}).")
     st.caption("Which copies are dropped: position order, the copies queue at their expert in token order and the "
-               "first C get a slot (Megatron-Core's `--moe-token-drop-policy position`). It is the one rule an "
-               "index dump allows: dropping the least likely copies (Megatron's default, `probs`) needs router "
-               "weights the dump does not have. The whole dump counts as one batch; a system applies C per batch, "
+               "first C get a slot (Megatron-Core's “position” drop policy). It is the one rule a dump of expert "
+               "numbers allows: dropping the least likely copies (Megatron's default) needs router weights the "
+               "dump does not have. The whole dump counts as one batch; a system applies C per batch, "
                "which drops at least as many.")
     return drops
 
@@ -272,7 +294,7 @@ def co_selection(summary, index: int, missing: dict):
     st.caption(f"Over all {pair.tokens:,} tokens routed at layers {a} and {b}: row i, column j = of the tokens "
                f"that chose expert i at layer {a}, the share that also chose expert j at layer {b} (0 to 1, a share "
                f"of the row's tokens). Each token picks k experts at layer {b}, so a row adds up to k, not 1. If "
-               "the layers chose independently, every row would look alike (layer b's load); a bright cell off "
+               f"the layers chose independently, every row would look alike (layer {b}'s load); a bright cell off "
                "that pattern is a path tokens take.")
 
 
@@ -311,28 +333,37 @@ def logits_section(summary, index: int):
 
 
 def run_section(controls):
-    st.header("7 · Run it on worker processes")
+    st.header("7 · Run the plan")
+    st.caption("Here each GPU is a worker process on this server: the processes send each other tokens the way "
+               "the GPUs of a cluster do, and each computes its own experts for real.",
+               help="torch.distributed with the gloo backend (CPU): the same all-to-all calls a GPU cluster makes "
+                    "with NCCL.")
     cfg, note = replica_config(controls.moe_config(d_model=RUN_D_MODEL, d_hidden=RUN_D_HIDDEN, device="cpu"))
     workers_options = [w for w in RUN_WORKERS if w <= cfg.num_experts and cfg.num_experts % w == 0]
     if not workers_options:
-        st.info(f"N = {cfg.num_experts} experts do not split evenly over 2 or 4 workers: pick N in the sidebar.")
+        st.info(f"N = {cfg.num_experts} experts do not split evenly over 2 or 4 GPUs: pick N in the sidebar.")
         return
     left, mid, right = st.columns(3)
-    workers = app.linked(left.radio, "Workers", workers_options, key="replica_workers", default=workers_options[0],
+    workers = app.linked(left.radio, "GPUs", workers_options, key="replica_workers",
+                         default=layout_default(DEFAULT_GPUS, workers_options),
                          parse=app.parse_int_choice(workers_options), horizontal=True)
     replica_options = list(range(workers, cfg.num_experts + 1, workers))
-    replicas = app.linked(mid.select_slider, "Replicas", replica_options, key="replica_run_r",
-                          default=replica_options[0], parse=app.parse_int_choice(replica_options))
-    skew = app.linked(right.select_slider, "Skew toward worker 0's experts", RUN_SKEWS, key="replica_skew",
+    replicas = app.linked(mid.select_slider, "Redundant replicas (R)", replica_options, key="replica_run_r",
+                          default=layout_default(DEFAULT_REPLICAS, replica_options),
+                          parse=app.parse_int_choice(replica_options))
+    skew = app.linked(right.select_slider, "Skew toward GPU 0's experts", RUN_SKEWS, key="replica_skew",
                       default=0.9, parse=app.parse_float_choice(RUN_SKEWS))
-    app.layer_line(cfg, trained=False, note=f"{RUN_TOKENS} tokens per step, split over the workers")
+    app.layer_line(cfg, trained=False,
+                   note=f"Section 3's layout ({DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} replicas at the start) on the "
+                        "sidebar's layer, not the dump's: its experts are few and small enough for this server to "
+                        f"compute. {RUN_TOKENS} tokens per step, split over the GPUs")
     if note:
         st.caption(f"For this run {note}")
     key = (cfg, workers, replicas, skew)
     if st.button("Run with and without replicas", key="run_replicas", type="primary"):
         pool = current_pool()
         with st.spinner("Running…" if pool and pool.world_size == workers else
-                        f"Starting {workers} worker processes (once per server), then running…"):
+                        f"Starting {workers} worker processes, one per GPU (once per server), then running…"):
             try:
                 st.session_state["replica_result"] = (key, replica_demo(cfg, RUN_TOKENS, skew, workers, replicas))
             except (WorkerError, ValueError) as error:
@@ -340,8 +371,8 @@ def run_section(controls):
                 st.error(f"The worker processes could not run: {escape_markdown(str(error))}")
     result = st.session_state.get("replica_result")
     if not result or result[0] != key:
-        st.caption("The button runs the same skewed batch twice on real `torch.distributed` (gloo) workers: "
-                   "each worker a block of experts, then the EPLB plan's replicas.")
+        st.caption("The button runs the same skewed batch twice: first each GPU holds a block of experts, then "
+                   "the EPLB plan's replicas are added.")
         return
     show_run(result[1], replicas)
 
@@ -352,21 +383,24 @@ def show_run(out: dict, replicas: int):
     a.metric("Step time, no replicas", f"{before['step_ms']:.0f} ms")
     b.metric(f"Step time, {replicas} replicas", f"{after['step_ms']:.0f} ms",
              f"{after['step_ms'] - before['step_ms']:+.0f} ms", delta_color="inverse")
-    c.metric("Largest output difference vs one process", f"{max(before['max_abs_diff'], after['max_abs_diff']):.1e}")
+    c.metric("Error vs one GPU", f"{max(before['max_abs_diff'], after['max_abs_diff']):.1e}",
+             help="The largest difference from the whole layer run in one process on the same batch: the split "
+                  "changes who computes, not what.")
     app.chart(figs.gpu_load_bars({"no replicas": before["rows"], "with replicas": after["rows"]},
-                                 title="Token copies each worker computed (measured)"), key="run_rows")
-    app.chart(parallel_figs.worker_timelines({"no replicas": before["workers"], "with replicas": after["workers"]}),
+                                 title="Token copies each GPU computed (measured)"), key="run_rows")
+    app.chart(figs.gpu_timelines({"no replicas": before["workers"], "with replicas": after["workers"]}),
               key="run_timelines")
-    st.caption(f"Measured now on this machine (median of 3 steps). The plan replicated experts "
-               f"{sorted({e for e in out['phy2log'] if out['phy2log'].count(e) > 1})}; the busiest worker went from "
-               f"{max(before['rows']):,} to {max(after['rows']):,} copies. Other users share these cores, so times "
+    copied = ", ".join(f"E{e}" for e in sorted({e for e in out["phy2log"] if out["phy2log"].count(e) > 1}))
+    st.caption(f"Measured now on this machine (median of 3 steps). The plan replicated {copied}; the busiest GPU "
+               f"went from {max(before['rows']):,} to {max(after['rows']):,} copies. Other users share these cores, so times "
                "move from run to run; the copies do not.")
 
 
 controls = app.sidebar("moeviz · Replicas")
 st.title("Hot experts, replicated")
 st.caption("Serving and training systems record which experts every token used. Bring such a dump, see which "
-           "experts are hot, plan replicas of them as DeepSeek's EPLB does, and run the plan on worker processes.")
+           "experts are hot, plan replicas of them as DeepSeek's EPLB does, and run the plan. Sections 3 and 7 "
+           f"start from one layout: {DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} redundant replicas.")
 loaded = load_routing()
 if loaded is not None:
     summary, where = loaded

@@ -5,7 +5,8 @@ import numpy as np
 from moeviz.eplb import plan_replicas
 from moeviz.figures.checkpoint import journey_grid
 from moeviz.figures.numbers import plain
-from moeviz.figures.replicas import co_selection_share_map, gpu_load_bars, placement_map
+from moeviz.figures.parallel import worker_timelines
+from moeviz.figures.replicas import EXCHANGE, co_selection_share_map, gpu_load_bars, gpu_timelines, placement_map
 from moeviz.routes import summarize, views
 from moeviz.routes.example import example_npy
 from tests.routes import fixtures as fx
@@ -28,6 +29,33 @@ def test_placement_map_cells_are_each_copys_share():
     assert np.array(cell.z).sum() == load.sum()
     starred = [t for row in cell.text for t in row if t.endswith("*")]
     assert starred == [f"E{e}*" for e in plan.phy2log if np.bincount(plan.phy2log)[e] > 1]
+
+
+def test_gpu_timelines_are_the_worker_timelines_in_gpus():
+    """The same bars as /parallel's timelines; a worker is named as its GPU and the exchange in words."""
+    workers = [{"rank": r, "route_ms": 1.0 + r, "compute_ms": 5.0, "comm_ms": 2.0 * r, "wait_ms": 0.5, "other_ms": 0.1,
+                "step_ms": 9.0 + r} for r in range(2)]
+    runs = {"no replicas": workers, "with replicas": workers[::-1]}
+    fig, ref = gpu_timelines(runs), worker_timelines(runs)
+    assert [t.name for t in fig.data] == [EXCHANGE if t.name == "all_to_all" else t.name for t in ref.data]
+    for ours, theirs in zip(fig.data, ref.data):
+        assert list(ours.x) == list(theirs.x)
+        assert list(ours.y) == [y.replace("worker", "GPU") for y in theirs.y]
+    assert fig.layout.title.text == "Where each GPU's step time went"
+
+
+def test_placement_map_puts_many_slots_down_the_rows():
+    """32 experts + 2 replicas on 2 GPUs: 17 slots each, too many columns for a phone, so each GPU is a column;
+    the cells are the same as the rows-per-GPU map's, transposed, and every slot keeps its expert's name."""
+    load = np.asarray(summarize(example_npy()).layers[0].tokens_per_expert)
+    plan = plan_replicas(load, replicas=2, gpus=2)
+    cell = placement_map(plan.phy2log, 2, load).data[0]
+    assert list(cell.x) == ["GPU 0", "GPU 1"] and len(cell.y) == 17
+    np.testing.assert_allclose(np.array(cell.z), plan.slot_load(load).reshape(2, -1).T)
+    assert [[t.rstrip("*") for t in row] for row in np.array(cell.text).T.tolist()] == \
+        [[f"E{e}" for e in gpu] for gpu in plan.gpu_experts()]
+    few = placement_map(plan_replicas(load, 4, 4).phy2log, 4, load).data[0]  # 9 slots a GPU: a row per GPU
+    assert list(few.y) == [f"GPU {g}" for g in range(4)] and len(few.x) == 9
 
 
 # Measured in Chromium on /replicas (the built-in example: 24 tokens x 8 layers): the journey grid's plot area is

@@ -76,7 +76,7 @@ PAGES = (
     }),
     PageInfo("pages/8_replicas.py", "Replicas (EPLB)", ":material/content_copy:", "/replicas", {
         "page": KnobUse({"balance_weight": NO_TRAINING,
-                         "capacity_factor": "The worker run is dropless, and the dump's drops have their own capacity "
+                         "capacity_factor": "Section 7's run is dropless, and the dump's drops have their own capacity "
                                             "slider.",
                          "seed": "The routing is read from the dump or the model, not drawn from a seed."}),
     }),

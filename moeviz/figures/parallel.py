@@ -69,11 +69,11 @@ def worker_bars(workers: list[dict], title: str | None = "Per worker", height: i
 
 
 def worker_timelines(runs: dict[str, list[dict]], title: str | None = "Where each worker's step time went",
-                     height: int | None = None) -> go.Figure:
+                     height: int | None = None, unit: str = "worker") -> go.Figure:
     """Stacked horizontal bars per worker (route, compute, all_to_all, waiting, other) for each labelled run:
     with "other" (the untimed rest of the step) each bar reaches that worker's step time. Height grows with
-    the bars (None) so three runs of four workers stay readable."""
-    rows = [(f"{label} · worker {w['rank']}", w) for label, workers in runs.items() for w in workers]
+    the bars (None) so three runs of four workers stay readable. `unit` names a worker on the axis ("GPU")."""
+    rows = [(f"{label} · {unit} {w['rank']}", w) for label, workers in runs.items() for w in workers]
     height = height or max(320, 120 + 26 * len(rows))
     fig = go.Figure()
     for name, key, color in (("route", "route_ms", IDLE), ("compute", "compute_ms", GREEN),
@@ -83,7 +83,7 @@ def worker_timelines(runs: dict[str, list[dict]], title: str | None = "Where eac
                              marker_color=color))
     for label, workers in runs.items():
         slowest = max(w["step_ms"] for w in workers)
-        fig.add_annotation(x=slowest, y=f"{label} · worker 0", text=f"step {slowest:.0f} ms", showarrow=False,
+        fig.add_annotation(x=slowest, y=f"{label} · {unit} 0", text=f"step {slowest:.0f} ms", showarrow=False,
                            xanchor="left", yshift=10)
     fig.update_layout(barmode="stack")
     fig.update_yaxes(autorange="reversed")

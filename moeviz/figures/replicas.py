@@ -2,6 +2,8 @@
 
     gpu_load_bars({"no replicas": before, "with replicas": after})   # (G,) tokens per GPU, or measured rows
     placement_map(plan.phy2log, num_gpus, load)                      # which expert copies sit on which GPU
+                                                                     # (GPUs as columns when slots are many)
+    gpu_timelines({"no replicas": workers, "with replicas": workers})   # /parallel's timelines, in GPUs
     co_selection_share_map(share, layer_a, layer_b)                  # P(expert j at layer b | expert i at a)
                                                                      # (a row adds up to layer b's k, not 1)
 Trace names in fig.data: the dict's labels, "even share"; "slot"; "share".
@@ -13,6 +15,7 @@ import plotly.graph_objects as go
 
 from moeviz.figures import BLUE, INK, ORANGE, figure, safe_label
 from moeviz.figures.checkpoint import expert_axis
+from moeviz.figures.parallel import worker_timelines
 
 COLORS = (ORANGE, BLUE)
 
@@ -37,21 +40,41 @@ def gpu_load_bars(loads: dict[str, np.ndarray], title: str | None = "Token copie
                   yaxis=dict(title=dict(text=unit), range=[0, 1.18 * max(top, 1.0)], gridcolor="#E5E8EC"))
 
 
+# Slots per GPU drawn as columns: at 390 px a column of "E12*" needs ~30 px, so more slots than this go down
+# the rows instead (one column per GPU), where the phone's length has room.
+MAX_SLOT_COLUMNS = 9
+
+
 def placement_map(phy2log, num_gpus: int, load, title: str | None = "Which experts each GPU holds",
-                  height: int = 300) -> go.Figure:
-    """One row per GPU, one cell per slot, labelled with its expert and coloured by the tokens that copy
-    computes (its expert's load split evenly over the expert's copies); a copy of a replicated expert is marked."""
+                  height: int | None = None) -> go.Figure:
+    """One row per GPU, one cell per slot (one column per GPU when a GPU has more than MAX_SLOT_COLUMNS slots),
+    labelled with its expert and coloured by the tokens that copy computes (its expert's load split evenly over
+    the expert's copies); a copy of a replicated expert is marked."""
     phy2log = np.asarray(phy2log)
     load = np.asarray(load, dtype=float)
     count = np.bincount(phy2log, minlength=len(load))
     per_copy = (load[phy2log] / count[phy2log]).reshape(num_gpus, -1)
     experts = phy2log.reshape(num_gpus, -1)
-    text = [[f"E{e}{'*' if count[e] > 1 else ''}" for e in row] for row in experts]
-    cell = go.Heatmap(z=per_copy.tolist(), x=[f"slot {s}" for s in range(experts.shape[1])],
-                      y=[f"GPU {g}" for g in range(num_gpus)], text=text, texttemplate="%{text}", name="slot",
+    text = np.array([[f"E{e}{'*' if count[e] > 1 else ''}" for e in row] for row in experts])
+    gpus, slots = [f"GPU {g}" for g in range(num_gpus)], [f"slot {s}" for s in range(experts.shape[1])]
+    down = experts.shape[1] > MAX_SLOT_COLUMNS
+    z, text, x, y = (per_copy.T, text.T, gpus, slots) if down else (per_copy, text, slots, gpus)
+    cell = go.Heatmap(z=z.tolist(), x=x, y=y, text=text.tolist(), texttemplate="%{text}", name="slot",
                       colorscale="Blues", colorbar=dict(title=dict(text="tokens"), thickness=12),
-                      hovertemplate="%{y}, %{x}: %{text}, %{z:,.0f} token copies<extra></extra>")
-    return figure([cell], title, height, yaxis=dict(autorange="reversed"))
+                      hovertemplate=("%{x}, %{y}" if down else "%{y}, %{x}")
+                      + ": %{text}, %{z:,.0f} token copies<extra></extra>")
+    return figure([cell], title, height or max(300, 100 + 24 * len(y)), yaxis=dict(autorange="reversed"))
+
+
+# The timelines' exchange phase in words: this page names no collective by its function name.
+EXCHANGE = "sending tokens (all-to-all)"
+
+
+def gpu_timelines(runs: dict[str, list[dict]]) -> go.Figure:
+    """moeviz.figures.parallel.worker_timelines with each worker named as the GPU it stands for, and the
+    exchange phase ("all_to_all" there) in words."""
+    fig = worker_timelines(runs, title="Where each GPU's step time went", unit="GPU")
+    return fig.update_traces(name=EXCHANGE, selector=dict(name="all_to_all"))
 
 
 # The co-selection map's colour: a share of the row's tokens (each cell 0..1; a row adds up to layer b's k).

@@ -1,8 +1,11 @@
 """A synthetic routing dump in vLLM's layout, for the app's built-in example and the streaming benchmark.
 
-Each token's k experts are (base + j) mod E for j < k, with `base` drawn from a Zipf-like law: every row names k
-distinct experts, a few experts are hot, and each layer has its own hot set. It is made up, and says so where
-it is shown; real dumps come from moeviz.routes' readers.
+Each token's k experts are (base + shift_l + j) mod E for j < k, with `base` drawn from a Zipf-like law: every row
+names k distinct experts, a few experts are hot, and each layer has its own hot set (shifted by 7 experts a layer).
+A token keeps its `base` from one layer to the next with probability STICKY, else draws a new one, so tokens take
+paths through the layers, as real models' tokens do (the co-selection view then has something to show), while
+each layer's load keeps the same law. It is made up, and says so where it is shown; real dumps come from
+moeviz.routes' readers.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import io
 import numpy as np
 
 EXAMPLE_SHAPE = dict(tokens=4096, layers=8, top_k=4, experts=32)  # the page's example: small enough to cache
+STICKY = 0.6  # chance a token keeps its place in the hot order at the next layer: a path, not noise
 
 
 def routing_block(rng: np.random.Generator, tokens: int, layers: int, top_k: int, experts: int,
@@ -18,7 +22,12 @@ def routing_block(rng: np.random.Generator, tokens: int, layers: int, top_k: int
     """(tokens, layers, top_k) int32 expert ids, k distinct per row, skewed toward a per-layer hot set."""
     hot = 1.0 / np.arange(1, experts + 1) ** zipf
     hot /= hot.sum()
-    base = rng.choice(experts, size=(tokens, layers, 1), p=hot)
+    fresh = rng.choice(experts, size=(tokens, layers), p=hot)
+    keep = rng.random((tokens, layers)) < STICKY
+    base = fresh.copy()
+    for layer in range(1, layers):  # a kept base is a mixture of draws from `hot`: the layer's load law stays
+        base[:, layer] = np.where(keep[:, layer], base[:, layer - 1], fresh[:, layer])
+    base = base[:, :, None]
     shift = (np.arange(layers) * 7 % experts).reshape(1, layers, 1)  # layer l's hottest expert is 7 l mod E
     return ((base + shift + np.arange(top_k)) % experts).astype("<i4")
 

@@ -16,19 +16,23 @@ NESTED = re.compile(rb'"(prompt_)?routed_experts"\s*:\s*\[')  # JSON lists: vLLM
 
 class Format(NamedTuple):
     chunks: Callable  # (Source, ReadOptions, notes) -> Iterator[Chunk]
-    what: str
+    what: str  # the file's layout, for practitioners (file names, fields, flags)
+    label: str  # the format's name in plain words, short enough for a metric on the screen
 
 
 FORMATS = {
     "vllm": Format(vllm.chunks, "vLLM routed_experts: a .npy [tokens, layers, k] or an OpenAI response (base64 "
-                                ".npy, or JSON lists with prompt_routed_experts)"),
+                                ".npy, or JSON lists with prompt_routed_experts)", "vLLM"),
     "sglang": Format(sglang.request_chunks, "SGLang per-request routed_experts: flat base64 ids, int32 unless "
-                                            "meta_info.routed_experts_dtype says (needs --layers, --top-k)"),
+                                            "meta_info.routed_experts_dtype says (needs --layers, --top-k)",
+                     "SGLang"),
     "sglang-recorder": Format(sglang.recorder_chunks, "SGLang expert-distribution recorder .pt (stat, stat_approx, "
-                                                      "per_pass, per_token)"),
-    "megatron": Format(megatron.chunks, "Megatron-Core router trace JSONL (router_trace_rank{N}.jsonl)"),
-    "moeviz": Format(own.trace_chunks, "moeviz checkpoint trace JSON (python -m moeviz.hf trace)"),
-    "summary": Format(own.summary_chunks, "moeviz routing summary JSON (python -m moeviz.routes summary --json)"),
+                                                      "per_pass, per_token)", "SGLang recorder"),
+    "megatron": Format(megatron.chunks, "Megatron-Core router trace JSONL (router_trace_rank{N}.jsonl)",
+                         "Megatron-Core"),
+    "moeviz": Format(own.trace_chunks, "moeviz checkpoint trace JSON (python -m moeviz.hf trace)", "moeviz trace"),
+    "summary": Format(own.summary_chunks, "moeviz routing summary JSON (python -m moeviz.routes summary --json)",
+                      "moeviz summary"),
 }
 
 

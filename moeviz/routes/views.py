@@ -24,22 +24,24 @@ import torch
 
 from moeviz.eplb import balancedness, default_plan, plan_replicas
 from moeviz.hf.whatif import WhatIf, what_if
+from moeviz.routes.formats import FORMATS
 from moeviz.routes.paths import CoSelection, Window
 from moeviz.routes.record import Summary
 
-NO_ROWS = ("a dump of counts only ({fmt}): each token's experts are not in it, so {what} need per-token rows "
-           "(vLLM, SGLang per request or per_token recorder, Megatron's trace, a moeviz trace)")
-NO_LOGITS = ("no router logits: vLLM and SGLang dumps hold expert ids only; Megatron's trace has them with "
-             "--moe-routing-trace-capture-logits (the logits_rank{N}.bin sidecar next to it), and a moeviz trace "
-             "always")
+# Plain words (the page shows them); the file-level details are in moeviz.routes.formats' `what`.
+NO_ROWS = ("a dump of counts only ({fmt}): it does not say which experts each token used, so {what} need a dump "
+           "of every token (vLLM's, SGLang's per request or per token, Megatron-Core's trace, a moeviz trace)")
+NO_LOGITS = ("no router logits: vLLM and SGLang record only which experts each token used; Megatron-Core's trace "
+             "keeps the logits when asked to, and a moeviz trace always does")
 
 
 def missing_views(summary: Summary) -> dict[str, str]:
     """The views this summary cannot give, each with the reason (empty: every view works)."""
     missing = {}
     if summary.window is None:
-        missing["token journeys"] = NO_ROWS.format(fmt=summary.format, what="journeys")
-        missing["co-selection"] = NO_ROWS.format(fmt=summary.format, what="co-selection counts")
+        fmt = FORMATS[summary.format].label if summary.format in FORMATS else summary.format
+        missing["token journeys"] = NO_ROWS.format(fmt=fmt, what="journeys")
+        missing["co-selection"] = NO_ROWS.format(fmt=fmt, what="co-selection counts")
     elif len(summary.layers) < 2:
         missing["co-selection"] = "one MoE layer: there is no next layer to compare with"
     elif not summary.pairs:

@@ -137,7 +137,7 @@ def test_count_only_dump_says_what_it_cannot_show():
     missing = views.missing_views(summary)
     assert {"token journeys", "co-selection", "drops at a capacity",
             "router probabilities and what-if"} <= set(missing)
-    assert "per-token rows" in missing["token journeys"]
+    assert "a dump of every token" in missing["token journeys"] and "(SGLang recorder)" in missing["token journeys"]
     with_k = summarize(fx.sglang_stat(logical), top_k=K, paths=True)
     assert "drops at a capacity" not in views.missing_views(with_k)
     total = logical.sum(axis=0)
