@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from moeviz.app.lesson_views import view_result
+from moeviz.lessons.recipes import number_words
 from moeviz.lessons.schema import View
 from moeviz.quiz import NONE, WEIGHT_TOLERANCE, make_question
 from moeviz.text import escape_markdown
@@ -61,7 +62,7 @@ def asked_question(view: View | None) -> Asked | None:
                    f"numbers ({', '.join(numbers)}).", icon=":material/help:")
         return None
     return Asked(question.question_id(), escape_markdown(question.prompt), "number", (), number_text(value),
-                 f"The view's own number: **{number_text(value)}** ({escape_markdown(question.answer)}).")
+                 f"The view's own number: **{number_text(value)}** ({escape_markdown(number_words(question.answer))}).")
 
 
 def answer_widget(asked: Asked, key: str) -> str | None:

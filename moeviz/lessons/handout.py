@@ -18,7 +18,7 @@ import inspect
 import json
 from dataclasses import dataclass
 
-from moeviz.lessons.recipes import RECIPE_TITLES, RECIPES
+from moeviz.lessons.recipes import RECIPE_TITLES, RECIPES, number_words
 from moeviz.lessons.schema import Lesson, Question, View
 
 NUMBERS_MARK = "MOEVIZ_NUMBERS "  # each view's code cell prints this, then the numbers as JSON (tests read it)
@@ -45,8 +45,8 @@ def question_text(question: Question | None, numbers: dict) -> tuple[str, str] |
 
 
 def _numbers_table(numbers: dict) -> str:
-    rows = "".join(f"<tr><th scope='row'>{html.escape(str(k))}</th><td>{html.escape(_shown(v))}</td></tr>"
-                   for k, v in numbers.items())
+    rows = "".join(f"<tr><th scope='row'>{html.escape(number_words(str(k)))}</th>"
+                   f"<td>{html.escape(_shown(v))}</td></tr>" for k, v in numbers.items())
     return f"<table>{rows}</table>"
 
 

@@ -134,6 +134,24 @@ RECIPES: dict[str, Callable[..., dict]] = {
     "layer": layer_numbers, "walkthrough": walkthrough_numbers, "capacity": capacity_numbers,
     "compute": compute_numbers, "variants": variants_numbers,
 }
+# A view's numbers in words, for a class poll's reveal and the hand-outs ("2 (how many experts ran for the
+# token)", not the key): the keys are the lesson file's, so they stay as they are.
+NUMBER_WORDS = {
+    "tokens": "tokens in the sentence", "idle_experts": "experts that got no token",
+    "max_mean_load": "the busiest expert's load ÷ the mean load", "dropped_fraction": "share of copies dropped",
+    "token": "the token's position", "experts_run_count": "how many experts ran for the token",
+    "capacity": "slots per expert", "dropped_copies": "copies dropped", "tokens_without_expert":
+    "tokens that lost every expert", "total_params": "the layer's parameters", "active_params":
+    "parameters one token uses", "active_share": "share of parameters one token uses",
+    "rule_of_thumb_share": "k ÷ N, the rule of thumb",
+}
+
+
+def number_words(key: str) -> str:
+    """A number's name in words: NUMBER_WORDS, else the key with spaces ("mean experts/token:top-k")."""
+    return NUMBER_WORDS.get(key, key.replace("_", " "))
+
+
 RECIPE_TITLES = {
     "layer": "The sidebar's layer on the sentence (this page's own numbers need a button press or a checkpoint)",
     "walkthrough": "The token's trip through the layer", "capacity": "Capacity and dropped copies",

@@ -125,6 +125,9 @@ def test_student_follows_the_teacher_and_answers_the_poll():
     teacher.button(key="room_reveal").click().run()
     student.run()
     assert any("Right: your prediction **2**" in s.value for s in student.success)
+    # The reveal names the number in words, not by the lesson file's key (experts_run_count).
+    assert any("(how many experts ran for the token)" in m.value for m in student.markdown)
+    assert not any("experts_run_count" in m.value for m in student.markdown)
     # The teacher moves on: the student follows (page and knobs).
     teacher.button(key="lesson_next").click().run()
     student.run()
