@@ -39,12 +39,15 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         f"The token {_token_md(view)} (a {glossary_link('Token and subword', 'token')}: a word or a piece of one; "
         "␣ marks a piece that starts with a space) reaches the MoE layer as one vector of "
         f"**{D} numbers**, its {glossary_link('Hidden state')}: what the model has worked out about the token so "
-        "far. "
+        f"far. ({D} is this layer's width, its {glossary_link('d_model and d_hidden', 'd_model')}; other pages use "
+        "layers of other sizes, and the layer line at the top of each page says which.) "
         "The layer stands where a Transformer block would have its "
-        f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}, after {glossary_link('Attention')} (where tokens look at each "
-        f"other) and an {glossary_link('RMSNorm', 'RMSNorm')} (which rescales the vector), as the diagram shows. Its router "
-        "scores every token on its own: the next word may be sent to completely different experts. "
-        + batch_note(run.trace))
+        f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}, after {glossary_link('Attention')} (where tokens "
+        f"look at each other) and an {glossary_link('RMSNorm', 'RMSNorm')} (which rescales the vector), as the "
+        f"diagram shows. The lines over the top are the {glossary_link('Residual path', 'residual path')}: at each "
+        "“+” the sub-layer's output is added to the vector it was given, so the MoE layer adds to the token's "
+        "vector rather than replacing it. Its router scores every token on its own: the next word may be sent to "
+        "completely different experts. " + batch_note(run.trace))
     # side by side in presenter mode: both figures on a 768-px projector screen with the step's heading
     vector_box, block_box = st.columns(2) if presenting() else (st.container(), st.container())
     with vector_box:
@@ -76,9 +79,9 @@ def batch_note(trace) -> str:
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     E = len(view.logits)
     explain(
-        f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
-        f"the rest of the model. It gives every expert a score for *this* token: the "
-        f"**{glossary_link('Logit', 'logits')}** z = W_router · x (raw scores, any real number). "
+        rf"The **router** is one small learned matrix, $W_\text{{router}}$ of shape ({E} × {len(view.vector)}), "
+        f"trained with the rest of the model. It gives every expert a score for *this* token: the "
+        rf"**{glossary_link('Logit', 'logits')}** $z = W_\text{{router}}\, x$ (raw scores, any real number). "
         f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
         f" (a {glossary_link('Softmax')} makes the scores positive and sum to 1)."
         + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if not run.trace.router_spec.probs_sum_to_one else ""))
@@ -162,7 +165,7 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     explain(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
                 "The idle experts' weights are never touched for this token. Compute is counted in "
-                f"{glossary_link('FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
+                f"{glossary_link('FLOPs', 'FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
     c1, c2 = st.columns([2, 3])
     with c1:
         _chart(figs.expert_grid(len(view.probs), view.running, view.lost,

@@ -257,3 +257,34 @@ def test_step_5_does_not_quote_the_sidebars_alpha_where_it_does_not_act():
     assert not at.exception
     captions = "\n".join(c.value for c in at.caption)
     assert "sidebar's α does not act here" in captions and "0.37" not in captions
+
+
+def test_step_1_says_other_pages_use_other_sizes_and_names_the_residual_path():
+    """"64 numbers" is this layer's width only: step 1 says other pages use other sizes (named by each page's
+    layer line), and it explains the diagram's residual lines and "+" where the learner meets them."""
+    at = run_app(step="1")
+    text = page_text(at)
+    width = re.search(r"\*\*(\d+) numbers\*\*", text).group(1)
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    assert f"d_model {width} ·" in line and f"vector of d_model = {width} numbers" in line
+    assert "other pages use layers of other sizes, and the layer line at the top of each page says which" in text
+    assert "](glossary#residual-path)" in text and "“+”" in text
+
+
+# Code identifiers a learner should not meet as visible text: snake_case names (W_router, norm_topk_prob, ...).
+# d_model and d_hidden are the field's own names, defined in the glossary and in the layer line's words.
+SNAKE = re.compile(r"(?<![\\$\w])[A-Za-z]+_[A-Za-z_]+\b")
+ALLOWED = {"d_model", "d_hidden"}
+
+
+@pytest.mark.slow
+def test_no_code_identifiers_in_any_step_at_the_default():
+    """Every step's visible text (markdown, captions, metrics; the misreading and the untrained router shown)
+    at the default model: no snake_case code name besides d_model / d_hidden (LaTeX is maths, not code)."""
+    for step in range(1, 7):
+        at = run_app(step=str(step), misreading="1", untrained="1")
+        assert not at.exception
+        main = [m.value for m in at.main.markdown] + [c.value for c in at.main.caption]
+        main += [f"{m.label} {m.value}" for m in at.main.metric]
+        found = {name for value in main for name in SNAKE.findall(re.sub(r"\$[^$]*\$|\(glossary#[^)]*\)", "", value))}
+        assert found <= ALLOWED, (step, found - ALLOWED)
