@@ -92,6 +92,18 @@ def test_every_topk_bar_is_labelled_with_its_own_height():
     assert fig.layout.yaxis.range[1] > max(max(bar.y) for bar in fig.data)  # room for the labels
 
 
+def test_a_combine_weight_equal_to_its_probability_is_not_labelled_twice():
+    """A router that keeps the raw probabilities (olmoe-tiny, the default) drew "0.16" twice side by side, which
+    ran together into "0.160.16" at 390 px; a renormalised weight differs and keeps its label."""
+    probs = np.array([0.1, 0.4, 0.3, 0.2])
+    raw = {t.name: t for t in topk_bars(probs, slots=[1, 2], dropped=[False, False], weights=probs[[1, 2]]).data}
+    assert list(raw["combine weight"].text) == ["", ""] and list(raw["kept: router probability"].text) == ["0.40",
+                                                                                                        "0.30"]
+    renormalised = probs[[1, 2]] / probs[[1, 2]].sum()
+    norm = {t.name: t for t in topk_bars(probs, slots=[1, 2], dropped=[False, False], weights=renormalised).data}
+    assert list(norm["combine weight"].text) == [f"{w:.2f}" for w in renormalised]
+
+
 def test_expert_grid_states():
     fig = expert_grid(10, running=[3, 7], dropped_experts=[5])
     z = np.asarray(fig.data[0].z, dtype=float).reshape(-1)

@@ -133,8 +133,9 @@ def _renormalised_note(total: float) -> str:
     """Step 3's words on the combine weights, from the sum this router really gave (not from its name)."""
     if abs(total - 1.0) < 5e-3:
         return ", renormalised to sum to 1 (as Mixtral does)."
-    return (f", kept as they are, not renormalised: here they sum to {total:.2f}, so the experts' outputs are "
-            "scaled down by as much (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises).")
+    return (f", kept as they are, not renormalised: here they sum to {total:.2f}, not 1, so each orange bar "
+            "equals the blue one beside it and the experts' outputs together enter the token's output at "
+            f"{total:.2f} of full strength (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises).")
 
 
 def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -168,10 +169,14 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
                 f"{glossary_link('FLOPs', 'FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
     c1, c2 = st.columns([2, 3])
     with c1:
-        _chart(figs.expert_grid(len(view.probs), view.running, view.lost,
-                                title="All experts: blue = running, dark = idle"),
+        _chart(figs.expert_grid(len(view.probs), view.running, view.lost, title="All experts"),
                alt="Grid of all experts with the running ones lit")
-        m1, m2 = st.columns(2)
+        # The colour key in a caption, which wraps: as the title it was cut to "blue = running, dark" at 1024 px.
+        st.caption("Blue: runs for this token · dark: idle"
+                   + (" · vermillion: chosen, but its slot was dropped (the expert was full)." if len(view.lost) else "."))
+        # Side by side only in presenter mode (a wide main area): in the page's 2/5 column at 1024 px two metrics
+        # side by side were cut to "Runs, this t…" and "42 o…".
+        m1, m2 = st.columns(2) if presenting() else (st.container(), st.container())
         # Short labels: in presenter mode on a 1024 px screen longer ones were cut off.
         m1.metric("Runs, this token", f"{counts['token_sparse']} of {counts['token_dense']}",
                   help="Expert computations for this token, out of what a dense layer (every expert) would do.")
@@ -203,8 +208,8 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         "token copies sent to the same expert are grouped, and every expert runs once on its group. When the "
         "experts sit on separate devices (expert parallelism), or run on padded buffers of one size, the step "
         f"lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput there. On one "
-        "device with a grouped matmul, time follows the total number of rows (T·k copies), so imbalance matters "
-        "much less.")
+        "device with a grouped matmul, time follows the total number of rows (one per token copy, tokens × k), so "
+        "imbalance matters much less.")
     # Presenter mode puts the load bars first: a long sentence makes the heatmap taller than a projector's screen,
     # and the bars are this step's point (who is busiest).
     if presenting():
@@ -238,6 +243,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
                        "token copies found their expert's slots full and were dropped.")
 
 
+COMBINE_CHECK = "Sum of terms vs layer output"  # step 6's check, in a box (tests find it by these words)
+
+
 def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     terms = combine_terms(view)
     explain("The layer's output is the **weighted sum** of the running experts' outputs, with the router's "
@@ -247,9 +255,11 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         st.latex(rf"y = {sum_tex}")
         _chart(figs.combine_figure(terms, view.output), alt="The weighted sum term by term")
     D = len(view.output)
-    c1, c2 = st.columns(2)
-    c1.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
-    c2.metric("Sum of terms vs layer output", difference(combine_check(view)), help=ROUNDING_NOTE)
+    st.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
+    # A box of Markdown, not a metric: a metric's large type cut the words to "match to 8 deci…" at 1024 and
+    # 390 px; Markdown wraps.
+    with st.container(border=True, key="combine_check"):
+        st.markdown(f"{COMBINE_CHECK}: **{difference(combine_check(view))}**", help=ROUNDING_NOTE)
     st.caption(MEASURES["combine check"])
     same = tuple(run.mlp_output_shape) == (D,)
     st.caption(("✓ " if same else "✗ ") + f"The output shape ({D},) {'equals' if same else 'differs from'} a plain "

@@ -40,6 +40,12 @@ def trained_labels(text: str) -> tuple[str, ...]:
     return tuple(sentence_tokens(text))
 
 
+def combine_check_words(at) -> str:
+    """Step 6's check, in its box: "Sum of terms vs layer output: **exactly equal**" -> "exactly equal"."""
+    found = re.search(r"^Sum of terms vs layer output: \*\*(.+)\*\*$", page_text(at), re.M)
+    return found.group(1)
+
+
 def test_runs_and_answers_the_question():
     at = run_app()
     assert not at.exception and not at.warning
@@ -157,8 +163,8 @@ def test_misreading_toggle_shows_dense_and_all_vote_numbers():
 
 def test_numbers_a_student_reads_are_words_and_plain_decimals():
     at = run_app(step="6")
-    check = next(m for m in at.metric if m.label == "Sum of terms vs layer output")
-    assert agree(check.value, places=5) and "e-" not in check.value  # was "9.2e-09"
+    check = combine_check_words(at)
+    assert agree(check, places=5) and "e-" not in check  # was "9.2e-09"
     at = run_app(step="2")
     formula = " ".join(e.body for e in at.latex)
     assert r"\exp(" in formula and "e^{" not in formula  # no raised exponent to be clipped
@@ -219,7 +225,7 @@ def test_steps_4_and_6_colour_the_same_expert_outputs_alike():
 def test_the_combine_check_caption_names_what_the_box_shows():
     """Step 6's caption promised "the number" while the box shows words: it must name the words shown."""
     at = run_app(step="6")
-    check = next(m for m in at.metric if m.label == "Sum of terms vs layer output").value
+    check = combine_check_words(at)
     shown_form = re.sub(r"\d+", "n", check)  # "match to 7 decimal places" -> "match to n decimal places"
     assert shown_form in " ".join(c.value for c in at.caption), check
 
