@@ -56,9 +56,13 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     with block_box:
         _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Token", f"#{view.index} of {len(run.labels)}")
-    c2.metric("Shape", f"({D},)")
-    c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}")
+    # each with a help: "#0", "(64,)" and "‖x‖" are notations a newcomer has not met yet
+    c1.metric("Token", f"#{view.index} of {len(run.labels)}",
+              help=f"Its position in the sentence, counted from 0 as the code does: #0 is the first of the "
+                   f"{len(run.labels)} tokens.")
+    c2.metric("Shape", f"({D},)", help=f"One vector of {D} numbers, written as PyTorch writes a tensor's shape.")
+    c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}",
+              help="The vector's length: the square root of the sum of its numbers squared.")
 
 
 def batch_note(trace) -> str:

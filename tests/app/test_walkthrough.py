@@ -294,3 +294,11 @@ def test_no_code_identifiers_in_any_step_at_the_default():
         main += [f"{m.label} {m.value}" for m in at.main.metric]
         found = {name for value in main for name in SNAKE.findall(re.sub(r"\$[^$]*\$|\(glossary#[^)]*\)", "", value))}
         assert found <= ALLOWED, (step, found - ALLOWED)
+
+
+def test_step_1_explains_its_notations_where_they_appear():
+    """"#0 of 21", "(64,)" and "‖x‖" are notations a newcomer had not met: each of step 1's numbers says what it is."""
+    at = run_app(step="1")
+    metrics = {m.label: m for m in at.main.metric}
+    assert "counted from 0" in metrics["Token"].help and "vector of 64 numbers" in metrics["Shape"].help
+    assert "square root" in metrics["Length ‖x‖"].help
