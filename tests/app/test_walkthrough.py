@@ -302,3 +302,13 @@ def test_step_1_explains_its_notations_where_they_appear():
     metrics = {m.label: m for m in at.main.metric}
     assert "counted from 0" in metrics["Token"].help and "vector of 64 numbers" in metrics["Shape"].help
     assert "square root" in metrics["Length ‖x‖"].help
+
+
+def test_the_models_count_and_the_layers_count_say_which_is_which():
+    """The header said "527,424 parameters" and the layer line "98,816 parameters" with nothing to tell them
+    apart: the model's count is named as the whole model's, the layer line's stays the layer's."""
+    at = run_app()
+    model = re.search(r"([\d,]+) parameters in the whole model", " ".join(c.value for c in at.caption))
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    layer = re.search(r"· ([\d,]+) parameters \(", line)
+    assert model and layer and int(model.group(1).replace(",", "")) > int(layer.group(1).replace(",", ""))
