@@ -101,8 +101,9 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
     view = token_view(trace, t)
     top, weight = int(view.slots[0]), float(view.weights[0])
     kept = [float(view.probs[e]) for e in view.slots]
+    # plain words on screen: the config flag's name (norm_topk_prob) means nothing to a learner
     rule = ("**renormalises** the k kept probabilities to sum to 1 (Mixtral)" if norm else
-            "uses the kept probabilities **as they are** (Qwen1.5/2-MoE, OLMoE: `norm_topk_prob = False`)")
+            "uses the kept probabilities **as they are**, without renormalising them (Qwen1.5/2-MoE, OLMoE)")
     why = (f"{kept[0]:.3f} / ({' + '.join(f'{p:.3f}' for p in kept)}) = {weight:.3f}" if norm else
            f"the probability itself, {kept[0]:.3f}; the {k} weights sum to {sum(kept):.3f}, not 1")
     return Question(

@@ -245,6 +245,8 @@ def answer(view: TokenView) -> str:
                 f"the residual connection carries the token on unchanged.")
     text = f"For {word}, **{ran} of {num_experts} experts run**: {_experts_phrase(view)}. "
     text += f"The other {plural(idle, 'expert')} {'does' if idle == 1 else 'do'} no work for it."
+    # the answer box is read before step 1: "weight" is said in plain words here, and named in step 3
+    text += " A weight is how much that expert's output counts in the token's output (step 3)."
     lost = view.lost.tolist()
     if lost:
         names = ", ".join(map(str, lost))

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from moeviz.figures import BLUE, IDLE, VERMILLION
-from moeviz.figures.walkthrough import (EXPERT_STATES, TOPK_NAMES, block_diagram, combine_figure, compute_bars,
-                                        expert_grid, misreading_figure, output_range, score_bars, topk_bars, vector_strips)
+from moeviz.figures.walkthrough import (EXPERT_STATES, RESIDUAL, TOPK_NAMES, block_diagram, combine_figure,
+                                        compute_bars, expert_grid, misreading_figure, output_range, score_bars,
+                                        topk_bars, vector_strips)
 from moeviz.walkthrough import token_view
 from tests.helpers import make_layer, tokens
 
@@ -31,9 +32,31 @@ def test_block_diagram_boxes_are_as_wide_as_their_labels():
     labels = [a for a in fig.layout.annotations if a.text and "RMS" in a.text or a.text and "MoE" in a.text]
     longest = max(len(line) for a in labels for line in a.text.replace("<b>", "").replace("</b>", "").split("<br>"))
     assert min(b.x1 - b.x0 for b in boxes) >= 4 and longest <= 6  # box widths count label characters
-    lefts = sorted(b.x0 for b in fig.layout.shapes)
-    rights = sorted(b.x1 for b in fig.layout.shapes)
+    parts = [s for s in fig.layout.shapes if s.type != "path"]  # the boxes and circles, not the skip paths
+    lefts = sorted(b.x0 for b in parts)
+    rights = sorted(b.x1 for b in parts)
     assert all(r < l for r, l in zip(rights, lefts[1:]))  # no two parts overlap
+
+
+def test_block_diagram_draws_both_residual_paths_into_the_adds():
+    """Step 1's text names the residual path: the figure draws it, around attention and around the MoE layer,
+    each path leaving before the sub-layer's RMSNorm and coming down into the "+" that adds the sub-layer's output."""
+    fig = block_diagram()
+    names, centres = list(fig.data[0].text), list(fig.data[0].x)
+    paths = [s for s in fig.layout.shapes if s.type == "path" and s.name == RESIDUAL]
+    assert len(paths) == 2
+    plus = [centres[i] for i, name in enumerate(names) if name == "+"]
+    around = []
+    for path, add in zip(paths, plus):
+        points = [tuple(map(float, p.split(","))) for p in path.path.replace("M ", "").split(" L ")]
+        (x_start, y_start), (x_end, y_end) = points[0], points[-1]
+        assert y_start == 0 and max(y for _, y in points) > 0.5  # from the main line, up above the boxes
+        assert x_end == pytest.approx(add) and 0.2 <= y_end <= 0.5  # down to just above its "+"
+        around.append([n for n, c in zip(names, centres) if x_start < c < x_end])
+    assert around == [["RMSNorm", "attention"], ["RMSNorm", "MoE layer"]]
+    heads = [a for a in fig.layout.annotations if a.showarrow and a.ax == a.x and a.ay > a.y]  # pointing down
+    assert sorted(a.x for a in heads) == pytest.approx(plus) and all(a.y <= 0.2 for a in heads)
+    assert sum(RESIDUAL in (a.text or "") for a in fig.layout.annotations) == 2  # each path is labelled
 
 
 def test_score_bars_highlight_some_experts():
@@ -67,6 +90,18 @@ def test_every_topk_bar_is_labelled_with_its_own_height():
     np.testing.assert_allclose(t["combine weight"].y, view.weights[~view.dropped])  # beside its probability
     assert list(t["combine weight"].x) == list(t["kept: router probability"].x)
     assert fig.layout.yaxis.range[1] > max(max(bar.y) for bar in fig.data)  # room for the labels
+
+
+def test_a_combine_weight_equal_to_its_probability_is_not_labelled_twice():
+    """A router that keeps the raw probabilities (olmoe-tiny, the default) drew "0.16" twice side by side, which
+    ran together into "0.160.16" at 390 px; a renormalised weight differs and keeps its label."""
+    probs = np.array([0.1, 0.4, 0.3, 0.2])
+    raw = {t.name: t for t in topk_bars(probs, slots=[1, 2], dropped=[False, False], weights=probs[[1, 2]]).data}
+    assert list(raw["combine weight"].text) == ["", ""] and list(raw["kept: router probability"].text) == ["0.40",
+                                                                                                        "0.30"]
+    renormalised = probs[[1, 2]] / probs[[1, 2]].sum()
+    norm = {t.name: t for t in topk_bars(probs, slots=[1, 2], dropped=[False, False], weights=renormalised).data}
+    assert list(norm["combine weight"].text) == [f"{w:.2f}" for w in renormalised]
 
 
 def test_expert_grid_states():

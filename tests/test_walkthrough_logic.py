@@ -207,3 +207,10 @@ def test_the_answer_leaves_renormalisation_to_step_3():
     assert total < 0.99 and not view.lost.tolist()  # Switch keeps the raw probability: a sum below 1
     assert "renormalis" not in answer(view)
     assert f"not renormalised: here they sum to {total:.2f}" in _renormalised_note(total)
+
+
+def test_the_answer_says_what_a_weight_is_before_step_3():
+    """The answer box is read first, before any step: its "(weight 0.18)" is said in plain words there."""
+    _, run = make_run("softmax_topk", top_k=2)
+    text = answer(token_view(run.trace, 0, run.labels))
+    assert "A weight is how much that expert's output counts in the token's output (step 3)." in text

@@ -6,6 +6,9 @@ order: trained or random, d_model, d_hidden, N, k, parameters (counted by moeviz
 /compute shows), then the sidebar knobs that act on it (moeviz.app.knobs). A learner comparing two pages compares
 two of these lines.
 
+The page's main line also says in plain words what d_model means there ("each token is a vector of d_model = 64
+numbers here"): the sizes differ from page to page, so the anchor is restated on each.
+
 A page with several layers draws one line per section, in the same words (`section=True`: "Layer in this
 section:", and `knobs=` names the knobs acting on that section's layer when they are not the page's).
 """
@@ -24,7 +27,8 @@ from moeviz.text import escape_markdown
 PREFIX = "Layer on this page:"  # every layer line starts with it (the AppTest looks for it on every page)
 SECTION_PREFIX = "Layer in this section:"  # a section's own layer, on a page with several
 # The line's words, defined where a learner first meets them (the layer line is on nearly every page).
-WORDS = ("d_model: the size of each token's vector (its hidden state), the layer's input and output. d_hidden: the "
+WORDS = ("d_model: the size of each token's vector (its hidden state): each token is a vector of d_model numbers, the "
+         "layer's input and output. Pages use layers of different sizes; this line names the one here. d_hidden: the "
          "width inside one expert (d_model → d_hidden → d_model). N: the experts in the layer; k: the experts each "
          "token uses. Parameters used per token: the router, k experts and any shared expert.")
 MODEL_PREFIX = "Model on this page:"  # the line of a real checkpoint, whose layers the page shows all at once
@@ -52,11 +56,19 @@ def layer_line_text(layer, trained: bool, note: str = "", *, section: bool = Fal
     line = (f"{SECTION_PREFIX if section else PREFIX} {words} · d_model {cfg.d_model} · d_hidden {cfg.d_hidden} · "
             f"N = {cfg.num_experts} experts{shared} · k = {cfg.top_k} · {costs['total_params']:,} parameters "
             f"({costs['active_params']:,} used per token)")
+    if not section:  # the page's first line says in plain words what d_model means, at this page's size
+        line = f"{line}. {size_words(cfg.d_model)}"
     if note:
         line = f"{line}. {note}" + ("" if note.endswith((".", "!", "?")) else ".")
     else:
         line = f"{line}."
     return line if knobs is None else f"{line} {knobs_sentence(knobs)}"
+
+
+def size_words(d_model: int) -> str:
+    """d_model in plain words, for the first layer line of a page: pages use layers of different widths (the
+    walkthrough's 64, /compute's 256, ...), so the size a learner anchors on is restated where it changes."""
+    return f"Each token is a vector of d_model = {d_model} numbers here"
 
 
 def model_line_text(routing) -> str:

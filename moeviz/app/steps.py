@@ -39,12 +39,15 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         f"The token {_token_md(view)} (a {glossary_link('Token and subword', 'token')}: a word or a piece of one; "
         "␣ marks a piece that starts with a space) reaches the MoE layer as one vector of "
         f"**{D} numbers**, its {glossary_link('Hidden state')}: what the model has worked out about the token so "
-        "far. "
+        f"far. ({D} is this layer's width, its {glossary_link('d_model and d_hidden', 'd_model')}; other pages use "
+        "layers of other sizes, and the layer line at the top of each page says which.) "
         "The layer stands where a Transformer block would have its "
-        f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}, after {glossary_link('Attention')} (where tokens look at each "
-        f"other) and an {glossary_link('RMSNorm', 'RMSNorm')} (which rescales the vector), as the diagram shows. Its router "
-        "scores every token on its own: the next word may be sent to completely different experts. "
-        + batch_note(run.trace))
+        f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}, after {glossary_link('Attention')} (where tokens "
+        f"look at each other) and an {glossary_link('RMSNorm', 'RMSNorm')} (which rescales the vector), as the "
+        f"diagram shows. The lines over the top are the {glossary_link('Residual path', 'residual path')}: at each "
+        "“+” the sub-layer's output is added to the vector it was given, so the MoE layer adds to the token's "
+        "vector rather than replacing it. Its router scores every token on its own: the next word may be sent to "
+        "completely different experts. " + batch_note(run.trace))
     # side by side in presenter mode: both figures on a 768-px projector screen with the step's heading
     vector_box, block_box = st.columns(2) if presenting() else (st.container(), st.container())
     with vector_box:
@@ -53,9 +56,13 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     with block_box:
         _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Token", f"#{view.index} of {len(run.labels)}")
-    c2.metric("Shape", f"({D},)")
-    c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}")
+    # each with a help: "#0", "(64,)" and "‖x‖" are notations a newcomer has not met yet
+    c1.metric("Token", f"#{view.index} of {len(run.labels)}",
+              help=f"Its position in the sentence, counted from 0 as the code does: #0 is the first of the "
+                   f"{len(run.labels)} tokens.")
+    c2.metric("Shape", f"({D},)", help=f"One vector of {D} numbers, written as PyTorch writes a tensor's shape.")
+    c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}",
+              help="The vector's length: the square root of the sum of its numbers squared.")
 
 
 def batch_note(trace) -> str:
@@ -76,9 +83,9 @@ def batch_note(trace) -> str:
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     E = len(view.logits)
     explain(
-        f"The **router** is one small learned matrix, W_router of shape ({E} × {len(view.vector)}), trained with "
-        f"the rest of the model. It gives every expert a score for *this* token: the "
-        f"**{glossary_link('Logit', 'logits')}** z = W_router · x (raw scores, any real number). "
+        rf"The **router** is one small learned matrix, $W_\text{{router}}$ of shape ({E} × {len(view.vector)}), "
+        f"trained with the rest of the model. It gives every expert a score for *this* token: the "
+        rf"**{glossary_link('Logit', 'logits')}** $z = W_\text{{router}}\, x$ (raw scores, any real number). "
         f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
         f" (a {glossary_link('Softmax')} makes the scores positive and sum to 1)."
         + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if not run.trace.router_spec.probs_sum_to_one else ""))
@@ -130,8 +137,9 @@ def _renormalised_note(total: float) -> str:
     """Step 3's words on the combine weights, from the sum this router really gave (not from its name)."""
     if abs(total - 1.0) < 5e-3:
         return ", renormalised to sum to 1 (as Mixtral does)."
-    return (f", kept as they are, not renormalised: here they sum to {total:.2f}, so the experts' outputs are "
-            "scaled down by as much (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises).")
+    return (f", kept as they are, not renormalised: here they sum to {total:.2f}, not 1, so each orange bar "
+            "equals the blue one beside it and the experts' outputs together enter the token's output at "
+            f"{total:.2f} of full strength (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises).")
 
 
 def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -162,13 +170,17 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     explain(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
                 "The idle experts' weights are never touched for this token. Compute is counted in "
-                f"{glossary_link('FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
+                f"{glossary_link('FLOPs', 'FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
     c1, c2 = st.columns([2, 3])
     with c1:
-        _chart(figs.expert_grid(len(view.probs), view.running, view.lost,
-                                title="All experts: blue = running, dark = idle"),
+        _chart(figs.expert_grid(len(view.probs), view.running, view.lost, title="All experts"),
                alt="Grid of all experts with the running ones lit")
-        m1, m2 = st.columns(2)
+        # The colour key in a caption, which wraps: as the title it was cut to "blue = running, dark" at 1024 px.
+        st.caption("Blue: runs for this token · dark: idle"
+                   + (" · vermillion: chosen, but its slot was dropped (the expert was full)." if len(view.lost) else "."))
+        # Side by side only in presenter mode (a wide main area): in the page's 2/5 column at 1024 px two metrics
+        # side by side were cut to "Runs, this t…" and "42 o…".
+        m1, m2 = st.columns(2) if presenting() else (st.container(), st.container())
         # Short labels: in presenter mode on a 1024 px screen longer ones were cut off.
         m1.metric("Runs, this token", f"{counts['token_sparse']} of {counts['token_dense']}",
                   help="Expert computations for this token, out of what a dense layer (every expert) would do.")
@@ -200,8 +212,8 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         "token copies sent to the same expert are grouped, and every expert runs once on its group. When the "
         "experts sit on separate devices (expert parallelism), or run on padded buffers of one size, the step "
         f"lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput there. On one "
-        "device with a grouped matmul, time follows the total number of rows (T·k copies), so imbalance matters "
-        "much less.")
+        "device with a grouped matmul, time follows the total number of rows (one per token copy, tokens × k), so "
+        "imbalance matters much less.")
     # Presenter mode puts the load bars first: a long sentence makes the heatmap taller than a projector's screen,
     # and the bars are this step's point (who is busiest).
     if presenting():
@@ -235,6 +247,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
                        "token copies found their expert's slots full and were dropped.")
 
 
+COMBINE_CHECK = "Sum of terms vs layer output"  # step 6's check, in a box (tests find it by these words)
+
+
 def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     terms = combine_terms(view)
     explain("The layer's output is the **weighted sum** of the running experts' outputs, with the router's "
@@ -244,9 +259,11 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         st.latex(rf"y = {sum_tex}")
         _chart(figs.combine_figure(terms, view.output), alt="The weighted sum term by term")
     D = len(view.output)
-    c1, c2 = st.columns(2)
-    c1.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
-    c2.metric("Sum of terms vs layer output", difference(combine_check(view)), help=ROUNDING_NOTE)
+    st.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
+    # A box of Markdown, not a metric: a metric's large type cut the words to "match to 8 deci…" at 1024 and
+    # 390 px; Markdown wraps.
+    with st.container(border=True, key="combine_check"):
+        st.markdown(f"{COMBINE_CHECK}: **{difference(combine_check(view))}**", help=ROUNDING_NOTE)
     st.caption(MEASURES["combine check"])
     same = tuple(run.mlp_output_shape) == (D,)
     st.caption(("✓ " if same else "✗ ") + f"The output shape ({D},) {'equals' if same else 'differs from'} a plain "

@@ -56,7 +56,8 @@ def _part_width(label: str, shape: str) -> float:
 @lru_cache(maxsize=1)
 def block_diagram() -> go.Figure:
     """Where the MoE layer sits: a pre-norm Transformer block with the MoE in place of the feed-forward MLP;
-    the two "+" circles are the residual adds.
+    the two "+" circles are the residual adds, and the two "residual" paths above the row (residual_paths) carry
+    the vector around attention and around the MoE layer into them.
 
     The same figure every time, so it is built once per process (callers must not modify it)."""
     lefts, x = [], 0.0
@@ -79,10 +80,35 @@ def block_diagram() -> go.Figure:
     # one named, invisible trace so the figure's parts can be checked on fig.data too
     names = go.Scatter(x=centres, y=[0] * len(centres), mode="markers", marker=dict(opacity=0), name="block",
                        text=[part[0] for part in BLOCK_PARTS], hoverinfo="text")
-    return figure([names], "The MoE layer replaces the block's MLP", 150,
-                  shapes=shapes, annotations=labels + arrows, showlegend=False,
+    paths, path_marks = residual_paths(lefts, rights, centres)
+    return figure([names], "The MoE layer replaces the block's MLP", 190,
+                  shapes=shapes + paths, annotations=labels + arrows + path_marks, showlegend=False,
                   xaxis=dict(visible=False, range=[-0.2, rights[-1] + 0.2], fixedrange=True),
-                  yaxis=dict(visible=False, range=[-0.75, 0.75], fixedrange=True))
+                  yaxis=dict(visible=False, range=[-0.75, RESIDUAL_Y + 0.55], fixedrange=True))
+
+
+RESIDUAL = "residual"  # the name of each skip path's shape (and its label), for tests and hover
+RESIDUAL_Y = 0.85  # the height of the skip paths, above the boxes (which span -0.5 … 0.5)
+
+
+def residual_paths(lefts, rights, centres) -> tuple[list, list]:
+    """The block's two residual connections, found from BLOCK_PARTS: each leaves the arrow just before a
+    sub-layer's RMSNorm, runs above the norm and the sub-layer, and comes down into the next "+" circle (where
+    the sub-layer's output is added to the vector it was given). Returns (path shapes, annotations): the
+    arrowheads into each "+" and a "residual" label over each path."""
+    shapes, marks = [], []
+    plus = [i for i, part in enumerate(BLOCK_PARTS) if part[0] == "+"]
+    for end in plus:
+        start = max(i for i in range(end) if BLOCK_PARTS[i][0] == "RMSNorm")  # this sub-layer's norm
+        x0 = (rights[start - 1] + lefts[start]) / 2  # the middle of the arrow into the norm
+        x1, top = centres[end], RESIDUAL_Y
+        shapes.append(dict(type="path", name=RESIDUAL, path=f"M {x0},0 L {x0},{top} L {x1},{top} L {x1},0.45",
+                           line=dict(color=INK, width=1.5), layer="below"))
+        marks.append(dict(x=x1, y=0.2, ax=x1, ay=0.45, xref="x", yref="y", axref="x", ayref="y", text="",
+                          showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor=INK))  # into the "+"
+        marks.append(dict(x=(x0 + x1) / 2, y=top, yshift=2, yanchor="bottom", showarrow=False, name=RESIDUAL,
+                          text=f"{RESIDUAL} (skip)", font=dict(size=12, color=INK)))
+    return shapes, marks
 
 
 def score_bars(values, *, name: str, title: str | None, highlight=(), value_range=None, text_format=".2f",
@@ -106,7 +132,9 @@ def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keep
               height: int = 300) -> go.Figure:
     """Every bar is labelled with its own height, on one 0…1 axis: each expert's router probability (kept in
     blue, masked grey, chosen but lost to capacity vermillion) and, beside each kept one, its combine weight
-    (the probability after renormalising over the kept k). Trace names: TOPK_NAMES."""
+    (the probability renormalised over the kept k, or the probability itself for a router that keeps it as it
+    is). A combine weight that reads the same as its probability is not labelled again: the two labels side by
+    side ran together ("0.160.16") on a 390 px phone; the hover still gives it. Trace names: TOPK_NAMES."""
     probs, slots = to_numpy(probs).astype(float), to_numpy(slots).astype(int)
     dropped, weights = to_numpy(dropped).astype(bool), to_numpy(weights).astype(float)
     E = len(probs)
@@ -114,6 +142,7 @@ def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keep
     lost = [int(e) for e, d in zip(slots, dropped) if d] if len(slots) < E else []  # expert choice: not chosen
     masked = [e for e in range(E) if e not in kept and e not in lost]
     kept_weights = [float(w) for w, d in zip(weights, dropped) if not d]
+    weight_labels = [f"{w:.2f}" if f"{w:.2f}" != f"{probs[e]:.2f}" else "" for e, w in zip(kept, kept_weights)]
 
     def bars(name, experts, values, color, group, labels=None):
         return go.Bar(x=experts, y=values, name=name, marker_color=color, offsetgroup=group,
@@ -123,7 +152,7 @@ def topk_bars(probs, slots, dropped, weights, *, title: str | None = "Top-k keep
     traces = [bars(TOPK_NAMES[0], kept, probs[kept], BLUE, "probability"),
               bars(TOPK_NAMES[1], masked, probs[masked], IDLE, "probability", labels=[""] * len(masked)),
               bars(TOPK_NAMES[2], lost, probs[lost], VERMILLION, "probability"),
-              bars(TOPK_NAMES[3], kept, kept_weights, ORANGE, "weight")]
+              bars(TOPK_NAMES[3], kept, kept_weights, ORANGE, "weight", labels=weight_labels)]
     top = max([float(probs.max(initial=0))] + kept_weights)
     return figure([t for t in traces if len(t.x)], title, height, barmode="group", bargap=0.2, bargroupgap=0.05,
                   xaxis=dict(tickvals=list(range(E)), ticktext=expert_names(E), range=[-0.5, E - 0.5]),
@@ -189,8 +218,8 @@ def misreading_figure(sparse, dense, all_vote, *, k_label: str, num_experts: int
     return vector_strips(np.stack([to_numpy(sparse), to_numpy(dense), to_numpy(all_vote)]), names, title=title)
 
 
-__all__ = ["vector_strips", "block_diagram", "score_bars", "topk_bars", "TOPK_NAMES", "expert_grid", "EXPERT_STATES",
-           "compute_bars", "combine_figure", "output_range", "misreading_figure"]
+__all__ = ["vector_strips", "block_diagram", "residual_paths", "RESIDUAL", "score_bars", "topk_bars", "TOPK_NAMES",
+           "expert_grid", "EXPERT_STATES", "compute_bars", "combine_figure", "output_range", "misreading_figure"]
 
 
 def token_window(fig: go.Figure, num_tokens: int, token: int, rows: int, row_px: int = 26) -> go.Figure:

@@ -163,8 +163,8 @@ def describe(info: dict) -> str:
     """The one sentence naming a model, the same on every page: what it is, how it got its weights, its size.
     `info` is CheckpointModel.info() (or a trace file's copy of it, or moeviz.lm.shipped.ShippedLM.info())."""
     name = display_name(info["name"], info.get("num_experts")) if info.get("name") else "an uploaded trace"
-    size = (f"{info['params_total']:,} parameters" if isinstance(info.get("params_total"), int) else
-            "size unknown")
+    size = (f"{info['params_total']:,} parameters in the whole model"  # (a page's layer line counts its layer)
+            if isinstance(info.get("params_total"), int) else "size unknown")
     if info.get("trained_on"):  # a model moeviz trained and ships
         what = info.get("what") or f"a tiny model with {info.get('family', 'its family')}'s architecture"
         return f"{name}: {what}, trained here on {info['trained_on']}; {size}."

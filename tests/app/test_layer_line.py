@@ -31,6 +31,13 @@ def test_every_page_says_which_layer(page):
     at = open_page(page)
     assert not at.exception, [e.value for e in at.exception]
     assert layer_lines(at), f"{page} shows no layer line"
+    # The page's main layer line says in plain words what its d_model means (the sizes differ from page to page,
+    # so "64 numbers" from the walkthrough is no anchor elsewhere); a section's line does not repeat it.
+    for line in (c.value for c in at.caption if c.value.startswith(PREFIX)):
+        d_model = LINE.search(line).group(2)
+        assert f"Each token is a vector of d_model = {d_model} numbers here." in line, (page, line)
+    for line in (c.value for c in at.caption if c.value.startswith(SECTION_PREFIX)):
+        assert "Each token is a vector" not in line, (page, line)
 
 
 def test_the_walkthrough_line_describes_the_layer_that_ran():

@@ -103,3 +103,15 @@ def test_a_later_kind_is_asked_by_name_and_the_default_keeps_old_numbers():
     assert at.success
     old = open_quiz(5)  # no kinds in the link: the default draws from the seed, as before
     assert any(m.value == make_question(5).prompt for m in old.markdown)
+
+
+def test_the_kept_weights_rule_is_in_plain_words():
+    """A combine-weights question on a router that keeps the raw probabilities says so in words, not by the
+    config flag's name (a learner read `norm_topk_prob = False` as code)."""
+    seed = next(s for s in range(1, 400) if make_question(s).kind == "combine_weights"
+                and not make_question(s).shown["normalised"])
+    at = open_quiz(seed)
+    assert not at.exception
+    shown = "\n".join(m.value for m in (*at.markdown, *at.caption))
+    assert "as they are" in shown and "without renormalising" in shown
+    assert "norm_topk_prob" not in shown

@@ -40,6 +40,12 @@ def trained_labels(text: str) -> tuple[str, ...]:
     return tuple(sentence_tokens(text))
 
 
+def combine_check_words(at) -> str:
+    """Step 6's check, in its box: "Sum of terms vs layer output: **exactly equal**" -> "exactly equal"."""
+    found = re.search(r"^Sum of terms vs layer output: \*\*(.+)\*\*$", page_text(at), re.M)
+    return found.group(1)
+
+
 def test_runs_and_answers_the_question():
     at = run_app()
     assert not at.exception and not at.warning
@@ -157,8 +163,8 @@ def test_misreading_toggle_shows_dense_and_all_vote_numbers():
 
 def test_numbers_a_student_reads_are_words_and_plain_decimals():
     at = run_app(step="6")
-    check = next(m for m in at.metric if m.label == "Sum of terms vs layer output")
-    assert agree(check.value, places=5) and "e-" not in check.value  # was "9.2e-09"
+    check = combine_check_words(at)
+    assert agree(check, places=5) and "e-" not in check  # was "9.2e-09"
     at = run_app(step="2")
     formula = " ".join(e.body for e in at.latex)
     assert r"\exp(" in formula and "e^{" not in formula  # no raised exponent to be clipped
@@ -219,7 +225,7 @@ def test_steps_4_and_6_colour_the_same_expert_outputs_alike():
 def test_the_combine_check_caption_names_what_the_box_shows():
     """Step 6's caption promised "the number" while the box shows words: it must name the words shown."""
     at = run_app(step="6")
-    check = next(m for m in at.metric if m.label == "Sum of terms vs layer output").value
+    check = combine_check_words(at)
     shown_form = re.sub(r"\d+", "n", check)  # "match to 7 decimal places" -> "match to n decimal places"
     assert shown_form in " ".join(c.value for c in at.caption), check
 
@@ -257,3 +263,52 @@ def test_step_5_does_not_quote_the_sidebars_alpha_where_it_does_not_act():
     assert not at.exception
     captions = "\n".join(c.value for c in at.caption)
     assert "sidebar's α does not act here" in captions and "0.37" not in captions
+
+
+def test_step_1_says_other_pages_use_other_sizes_and_names_the_residual_path():
+    """"64 numbers" is this layer's width only: step 1 says other pages use other sizes (named by each page's
+    layer line), and it explains the diagram's residual lines and "+" where the learner meets them."""
+    at = run_app(step="1")
+    text = page_text(at)
+    width = re.search(r"\*\*(\d+) numbers\*\*", text).group(1)
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    assert f"d_model {width} ·" in line and f"vector of d_model = {width} numbers" in line
+    assert "other pages use layers of other sizes, and the layer line at the top of each page says which" in text
+    assert "](glossary#residual-path)" in text and "“+”" in text
+
+
+# Code identifiers a learner should not meet as visible text: snake_case names (W_router, norm_topk_prob, ...).
+# d_model and d_hidden are the field's own names, defined in the glossary and in the layer line's words.
+SNAKE = re.compile(r"(?<![\\$\w])[A-Za-z]+_[A-Za-z_]+\b")
+ALLOWED = {"d_model", "d_hidden"}
+
+
+@pytest.mark.slow
+def test_no_code_identifiers_in_any_step_at_the_default():
+    """Every step's visible text (markdown, captions, metrics; the misreading and the untrained router shown)
+    at the default model: no snake_case code name besides d_model / d_hidden (LaTeX is maths, not code)."""
+    for step in range(1, 7):
+        at = run_app(step=str(step), misreading="1", untrained="1")
+        assert not at.exception
+        main = [m.value for m in at.main.markdown] + [c.value for c in at.main.caption]
+        main += [f"{m.label} {m.value}" for m in at.main.metric]
+        found = {name for value in main for name in SNAKE.findall(re.sub(r"\$[^$]*\$|\(glossary#[^)]*\)", "", value))}
+        assert found <= ALLOWED, (step, found - ALLOWED)
+
+
+def test_step_1_explains_its_notations_where_they_appear():
+    """"#0 of 21", "(64,)" and "‖x‖" are notations a newcomer had not met: each of step 1's numbers says what it is."""
+    at = run_app(step="1")
+    metrics = {m.label: m for m in at.main.metric}
+    assert "counted from 0" in metrics["Token"].help and "vector of 64 numbers" in metrics["Shape"].help
+    assert "square root" in metrics["Length ‖x‖"].help
+
+
+def test_the_models_count_and_the_layers_count_say_which_is_which():
+    """The header said "527,424 parameters" and the layer line "98,816 parameters" with nothing to tell them
+    apart: the model's count is named as the whole model's, the layer line's stays the layer's."""
+    at = run_app()
+    model = re.search(r"([\d,]+) parameters in the whole model", " ".join(c.value for c in at.caption))
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    layer = re.search(r"· ([\d,]+) parameters \(", line)
+    assert model and layer and int(model.group(1).replace(",", "")) > int(layer.group(1).replace(",", ""))

@@ -47,6 +47,12 @@ def test_default_model_views_at_every_width(page, streamlit_server, width):
     assert "Model on this page: trained weights · olmoe-tiny" in text
     assert page.get_by_test_id("stPlotlyChart").count() == 6
     assert overflowing(page) == []
+    # The journey grid's cell text stays readable on a phone: at least 11 px, as drawn (issue 18 reported ~7 px).
+    sizes = page.evaluate("""() => [...document.querySelectorAll('g.heatmap-label text')]
+        .filter(t => t.closest('[data-testid="stPlotlyChart"]').querySelector('.gtitle')?.textContent
+                     .startsWith("Each token's experts"))
+        .map(t => Math.min(parseFloat(getComputedStyle(t).fontSize), t.getBoundingClientRect().height))""")
+    assert sizes and min(sizes) >= 11, (width, min(sizes or [0]))
     section_screenshots(page, f"checkpoint-views-{width}")
     assert_no_console_errors(page)
 

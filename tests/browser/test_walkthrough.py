@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from _harness import assert_no_console_errors, assert_no_exception, open_app, screenshot, wait_for_app
 
 from moeviz.app import PAGES
@@ -96,3 +98,32 @@ def test_values_survive_a_page_change(page, streamlit_server):
     _settled(page)
     assert "Step 2 / 6" in _step_title(page)  # the page's own step was remembered for the session
     assert_no_console_errors(page)
+
+
+# Text a newcomer cannot read: a metric's label or value cut with "…", or a chart title wider than its chart.
+CUT_TEXT = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetricValue"] div,'
+                                             + '[data-testid="stMain"] [data-testid="stMetricLabel"] p')) {
+    if (el.scrollWidth > el.clientWidth + 1) cut.push(el.textContent);
+  }
+  for (const chart of document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')) {
+    const title = chart.querySelector('.gtitle'), svg = chart.querySelector('svg.main-svg');
+    if (title && svg && title.getBoundingClientRect().right > svg.getBoundingClientRect().right + 1)
+      cut.push(title.textContent);
+  }
+  return cut;
+}"""
+
+
+@pytest.mark.parametrize("width", (1920, 1024, 390))
+def test_no_step_cuts_its_numbers_or_titles(page, streamlit_server, width):
+    """At 1024 px step 4's "42 of 168" read "42 o…", step 6's check "match to 8 deci…" and the expert grid's
+    title "All experts: blue = running, dark"; each step at each width, with screenshots to look at."""
+    page.set_viewport_size({"width": width, "height": 2600 if width > 390 else 5200})
+    for step in range(1, 7):
+        open_app(page, streamlit_server, f"/?step={step}")
+        _settled(page)
+        assert_no_exception(page)
+        assert page.evaluate(CUT_TEXT) == [], (width, step)
+        screenshot(page, f"walkthrough-{width}-step-{step}", full_page=False)
