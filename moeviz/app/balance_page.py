@@ -351,7 +351,7 @@ def z_loss(controls, settings: LabSettings) -> None:
     app.chart(figs.z_loss_pair(plain, penalised, weight), key="z_loss")
     st.caption(explain_z_loss({**plain.final(), **plain.logit_summary()},
                               {**penalised.final(), **penalised.logit_summary()}, weight, steps)
-               + f" ({run_words(plain.config)}.)")
+               + f" (Both runs: {run_words(plain.config)}.)")
 
 
 def precision(controls) -> None:
