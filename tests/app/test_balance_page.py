@@ -170,6 +170,7 @@ def test_the_z_loss_section_draws_the_run_without_and_with_it_at_its_default(tra
     assert not train_calls  # both from the cache: the page stays interactive
 
 
+@pytest.mark.slow  # trains its own pair (N = 4, k = 1)
 @pytest.mark.timeout(300)
 def test_z_loss_weight_from_the_link_sets_the_second_run():
     at = open_page({"z_loss_weight": "0.1", "num_experts": "4", "top_k": "1", "train_steps": "50"})
