@@ -181,6 +181,13 @@ class TrainHistory:
                 "idle_experts": int((load < 0.25 * load.mean()).sum()),
                 "overflow_at_1_25": overflow_at_capacity(load, 1.25)}
 
+    def logit_summary(self) -> dict:
+        """The router z-loss, the mean largest logit and the mean |logit|, averaged over the window (as final()
+        does); /balance quotes them for its z-loss pair. Histories kept before the logit fields give NaN."""
+        w = self.window()
+        return {name: float(np.mean(values)) if len(values := self.array(name)[w]) else math.nan
+                for name in ("z_loss", "max_logit", "mean_abs_logit")}
+
     def to_dict(self) -> dict:
         return {**{name: self.array(name).tolist() for name in (*self.SCALARS, "tokens_per_expert",
                                                                 "cluster_expert")},

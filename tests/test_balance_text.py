@@ -3,7 +3,8 @@ import functools
 
 import pytest
 
-from moeviz.app.balance_text import BALANCED_LOAD, COLLAPSED_LOAD, explain_price, explain_run, verdict
+from moeviz.app.balance_text import (BALANCED_LOAD, COLLAPSED_LOAD, explain_price, explain_run, explain_z_loss,
+                                     verdict)
 from moeviz.train import TrainConfig, train_iter
 
 
@@ -60,3 +61,28 @@ def test_the_price_text_says_why_a_small_weight_ends_with_the_lower_task_loss(ca
     else:  # a capacity limit turns the uneven load into drops, and the text quotes them
         assert f"**{small['dropped_fraction']:.1%}** at α = 0.01" in text
         assert ("the task loss counts them" in text) == (small["task_loss"] > good["task_loss"])
+
+
+def z_pair_summaries(weight: float):
+    from moeviz.train import train
+    runs = [train(TrainConfig(steps=150, balance_weight=0.01, z_loss_weight=w)) for w in (0.0, weight)]
+    return [{**h.final(), **h.logit_summary()} for h in runs]
+
+
+def test_the_z_loss_words_quote_the_pairs_numbers_and_say_what_moved():
+    plain, penalised = z_pair_summaries(0.01)
+    text = explain_z_loss(plain, penalised, 0.01, 150)
+    for f in (plain, penalised):
+        assert f"**{f['z_loss']:.3g}**" in text and f"**{f['max_logit']:.2f}**" in text
+    assert penalised["z_loss"] < plain["z_loss"] and penalised["max_logit"] < plain["max_logit"]
+    rose = penalised["mean_abs_logit"] >= plain["mean_abs_logit"]
+    assert ("the logits did not get smaller" in text) == rose
+    # a pair in which the penalty did not act is not told that it did
+    assert "did not pull the log-sum-exp down" in explain_z_loss(penalised, plain, 0.01, 150)
+
+
+def test_run_words_use_the_apps_names_not_the_codes():
+    from moeviz.app.balance_text import run_words
+    f, cfg = final_run(balance_weight=0.3)
+    assert run_words(cfg) == "router softmax → top-k, 8 experts, k = 2, the balance loss, α = 0.3"
+    assert "aux-loss-free bias" in run_words({**cfg, "router": "sigmoid_bias", "method": "aux_free"})

@@ -118,3 +118,17 @@ def test_cluster_map_prints_numbers_only_where_they_fit_a_phones_cell(num_expert
     cell_px = PHONE_CHART_PX / num_experts  # an upper bound: margins and row labels take some more
     assert printed or cell_px < len("50%") * 0.6 * figs.CLUSTER_FONT_PX + 6
     assert figs.cluster_numbers_fit(figs.cluster_shares(history)) == printed
+
+
+def test_z_loss_pair_draws_both_runs_z_and_largest_logit():
+    plain, penalised = (train(TrainConfig(steps=20, tokens_per_step=64, num_experts=4, top_k=2, device="cpu",
+                                          z_loss_weight=w)) for w in (0.0, 0.1))
+    fig = figs.z_loss_pair(plain, penalised, 0.1)
+    t = {(trace.name, trace.xaxis): trace for trace in fig.data}
+    assert set(t) == {("without z-loss", "x"), ("without z-loss", "x2"), ("with z-loss 0.1", "x"),
+                      ("with z-loss 0.1", "x2")}
+    for history, name in ((plain, "without z-loss"), (penalised, "with z-loss 0.1")):
+        np.testing.assert_allclose(t[(name, "x")].y, history.array("z_loss"))
+        np.testing.assert_allclose(t[(name, "x2")].y, history.array("max_logit"))  # the largest logit, next to z
+    assert sum(bool(trace.showlegend) for trace in fig.data) == 2  # one legend entry per run
+    assert fig.layout.yaxis.type == "log"

@@ -273,3 +273,13 @@ def test_training_with_z_loss_lowers_the_router_logsumexp(seed):
     top, size = ([float(np.mean(h.array(key)[h.window()])) for h in runs] for key in ("max_logit", "mean_abs_logit"))
     assert top[1] < top[0]
     assert size[1] > 0.5 * size[0]
+
+
+def test_logit_summary_averages_the_window_like_final():
+    history = train(TrainConfig(steps=20, tokens_per_step=32, num_experts=4, device="cpu", z_loss_weight=0.01))
+    summary = history.logit_summary()
+    for name in ("z_loss", "max_logit", "mean_abs_logit"):
+        values = getattr(history, name)[-2:]  # the window: the last 10 % of 20 steps
+        assert summary[name] == pytest.approx(sum(values) / len(values))
+    old = TrainHistory.from_dict({k: v for k, v in history.to_dict().items() if k != "max_logit"})
+    assert np.isnan(old.logit_summary()["max_logit"])  # kept before the field: no number, not an error

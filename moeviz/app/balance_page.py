@@ -15,11 +15,12 @@ import streamlit as st
 import moeviz.app as app
 from moeviz import train as lab
 from moeviz.app import runners
-from moeviz.app.balance_text import explain_price, explain_run
+from moeviz.app.balance_text import (SHARED_OFFSET, SPECIALIZATION, TASK_LOSS, explain_price, explain_run,
+                                     explain_z_loss, run_words)
 from moeviz.app.tables import table
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
-from moeviz.glossary import MEASURES
+from moeviz.glossary import MEASURES, glossary_link
 from moeviz.routers import router_spec
 
 RUN, SWEEP = "balance_run", "balance_sweep"  # session state: plain history dicts only, never a model
@@ -31,7 +32,11 @@ LEARNING_RATES = (0.001, 0.003, 0.01, 0.03)
 DEFAULT_STEPS, DEFAULT_LR = 300, 0.01
 REPORT_EVERY = 25  # steps between chart updates while training
 WAIT_S = 180  # how long a run waits for a free trainer before giving up
-Z_LOSS_WEIGHTS = (0.0, 0.001, 0.01, 0.1, 1.0)  # 0.001: ST-MoE's and transformers' SwitchTransformers default
+# The z-loss pair's penalised weight. 0.001: ST-MoE's and transformers' SwitchTransformers default, and already
+# enough here (seed 0: z 16.6 → 0.50, largest logit 3.37 → −0.16); 0 ("off") is gone: the pair always has a run
+# without the z-loss, and an old link's 0 gets a notice and the nearest weight.
+Z_LOSS_WEIGHTS = (0.001, 0.01, 0.1, 1.0)
+DEFAULT_Z_LOSS_WEIGHT = 0.001
 PRICE_WEIGHTS = (0.0, 0.3, 10.0)  # none, the lab's good weight, "balance at any price"; the sidebar's α joins them
 GOOD_WEIGHT = 0.3
 AT_ONCE_STEPS = DEFAULT_STEPS  # runs this long or shorter train when shown (about a second each); longer wait for Train
@@ -45,7 +50,6 @@ class LabSettings:
     method: str
     steps: int
     lr: float
-    z_loss_weight: float
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,10 @@ def intro(controls) -> None:
             "The balance-loss weight α pushes its load towards even. What each weight costs, trained now:")
         price_table(controls)
         st.markdown(
-            "Some clusters are much more common than others (cluster c is drawn with probability ∝ 1/(c+1)), so "
-            "giving each cluster its own experts loads them unevenly. Pick α in the sidebar: the table and "
+            f"The task: each token is {lab.ClusterTask().d_model} numbers drawn near its cluster's centre, and the target is its "
+            "cluster's own function of it, so an expert that serves few clusters can learn theirs well. "
+            + SHARED_OFFSET + " Some clusters are much more common than others (cluster c is drawn with "
+            "probability ∝ 1/(c+1)), so giving each cluster its own experts loads them unevenly. Pick α in the sidebar: the table and "
             "the results further down train it at once. Try α = 0 (collapse), 0.3 (an even load) and the default "
             "0.01; the table also trains α = 10 (balance at any price, past the sidebar's range). Set a capacity "
             "factor to see what imbalance costs in dropped slots: token copies that found their expert full.")
@@ -86,8 +92,8 @@ def intro(controls) -> None:
             "default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of "
             "transformers 5.24): this lab trains one layer for a few hundred steps of 256 tokens, starting from a "
             "router that is skewed on purpose, and measures each expert's share f on those 256 tokens. Real training "
-            "measures f per micro-batch (Megatron-Core's aux_loss) or per sequence (its seq_aux_loss, DeepSeek's "
-            "sequence-wise loss), not over the whole global batch (balancing over the global batch is a separate "
+            "measures f per micro-batch (Megatron-Core's default balance loss) or per sequence (its sequence-level "
+            "option, DeepSeek's sequence-wise loss), not over the whole global batch (balancing over the global batch is a separate "
             "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a gentle "
             "push to act.")
 
@@ -109,7 +115,10 @@ def price_table(controls) -> None:
             "specialization": f"{f['specialization']:.0%}",
             **({"dropped copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
           key="price", hide_index=True)
-    st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router}, "
+    # The columns' words, defined here where a learner first meets them (not two screens further down).
+    st.caption(f"**Busiest ÷ mean**: the busiest expert's tokens as a multiple of the average expert's (1 = even). "
+               f"{TASK_LOSS} {SPECIALIZATION} (More: {glossary_link('Mutual information', 'the glossary')}.)")
+    st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router_spec(router).label}, "
                 f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}; a lower task loss is better):\n\n"
                 + explain_price(rows, cfg.capacity_factor, GOOD_WEIGHT))
 
@@ -126,18 +135,13 @@ def knobs(controls) -> LabSettings:
                        parse=app.parse_int_choice(STEP_COUNTS))
     lr = app.linked(right.select_slider, "Learning rate (Adam)", LEARNING_RATES, key="train_lr", default=DEFAULT_LR,
                     parse=app.parse_float_choice(LEARNING_RATES))
-    z_weight = app.linked(mid.select_slider, "Router z-loss weight", Z_LOSS_WEIGHTS, key="z_loss_weight",
-                          default=0.0, parse=app.parse_float_choice(Z_LOSS_WEIGHTS),
-                          format_func=lambda w: "0 (off)" if w == 0 else f"{w:g}",
-                          help="Adds weight × mean logsumexp(router logits)² to the loss (ST-MoE's z-loss). "
-                               "It is always recorded; see section “Router z-loss” below.")
     app.knobs_here("aux_free" if method == "aux_free" and mode == "single" else "aux_loss")
     app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=False, where=layer_line_slot,
                    trains_here=True, note="It is trained on this page, on the made-up task above: "
                         f"at once for runs of up to {AT_ONCE_STEPS} steps, live when you press Train")
     if mode == "sweep" and method == "aux_free":
         st.caption("The sweep varies α, so it uses the balance loss.")
-    return LabSettings(mode, method, steps, lr, z_weight)
+    return LabSettings(mode, method, steps, lr)
 
 
 def with_trainer(fn):
@@ -174,7 +178,7 @@ def train_live(cfg: lab.TrainConfig, label: str, live: Live, keep: bool = True) 
 def run_sweep(controls, settings: LabSettings, live: Live) -> list[dict]:
     summaries = []
     for weight in lab.SWEEP_WEIGHTS:
-        cfg = train_config(controls, "aux_loss", settings.steps, settings.lr, weight, settings.z_loss_weight)
+        cfg = train_config(controls, "aux_loss", settings.steps, settings.lr, weight)
         summaries.append(train_live(cfg, f"α = {weight:g}", live, keep=False).final())
         st.session_state[SWEEP] = summaries
     return summaries
@@ -189,8 +193,7 @@ def training(controls, settings: LabSettings) -> bool:
     st.caption(button_caption(settings))
     live = Live(st.empty(), st.empty())  # filled while training, emptied when done
     if start and settings.mode == "single":
-        cfg = train_config(controls, settings.method, settings.steps, settings.lr,
-                           z_loss_weight=settings.z_loss_weight)
+        cfg = train_config(controls, settings.method, settings.steps, settings.lr)
         with_trainer(lambda: train_live(cfg, "Training", live))
     elif start:
         st.session_state.pop(SWEEP, None)
@@ -234,8 +237,8 @@ def lab_runs(configs: list[lab.TrainConfig]) -> list[lab.TrainHistory] | None:
 
 def sweep_at_once(controls, settings: LabSettings) -> list[dict] | None:
     """The sweep's final summaries from the cache (at the default, four of its weights are the price table's)."""
-    histories = lab_runs([train_config(controls, "aux_loss", settings.steps, settings.lr, weight,
-                                       settings.z_loss_weight) for weight in lab.SWEEP_WEIGHTS])
+    histories = lab_runs([train_config(controls, "aux_loss", settings.steps, settings.lr, weight)
+                          for weight in lab.SWEEP_WEIGHTS])
     return None if histories is None else [history.final() for history in histories]
 
 
@@ -249,8 +252,7 @@ def shown_run(controls, settings: LabSettings) -> tuple[lab.TrainHistory | None,
     """The single run to show and where it comes from: the run trained live for these knobs (kept, possibly
     stopped), else the cached run of these knobs if short enough, else the last run trained live."""
     kept = st.session_state.get(RUN)
-    cfg = train_config(controls, settings.method, settings.steps, settings.lr,
-                       z_loss_weight=settings.z_loss_weight)
+    cfg = train_config(controls, settings.method, settings.steps, settings.lr)
     if kept and _same_settings(kept, cfg):
         return lab.TrainHistory.from_dict(kept), "trained live, kept for this session"
     if settings.mode == "single" and at_once(settings):
@@ -287,9 +289,7 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
     cfg = history.config
     done, total = history.steps_done, cfg["steps"]
     status = "finished" if done == total else f"stopped at step {done} of {total}"
-    st.caption(f"Run {source} ({status}): router {cfg['router']}, {cfg['num_experts']} experts, "
-               f"k = {cfg['top_k']}, method {cfg['method']}, α = {cfg['balance_weight']:g}, lr = {cfg['lr']:g}, "
-               f"seed {cfg['seed']}.")
+    st.caption(f"Run {source} ({status}): {run_words(cfg)}, learning rate {cfg['lr']:g}, seed {cfg['seed']}.")
     f = history.final()
     cols = st.columns(4)
     cols[0].metric("max / mean load", f"{f['max_mean_load']:.2f}")
@@ -301,7 +301,7 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
     app.chart(figs.health_curves(history), key="health_curves")
-    st.caption(f"{MEASURES['load CV']} {MEASURES['specialization']}")
+    st.caption(f"{TASK_LOSS} {MEASURES['load CV']} {MEASURES['specialization']}")
     # The page's full width: in the left of two columns it was narrower at 1024 px than on a phone.
     app.chart(figs.assignment_matrix(history), key="assignment")
     if not figs.cluster_numbers_fit(figs.cluster_shares(history)):
@@ -311,8 +311,22 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
         st.markdown(explain_run(history.final(), history.config))
 
 
-def z_loss(shown: lab.TrainHistory | None) -> None:
-    """The router z-loss: what it penalises, and what it does to the logits of the kept run."""
+def parse_z_weight(raw: str) -> float | app.Renamed:
+    """The link's z-loss weight: one of Z_LOSS_WEIGHTS; an old link's 0 ("off", when the section drew one run)
+    gives the nearest weight, with a notice."""
+    try:
+        if float(raw.strip()) == 0:
+            return app.Renamed(Z_LOSS_WEIGHTS[0], "0 (off) is gone: the z-loss section now always "
+                               "trains a run without the z-loss next to one with it; the link now says "
+                               f"{Z_LOSS_WEIGHTS[0]:g}, the nearest weight.")
+    except ValueError:
+        pass  # the choice parser below says what is wrong
+    return app.parse_float_choice(Z_LOSS_WEIGHTS)(raw)
+
+
+def z_loss(controls, settings: LabSettings) -> None:
+    """The router z-loss: what it penalises, and one run trained without and with it (the control sets the
+    second run's weight), so the default shows what it does to z and to the largest logit."""
     st.header("Router z-loss, and which parts of routing run in fp32")
     st.markdown(
         "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)²: small when "
@@ -320,15 +334,24 @@ def z_loss(shown: lab.TrainHistory | None) -> None:
         "router can meet it by moving **every logit down**: the z-loss keeps any logit from growing large and "
         "positive, not every logit small (their size can even grow while z falls). Large positive logits hurt in "
         "two ways: the softmax saturates (one expert gets probability ≈ 1, its gradient vanishes), and in low "
-        "precision the small differences between large numbers are rounded away (below). The lab records it on "
-        "every run; set a **router z-loss weight** above and train to penalise it (ST-MoE and transformers' "
-        "SwitchTransformers config use 0.001, as of transformers 5.24; this lab's tiny run needs more to show).")
-    if shown is not None:
-        app.chart(figs.z_loss_curve(shown, f"Router z-loss of the run above (z-loss weight "
-                                           f"{shown.config.get('z_loss_weight', 0.0):g})"), key="z_loss")
-        st.caption("Set the weight to 0, then to 0.1, on the same seed: the penalised run ends with a "
-                   "much smaller z-loss and a lower largest logit, while the mean |logit| need not fall: the router "
-                   "shifted every logit down.")
+        "precision the small differences between large numbers are rounded away (below). The same run, trained "
+        "without and with the z-loss:")
+    weight = app.linked(st.select_slider, "Router z-loss weight of the second run", Z_LOSS_WEIGHTS,
+                        key="z_loss_weight", default=DEFAULT_Z_LOSS_WEIGHT, parse=parse_z_weight,
+                        format_func=lambda w: f"{w:g}" + (" (ST-MoE's)" if w == DEFAULT_Z_LOSS_WEIGHT else ""),
+                        help="Adds weight × mean logsumexp(router logits)² to the second run's loss (ST-MoE's "
+                             "z-loss; transformers' router_z_loss_coef, 0.001 in its SwitchTransformers config).")
+    # The lab's layer and α as above, at most AT_ONCE_STEPS long so that both runs come from the cache at once.
+    method = settings.method if settings.mode == "single" else "aux_loss"
+    steps = min(settings.steps, AT_ONCE_STEPS)
+    runs = lab_runs([train_config(controls, method, steps, settings.lr, z_loss_weight=z) for z in (0.0, weight)])
+    if runs is None:
+        return
+    plain, penalised = runs
+    app.chart(figs.z_loss_pair(plain, penalised, weight), key="z_loss")
+    st.caption(explain_z_loss({**plain.final(), **plain.logit_summary()},
+                              {**penalised.final(), **penalised.logit_summary()}, weight, steps)
+               + f" (Both runs: {run_words(plain.config)}.)")
 
 
 def precision(controls) -> None:
@@ -365,6 +388,6 @@ def precision(controls) -> None:
         "In transformers (as of 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
         "compute the logits in the model's dtype (bf16) and only the softmax in fp32; GraniteMoE casts its logits "
         "to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core can route in fp32 or fp64 "
-        "(`moe_router_dtype`), off by default. The Switch Transformer's “selective precision” casts the router's "
+        "(its router-dtype setting), off by default. The Switch Transformer's “selective precision” casts the router's "
         "input to fp32. This app routes in fp32, which keeps decisions and weights as the router computed them; "
         "the z-loss keeps the logits from drifting up, so rounding matters less.")

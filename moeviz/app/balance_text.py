@@ -14,6 +14,18 @@ COLLAPSED_LOAD = FAILING_MAX_MEAN_LOAD  # final max/mean from this (or any exper
 # glossary's "failing" line
 LARGE_WEIGHT = 1.0  # α from which the explanation warns that the task pays for the balance
 
+# The lab's words, each said in plain words where a learner first meets it (the price table, at the top), and
+# quoted again where the numbers are drawn. TASK_LOSS states what moeviz.train computes: MSE / mean(y²).
+TASK_LOSS = ("**Task loss**: how far the layer's outputs are from the targets (each cluster's own fixed random "
+             "linear function of the token), as the mean squared error divided by the targets' mean square, so "
+             "1.0 means no better than always predicting zero and 0 means perfect.")
+SPECIALIZATION = ("**Specialization**: how much knowing the expert a token went to tells you about the token's "
+                  "cluster, as a share of the most it could tell: 0% = every expert gets the same mix of "
+                  "clusters, 100% = each cluster has experts of its own.")
+SHARED_OFFSET = ("Every token also carries the same **offset**: one fixed vector added to all of them (real hidden "
+                 "states are not centred on zero either). The untrained router therefore prefers the same few "
+                 "experts for every token: the skewed start from which collapse grows.")
+
 
 def verdict(f: dict) -> str:
     """"balanced", "uneven" or "collapsed", from the final max/mean load and the nearly idle experts."""
@@ -30,8 +42,9 @@ def _load_paragraph(f: dict, cfg: dict) -> str:
                 f"only the residual path ({f['dropped_fraction']:.1%} of tokens over the last "
                 f"{f['window_steps']} steps).")
     first = f["first_max_mean_load"]
-    opening = (f"already took **{first:.2f}×** its fair share: every token carries the same offset, so the "
-               f"untrained router favours a few experts for all of them" if first >= SKEWED_START else
+    opening = (f"already took **{first:.2f}×** its fair share: every token carries the same shared offset (one "
+               f"fixed vector added to all of them), so the untrained router favours a few experts for all of "
+               f"them" if first >= SKEWED_START else
                f"took **{first:.2f}×** its fair share: close to even before any training")
     return (f"*Load imbalance.* At step 1 the busiest expert {opening}. Over the last {f['window_steps']} "
             f"steps the busiest expert took **{f['max_mean_load']:.2f}×** the mean load (1.00 would be "
@@ -74,10 +87,22 @@ def _cost_paragraph(f: dict) -> str:
             f"curve then shows them.")
 
 
+def method_words(cfg: dict) -> str:
+    """A run's balancing method in the page's words (never the code's "aux_loss" / "aux_free")."""
+    return ("the aux-loss-free bias" if cfg["method"] == "aux_free" else
+            f"the balance loss, α = {cfg['balance_weight']:g}")
+
+
+def run_words(cfg: dict) -> str:
+    """A run's layer and method in the page's words: router "softmax → top-k", N, k, method."""
+    return (f"router {router_spec(cfg['router']).label}, {cfg['num_experts']} experts, k = {cfg['top_k']}, "
+            f"{method_words(cfg)}")
+
+
 def explain_run(f: dict, cfg: dict) -> str:
     """The explanation's Markdown for a run's final summary `f` (TrainHistory.final()) and its config."""
-    how = ("the aux-loss-free bias" if cfg["method"] == "aux_free" else f"balance weight α = {cfg['balance_weight']:g}")
-    head = f"**What this run shows** ({how}, {cfg['num_experts']} experts, k = {cfg['top_k']}, {f['steps']} steps)."
+    head = (f"**What this run shows** ({method_words(cfg)}, {cfg['num_experts']} experts, k = {cfg['top_k']}, "
+            f"{f['steps']} steps).")
     return "\n\n".join((head, _load_paragraph(f, cfg), _outcome_paragraph(f, cfg), _cost_paragraph(f)))
 
 
@@ -155,3 +180,22 @@ def explain_price(rows: list[dict], capacity_factor: float | None = None, good_w
             f"**α = {large['balance_weight']:g}** did not cost task loss on this layer ({large['task_loss']:.3f}); "
             f"its specialization is {large['specialization']:.0%} against {good['specialization']:.0%}.")
     return "\n".join(f"- {part}" for part in parts)
+
+
+def explain_z_loss(plain: dict, penalised: dict, weight: float, steps: int) -> str:
+    """The z-loss pair in words picked from its numbers: `plain` and `penalised` are TrainHistory.final() merged
+    with TrainHistory.logit_summary(), of the same run without and with z-loss weight `weight`."""
+    z0, z1 = plain["z_loss"], penalised["z_loss"]
+    top0, top1 = plain["max_logit"], penalised["max_logit"]
+    size0, size1 = plain["mean_abs_logit"], penalised["mean_abs_logit"]
+    both = (f"Both runs train the same layer from the same start for {steps} steps; only the z-loss weight "
+            f"differs. Over the last {plain['window_steps']} steps, without the z-loss z averages **{z0:.3g}** and each token's largest "
+            f"logit **{top0:.2f}**; with weight {weight:g}, z averages **{z1:.3g}** and the largest logit "
+            f"**{top1:.2f}**.")
+    if not (z1 < z0 and top1 < top0):
+        return both + " Here the penalty did not pull the log-sum-exp down: try a larger weight."
+    size = (f"The mean |logit| *rose*, {size0:.2f} → {size1:.2f}: the logits did not get smaller, the router "
+            f"shifted them all down, so none grows large and positive." if size1 >= size0 else
+            f"The mean |logit| went {size0:.2f} → {size1:.2f}; what the penalty targets is the largest logit, "
+            f"which the router pulled down by shifting every logit.")
+    return f"{both} {size} The task loss: {plain['task_loss']:.3f} without, {penalised['task_loss']:.3f} with."

@@ -6,6 +6,7 @@
     assignment_matrix(history)   clusters × experts: where each cluster's slots went at the end (cluster_shares)
     tradeoff_chart(summaries)    one point per balance weight: final max/mean load vs final task loss
     z_loss_curve(history)        the router z-loss per step and its root, the typical logsumexp
+    z_loss_pair(plain, penalised, weight)  the same run without and with a z-loss: z and the largest logit
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def load_heatmap(history: TrainHistory, title: str | None = "Expert load over tr
 def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figure:
     steps = np.arange(1, history.steps_done + 1)
     # two lines each: on one line the two titles ran into each other on a phone (390 px)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"task loss{TITLE_BREAK}(MSE ÷ target power)",
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"task loss{TITLE_BREAK}(1 = predicting 0)",
                                                         f"balance loss{TITLE_BREAK}(1 = perfectly even)"))
     fig.add_trace(go.Scatter(x=steps, y=history.array("task_loss"), name="task loss",
                              line=dict(color=BLUE)), row=1, col=1)
@@ -188,6 +189,27 @@ def z_loss_curve(history: TrainHistory, title: str | None = "Router z-loss per s
         values = history.array(key)
         if len(values) == len(steps):
             fig.add_trace(go.Scatter(x=steps, y=values, name=name, line=dict(color=color, dash=dash)), row=1, col=2)
+    fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
+    fig.update_xaxes(title="training step")
+    return _room_for_panel_titles(finish(fig, title, 300), title)
+
+
+Z_PAIR = (("without z-loss", ORANGE, "dot"), ("with z-loss", PURPLE, None))  # (name, colour, dash): plain, penalised
+
+
+def z_loss_pair(plain: TrainHistory, penalised: TrainHistory, weight: float,
+                title: str | None = "Router z-loss: the same run without and with it") -> go.Figure:
+    """Two runs that differ only in the z-loss weight: per step, the z-loss (log scale) and, next to it, the
+    mean of each token's largest router logit. Trace names: "without z-loss" and "with z-loss <weight>" in
+    each panel (one legend entry per run)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("z-loss = mean logsumexp²", "largest router logit"))
+    for history, (name, color, dash) in zip((plain, penalised), Z_PAIR):
+        name = name if history is plain else f"{name} {weight:g}"
+        steps = np.arange(1, history.steps_done + 1)
+        for col, key in enumerate(("z_loss", "max_logit"), start=1):
+            fig.add_trace(go.Scatter(x=steps, y=history.array(key), name=name, legendgroup=name,
+                                     showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
+    fig.add_hline(y=0.0, line=dict(color="#888", width=1), row=1, col=2)  # a logit of 0: the softmax's middle
     fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
     fig.update_xaxes(title="training step")
     return _room_for_panel_titles(finish(fig, title, 300), title)

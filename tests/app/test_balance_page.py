@@ -87,7 +87,7 @@ def test_aux_free_method_uses_the_bias_router(train_calls):
     assert not at.exception
     cfg = train_calls[0]
     assert (cfg.router, cfg.method, cfg.balance_weight) == ("sigmoid_bias", "aux_free", 0.0)
-    assert any("method aux_free" in c.value for c in at.caption)
+    assert any("the aux-loss-free bias" in c.value for c in at.caption)
 
 
 def test_trainer_slots_are_bounded():
@@ -126,25 +126,75 @@ def test_expert_choice_run_explains_even_load_and_specialization_stays_in_range(
     assert "even by construction" in text and "favours a few experts" not in text
 
 
+def z_pair(fig_spec: str) -> dict:
+    """The z-loss chart's traces by (name, panel): y values, from the chart's Plotly spec (plain JSON lists or
+    plotly's typed arrays, {"dtype", "bdata"})."""
+    import base64
+    import json
+
+    import numpy as np
+
+    def values(y):
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist() if "bdata" in y else y
+    return {(t["name"], t.get("xaxis", "x")): values(t["y"]) for t in json.loads(fig_spec)["data"]}
+
+
+def chart_spec(at: AppTest, title: str) -> str:
+    return next(c.proto.spec for c in at.get("plotly_chart") if title in c.proto.spec)
+
+
+Z_TITLE = "Router z-loss: the same run without and with it"
+
+
 @pytest.mark.timeout(300)
-def test_z_loss_weight_from_the_link_trains_and_the_z_loss_is_plotted(train_calls):
+def test_the_z_loss_section_draws_the_run_without_and_with_it_at_its_default(train_calls):
+    """Before: at its default (weight 0, off) the section drew only the unpenalised run, so the demo showed
+    nothing. Now it always trains the pair (from the cache), the control choosing the second run's weight, and
+    the text quotes their numbers: z falls, the largest logit falls, the logits are shifted, not shrunk."""
+    at = open_page()
+    assert not at.exception
+    weight = at.select_slider(key="z_loss_weight").value
+    assert weight > 0
+    plain, penalised = (runners.lab_run(TrainConfig(balance_weight=0.01, steps=DEFAULT_STEPS, lr=DEFAULT_LR,
+                                                    z_loss_weight=z), WAIT_S) for z in (0.0, weight))
+    traces = z_pair(chart_spec(at, Z_TITLE))
+    for history, name in ((plain, "without z-loss"), (penalised, f"with z-loss {weight:g}")):
+        assert traces[(name, "x")] == pytest.approx(list(history.array("z_loss")))
+        assert traces[(name, "x2")] == pytest.approx(list(history.array("max_logit")))  # next to z
+    free, held = plain.logit_summary(), penalised.logit_summary()
+    assert held["z_loss"] < 0.1 * free["z_loss"] and held["max_logit"] < free["max_logit"]  # the point, shown
+    text = " ".join(c.value for c in at.caption)
+    assert f"z averages **{free['z_loss']:.3g}**" in text and f"z averages **{held['z_loss']:.3g}**" in text
+    if held["mean_abs_logit"] >= free["mean_abs_logit"]:
+        assert "the logits did not get smaller" in text
+    assert not train_calls  # both from the cache: the page stays interactive
+
+
+@pytest.mark.slow  # trains its own pair (N = 4, k = 1)
+@pytest.mark.timeout(300)
+def test_z_loss_weight_from_the_link_sets_the_second_run():
     at = open_page({"z_loss_weight": "0.1", "num_experts": "4", "top_k": "1", "train_steps": "50"})
     assert not at.exception
     assert at.select_slider(key="z_loss_weight").value == 0.1
     precision = [d for d in at.dataframe if "bf16 step there" in d.value.columns]
     assert precision and len(precision[0].value) == 4  # the fp32 explanation needs no training
-    at.button(key="balance_train").click().run()
-    assert not at.exception
-    assert train_calls[-1].z_loss_weight == 0.1
-    titles = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Router z-loss of the run above (z-loss weight 0.1)" in spec for spec in titles)
+    traces = z_pair(chart_spec(at, Z_TITLE))
+    assert {name for name, _ in traces} == {"without z-loss", "with z-loss 0.1"}
+    assert len(traces[("with z-loss 0.1", "x")]) == 50  # the lab's steps, as the run above
 
 
 def test_a_bad_z_loss_weight_warns_and_falls_back():
     at = open_page({"z_loss_weight": "7"})
     assert not at.exception
-    assert at.select_slider(key="z_loss_weight").value == 0.0
+    assert at.select_slider(key="z_loss_weight").value == 0.001
     assert any("z_loss_weight" in w.value for w in at.warning)
+
+
+def test_an_old_links_z_loss_weight_0_gets_a_notice_and_the_nearest_weight():
+    at = open_page({"z_loss_weight": "0"})
+    assert not at.exception
+    assert at.select_slider(key="z_loss_weight").value == 0.001
+    assert any("0 (off) is gone" in w.value and "0.001" in w.value for w in at.warning)
 
 
 @pytest.mark.timeout(300)
@@ -185,7 +235,7 @@ def test_the_default_run_is_shown_at_once_and_a_long_one_says_what_train_will_do
     assert metrics(at)["task loss"] == f"{f['task_loss']:.3f}"
     assert metrics(at)["max / mean load"] == f"{f['max_mean_load']:.2f}"
     assert any("trained when the page needed it" in c.value for c in at.caption)
-    assert any("Router z-loss of the run above" in c.proto.spec for c in at.get("plotly_chart"))
+    assert any(Z_TITLE in c.proto.spec for c in at.get("plotly_chart"))
     assert not train_calls
     at.select_slider(key="train_steps").set_value(1000).run()
     assert not at.exception and not at.metric
@@ -260,3 +310,78 @@ def test_a_cluster_map_too_dense_for_its_numbers_says_where_they_are():
     assert not at.exception and not any(note in c.value for c in at.caption)
     at = open_page({"num_experts": "16"})
     assert not at.exception and any(note in c.value and "16 experts" in c.value for c in at.caption)
+
+
+def visible_texts(at: AppTest) -> list[str]:
+    """What the page's main area shows in words, in page order: titles, headers, Markdown, captions, notes, widget
+    labels and options, metric labels, table headers, and the charts' titles, axis titles and trace names (not
+    the help tooltips, which may name code for practitioners)."""
+    import json
+    texts = []
+    for element in at.main:
+        kind = type(element).__name__
+        if kind in ("Markdown", "Caption", "Title", "Header", "Subheader", "Info", "Warning", "Success"):
+            texts.append(element.value)
+        elif kind == "Dataframe":
+            texts.extend(str(c) for c in element.value.columns)
+        elif kind == "Metric":
+            texts.append(element.label)
+        elif hasattr(element, "label"):
+            texts.append(element.label)
+            texts.extend(str(o) for o in getattr(element, "options", []))
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        layout = spec["layout"]
+        texts.extend(a.get("text", "") for a in layout.get("annotations", []))
+        texts.extend(str(t.get("name", "")) for t in spec["data"])
+        for key, value in layout.items():
+            if isinstance(value, dict) and isinstance(value.get("title"), dict):
+                texts.append(value["title"].get("text", ""))
+        texts.append(str(layout.get("title", {}).get("text", "")))
+    return texts
+
+
+# d_model and d_hidden are the field's notation, printed by the shared layer line and defined in the glossary.
+FIELD_NOTATION = {"d_model", "d_hidden"}
+
+
+@pytest.mark.parametrize("params", [{}, {"balance_method": "aux_free", "train_steps": "50"}], ids=["default", "aux_free"])
+def test_no_code_identifiers_in_the_visible_text(params):
+    """Before: "router softmax_topk", "method aux_loss", "Megatron-Core's aux_loss", "seq_aux_loss" and
+    "moe_router_dtype" were on screen. The page uses the plain names the app uses elsewhere."""
+    import re
+    at = open_page(params)
+    assert not at.exception
+    names = {m for text in visible_texts(at) for m in re.findall(r"\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\b", text)}
+    assert names <= FIELD_NOTATION, names
+
+
+def first_text_with(at: AppTest, words: str) -> tuple[int, str]:
+    """The position and text of the first Markdown or caption (or table header) that says `words`."""
+    for i, element in enumerate(at.main):
+        kind = type(element).__name__
+        if kind in ("Markdown", "Caption") and words in element.value.lower():
+            return i, element.value
+        if kind == "Dataframe" and any(words in str(c).lower() for c in element.value.columns):
+            return i, " ".join(element.value.columns)
+    raise AssertionError(f"nothing says {words!r}")
+
+
+def test_the_labs_words_are_explained_where_a_learner_first_meets_them():
+    """Before: "specialization" and "task loss" headed the price table and were defined two screens further
+    down (task loss never: its chart said "MSE ÷ target power"), and "offset" was never explained. Now each is
+    explained in the text right under the table that first shows it, or where the word first appears."""
+    at = open_page()
+    assert not at.exception
+    table_at, _ = first_text_with(at, "specialization")  # the price table's header
+    following = []
+    for element in list(at.main)[table_at + 1:]:
+        if type(element).__name__ not in ("Markdown", "Caption"):
+            break
+        following.append(element.value)
+    under_table = " ".join(following)
+    assert "no better than always predicting zero" in under_table  # task loss = MSE / mean(target²)
+    assert "**Specialization**: how much knowing the expert" in under_table
+    assert "glossary#mutual-information" in under_table
+    _, offset = first_text_with(at, "offset")
+    assert "one fixed vector added to all of them" in offset
