@@ -28,12 +28,22 @@ def flops_bars(summary: dict, title: str | None = "FLOPs per token", height: int
 
 
 def _count_bars(bars: dict, name: str, title: str | None, height: int) -> go.Figure:
-    """One labelled bar per entry {label: (count, colour)}, with headroom above the tallest for its number."""
+    """One labelled bar per entry {label: (count, colour)}, with headroom above the tallest for its number.
+    Each label breaks before its parenthesis and stays level: in a half-width column at 1024 px the one-line
+    labels did not fit side by side and Plotly slanted them."""
     values = [value for value, _ in bars.values()]
     fig = go.Figure(go.Bar(x=list(bars), y=values, name=name, marker_color=[color for _, color in bars.values()],
                            text=[f"{v:,.0f}" for v in values], textposition="outside"))
+    fig.update_xaxes(tickvals=list(bars), ticktext=[stacked_label(label) for label in bars], tickangle=0)
     fig.update_yaxes(title=name, range=[0, max(values) * 1.2])
     return finish(fig, title, height)
+
+
+def stacked_label(label: str) -> str:
+    """'dense-all (every expert)' -> 'dense-all<br>(every expert)'; 'dense-equivalent FFN' -> its two words on
+    two lines: no line of a bar's label wider than its longest word."""
+    head, paren, rest = label.partition(" (")
+    return f"{head}<br>({rest}" if paren else "<br>".join(label.split(" ", 1))
 
 
 def timing_bars(results: dict, title: str | None = "Measured time per forward", height: int = 300) -> go.Figure:
