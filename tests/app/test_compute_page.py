@@ -180,3 +180,27 @@ def test_the_fine_vs_coarse_sentence_claims_only_what_the_times_show(coarse_ms, 
         assert "not slower" in sentence and f"{fine_ms:.2f} vs {coarse_ms:.2f} ms" in sentence
         assert "took" not in sentence
     assert fine_vs_coarse_sentence(None, fine_ms) == ""  # untimed: no claim
+
+
+def test_the_count_charts_keep_their_labels_level_and_short():
+    """Before: "dense-all (every expert)" and its neighbours did not fit side by side in the half-width column at
+    1024 px, and Plotly slanted them. Now each breaks before its parenthesis and is drawn level (the browser check
+    at 1920/1024/390 px: tests/browser/test_systems_pages.py)."""
+    import json
+    at = open_page()
+    assert not at.exception
+    specs = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+             for c in at.get("plotly_chart")}
+    for title in ("FLOPs per token", "Parameters: stored vs used by one token"):
+        axis = specs[title]["layout"]["xaxis"]
+        assert axis["tickangle"] == 0
+        assert axis["tickvals"] == specs[title]["data"][0]["x"]  # the bars keep their full names (hover, tests)
+        assert max(len(line) for label in axis["ticktext"] for line in label.split("<br>")) <= 16
+
+
+def test_the_hardware_is_named_as_the_reader_names_it():
+    """Before: a "Device" radio offering "cpu" (and "cuda"); the systems pages now say CPU and GPU, never device."""
+    at = open_page()
+    radio = at.radio(key="device")
+    assert radio.label == "Run on" and radio.options[0] == "CPU" and radio.value == "cpu"
+    assert at.query_params.get("device") in (None, "cpu", ["cpu"])  # the link keeps torch's name
