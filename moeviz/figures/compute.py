@@ -28,14 +28,16 @@ def flops_bars(summary: dict, title: str | None = "FLOPs per token", height: int
 
 
 def _count_bars(bars: dict, name: str, title: str | None, height: int) -> go.Figure:
-    """One labelled bar per entry {label: (count, colour)}, with headroom above the tallest for its number.
-    Each label breaks before its parenthesis and stays level: in a half-width column at 1024 px the one-line
-    labels did not fit side by side and Plotly slanted them."""
+    """One labelled horizontal bar per entry {label: (count, colour)}, first on top, with room right of the
+    longest for its number. Horizontal, each label broken before its parenthesis: side by side under vertical
+    bars the labels did not fit the half-width column at 1024 px, and Plotly slanted (then overlapped) them."""
     values = [value for value, _ in bars.values()]
-    fig = go.Figure(go.Bar(x=list(bars), y=values, name=name, marker_color=[color for _, color in bars.values()],
-                           text=[f"{v:,.0f}" for v in values], textposition="outside"))
-    fig.update_xaxes(tickvals=list(bars), ticktext=[stacked_label(label) for label in bars], tickangle=0)
-    fig.update_yaxes(title=name, range=[0, max(values) * 1.2])
+    fig = go.Figure(go.Bar(y=list(bars), x=values, name=name, orientation="h",
+                           marker_color=[color for _, color in bars.values()],
+                           text=[f"{v:,.0f}" for v in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:,}<extra></extra>"))
+    fig.update_yaxes(tickvals=list(bars), ticktext=[stacked_label(label) for label in bars], autorange="reversed")
+    fig.update_xaxes(title=name, range=[0, max(values) * 1.35])
     return finish(fig, title, height)
 
 

@@ -183,18 +183,17 @@ def test_the_fine_vs_coarse_sentence_claims_only_what_the_times_show(coarse_ms, 
 
 
 def test_the_count_charts_keep_their_labels_level_and_short():
-    """Before: "dense-all (every expert)" and its neighbours did not fit side by side in the half-width column at
-    1024 px, and Plotly slanted them. Now each breaks before its parenthesis and is drawn level (the browser check
-    at 1920/1024/390 px: tests/browser/test_systems_pages.py)."""
+    """Before: "dense-all (every expert)" and its neighbours did not fit side by side under vertical bars in the
+    half-width column at 1024 px, and Plotly slanted them. Now the bars lie horizontal, their labels on the left,
+    each broken before its parenthesis (the browser check at 1920/1024/390 px: tests/browser/test_systems_pages.py)."""
     import json
     at = open_page()
     assert not at.exception
     specs = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
              for c in at.get("plotly_chart")}
     for title in ("FLOPs per token", "Parameters: stored vs used by one token"):
-        axis = specs[title]["layout"]["xaxis"]
-        assert axis["tickangle"] == 0
-        assert axis["tickvals"] == specs[title]["data"][0]["x"]  # the bars keep their full names (hover, tests)
+        bars, axis = specs[title]["data"][0], specs[title]["layout"]["yaxis"]
+        assert bars["orientation"] == "h" and axis["tickvals"] == bars["y"]  # full names kept for hover and tests
         assert max(len(line) for label in axis["ticktext"] for line in label.split("<br>")) <= 16
 
 
