@@ -48,9 +48,9 @@ POLICY_RULES = {
               "with 0.30: the weight is the probability divided by the sum over the token's k choices",
 }
 # One word for the unit of expert parallelism, on every section: GPU. Section 2's GPUs are worker processes.
-GPU_STAND_IN = ("Each **GPU** on this page is one accelerator of a real job; in the measured run below each GPU is "
-                "played by a real worker process on this server's CPU, and the processes exchange tokens through "
-                "PyTorch's torch.distributed, as the GPUs of a real job do.")
+GPU_STAND_IN = ("**Here each GPU is played by a real worker process** on this server's CPU: the processes exchange "
+                "tokens through PyTorch's torch.distributed, as the GPUs of a real job do, so the times below are "
+                "measured, on a smaller scale.")
 BACKEND_HELP = ("Each GPU is a worker process here; they exchange tokens with `all_to_all` over `torch.distributed` "
                 "and its CPU backend, gloo (a real GPU job uses NCCL).")
 # Switch's reference code (Mesh TensorFlow) trains with capacity 1.25 and evaluates with 2.0; moeviz keeps 1.25.
@@ -182,7 +182,7 @@ def expert_parallel(controls) -> None:
     """Section 2: one batch on W worker processes, balanced and skewed with no drops, then skewed under capacity."""
     st.header("2 · Experts on separate GPUs")
     st.markdown(
-        f"{GPU_STAND_IN} Expert parallelism: each of W GPUs holds N/W experts and a share of the tokens. Every GPU "
+        "Expert parallelism: each of W GPUs holds N/W experts and a share of the tokens. Every GPU "
         "routes its own tokens, sends each token copy to the GPU that owns its expert (an **all-to-all** "
         "exchange: every GPU sends a part of its data to every other), runs its experts, and sends the results "
         "back (all-to-all again). A step ends when the **slowest** GPU ends. The same tokens run three ways: "
@@ -191,6 +191,7 @@ def expert_parallel(controls) -> None:
         "limit**, where each GPU's tokens are one capacity group (as in GShard): it gives each expert "
         "C = ceil(cf · its tokens · k / N) slots and drops the overflowing copies *before* sending, so GPU 0's "
         "work is capped and the price is paid in dropped copies instead of time.")
+    st.markdown(GPU_STAND_IN)
     # A fixed seed: the step times are set by the sizes and the skew, and a new seed would only redraw the
     # weights and tokens and discard the kept run, so the sidebar's seed does not act here (the line says so).
     ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN,

@@ -93,7 +93,7 @@ def _main_text(at) -> list[str]:
     """What the page's main column says: headings, text, captions, notices, metric and widget labels, and
     every figure's title, axis titles and legend names."""
     main = at.main
-    out = [e.value for kind in ("header", "subheader", "markdown", "caption", "info", "warning")
+    out = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning")
            for e in getattr(main, kind)]
     out += [m.label for m in main.metric] + [w.label for w in (*main.radio, *main.select_slider)]
     for chart in at.get("plotly_chart"):
