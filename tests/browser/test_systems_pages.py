@@ -128,6 +128,12 @@ TICKS_JS = """(el) => [...el.querySelectorAll("g.xtick text, g.ytick text")].map
 })"""
 
 
+# Each bar's number that runs past its chart's right edge (Plotly draws it as text.bartext).
+CUT_BAR_TEXT_JS = """(el) => { const edge = el.getBoundingClientRect().right;
+  return [...el.querySelectorAll("text.bartext")].filter(t => t.getBoundingClientRect().right > edge + 1)
+                                                  .map(t => t.textContent); }"""
+
+
 def overlapping(ticks: list[dict]) -> list[tuple[str, str]]:
     """Pairs of labels whose boxes cross (a touch of 1 px allowed)."""
     return [(a["text"], b["text"]) for i, a in enumerate(ticks) for b in ticks[i + 1:]
@@ -138,7 +144,7 @@ def overlapping(ticks: list[dict]) -> list[tuple[str, str]]:
 def test_compute_count_labels_stay_level_and_apart_at_every_width(page, streamlit_server):
     """Before: at 1024 px the FLOPs chart's labels ("dense-all (every expert)", ...) were slanted: too wide side
     by side in their half-width column. Now they break before the parenthesis and stay level, apart, at 1920,
-    1024 and 390 px."""
+    1024 and 390 px, and every bar's number stays inside its chart (the first horizontal draft cut "4,198,40")."""
     open_app(page, streamlit_server, "/compute")
     assert_no_exception(page)
     for width in (1920, 1024, 390):
@@ -152,4 +158,5 @@ def test_compute_count_labels_stay_level_and_apart_at_every_width(page, streamli
             labels = [t for t in ticks if "(" in t["text"] or "FFN" in t["text"]]
             assert len(labels) in (2, 3), labels  # the bars' names, not the number axis
             assert not overlapping(labels), f"{title} at {width} px: {labels}"
+            assert not chart.evaluate(CUT_BAR_TEXT_JS), f"{title} at {width} px: a number runs past the edge"
     assert_no_console_errors(page)
