@@ -36,7 +36,8 @@ def _count_bars(bars: dict, name: str, title: str | None, height: int) -> go.Fig
                            marker_color=[color for _, color in bars.values()],
                            # inside a bar wide enough for it: outside, the longest bar's number ran past a
                            # half-width chart's edge at 1024 px ("4,198,40")
-                           text=[f"{v:,.0f}" for v in values], textposition="auto", cliponaxis=False,
+                           text=[f"{v:,.0f}" for v in values], textposition="auto", textangle=0,  # never turned to fit
+                           cliponaxis=False,
                            hovertemplate="%{y}: %{x:,}<extra></extra>"))
     fig.update_yaxes(tickvals=list(bars), ticktext=[stacked_label(label) for label in bars], autorange="reversed")
     fig.update_xaxes(title=name, range=[0, max(values) * 1.35])
