@@ -155,7 +155,7 @@ def test_every_count_is_in_flops_with_the_factor_of_two_said():
     bars = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                 if json.loads(c.proto.spec)["data"][0].get("name") == "FLOPs per token")
     s = cost_summary(cfg)
-    assert bars["data"][0]["y"] == [s["active_flops_per_token"], s["dense_flops_per_token"],
+    assert bars["data"][0]["x"] == [s["active_flops_per_token"], s["dense_flops_per_token"],
                                     s["dense_equivalent_flops_per_token"]]
 
 
