@@ -33,6 +33,7 @@ AUTO_WORK = 256 * 8  # tokens x experts timed at once; larger batches wait for t
 WORK_PER_S, MAX_TIMING_S = 2600, 15
 SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
 DEVICES = available_devices()
+COUNT_KNOBS = ("num_experts", "top_k")  # sections 1 and 3: what moves a count (moeviz.costs) or a design
 HARDWARE_WORDS = {"cpu": "CPU", "cuda": "GPU"}  # the Run on radio's words for torch's device names
 GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
 GRANULARITY_REPEATS = 9  # the four designs take turns 9 times (18 forwards each with the untimed ones): about
@@ -70,8 +71,11 @@ def progress_reporter(total: int, label: str):
 def counts(cfg: MoEConfig) -> None:
     """Section 1: parameters and FLOPs of the page's layer, counted."""
     st.header("1 · Parameters and FLOPs, counted")
-    app.layer_line(cfg, trained=False, note="Counts do not depend on the weights. d_model and d_hidden are this "
-                                            "page's own")
+    # A count follows the layer's shape alone: the router (save Switch's k = 1, which the k slider shows) and the
+    # capacity factor move the timings of section 2, not a count here.
+    app.layer_line(cfg, trained=False, knobs=COUNT_KNOBS,
+                   note="Counts depend only on the shape, not on the weights, the router or the capacity factor "
+                        "(those act on the timings below). d_model and d_hidden are this page's own")
     s = cost_summary(cfg)
     a, b, c = st.columns(3)
     a.metric("Total parameters", f"{s['total_params']:,}")
@@ -249,8 +253,10 @@ def fine_vs_coarse_sentence(coarse_ms: float | None, fine_ms: float | None) -> s
 def granularity(cfg: MoEConfig) -> None:
     """Section 3: DeepSeekMoE's fine-grained and shared experts, four real layers built from the page's."""
     st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
-    app.layer_line(cfg, trained=False, section=True, note="The first design below is this layer; the other three are built "
-                                            "from it with m = 4")
+    app.layer_line(cfg.replace(router="softmax_topk", capacity_factor=None), trained=False, section=True,
+                   knobs=COUNT_KNOBS, note="The first design below is this layer; the other three are built from "
+                                           "it with m = 4. All four route by softmax top-k with no capacity limit, "
+                                           "whatever the sidebar's router and capacity factor")
     st.markdown(
         "DeepSeekMoE (Dai et al. 2024) changes two things at the same compute. **Fine-grained segmentation**: "
         "split each expert into m narrower ones and route to m times as many, so a token mixes many more "

@@ -165,7 +165,22 @@ def test_the_layer_line_names_the_acting_knobs_once_as_the_sidebar_does():
     at = open_page({"num_experts": "8", "top_k": "2"})
     line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
     assert "seed" not in line and line.count("the sidebar") + line.count("Sidebar knobs") == 1
-    assert "Sidebar knobs that act here: N, k, router and capacity factor." in line
+    assert "Sidebar knobs that act here: N and k." in line
+
+
+def test_each_section_names_only_the_knobs_that_move_it():
+    """Before: sections 1 and 3 said the router and the capacity factor act, though no count changes with them
+    and section 3's four designs always route by softmax top-k with no limit; the timings do change."""
+    at = open_page()
+    lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
+    counts, timing, sweep, designs = lines
+    assert counts.endswith("Sidebar knobs that act here: N and k.")
+    assert designs.endswith("Sidebar knobs that act here: N and k.") and "softmax top-k" in designs
+    assert timing.endswith("Sidebar knobs that act here: N, k, router and capacity factor.")
+    shown = metrics(at)
+    for params in ({"capacity_factor": "1"}, {"router": "sigmoid_bias"}):  # neither moves a count
+        assert metrics(open_page(params)) == shown
+    assert metrics(open_page({"num_experts": "16"}))["Total parameters"] != shown["Total parameters"]
 
 
 @pytest.mark.parametrize("coarse_ms, fine_ms", [(5.61, 17.0), (14.31, 9.12), (8.0, 8.0)])
