@@ -246,6 +246,24 @@ def slowdown_sentence(runs: dict, busiest: int, busiest_over_mean: float, worker
             "work. Run again to measure anew.")
 
 
+def capacity_sentence(runs: dict, skewed: dict, capped: dict, top_k: int) -> str:
+    """The capacity run in words, from the per-GPU numbers the bars show (worker_summary of the skewed run and of
+    the capped one): which GPU was busiest and how many copies it got without and with the limit. The busiest is
+    not always GPU 0: the skew pushes first choices toward GPU 0's experts, and with one expert per GPU a token's
+    other choices must land elsewhere."""
+    sk, cap = runs["skewed"], runs["skewed_capacity"]
+    b = skewed["busiest"]
+    where = "" if b == 0 else (
+        f" (the skew pushes each token's first choice toward GPU 0's experts; with k = {top_k} its other "
+        f"choices land on other GPUs, here most often on GPU {b}: GPU 0 received {skewed['received'][0]:,})")
+    return (f"**Under capacity factor {cap['capacity_factor']:g}**, applied per GPU, {cap['dropped_fraction']:.0%} "
+            "of the skewed copies were dropped (none in the first two runs): a hot expert computes at most C copies "
+            f"from each GPU, so the busiest GPU's work is capped. GPU {b} received {skewed['received'][b]:,} copies "
+            f"with no drops{where} and {capped['received'][b]:,} under the limit, and the step took "
+            f"{cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one. A token keeps its other copies; one "
+            "that lost all k keeps only the residual path (and the shared expert, where the layer has one).")
+
+
 def _run_workers(cfg: MoEConfig, workers: int, skew: float) -> None:
     pool = current_pool()
     waiting = "Running…" if pool and pool.world_size == workers else \
@@ -273,13 +291,8 @@ def _show_worker_run(kept: WorkerRun) -> None:
     d.metric("Parallel vs one process: outputs",
              difference(max(r["max_abs_diff"] for r in runs.values())), help=ROUNDING_NOTE)
     w = worker_summary(sk["workers"])
-    st.markdown(
-        f"{slowdown_sentence(runs, w['busiest'], w['busiest_over_mean'], kept.workers)} **Under capacity factor "
-        f"{cf:g}**, applied per GPU, {cap['dropped_fraction']:.0%} of the skewed copies were dropped (none in "
-        f"the first two runs): a hot expert computes at most C copies from each GPU, so GPU 0's work is "
-        f"capped and the step took {cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one. A token keeps "
-        "its other copies; one that lost all k keeps only the residual path (and the shared expert, where the "
-        "layer has one).")
+    st.markdown(f"{slowdown_sentence(runs, w['busiest'], w['busiest_over_mean'], kept.workers)} "
+                f"{capacity_sentence(runs, w, worker_summary(cap['workers']), kept.cfg.top_k)}")
     rounds, slower = len(sk["round_ms"]), slower_rounds(runs)
     if slowdown_shown(runs) and slower < rounds:
         st.caption(f"In {rounds - slower} round{'s' if rounds - slower > 1 else ''} the skewed step was not the "

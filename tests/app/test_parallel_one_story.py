@@ -126,3 +126,23 @@ def test_one_word_for_the_gpu_and_no_backend_name_in_the_text():
     """Before: "worker" in section 2, "device" in sections 3 and 6, for the same thing; and "gloo" in the main
     text. Now: GPU everywhere, one sentence saying a worker process plays each GPU here, the backend in a tooltip."""
     assert_one_word_for_the_gpu(open_page({"capacity_factor": "1"}))
+
+
+def test_the_capacity_sentence_names_the_busiest_gpu_the_bars_show():
+    """Before, at N = 4 (one expert per GPU): the bars showed GPU 3 as busy as GPU 0 (1,951 and 1,944 copies) and
+    the title named GPU 3, while the sentence under them said "GPU 0's work is capped"."""
+    from moeviz.app.parallel_page import capacity_sentence
+    from moeviz.parallel.reading import worker_summary
+
+    def gpus(received):
+        return [{"rank": r, "rows_received": n, "rows_from_others": n // 2, "compute_ms": 1.0, "wait_ms": 0.0,
+                 "step_ms": 1.0} for r, n in enumerate(received)]
+    runs = {"skewed": {"step_ms": 120.0}, "skewed_capacity": {"step_ms": 70.0, "capacity_factor": 0.75,
+                                                              "dropped_fraction": 0.58}}
+    skewed, capped = worker_summary(gpus([1944, 130, 110, 1951])), worker_summary(gpus([700, 120, 100, 705]))
+    said = capacity_sentence(runs, skewed, capped, top_k=2)
+    assert "GPU 3 received 1,951 copies with no drops" in said and "and 705 under the limit" in said
+    assert "GPU 0 received 1,944" in said and "GPU 0's work" not in said
+    said = capacity_sentence(runs, worker_summary(gpus([3000, 100, 90, 80])), worker_summary(gpus([900, 100, 90, 80])),
+                             top_k=2)
+    assert "GPU 0 received 3,000 copies with no drops and 900 under the limit" in said and "first choice" not in said

@@ -38,6 +38,11 @@ def assert_worker_charts_agree_with_their_text(at):
     for rank, n in enumerate(received):  # the caption's own + from others add up to the bar
         mine, others = re.search(rf"GPU {rank}: ([\d,]+) own \+ ([\d,]+) from others", own).groups()
         assert int(mine.replace(",", "")) + int(others.replace(",", "")) == n
+    # the capacity sentence names the GPU of the tallest bar and quotes its height (before: "GPU 0's work is
+    # capped" at N = 4, where each GPU holds one expert and GPU 3's bar stood as tall as GPU 0's)
+    busiest = max(range(len(received)), key=received.__getitem__)
+    said = next(m.value for m in at.markdown if "applied per GPU" in m.value)
+    assert f"GPU {busiest} received {int(received[busiest]):,} copies with no drops" in said
     timeline = traces(figure(at, "Where each GPU"))
     phases = ("route", "compute", "all_to_all", "waiting", "other")
     totals = [sum(timeline[p]["x"][i] for p in phases) for i in range(len(timeline["route"]["x"]))]
