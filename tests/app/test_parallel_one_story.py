@@ -5,6 +5,7 @@ import re
 
 from tests.app import pages
 from tests.app.pages import metrics
+from tests.app.test_parallel_page import figure, traces
 
 PAGE = "pages/3_parallel.py"
 POLICY_IDLE = "No limit, so nothing is dropped — set a capacity factor in the sidebar to compare policies"
@@ -14,15 +15,6 @@ def open_page(params: dict | None = None):
     at = pages.open_page(PAGE, params)
     assert not at.exception
     return at
-
-
-def figure(at, title_start: str) -> dict:
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    return next(f for f in specs if f["layout"].get("title", {}).get("text", "").startswith(title_start))
-
-
-def traces(fig: dict) -> dict:
-    return {t["name"]: t for t in fig["data"]}
 
 
 def section_lines(at) -> list[str]:

@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app import pages
 from tests.app.pages import metrics
-from tests.app.test_parallel_one_story import assert_one_word_for_the_gpu
 from tests.helpers import agree
 
 from moeviz.app.parallel_page import DEFAULT_WORKERS
@@ -188,6 +187,7 @@ def test_worker_run_with_capacity_drops_per_worker_and_still_matches():
         assert text and "Under capacity factor 1**, applied per GPU" in text[0]
         assert_worker_charts_agree_with_their_text(at)
         assert not [c.value for c in at.caption if c.value.startswith("For this demo")]  # nothing was replaced
+        from tests.app.test_parallel_one_story import assert_one_word_for_the_gpu  # (it imports this file)
         assert_one_word_for_the_gpu(at)  # the run's own charts and captions too
     finally:
         shutdown_pool()
