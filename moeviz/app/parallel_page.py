@@ -253,15 +253,16 @@ def capacity_sentence(runs: dict, skewed: dict, capped: dict, top_k: int) -> str
     other choices must land elsewhere."""
     sk, cap = runs["skewed"], runs["skewed_capacity"]
     b = skewed["busiest"]
-    where = "" if b == 0 else (
-        f" (the skew pushes each token's first choice toward GPU 0's experts; with k = {top_k} its other "
-        f"choices land on other GPUs, here most often on GPU {b}: GPU 0 received {skewed['received'][0]:,})")
+    why = "" if b == 0 else (
+        f" It is GPU {b}, not GPU 0: the skew pushes each token's first choice toward GPU 0's experts, and with "
+        f"k = {top_k} its other choices land on other GPUs, here most often on GPU {b} (GPU 0 received "
+        f"{skewed['received'][0]:,}).")
     return (f"**Under capacity factor {cap['capacity_factor']:g}**, applied per GPU, {cap['dropped_fraction']:.0%} "
             "of the skewed copies were dropped (none in the first two runs): a hot expert computes at most C copies "
             f"from each GPU, so the busiest GPU's work is capped. GPU {b} received {skewed['received'][b]:,} copies "
-            f"with no drops{where} and {capped['received'][b]:,} under the limit, and the step took "
-            f"{cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one. A token keeps its other copies; one "
-            "that lost all k keeps only the residual path (and the shared expert, where the layer has one).")
+            f"with no drops and {capped['received'][b]:,} under the limit, and the step took "
+            f"{cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one.{why} A token keeps its other copies; "
+            "one that lost all k keeps only the residual path (and the shared expert, where the layer has one).")
 
 
 def _run_workers(cfg: MoEConfig, workers: int, skew: float) -> None:
