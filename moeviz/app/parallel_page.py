@@ -325,8 +325,8 @@ def _show_worker_run(kept: WorkerRun) -> None:
                f"GPUs got {copies} copies and computed for {compute} (GPU 0 first): other users share these "
                "cores, so equal work does not take equal time. Each GPU's worker process runs in a session of its "
                "own, so the operating system shares the CPU with each as with a separate user, as each rank of a "
-               f"real job has its own GPU. The worker processes' start-up took {bal['pool_start_s']:.1f} s (0 when the pool was already "
-               "running).")
+               f"real job has its own GPU. The worker processes' start-up took {bal['pool_start_s']:.1f} s (0 when "
+               "the pool was already running).")
 
 
 def at_scale() -> None:

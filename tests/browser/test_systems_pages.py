@@ -132,7 +132,8 @@ TICKS_JS = """(el) => [...el.querySelectorAll("g.xtick text, g.ytick text")].map
 # turns a number to fit it inside a narrow bar).
 CUT_BAR_TEXT_JS = """(el) => { const edge = el.getBoundingClientRect().right;
   return [...el.querySelectorAll("text.bartext")]
-    .filter(t => t.getBoundingClientRect().right > edge + 1 || /rotate\\((?!0[,)])/.test(t.getAttribute("transform") || ""))
+    .filter(t => t.getBoundingClientRect().right > edge + 1
+                 || /rotate\\((?!0[,)])/.test(t.getAttribute("transform") || ""))
     .map(t => t.textContent); }"""
 
 
@@ -160,5 +161,5 @@ def test_compute_count_labels_stay_level_and_apart_at_every_width(page, streamli
             labels = [t for t in ticks if "(" in t["text"] or "FFN" in t["text"]]
             assert len(labels) in (2, 3), labels  # the bars' names, not the number axis
             assert not overlapping(labels), f"{title} at {width} px: {labels}"
-            assert not chart.evaluate(CUT_BAR_TEXT_JS), f"{title} at {width} px: a number runs past the edge or is turned"
+            assert not chart.evaluate(CUT_BAR_TEXT_JS), f"{title} at {width} px: a number cut or turned"
     assert_no_console_errors(page)
