@@ -76,7 +76,7 @@ ENTRIES = (
           "pages/4_compute.py", "Fine-grained and shared experts"),
     Entry("Node-limited routing", "Each token may choose experts on at most M devices or nodes (DeepSeek-V2: "
           "devices; DeepSeek-V3: 4 of 8 expert groups), so its copies cross fewer links in the all-to-all.",
-          "pages/3_parallel.py", "each token on at most M devices"),
+          "pages/3_parallel.py", "each token on at most M GPUs"),
     Entry("Routing at inference", "With a capacity limit or expert choice, whether a token gets its experts "
           "depends on the other tokens in its batch: decoding one token alone and a whole prompt at once can "
           "give it different outputs. Dropless top-k routes each token on its own.", "pages/3_parallel.py",

@@ -5,7 +5,7 @@ import moeviz.app as app
 from moeviz.app import parallel_page as sections
 
 controls = app.sidebar("moeviz · Capacity & parallelism")
-st.title("Capacity, dropped slots, and experts on separate workers")
+st.title("Capacity, dropped slots, and experts on separate GPUs")
 batch = sections.capacity(controls)  # section 1's batch: sections 4 and 5 route the same tokens
 sections.expert_parallel(controls)
 sections.at_scale()

@@ -7,6 +7,7 @@ from moeviz.app.checkpoints import DEFAULT_MODEL
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
 from moeviz.figures import replicas as figs
+from moeviz.figures.parallel import worker_timelines
 from moeviz.figures.checkpoint import journey_grid, layer_load_heatmap
 from moeviz.figures.routing import expert_load_bars, probs_heatmap, router_heatmap
 from moeviz.hf.files import CheckpointError
@@ -388,7 +389,7 @@ def show_run(out: dict, replicas: int):
                   "changes who computes, not what.")
     app.chart(figs.gpu_load_bars({"no replicas": before["rows"], "with replicas": after["rows"]},
                                  title="Token copies each GPU computed (measured)"), key="run_rows")
-    app.chart(figs.gpu_timelines({"no replicas": before["workers"], "with replicas": after["workers"]}),
+    app.chart(worker_timelines({"no replicas": before["workers"], "with replicas": after["workers"]}),
               key="run_timelines")
     copied = ", ".join(f"E{e}" for e in sorted({e for e in out["phy2log"] if out["phy2log"].count(e) > 1}))
     st.caption(f"Measured now on this machine (median of 3 steps). The plan replicated {copied}; the busiest GPU "

@@ -12,8 +12,8 @@ CFG = MoEConfig(d_model=8, d_hidden=16, num_experts=4, top_k=2, device="cpu")
 
 def test_params_and_flops_bars_show_the_counts():
     s = cost_summary(CFG)
-    assert list(figs.params_bars(s).data[0].y) == [s["total_params"], s["active_params"]]
-    flops = list(figs.flops_bars(s).data[0].y)
+    assert list(figs.params_bars(s).data[0].x) == [s["total_params"], s["active_params"]]
+    flops = list(figs.flops_bars(s).data[0].x)
     assert flops == [s["active_flops_per_token"], s["dense_flops_per_token"], s["dense_equivalent_flops_per_token"]]
     assert flops[0] < flops[1]  # a sparse token costs less than running every expert
 

@@ -39,7 +39,7 @@ def test_worker_bars_show_each_measurement():
 
 def test_worker_bars_give_each_panel_half_the_width_and_its_title_room():
     """Before: four panels in a row, whose titles ran into each other (and into the figure's title) at 1024 px."""
-    fig = figs.worker_bars(WORKERS, title="Per worker")
+    fig = figs.worker_bars(WORKERS, title="Per GPU")
     widths = [fig.layout[f"xaxis{i if i > 1 else ''}"].domain for i in range(1, 5)]
     assert all(right - left <= 0.5 for left, right in widths)
     tops = sorted({round(fig.layout[f"yaxis{i if i > 1 else ''}"].domain[1], 3) for i in range(1, 5)})
@@ -104,4 +104,5 @@ def test_devices_spanned_bars_draw_both_histograms():
     from moeviz.parallel.placement import device_limit_demo
     span = device_limit_demo(MoEConfig(num_experts=8, top_k=2, device="cpu"), 32, 0, 4, 1)
     t = _by_name(figs.devices_spanned_bars(span))
-    assert list(t["free routing"].y) == span.free and list(t["at most 1 device"].y) == span.limited
+    assert list(t["free routing"].y) == span.free and list(t["at most 1 GPU"].y) == span.limited
+    assert list(t["free routing"].x) == [1, 2]  # k = 2 experts span at most 2 GPUs: the axis stops there

@@ -6,7 +6,7 @@ from moeviz.eplb import plan_replicas
 from moeviz.figures.checkpoint import journey_grid
 from moeviz.figures.numbers import plain
 from moeviz.figures.parallel import worker_timelines
-from moeviz.figures.replicas import EXCHANGE, co_selection_share_map, gpu_load_bars, gpu_timelines, placement_map
+from moeviz.figures.replicas import co_selection_share_map, gpu_load_bars, placement_map
 from moeviz.routes import summarize, views
 from moeviz.routes.example import example_npy
 from tests.routes import fixtures as fx
@@ -29,19 +29,6 @@ def test_placement_map_cells_are_each_copys_share():
     assert np.array(cell.z).sum() == load.sum()
     starred = [t for row in cell.text for t in row if t.endswith("*")]
     assert starred == [f"E{e}*" for e in plan.phy2log if np.bincount(plan.phy2log)[e] > 1]
-
-
-def test_gpu_timelines_are_the_worker_timelines_in_gpus():
-    """The same bars as /parallel's timelines; a worker is named as its GPU and the exchange in words."""
-    workers = [{"rank": r, "route_ms": 1.0 + r, "compute_ms": 5.0, "comm_ms": 2.0 * r, "wait_ms": 0.5, "other_ms": 0.1,
-                "step_ms": 9.0 + r} for r in range(2)]
-    runs = {"no replicas": workers, "with replicas": workers[::-1]}
-    fig, ref = gpu_timelines(runs), worker_timelines(runs)
-    assert [t.name for t in fig.data] == [EXCHANGE if t.name == "all_to_all" else t.name for t in ref.data]
-    for ours, theirs in zip(fig.data, ref.data):
-        assert list(ours.x) == list(theirs.x)
-        assert list(ours.y) == [y.replace("worker", "GPU") for y in theirs.y]
-    assert fig.layout.title.text == "Where each GPU's step time went"
 
 
 def test_placement_map_puts_many_slots_down_the_rows():

@@ -33,6 +33,8 @@ AUTO_WORK = 256 * 8  # tokens x experts timed at once; larger batches wait for t
 WORK_PER_S, MAX_TIMING_S = 2600, 15
 SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
 DEVICES = available_devices()
+COUNT_KNOBS = ("num_experts", "top_k")  # sections 1 and 3: what moves a count (moeviz.costs) or a design
+HARDWARE_WORDS = {"cpu": "CPU", "cuda": "GPU"}  # the Run on radio's words for torch's device names
 GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
 GRANULARITY_REPEATS = 9  # the four designs take turns 9 times (18 forwards each with the untimed ones): about
 # 0.5-1 s together on the 2-core server, so shown at once
@@ -69,8 +71,11 @@ def progress_reporter(total: int, label: str):
 def counts(cfg: MoEConfig) -> None:
     """Section 1: parameters and FLOPs of the page's layer, counted."""
     st.header("1 · Parameters and FLOPs, counted")
-    app.layer_line(cfg, trained=False, note="Counts do not depend on the weights. d_model and d_hidden are this "
-                                            "page's own")
+    # A count follows the layer's shape alone: the router (save Switch's k = 1, which the k slider shows) and the
+    # capacity factor move the timings of section 2, not a count here.
+    app.layer_line(cfg, trained=False, knobs=COUNT_KNOBS,
+                   note="Counts depend only on the shape, not on the weights, the router or the capacity factor "
+                        "(those act on the timings below). d_model and d_hidden are this page's own")
     s = cost_summary(cfg)
     a, b, c = st.columns(3)
     a.metric("Total parameters", f"{s['total_params']:,}")
@@ -119,8 +124,8 @@ def measured_time(cfg: MoEConfig) -> str:
     left, right = st.columns(2)
     batch = app.linked(left.select_slider, "Batch (tokens)", BATCHES, key="batch", default=256,
                        parse=app.parse_int_choice(BATCHES))
-    device = app.linked(right.radio, "Device", DEVICES, key="device", default="cpu", parse=app.parse_choice(DEVICES),
-                        horizontal=True)
+    device = app.linked(right.radio, "Run on", DEVICES, key="device", default="cpu", parse=app.parse_choice(DEVICES),
+                        horizontal=True, format_func=hardware_word)
     work = batch * cfg.num_experts
     quick = work <= AUTO_WORK
     key = (cfg.replace(device=device), batch, IMPLS, TIMING_REPEATS, AUTO_BUDGET_S if quick else TIMING_BUDGET_S)
@@ -148,6 +153,12 @@ def measured_time(cfg: MoEConfig) -> str:
     return device
 
 
+def hardware_word(device: str) -> str:
+    """A torch device name as the reader's word ("cuda" -> "GPU"): the systems pages call the accelerator a GPU,
+    never a "device"."""
+    return HARDWARE_WORDS.get(device, device)
+
+
 def new_take() -> str:
     """A key no session has used: a "Measure again" press measures instead of reading the shared cache."""
     return uuid.uuid4().hex
@@ -171,12 +182,12 @@ def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
         bar.empty()
     sweep = st.session_state.get(SCALING)
     if isinstance(sweep, Scaling):
-        left, right = st.columns(2)
+        left, right, on = *st.columns(2), hardware_word(sweep.device)
         app.chart(where=left, fig=figs.scaling_lines(sweep.by_experts, "num_experts",
-                                                     title=f"More experts, T = {SCALE_FIXED_T} ({sweep.device})"),
+                                                     title=f"More experts, T = {SCALE_FIXED_T} ({on})"),
                   key="scale_n")
-        app.chart(where=right, fig=figs.scaling_lines(sweep.by_tokens, "tokens",
-                                                      title=f"More tokens ({sweep.device})"), key="scale_t")
+        app.chart(where=right, fig=figs.scaling_lines(sweep.by_tokens, "tokens", title=f"More tokens ({on})"),
+                  key="scale_t")
         st.caption("Sparse time grows slowly with N (the same k experts per token), dense-all grows with N; with T "
                    "all grow, and the gap opens as the batch gets large enough for arithmetic to dominate.")
     else:
@@ -242,8 +253,10 @@ def fine_vs_coarse_sentence(coarse_ms: float | None, fine_ms: float | None) -> s
 def granularity(cfg: MoEConfig) -> None:
     """Section 3: DeepSeekMoE's fine-grained and shared experts, four real layers built from the page's."""
     st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
-    app.layer_line(cfg, trained=False, section=True, note="The first design below is this layer; the other three are built "
-                                            "from it with m = 4")
+    app.layer_line(cfg.replace(router="softmax_topk", capacity_factor=None), trained=False, section=True,
+                   knobs=COUNT_KNOBS, note="The first design below is this layer; the other three are built from "
+                                           "it with m = 4. All four route by softmax top-k with no capacity limit, "
+                                           "whatever the sidebar's router and capacity factor")
     st.markdown(
         "DeepSeekMoE (Dai et al. 2024) changes two things at the same compute. **Fine-grained segmentation**: "
         "split each expert into m narrower ones and route to m times as many, so a token mixes many more "

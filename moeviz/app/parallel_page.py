@@ -14,9 +14,8 @@ from moeviz.app.tables import table
 from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, MoEConfig
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
-from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_TOKENS,
-                                  demo_config, imbalance_demo, slower_rounds,
-                                  slowdown_shown)
+from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
+                                  EP_TOKENS, demo_config, imbalance_demo, slower_rounds, slowdown_shown)
 from moeviz.parallel.reading import worker_summary
 from moeviz.routers import router_spec
 from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENCE_D_MODEL, token_table
@@ -33,6 +32,7 @@ WORKER_RUN = "parallel_result"  # session state: a WorkerRun
 # a run took 4-6 s at 5 rounds and starting the worker pool 5-10 s more, too long to run before the learner asks.
 # 7 rounds since (demo.EP_REPEATS), so 8 s: scaled from the 5-round timing.
 EP_RUN_S, POOL_START_S = 8, 10
+EP_KNOBS = ("num_experts", "top_k", "router", "capacity_factor")  # section 2: its seed is fixed (EP_SEED)
 COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the dropless run is compared with
 SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
@@ -47,6 +47,12 @@ POLICY_RULES = {
               "policy). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
               "with 0.30: the weight is the probability divided by the sum over the token's k choices",
 }
+# One word for the unit of expert parallelism, on every section: GPU. Section 2's GPUs are worker processes.
+GPU_STAND_IN = ("**Here each GPU is played by a real worker process** on this server's CPU: the processes exchange "
+                "tokens through PyTorch's torch.distributed, as the GPUs of a real job do, so the times below are "
+                "measured, on a smaller scale.")
+BACKEND_HELP = ("Each GPU is a worker process here; they exchange tokens with `all_to_all` over `torch.distributed` "
+                "and its CPU backend, gloo (a real GPU job uses NCCL).")
 # Switch's reference code (Mesh TensorFlow) trains with capacity 1.25 and evaluates with 2.0; moeviz keeps 1.25.
 SWITCH_CAPACITY_NOTE = ("Switch's reference code (Mesh TensorFlow) trains with capacity factor 1.25 and evaluates "
                         "with 2.0; moeviz keeps 1.25 at inference too, so more copies drop here than Switch's own "
@@ -98,9 +104,12 @@ def capacity(controls) -> Batch:
     st.header(CAPACITY_HEADERS[limited])
     st.caption(CAPACITY_INTROS[limited])
     left, right = st.columns(2)
+    idle = policy_idle_reason(capacity_config(controls))
     policy = app.linked(left.radio, "When an expert is full, who loses?", DROP_POLICIES, key="drop_policy",
                         default="position", parse=app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES),
-                        horizontal=True, format_func=POLICY_LABELS.get)
+                        horizontal=True, format_func=POLICY_LABELS.get, disabled=idle is not None)
+    if idle:
+        left.caption(f":material/block: {idle}")
     tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, key="tokens", default=32,
                         parse=app.parse_int_choice(TOKEN_COUNTS))
     batch = Batch(policy, tokens, capacity_config(controls, policy))
@@ -136,6 +145,17 @@ def capacity(controls) -> Batch:
     return batch
 
 
+def policy_idle_reason(cfg: MoEConfig) -> str | None:
+    """Why section 1's drop-policy radio cannot change this section (None when it can): with no limit or with
+    expert choice no copy is ever dropped, so there is nothing for a policy to order."""
+    if router_spec(cfg.router).experts_choose:
+        return "Expert choice never overflows: each expert picks exactly C tokens, so no policy applies."
+    if cfg.effective_capacity_factor is None:
+        return ("No limit, so nothing is dropped — set a capacity factor in the sidebar to compare policies "
+                "(section 4's limited run drops by the one shown).")
+    return None
+
+
 def _capacity_formula(controls, batch: Batch, trace) -> str:
     cf = batch.cfg.effective_capacity_factor  # Switch has one even when the sidebar says off
     if cf is None:
@@ -152,35 +172,40 @@ def _worker_count(cfg: MoEConfig):
     options = [w for w in WORKER_COUNTS if w <= cfg.num_experts]
     asked = app.url_value("workers", min(DEFAULT_WORKERS, options[-1]), app.parse_int_choice(WORKER_COUNTS))
     if asked not in options:
-        st.warning(f"W = {asked} workers would be more than the N = {cfg.num_experts} experts (each worker holds "
-                   f"whole experts); using W = {options[-1]}. Raise N in the sidebar for more workers.")
+        st.warning(f"W = {asked} GPUs would be more than the N = {cfg.num_experts} experts (each GPU holds "
+                   f"whole experts); using W = {options[-1]}. Raise N in the sidebar for more GPUs.")
         asked = options[-1]
     return options, asked
 
 
 def expert_parallel(controls) -> None:
     """Section 2: one batch on W worker processes, balanced and skewed with no drops, then skewed under capacity."""
-    st.header("2 · Experts on separate worker processes")
+    st.header("2 · Experts on separate GPUs")
     st.markdown(
-        "Expert parallelism: each of W worker processes holds N/W experts and a share of the tokens. Every worker "
-        "routes its own tokens, sends each token copy to the worker that owns its expert (an all-to-all exchange: every "
-        "worker sends a part of its data to every other; here PyTorch's `all_to_all` over `torch.distributed` "
-        "with its CPU backend, gloo), runs its experts, and sends the results back "
-        "(`all_to_all` again). A step ends when the **slowest** worker ends. The same tokens run three ways: "
-        "**balanced** and **skewed** (a share of the tokens pushed toward worker 0's experts) with no copy "
-        "dropped, so the skewed step waits for worker 0's extra work; then the skewed tokens **under a capacity "
-        "limit**, where each worker's tokens are one capacity group (as in GShard): it gives each expert "
-        "C = ceil(cf · its tokens · k / N) slots and drops the overflowing copies *before* sending, so worker 0's "
+        "Expert parallelism: each of W GPUs holds N/W experts and a share of the tokens. Every GPU "
+        "routes its own tokens, sends each token copy to the GPU that owns its expert (an **all-to-all** "
+        "exchange: every GPU sends a part of its data to every other), runs its experts, and sends the results "
+        "back (all-to-all again). A step ends when the **slowest** GPU ends. The same tokens run three ways: "
+        "**balanced** and **skewed** (a share of the tokens pushed toward GPU 0's experts) with no copy "
+        "dropped, so the skewed step waits for GPU 0's extra work; then the skewed tokens **under a capacity "
+        "limit**, where each GPU's tokens are one capacity group (as in GShard): it gives each expert "
+        "C = ceil(cf · its tokens · k / N) slots and drops the overflowing copies *before* sending, so GPU 0's "
         "work is capped and the price is paid in dropped copies instead of time.")
-    ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, device="cpu"))
+    st.markdown(GPU_STAND_IN)
+    # A fixed seed: the step times are set by the sizes and the skew, and a new seed would only redraw the
+    # weights and tokens and discard the kept run, so the sidebar's seed does not act here (the line says so).
+    ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN,
+                                                   device="cpu").replace(seed=EP_SEED))
     left, right = st.columns(2)
     options, asked = _worker_count(ep_cfg)
-    workers = left.radio("Workers (W)", options, horizontal=True, key="workers", index=options.index(asked))
+    workers = left.radio("GPUs (W)", options, horizontal=True, key="workers", index=options.index(asked),
+                         help=BACKEND_HELP)
     app.set_url_value("workers", workers)
-    skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward worker 0's experts", SKEWS,
+    skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward GPU 0's experts", SKEWS,
                       key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
-    app.layer_line(ep_cfg, trained=False, section=True, note=f"Wider than section 1's (each worker needs enough arithmetic to time); "
-                                               f"{EP_TOKENS} tokens per step split over the W workers")
+    app.layer_line(ep_cfg, trained=False, section=True, knobs=EP_KNOBS,
+                   note=f"Wider than section 1's (each GPU needs enough arithmetic to time); {EP_TOKENS} tokens per "
+                        f"step split over the W GPUs; seed fixed at {EP_SEED}")
     if note:
         st.caption(f"For this demo {note}")
     if st.button("Run on worker processes", key="run_parallel", type="primary"):
@@ -197,9 +222,9 @@ def _worker_button_caption(workers: int) -> str:
     pool = current_pool()
     start = ("" if pool and pool.world_size == workers else
              f"; the first run also starts the {workers} worker processes, about {POOL_START_S} s more")
-    return (f"Press the button to run the batch on real worker processes. It shows the three steps' times "
-            "(balanced, skewed, skewed under capacity), how many copies each worker received, and a timeline of "
-            f"where each worker's time went. It takes about {EP_RUN_S} s here ({3 * EP_REPEATS} steps of "
+    return (f"Press the button to run the batch on real worker processes, one per GPU. It shows the three steps' "
+            "times (balanced, skewed, skewed under capacity), how many copies each GPU received, and a timeline of "
+            f"where each GPU's time went. It takes about {EP_RUN_S} s here ({3 * EP_REPEATS} steps of "
             f"{EP_TOKENS:,} tokens, each checked against the single-process layer){start}.")
 
 
@@ -210,13 +235,34 @@ def slowdown_sentence(runs: dict, busiest: int, busiest_over_mean: float, worker
     medians = f"medians of {rounds} interleaved rounds, {sk['step_ms']:.0f} vs {bal['step_ms']:.0f} ms"
     if slowdown_shown(runs):
         return (f"**With no drops the skewed step took {sk['step_ms'] / bal['step_ms']:.1f}× the balanced one** "
-                f"({medians}; slower in {slower} of the {rounds} rounds): worker {busiest} received {busiest_over_mean:.1f}× the mean copies and everyone "
+                f"({medians}; slower in {slower} of the {rounds} rounds): GPU {busiest} received "
+                f"{busiest_over_mean:.1f}× the mean copies and everyone "
                 "waited for it.")
     return (f"**This run was too noisy to show the slowdown**: the skewed step was slower in only {slower} of the "
-            f"{rounds} rounds ({medians}), though worker {busiest} received {busiest_over_mean:.1f}× the mean "
-            f"copies. The {workers} workers share this server's 2 cores with other users: when their work takes "
-            "a core, the balanced workers lose their parallelism too, and both steps cost about the same total "
+            f"{rounds} rounds ({medians}), though GPU {busiest} received {busiest_over_mean:.1f}× the mean "
+            f"copies. The {workers} worker processes playing the GPUs share this server's 2 cores with other users: "
+            "when their work takes a core, the balanced GPUs lose their parallelism too, and both steps cost "
+            "about the same total "
             "work. Run again to measure anew.")
+
+
+def capacity_sentence(runs: dict, skewed: dict, capped: dict, top_k: int) -> str:
+    """The capacity run in words, from the per-GPU numbers the bars show (worker_summary of the skewed run and of
+    the capped one): which GPU was busiest and how many copies it got without and with the limit. The busiest is
+    not always GPU 0: the skew pushes first choices toward GPU 0's experts, and with one expert per GPU a token's
+    other choices must land elsewhere."""
+    sk, cap = runs["skewed"], runs["skewed_capacity"]
+    b = skewed["busiest"]
+    why = "" if b == 0 else (
+        f" It is GPU {b}, not GPU 0: the skew pushes each token's first choice toward GPU 0's experts, and with "
+        f"k = {top_k} its other choices land on other GPUs, here most often on GPU {b} (GPU 0 received "
+        f"{skewed['received'][0]:,}).")
+    return (f"**Under capacity factor {cap['capacity_factor']:g}**, applied per GPU, {cap['dropped_fraction']:.0%} "
+            "of the skewed copies were dropped (none in the first two runs): a hot expert computes at most C copies "
+            f"from each GPU, so the busiest GPU's work is capped. GPU {b} received {skewed['received'][b]:,} copies "
+            f"with no drops and {capped['received'][b]:,} under the limit, and the step took "
+            f"{cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one.{why} A token keeps its other copies; "
+            "one that lost all k keeps only the residual path (and the shared expert, where the layer has one).")
 
 
 def _run_workers(cfg: MoEConfig, workers: int, skew: float) -> None:
@@ -246,46 +292,41 @@ def _show_worker_run(kept: WorkerRun) -> None:
     d.metric("Parallel vs one process: outputs",
              difference(max(r["max_abs_diff"] for r in runs.values())), help=ROUNDING_NOTE)
     w = worker_summary(sk["workers"])
-    st.markdown(
-        f"{slowdown_sentence(runs, w['busiest'], w['busiest_over_mean'], kept.workers)} **Under capacity factor "
-        f"{cf:g}**, applied per worker, {cap['dropped_fraction']:.0%} of the skewed copies were dropped (none in "
-        f"the first two runs): a hot expert computes at most C copies from each worker, so worker 0's work is "
-        f"capped and the step took {cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one. A token keeps "
-        "its other copies; one that lost all k keeps only the residual path (and the shared expert, where the "
-        "layer has one).")
+    st.markdown(f"{slowdown_sentence(runs, w['busiest'], w['busiest_over_mean'], kept.workers)} "
+                f"{capacity_sentence(runs, w, worker_summary(cap['workers']), kept.cfg.top_k)}")
     rounds, slower = len(sk["round_ms"]), slower_rounds(runs)
     if slowdown_shown(runs) and slower < rounds:
         st.caption(f"In {rounds - slower} round{'s' if rounds - slower > 1 else ''} the skewed step was not the "
                    "slower: other users share these cores, and a burst of their work can land on any step.")
-    app.chart(figs.worker_bars(sk["workers"], title=f"Per worker, skew {skew:g}: worker {w['busiest']} "
+    app.chart(figs.worker_bars(sk["workers"], title=f"Per GPU, skew {skew:g}: GPU {w['busiest']} "
                                                     f"received {w['busiest_over_mean']:.1f}× the mean copies"),
               key="worker_bars")
-    own = ", ".join(f"worker {r}: {n:,} own + {m:,} from others" for r, (n, m) in
+    own = ", ".join(f"GPU {r}: {n:,} own + {m:,} from others" for r, (n, m) in
                     enumerate(zip(w["own"], w["from_others"])))
     st.caption(
-        f"Copies received count a worker's own token copies too ({own}); only the copies from other workers "
-        "cross the wire. Every copy that crosses comes back as a result of the same size, so a worker's bytes "
+        f"Copies received count a GPU's own token copies too ({own}); only the copies from other GPUs "
+        "cross the wire. Every copy that crosses comes back as a result of the same size, so a GPU's bytes "
         "sent and received are nearly equal however uneven the copies are (they differ only by the 8-byte "
-        "expert id sent with each copy): the busy worker receives copies and sends their results back, the quiet "
+        "expert id sent with each copy): the busy GPU receives copies and sends their results back, the quiet "
         f"one sends copies and receives results. The busiest single expert was routed {sk['load_max_over_mean']:.1f}× "
-        "the mean expert load; the bars add up each worker's experts.")
+        "the mean expert load; the bars add up each GPU's experts.")
     app.chart(figs.worker_timelines({"balanced": bal["workers"], f"skew {skew:g}": sk["workers"],
                                      f"skew {skew:g}, cap {cf:g}": cap["workers"]}), key="timelines")
     b = worker_summary(bal["workers"])
     copies, compute = (", ".join(f"{v:,}" for v in b["received"]), ", ".join(f"{ms:.0f} ms" for ms in b["compute_ms"]))
     st.caption(f"Measured now on this machine ({EP_TOKENS} tokens, D={kept.cfg.d_model}, H={kept.cfg.d_hidden}, "
                f"median of {rounds} steps each, the three cases taking turns; the single-process reference runs "
-               "each worker's shard, i.e. the same capacity groups). Each bar is one worker's step: route, "
-               "compute, all_to_all, waiting and *other* (the untimed rest: sorting copies by destination, putting "
+               "each GPU's shard, i.e. the same capacity groups). Each bar is one GPU's step: route, "
+               "compute, sending tokens (all-to-all), waiting and *other* (the untimed rest: sorting copies by destination, putting "
                "results back in token order, the weighted combine) add up to its step time; the label gives the "
-               "slowest worker's, which is the step's. *Waiting* is time in the barrier before each of the 4 "
+               "slowest GPU's, which is the step's. *Waiting* is time in the barrier before each of the 4 "
                "exchanges: idle until the slowest peer arrives, plus the barrier's own message round, so even the "
-               f"least-waiting worker spent {b['least_wait_ms']:.1f} ms there in the balanced run. The balanced "
-               f"workers got {copies} copies and computed for {compute} (worker 0 first): other users share these "
-               "cores, so equal work does not take equal time. Each worker runs in a session of its own, so the "
-               "operating system shares the CPU with each as with a separate user, as each rank of a real job has "
-               f"its own device. Worker start-up took {bal['pool_start_s']:.1f} s (0 when the pool was already "
-               "running).")
+               f"least-waiting GPU spent {b['least_wait_ms']:.1f} ms there in the balanced run. The balanced "
+               f"GPUs got {copies} copies and computed for {compute} (GPU 0 first): other users share these "
+               "cores, so equal work does not take equal time. Each GPU's worker process runs in a session of its "
+               "own, so the operating system shares the CPU with each as with a separate user, as each rank of a "
+               f"real job has its own GPU. The worker processes' start-up took {bal['pool_start_s']:.1f} s (0 when "
+               "the pool was already running).")
 
 
 def at_scale() -> None:
@@ -308,10 +349,10 @@ def at_scale() -> None:
         st.latex(line)
     devices = model_devices(shape)
     st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes "
-               "(bf16), W = devices, g = devices per node, B = per-device bandwidth inside / between nodes, t_msg = "
-               "latency per message, T_dev = 4096 tokens per device. "
+               "(bf16), W = GPUs, g = GPUs per node, B = per-GPU bandwidth inside / between nodes, t_msg = "
+               "latency per message, T_dev = 4096 tokens per GPU. "
                f"W goes up to N = {MODEL_SHAPES[shape][2]}, the number of experts ({devices[0]}…{devices[-1]} "
-               "here): expert parallelism gives each device whole experts; more devices would need replicated or "
+               "here): expert parallelism gives each GPU whole experts; more GPUs would need replicated or "
                "split experts, which the model leaves out. Assumes even routing, no overlap of communication with "
                "compute, round public hardware figures. Also left out: DeepSeek-V3's node-limited routing (each "
                "token's experts lie on at most 4 nodes), which caps a token's cross-node traffic; here every copy "
@@ -321,7 +362,7 @@ def at_scale() -> None:
 def _crossover_sentence(curve: list[dict], shape: str, hardware: str) -> str:
     hw = HARDWARE[hardware]
     first = when_comm_wins(curve)
-    node = (f"{hw.devices_per_node} devices per node" if hw.devices_per_node > 1 else "one device per node")
+    node = (f"{hw.devices_per_node} GPUs per node" if hw.devices_per_node > 1 else "one per node")
     if first is None:
         n = MODEL_SHAPES[shape][2]
         reason = (f"all N = {n} experts fit in one node ({node}), so no copy leaves the fast links inside it"
@@ -330,16 +371,18 @@ def _crossover_sentence(curve: list[dict], shape: str, hardware: str) -> str:
                 "a shape with more experts than a node holds (DeepSeek-V3) or the Ethernet cluster to see the "
                 "other regime.")
     return (f"**Here communication outweighs the experts' arithmetic from W = {first['num_devices']}** "
-            f"({first['comm_s'] * 1e3:.1f} ms of all_to_all against {first['compute_s'] * 1e3:.1f} ms of compute "
+            f"({first['comm_s'] * 1e3:.1f} ms of all-to-all against {first['compute_s'] * 1e3:.1f} ms of compute "
             f"per layer, {node}): " + ("once copies leave the node they cross the slower links between nodes."
                                        if first["num_devices"] > hw.devices_per_node else
-                                       "every copy that leaves a device crosses the slow network."))
+                                       "every copy that leaves a GPU's place crosses the slow network."))
 
 
 def dropless(controls, batch: Batch) -> None:
     """Section 4: section 1's batch routed dropless and under a capacity limit."""
     st.header("4 · Dropless or capacity: the same batch both ways")
-    app.layer_line(batch.cfg, trained=False, section=True, note=f"Section 1's layer and {batch.tokens} tokens")
+    # The limited run has its own capacity slider below: the sidebar's factor does not reach this section.
+    app.layer_line(batch.cfg, trained=False, section=True, knobs=("num_experts", "top_k", "router", "seed"),
+                   note=f"Section 1's layer and {batch.tokens} tokens; the capacity factor is this section's own")
     st.caption("Section 1's batch (same tokens, same layer), routed twice: once with no limit, as dropless MoE "
                "runs it, and once with a capacity factor. Dropless never loses a copy and pays in uneven work; the "
                "limit keeps the work even and pays in dropped copies.")
@@ -359,16 +402,25 @@ def dropless(controls, batch: Batch) -> None:
     c.metric(f"Capacity {compare_cf:g}: copies dropped", f"{both.dropped_slots} of {both.slots}")
     d.metric(f"Capacity {compare_cf:g}: rows in the buffers", both.buffer_rows,
              help="N experts × C slots: a fixed buffer computes its empty slots too (padding).")
-    st.markdown(
-        f"**Dropless** computes all {sum(both.rows_dropless)} copies; the busiest expert gets "
-        f"{max(both.rows_dropless)} rows against a mean of {sum(both.rows_dropless) / len(both.rows_dropless):.1f}. "
-        "With each expert on its own device the step waits for that busiest expert; on one device with grouped "
-        "matrix products (MegaBlocks-style) the time follows the total rows instead. "
-        f"**With capacity factor {compare_cf:g}** every expert holds C = {both.capacity}: the busiest computes "
-        f"at most {both.capacity} rows, {both.dropped_slots} copies are dropped, {both.tokens_changed} tokens get "
-        f"a different output (largest change {difference(both.max_output_change)}), {both.tokens_lost_all} lost "
-        f"every expert, and the buffers hold {both.buffer_rows} rows of which "
-        f"{both.buffer_rows - sum(both.rows_kept)} are padding.")
+    st.markdown(dropless_sentence(both))
+
+
+def dropless_sentence(both) -> str:
+    """Section 4's chart in words, from the chart's own numbers (rows_dropless, rows_kept, C): the busiest
+    expert's rows under the limit are the tallest kept bar, which reaches C only when copies overflow."""
+    mean = sum(both.rows_dropless) / len(both.rows_dropless)
+    dropless = (f"**Dropless** computes all {sum(both.rows_dropless)} copies; the busiest expert gets "
+                f"{max(both.rows_dropless)} rows against a mean of {mean:.1f}. With each expert on its own GPU "
+                "the step waits for that busiest expert; on one GPU with grouped matrix products (MegaBlocks-style) "
+                "the time follows the total rows instead. ")
+    limit = f"**With capacity factor {both.capacity_factor:g}** every expert has C = {both.capacity} slots: "
+    padding = f"the buffers hold {both.buffer_rows} rows of which {both.buffer_rows - sum(both.rows_kept)} are padding."
+    if not both.dropped_slots:
+        return (dropless + limit + f"no expert got more than C copies (the busiest got {max(both.rows_kept)}), so "
+                "nothing is dropped and every output is the dropless one; the limit costs only padding: " + padding)
+    return (dropless + limit + f"the busiest computes {max(both.rows_kept)} rows, {both.dropped_slots} copies are "
+            f"dropped, {both.tokens_changed} tokens get a different output (largest change "
+            f"{difference(both.max_output_change)}), {both.tokens_lost_all} lost every expert, and " + padding)
 
 
 # Short headers, the detail in each header's tooltip: a narrower table shows more of itself before a small
@@ -445,13 +497,22 @@ def inference(controls, batch: Batch) -> None:
         "rounding).")
 
 
+def span_axis_sentence(top_k: int, num_devices: int, max_devices: int) -> str:
+    """Why the chart's axis stops where it does: a token's k experts reach at most min(k, W) GPUs."""
+    reach = min(top_k, num_devices)
+    why = f"its k = {top_k} experts" if top_k <= num_devices else f"there are only W = {num_devices}"
+    moved = f"; the limit M = {max_devices} is below that, so it moves tokens to fewer" if max_devices < reach else ""
+    plural = "s" if reach > 1 else ""
+    return f"A token reaches at most {reach} GPU{plural} ({why}), so the chart stops at {reach}{moved}."
+
+
 def device_limit(controls) -> None:
     """Section 6: DeepSeek-V3's node-limited routing, devices spanned per token with and without the limit."""
-    st.header("6 · Communication-aware routing: each token on at most M devices")
+    st.header("6 · Communication-aware routing: each token on at most M GPUs")
     n, k = controls.num_experts, controls.moe_config().top_k
     span_options = [w for w in SPAN_DEVICES if w <= n and n % w == 0]
     if not span_options:
-        st.info(f"N = {n} experts cannot be split evenly over 2, 4, 8 or 16 devices: pick an even N in the "
+        st.info(f"N = {n} experts cannot be split evenly over 2, 4, 8 or 16 GPUs: pick an even N in the "
                 "sidebar.")
         return
     app.layer_line(capacity_config(controls).replace(router="sigmoid_bias", capacity_factor=None), trained=False,
@@ -461,34 +522,35 @@ def device_limit(controls) -> None:
     default_w, default_m = default_span(n, k, span_options)
     left, right = st.columns(2)
     asked_w = app.url_value("span_devices", default_w, app.parse_int_choice(SPAN_DEVICES))
-    devices_w = left.radio("Devices (W), experts in equal blocks", span_options, horizontal=True,
+    devices_w = left.radio("GPUs (W), experts in equal blocks", span_options, horizontal=True,
                            key="span_devices", index=span_options.index(asked_w if asked_w in span_options
                                                                          else default_w))
     app.set_url_value("span_devices", devices_w)
     options = limit_options(n, k, devices_w)
     if not options:
         per_device = n // devices_w
-        st.info(f"With {per_device} expert{'s' if per_device > 1 else ''} per device, k = {k} experts already "
-                f"need all {devices_w} devices: pick fewer devices or more experts.")
+        st.info(f"With {per_device} expert{'s' if per_device > 1 else ''} per GPU, k = {k} experts already "
+                f"need all {devices_w} GPUs: pick fewer GPUs or more experts.")
         return
     fallback = default_m if devices_w == default_w and default_m in options else options[len(options) // 2]
     asked_m = app.url_value("max_devices", fallback, app.parse_int(1, max(SPAN_DEVICES)))
-    max_m = right.select_slider("Limit: at most M devices per token", options, key="max_devices",
+    max_m = right.select_slider("Limit: at most M GPUs per token", options, key="max_devices",
                                 value=asked_m if asked_m in options else options[-1])
     app.set_url_value("max_devices", max_m)
     if not limit_can_act(k, devices_w, max_m):
-        st.warning(f"Here the limit cannot act: a token's k = {k} experts reach at most {min(k, devices_w)} devices, "
-                   f"and M = {max_m} allows that many. Pick M below {min(k, devices_w)} (or fewer devices, so each "
+        st.warning(f"Here the limit cannot act: a token's k = {k} experts reach at most {min(k, devices_w)} GPUs, "
+                   f"and M = {max_m} allows that many. Pick M below {min(k, devices_w)} (or fewer GPUs, so each "
                    "holds more experts) to see it change the routing.")
     span = device_limit_run(controls, devices_w, max_m, SPAN_TOKENS)
     app.chart(figs.devices_spanned_bars(span), key="devices_spanned")
     (a, b), (c, _) = st.columns(2), st.columns(2)  # three in a row cut the third label at 1024 px
-    a.metric("Devices per token, free", f"{span.mean(span.free):.2f}")
-    b.metric(f"Devices per token, at most {max_m}", f"{span.mean(span.limited):.2f}")
+    a.metric("GPUs per token, free", f"{span.mean(span.free):.2f}")
+    b.metric(f"GPUs per token, at most {max_m}", f"{span.mean(span.limited):.2f}")
     c.metric("Tokens whose experts did not change", f"{span.same_choice:.0%}")
     st.markdown(
-        f"N = {n} experts, k = {k}, placed {n // devices_w} per device. Each device a token's experts sit on is one "
-        "more copy of the token to send in the all-to-all. The limit groups the experts by device, scores each "
+        f"N = {n} experts, k = {k}, placed {n // devices_w} per GPU. {span_axis_sentence(k, devices_w, max_m)} "
+        "Each GPU a token's experts sit on is one more copy of the token to send in the all-to-all. The limit "
+        "(DeepSeek-V2's *device-limited routing*) groups the experts by GPU, scores each "
         "group by the sum of its two best scores, keeps the token's best M groups, and takes the top-k inside them "
         "(transformers' `DeepseekV3TopkRouter`, `n_group` and `topk_group`; DeepSeek-V2 scored a group by its "
         "single best expert). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 groups "

@@ -28,12 +28,27 @@ def flops_bars(summary: dict, title: str | None = "FLOPs per token", height: int
 
 
 def _count_bars(bars: dict, name: str, title: str | None, height: int) -> go.Figure:
-    """One labelled bar per entry {label: (count, colour)}, with headroom above the tallest for its number."""
+    """One labelled horizontal bar per entry {label: (count, colour)}, first on top, its number inside a bar
+    longer than half the longest, else after it. Horizontal, each label broken before its parenthesis: side by
+    side under vertical bars the labels did not fit the half-width column at 1024 px, and Plotly slanted them."""
     values = [value for value, _ in bars.values()]
-    fig = go.Figure(go.Bar(x=list(bars), y=values, name=name, marker_color=[color for _, color in bars.values()],
-                           text=[f"{v:,.0f}" for v in values], textposition="outside"))
-    fig.update_yaxes(title=name, range=[0, max(values) * 1.2])
+    fig = go.Figure(go.Bar(y=list(bars), x=values, name=name, orientation="h",
+                           marker_color=[color for _, color in bars.values()],
+                           # inside a long bar, after a short one: all outside, the longest bar's number ran past a
+                           # half-width chart's edge at 1024 px ("4,198,40"); "auto" shrank a short bar's to fit
+                           text=[f"{v:,.0f}" for v in values], textangle=0, cliponaxis=False,
+                           textposition=["inside" if v > max(values) / 2 else "outside" for v in values],
+                           hovertemplate="%{y}: %{x:,}<extra></extra>"))
+    fig.update_yaxes(tickvals=list(bars), ticktext=[stacked_label(label) for label in bars], autorange="reversed")
+    fig.update_xaxes(title=name, range=[0, max(values) * 1.35])
     return finish(fig, title, height)
+
+
+def stacked_label(label: str) -> str:
+    """'dense-all (every expert)' -> 'dense-all<br>(every expert)'; 'dense-equivalent FFN' -> its two words on
+    two lines: no line of a bar's label wider than its longest word."""
+    head, paren, rest = label.partition(" (")
+    return f"{head}<br>({rest}" if paren else "<br>".join(label.split(" ", 1))
 
 
 def timing_bars(results: dict, title: str | None = "Measured time per forward", height: int = 300) -> go.Figure:

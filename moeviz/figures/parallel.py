@@ -1,4 +1,5 @@
-"""Figures of the systems view: expert buffers under capacity, per-worker bars, the comm-vs-compute model.
+"""Figures of the systems view: expert buffers under capacity, per-GPU bars (a worker process per GPU), the
+comm-vs-compute model.
 
     capacity_buffers(buffers, capacity)      # from moeviz.parallel.capacity.expert_buffers (its queue order)
     worker_bars(workers)                     # ParallelRun.workers: tokens, compute, bytes, waiting per worker
@@ -7,7 +8,7 @@
     dropless_vs_capacity_bars(result)        # moeviz.parallel.dropless.dropless_vs_capacity: rows per expert
     devices_spanned_bars(span)               # moeviz.parallel.placement.device_limit_demo: devices per token
 Trace names in fig.data: "kept (in a slot)", "dropped (overflow)", "capacity"; "rows received", "compute ms",
-"bytes sent", "bytes received", "waiting ms"; "route", "compute", "all_to_all", "waiting", "other"; "compute",
+"bytes sent", "bytes received", "waiting ms"; "route", "compute", EXCHANGE, "waiting", "other"; "compute",
 "communication".
 """
 from __future__ import annotations
@@ -49,13 +50,14 @@ WORKER_PANELS = (("rows received", "rows_received", 1.0, BLUE), ("compute ms", "
                  ("waiting ms", "wait_ms", 1.0, VERMILLION))
 
 
-def worker_bars(workers: list[dict], title: str | None = "Per worker", height: int = 480) -> go.Figure:
-    """Four panels, one bar per worker: token copies received, compute time, kilobytes out and in, waiting.
+def worker_bars(workers: list[dict], title: str | None = "Per GPU", height: int = 480) -> go.Figure:
+    """Four panels, one bar per GPU (a worker process standing for one): token copies received, compute time,
+    kilobytes out and in, waiting.
     Two by two: four in a row ran their titles into each other at 1024 px."""
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.2,
                         subplot_titles=("token copies received", "compute (ms)", "sent / received (kB)",
                                         "waiting for peers (ms)"))
-    labels = [f"worker {w['rank']}" for w in workers]
+    labels = [f"GPU {w['rank']}" for w in workers]
     panels = {"rows received": (1, 1), "compute ms": (1, 2), "bytes sent": (2, 1), "bytes received": (2, 1),
               "waiting ms": (2, 2)}
     for name, key, scale, color in WORKER_PANELS:
@@ -68,16 +70,21 @@ def worker_bars(workers: list[dict], title: str | None = "Per worker", height: i
     return fig
 
 
-def worker_timelines(runs: dict[str, list[dict]], title: str | None = "Where each worker's step time went",
-                     height: int | None = None, unit: str = "worker") -> go.Figure:
-    """Stacked horizontal bars per worker (route, compute, all_to_all, waiting, other) for each labelled run:
-    with "other" (the untimed rest of the step) each bar reaches that worker's step time. Height grows with
-    the bars (None) so three runs of four workers stay readable. `unit` names a worker on the axis ("GPU")."""
+# The timelines' exchange phase in words: no page names a collective by its function name.
+EXCHANGE = "sending tokens (all-to-all)"
+
+
+def worker_timelines(runs: dict[str, list[dict]], title: str | None = "Where each GPU's step time went",
+                     height: int | None = None, unit: str = "GPU") -> go.Figure:
+    """Stacked horizontal bars per GPU (route, compute, EXCHANGE, waiting, other) for each labelled run:
+    with "other" (the untimed rest of the step) each bar reaches that GPU's step time. Height grows with the
+    bars (None) so three runs of four GPUs stay readable. `unit` names a row on the axis (each GPU is played
+    here by a worker process)."""
     rows = [(f"{label} · {unit} {w['rank']}", w) for label, workers in runs.items() for w in workers]
     height = height or max(320, 120 + 26 * len(rows))
     fig = go.Figure()
     for name, key, color in (("route", "route_ms", IDLE), ("compute", "compute_ms", GREEN),
-                             ("all_to_all", "comm_ms", ORANGE), ("waiting", "wait_ms", VERMILLION),
+                             (EXCHANGE, "comm_ms", ORANGE), ("waiting", "wait_ms", VERMILLION),
                              ("other", "other_ms", SKY)):
         fig.add_trace(go.Bar(y=[r[0] for r in rows], x=[r[1].get(key, 0.0) for r in rows], name=name, orientation="h",
                              marker_color=color))
@@ -101,7 +108,7 @@ def comm_model_lines(rows: list[dict], title: str | None = "MODEL (not a measure
     fig.add_trace(go.Scatter(x=devices, y=[r["comm_s"] * 1e3 for r in rows], name="communication",
                              mode="lines+markers", line=dict(color=ORANGE, width=3, dash="dash")))
     times = [r[key] * 1e3 for r in rows for key in ("compute_s", "comm_s")]
-    fig.update_xaxes(log_axis(devices, at_values=True, title="devices (expert-parallel)"))
+    fig.update_xaxes(log_axis(devices, at_values=True, title="GPUs (expert-parallel)"))
     fig.update_yaxes(log_axis(times, max_ticks=5, title="ms per layer (modelled)"))
     return finish(fig, title, height)
 
@@ -133,16 +140,17 @@ def dropless_vs_capacity_bars(result, title: str | None = "The same batch, dropl
                   yaxis=dict(title="token copies (rows)", rangemode="tozero"))
 
 
-def devices_spanned_bars(span, title: str | None = "How many devices each token's experts are on",
+def devices_spanned_bars(span, title: str | None = "How many GPUs each token's experts are on",
                          height: int = 320) -> go.Figure:
-    """Tokens by the number of devices their k experts span, free vs limited to M devices.
+    """Tokens by the number of GPUs their k experts span, free vs limited to M GPUs. The axis runs to the
+    histograms' length, min(k, W) (DeviceSpan): a token cannot span more GPUs than it has experts.
 
-    `span`: moeviz.parallel.placement.DeviceSpan. Trace names: "free routing", "at most M devices" ("device" for M = 1)."""
-    devices = list(range(1, span.num_devices + 1))
-    limit = f"at most {span.max_devices} device" + ("s" if span.max_devices > 1 else "")
+    `span`: moeviz.parallel.placement.DeviceSpan. Trace names: "free routing", "at most M GPUs" ("GPU" for M = 1)."""
+    devices = list(range(1, len(span.free) + 1))
+    limit = f"at most {span.max_devices} GPU" + ("s" if span.max_devices > 1 else "")
     traces = [go.Bar(x=devices, y=span.free, name="free routing", marker_color=SKY,
-                     hovertemplate="%{y} tokens on %{x} devices (free)<extra></extra>"),
+                     hovertemplate="%{y} tokens on %{x} GPUs (free)<extra></extra>"),
               go.Bar(x=devices, y=span.limited, name=limit, marker_color=BLUE,
-                     hovertemplate=f"%{{y}} tokens on %{{x}} devices (limit {span.max_devices})<extra></extra>")]
+                     hovertemplate=f"%{{y}} tokens on %{{x}} GPUs (limit {span.max_devices})<extra></extra>")]
     return figure(traces, title, height, barmode="group",
-                  xaxis=dict(title="devices a token's experts span", dtick=1), yaxis=dict(title="tokens"))
+                  xaxis=dict(title="GPUs a token's experts span", dtick=1), yaxis=dict(title="tokens"))

@@ -3,7 +3,6 @@
     gpu_load_bars({"no replicas": before, "with replicas": after})   # (G,) tokens per GPU, or measured rows
     placement_map(plan.phy2log, num_gpus, load)                      # which expert copies sit on which GPU
                                                                      # (GPUs as columns when slots are many)
-    gpu_timelines({"no replicas": workers, "with replicas": workers})   # /parallel's timelines, in GPUs
     co_selection_share_map(share, layer_a, layer_b)                  # P(expert j at layer b | expert i at a)
                                                                      # (a row adds up to layer b's k, not 1)
 Trace names in fig.data: the dict's labels, "even share"; "slot"; "share".
@@ -15,7 +14,6 @@ import plotly.graph_objects as go
 
 from moeviz.figures import BLUE, INK, ORANGE, figure, safe_label
 from moeviz.figures.checkpoint import expert_axis
-from moeviz.figures.parallel import worker_timelines
 
 COLORS = (ORANGE, BLUE)
 
@@ -64,17 +62,6 @@ def placement_map(phy2log, num_gpus: int, load, title: str | None = "Which exper
                       hovertemplate=("%{x}, %{y}" if down else "%{y}, %{x}")
                       + ": %{text}, %{z:,.0f} token copies<extra></extra>")
     return figure([cell], title, height or max(300, 100 + 24 * len(y)), yaxis=dict(autorange="reversed"))
-
-
-# The timelines' exchange phase in words: this page names no collective by its function name.
-EXCHANGE = "sending tokens (all-to-all)"
-
-
-def gpu_timelines(runs: dict[str, list[dict]]) -> go.Figure:
-    """moeviz.figures.parallel.worker_timelines with each worker named as the GPU it stands for, and the
-    exchange phase ("all_to_all" there) in words."""
-    fig = worker_timelines(runs, title="Where each GPU's step time went", unit="GPU")
-    return fig.update_traces(name=EXCHANGE, selector=dict(name="all_to_all"))
 
 
 # The co-selection map's colour: a share of the row's tokens (each cell 0..1; a row adds up to layer b's k).

@@ -16,6 +16,7 @@ from moeviz.parallel.workload import skewed_tokens
 # (docs/systems.md records 10 runs: python -m moeviz.bench parallel --page-default 10). Four workers, not two:
 # with two, one busy core elsewhere made the balanced workers share the other and the two steps tie.
 EP_TOKENS, EP_D_MODEL, EP_D_HIDDEN, EP_REPEATS = 2048, 256, 2048, 7
+EP_SEED = 0  # the page's run is always this seed's layer and tokens: the times do not depend on the draw
 DEFAULT_WORKERS, DEFAULT_SKEW = 4, 0.9
 DEFAULT_LIMIT = 1.0  # the capacity factor of the third run when the layer has none: room for the even share
 CASES = ("balanced", "skewed", "skewed_capacity")

@@ -43,7 +43,7 @@ HARDWARE = {
     "h100-nvlink-ib": Hardware("H100 nodes: NVLink inside (≈450 GB/s), 400 Gb/s InfiniBand between",
                                flops_per_s=0.4 * 989e12, intra_bytes_per_s=0.7 * 450e9,
                                inter_bytes_per_s=0.8 * 50e9, devices_per_node=8, latency_s=10e-6),
-    "cpu-ethernet": Hardware("CPU servers on 10 Gb/s Ethernet, one device per node",
+    "cpu-ethernet": Hardware("CPU servers on 10 Gb/s Ethernet (one per node, each in the place of a GPU)",
                              flops_per_s=200e9, intra_bytes_per_s=10e9, inter_bytes_per_s=0.8 * 1.25e9,
                              devices_per_node=1, latency_s=50e-6),
 }

@@ -25,7 +25,7 @@ def devices_spanned(topk_indices: torch.Tensor, num_experts: int, num_devices: i
 class DeviceSpan(NamedTuple):
     num_devices: int  # W
     max_devices: int  # M: the limit
-    free: list[int]  # histogram: free[m - 1] tokens spanned m devices, routing without the limit
+    free: list[int]  # histogram: free[m - 1] tokens spanned m devices, routing without the limit (m <= min(k, W))
     limited: list[int]  # the same with each token's experts on at most M devices
     same_choice: float  # share of tokens whose chosen experts did not change under the limit
 
@@ -44,7 +44,8 @@ def device_limit_demo(cfg: MoEConfig, num_tokens: int, token_seed: int, num_devi
         with torch.inference_mode():
             chosen.append(MoELayer(c).eval()(x)[1].topk_indices)
     spans = [devices_spanned(t, cfg.num_experts, num_devices) for t in chosen]
-    histograms = [torch.bincount(s - 1, minlength=num_devices).tolist() for s in spans]
+    reach = min(cfg.top_k, num_devices)  # the most GPUs k experts can span: the histograms stop there
+    histograms = [torch.bincount(s - 1, minlength=reach).tolist() for s in spans]
     same = (chosen[0].sort(dim=1).values == chosen[1].sort(dim=1).values).all(dim=1).float().mean()
     return DeviceSpan(num_devices, max_devices, histograms[0], histograms[1], float(same))
 

@@ -155,7 +155,7 @@ def test_every_count_is_in_flops_with_the_factor_of_two_said():
     bars = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                 if json.loads(c.proto.spec)["data"][0].get("name") == "FLOPs per token")
     s = cost_summary(cfg)
-    assert bars["data"][0]["y"] == [s["active_flops_per_token"], s["dense_flops_per_token"],
+    assert bars["data"][0]["x"] == [s["active_flops_per_token"], s["dense_flops_per_token"],
                                     s["dense_equivalent_flops_per_token"]]
 
 
@@ -165,7 +165,22 @@ def test_the_layer_line_names_the_acting_knobs_once_as_the_sidebar_does():
     at = open_page({"num_experts": "8", "top_k": "2"})
     line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
     assert "seed" not in line and line.count("the sidebar") + line.count("Sidebar knobs") == 1
-    assert "Sidebar knobs that act here: N, k, router and capacity factor." in line
+    assert "Sidebar knobs that act here: N and k." in line
+
+
+def test_each_section_names_only_the_knobs_that_move_it():
+    """Before: sections 1 and 3 said the router and the capacity factor act, though no count changes with them
+    and section 3's four designs always route by softmax top-k with no limit; the timings do change."""
+    at = open_page()
+    lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
+    counts, timing, sweep, designs = lines
+    assert counts.endswith("Sidebar knobs that act here: N and k.")
+    assert designs.endswith("Sidebar knobs that act here: N and k.") and "softmax top-k" in designs
+    assert timing.endswith("Sidebar knobs that act here: N, k, router and capacity factor.")
+    shown = metrics(at)
+    for params in ({"capacity_factor": "1"}, {"router": "sigmoid_bias"}):  # neither moves a count
+        assert metrics(open_page(params)) == shown
+    assert metrics(open_page({"num_experts": "16"}))["Total parameters"] != shown["Total parameters"]
 
 
 @pytest.mark.parametrize("coarse_ms, fine_ms", [(5.61, 17.0), (14.31, 9.12), (8.0, 8.0)])
@@ -180,3 +195,26 @@ def test_the_fine_vs_coarse_sentence_claims_only_what_the_times_show(coarse_ms, 
         assert "not slower" in sentence and f"{fine_ms:.2f} vs {coarse_ms:.2f} ms" in sentence
         assert "took" not in sentence
     assert fine_vs_coarse_sentence(None, fine_ms) == ""  # untimed: no claim
+
+
+def test_the_count_charts_keep_their_labels_level_and_short():
+    """Before: "dense-all (every expert)" and its neighbours did not fit side by side under vertical bars in the
+    half-width column at 1024 px, and Plotly slanted them. Now the bars lie horizontal, their labels on the left,
+    each broken before its parenthesis (the browser check at 1920/1024/390 px: tests/browser/test_systems_pages.py)."""
+    import json
+    at = open_page()
+    assert not at.exception
+    specs = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+             for c in at.get("plotly_chart")}
+    for title in ("FLOPs per token", "Parameters: stored vs used by one token"):
+        bars, axis = specs[title]["data"][0], specs[title]["layout"]["yaxis"]
+        assert bars["orientation"] == "h" and axis["tickvals"] == bars["y"]  # full names kept for hover and tests
+        assert max(len(line) for label in axis["ticktext"] for line in label.split("<br>")) <= 16
+
+
+def test_the_hardware_is_named_as_the_reader_names_it():
+    """Before: a "Device" radio offering "cpu" (and "cuda"); the systems pages now say CPU and GPU, never device."""
+    at = open_page()
+    radio = at.radio(key="device")
+    assert radio.label == "Run on" and radio.options[0] == "CPU" and radio.value == "cpu"
+    assert at.query_params.get("device") in (None, "cpu", ["cpu"])  # the link keeps torch's name

@@ -29,18 +29,23 @@ def traces(fig: dict) -> dict:
 
 
 def assert_worker_charts_agree_with_their_text(at):
-    bars = figure(at, "Per worker")
+    bars = figure(at, "Per GPU")
     received = traces(bars)["rows received"]["y"]
     ratio = float(re.search(r"received ([\d.]+)× the mean copies", bars["layout"]["title"]["text"]).group(1))
     assert ratio == pytest.approx(max(received) / (sum(received) / len(received)), abs=0.051)
     own = [c.value for c in at.caption if c.value.startswith("Copies received count")][0]
     for rank, n in enumerate(received):  # the caption's own + from others add up to the bar
-        mine, others = re.search(rf"worker {rank}: ([\d,]+) own \+ ([\d,]+) from others", own).groups()
+        mine, others = re.search(rf"GPU {rank}: ([\d,]+) own \+ ([\d,]+) from others", own).groups()
         assert int(mine.replace(",", "")) + int(others.replace(",", "")) == n
-    timeline = traces(figure(at, "Where each worker"))
-    phases = ("route", "compute", "all_to_all", "waiting", "other")
+    # the capacity sentence names the GPU of the tallest bar and quotes its height (before: "GPU 0's work is
+    # capped" at N = 4, where each GPU holds one expert and GPU 3's bar stood as tall as GPU 0's)
+    busiest = max(range(len(received)), key=received.__getitem__)
+    said = next(m.value for m in at.markdown if "applied per GPU" in m.value)
+    assert f"GPU {busiest} received {int(received[busiest]):,} copies with no drops" in said
+    timeline = traces(figure(at, "Where each GPU"))
+    phases = ("route", "compute", "sending tokens (all-to-all)", "waiting", "other")
     totals = [sum(timeline[p]["x"][i] for p in phases) for i in range(len(timeline["route"]["x"]))]
-    labels = [a["text"] for a in figure(at, "Where each worker")["layout"]["annotations"]]
+    labels = [a["text"] for a in figure(at, "Where each GPU")["layout"]["annotations"]]
     steps = sorted(float(re.search(r"step (\d+) ms", t).group(1)) for t in labels)
     # each run's slowest bar reaches the step its label states (labels are rounded to whole ms)
     W = len(received)
@@ -85,7 +90,7 @@ def test_the_worker_button_says_what_it_shows_and_how_long():
     at = open_page()
     assert not at.exception
     caption = next(c.value for c in at.caption if c.value.startswith("Press the button to run the batch"))
-    assert "three steps' times" in caption and "copies each worker received" in caption and "timeline" in caption
+    assert "three steps' times" in caption and "copies each GPU received" in caption and "timeline" in caption
     from moeviz.app.parallel_page import EP_RUN_S, POOL_START_S  # measured: see their comment
     assert f"about {EP_RUN_S} s" in caption and f"about {POOL_START_S} s more" in caption
 
@@ -135,10 +140,10 @@ def test_a_link_with_more_workers_than_experts_gets_a_notice_and_the_largest_val
     at = open_page({"num_experts": "2", "top_k": "1", "workers": "4"})
     assert not at.exception
     assert at.radio(key="workers").options == ["2"] and at.radio(key="workers").value == 2
-    assert any("W = 4 workers would be more than the N = 2 experts" in w.value for w in at.warning)
+    assert any("W = 4 GPUs would be more than the N = 2 experts" in w.value for w in at.warning)
     assert at.query_params["workers"] in (["2"], "2")
     at.run()  # the link now says 2: no second notice
-    assert not any("workers would be more" in w.value for w in at.warning)
+    assert not any("GPUs would be more" in w.value for w in at.warning)
 
 
 def test_the_model_stops_at_one_expert_per_device_and_names_what_it_leaves_out():
@@ -178,10 +183,12 @@ def test_worker_run_with_capacity_drops_per_worker_and_still_matches():
     try:
         assert not at.exception and not at.error
         assert agree(metrics(at)["Parallel vs one process: outputs"])
-        text = [m.value for m in at.markdown if "applied per worker" in m.value]
-        assert text and "Under capacity factor 1**, applied per worker" in text[0]
+        text = [m.value for m in at.markdown if "applied per GPU" in m.value]
+        assert text and "Under capacity factor 1**, applied per GPU" in text[0]
         assert_worker_charts_agree_with_their_text(at)
         assert not [c.value for c in at.caption if c.value.startswith("For this demo")]  # nothing was replaced
+        from tests.app.test_parallel_one_story import assert_one_word_for_the_gpu  # (it imports this file)
+        assert_one_word_for_the_gpu(at)  # the run's own charts and captions too
     finally:
         shutdown_pool()
 
@@ -225,7 +232,7 @@ def test_device_limit_section_keeps_tokens_within_m_devices():
     at = open_page({"num_experts": "16", "top_k": "4", "span_devices": "8", "max_devices": "2"})
     assert not at.exception
     m = metrics(at)
-    assert float(m["Devices per token, at most 2"]) <= 2 < float(m["Devices per token, free"])
+    assert float(m["GPUs per token, at most 2"]) <= 2 < float(m["GPUs per token, free"])
     assert at.radio(key="span_devices").value == 8
 
 
@@ -252,8 +259,8 @@ def test_the_node_limit_acts_at_the_default_and_says_when_it_cannot():
     at = open_page()
     assert not at.exception
     m = metrics(at)
-    limited = next(v for k, v in m.items() if k.startswith("Devices per token, at most"))
-    assert float(limited) < float(m["Devices per token, free"])
+    limited = next(v for k, v in m.items() if k.startswith("GPUs per token, at most"))
+    assert float(limited) < float(m["GPUs per token, free"])
     assert not any("the limit cannot act" in w.value for w in at.warning)
     at = open_page({"span_devices": "8", "max_devices": "2"})  # one expert per device, M = k: nothing to limit
     assert any("Here the limit cannot act" in w.value for w in at.warning)

@@ -118,3 +118,48 @@ def test_compute_page_measures(page, streamlit_server):
     assert_no_exception(page)
     screenshot(page, "compute-after-measure")
     assert_no_console_errors(page)
+
+
+# Each category label of a chart (x or y ticks): its text, its box, and whether Plotly turned it (a "rotate(").
+TICKS_JS = """(el) => [...el.querySelectorAll("g.xtick text, g.ytick text")].map(t => {
+  const b = t.getBoundingClientRect();
+  return {text: t.textContent, left: b.left, right: b.right, top: b.top, bottom: b.bottom,
+          turned: /rotate\\((?!0[,)])/.test(t.getAttribute("transform") || "")};
+})"""
+
+
+# Each bar's number that runs past its chart's right edge or is turned (Plotly draws it as text.bartext, and
+# turns a number to fit it inside a narrow bar).
+CUT_BAR_TEXT_JS = """(el) => { const edge = el.getBoundingClientRect().right;
+  return [...el.querySelectorAll("text.bartext")]
+    .filter(t => t.getBoundingClientRect().right > edge + 1
+                 || /rotate\\((?!0[,)])/.test(t.getAttribute("transform") || ""))
+    .map(t => t.textContent); }"""
+
+
+def overlapping(ticks: list[dict]) -> list[tuple[str, str]]:
+    """Pairs of labels whose boxes cross (a touch of 1 px allowed)."""
+    return [(a["text"], b["text"]) for i, a in enumerate(ticks) for b in ticks[i + 1:]
+            if min(a["right"], b["right"]) - max(a["left"], b["left"]) > 1
+            and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 1]
+
+
+def test_compute_count_labels_stay_level_and_apart_at_every_width(page, streamlit_server):
+    """Before: at 1024 px the FLOPs chart's labels ("dense-all (every expert)", ...) were slanted: too wide side
+    by side in their half-width column. Now they break before the parenthesis and stay level, apart, at 1920,
+    1024 and 390 px, and every bar's number stays inside its chart (the first horizontal draft cut "4,198,40")."""
+    open_app(page, streamlit_server, "/compute")
+    assert_no_exception(page)
+    for width in (1920, 1024, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(800)  # Plotly re-lays its axes for the new width
+        for title in ("FLOPs per token", "Parameters: stored vs used"):
+            chart = page.get_by_test_id("stPlotlyChart").filter(has_text=title).first
+            chart.scroll_into_view_if_needed()
+            ticks = chart.evaluate(TICKS_JS)
+            assert not [t["text"] for t in ticks if t["turned"]], f"{title} at {width} px: {ticks}"
+            labels = [t for t in ticks if "(" in t["text"] or "FFN" in t["text"]]
+            assert len(labels) in (2, 3), labels  # the bars' names, not the number axis
+            assert not overlapping(labels), f"{title} at {width} px: {labels}"
+            assert not chart.evaluate(CUT_BAR_TEXT_JS), f"{title} at {width} px: a number cut or turned"
+    assert_no_console_errors(page)

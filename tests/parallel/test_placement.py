@@ -20,7 +20,7 @@ def test_the_limit_keeps_every_token_within_m_devices_and_free_routing_matches_t
     free_cfg = cfg.replace(router="sigmoid_bias")
     chosen = MoELayer(free_cfg).eval()(x)[1].topk_indices.tolist()
     naive = [len({e // 2 for e in row}) for row in chosen]
-    assert span.free == [naive.count(m) for m in range(1, 9)]
+    assert span.free == [naive.count(m) for m in range(1, 5)]  # k = 4 experts reach at most 4 of the 8 devices
     assert span.mean(span.limited) <= 2 < span.mean(span.free)
 
 
@@ -34,3 +34,13 @@ def test_the_default_layout_is_one_where_the_limit_acts():
         span = device_limit_demo(MoEConfig(num_experts=n, top_k=k, device="cpu"), 128, 1, w, m)
         assert span.mean(span.limited) <= m < span.mean(span.free)
     assert not limit_can_act(2, 8, 2) and not limit_can_act(1, 8, 1)  # M >= min(k, W): nothing to limit
+
+
+def test_the_histograms_stop_at_the_most_devices_k_experts_can_reach():
+    """Before: N = 8, k = 2 on W = 4 drew bars for 3 and 4 devices, which no token with 2 experts can span."""
+    from moeviz.parallel.placement import limit_options
+    for k, w in ((2, 4), (4, 2), (3, 8)):
+        m = limit_options(8, k, w)[0]
+        span = device_limit_demo(MoEConfig(num_experts=8, top_k=k, device="cpu"), 64, 1, w, m)
+        assert len(span.free) == len(span.limited) == min(k, w)
+        assert sum(span.free) == sum(span.limited) == 64
