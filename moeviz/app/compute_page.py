@@ -33,7 +33,7 @@ AUTO_WORK = 256 * 8  # tokens x experts timed at once; larger batches wait for t
 WORK_PER_S, MAX_TIMING_S = 2600, 15
 SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
 DEVICES = available_devices()
-COUNT_KNOBS = ("num_experts", "top_k")  # sections 1 and 3: what moves a count (moeviz.costs) or a design
+COUNT_KNOBS = ("num_experts", "top_k")  # section 3: what moves a design (the page line lists the page's knobs)
 HARDWARE_WORDS = {"cpu": "CPU", "cuda": "GPU"}  # the Run on radio's words for torch's device names
 GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
 GRANULARITY_REPEATS = 9  # the four designs take turns 9 times (18 forwards each with the untimed ones): about
@@ -73,7 +73,8 @@ def counts(cfg: MoEConfig) -> None:
     st.header("1 · Parameters and FLOPs, counted")
     # A count follows the layer's shape alone: the router (save Switch's k = 1, which the k slider shows) and the
     # capacity factor move the timings of section 2, not a count here.
-    app.layer_line(cfg, trained=False, knobs=COUNT_KNOBS,
+    # The page's line names every knob that acts on the page (the router and capacity factor on section 2).
+    app.layer_line(cfg, trained=False,
                    note="Counts depend only on the shape, not on the weights, the router or the capacity factor "
                         "(those act on the timings below). d_model and d_hidden are this page's own")
     s = cost_summary(cfg)

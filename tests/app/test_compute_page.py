@@ -165,7 +165,9 @@ def test_the_layer_line_names_the_acting_knobs_once_as_the_sidebar_does():
     at = open_page({"num_experts": "8", "top_k": "2"})
     line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
     assert "seed" not in line and line.count("the sidebar") + line.count("Sidebar knobs") == 1
-    assert "Sidebar knobs that act here: N and k." in line
+    # The page's line names every knob that acts on the page (tests/app/test_knobs.py), and says which act where.
+    assert "Sidebar knobs that act here: N, k, router and capacity factor." in line
+    assert "Counts depend only on the shape" in line and "act on the timings below" in line
 
 
 def test_each_section_names_only_the_knobs_that_move_it():
@@ -174,7 +176,7 @@ def test_each_section_names_only_the_knobs_that_move_it():
     at = open_page()
     lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
     counts, timing, sweep, designs = lines
-    assert counts.endswith("Sidebar knobs that act here: N and k.")
+    assert "not on the weights, the router or the capacity factor" in counts  # the page's line: all it acts on
     assert designs.endswith("Sidebar knobs that act here: N and k.") and "softmax top-k" in designs
     assert timing.endswith("Sidebar knobs that act here: N, k, router and capacity factor.")
     shown = metrics(at)

@@ -48,7 +48,7 @@ def _claims_compute(numbers, at, view):
 def _claims_node_limit(numbers, at, view):
     shown = metrics(at)
     limited, free = float(shown["GPUs per token, at most 4"]), float(shown["GPUs per token, free"])
-    assert limited <= 4 < free  # "more than 4 devices on average"; the limit caps it
+    assert limited <= 4 < free  # "more than 4 GPUs on average"; the limit caps it
     assert int(shown["Tokens whose experts did not change"].rstrip("%")) < 50  # "most tokens get some other experts"
 
 
