@@ -35,18 +35,22 @@ def follow_here(code: str) -> None:
     if ctx is None or not fragment_id:
         return
     with _lock:
-        for sessions in _followers.values():
-            sessions.pop(ctx.session_id, None)
+        _forget(ctx.session_id)
         _followers.setdefault(code, {})[ctx.session_id] = (fragment_id, ctx.page_script_hash)
 
 
 def stop_following() -> None:
     ctx = get_script_run_ctx()
-    if ctx is None:
-        return
-    with _lock:
-        for sessions in _followers.values():
-            sessions.pop(ctx.session_id, None)
+    if ctx is not None:
+        with _lock:
+            _forget(ctx.session_id)
+
+
+def _forget(session_id: str) -> None:
+    """Under _lock: drop the session from every room (and a room left with no follower here)."""
+    for code in [code for code, sessions in _followers.items() if sessions.pop(session_id, None) is not None
+                 and not sessions]:
+        del _followers[code]
 
 
 def followers(code: str) -> int:
