@@ -23,8 +23,8 @@ D_MODEL, D_HIDDEN = 32, 64  # as small as the walkthrough's layer
 # (key, label, router, capacity factor or None): the settings compared, each on the same seeded layer.
 SETTINGS = (
     ("dropless", "dropless top-k", "softmax_topk", None),  # short labels: a table cell, the page says the rest
-    ("switch_train", f"Switch (capacity {DEFAULT_SWITCH_CAPACITY:g})", "switch", DEFAULT_SWITCH_CAPACITY),
-    ("switch_eval", f"Switch (capacity {SWITCH_EVAL_CAPACITY:g})", "switch", SWITCH_EVAL_CAPACITY),
+    ("switch_train", f"Switch, top-1 (capacity {DEFAULT_SWITCH_CAPACITY:g})", "switch", DEFAULT_SWITCH_CAPACITY),
+    ("switch_eval", f"Switch, top-1 (capacity {SWITCH_EVAL_CAPACITY:g})", "switch", SWITCH_EVAL_CAPACITY),
     ("expert_choice", "expert choice", "expert_choice", None),
 )
 

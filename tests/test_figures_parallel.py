@@ -106,3 +106,27 @@ def test_devices_spanned_bars_draw_both_histograms():
     t = _by_name(figs.devices_spanned_bars(span))
     assert list(t["free routing"].y) == span.free and list(t["at most 1 GPU"].y) == span.limited
     assert list(t["free routing"].x) == [1, 2]  # k = 2 experts span at most 2 GPUs: the axis stops there
+
+
+def test_each_step_label_sits_beside_its_own_groups_slowest_bar_and_the_legend_follows_the_bars():
+    """Before: "step N ms" stood at GPU 0's row shifted up, on the previous group's last bar; and Plotly listed a
+    stacked horizontal legend backwards (other, waiting, ..., route)."""
+    slow_second = [dict(w, rank=r) for r, w in enumerate(reversed(WORKERS))]  # the slowest is GPU 1 here
+    runs = {"a": WORKERS, "b": slow_second}
+    fig = figs.worker_timelines(runs)
+    for note, (label, workers) in zip(fig.layout.annotations, runs.items()):
+        slowest = max(workers, key=lambda w: w["step_ms"])
+        assert note.y == f"{label} · GPU {slowest['rank']}" and not note.yshift
+        assert note.x == slowest["step_ms"] and note.xanchor == "left"
+        assert fig.layout.xaxis.range[1] > slowest["step_ms"]  # room for the label after the bar
+    assert [t.name for t in fig.data] == ["route", "compute", figs.EXCHANGE, "waiting", "other"]
+    assert fig.layout.legend.traceorder == "normal"
+
+
+def test_the_dropped_rows_have_a_visible_legend_swatch():
+    """Before: a white fill with an outline only where copies dropped, so the legend showed a blank swatch."""
+    from moeviz.parallel.dropless import dropless_vs_capacity
+    r = dropless_vs_capacity(MoEConfig(d_model=8, d_hidden=8, num_experts=4, top_k=2, device="cpu", seed=1), 16, 0,
+                             0.75)
+    marker = _by_name(figs.dropless_vs_capacity_bars(r))["capacity: rows dropped"].marker
+    assert marker.pattern.shape and marker.pattern.fgcolor not in (None, "white")

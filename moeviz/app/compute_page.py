@@ -125,8 +125,7 @@ def measured_time(cfg: MoEConfig) -> str:
     left, right = st.columns(2)
     batch = app.linked(left.select_slider, "Batch (tokens)", BATCHES, key="batch", default=256,
                        parse=app.parse_int_choice(BATCHES))
-    device = app.linked(right.radio, "Run on", DEVICES, key="device", default="cpu", parse=app.parse_choice(DEVICES),
-                        horizontal=True, format_func=hardware_word)
+    device = hardware_choice(right)
     work = batch * cfg.num_experts
     quick = work <= AUTO_WORK
     key = (cfg.replace(device=device), batch, IMPLS, TIMING_REPEATS, AUTO_BUDGET_S if quick else TIMING_BUDGET_S)
@@ -154,6 +153,18 @@ def measured_time(cfg: MoEConfig) -> str:
     return device
 
 
+def hardware_choice(column) -> str:
+    """The "Run on" radio (URL key `device`, torch's names), shown only when there is a choice: a radio with one
+    option asked a question the learner cannot answer. Alone, a caption says where the timings run."""
+    if len(DEVICES) > 1:
+        return app.linked(column.radio, "Run on", DEVICES, key="device", default="cpu",
+                          parse=app.parse_choice(DEVICES), horizontal=True, format_func=hardware_word)
+    device = app.url_value("device", DEVICES[0], app.parse_choice(DEVICES))  # a link naming cuda here warns
+    app.set_url_value("device", device)
+    column.caption(f"Runs on this server's {hardware_word(device)} (no GPU here)")
+    return device
+
+
 def hardware_word(device: str) -> str:
     """A torch device name as the reader's word ("cuda" -> "GPU"): the systems pages call the accelerator a GPU,
     never a "device"."""
@@ -167,7 +178,7 @@ def new_take() -> str:
 
 def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
     """Section 2's sweeps: time against N at a fixed T, and against T at the page's N."""
-    st.subheader("How time scales with N and with T")
+    st.subheader("How time scales with N (experts) and with T (tokens in the batch)")
     base = cfg.replace(top_k=min(cfg.top_k, min(SCALE_EXPERTS)))
     app.layer_line(base, trained=False, section=True, note=f"The sweep varies N over {', '.join(map(str, SCALE_EXPERTS))} "
                                              f"(at T = {SCALE_FIXED_T}) and T over "

@@ -18,7 +18,7 @@ from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP
                                   EP_TOKENS, demo_config, imbalance_demo, slower_rounds, slowdown_shown)
 from moeviz.parallel.reading import worker_summary
 from moeviz.routers import router_spec
-from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENCE_D_MODEL, token_table
+from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENCE_D_MODEL, SETTINGS, token_table
 from moeviz.parallel.capacity import dropped_tokens, expert_buffers
 from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve, model_devices, when_comm_wins
 from moeviz.parallel.placement import default_span, limit_can_act, limit_options
@@ -33,6 +33,7 @@ WORKER_RUN = "parallel_result"  # session state: a WorkerRun
 # 7 rounds since (demo.EP_REPEATS), so 8 s: scaled from the 5-round timing.
 EP_RUN_S, POOL_START_S = 8, 10
 EP_KNOBS = ("num_experts", "top_k", "router", "capacity_factor")  # section 2: its seed is fixed (EP_SEED)
+ROW_MEANING = "A **row** is one token copy an expert computes (one row of its input matrix)."  # first used in §4
 COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the dropless run is compared with
 SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
@@ -246,7 +247,7 @@ def slowdown_sentence(runs: dict, busiest: int, busiest_over_mean: float, worker
             "work. Run again to measure anew.")
 
 
-def capacity_sentence(runs: dict, skewed: dict, capped: dict, top_k: int) -> str:
+def capacity_sentence(runs: dict, skewed: dict, capped: dict, top_k: int, skew: float) -> str:
     """The capacity run in words, from the per-GPU numbers the bars show (worker_summary of the skewed run and of
     the capped one): which GPU was busiest and how many copies it got without and with the limit. The busiest is
     not always GPU 0: the skew pushes first choices toward GPU 0's experts, and with one expert per GPU a token's
@@ -258,11 +259,16 @@ def capacity_sentence(runs: dict, skewed: dict, capped: dict, top_k: int) -> str
         f"k = {top_k} its other choices land on other GPUs, here most often on GPU {b} (GPU 0 received "
         f"{skewed['received'][0]:,}).")
     return (f"**Under capacity factor {cap['capacity_factor']:g}**, applied per GPU, {cap['dropped_fraction']:.0%} "
-            "of the skewed copies were dropped (none in the first two runs): a hot expert computes at most C copies "
+            f"of the skewed copies were dropped (none in the balanced run or the skew {skew:g} run with no limit): a hot expert computes at most C copies "
             f"from each GPU, so the busiest GPU's work is capped. GPU {b} received {skewed['received'][b]:,} copies "
             f"with no drops and {capped['received'][b]:,} under the limit, and the step took "
             f"{cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one.{why} A token keeps its other copies; "
             "one that lost all k keeps only the residual path (and the shared expert, where the layer has one).")
+
+
+def step_delta(run: dict, reference: dict) -> str:
+    """A metric's delta from the whole milliseconds the metrics show (178 and 90 read as −88, not −89)."""
+    return f"{round(run['step_ms']) - round(reference['step_ms']):+d} ms"
 
 
 def _run_workers(cfg: MoEConfig, workers: int, skew: float) -> None:
@@ -285,15 +291,15 @@ def _show_worker_run(kept: WorkerRun) -> None:
     cf = cap["capacity_factor"]
     (a, b), (c, d) = st.columns(2), st.columns(2)  # four in a row cut their labels at 1024 px
     a.metric("Step, balanced (no drops)", f"{bal['step_ms']:.0f} ms")
-    b.metric(f"Step, skew {skew:g} (no drops)", f"{sk['step_ms']:.0f} ms", f"{sk['step_ms'] - bal['step_ms']:+.0f} ms",
+    b.metric(f"Step, skew {skew:g} (no drops)", f"{sk['step_ms']:.0f} ms", step_delta(sk, bal),
              delta_color="inverse")
     c.metric(f"Step, skew {skew:g}, capacity {cf:g}", f"{cap['step_ms']:.0f} ms",
-             f"{cap['step_ms'] - sk['step_ms']:+.0f} ms vs no drops", delta_color="inverse")
+             f"{step_delta(cap, sk)} vs no drops", delta_color="inverse")
     d.metric("Parallel vs one process: outputs",
              difference(max(r["max_abs_diff"] for r in runs.values())), help=ROUNDING_NOTE)
     w = worker_summary(sk["workers"])
     st.markdown(f"{slowdown_sentence(runs, w['busiest'], w['busiest_over_mean'], kept.workers)} "
-                f"{capacity_sentence(runs, w, worker_summary(cap['workers']), kept.cfg.top_k)}")
+                f"{capacity_sentence(runs, w, worker_summary(cap['workers']), kept.cfg.top_k, skew)}")
     rounds, slower = len(sk["round_ms"]), slower_rounds(runs)
     if slowdown_shown(runs) and slower < rounds:
         st.caption(f"In {rounds - slower} round{'s' if rounds - slower > 1 else ''} the skewed step was not the "
@@ -345,13 +351,16 @@ def at_scale() -> None:
     curve = model_curve(shape, hardware)
     app.chart(figs.comm_model_lines(curve), key="model")
     st.markdown(_crossover_sentence(curve, shape, hardware))
+    # the symbols before the formulas that use them, in words
+    st.caption("The MODEL, per GPU and MoE layer. Its symbols: m = weight matrices per expert (3 for SwiGLU), "
+               "D = d_model, H = expert width, F = the FLOP/s a GPU achieves, b = 2 bytes per value (bf16), "
+               "T_dev = 4096 tokens per GPU, k = experts per token, R = token copies the busiest GPU computes "
+               "(imbalance 1: even routing), W = GPUs, g = GPUs per node, B = one GPU's bandwidth inside (intra) / "
+               "between (inter) nodes, t_msg = latency per message.")
     for line in FORMULA_LATEX:
         st.latex(line)
     devices = model_devices(shape)
-    st.caption("MODEL. m = matrices per expert, D = d_model, H = expert width, F = achieved FLOP/s, b = 2 bytes "
-               "(bf16), W = GPUs, g = GPUs per node, B = per-GPU bandwidth inside / between nodes, t_msg = "
-               "latency per message, T_dev = 4096 tokens per GPU. "
-               f"W goes up to N = {MODEL_SHAPES[shape][2]}, the number of experts ({devices[0]}…{devices[-1]} "
+    st.caption(f"W goes up to N = {MODEL_SHAPES[shape][2]}, the number of experts ({devices[0]}…{devices[-1]} "
                "here): expert parallelism gives each GPU whole experts; more GPUs would need replicated or "
                "split experts, which the model leaves out. Assumes even routing, no overlap of communication with "
                "compute, round public hardware figures. Also left out: DeepSeek-V3's node-limited routing (each "
@@ -385,7 +394,7 @@ def dropless(controls, batch: Batch) -> None:
                    note=f"Section 1's layer and {batch.tokens} tokens; the capacity factor is this section's own")
     st.caption("Section 1's batch (same tokens, same layer), routed twice: once with no limit, as dropless MoE "
                "runs it, and once with a capacity factor. Dropless never loses a copy and pays in uneven work; the "
-               "limit keeps the work even and pays in dropped copies.")
+               "limit keeps the work even and pays in dropped copies. " + ROW_MEANING)
     if router_spec(batch.cfg.router).experts_choose:
         st.info("Expert choice has no dropless form: each expert always picks exactly C tokens. Pick a "
                 "token-choice router in the sidebar to compare.")
@@ -487,6 +496,7 @@ def inference(controls, batch: Batch) -> None:
     cells = token_table(rows, int(token))
     table(cells, key="alone_vs_batch", hide_index=True, column_config=TOKEN_COLUMNS, column_order=TOKEN_ORDER)
     st.markdown(_token_story(cells, int(token)))
+    st.markdown(switch_capacity_sentence(rows, batch.tokens, controls.num_experts, controls.top_k))
     st.markdown(
         "Alone, a token never overflows: C = ceil(cf · 1 · k / N) is at least 1 and its k copies go to k different "
         "experts. In the batch its copy can find the expert full, so capacity makes the output depend on the other "
@@ -495,6 +505,19 @@ def inference(controls, batch: Batch) -> None:
         "the decode steps of many requests, so under a capacity limit or expert choice one request can change "
         "another's output; dropless token choice (Mixtral, DeepSeek-V3) keeps each token to itself (up to float "
         "rounding).")
+
+
+def switch_capacity_sentence(rows, tokens: int, num_experts: int, top_k: int) -> str:
+    """Why the Switch rows' C differs from section 4's at the same factor: Switch is top-1, so it sends each token
+    to one expert, where section 4's top-k sends k copies. C is the run's own (InferenceRow.capacity_in_batch)."""
+    factors = {key: cf for key, _, _, cf in SETTINGS}
+    switch = next(r for r in rows if r.key == "switch_train")
+    k = MoEConfig.routed_top_k("switch", top_k)
+    cf = factors[switch.key]
+    other = (f", where sections 1 and 4 (top-{top_k}) send {top_k} copies of each token, so the same factor gives "
+             f"them about {top_k}× the slots" if top_k != k else "")
+    return (f"Switch sends each token to {k} expert{'s' if k > 1 else ''}, so C = ceil({cf:g} · {tokens} · {k} / "
+            f"{num_experts}) = {switch.capacity_in_batch}{other}.")
 
 
 def span_axis_sentence(top_k: int, num_devices: int, max_devices: int) -> str:

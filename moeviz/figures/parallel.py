@@ -89,12 +89,15 @@ def worker_timelines(runs: dict[str, list[dict]], title: str | None = "Where eac
         fig.add_trace(go.Bar(y=[r[0] for r in rows], x=[r[1].get(key, 0.0) for r in rows], name=name, orientation="h",
                              marker_color=color))
     for label, workers in runs.items():
-        slowest = max(w["step_ms"] for w in workers)
-        fig.add_annotation(x=slowest, y=f"{label} · {unit} 0", text=f"step {slowest:.0f} ms", showarrow=False,
-                           xanchor="left", yshift=10)
-    fig.update_layout(barmode="stack")
+        # beside the end of the slowest GPU's own bar: above a group's first row it sat on the previous group's bars
+        slowest = max(workers, key=lambda w: w["step_ms"])
+        fig.add_annotation(x=slowest["step_ms"], y=f"{label} · {unit} {slowest['rank']}", showarrow=False,
+                           text=f"step {slowest['step_ms']:.0f} ms", xanchor="left", xshift=4)
+    longest = max([w["step_ms"] for workers in runs.values() for w in workers] + [1.0])
+    # legend in the bars' left-to-right order: Plotly reverses a stacked-bar legend unless told "normal"
+    fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="milliseconds")
+    fig.update_xaxes(title="milliseconds", range=[0, longest * 1.2])  # room for the step label after the bar
     return finish(fig, title, height)
 
 
@@ -129,7 +132,9 @@ def dropless_vs_capacity_bars(result, title: str | None = "The same batch, dropl
                hovertemplate="%{x}: %{y} rows kept<extra></extra>"),
         go.Bar(x=names, y=dropped, base=result.rows_kept, name="capacity: rows dropped", offsetgroup="capacity",
                # no outline where nothing was dropped: a zero-height bar drew a vermillion edge on every kept bar
-               marker=dict(color="white", line=dict(color=VERMILLION, width=[2 if d > 0 else 0 for d in dropped])),
+               # a hatched fill, so the legend's swatch shows too (a white fill left it blank)
+               marker=dict(color="white", pattern=dict(shape="/", fgcolor=VERMILLION, solidity=0.4),
+                           line=dict(color=VERMILLION, width=[2 if d > 0 else 0 for d in dropped])),
                hovertemplate="%{x}: %{y} copies dropped<extra></extra>"),
         go.Scatter(x=[names[0], names[-1]], y=[result.capacity] * 2, mode="lines", name="capacity C",
                    line=dict(color=INK, dash="dash", width=2), hoverinfo="skip"),

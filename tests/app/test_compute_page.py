@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app import pages
 from tests.app.pages import metrics
+from moeviz.app.compute_page import DEVICES
 
 PAGE = "pages/4_compute.py"
 
@@ -217,6 +218,25 @@ def test_the_count_charts_keep_their_labels_level_and_short():
 def test_the_hardware_is_named_as_the_reader_names_it():
     """Before: a "Device" radio offering "cpu" (and "cuda"); the systems pages now say CPU and GPU, never device."""
     at = open_page()
-    radio = at.radio(key="device")
-    assert radio.label == "Run on" and radio.options[0] == "CPU" and radio.value == "cpu"
+    if len(DEVICES) > 1:
+        radio = at.radio(key="device")
+        assert radio.label == "Run on" and radio.options[0] == "CPU" and radio.value == "cpu"
     assert at.query_params.get("device") in (None, "cpu", ["cpu"])  # the link keeps torch's name
+
+
+def test_the_hardware_radio_shows_only_when_there_is_a_choice():
+    """Before: a "Run on" radio with CPU as its only option on a server with no GPU."""
+    at = open_page()
+    radios = [r for r in at.radio if r.key == "device"]
+    said = [c.value for c in at.caption if c.value.startswith("Runs on this server's")]
+    if len(DEVICES) > 1:
+        assert radios and not said
+    else:
+        assert not radios and said == ["Runs on this server's CPU (no GPU here)"]
+        at = open_page({"device": "cuda"})  # the key is parsed as before: an unknown device warns, CPU runs
+        assert not at.exception and at.warning and at.query_params.get("device") in ("cpu", ["cpu"])
+
+
+def test_t_is_named_where_it_is_first_used():
+    at = open_page()
+    assert any("T (tokens in the batch)" in h.value for h in at.subheader)

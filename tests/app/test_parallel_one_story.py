@@ -132,9 +132,9 @@ def test_the_capacity_sentence_names_the_busiest_gpu_the_bars_show():
     runs = {"skewed": {"step_ms": 120.0}, "skewed_capacity": {"step_ms": 70.0, "capacity_factor": 0.75,
                                                               "dropped_fraction": 0.58}}
     skewed, capped = worker_summary(gpus([1944, 130, 110, 1951])), worker_summary(gpus([700, 120, 100, 705]))
-    said = capacity_sentence(runs, skewed, capped, top_k=2)
+    said = capacity_sentence(runs, skewed, capped, top_k=2, skew=0.9)
     assert "GPU 3 received 1,951 copies with no drops" in said and "and 705 under the limit" in said
     assert "GPU 0 received 1,944" in said and "GPU 0's work" not in said
     said = capacity_sentence(runs, worker_summary(gpus([3000, 100, 90, 80])), worker_summary(gpus([900, 100, 90, 80])),
-                             top_k=2)
+                             top_k=2, skew=0.9)
     assert "GPU 0 received 3,000 copies with no drops and 900 under the limit" in said and "first choice" not in said
