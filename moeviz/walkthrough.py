@@ -246,7 +246,11 @@ def answer(view: TokenView) -> str:
     text = f"For {word}, **{ran} of {num_experts} experts run**: {_experts_phrase(view)}. "
     text += f"The other {plural(idle, 'expert')} {'does' if idle == 1 else 'do'} no work for it."
     # the answer box is read before step 1: "weight" is said in plain words here, and named in step 3
-    text += " A weight is how much that expert's output counts in the token's output (step 3)."
+    text += " A weight is how much that expert's output counts in the token's output"
+    total = float(sum(view.running_weights))
+    # OLMoE's rule keeps the raw probabilities: weights adding up to 0.34 look like a mistake until step 3
+    text += (f"; these add up to {total:.2f}, not 1 (step 3 says why)." if ran > 1 and abs(total - 1) > 0.005
+             else " (step 3).")
     lost = view.lost.tolist()
     if lost:
         names = ", ".join(map(str, lost))

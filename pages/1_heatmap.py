@@ -40,7 +40,7 @@ def knobs_line(routing) -> None:
                "k, α, router, seed and capacity factor do not act on this page: the model routes with its own "
                "rule and sizes (the what-if below has its own capacity factor). olmoe-tiny ships with "
                f"{shipped_counts()} experts, each its own trained model: pick one in the Model list. The "
-               "walkthrough (/) shows the one nearest the sidebar's N and applies its k and capacity.")
+               "walkthrough (the home page) shows the one nearest the sidebar's N and applies its k and capacity.")
 
 
 if upload is not None:

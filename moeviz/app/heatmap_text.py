@@ -44,7 +44,7 @@ def crowded_note(layers, traces) -> str | None:
     named = ", ".join(f"layer {layer} ({value:.2f})" for layer, value in crowded)
     return (f"**At or past the glossary's “failing” line** (max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more): "
             f"{named}. On a short text that is weak evidence: {T} tokens with k = {k} of N = {N} experts give the "
-            f"average expert {T * k / N:.1f} token copies, so a few more on one expert move the ratio a lot, and a "
+            f"average expert {T * k / N:.3g} token copies, so a few more on one expert move the ratio a lot, and a "
             f"router picking experts at random reaches {chance:.2f} on average at this length; {verdict}. The line "
             "is meant for statistics over many tokens (a training batch, a day of serving): a longer text shows "
             "whether the skew stays. A tiny or briefly trained model may also not have evened out its load yet.")

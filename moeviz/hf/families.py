@@ -29,16 +29,16 @@ class Family:
 FAMILIES = {f.model_type: f for f in (
     Family("mixtral", "Mixtral (Mistral AI)", "softmax → top-k, renormalised", routing.mixtral, "gate",
            "softmax_topk"),
-    Family("olmoe", "OLMoE (AI2)", "softmax → top-k, renormalised only if norm_topk_prob (OLMoE: not)",
+    Family("olmoe", "OLMoE (AI2)", "softmax → top-k, the kept probabilities used as they are (not renormalised)",
            routing.softmax_topk, "gate", "softmax_topk"),
-    Family("qwen2_moe", "Qwen1.5/Qwen2-MoE", "softmax → top-k (norm_topk_prob from the config) + a "
+    Family("qwen2_moe", "Qwen1.5/Qwen2-MoE", "softmax → top-k (renormalised if the config says so) + a "
            "sigmoid-gated shared expert", routing.softmax_topk, "gate", "softmax_topk", shared="qwen2"),
-    Family("qwen3_moe", "Qwen3-MoE", "softmax → top-k (norm_topk_prob from the config)", routing.softmax_topk,
+    Family("qwen3_moe", "Qwen3-MoE", "softmax → top-k (renormalised if the config says so)", routing.softmax_topk,
            "gate", "softmax_topk"),
-    Family("deepseek_v3", "DeepSeek-V3", "sigmoid + e_score_correction_bias for selection, group-limited top-k, "
-           "renormalised, × routed_scaling_factor, + shared experts", routing.deepseek_v3, "gate",
+    Family("deepseek_v3", "DeepSeek-V3", "sigmoid + a learned bias for selection only, group-limited top-k, "
+           "renormalised, × a fixed scaling factor, + shared experts", routing.deepseek_v3, "gate",
            "sigmoid_bias", shared="deepseek"),
-    Family("deepseek_v2", "DeepSeek-V2", "softmax → (group-limited) top-k × routed_scaling_factor, + shared "
+    Family("deepseek_v2", "DeepSeek-V2", "softmax → (group-limited) top-k × a fixed scaling factor, + shared "
            "experts", routing.deepseek_v2, "gate", "softmax_topk", shared="deepseek"),
     Family("gpt_oss", "GPT-OSS (OpenAI)", "top-k on the logits (with router bias) → softmax over the k",
            routing.topk_softmax, "router", "topk_softmax"),

@@ -312,3 +312,16 @@ def test_the_models_count_and_the_layers_count_say_which_is_which():
     line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
     layer = re.search(r"· ([\d,]+) parameters \(", line)
     assert model and layer and int(model.group(1).replace(",", "")) > int(layer.group(1).replace(",", ""))
+
+
+def test_the_answer_box_says_when_the_weights_do_not_add_up_to_one():
+    """The default model (olmoe-tiny) keeps its raw probabilities: a newcomer read "weight 0.18 and 0.16" before
+    step 3 and took it for a mistake. The box now gives their sum, read from the same weights it shows."""
+    at = run_app()
+    text = page_text(at)
+    weights = [float(w) for w in re.findall(r"\(weight (\d\.\d\d)\)", text)]
+    found = re.search(r"these add up to (\d\.\d\d), not 1 \(step 3 says why\)", text)
+    assert len(weights) == 2 and found
+    assert abs(float(found.group(1)) - sum(weights)) <= 0.011  # each weight shown to 2 decimals
+    renormalised = run_app(trained="0", router="softmax_topk")  # the random layer renormalises: no such remark
+    assert "add up to" not in page_text(renormalised)

@@ -99,8 +99,13 @@ def open_named_lesson(page, name: str) -> None:
 
 
 def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> float:
-    """Seconds from the teacher's action until the student's address shows `url_part`."""
+    """Seconds from the teacher's action until the student's address shows `url_part`, both pages having
+    finished drawing: a student who has just joined was still drawing its first charts, and its browser read the
+    switch only after them (1 s of a 1.4 s step delay, traced on 2 cores)."""
     wait_for_app(teacher)  # the teacher's last change has finished: the click lands on the page as shown
+    wait_for_app(student, placeholders=False)
+    for page in (teacher, student):
+        idle(page)
     start = time.monotonic()
     start = teacher_action() or start  # an action that had to retry says when the effective one happened
     student.wait_for_function(f"() => window.location.href.includes({json.dumps(url_part)})", timeout=20_000,
@@ -109,6 +114,11 @@ def follow_delay(teacher, student, teacher_action, url_part: str, name: str) -> 
     wait_for_app(student, placeholders=False)  # its follow timer reruns every second
     record_delay(name, delay)
     return delay
+
+
+def idle(page, timeout_ms: int = 10_000) -> None:
+    """Wait until the browser's main thread is idle (it has drawn what it received)."""
+    page.evaluate(f"() => new Promise(done => requestIdleCallback(done, {{timeout: {timeout_ms}}}))")
 
 
 def record_delay(name: str, delay: float) -> None:

@@ -70,3 +70,11 @@ def test_training_cli_smoke_run(tmp_path, capsys):
     assert set(record["validation_loss"]) == {"unigram", "moe", "dense"} and "step" in capsys.readouterr().err
     assert len(record["specialization"]) == 4 and torch.tensor(
         record["specialization"][0]["kind_share_per_expert"]).shape == (8, 3)
+
+
+def test_family_rules_are_in_words_not_config_names():
+    """/heatmap shows a checkpoint family's rule to a learner: no config field names (norm_topk_prob, ...)."""
+    import re
+    from moeviz.hf.families import FAMILIES
+    for family in FAMILIES.values():
+        assert not re.search(r"\b[a-z]+_[a-z_]+\b", family.rule_text), (family.model_type, family.rule_text)
