@@ -396,9 +396,12 @@ def _olmoe_walkthrough(controls: Controls, source: TokenSource, trained) -> Walk
     k = max(1, min(controls.top_k, model.info()["num_experts"]))
     args = (trained.model, trained.path, source.text, trained.layer, k, controls.capacity_factor)
     run = olmoe_walkthrough(*args)
-    caption = (f"MoE layer {trained.layer} of {model.describe()} {model.info()['num_experts']} experts, top-{k} "
-               "routing, fed the real hidden state the model gave each token of your sentence (its own subword "
-               "tokens); every number is read from that layer's tensors.")
+    # Plain words first (a newcomer met the model's class name and sizes before anything was explained), then
+    # the model's one naming sentence, the same on every page.
+    caption = (f"A small language model, trained here, reads your sentence; this page follows one token through "
+               f"one of its Mixture-of-Experts layers (layer {trained.layer}: {model.info()['num_experts']} "
+               f"experts, each token sent to {k}). Every number is read from that layer's own tensors, fed the "
+               f"real hidden state the model gave each token. The model: {model.describe()}")
     untrained = partial(olmoe_untrained, *args) if shipped.training_record(model.path) else None
     return Walkthrough(run, partial(olmoe_dense, *args), controls, caption, olmoe_layer(*args[:2], *args[3:]),
                        trained=True, untrained=untrained)

@@ -46,16 +46,18 @@ def pick_source() -> TokenSource:
 
 def pick_token(labels, note_where=None) -> int:
     """Which token to follow: one pill per token; the link's `token` picks the start. The note on subwords goes
-    under the pills, or into `note_where` (presenter mode: the folded header, so a step fits 768 px)."""
+    above the pills (they show the ␣ it explains), or into `note_where` (presenter mode: the folded header, so a
+    step fits 768 px)."""
     T = len(labels)
     start = min(url_value("token", 0, parse_int(0, MAX_TOKENS - 1)), T - 1)
+    note_box = st.container() if note_where is None else note_where
     token = st.pills("Token to follow", list(range(T)), default=start, required=True, key="token",
                      disabled=locked("token"), label_visibility="collapsed" if presenting() else "visible",
                      format_func=lambda t: escape_markdown(labels[t]))
     token = start if token is None else int(token)
     set_url_value("token", token)
     if note := subword_note(labels):
-        (st if note_where is None else note_where).caption(escape_markdown(note))
+        note_box.caption(escape_markdown(note))
     return token
 
 

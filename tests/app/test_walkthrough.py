@@ -325,3 +325,19 @@ def test_the_answer_box_says_when_the_weights_do_not_add_up_to_one():
     assert abs(float(found.group(1)) - sum(weights)) <= 0.011  # each weight shown to 2 decimals
     renormalised = run_app(trained="0", router="softmax_topk")  # the random layer renormalises: no such remark
     assert "add up to" not in page_text(renormalised)
+
+
+def test_the_subword_note_comes_before_the_token_pills():
+    """The pills show "␣r", "ou", "ter": the note that says what ␣ and the pieces are now comes first."""
+    at = run_app()
+
+    def walk(node, out):
+        for child in getattr(node, "children", {}).values():
+            out.append(child)
+            walk(child, out)
+        return out
+    elements = walk(at.main, [])
+    note = next(i for i, e in enumerate(elements) if type(e).__name__ == "Caption" and "subword" in e.value)
+    pills = next(i for i, e in enumerate(elements) if getattr(e, "key", None) == "token")
+    assert note < pills
+    assert any("A small language model, trained here, reads your sentence" in c.value for c in at.caption)
