@@ -106,7 +106,8 @@ def glance(routing, window: Window) -> None:
     table(analysis.layer_summary(routing), key="layer_summary", hide_index=True, column_config=layer_summary_columns())
     st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's "
                "(1 = even). Router entropy: how spread each token's router probabilities are, in nats (log N = "
-               "uniform, 0 = one expert).")
+               "uniform, 0 = one expert). Bal. loss: the balance loss a training run would add for this layer, the "
+               "Switch Transformer's N · Σ f_i · P_i (about 1 when even; see the glossary).")
     if (note := crowded_note(routing.layers, routing.traces)) is not None:
         st.info(note, icon=":material/balance:")
 

@@ -107,9 +107,12 @@ def what_if_columns() -> dict:
 
 def layer_summary_columns() -> dict:
     """st.dataframe's column_config for the table of all layers: short headers so its five columns fit a phone."""
-    number = st.column_config.NumberColumn
+    def number(label, help):  # three decimals in every cell (1.610, not 1.61 beside 1.626)
+        return st.column_config.NumberColumn(label, help=help, format="%.3f")
     return {"max/mean load": number("max/mean", help="Max/mean load: the busiest expert's tokens over the "
                                                      "average expert's (1 = even)"),
+            "load CV": number("load CV", help="Load CV: the spread of the experts' token counts ÷ their mean "
+                                              "(0 = even)"),
             "router entropy": number("entropy", help="Router entropy, in nats (log N = uniform, 0 = one expert)"),
             "balance loss": number("bal. loss", help="Load-balance loss N · Σ f_i · P_i (Switch Transformer): 1 "
                                                      "at perfect balance, though not a floor")}

@@ -184,3 +184,15 @@ def test_expert_choice_what_if_outlines_the_experts_a_token_lost():
     routing = load_checkpoint(SHIPPED_DIR / "olmoe-tiny", device="cpu").route(text)
     w = what_if(routing.traces[0], "expert_choice", capacity_factor=1.0)
     assert shown == {(int(t), int(e)) for t, e in w.lost.nonzero().tolist()} and shown
+
+
+def test_the_layer_table_shows_three_decimals_and_names_every_column():
+    """A newcomer saw 1.61 beside 1.626 and an undefined "bal. loss": every number column of the all-layers
+    table shows three decimals, and the caption under it defines each short header."""
+    from moeviz.app.heatmap_text import layer_summary_columns
+    columns = layer_summary_columns()
+    assert set(columns) == {"max/mean load", "load CV", "router entropy", "balance loss"}
+    assert all(c["type_config"]["format"] == "%.3f" for c in columns.values())
+    at = pages.open_page("pages/1_heatmap.py")
+    assert not at.exception
+    assert any("Bal. loss:" in c.value and "Router entropy:" in c.value for c in at.caption)
