@@ -575,7 +575,7 @@ def device_limit(controls) -> None:
         "Each GPU a token's experts sit on is one more copy of the token to send in the all-to-all. The limit "
         "(DeepSeek-V2's *device-limited routing*) groups the experts by GPU, scores each "
         "group by the sum of its two best scores, keeps the token's best M groups, and takes the top-k inside them "
-        "(transformers' `DeepseekV3TopkRouter`, `n_group` and `topk_group`; DeepSeek-V2 scored a group by its "
-        "single best expert). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 groups "
+        "(as transformers' DeepSeek-V3 router does, with its number of groups and groups kept; DeepSeek-V2 scored "
+        "a group by its single best expert). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 groups "
         "and keeps 4, so each token reaches at most 4 nodes. The price: some tokens get experts they scored lower; "
         "how much that costs in quality a random layer cannot say, DeepSeek reports it as small.")

@@ -64,3 +64,11 @@ def test_the_model_symbols_are_defined_before_the_formulas():
     before = " ".join(n.value for n in order[:first_formula])
     for symbol in ("m = ", "g = ", "B = ", "t_msg = latency per message", "T_dev = ", "R = "):
         assert symbol in before
+
+
+def test_no_config_field_names_in_the_node_limit_text():
+    """Before: section 6 named `DeepseekV3TopkRouter`, `n_group` and `topk_group` in its main text."""
+    at = open_page()
+    text = "\n".join(_texts(at))
+    assert "device-limited routing" in text
+    assert not re.search(r"DeepseekV3TopkRouter|\bn_group\b|\btopk_group\b", text)
