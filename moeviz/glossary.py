@@ -173,8 +173,8 @@ MEASURES = {
     "load CV": "Load CV (coefficient of variation): how unevenly the tokens spread over the experts, the spread "
                "(standard deviation) of the tokens each expert got divided by their mean. 0 means every expert "
                "got the same number; 1 means the spread is as large as the average load itself.",
-    "specialization": "Specialization (MI ÷ max): how much knowing the expert a token went to tells you about "
-                      "the token's cluster, as a share of the most it could tell. It is the mutual information "
+    "specialization": "Specialization (mutual information ÷ its maximum): how much knowing the expert a token "
+                      "went to tells you about the token's cluster, as a share of the most it could tell. It is the mutual information "
                       "between cluster and expert divided by its ceiling: 0% = the experts get the same mix of "
                       "clusters, 100% = each expert's tokens come from clusters no other expert gets.",
     "lift": "Lift: how many times more often this expert gets the token than it gets token copies overall (the "

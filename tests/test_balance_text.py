@@ -86,3 +86,18 @@ def test_run_words_use_the_apps_names_not_the_codes():
     f, cfg = final_run(balance_weight=0.3)
     assert run_words(cfg) == "router softmax → top-k, 8 experts, k = 2, the balance loss, α = 0.3"
     assert "aux-loss-free bias" in run_words({**cfg, "router": "sigmoid_bias", "method": "aux_free"})
+
+
+@pytest.mark.parametrize("num_experts", [4, 8, 16])
+def test_the_router_entropy_words_give_ln_n_for_the_runs_n(num_experts):
+    import math
+    from moeviz.app.balance_text import router_entropy_words
+    words = router_entropy_words(num_experts)
+    assert f"at most ln N ≈ {math.log(num_experts):.2f} for N = {num_experts}" in words
+
+
+def test_the_no_drops_words_quote_the_cost_paragraphs_overflow():
+    from moeviz.app.balance_text import no_drops_words
+    f, cfg = final_run(balance_weight=0.0)
+    assert f"would overflow {f['overflow_at_1_25']:.1%} of its token copies" in no_drops_words(f)
+    assert f"**{f['overflow_at_1_25']:.1%}** of all token copies" in explain_run(f, cfg)  # the same number

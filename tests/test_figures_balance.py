@@ -132,3 +132,17 @@ def test_z_loss_pair_draws_both_runs_z_and_largest_logit():
         np.testing.assert_allclose(t[(name, "x2")].y, history.array("max_logit"))  # the largest logit, next to z
     assert sum(bool(trace.showlegend) for trace in fig.data) == 2  # one legend entry per run
     assert fig.layout.yaxis.type == "log"
+
+
+def test_every_step_axis_and_quantity_label_uses_the_pages_one_name(history):
+    """Before: "step" on the health chart, "training step" elsewhere; "max / mean load", "dropped slots" and
+    "load ÷ fair share" for quantities the page names otherwise."""
+    health, heat = figs.health_curves(history), figs.load_heatmap(history)
+    x_titles = {axis.title.text for fig in (health, heat, figs.loss_curves(history), figs.z_loss_curve(history))
+                for axis in fig.select_xaxes() if axis.title.text}
+    assert x_titles == {figs.STEP_AXIS} == {"training step"}
+    panel_titles = [a.text for a in health.layout.annotations]
+    assert figs.LOAD_RATIO in panel_titles and figs.DROPPED in panel_titles
+    assert heat.data[0].colorbar.title.text == "load ÷<br>mean"
+    summaries = [{"balance_weight": 0.0, "max_mean_load": 2.0, "task_loss": 0.1, "specialization": 0.5}]
+    assert figs.LOAD_RATIO in figs.tradeoff_chart(summaries).layout.xaxis.title.text

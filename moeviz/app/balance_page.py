@@ -16,7 +16,7 @@ import moeviz.app as app
 from moeviz import train as lab
 from moeviz.app import runners
 from moeviz.app.balance_text import (SHARED_OFFSET, SPECIALIZATION, TASK_LOSS, explain_price, explain_run,
-                                     explain_z_loss, run_words)
+                                     explain_z_loss, no_drops_words, router_entropy_words, run_words)
 from moeviz.app.tables import table
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
@@ -75,18 +75,18 @@ def intro(controls) -> None:
     st.title("Load balancing: collapse or balance, trained on this page")
     with app.fold("What this lab does"):
         # The table first, after a short lead: on a phone the longer paragraph filled the screen before it.
+        # The task first (a newcomer met it only under the table), kept short: the lead stays a few phone lines.
         st.markdown(
-            "A fresh MoE layer learns a made-up task in which each of 8 clusters of tokens needs its own experts. "
-            "The balance-loss weight α pushes its load towards even. What each weight costs, trained now:")
+            f"The task: an MoE layer learns 8 clusters of tokens; each token is {lab.ClusterTask().d_model} "
+            "numbers near its cluster's centre, its target the cluster's own function of it, so an expert serving "
+            "few clusters learns theirs well. What each balance-loss weight α costs, trained now:")
         price_table(controls)
         st.markdown(
-            f"The task: each token is {lab.ClusterTask().d_model} numbers drawn near its cluster's centre, and the target is its "
-            "cluster's own function of it, so an expert that serves few clusters can learn theirs well. "
-            + SHARED_OFFSET + " Some clusters are much more common than others (cluster c is drawn with "
+            "The balance-loss weight α pushes the layer's load towards even. " + SHARED_OFFSET + " Some clusters are much more common than others (cluster c is drawn with "
             "probability ∝ 1/(c+1)), so giving each cluster its own experts loads them unevenly. Pick α in the sidebar: the table and "
             "the results further down train it at once. Try α = 0 (collapse), 0.3 (an even load) and the default "
             "0.01; the table also trains α = 10 (balance at any price, past the sidebar's range). Set a capacity "
-            "factor to see what imbalance costs in dropped slots: token copies that found their expert full.")
+            "factor to see what imbalance costs in dropped copies: token copies that found their expert full.")
         st.caption(
             "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (transformers' configs "
             "default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of "
@@ -110,13 +110,13 @@ def price_table(controls) -> None:
     rows = [history.final() for history in histories]
     drops = cfg.capacity_factor is not None
     table([{"α": f"{f['balance_weight']:g}" + (" (sidebar)" if f["balance_weight"] == chosen else ""),
-            "busiest ÷ mean": f"{f['max_mean_load']:.2f}",
+            figs.LOAD_RATIO: f"{f['max_mean_load']:.2f}",
             "task loss": f"{f['task_loss']:.3f}",
             "specialization": f"{f['specialization']:.0%}",
-            **({"dropped copies": f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
+            **({figs.DROPPED: f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
           key="price", hide_index=True)
     # The columns' words, defined here where a learner first meets them (not two screens further down).
-    st.caption(f"**Busiest ÷ mean**: the busiest expert's tokens as a multiple of the average expert's (1 = even). "
+    st.caption(f"**{figs.LOAD_RATIO.capitalize()}**: the busiest expert's tokens as a multiple of the average expert's (1 = even). "
                f"{TASK_LOSS} {SPECIALIZATION} (More: {glossary_link('Mutual information', 'the glossary')}.)")
     st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router_spec(router).label}, "
                 f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}; a lower task loss is better):\n\n"
@@ -269,7 +269,7 @@ def results(controls, settings: LabSettings, started: bool) -> lab.TrainHistory 
         summaries = sweep_at_once(controls, settings) if at_once(settings) else st.session_state.get(SWEEP)
     if summaries:
         app.chart(figs.tradeoff_chart(summaries), key="tradeoff")
-        table([{"α": s["balance_weight"], "max/mean load": round(s["max_mean_load"], 2),
+        table([{"α": s["balance_weight"], figs.LOAD_RATIO: round(s["max_mean_load"], 2),
                 "task loss": round(s["task_loss"], 4), "specialization": round(s["specialization"], 2)}
                for s in summaries], key="sweep", hide_index=True)
         st.markdown("Left of the chart the load is even; low means the task is learned well. α = 0 sits far right "
@@ -292,16 +292,20 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
     st.caption(f"Run {source} ({status}): {run_words(cfg)}, learning rate {cfg['lr']:g}, seed {cfg['seed']}.")
     f = history.final()
     cols = st.columns(4)
-    cols[0].metric("max / mean load", f"{f['max_mean_load']:.2f}")
+    cols[0].metric(figs.LOAD_RATIO, f"{f['max_mean_load']:.2f}")
     cols[1].metric("task loss", f"{f['task_loss']:.3f}")
     cols[2].metric("specialization", f"{f['specialization']:.0%}", help=MEASURES["specialization"])
     # expert choice's dropped_fraction counts the tokens no expert picked, not token copies
-    cols[3].metric("tokens no expert picked" if router_spec(cfg["router"]).experts_choose else "dropped token copies",
-                   f"{f['dropped_fraction']:.1%}")
+    experts_choose = router_spec(cfg["router"]).experts_choose
+    cols[3].metric("tokens no expert picked" if experts_choose else figs.DROPPED, f"{f['dropped_fraction']:.1%}")
+    if cfg["capacity_factor"] is None and not experts_choose:
+        st.caption(no_drops_words(f))
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
     app.chart(figs.health_curves(history), key="health_curves")
-    st.caption(f"{TASK_LOSS} {MEASURES['load CV']} {MEASURES['specialization']}")
+    st.caption(f"{router_entropy_words(cfg['num_experts'])} {TASK_LOSS} "
+               f"{MEASURES['load CV']} {MEASURES['specialization']} "
+               f"(More: {glossary_link('Mutual information', 'mutual information in the glossary')}.)")
     # The page's full width: in the left of two columns it was narrower at 1024 px than on a phone.
     app.chart(figs.assignment_matrix(history), key="assignment")
     if not figs.cluster_numbers_fit(figs.cluster_shares(history)):

@@ -5,6 +5,8 @@ the experts left nearly idle), and each quotes its numbers. `explain_run(history
 """
 from __future__ import annotations
 
+import math
+
 from moeviz.glossary import FAILING_MAX_MEAN_LOAD
 from moeviz.routers import router_spec
 
@@ -25,6 +27,20 @@ SPECIALIZATION = ("**Specialization**: how much knowing the expert a token went 
 SHARED_OFFSET = ("Every token also carries the same **offset**: one fixed vector added to all of them (real hidden "
                  "states are not centred on zero either). The untrained router therefore prefers the same few "
                  "experts for every token: the skewed start from which collapse grows.")
+
+
+def router_entropy_words(num_experts: int) -> str:
+    """The health chart's "router entropy (nats)", defined with its ceiling ln N for this run's N."""
+    return (f"**Router entropy**: how spread a token's router probabilities are, in nats (natural-log units): 0 = "
+            f"all on one expert, at most ln N ≈ {math.log(num_experts):.2f} for N = {num_experts} (spread evenly).")
+
+
+def no_drops_words(f: dict) -> str:
+    """Capacity off: why the dropped copies read 0, and what the same load would drop at Switch's 1.25 (the number
+    the cost paragraph quotes)."""
+    return (f"Capacity off: nothing is dropped (at capacity factor 1.25 this run's final load would overflow "
+            f"{f['overflow_at_1_25']:.1%} of its token copies). Set a capacity factor in the sidebar to train "
+            "with drops.")
 
 
 def verdict(f: dict) -> str:
@@ -83,7 +99,7 @@ def _cost_paragraph(f: dict) -> str:
             f"(dropped; the token keeps its other experts), while the idle experts' empty slots are still "
             f"computed. Dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks) runs every chosen expert on "
             f"all the tokens that chose it: nothing is dropped, but with experts on separate devices everyone waits "
-            f"for the busiest one. Set a capacity factor in the sidebar to train with drops; the dropped-slots "
+            f"for the busiest one. Set a capacity factor in the sidebar to train with drops; the dropped-copies "
             f"curve then shows them.")
 
 

@@ -1,8 +1,8 @@
 """Figures of the balance lab: pure functions from a TrainHistory (or its plain arrays) to Plotly figures.
 
-    load_heatmap(history)        steps × experts, each expert's load as a multiple of its fair share
+    load_heatmap(history)        steps × experts, each expert's load ÷ the mean expert's load
     loss_curves(history)         task loss and balance loss per step
-    health_curves(history)       max/mean load, load CV, router entropy, dropped fraction, specialization
+    health_curves(history)       busiest ÷ mean load, load CV, router entropy, dropped copies, specialization
     assignment_matrix(history)   clusters × experts: where each cluster's slots went at the end (cluster_shares)
     tradeoff_chart(summaries)    one point per balance weight: final max/mean load vs final task loss
     z_loss_curve(history)        the router z-loss per step and its root, the typical logsumexp
@@ -31,8 +31,15 @@ def _bin_steps(values: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.n
     return binned, np.array([min(a + size, S) for a in edges])
 
 
+# One name per quantity on every label of /balance (metric, table header, chart title, axis, colour bar).
+LOAD_RATIO = "busiest ÷ mean load"  # the busiest expert's tokens ÷ the mean expert's (1 = even)
+CELL_LOAD = "load ÷ mean"  # one expert's tokens ÷ the mean expert's: the heatmap's cell
+DROPPED = "dropped copies"  # token copies that found their expert full
+STEP_AXIS = "training step"
+
+
 def load_heatmap(history: TrainHistory, title: str | None = "Expert load over training") -> go.Figure:
-    """z[e, step] = expert e's slots / the mean over experts: 1 = fair share, 0 = idle, N/k... = everything."""
+    """z[e, step] = expert e's slots / the mean over experts: 1 = the mean (even), 0 = idle, N/k... = everything."""
     load = history.array("tokens_per_expert")  # (S, E)
     share = load / np.maximum(load.mean(axis=1, keepdims=True), 1e-12)
     binned, steps = _bin_steps(share)
@@ -40,9 +47,9 @@ def load_heatmap(history: TrainHistory, title: str | None = "Expert load over tr
     fig = go.Figure(go.Heatmap(
         z=binned.T, x=steps, y=expert_names(load.shape[1]), zmin=0.0, zmax=top,
         colorscale=[[0.0, "#FFFFFF"], [1.0 / top, "#9ECAE1"], [1.0, "#08306B"]],
-        colorbar=dict(title="load ÷<br>fair share"),
-        hovertemplate="step %{x}<br>%{y}: %{z:.2f} × fair share<extra></extra>"))
-    fig.update_xaxes(title="training step")
+        colorbar=dict(title=CELL_LOAD.replace(" ÷ ", " ÷<br>")),
+        hovertemplate="step %{x}<br>%{y}: %{z:.2f} × the mean load<extra></extra>"))
+    fig.update_xaxes(title=STEP_AXIS)
     fig.update_yaxes(title="expert", autorange="reversed")
     return finish(fig, title, 320)
 
@@ -61,7 +68,7 @@ def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figur
     balance = np.append(history.array("balance_loss"), 1.0)  # the reference joins the data for the range
     fig.update_yaxes(range=[min(0.9, balance.min() * 0.95), max(1.1, balance.max() * 1.05)], row=1, col=2)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=2)
-    fig.update_xaxes(title="training step")
+    fig.update_xaxes(title=STEP_AXIS)
     return _room_for_panel_titles(finish(fig, title, 320), title, lines=2)
 
 
@@ -75,11 +82,11 @@ def _room_for_panel_titles(fig: go.Figure, title: str | None, lines: int = 1) ->
 
 
 HEALTH = (  # (history field or "specialization", label, colour)
-    ("max_mean_load", "max / mean load", VERMILLION),
+    ("max_mean_load", LOAD_RATIO, VERMILLION),
     ("load_cv", "load CV", ORANGE),
     ("router_entropy", "router entropy (nats)", PURPLE),
-    ("dropped_fraction", "dropped slots", BLUE),
-    ("specialization", "specialization (MI ÷ max)", GREEN),
+    ("dropped_fraction", DROPPED, BLUE),
+    ("specialization", "specialization", GREEN),  # the metric's name; the caption under the chart defines it
 )
 
 
@@ -97,13 +104,13 @@ def health_curves(history: TrainHistory, title: str | None = "Routing health") -
         fig.add_trace(go.Scatter(x=steps, y=y, name=label, line=dict(color=colour), showlegend=False),
                       row=i // HEALTH_COLUMNS + 1, col=i % HEALTH_COLUMNS + 1)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=1)  # perfect balance
-    # Dropped slots start at 0: a run without drops is a flat line at the bottom, not in the middle of −1…1.
+    # Dropped copies start at 0: a run without drops is a flat line at the bottom, not in the middle of −1…1.
     i = [name for name, _, _ in HEALTH].index("dropped_fraction")
     dropped_max = float(history.array("dropped_fraction").max(initial=0))
     fig.update_yaxes(range=[0, max(0.1, dropped_max * 1.1)], row=i // HEALTH_COLUMNS + 1, col=i % HEALTH_COLUMNS + 1)
-    for col in range(1, HEALTH_COLUMNS + 1):  # "step" under each column's lowest panel only: the gaps above
+    for col in range(1, HEALTH_COLUMNS + 1):  # the step axis under each column's lowest panel only: the gaps above
         last = max(i for i in range(len(HEALTH)) if i % HEALTH_COLUMNS == col - 1)  # hold the next row's titles
-        fig.update_xaxes(title="step", row=last // HEALTH_COLUMNS + 1, col=col)
+        fig.update_xaxes(title=STEP_AXIS, row=last // HEALTH_COLUMNS + 1, col=col)
     return _room_for_panel_titles(finish(fig, title, 170 * rows + 90), title)
 
 
@@ -170,7 +177,7 @@ def tradeoff_chart(summaries: list[dict], title: str | None = "Balance vs task: 
         line=dict(color="#AAA", dash="dot"),
         hovertemplate="%{text}<br>max/mean load %{x:.2f}<br>task loss %{y:.3f}<extra></extra>"))
     fig.add_vline(x=1.0, line=dict(color="#888", dash="dot"))
-    fig.update_xaxes(title="final max / mean load (1 = even)")
+    fig.update_xaxes(title=f"final {LOAD_RATIO} (1 = even)")
     fig.update_yaxes(title="final task loss")
     return finish(fig, title, 380)
 
@@ -190,7 +197,7 @@ def z_loss_curve(history: TrainHistory, title: str | None = "Router z-loss per s
         if len(values) == len(steps):
             fig.add_trace(go.Scatter(x=steps, y=values, name=name, line=dict(color=color, dash=dash)), row=1, col=2)
     fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
-    fig.update_xaxes(title="training step")
+    fig.update_xaxes(title=STEP_AXIS)
     return _room_for_panel_titles(finish(fig, title, 300), title)
 
 
@@ -211,5 +218,5 @@ def z_loss_pair(plain: TrainHistory, penalised: TrainHistory, weight: float,
                                      showlegend=col == 1, line=dict(color=color, dash=dash)), row=1, col=col)
     fig.add_hline(y=0.0, line=dict(color="#888", width=1), row=1, col=2)  # a logit of 0: the softmax's middle
     fig.update_yaxes(type="log", minorloglabels="complete", row=1, col=1)
-    fig.update_xaxes(title="training step")
+    fig.update_xaxes(title=STEP_AXIS)
     return _room_for_panel_titles(finish(fig, title, 300), title)

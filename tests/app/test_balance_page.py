@@ -48,7 +48,7 @@ def test_short_run_is_kept_across_pages(train_calls):
     cfg = train_calls[0]
     assert (cfg.balance_weight, cfg.num_experts, cfg.top_k, cfg.steps) == (0.0, 4, 1, 50)
     shown = metrics(at)
-    assert set(shown) == {"max / mean load", "task loss", "specialization", "dropped token copies"}
+    assert set(shown) == {"busiest ÷ mean load", "task loss", "specialization", "dropped copies"}
     run = at.session_state["balance_run"]
     assert all(isinstance(v, PLAIN) for v in run.values())  # plain history, no modules or tensors
     assert len(run["task_loss"]) == 50
@@ -67,13 +67,14 @@ def test_sweep_trains_each_weight_and_draws_the_tradeoff(train_calls):
     at = open_page({"num_experts": "4", "top_k": "1"})
     at.radio(key="balance_mode").set_value("sweep")
     at.select_slider(key="train_steps").set_value(50).run()
-    assert any("max/mean load" in d.value.columns for d in at.dataframe)  # short runs: the sweep shows at once
+    assert any("busiest ÷ mean load" in d.value.columns for d in at.dataframe)  # short runs: the sweep shows at once
     assert not train_calls
     at.button(key="balance_train").click().run()
     assert not at.exception
     weights = [cfg.balance_weight for cfg in train_calls]
     assert weights == list(moeviz.train.SWEEP_WEIGHTS)
-    table = [d.value for d in at.dataframe if "max/mean load" in d.value.columns][0]
+    # the price table at the top has the same column (one name per quantity): the sweep's table is the last one
+    table = [d.value for d in at.dataframe if "busiest ÷ mean load" in d.value.columns][-1]
     assert list(table["α"]) == list(moeviz.train.SWEEP_WEIGHTS)
     assert "balance_run" not in at.session_state  # sweep runs do not replace the single run
 
@@ -211,7 +212,7 @@ def test_the_price_table_holds_the_sidebars_weight_and_says_why_it_beats_0_3_on_
     what the numbers show: the trade-off, and where the uneven load is paid."""
     at = open_page()
     assert not at.exception
-    table = [d.value for d in at.dataframe if "busiest ÷ mean" in d.value.columns][0]
+    table = [d.value for d in at.dataframe if "busiest ÷ mean load" in d.value.columns][0]
     assert list(table["α"]) == ["0", "0.01 (sidebar)", "0.3", "10"]
     rows = [cached_final(w) for w in (0.0, 0.01, *PRICE_WEIGHTS[1:])]
     assert list(table["task loss"]) == [f"{f['task_loss']:.3f}" for f in rows]
@@ -233,7 +234,7 @@ def test_the_default_run_is_shown_at_once_and_a_long_one_says_what_train_will_do
     assert not at.exception
     f = cached_final(0.01)  # the sidebar's default weight: the price table's run, shown again
     assert metrics(at)["task loss"] == f"{f['task_loss']:.3f}"
-    assert metrics(at)["max / mean load"] == f"{f['max_mean_load']:.2f}"
+    assert metrics(at)["busiest ÷ mean load"] == f"{f['max_mean_load']:.2f}"
     assert any("trained when the page needed it" in c.value for c in at.caption)
     assert any(Z_TITLE in c.proto.spec for c in at.get("plotly_chart"))
     assert not train_calls
@@ -293,7 +294,7 @@ def test_each_table_comes_after_a_short_lead_and_the_longer_text_after_it():
     follows a lead of a few lines, and the text that explains it comes under it."""
     at = open_page()
     assert not at.exception
-    for column, after in (("busiest ÷ mean", "Try α = 0 (collapse)"),
+    for column, after in (("busiest ÷ mean load", "Try α = 0 (collapse)"),
                           ("bf16 step there", "bfloat16 keeps 8 significant bits")):
         lead = text_just_before(at, column)
         assert sum(len(text) for text in lead) <= LEAD_CHARS, (column, lead)
@@ -385,3 +386,92 @@ def test_the_labs_words_are_explained_where_a_learner_first_meets_them():
     assert "glossary#mutual-information" in under_table
     _, offset = first_text_with(at, "offset")
     assert "one fixed vector added to all of them" in offset
+
+
+def chart_words(at: AppTest) -> dict:
+    """Each chart's titles, axis titles and colour-bar titles, by the chart's key (what a learner reads on it)."""
+    import json
+    words = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        found = []
+
+        def walk(node, path=""):  # path: the keys down to the text, e.g. "xaxis2.title.text"
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key in ("title", "text") and isinstance(value, str):
+                        found.append((path, value))
+                    walk(value, f"{path}.{key}" if path else key)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value, path)
+        walk({k: v for k, v in spec.get("layout", {}).items() if k != "template"})
+        for trace in spec.get("data", []):
+            walk(trace.get("colorbar", {}), "colorbar")
+        words[chart.proto.id or len(words)] = found
+    return words
+
+
+@pytest.mark.timeout(300)
+def test_each_quantity_has_one_name_on_every_label_of_the_page():
+    """Before: the busiest expert's load ÷ the mean was "busiest ÷ mean" (table), "max / mean load" (metric and
+    chart) and "load ÷ fair share" (colour bar); the dropped copies were "dropped token copies" (metric) and
+    "dropped slots" (chart); the health chart's x axis said "step", the others "training step". Now one name each."""
+    at = open_page()
+    assert not at.exception
+    labels = [m.label for m in at.metric] + [str(c) for d in at.dataframe for c in d.value.columns]
+    charts = [text for found in chart_words(at).values() for _, text in found]
+    everything = " | ".join(labels + charts)
+    for old in ("max / mean", "max/mean", "fair share", "dropped slots", "dropped token copies", "MI ÷"):
+        assert old not in everything, old
+    assert "busiest ÷ mean load" in [m.label for m in at.metric]
+    assert any("busiest ÷ mean load" in d.value.columns for d in at.dataframe)
+    assert "busiest ÷ mean load" in charts and "dropped copies" in charts and "dropped copies" in labels
+    assert "load ÷<br>mean" in charts  # the heatmap's cell: one expert's load ÷ the mean
+    step_axes = {text for found in chart_words(at).values() for parent, text in found
+                 if parent.startswith("xaxis") and "step" in text}
+    assert step_axes == {"training step"}
+
+
+@pytest.mark.timeout(300)
+def test_capacity_off_says_on_the_results_why_nothing_drops_and_what_1_25_would():
+    """Before: at the default (capacity off) the results showed "dropped … 0.0%" and a flat chart while the text
+    above said the run would overflow a share of its copies at cf = 1.25. Now a caption by the metric says both,
+    with the number the text quotes."""
+    at = open_page()
+    assert not at.exception
+    f = cached_final(0.01)
+    assert metrics(at)["dropped copies"] == f"{f['dropped_fraction']:.1%}"
+    said = [c.value for c in at.caption if c.value.startswith("Capacity off: nothing is dropped")]
+    assert len(said) == 1
+    assert f"at capacity factor 1.25 this run's final load would overflow {f['overflow_at_1_25']:.1%}" in said[0]
+    at = open_page({"capacity_factor": "1.25"})
+    assert not at.exception
+    assert not any(c.value.startswith("Capacity off") for c in at.caption)
+
+
+@pytest.mark.timeout(300)
+def test_router_entropy_and_mutual_information_are_defined_under_the_health_charts():
+    """Before: "router entropy (nats)" and "MI" stood on the Routing-health chart with no words for them."""
+    import math
+    at = open_page({"num_experts": "8"})
+    assert not at.exception
+    keys = [type(e).__name__ for e in at.main]
+    elements = list(at.main)
+    health = next(i for i, e in enumerate(elements)
+                  if "Routing health" in getattr(getattr(e, "proto", None), "spec", ""))
+    after = health + 1 + keys[health + 1:].index("Caption")
+    assert set(keys[health + 1:after]) <= {"Expander"}  # only the chart's own numbers (folded) in between
+    under = elements[after].value
+    assert "**Router entropy**" in under and "in nats (natural-log units)" in under
+    assert f"ln N ≈ {math.log(8):.2f} for N = 8" in under
+    assert "mutual information" in under and "glossary#mutual-information" in under
+
+
+def test_the_task_is_said_before_the_price_table():
+    """Before: the sentence saying what the layer learns came in the paragraph under the first table."""
+    at = open_page()
+    assert not at.exception
+    lead = text_just_before(at, "busiest ÷ mean load")
+    assert any(text.startswith("The task:") for text in lead)
+    assert not any("The task:" in m.value for m in at.markdown if m.value not in lead)

@@ -23,7 +23,7 @@ def test_balance_trains_live_and_keeps_the_run(page, streamlit_server):
     assert_no_exception(page)
     main = page.get_by_test_id("stMain")
     assert main.get_by_test_id("stPlotlyChart").count() >= 4  # load heatmap, losses, health, assignment
-    assert main.get_by_text("max / mean load").count() >= 1
+    assert main.get_by_text("busiest ÷ mean load").count() >= 1
     assert main.get_by_text("What this run shows").count() == 1
     assert "finished" in main.inner_text()
     screenshot(page, "balance")
