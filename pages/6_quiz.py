@@ -3,7 +3,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.runners import quiz_question
-from moeviz.figures.walkthrough import score_bars
+from moeviz.figures.walkthrough import probability_range, score_bars
 from moeviz.quiz import ALL_KINDS, KIND_LABELS, NONE, QUESTION_KINDS, is_blank, is_correct
 
 MAX_QUESTION = 10**6
@@ -24,12 +24,12 @@ def _shown(question) -> None:
     lit = question.answer if revealed and question.answer_type == "experts" else ()
     if "logits" in shown:
         app.chart(score_bars(shown["logits"], name="router logit", title="Router logits for this token",
-                                   highlight=lit, value_range=None), key=f"quiz_logits_{question.seed}")
+                             highlight=lit), key=f"quiz_logits_{question.seed}")
     elif "probs" in shown:
         lit = tuple(shown.get("kept", (shown["expert"],))) if revealed else ()  # all k kept: all in the sum
         app.chart(score_bars(shown["probs"], name="router probability", text_format=".3f",
-                                   title="Router probabilities for this token", highlight=lit, value_range=[0, 1]),
-                        key=f"quiz_probs_{question.seed}")
+                             title="Router probabilities for this token", highlight=lit,
+                             value_range=probability_range(shown["probs"])), key=f"quiz_probs_{question.seed}")
     elif "first_choices" in shown:  # one row, a column per token: every token is on screen, none scrolls away
         st.caption("Each token's chosen expert, tokens in order:")
         st.table({f"t{t}": [f"E{e}"] for t, e in enumerate(shown["first_choices"])})

@@ -1,4 +1,7 @@
 """Small builders shared by the core tests."""
+import base64
+
+import numpy as np
 import torch
 
 from moeviz import MoEConfig, MoELayer
@@ -33,3 +36,13 @@ def agree(shown: str, places: int = 4) -> bool:
     import re
     found = re.fullmatch(r"match to (\d+) decimal places", shown)
     return shown == "exactly equal" or (found is not None and int(found.group(1)) >= places)
+
+
+def plotly_values(field) -> np.ndarray:
+    """A Plotly figure's data field as an array: plain JSON lists, or plotly's typed arrays
+    ({"dtype", "bdata"[, "shape"]}, as a chart's JSON spec carries numeric arrays)."""
+    if isinstance(field, dict) and "bdata" in field:
+        flat = np.frombuffer(base64.b64decode(field["bdata"]), dtype=field["dtype"])
+        shape = field.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.array(field, dtype=float)

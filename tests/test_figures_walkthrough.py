@@ -156,3 +156,11 @@ def test_token_window_shows_rows_around_the_token_and_keeps_every_row():
         assert fig.layout.height < 110 + 26 * T
     short = probs_heatmap(probs[:5], chosen[:5], list("abcde"))
     assert token_window(short, 5, 2, rows).layout.yaxis.range is None  # fits already: left as it was
+
+
+def test_probability_range_ends_above_the_tallest_bar_of_every_chart_it_is_shared_by():
+    from moeviz.figures.walkthrough import probability_range
+    trained, untrained = np.array([0.05, 0.18, 0.11]), np.array([0.3, 0.2, 0.5])
+    low, top = probability_range(trained, untrained)
+    assert low == 0 and top == pytest.approx(0.5 * 1.25)
+    assert probability_range(np.array([0.9, 0.1])) == [0.0, 1.0]  # never past 1

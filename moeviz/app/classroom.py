@@ -22,6 +22,7 @@ The store is moeviz.rooms (this process's memory, or Redis with MOEVIZ_REDIS_URL
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zlib
 from urllib.parse import urlsplit, urlunsplit, urlencode
@@ -42,12 +43,29 @@ from moeviz.lessons.schema import LessonError, View, question_from_dict, questio
 from moeviz.rooms import CODE_COUNT, RoomError, RoomStore, new_student_id, normalize_code, open_store, shown_code
 from moeviz.text import escape_markdown
 
+_LOG = logging.getLogger(__name__)
+
 # A teacher's change reaches its students at once: the store tells this process (moeviz.app.room_wake), which
 # runs each following student's timer now. The timer's own ticks are the fallback, for a change heard nowhere
 # (Redis pub/sub reconnecting): every FOLLOW_EVERY_S, one store read each. A tick costs the server a fragment run
 # and the student's browser a round trip, so a hall of students ticking 4 times a second (the old rate) kept the
 # server and the browsers busy.
-FOLLOW_EVERY_S = float(os.environ.get("MOEVIZ_FOLLOW_POLL_S", 1.0))
+def _poll_seconds(raw: str | None, default: float = 1.0) -> float:
+    """MOEVIZ_FOLLOW_POLL_S as a positive number of seconds; a bad value is logged and the default used, so a
+    typo in a server's environment does not stop the app from importing."""
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.05 <= value <= 3600:  # also false for nan
+        _LOG.warning("MOEVIZ_FOLLOW_POLL_S=%r is not a number of seconds from 0.05 to 3600; using %s", raw, default)
+        return default
+    return value
+
+
+FOLLOW_EVERY_S = _poll_seconds(os.environ.get("MOEVIZ_FOLLOW_POLL_S"))
 POLL_EVERY_S = 1.0  # the teacher's tally of a class poll checks for new answers this often
 FOLLOW_RETRIES = 4  # opening one view again while the session is still on another page (see _should_open)
 _ROOM = "_moeviz_room"  # session state: this session's room (see _room)

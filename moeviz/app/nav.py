@@ -74,7 +74,7 @@ PAGES = (
     PageInfo("pages/7_glossary.py", "Glossary", ":material/menu_book:", "/glossary", {
         "page": KnobUse(dict.fromkeys(SHARED_KEYS, TEXT_ONLY)),
     }),
-    PageInfo("pages/8_replicas.py", "Replicas (EPLB)", ":material/content_copy:", "/replicas", {
+    PageInfo("pages/8_replicas.py", "Expert replicas", ":material/content_copy:", "/replicas", {
         "page": KnobUse({"balance_weight": NO_TRAINING,
                          "capacity_factor": "Section 7's run is dropless, and the dump's drops have their own capacity "
                                             "slider.",

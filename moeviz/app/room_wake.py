@@ -71,7 +71,7 @@ def wake(code: str) -> None:
         session = runtime.get_app_session(session_id)
         if session is None:
             with _lock:
-                _followers.get(code, {}).pop(session_id, None)
+                _forget(session_id)
             continue
         session._event_loop.call_soon_threadsafe(_rerun_timer, session, fragment_id, page_hash)
 

@@ -40,13 +40,13 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         "␣ marks a piece that starts with a space) reaches the MoE layer as one vector of "
         f"**{D} numbers**, its {glossary_link('Hidden state')}: what the model has worked out about the token so "
         f"far. ({D} is this layer's width, its {glossary_link('d_model and d_hidden', 'd_model')}; other pages use "
-        "layers of other sizes, and the layer line at the top of each page says which.) "
+        "layers of other sizes, and the layer line at the top of each page says which.)\n\n"
         "The layer stands where a Transformer block would have its "
         f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}, after {glossary_link('Attention')} (where tokens "
         f"look at each other) and an {glossary_link('RMSNorm', 'RMSNorm')} (which rescales the vector), as the "
         f"diagram shows. The lines over the top are the {glossary_link('Residual path', 'residual path')}: at each "
         "“+” the sub-layer's output is added to the vector it was given, so the MoE layer adds to the token's "
-        "vector rather than replacing it. Its router scores every token on its own: the next word may be sent to "
+        "vector rather than replacing it.\n\nIts router scores every token on its own: the next word may be sent to "
         "completely different experts. " + batch_note(run.trace))
     # side by side in presenter mode: both figures on a 768-px projector screen with the step's heading
     vector_box, block_box = st.columns(2) if presenting() else (st.container(), st.container())
@@ -94,7 +94,8 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
         _chart(figs.score_bars(view.logits, name="logit", title="Router logits z (one per expert)"),
                alt="Bar chart of the router logits")
     with c2:
-        _chart(figs.score_bars(view.probs, name="probability", title="Router probabilities", value_range=[0, 1]),
+        _chart(figs.score_bars(view.probs, name="probability", title="Router probabilities",
+                                 value_range=figs.probability_range(view.probs)),
                alt="Bar chart of the router probabilities")
     _gate_latex(view, run.trace.router)
     if run.trace.router_spec.softmax_over_kept:
@@ -108,10 +109,11 @@ def show_untrained_router(view: TokenView, untrained: TokenView) -> None:
     st.markdown("**Trained vs untrained router, same token.** The right-hand router has the same shape and "
                 "the weights this layer started from before training; it gets exactly the same hidden state.")
     c1, c2 = st.columns(2)
+    shared_range = figs.probability_range(view.probs, untrained.probs)  # one height, one probability
     for column, name, v in ((c1, "trained", view), (c2, "untrained", untrained)):
         with column:
             _chart(figs.score_bars(v.probs, name="probability", title=f"Router probabilities, {name} router",
-                                   highlight=v.running, value_range=[0, 1]),
+                                   highlight=v.running, value_range=shared_range),
                    alt=f"Bar chart of the {name} router's probabilities")
     rows = []
     for name, v in (("trained", view), ("untrained", untrained)):

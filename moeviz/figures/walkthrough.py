@@ -125,6 +125,14 @@ def score_bars(values, *, name: str, title: str | None, highlight=(), value_rang
                              zerolinecolor=INK))
 
 
+def probability_range(*values) -> list[float]:
+    """A shared 0…top axis for probability bars: the largest bar plus a quarter for its label, never past 1.
+    A fixed 0…1 axis squashed a router's 0.05–0.18 probabilities into a strip at the bottom. Charts compared
+    side by side pass all their values, so the same height means the same probability in both."""
+    largest = max(float(to_numpy(v).astype(float).max()) for v in values)
+    return [0.0, min(1.0, largest * 1.25)]
+
+
 TOPK_NAMES = ("kept: router probability", "masked out", "chosen, dropped", "combine weight")
 
 

@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app import pages
 from tests.app.pages import metrics
+from tests.helpers import plotly_values
 
 import moeviz.app.runners as runners
 import moeviz.train
@@ -130,14 +131,8 @@ def test_expert_choice_run_explains_even_load_and_specialization_stays_in_range(
 def z_pair(fig_spec: str) -> dict:
     """The z-loss chart's traces by (name, panel): y values, from the chart's Plotly spec (plain JSON lists or
     plotly's typed arrays, {"dtype", "bdata"})."""
-    import base64
     import json
-
-    import numpy as np
-
-    def values(y):
-        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist() if "bdata" in y else y
-    return {(t["name"], t.get("xaxis", "x")): values(t["y"]) for t in json.loads(fig_spec)["data"]}
+    return {(t["name"], t.get("xaxis", "x")): plotly_values(t["y"]).tolist() for t in json.loads(fig_spec)["data"]}
 
 
 def chart_spec(at: AppTest, title: str) -> str:

@@ -1,7 +1,6 @@
 """/replicas under AppTest: the example, an upload and the checkpoint read to the summaries moeviz.routes gives;
 the views (drops, journeys, co-selection, probabilities, what-if) match moeviz.routes.views;
 the plan's metrics match moeviz.eplb's; bad links and bad files get messages; the worker run (slow)."""
-import base64
 import json
 import re
 
@@ -13,6 +12,7 @@ from moeviz.parallel import shutdown_pool
 from moeviz.routes import summarize, views
 from moeviz.routes.example import example_npy
 from tests.app.pages import metrics, open_page
+from tests.helpers import plotly_values
 from tests.routes import fixtures as fx
 
 PAGE = "pages/8_replicas.py"
@@ -124,13 +124,7 @@ def figure_titled(at, start: str) -> dict:
     return next(f for f in specs if f["layout"]["title"]["text"].startswith(start))
 
 
-def values(field) -> np.ndarray:
-    """A figure field as an array: plain JSON lists, or plotly's typed arrays ({"dtype", "bdata"[, "shape"]})."""
-    if isinstance(field, dict) and "bdata" in field:
-        flat = np.frombuffer(base64.b64decode(field["bdata"]), dtype=field["dtype"])
-        shape = field.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.array(field, dtype=float)
+values = plotly_values
 
 
 def test_example_views_match_moeviz_routes():

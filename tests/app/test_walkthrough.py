@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from moeviz.app.style import APP_CSS
 from moeviz.config import ROUTERS
 from moeviz.hf.shipped import sentence_tokens
-from tests.helpers import agree
+from tests.helpers import agree, plotly_values
 from moeviz.text import DEFAULT_SENTENCE
 from moeviz.walkthrough import STEP_NAMES
 
@@ -341,3 +341,32 @@ def test_the_subword_note_comes_before_the_token_pills():
     pills = next(i for i, e in enumerate(elements) if getattr(e, "key", None) == "token")
     assert note < pills
     assert any("A small language model, trained here, reads your sentence" in c.value for c in at.caption)
+
+
+def _probability_axes(at) -> dict:
+    """title -> y-axis range of every probability bar chart the page drew."""
+    import json
+    axes = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = (spec["layout"].get("title") or {}).get("text") or ""
+        if title.startswith("Router probabilities"):
+            bars = [float(plotly_values(t["y"]).max()) for t in spec["data"] if t.get("type") == "bar"]
+            axes[title] = (tuple(spec["layout"]["yaxis"]["range"]), max(bars))
+    return axes
+
+
+def test_step_2_probability_bars_fill_their_axis():
+    """A 0…1 axis squashed the trained router's 0.05–0.2 probabilities into the bottom fifth of the chart; the
+    axis now ends just above the tallest bar, shared by the trained/untrained pair."""
+    at = run_app(step="2", token="2")
+    at.toggle(key="untrained").set_value(True).run()
+    axes = _probability_axes(at)
+    assert len(axes) == 3, axes
+    for (low, top), tallest in axes.values():
+        assert low == 0 and tallest < top <= 1
+    pair = {title: v for title, v in axes.items() if ", " in title}
+    assert len(pair) == 2 and len({rng for rng, _ in pair.values()}) == 1
+    for charts in (pair, {t: v for t, v in axes.items() if t not in pair}):
+        (_, top), = {rng for rng, _ in charts.values()}
+        assert max(tallest for _, tallest in charts.values()) / top >= 0.75 or top == 1
