@@ -45,6 +45,15 @@ TIMING, SCALING, GRANULARITY = "compute_timing", "compute_scaling", "compute_gra
 
 
 @dataclass(frozen=True)
+class Timed:
+    """What section 2 measured, for the sections after it: where it ran, and the sparse layer's median time on
+    how many tokens (None while a large batch waits for its button)."""
+    device: str
+    batch: int
+    sparse_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class Scaling:
     """Section 2's sweeps over N and over T, on one device."""
     device: str
@@ -117,9 +126,9 @@ def whole_model() -> None:
                "heads, a 32,000-token vocabulary) gives the same 46.7B and 12.9B.")
 
 
-def measured_time(cfg: MoEConfig) -> str:
+def measured_time(cfg: MoEConfig) -> Timed:
     """Section 2: sparse vs dense-all vs the dense-equivalent FFN, timed at once on a small batch and on click on a
-    large one. Returns the device."""
+    large one."""
     st.header("2 · Measured time")
     app.layer_line(cfg, trained=False, section=True, note="The same layer as section 1, run on one random batch")
     left, right = st.columns(2)
@@ -139,7 +148,7 @@ def measured_time(cfg: MoEConfig) -> str:
                    "their median times and how many times slower dense-all and the sparse layer are. At "
                    f"{batch:,} tokens × {cfg.num_experts} experts it takes about {seconds} s here (smaller batches "
                    "are timed as the page opens).")
-        return device
+        return Timed(device, batch)
     with st.spinner(f"Timing sparse, dense-all and the dense-equivalent FFN on {batch:,} tokens…"):
         results = compute_timing(*key, take=takes.get(key, ""))
     app.chart(figs.timing_bars(results), key="timing")
@@ -150,7 +159,7 @@ def measured_time(cfg: MoEConfig) -> str:
                 "that overhead; large ones show the k/N saving.")
     st.caption("Measured on this server (all three checked first to give the same output); the cores are shared, "
                "so numbers move between runs: *Measure again* times them anew.")
-    return device
+    return Timed(device, batch, t["sparse"])
 
 
 def hardware_choice(column) -> str:
@@ -262,8 +271,20 @@ def fine_vs_coarse_sentence(coarse_ms: float | None, fine_ms: float | None) -> s
             "them again to see.")
 
 
-def granularity(cfg: MoEConfig) -> None:
-    """Section 3: DeepSeekMoE's fine-grained and shared experts, four real layers built from the page's."""
+def same_layer_sentence(timed: Timed | None, first: MoEConfig, page_layer: MoEConfig, first_ms: float) -> str:
+    """Section 3's first design is section 2's sparse layer when the sidebar's router and capacity are the ones
+    section 3 uses: say so, with both times, and why they differ (a reader saw 2x between the two sections)."""
+    if timed is None or timed.sparse_ms is None or first != page_layer or timed.batch != GRANULARITY_TOKENS:
+        return ""
+    return (f"The first design is section 2's sparse layer on as many tokens ({GRANULARITY_TOKENS}): "
+            f"{timed.sparse_ms:.2f} ms there, {first_ms:.2f} ms here. The two sections time it apart, on other "
+            "random tokens, with other work on these shared cores in between, so their times differ; compare times "
+            "within one table or chart, which were taken in turns.")
+
+
+def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
+    """Section 3: DeepSeekMoE's fine-grained and shared experts, four real layers built from the page's.
+    `timed`: section 2's measurement, quoted when its sparse layer is this section's first design."""
     st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
     app.layer_line(cfg.replace(router="softmax_topk", capacity_factor=None), trained=False, section=True,
                    knobs=COUNT_KNOBS, note="The first design below is this layer; the other three are built from "
@@ -297,7 +318,8 @@ def granularity(cfg: MoEConfig) -> None:
     st.caption(f"*time*: one forward of each layer on {GRANULARITY_TOKENS} tokens, the median of "
                f"{GRANULARITY_REPEATS}, the four layers timed in turns after one untimed run each, on this server's "
                f"CPU; the cores are shared, so it moves between runs. "
-               f"{fine_vs_coarse_sentence(coarse['median_ms'], fine['median_ms'])}")
+               f"{fine_vs_coarse_sentence(coarse['median_ms'], fine['median_ms'])} "
+               f"{same_layer_sentence(timed, coarse['cfg'], cfg, coarse['median_ms'])}")
     if st.button("Time the four designs again", key="measure_granularity"):
         st.session_state.setdefault(GRANULARITY, {})[cfg] = new_take()
         st.rerun()

@@ -240,3 +240,16 @@ def test_the_hardware_radio_shows_only_when_there_is_a_choice():
 def test_t_is_named_where_it_is_first_used():
     at = open_page()
     assert any("T (tokens in the batch)" in h.value for h in at.subheader)
+
+
+@pytest.mark.timeout(300)
+def test_section_3_says_its_first_design_is_section_2s_layer_with_both_times():
+    """A reader saw the same layer timed in sections 2 and 3, up to 2x apart, with nothing saying it was the same
+    layer or why the times differ."""
+    at = open_page()
+    sparse_ms = timing_medians(at)["sparse"]
+    coarse_ms = design_rows(at, "median forward (ms)")["median forward (ms)"]["coarse"]
+    said = [c.value for c in at.caption if "section 2's sparse layer" in c.value]
+    assert len(said) == 1 and f"{sparse_ms:.2f} ms there, {coarse_ms} ms here" in said[0]
+    other = open_page({"router": "topk_softmax"})  # section 3 routes by softmax: not the same layer any more
+    assert not any("section 2's sparse layer" in c.value for c in other.caption)
