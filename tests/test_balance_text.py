@@ -47,7 +47,7 @@ def test_the_price_text_says_why_a_small_weight_ends_with_the_lower_task_loss(ca
     rows = [final_run(balance_weight=w, capacity_factor=capacity_factor)[0] for w in weights]
     small, good = rows[1], rows[2]
     text = explain_price(rows, capacity_factor)
-    assert f"**{rows[0]['max_mean_load']:.2f}×** its fair share" in text  # α = 0's collapse, quoted
+    assert f"**{rows[0]['max_mean_load']:.2f}×** the mean load" in text  # α = 0's collapse, quoted
     puzzle = small["task_loss"] < good["task_loss"] and small["max_mean_load"] > good["max_mean_load"]
     assert ("no contradiction" in text) == puzzle
     if capacity_factor is None:
@@ -55,7 +55,7 @@ def test_the_price_text_says_why_a_small_weight_ends_with_the_lower_task_loss(ca
         assert f"({small['task_loss']:.3f} against {good['task_loss']:.3f})" in text
         assert f"**{small['overflow_at_1_25']:.1%}** of all token copies" in text
         loads = [f"{r['max_mean_load']:.2f}" for r in rows[1:]]
-        assert ("its fair share while the task loss rises" in text) == (
+        assert ("the mean load while the task loss rises" in text) == (
             loads == sorted(loads, reverse=True) and [r["task_loss"] for r in rows[1:]] == sorted(
                 r["task_loss"] for r in rows[1:]))
     else:  # a capacity limit turns the uneven load into drops, and the text quotes them

@@ -58,14 +58,14 @@ def _load_paragraph(f: dict, cfg: dict) -> str:
                 f"only the residual path ({f['dropped_fraction']:.1%} of tokens over the last "
                 f"{f['window_steps']} steps).")
     first = f["first_max_mean_load"]
-    opening = (f"already took **{first:.2f}×** its fair share: every token carries the same shared offset (one "
+    opening = (f"already took **{first:.2f}×** the mean load: every token carries the same shared offset (one "
                f"fixed vector added to all of them), so the untrained router favours a few experts for all of "
                f"them" if first >= SKEWED_START else
-               f"took **{first:.2f}×** its fair share: close to even before any training")
+               f"took **{first:.2f}×** the mean load: close to even before any training")
     return (f"*Load imbalance.* At step 1 the busiest expert {opening}. Over the last {f['window_steps']} "
             f"steps the busiest expert took **{f['max_mean_load']:.2f}×** the mean load (1.00 would be "
             f"perfectly even), and {f['idle_experts']} of {cfg['num_experts']} experts got less than a quarter "
-            f"of a fair share.")
+            f"of the mean load.")
 
 
 def _outcome_paragraph(f: dict, cfg: dict) -> str:
@@ -133,7 +133,7 @@ def _trade_sentence(pushed: list[dict]) -> str:
     if len(pushed) > 1 and evens and pays:
         return (f"Every weight above 0 stops the collapse, and each larger one buys a more even load with task loss "
                 f"(α = {_arrow(pushed, 'balance_weight', 'g')}): the busiest expert takes "
-                f"{_arrow(pushed, 'max_mean_load', '.2f')}× its fair share while the task loss rises "
+                f"{_arrow(pushed, 'max_mean_load', '.2f')}× the mean load while the task loss rises "
                 f"{_arrow(pushed, 'task_loss', '.3f')}.")
     low = min(pushed, key=lambda r: r["task_loss"])
     even = min(pushed, key=lambda r: r["max_mean_load"])
@@ -177,7 +177,7 @@ def explain_price(rows: list[dict], capacity_factor: float | None = None, good_w
     none, good = by_weight[0.0], by_weight[good_weight]
     pushed = [r for r in rows if r["balance_weight"] > 0]
     idle = f", leaving {none['idle_experts']} experts nearly idle" if none["idle_experts"] else ""
-    parts = [f"**α = 0** lets the busiest expert take **{none['max_mean_load']:.2f}×** its fair share{idle}, "
+    parts = [f"**α = 0** lets the busiest expert take **{none['max_mean_load']:.2f}×** the mean load{idle}, "
              f"with a task loss of {none['task_loss']:.3f}.",
              _trade_sentence(pushed)]
     low = min(pushed, key=lambda r: r["task_loss"])

@@ -423,6 +423,8 @@ def test_each_quantity_has_one_name_on_every_label_of_the_page():
     assert any("busiest ÷ mean load" in d.value.columns for d in at.dataframe)
     assert "busiest ÷ mean load" in charts and "dropped copies" in charts and "dropped copies" in labels
     assert "load ÷<br>mean" in charts  # the heatmap's cell: one expert's load ÷ the mean
+    prose = " ".join(m.value for m in [*at.markdown, *at.caption])  # the sentences say it as the labels do
+    assert "fair share" not in prose and "the mean load" in prose
     step_axes = {text for found in chart_words(at).values() for parent, text in found
                  if parent.startswith("xaxis") and "step" in text}
     assert step_axes == {"training step"}
