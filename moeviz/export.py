@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from moeviz.config import ROUTER_LABELS
+from moeviz.glossary import LOAD_RATIO
 from moeviz.text import csv_text
 from moeviz.trace import RoutingTrace
 from moeviz.walkthrough import STEP_NAMES, token_view
@@ -115,7 +116,7 @@ def _steps(trace: RoutingTrace, t: int, labels) -> list[str]:
         f"<p>{len(ran)} of {E} experts compute this token; the other {E - len(ran)} do no work for it. "
         f"That is {len(ran)} expert computations, not {E}.</p>",
         f"<p>Across all {trace.num_tokens} tokens, each expert processed (E0…E{E - 1}): <code>{load}</code>. "
-        f"Max/mean load = {trace.metrics.get('max_mean_load', float('nan')):.2f}"
+        f"{LOAD_RATIO.capitalize()} = {trace.metrics.get('max_mean_load', float('nan')):.2f}"
         + (f", capacity C = {trace.capacity} slots per expert" if trace.capacity is not None else "")
         + ". With the experts on separate devices, or on padded buffers of one size, the busiest expert sets the "
         "pace; on one device with grouped matmuls, time follows the total number of rows.</p>",

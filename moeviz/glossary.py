@@ -144,14 +144,18 @@ ENTRIES = (
 
 TERMS = {entry.term: entry for entry in ENTRIES}
 
-# The max/mean load from which the table below calls routing failing; /heatmap names the layers at or past it
+# The one on-screen name of the busiest expert's load ÷ the mean expert's (the code's `max_mean_load`): every page's
+# label, header and sentence uses it, with MEASURES[LOAD_RATIO] as its definition.
+LOAD_RATIO = "busiest ÷ mean load"
+
+# The busiest ÷ mean load from which the table below calls routing failing; /heatmap names the layers at or past it
 # (moeviz.load_health), so the number a learner sees there is called what the glossary calls it.
 FAILING_MAX_MEAN_LOAD = 2.0
 
 # (signal, healthy, failing): what to watch in a real system's routing statistics.
 HEALTH_SIGNALS = (
-    ("Tokens per expert", "Near the even share T·k/N in every layer; max/mean load close to 1.",
-     f"A few experts take most tokens (max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more); some get none. "
+    ("Tokens per expert", f"Near the even share T·k/N in every layer; {LOAD_RATIO} close to 1.",
+     f"A few experts take most tokens ({LOAD_RATIO} of {FAILING_MAX_MEAN_LOAD:g} or more); some get none. "
      "Judge it over many tokens: on a short text a few tokens more on one expert already reach it."),
     ("Balance loss", "Settles near 1, its value for perfectly even routing, early in training (what its value "
      "means: the load balancing loss entry above).",
@@ -170,6 +174,8 @@ HEALTH_SIGNALS = (
 
 # Plain-word definitions of the measures the pages print, shown where each appears (one wording everywhere).
 MEASURES = {
+    LOAD_RATIO: "Busiest ÷ mean load: the tokens of the busiest expert divided by the mean over experts; 1 = "
+                "every expert got the same number, 2 = the busiest got twice the average.",
     "load CV": "Load CV (coefficient of variation): how unevenly the tokens spread over the experts, the spread "
                "(standard deviation) of the tokens each expert got divided by their mean. 0 means every expert "
                "got the same number; 1 means the spread is as large as the average load itself.",
@@ -206,4 +212,4 @@ def glossary_link(term: str, words: str | None = None) -> str:
     return f"[{words or term.lower()}](glossary#{anchor(term)})"
 
 
-__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "MEASURES", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]
+__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "LOAD_RATIO", "MEASURES", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]

@@ -14,7 +14,7 @@ from moeviz.hf.shipped import DEFAULT_MODEL, display_name
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY, SWITCH_EVAL_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
-from moeviz.glossary import MEASURES
+from moeviz.glossary import LOAD_RATIO, MEASURES
 from moeviz.lm.analysis import subword_note
 from moeviz.text import DEFAULT_SENTENCE, escape_markdown
 from moeviz.variants import (DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, NOISE_SEED, VARIANTS, initial_noise_std,
@@ -92,7 +92,7 @@ with app.fold("What each rule did to this sentence (table)"):
         "tokens with fewer than k": _number("< k", help="Tokens that got fewer than k experts"),
         "tokens with more than k": _number("> k", help="Tokens that got more than k experts (expert choice only)"),
         "tokens with no expert": _number("none", help="Tokens that got no expert at all: they skip the layer"),
-        "max/mean load": _number("max/mean", help="Busiest expert's tokens ÷ the mean over experts (1 = even)"),
+        "max/mean load": _number(LOAD_RATIO, help=MEASURES[LOAD_RATIO]),
         "load CV": _number("load CV", help="Spread of the load: standard deviation ÷ mean over experts (0 = even)")})
     st.caption(MEASURES["load CV"])
 if not app.presenting():

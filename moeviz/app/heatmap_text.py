@@ -7,7 +7,7 @@ import streamlit as st
 
 from moeviz.app.runners import chance_max_mean
 from moeviz.app.textbox import text_box as shared_text_box
-from moeviz.glossary import FAILING_MAX_MEAN_LOAD
+from moeviz.glossary import FAILING_MAX_MEAN_LOAD, LOAD_RATIO, MEASURES
 from moeviz.load_health import crowded_layers
 from moeviz.variants import VARIANTS
 
@@ -42,7 +42,7 @@ def crowded_note(layers, traces) -> str | None:
                if above else "chance alone gets there at this length, so this says nothing "
                "about the router yet")
     named = ", ".join(f"layer {layer} ({value:.2f})" for layer, value in crowded)
-    return (f"**At or past the glossary's “failing” line** (max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more): "
+    return (f"**At or past the glossary's “failing” line** ({LOAD_RATIO} of {FAILING_MAX_MEAN_LOAD:g} or more): "
             f"{named}. On a short text that is weak evidence: {T} tokens with k = {k} of N = {N} experts give the "
             f"average expert {T * k / N:.3g} token copies, so a few more on one expert move the ratio a lot, and a "
             f"router picking experts at random reaches {chance:.2f} on average at this length; {verdict}. The line "
@@ -109,8 +109,7 @@ def layer_summary_columns() -> dict:
     """st.dataframe's column_config for the table of all layers: short headers so its five columns fit a phone."""
     def number(label, help):  # three decimals in every cell (1.610, not 1.61 beside 1.626)
         return st.column_config.NumberColumn(label, help=help, format="%.3f")
-    return {"max/mean load": number("max/mean", help="Max/mean load: the busiest expert's tokens over the "
-                                                     "average expert's (1 = even)"),
+    return {"max/mean load": number(LOAD_RATIO, help=MEASURES[LOAD_RATIO]),
             "load CV": number("load CV", help="Load CV: the spread of the experts' token counts ÷ their mean "
                                               "(0 = even)"),
             "router entropy": number("entropy", help="Router entropy, in nats (log N = uniform, 0 = one expert)"),

@@ -17,7 +17,7 @@ from moeviz.app.tables import table
 from moeviz.app.url import set_url_value
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures.heatmap import CODE_MARK, code_share_bars, layer_heatmap, layer_load_bars
-from moeviz.glossary import MEASURES
+from moeviz.glossary import LOAD_RATIO, MEASURES
 from moeviz.lm import analysis
 from moeviz.hf.shipped import DEFAULT_MODEL, describe, display_name
 from moeviz.text import escape_markdown, plural
@@ -88,9 +88,9 @@ def _routing(lm, controls: Controls, text: str) -> None:
             chart(layer_heatmap(routing, layer), key=f"heatmap_{layer}")
             chart(layer_load_bars(routing, layer), key=f"load_{layer}")
             m = routing.traces[layer].metrics
-            st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), max/mean load "
+            st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), {LOAD_RATIO} "
                        f"{m['max_mean_load']:.2f}, dropped token copies {m['dropped_fraction']:.0%}.")
-    st.caption(MEASURES["load CV"] + " Max/mean load: the busiest expert's tokens over the average expert's.")
+    st.caption(MEASURES[LOAD_RATIO] + " " + MEASURES["load CV"])
     if (note := crowded_note(range(routing.num_layers), routing.traces)) is not None:
         st.info(note, icon=":material/balance:")
     info = {"checkpoint": f"e{lm.num_experts}", "num_experts": lm.num_experts, "top_k": lm.top_k,

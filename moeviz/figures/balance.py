@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from moeviz.figures import (BLUE, GREEN, ORANGE, PURPLE, VERMILLION, base_layout, expert_names, figure, finish,
                             log_axis)
 from moeviz.figures.checkpoint import CELL_PAD_PX, PHONE_CHART_PX, TICK_FONT_PX, text_px
+from moeviz.glossary import LOAD_RATIO  # the one name on every page (figs.LOAD_RATIO on /balance)
 from moeviz.train import TrainHistory
 
 MAX_COLUMNS = 150  # the heatmap averages neighbouring steps beyond this: a browser draws it fast, eyes see the same
@@ -32,7 +33,6 @@ def _bin_steps(values: np.ndarray, max_columns: int = MAX_COLUMNS) -> tuple[np.n
 
 
 # One name per quantity on every label of /balance (metric, table header, chart title, axis, colour bar).
-LOAD_RATIO = "busiest ÷ mean load"  # the busiest expert's tokens ÷ the mean expert's (1 = even)
 CELL_LOAD = "load ÷ mean"  # one expert's tokens ÷ the mean expert's: the heatmap's cell
 DROPPED = "dropped copies"  # token copies that found their expert full
 STEP_AXIS = "training step"
@@ -175,7 +175,7 @@ def tradeoff_chart(summaries: list[dict], title: str | None = "Balance vs task: 
         marker=dict(size=12, color=[s["specialization"] for s in summaries], colorscale="Viridis", cmin=0, cmax=1,
                     colorbar=dict(title="specia-<br>lization"), line=dict(color="#333", width=1)),
         line=dict(color="#AAA", dash="dot"),
-        hovertemplate="%{text}<br>max/mean load %{x:.2f}<br>task loss %{y:.3f}<extra></extra>"))
+        hovertemplate="%{text}<br>" + LOAD_RATIO + " %{x:.2f}<br>task loss %{y:.3f}<extra></extra>"))
     fig.add_vline(x=1.0, line=dict(color="#888", dash="dot"))
     fig.update_xaxes(title=f"final {LOAD_RATIO} (1 = even)")
     fig.update_yaxes(title="final task loss")

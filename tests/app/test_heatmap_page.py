@@ -175,7 +175,7 @@ def test_layers_past_the_glossarys_failing_line_are_named():
     note = next(i.value for i in at.info if "failing" in i.value)
     for layer, value in crossing:
         assert f"layer {layer} ({value:.2f})" in note
-    assert f"max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more" in note and "token copies" in note
+    assert f"busiest ÷ mean load of {FAILING_MAX_MEAN_LOAD:g} or more" in note and "token copies" in note
     T, k, N = routing.traces[0].num_tokens, routing.traces[0].top_k, routing.traces[0].num_experts
     chance = chance_max_mean(T, k, N)
     assert f"at random reaches {chance:.2f}" in note

@@ -82,3 +82,25 @@ def test_the_random_layer_reads_the_same_tokens():
     assert not random.exception
     note = [c.value for c in trained.caption if "subword pieces" in c.value]
     assert note and note == [c.value for c in random.caption if "subword pieces" in c.value]
+
+
+def _screen_words(at) -> str:
+    """Every sentence, caption and table header the page shows (headers as the reader sees them: the labels of
+    the tables' column configs)."""
+    import json
+    words = [m.value for m in [*at.markdown, *at.caption, *at.info, *at.metric]
+             if isinstance(getattr(m, "value", None), str)] + [m.label for m in at.metric]
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        words += [str(config.get(str(name), {}).get("label", name)) for name in frame.value.columns]
+    return " | ".join(words)
+
+
+def test_the_load_ratio_has_one_name_on_every_page_that_shows_it():
+    """The busiest expert's load ÷ the mean was "max/mean load" on /heatmap and /variants and "busiest ÷ mean
+    load" on /balance: one quantity, two names a learner had to match up."""
+    from moeviz.glossary import LOAD_RATIO
+    for page in ("pages/1_heatmap.py", "pages/5_variants.py", "pages/2_balance.py"):
+        words = _screen_words(pages.open_page(page))
+        assert LOAD_RATIO in words, page
+        assert "max/mean" not in words.lower() and "max / mean" not in words.lower(), page
