@@ -162,7 +162,7 @@ HEALTH_SIGNALS = (
      "Stays high or climbs: the router keeps favouring the same experts."),
     ("Router entropy", "Below log(N) (the router decides) but not near 0 for every token.",
      "Near 0 everywhere with one expert winning (collapse), or stuck at log(N) (the router learnt nothing)."),
-    ("Dropped slots", "A small share of token copies (about 1% or less) at the chosen capacity factor, and "
+    ("Dropped copies", "A small share of token copies (about 1% or less) at the chosen capacity factor, and "
      "almost no token that lost every expert.",
      "Many drops: tokens lose experts, some lose all k and pass the layer unchanged, and quality falls; raise "
      "capacity, fix the imbalance, or go dropless."),

@@ -135,7 +135,7 @@ def capacity(controls) -> Batch:
         app.chart(figs.capacity_buffers(buffers, trace.capacity), key="buffers")
     a, b, c = st.columns(3)
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
-    b.metric("Dropped token copies", f"{trace.metrics['dropped_fraction']:.0%}")
+    b.metric("Dropped copies", f"{trace.metrics['dropped_fraction']:.0%}")
     c.metric("Tokens that lost every expert", len(dropped_tokens(trace)))
     st.markdown(f"{_capacity_formula(controls, batch, trace)}Copies queue for slots **{POLICY_LABELS[policy]}**: "
                 f"{POLICY_RULES[policy]}. Hover a square for its router probability and combine weight. A dropped "

@@ -104,3 +104,16 @@ def test_the_load_ratio_has_one_name_on_every_page_that_shows_it():
         words = _screen_words(pages.open_page(page))
         assert LOAD_RATIO in words, page
         assert "max/mean" not in words.lower() and "max / mean" not in words.lower(), page
+
+
+def test_dropped_copies_have_one_name_on_every_page_that_counts_them():
+    """A token copy that found its expert full was a "dropped slot" on /parallel and in the glossary's health
+    table, a "dropped token copy" on /heatmap and a "dropped copy" on /balance. (The glossary's entry keeps its
+    title, "Dropped slot", for old links to its anchor, and says that both names mean one thing.)"""
+    for page in ("pages/3_parallel.py", "pages/2_balance.py"):
+        at = pages.open_page(page)
+        words = (_screen_words(at) + " | " + " ".join(t.value for t in at.title)).lower()
+        assert "dropped copies" in words, page
+        assert "dropped slot" not in words and "dropped token cop" not in words, page
+    glossary = _screen_words(pages.open_page("pages/7_glossary.py")).lower()
+    assert "dropped copies" in glossary and "a dropped copy, often called a dropped slot" in glossary

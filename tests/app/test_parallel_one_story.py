@@ -25,7 +25,7 @@ def test_the_drop_policy_radio_is_disabled_with_its_reason_while_nothing_can_dro
     """Before: at the default (capacity off) the radio moved and section 1 did not change, with no word why."""
     at = open_page()
     radio = at.radio(key="drop_policy")
-    assert radio.disabled and metrics(at)["Dropped token copies"] == "0%"
+    assert radio.disabled and metrics(at)["Dropped copies"] == "0%"
     assert any(POLICY_IDLE in c.value for c in at.caption)
     at = open_page({"capacity_factor": "1"})  # a limit: copies drop and the policy decides which
     assert not at.radio(key="drop_policy").disabled

@@ -61,7 +61,7 @@ def open_page(params: dict | None = None) -> AppTest:
 def test_capacity_off_explains_and_drops_nothing():
     at = open_page()
     assert not at.exception
-    assert metrics(at)["Dropped token copies"] == "0%"
+    assert metrics(at)["Dropped copies"] == "0%"
     assert any("Capacity is **off**" in i.value for i in at.info)
 
 
@@ -100,13 +100,13 @@ def test_small_capacity_drops_and_policy_changes_who_loses():
     assert not at.exception
     m = metrics(at)
     assert m["Slots per expert (C)"] == "8"  # ceil(0.5 * 32 * 2 / 4)
-    assert m["Dropped token copies"] != "0%"
+    assert m["Dropped copies"] != "0%"
     for policy in ("priority", "weight"):
         at.radio(key="drop_policy").set_value(policy).run()
         assert not at.exception
         assert at.query_params["drop_policy"] in ([policy], policy)
         # The same number of copies overflow (the loads are the policy's input), only who loses changes.
-        assert metrics(at)["Dropped token copies"] == m["Dropped token copies"]
+        assert metrics(at)["Dropped copies"] == m["Dropped copies"]
 
 
 def test_an_old_link_with_probability_gets_weight_a_notice_and_a_new_link():

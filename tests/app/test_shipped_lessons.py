@@ -30,7 +30,7 @@ def _claims_walkthrough(numbers, at, view):
 def _claims_capacity(numbers, at, view):
     shown = metrics(at)
     assert shown["Slots per expert (C)"] == str(numbers["capacity"])
-    assert shown["Dropped token copies"] == f"{numbers['dropped_fraction']:.0%}"
+    assert shown["Dropped copies"] == f"{numbers['dropped_fraction']:.0%}"
     assert shown["Tokens that lost every expert"] == str(numbers["tokens_without_expert"])
     factor = float(view.params["capacity_factor"])
     assert numbers["capacity"] == math.ceil(factor * 32 * 2 / 8)  # the notes' formula: 6 at 0.75, 12 at 1.5
