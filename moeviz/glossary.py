@@ -40,7 +40,7 @@ ENTRIES = (
           "its expert (the places in its buffer) already taken, so that expert skips it: a dropped copy, often "
           "called a dropped slot. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
-          "the residual connection alone.", "pages/3_parallel.py"),
+          "the residual connection alone.", "pages/3_parallel.py", shown_as="dropped copies"),
     Entry("Load balancing loss", "An extra training loss, N · Σᵢ fᵢ · Pᵢ (Switch Transformer), where fᵢ is the "
           "share of the token copies (T tokens × k) routed to expert i and Pᵢ is expert i's mean router probability "
           "over the tokens. " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",

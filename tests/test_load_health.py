@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from moeviz.glossary import FAILING_MAX_MEAN_LOAD, HEALTH_SIGNALS
+from moeviz.glossary import FAILING_MAX_MEAN_LOAD, HEALTH_SIGNALS, LOAD_RATIO
 from moeviz.load_health import chance_max_mean, crowded_layers
 
 
@@ -18,7 +18,7 @@ def heatmap_default():
 
 def test_the_glossary_states_the_threshold_it_defines():
     tokens_row = next(row for row in HEALTH_SIGNALS if row[0] == "Tokens per expert")
-    assert f"max/mean load of {FAILING_MAX_MEAN_LOAD:g} or more" in tokens_row[2]
+    assert f"{LOAD_RATIO} of {FAILING_MAX_MEAN_LOAD:g} or more" in tokens_row[2]
 
 
 def test_crowded_layers_are_those_whose_own_load_reaches_the_line(heatmap_default):
