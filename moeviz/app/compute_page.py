@@ -153,10 +153,12 @@ def measured_time(cfg: MoEConfig) -> Timed:
         results = compute_timing(*key, take=takes.get(key, ""))
     app.chart(figs.timing_bars(results), key="timing")
     t = {name: r["median_ms"] for name, r in results.items()}
-    st.markdown(f"Dense-all takes **{t['dense-all'] / t['sparse']:.1f}×** the sparse layer's time; the sparse "
-                f"layer takes **{t['sparse'] / t['dense-equivalent']:.1f}×** the dense-equivalent FFN's (the "
-                "routing, sorting and gathering the plain MLP does not do). Small batches are dominated by "
-                "that overhead; large ones show the k/N saving.")
+    st.markdown(f"**The k/N saving:** dense-all, which runs all {cfg.num_experts} experts on every token, takes "
+                f"**{t['dense-all'] / t['sparse']:.1f}×** the sparse layer's time (counting FLOPs alone, "
+                f"N/k = {cfg.num_experts / cfg.top_k:g}×). **The price of routing:** the sparse layer takes "
+                f"**{t['sparse'] / t['dense-equivalent']:.1f}×** the time of the dense-equivalent FFN, which does the "
+                "same arithmetic without the routing, sorting and gathering. That overhead weighs most on small "
+                "batches; the charts below (*Measure scaling*) show how the three times grow with the batch.")
     st.caption("Measured on this server (all three checked first to give the same output); the cores are shared, "
                "so numbers move between runs: *Measure again* times them anew.")
     return Timed(device, batch, t["sparse"])
@@ -288,16 +290,18 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
     st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
     app.layer_line(cfg.replace(router="softmax_topk", capacity_factor=None), trained=False, section=True,
                    knobs=COUNT_KNOBS, note="The first design below is this layer; the other three are built from "
-                                           "it with m = 4. All four route by softmax top-k with no capacity limit, "
+                                           "it with m = 4 (each expert split into 4 narrower ones). All four route by softmax top-k with no capacity limit, "
                                            "whatever the sidebar's router and capacity factor")
     st.markdown(
-        "DeepSeekMoE (Dai et al. 2024) changes two things at the same compute. **Fine-grained segmentation**: "
+        "DeepSeekMoE (Dai et al. 2024) changes two things and keeps a token's compute. **Fine-grained segmentation**: "
         "split each expert into m narrower ones and route to m times as many, so a token mixes many more "
         "combinations of specialists. **Shared expert isolation**: some experts run for every token, to hold what "
         "all tokens need, and fewer routed ones are chosen so the active compute stays the same. DeepSeek-V3 (as "
         "of its released config in transformers 5.24) has 1 shared and 256 routed experts per MoE layer, top-8, "
         f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoELayer with random "
-        f"weights and run on {GRANULARITY_TOKENS} seeded tokens.")
+        f"weights and run on {GRANULARITY_TOKENS} seeded tokens: *coarse + shared* only adds a shared expert, to "
+        "show what one costs, and *fine + shared* is DeepSeekMoE's form, at the coarse layer's compute. *Expert "
+        "sets*: how many different sets of k experts a token can get, C(N, k).")
     take = st.session_state.get(GRANULARITY, {}).get(cfg, "")  # "" until this session asks to measure again
     designs = granularity_run(cfg, GRANULARITY_TOKENS, GRANULARITY_REPEATS, take)
     table([_holds_row(d) for d in designs], key="design_holds", hide_index=True, column_config=DESIGN_COLUMNS)
