@@ -75,9 +75,10 @@ def batch_note(trace) -> str:
         return (f"(With the capacity limit set here, {trace.capacity} slots per expert, whether a token gets its "
                 "experts also depends on the rest of the batch: step 5 shows the copies that found their expert "
                 "full.)")
-    return ("(The capacity factor is off, so here a token's experts depend on that token alone. Set a capacity "
-            "factor in the sidebar and step 5 shows token copies dropped because other tokens filled their "
-            "expert first.)")
+    return ("(The capacity factor is off, so here a token's experts depend on that token alone. Set a "
+            f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar (it caps how many token copies "
+            "one expert takes from a batch) and step 5 shows token copies dropped because other tokens filled "
+            "their expert first.)")
 
 
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -141,7 +142,9 @@ def _renormalised_note(total: float) -> str:
         return ", renormalised to sum to 1 (as Mixtral does)."
     return (f", kept as they are, not renormalised: here they sum to {total:.2f}, not 1, so each orange bar "
             "equals the blue one beside it and the experts' outputs together enter the token's output at "
-            f"{total:.2f} of full strength (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises).")
+            f"{total:.2f} of full strength (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises). That is "
+            "not a loss: the model was trained with these weights, so its next layers expect outputs of this size, "
+            "and the residual path still carries the token's own vector at full strength (step 1).")
 
 
 def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -202,7 +205,7 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
 
 def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     s = load_summary(run.trace)
-    busy = (f"expert {s['busiest']} is sent {plural(int(s['max_demand']), 'token')} where an even split gives "
+    busy = (f"E{s['busiest']} is sent {plural(int(s['max_demand']), 'token')} where an even split gives "
             f"{s['even_load']:.3g}")
     if s["busiest_processed"] < s["max_demand"]:
         lost = ("those tokens keep their other experts unless those are full too" if run.trace.top_k > 1
@@ -211,11 +214,12 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
                  f"of those token copies are dropped ({lost})")
     explain(
         f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
-        "token copies sent to the same expert are grouped, and every expert runs once on its group. When the "
-        "experts sit on separate devices (expert parallelism), or run on padded buffers of one size, the step "
-        f"lasts as long as the **busiest** expert: {busy}. That is why balance sets throughput there. On one "
-        "device with a grouped matmul, time follows the total number of rows (one per token copy, tokens × k), so "
-        "imbalance matters much less.")
+        "token copies (one per token and chosen expert: tokens × k) sent to the same expert are grouped, and "
+        "every expert runs once on its group. How long that takes depends on where the experts run.\n\n"
+        "- **Each expert on its own GPU** (expert parallelism, the Capacity & parallelism page): the step lasts "
+        f"as long as the **busiest** expert: {busy}. Balance sets the pace here.\n"
+        "- **All experts on one GPU**, computed together as one grouped matrix product: time follows the total "
+        "number of token copies, whoever gets them, so imbalance costs little.")
     # Presenter mode puts the load bars first: a long sentence makes the heatmap taller than a projector's screen,
     # and the bars are this step's point (who is busiest).
     if presenting():
@@ -238,7 +242,8 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}",
                   help="fᵢ: the share of the token copies routed to expert i; Pᵢ: expert i's mean router "
                        f"probability. {BALANCE_LOSS_VALUE}")
-        st.caption("Training adds this loss, times a small weight α, to the task's loss, which pushes the router "
+        st.caption(f"Training adds this {glossary_link('Load balancing loss', 'balance loss')}, times a small "
+                   "weight α, to the task's loss, which pushes the router "
                    "towards even loads. Nothing trains on this page, so the sidebar's α does not act here: the "
                    "Load balancing page trains a router with it.")
         if run.trace.router_spec.experts_choose:  # its dropped_fraction counts tokens no expert picked
@@ -255,11 +260,15 @@ COMBINE_CHECK = "Sum of terms vs layer output"  # step 6's check, in a box (test
 def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     terms = combine_terms(view)
     explain("The layer's output is the **weighted sum** of the running experts' outputs, with the router's "
-                "weights. It has the same shape as a plain MLP's output, so the next layer sees one ordinary vector.")
+                "weights. It has the same shape as a plain MLP's output, so the next layer sees one ordinary vector. "
+                "Then the residual path adds it to the token's running vector (the “+” after the MoE layer in "
+                "step 1's diagram), and that sum goes on to the next block.")
     if terms:
         sum_tex = " + ".join(rf"{t['weight']:.2f}\cdot E_{{{t['expert']}}}(x)" for t in terms)
         st.latex(rf"y = {sum_tex}")
         _chart(figs.combine_figure(terms, view.output), alt="The weighted sum term by term")
+        st.caption("The same colours as step 4's expert outputs, on purpose: each term is its expert's output "
+                   "times its weight, so a weight below 1 makes it paler than in step 4, by exactly that factor.")
     D = len(view.output)
     st.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
     # A box of Markdown, not a metric: a metric's large type cut the words to "match to 8 deci…" at 1024 and

@@ -370,3 +370,21 @@ def test_step_2_probability_bars_fill_their_axis():
     for charts in (pair, {t: v for t, v in axes.items() if t not in pair}):
         (_, top), = {rng for rng, _ in charts.values()}
         assert max(tallest for _, tallest in charts.values()) / top >= 0.75 or top == 1
+
+
+def _said(at) -> str:
+    return " ".join(m.value for m in [*at.markdown, *at.caption])
+
+
+def test_the_newcomers_questions_are_answered_where_they_arise():
+    """A newcomer read steps 3, 5 and 6 and asked: is a weight sum of 0.34 a problem? which holds on this page,
+    'the busiest expert sets the pace' or 'imbalance matters much less'? where does y go after the sum? why are
+    step 6's terms so pale?"""
+    step3 = _said(run_app(step="3", token="0"))
+    assert "not 1" in step3 and "That is not a loss: the model was trained with these weights" in step3
+    step5 = _said(run_app(step="5", token="0"))
+    assert "**Each expert on its own GPU**" in step5 and "**All experts on one GPU**" in step5
+    assert "matters much less" not in step5 and "glossary#load-balancing-loss" in step5
+    step6 = _said(run_app(step="6", token="0"))
+    assert "the residual path adds it to the token's running vector" in step6
+    assert "paler than in step 4, by exactly that factor" in step6
