@@ -302,10 +302,12 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
         st.caption(no_drops_words(f))
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
+    # The words before the charts that use them: read after the charts, a newcomer met "load CV" and "router
+    # entropy (nats)" as bare titles first.
+    st.caption(f"**The routing-health charts below.** {MEASURES[figs.LOAD_RATIO]} {MEASURES['load CV']} "
+               f"{router_entropy_words(cfg['num_experts'])} {MEASURES['specialization']} "
+               f"(More: {glossary_link('Mutual information', 'mutual information in the glossary')}.) {TASK_LOSS}")
     app.chart(figs.health_curves(history), key="health_curves")
-    st.caption(f"{router_entropy_words(cfg['num_experts'])} {TASK_LOSS} "
-               f"{MEASURES['load CV']} {MEASURES['specialization']} "
-               f"(More: {glossary_link('Mutual information', 'mutual information in the glossary')}.)")
     # The page's full width: in the left of two columns it was narrower at 1024 px than on a phone.
     app.chart(figs.assignment_matrix(history), key="assignment")
     if not figs.cluster_numbers_fit(figs.cluster_shares(history)):
