@@ -20,6 +20,9 @@ APP_CSS = "\n".join((
     # The walkthrough's step heading is an h2, as it follows the page's h1, but beside Prev / Next it keeps the
     # size of an h4.
     ".st-key-step_title h2 { font-size: 1.5rem; }",
+    # The step names wrap onto two rows at 1024 px; the segments overlap their borders by 1 px, so a full first row
+    # ended 1 px past the column and lost its right border. One pixel of room keeps every border drawn.
+    '.st-key-step [role="radiogroup"] { padding-right: 1px; }',
     # A sidebar knob that does not act on this page is greyed while its reason is shown (moeviz.app.knobs).
     idle_css(),
     # Streamlit's inline code inside a caption is pale green at 10.5 px: 3:1 on white (axe). The caption's own grey.

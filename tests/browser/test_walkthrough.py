@@ -127,3 +127,10 @@ def test_no_step_cuts_its_numbers_or_titles(page, streamlit_server, width):
         assert_no_exception(page)
         assert page.evaluate(CUT_TEXT) == [], (width, step)
         screenshot(page, f"walkthrough-{width}-step-{step}", full_page=False)
+    # The step names wrap at 1024 and 390 px: every segment, borders included, stays inside its row (a full first
+    # row ended 1 px past it and lost its right border).
+    overflow = page.evaluate("""() => { const group = document.querySelector('.st-key-step [role=radiogroup]');
+        const right = group.getBoundingClientRect().right;
+        return [...group.querySelectorAll('button')].map(b => b.getBoundingClientRect().right - right)
+            .filter(d => d > 0.5); }""")
+    assert overflow == [], (width, overflow)
