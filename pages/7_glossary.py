@@ -11,6 +11,10 @@ st.caption("Short definitions in plain words. Where a page of this app shows the
 
 pages = {page.path: page for page in app.PAGES}
 st.header("Terms")
+# Every term on one line, A to Z, each a link to its entry below: the entries follow the walkthrough's order, so
+# a learner looking one up would otherwise scroll past thirty of them.
+st.markdown("**A–Z:** " + " · ".join(f"[{term}](#{anchor(term)})" for term in sorted(
+    (entry.term for entry in ENTRIES), key=str.casefold)))
 for entry in ENTRIES:  # each term a heading with its own anchor: other pages link to glossary#<anchor>
     with st.container(border=True, key=f"term_{anchor(entry.term).replace('-', '_')}"):
         st.subheader(entry.term, anchor=anchor(entry.term))

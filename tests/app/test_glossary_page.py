@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from moeviz.app.nav import PAGES
 from moeviz.glossary import BALANCE_LOSS_VALUE, ENTRIES, HEALTH_SIGNALS, TERMS, anchor, glossary_link
+from tests.app import pages
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped slot", "Load balancing loss", "z-loss",
@@ -138,3 +139,13 @@ def test_step_1_links_the_parts_of_its_block_diagram():
     text = "\n".join(m.value for m in at.markdown)
     for term in ("Feed-forward MLP", "Attention", "RMSNorm"):
         assert f"](glossary#{anchor(term)})" in text, term
+
+
+def test_an_a_to_z_line_links_every_term_to_its_entry():
+    """Thirty-odd entries in the walkthrough's order: a learner looking one up scrolled past all of them."""
+    from moeviz.glossary import ENTRIES, anchor
+    at = pages.open_page("pages/7_glossary.py")
+    index = next(m.value for m in at.markdown if m.value.startswith("**A–Z:**"))
+    links = re.findall(r"\[([^\]]+)\]\(#([a-z0-9-]+)\)", index)
+    assert [term for term, _ in links] == sorted((e.term for e in ENTRIES), key=str.casefold)
+    assert all(target == anchor(term) for term, target in links)
