@@ -254,8 +254,8 @@ def answer(view: TokenView) -> str:
     lost = view.lost.tolist()
     if lost:
         names = ", ".join(map(str, lost))
-        text += (f" Expert {names} was chosen too, but it was full (capacity), so that slot was dropped"
-                 if len(lost) == 1 else f" Experts {names} were chosen too, but were full (capacity), so those "
-                 "slots were dropped") + " and its weight is lost."
+        text += (f" Expert {names} was chosen too, but it was full (capacity), so that copy of the token was "
+                 "dropped" if len(lost) == 1 else f" Experts {names} were chosen too, but were full (capacity), so "
+                 "those copies of the token were dropped") + " and its weight is lost."
     # why the weights need not sum to 1 waits for step 3, where softmax and the combine weights are explained
     return text

@@ -182,7 +182,7 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
                alt="Grid of all experts with the running ones lit")
         # The colour key in a caption, which wraps: as the title it was cut to "blue = running, dark" at 1024 px.
         st.caption("Blue: runs for this token · dark: idle"
-                   + (" · vermillion: chosen, but its slot was dropped (the expert was full)." if len(view.lost) else "."))
+                   + (" · vermillion: chosen, but this copy was dropped (the expert was full)." if len(view.lost) else "."))
         # Side by side only in presenter mode (a wide main area): in the page's 2/5 column at 1024 px two metrics
         # side by side were cut to "Runs, this t…" and "42 o…".
         m1, m2 = st.columns(2) if presenting() else (st.container(), st.container())
