@@ -201,3 +201,18 @@ def test_the_chance_yardstick_is_kept_in_the_apps_one_cache(monkeypatch):
     assert notes[0] == notes[1] and notes[0] is not None  # the default text crosses the line somewhere
     assert calls == [(trace.num_tokens, trace.top_k, trace.num_experts)]
     assert f"reaches {measure(*calls[0]):.2f} on average" in notes[0]
+
+
+def test_moeviz_lm_layer_captions_and_the_failing_note_show_the_same_three_decimals():
+    """The failing-line note names each layer's busiest ÷ mean load to three decimals: the moeviz-lm view's
+    per-layer captions print the same value the same way, so the two numbers on screen agree."""
+    at = open_page()
+    assert not at.exception
+    layers = [c.value for c in at.caption if c.value.startswith("Layer ") and "busiest ÷ mean load" in c.value]
+    assert layers
+    values = [c.split("busiest ÷ mean load ")[1].split(",")[0] for c in layers]
+    assert all(len(v.split(".")[1]) == 3 for v in values), values
+    note = next((i.value for i in at.info if "failing" in i.value), "")
+    for layer, value in enumerate(values):
+        if f"layer {layer} (" in note:
+            assert f"layer {layer} ({value})" in note
