@@ -27,7 +27,8 @@ ENTRIES = (
           "(a logit). It is trained with the rest of the model, so it learns which expert suits which token.",
           "app.py"),
     Entry("Gate", "The function that turns router scores into the weights used to mix expert outputs: a softmax "
-          "in Mixtral, a sigmoid in DeepSeek-V3. \"Gate value\" is the weight one chosen expert gets.",
+          "in Mixtral, a sigmoid in DeepSeek-V3. The weight one chosen expert's output gets is its combine "
+          "weight (see that entry; some papers call it the gate value).",
           "pages/5_variants.py", "gating"),
     Entry("Top-k", "Keep the k highest-scoring experts for a token and ignore the rest. With k = 2 of 8 "
           "experts, a token touches a quarter of the expert weights.", "app.py"),

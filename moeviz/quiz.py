@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from moeviz.config import MoEConfig
+from moeviz.glossary import glossary_link
 from moeviz.layer import MoELayer
 from moeviz.text import random_vectors
 from moeviz.trace import RoutingTrace
@@ -109,7 +110,8 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
     return Question(
         seed, "combine_weights",
         f"Router probabilities of one token over **{E} experts** are below; **k = {k}**. This router {rule}. "
-        f"What combine weight does the top expert, **E{top}**, get? (two decimals are enough)",
+        f"What {glossary_link('Combine weight')} (the weight its output gets in the token's output) does the "
+        f"top expert, **E{top}**, get? (two decimals are enough)",
         {"probs": _list(view.probs, 3), "expert": top, "normalised": norm, "kept": view.slots.tolist()},
         "number", (), weight,
         f"The layer used weight **{weight:.3f}** for E{top}: {why}.", cfg, x, t)

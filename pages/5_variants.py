@@ -14,7 +14,7 @@ from moeviz.hf.shipped import DEFAULT_MODEL, display_name
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY, SWITCH_EVAL_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
-from moeviz.glossary import LOAD_RATIO, MEASURES
+from moeviz.glossary import LOAD_RATIO, MEASURES, glossary_link
 from moeviz.lm.analysis import subword_note
 from moeviz.text import DEFAULT_SENTENCE, escape_markdown
 from moeviz.variants import (DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, NOISE_SEED, VARIANTS, initial_noise_std,
@@ -69,6 +69,27 @@ inputs.caption(escape_markdown(subword_note(tokens)))
 app.layer_line(olmoe_layer(pick.model, pick.path, pick.layer, k, capacity), trained=True, where=inputs,
                note="Its router's scores go through every rule below; Switch runs them with k = 1")
 
+
+
+def capacity_line(runs, factor) -> str:
+    """How each row's capacity C came from this run's own T, k and N: rows with the same sum share one clause, and
+    the largest group (three rules or more) comes last as "the other n rules"."""
+    own = "its own factor" if factor is None else "the sidebar's factor"
+    sums = {}
+    for run in runs:
+        cf, T, N = run.cfg.effective_capacity_factor, run.trace.num_tokens, run.cfg.num_experts
+        how = ("no limit (capacity factor off)" if cf is None else
+               f"C = ceil({cf:g} · {T} · {run.k} / {N}) = {run.trace.capacity} ({own})")
+        sums.setdefault(how, []).append(run.variant.label)
+    groups = sorted(sums.items(), key=lambda item: len(item[1]))
+    clauses = []
+    for i, (how, labels) in enumerate(groups):
+        last_of_many = 0 < i == len(groups) - 1 and len(labels) > 2
+        clauses.append(f"{f'the other {len(labels)} rules' if last_of_many else ' and '.join(labels)}: {how}")
+    return ("**How each row's capacity is set:** C = ceil(factor · T tokens · k / N experts) slots per expert. "
+            + "; ".join(clauses) + ".")
+
+
 per_token = experts_per_token_figure(runs, tokens)
 PER_TOKEN_NOTE = ("In the grid of experts per token, each cell prints how many experts ran for the token; its colour "
                   "is that number minus the rule's k: white is exactly k, vermillion fewer (slots dropped), blue "
@@ -95,19 +116,21 @@ with app.fold("What each rule did to this sentence (table)"):
         "max/mean load": _number(LOAD_RATIO, help=MEASURES[LOAD_RATIO]),
         "load CV": _number("load CV", help="Spread of the load: standard deviation ÷ mean over experts (0 = even)")})
     st.caption(MEASURES["load CV"])
+    st.caption(capacity_line(runs, capacity))
 if not app.presenting():
     app.chart(per_token, key="fig_per_token")
 st.caption(PER_TOKEN_NOTE)
 # Noisy top-k with its noise off would pick exactly what top-k -> softmax picks; say when the noise acts and what
 # it does to this sentence, draw by draw (moeviz.variants.noise_changes).
 shares = olmoe_noise_changes(pick.model, pick.path, text, pick.layer, k, capacity)
-st.caption(f"**Noisy top-k** adds its noise only in training (Shazeer et al. 2017; their tensor2tensor code turns "
-           "it off at inference, where it picks exactly what top-k → softmax picks). Here it runs as in training, "
-           f"the noise at its starting scale (W_noise = 0: Gaussian noise of standard deviation "
-           f"{initial_noise_std():.2f} on every score): in {len(shares)} draws, "
-           f"{min(shares):.0%}–{max(shares):.0%} of the {len(tokens)} tokens got a different set of experts than "
-           f"without the noise; draw {NOISE_SEED + 1} is the one shown. That is how near-miss experts get tokens, "
-           "and so gradient, while the router learns; training also learns W_noise, which can shrink the noise.")
+st.caption(f"**Noisy top-k** adds its noise only in training (Shazeer et al. 2017; their reference code, in "
+           "Google's tensor2tensor library, turns it off at inference, where it picks exactly what top-k → softmax "
+           "picks). Here it runs as in training, the noise at its starting scale (its learned noise weights still "
+           f"at zero: Gaussian noise of standard deviation {initial_noise_std():.2f} on every score): in "
+           f"{len(shares)} draws, {min(shares):.0%}–{max(shares):.0%} of the {len(tokens)} tokens got a different "
+           f"set of experts than without the noise; draw {NOISE_SEED + 1} is the one shown. That is how near-miss "
+           "experts get tokens, and so gradient, while the router learns; training also learns those noise "
+           "weights, which can shrink the noise.")
 changes = token_changes(runs, tokens)
 if changes:
     st.caption("Tokens that got a different number of experts than k:")
@@ -122,7 +145,8 @@ st.header("Router scores per rule (same 0…1 colour scale)")
 st.caption("Orange outlines: the experts each token was sent to (expert choice: the experts that picked the "
            "token, since there the experts choose); dotted vermillion: chosen but dropped at capacity. Sigmoid scores do not sum to 1 per token; noisy top-k shows the scores after the noise. "
            "Softmax → top-k (renormalised or not) and top-k → softmax pick the same k experts from the same "
-           "scores, so their maps look alike: they differ only in the combine weights of the kept experts (the "
+           "scores, so their maps look alike: they differ only in the "
+           f"{glossary_link('Combine weight', 'combine weights')} of the kept experts (the "
            "walkthrough's step 3).")
 heatmaps = variant_heatmaps(runs, tokens)
 columns = st.columns(2)

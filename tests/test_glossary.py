@@ -9,3 +9,11 @@ def test_the_subword_example_is_the_shipped_tokenizers_own_split():
     shown = "”, “".join(p.replace("Ġ", "␣") for p in pieces)
     entry = next(e for e in ENTRIES if e.term == "Token and subword")
     assert f"“{shown}”" in entry.text
+
+
+def test_the_weight_of_an_experts_output_has_one_name():
+    """A newcomer met "gate value" in the glossary, "combine weights" on /variants and "the combine weight" in the
+    quiz: the Gate entry names it the combine weight (the entry the walkthrough links), keeping its own title."""
+    from moeviz.glossary import TERMS, anchor
+    assert "combine weight" in TERMS["Gate"].text and "Combine weight" in TERMS
+    assert anchor("Gate") == "gate" and anchor("Combine weight") == "combine-weight"  # old links' anchors

@@ -132,3 +132,12 @@ def test_alone_vs_batch_answer_is_a_naive_expert_choice_of_one_token(seed):
     assert q.shown["in_batch"] == sum(q.token in p for p in picked_by)
     assert q.shown["capacity_alone"] == 1 and q.answer == str(E)  # alone: each expert's one slot takes it
     assert is_correct(q, str(E)) and not is_correct(q, str(k) if k != E else "0")
+
+
+@pytest.mark.parametrize("q", questions("combine_weights"), ids=lambda q: f"seed{q.seed}")
+def test_the_combine_weight_question_links_the_glossary_and_says_what_it_is(q):
+    """The question asked for "the combine weight" with no definition: it links the glossary's entry and says in
+    one clause what the weight is."""
+    from moeviz.glossary import glossary_link
+    assert glossary_link("Combine weight") in q.prompt
+    assert "the weight its output gets in the token's output" in q.prompt

@@ -16,8 +16,8 @@ from typing import Callable
 import streamlit as st
 
 from moeviz.app.charts import chart
-from moeviz.app.heatmap_text import (EXPERT_CHOICE_NOTE, WHAT_IF_COLUMNS, crowded_note, layer_summary_columns,
-                                     variant_note, variant_option, what_if_columns, what_if_counts)
+from moeviz.app.heatmap_text import (EXPERT_CHOICE_NOTE, WHAT_IF_COLUMNS, crowded_note, entropy_note,
+                                     layer_summary_columns, variant_note, variant_option, what_if_columns, what_if_counts)
 from moeviz.app.layer_line import model_line
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
@@ -27,7 +27,7 @@ from moeviz.config import DROP_POLICIES
 from moeviz.routers import router_spec
 from moeviz.figures.checkpoint import co_selection_heatmap, journey_grid, layer_load_heatmap
 from moeviz.figures.routing import load_bars, router_heatmap
-from moeviz.glossary import LOAD_RATIO, MEASURES
+from moeviz.glossary import LOAD_RATIO, MEASURES, glossary_link
 from moeviz.hf import analysis
 from moeviz.hf.tracefile import routing_csv, routing_json
 from moeviz.text import escape_markdown, plural
@@ -104,9 +104,11 @@ def glance(routing, window: Window) -> None:
         f"expert; colour = the share of that layer's routed tokens the expert got (white = none; an even router "
         f"gives every expert 1/{routing.traces[0].num_experts}).")
     table(analysis.layer_summary(routing), key="layer_summary", hide_index=True, column_config=layer_summary_columns())
-    st.caption(MEASURES[LOAD_RATIO] + " " + MEASURES["load CV"] + " Router entropy: how spread each token's "
-               "router probabilities are, in nats (log N = uniform, 0 = one expert). Bal. loss: the balance loss a training run would add for this layer, the "
-               "Switch Transformer's N · Σ f_i · P_i (about 1 when even; see the glossary).")
+    st.caption(MEASURES[LOAD_RATIO] + " " + MEASURES["load CV"] + " " + entropy_note(routing.traces) +
+               " Bal. loss: the balance loss a training run would add for this layer, the Switch Transformer's "
+               "N · Σ f_i · P_i, where f_i is the share of the token copies routed to expert i and P_i is expert "
+               f"i's mean router probability (about 1 when even; see "
+               f"{glossary_link('Load balancing loss', 'the glossary')}).")
     if (note := crowded_note(routing.layers, routing.traces)) is not None:
         st.info(note, icon=":material/balance:")
 

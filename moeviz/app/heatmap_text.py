@@ -3,6 +3,8 @@ texts, the note on layers whose load reaches the glossary's "failing" line, and 
 table headers, short enough for a 390-px phone."""
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from moeviz.app.runners import chance_max_mean
@@ -41,7 +43,7 @@ def crowded_note(layers, traces) -> str | None:
                f"{'its router favours' if len(above) == 1 else 'their routers favour'} some experts on this text"
                if above else "chance alone gets there at this length, so this says nothing "
                "about the router yet")
-    named = ", ".join(f"layer {layer} ({value:.2f})" for layer, value in crowded)
+    named = ", ".join(f"layer {layer} ({value:.3f})" for layer, value in crowded)  # as the table: three decimals
     return (f"**At or past the glossary's “failing” line** ({LOAD_RATIO} of {FAILING_MAX_MEAN_LOAD:g} or more): "
             f"{named}. On a short text that is weak evidence: {T} tokens with k = {k} of N = {N} experts give the "
             f"average expert {T * k / N:.3g} token copies, so a few more on one expert move the ratio a lot, and a "
@@ -105,6 +107,13 @@ def what_if_columns() -> dict:
             "token": st.column_config.NumberColumn("position", help="The token's position in the text (0 = first)")}
 
 
+def entropy_note(traces) -> str:
+    """The all-layers table's "entropy" in words, with log N for this model's N (the value of a uniform router)."""
+    uniform = " and ".join(f"log {n} = {math.log(n):.2f}" for n in sorted({t.num_experts for t in traces}))
+    return (f"Entropy: the mean over tokens of each token's router entropy, how spread its router probabilities "
+            f"are, in nats (0 = all on one expert; {uniform} would be uniform).")
+
+
 def layer_summary_columns() -> dict:
     """st.dataframe's column_config for the table of all layers: short headers so its five columns fit a phone."""
     def number(label, help):  # three decimals in every cell (1.610, not 1.61 beside 1.626)
@@ -112,6 +121,7 @@ def layer_summary_columns() -> dict:
     return {"max/mean load": number(LOAD_RATIO, help=MEASURES[LOAD_RATIO]),
             "load CV": number("load CV", help="Load CV: the spread of the experts' token counts ÷ their mean "
                                               "(0 = even)"),
-            "router entropy": number("entropy", help="Router entropy, in nats (log N = uniform, 0 = one expert)"),
+            "router entropy": number("entropy", help="Router entropy: the mean over tokens of each token's router "
+                                                     "entropy, in nats (log N = uniform, 0 = one expert)"),
             "balance loss": number("bal. loss", help="Load-balance loss N · Σ f_i · P_i (Switch Transformer): 1 "
                                                      "at perfect balance, though not a floor")}

@@ -89,7 +89,7 @@ def _routing(lm, controls: Controls, text: str) -> None:
             chart(layer_load_bars(routing, layer), key=f"load_{layer}")
             m = routing.traces[layer].metrics
             st.caption(f"Layer {layer}: load CV {m['load_cv']:.2f} (0 = even), {LOAD_RATIO} "
-                       f"{m['max_mean_load']:.2f}, dropped copies {m['dropped_fraction']:.0%}.")
+                       f"{m['max_mean_load']:.3f}, dropped copies {m['dropped_fraction']:.0%}.")
     st.caption(MEASURES[LOAD_RATIO] + " " + MEASURES["load CV"])
     if (note := crowded_note(range(routing.num_layers), routing.traces)) is not None:
         st.info(note, icon=":material/balance:")

@@ -195,4 +195,21 @@ def test_the_layer_table_shows_three_decimals_and_names_every_column():
     assert all(c["type_config"]["format"] == "%.3f" for c in columns.values())
     at = pages.open_page("pages/1_heatmap.py")
     assert not at.exception
-    assert any("Bal. loss:" in c.value and "Router entropy:" in c.value for c in at.caption)
+    assert any("Bal. loss:" in c.value and "Entropy:" in c.value for c in at.caption)  # the headers' words
+
+
+def test_the_layer_table_caption_defines_f_p_and_the_entropy_with_log_n():
+    """A newcomer read "N · Σ f_i · P_i (…; see the glossary)" with no f_i, no P_i and no link, and an "entropy"
+    column with no scale: the caption defines both symbols, links the glossary's entry, says the entropy is a
+    mean over tokens and gives log N for this model's N."""
+    import math
+    from moeviz.glossary import glossary_link
+    at = pages.open_page("pages/1_heatmap.py")
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "Bal. loss:" in c.value)
+    assert "f_i is the share of the token copies routed to expert i" in caption
+    assert "P_i is expert i's mean router probability" in caption
+    assert glossary_link("Load balancing loss", "the glossary") in caption
+    N = int(model_line(at).split("N = ")[1].split()[0])  # the model's own N, as the page names it (8)
+    assert "mean over tokens of each token's router entropy" in caption
+    assert f"log {N} = {math.log(N):.2f} would be uniform" in caption

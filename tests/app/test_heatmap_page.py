@@ -173,8 +173,8 @@ def test_layers_past_the_glossarys_failing_line_are_named():
                 if t.metrics["max_mean_load"] >= FAILING_MAX_MEAN_LOAD]
     assert crossing  # olmoe-tiny's layer 2 on the default text
     note = next(i.value for i in at.info if "failing" in i.value)
-    for layer, value in crossing:
-        assert f"layer {layer} ({value:.2f})" in note
+    for layer, value in crossing:  # three decimals, as the all-layers table shows it (2.545, not 2.55)
+        assert f"layer {layer} ({value:.3f})" in note
     assert f"busiest ÷ mean load of {FAILING_MAX_MEAN_LOAD:g} or more" in note and "token copies" in note
     T, k, N = routing.traces[0].num_tokens, routing.traces[0].top_k, routing.traces[0].num_experts
     chance = chance_max_mean(T, k, N)
@@ -201,3 +201,18 @@ def test_the_chance_yardstick_is_kept_in_the_apps_one_cache(monkeypatch):
     assert notes[0] == notes[1] and notes[0] is not None  # the default text crosses the line somewhere
     assert calls == [(trace.num_tokens, trace.top_k, trace.num_experts)]
     assert f"reaches {measure(*calls[0]):.2f} on average" in notes[0]
+
+
+def test_moeviz_lm_layer_captions_and_the_failing_note_show_the_same_three_decimals():
+    """The failing-line note names each layer's busiest ÷ mean load to three decimals: the moeviz-lm view's
+    per-layer captions print the same value the same way, so the two numbers on screen agree."""
+    at = open_page()
+    assert not at.exception
+    layers = [c.value for c in at.caption if c.value.startswith("Layer ") and "busiest ÷ mean load" in c.value]
+    assert layers
+    values = [c.split("busiest ÷ mean load ")[1].split(",")[0] for c in layers]
+    assert all(len(v.split(".")[1]) == 3 for v in values), values
+    note = next((i.value for i in at.info if "failing" in i.value), "")
+    for layer, value in enumerate(values):
+        if f"layer {layer} (" in note:
+            assert f"layer {layer} ({value})" in note

@@ -115,3 +115,10 @@ def test_the_kept_weights_rule_is_in_plain_words():
     shown = "\n".join(m.value for m in (*at.markdown, *at.caption))
     assert "as they are" in shown and "without renormalising" in shown
     assert "norm_topk_prob" not in shown
+
+
+def test_the_combine_weight_question_links_its_glossary_entry():
+    """On the page too: the prompt a learner reads links "combine weight" to the glossary entry."""
+    at = open_quiz(seed_of("combine_weights"))
+    assert not at.exception
+    assert any("](glossary#combine-weight)" in m.value for m in at.markdown)

@@ -72,7 +72,45 @@ def test_the_per_token_grid_and_the_alike_maps_are_explained():
     at = open_page()
     assert not at.exception
     captions = "\n".join(c.value for c in at.caption)
-    assert "minus the rule's k" in captions and "differ only in the combine weights" in captions
+    assert "minus the rule's k" in captions and "differ only in the [combine weights](glossary#combine-weight)" \
+        in captions
     grid = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                 if json.loads(c.proto.spec)["data"][0].get("name") == "experts per token")
     assert grid["data"][0]["colorbar"]["title"]["text"] == "experts − k"
+
+
+def test_each_rows_capacity_is_worked_out_from_the_runs_own_numbers():
+    """The table showed C = 6 for expert choice and 4 for Switch while the page said capacity factor off: a line
+    says how each row's C comes from T, k and N, and every sum it prints is the one the table shows."""
+    import math
+    import re
+    from moeviz.app.runners import checkpoint_routing
+    from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY
+    from moeviz.hf.shipped import nearest_olmoe
+    from moeviz.text import DEFAULT_SENTENCE
+    name, folder = nearest_olmoe(8)  # the sidebar's default N picks it
+    routing = checkpoint_routing(name, str(folder), DEFAULT_SENTENCE)
+    T, N = len(routing.token_ids), routing.traces[0].num_experts
+    for params, factors in (({}, {DEFAULT_SWITCH_CAPACITY, DEFAULT_EXPERT_CHOICE_CAPACITY}),
+                            ({"capacity_factor": "1.5"}, {1.5})):
+        at = open_page(**params)
+        assert not at.exception
+        line = next(c.value for c in at.caption if c.value.startswith("**How each row's capacity is set:**"))
+        sums = re.findall(r"C = ceil\(([\d.]+) · (\d+) · (\d+) / (\d+)\) = (\d+)", line)
+        table = summary(at)
+        assert {float(cf) for cf, *_ in sums} == factors
+        assert {(int(t), int(n)) for _, t, _, n, _ in sums} == {(T, N)}  # this sentence's tokens, this model's N
+        assert all(math.ceil(float(cf) * int(t) * int(k) / int(n)) == int(c) for cf, t, k, n, c in sums)
+        assert {c for *_, c in sums} == {c for c in table["capacity"] if c != "no limit"}
+        assert ("no limit (capacity factor off)" in line) == ("no limit" in set(table["capacity"]))
+
+
+def test_who_uses_which_rule_speaks_plain_words_not_code_names():
+    """A newcomer met routed_scaling_factor, norm_topk_prob, W_noise and tensor2tensor with no explanation."""
+    at = open_page()
+    assert not at.exception
+    shown = "\n".join(m.value for m in (*at.markdown, *at.caption))
+    for name in ("routed_scaling_factor", "norm_topk_prob", "W_noise"):
+        assert name not in shown
+    assert "Google's tensor2tensor library" in shown  # named, and said what it is
+    assert "a fixed factor of 2.5" in shown and "a switch in its config" in shown
