@@ -73,7 +73,7 @@ def variant_note(key: str, own: str) -> str:
 def what_if_counts(num_tokens: int, not_chosen: int, gained: int, dropped: int, limit: str) -> str:
     """The what-if's counts in one plain sentence, capacity first: "9 of 33 tokens lose an expert to capacity
     (C = …); none changes experts otherwise." `limit` says the capacity (" (C = 3 slots per expert)")."""
-    capacity = (f"{dropped} of {num_tokens} tokens lose an expert to capacity{limit}: a dropped slot skips that "
+    capacity = (f"{dropped} of {num_tokens} tokens lose an expert to capacity{limit}: a dropped copy skips that "
                 "expert (dotted outline)" if dropped else f"No token loses an expert to capacity{limit}")
     if not_chosen or gained:
         other = (f"{not_chosen} of {num_tokens} no longer get an expert the model chose and {gained} get one it "
