@@ -88,7 +88,8 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
         f"trained with the rest of the model. It gives every expert a score for *this* token: the "
         rf"**{glossary_link('Logit', 'logits')}** $z = W_\text{{router}}\, x$ (raw scores, any real number). "
         f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
-        f" (a {glossary_link('Softmax')} makes the scores positive and sum to 1)."
+        + (", read “→” as “then”" if "→" in ROUTER_LABELS[run.trace.router] else "") +
+        f". (A {glossary_link('Softmax', 'softmax')} makes the scores positive and sum to 1.)"
         + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if not run.trace.router_spec.probs_sum_to_one else ""))
     c1, c2 = st.columns(2)
     with c1:
