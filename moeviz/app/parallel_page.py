@@ -44,10 +44,10 @@ POLICY_LABELS = {"position": "by position (GShard, Switch)", "priority": "by tok
                  "weight": "by combine weight (Megatron-Core's default)"}
 POLICY_RULES = {
     "position": "every first choice queues before any second choice, and within a choice earlier tokens go first "
-                "(Megatron-Core's `position` policy skips the first step: token order alone)",
+                "(Megatron-Core's “position” drop policy skips the first step: token order alone)",
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
-    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's `probs` drop "
+    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's “probs” drop "
               "policy, its default). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
               "with 0.30: the weight is the probability divided by the sum over the token's k choices",
 }

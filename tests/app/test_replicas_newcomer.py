@@ -79,7 +79,7 @@ def test_drop_policies_have_one_name_on_both_pages():
     assert radio.options == [POLICY_LABELS[p] for p in DROP_POLICIES]
     assert "Megatron-Core's default" in POLICY_LABELS["weight"]
     rules = "\n".join(m.value for m in parallel.markdown if "Copies queue for slots" in m.value)
-    assert "Megatron-Core's `position` policy" in rules  # the default radio choice names Megatron's variant
+    assert "Megatron-Core's “position” drop policy" in rules  # the default radio choice names Megatron's variant
     at = open_page(PAGE)
     caption = next(c.value for c in at.caption if c.value.startswith("Which copies are dropped"))
     assert f"“{POLICY_LABELS['weight']}”" in caption and f"“{POLICY_LABELS['position']}”" in caption
