@@ -154,8 +154,8 @@ def plan_section(summary, index: int):
     plan = plan_replicas(counts, replicas, gpus, nodes)
     before, after = default_plan(E, gpus).gpu_load(counts), plan.gpu_load(counts)
     app.chart(figs.gpu_load_bars({"no replicas": before, f"{replicas} replicas (EPLB)": after}), key="gpu_load")
-    a, b, _ = st.columns(3)
-    # Short labels: three columns at 1024 px cut longer ones; the help says the rest.
+    a, b = st.columns(2)
+    # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
     a.metric("Balancedness", f"{balancedness(after):.2f}",
              f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f}",
              help="Mean over max token copies per GPU: 1 = every GPU equally busy (what SGLang logs and vLLM's EPLB "
@@ -163,7 +163,7 @@ def plan_section(summary, index: int):
     b.metric("Busiest GPU", f"{max(after):,.0f}", f"{max(after) / max(before) - 1:+.0%}", delta_color="inverse",
              help="Token copies the busiest GPU computes: every GPU waits for it, so it sets the step time.")
     st.caption(BALANCEDNESS_MEANS)  # under the metrics at every width (a phone stacks the columns)
-    shape = app.linked(st.columns(3)[0].selectbox, "Expert size for the memory cost", SHAPE_NAMES, key="expert_shape",
+    shape = app.linked(st.selectbox, "Expert size for the memory cost", SHAPE_NAMES, key="expert_shape",
                        default=next(iter(SHAPE_NAMES)), parse=app.parse_choice(list(SHAPE_NAMES)))
     D, H, _, _, matrices = MODEL_SHAPES[SHAPE_NAMES[shape]]
     memory = extra_memory_bytes(replicas, gpus, matrices * D * H, 2, len(summary.layers))
