@@ -1,11 +1,15 @@
 """Replicas (URL /replicas): bring a cluster's routing, see what it shows (load, drops, journeys, co-selection,
 probabilities where it has logits), plan expert replicas with EPLB, run them on worker processes (one per GPU)."""
+import math
+
 import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.checkpoints import DEFAULT_MODEL
+from moeviz.app.parallel_page import POLICY_LABELS
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
+from moeviz.glossary import LOAD_RATIO
 from moeviz.figures import replicas as figs
 from moeviz.figures.parallel import worker_timelines
 from moeviz.figures.checkpoint import journey_grid, layer_load_heatmap
@@ -37,6 +41,8 @@ SHAPE_NAMES = {name.split(" (")[0]: name for name in MODEL_SHAPES}
 DROP_FACTORS = tuple(float(c) for c in CAPACITY_FACTORS[1:])  # a drop view needs a limit: no "off"
 MAX_WINDOW_START = 10**9
 VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
+BALANCEDNESS_MEANS = (f"Balancedness = mean ÷ busiest load per GPU; 1 = every GPU equally busy. It is the inverse "
+                      f"of the {LOAD_RATIO}, counted per GPU instead of per expert.")
 
 
 def window_start() -> int:
@@ -124,8 +130,9 @@ def show_summary(summary, where: str) -> int:
                                title=f"Layer {layer}: token copies per expert"), key="expert_load")
     tokens = "an unknown number of" if chosen.tokens is None else f"{chosen.tokens:,}"
     st.markdown(f"{tokens} tokens, k = {chosen.top_k or '?'}: the busiest expert gets "
-                f"**{max(counts) / (sum(counts) / len(counts)):.2f}×** the mean (max/mean per expert, the measure "
-                "the other pages use). With one expert per GPU, every GPU waits for that one.")
+                f"**{max(counts) / (sum(counts) / len(counts)):.2f}×** the mean (the {LOAD_RATIO}, counted per "
+                "expert as on the other pages). Each GPU holds a block of experts and every GPU waits for the one "
+                "with the most work, most often the GPU holding the busiest expert(s): that GPU sets the pace.")
     return names.index(layer)
 
 
@@ -147,15 +154,16 @@ def plan_section(summary, index: int):
     plan = plan_replicas(counts, replicas, gpus, nodes)
     before, after = default_plan(E, gpus).gpu_load(counts), plan.gpu_load(counts)
     app.chart(figs.gpu_load_bars({"no replicas": before, f"{replicas} replicas (EPLB)": after}), key="gpu_load")
-    a, b, c = st.columns(3)
-    # Short labels: three columns at 1024 px cut longer ones; the help says the rest.
+    a, b = st.columns(2)
+    # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
     a.metric("Balancedness", f"{balancedness(after):.2f}",
              f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f}",
              help="Mean over max token copies per GPU: 1 = every GPU equally busy (what SGLang logs and vLLM's EPLB "
                   "reports).")
     b.metric("Busiest GPU", f"{max(after):,.0f}", f"{max(after) / max(before) - 1:+.0%}", delta_color="inverse",
              help="Token copies the busiest GPU computes: every GPU waits for it, so it sets the step time.")
-    shape = app.linked(c.selectbox, "Expert size for the memory cost", SHAPE_NAMES, key="expert_shape",
+    st.caption(BALANCEDNESS_MEANS)  # under the metrics at every width (a phone stacks the columns)
+    shape = app.linked(st.selectbox, "Expert size for the memory cost", SHAPE_NAMES, key="expert_shape",
                        default=next(iter(SHAPE_NAMES)), parse=app.parse_choice(list(SHAPE_NAMES)))
     D, H, _, _, matrices = MODEL_SHAPES[SHAPE_NAMES[shape]]
     memory = extra_memory_bytes(replicas, gpus, matrices * D * H, 2, len(summary.layers))
@@ -200,10 +208,20 @@ def same_gpu(plan, after):
 def every_layer(summary, gpus: int, replicas: int, nodes: int):
     st.subheader("Every layer")
     app.chart(layer_load_heatmap(summary.load_share(), [s.layer for s in summary.layers]), key="routes_layer_loads")
-    table(views.layer_table(summary, gpus, replicas, nodes), key="replica_layers", hide_index=True)
-    st.caption("Two measures of the same skew: max/mean per expert (the busiest expert over the average one, as "
-               "on moeviz's other pages; 1 = even) and balancedness, mean/max per GPU (what SGLang logs and vLLM's "
-               "EPLB reports; 1 = even), with the experts in blocks over the GPUs and after this plan.")
+    rows = views.layer_table(summary, gpus, replicas, nodes)
+    table(rows, key="replica_layers", hide_index=True, column_config=layer_columns(rows))
+    st.caption(f"Two measures of the same skew: the {LOAD_RATIO} per expert (the busiest expert over the average "
+               "one, as on moeviz's other pages; 1 = even) and balancedness, mean ÷ busiest per GPU (what SGLang "
+               "logs and vLLM's EPLB reports; 1 = even), with the experts in blocks over the GPUs and after this "
+               "plan.")
+
+
+def layer_columns(rows: list[dict]) -> dict:
+    """Every ratio column with three decimals (a plain 1 beside 0.873 read as a count); the per-expert one under
+    the app's one name for it."""
+    ratios = [name for name in (rows[0] if rows else {}) if name not in ("layer", "tokens", "k")]
+    return {name: st.column_config.NumberColumn(LOAD_RATIO if name == "max/mean per expert" else name,
+                                                format="%.3f") for name in ratios}
 
 
 def explain(gpus: int, nodes: int):
@@ -242,14 +260,17 @@ def drops_section(summary, index: int):
                                dropped_per_expert=chosen.dropped, even_share=sum(counts) / len(counts),
                                title=f"Layer {chosen.layer}: copies each expert keeps at C = {chosen.capacity}"),
               key="routes_drops")
+    coincide = (f" At cf = {cf:g}, C is the even share rounded up: the dotted and dashed lines coincide."
+                if chosen.capacity == math.ceil(sum(counts) / len(counts)) else "")
     st.markdown(f"Each expert has C = ⌈cf·T·k/N⌉ = **{chosen.capacity:,} slots**; at layer {chosen.layer} "
                 f"**{chosen.share:.1%}** of the copies are dropped (all layers: "
-                f"{', '.join(f'{d.share:.0%}' for d in drops)}).")
-    st.caption("Which copies are dropped: position order, the copies queue at their expert in token order and the "
-               "first C get a slot (Megatron-Core's “position” drop policy). It is the one rule a dump of expert "
-               "numbers allows: dropping the least likely copies (Megatron's default) needs router weights the "
-               "dump does not have. The whole dump counts as one batch; a system applies C per batch, "
-               "which drops at least as many.")
+                f"{', '.join(f'{d.share:.0%}' for d in drops)}).{coincide}")
+    st.caption(f"Which copies are dropped: **{POLICY_LABELS['position'].split(' (')[0]}**, in token order alone "
+               "(Megatron-Core's “position” drop policy): the copies queue at their expert in token order and the "
+               f"first C get a slot. The Capacity & parallelism page's “{POLICY_LABELS['position']}” also queues every first choice "
+               "before any second choice; a dump's columns need not say which choice came first. Dropping "
+               f"“{POLICY_LABELS['weight']}” needs router weights a dump of expert numbers does not have. The "
+               "whole dump counts as one batch; a system applies C per batch, which drops at least as many.")
     return drops
 
 
@@ -323,7 +344,7 @@ def logits_section(summary, index: int):
     cf = app.linked(left.select_slider, "Capacity factor", DROP_FACTORS, key="routes_whatif_capacity",
                     default=1.0, parse=app.parse_float_choice(DROP_FACTORS))
     policy = app.linked(right.selectbox, "Drop policy", DROP_POLICIES, key="routes_whatif_drop",
-                        default="weight", parse=app.parse_choice(DROP_POLICIES))
+                        default="weight", parse=app.parse_choice(DROP_POLICIES), format_func=POLICY_LABELS.get)
     w = views.window_what_if(window, layer, variant, cf, policy)
     app.chart(router_heatmap(w.trace, labels, title=f"Layer {layer} under {w.variant.label}"), key="routes_whatif_map")
     changed = views.changed_tokens(window, layer, w.trace.topk_indices, ~w.trace.dropped)
@@ -399,9 +420,12 @@ def show_run(out: dict, replicas: int):
 
 controls = app.sidebar("moeviz · Replicas")
 st.title("Hot experts, replicated")
-st.caption("Serving and training systems record which experts every token used. Bring such a dump, see which "
-           "experts are hot, plan replicas of them as DeepSeek's EPLB does, and run the plan. Sections 3 and 7 "
-           f"start from one layout: {DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} redundant replicas.")
+st.caption("Serving and training systems record which experts every token used: this page reads such dumps "
+           "from vLLM and SGLang (systems that serve models to many users) and Megatron-Core (which trains them). "
+           "Bring a dump, see which experts are hot, and plan replicas of them with EPLB, DeepSeek's "
+           "expert-parallel load balancer: it plans extra copies of the busiest experts and places them on GPUs. "
+           f"Then run the plan. Sections 3 and 7 start from one layout: {DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} "
+           "redundant replicas.")
 loaded = load_routing()
 if loaded is not None:
     summary, where = loaded

@@ -130,3 +130,20 @@ def test_the_dropped_rows_have_a_visible_legend_swatch():
                              0.75)
     marker = _by_name(figs.dropless_vs_capacity_bars(r))["capacity: rows dropped"].marker
     assert marker.pattern.shape and marker.pattern.fgcolor not in (None, "white")
+
+
+def test_the_crossover_gpu_count_is_a_labelled_tick():
+    """Before: the log axis labelled 2, 8, 32, 128 while the text named a crossover at W = 16."""
+    from moeviz.parallel.model import when_comm_wins
+    crossings = 0
+    for shape in MODEL_SHAPES:
+        for hardware in HARDWARE:
+            curve = model_curve(shape, hardware)
+            axis = figs.comm_model_lines(curve).layout.xaxis
+            labelled = dict(zip(axis.tickvals, axis.ticktext))
+            first = when_comm_wins(curve)
+            if first is not None:
+                crossings += 1
+                assert labelled[first["num_devices"]] == f"{first['num_devices']}"
+            assert sorted(labelled) == [r["num_devices"] for r in curve]  # every point drawn is labelled
+    assert crossings

@@ -38,14 +38,17 @@ COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the d
 SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
 DEFAULT_SHAPE = "deepseek-v3"  # its experts spread past one node, where the text's claim happens
+# The policies' names on every page that names one (/parallel's radio, /replicas' drops and what-if). Megatron-Core
+# (as of 2026) has two: "probs", its default, is "by combine weight"; its "position" queues in token order alone.
 POLICY_LABELS = {"position": "by position (GShard, Switch)", "priority": "by token priority (V-MoE)",
-                 "weight": "by combine weight (Megatron-Core)"}
+                 "weight": "by combine weight (Megatron-Core's default)"}
 POLICY_RULES = {
-    "position": "every first choice queues before any second choice, and within a choice earlier tokens go first",
+    "position": "every first choice queues before any second choice, and within a choice earlier tokens go first "
+                "(Megatron-Core's “position” drop policy skips the first step: token order alone)",
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
-    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's `probs` drop "
-              "policy). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
+    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's “probs” drop "
+              "policy, its default). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
               "with 0.30: the weight is the probability divided by the sum over the token's k choices",
 }
 # One word for the unit of expert parallelism, on every section: GPU. Section 2's GPUs are worker processes.
@@ -524,7 +527,8 @@ def span_axis_sentence(top_k: int, num_devices: int, max_devices: int) -> str:
     """Why the chart's axis stops where it does: a token's k experts reach at most min(k, W) GPUs."""
     reach = min(top_k, num_devices)
     why = f"its k = {top_k} experts" if top_k <= num_devices else f"there are only W = {num_devices}"
-    moved = f"; the limit M = {max_devices} is below that, so it moves tokens to fewer" if max_devices < reach else ""
+    moved = (f"; the limit M = {max_devices} is below that, so each token's experts are picked from at most "
+             f"{max_devices} GPU{'s' if max_devices > 1 else ''}" if max_devices < reach else "")
     plural = "s" if reach > 1 else ""
     return f"A token reaches at most {reach} GPU{plural} ({why}), so the chart stops at {reach}{moved}."
 

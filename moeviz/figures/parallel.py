@@ -111,7 +111,7 @@ def comm_model_lines(rows: list[dict], title: str | None = "MODEL (not a measure
     fig.add_trace(go.Scatter(x=devices, y=[r["comm_s"] * 1e3 for r in rows], name="communication",
                              mode="lines+markers", line=dict(color=ORANGE, width=3, dash="dash")))
     times = [r[key] * 1e3 for r in rows for key in ("compute_s", "comm_s")]
-    fig.update_xaxes(log_axis(devices, at_values=True, title="GPUs (expert-parallel)"))
+    fig.update_xaxes(log_axis(devices, at_values=True, max_ticks=len(devices), title="GPUs (expert-parallel)"))
     fig.update_yaxes(log_axis(times, max_ticks=5, title="ms per layer (modelled)"))
     return finish(fig, title, height)
 

@@ -39,11 +39,15 @@ class Hardware:
 
 
 # Round public figures, each scaled to what jobs tend to achieve; change them and the curves move, nothing else.
+# The names give every bandwidth in bytes per second (GB/s), the unit of the model; a network's rating in bits
+# (Gb/s) only beside it, 8 bits to a byte.
 HARDWARE = {
-    "h100-nvlink-ib": Hardware("H100 nodes: NVLink inside (≈450 GB/s), 400 Gb/s InfiniBand between",
+    "h100-nvlink-ib": Hardware("H100 nodes: NVLink inside (≈450 GB/s per GPU), InfiniBand between (50 GB/s per "
+                               "GPU, rated 400 Gb/s)",
                                flops_per_s=0.4 * 989e12, intra_bytes_per_s=0.7 * 450e9,
                                inter_bytes_per_s=0.8 * 50e9, devices_per_node=8, latency_s=10e-6),
-    "cpu-ethernet": Hardware("CPU servers on 10 Gb/s Ethernet (one per node, each in the place of a GPU)",
+    "cpu-ethernet": Hardware("CPU servers on 1.25 GB/s Ethernet (rated 10 Gb/s; one per node, each in the place "
+                             "of a GPU)",
                              flops_per_s=200e9, intra_bytes_per_s=10e9, inter_bytes_per_s=0.8 * 1.25e9,
                              devices_per_node=1, latency_s=50e-6),
 }
