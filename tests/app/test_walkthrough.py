@@ -203,13 +203,18 @@ def test_step_2_puts_the_untrained_router_beside_the_trained_one():
     assert any("it is an untrained router" in c.value for c in at.caption)
 
 
-def _heatmap_ranges(at) -> dict:
-    """title -> (zmin, zmax) of every heatmap the page drew (read from the charts' Plotly JSON)."""
+def _charts(at):
+    """(title, Plotly JSON spec) of every chart the page drew."""
     import json
-    ranges = {}
     for chart in at.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
-        title = (spec["layout"].get("title") or {}).get("text")
+        yield (spec["layout"].get("title") or {}).get("text") or "", spec
+
+
+def _heatmap_ranges(at) -> dict:
+    """title -> (zmin, zmax) of every heatmap the page drew."""
+    ranges = {}
+    for title, spec in _charts(at):
         for trace in spec["data"]:
             if trace.get("type") == "heatmap" and "zmax" in trace:
                 ranges[title] = (trace["zmin"], trace["zmax"])
@@ -345,11 +350,8 @@ def test_the_subword_note_comes_before_the_token_pills():
 
 def _probability_axes(at) -> dict:
     """title -> y-axis range of every probability bar chart the page drew."""
-    import json
     axes = {}
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = (spec["layout"].get("title") or {}).get("text") or ""
+    for title, spec in _charts(at):
         if title.startswith("Router probabilities"):
             bars = [float(plotly_values(t["y"]).max()) for t in spec["data"] if t.get("type") == "bar"]
             axes[title] = (tuple(spec["layout"]["yaxis"]["range"]), max(bars))
