@@ -297,8 +297,10 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
     cols[2].metric("specialization", f"{f['specialization']:.0%}", help=MEASURES["specialization"])
     # expert choice's dropped_fraction counts the tokens no expert picked, not token copies
     experts_choose = router_spec(cfg["router"]).experts_choose
-    cols[3].metric("tokens no expert picked" if experts_choose else figs.DROPPED, f"{f['dropped_fraction']:.1%}")
-    if cfg["capacity_factor"] is None and not experts_choose:
+    no_limit = cfg["capacity_factor"] is None and not experts_choose
+    cols[3].metric("tokens no expert picked" if experts_choose else figs.DROPPED, f"{f['dropped_fraction']:.1%}",
+                   help=no_drops_words(f) if no_limit else None)
+    if no_limit and not app.presenting():  # presenter mode: the figures first, the words in the metric's help
         st.caption(no_drops_words(f))
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")

@@ -118,7 +118,9 @@ def layer_summary_columns() -> dict:
     """st.dataframe's column_config for the table of all layers: short headers so its five columns fit a phone."""
     def number(label, help):  # three decimals in every cell (1.610, not 1.61 beside 1.626)
         return st.column_config.NumberColumn(label, help=help, format="%.3f")
-    return {"max/mean load": number(LOAD_RATIO, help=MEASURES[LOAD_RATIO]),
+    # "busiest ÷ mean", the name without its last word: with the whole name the five columns ran 11 px past a
+    # 390-px phone's screen; the help and the caption under the table give the name whole.
+    return {"max/mean load": number(LOAD_RATIO.removesuffix(" load"), help=MEASURES[LOAD_RATIO]),
             "load CV": number("load CV", help="Load CV: the spread of the experts' token counts ÷ their mean "
                                               "(0 = even)"),
             "router entropy": number("entropy", help="Router entropy: the mean over tokens of each token's router "

@@ -50,7 +50,7 @@ ACTIONS = {
     "/parallel": ("/parallel?num_experts=4&top_k=2", "Run on worker processes",
                   lambda pg: _click(pg, "Run on worker processes", "Step, balanced (no drops)", 240_000)),
     "/compute": ("/compute?batch=64&num_experts=8", "Measure again",  # measured as the page opens
-                 lambda pg: _click(pg, "Measure again", "Dense-all takes")),
+                 lambda pg: _click(pg, "Measure again", "The k/N saving")),
     "/variants": ("/variants", "new sentence", lambda pg: _type(pg, "Sentence", "Experts take turns", "Enter")),
     "/quiz": ("/quiz?q=7", "Reveal", lambda pg: _click(pg, "Reveal the answer", "Score this session")),
     "/glossary": ("/glossary", None, None),

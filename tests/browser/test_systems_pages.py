@@ -111,9 +111,9 @@ def test_parallel_page_runs_workers(page, streamlit_server):
 def test_compute_page_measures(page, streamlit_server):
     open_app(page, streamlit_server, "/compute?batch=1024&num_experts=8")  # too large to time as the page opens
     assert_no_exception(page)
-    assert not page.get_by_text("Dense-all takes").count()
+    assert not page.get_by_text("The k/N saving").count()
     page.get_by_role("button", name="Measure sparse vs dense").click()
-    page.get_by_text("Dense-all takes").wait_for(timeout=120_000)
+    page.get_by_text("The k/N saving").wait_for(timeout=120_000)
     wait_for_app(page, timeout_ms=120_000)
     assert_no_exception(page)
     screenshot(page, "compute-after-measure")
