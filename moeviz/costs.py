@@ -23,6 +23,7 @@ def layer_costs(d_model: int, d_hidden: int, num_experts: int, experts_per_token
     router = d_model * num_experts
     shared = per_expert if shared_expert else 0
     return {
+        "matrices_per_expert": matrices,
         "params_per_expert": per_expert,
         "total_params": router + num_experts * per_expert + shared,
         "active_params": router + experts_per_token * per_expert + shared,

@@ -52,7 +52,9 @@ ENTRIES = (
           "rounding bites. It does not make the logits small: a router can meet it by shifting every logit down.",
           "pages/2_balance.py"),
     Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
-          "stop getting gradient and stay useless. Balance losses or DeepSeek's selection bias prevent it.",
+          "stop getting gradient and stay useless. A balance loss prevents it, or DeepSeek-V3's selection bias: a "
+          "number per expert, added to its score only when the top k are picked, raised while the expert gets too "
+          "few tokens and lowered while it gets too many.",
           "pages/2_balance.py", "collapse"),
     Entry("Expert parallelism", "Placing different experts on different devices, so a model with many experts "
           "fits and each device only computes its own experts' tokens.", "pages/3_parallel.py"),
@@ -82,11 +84,12 @@ ENTRIES = (
           "depends on the other tokens in its batch: decoding one token alone and a whole prompt at once can "
           "give it different outputs. Dropless top-k routes each token on its own.", "pages/3_parallel.py",
           "Routing at inference: a token's output can depend on its batch"),
-    Entry("Hidden state", "The vector a Transformer carries for each token from layer to layer: d_model numbers "
+    Entry("Hidden state", "The vector a Transformer carries for each token from layer to layer: "
+          "[d_model](glossary#d-model-and-d-hidden) numbers "
           "that hold what the model has worked out about that token so far. An MoE layer reads one per token and "
           "returns one of the same size.", "app.py"),
     Entry("Token and subword", "A token is one piece of text the model reads as a unit. Tokenizers cut rare words "
-          "into subword pieces (olmoe-tiny, the walkthrough's model, cuts “ routers” into “␣r”, “ou”, “ters”); "
+          "into subword pieces (olmoe-tiny, the walkthrough's model, cuts “ router” into “␣r”, “ou”, “ter”, as the walkthrough's sentence shows); "
           "moeviz marks a piece that begins with a space, and so starts a new word, with ␣.", "app.py", "subword"),
     Entry("Logit", "A raw score before any softmax or sigmoid: any real number, larger means preferred. The "
           "router gives each token one logit per expert.", "app.py"),
@@ -97,16 +100,17 @@ ENTRIES = (
           "(Mixtral) or kept as they are (OLMoE, Switch).", "app.py", "6 · combine"),
     Entry("Residual path", "The shortcut around every block of a Transformer: the block's result is added to its "
           "input, x + MoE(x). A token that lost every expert gets MoE(x) = 0 and leaves the layer as it came in.",
-          "pages/3_parallel.py", "residual path"),
+          "app.py", "residual path"),
     Entry("FLOPs", "Floating-point operations, the usual count of compute. One multiply-add (a · b + c) is 2 "
-          "FLOPs, so a (1 × m) · (m × n) product costs m · n multiply-adds = 2 · m · n FLOPs. moeviz says which "
-          "of the two it counts.", "pages/4_compute.py"),
+          "FLOPs, so a (1 × m) · (m × n) product costs m · n multiply-adds = 2 · m · n FLOPs. Pages that count "
+          "compute say which they count, FLOPs or multiply-adds (most count FLOPs).", "pages/4_compute.py"),
     Entry("d_model and d_hidden", "d_model is the size of the hidden state, the layer's input and output. d_hidden "
           "is the width inside one expert: its MLP maps d_model → d_hidden → d_model.", "pages/4_compute.py",
           "d_model"),
     Entry("Expert choice", "Routing turned round (Zhou et al. 2022): each expert picks the C tokens of the batch "
           "it scores highest, instead of each token picking k experts. The load is even by construction; a token "
-          "may get several experts or none, and in a decoder an expert's pick looks at later tokens.",
+          "may get several experts or none. In a model that writes text one token at a time it cheats: an expert "
+          "ranks the whole batch, so whether an early token gets it depends on tokens that come after it.",
           "pages/5_variants.py", "expert choice"),
     Entry("Noisy top-k", "The gate of Shazeer et al. (2017): before the top k are kept, Gaussian noise with a "
           "learned, per-expert scale is added to the router logits, so near-ties break differently and more "
@@ -117,7 +121,8 @@ ENTRIES = (
     Entry("Mutual information", "I(cluster; expert), in nats: how much knowing the expert a token went to tells "
           "you about the token's cluster (and the reverse); 0 = nothing. It is never more than the entropy of "
           "either side, so for the top-1 expert it reaches ln N only if the top-1 choice is uniform over the N "
-          "experts and the cluster fixes the expert. Load balancing divides it by its ceiling (specialization).",
+          "experts and the cluster fixes the expert. The Load balancing page shows it as specialization: the mutual "
+          "information divided by the most it could be there, as a percentage.",
           "pages/2_balance.py", "specialization"),
     Entry("bf16 and fp32", "Number formats. fp32 (float32) keeps about 7 significant decimal digits; bf16 "
           "(bfloat16) keeps fp32's range but only 8 significant bits, about 2 to 3 digits, so two close router "
@@ -161,8 +166,8 @@ HEALTH_SIGNALS = (
     ("Balance loss", "Settles near 1, its value for perfectly even routing, early in training (what its value "
      "means: the load balancing loss entry above).",
      "Stays high or climbs: the router keeps favouring the same experts."),
-    ("Router entropy", "Below log(N) (the router decides) but not near 0 for every token.",
-     "Near 0 everywhere with one expert winning (collapse), or stuck at log(N) (the router learnt nothing)."),
+    ("Router entropy", "Below ln N (the router decides) but not near 0 for every token.",
+     "Near 0 everywhere with one expert winning (collapse), or stuck at ln N (the router learnt nothing)."),
     ("Dropped copies", "A small share of token copies (about 1% or less) at the chosen capacity factor, and "
      "almost no token that lost every expert.",
      "Many drops: tokens lose experts, some lose all k and pass the layer unchanged, and quality falls; raise "

@@ -171,7 +171,10 @@ def compute_counts(run: WalkthroughRun, view: TokenView) -> dict:
     return {"token_sparse": int(len(view.running)), "token_dense": E,
             "batch_sparse": int(trace.metrics["expert_rows"]), "batch_dense": int(trace.metrics["dense_expert_rows"]),
             "flops_sparse": float(trace.metrics["active_flops_per_token"]),
-            "flops_dense": float(trace.metrics["dense_flops_per_token"])}
+            "flops_dense": float(trace.metrics["dense_flops_per_token"]),
+            "params_per_expert": int(trace.metrics["params_per_expert"]),
+            "matrices_per_expert": int(trace.metrics["matrices_per_expert"]),
+            "router_params": len(view.vector) * E}  # W_router, (N × d_model), as costs.layer_costs counts it
 
 
 def combine_terms(view: TokenView) -> list[dict]:

@@ -88,7 +88,8 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
         f"trained with the rest of the model. It gives every expert a score for *this* token: the "
         rf"**{glossary_link('Logit', 'logits')}** $z = W_\text{{router}}\, x$ (raw scores, any real number). "
         f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
-        + (", read “→” as “then”" if "→" in ROUTER_LABELS[run.trace.router] else "") +
+        + (", read “→” as “then” (this step shows the scores; step 3 keeps the top k)"
+           if "→" in ROUTER_LABELS[run.trace.router] else "") +
         f". (A {glossary_link('Softmax', 'softmax')} makes the scores positive and sum to 1.)"
         + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if not run.trace.router_spec.probs_sum_to_one else ""))
     c1, c2 = st.columns(2)
@@ -175,8 +176,12 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     counts = compute_counts(run, view)
     explain(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
-                "The idle experts' weights are never touched for this token. Compute is counted in "
-                f"{glossary_link('FLOPs', 'FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs.")
+                "The idle experts' weights are never touched for this token. "
+                + _expert_size(counts, len(view.vector)) + " Compute is counted in "
+                f"{glossary_link('FLOPs', 'FLOPs')}, floating-point operations: one multiply-add is 2 FLOPs; the "
+                "bars below count the router's too. The colours of the outputs need no reading cell by cell: "
+                "they show that each expert returns a vector of the token's size, and that different experts "
+                "return different vectors for the same token.")
     c1, c2 = st.columns([2, 3])
     with c1:
         _chart(figs.expert_grid(len(view.probs), view.running, view.lost, title="All experts"),
@@ -202,6 +207,17 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
                                  title="Compute per token: sparse vs every expert",
                                  height=140 if presenting() else 170),  # presenter: one 768-px screen
                alt="Compute comparison")
+
+
+def _expert_size(counts: dict, d_model: int) -> str:
+    """How many weights one expert holds, from the layer's own counts (the layer line's totals, taken apart)."""
+    m, per_expert = counts["matrices_per_expert"], counts["params_per_expert"]
+    d_hidden = per_expert // (m * d_model)
+    form = (f"three {d_model} × {d_hidden} matrices, the gated (SwiGLU) form of the "
+            f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}" if m == 3 else
+            f"two matrices, {d_model} × {d_hidden} and {d_hidden} × {d_model}")
+    return (f"Each expert holds {per_expert:,} weights ({form}); the router adds {counts['router_params']:,} "
+            f"({d_model} × {counts['token_dense']}).")
 
 
 def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -243,7 +259,10 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}",
                   help="fᵢ: the share of the token copies routed to expert i; Pᵢ: expert i's mean router "
                        f"probability. {BALANCE_LOSS_VALUE}")
-        st.caption(f"Training adds this {glossary_link('Load balancing loss', 'balance loss')}, times a small "
+        st.caption(f"fᵢ: the share of the token copies sent to expert i; Pᵢ: expert i's mean router probability "
+                   f"over the tokens. Perfectly even routing gives 1; here it is {s['balance_loss']:.2f}, "
+                   f"{abs(s['balance_loss'] - 1):.0%} {'above' if s['balance_loss'] >= 1 else 'below'} that. "
+                   f"Training adds this {glossary_link('Load balancing loss', 'balance loss')}, times a small "
                    "weight α, to the task's loss, which pushes the router "
                    "towards even loads. Nothing trains on this page, so the sidebar's α does not act here: the "
                    "Load balancing page trains a router with it.")
@@ -253,6 +272,10 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         elif s["capacity"] is not None:
             st.caption(f"Capacity: {plural(s['capacity'], 'slot')} per expert; {100 * s['dropped_fraction']:.0f}% of "
                        "token copies found their expert's slots full and were dropped.")
+        else:  # step 1 promised the drops here: say why there are none
+            st.caption("Capacity factor off: every expert takes all the copies sent to it, so none is dropped. Set "
+                       "a capacity factor in the sidebar and this step shows the copies that found their expert "
+                       "full.")
 
 
 COMBINE_CHECK = "Sum of terms vs layer output"  # step 6's check, in a box (tests find it by these words)

@@ -23,6 +23,8 @@ APP_CSS = "\n".join((
     # The step names wrap onto two rows at 1024 px; the segments overlap their borders by 1 px, so a full first row
     # ended 1 px past the column and lost its right border. One pixel of room keeps every border drawn.
     '.st-key-step [role="radiogroup"] { padding-right: 1px; }',
+    # A worked formula (st.latex) wider than a phone scrolls sideways instead of losing its result past the edge.
+    '[data-testid="stMarkdownContainer"] .katex-display { overflow-x: auto; overflow-y: hidden; }',
     # A sidebar knob that does not act on this page is greyed while its reason is shown (moeviz.app.knobs).
     idle_css(),
     # Streamlit's inline code inside a caption is pale green at 10.5 px: 3:1 on white (axe). The caption's own grey.

@@ -390,3 +390,21 @@ def test_the_newcomers_questions_are_answered_where_they_arise():
     step6 = _said(run_app(step="6", token="0"))
     assert "the residual path adds it to the token's running vector" in step6
     assert "paler than in step 4, by exactly that factor" in step6
+
+
+def test_step_5_keeps_step_1s_promise_and_defines_the_balance_loss():
+    """Step 1 promised that step 5 shows dropped copies once a capacity factor is set; with it off step 5 said
+    nothing about capacity. fᵢ and Pᵢ were only in the metric's tooltip."""
+    off = _said(run_app(step="5", token="0"))
+    assert "Capacity factor off: every expert takes all the copies sent to it, so none is dropped" in off
+    assert "fᵢ: the share of the token copies sent to expert i" in off
+    on = _said(run_app(step="5", token="0", capacity_factor="1"))
+    assert "Capacity factor off" not in on and "were dropped" in on
+
+
+def test_step_4_says_how_many_weights_an_expert_holds():
+    from moeviz.costs import layer_costs
+    said = _said(run_app(step="4", token="0"))
+    costs = layer_costs(64, 64, 8, 2, "swiglu", False)
+    assert f"Each expert holds {costs['params_per_expert']:,} weights (three 64 × 64 matrices" in said
+    assert f"the router adds {64 * 8:,} (64 × 8)" in said
