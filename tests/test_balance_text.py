@@ -101,3 +101,38 @@ def test_the_no_drops_words_quote_the_cost_paragraphs_overflow():
     f, cfg = final_run(balance_weight=0.0)
     assert f"would overflow {f['overflow_at_1_25']:.1%} of its token copies" in no_drops_words(f)
     assert f"**{f['overflow_at_1_25']:.1%}** of all token copies" in explain_run(f, cfg)  # the same number
+
+
+def test_the_capacity_formula_says_what_each_symbol_is():
+    """A newcomer met C = ⌈cf · T · k / N⌉ with T never defined."""
+    f, cfg = final_run(balance_weight=0.0)
+    text = explain_run(f, cfg)
+    assert "C = ⌈cf · T · k / N⌉" in text
+    formula_on = text[text.index("C = ⌈cf · T · k / N⌉"):]
+    for symbol in ("T tokens", "k copies", "N experts", "capacity factor cf"):
+        assert symbol in formula_on[:200], symbol
+
+
+@pytest.mark.parametrize("top_k, capacity_factor", [(1, None), (2, None), (2, 1.0), (4, None)])
+def test_the_cluster_maps_words_give_the_largest_share_a_cell_can_hold(top_k, capacity_factor):
+    """The map's rows are a cluster's token copies, so with k = 2 no cell passes 50 %: a newcomer, seeing none
+    above 50 %, read it as every cluster split in two. The bound the words give holds on a trained map."""
+    from moeviz.app.balance_text import cluster_map_words
+    from moeviz.figures.balance import cluster_shares
+    from moeviz.train import train
+    cfg = TrainConfig(steps=30, tokens_per_step=64, num_experts=8, top_k=top_k, capacity_factor=capacity_factor,
+                      balance_weight=0.0, device="cpu")
+    history = train(cfg)
+    words = cluster_map_words(history.config)
+    assert "token copies" in words and "k = %d" % top_k in words
+    assert ("Dropped copies are not counted" in words) == (capacity_factor is not None)
+    if top_k > 1:
+        assert f"at most 1/{top_k} = {1 / top_k:.0%}" in words
+    if capacity_factor is None:  # with drops a row counts the kept copies only, and a cell can pass 1/k
+        assert cluster_shares(history).max() <= 1 / top_k + 1e-9
+
+
+def test_the_cluster_map_words_for_expert_choice_promise_no_bound():
+    from moeviz.app.balance_text import cluster_map_words
+    words = cluster_map_words({"router": "expert_choice", "top_k": 2, "capacity_factor": None})
+    assert "experts pick the tokens" in words and "at most" not in words

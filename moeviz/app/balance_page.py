@@ -15,8 +15,9 @@ import streamlit as st
 import moeviz.app as app
 from moeviz import train as lab
 from moeviz.app import runners
-from moeviz.app.balance_text import (SHARED_OFFSET, SPECIALIZATION, TASK_LOSS, explain_price, explain_run,
-                                     explain_z_loss, no_drops_words, router_entropy_words, run_words)
+from moeviz.app.balance_text import (SHARED_OFFSET, SPECIALIZATION, TASK_LOSS, cluster_map_words, explain_price,
+                                     explain_run, explain_z_loss, method_captions, no_drops_words,
+                                     router_entropy_words, run_words)
 from moeviz.app.tables import table
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
@@ -130,7 +131,8 @@ def knobs(controls) -> LabSettings:
     mode = app.linked(left.radio, "Mode", MODES, key="balance_mode", default="single",
                       parse=app.parse_choice(list(MODES)), format_func=MODES.get)
     method = app.linked(mid.radio, "Balancing method", METHODS, key="balance_method", default="aux_loss",
-                        parse=app.parse_choice(list(METHODS)), format_func=METHODS.get)
+                        parse=app.parse_choice(list(METHODS)), format_func=METHODS.get,
+                        captions=method_captions(list(METHODS)))
     steps = app.linked(right.select_slider, "Training steps", STEP_COUNTS, key="train_steps", default=DEFAULT_STEPS,
                        parse=app.parse_int_choice(STEP_COUNTS))
     lr = app.linked(right.select_slider, "Learning rate (Adam)", LEARNING_RATES, key="train_lr", default=DEFAULT_LR,
@@ -312,6 +314,7 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
     app.chart(figs.health_curves(history), key="health_curves")
     # The page's full width: in the left of two columns it was narrower at 1024 px than on a phone.
     app.chart(figs.assignment_matrix(history), key="assignment")
+    st.caption(cluster_map_words(history.config))
     if not figs.cluster_numbers_fit(figs.cluster_shares(history)):
         st.caption(f"With {cfg['num_experts']} experts the map prints no numbers (on a phone its cells are too "
                    "narrow for them): hover or tap a cell, or open the numbers just above.")
@@ -335,14 +338,15 @@ def parse_z_weight(raw: str) -> float | app.Renamed:
 def z_loss(controls, settings: LabSettings) -> None:
     """The router z-loss: what it penalises, and one run trained without and with it (the control sets the
     second run's weight), so the default shows what it does to z and to the largest logit."""
-    st.header("Router z-loss, and which parts of routing run in fp32")
+    # Two sections of their own: as one header and a subheader the same words stood twice, one under the other.
+    st.header("Router z-loss")
     st.markdown(
         "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)²: small when "
         "each token's log-sum-exp is near 0. The softmax ignores a shift shared by all of a token's logits, so the "
         "router can meet it by moving **every logit down**: the z-loss keeps any logit from growing large and "
         "positive, not every logit small (their size can even grow while z falls). Large positive logits hurt in "
         "two ways: the softmax saturates (one expert gets probability ≈ 1, its gradient vanishes), and in low "
-        "precision the small differences between large numbers are rounded away (below). The same run, trained "
+        "precision the small differences between large numbers are rounded away (next section). The same run, trained "
         "without and with the z-loss:")
     weight = app.linked(st.select_slider, "Router z-loss weight of the second run", Z_LOSS_WEIGHTS,
                         key="z_loss_weight", default=DEFAULT_Z_LOSS_WEIGHT, parse=parse_z_weight,
@@ -368,7 +372,7 @@ def precision(controls) -> None:
                       top_k=min(controls.top_k, controls.num_experts), seed=controls.seed)
     # A short lead, then the table, its layer and the explanation under it: on a phone the whole paragraph and
     # the layer line came first, more than a screen of text before the table they explain.
-    st.subheader("Which parts of routing run in fp32")
+    st.header("Which parts of routing run in fp32")
     st.markdown(
         "Rounding router logits to bfloat16 can give a token other experts, the more "
         "often the larger the logits. One random layer's logits, each shifted by the same number, routed exactly "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from moeviz.glossary import FAILING_MAX_MEAN_LOAD
+from moeviz.glossary import FAILING_MAX_MEAN_LOAD, glossary_link
 from moeviz.routers import router_spec
 
 SKEWED_START = 1.3  # max/mean load at step 1 from which the untrained router is called skewed
@@ -94,7 +94,8 @@ def _outcome_paragraph(f: dict, cfg: dict) -> str:
 
 def _cost_paragraph(f: dict) -> str:
     return (f"*What imbalance costs.* Systems pay for it in one of two ways. With a fixed capacity (Switch, GShard) "
-            f"each expert gets C = ⌈cf · T · k / N⌉ slots; at cf = 1.25, Switch's training factor, this final load "
+            f"each expert gets C = ⌈cf · T · k / N⌉ slots (T tokens in the batch, k copies of each, one per chosen "
+            f"expert, shared among N experts, times the capacity factor cf); at cf = 1.25, Switch's training factor, this final load "
             f"would overflow **{f['overflow_at_1_25']:.1%}** of all token copies: those copies skip their expert "
             f"(dropped; the token keeps its other experts), while the idle experts' empty slots are still "
             f"computed. Dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks) runs every chosen expert on "
@@ -215,3 +216,34 @@ def explain_z_loss(plain: dict, penalised: dict, weight: float, steps: int) -> s
             f"The mean |logit| went {size0:.2f} → {size1:.2f}; what the penalty targets is the largest logit, "
             f"which the router pulled down by shifting every logit.")
     return f"{both} {size} The task loss: {plain['task_loss']:.3f} without, {penalised['task_loss']:.3f} with."
+
+
+def method_captions(methods: list[str]) -> list[str]:
+    """One line under each balancing method of the radio, in the order given: what it adds to training."""
+    words = {
+        "aux_loss": (f"Adds α × the {glossary_link('Load balancing loss', 'balance loss')} to the task's loss: "
+                     "the router is pushed towards an even load through its gradient."),
+        "aux_free": ("No extra loss: each expert gets a bias that counts only when experts are *picked* (not in "
+                     "the combine weights); after each step an overloaded expert's bias goes down and an idle "
+                     f"one's up. More: {glossary_link('Expert collapse', 'the glossary')}."),
+    }
+    return [words[m] for m in methods]
+
+
+def cluster_map_words(cfg: dict) -> str:
+    """What a cell of the cluster map is a share of, and so how large it can get (a newcomer expected 100 %)."""
+    if router_spec(cfg["router"]).experts_choose:
+        return ("Each row is one cluster's token copies over the last 10% of steps: a cell is the share of them "
+                "that went to that expert (a row sums to 100%). Here the experts pick the tokens, so a token can "
+                "have any number of copies.")
+    k = cfg["top_k"]
+    if k == 1:
+        return ("Each row is one cluster's token copies over the last 10% of steps (k = 1: one copy per token): a "
+                "cell is the share of them that went to that expert, and a row sums to 100%.")
+    dropped = cfg.get("capacity_factor") is not None
+    bound = (f"A token never sends two copies to one expert, so a cell is at most 1/{k} = {1 / k:.0%}: a cluster "
+             f"with {k} experts of its own shows {1 / k:.0%} in each of them")
+    return (f"Each row is one cluster's token copies over the last 10% of steps (k = {k} per token, one per chosen "
+            f"expert): a cell is the share of them that went to that expert, and a row sums to 100%. {bound}"
+            + (". Dropped copies are not counted, so a cluster whose other copies overflowed can pass it."
+               if dropped else "."))

@@ -33,7 +33,8 @@ AUTO_WORK = 256 * 8  # tokens x experts timed at once; larger batches wait for t
 WORK_PER_S, MAX_TIMING_S = 2600, 15
 SCALE_REPEATS = 6  # timed calls per point of the sweeps, one per round, every point in every round
 DEVICES = available_devices()
-COUNT_KNOBS = ("num_experts", "top_k")  # section 3: what moves a design (the page line lists the page's knobs)
+COUNT_KNOBS = ("num_experts", "top_k")  # sections 1 and 3: what moves a count or a design
+PAGE_SEED = 0  # the page's random weights (page_layer): the sidebar's seed does not act here
 HARDWARE_WORDS = {"cpu": "CPU", "cuda": "GPU"}  # the Run on radio's words for torch's device names
 GRANULARITY_TOKENS = 256  # tokens each of the four designs runs on
 GRANULARITY_REPEATS = 9  # the four designs take turns 9 times (18 forwards each with the untimed ones): about
@@ -63,8 +64,17 @@ class Scaling:
 
 def page_layer(controls) -> MoEConfig:
     """The layer this page counts and times: the sidebar's N, k, router and capacity factor at d_model 256,
-    d_hidden 512 (the seed only draws random weights, which neither the counts nor the times depend on)."""
-    return controls.moe_config(d_model=D_MODEL, d_hidden=D_HIDDEN)
+    d_hidden 512. Its random weights come from PAGE_SEED, not the sidebar's seed: the counts and times follow the
+    shape alone, and the one number that reads the weights (section 3's shared ÷ output) would otherwise move
+    under a knob the sidebar calls unused here."""
+    return controls.moe_config(d_model=D_MODEL, d_hidden=D_HIDDEN).replace(seed=PAGE_SEED)
+
+
+def page_line(cfg: MoEConfig) -> None:
+    """The page's layer line, above its first section: every sidebar knob that acts on the page, and where."""
+    app.layer_line(cfg, trained=False,
+                   note="Section 1 counts it; sections 2 and 3 run it, with random weights drawn once (seed "
+                        f"{PAGE_SEED}). d_model and d_hidden are this page's own")
 
 
 def progress_reporter(total: int, label: str):
@@ -81,11 +91,9 @@ def counts(cfg: MoEConfig) -> None:
     """Section 1: parameters and FLOPs of the page's layer, counted."""
     st.header("1 · Parameters and FLOPs, counted")
     # A count follows the layer's shape alone: the router (save Switch's k = 1, which the k slider shows) and the
-    # capacity factor move the timings of section 2, not a count here.
-    # The page's line names every knob that acts on the page (the router and capacity factor on section 2).
-    app.layer_line(cfg, trained=False,
-                   note="Counts depend only on the shape, not on the weights, the router or the capacity factor "
-                        "(those act on the timings below). d_model and d_hidden are this page's own")
+    # capacity factor move the timings of section 2, not a count here. The page's line above names them all.
+    st.caption("The counts below follow the layer's shape alone: of the sidebar's knobs only N and k move them "
+               "(the router and the capacity factor act on section 2's timings).")
     s = cost_summary(cfg)
     a, b, c = st.columns(3)
     a.metric("Total parameters", f"{s['total_params']:,}")
@@ -109,7 +117,7 @@ def counts(cfg: MoEConfig) -> None:
 
 def whole_model() -> None:
     """Section 1's sequel: a whole model's active share, from the makers' figures."""
-    st.subheader("A whole model is less sparse than one MoE layer")
+    app.subsection("A whole model is less sparse than one MoE layer", "whole_model")
     st.markdown(
         "k/N is the share of *one MoE layer's* expert weights a token uses. A whole model also has attention, "
         "embeddings, the output head and norms, which every token runs through in full (DeepSeek-V3 adds shared "
@@ -189,7 +197,7 @@ def new_take() -> str:
 
 def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
     """Section 2's sweeps: time against N at a fixed T, and against T at the page's N."""
-    st.subheader("How time scales with N (experts) and with T (tokens in the batch)")
+    app.subsection("How time scales with N (experts) and with T (tokens in the batch)", "scaling")
     base = cfg.replace(top_k=min(cfg.top_k, min(SCALE_EXPERTS)))
     app.layer_line(base, trained=False, section=True, note=f"The sweep varies N over {', '.join(map(str, SCALE_EXPERTS))} "
                                              f"(at T = {SCALE_FIXED_T}) and T over "
@@ -243,7 +251,8 @@ DESIGN_COLUMNS = {
     "parameters (layer's tensors)": st.column_config.TextColumn(
         "parameters", help="Every weight the layer's tensors hold (router, experts, shared expert)"),
     "expert sets a token can get": st.column_config.TextColumn(
-        "expert sets", help="How many different sets of experts a token can get: C(N, k)"),
+        "expert sets", help="How many different sets of k experts a token can get: N choose k, "
+                            "N! / (k! (N − k)!)"),
     "active FLOPs / token": st.column_config.TextColumn(
         "FLOPs / token", help="Counted: 2 × the multiply-adds of the router, the k routed experts and the shared "
                               "expert, for one token"),
@@ -301,7 +310,7 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
         f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoELayer with random "
         f"weights and run on {GRANULARITY_TOKENS} seeded tokens: *coarse + shared* only adds a shared expert, to "
         "show what one costs, and *fine + shared* is DeepSeekMoE's form, at the coarse layer's compute. *Expert "
-        "sets*: how many different sets of k experts a token can get, C(N, k).")
+        "sets*: how many different sets of k experts a token can get, “N choose k” = N! / (k! (N − k)!).")
     take = st.session_state.get(GRANULARITY, {}).get(cfg, "")  # "" until this session asks to measure again
     designs = granularity_run(cfg, GRANULARITY_TOKENS, GRANULARITY_REPEATS, take)
     table([_holds_row(d) for d in designs], key="design_holds", hide_index=True, column_config=DESIGN_COLUMNS)

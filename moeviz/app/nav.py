@@ -62,7 +62,7 @@ PAGES = (
     }),
     PageInfo("pages/4_compute.py", "Sparse vs dense compute", ":material/speed:", "/compute", {
         "page": KnobUse({"balance_weight": NO_TRAINING,
-                         "seed": "Counts and timings depend on the layer's shape, not on its weights' values."}),
+                         "seed": "Counts and timings follow the shape; the random weights are drawn with seed 0."}),
     }),
     PageInfo("pages/5_variants.py", "Router variants", ":material/compare_arrows:", "/variants", {
         "page": KnobUse({"router": "This page runs every router rule side by side.",

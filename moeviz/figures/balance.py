@@ -146,19 +146,19 @@ def cluster_shares(history: TrainHistory) -> np.ndarray:
 
 
 def assignment_matrix(history: TrainHistory, title: str | None = "Where each cluster's tokens went") -> go.Figure:
-    """Share of cluster c's slots sent to expert e, over the last 10% of steps (rows sum to 1). Each cell prints
-    its percentage where that fits a phone's cell (cluster_numbers_fit); else a colour bar is the key and the
-    hover and the numbers table say the values."""
+    """Share of cluster c's token copies (the kept ones) sent to expert e, over the last 10% of steps (rows sum
+    to 1). Each cell prints its percentage where that fits a phone's cell (cluster_numbers_fit); else a colour
+    bar is the key and the hover and the numbers table say the values."""
     share = cluster_shares(history)
     C, E = share.shape
     printed = cluster_numbers_fit(share)
     heat = go.Heatmap(
         z=share, x=expert_names(E), y=list(range(C)), zmin=0.0, zmax=1.0, colorscale="Blues",
-        name="share of the cluster's slots", showscale=not printed,
-        colorbar=dict(title=dict(text="share of the cluster's slots", side="right"), thickness=12,
+        name="share of the cluster's token copies", showscale=not printed,
+        colorbar=dict(title=dict(text="share of the cluster's token copies", side="right"), thickness=12,
                       tickformat=".0%"),
         texttemplate="%{z:.0%}" if printed else None, textfont=dict(size=CLUSTER_FONT_PX),
-        hovertemplate="cluster %{y} → %{x}: %{z:.0%} of its slots<extra></extra>")
+        hovertemplate="cluster %{y} → %{x}: %{z:.0%} of its token copies<extra></extra>")
     return figure([heat], title, max(260, 120 + CLUSTER_ROW_PX * C),
                   xaxis=dict(title=dict(text="expert"), side="bottom", showgrid=False),
                   yaxis=dict(title=dict(text="cluster"), tickvals=list(range(C)), ticktext=[str(c) for c in range(C)],

@@ -19,3 +19,18 @@ def open_page(page: str, params: dict | None = None, timeout: float = 90) -> App
 def metrics(at: AppTest) -> dict:
     """The page's st.metric values by label."""
     return {m.label: m.value for m in at.metric}
+
+
+def keyed_blocks(at: AppTest, prefix: str) -> list:
+    """The containers of the page whose key starts with `prefix` (st.container(key=...); Streamlit ends the
+    block's id with the key)."""
+    found = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            proto = getattr(child, "proto", None)
+            if proto is not None and proto.DESCRIPTOR.name == "Block" and proto.id.split("-")[-1].startswith(prefix):
+                found.append(child)
+            walk(child)
+    walk(at.main)
+    return found

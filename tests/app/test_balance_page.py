@@ -473,3 +473,28 @@ def test_the_task_is_said_before_the_price_table():
     lead = text_just_before(at, "busiest ÷ mean load")
     assert any(text.startswith("The task:") for text in lead)
     assert not any("The task:" in m.value for m in at.markdown if m.value not in lead)
+
+
+def test_each_balancing_method_is_explained_beside_the_radio_and_headings_do_not_repeat():
+    """A newcomer met "selection bias" in the radio with nothing beside it, and read the z-loss header's
+    "which parts of routing run in fp32" again as the subheading under it."""
+    at = open_page()
+    assert not at.exception
+    radio = at.radio(key="balance_method")
+    captions = list(radio.proto.captions)
+    assert len(captions) == len(radio.options) == 2
+    aux_loss, aux_free = captions
+    assert "balance loss" in aux_loss and "glossary#load-balancing-loss" in aux_loss
+    assert "bias" in aux_free and "overloaded" in aux_free and "glossary#" in aux_free
+    headings = [h.value for h in (*at.header, *at.subheader)]
+    assert len(set(headings)) == len(headings)
+    for a in headings:
+        assert not any(a != b and a.lower() in b.lower() for b in headings), a
+
+
+def test_the_cluster_map_says_what_its_cells_are_a_share_of():
+    at = open_page()
+    assert not at.exception
+    assert any("one cluster's token copies" in c.value and "at most 1/2 = 50%" in c.value for c in at.caption)
+    spec = chart_spec(at, "Where each cluster's tokens went")
+    assert "token copies" in spec and "cluster's slots" not in spec

@@ -165,10 +165,10 @@ def test_the_layer_line_names_the_acting_knobs_once_as_the_sidebar_does():
     capacity factor." while the sidebar marks the seed "Not used on this page"."""
     at = open_page({"num_experts": "8", "top_k": "2"})
     line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
-    assert "seed" not in line and line.count("the sidebar") + line.count("Sidebar knobs") == 1
+    assert "Sidebar knobs that act here" in line and "and seed" not in line and line.count("the sidebar") + line.count("Sidebar knobs") == 1
     # The page's line names every knob that acts on the page (tests/app/test_knobs.py), and says which act where.
     assert "Sidebar knobs that act here: N, k, router and capacity factor." in line
-    assert "Counts depend only on the shape" in line and "act on the timings below" in line
+    assert "Section 1 counts it; sections 2 and 3 run it" in line
 
 
 def test_each_section_names_only_the_knobs_that_move_it():
@@ -176,8 +176,10 @@ def test_each_section_names_only_the_knobs_that_move_it():
     and section 3's four designs always route by softmax top-k with no limit; the timings do change."""
     at = open_page()
     lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
-    counts, timing, sweep, designs = lines
-    assert "not on the weights, the router or the capacity factor" in counts  # the page's line: all it acts on
+    page, timing, sweep, designs = lines
+    assert page.endswith("Sidebar knobs that act here: N, k, router and capacity factor.")  # all the page's
+    counts = next(c.value for c in at.caption if c.value.startswith("The counts below follow"))
+    assert "only N and k move them" in counts  # section 1 names only the knobs that move a count
     assert designs.endswith("Sidebar knobs that act here: N and k.") and "softmax top-k" in designs
     assert timing.endswith("Sidebar knobs that act here: N, k, router and capacity factor.")
     shown = metrics(at)
@@ -253,3 +255,46 @@ def test_section_3_says_its_first_design_is_section_2s_layer_with_both_times():
     assert len(said) == 1 and f"{sparse_ms:.2f} ms there, {coarse_ms} ms here" in said[0]
     other = open_page({"router": "topk_softmax"})  # section 3 routes by softmax: not the same layer any more
     assert not any("section 2's sparse layer" in c.value for c in other.caption)
+
+
+def test_section_1_names_only_n_and_k_under_its_heading_and_the_page_line_comes_before_it():
+    """Before: section 1 drew the page's line, naming the router and the capacity factor as acting, while the
+    same line said the counts ignore them."""
+    at = open_page()
+    texts = [e.value for e in at.main if getattr(e, "value", None).__class__ is str]
+    page = next(i for i, t in enumerate(texts) if t.startswith("Layer on this page:"))
+    first = texts.index("1 · Parameters and FLOPs, counted")
+    assert page < first
+    assert texts[first + 1].startswith("The counts below follow the layer's shape alone")
+    assert "router and capacity factor" not in texts[first + 1].split("(")[0]
+
+
+def test_the_seed_the_sidebar_calls_unused_moves_nothing_on_the_page():
+    """Before: the sidebar said the seed does not act, but section 3's shared ÷ output read the seed's random
+    weights and changed with it."""
+    def shown(seed: str) -> list:
+        at = open_page({"seed": seed})
+        assert not at.exception
+        costs = next(d.value for d in at.dataframe if "shared ÷ output norm" in d.value.columns)
+        return costs["shared ÷ output norm"].tolist()
+    assert shown("0") == shown("7")
+    assert any("Not used" in c.value and "seed 0" in c.value for c in open_page({"seed": "7"}).sidebar.caption)
+
+
+def test_expert_sets_are_not_a_second_c():
+    """C is the capacity on every other page: the number of expert sets is "N choose k", not C(N, k)."""
+    at = open_page()
+    text = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+    assert "C(N" not in text and "N choose k" in text
+
+
+def test_the_parts_inside_a_numbered_section_are_drawn_as_parts():
+    """A newcomer could not tell the numbered sections from the unnumbered parts inside them: every h3 on the
+    page is an app.subsection (an h3 inside a subpart_ container, which the app's CSS draws smaller)."""
+    from moeviz.app.style import APP_CSS
+    at = open_page()
+    assert '[class*="st-key-subpart_"] h3' in APP_CSS
+    heads = {h.value for h in at.subheader}
+    assert heads == {"A whole model is less sparse than one MoE layer",
+                     "How time scales with N (experts) and with T (tokens in the batch)"}
+    assert {h.value for block in pages.keyed_blocks(at, "subpart_") for h in block.subheader} == heads
