@@ -6,7 +6,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.checkpoints import DEFAULT_MODEL
-from moeviz.app.parallel_page import POLICY_LABELS
+from moeviz.app.parallel_page import POLICY_LABELS, TOKEN_ORDER_RULE, section
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
 from moeviz.glossary import LOAD_RATIO
@@ -41,8 +41,22 @@ SHAPE_NAMES = {name.split(" (")[0]: name for name in MODEL_SHAPES}
 DROP_FACTORS = tuple(float(c) for c in CAPACITY_FACTORS[1:])  # a drop view needs a limit: no "off"
 MAX_WINDOW_START = 10**9
 VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
+# Section 6's what-if in plain words (moeviz.routes.views.window_what_if: the window's recorded logits through
+# moeviz.hf.whatif.what_if, the window as one batch; its capacity slider has no "off"), said where the word first
+# shows: in section 1's list of what a dump cannot show, and under section 6's header.
+WHAT_IF_MEANS = ("routes the router logits the dump recorded again, under a rule you pick (such as Switch's top-1) "
+                 "and a capacity limit the real run may not have had, and counts the tokens that would then run "
+                 "other experts than the dump says")
+VIEW_MEANS = {"router probabilities and what-if": f" The **what-if** (section 6) {WHAT_IF_MEANS}."}
 BALANCEDNESS_MEANS = (f"Balancedness = mean ÷ busiest load per GPU; 1 = every GPU equally busy. It is the inverse "
                       f"of the {LOAD_RATIO}, counted per GPU instead of per expert.")
+
+
+def subpart(title: str) -> None:
+    """A heading inside a numbered section: one level down (h3 under the section's h2; a screen reader's outline
+    needs the levels in order) and without the rule that `section` draws under a numbered one, so that
+    "3 · Replicate the busiest experts" and its "Every layer" do not read as two sections."""
+    st.subheader(title)
 
 
 def window_start() -> int:
@@ -53,7 +67,7 @@ def window_start() -> int:
 
 def load_routing():
     """Section 1: (the routing summary from the chosen source, what it is), or None with a message saying why."""
-    st.header("1 · Bring the routing")
+    section("1 · Bring the routing")
     st.caption("Sections 1–6 read the routing's own experts and k; the sidebar's N, k and router act only in "
                "section 7's run.")
     source = app.linked(st.radio, "Routing from", SOURCES, key="routes_source", default="example",
@@ -116,11 +130,11 @@ def show_summary(summary, where: str) -> int:
     st.markdown(f"Read from {where}, in the **{fmt.label}** format.")
     missing = views.missing_views(summary)
     if missing:
-        st.markdown("This dump cannot show:\n" + "\n".join(f"- **{view}**: {escape_markdown(why)}."
-                                                          for view, why in missing.items()))
+        lines = [f"- **{view}**: {escape_markdown(why)}.{VIEW_MEANS.get(view, '')}" for view, why in missing.items()]
+        st.markdown("This dump cannot show:\n" + "\n".join(lines))
     for note in summary.notes[:6]:
         st.caption(escape_markdown(note))
-    st.header("2 · Where the load goes")
+    section("2 · Where the load goes")
     names = [s.layer for s in summary.layers]
     layer = app.linked(st.select_slider if len(names) > 1 else st.selectbox, "Layer", names, key="routes_layer",
                        default=names[0], parse=app.parse_int_choice(names))
@@ -137,7 +151,7 @@ def show_summary(summary, where: str) -> int:
 
 
 def plan_section(summary, index: int):
-    st.header("3 · Replicate the busiest experts")
+    section("3 · Replicate the busiest experts")
     counts = summary.layers[index].tokens_per_expert
     E = len(counts)
     gpu_options = [g for g in (1, 2, 4, 8, 16, 32, 64) if g <= E and E % g == 0]
@@ -206,7 +220,7 @@ def same_gpu(plan, after):
 
 
 def every_layer(summary, gpus: int, replicas: int, nodes: int):
-    st.subheader("Every layer")
+    subpart("Every layer")
     app.chart(layer_load_heatmap(summary.load_share(), [s.layer for s in summary.layers]), key="routes_layer_loads")
     rows = views.layer_table(summary, gpus, replicas, nodes)
     table(rows, key="replica_layers", hide_index=True, column_config=layer_columns(rows))
@@ -247,7 +261,7 @@ def explain(gpus: int, nodes: int):
 
 
 def drops_section(summary, index: int):
-    st.header("4 · Drops at a capacity")
+    section("4 · Drops at a capacity")
     if "drops at a capacity" in views.missing_views(summary):
         st.info("No drops to show: " + escape_markdown(views.missing_views(summary)["drops at a capacity"]) + ".")
         return []
@@ -262,20 +276,28 @@ def drops_section(summary, index: int):
               key="routes_drops")
     coincide = (f" At cf = {cf:g}, C is the even share rounded up: the dotted and dashed lines coincide."
                 if chosen.capacity == math.ceil(sum(counts) / len(counts)) else "")
-    st.markdown(f"Each expert has C = ⌈cf·T·k/N⌉ = **{chosen.capacity:,} slots**; at layer {chosen.layer} "
+    st.markdown(f"Each expert has C = ⌈cf·T·k/N⌉ = **{chosen.capacity:,} slots** "
+                f"{capacity_symbols(summary.layers[index], cf)}; at layer {chosen.layer} "
                 f"**{chosen.share:.1%}** of the copies are dropped (all layers: "
                 f"{', '.join(f'{d.share:.0%}' for d in drops)}).{coincide}")
-    st.caption(f"Which copies are dropped: **{POLICY_LABELS['position'].split(' (')[0]}**, in token order alone "
-               "(Megatron-Core's “position” drop policy): the copies queue at their expert in token order and the "
-               f"first C get a slot. The Capacity & parallelism page's “{POLICY_LABELS['position']}” also queues every first choice "
-               "before any second choice; a dump's columns need not say which choice came first. Dropping "
+    st.caption(f"Which copies are dropped: **{TOKEN_ORDER_RULE}**. As Megatron-Core's “position” drop policy "
+               "does, the copies queue at their expert in token order alone and the first C get a slot. The "
+               f"Capacity & parallelism page's “{POLICY_LABELS['position']}” queues every first choice before any "
+               "second choice instead; a dump's columns need not say which choice came first. Dropping "
                f"“{POLICY_LABELS['weight']}” needs router weights a dump of expert numbers does not have. The "
                "whole dump counts as one batch; a system applies C per batch, which drops at least as many.")
     return drops
 
 
+def capacity_symbols(layer, cf: float) -> str:
+    """C's symbols in words, where the page first writes the formula (section 4): T is the layer's whole dump."""
+    return (f"(cf = {cf:g}, the capacity factor above; T = {layer.tokens:,} tokens, the whole dump at this layer "
+            f"counted as one batch; k = {layer.top_k} experts per token; N = {len(layer.tokens_per_expert)} "
+            "experts; ⌈ ⌉ rounds up)")
+
+
 def journeys_section(summary, index: int, drops):
-    st.header("5 · Token journeys")
+    section("5 · Token journeys")
     start = st.number_input("First token of the window", 0, MAX_WINDOW_START, value=window_start(),
                             key="routes_window", step=WINDOW_TOKENS,
                             help=f"The pass over the dump keeps {WINDOW_TOKENS} tokens from here (at most "
@@ -304,7 +326,7 @@ def journeys_section(summary, index: int, drops):
 
 
 def co_selection(summary, index: int, missing: dict):
-    st.subheader("Do consecutive layers choose together?")
+    subpart("Do consecutive layers choose together?")
     if "co-selection" in missing:
         st.info("No co-selection: " + escape_markdown(missing["co-selection"]) + ".")
         return
@@ -321,7 +343,8 @@ def co_selection(summary, index: int, missing: dict):
 
 
 def logits_section(summary, index: int):
-    st.header("6 · With router logits")
+    section("6 · With router logits")
+    st.caption(f"The router's probabilities for each token, and the **what-if**, which {WHAT_IF_MEANS}.")
     missing = views.missing_views(summary)
     if "router probabilities and what-if" in missing:
         st.info("No probabilities or what-if: " + escape_markdown(missing["router probabilities and what-if"])
@@ -355,7 +378,7 @@ def logits_section(summary, index: int):
 
 
 def run_section(controls):
-    st.header("7 · Run the plan")
+    section("7 · Run the plan")
     st.caption("Here each GPU is a worker process on this server: the processes send each other tokens the way "
                "the GPUs of a cluster do, and each computes its own experts for real.",
                help="torch.distributed with the gloo backend (CPU): the same all-to-all calls a GPU cluster makes "
@@ -375,6 +398,9 @@ def run_section(controls):
                           parse=app.parse_int_choice(replica_options))
     skew = app.linked(right.select_slider, "Skew toward GPU 0's experts", RUN_SKEWS, key="replica_skew",
                       default=0.9, parse=app.parse_float_choice(RUN_SKEWS))
+    st.caption(f"R starts at {workers} here, where section 3's starts at 0: the button always runs the layout with "
+               "no replicas too, so R = 0 would only run it twice. As in section 3, R steps by the number of GPUs, "
+               "so every GPU holds the same number of expert copies.")
     app.layer_line(cfg, trained=False,
                    note=f"Section 3's layout ({DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} replicas at the start) on the "
                         "sidebar's layer, not the dump's: its experts are few and small enough for this server to "

@@ -12,6 +12,7 @@ import moeviz.app as app
 from moeviz.app.runners import capacity_config, capacity_run, device_limit_run, dropless_run, inference_run
 from moeviz.app.tables import table
 from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, MoEConfig
+from moeviz.glossary import glossary_link
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
@@ -38,19 +39,34 @@ COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the d
 SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
 DEFAULT_SHAPE = "deepseek-v3"  # its experts spread past one node, where the text's claim happens
-# The policies' names on every page that names one (/parallel's radio, /replicas' drops and what-if). Megatron-Core
-# (as of 2026) has two: "probs", its default, is "by combine weight"; its "position" queues in token order alone.
-POLICY_LABELS = {"position": "by position (GShard, Switch)", "priority": "by token priority (V-MoE)",
+# The policies' names on every page that names one (/parallel's radio, /replicas' what-if). Two rules order by
+# "position", so neither label says it alone: moeviz's (GShard, Switch) puts every first choice before any second
+# choice, Megatron-Core's "position" (as of 2026; /replicas' drops) queues in token order alone (TOKEN_ORDER_RULE).
+# Megatron-Core's other, "probs", its default, is "by combine weight". The keys are URL values: they stay.
+POLICY_LABELS = {"position": "first choices first (GShard, Switch)", "priority": "by token priority (V-MoE)",
                  "weight": "by combine weight (Megatron-Core's default)"}
+TOKEN_ORDER_RULE = "token order (Megatron-Core's “position”)"
 POLICY_RULES = {
     "position": "every first choice queues before any second choice, and within a choice earlier tokens go first "
-                "(Megatron-Core's “position” drop policy skips the first step: token order alone)",
+                "(Megatron-Core's “position” drop policy skips the first step and queues in token order alone; the "
+                "Expert replicas page drops that way)",
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
     "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's “probs” drop "
               "policy, its default). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
               "with 0.30: the weight is the probability divided by the sum over the token's k choices",
 }
+# One short line per policy under section 1's radio, in the order of DROP_POLICIES; the rule in full is in the
+# text under the chart (POLICY_RULES).
+POLICY_CAPTIONS = {
+    "position": "Every token's first choice gets a slot before any second choice; then earlier tokens first.",
+    "priority": "First choices first too, but the tokens the router is surest of (the largest top probability) "
+                "go first.",
+    "weight": f"Each copy by its own {glossary_link('Combine weight', 'combine weight')} (how much its expert's "
+              "output counts for the token), highest first.",
+}
+FULL_MEANS = (f"Full: all C slots taken (C comes from the {glossary_link('Capacity factor', 'capacity factor')}); "
+              f"a copy that finds no slot is a {glossary_link('Dropped slot', 'dropped copy')}.")
 # One word for the unit of expert parallelism, on every section: GPU. Section 2's GPUs are worker processes.
 GPU_STAND_IN = ("**Here each GPU is played by a real worker process** on this server's CPU: the processes exchange "
                 "tokens through PyTorch's torch.distributed, as the GPUs of a real job do, so the times below are "
@@ -96,6 +112,12 @@ class WorkerRun:
     runs: dict  # imbalance_demo's {"balanced", "skewed", "skewed_capacity"}
 
 
+def section(title: str) -> None:
+    """A numbered section's heading ("2 · …") on the systems pages (/parallel, /replicas): a header with a rule
+    under it, so that a part inside a section (/replicas' st.subheader, one level down) cannot pass for one."""
+    st.header(title, divider="gray")
+
+
 def short_name(description: str) -> str:
     """The name before its details ("H100 nodes", "Mixtral-8x7B-like"): the whole text, in a half-width box, was
     cut off; the box shows this and the caption under it the whole text."""
@@ -105,13 +127,15 @@ def short_name(description: str) -> str:
 def capacity(controls) -> Batch:
     """Section 1: each expert's slots under the sidebar's capacity factor, and who loses under each policy."""
     limited = capacity_config(controls).effective_capacity_factor is not None  # Switch and expert choice: always
-    st.header(CAPACITY_HEADERS[limited])
+    section(CAPACITY_HEADERS[limited])
     st.caption(CAPACITY_INTROS[limited])
     left, right = st.columns(2)
     idle = policy_idle_reason(capacity_config(controls))
     policy = app.linked(left.radio, "When an expert is full, who loses?", DROP_POLICIES, key="drop_policy",
                         default="position", parse=app.parse_choice(DROP_POLICIES, RENAMED_DROP_POLICIES),
-                        horizontal=True, format_func=POLICY_LABELS.get, disabled=idle is not None)
+                        format_func=POLICY_LABELS.get, captions=[POLICY_CAPTIONS[p] for p in DROP_POLICIES],
+                        disabled=idle is not None)
+    left.caption(FULL_MEANS)
     if idle:
         left.caption(f":material/block: {idle}")
     tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, key="tokens", default=32,
@@ -140,7 +164,8 @@ def capacity(controls) -> Batch:
     a.metric("Slots per expert (C)", "no limit" if trace.capacity is None else trace.capacity)
     b.metric("Dropped copies", f"{trace.metrics['dropped_fraction']:.0%}")
     c.metric("Tokens that lost every expert", len(dropped_tokens(trace)))
-    st.markdown(f"{_capacity_formula(controls, batch, trace)}Copies queue for slots **{POLICY_LABELS[policy]}**: "
+    st.markdown(f"{_capacity_formula(controls, batch, trace)}"
+                f"Copies queue for slots under “{POLICY_LABELS[policy]}”: "
                 f"{POLICY_RULES[policy]}. Hover a square for its router probability and combine weight. A dropped "
                 "copy simply contributes nothing. A token that lost **all** its routed copies gets nothing from "
                 "the routed experts: the block passes on the **residual path** (plus the shared expert's output, "
@@ -160,12 +185,19 @@ def policy_idle_reason(cfg: MoEConfig) -> str | None:
     return None
 
 
+def capacity_symbols(tokens: int, top_k: int, num_experts: int) -> str:
+    """The symbols of C = ceil(cf · T · k / N) in words, where the page first writes it (section 1)."""
+    return (f"(cf = the capacity factor, T = {tokens} tokens in the batch, k = {top_k} experts each token picks, "
+            f"N = {num_experts} experts; ceil rounds up)")
+
+
 def _capacity_formula(controls, batch: Batch, trace) -> str:
     cf = batch.cfg.effective_capacity_factor  # Switch has one even when the sidebar says off
+    symbols = capacity_symbols(batch.tokens, trace.top_k, batch.cfg.num_experts)
     if cf is None:
-        return "C = ceil(capacity factor · T · k / N); with the capacity factor off there is no limit. "
-    formula = (f"C = ceil(capacity factor · T · k / N) = ceil({cf:g} · {batch.tokens} · {trace.top_k} / "
-               f"{batch.cfg.num_experts}) = {trace.capacity}")
+        return f"C = ceil(cf · T · k / N) {symbols}; with the capacity factor off there is no limit. "
+    formula = (f"C = ceil(cf · T · k / N) = ceil({cf:g} · {batch.tokens} · {trace.top_k} / "
+               f"{batch.cfg.num_experts}) = {trace.capacity} {symbols}")
     if controls.capacity_factor is None:  # the router's own factor applies
         return f"{formula} (the sidebar says off, so Switch's training factor {cf:g} applies; {SWITCH_CAPACITY_NOTE}). "
     return f"{formula}. "
@@ -184,7 +216,7 @@ def _worker_count(cfg: MoEConfig):
 
 def expert_parallel(controls) -> None:
     """Section 2: one batch on W worker processes, balanced and skewed with no drops, then skewed under capacity."""
-    st.header("2 · Experts on separate GPUs")
+    section("2 · Experts on separate GPUs")
     st.markdown(
         "Expert parallelism: each of W GPUs holds N/W experts and a share of the tokens. Every GPU "
         "routes its own tokens, sends each token copy to the GPU that owns its expert (an **all-to-all** "
@@ -193,8 +225,9 @@ def expert_parallel(controls) -> None:
         "**balanced** and **skewed** (a share of the tokens pushed toward GPU 0's experts) with no copy "
         "dropped, so the skewed step waits for GPU 0's extra work; then the skewed tokens **under a capacity "
         "limit**, where each GPU's tokens are one capacity group (as in GShard): it gives each expert "
-        "C = ceil(cf · its tokens · k / N) slots and drops the overflowing copies *before* sending, so GPU 0's "
-        "work is capped and the price is paid in dropped copies instead of time.")
+        f"C = ceil(cf · T · k / N) slots, with T = that GPU's own tokens (the step's {EP_TOKENS:,} ÷ W), not the "
+        "whole step's, and drops the overflowing copies *before* sending, so GPU 0's work is capped and the price "
+        "is paid in dropped copies instead of time.")
     st.markdown(GPU_STAND_IN)
     # A fixed seed: the step times are set by the sizes and the skew, and a new seed would only redraw the
     # weights and tokens and discard the kept run, so the sidebar's seed does not act here (the line says so).
@@ -340,7 +373,7 @@ def _show_worker_run(kept: WorkerRun) -> None:
 
 def at_scale() -> None:
     """Section 3: the analytical model of all_to_all time vs expert compute as devices grow."""
-    st.header("3 · At scale: a model, not a measurement")
+    section("3 · At scale: a model, not a measurement")
     st.caption("No layer of this page: published model shapes on round hardware figures (MoE layer of the shape "
                "picked below).")
     left, right = st.columns(2)
@@ -362,6 +395,7 @@ def at_scale() -> None:
                "between (inter) nodes, t_msg = latency per message.")
     for line in FORMULA_LATEX:
         st.latex(line)
+    st.caption(model_values(shape, hardware, curve))
     devices = model_devices(shape)
     st.caption(f"W goes up to N = {MODEL_SHAPES[shape][2]}, the number of experts ({devices[0]}…{devices[-1]} "
                "here): expert parallelism gives each GPU whole experts; more GPUs would need replicated or "
@@ -369,6 +403,49 @@ def at_scale() -> None:
                "compute, round public hardware figures. Also left out: DeepSeek-V3's node-limited routing (each "
                "token's experts lie on at most 4 nodes), which caps a token's cross-node traffic; here every copy "
                "goes wherever its expert is. It shows the trend, not the speed of any real system.")
+
+
+# The rated figures HARDWARE's achieved ones are scaled from, so section 3 can show each efficiency: H100 SXM's
+# dense bf16 peak, NVLink's ≈450 GB/s per GPU, InfiniBand's 400 Gb/s = 50 GB/s per GPU, 10 Gb/s Ethernet's
+# 1.25 GB/s (the last three are also in HARDWARE's names). A figure with no entry is shown as HARDWARE has it.
+RATED = {"h100-nvlink-ib": {"F": 989e12, "B_intra": 450e9, "B_inter": 50e9}, "cpu-ethernet": {"B_inter": 1.25e9}}
+MODEL_TOKENS_PER_GPU = 4096  # model_curve's tokens_per_device, the T_dev the caption names
+
+
+def _si(value: float, unit: str) -> str:
+    """395.6e12 FLOP/s -> "395.6 TFLOP/s", 4e10 B/s -> "40 GB/s"."""
+    prefix, scale = next((p, x) for p, x in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("", 1)) if value >= x)
+    return f"{value / scale:.4g} {prefix}{unit}"
+
+
+def _assumed(hardware: str, symbol: str, achieved: float, unit: str) -> str:
+    """"F = 0.4 × 989 TFLOP/s = 395.6 TFLOP/s": the efficiency times the rated figure, where one is known."""
+    rated = RATED.get(hardware, {}).get(symbol)
+    if rated is None:
+        return f"{symbol} = {_si(achieved, unit)}"
+    return f"{symbol} = {achieved / rated:.2g} × {_si(rated, unit)} rated = {_si(achieved, unit)}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1e3:.3g} ms"
+
+
+def model_values(shape: str, hardware: str, curve: list[dict]) -> str:
+    """The numbers section 3's formulas use for this shape and hardware, and one W worked through, so a reader
+    can recompute a point of the chart."""
+    hw = HARDWARE[hardware]
+    D, H, n, k, m = MODEL_SHAPES[shape]
+    rates = "; ".join((_assumed(hardware, "F", hw.flops_per_s, "FLOP/s"),
+                       _assumed(hardware, "B_intra", hw.intra_bytes_per_s, "B/s"),
+                       _assumed(hardware, "B_inter", hw.inter_bytes_per_s, "B/s")))
+    row = when_comm_wins(curve) or curve[-1]
+    W, R = row["num_devices"], MODEL_TOKENS_PER_GPU * k
+    return (f"The values: {rates} (a rated figure times the share of it a real job tends to reach); "
+            f"t_msg = {hw.latency_s * 1e6:g} µs; g = {hw.devices_per_node}; b = 2 bytes; "
+            f"T_dev = {MODEL_TOKENS_PER_GPU:,}; imbalance = 1; from the shape, m = {m}, D = {D:,}, H = {H:,}, "
+            f"k = {k}. At W = {W}: R = {MODEL_TOKENS_PER_GPU:,} · {k} = {R:,} copies, "
+            f"g′ = {min(W, hw.devices_per_node)}, t_compute = {_ms(row['compute_s'])}, "
+            f"t_comm = {_ms(row['comm_s'])}.")
 
 
 def _crossover_sentence(curve: list[dict], shape: str, hardware: str) -> str:
@@ -391,7 +468,7 @@ def _crossover_sentence(curve: list[dict], shape: str, hardware: str) -> str:
 
 def dropless(controls, batch: Batch) -> None:
     """Section 4: section 1's batch routed dropless and under a capacity limit."""
-    st.header("4 · Dropless or capacity: the same batch both ways")
+    section("4 · Dropless or capacity: the same batch both ways")
     # The limited run has its own capacity slider below: the sidebar's factor does not reach this section.
     app.layer_line(batch.cfg, trained=False, section=True, knobs=("num_experts", "top_k", "router", "seed"),
                    note=f"Section 1's layer and {batch.tokens} tokens; the capacity factor is this section's own")
@@ -478,7 +555,7 @@ def _and(items: list[str]) -> str:
 
 def inference(controls, batch: Batch) -> None:
     """Section 5: each token of section 1's batch routed in the batch (prefill) and alone (decode)."""
-    st.header("5 · Routing at inference: a token's output can depend on its batch")
+    section("5 · Routing at inference: a token's output can depend on its batch")
     # moeviz.inference builds its layers at section 1's size (d_model 32, d_hidden 64) with the sidebar's N, k, seed
     app.layer_line(batch.cfg.replace(d_model=INFERENCE_D_MODEL, d_hidden=INFERENCE_D_HIDDEN, router="softmax_topk",
                                      capacity_factor=None, top_k=min(controls.top_k, controls.num_experts)),
@@ -533,9 +610,22 @@ def span_axis_sentence(top_k: int, num_devices: int, max_devices: int) -> str:
     return f"A token reaches at most {reach} GPU{plural} ({why}), so the chart stops at {reach}{moved}."
 
 
+# Section 6's rule, checked against transformers' DeepseekV3TopkRouter and DeepseekV2Moe (modeling_deepseek_v3.py
+# and modeling_deepseek_v2.py, transformers 5.24): V3 scores a group by the sum of its two best selection scores
+# (moeviz.router.two_best_in_group, what the chart runs), V2's "group_limited_greedy" by its best probability.
+NODE_LIMIT = (
+    f"The limit here is **DeepSeek-V3's {glossary_link('Node-limited routing', 'node-limited routing')}**, its "
+    "group scoring: the experts are grouped by GPU, a group's score is the sum of its two best experts' scores, "
+    "the token keeps its best M groups and takes its top-k inside them (as transformers' DeepSeek-V3 router does, "
+    "as of transformers 5.24). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 "
+    "groups and keeps 4, so each token reaches at most 4 nodes. DeepSeek-V2's earlier *device-limited routing* "
+    "scored a group by its single best expert instead. The price: some tokens get experts they scored lower; how "
+    "much that costs in quality a random layer cannot say, DeepSeek reports it as small.")
+
+
 def device_limit(controls) -> None:
     """Section 6: DeepSeek-V3's node-limited routing, devices spanned per token with and without the limit."""
-    st.header("6 · Communication-aware routing: each token on at most M GPUs")
+    section("6 · Communication-aware routing: each token on at most M GPUs")
     n, k = controls.num_experts, controls.moe_config().top_k
     span_options = [w for w in SPAN_DEVICES if w <= n and n % w == 0]
     if not span_options:
@@ -576,10 +666,4 @@ def device_limit(controls) -> None:
     c.metric("Tokens whose experts did not change", f"{span.same_choice:.0%}")
     st.markdown(
         f"N = {n} experts, k = {k}, placed {n // devices_w} per GPU. {span_axis_sentence(k, devices_w, max_m)} "
-        "Each GPU a token's experts sit on is one more copy of the token to send in the all-to-all. The limit "
-        "(DeepSeek-V2's *device-limited routing*) groups the experts by GPU, scores each "
-        "group by the sum of its two best scores, keeps the token's best M groups, and takes the top-k inside them "
-        "(as transformers' DeepSeek-V3 router does, with its number of groups and groups kept; DeepSeek-V2 scored "
-        "a group by its single best expert). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 groups "
-        "and keeps 4, so each token reaches at most 4 nodes. The price: some tokens get experts they scored lower; "
-        "how much that costs in quality a random layer cannot say, DeepSeek reports it as small.")
+        "Each GPU a token's experts sit on is one more copy of the token to send in the all-to-all. " + NODE_LIMIT)
