@@ -78,7 +78,9 @@ ENTRIES = (
           "chosen per token (DeepSeekMoE): the same compute, far more possible expert combinations.",
           "pages/4_compute.py", "Fine-grained and shared experts"),
     Entry("Node-limited routing", "Each token may choose experts on at most M devices or nodes (DeepSeek-V2: "
-          "devices; DeepSeek-V3: 4 of 8 expert groups), so its copies cross fewer links in the all-to-all.",
+          "devices; DeepSeek-V3: 4 of 8 expert groups), so its copies cross fewer links in the all-to-all. "
+          "The groups a token keeps are its best-scored: DeepSeek-V3 scores a group by the sum of its two best "
+          "experts' scores, DeepSeek-V2 by its single best (transformers 5.24).",
           "pages/3_parallel.py", "each token on at most M GPUs"),
     Entry("Routing at inference", "With a capacity limit or expert choice, whether a token gets its experts "
           "depends on the other tokens in its batch: decoding one token alone and a whole prompt at once can "

@@ -6,7 +6,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.checkpoints import DEFAULT_MODEL
-from moeviz.app.parallel_page import POLICY_LABELS, TOKEN_ORDER_RULE, section
+from moeviz.app.parallel_page import POLICY_LABELS, TOKEN_ORDER_RULE
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
 from moeviz.glossary import LOAD_RATIO
@@ -52,13 +52,6 @@ BALANCEDNESS_MEANS = (f"Balancedness = mean ÷ busiest load per GPU; 1 = every G
                       f"of the {LOAD_RATIO}, counted per GPU instead of per expert.")
 
 
-def subpart(title: str) -> None:
-    """A heading inside a numbered section: one level down (h3 under the section's h2; a screen reader's outline
-    needs the levels in order) and without the rule that `section` draws under a numbered one, so that
-    "3 · Replicate the busiest experts" and its "Every layer" do not read as two sections."""
-    st.subheader(title)
-
-
 def window_start() -> int:
     """The journey window's first token, read before the dump (the pass keeps only that window)."""
     return st.session_state.get("routes_window",
@@ -67,7 +60,7 @@ def window_start() -> int:
 
 def load_routing():
     """Section 1: (the routing summary from the chosen source, what it is), or None with a message saying why."""
-    section("1 · Bring the routing")
+    app.section("1 · Bring the routing")
     st.caption("Sections 1–6 read the routing's own experts and k; the sidebar's N, k and router act only in "
                "section 7's run.")
     source = app.linked(st.radio, "Routing from", SOURCES, key="routes_source", default="example",
@@ -134,7 +127,7 @@ def show_summary(summary, where: str) -> int:
         st.markdown("This dump cannot show:\n" + "\n".join(lines))
     for note in summary.notes[:6]:
         st.caption(escape_markdown(note))
-    section("2 · Where the load goes")
+    app.section("2 · Where the load goes")
     names = [s.layer for s in summary.layers]
     layer = app.linked(st.select_slider if len(names) > 1 else st.selectbox, "Layer", names, key="routes_layer",
                        default=names[0], parse=app.parse_int_choice(names))
@@ -151,7 +144,7 @@ def show_summary(summary, where: str) -> int:
 
 
 def plan_section(summary, index: int):
-    section("3 · Replicate the busiest experts")
+    app.section("3 · Replicate the busiest experts")
     counts = summary.layers[index].tokens_per_expert
     E = len(counts)
     gpu_options = [g for g in (1, 2, 4, 8, 16, 32, 64) if g <= E and E % g == 0]
@@ -220,7 +213,7 @@ def same_gpu(plan, after):
 
 
 def every_layer(summary, gpus: int, replicas: int, nodes: int):
-    subpart("Every layer")
+    app.subsection("Every layer", "every_layer")
     app.chart(layer_load_heatmap(summary.load_share(), [s.layer for s in summary.layers]), key="routes_layer_loads")
     rows = views.layer_table(summary, gpus, replicas, nodes)
     table(rows, key="replica_layers", hide_index=True, column_config=layer_columns(rows))
@@ -261,7 +254,7 @@ def explain(gpus: int, nodes: int):
 
 
 def drops_section(summary, index: int):
-    section("4 · Drops at a capacity")
+    app.section("4 · Drops at a capacity")
     if "drops at a capacity" in views.missing_views(summary):
         st.info("No drops to show: " + escape_markdown(views.missing_views(summary)["drops at a capacity"]) + ".")
         return []
@@ -297,7 +290,7 @@ def capacity_symbols(layer, cf: float) -> str:
 
 
 def journeys_section(summary, index: int, drops):
-    section("5 · Token journeys")
+    app.section("5 · Token journeys")
     start = st.number_input("First token of the window", 0, MAX_WINDOW_START, value=window_start(),
                             key="routes_window", step=WINDOW_TOKENS,
                             help=f"The pass over the dump keeps {WINDOW_TOKENS} tokens from here (at most "
@@ -326,7 +319,7 @@ def journeys_section(summary, index: int, drops):
 
 
 def co_selection(summary, index: int, missing: dict):
-    subpart("Do consecutive layers choose together?")
+    app.subsection("Do consecutive layers choose together?", "consecutive_layers")
     if "co-selection" in missing:
         st.info("No co-selection: " + escape_markdown(missing["co-selection"]) + ".")
         return
@@ -343,7 +336,7 @@ def co_selection(summary, index: int, missing: dict):
 
 
 def logits_section(summary, index: int):
-    section("6 · With router logits")
+    app.section("6 · With router logits")
     st.caption(f"The router's probabilities for each token, and the **what-if**, which {WHAT_IF_MEANS}.")
     missing = views.missing_views(summary)
     if "router probabilities and what-if" in missing:
@@ -378,7 +371,7 @@ def logits_section(summary, index: int):
 
 
 def run_section(controls):
-    section("7 · Run the plan")
+    app.section("7 · Run the plan")
     st.caption("Here each GPU is a worker process on this server: the processes send each other tokens the way "
                "the GPUs of a cluster do, and each computes its own experts for real.",
                help="torch.distributed with the gloo backend (CPU): the same all-to-all calls a GPU cluster makes "

@@ -40,8 +40,8 @@ it and why; the sidebar dims them and says why under each. A page whose view is 
 walkthrough's trained model or random layer) calls `app.knobs_here(view)`; a layer with its own N and k shows
 them next to the controls (`app.show_used(N, k)`, called by the page's main layer line).
 
-Headings: a numbered section is `st.header("2 · Measured time")`; a part inside it is
-`app.subsection(title, key)` (an h3 drawn smaller, so it reads as part of the section above).
+Headings: a numbered section is `app.section("2 · Measured time")` (an h2 with a rule under it); a part inside
+it is `app.subsection(title, key)` (an h3 drawn smaller, with no rule, so it reads as part of the section above).
 
 Charts: draw with `app.chart(fig, key=..., where=column)` instead of `st.plotly_chart`: it names the chart for
 screen readers (`alt=`, else the title), puts its numbers in a folded table below it, keeps axis text readable and
@@ -65,7 +65,7 @@ from moeviz.app.params import (ParamError, Renamed, parse_choice, parse_choices,
                                parse_int, parse_int_choice, parse_text)
 from moeviz.app.presenter import fold, locked, presenting
 from moeviz.app.runners import cached_dense, cached_layer, cached_walkthrough
-from moeviz.app.style import subsection
+from moeviz.app.style import section, subsection
 from moeviz.app.url import link_params, linked, set_url_value, url_value
 
 __all__ = [
@@ -73,5 +73,5 @@ __all__ = [
     "Renamed", "parse_int", "parse_int_choice", "parse_choice", "parse_choices", "parse_flag", "parse_float_choice",
     "parse_text",
     "cached_layer", "cached_walkthrough", "cached_dense",
-    "PAGES", "PageInfo", "KnobUse", "knobs_here", "show_used", "finish_page", "subsection",
+    "PAGES", "PageInfo", "KnobUse", "knobs_here", "show_used", "finish_page", "section", "subsection",
 ]

@@ -89,7 +89,7 @@ def progress_reporter(total: int, label: str):
 
 def counts(cfg: MoEConfig) -> None:
     """Section 1: parameters and FLOPs of the page's layer, counted."""
-    st.header("1 · Parameters and FLOPs, counted")
+    app.section("1 · Parameters and FLOPs, counted")
     # A count follows the layer's shape alone: the router (save Switch's k = 1, which the k slider shows) and the
     # capacity factor move the timings of section 2, not a count here. The page's line above names them all.
     st.caption("The counts below follow the layer's shape alone: of the sidebar's knobs only N and k move them "
@@ -137,7 +137,7 @@ def whole_model() -> None:
 def measured_time(cfg: MoEConfig) -> Timed:
     """Section 2: sparse vs dense-all vs the dense-equivalent FFN, timed at once on a small batch and on click on a
     large one."""
-    st.header("2 · Measured time")
+    app.section("2 · Measured time")
     app.layer_line(cfg, trained=False, section=True, note="The same layer as section 1, run on one random batch")
     left, right = st.columns(2)
     batch = app.linked(left.select_slider, "Batch (tokens)", BATCHES, key="batch", default=256,
@@ -296,7 +296,7 @@ def same_layer_sentence(timed: Timed | None, first: MoEConfig, page_layer: MoECo
 def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
     """Section 3: DeepSeekMoE's fine-grained and shared experts, four real layers built from the page's.
     `timed`: section 2's measurement, quoted when its sparse layer is this section's first design."""
-    st.header("3 · Fine-grained and shared experts (DeepSeekMoE)")
+    app.section("3 · Fine-grained and shared experts (DeepSeekMoE)")
     app.layer_line(cfg.replace(router="softmax_topk", capacity_factor=None), trained=False, section=True,
                    knobs=COUNT_KNOBS, note="The first design below is this layer; the other three are built from "
                                            "it with m = 4 (each expert split into 4 narrower ones). All four route by softmax top-k with no capacity limit, "

@@ -112,12 +112,6 @@ class WorkerRun:
     runs: dict  # imbalance_demo's {"balanced", "skewed", "skewed_capacity"}
 
 
-def section(title: str) -> None:
-    """A numbered section's heading ("2 · …") on the systems pages (/parallel, /replicas): a header with a rule
-    under it, so that a part inside a section (/replicas' st.subheader, one level down) cannot pass for one."""
-    st.header(title, divider="gray")
-
-
 def short_name(description: str) -> str:
     """The name before its details ("H100 nodes", "Mixtral-8x7B-like"): the whole text, in a half-width box, was
     cut off; the box shows this and the caption under it the whole text."""
@@ -127,7 +121,7 @@ def short_name(description: str) -> str:
 def capacity(controls) -> Batch:
     """Section 1: each expert's slots under the sidebar's capacity factor, and who loses under each policy."""
     limited = capacity_config(controls).effective_capacity_factor is not None  # Switch and expert choice: always
-    section(CAPACITY_HEADERS[limited])
+    app.section(CAPACITY_HEADERS[limited])
     st.caption(CAPACITY_INTROS[limited])
     left, right = st.columns(2)
     idle = policy_idle_reason(capacity_config(controls))
@@ -216,7 +210,7 @@ def _worker_count(cfg: MoEConfig):
 
 def expert_parallel(controls) -> None:
     """Section 2: one batch on W worker processes, balanced and skewed with no drops, then skewed under capacity."""
-    section("2 · Experts on separate GPUs")
+    app.section("2 · Experts on separate GPUs")
     st.markdown(
         "Expert parallelism: each of W GPUs holds N/W experts and a share of the tokens. Every GPU "
         "routes its own tokens, sends each token copy to the GPU that owns its expert (an **all-to-all** "
@@ -373,7 +367,7 @@ def _show_worker_run(kept: WorkerRun) -> None:
 
 def at_scale() -> None:
     """Section 3: the analytical model of all_to_all time vs expert compute as devices grow."""
-    section("3 · At scale: a model, not a measurement")
+    app.section("3 · At scale: a model, not a measurement")
     st.caption("No layer of this page: published model shapes on round hardware figures (MoE layer of the shape "
                "picked below).")
     left, right = st.columns(2)
@@ -468,7 +462,7 @@ def _crossover_sentence(curve: list[dict], shape: str, hardware: str) -> str:
 
 def dropless(controls, batch: Batch) -> None:
     """Section 4: section 1's batch routed dropless and under a capacity limit."""
-    section("4 · Dropless or capacity: the same batch both ways")
+    app.section("4 · Dropless or capacity: the same batch both ways")
     # The limited run has its own capacity slider below: the sidebar's factor does not reach this section.
     app.layer_line(batch.cfg, trained=False, section=True, knobs=("num_experts", "top_k", "router", "seed"),
                    note=f"Section 1's layer and {batch.tokens} tokens; the capacity factor is this section's own")
@@ -555,7 +549,7 @@ def _and(items: list[str]) -> str:
 
 def inference(controls, batch: Batch) -> None:
     """Section 5: each token of section 1's batch routed in the batch (prefill) and alone (decode)."""
-    section("5 · Routing at inference: a token's output can depend on its batch")
+    app.section("5 · Routing at inference: a token's output can depend on its batch")
     # moeviz.inference builds its layers at section 1's size (d_model 32, d_hidden 64) with the sidebar's N, k, seed
     app.layer_line(batch.cfg.replace(d_model=INFERENCE_D_MODEL, d_hidden=INFERENCE_D_HIDDEN, router="softmax_topk",
                                      capacity_factor=None, top_k=min(controls.top_k, controls.num_experts)),
@@ -625,7 +619,7 @@ NODE_LIMIT = (
 
 def device_limit(controls) -> None:
     """Section 6: DeepSeek-V3's node-limited routing, devices spanned per token with and without the limit."""
-    section("6 · Communication-aware routing: each token on at most M GPUs")
+    app.section("6 · Communication-aware routing: each token on at most M GPUs")
     n, k = controls.num_experts, controls.moe_config().top_k
     span_options = [w for w in SPAN_DEVICES if w <= n and n % w == 0]
     if not span_options:

@@ -49,6 +49,11 @@ def apply_style() -> None:
     st.html(f"<style>{APP_CSS}</style>")
 
 
+def section(title: str) -> None:
+    """A numbered section's heading ("2 · …"): an h2 with a rule under it, which no part inside a section has."""
+    st.header(title, divider="gray")
+
+
 def subsection(title: str, key: str) -> None:
     """A part of a numbered section: an h3 (the heading order stays h1 > h2 > h3 for screen readers), drawn
     smaller than the sections' headings by APP_CSS, so that it reads as part of the section above."""
