@@ -78,9 +78,9 @@ def intro(controls) -> None:
         # The table first, after a short lead: on a phone the longer paragraph filled the screen before it.
         # The task first (a newcomer met it only under the table), kept short: the lead stays a few phone lines.
         st.markdown(
-            f"The task: an MoE layer learns 8 clusters of tokens; each token is {lab.ClusterTask().d_model} "
-            "numbers near its cluster's centre, its target the cluster's own function of it, so an expert serving "
-            "few clusters learns theirs well. What each balance-loss weight α costs, trained now:")
+            f"The task: an MoE layer learns 8 clusters (each token {lab.ClusterTask().d_model} numbers "
+            "near its cluster's centre); an expert serving few clusters learns theirs well. α weighs the **balance "
+            "loss**, a push towards an even load (defined under the table). Each α's cost, trained now:")
         price_table(controls)
         st.markdown(
             "The balance-loss weight α pushes the layer's load towards even. " + SHARED_OFFSET + " Some clusters are much more common than others (cluster c is drawn with "
@@ -117,11 +117,23 @@ def price_table(controls) -> None:
             **({figs.DROPPED: f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
           key="price", hide_index=True)
     # The columns' words, defined here where a learner first meets them (not two screens further down).
-    st.caption(f"**{figs.LOAD_RATIO.capitalize()}**: the busiest expert's tokens as a multiple of the average expert's (1 = even). "
+    st.caption(f"**Balance loss** (Switch Transformer): N · Σᵢ fᵢ · Pᵢ, with fᵢ the share of token copies expert i "
+               "gets and Pᵢ its mean router probability: 1 when both are even, more when the same experts get the "
+               f"tokens and the probability; training adds α × it to the task's loss "
+               f"({glossary_link('Load balancing loss', 'more in the glossary')}). "
+               f"**{figs.LOAD_RATIO.capitalize()}**: the busiest expert's tokens as a multiple of the average expert's (1 = even). "
                f"{TASK_LOSS} {SPECIALIZATION} (More: {glossary_link('Mutual information', 'the glossary')}.)")
     st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router_spec(router).label}, "
                 f"N = {controls.num_experts}, k = {top_k}, seed {controls.seed}; a lower task loss is better):\n\n"
                 + explain_price(rows, cfg.capacity_factor, GOOD_WEIGHT))
+
+
+def mode_captions() -> list[str]:
+    """One line under each mode of the radio: what it trains and where it shows."""
+    weights = ", ".join(f"{w:g}" for w in lab.SWEEP_WEIGHTS)
+    return ["One run with the sidebar's α; the results below draw it step by step.",
+            f"{len(lab.SWEEP_WEIGHTS)} runs, α = {weights}, one after another; a chart then puts each run's load against its task "
+            "loss."]
 
 
 def knobs(controls) -> LabSettings:
@@ -129,7 +141,7 @@ def knobs(controls) -> LabSettings:
     layer_line_slot = st.empty()  # filled once the knobs below have said which layer the lab trains
     left, mid, right = st.columns(3)
     mode = app.linked(left.radio, "Mode", MODES, key="balance_mode", default="single",
-                      parse=app.parse_choice(list(MODES)), format_func=MODES.get)
+                      parse=app.parse_choice(list(MODES)), format_func=MODES.get, captions=mode_captions())
     method = app.linked(mid.radio, "Balancing method", METHODS, key="balance_method", default="aux_loss",
                         parse=app.parse_choice(list(METHODS)), format_func=METHODS.get,
                         captions=method_captions(list(METHODS)))
@@ -374,9 +386,9 @@ def precision(controls) -> None:
     # the layer line came first, more than a screen of text before the table they explain.
     st.header("Which parts of routing run in fp32")
     st.markdown(
-        "Rounding router logits to bfloat16 can give a token other experts, the more "
-        "often the larger the logits. One random layer's logits, each shifted by the same number, routed exactly "
-        "and in bfloat16:")
+        f"Rounding router logits to {glossary_link('bf16 and fp32', 'bf16')} (a 16-bit format; fp32 has 32 bits) "
+        "can give a token other experts, the more often the larger the logits. One random layer's logits, each "
+        "shifted by the same number, routed exactly and in bf16:")
     rows = runners.precision_rows(controls.num_experts, controls.top_k, controls.seed)
     # The columns the caption quotes come first: at 1024 px the last ones are out of view until scrolled.
     table([{"every logit + ": f"{r['shift']:g}", "tokens with other experts": f"{r['changed_choice']:.1%}",
@@ -385,7 +397,7 @@ def precision(controls) -> None:
             "max |Δ probability|": f"{r['max_prob_error']:.4f}",
             "max |Δ combine weight|": f"{r['max_weight_error']:.4f}"} for r in rows], key="bf16", hide_index=True)
     app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
-                   note="Only its router's logits are used here, on 256 seeded tokens; a shift shared by every "
+                   note="Not the lab's layer above: a random one of its own. Only its router's logits are used here, on 256 seeded tokens; a shift shared by every "
                         "logit leaves exact routing as it was")
     worst = rows[-1]
     st.caption(f"With every logit {worst['shift']:g} higher, rounding to bfloat16 gave "
@@ -401,5 +413,7 @@ def precision(controls) -> None:
         "compute the logits in the model's dtype (bf16) and only the softmax in fp32; GraniteMoE casts its logits "
         "to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core can route in fp32 or fp64 "
         "(its router-dtype setting), off by default. The Switch Transformer's “selective precision” casts the router's "
-        "input to fp32. This app routes in fp32, which keeps decisions and weights as the router computed them; "
-        "the z-loss keeps the logits from drifting up, so rounding matters less.")
+        "input to fp32. This app routes in fp32, which keeps decisions and weights as the router computed them. "
+        "The z-loss helps in bf16 too: the experts a token picks are its *largest* logits, and the z-loss keeps "
+        "those near 0, where bf16's step is finest; the far-negative logits it lets grow matter less, as top-k picks "
+        "the largest.")

@@ -26,7 +26,8 @@ SPECIALIZATION = ("**Specialization**: how much knowing the expert a token went 
                   "clusters, 100% = each cluster has experts of its own.")
 SHARED_OFFSET = ("Every token also carries the same **offset**: one fixed vector added to all of them (real hidden "
                  "states are not centred on zero either). The untrained router therefore prefers the same few "
-                 "experts for every token: the skewed start from which collapse grows.")
+                 "experts for every token: a skewed start, which stays skewed (collapse) unless something pushes the load "
+                 "towards even.")
 
 
 def router_entropy_words(num_experts: int) -> str:
@@ -155,7 +156,8 @@ def _puzzle_sentence(low: dict, good: dict, capacity_factor: float | None) -> st
     return text + (
         " With no capacity limit an uneven load costs this task nothing (the busy experts simply compute "
         "more), so the push past that point is paid in task loss. The uneven load is paid for in hardware "
-        f"instead: at a capacity factor of 1.25 (Switch's) the {a} load would overflow "
+        f"instead: at a {glossary_link('Capacity factor', 'capacity factor')} of 1.25 (the Switch "
+        f"Transformer's) the {a} load would overflow "
         f"**{low['overflow_at_1_25']:.1%}** of all token copies, and with experts on separate devices every "
         "step waits for the busiest. Set a capacity factor in the sidebar and the table trains again with "
         "the drops.")
@@ -179,7 +181,8 @@ def explain_price(rows: list[dict], capacity_factor: float | None = None, good_w
     pushed = [r for r in rows if r["balance_weight"] > 0]
     idle = f", leaving {none['idle_experts']} experts nearly idle" if none["idle_experts"] else ""
     parts = [f"**α = 0** lets the busiest expert take **{none['max_mean_load']:.2f}×** the mean load{idle}, "
-             f"with a task loss of {none['task_loss']:.3f}.",
+             f"with a task loss of {none['task_loss']:.3f} and specialization {none['specialization']:.0%}: the "
+             "few busy experts each serve many clusters, so none learns one cluster's function well.",
              _trade_sentence(pushed)]
     low = min(pushed, key=lambda r: r["task_loss"])
     if low["balance_weight"] < good_weight and low["max_mean_load"] > good["max_mean_load"]:
@@ -206,7 +209,9 @@ def explain_z_loss(plain: dict, penalised: dict, weight: float, steps: int) -> s
     top0, top1 = plain["max_logit"], penalised["max_logit"]
     size0, size1 = plain["mean_abs_logit"], penalised["mean_abs_logit"]
     both = (f"Both runs train the same layer from the same start for {steps} steps; only the z-loss weight "
-            f"differs. Over the last {plain['window_steps']} steps, without the z-loss z averages **{z0:.3g}** and each token's largest "
+            f"differs. z is the value the z-loss penalises: the mean over tokens of logsumexp(logits)², where "
+        f"logsumexp = ln Σ exp(logit) over the experts, a little above the largest logit. Over the last "
+        f"{plain['window_steps']} steps, without the z-loss z averages **{z0:.3g}** and each token's largest "
             f"logit **{top0:.2f}**; with weight {weight:g}, z averages **{z1:.3g}** and the largest logit "
             f"**{top1:.2f}**.")
     if not (z1 < z0 and top1 < top0):

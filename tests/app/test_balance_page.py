@@ -498,3 +498,25 @@ def test_the_cluster_map_says_what_its_cells_are_a_share_of():
     assert any("one cluster's token copies" in c.value and "at most 1/2 = 50%" in c.value for c in at.caption)
     spec = chart_spec(at, "Where each cluster's tokens went")
     assert "token copies" in spec and "cluster's slots" not in spec
+
+
+def test_the_balance_loss_mode_z_and_bf16_are_said_where_a_newcomer_meets_them():
+    """The second newcomer read: the balance loss was named before it was defined, the Mode radio had no words,
+    z was never defined, bf16 and the precision section's own layer were unexplained, and the last sentence said the
+    z-loss keeps the logits from drifting up while the caption above showed the mean |logit| rising."""
+    at = open_page()
+    assert not at.exception
+    lead = text_just_before(at, "busiest ÷ mean load")
+    assert any("balance loss" in t and "defined under the table" in t for t in lead)
+    assert any(c.value.startswith("**Balance loss** (Switch Transformer): N · Σᵢ fᵢ · Pᵢ")
+               and "glossary#load-balancing-loss" in c.value for c in at.caption)
+    modes = list(at.radio(key="balance_mode").proto.captions)
+    assert len(modes) == 2 and "sidebar's α" in modes[0] and "α = 0, 0.01" in modes[1]
+    text = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+    assert "z is the value the z-loss penalises" in text and "logsumexp = ln Σ exp(logit)" in text
+    assert "glossary#bf16-and-fp32" in text
+    assert "drifting up" not in text and "picks the largest" in text
+    precision_line = next(c.value for c in at.caption if c.value.startswith("Layer in this section")
+                          and "d_hidden 8" in c.value)
+    assert "Not the lab's layer above" in precision_line
+    assert "collapse grows" not in text  # the α = 0 run ends less skewed than its first step
