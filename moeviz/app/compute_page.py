@@ -5,6 +5,7 @@ kept in session state as a named, frozen record whose key says which layer it be
 """
 from __future__ import annotations
 
+import statistics
 import uuid
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from moeviz.config import MoEConfig
 from moeviz.costs import cost_summary, whole_model_shares
 from moeviz.device import available_devices
 from moeviz.figures import compute as figs
+from moeviz.glossary import glossary_link
 
 D_MODEL, D_HIDDEN = 256, 512
 BATCHES = (16, 64, 256, 1024, 4096)
@@ -93,7 +95,9 @@ def counts(cfg: MoEConfig) -> None:
     # A count follows the layer's shape alone: the router (save Switch's k = 1, which the k slider shows) and the
     # capacity factor move the timings of section 2, not a count here. The page's line above names them all.
     st.caption("The counts below follow the layer's shape alone: of the sidebar's knobs only N and k move them "
-               "(the router and the capacity factor act on section 2's timings).")
+               "(the router and the capacity factor act on section 2's timings). "
+               f"{glossary_link('FLOPs', 'FLOPs')}: floating-point operations, counted as 2 per multiply-add of a matrix "
+               "product.")
     s = cost_summary(cfg)
     a, b, c = st.columns(3)
     a.metric("Total parameters", f"{s['total_params']:,}")
@@ -111,7 +115,8 @@ def counts(cfg: MoEConfig) -> None:
     app.chart(where=left, fig=figs.params_bars(s), key="params")
     app.chart(where=right, fig=figs.flops_bars(s), key="flops")
     st.caption("FLOPs = 2 × multiply-adds of the matrix products. Dense-all runs every expert on every token and "
-               "masks the unchosen results; the dense-equivalent FFN is one plain MLP k·H wide: the same active "
+               "masks the unchosen results; the dense-equivalent FFN (feed-forward network) is one plain MLP "
+               "k · d_hidden wide: the same active "
                "FLOPs with no routing at all.")
 
 
@@ -119,9 +124,11 @@ def whole_model() -> None:
     """Section 1's sequel: a whole model's active share, from the makers' figures."""
     app.subsection("A whole model is less sparse than one MoE layer", "whole_model")
     st.markdown(
-        "k/N is the share of *one MoE layer's* expert weights a token uses. A whole model also has attention, "
-        "embeddings, the output head and norms, which every token runs through in full (DeepSeek-V3 adds shared "
-        "experts and three dense first layers). So the whole model's active share is larger than k/N:")
+        "k/N is the share of *one MoE layer's* expert weights a token uses. A whole model also has "
+        f"{glossary_link('Attention', 'attention')}, embeddings (the table of token vectors), the output head "
+        "(vectors back to token scores) and norms, which every token runs through in full (DeepSeek-V3 adds "
+        f"{glossary_link('Shared expert', 'shared experts')} and three dense first layers, with one plain MLP "
+        "each). So the whole model's active share is larger than k/N:")
     table([{"model": m["model"], "k / N (one MoE layer)": f"{m['top_k']}/{m['num_experts']} = "
             f"{m['layer_share']:.1%}", "active / total (whole model)":
             f"{m['active_params'] / 1e9:.1f}B / {m['total_params'] / 1e9:.1f}B = {m['model_share']:.1%}"}
@@ -166,7 +173,9 @@ def measured_time(cfg: MoEConfig) -> Timed:
                 f"N/k = {cfg.num_experts / cfg.top_k:g}×). **The price of routing:** the sparse layer takes "
                 f"**{t['sparse'] / t['dense-equivalent']:.1f}×** the time of the dense-equivalent FFN, which does the "
                 "same arithmetic without the routing, sorting and gathering. That overhead weighs most on small "
-                "batches; the charts below (*Measure scaling*) show how the three times grow with the batch.")
+                "batches: press *Measure scaling* below for two charts of how the three times grow with N and with "
+                "the batch. The sidebar's router and capacity factor change how many tokens each expert gets, and "
+                "so the sparse time; dense-all and the dense-equivalent FFN do not route.")
     st.caption("Measured on this server (all three checked first to give the same output); the cores are shared, "
                "so numbers move between runs: *Measure again* times them anew.")
     return Timed(device, batch, t["sparse"])
@@ -268,18 +277,26 @@ DESIGN_COLUMNS = {
 }
 
 
-def fine_vs_coarse_sentence(coarse_ms: float | None, fine_ms: float | None) -> str:
-    """What the measured times say about equal FLOPs in narrower experts: only what they show."""
-    if coarse_ms is None or fine_ms is None:
+def fine_vs_coarse_sentence(coarse_ms: list[float] | None, fine_ms: list[float] | None) -> str:
+    """What the measured times say about equal FLOPs in narrower experts, from the turns the two took side by side
+    (one timed forward each per turn): a difference is claimed only when nearly every turn agrees, since the
+    shared cores' noise is as large as the gap."""
+    if not coarse_ms or not fine_ms:
         return ""
-    if fine_ms > coarse_ms:
-        return (f"Equal FLOPs need not mean equal time: here the fine layer took {fine_ms / coarse_ms:.1f}× the "
-                "coarse one's time, since four times as many, narrower experts mean more, smaller matrix products "
-                "and more routing work.")
-    return (f"This time the fine layer was not slower than the coarse one ({fine_ms:.2f} vs {coarse_ms:.2f} ms), "
-            "though four times as many, narrower experts mean more, smaller matrix products and more routing "
-            "work: other users share these cores and a burst of their work can land on any layer's turn; time "
-            "them again to see.")
+    turns = len(coarse_ms)
+    slower = sum(f > c for c, f in zip(coarse_ms, fine_ms))
+    ratio = statistics.median(fine_ms) / statistics.median(coarse_ms)
+    if slower >= turns - 1:
+        return (f"Equal FLOPs need not mean equal time: the fine layer was slower in {slower} of {turns} turns "
+                f"(median {ratio:.1f}× the coarse one's time), since four times as many, narrower experts mean "
+                "more, smaller matrix products and more routing work.")
+    if slower <= 1:
+        return (f"This time the fine layer was faster in {turns - slower} of {turns} turns (median {ratio:.1f}× "
+                "the coarse one's time), though four times as many, narrower experts mean more, smaller matrix "
+                "products and more routing work: other users share these cores; time them again to see.")
+    return (f"The fine layer was slower in only {slower} of {turns} turns (median {ratio:.1f}× the coarse one's "
+            "time): on these shared cores, where other users' work lands on any turn, that is no clear "
+            "difference; time them again to see.")
 
 
 def same_layer_sentence(timed: Timed | None, first: MoEConfig, page_layer: MoEConfig, first_ms: float) -> str:
@@ -307,7 +324,7 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
         "combinations of specialists. **Shared expert isolation**: some experts run for every token, to hold what "
         "all tokens need, and fewer routed ones are chosen so the active compute stays the same. DeepSeek-V3 (as "
         "of its released config in transformers 5.24) has 1 shared and 256 routed experts per MoE layer, top-8, "
-        f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoELayer with random "
+        f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoE layer with random "
         f"weights and run on {GRANULARITY_TOKENS} seeded tokens: *coarse + shared* only adds a shared expert, to "
         "show what one costs, and *fine + shared* is DeepSeekMoE's form, at the coarse layer's compute. *Expert "
         "sets*: how many different sets of k experts a token can get, “N choose k” = N! / (k! (N − k)!).")
@@ -326,12 +343,14 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
         f"{deepseek['expert_flops_per_token']:,.0f}, counted from the rows each expert of the real layer computed "
         "(2 FLOPs per multiply-add, as everywhere on this page). "
         "*Shared ÷ output* is the length of the shared expert's output divided by the length of the layer's "
-        "output, averaged over tokens: with random weights the shared expert's unweighted output dominates the "
-        "weighted mix of the routed ones (Qwen2-MoE scales its shared expert by a learned sigmoid gate instead).")
+        f"output, averaged over tokens (1 would mean the routed experts add nothing): here "
+        f"{shared['shared_share']:.2f} and {deepseek['shared_share']:.2f}, as with random weights the shared "
+        "expert's output counts in full while the routed ones are scaled by their combine weights (Qwen2-MoE "
+        "scales its shared expert by a learned sigmoid gate instead).")
     st.caption(f"*time*: one forward of each layer on {GRANULARITY_TOKENS} tokens, the median of "
                f"{GRANULARITY_REPEATS}, the four layers timed in turns after one untimed run each, on this server's "
                f"CPU; the cores are shared, so it moves between runs. "
-               f"{fine_vs_coarse_sentence(coarse['median_ms'], fine['median_ms'])} "
+               f"{fine_vs_coarse_sentence(coarse['samples_ms'], fine['samples_ms'])} "
                f"{same_layer_sentence(timed, coarse['cfg'], cfg, coarse['median_ms'])}")
     if st.button("Time the four designs again", key="measure_granularity"):
         st.session_state.setdefault(GRANULARITY, {})[cfg] = new_take()

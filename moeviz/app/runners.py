@@ -307,7 +307,8 @@ def granularity_run(cfg: MoEConfig, tokens: int, repeats: int = 0, take: str = "
     designs = granularity_designs(cfg)
     times = time_designs({d["label"]: d["cfg"] for d in designs}, tokens, repeats) if repeats else {}
     return [{"label": d["label"], "cfg": d["cfg"], **measure_design(d["cfg"], tokens),
-             "median_ms": times.get(d["label"])} for d in designs]
+             "median_ms": times[d["label"]]["median_ms"] if times else None,
+             "samples_ms": times[d["label"]]["samples_ms"] if times else None} for d in designs]
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["compute_timing"], show_spinner=False)

@@ -40,8 +40,9 @@ def measure_design(cfg: MoEConfig, num_tokens: int) -> dict:
             "expert_flops_per_token": 2 * macs / num_tokens, "shared_share": shared_share}
 
 
-def time_designs(cfgs: dict[str, MoEConfig], num_tokens: int, repeats: int) -> dict[str, float]:
-    """Median forward ms of each design on `num_tokens` seeded tokens, timed in interleaved rounds.
+def time_designs(cfgs: dict[str, MoEConfig], num_tokens: int, repeats: int) -> dict[str, dict]:
+    """Each design's forward time on `num_tokens` seeded tokens, timed in interleaved rounds: its summary
+    (median_ms, p95_ms, ..., and samples_ms, one per round, so two designs' samples pair up turn by turn).
 
     Timed one after another, the first design also paid for the process's first matrix products (thread pool,
     allocator) and caught whatever load the shared cores had then: on a fresh server /compute showed the
@@ -54,7 +55,7 @@ def time_designs(cfgs: dict[str, MoEConfig], num_tokens: int, repeats: int) -> d
         for fn in fns.values():  # warm-up of the process and of every design, before any timed call
             fn()
         times = time_interleaved(fns, torch.device("cpu"), repeats, rounds=repeats)
-    return {label: t["median_ms"] for label, t in times.items()}
+    return times
 
 
 __all__ = ["measure_design", "time_designs"]

@@ -63,7 +63,7 @@ def timing_bars(results: dict, title: str | None = "Measured time per forward", 
                            hovertemplate="%{x}: %{y:.2f} ms median<extra></extra>"))
     # The medians go under the bar names: written above the bars, the p95 whiskers would strike them through.
     fig.update_xaxes(tickvals=names, ticktext=[f"{n}<br><b>{m:.2f} ms</b>" for n, m in zip(names, medians)])
-    fig.update_yaxes(title="ms (median, bar to p95)", rangemode="tozero")
+    fig.update_yaxes(title="ms (median; bar up to the 95th percentile)", rangemode="tozero")
     return finish(fig, title, height)
 
 
