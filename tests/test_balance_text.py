@@ -136,3 +136,11 @@ def test_the_cluster_map_words_for_expert_choice_promise_no_bound():
     from moeviz.app.balance_text import cluster_map_words
     words = cluster_map_words({"router": "expert_choice", "top_k": 2, "capacity_factor": None})
     assert "experts pick the tokens" in words and "at most" not in words
+
+
+def test_the_cost_paragraph_spells_out_what_a_newcomer_cannot_know():
+    """"HF Mixtral" and a bare "fixed capacity (Switch, GShard)" stood unexplained in the second read."""
+    f, cfg = final_run(balance_weight=0.0)
+    text = explain_run(f, cfg)
+    assert "HF " not in text and "Hugging Face transformers" in text
+    assert "glossary#capacity-factor" in text and "Google's Switch Transformer" in text

@@ -89,12 +89,14 @@ def intro(controls) -> None:
             "0.01; the table also trains α = 10 (balance at any price, past the sidebar's range). Set a capacity "
             "factor to see what imbalance costs in dropped copies: token copies that found their expert full.")
         st.caption(
-            "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (transformers' configs "
+            "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (Hugging Face "
+            "transformers' configs "
             "default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of "
             "transformers 5.24): this lab trains one layer for a few hundred steps of 256 tokens, starting from a "
             "router that is skewed on purpose, and measures each expert's share f on those 256 tokens. Real training "
-            "measures f per micro-batch (Megatron-Core's default balance loss) or per sequence (its sequence-level "
-            "option, DeepSeek's sequence-wise loss), not over the whole global batch (balancing over the global batch is a separate "
+            "measures f per micro-batch, the slice of a training step one GPU computes at once (Megatron-Core, "
+            "NVIDIA's MoE training library: its default balance loss), or per sequence (its sequence-level "
+            "option, DeepSeek's sequence-wise loss), not over the whole global batch of a step (balancing over the global batch is a separate "
             "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a gentle "
             "push to act.")
 

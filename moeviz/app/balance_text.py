@@ -94,12 +94,14 @@ def _outcome_paragraph(f: dict, cfg: dict) -> str:
 
 
 def _cost_paragraph(f: dict) -> str:
-    return (f"*What imbalance costs.* Systems pay for it in one of two ways. With a fixed capacity (Switch, GShard) "
-            f"each expert gets C = ⌈cf · T · k / N⌉ slots (T tokens in the batch, k copies of each, one per chosen "
-            f"expert, shared among N experts, times the capacity factor cf); at cf = 1.25, Switch's training factor, this final load "
+    return (f"*What imbalance costs.* Systems pay for it in one of two ways. With a fixed "
+            f"{glossary_link('Capacity factor', 'capacity')} (Google's Switch Transformer and GShard) each expert "
+            f"gets C = ⌈cf · T · k / N⌉ slots (T tokens in the batch, k copies of each, one per chosen expert, "
+            f"shared among N experts, times the capacity factor cf); at cf = 1.25, Switch's training factor, this "
+            f"final load "
             f"would overflow **{f['overflow_at_1_25']:.1%}** of all token copies: those copies skip their expert "
             f"(dropped; the token keeps its other experts), while the idle experts' empty slots are still "
-            f"computed. Dropless MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks) runs every chosen expert on "
+            f"computed. Dropless MoE (Mixtral and OLMoE in Hugging Face transformers, DeepSeek-V3, MegaBlocks) runs every chosen expert on "
             f"all the tokens that chose it: nothing is dropped, but with experts on separate devices everyone waits "
             f"for the busiest one. Set a capacity factor in the sidebar to train with drops; the dropped-copies "
             f"curve then shows them.")
