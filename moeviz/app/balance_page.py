@@ -134,8 +134,8 @@ def mode_captions() -> list[str]:
     """One line under each mode of the radio: what it trains and where it shows."""
     weights = ", ".join(f"{w:g}" for w in lab.SWEEP_WEIGHTS)
     return ["One run with the sidebar's α; the results below draw it step by step.",
-            f"{len(lab.SWEEP_WEIGHTS)} runs, α = {weights}, one after another; a chart then puts each run's load against its task "
-            "loss."]
+            f"{len(lab.SWEEP_WEIGHTS)} runs, α = {weights}, one after another; a chart then puts each run's load "
+            "against its task loss."]
 
 
 def knobs(controls) -> LabSettings:
@@ -399,8 +399,8 @@ def precision(controls) -> None:
             "max |Δ probability|": f"{r['max_prob_error']:.4f}",
             "max |Δ combine weight|": f"{r['max_weight_error']:.4f}"} for r in rows], key="bf16", hide_index=True)
     app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
-                   note="Not the lab's layer above: a random one of its own. Only its router's logits are used here, on 256 seeded tokens; a shift shared by every "
-                        "logit leaves exact routing as it was")
+                   note="Not the lab's layer above: a random one of its own. Only its router's logits are used "
+                        "here, on 256 seeded tokens; a shift shared by every logit leaves exact routing as it was")
     worst = rows[-1]
     st.caption(f"With every logit {worst['shift']:g} higher, rounding to bfloat16 gave "
                f"**{worst['changed_choice']:.0%}** of the tokens other experts than exact routing; with no shift, "

@@ -101,9 +101,9 @@ def _cost_paragraph(f: dict) -> str:
             f"final load "
             f"would overflow **{f['overflow_at_1_25']:.1%}** of all token copies: those copies skip their expert "
             f"(dropped; the token keeps its other experts), while the idle experts' empty slots are still "
-            f"computed. Dropless MoE (Mixtral and OLMoE in Hugging Face transformers, DeepSeek-V3, MegaBlocks) runs every chosen expert on "
-            f"all the tokens that chose it: nothing is dropped, but with experts on separate devices everyone waits "
-            f"for the busiest one. Set a capacity factor in the sidebar to train with drops; the dropped-copies "
+            f"computed. Dropless MoE (Mixtral and OLMoE in Hugging Face transformers, DeepSeek-V3, MegaBlocks) "
+            f"runs every chosen expert on all the tokens that chose it: nothing is dropped, but with experts on "
+            f"separate devices everyone waits for the busiest one. Set a capacity factor in the sidebar to train with drops; the dropped-copies "
             f"curve then shows them.")
 
 
@@ -212,8 +212,8 @@ def explain_z_loss(plain: dict, penalised: dict, weight: float, steps: int) -> s
     size0, size1 = plain["mean_abs_logit"], penalised["mean_abs_logit"]
     both = (f"Both runs train the same layer from the same start for {steps} steps; only the z-loss weight "
             f"differs. z is the value the z-loss penalises: the mean over tokens of logsumexp(logits)², where "
-        f"logsumexp = ln Σ exp(logit) over the experts, a little above the largest logit. Over the last "
-        f"{plain['window_steps']} steps, without the z-loss z averages **{z0:.3g}** and each token's largest "
+            f"logsumexp = ln Σ exp(logit) over the experts, a little above the largest logit. Over the last "
+            f"{plain['window_steps']} steps, without the z-loss z averages **{z0:.3g}** and each token's largest "
             f"logit **{top0:.2f}**; with weight {weight:g}, z averages **{z1:.3g}** and the largest logit "
             f"**{top1:.2f}**.")
     if not (z1 < z0 and top1 < top0):

@@ -96,8 +96,8 @@ def counts(cfg: MoEConfig) -> None:
     # capacity factor move the timings of section 2, not a count here. The page's line above names them all.
     st.caption("The counts below follow the layer's shape alone: of the sidebar's knobs only N and k move them "
                "(the router and the capacity factor act on section 2's timings). "
-               f"{glossary_link('FLOPs', 'FLOPs')}: floating-point operations, counted as 2 per multiply-add of a matrix "
-               "product.")
+               f"{glossary_link('FLOPs', 'FLOPs')}: floating-point operations, counted as 2 per multiply-add of a "
+               "matrix product.")
     s = cost_summary(cfg)
     a, b, c = st.columns(3)
     a.metric("Total parameters", f"{s['total_params']:,}")
@@ -343,7 +343,7 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
         f"{deepseek['expert_flops_per_token']:,.0f}, counted from the rows each expert of the real layer computed "
         "(2 FLOPs per multiply-add, as everywhere on this page). "
         "*Shared ÷ output* is the length of the shared expert's output divided by the length of the layer's "
-        f"output, averaged over tokens (1 would mean the routed experts add nothing): here "
+        f"output, averaged over tokens (1: the shared expert's output alone is as long as the whole output): here "
         f"{shared['shared_share']:.2f} and {deepseek['shared_share']:.2f}, as with random weights the shared "
         "expert's output counts in full while the routed ones are scaled by their combine weights (Qwen2-MoE "
         "scales its shared expert by a learned sigmoid gate instead).")

@@ -324,7 +324,7 @@ def test_the_second_reads_words_are_said_where_they_first_stand():
     assert "glossary#flops" in texts[first + 1] and "2 per multiply-add" in texts[first + 1]
     text = " ".join(texts)
     assert "k·H" not in text and "k · d_hidden wide" in text and "feed-forward network" in text
-    assert "MoELayer" not in text and "dominates" not in text and "1 would mean the routed experts add nothing" in text
+    assert "MoELayer" not in text and "dominates" not in text and "as long as the whole output" in text
     assert "press *Measure scaling* below" in text and "glossary#attention" in text
     spec = next(c.proto.spec for c in at.get("plotly_chart") if "median" in c.proto.spec and "percentile" in c.proto.spec)
     assert "p95" not in json.loads(spec)["layout"]["yaxis"]["title"]["text"]
