@@ -9,7 +9,7 @@ import streamlit as st
 import moeviz.app as app
 from moeviz.app.runners import build_walkthrough
 from moeviz.app.trained_source import knobs_used, pick_trained
-from moeviz.app.walkthrough_page import pick_source, pick_token, show_answer, stepper
+from moeviz.app.walkthrough_page import n_note, pick_source, pick_token, show_answer, stepper
 from moeviz.export import walkthrough_handout
 
 controls = app.sidebar("moeviz · one token, six steps")
@@ -30,7 +30,10 @@ with header_box:
     app.layer_line(walk.layer, trained=walk.trained, where=intro)
 # What the sidebar's knobs did here: unfolded, except in presenter mode (sidebar collapsed), where it joins the
 # folded header so that a step with three figures still fits a 768-px projector screen.
-(header_box if app.presenting() else st.container()).caption(knobs_used(trained, walk))
+knobs_box = header_box if app.presenting() else st.container()
+knobs_box.caption(knobs_used(trained, walk))
+if note := n_note(trained):  # the trained default: N picks which shipped model, it builds nothing
+    knobs_box.caption(note)
 token = pick_token(walk.run.labels, note_where=header_box if app.presenting() else None)
 with answer_box:
     show_answer(walk.run, token, folded=app.presenting())

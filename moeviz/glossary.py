@@ -19,8 +19,8 @@ class Entry:
 BALANCE_LOSS_VALUE = ("With fᵢ counted over all T · k copies, perfectly even routing (fᵢ = Pᵢ = 1/N) gives exactly "
                       "1, and piling tokens and probability onto the same experts raises it (with k = 1, to N when "
                       "one expert gets every token and all the probability). 1 is not a floor: when the busiest experts get "
-                      "less than their share of probability it dips a little below 1. (HF Mixtral counts fᵢ over "
-                      "T tokens instead, so its even value is k.)")
+                      "less than their share of probability it dips a little below 1. (Hugging Face transformers' "
+                      "Mixtral code counts fᵢ over T tokens instead, so its even value is k.)")
 
 ENTRIES = (
     Entry("Router", "A small linear layer that looks at one token's vector and gives every expert a score "
@@ -42,13 +42,13 @@ ENTRIES = (
           "called a dropped slot. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
           "the residual connection alone.", "pages/3_parallel.py", shown_as="dropped copies"),
-    Entry("Load balancing loss", "An extra training loss, N · Σᵢ fᵢ · Pᵢ (Switch Transformer), where fᵢ is the "
-          "share of the token copies (T tokens × k) routed to expert i and Pᵢ is expert i's mean router probability "
+    Entry("Load balancing loss", "An extra training loss, N · Σᵢ fᵢ · Pᵢ (from the Switch Transformer, Google's "
+          "MoE paper of 2021, Fedus et al.), where fᵢ is the share of the token copies (T tokens × k) routed to expert i and Pᵢ is expert i's mean router probability "
           "over the tokens. " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",
           "pages/2_balance.py", "balance loss"),
     Entry("z-loss", "A penalty on the router's log-sum-exp: for each token log Σⱼ exp(zⱼ) over its logits, squared "
-          "and averaged (ST-MoE). The log-sum-exp sits between the largest logit and that plus log N, so keeping "
-          "it near 0 keeps every logit from growing large and positive, where the softmax turns brittle and "
+          "and averaged (from ST-MoE, Google's 2022 MoE design paper, Zoph et al.). The log-sum-exp sits between "
+          "the largest logit and that plus log N, so keeping it near 0 keeps every logit from growing large and positive, where the softmax turns brittle and "
           "rounding bites. It does not make the logits small: a router can meet it by shifting every logit down.",
           "pages/2_balance.py"),
     Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
@@ -71,7 +71,7 @@ ENTRIES = (
           "whole model also attention and embeddings. Compute follows the active count, memory "
           "the total.", "pages/4_compute.py", "active"),
     Entry("Dropless MoE", "Every chosen expert runs on every token copy sent to it, however many: nothing is "
-          "dropped (HF Mixtral, OLMoE, DeepSeek-V3, MegaBlocks). Uneven routing then costs uneven work instead "
+          "dropped (Hugging Face transformers' Mixtral, OLMoE, DeepSeek-V3, MegaBlocks). Uneven routing then costs uneven work instead "
           "of dropped copies; the Capacity & parallelism page routes one batch both ways.", "pages/3_parallel.py",
           "Dropless or capacity: the same batch both ways"),
     Entry("Fine-grained experts", "Many narrow experts instead of a few wide ones, with proportionally more "
@@ -120,7 +120,8 @@ ENTRIES = (
     Entry("Router entropy", "How undecided the router is about a token: −Σᵢ pᵢ · ln pᵢ over its probabilities, "
           "in nats (the unit of the natural log). 0 = all probability on one expert; ln N (2.08 for N = 8) = the "
           "same for every expert.", "pages/1_heatmap.py", "router entropy"),
-    Entry("Mutual information", "I(cluster; expert), in nats: how much knowing the expert a token went to tells "
+    Entry("Mutual information", "I(cluster; expert), in nats, where a cluster is one of the made-up groups of "
+          "tokens the Load balancing page trains on (each group has its own target to learn): how much knowing the expert a token went to tells "
           "you about the token's cluster (and the reverse); 0 = nothing. It is never more than the entropy of "
           "either side, so for the top-1 expert it reaches ln N only if the top-1 choice is uniform over the N "
           "experts and the cluster fixes the expert. The Load balancing page shows it as specialization: the mutual "
@@ -142,7 +143,10 @@ ENTRIES = (
           "app.py"),
     Entry("Feed-forward MLP", "The other half of a Transformer block: a small network applied to each token on "
           "its own, d_model → d_hidden → d_model. In OLMoE and Mixtral (as of transformers 5.24) it is a SwiGLU "
-          "MLP: down(silu(gate(x)) ⊙ up(x)), three weight matrices. An MoE layer replaces it with N such MLPs, "
+          "MLP: down(silu(gate(x)) ⊙ up(x)), with three weight matrices gate, up and down. gate and up project x "
+          "side by side from d_model up to d_hidden; silu(a) = a · sigmoid(a), a smooth ReLU, bends gate's "
+          "numbers; ⊙ multiplies two vectors entry by entry, so silu(gate(x)) acts as a gate on up(x); down "
+          "projects the result back to d_model. An MoE layer replaces it with N such MLPs, "
           "the experts, and a router.", "app.py"),
     Entry("RMSNorm", "Root-mean-square normalisation: a vector x becomes x / √(mean(x²) + ε), times a learned "
           "gain per entry, so its size stays steady from layer to layer. Unlike LayerNorm it does not subtract "

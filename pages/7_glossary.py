@@ -9,13 +9,17 @@ st.title("Glossary")
 st.caption("Short definitions in plain words. Where a page of this app shows the idea with a real layer, the "
            "entry links to it (your sidebar settings come along).")
 
+# The index and the cards, both A to Z: a newcomer read "A–Z:" as the cards' order too, and found them out of it
+# (ENTRIES keeps the order the entries were written in, which is no lesson order a learner could follow).
+INDEX_LABEL = "All entries, A–Z:"
+CARDS = sorted(ENTRIES, key=lambda entry: entry.term.casefold())
+
 pages = {page.path: page for page in app.PAGES}
 st.header("Terms")
-# Every term on one line, A to Z, each a link to its entry below: the entries follow the walkthrough's order, so
-# a learner looking one up would otherwise scroll past thirty of them.
-st.markdown("**A–Z:** " + " · ".join(f"[{term}](#{anchor(term)})" for term in sorted(
-    (entry.term for entry in ENTRIES), key=str.casefold)))
-for entry in ENTRIES:  # each term a heading with its own anchor: other pages link to glossary#<anchor>
+# Every term on one line, A to Z, each a link to its card below: thirty-odd cards are a long scroll.
+st.markdown(f"**{INDEX_LABEL}** " + " · ".join(f"[{entry.term}](#{anchor(entry.term)})" for entry in CARDS))
+st.caption("The cards below are in the same A–Z order; click a term to jump to its card.")
+for entry in CARDS:  # each term a heading with its own anchor: other pages link to glossary#<anchor>
     with st.container(border=True, key=f"term_{anchor(entry.term).replace('-', '_')}"):
         st.subheader(entry.term, anchor=anchor(entry.term))
         st.markdown(entry.text)

@@ -17,3 +17,21 @@ def test_the_weight_of_an_experts_output_has_one_name():
     from moeviz.glossary import TERMS, anchor
     assert "combine weight" in TERMS["Gate"].text and "Combine weight" in TERMS
     assert anchor("Gate") == "gate" and anchor("Combine weight") == "combine-weight"  # old links' anchors
+
+
+def test_the_feed_forward_entry_says_silu_and_the_entrywise_product_in_words():
+    """A newcomer met "down(silu(gate(x)) ⊙ up(x))" with neither silu nor ⊙ said anywhere."""
+    from moeviz.glossary import TERMS
+    text = TERMS["Feed-forward MLP"].text
+    assert "silu(a) = a · sigmoid(a)" in text and "⊙ multiplies two vectors entry by entry" in text
+
+
+def test_the_entries_say_what_their_names_and_shorthands_are():
+    """"cluster" was undefined, "HF" unexpanded, and "(ST-MoE)" / "(Switch Transformer)" named no one."""
+    from moeviz.glossary import BALANCE_LOSS_VALUE, ENTRIES, TERMS
+    assert "a cluster is one of the made-up groups of tokens the Load balancing page trains on" in \
+        TERMS["Mutual information"].text
+    assert not any("HF " in e.text for e in ENTRIES) and "HF " not in BALANCE_LOSS_VALUE
+    assert "Hugging Face transformers' Mixtral" in TERMS["Dropless MoE"].text
+    assert "Google's MoE paper of 2021, Fedus et al." in TERMS["Load balancing loss"].text
+    assert "Google's 2022 MoE design paper, Zoph et al." in TERMS["z-loss"].text

@@ -46,8 +46,9 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         f"look at each other) and an {glossary_link('RMSNorm', 'RMSNorm')} (which rescales the vector), as the "
         f"diagram shows. The lines over the top are the {glossary_link('Residual path', 'residual path')}: at each "
         "“+” the sub-layer's output is added to the vector it was given, so the MoE layer adds to the token's "
-        "vector rather than replacing it.\n\nIts router scores every token on its own: the next word may be sent to "
-        "completely different experts. " + batch_note(run.trace))
+        "vector rather than replacing it.\n\n" + expert_intro(run.trace, len(view.probs))
+        + " Its router scores every token on its own: the next word may be sent to completely different experts. "
+        + batch_note(run.trace))
     # side by side in presenter mode: both figures on a 768-px projector screen with the step's heading
     vector_box, block_box = st.columns(2) if presenting() else (st.container(), st.container())
     with vector_box:
@@ -65,6 +66,20 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
               help="The vector's length: the square root of the sum of its numbers squared.")
 
 
+def expert_intro(trace, num_experts: int) -> str:
+    """Step 1's definition of an expert, where the step first says the word (the page's header already counts
+    them: "8 experts, top-2 routing")."""
+    few = ("the experts pick their tokens" if trace.router_spec.experts_choose
+           else f"the router picks {trace.top_k} of them")
+    return (f"Inside, the MoE layer holds {num_experts} {glossary_link('Expert', 'experts')}: small feed-forward "
+            "networks (MLPs), each with its own weights, all of the same shape. Only a few run for each token "
+            f"({few}); step 4 opens one.")
+
+
+# A token copy, defined where step 1 first says it (step 5 counts them)
+TOKEN_COPIES = "token copies (each one token sent to one of its chosen experts: tokens × k copies in all)"
+
+
 def batch_note(trace) -> str:
     """Step 1's word on the batch, true for the layer shown: only a capacity limit or expert choice makes a
     token's experts depend on the other tokens, and step 5 shows it only when one is set."""
@@ -73,12 +88,12 @@ def batch_note(trace) -> str:
                 "sentence: step 5 shows which tokens each expert picked.)")
     if trace.capacity is not None:
         return (f"(With the capacity limit set here, {trace.capacity} slots per expert, whether a token gets its "
-                "experts also depends on the rest of the batch: step 5 shows the copies that found their expert "
-                "full.)")
+                f"experts also depends on the rest of the batch: step 5 shows the {TOKEN_COPIES} that found their "
+                "expert full.)")
     return ("(The capacity factor is off, so here a token's experts depend on that token alone. Set a "
-            f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar (it caps how many token copies "
-            "one expert takes from a batch) and step 5 shows token copies dropped because other tokens filled "
-            "their expert first.)")
+            f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar, which caps how many {TOKEN_COPIES} "
+            "one expert takes from a batch, and step 5 shows copies dropped because other tokens filled their "
+            "expert first.)")
 
 
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -134,17 +149,35 @@ def show_untrained_router(view: TokenView, untrained: TokenView) -> None:
 def _gate_latex(view: TokenView, router: str) -> None:
     # exp(…) on the line, not e to a superscript: st.latex's box clipped the raised exponent (e^{z_0}).
     best = int(view.selection.argmax())
-    st.latex(gate_formula(view, router, best)["latex"])  # raises for a score function it cannot work through
+    st.latex(two_lines(gate_formula(view, router, best)["latex"]))  # raises for a score it cannot work through
     st.caption(f"The arithmetic for the best-scoring expert, {best}, with this token's numbers.")
+
+
+def two_lines(latex: str) -> str:
+    """A worked formula "a = b = c = d = e" on two lines, the formula then its numbers, aligned at "=": on one
+    line the softmax's was cut at a 390-px phone's edge before its result ("p₆ = … = 1.552/8.396 =")."""
+    parts = latex.split(" = ")
+    if len(parts) < 4:
+        return latex
+    return (rf"\begin{{aligned}} {parts[0]} &= {' = '.join(parts[1:3])} \\ "
+            rf"&= {' = '.join(parts[3:])} \end{{aligned}}")
+
+
+# Step 3's real models, each with who made it (checked: the OLMoE paper, arXiv 2409.02060, Allen Institute for AI;
+# transformers' Qwen2MoE docs, the Qwen team's, Alibaba Cloud; Switch Transformers, Fedus, Zoph and Shazeer, Google,
+# arXiv 2101.03961; Mixtral of Experts, Mistral AI, arXiv 2401.04088)
+REAL_MODELS_KEEP = ("OLMoE (from AI2, the Allen Institute for AI), Qwen2-MoE (from Alibaba's Qwen team) and Google's "
+                    "Switch Transformer keep the weights as they are, as here; Mixtral (from Mistral AI) "
+                    "renormalises them")
 
 
 def _renormalised_note(total: float) -> str:
     """Step 3's words on the combine weights, from the sum this router really gave (not from its name)."""
     if abs(total - 1.0) < 5e-3:
-        return ", renormalised to sum to 1 (as Mixtral does)."
+        return ", renormalised to sum to 1 (as Mixtral, Mistral AI's MoE model, does)."
     return (f", kept as they are, not renormalised: here they sum to {total:.2f}, not 1, so each orange bar "
             "equals the blue one beside it and the experts' outputs together enter the token's output at "
-            f"{total:.2f} of full strength (OLMoE, Qwen2-MoE and Switch do this; Mixtral renormalises). That is "
+            f"{total:.2f} of full strength. Real MoE models differ here: {REAL_MODELS_KEEP}. That is "
             "not a loss: the model was trained with these weights, so its next layers expect outputs of this size, "
             "and the residual path still carries the token's own vector at full strength (step 1).")
 
@@ -213,10 +246,16 @@ def _expert_size(counts: dict, d_model: int) -> str:
     """How many weights one expert holds, from the layer's own counts (the layer line's totals, taken apart)."""
     m, per_expert = counts["matrices_per_expert"], counts["params_per_expert"]
     d_hidden = per_expert // (m * d_model)
-    form = (f"three {d_model} × {d_hidden} matrices, the gated (SwiGLU) form of the "
-            f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}" if m == 3 else
-            f"two matrices, {d_model} × {d_hidden} and {d_hidden} × {d_model}")
-    return (f"Each expert holds {per_expert:,} weights ({form}); the router adds {counts['router_params']:,} "
+    sizes = (f"d_model × {glossary_link('d_model and d_hidden', 'd_hidden')}, where d_model = {d_model} is the "
+             f"token vector's size and d_hidden = {d_hidden} the width inside one expert")
+    if m == 3:
+        form = (f"three {d_model} × {d_hidden} matrices: {sizes}). They make the gated (SwiGLU) form of the "
+                f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}: two projections of the token up to "
+                "d_hidden, side by side; one goes through SiLU (a smooth ReLU) and then multiplies the other entry "
+                "by entry, as a gate; a third matrix projects the result back down to d_model.")
+    else:
+        form = f"two matrices, {d_model} × {d_hidden} and {d_hidden} × {d_model}: {sizes}, and back)."
+    return (f"Each expert holds {per_expert:,} weights ({form} The router adds {counts['router_params']:,} "
             f"({d_model} × {counts['token_dense']}).")
 
 
@@ -234,9 +273,10 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         "token copies (one per token and chosen expert: tokens × k) sent to the same expert are grouped, and "
         "every expert runs once on its group. How long that takes depends on where the experts run.\n\n"
         "- **Each expert on its own GPU** (expert parallelism, the Capacity & parallelism page): the step lasts "
-        f"as long as the **busiest** expert: {busy}. Balance sets the pace here.\n"
-        "- **All experts on one GPU**, computed together as one grouped matrix product: time follows the total "
-        "number of token copies, whoever gets them, so imbalance costs little.")
+        f"as long as the **busiest** expert, so how even the load is sets the pace here: {busy}.\n"
+        "- **All experts on one GPU**, computed together as one grouped matrix product (every expert's small "
+        "product launched as one batched kernel, so an idle expert costs little): time follows the total number "
+        "of token copies, whoever gets them, so imbalance costs little.")
     # Presenter mode puts the load bars first: a long sentence makes the heatmap taller than a projector's screen,
     # and the bars are this step's point (who is busiest).
     if presenting():
@@ -293,6 +333,7 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         _chart(figs.combine_figure(terms, view.output), alt="The weighted sum term by term")
         st.caption("The same colours as step 4's expert outputs, on purpose: each term is its expert's output "
                    "times its weight, so a weight below 1 makes it paler than in step 4, by exactly that factor.")
+        st.markdown(worked_sum(terms, view.output))
     D = len(view.output)
     st.metric("Output shape", f"({D},)", help="A plain MLP on this token gives the same shape.")
     # A box of Markdown, not a metric: a metric's large type cut the words to "match to 8 deci…" at 1024 and
@@ -303,6 +344,25 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     same = tuple(run.mlp_output_shape) == (D,)
     st.caption(("✓ " if same else "✗ ") + f"The output shape ({D},) {'equals' if same else 'differs from'} a plain "
                f"MLP's output shape {tuple(run.mlp_output_shape)}.")
+
+
+WORKED_ENTRIES = 3  # step 6's sum worked out by hand for the output's first entries
+
+
+def _signed(value: float) -> str:
+    return f"({value:.3f})" if value < 0 else f"{value:.3f}"
+
+
+def worked_sum(terms: list[dict], output) -> str:
+    """Step 6's weighted sum in numbers for the first few entries j of the output, y[j] = Σ wᵢ · Eᵢ(x)[j]: the
+    chart's pale cells, read out (with weights below 1 they are too pale to check by eye)."""
+    lines = []
+    for j in range(min(WORKED_ENTRIES, len(output))):
+        symbols = " + ".join(f"{t['weight']:.2f} · E{t['expert']}(x)[{j}]" for t in terms)
+        numbers = " + ".join(f"{t['weight']:.2f} · {_signed(float(t['output'][j]))}" for t in terms)
+        lines.append(f"- y[{j}] = {symbols} = {numbers} = **{float(output[j]):.3f}**")
+    return ("The sum worked out for the first entries of the output (y[j] is entry j; each number rounded to 3 "
+            "decimals, the layer's own output in bold):\n\n" + "\n".join(lines))
 
 
 def show_misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> None:

@@ -7,25 +7,40 @@ from __future__ import annotations
 
 import streamlit as st
 
-from moeviz.app.params import MAX_SEED, parse_choice, parse_flag, parse_int, parse_text, url_text
+from moeviz.app.lm_heatmap import LM_NAME
+from moeviz.app.params import (MAX_EXPERTS, MAX_SEED, MIN_EXPERTS, parse_choice, parse_flag, parse_int, parse_text,
+                                url_text)
 from moeviz.app.presenter import locked, presenting
 from moeviz.app.runners import TokenSource, Walkthrough
 from moeviz.app.steps import STEPS, show_misreading, show_untrained_router
 from moeviz.app.classroom import publish_view
 from moeviz.app.url import set_url_value, url_value
 from moeviz.app.textbox import MAX_TEXT_CHARS, text_box
+from moeviz.hf.shipped import nearest_olmoe, shipped_olmoe
+from moeviz.glossary import glossary_link
 from moeviz.lm.analysis import subword_note
 from moeviz.rooms import RoomError
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown
-from moeviz.walkthrough import SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
+from moeviz.walkthrough import NUM_RANDOM_VECTORS, SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
 
 SOURCE_LABELS = {"sentence": "A sentence (its tokens)", "random": "Random vectors"}
+SOURCE_HELP = ("A sentence: its tokens, each with its real hidden state from the trained model (with “Use the "
+               f"trained model” on). Random vectors: {NUM_RANDOM_VECTORS} seeded random vectors (the vector seed "
+               "draws them) take the place of the hidden states and go through a layer with random weights built "
+               "from the sidebar, whose router, seed and N all act. Pick them to watch the routing machinery alone: "
+               "no words and no training behind the scores.")
+
+# The misreading the page's last switch shows (the switch's help and its caption say it in the same words)
+MISREADING = ("The misreading: that an MoE layer is an ensemble, every expert contributing to every token. Turned "
+              "on, this switch shows the token's output computed three ways: the sparse layer; every expert run and "
+              "the unchosen ones thrown away (the same output, far more work); every expert voting by its router "
+              "probability (a different output).")
 
 
 def pick_source() -> TokenSource:
     """Where the tokens come from: a sentence (text box) or seeded random vectors."""
     c1, c2 = st.columns([1, 3])
-    source = c1.radio("Tokens from", SOURCES, format_func=SOURCE_LABELS.get, key="source",
+    source = c1.radio("Tokens from", SOURCES, format_func=SOURCE_LABELS.get, key="source", help=SOURCE_HELP,
                       index=SOURCES.index(url_value("source", "sentence", parse_choice(SOURCES))))
     vector_seed = url_value("vector_seed", 0, parse_int(0, MAX_SEED))
     if source == "sentence":
@@ -42,6 +57,23 @@ def pick_source() -> TokenSource:
     for key, value in (("source", source), ("vector_seed", vector_seed)):
         set_url_value(key, value)
     return TokenSource(source, text, vector_seed)
+
+
+def n_note(pick) -> str | None:
+    """One visible line on what the sidebar's N does to the trained default: it picks which shipped olmoe-tiny is
+    shown (trained_source.pick_trained: hf.shipped.nearest_olmoe), each its own trained model. None when the
+    random layer or moeviz-lm is shown (there N builds the layer)."""
+    if pick is None or pick.model == LM_NAME:
+        return None
+    count_of = {folder.name: count for count, folder in shipped_olmoe().items()}
+    ranges: dict[int, list[int]] = {}
+    for n in range(MIN_EXPERTS, MAX_EXPERTS + 1):  # the slider's range, through the picker's own rule (ties too)
+        ranges.setdefault(count_of[nearest_olmoe(n)[0]], []).append(n)
+    spans = [f"N = {ns[0]}–{ns[-1]} shows the {count}-expert one" if len(ns) > 1 else
+             f"N = {ns[0]} shows the {count}-expert one" for count, ns in sorted(ranges.items())]
+    return (f"**Moving N in the sidebar** does not rebuild this layer: olmoe-tiny ships as {len(ranges)} separately "
+            f"trained models, and the walkthrough switches to the one nearest your N ({'; '.join(spans)}). Another "
+            "model has its own weights, so the hidden states and router scores change too.")
 
 
 def pick_token(labels, note_where=None) -> int:
@@ -65,6 +97,11 @@ QUESTION = "Which experts actually run for this token, and with what weight?"
 SHORT_QUESTION = "Which experts run for this token, with what weight?"  # fits a folded header on 1024 px
 
 
+# The answer box says "experts" before step 1 does: the word, in a few words (step 1 says more, step 4 opens one)
+EXPERT_WORD = (f"An {glossary_link('Expert', 'expert')} is one of the layer's small feed-forward networks (MLPs), "
+               "each with its own weights; step 4 opens one.")
+
+
 def show_answer(run: WalkthroughRun, token: int, folded: bool = False) -> None:
     """The page's question, answered for the chosen token (in a closed expander when `folded`)."""
     view = token_view(run.trace, token, run.labels)
@@ -75,6 +112,7 @@ def show_answer(run: WalkthroughRun, token: int, folded: bool = False) -> None:
     with st.container(border=True):
         st.markdown(f"**{QUESTION}**")
         st.markdown(answer(view))
+        st.caption(EXPERT_WORD)
 
 
 def compare_untrained(walk: Walkthrough, view) -> None:
@@ -156,7 +194,9 @@ def stepper(walk: Walkthrough, token: int) -> None:
         compare_untrained(walk, view)
     st.divider()
     shown = st.toggle("Show the misreading: what if every expert voted on every token?", key="misreading",
-                      value=url_value("misreading", False, parse_flag))
+                      value=url_value("misreading", False, parse_flag), help=MISREADING)
+    if not shown and not presenting():  # (presenter mode: the help keeps it; a step must fit one screen)
+        st.caption(MISREADING)
     set_url_value("misreading", shown)
     if shown:
         show_misreading(walk.run, walk.dense(), view)

@@ -41,7 +41,8 @@ def test_page_shows_every_entry_and_links_each_to_its_page():
     assert all(e.page in labels for e in ENTRIES if e.page is not None)  # a link always has a page to land on
     sidebar = {id(link.proto) for link in at.sidebar.page_link}
     see_it = [link.proto.label for link in at.get("page_link") if id(link.proto) not in sidebar]
-    assert see_it == [f"See it: {labels[e.page]}" for e in ENTRIES if e.page is not None]
+    cards = sorted(ENTRIES, key=lambda e: e.term.casefold())  # the cards, A to Z like the index above them
+    assert see_it == [f"See it: {labels[e.page]}" for e in cards if e.page is not None]
     assert len(at.table[0].value) == len(HEALTH_SIGNALS)
 
 
@@ -145,7 +146,15 @@ def test_an_a_to_z_line_links_every_term_to_its_entry():
     """Thirty-odd entries in the walkthrough's order: a learner looking one up scrolled past all of them."""
     from moeviz.glossary import ENTRIES, anchor
     at = pages.open_page("pages/7_glossary.py")
-    index = next(m.value for m in at.markdown if m.value.startswith("**A–Z:**"))
+    index = next(m.value for m in at.markdown if m.value.startswith("**All entries, A–Z:**"))
     links = re.findall(r"\[([^\]]+)\]\(#([a-z0-9-]+)\)", index)
     assert [term for term, _ in links] == sorted((e.term for e in ENTRIES), key=str.casefold)
     assert all(target == anchor(term) for term, target in links)
+
+
+def test_the_cards_follow_the_a_to_z_order_the_index_names():
+    """A newcomer read the index's "A–Z:" as the cards' order, and found the cards out of it."""
+    at = pages.open_page("pages/7_glossary.py")
+    cards = [h.value for h in at.subheader]
+    assert cards == sorted((e.term for e in ENTRIES), key=str.casefold)
+    assert any("same A–Z order" in c.value for c in at.caption)

@@ -238,7 +238,8 @@ def test_the_combine_check_caption_names_what_the_box_shows():
 @pytest.mark.parametrize("capacity", ["off", "1"])
 def test_step_1_promises_about_the_batch_only_what_step_5_shows(capacity):
     at = run_app(step="1", capacity_factor=capacity)
-    promise = "step 5 shows the copies that found their expert full"
+    promise = "step 5 shows the token copies (each one token sent to one of its chosen experts: tokens × k copies " \
+              "in all) that found their expert full"
     assert (promise in page_text(at)) == (capacity != "off")
     at.segmented_control(key="step").set_value(5).run()
     dropped_line = [c.value for c in at.caption if "found their expert's slots full" in c.value]
@@ -407,4 +408,4 @@ def test_step_4_says_how_many_weights_an_expert_holds():
     said = _said(run_app(step="4", token="0"))
     costs = layer_costs(64, 64, 8, 2, "swiglu", False)
     assert f"Each expert holds {costs['params_per_expert']:,} weights (three 64 × 64 matrices" in said
-    assert f"the router adds {64 * 8:,} (64 × 8)" in said
+    assert f"The router adds {64 * 8:,} (64 × 8)" in said

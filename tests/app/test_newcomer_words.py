@@ -1,0 +1,112 @@
+"""The walkthrough (app.py) read by a newcomer from screenshots: each word is said where it is first met, each
+switch says what it shows, and step 6's weighted sum can be checked with the numbers on the page."""
+import re
+
+import pytest
+
+from moeviz.glossary import glossary_link
+from tests.app import pages
+
+
+def step_text(step: int, **params) -> tuple:
+    at = pages.open_page("app.py", {"step": str(step), **params})
+    assert not at.exception, [e.value for e in at.exception]
+    return at, "\n".join(m.value for m in at.markdown)
+
+
+def test_step_1_says_what_an_expert_is_where_it_first_says_the_word():
+    """The header counts "8 experts" and the answer says "2 of 8 experts run"; only step 4 said what one is."""
+    at, text = step_text(1)
+    definition = text.index(f"{glossary_link('Expert', 'experts')}: small feed-forward networks (MLPs)")
+    assert definition < text.index("completely different experts")
+    assert any(glossary_link("Expert", "expert") in c.value and "feed-forward" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("capacity", [None, "1.25"])
+def test_step_1_defines_a_token_copy_where_it_first_says_it(capacity):
+    """Step 1 said "token copies" four steps before step 5 said what one is."""
+    _, text = step_text(1, **({"capacity_factor": capacity} if capacity else {}))
+    first = text.index("token copies")
+    assert text[first:].startswith("token copies (each one token sent to one of its chosen experts: tokens × k copies in all)")
+
+
+def test_step_4_names_d_hidden_and_says_swiglu_in_words():
+    _, text = step_text(4)
+    assert f"d_model × {glossary_link('d_model and d_hidden', 'd_hidden')}, where d_model = 64" in text
+    assert "d_hidden = 64 the width inside one expert" in text
+    assert text.index("d_hidden") > text.index("three 64 × 64 matrices")  # said where the 64s are
+    assert f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}: two projections" in text
+    assert "SiLU" in text and "as a gate" in text and "back down to d_model" in text
+
+
+def test_the_misreading_switch_says_what_misreading_and_what_it_shows():
+    at = pages.open_page("app.py")
+    toggle = at.toggle(key="misreading")
+    assert "ensemble" in toggle.help and "every expert contributing to every token" in toggle.help
+    assert "three ways" in toggle.help
+    assert any("ensemble" in c.value for c in at.caption)  # visible, not only on hover
+
+
+def test_step_5_says_what_sets_the_pace_and_what_a_grouped_product_is():
+    _, text = step_text(5)
+    assert "Balance sets the pace" not in text  # read as the balance loss
+    assert "how even the load is sets the pace here: E" in text
+    assert "one batched kernel, so an idle expert costs little" in text
+
+
+def test_the_random_vectors_option_says_what_it_replaces_and_why():
+    at = pages.open_page("app.py")
+    help_text = at.radio(key="source").help
+    assert "seeded random vectors (the vector seed draws them) take the place of the hidden states" in help_text
+    assert "layer with random weights" in help_text and "Pick them" in help_text
+
+
+def test_the_trained_default_says_what_moving_n_does():
+    at = pages.open_page("app.py")
+    line = next(c.value for c in at.caption if c.value.startswith("**Moving N in the sidebar**"))
+    assert ("N = 2–5 shows the 4-expert one; N = 6–12 shows the 8-expert one; N = 13–64 shows the 16-expert one"
+            in line)
+    at = pages.open_page("app.py", {"trained": "0"})  # the random layer: N builds it, nothing to explain
+    assert not any("Moving N" in c.value for c in at.caption)
+
+
+def test_n_note_follows_the_pickers_own_rule():
+    """The line's ranges come from hf.shipped.nearest_olmoe itself, ties included (N = 6 and 12 go to 8)."""
+    from moeviz.app.trained_source import TrainedPick
+    from moeviz.app.walkthrough_page import n_note
+    from moeviz.hf.shipped import nearest_olmoe, shipped_olmoe
+    note = n_note(TrainedPick("olmoe-tiny", "", 0, 8))
+    count_of = {folder.name: count for count, folder in shipped_olmoe().items()}
+    for low, high, count in re.findall(r"N = (\d+)–(\d+) shows the (\d+)-expert one", note):
+        for n in (int(low), int(high)):
+            assert count_of[nearest_olmoe(n)[0]] == int(count)
+    assert n_note(None) is None and n_note(TrainedPick("moeviz-lm", "", 0, 8)) is None
+
+
+def test_step_3_says_who_makes_the_real_models_it_names():
+    _, text = step_text(3)  # olmoe-tiny keeps its weights as they are: the sentence that names the models
+    assert "OLMoE (from AI2, the Allen Institute for AI)" in text
+    assert "Qwen2-MoE (from Alibaba's Qwen team)" in text and "Google's Switch Transformer" in text
+    assert "Mixtral (from Mistral AI) renormalises" in text
+    from moeviz.app.steps import _renormalised_note
+    assert "Mistral AI" in _renormalised_note(1.0)
+
+
+def test_step_6_works_the_weighted_sum_out_in_numbers():
+    """The chart is pale on purpose (step 4's colour scale): the sum must be checkable with the page's numbers."""
+    _, text = step_text(6)
+    rows = re.findall(r"^- y\[(\d)\] = .+? = (.+) = \*\*(-?\d+\.\d+)\*\*$", text, re.M)
+    assert [int(j) for j, _, _ in rows] == [0, 1, 2]
+    for _, products, total in rows:
+        terms = re.findall(r"(\d\.\d+) · \(?(-?\d+\.\d+)\)?", products)
+        assert len(terms) == 2  # top-2: one term per running expert
+        assert sum(float(w) * float(v) for w, v in terms) == pytest.approx(float(total), abs=0.01)
+
+
+def test_step_2_formula_puts_its_result_on_a_second_line():
+    """At 390 px the one-line softmax was cut before its result ("p₆ = … = 1.552/8.396 =")."""
+    at, _ = step_text(2)
+    formula = next(m.value for m in at.latex if "exp" in m.value)
+    assert r"\begin{aligned}" in formula
+    first, second = formula.split(r"\\")
+    assert r"\sum_j" in first and re.search(r"&= \\frac\{\d+\.\d+\}\{\d+\.\d+\} = \d\.\d+", second)
