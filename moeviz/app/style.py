@@ -28,6 +28,9 @@ APP_CSS = "\n".join((
     '[class*="st-key-subpart_"] h3 { font-size: 1.15rem; font-weight: 600; }',
     # A worked formula (st.latex) wider than a phone scrolls sideways instead of losing its result past the edge.
     '[data-testid="stMarkdownContainer"] .katex-display { overflow-x: auto; overflow-y: hidden; }',
+    # KaTeX's aligned rows (step 2's formula on two lines) overhang their box by ~2 px: without this room the box
+    # scrolled by those 2 px, and a scroll box that a keyboard cannot reach fails axe's scrollable-region-focusable.
+    '[data-testid="stMarkdownContainer"] .katex-display > .katex { padding-right: 6px; }',
     # A sidebar knob that does not act on this page is greyed while its reason is shown (moeviz.app.knobs).
     idle_css(),
     # Streamlit's inline code inside a caption is pale green at 10.5 px: 3:1 on white (axe). The caption's own grey.
