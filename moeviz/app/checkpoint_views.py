@@ -22,7 +22,7 @@ from moeviz.app.layer_line import model_line
 from moeviz.app.parallel_page import POLICY_CAPTIONS, POLICY_LABELS
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
-from moeviz.app.tables import table
+from moeviz.app.tables import MAX_ROWS_SHOWN, all_rows_height, table
 from moeviz.app.url import set_url_value, url_value
 from moeviz.config import DROP_POLICIES
 from moeviz.routers import router_spec
@@ -42,15 +42,6 @@ LIFT_ROWS = 8  # moeviz.hf.analysis.expert_lift's default limit
 SMOOTHED_LIFT = ("Lift = (times sent here ÷ times in the text) ÷ the base rate: 1 = no preference. It is "
                  "smoothed: each token string counts one extra, imaginary occurrence sent here at the base rate, so "
                  "a string seen twice cannot score high on luck alone.")
-MAX_ROWS_SHOWN = 40  # a table of the expert's tokens up to this long shows every row; a longer one scrolls
-
-
-def all_rows_height(rows: int) -> str:
-    """st.dataframe's height for a table that should show its rows without scrolling: "content" (every row) up
-    to MAX_ROWS_SHOWN rows, else "auto" (ten rows; the caption then says to scroll)."""
-    return "content" if rows <= MAX_ROWS_SHOWN else "auto"
-
-
 def expert_tokens_caption(expert: int, rows: int) -> str:
     """The line over the table of the tokens that ran on `expert`: how many (the load bars' count for it), and
     that positions count from 0."""
