@@ -40,20 +40,23 @@ class Variant:
 VARIANTS = (
     Variant("softmax_topk_norm", "softmax → top-k, renormalised", "softmax_topk", True, "Mixtral, Qwen3-MoE",
             "Softmax over all experts, keep the k best and rescale their weights to sum to 1: every token gets "
-            "a full-strength update (its experts' weights sum to 1, so their output is added to the token's vector in full), "
+            "a full-strength update (its experts' weights sum to 1, so their output is added to the token's vector "
+            "in full), "
             "but the weights forget how sure the router was. (Mixtral's paper writes "
             "top-k, then softmax: the same values. For Qwen3-MoE renormalising is a switch in its config, on in its "
             "released checkpoints as of 2025.)"),
     Variant("softmax_topk_raw", "softmax → top-k, not renormalised", "softmax_topk", False, "Qwen1.5/2-MoE, OLMoE",
             "The same choice, but the kept probabilities are used as they are: an unsure token gets a smaller "
-            "update (weights sum below 1, so less of the experts' output is added to the token's vector), which keeps the router's confidence in the output."),
+            "update (weights sum below 1, so less of the experts' output is added to the token's vector), which "
+            "keeps the router's confidence in the output."),
     Variant("topk_softmax", "top-k → softmax", "topk_softmax", True, "GPT-OSS",
             "Top-k on the raw logits, then a softmax over only those k: the same weights and the same gradients "
             "as the renormalised softmax, in a different order and cheaper (k exponentials, not N)."),
     Variant("sigmoid_bias", "sigmoid + selection bias", "sigmoid_bias", True, "DeepSeek-V3",
             "Independent sigmoid scores; a per-expert bias, nudged after each step towards even load, changes "
             "which experts are picked but not their weights: balance with almost no auxiliary loss (the extra "
-            "training loss that other models add to even out the load; V3 keeps a tiny one, computed per sequence). V3 also multiplies the weights by a fixed factor of 2.5 from its config; here "
+            "training loss that other models add to even out the load; V3 keeps a tiny one, computed per "
+            "sequence). V3 also multiplies the weights by a fixed factor of 2.5 from its config; here "
             "they sum to 1."),
     Variant("noisy_topk", "noisy top-k", "noisy_topk", True, "Shazeer et al. 2017 (sparsely-gated MoE)",
             "Learned Gaussian noise before the top-k lets near-miss experts win sometimes, which spreads load "

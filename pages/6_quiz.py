@@ -69,7 +69,8 @@ if "q" not in st.session_state:
 kinds = st.multiselect("Question kinds", ALL_KINDS, format_func=KIND_LABELS.get, key="quiz_kinds",
                        default=list(app.url_value("quiz_kinds", QUESTION_KINDS, app.parse_choices(ALL_KINDS))),
                        help=" ".join(f"{KIND_LABELS[k]} {KIND_ASKS[k]}" for k in ALL_KINDS) +
-                            " “Alone or in a batch?” (routing at inference) is not in the default mix; add it here.")
+                            " “Alone or in a batch?” (routing at inference) is not in the default mix; add it "
+                            "here.")
 kinds = [k for k in ALL_KINDS if k in kinds]  # in a fixed order, so a question number means the same anywhere
 if kinds:
     app.set_url_value("quiz_kinds", tuple(kinds))

@@ -84,7 +84,8 @@ def model_line_text(routing) -> str:
     name = display_name(routing.model_name, first.num_experts) if routing.model_name else "uploaded trace"
     weights = "**trained** weights" if info.get("trained_on") else "weights as loaded (trained or not: unknown)"
     return (f"{MODEL_PREFIX} {weights} · {escape_markdown(name)} · {escape_markdown(str(family))} · "
-            f"{moe + dense} layers ({moe} MoE, {dense} dense; a dense layer has one ordinary MLP instead of experts) · N = {first.num_experts} experts{shared} · "
+            f"{moe + dense} layers ({moe} MoE, {dense} dense; a dense layer has one ordinary MLP instead of experts) · "
+            f"N = {first.num_experts} experts{shared} · "
             f"k = {first.top_k}{params}{escape_markdown(where)}.")
 
 

@@ -183,4 +183,5 @@ def table(data, key: str, where=None, **kwargs) -> None:
         st.dataframe(data, **kwargs)
 
 
-__all__ = ["table", "all_rows_height", "MAX_ROWS_SHOWN", "table_width_px", "needed_box_px", "hint_step", "hint_css", "HINT"]
+__all__ = ["table", "all_rows_height", "MAX_ROWS_SHOWN", "table_width_px", "needed_box_px", "hint_step", "hint_css",
+           "HINT"]

@@ -43,11 +43,11 @@ def bias_caption(steps: int) -> str:
 
 def noise_words(std: float) -> str:
     """Where noisy top-k's noise scale comes from, said plainly (std: moeviz.variants.initial_noise_std())."""
-    return (f"Its noise on each score is Gaussian with standard deviation softplus(W_noise · x) + {NOISE_EPS:g}, "
-            "where x is the token's vector and W_noise a weight matrix that training learns (softplus(z) = "
-            "ln(1 + e^z) keeps the result positive). Shazeer et al. start W_noise at zero, and so does this page: "
-            f"every score of every token gets noise of standard deviation softplus(0) + {NOISE_EPS:g} = "
-            f"ln 2 + {NOISE_EPS:g} ≈ {std:.2f}.")
+    return (f"Its noise on each score is Gaussian, with a standard deviation of softplus(noise weights · x) + "
+            f"{NOISE_EPS:g}: x is the token's vector, the noise weights are a matrix that training learns, and "
+            "softplus(z) = ln(1 + e^z) keeps the result positive. Shazeer et al. start the noise weights at zero, and "
+            f"so does this page: every score of every token gets noise of standard deviation softplus(0) + "
+            f"{NOISE_EPS:g} = ln 2 + {NOISE_EPS:g} ≈ {std:.2f}.")
 
 
 TABLE_HOW_TO_READ = (
@@ -68,7 +68,8 @@ def sigmoid_note(steps: int, moved: int, tokens: int, biases: list[float]) -> st
                 "do not sum to 1, so the colour bar says “score”, not “prob”.")
     return (f"**Sigmoid + selection bias**: the outlines are not always the darkest cells. The choice adds each "
             f"expert's bias, after {steps} {'update' if steps == 1 else 'updates'}{listed}, to its score and picks "
-            f"the k largest sums; the colour shows the score without the bias, which is also what the weights are made from. On this "
+            f"the k largest sums; the colour shows the score without the bias, which is also what the weights are "
+            f"made from. On this "
             f"sentence the bias changed the experts of {moved} of {tokens} tokens. The scores are sigmoids, each in "
             "0…1 on its own: they do not sum to 1 per token, so the colour bar says “score”, not “prob”.")
 

@@ -68,7 +68,7 @@ def test_the_bias_slider_says_what_an_update_is_and_what_it_changes(at):
 def test_the_noise_scale_is_worked_out(at):
     text = captions(at)
     assert "noise weights still at zero" not in text
-    assert "softplus(W_noise · x) + 0.01" in text and "softplus(0) + 0.01 = ln 2 + 0.01 ≈ 0.70" in text
+    assert "softplus(noise weights · x) + 0.01" in text and "softplus(0) + 0.01 = ln 2 + 0.01 ≈ 0.70" in text
 
 
 def test_the_capacity_sentence_names_the_two_rows_with_their_own(at):
@@ -82,7 +82,8 @@ def test_the_capacity_sentence_names_the_two_rows_with_their_own(at):
 
 def test_the_tables_are_explained_and_show_every_row(at):
     text = captions(at)
-    assert "as fewest–most (2–2: every token got 2; 0–1:" in text and "**none**: how many tokens got no expert" in text
+    assert "as fewest–most (2–2: every token got 2; 0–1:" in text
+    assert "**none**: how many tokens got no expert" in text
     changes = at.dataframe[1]
     assert json.loads(changes.proto.columns)["token"]["label"] == "position"
     assert f"({len(changes.value)} rows, one per rule and token)" in text and "counting from 0" in text
