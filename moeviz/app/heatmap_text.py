@@ -40,7 +40,8 @@ TRACE_FILE_MEANS = ("A trace file is a JSON file that records one routed text: i
 def family_rule_note(info: dict) -> str:
     """The end of the model's line: the rule of its family, named (from a model's info(): "family", "rule"), and
     what the rule gives, linked to the glossary's combine weight."""
-    family, rule = info.get("family"), info.get("rule")
+    family, rule = str(info.get("family") or "").split(" (")[0], info.get("rule")  # "OLMoE", not "OLMoE (AI2)":
+    # a model trained here is not its maker's
     named = (f"with the routing rule of its model family, {escape_markdown(str(family))}: "
              f"{escape_markdown(str(rule))}" if family and rule else "with its model family's own routing rule")
     return (f"routed {named}. The rule picks each token's experts and their "

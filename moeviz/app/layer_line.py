@@ -84,9 +84,11 @@ def model_line_text(routing) -> str:
     name = display_name(routing.model_name, first.num_experts) if routing.model_name else "uploaded trace"
     weights = "**trained** weights" if info.get("trained_on") else "weights as loaded (trained or not: unknown)"
     return (f"{MODEL_PREFIX} {weights} · {escape_markdown(name)} · {escape_markdown(str(family))} · "
-            f"{moe + dense} layers ({moe} MoE, {dense} dense; a dense layer has one ordinary MLP instead of experts) · "
-            f"N = {first.num_experts} experts{shared} · "
-            f"k = {first.top_k}{params}{escape_markdown(where)}.")
+            f"{moe + dense} layers ({moe} MoE, {dense} dense) · N = {first.num_experts} experts{shared} · "
+            f"k = {first.top_k}{params}{escape_markdown(where)}. {DENSE_MEANS}")
+
+
+DENSE_MEANS = "A dense layer has one ordinary MLP where a MoE layer has its experts and router."
 
 
 def layer_line(layer, trained: bool, note: str = "", where=None, *, section: bool = False,

@@ -55,14 +55,14 @@ def test_the_what_if_capacity_shows_its_formula_with_the_numbers(at):
 def test_the_models_rule_is_named_and_renormalising_said_in_words(at):
     text = captions(at)
     assert "family's own rule" not in text
-    assert "routing rule of its model family, OLMoE (AI2)" in text
+    assert "routing rule of its model family, OLMoE: softmax → top-k" in text
     assert "not renormalised: they are used as they are, so they sum to less than 1" in text
     assert "(glossary#" in family_rule_note({"family": "OLMoE (AI2)", "rule": "softmax → top-k"})
 
 
 def test_dense_layers_and_the_walkthroughs_model_are_said_plainly(at):
     text = captions(at)
-    assert "0 dense; a dense layer has one ordinary MLP instead of experts" in text
+    assert "(4 MoE, 0 dense) · " in text and "A dense layer has one ordinary MLP where a MoE layer has its experts" in text
     assert "shows the one nearest the sidebar's N" not in text
     assert "the sidebar's N picks the olmoe-tiny with the nearest number of experts" in text
 
