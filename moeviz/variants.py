@@ -40,29 +40,36 @@ class Variant:
 VARIANTS = (
     Variant("softmax_topk_norm", "softmax → top-k, renormalised", "softmax_topk", True, "Mixtral, Qwen3-MoE",
             "Softmax over all experts, keep the k best and rescale their weights to sum to 1: every token gets "
-            "a full-strength update, but the weights forget how sure the router was. (Mixtral's paper writes "
+            "a full-strength update (its experts' weights sum to 1, so their output is added to the token's vector "
+            "in full), "
+            "but the weights forget how sure the router was. (Mixtral's paper writes "
             "top-k, then softmax: the same values. For Qwen3-MoE renormalising is a switch in its config, on in its "
             "released checkpoints as of 2025.)"),
     Variant("softmax_topk_raw", "softmax → top-k, not renormalised", "softmax_topk", False, "Qwen1.5/2-MoE, OLMoE",
             "The same choice, but the kept probabilities are used as they are: an unsure token gets a smaller "
-            "update (weights sum below 1), which keeps the router's confidence in the output."),
+            "update (weights sum below 1, so less of the experts' output is added to the token's vector), which "
+            "keeps the router's confidence in the output."),
     Variant("topk_softmax", "top-k → softmax", "topk_softmax", True, "GPT-OSS",
             "Top-k on the raw logits, then a softmax over only those k: the same weights and the same gradients "
             "as the renormalised softmax, in a different order and cheaper (k exponentials, not N)."),
     Variant("sigmoid_bias", "sigmoid + selection bias", "sigmoid_bias", True, "DeepSeek-V3",
             "Independent sigmoid scores; a per-expert bias, nudged after each step towards even load, changes "
-            "which experts are picked but not their weights: balance with almost no auxiliary loss (V3 keeps a "
-            "tiny sequence-wise one). V3 also multiplies the weights by a fixed factor of 2.5 from its config; here "
+            "which experts are picked but not their weights: balance with almost no auxiliary loss (the extra "
+            "training loss that other models add to even out the load; V3 keeps a tiny one, computed per "
+            "sequence). V3 also multiplies the weights by a fixed factor of 2.5 from its config; here "
             "they sum to 1."),
     Variant("noisy_topk", "noisy top-k", "noisy_topk", True, "Shazeer et al. 2017 (sparsely-gated MoE)",
             "Learned Gaussian noise before the top-k lets near-miss experts win sometimes, which spreads load "
             "while training (it is off at inference); shown here with the training-time noise on (fixed seed)."),
     Variant("switch", "Switch top-1 with capacity", "switch", True, "Switch Transformer",
             "One expert per token halves the work of top-2 and the communication, but an expert past its "
-            "capacity drops the late tokens, which then skip the layer (residual only)."),
+            "capacity drops the late tokens, which then skip the experts: only the residual path (the layer's input, "
+            "passed on unchanged) carries them on."),
     Variant("expert_choice", "expert choice", "expert_choice", True, "Expert Choice (Zhou et al. 2022)",
             "Each expert picks its best tokens, so load is perfectly even by construction; a token can get 0 or "
-            "many experts, and in a decoder the choice looks at future tokens."),
+            "many experts. In a decoder, which writes text one token at a time and may only look back, an expert's "
+            "choice looks at later tokens of the batch too: ones the decoder must not see, and that do not exist yet "
+            "while it generates."),
 )
 VARIANT_KEYS = tuple(v.key for v in VARIANTS)
 
@@ -154,6 +161,16 @@ def noise_changes(router_logits: torch.Tensor, top_k: int, capacity_factor: floa
     return shares
 
 
+def bias_moved_picks(run: VariantRun) -> int:
+    """How many tokens the selection bias sends to a different set of experts than the k largest unbiased scores
+    (the darkest cells of its heatmap): 0 for a rule without a bias."""
+    trace = run.trace
+    if not trace.router_spec.selection_bias:
+        return 0
+    plain = torch.topk(trace.router_probs.float(), trace.top_k, dim=-1).indices.sort(dim=-1).values
+    return int((trace.topk_indices.sort(dim=-1).values != plain).any(dim=-1).sum())
+
+
 def variant_summary(runs: list[VariantRun]) -> list[dict]:
     """One row per variant: experts per token (min/mean/max), tokens with fewer/more than k or none, load."""
     rows = []
@@ -195,6 +212,6 @@ def token_changes(runs: list[VariantRun], labels) -> list[dict]:
     return rows
 
 
-__all__ = ["Variant", "VARIANTS", "VARIANT_KEYS", "VariantRun", "run_variants", "variant_summary",
+__all__ = ["Variant", "VARIANTS", "VARIANT_KEYS", "VariantRun", "run_variants", "variant_summary", "bias_moved_picks",
            "token_changes", "variant_config", "what_happened", "own_variant", "noise_changes", "initial_noise_std", "NOISE_SEED",
            "NOISE_DRAWS"]

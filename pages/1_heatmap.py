@@ -10,7 +10,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app import checkpoint_views, checkpoints, lm_heatmap
-from moeviz.app.heatmap_text import text_box
+from moeviz.app.heatmap_text import TRACE_FILE_MEANS, family_rule_note, text_box
 from moeviz.app.runners import checkpoint_routing, checkpoint_what_if, uploaded_what_if
 from moeviz.app.trained_source import shipped_counts
 from moeviz.hf.files import CheckpointError
@@ -28,6 +28,7 @@ with inputs:
     upload_box, about_box = st.columns(2) if app.presenting() else (st.container(), st.container())
 picker = upload_box.container()
 with upload_box, app.fold("Open a trace file instead"):
+    st.caption(TRACE_FILE_MEANS)
     upload = checkpoints.trace_upload()
 with picker:
     name, folder = checkpoints.model_picker(uploaded=upload is not None)
@@ -39,8 +40,14 @@ def knobs_line(routing) -> None:
     st.caption(f"**Used here:** N = {first.num_experts} · k = {first.top_k}, the model's own. The sidebar's N, "
                "k, α, router, seed and capacity factor do not act on this page: the model routes with its own "
                "rule and sizes (the what-if below has its own capacity factor). olmoe-tiny ships with "
-               f"{shipped_counts()} experts, each its own trained model: pick one in the Model list. The "
-               "walkthrough (the home page) shows the one nearest the sidebar's N and applies its k and capacity.")
+               f"{shipped_counts()} experts, each its own trained model: pick one in the Model list. "
+               + WALKTHROUGH_PICKS)
+
+
+# How the walkthrough uses the sidebar, the other way round from this page (knobs_line).
+WALKTHROUGH_PICKS = ("The walkthrough (the home page) works the other way round: there the sidebar's N picks the "
+                     "olmoe-tiny with the nearest number of experts, and the sidebar's k and capacity factor apply "
+                     "to it.")
 
 
 if upload is not None:
@@ -57,7 +64,7 @@ elif folder is None:
 elif (model := checkpoints.load_model(name, folder)) is not None:
     with about_box:
         st.caption(escape_markdown(model.describe()) + " Every number below is read from its router logits, "
-                   "routed with its family's own rule.")
+                   + family_rule_note(model.info()))
     with inputs:
         text = text_box(f"Any text. {model.name} reads {model.context} tokens at once; a longer text is routed "
                         f"in windows of {model.context} tokens, each read on its own.")

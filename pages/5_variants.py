@@ -8,17 +8,18 @@ import moeviz.app as app
 from moeviz.app.runners import (checkpoint_model, checkpoint_routing, olmoe_layer, olmoe_noise_changes,
                                 olmoe_variant_runs)
 from moeviz.app.textbox import text_box
-from moeviz.app.tables import table
+from moeviz.app.tables import all_rows_height, table
+from moeviz.app.variants_text import (BIAS_HELP, NOTE_WORDS, TABLE_HOW_TO_READ, bias_caption, capacity_words,
+                                      layer_note, noise_words, sigmoid_note)
 from moeviz.app.trained_source import another_model_note, pick_olmoe, shipped_counts
 from moeviz.hf.shipped import DEFAULT_MODEL, display_name
-from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY, SWITCH_EVAL_CAPACITY
 from moeviz.export import figure_html, trace_csv, trace_json
 from moeviz.figures.variants import experts_per_token_figure, load_comparison, variant_heatmaps
 from moeviz.glossary import LOAD_RATIO, MEASURES, glossary_link
 from moeviz.lm.analysis import subword_note
 from moeviz.text import DEFAULT_SENTENCE, escape_markdown
-from moeviz.variants import (DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, NOISE_SEED, VARIANTS, initial_noise_std,
-                             token_changes, variant_summary)
+from moeviz.variants import (DEFAULT_BIAS_STEPS, MAX_BIAS_STEPS, NOISE_SEED, VARIANTS, bias_moved_picks,
+                             initial_noise_std, token_changes, variant_summary)
 
 
 controls = app.sidebar("moeviz · Router variants")
@@ -34,12 +35,8 @@ k = max(1, min(controls.top_k, model.info()["num_experts"]))
 capacity = controls.capacity_factor
 intro.caption(f"Every gating rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of the "
               "walkthrough's model computed for your sentence, the same tokens and layer as the walkthrough. Only "
-              f"the rule that turns scores into chosen experts and weights differs. k = {k} (Switch always uses 1), "
-              "capacity factor " +
-              (f"{capacity:g}." if capacity is not None else
-               f"off (Switch still uses {DEFAULT_SWITCH_CAPACITY:g}, its training factor, here at inference too; "
-               f"Switch's reference code, Mesh TensorFlow's MoE1D, evaluates with {SWITCH_EVAL_CAPACITY:g}; "
-               f"expert choice {DEFAULT_EXPERT_CHOICE_CAPACITY:g})."))
+              f"the rule that turns scores into chosen experts and weights differs. k = {k} (Switch always uses 1). "
+              + capacity_words(capacity))
 intro.caption(escape_markdown(model.describe()))
 switched = f" {another_model_note(pick.model, model.info()['num_experts'])}" if pick.model != DEFAULT_MODEL else ""
 inputs.caption(f"**Used here:** {display_name(pick.model, model.info()['num_experts'])} · N = "
@@ -54,9 +51,9 @@ with inputs:
                     "the same tokens on every page.")
 bias_steps = inputs.slider("DeepSeek bias updates before routing", 0, MAX_BIAS_STEPS, key="bias_steps",
                        value=app.url_value("bias_steps", DEFAULT_BIAS_STEPS, app.parse_int(0, MAX_BIAS_STEPS)),
-                       help="The sigmoid router's selection bias starts at zero and is nudged towards even load "
-                            "once per step; this replays that many steps on this sentence's scores.")
+                       help=BIAS_HELP)
 app.set_url_value("bias_steps", bias_steps)
+inputs.caption(bias_caption(bias_steps))
 if not text.strip():
     st.info("Type a sentence with at least one word to route.")
     app.finish_page()
@@ -66,8 +63,8 @@ routing = checkpoint_routing(pick.model, pick.path, text)
 tokens = list(routing.tokens)  # labels, as every page shows them (␣ = a space)
 runs = olmoe_variant_runs(pick.model, pick.path, text, pick.layer, k, capacity, bias_steps)
 inputs.caption(escape_markdown(subword_note(tokens)))
-app.layer_line(olmoe_layer(pick.model, pick.path, pick.layer, k, capacity), trained=True, where=inputs,
-               note="Its router's scores go through every rule below; Switch runs them with k = 1")
+moe_layer = olmoe_layer(pick.model, pick.path, pick.layer, k, capacity)
+app.layer_line(moe_layer, trained=True, where=inputs, note=layer_note(moe_layer.cfg.d_model, moe_layer.cfg.d_hidden))
 
 
 
@@ -100,6 +97,7 @@ with app.fold("Who uses which rule, and what it trades"):
     st.header("Who uses which rule, and what it trades")
     for variant in VARIANTS:
         st.markdown(f"- **{variant.label}** · *{variant.model}*: {variant.note}")
+    st.caption(NOTE_WORDS)
 with app.fold("What each rule did to this sentence (table)"):
     st.header("What each rule did to this sentence")
     # Short headers (the long meaning in each header's tooltip): with the long ones the last columns ran past the
@@ -115,6 +113,7 @@ with app.fold("What each rule did to this sentence (table)"):
         "tokens with no expert": _number("none", help="Tokens that got no expert at all: they skip the layer"),
         "max/mean load": _number(LOAD_RATIO, help=MEASURES[LOAD_RATIO]),
         "load CV": _number("load CV", help="Spread of the load: standard deviation ÷ mean over experts (0 = even)")})
+    st.caption(TABLE_HOW_TO_READ)
     st.caption(MEASURES["load CV"])
     st.caption(capacity_line(runs, capacity))
 if not app.presenting():
@@ -125,16 +124,18 @@ st.caption(PER_TOKEN_NOTE)
 shares = olmoe_noise_changes(pick.model, pick.path, text, pick.layer, k, capacity)
 st.caption(f"**Noisy top-k** adds its noise only in training (Shazeer et al. 2017; their reference code, in "
            "Google's tensor2tensor library, turns it off at inference, where it picks exactly what top-k → softmax "
-           "picks). Here it runs as in training, the noise at its starting scale (its learned noise weights still "
-           f"at zero: Gaussian noise of standard deviation {initial_noise_std():.2f} on every score): in "
+           "picks). Here it runs as in training. " + noise_words(initial_noise_std()) + f" In "
            f"{len(shares)} draws, {min(shares):.0%}–{max(shares):.0%} of the {len(tokens)} tokens got a different "
            f"set of experts than without the noise; draw {NOISE_SEED + 1} is the one shown. That is how near-miss "
            "experts get tokens, and so gradient, while the router learns; training also learns those noise "
            "weights, which can shrink the noise.")
 changes = token_changes(runs, tokens)
 if changes:
-    st.caption("Tokens that got a different number of experts than k:")
-    table(changes, key="token_changes", hide_index=True)
+    st.caption(f"Tokens that got a different number of experts than k ({len(changes)} rows, one per rule and "
+               "token). Position: where the token sits in the sentence, counting from 0.")
+    table(changes, key="token_changes", hide_index=True, height=all_rows_height(len(changes)),
+          column_config={"token": st.column_config.NumberColumn(
+              "position", help="The token's position in the sentence (0 = the first token)")})
 else:
     st.caption("Every token got exactly k experts under every rule (no capacity limit bit).")
 
@@ -149,10 +150,15 @@ st.caption("Orange outlines: the experts each token was sent to (expert choice: 
            f"{glossary_link('Combine weight', 'combine weights')} of the kept experts (the "
            "walkthrough's step 3).")
 heatmaps = variant_heatmaps(runs, tokens)
-columns = st.columns(2)
-for i, fig in enumerate(heatmaps):
-    with columns[i % 2]:
-        app.chart(fig, key=f"fig_heatmap_{runs[i].variant.key}")
+# Two charts to a row, each row its own st.columns: on a phone the columns stack, and a pair (softmax → top-k
+# renormalised or not) still stacks together, not one chart at the top and its twin half a page below.
+for row in range(0, len(heatmaps), 2):
+    for column, i in zip(st.columns(2), range(row, min(row + 2, len(heatmaps)))):
+        with column:
+            app.chart(heatmaps[i], key=f"fig_heatmap_{runs[i].variant.key}")
+            if runs[i].trace.router_spec.selection_bias:
+                st.caption(sigmoid_note(bias_steps, bias_moved_picks(runs[i]), len(tokens),
+                                        [round(float(b), 2) for b in runs[i].selection_bias]))
 
 st.header("Download")
 figures = {"experts per token": per_token, "load per expert": loads,

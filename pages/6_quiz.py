@@ -7,6 +7,19 @@ from moeviz.figures.walkthrough import probability_range, score_bars
 from moeviz.quiz import ALL_KINDS, KIND_LABELS, NONE, QUESTION_KINDS, is_blank, is_correct
 
 MAX_QUESTION = 10**6
+INTRO = ("For each question the page builds a small MoE layer of its own (not the sidebar's), with random weights "
+         "(never trained) drawn from the question number, and runs it: the answer is what that layer really "
+         "computes. Make your prediction, then reveal it. Question numbers are reproducible: share the link and a "
+         "class sees the same question.")
+# What each kind of question asks, in one line: a kind's name alone ("Does every expert vote?") did not say it.
+KIND_ASKS = {
+    "which_experts": "Given one token's router logits, which k experts run for it?",
+    "combine_weights": "Given one token's router probabilities, what weight does its top expert's output get?",
+    "overflow": "Given each token's chosen expert and the capacity per expert, which experts must turn tokens away?",
+    "every_expert": "Does a token go through every expert, or only its k chosen ones? Asked as: does every expert "
+                    "add to this token's output, or how many expert computations does a sentence cost?",
+    "alone_vs_batch": "Under expert choice, does a token get the same number of experts alone as inside a batch?",
+}
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
 
 
@@ -47,9 +60,7 @@ def _answer_widget(question):
 
 controls = app.sidebar("moeviz · Quiz")
 st.title("Predict, then reveal")
-st.caption("Each question comes from a real MoE layer run (its own small layer, not the sidebar's). Make your "
-           "prediction, then reveal what the layer actually computed. Question numbers are reproducible: "
-           "share the link and a class sees the same question.")
+st.caption(INTRO)
 
 score = st.session_state.setdefault(_SCORE, {"asked": set(), "right": set(), "blank": set()})
 if "q" not in st.session_state:
@@ -57,7 +68,9 @@ if "q" not in st.session_state:
 # The default is the original kinds: a number alone then draws its kind from the seed, as old links did.
 kinds = st.multiselect("Question kinds", ALL_KINDS, format_func=KIND_LABELS.get, key="quiz_kinds",
                        default=list(app.url_value("quiz_kinds", QUESTION_KINDS, app.parse_choices(ALL_KINDS))),
-                       help="“Alone or in a batch?” (routing at inference) is not in the default mix; add it here.")
+                       help=" ".join(f"{KIND_LABELS[k]} {KIND_ASKS[k]}" for k in ALL_KINDS) +
+                            " “Alone or in a batch?” (routing at inference) is not in the default mix; add it "
+                            "here.")
 kinds = [k for k in ALL_KINDS if k in kinds]  # in a fixed order, so a question number means the same anywhere
 if kinds:
     app.set_url_value("quiz_kinds", tuple(kinds))
@@ -75,6 +88,7 @@ if not kinds:
 kind = None if tuple(kinds) == QUESTION_KINDS else kinds[seed % len(kinds)]
 question = quiz_question(seed, kind)
 st.header(KIND_LABELS[question.kind])
+st.caption(f"This kind of question asks: {KIND_ASKS[question.kind]}")
 app.layer_line(question.cfg, trained=False, note="This question's own small layer, drawn from the question number")
 st.markdown(question.prompt)
 # The numbers on the left, the answer and the verdict on the right: after Reveal the verdict appears next to

@@ -7,7 +7,8 @@ import pytest
 
 from moeviz.figures import PROB_RANGE
 from moeviz.figures.routing import EXPERT_PICKED, router_heatmap
-from moeviz.figures.variants import (LOAD_MARKS, TICK_ANGLES, TICK_LINE, TICK_LINES, TICK_SIZE, TITLE_SIZE,
+from moeviz.figures.variants import (LOAD_MARKS, SCORE_NAME, TICK_ANGLES, TICK_LINE, TICK_LINES, TICK_SIZE,
+                                     TITLE_SIZE,
                                      experts_per_token_figure, load_comparison, tick_text, variant_heatmaps)
 from moeviz.variants import VARIANTS, run_variants
 from tests.helpers import tokens
@@ -28,7 +29,8 @@ def test_heatmaps_share_one_colour_scale_and_show_the_probs(runs):
     figs = variant_heatmaps(runs, LABELS)
     assert len(figs) == len(runs)
     for fig, run in zip(figs, runs):
-        heat = by_name(fig, "router probability")
+        # the sigmoid rule's scores are not probabilities: its heatmap is named (and its colour bar says) score
+        heat = by_name(fig, SCORE_NAME if run.variant.key == "sigmoid_bias" else "router probability")
         assert (heat.zmin, heat.zmax) == PROB_RANGE
         np.testing.assert_allclose(np.asarray(heat.z), run.trace.router_probs.double().numpy())
         words = " ".join(title_lines(fig.layout.title.text)[0])

@@ -19,9 +19,10 @@ from moeviz.app.charts import chart
 from moeviz.app.heatmap_text import (EXPERT_CHOICE_NOTE, WHAT_IF_COLUMNS, crowded_note, entropy_note,
                                      layer_summary_columns, variant_note, variant_option, what_if_columns, what_if_counts)
 from moeviz.app.layer_line import model_line
+from moeviz.app.parallel_page import POLICY_CAPTIONS, POLICY_LABELS
 from moeviz.app.params import CAPACITY_FACTORS, capacity_value, parse_capacity, parse_choice, parse_int_choice
 from moeviz.app.presenter import fold, presenting
-from moeviz.app.tables import table
+from moeviz.app.tables import MAX_ROWS_SHOWN, all_rows_height, table
 from moeviz.app.url import set_url_value, url_value
 from moeviz.config import DROP_POLICIES
 from moeviz.routers import router_spec
@@ -36,6 +37,22 @@ from moeviz.variants import VARIANT_KEYS, own_variant
 # The what-if starts at the model's own rule and k (moeviz.variants.own_variant) with a capacity limit of 1.0: the
 # learner's own model first, then other rules (it started at Switch top-1; links that name one keep it).
 DEFAULT_CAPACITY = "1"
+
+LIFT_ROWS = 8  # moeviz.hf.analysis.expert_lift's default limit
+SMOOTHED_LIFT = ("Lift = (times sent here ÷ times in the text) ÷ the base rate: 1 = no preference. It is "
+                 "smoothed: each token string counts one extra, imaginary occurrence sent here at the base rate, so "
+                 "a string seen twice cannot score high on luck alone.")
+def expert_tokens_caption(expert: int, rows: int) -> str:
+    """The line over the table of the tokens that ran on `expert`: how many (the load bars' count for it), and
+    that positions count from 0."""
+    scroll = (f" The table shows about ten rows at a time: scroll inside it for all {rows}."
+              if rows > MAX_ROWS_SHOWN else "")
+    if rows == 0:
+        return f"No token of this text ran on E{expert} at this layer."
+    return (f"{'All ' if rows > 1 else 'The '}{plural(rows, 'token')} that ran on E{expert} (the count in the bars "
+            f"of tokens per expert above), "
+            f"highest router probability for E{expert} first. Position: where the token sits in the text, "
+            f"counting from 0 (the first token is position 0).{scroll}")
 
 
 TOKEN_WINDOW = 64  # tokens per figure: a 926-token text drew figures ~20,000 px tall and froze the browser tab
@@ -178,15 +195,17 @@ def experts(routing, index: int) -> None:
     set_url_value("expert", expert)
     left, right = st.columns(2)
     lift = analysis.expert_lift(routing, index, expert)
-    left.caption(f"Tokens that go to E{expert} more often than its base rate (smoothed lift, 1 = no preference), "
-                 f"among token strings seen at least twice in the text, with their counts.")
+    left.caption(f"Tokens that go to E{expert} more often than its base rate (the share of all tokens it runs), "
+                 f"among token strings seen at least twice in the text, with their counts; the best "
+                 f"{LIFT_ROWS} at most. {SMOOTHED_LIFT}")
     if lift:
         table(lift, key="expert_lift", where=left, hide_index=True)
     else:
         left.caption("No token of this text occurs twice and reaches this expert: a longer text gives this column "
                      "something to count.")
-    right.caption(f"The tokens that ran on E{expert}, by the router's probability for it.")
-    table(analysis.expert_tokens(routing, index, expert), key="expert_tokens", where=right, hide_index=True)
+    ran = analysis.expert_tokens(routing, index, expert, limit=trace.num_tokens)  # every one, as the bars count
+    right.caption(expert_tokens_caption(expert, len(ran)))
+    table(ran, key="expert_tokens", where=right, hide_index=True, height=all_rows_height(len(ran)))
 
 
 def what_if_section(routing, index: int, run_what_if: Callable, window: Window) -> None:
@@ -209,17 +228,21 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
                                     help="Slots per expert = factor × tokens × k / N; off = no limit (Switch "
                                          "and expert choice always have one).")
     set_url_value("whatif_capacity", capacity)
-    policy = right.selectbox("Drop policy", DROP_POLICIES, key="whatif_drop",
+    policy = right.selectbox("Drop policy: who loses a slot at a full expert", DROP_POLICIES, key="whatif_drop",
+                             format_func=POLICY_LABELS.get,
                              index=DROP_POLICIES.index(url_value("whatif_drop", "position",
                                                                  parse_choice(DROP_POLICIES))),
-                             help="Who loses a slot at a full expert: later tokens (position), lower router "
-                                  "priority, or smaller combine weight.")
+                             help=" ".join(f"{POLICY_LABELS[p]}: {POLICY_CAPTIONS[p]}" for p in DROP_POLICIES))
+    right.caption(POLICY_CAPTIONS[policy])
     set_url_value("whatif_drop", policy)
     w = run_what_if(index, variant, capacity_value(capacity), policy)
     rows = w.rows(routing.tokens)
     not_chosen, dropped, gained = (sum(bool(r[c]) for r in rows)
                                    for c in ("lost (not chosen)", "lost (dropped)", "gained"))
     limit = f" (C = {w.trace.capacity} slots per expert)" if w.trace.capacity else " (no capacity limit)"
+    if w.trace.capacity:
+        left.caption(capacity_formula(w.config.effective_capacity_factor, w.trace.num_tokens, w.config.top_k,
+                                      w.trace.num_experts, w.trace.capacity))
     st.caption(what_if_counts(trace.num_tokens, not_chosen, gained, dropped, limit) +
                (" " + EXPERT_CHOICE_NOTE if router_spec(w.variant.router).experts_choose else "") +
                " The table lists every token whose experts change: the experts it lost (not chosen, or dropped) "
@@ -231,6 +254,13 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
         experts = ("lost (not chosen)", "lost (dropped)", "gained")  # expert ids, named as the heatmap names them
         table([{k: [f"E{e}" for e in v] if k in experts else v for k, v in r.items()} for r in rows],
               key="what_if", hide_index=True, column_config=what_if_columns(), column_order=WHAT_IF_COLUMNS)
+
+
+def capacity_formula(cf: float, T: int, k: int, N: int, C: int) -> str:
+    """The what-if's capacity C worked out with this text's numbers, each symbol said in words."""
+    return (f"C = ceil(cf · T · k / N) = ceil({cf:g} · {T} · {k} / {N}) = {C} slots per expert: cf is the "
+            f"capacity factor, T the tokens of the text, k the experts each token picks, N the experts "
+            f"(ceil rounds up).")
 
 
 def downloads(routing) -> None:

@@ -9,8 +9,9 @@ import streamlit as st
 
 from moeviz.app.runners import chance_max_mean
 from moeviz.app.textbox import text_box as shared_text_box
-from moeviz.glossary import FAILING_MAX_MEAN_LOAD, LOAD_RATIO, MEASURES
+from moeviz.glossary import FAILING_MAX_MEAN_LOAD, LOAD_RATIO, MEASURES, glossary_link
 from moeviz.load_health import crowded_layers
+from moeviz.text import escape_markdown
 from moeviz.variants import VARIANTS
 
 DEFAULT_TEXT = 'The "for" statement repeats its suite for each item:\n   for i in range(3): print(i)'
@@ -28,6 +29,29 @@ EXAMPLE_TEXTS = {  # the example picker's texts (not moeviz.presets' classroom p
 def text_box(help: str) -> str:
     """/heatmap's "Text to route" area and its example picker (moeviz.app.textbox)."""
     return shared_text_box("Text to route", DEFAULT_TEXT, help=help, multiline=True, presets=EXAMPLE_TEXTS)
+
+
+# The trace-file uploader's first line: what a trace file is, before the learner is asked for one.
+TRACE_FILE_MEANS = ("A trace file is a JSON file that records one routed text: its tokens and, at every MoE layer, "
+                    "the router's scores and the experts it picked. This page saves one (“Trace (JSON)” at the "
+                    "bottom); opening it here shows that routing again, without loading the model.")
+
+
+def family_rule_note(info: dict) -> str:
+    """The end of the model's line: the rule of its family, named (from a model's info(): "family", "rule"), and
+    what the rule gives, linked to the glossary's combine weight."""
+    family, rule = str(info.get("family") or "").split(" (")[0], info.get("rule")  # "OLMoE", not "OLMoE (AI2)":
+    # a model trained here is not its maker's
+    named = (f"with the routing rule of its model family, {escape_markdown(str(family))}: "
+             f"{escape_markdown(str(rule))}" if family and rule else "with its model family's own routing rule")
+    return (f"routed {named}. The rule picks each token's experts and their "
+            f"{glossary_link('Combine weight', 'combine weights')} (how much each expert's output counts). "
+            + RENORMALISED_MEANS)
+
+
+# "renormalised" / "not renormalised", the words of the rules' names, in plain words.
+RENORMALISED_MEANS = ("Renormalised: the k kept probabilities are rescaled to sum to 1 before they become the "
+                      "weights; not renormalised: they are used as they are, so they sum to less than 1.")
 
 
 def crowded_note(layers, traces) -> str | None:
@@ -67,7 +91,8 @@ def variant_note(key: str, own: str) -> str:
     of the rule the model itself routes with)."""
     variant = _VARIANTS[key]
     whose = "This model's own rule." if key == own else f"This model's own rule is {_VARIANTS[own].label}."
-    return f"**{variant.label}**, as in {variant.model}. {whose}"
+    words = f" {RENORMALISED_MEANS}" if "renormalised" in variant.label else ""
+    return f"**{variant.label}**, as in {variant.model}. {whose}{words}"
 
 
 def what_if_counts(num_tokens: int, not_chosen: int, gained: int, dropped: int, limit: str) -> str:

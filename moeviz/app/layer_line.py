@@ -85,7 +85,10 @@ def model_line_text(routing) -> str:
     weights = "**trained** weights" if info.get("trained_on") else "weights as loaded (trained or not: unknown)"
     return (f"{MODEL_PREFIX} {weights} · {escape_markdown(name)} · {escape_markdown(str(family))} · "
             f"{moe + dense} layers ({moe} MoE, {dense} dense) · N = {first.num_experts} experts{shared} · "
-            f"k = {first.top_k}{params}{escape_markdown(where)}.")
+            f"k = {first.top_k}{params}{escape_markdown(where)}. {DENSE_MEANS}")
+
+
+DENSE_MEANS = "A dense layer has one ordinary MLP where a MoE layer has its experts and router."
 
 
 def layer_line(layer, trained: bool, note: str = "", where=None, *, section: bool = False,

@@ -161,6 +161,15 @@ def hint_css() -> str:
                        "{display:flex!important}}" for step in steps)])
 
 
+MAX_ROWS_SHOWN = 40  # all_rows_height: a table up to this long shows every row; a longer one scrolls (ten rows)
+
+
+def all_rows_height(rows: int) -> str:
+    """st.dataframe's `height` for a table whose rows should all show without scrolling: "content" (every row)
+    up to MAX_ROWS_SHOWN rows, else "auto" (about ten rows: its caption should then say to scroll)."""
+    return "content" if rows <= MAX_ROWS_SHOWN else "auto"
+
+
 def table(data, key: str, where=None, **kwargs) -> None:
     """st.dataframe(data, **kwargs) in `where` (default: the current container), in a container keyed
     `table_<key>`; above it, unless it fits every box, the swipe hint, shown only while its box is too narrow for
@@ -174,4 +183,5 @@ def table(data, key: str, where=None, **kwargs) -> None:
         st.dataframe(data, **kwargs)
 
 
-__all__ = ["table", "table_width_px", "needed_box_px", "hint_step", "hint_css", "HINT"]
+__all__ = ["table", "all_rows_height", "MAX_ROWS_SHOWN", "table_width_px", "needed_box_px", "hint_step", "hint_css",
+           "HINT"]

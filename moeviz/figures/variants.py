@@ -58,8 +58,17 @@ def variant_heatmaps(runs, labels, height: int | None = None) -> list[go.Figure]
         fig.layout.update(height=fig.layout.height + top - fig.layout.margin.t, margin_t=top,
                           title_font_size=TITLE_SIZE, title_yref="paper", title_y=1, title_yanchor="bottom",
                           title_pad_b=14)
+        if run.trace.router_spec.selection_bias:  # sigmoid scores: not probabilities, and not what picked
+            fig.update_traces(selector=dict(type="heatmap"), name=SCORE_NAME, colorbar_title_text=SCORE_BAR,
+                              hovertemplate=fig.data[0].hovertemplate.replace("router probability", SCORE_NAME))
         figs.append(fig)
     return figs
+
+
+# The sigmoid + selection bias heatmap colours each cell by its sigmoid score, each in 0..1 on its own (they do not
+# sum to 1 over a token's experts, so "prob" would mislead), without the bias that decided the pick.
+SCORE_BAR = "score"
+SCORE_NAME = "sigmoid score (without the bias)"
 
 
 # One legend for all rows: a row's traces are named by their mark and grouped by it; only the first trace of

@@ -57,7 +57,8 @@ def test_default_is_olmoe_tiny_with_every_view():
     assert not at.warning and not at.error
     assert at.selectbox(key="model").value == "olmoe-tiny"
     line = model_line(at)
-    assert "OLMoE" in line and "4 layers (4 MoE, 0 dense)" in line and "N = 8 experts" in line and "k = 2" in line
+    assert "OLMoE" in line and "N = 8 experts" in line and "k = 2" in line
+    assert "4 layers (4 MoE, 0 dense)" in line and "A dense layer has one ordinary MLP where a MoE layer has" in line
     assert "527,424 parameters (232,512 used per token)" in line  # docs/checkpoints.md's counts
     for section in SECTIONS:
         assert section in headers(at)

@@ -134,8 +134,8 @@ def test_what_if_starts_at_the_models_own_rule_and_k():
     assert box.value == "softmax_topk_raw"  # olmoe-tiny: softmax -> top-k, not renormalised (norm_topk_prob off)
     # the box names the rule alone (with its family it was cut on a phone); the line under it says whose it is
     assert box.format_func(box.value) == "softmax → top-k, not renormalised"
-    assert any(c.value == "**softmax → top-k, not renormalised**, as in Qwen1.5/2-MoE, OLMoE. This model's own rule."
-               for c in at.main.caption)
+    assert any(c.value.startswith("**softmax → top-k, not renormalised**, as in Qwen1.5/2-MoE, OLMoE. This model's "
+                                  "own rule. Renormalised: ") for c in at.main.caption)
     assert at.query_params["whatif"] == "softmax_topk_raw"
     assert any("own rule and k = 2" in c.value for c in at.main.caption)
     # its table names experts as the heatmap does (E3), not as bare numbers that read like counts

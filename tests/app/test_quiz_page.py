@@ -122,3 +122,28 @@ def test_the_combine_weight_question_links_its_glossary_entry():
     at = open_quiz(seed_of("combine_weights"))
     assert not at.exception
     assert any("](glossary#combine-weight)" in m.value for m in at.markdown)
+
+
+def test_the_intro_says_the_layer_is_real_but_random_and_each_kind_says_what_it_asks():
+    """"Each question comes from a real MoE layer run" beside "random weights (never trained)" read as a
+    contradiction; "Does every expert vote?" named a kind without saying what it asks."""
+    seed = seed_of("every_expert")
+    at = open_quiz(seed)
+    assert not at.exception
+    first = at.caption[0].value
+    assert "real MoE layer run" not in first
+    assert "builds a small MoE layer of its own" in first and "random weights (never trained)" in first
+    assert at.header[0].value == "Does every expert vote?"
+    assert any(c.value.startswith("This kind of question asks: Does a token go through every expert, or only its k "
+                                  "chosen ones?") for c in at.caption)
+    assert "Which expert overflows? Given each token's chosen expert" in at.multiselect(key="quiz_kinds").help
+
+
+def test_a_model_named_in_a_question_is_said_to_be_a_model():
+    """"(Mixtral)" alone did not say what Mixtral is."""
+    prompts = [make_question(s, "combine_weights").prompt for s in range(1, 40)]
+    renormalising = [p for p in prompts if "**renormalises**" in p]
+    as_they_are = [p for p in prompts if "**as they are**" in p]
+    assert renormalising and as_they_are and not any("(Mixtral)" in p for p in prompts)
+    assert all("as the open MoE model Mixtral (Mistral AI) does" in p for p in renormalising)
+    assert all("open MoE models Qwen1.5/2-MoE (Alibaba) and OLMoE (AI2) do" in p for p in as_they_are)
