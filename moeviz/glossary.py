@@ -16,6 +16,10 @@ class Entry:
 
 
 # What the balance loss's value means: said once, here, and quoted where the value is shown.
+# The balance loss's formula and symbols, and what its value means: said once here, quoted by the glossary entry and
+# by the pages that show the loss (/balance's price table, the walkthrough's step 4).
+BALANCE_LOSS_FORMULA = ("N · Σᵢ fᵢ · Pᵢ, where fᵢ is the share of the token copies (T tokens × k) routed to expert i "
+                        "and Pᵢ is expert i's mean router probability over the tokens.")
 BALANCE_LOSS_VALUE = ("With fᵢ counted over all T · k copies, perfectly even routing (fᵢ = Pᵢ = 1/N) gives exactly "
                       "1, and piling tokens and probability onto the same experts raises it (with k = 1, to N when "
                       "one expert gets every token and all the probability). 1 is not a floor: when the busiest experts get "
@@ -43,8 +47,7 @@ ENTRIES = (
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
           "the residual connection alone.", "pages/3_parallel.py", shown_as="dropped copies"),
     Entry("Load balancing loss", "An extra training loss, N · Σᵢ fᵢ · Pᵢ (from the Switch Transformer, Google's "
-          "MoE paper of 2021, Fedus et al.), where fᵢ is the share of the token copies (T tokens × k) routed to expert i and Pᵢ is expert i's mean router probability "
-          "over the tokens. " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",
+          "MoE paper of 2021, Fedus et al.): " + BALANCE_LOSS_FORMULA + " " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",
           "pages/2_balance.py", "balance loss"),
     Entry("z-loss", "A penalty on the router's log-sum-exp: for each token log Σⱼ exp(zⱼ) over its logits, squared "
           "and averaged (from ST-MoE, Google's 2022 MoE design paper, Zoph et al.). The log-sum-exp sits between "
@@ -224,4 +227,4 @@ def glossary_link(term: str, words: str | None = None) -> str:
     return f"[{words or term.lower()}](glossary#{anchor(term)})"
 
 
-__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "LOAD_RATIO", "MEASURES", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]
+__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "LOAD_RATIO", "MEASURES", "BALANCE_LOSS_FORMULA", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]

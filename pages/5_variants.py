@@ -5,6 +5,7 @@ from functools import partial
 import streamlit as st
 
 import moeviz.app as app
+from moeviz.capacity_words import CAPACITY_FORMULA, capacity_symbols
 from moeviz.app.runners import (checkpoint_model, checkpoint_routing, olmoe_layer, olmoe_noise_changes,
                                 olmoe_variant_runs)
 from moeviz.app.textbox import text_box
@@ -83,7 +84,8 @@ def capacity_line(runs, factor) -> str:
     for i, (how, labels) in enumerate(groups):
         last_of_many = 0 < i == len(groups) - 1 and len(labels) > 2
         clauses.append(f"{f'the other {len(labels)} rules' if last_of_many else ' and '.join(labels)}: {how}")
-    return ("**How each row's capacity is set:** C = ceil(factor · T tokens · k / N experts) slots per expert. "
+    return (f"**How each row's capacity is set:** {CAPACITY_FORMULA} slots per expert "
+            + capacity_symbols("the sentence's tokens", cf="the row's capacity factor") + ". "
             + "; ".join(clauses) + ".")
 
 

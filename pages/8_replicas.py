@@ -21,6 +21,7 @@ from moeviz.parallel.model import MODEL_SHAPES
 from moeviz.parallel.replica_demo import replica_config, replica_demo
 from moeviz.app.params import CAPACITY_FACTORS
 from moeviz.app.tables import table
+from moeviz.capacity_words import CAPACITY_FORMULA, capacity_symbols
 from moeviz.config import DROP_POLICIES
 from moeviz.routes import FORMATS, MAX_UPLOAD_BYTES, RoutesError
 from moeviz.routes import views
@@ -269,8 +270,8 @@ def drops_section(summary, index: int):
               key="routes_drops")
     coincide = (f" At cf = {cf:g}, C is the even share rounded up: the dotted and dashed lines coincide."
                 if chosen.capacity == math.ceil(sum(counts) / len(counts)) else "")
-    st.markdown(f"Each expert has C = ⌈cf·T·k/N⌉ = **{chosen.capacity:,} slots** "
-                f"{capacity_symbols(summary.layers[index], cf)}; at layer {chosen.layer} "
+    st.markdown(f"Each expert has {CAPACITY_FORMULA} = **{chosen.capacity:,} slots** "
+                f"{dump_capacity_symbols(summary.layers[index], cf)}; at layer {chosen.layer} "
                 f"**{chosen.share:.1%}** of the copies are dropped (all layers: "
                 f"{', '.join(f'{d.share:.0%}' for d in drops)}).{coincide}")
     st.caption(f"Which copies are dropped: **{TOKEN_ORDER_RULE}**. As Megatron-Core's “position” drop policy "
@@ -282,11 +283,10 @@ def drops_section(summary, index: int):
     return drops
 
 
-def capacity_symbols(layer, cf: float) -> str:
+def dump_capacity_symbols(layer, cf: float) -> str:
     """C's symbols in words, where the page first writes the formula (section 4): T is the layer's whole dump."""
-    return (f"(cf = {cf:g}, the capacity factor above; T = {layer.tokens:,} tokens, the whole dump at this layer "
-            f"counted as one batch; k = {layer.top_k} experts per token; N = {len(layer.tokens_per_expert)} "
-            "experts; ⌈ ⌉ rounds up)")
+    return capacity_symbols(f"{layer.tokens:,} tokens, the whole dump at this layer counted as one batch",
+                            layer.top_k, len(layer.tokens_per_expert), cf=f"{cf:g}, the capacity factor above")
 
 
 def journeys_section(summary, index: int, drops):

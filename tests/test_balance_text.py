@@ -107,10 +107,11 @@ def test_the_capacity_formula_says_what_each_symbol_is():
     """A newcomer met C = ⌈cf · T · k / N⌉ with T never defined."""
     f, cfg = final_run(balance_weight=0.0)
     text = explain_run(f, cfg)
-    assert "C = ⌈cf · T · k / N⌉" in text
-    formula_on = text[text.index("C = ⌈cf · T · k / N⌉"):]
-    for symbol in ("T tokens", "k copies", "N experts", "capacity factor cf"):
-        assert symbol in formula_on[:200], symbol
+    assert "C = ceil(cf · T · k / N)" in text
+    formula_on = text[text.index("C = ceil(cf · T · k / N)"):]
+    for symbol in ("T = the tokens in the batch", "k copies", "N = the number of experts",
+                   "cf = the capacity factor", "ceil rounds up"):
+        assert symbol in formula_on[:250], symbol
 
 
 @pytest.mark.parametrize("top_k, capacity_factor", [(1, None), (2, None), (2, 1.0), (4, None)])

@@ -35,3 +35,14 @@ def test_the_entries_say_what_their_names_and_shorthands_are():
     assert "Hugging Face transformers' Mixtral" in TERMS["Dropless MoE"].text
     assert "Google's MoE paper of 2021, Fedus et al." in TERMS["Load balancing loss"].text
     assert "Google's 2022 MoE design paper, Zoph et al." in TERMS["z-loss"].text
+
+
+def test_the_balance_loss_is_defined_in_one_place_and_quoted():
+    """Before: /balance's price table wrote its own shorter definition ("1 when both are even, more when …") beside
+    the glossary's, which also says 1 is not a floor. Both now quote the one text."""
+    from pathlib import Path
+    from moeviz.glossary import BALANCE_LOSS_FORMULA, BALANCE_LOSS_VALUE, ENTRIES
+    entry = next(e for e in ENTRIES if e.term == "Load balancing loss")
+    assert BALANCE_LOSS_FORMULA in entry.text and BALANCE_LOSS_VALUE in entry.text
+    page = (Path(__file__).resolve().parents[1] / "moeviz/app/balance_page.py").read_text()
+    assert "BALANCE_LOSS_FORMULA} {BALANCE_LOSS_VALUE}" in page and "1 when both are even" not in page

@@ -21,7 +21,7 @@ from moeviz.app.balance_text import (SHARED_OFFSET, SPECIALIZATION, TASK_LOSS, c
 from moeviz.app.tables import table
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
-from moeviz.glossary import MEASURES, glossary_link
+from moeviz.glossary import BALANCE_LOSS_FORMULA, BALANCE_LOSS_VALUE, MEASURES, glossary_link
 from moeviz.routers import router_spec
 
 RUN, SWEEP = "balance_run", "balance_sweep"  # session state: plain history dicts only, never a model
@@ -119,10 +119,8 @@ def price_table(controls) -> None:
             **({figs.DROPPED: f"{f['dropped_fraction']:.1%}"} if drops else {})} for f in rows],
           key="price", hide_index=True)
     # The columns' words, defined here where a learner first meets them (not two screens further down).
-    st.caption(f"**Balance loss** (Switch Transformer): N · Σᵢ fᵢ · Pᵢ, with fᵢ the share of token copies expert i "
-               "gets and Pᵢ its mean router probability: 1 when both are even, more when the same experts get the "
-               f"tokens and the probability; training adds α × it to the task's loss "
-               f"({glossary_link('Load balancing loss', 'more in the glossary')}). "
+    st.caption(f"**Balance loss** (Switch Transformer): {BALANCE_LOSS_FORMULA} {BALANCE_LOSS_VALUE} Training adds "
+               f"α × it to the task's loss ({glossary_link('Load balancing loss', 'more in the glossary')}). "
                f"**{figs.LOAD_RATIO.capitalize()}**: the busiest expert's tokens as a multiple of the average expert's (1 = even). "
                f"{TASK_LOSS} {SPECIALIZATION} (More: {glossary_link('Mutual information', 'the glossary')}.)")
     st.markdown(f"Measured now, {DEFAULT_STEPS} steps each on this layer (router {router_spec(router).label}, "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from moeviz.capacity_words import CAPACITY_FORMULA, capacity_symbols
 from moeviz.glossary import FAILING_MAX_MEAN_LOAD, glossary_link
 from moeviz.routers import router_spec
 
@@ -96,10 +97,9 @@ def _outcome_paragraph(f: dict, cfg: dict) -> str:
 def _cost_paragraph(f: dict) -> str:
     return (f"*What imbalance costs.* Systems pay for it in one of two ways. With a fixed "
             f"{glossary_link('Capacity factor', 'capacity')} (Google's Switch Transformer and GShard) each expert "
-            f"gets C = ⌈cf · T · k / N⌉ slots (T tokens in the batch, k copies of each, one per chosen expert, "
-            f"shared among N experts, times the capacity factor cf); at cf = 1.25, Switch's training factor, this "
-            f"final load "
-            f"would overflow **{f['overflow_at_1_25']:.1%}** of all token copies: those copies skip their expert "
+            f"gets {CAPACITY_FORMULA} slots "
+            f"{capacity_symbols('the tokens in the batch, each sent as k copies, one per chosen expert')}; "
+            f"at cf = 1.25, Switch's training factor, this final load would overflow **{f['overflow_at_1_25']:.1%}** of all token copies: those copies skip their expert "
             f"(dropped; the token keeps its other experts), while the idle experts' empty slots are still "
             f"computed. Dropless MoE (Mixtral and OLMoE in Hugging Face transformers, DeepSeek-V3, MegaBlocks) "
             f"runs every chosen expert on all the tokens that chose it: nothing is dropped, but with experts on "

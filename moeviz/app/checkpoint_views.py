@@ -15,6 +15,7 @@ from typing import Callable
 
 import streamlit as st
 
+from moeviz.capacity_words import capacity_symbols, capacity_worked
 from moeviz.app.charts import chart
 from moeviz.app.heatmap_text import (EXPERT_CHOICE_NOTE, WHAT_IF_COLUMNS, crowded_note, entropy_note,
                                      layer_summary_columns, variant_note, variant_option, what_if_columns, what_if_counts)
@@ -258,9 +259,7 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
 
 def capacity_formula(cf: float, T: int, k: int, N: int, C: int) -> str:
     """The what-if's capacity C worked out with this text's numbers, each symbol said in words."""
-    return (f"C = ceil(cf · T · k / N) = ceil({cf:g} · {T} · {k} / {N}) = {C} slots per expert: cf is the "
-            f"capacity factor, T the tokens of the text, k the experts each token picks, N the experts "
-            f"(ceil rounds up).")
+    return f"{capacity_worked(cf, T, k, N, C)} slots per expert {capacity_symbols(f'{T:,} tokens, the text', k, N)}."
 
 
 def downloads(routing) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 import moeviz.app as app
 from moeviz.app.runners import capacity_config, capacity_run, device_limit_run, dropless_run, inference_run
 from moeviz.app.tables import table
+from moeviz.capacity_words import CAPACITY_FORMULA, capacity_symbols, capacity_worked
 from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, MoEConfig
 from moeviz.glossary import glossary_link
 from moeviz.figures import parallel as figs
@@ -179,19 +180,12 @@ def policy_idle_reason(cfg: MoEConfig) -> str | None:
     return None
 
 
-def capacity_symbols(tokens: int, top_k: int, num_experts: int) -> str:
-    """The symbols of C = ceil(cf · T · k / N) in words, where the page first writes it (section 1)."""
-    return (f"(cf = the capacity factor, T = {tokens} tokens in the batch, k = {top_k} experts each token picks, "
-            f"N = {num_experts} experts; ceil rounds up)")
-
-
 def _capacity_formula(controls, batch: Batch, trace) -> str:
     cf = batch.cfg.effective_capacity_factor  # Switch has one even when the sidebar says off
-    symbols = capacity_symbols(batch.tokens, trace.top_k, batch.cfg.num_experts)
+    symbols = capacity_symbols(f"{batch.tokens} tokens in the batch", trace.top_k, batch.cfg.num_experts)
     if cf is None:
-        return f"C = ceil(cf · T · k / N) {symbols}; with the capacity factor off there is no limit. "
-    formula = (f"C = ceil(cf · T · k / N) = ceil({cf:g} · {batch.tokens} · {trace.top_k} / "
-               f"{batch.cfg.num_experts}) = {trace.capacity} {symbols}")
+        return f"{CAPACITY_FORMULA} {symbols}; with the capacity factor off there is no limit. "
+    formula = f"{capacity_worked(cf, batch.tokens, trace.top_k, batch.cfg.num_experts, trace.capacity)} {symbols}"
     if controls.capacity_factor is None:  # the router's own factor applies
         return f"{formula} (the sidebar says off, so Switch's training factor {cf:g} applies; {SWITCH_CAPACITY_NOTE}). "
     return f"{formula}. "
@@ -219,7 +213,7 @@ def expert_parallel(controls) -> None:
         "**balanced** and **skewed** (a share of the tokens pushed toward GPU 0's experts) with no copy "
         "dropped, so the skewed step waits for GPU 0's extra work; then the skewed tokens **under a capacity "
         "limit**, where each GPU's tokens are one capacity group (as in GShard): it gives each expert "
-        f"C = ceil(cf · T · k / N) slots, with T = that GPU's own tokens (the step's {EP_TOKENS:,} ÷ W), not the "
+        f"{CAPACITY_FORMULA} slots, with T = that GPU's own tokens (the step's {EP_TOKENS:,} ÷ W), not the "
         "whole step's, and drops the overflowing copies *before* sending, so GPU 0's work is capped and the price "
         "is paid in dropped copies instead of time.")
     st.markdown(GPU_STAND_IN)

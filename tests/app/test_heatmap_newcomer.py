@@ -47,8 +47,8 @@ def test_the_drop_policy_is_named_and_explained(at):
 
 
 def test_the_what_if_capacity_shows_its_formula_with_the_numbers(at):
-    assert "C = ceil(cf · T · k / N) = ceil(1 · 33 · 2 / 8) = 9 slots per expert: cf is the capacity factor" \
-        in captions(at)
+    assert ("C = ceil(cf · T · k / N) = ceil(1 · 33 · 2 / 8) = 9 slots per expert (cf = the capacity factor, "
+            "T = 33 tokens, the text, k = 2 experts each token picks, N = 8 experts; ceil rounds up)") in captions(at)
     assert capacity_formula(1.25, 10, 1, 4, 4).startswith("C = ceil(cf · T · k / N) = ceil(1.25 · 10 · 1 / 4) = 4")
 
 

@@ -24,10 +24,10 @@ def test_the_capacity_formula_says_what_t_k_n_and_cf_are():
     """Before: "C = ⌈cf·T·k/N⌉" with no word on T (the whole dump), k or N."""
     at = open_page(PAGE, {"routes_capacity": "1.0"})
     layer = summarize(example_npy()).layers[0]
-    said = next(m.value for m in at.markdown if m.value.startswith("Each expert has C = ⌈cf·T·k/N⌉"))
+    said = next(m.value for m in at.markdown if m.value.startswith("Each expert has C = ceil(cf · T · k / N)"))
     for symbol in ("cf = 1, the capacity factor above", f"T = {layer.tokens:,} tokens, the whole dump at this layer",
-                   f"k = {layer.top_k} experts per token", f"N = {len(layer.tokens_per_expert)} experts",
-                   "⌈ ⌉ rounds up"):
+                   f"k = {layer.top_k} experts each token picks", f"N = {len(layer.tokens_per_expert)} experts",
+                   "ceil rounds up"):
         assert symbol in said, symbol
 
 
