@@ -74,10 +74,11 @@ GPU_STAND_IN = ("**Here each GPU is played by a real worker process** on this se
                 "measured, on a smaller scale.")
 BACKEND_HELP = ("Each GPU is a worker process here; they exchange tokens with `all_to_all` over `torch.distributed` "
                 "and its CPU backend, gloo (a real GPU job uses NCCL).")
-# Switch's reference code (Mesh TensorFlow) trains with capacity 1.25 and evaluates with 2.0; moeviz keeps 1.25.
-SWITCH_CAPACITY_NOTE = ("Switch's reference code (Mesh TensorFlow) trains with capacity factor 1.25 and evaluates "
-                        "with 2.0; moeviz keeps 1.25 at inference too, so more copies drop here than Switch's own "
-                        "evaluation would drop")
+# Mesh TensorFlow's MoE layers (moe.py: capacity_factor_train=1.25, capacity_factor_eval=2.0) are the code Switch
+# was written in; the Switch paper gives no train/eval split, ST-MoE (arXiv 2202.08906) states the same pair.
+SWITCH_CAPACITY_NOTE = ("Mesh TensorFlow, the library Switch was written in, defaults to capacity factor 1.25 in "
+                        "training and 2.0 in evaluation (ST-MoE states the same pair); moeviz keeps 1.25 at "
+                        "inference too, so more copies drop here than at an evaluation factor of 2.0")
 
 
 # Section 1's title and intro say what it shows: the sidebar's capacity factor is off by default (dropless, as

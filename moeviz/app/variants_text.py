@@ -8,7 +8,7 @@ from moeviz.glossary import glossary_link
 from moeviz.layer import NOISE_EPS
 from moeviz.variants import DEFAULT_BIAS_RATE
 
-DEEPSEEK_BIAS_RATE = 0.001  # DeepSeek-V3's bias update speed γ (technical report, arXiv 2412.19437, §4.2)
+DEEPSEEK_BIAS_RATE = 0.001  # DeepSeek-V3's bias update speed γ (arXiv 2412.19437: rule §2.1.2, value §4.2)
 MAX_BIASES_LISTED = 16  # beyond this many experts the biases are not listed one by one
 
 
@@ -17,8 +17,8 @@ def capacity_words(capacity: float | None) -> str:
     if capacity is not None:
         return f"Capacity factor {capacity:g} for every row."
     return (f"The sidebar's capacity factor is off (no limit), but two rows always have a capacity of their own: "
-            f"Switch uses {DEFAULT_SWITCH_CAPACITY:g}, the factor it trains with (its reference code, in Google's "
-            f"Mesh TensorFlow library, evaluates with {SWITCH_EVAL_CAPACITY:g}), and expert choice uses "
+            f"Switch uses {DEFAULT_SWITCH_CAPACITY:g}, the factor it trains with (Google's Mesh TensorFlow, the "
+            f"library Switch was written in, evaluates with {SWITCH_EVAL_CAPACITY:g} by default), and expert choice uses "
             f"{DEFAULT_EXPERT_CHOICE_CAPACITY:g}.")
 
 
@@ -44,7 +44,8 @@ def bias_caption(steps: int) -> str:
 def noise_words(std: float) -> str:
     """Where noisy top-k's noise scale comes from, said plainly (std: moeviz.variants.initial_noise_std())."""
     return (f"Its noise on each score is Gaussian, with a standard deviation of softplus(noise weights · x) + "
-            f"{NOISE_EPS:g}: x is the token's vector, the noise weights are a matrix that training learns, and "
+            f"{NOISE_EPS:g} (the {NOISE_EPS:g} floor is from the reference code, tensor2tensor's noisy_top_k_gating; "
+            f"the paper has none): x is the token's vector, the noise weights are a matrix that training learns, and "
             "softplus(z) = ln(1 + e^z) keeps the result positive. Shazeer et al. start the noise weights at zero, and "
             f"so does this page: every score of every token gets noise of standard deviation softplus(0) + "
             f"{NOISE_EPS:g} = ln 2 + {NOISE_EPS:g} ≈ {std:.2f}.")
