@@ -9,7 +9,7 @@ from moeviz.app.checkpoints import DEFAULT_MODEL
 from moeviz.app.parallel_page import POLICY_LABELS, TOKEN_ORDER_RULE
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
-from moeviz.glossary import LOAD_RATIO
+from moeviz.glossary import LOAD_RATIO, glossary_link
 from moeviz.figures import replicas as figs
 from moeviz.figures.parallel import worker_timelines
 from moeviz.figures.checkpoint import journey_grid, layer_load_heatmap
@@ -45,12 +45,34 @@ VARIANT_LABELS = {v.key: f"{v.label} ({v.model})" for v in VARIANTS}
 # Section 6's what-if in plain words (moeviz.routes.views.window_what_if: the window's recorded logits through
 # moeviz.hf.whatif.what_if, the window as one batch; its capacity slider has no "off"), said where the word first
 # shows: in section 1's list of what a dump cannot show, and under section 6's header.
-WHAT_IF_MEANS = ("routes the router logits the dump recorded again, under a rule you pick (such as Switch's top-1) "
+WHAT_IF_MEANS = ("routes the router logits the dump recorded again, under a rule you pick (such as the Switch "
+                 "Transformer's top-1: each token goes to its one best expert) "
                  "and a capacity limit the real run may not have had, and counts the tokens that would then run "
                  "other experts than the dump says")
 VIEW_MEANS = {"router probabilities and what-if": f" The **what-if** (section 6) {WHAT_IF_MEANS}."}
 BALANCEDNESS_MEANS = (f"Balancedness = mean ÷ busiest load per GPU; 1 = every GPU equally busy. It is the inverse "
                       f"of the {LOAD_RATIO}, counted per GPU instead of per expert.")
+# Section 3's "Nodes" slider in words (moeviz.eplb.plan_replicas: with more than one node, hierarchical_plan with one
+# group of consecutive experts per node, as DeepSeek's rebalance_experts does when the groups split over the nodes).
+NODES_MEAN = ("**Nodes**: a node is one machine holding several GPUs; GPUs inside a machine talk over faster links "
+              "than machines do. At 1 node EPLB plans over all the GPUs at once. With more nodes it plans per node "
+              "(its hierarchical mode): the experts are cut into one block of neighbouring experts per node, and "
+              "replicas are made and placed only inside each node, so no token copy crosses machines because of "
+              "a replica. The nodes' own totals then stay as uneven as their blocks.")
+
+
+def sidebar_scope(where, controls, summary) -> None:
+    """Near the top, in a box: the sidebar's N, k and router set only section 7's run; sections 1-6 use the
+    dump's own experts and k (a learner saw N = 8, k = 2 in the sidebar and 32 experts, k = 4 on the page)."""
+    cfg = controls.moe_config()
+    dump = ""
+    if summary is not None:
+        ks = sorted({s.top_k for s in summary.layers if s.top_k})
+        dump = (f": here N = {summary.num_experts} and k = "
+                f"{', '.join(map(str, ks)) if ks else 'not said'}")
+    where.info(f"**The sidebar's N = {cfg.num_experts}, k = {cfg.top_k} and router act only in section 7's run**, "
+               "a small layer this server computes. Sections 1–6 read the dump, which has its own N (experts per "
+               f"layer) and k (experts each token picks){dump}.", icon=":material/info:")
 
 
 def window_start() -> int:
@@ -62,8 +84,6 @@ def window_start() -> int:
 def load_routing():
     """Section 1: (the routing summary from the chosen source, what it is), or None with a message saying why."""
     app.section("1 · Bring the routing")
-    st.caption("Sections 1–6 read the routing's own experts and k; the sidebar's N, k and router act only in "
-               "section 7's run.")
     source = app.linked(st.radio, "Routing from", SOURCES, key="routes_source", default="example",
                         parse=app.parse_choice(list(SOURCES)), horizontal=True, format_func=SOURCES.get)
     try:
@@ -137,7 +157,8 @@ def show_summary(summary, where: str) -> int:
     app.chart(expert_load_bars(counts, even_share=sum(counts) / len(counts),
                                title=f"Layer {layer}: token copies per expert"), key="expert_load")
     tokens = "an unknown number of" if chosen.tokens is None else f"{chosen.tokens:,}"
-    st.markdown(f"{tokens} tokens, k = {chosen.top_k or '?'}: the busiest expert gets "
+    st.markdown(f"A **token copy** is one token sent to one of its k experts: each token makes k of them, and the "
+                f"bars count them. {tokens} tokens, k = {chosen.top_k or '?'}: the busiest expert gets "
                 f"**{max(counts) / (sum(counts) / len(counts)):.2f}×** the mean (the {LOAD_RATIO}, counted per "
                 "expert as on the other pages). Each GPU holds a block of experts and every GPU waits for the one "
                 "with the most work, most often the GPU holding the busiest expert(s): that GPU sets the pace.")
@@ -161,7 +182,10 @@ def plan_section(summary, index: int):
                        parse=app.parse_int_choice(node_options))
     plan = plan_replicas(counts, replicas, gpus, nodes)
     before, after = default_plan(E, gpus).gpu_load(counts), plan.gpu_load(counts)
-    app.chart(figs.gpu_load_bars({"no replicas": before, f"{replicas} replicas (EPLB)": after}), key="gpu_load")
+    st.caption(NODES_MEAN)
+    layer = summary.layers[index].layer
+    app.chart(figs.gpu_load_bars({"no replicas": before, f"{replicas} replicas (EPLB)": after},
+                                 title=f"Layer {layer}: token copies each GPU computes"), key="gpu_load")
     a, b = st.columns(2)
     # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
     a.metric("Balancedness", f"{balancedness(after):.2f}",
@@ -174,15 +198,20 @@ def plan_section(summary, index: int):
     shape = app.linked(st.selectbox, "Expert size for the memory cost", SHAPE_NAMES, key="expert_shape",
                        default=next(iter(SHAPE_NAMES)), parse=app.parse_choice(list(SHAPE_NAMES)))
     D, H, _, _, matrices = MODEL_SHAPES[SHAPE_NAMES[shape]]
-    memory = extra_memory_bytes(replicas, gpus, matrices * D * H, 2, len(summary.layers))
-    st.markdown(f"**Memory**: each replica is a whole copy of an expert ({matrices} matrices of {D}×{H} in bf16, "
-                f"{matrices * D * H * 2 / 2**20:,.0f} MiB for {shape}), so {replicas} replicas in each of "
-                f"{len(summary.layers)} layers cost **{memory / 2**30:,.2f} GiB more per GPU**.")
+    L = len(summary.layers)
+    memory = extra_memory_bytes(replicas, gpus, matrices * D * H, 2, L)
+    st.markdown(f"**Memory**: each replica is a whole copy of an expert ({matrices} matrices of {D}×{H} numbers in "
+                f"{glossary_link('bf16 and fp32', 'bf16')}, 2 bytes a number: "
+                f"{matrices * D * H * 2 / 2**20:,.0f} MiB for {shape}). The chart is layer {layer} alone, but each "
+                f"of the {L} MoE layers has its own experts and gets its own {replicas} replicas: {replicas} × {L} "
+                f"layers = {replicas * L} replicas over {gpus} GPUs cost **{memory / 2**30:,.2f} GiB more per "
+                "GPU**.")
     if plan.note:
         st.info(plan.note)
     app.chart(figs.placement_map(plan.phy2log, gpus, counts), key="placement")
-    st.caption("A cell is one slot; its colour, the token copies that copy computes (its expert's copies split "
-               "them evenly). E3* = an expert with more than one copy.")
+    st.caption("A cell is one slot, the place for one replica of an expert; its colour, the token copies that "
+               "replica computes (an expert's replicas split its token copies evenly). E3* = an expert with more "
+               "than one replica.")
     same_gpu(plan, after)
     explain(gpus, nodes)
     every_layer(summary, gpus, replicas, nodes)
@@ -194,7 +223,7 @@ def layout_default(wanted: int, options: list[int]) -> int:
 
 
 def same_gpu(plan, after):
-    """Say it when a GPU holds two copies of one expert: EPLB allows it, such a copy moves no load, and the
+    """Say it when a GPU holds two replicas of one expert: EPLB allows it, such a replica moves no load, and the
     balancedness above still counts that GPU's whole work."""
     twins = [(e, g) for g, experts in enumerate(plan.gpu_experts()) for e in sorted(set(experts))
              if experts.count(e) > 1]
@@ -202,13 +231,13 @@ def same_gpu(plan, after):
         return
     where = ", ".join(f"E{e} on GPU {g}" for e, g in twins)
     e, g = twins[0]
-    st.markdown(f"**Two copies on one GPU** ({where}). DeepSeek's EPLB, which this page follows, places the copies "
-                "one at a time, heaviest first, each on the least busy GPU that still has a free slot, and "
-                "nothing stops that from being the GPU that already holds the other copy. Copies on one GPU do "
-                f"the work of one: GPU {g} computes all of E{e}'s tokens, as with a single copy, so that replica "
-                "costs memory and takes no work off any GPU. The bars and the balancedness "
+    st.markdown(f"**Two replicas on one GPU** ({where}). DeepSeek's EPLB, which this page follows, places the "
+                "replicas one at a time, heaviest first, each on the least busy GPU that still has a free slot, and "
+                "nothing stops that from being the GPU that already holds the other replica. Replicas on one GPU do "
+                f"the work of one: GPU {g} computes all of E{e}'s tokens, as with a single replica, so the extra "
+                "one costs memory and takes no work off any GPU. The bars and the balancedness "
                 f"({balancedness(after):.2f}) are still right: they add up what each GPU really computes, both "
-                f"copies on GPU {g} included."
+                f"replicas on GPU {g} included."
                 + (f" The GPUs come out even because the planner gave GPU {g} less of the other work; that "
                    "replica itself helped nothing." if balancedness(after) >= 0.99 else ""))
 
@@ -222,6 +251,26 @@ def every_layer(summary, gpus: int, replicas: int, nodes: int):
                "one, as on moeviz's other pages; 1 = even) and balancedness, mean ÷ busiest per GPU (what SGLang "
                "logs and vLLM's EPLB reports; 1 = even), with the experts in blocks over the GPUs and after this "
                "plan.")
+    perfect_note(summary, gpus, replicas, nodes)
+
+
+def perfect_note(summary, gpus: int, replicas: int, nodes: int):
+    """When the plan scores 1.000 on every layer, say why, and that it is the best case, not the usual one."""
+    loads = [s.tokens_per_expert for s in summary.layers]
+    after = [balancedness(plan_replicas(c, replicas, gpus, nodes).gpu_load(c)) for c in loads]
+    if gpus < 2 or min(after) < 0.9995:
+        return
+    moved = min(balancedness(plan_replicas(c, 0, gpus, nodes).gpu_load(c)) for c in loads)
+    top = max(max(c) / sum(c) for c in loads)
+    st.markdown(
+        f"**Why 1.000 on every layer?** Perfect balance is easy for this dump (the built-in one is made up), not "
+        f"typical. Each of the {gpus} GPUs holds "
+        f"{(summary.num_experts + replicas) // gpus} slots, and even the busiest expert carries at most "
+        f"{top:.0%} of a layer's token copies, far less than a GPU's even share ({1 / gpus:.0%}): with many "
+        "small experts to fill the gaps, placing them evenly is easy. Moving the experts alone, with no replica, "
+        f"already gives {moved:.3f}. The page also plans from the same counts it scores, the best case. A "
+        "serving system plans from past steps and serves new ones, whose hot experts have moved a little, and "
+        "with more GPUs each holds fewer experts (try more GPUs above). Expect less than 1.00 there.")
 
 
 def layer_columns(rows: list[dict]) -> dict:
@@ -235,18 +284,23 @@ def layer_columns(rows: list[dict]) -> dict:
 def explain(gpus: int, nodes: int):
     st.markdown(
         "**How the plan is made** (DeepSeek's EPLB, the balancer from the DeepSeek-V3 report, open-sourced in "
-        "February 2025): give each extra slot to the expert with the most tokens per copy, then place the copies "
-        "from heaviest to lightest, each on the lightest GPU with a free slot. Tokens for a replicated expert are "
-        "split evenly over its copies. Every expert is placed anew, not only the copies, so part of the evenness "
+        "February 2025): give each extra slot to the expert with the most token copies per replica, then place the "
+        "replicas from heaviest to lightest, each on the lightest GPU with a free slot. A replicated expert's token "
+        "copies are split evenly over its replicas. Every expert is placed anew, not only the extra replicas, so "
+        "part of the evenness "
         "comes from moving experts between GPUs. "
         + ("With several nodes it first packs groups of experts onto nodes, so a token's experts stay on few "
            "nodes, and replicates within each node. " if nodes > 1 else "")
         + "Every GPU keeps the same number of slots.")
     st.markdown(
-        "**Why not just a bigger capacity factor?** A capacity factor gives *every* expert more room, so memory "
-        "and padding grow for all N experts while the hot expert is still on one GPU, which still does all of its "
-        "work: the step still waits for that GPU. A replica moves half of the hot expert's tokens to another GPU; "
-        "it costs one expert's weights, not N buffers, and nothing is dropped.")
+        f"**Why not just a bigger capacity factor?** Systems that cap each expert give it room for C token copies "
+        f"per batch, C = cf × its even share, where cf is the {glossary_link('Capacity factor')} (section 4 "
+        f"shows it); token copies past C are {glossary_link('Dropped slot', 'dropped')}. A bigger cf gives *every* "
+        "expert more room: each of the N experts gets a bigger buffer (memory set aside for C token copies, "
+        "filled up with empty padding rows when fewer come), while the hot expert is still on one GPU, which "
+        "still does all of its work: the step still waits for that GPU. A replica moves half of the hot expert's "
+        "token copies to another GPU; it costs one expert's weights, not N bigger buffers, and nothing is "
+        "dropped.")
     st.markdown(
         "**The plan gets old.** Which experts are hot depends on what is being served (code, chat, another "
         "language), so systems recount and re-plan: vLLM's load balancer (as of 2026, by default) counts the load "
@@ -258,7 +312,7 @@ def drops_section(summary, index: int):
     app.section("4 · Drops at a capacity")
     if "drops at a capacity" in views.missing_views(summary):
         st.info("No drops to show: " + escape_markdown(views.missing_views(summary)["drops at a capacity"]) + ".")
-        return []
+        return [], None
     cf = app.linked(st.select_slider, "Capacity factor (cf)", DROP_FACTORS, key="routes_capacity", default=1.0,
                     parse=app.parse_float_choice(DROP_FACTORS))
     drops = views.capacity_drops(summary, cf)
@@ -266,21 +320,24 @@ def drops_section(summary, index: int):
     counts = summary.layers[index].tokens_per_expert
     app.chart(expert_load_bars([c - d for c, d in zip(counts, chosen.dropped)], capacity=chosen.capacity,
                                dropped_per_expert=chosen.dropped, even_share=sum(counts) / len(counts),
-                               title=f"Layer {chosen.layer}: copies each expert keeps at C = {chosen.capacity}"),
+                               title=f"Layer {chosen.layer}: token copies each expert keeps at C = {chosen.capacity}"),
               key="routes_drops")
     coincide = (f" At cf = {cf:g}, C is the even share rounded up: the dotted and dashed lines coincide."
                 if chosen.capacity == math.ceil(sum(counts) / len(counts)) else "")
     st.markdown(f"Each expert has {CAPACITY_FORMULA} = **{chosen.capacity:,} slots** "
                 f"{dump_capacity_symbols(summary.layers[index], cf)}; at layer {chosen.layer} "
-                f"**{chosen.share:.1%}** of the copies are dropped (all layers: "
+                f"**{chosen.share:.1%}** of the token copies are dropped (all layers: "
                 f"{', '.join(f'{d.share:.0%}' for d in drops)}).{coincide}")
-    st.caption(f"Which copies are dropped: **{TOKEN_ORDER_RULE}**. As Megatron-Core's “position” drop policy "
-               "does, the copies queue at their expert in token order alone and the first C get a slot. The "
+    st.caption(f"Which token copies are dropped: **{TOKEN_ORDER_RULE}**. As Megatron-Core's “position” drop policy "
+               "does (Megatron-Core: NVIDIA's library for training), the token copies queue at their expert in "
+               "token order alone and the first C get a slot. The "
                f"Capacity & parallelism page's “{POLICY_LABELS['position']}” queues every first choice before any "
-               "second choice instead; a dump's columns need not say which choice came first. Dropping "
-               f"“{POLICY_LABELS['weight']}” needs router weights a dump of expert numbers does not have. The "
+               "second choice instead, as Google's GShard and Switch Transformer MoE models do; a dump's columns "
+               f"need not say which choice came first. Dropping “{POLICY_LABELS['weight']}” keeps the token "
+               f"copies with the highest {glossary_link('Combine weight')} (the router weight a token gives that "
+               "expert), which a dump of expert numbers does not have. The "
                "whole dump counts as one batch; a system applies C per batch, which drops at least as many.")
-    return drops
+    return drops, cf
 
 
 def dump_capacity_symbols(layer, cf: float) -> str:
@@ -289,7 +346,7 @@ def dump_capacity_symbols(layer, cf: float) -> str:
                             layer.top_k, len(layer.tokens_per_expert), cf=f"{cf:g}, the capacity factor above")
 
 
-def journeys_section(summary, index: int, drops):
+def journeys_section(summary, index: int, drops, cf: float | None):
     app.section("5 · Token journeys")
     start = st.number_input("First token of the window", 0, MAX_WINDOW_START, value=window_start(),
                             key="routes_window", step=WINDOW_TOKENS,
@@ -310,11 +367,15 @@ def journeys_section(summary, index: int, drops):
     st.caption(f"Tokens {window.start}–{window.start + window.num_tokens - 1} (rows of the dump, counted across "
                "requests or steps) at every MoE layer; the cell lists the token's experts in the dump's order.")
     if lost:
-        st.markdown(f"At the capacity above, {len(lost)} of these copies are turned away:")
+        st.markdown(f"At section 4's capacity (cf = {cf:g}), {len(lost)} of these token "
+                    "copies are turned away. The grid above does not mark them; this table lists each one:")
         table(lost, key="lost_copies", hide_index=True)
     elif drops:
-        st.caption("No copy in this window is dropped: in position order the first tokens always find room, "
-                   "drops hit the tokens that come after an expert is full. Move the window later to see them.")
+        st.caption(f"No token copy in this window is dropped at section 4's capacity (cf = "
+                   f"{cf:g}; its capacity factor slider sets the drops): in token order the "
+                   "first tokens always find room, drops hit the tokens that come after an expert is full. The grid "
+                   "never marks drops; when the window holds some, a table under it lists each dropped token copy. "
+                   "Move the window later, or lower the capacity factor, to see them.")
     co_selection(summary, index, missing)
 
 
@@ -391,13 +452,18 @@ def run_section(controls):
                           parse=app.parse_int_choice(replica_options))
     skew = app.linked(right.select_slider, "Skew toward GPU 0's experts", RUN_SKEWS, key="replica_skew",
                       default=0.9, parse=app.parse_float_choice(RUN_SKEWS))
-    st.caption(f"R starts at {workers} here, where section 3's starts at 0: the button always runs the layout with "
-               "no replicas too, so R = 0 would only run it twice. As in section 3, R steps by the number of GPUs, "
-               "so every GPU holds the same number of expert copies.")
+    st.caption(f"The R slider's lowest value is {workers} here, 0 in section 3: the button always runs the layout "
+               "with no replicas too, so R = 0 would only run it twice. As in section 3, R steps by the number of "
+               "GPUs, so every GPU holds the same number of replicas.")
+    st.caption(f"Skew {skew:g}: {skew:.0%} of the batch's {RUN_TOKENS:,} tokens are nudged toward experts that GPU 0 "
+               "holds (each token toward two of them), so the router sends them there; the other "
+               f"{1 - skew:.0%} are left random and spread over all experts. At 1.0 every token is nudged.")
     app.layer_line(cfg, trained=False,
                    note=f"Section 3's layout ({DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} replicas at the start) on the "
                         "sidebar's layer, not the dump's: its experts are few and small enough for this server to "
                         f"compute. {RUN_TOKENS} tokens per step, split over the GPUs")
+    st.caption(f"The run is {glossary_link('Dropless MoE', 'dropless')}: no capacity limit, so every token copy is "
+               "computed and none is dropped; replicas change which GPU computes a token copy, never whether.")
     if note:
         st.caption(f"For this run {note}")
     key = (cfg, workers, replicas, skew)
@@ -413,7 +479,10 @@ def run_section(controls):
     result = st.session_state.get("replica_result")
     if not result or result[0] != key:
         st.caption("The button runs the same skewed batch twice: first each GPU holds a block of experts, then "
-                   "the EPLB plan's replicas are added.")
+                   "the EPLB plan's replicas are added. It then compares the two: the **step time** (ms per step, "
+                   "median of 3; every GPU waits for the slowest), the **token copies each GPU computed**, where "
+                   "each GPU's time went (routing, computing, sending tokens), and the largest difference from "
+                   "one process computing the whole layer.")
         return
     show_run(result[1], replicas)
 
@@ -433,25 +502,28 @@ def show_run(out: dict, replicas: int):
               key="run_timelines")
     copied = ", ".join(f"E{e}" for e in sorted({e for e in out["phy2log"] if out["phy2log"].count(e) > 1}))
     st.caption(f"Measured now on this machine (median of 3 steps). The plan replicated {copied}; the busiest GPU "
-               f"went from {max(before['rows']):,} to {max(after['rows']):,} copies. Other users share these cores, so times "
-               "move from run to run; the copies do not.")
+               f"went from {max(before['rows']):,} to {max(after['rows']):,} token copies. Other users share these "
+               "cores, so times move from run to run; the token copies do not.")
 
 
 controls = app.sidebar("moeviz · Replicas")
 st.title("Hot experts, replicated")
 st.caption("Serving and training systems record which experts every token used: this page reads such dumps "
            "from vLLM and SGLang (systems that serve models to many users) and Megatron-Core (which trains them). "
-           "Bring a dump, see which experts are hot, and plan replicas of them with EPLB, DeepSeek's "
-           "expert-parallel load balancer: it plans extra copies of the busiest experts and places them on GPUs. "
+           "Bring a dump, see which experts are hot, and plan for them with EPLB, DeepSeek's "
+           "expert-parallel load balancer: it plans replicas (extra copies) of the busiest experts and places them "
+           "on GPUs. "
            f"Then run the plan. Sections 3 and 7 start from one layout: {DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} "
            "redundant replicas.")
+sidebar_note = st.empty()  # filled once the dump is read: it names the dump's own N and k
 loaded = load_routing()
+sidebar_scope(sidebar_note, controls, loaded[0] if loaded is not None else None)
 if loaded is not None:
     summary, where = loaded
     layer_index = show_summary(summary, where)
     plan_section(summary, layer_index)
-    drops = drops_section(summary, layer_index)
-    journeys_section(summary, layer_index, drops)
+    drops, cf = drops_section(summary, layer_index)
+    journeys_section(summary, layer_index, drops, cf)
     logits_section(summary, layer_index)
 run_section(controls)
 

@@ -43,7 +43,7 @@ def test_the_intro_says_what_eplb_vllm_and_sglang_are():
     intro = at.main.get("caption")[0].value
     eplb = intro.index("EPLB")
     assert "DeepSeek's expert-parallel load balancer" in intro[eplb:eplb + 60]
-    assert "extra copies of the busiest experts and places them on GPUs" in intro
+    assert "replicas (extra copies) of the busiest experts and places them on GPUs" in intro
     assert intro.index("vLLM") < intro.index("serve models") and "SGLang" in intro
 
 
@@ -81,7 +81,7 @@ def test_drop_policies_have_one_name_on_both_pages():
     rules = "\n".join(m.value for m in parallel.markdown if "Copies queue for slots" in m.value)
     assert "Megatron-Core's “position” drop policy" in rules  # the default radio choice names Megatron's variant
     at = open_page(PAGE)
-    caption = next(c.value for c in at.caption if c.value.startswith("Which copies are dropped"))
+    caption = next(c.value for c in at.caption if c.value.startswith("Which token copies are dropped"))
     assert f"“{POLICY_LABELS['weight']}”" in caption and f"“{POLICY_LABELS['position']}”" in caption
     assert "Megatron-Core's “position” drop policy" in caption and "least likely" not in caption
     at = open_page(PAGE, {"routes_source": "upload"})

@@ -20,7 +20,7 @@ PAGE = "pages/8_replicas.py"
 
 def plan_figure(at) -> dict:
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    return next(f for f in specs if f["layout"]["title"]["text"].startswith("Token copies each GPU"))
+    return next(f for f in specs if f["layout"]["title"]["text"].endswith("token copies each GPU computes"))
 
 
 def test_example_plan_matches_the_planner():
@@ -53,7 +53,7 @@ def test_two_copies_on_one_gpu_are_explained(gpus, replicas):
     assert not at.exception and not at.error
     counts = summarize(example_npy()).layers[0].tokens_per_expert
     twins = same_gpu_copies(plan_replicas(counts, replicas, gpus))
-    said = [m.value for m in at.markdown if "Two copies on one GPU" in m.value]
+    said = [m.value for m in at.markdown if "Two replicas on one GPU" in m.value]
     if (gpus, replicas) == (4, 4):
         assert twins  # every layer of the example has one such pair here
     if not twins:
@@ -132,7 +132,7 @@ def test_example_views_match_moeviz_routes():
     assert not at.exception and not at.error
     summary = summarize(example_npy(), paths=True, window_start=3000)
     drops = views.capacity_drops(summary, 1.0)
-    bars = {t["name"]: t for t in figure_titled(at, "Layer 2: copies each expert keeps")["data"]}
+    bars = {t["name"]: t for t in figure_titled(at, "Layer 2: token copies each expert keeps")["data"]}
     np.testing.assert_allclose(values(bars["dropped (over capacity)"]["y"]), drops[2].dropped)
     assert bars[f"capacity C = {drops[2].capacity}"]
     journey = figure_titled(at, "Each token's experts")["data"][0]
@@ -183,7 +183,7 @@ def test_the_page_says_where_the_sidebar_acts_and_that_the_example_has_paths():
     at = open_page(PAGE)
     assert not at.exception
     captions = "\n".join(c.value for c in at.caption)
-    assert "act only in section 7" in captions and "section 5 shows them" in captions
+    assert "act only in section 7" in at.info[0].value and "section 5 shows them" in captions
     summary = summarize(example_npy(), format="vllm", paths=True)
     for pair in summary.pairs.values():
         share = np.asarray(views.co_selection_share(pair))

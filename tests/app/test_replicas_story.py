@@ -65,8 +65,8 @@ def test_default_plan_needs_no_footnote():
     plan = plan_replicas(counts, replicas, gpus)
     for g, experts in enumerate(plan.gpu_experts()):
         assert len(set(experts)) == len(experts), (g, experts)
-    assert not any("Two copies on one GPU" in m.value for m in at.main.get("markdown"))
-    bars = next(f for f in charts(at) if f["layout"]["title"]["text"].startswith("Token copies each GPU"))
+    assert not any("Two replicas on one GPU" in m.value for m in at.main.get("markdown"))
+    bars = next(f for f in charts(at) if f["layout"]["title"]["text"].endswith("token copies each GPU computes"))
     after = next(t["y"] for t in bars["data"] if t["name"].endswith("replicas (EPLB)"))
     assert metrics(at)["Balancedness"] == f"{balancedness(np.array(after)):.2f}"
     assert balancedness(plan.gpu_load(counts)) > 0.99 > 0.7 > balancedness(default_plan(32, gpus).gpu_load(counts))
@@ -77,10 +77,10 @@ def test_two_copies_on_one_gpu_say_why_the_balancedness_holds():
     plan = plan_replicas(plan_layer0(), 4, 4)
     twins = [(e, g) for g, experts in enumerate(plan.gpu_experts()) for e in set(experts) if experts.count(e) > 1]
     assert twins  # the real algorithm's case (DeepSeek's EPLB gives the same pair on this load)
-    said = next(m.value for m in at.main.get("markdown") if "Two copies on one GPU" in m.value)
+    said = next(m.value for m in at.main.get("markdown") if "Two replicas on one GPU" in m.value)
     e, g = twins[0]
     assert f"E{e} on GPU {g}" in said and f"GPU {g} computes all of E{e}'s tokens" in said
-    assert f"({metrics(at)['Balancedness']})" in said and f"both copies on GPU {g} included" in said
+    assert f"({metrics(at)['Balancedness']})" in said and f"both replicas on GPU {g} included" in said
 
 
 def test_journeys_show_paths_at_the_default():

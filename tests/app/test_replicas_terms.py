@@ -41,8 +41,8 @@ def test_the_two_position_rules_have_two_names():
     assert parallel.radio(key="drop_policy").options[0] == POLICY_LABELS["position"]
     assert parallel.query_params.get("drop_policy", "position") in ("position", ["position"])  # URL value kept
     at = open_page(PAGE)
-    caption = next(c.value for c in at.caption if c.value.startswith("Which copies are dropped"))
-    assert caption.startswith(f"Which copies are dropped: **{TOKEN_ORDER_RULE}**")
+    caption = next(c.value for c in at.caption if c.value.startswith("Which token copies are dropped"))
+    assert caption.startswith(f"Which token copies are dropped: **{TOKEN_ORDER_RULE}**")
     assert f"“{POLICY_LABELS['position']}” queues every first choice before any second choice" in caption
     for page in (parallel, at):
         assert not any(re.search(r"\bby position\b", t) for t in _texts(page))
@@ -70,8 +70,12 @@ def test_the_run_says_why_its_replicas_start_above_zero():
     assert str(slider(at, "replicas").options[0]) == "0"
     workers = slider(at, "replica_workers").value
     assert str(slider(at, "replica_run_r").options[0]) == str(workers)
-    said = [c.value for c in at.main.get("caption") if c.value.startswith("R starts at")]
-    assert said and f"R starts at {workers} here, where section 3's starts at 0" in said[0]
+    # a newcomer read "R starts at 2 here, where section 3's starts at 0" beside an intro saying both sections
+    # start at 2 replicas: the words now name the slider's lowest value, not where it starts
+    assert str(slider(at, "replica_run_r").value) == str(slider(at, "replicas").value)
+    said = [c.value for c in at.main.get("caption") if c.value.startswith("The R slider's lowest value")]
+    assert said and f"The R slider's lowest value is {workers} here, 0 in section 3" in said[0]
+    assert not any("R starts at" in c.value for c in at.main.get("caption"))
     assert "R = 0 would only run it twice" in said[0]
 
 

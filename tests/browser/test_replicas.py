@@ -41,7 +41,7 @@ def test_example_dump_plan_at_three_widths(page, streamlit_server):
     open_app(page, streamlit_server, "/replicas?gpus=4&replicas=4")
     assert_no_exception(page)
     assert page.get_by_text("Busiest GPU", exact=True).is_visible()
-    assert page.get_by_text("Two copies on one GPU").is_visible()
+    assert page.get_by_text("Two replicas on one GPU").is_visible()
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 1000})
