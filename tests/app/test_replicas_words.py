@@ -158,3 +158,10 @@ def test_a_perfect_balance_is_explained_as_this_dumps_case():
     assert f"already gives {moved:.3f}" in said and f"at most {max(max(c) / sum(c) for c in loads):.0%}" in said
     at = open_page(PAGE, {"gpus": "8", "replicas": "8"})  # below 1.000 somewhere: nothing to explain
     assert not any(m.value.startswith("**Why 1.000") for m in at.markdown)
+
+
+def test_the_sidebar_says_what_dropless_means_where_it_says_it():
+    """Before: the sidebar's "not used" line said "Section 7's run is dropless" with no word on what that means."""
+    at = open_page(PAGE)
+    line = next(c.value for c in at.sidebar.caption if "Section 7's run is dropless" in c.value)
+    assert "dropless (no capacity limit: every token copy is computed)" in line
