@@ -16,7 +16,7 @@ from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_P
 from moeviz.glossary import glossary_link
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
-from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
+from moeviz.parallel.demo import (DEFAULT_LIMIT, DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
                                   EP_TOKENS, demo_config, imbalance_demo, slower_rounds, slowdown_shown)
 from moeviz.parallel.reading import worker_summary
 from moeviz.routers import router_spec
@@ -49,8 +49,8 @@ POLICY_LABELS = {"position": "first choices first (GShard, Switch)", "priority":
 TOKEN_ORDER_RULE = "token order (Megatron-Core's “position”)"
 POLICY_RULES = {
     "position": "every first choice queues before any second choice, and within a choice earlier tokens go first "
-                "(Megatron-Core's “position” drop policy skips the first step and queues in token order alone; the "
-                "Expert replicas page drops that way)",
+                "(Megatron-Core's “position” drop policy does not put first choices first: its copies queue in token "
+                "order alone, whatever their choice; the Expert replicas page drops that way)",
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
     "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's “probs” drop "
@@ -85,7 +85,9 @@ SWITCH_CAPACITY_NOTE = ("Mesh TensorFlow, the library Switch was written in, def
 # Mixtral and DeepSeek-V3 run), and then no expert has a limit to fill; with a factor, slots fill and overflow.
 CAPACITY_HEADERS = {False: "1 · With capacity off, every expert takes every token sent to it",
                     True: "1 · With a capacity limit, each expert has a fixed number of slots"}
-_DESIGNS = ("There are two designs. **Dropless** MoE (HF Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): every "
+_DESIGNS = ("Each token sends k **token copies**, one to each expert it chose; an expert computes the copies it "
+            "receives. There are two designs. **Dropless** MoE (Mixtral and OLMoE in Hugging Face transformers, "
+            "DeepSeek-V3, MegaBlocks): every "
             "chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs uneven "
             "work. **Capacity** (Switch, GShard, V-MoE): a fixed number of slots per expert, and the copies that "
             "do not fit are dropped. ")
@@ -137,8 +139,8 @@ def capacity(controls) -> Batch:
     tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, key="tokens", default=32,
                         parse=app.parse_int_choice(TOKEN_COUNTS))
     batch = Batch(policy, tokens, capacity_config(controls, policy))
-    app.layer_line(batch.cfg, trained=False, note=f"{tokens} seeded random tokens. Sections 4 and 5 use this "
-                                                  "layer too")
+    app.layer_line(batch.cfg, trained=False, note=f"{tokens} seeded random tokens. Sections 4, 5 and 6 use this "
+                                                  "layer too (d_hidden: the width inside each expert)")
     demo = capacity_run(controls, policy, tokens)
     trace = demo.trace
     if router_spec(batch.cfg.router).experts_choose:
@@ -164,8 +166,10 @@ def capacity(controls) -> Batch:
                 f"Copies queue for slots under “{POLICY_LABELS[policy]}”: "
                 f"{POLICY_RULES[policy]}. Hover a square for its router probability and combine weight. A dropped "
                 "copy simply contributes nothing. A token that lost **all** its routed copies gets nothing from "
-                "the routed experts: the block passes on the **residual path** (plus the shared expert's output, "
-                "in a layer that has one, since the shared expert runs for every token), so without a shared "
+                f"the routed experts: the block passes on the {glossary_link('Residual path', 'residual path')} (the "
+                "token's vector as it came in) plus, in a layer that has one, the "
+                f"{glossary_link('Shared expert', 'shared expert')}'s output, since the shared expert runs for "
+                "every token; so without a shared "
                 "expert the token leaves the layer exactly as it came in.")
     return batch
 
@@ -213,8 +217,9 @@ def expert_parallel(controls) -> None:
         "back (all-to-all again). A step ends when the **slowest** GPU ends. The same tokens run three ways: "
         "**balanced** and **skewed** (a share of the tokens pushed toward GPU 0's experts) with no copy "
         "dropped, so the skewed step waits for GPU 0's extra work; then the skewed tokens **under a capacity "
-        "limit**, where each GPU's tokens are one capacity group (as in GShard): it gives each expert "
-        f"{CAPACITY_FORMULA} slots, with T = that GPU's own tokens (the step's {EP_TOKENS:,} ÷ W), not the "
+        f"limit** (capacity factor {DEFAULT_LIMIT:g} unless the sidebar or the router sets one), where each GPU's "
+        "tokens are one capacity group, as in GShard: the tokens whose copies share one set of slots. It gives "
+        f"each expert {CAPACITY_FORMULA} slots, with T = that GPU's own tokens (the step's {EP_TOKENS:,} ÷ W), not the "
         "whole step's, and drops the overflowing copies *before* sending, so GPU 0's work is capped and the price "
         "is paid in dropped copies instead of time.")
     st.markdown(GPU_STAND_IN)
@@ -229,9 +234,12 @@ def expert_parallel(controls) -> None:
     app.set_url_value("workers", workers)
     skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward GPU 0's experts", SKEWS,
                       key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
+    right.caption(f"Skew {skew:g}: {skew:.0%} of the step's {EP_TOKENS:,} tokens are nudged toward experts that "
+                  "GPU 0 holds (each toward two of them), so the router sends them there; the other "
+                  f"{1 - skew:.0%} stay random and spread over all experts.")
     app.layer_line(ep_cfg, trained=False, section=True, knobs=EP_KNOBS,
-                   note=f"Wider than section 1's (each GPU needs enough arithmetic to time); {EP_TOKENS} tokens per "
-                        f"step split over the W GPUs; seed fixed at {EP_SEED}")
+                   note=f"larger than section 1's, so that each GPU's work takes long enough to time; {EP_TOKENS} "
+                        f"tokens per step split over the W GPUs; seed fixed at {EP_SEED}")
     if note:
         st.caption(f"For this demo {note}")
     if st.button("Run on worker processes", key="run_parallel", type="primary"):
@@ -248,10 +256,12 @@ def _worker_button_caption(workers: int) -> str:
     pool = current_pool()
     start = ("" if pool and pool.world_size == workers else
              f"; the first run also starts the {workers} worker processes, about {POOL_START_S} s more")
-    return (f"Press the button to run the batch on real worker processes, one per GPU. It shows the three steps' "
+    return (f"Press the button to run the batch on real worker processes, one per GPU: the demo starts its own "
+            "processes, apart from the page's one thread. It shows the three steps' "
             "times (balanced, skewed, skewed under capacity), how many copies each GPU received, and a timeline of "
-            f"where each GPU's time went. It takes about {EP_RUN_S} s here ({3 * EP_REPEATS} steps of "
-            f"{EP_TOKENS:,} tokens, each checked against the single-process layer){start}.")
+            f"where each GPU's time went. Each of the three steps runs {EP_REPEATS} times, taking turns, and "
+            f"the page shows each one's median: {3 * EP_REPEATS} steps of {EP_TOKENS:,} tokens in all, each "
+            f"checked against the single-process layer. It takes about {EP_RUN_S} s here{start}.")
 
 
 def slowdown_sentence(runs: dict, busiest: int, busiest_over_mean: float, workers: int) -> str:
@@ -377,11 +387,18 @@ def at_scale() -> None:
     app.chart(figs.comm_model_lines(curve), key="model")
     st.markdown(_crossover_sentence(curve, shape, hardware))
     # the symbols before the formulas that use them, in words
-    st.caption("The MODEL, per GPU and MoE layer. Its symbols: m = weight matrices per expert (3 for SwiGLU), "
-               "D = d_model, H = expert width, F = the FLOP/s a GPU achieves, b = 2 bytes per value (bf16), "
+    st.caption("The MODEL, per GPU and MoE layer. Its symbols: m = weight matrices per expert (3 for a "
+               f"{glossary_link('Feed-forward MLP', 'SwiGLU')} expert), "
+               "D = d_model, H = expert width, F = the FLOP/s a GPU achieves (floating-point operations per "
+               "second; 1 TFLOP/s = 10¹² of them), b = 2 bytes per value "
+               f"({glossary_link('bf16 and fp32', 'bf16')}, a 16-bit number format), "
                "T_dev = 4096 tokens per GPU, k = experts per token, R = token copies the busiest GPU computes "
                "(imbalance 1: even routing), W = GPUs, g = GPUs per node, B = one GPU's bandwidth inside (intra) / "
-               "between (inter) nodes, t_msg = latency per message.")
+               "between (inter) nodes (a node is one machine of g GPUs; NVLink links the GPUs inside one, "
+               "InfiniBand links the machines), t_msg = latency per message. Links are rated in gigabits: 400 Gb/s "
+               "= 50 GB/s, at 8 bits a byte. The compute line stays flat as W grows because each GPU keeps its "
+               "own T_dev tokens: more GPUs serve more tokens, not the same tokens faster. The y-axis is "
+               "logarithmic: equal steps up the axis multiply the time by the same factor.")
     for line in FORMULA_LATEX:
         st.latex(line)
     st.caption(model_values(shape, hardware, curve))
@@ -489,8 +506,9 @@ def dropless_sentence(both) -> str:
     mean = sum(both.rows_dropless) / len(both.rows_dropless)
     dropless = (f"**Dropless** computes all {sum(both.rows_dropless)} copies; the busiest expert gets "
                 f"{max(both.rows_dropless)} rows against a mean of {mean:.1f}. With each expert on its own GPU "
-                "the step waits for that busiest expert; on one GPU with grouped matrix products (MegaBlocks-style) "
-                "the time follows the total rows instead. ")
+                "the step waits for that busiest expert; on one GPU, a grouped matrix product (MegaBlocks' way: "
+                "every expert's rows multiplied in one call, however unequal) makes the time follow the total rows "
+                "instead. ")
     limit = f"**With capacity factor {both.capacity_factor:g}** every expert has C = {both.capacity} slots: "
     padding = f"the buffers hold {both.buffer_rows} rows of which {both.buffer_rows - sum(both.rows_kept)} are padding."
     if not both.dropped_slots:
@@ -498,7 +516,8 @@ def dropless_sentence(both) -> str:
                 "nothing is dropped and every output is the dropless one; the limit costs only padding: " + padding)
     return (dropless + limit + f"the busiest computes {max(both.rows_kept)} rows, {both.dropped_slots} copies are "
             f"dropped, {both.tokens_changed} tokens get a different output (largest change "
-            f"{difference(both.max_output_change)}), {both.tokens_lost_all} lost every expert, and " + padding)
+            f"{difference(both.max_output_change)}: the largest difference of one output number, dropless "
+            f"minus limited), {both.tokens_lost_all} lost every expert, and " + padding)
 
 
 # Short headers, the detail in each header's tooltip: a narrower table shows more of itself before a small
@@ -553,9 +572,13 @@ def inference(controls, batch: Batch) -> None:
                                        "table below uses its own router and capacity, so the sidebar's router and "
                                        "capacity do not apply here")
     st.caption("Each token of section 1's batch is routed twice through the same layer: inside the batch (prefill: "
-               "the whole prompt at once) and alone (decode: one new token per step). A dense FFN, or dropless "
-               f"top-k, gives the same output either way. {SWITCH_CAPACITY_NOTE}; expert choice picks tokens among "
-               "those present.")
+               "the whole prompt at once) and alone (decode: one new token per step). A dense FFN (feed-forward "
+               f"network: the one {glossary_link('Feed-forward MLP', 'MLP')} of a model without experts), or "
+               "dropless top-k (each token picks its k experts, none dropped), gives the same output either way. "
+               f"{SWITCH_CAPACITY_NOTE}; {glossary_link('Expert choice', 'expert choice')} (each expert picks its "
+               "tokens) picks among the tokens present. In the table, the experts columns are this token's; "
+               "“tokens changed” counts the whole batch; “output change” is the largest difference of one number "
+               "of this token's output, batch minus alone.")
     rows = inference_run(controls.num_experts, controls.top_k, batch.tokens, controls.seed)
     changing = [t for t in range(batch.tokens) if any(r.experts_alone[t] != r.experts_in_batch[t] for r in rows[1:3])]
     token = st.number_input("Token of the batch", 0, batch.tokens - 1, step=1, key="inference_token",
@@ -608,7 +631,8 @@ NODE_LIMIT = (
     "the token keeps its best M groups and takes its top-k inside them (as transformers' DeepSeek-V3 router does, "
     "as of transformers 5.24). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 "
     "groups and keeps 4, so each token reaches at most 4 nodes. DeepSeek-V2's earlier *device-limited routing* "
-    "scored a group by its single best expert instead. The price: some tokens get experts they scored lower; how "
+    "scored a group by its single best expert instead. Here one GPU stands in for one of DeepSeek's nodes (a "
+    "node: one machine holding several GPUs). The price: some tokens get experts they scored lower; how "
     "much that costs in quality a random layer cannot say, DeepSeek reports it as small.")
 
 
@@ -623,7 +647,8 @@ def device_limit(controls) -> None:
         return
     app.layer_line(capacity_config(controls).replace(router="sigmoid_bias", capacity_factor=None), trained=False,
                    section=True, knobs=("num_experts", "top_k", "seed"),
-                   note=f"Section 1's layer with DeepSeek-V3's router (sigmoid + selection bias) in place of the "
+                   note=f"Section 1's layer with DeepSeek-V3's router (sigmoid + selection bias: each expert's score is a "
+                        "sigmoid, and a per-expert bias is added only to choose the experts) in place of the "
                         f"sidebar's; {SPAN_TOKENS} seeded tokens")
     default_w, default_m = default_span(n, k, span_options)
     left, right = st.columns(2)
