@@ -402,7 +402,7 @@ def _olmoe_walkthrough(controls: Controls, source: TokenSource, trained) -> Walk
     caption = (f"A small language model, trained here, reads your sentence; this page follows one token through "
                f"one of its Mixture-of-Experts layers (layer {trained.layer}: {model.info()['num_experts']} "
                f"experts, top-{k} routing: each token is sent to {k} of them). Every number is read from that "
-               f"layer's own tensors, fed the "
+               f"layer's own weight arrays, fed the "
                f"real hidden state the model gave each token. The model: {model.describe()}")
     untrained = partial(olmoe_untrained, *args) if shipped.training_record(model.path) else None
     return Walkthrough(run, partial(olmoe_dense, *args), controls, caption, olmoe_layer(*args[:2], *args[3:]),

@@ -90,10 +90,11 @@ def batch_note(trace) -> str:
         return (f"(With the capacity limit set here, {trace.capacity} slots per expert, whether a token gets its "
                 f"experts also depends on the rest of the batch: step 5 shows the {TOKEN_COPIES} that found their "
                 "expert full.)")
-    return ("(The capacity factor is off, so here a token's experts depend on that token alone. Set a "
-            f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar, which caps how many {TOKEN_COPIES} "
-            "one expert takes from a batch, and step 5 shows copies dropped because other tokens filled their "
-            "expert first.)")
+    return ("(The capacity factor is off, so here a token's experts depend on that token alone. A token copy is "
+            "one token sent to one of its k chosen experts. Set a "
+            f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar and each expert takes at most "
+            "a fixed number of copies from a batch; step 5 then shows the copies dropped because other tokens "
+            "filled their expert first.)")
 
 
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -102,7 +103,7 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
         rf"The **router** is one small learned matrix, $W_\text{{router}}$ of shape ({E} × {len(view.vector)}), "
         f"trained with the rest of the model. It gives every expert a score for *this* token: the "
         rf"**{glossary_link('Logit', 'logits')}** $z = W_\text{{router}}\, x$ (raw scores, any real number). "
-        f"A gating function turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
+        f"A {glossary_link('Gate', 'gating function')} turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
         + (", read “→” as “then” (this step shows the scores; step 3 keeps the top k)"
            if "→" in ROUTER_LABELS[run.trace.router] else "") +
         f". (A {glossary_link('Softmax', 'softmax')} makes the scores positive and sum to 1.)"
@@ -191,7 +192,7 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
     else:
         rest = f"{E - k} {'is' if E - k == 1 else 'are'}"
         explain(f"Only the **top {k}** of the {E} experts are kept; the other {rest} masked out and will "
-                    "not run for this token. The kept scores become the "
+                    "not run for this token. The kept experts' probabilities become the "
                     f"**{glossary_link('Combine weight', 'combine weights')}**, the weights of the experts' outputs "
                     "in the token's output"
                     + _renormalised_note(kept_weights_sum(run.trace, view.index)))
@@ -230,6 +231,8 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
                   help="Expert computations for this token, out of what a dense layer (every expert) would do.")
         m2.metric("Runs, all tokens", f"{counts['batch_sparse']} of {counts['batch_dense']}",
                   help="Expert computations for the whole sentence, out of tokens × experts.")
+        m2.caption(f"A run is one token computed by one expert: {counts['batch_sparse']} = tokens × k, of "
+                   f"{counts['batch_dense']} = tokens × N, what a dense layer (every expert) would do.")
     with c2:
         if len(view.running):
             names = [f"E{int(e)}(x)" for e in view.running]
@@ -261,7 +264,9 @@ def _expert_size(counts: dict, d_model: int) -> str:
 
 def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     s = load_summary(run.trace)
-    busy = (f"E{s['busiest']} is sent {plural(int(s['max_demand']), 'token')} where an even split gives "
+    demand = int(s["max_demand"])
+    busy = (f"E{s['busiest']} is sent {demand} token {'copy' if demand == 1 else 'copies'} where an even "
+            "split gives "
             f"{s['even_load']:.3g}")
     if s["busiest_processed"] < s["max_demand"]:
         lost = ("those tokens keep their other experts unless those are full too" if run.trace.top_k > 1
@@ -272,10 +277,12 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
         f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
         "token copies (one per token and chosen expert: tokens × k) sent to the same expert are grouped, and "
         "every expert runs once on its group. How long that takes depends on where the experts run.\n\n"
-        "- **Each expert on its own GPU** (expert parallelism, the Capacity & parallelism page): the step lasts "
+        "- **Each expert on its own GPU** (a GPU: one accelerator chip; "
+        f"{glossary_link('Expert parallelism', 'expert parallelism')}, the Capacity & parallelism page): the step lasts "
         f"as long as the **busiest** expert, so how even the load is sets the pace here: {busy}.\n"
         "- **All experts on one GPU**, computed together as one grouped matrix product (every expert's small "
-        "product launched as one batched kernel, so an idle expert costs little): time follows the total number "
+        "product launched as one batched kernel, a kernel being one program the GPU runs, so an idle expert costs "
+        "little): time follows the total number "
         "of token copies, whoever gets them, so imbalance costs little.")
     # Presenter mode puts the load bars first: a long sentence makes the heatmap taller than a projector's screen,
     # and the bars are this step's point (who is busiest).
@@ -294,8 +301,9 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
                        "drag the chart up or down for the others.")
         _chart(heat, alt="Heatmap of router probabilities with chosen cells outlined")
     with c2:
-        _chart(load_bars(run.trace, highlight_experts=view.running, title="Tokens per expert"),
-               alt="Bar chart of tokens per expert")
+        _chart(load_bars(run.trace, highlight_experts=view.running, title="Token copies per expert",
+                         unit="token copies"),
+               alt="Bar chart of token copies per expert")
         st.metric("Balance loss N·Σ fᵢ·Pᵢ (1 = even)", f"{s['balance_loss']:.3f}",
                   help="fᵢ: the share of the token copies routed to expert i; Pᵢ: expert i's mean router "
                        f"probability. {BALANCE_LOSS_VALUE}")
@@ -358,11 +366,12 @@ def worked_sum(terms: list[dict], output) -> str:
     chart's pale cells, read out (with weights below 1 they are too pale to check by eye)."""
     lines = []
     for j in range(min(WORKED_ENTRIES, len(output))):
-        symbols = " + ".join(f"{t['weight']:.2f} · E{t['expert']}(x)[{j}]" for t in terms)
-        numbers = " + ".join(f"{t['weight']:.2f} · {_signed(float(t['output'][j]))}" for t in terms)
+        symbols = " + ".join(f"w{t['expert']} · E{t['expert']}(x)[{j}]" for t in terms)
+        numbers = " + ".join(f"{t['weight']:.3f} · {_signed(float(t['output'][j]))}" for t in terms)
         lines.append(f"- y[{j}] = {symbols} = {numbers} = **{float(output[j]):.3f}**")
-    return ("The sum worked out for the first entries of the output (y[j] is entry j; each number rounded to 3 "
-            "decimals, the layer's own output in bold):\n\n" + "\n".join(lines))
+    return ("The sum worked out for the first entries of the output (y[j] is entry j; wᵢ is expert i's combine "
+            "weight; each number rounded to 3 decimals, so the last digit of a sum can differ by 1; the layer's "
+            "own output in bold):\n\n" + "\n".join(lines))
 
 
 def show_misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> None:

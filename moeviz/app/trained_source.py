@@ -123,7 +123,8 @@ def knobs_used(pick: TrainedPick | None, walk) -> str:
     if pick.model != LM_NAME and cfg.top_k != 2:
         notes.append("the model was trained with k = 2: other k reuse its router's scores, untrained for that k")
     notes.append("sidebar knobs that do not act here: Router (this model routes softmax → top-k), Seed (its "
-                 "weights are trained) and α (it was trained once; the Load balancing page trains live)")
+                 "weights are trained) and α (the model was trained once, with its own α; the Load balancing page trains "
+                 "live)")
     line = "; ".join(notes)
     other = pick.model not in (LM_NAME, DEFAULT_MODEL)  # the sidebar's N switched to another shipped model
     switched = f" {another_model_note(pick.model, cfg.num_experts)}" if other else ""

@@ -92,19 +92,22 @@ MAX_LABELLED_BARS = 16  # experts whose bars each get a count and an axis name (
 
 def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_per_expert=None,
                      highlight_experts=(), even_share: float | None = None,
-                     title: str | None = "Tokens each expert processes", height: int = 320) -> go.Figure:
+                     title: str | None = "Tokens each expert processes", height: int = 320,
+                     unit: str = "tokens") -> go.Figure:
     """Bars of tokens processed per expert, each labelled with its count; optional dashed capacity line,
     dropped slots stacked on top (hatched vermillion, labelled "+n"), a dotted "even share" line.
 
     With highlight_experts the processed bars split into two legend entries, "this token's experts" (blue) and
-    "other experts" (grey), so the legend names what each colour means; without, one "tokens processed"."""
+    "other experts" (grey), so the legend names what each colour means; without, one "tokens processed".
+    `unit` names what a bar counts, on the axis, the legend and the hover ("token copies" where k > 1 makes the
+    bars sum to tokens × k)."""
     load = to_numpy(tokens_per_expert).astype(float)
     drops = np.zeros_like(load) if dropped_per_expert is None else to_numpy(dropped_per_expert).astype(float)
     E = len(load)
     highlight = {int(e) for e in highlight_experts}
     groups = ([("this token's experts", BLUE, sorted(highlight)),
                ("other experts", IDLE, [e for e in range(E) if e not in highlight])] if highlight
-              else [("tokens processed", BLUE, list(range(E)))])
+              else [(f"{unit} processed", BLUE, list(range(E)))])
     # A count sits above its bar; where drops are stacked on top it sits inside, so the two labels never meet.
     # Past MAX_LABELLED_BARS experts the bars are too thin for a count (they ran into each other at 390 px):
     # the hover and the chart's table of numbers still give each one.
@@ -112,7 +115,7 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
     traces = [go.Bar(x=experts, y=load[experts], name=name, marker_color=color,
                      text=[f"{load[e]:.0f}" for e in experts] if counted else None, cliponaxis=False,
                      textposition=["inside" if drops[e] > 0 else "outside" for e in experts],
-                     insidetextanchor="end", hovertemplate="expert %{x}: %{y:.0f} tokens<extra></extra>")
+                     insidetextanchor="end", hovertemplate=f"expert %{{x}}: %{{y:.0f}} {unit}<extra></extra>")
               for name, color, experts in groups if experts]
     if drops.sum() > 0:
         traces.append(go.Bar(x=list(range(E)), y=drops, name="dropped (over capacity)",
@@ -136,7 +139,7 @@ def expert_load_bars(tokens_per_expert, *, capacity: int | None = None, dropped_
     step = -(-E // MAX_LABELLED_BARS)  # name every expert up to MAX_LABELLED_BARS, then every 2nd, 3rd, ...
     return figure(traces, title, height, barmode="stack", bargap=0.25,
                   xaxis=dict(tickvals=list(range(0, E, step)), ticktext=expert_names(E)[::step], range=span),
-                  yaxis=dict(title=dict(text="tokens"), range=[0, 1.18 * top], gridcolor="#E5E8EC"))
+                  yaxis=dict(title=dict(text=unit), range=[0, 1.18 * top], gridcolor="#E5E8EC"))
 
 
 def dropped_per_expert(trace) -> np.ndarray:

@@ -87,7 +87,8 @@ class CheckpointModel:
             return {}
         short = self.family.label.split(" (")[0]
         return {"trained_on": trained_on,
-                "what": f"a tiny model with {short}'s architecture (transformers' {type(self.model).__name__})"}
+                "what": f"a tiny model with {short}'s architecture ({short}: an open MoE language model; built with "
+                        f"{type(self.model).__name__} from transformers, Hugging Face's model library)"}
 
     def describe(self) -> str:
         """The model's one name line (moeviz.hf.shipped.describe)."""

@@ -26,6 +26,9 @@ def test_step_1_says_what_an_expert_is_where_it_first_says_the_word():
 def test_step_1_defines_a_token_copy_where_it_first_says_it(capacity):
     """Step 1 said "token copies" four steps before step 5 said what one is."""
     _, text = step_text(1, **({"capacity_factor": capacity} if capacity else {}))
+    if capacity is None:  # the capacity-off note defines a token copy in its own short sentence
+        assert text.index("A token copy is one token sent to one of its k chosen experts") < text.index("copies")
+        return
     first = text.index("token copies")
     assert text[first:].startswith("token copies (each one token sent to one of its chosen experts: tokens × k copies in all)")
 
@@ -51,7 +54,7 @@ def test_step_5_says_what_sets_the_pace_and_what_a_grouped_product_is():
     _, text = step_text(5)
     assert "Balance sets the pace" not in text  # read as the balance loss
     assert "how even the load is sets the pace here: E" in text
-    assert "one batched kernel, so an idle expert costs little" in text
+    assert "one batched kernel, a kernel being one program the GPU runs, so an idle expert costs little" in text
 
 
 def test_the_random_vectors_option_says_what_it_replaces_and_why():
@@ -110,3 +113,58 @@ def test_step_2_formula_puts_its_result_on_a_second_line():
     assert r"\begin{aligned}" in formula
     first, second = formula.split(r"\\")
     assert r"\sum_j" in first and re.search(r"&= \\frac\{\d+\.\d+\}\{\d+\.\d+\} = \d\.\d+", second)
+
+
+# The newcomer's second read of the walkthrough (December 2026): each test fails on the page before it.
+
+def test_step_6_worked_sum_adds_up_from_the_factors_it_shows():
+    """Before: "y[2] = 0.18 · 0.121 + 0.16 · (−0.067) = 0.012", while the shown factors give 0.011: the weights
+    were shown to 2 decimals, the sum made from the unrounded ones."""
+    import re
+    from moeviz.app.steps import worked_sum
+    terms = [{"expert": 6, "weight": 0.1849, "output": [0.1212, -0.5, 0.3]},
+             {"expert": 5, "weight": 0.1550, "output": [-0.0674, 0.25, 0.1]}]
+    output = [sum(t["weight"] * t["output"][j] for t in terms) for j in range(3)]
+    for line in worked_sum(terms, output).splitlines()[2:]:
+        numbers = line.split(" = ")[2]
+        shown = sum(float(w) * float(v.strip("()")) for w, v in re.findall(r"([\d.]+) · (\(?-?[\d.]+\)?)", numbers))
+        result = float(re.search(r"\*\*(-?[\d.]+)\*\*", line).group(1))
+        assert abs(shown - result) <= 0.0015, line
+    assert "w6 · E6(x)[0]" in worked_sum(terms, output)
+
+
+def test_step_words_the_second_read_missed():
+    _, step2 = step_text(2)
+    assert "[gating function](glossary#gate)" in step2
+    _, step3 = step_text(3)
+    assert "The kept scores become" not in step3 and "The kept experts' probabilities become" in step3
+    at, _ = step_text(4)
+    assert any("A run is one token computed by one expert" in c.value for c in at.caption)
+    _, step5 = step_text(5)
+    assert "[expert parallelism](glossary#expert-parallelism)" in step5 and "a kernel being one program" in step5
+    assert " token copies where an even split gives" in step5 or " token copy where an even split gives" in step5
+
+
+def test_the_load_bars_can_say_token_copies():
+    import numpy as np
+    from moeviz.figures.routing import expert_load_bars
+    fig = expert_load_bars(np.array([3, 1]), unit="token copies")
+    assert fig.layout.yaxis.title.text == "token copies" and fig.data[0].name == "token copies processed"
+    assert expert_load_bars(np.array([3, 1])).layout.yaxis.title.text == "tokens"  # other pages unchanged
+
+
+def test_step_1_says_how_n_acts_and_who_chose_alpha():
+    """Before: "knobs that act here: N, …" beside "Moving N … does not rebuild this layer", and "α (it was trained
+    once)", as if α were trained."""
+    at, text = step_text(1)
+    words = text + "\n".join(c.value for c in at.caption)
+    assert "**Moving N in the sidebar** acts by switching models, not by rebuilding this layer" in words
+    assert "α (the model was trained once, with its own α" in words and "α (it was trained once" not in words
+
+
+def test_the_model_line_says_what_olmoe_and_transformers_are():
+    """Before: "(transformers' OlmoeForCausalLM)" and "tensors" in the walkthrough's first lines, unexplained."""
+    at, _ = step_text(1)
+    intro = next(c.value for c in at.caption if c.value.startswith("A small language model, trained here"))
+    assert "OLMoE: an open MoE language model" in intro and "transformers, Hugging Face's model library" in intro
+    assert "tensors" not in intro
