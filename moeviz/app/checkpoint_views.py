@@ -153,7 +153,7 @@ def one_layer(routing, index: int, window: Window) -> None:
     heat, bars = st.columns([3, 2])
     chart(router_heatmap(part, tokens, title=f"Layer {layer}: probabilities, top-{trace.top_k} outlined"),
           key="ckpt_heatmap", where=heat)
-    chart(load_bars(trace, title=f"Layer {layer}: tokens per expert"), key="ckpt_load", where=bars)
+    chart(load_bars(trace, title=f"Layer {layer}: token copies per expert (each token counts k times)"), key="ckpt_load", where=bars)
 
 
 def journey(routing, index: int, window: Window) -> None:

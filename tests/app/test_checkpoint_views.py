@@ -214,3 +214,11 @@ def test_the_layer_table_caption_defines_f_p_and_the_entropy_with_log_n():
     N = int(model_line(at).split("N = ")[1].split()[0])  # the model's own N, as the page names it (8)
     assert "mean over tokens of each token's router entropy" in caption
     assert f"log {N} = {math.log(N):.2f} would be uniform" in caption
+
+
+def test_the_load_bars_say_token_copies_not_tokens():
+    """Newcomer: the bars sum to T·k (66 for 33 tokens, k = 2), so 'tokens per expert' misread them."""
+    at = open_page()
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "token copies per expert" in specs
+    assert "0: tokens per expert" not in specs
