@@ -76,8 +76,8 @@ PAGES = (
     }),
     PageInfo("pages/8_replicas.py", "Expert replicas", ":material/content_copy:", "/replicas", {
         "page": KnobUse({"balance_weight": NO_TRAINING,
-                         "capacity_factor": "Section 7's run is dropless (no capacity limit: every token copy is "
-                                            "computed), and the dump's drops have their own capacity slider.",
+                         "capacity_factor": "Section 7's run is dropless (no copy dropped); the dump's drops have "
+                                            "their own slider.",
                          "seed": "The routing is read from the dump or the model, not drawn from a seed."}),
     }),
 )
