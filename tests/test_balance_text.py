@@ -145,3 +145,54 @@ def test_the_cost_paragraph_spells_out_what_a_newcomer_cannot_know():
     text = explain_run(f, cfg)
     assert "HF " not in text and "Hugging Face transformers" in text
     assert "glossary#capacity-factor" in text and "Google's Switch Transformer" in text
+
+
+def test_the_sidebar_alpha_is_said_to_add_one_row_to_fixed_ones():
+    """Before: "Pick α in the sidebar: the table and the results further down train it at once" read as if every
+    row followed α, and nothing said whether Training steps and Learning rate act on the table."""
+    from moeviz.app.balance_page import DEFAULT_LR, DEFAULT_STEPS, PRICE_WEIGHTS
+    from moeviz.app.balance_text import pick_alpha_words
+    said = pick_alpha_words(PRICE_WEIGHTS, DEFAULT_STEPS, DEFAULT_LR)
+    assert "rows α = 0, 0.3, 10 stay" in said and "*(sidebar)* follows your α" in said
+    assert "always trains 300 steps at learning rate 0.01" in said and "not on the table" in said
+
+
+def test_the_aux_free_caption_links_combine_weight_and_says_why_sigmoid():
+    """Before: "router forced to sigmoid + bias" and "not in the combine weights" with no link and no reason."""
+    from moeviz.app.balance_text import method_captions
+    caption = method_captions(["aux_free"])[0]
+    assert "[combine weights](glossary#combine-weight)" in caption
+    assert "as in DeepSeek-V3, whose router scores each expert with its own sigmoid" in caption
+
+
+def test_logsumexp_is_defined_where_the_z_loss_paragraph_first_uses_it():
+    """Before: the paragraph used logsumexp(router logits)² and defined it only in the caption below the chart."""
+    import inspect
+    from moeviz.app import balance_page
+    from moeviz.app.balance_text import LOGSUMEXP
+    assert "ln Σ exp(logit)" in LOGSUMEXP and "a little above the largest logit" in LOGSUMEXP
+    source = inspect.getsource(balance_page.z_loss)
+    assert source.index("LOGSUMEXP") < source.index("log-sum-exp is near 0")
+
+
+def test_the_precision_caption_says_what_its_delta_columns_are():
+    """Before: the table's "max |Δ combine weight|" column was never explained."""
+    from moeviz.app.balance_text import precision_words
+    rows = [{"shift": 0, "changed_choice": 0.0}, {"shift": 64, "changed_choice": 0.2}]
+    said = precision_words(rows)
+    assert "**20%**" in said and "*max |Δ combine weight|* is the largest change of a combine weight" in said
+    assert "between the exact and the bf16 run" in said
+
+
+def test_the_closing_precision_paragraph_uses_plain_words():
+    """Before: "dtype", "selective precision" as a bare name, "router-dtype setting" and a bare "fp64"."""
+    from moeviz.app.balance_text import ROUTING_PRECISION
+    assert "dtype" not in ROUTING_PRECISION and "“selective precision”" not in ROUTING_PRECISION
+    assert "fp64 (64-bit numbers" in ROUTING_PRECISION and "number format the rest of the model runs in" in ROUTING_PRECISION
+    assert "only the softmax in fp32" in ROUTING_PRECISION and "GPT-OSS does both in bf16" in ROUTING_PRECISION
+
+
+def test_the_global_batch_is_defined_next_to_the_micro_batch():
+    from moeviz.app.balance_text import WHY_ALPHA_IS_LARGE
+    assert "per micro-batch" in WHY_ALPHA_IS_LARGE
+    assert "the global batch, all the micro-batches of one training step together" in WHY_ALPHA_IS_LARGE

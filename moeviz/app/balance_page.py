@@ -15,9 +15,10 @@ import streamlit as st
 import moeviz.app as app
 from moeviz import train as lab
 from moeviz.app import runners
-from moeviz.app.balance_text import (SHARED_OFFSET, SPECIALIZATION, TASK_LOSS, cluster_map_words, explain_price,
-                                     explain_run, explain_z_loss, method_captions, no_drops_words,
-                                     router_entropy_words, run_words)
+from moeviz.app.balance_text import (LOGSUMEXP, ROUTING_PRECISION, SHARED_OFFSET, SPECIALIZATION, TASK_LOSS,
+                                     WHY_ALPHA_IS_LARGE, cluster_map_words, explain_price, explain_run,
+                                     explain_z_loss, method_captions, no_drops_words, pick_alpha_words,
+                                     precision_words, router_entropy_words, run_words)
 from moeviz.app.tables import table
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
@@ -84,21 +85,11 @@ def intro(controls) -> None:
         price_table(controls)
         st.markdown(
             "The balance-loss weight α pushes the layer's load towards even. " + SHARED_OFFSET + " Some clusters are much more common than others (cluster c is drawn with "
-            "probability ∝ 1/(c+1)), so giving each cluster its own experts loads them unevenly. Pick α in the sidebar: the table and "
-            "the results further down train it at once. Try α = 0 (collapse), 0.3 (an even load) and the default "
-            "0.01; the table also trains α = 10 (balance at any price, past the sidebar's range). Set a capacity "
+            "probability ∝ 1/(c+1)), so giving each cluster its own experts loads them unevenly. "
+            + pick_alpha_words(PRICE_WEIGHTS, DEFAULT_STEPS, DEFAULT_LR) + " Try α = 0 (collapse), 0.3 (an even "
+            "load) and the default 0.01; α = 10 (balance at any price) is past the sidebar's range. Set a capacity "
             "factor to see what imbalance costs in dropped copies: token copies that found their expert full.")
-        st.caption(
-            "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (Hugging Face "
-            "transformers' configs "
-            "default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch Transformers, as of "
-            "transformers 5.24): this lab trains one layer for a few hundred steps of 256 tokens, starting from a "
-            "router that is skewed on purpose, and measures each expert's share f on those 256 tokens. Real training "
-            "measures f per micro-batch, the slice of a training step one GPU computes at once (Megatron-Core, "
-            "NVIDIA's MoE training library: its default balance loss), or per sequence (its sequence-level "
-            "option, DeepSeek's sequence-wise loss), not over the whole global batch of a step (balancing over the global batch is a separate "
-            "choice: Qiu et al. 2025), and has dozens of MoE layers and hundreds of thousands of steps for a gentle "
-            "push to act.")
+        st.caption(WHY_ALPHA_IS_LARGE)
 
 
 def price_table(controls) -> None:
@@ -353,8 +344,8 @@ def z_loss(controls, settings: LabSettings) -> None:
     # Two sections of their own: as one header and a subheader the same words stood twice, one under the other.
     st.header("Router z-loss")
     st.markdown(
-        "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)²: small when "
-        "each token's log-sum-exp is near 0. The softmax ignores a shift shared by all of a token's logits, so the "
+        "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)², where "
+        + LOGSUMEXP + ": small when each token's log-sum-exp is near 0. The softmax ignores a shift shared by all of a token's logits, so the "
         "router can meet it by moving **every logit down**: the z-loss keeps any logit from growing large and "
         "positive, not every logit small (their size can even grow while z falls). Large positive logits hurt in "
         "two ways: the softmax saturates (one expert gets probability ≈ 1, its gradient vanishes), and in low "
@@ -399,21 +390,5 @@ def precision(controls) -> None:
     app.layer_line(layer, trained=False, section=True, knobs=("num_experts", "top_k", "seed"),
                    note="Not the lab's layer above: a random one of its own. Only its router's logits are used "
                         "here, on 256 seeded tokens; a shift shared by every logit leaves exact routing as it was")
-    worst = rows[-1]
-    st.caption(f"With every logit {worst['shift']:g} higher, rounding to bfloat16 gave "
-               f"**{worst['changed_choice']:.0%}** of the tokens other experts than exact routing; with no shift, "
-               f"{rows[0]['changed_choice']:.0%}. bfloat16 keeps 8 significant bits, so the step between "
-               "neighbouring numbers grows with their size (the *bf16 step there* column): 1/64 near 2, 1/8 near "
-               "20, 1/2 near 64. What decides a token's experts is the *differences* between its logits; what "
-               "decides the rounding is their *size*. (Scaling all logits up instead would scale their differences "
-               "too, and flip almost nothing.) A tie at the k-th expert means two experts' logits became the same "
-               "bfloat16 number, so only the experts' order in memory decides which one runs.")
-    st.markdown(
-        "In transformers (as of 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
-        "compute the logits in the model's dtype (bf16) and only the softmax in fp32; GraniteMoE casts its logits "
-        "to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core can route in fp32 or fp64 "
-        "(its router-dtype setting), off by default. The Switch Transformer's “selective precision” casts the router's "
-        "input to fp32. This app routes in fp32, which keeps decisions and weights as the router computed them. "
-        "The z-loss helps in bf16 too: the experts a token picks are its *largest* logits, and the z-loss keeps "
-        "those near 0, where bf16's step is finest; the far-negative logits it lets grow matter less, as top-k picks "
-        "the largest.")
+    st.caption(precision_words(rows))
+    st.markdown(ROUTING_PRECISION)

@@ -230,9 +230,11 @@ def method_captions(methods: list[str]) -> list[str]:
     words = {
         "aux_loss": (f"Adds α × the {glossary_link('Load balancing loss', 'balance loss')} to the task's loss: "
                      "the router is pushed towards an even load through its gradient."),
-        "aux_free": ("No extra loss: each expert gets a bias that counts only when experts are *picked* (not in "
-                     "the combine weights); after each step an overloaded expert's bias goes down and an idle "
-                     f"one's up. More: {glossary_link('Expert collapse', 'the glossary')}."),
+        "aux_free": ("No extra loss: the router becomes a sigmoid, as in DeepSeek-V3, whose router scores each "
+                     "expert with its own sigmoid. Each expert gets a bias that counts only when experts are "
+                     f"*picked* (not in the {glossary_link('Combine weight', 'combine weights')} that mix their "
+                     "outputs); after each step an overloaded expert's bias goes down and an idle one's up. More: "
+                     f"{glossary_link('Expert collapse', 'the glossary')}."),
     }
     return [words[m] for m in methods]
 
@@ -254,3 +256,57 @@ def cluster_map_words(cfg: dict) -> str:
             f"expert): a cell is the share of them that went to that expert, and a row sums to 100%. {bound}"
             + (". Dropped copies are not counted, so a cluster whose other copies overflowed can pass it."
                if dropped else "."))
+
+
+def pick_alpha_words(fixed_weights, steps: int, lr: float) -> str:
+    """What the sidebar's α does to the price table (a reader thought every row followed it) and that the lab's
+    Training steps and Learning rate knobs do not act on the table."""
+    fixed = ", ".join(f"{w:g}" for w in fixed_weights)
+    return (f"Pick α in the sidebar: the table's rows α = {fixed} stay, and the row marked *(sidebar)* follows your "
+            f"α; the results further down train it too. The table always trains {steps} steps at learning rate "
+            f"{lr:g}: the Training steps and Learning rate knobs below act on the results, not on the table.")
+
+
+# The caption under the lab's lead: why α is larger here than in real models.
+WHY_ALPHA_IS_LARGE = (
+    "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (Hugging Face "
+    "transformers' configs default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch "
+    "Transformers, as of transformers 5.24): this lab trains one layer for a few hundred steps of 256 tokens, "
+    "starting from a router that is skewed on purpose, and measures each expert's share f on those 256 tokens. "
+    "Real training measures f per micro-batch, the slice of a training step one GPU computes at once "
+    "(Megatron-Core, NVIDIA's MoE training library: its default balance loss), or per sequence (its "
+    "sequence-level option, DeepSeek's sequence-wise loss), not over the global batch, all the micro-batches of "
+    "one training step together (balancing over the global batch is a separate choice: Qiu et al. 2025), and has "
+    "dozens of MoE layers and hundreds of thousands of steps for a gentle push to act.")
+
+# logsumexp, said where the z-loss paragraph first uses it (not only in the caption under its chart).
+LOGSUMEXP = "logsumexp = ln Σ exp(logit) over the experts, a little above the largest logit"
+
+
+def precision_words(rows: list[dict]) -> str:
+    """The caption under the bf16 table, from its rows (runners.precision_rows): what rounding changed, why, and
+    what its two Δ columns are."""
+    worst = rows[-1]
+    return (f"With every logit {worst['shift']:g} higher, rounding to bfloat16 gave "
+            f"**{worst['changed_choice']:.0%}** of the tokens other experts than exact routing; with no shift, "
+            f"{rows[0]['changed_choice']:.0%}. bfloat16 keeps 8 significant bits, so the step between "
+            "neighbouring numbers grows with their size (the *bf16 step there* column): 1/64 near 2, 1/8 near "
+            "20, 1/2 near 64. What decides a token's experts is the *differences* between its logits; what "
+            "decides the rounding is their *size*. (Scaling all logits up instead would scale their differences "
+            "too, and flip almost nothing.) A tie at the k-th expert means two experts' logits became the same "
+            "bfloat16 number, so only the experts' order in memory decides which one runs. *max |Δ combine "
+            "weight|* is the largest change of a combine weight (the weight an expert's output gets) between the "
+            "exact and the bf16 run; *max |Δ probability|* the same for the router's probabilities.")
+
+
+# The closing paragraph of the precision section: which real systems route in which number format.
+ROUTING_PRECISION = (
+    "In transformers (as of 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
+    "compute the logits in the number format the rest of the model runs in (bf16) and only the softmax in fp32; "
+    "GraniteMoE casts its logits to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core "
+    "has a setting to route in fp32 or in fp64 (64-bit numbers, finer still); it is off by default. The Switch "
+    "Transformer turns only the router's input into fp32 and keeps the rest of the layer in bf16 (its paper calls "
+    "this selective precision). This app routes in fp32, which keeps decisions and weights as the router computed "
+    "them. The z-loss helps in bf16 too: the experts a token picks are its *largest* logits, and the z-loss keeps "
+    "those near 0, where bf16's step is finest; the far-negative logits it lets grow matter less, as top-k picks "
+    "the largest.")

@@ -45,6 +45,12 @@ GRANULARITY_REPEATS = 9  # the four designs take turns 9 times (18 forwards each
 # again" press asked for, per layer (a fresh key of the shared cache, so the press measures anew instead of
 # reading what the page showed at once).
 TIMING, SCALING, GRANULARITY = "compute_timing", "compute_scaling", "compute_granularity"
+# Which sections the "Batch (tokens)" slider moves: only section 2's three bars (a reader took it for the sweep's).
+BATCH_HELP = ("Tokens in the batch timed just below: it moves only these three bars and their ratios. The scaling "
+              "sweep further down uses its own T values, and section 3 its own " + str(GRANULARITY_TOKENS) +
+              " tokens.")
+SWEEP_OWN_T = ("The sweep uses its own T values: the Batch (tokens) slider above moves only the three bars "
+               "above")
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,8 @@ def page_line(cfg: MoEConfig) -> None:
     """The page's layer line, above its first section: every sidebar knob that acts on the page, and where."""
     app.layer_line(cfg, trained=False,
                    note="Section 1 counts it; sections 2 and 3 run it, with random weights drawn once (seed "
-                        f"{PAGE_SEED}). d_model and d_hidden are this page's own")
+                        f"{PAGE_SEED}). d_hidden {D_HIDDEN} is the width inside each expert; "
+                        f"{glossary_link('d_model and d_hidden', 'd_model and d_hidden')} are this page's own")
 
 
 def progress_reporter(total: int, label: str):
@@ -95,7 +102,7 @@ def counts(cfg: MoEConfig) -> None:
     # A count follows the layer's shape alone: the router (save Switch's k = 1, which the k slider shows) and the
     # capacity factor move the timings of section 2, not a count here. The page's line above names them all.
     st.caption("The counts below follow the layer's shape alone: of the sidebar's knobs only N and k move them "
-               "(the router and the capacity factor act on section 2's timings). "
+               f"(the router and the {glossary_link('Capacity factor', 'capacity factor')} act on section 2's timings). "
                f"{glossary_link('FLOPs', 'FLOPs')}: floating-point operations, counted as 2 per multiply-add of a "
                "matrix product.")
     s = cost_summary(cfg)
@@ -148,7 +155,7 @@ def measured_time(cfg: MoEConfig) -> Timed:
     app.layer_line(cfg, trained=False, section=True, note="The same layer as section 1, run on one random batch")
     left, right = st.columns(2)
     batch = app.linked(left.select_slider, "Batch (tokens)", BATCHES, key="batch", default=256,
-                       parse=app.parse_int_choice(BATCHES))
+                       parse=app.parse_int_choice(BATCHES), help=BATCH_HELP)
     device = hardware_choice(right)
     work = batch * cfg.num_experts
     quick = work <= AUTO_WORK
@@ -174,11 +181,22 @@ def measured_time(cfg: MoEConfig) -> Timed:
                 f"**{t['sparse'] / t['dense-equivalent']:.1f}×** the time of the dense-equivalent FFN, which does the "
                 "same arithmetic without the routing, sorting and gathering. That overhead weighs most on small "
                 "batches: press *Measure scaling* below for two charts of how the three times grow with N and with "
-                "the batch. The sidebar's router and capacity factor change how many tokens each expert gets, and "
-                "so the sparse time; dense-all and the dense-equivalent FFN do not route.")
-    st.caption("Measured on this server (all three checked first to give the same output); the cores are shared, "
-               "so numbers move between runs: *Measure again* times them anew.")
+                "the batch. The sidebar's router decides which experts each token picks, and its capacity factor sets "
+                "the most token copies an expert may take (C) and drops the copies past C: so both change how many "
+                "tokens each expert gets, and the sparse time. Dense-all and the dense-equivalent FFN do not route.")
+    st.caption(spread_sentence(results, device) + " Measured on this server (all three checked first to give the "
+               "same output); the cores are shared, so numbers move between runs: *Measure again* times them anew.")
     return Timed(device, batch, t["sparse"])
+
+
+def spread_sentence(results: dict, device: str) -> str:
+    """Under section 2's bars: the median is the number to read, over how many timed runs, and what the long
+    whiskers are (a reader saw a 16.9 ms median under a 108 ms whisker while the text stated ratios as facts)."""
+    runs = sorted({r["runs"] for r in results.values()})
+    count = f"{runs[0]}" if len(runs) == 1 else f"{runs[0]} to {runs[-1]}"
+    return (f"Read the medians: each is the middle of {count} timed runs, and the ratios above come from them. The "
+            "thin line above a bar reaches the slowest runs (95th percentile); it is long when other users' work on "
+            f"this shared {hardware_word(device)} slowed a few runs down.")
 
 
 def hardware_choice(column) -> str:
@@ -210,7 +228,7 @@ def scaling_sweeps(cfg: MoEConfig, device: str) -> None:
     base = cfg.replace(top_k=min(cfg.top_k, min(SCALE_EXPERTS)))
     app.layer_line(base, trained=False, section=True, note=f"The sweep varies N over {', '.join(map(str, SCALE_EXPERTS))} "
                                              f"(at T = {SCALE_FIXED_T}) and T over "
-                                             f"{', '.join(map(str, SCALE_TOKENS))} (at this N)")
+                                             f"{', '.join(map(str, SCALE_TOKENS))} (at this N). {SWEEP_OWN_T}")
     # Say what it takes: this sweep took 11-13 s on the shared 2-core server, too long to run as the page opens.
     if st.button("Measure scaling (takes about 15 s)", key="measure_scaling"):
         total = (len(SCALE_EXPERTS) + len(SCALE_TOKENS)) * len(IMPLS) * SCALE_REPEATS  # one report per call, round
@@ -294,9 +312,9 @@ def fine_vs_coarse_sentence(coarse_ms: list[float] | None, fine_ms: list[float] 
         return (f"This time the fine layer was faster in {turns - slower} of {turns} turns (median {ratio:.1f}× "
                 "the coarse one's time), though four times as many, narrower experts mean more, smaller matrix "
                 "products and more routing work: other users share these cores; time them again to see.")
-    return (f"The fine layer was slower in only {slower} of {turns} turns (median {ratio:.1f}× the coarse one's "
-            "time): on these shared cores, where other users' work lands on any turn, that is no clear "
-            "difference; time them again to see.")
+    return (f"The medians say the fine layer took {ratio:.1f}× the coarse one's time, but it was slower in only "
+            f"{slower} of {turns} turns: the turns disagree too often to trust that median, since other users' work "
+            "on these shared cores lands on any turn. So this is no clear difference; time them again to see.")
 
 
 def same_layer_sentence(timed: Timed | None, first: MoEConfig, page_layer: MoEConfig, first_ms: float) -> str:

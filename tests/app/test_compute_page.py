@@ -125,7 +125,7 @@ def test_every_section_names_its_layer_and_shows_d_model():
     at = open_page({"num_experts": "8", "top_k": "2"})
     lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
     assert len(lines) >= 4 and all("d_model 256" in line for line in lines)
-    assert any("d_model and d_hidden are this page's own" in line for line in lines)
+    assert any("d_model and d_hidden](glossary#d-model-and-d-hidden) are this page's own" in line for line in lines)
 
 
 def test_every_count_is_in_flops_with_the_factor_of_two_said():
@@ -328,3 +328,37 @@ def test_the_second_reads_words_are_said_where_they_first_stand():
     assert "press *Measure scaling* below" in text and "glossary#attention" in text
     spec = next(c.proto.spec for c in at.get("plotly_chart") if "median" in c.proto.spec and "percentile" in c.proto.spec)
     assert "p95" not in json.loads(spec)["layout"]["yaxis"]["title"]["text"]
+
+
+def test_a_split_vote_says_the_median_is_not_to_be_trusted():
+    """Before: "slower in only 5 of 9 turns (median 1.4×) … no clear difference" read as a contradiction."""
+    from moeviz.app.compute_page import fine_vs_coarse_sentence
+    coarse = [5.0] * 9
+    fine = [7.0] * 5 + [4.9] * 4
+    sentence = fine_vs_coarse_sentence(coarse, fine)
+    assert "The medians say the fine layer took 1.4×" in sentence and "too often to trust that median" in sentence
+
+
+def test_the_spread_sentence_says_to_read_the_median_over_how_many_runs():
+    """Before: 95th-percentile whiskers six times the median stood next to ratios stated as facts."""
+    from moeviz.app.compute_page import spread_sentence
+    results = {name: {"median_ms": 16.9, "p95_ms": 108.0, "runs": 20} for name in ("sparse", "dense-all")}
+    said = spread_sentence(results, "cpu")
+    assert "Read the medians" in said and "20 timed runs" in said and "shared CPU" in said
+    results["dense-all"]["runs"] = 7
+    assert "7 to 20 timed runs" in spread_sentence(results, "cpu")
+
+
+def test_the_third_reads_words_are_explained_and_linked():
+    """Third newcomer read: d_hidden in the top line, the capacity factor never explained, how the router and the
+    capacity factor act, and which sections the Batch (tokens) slider moves."""
+    at = open_page()
+    assert not at.exception
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    assert "width inside each expert" in line and "glossary#d-model-and-d-hidden" in line
+    text = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+    assert "glossary#capacity-factor" in text
+    assert "decides which experts each token picks" in text and "drops the copies past C" in text
+    assert "only these three bars" in at.select_slider(key="batch").help
+    assert any("The sweep uses its own T values" in c.value for c in at.caption)
+    assert any("timed runs" in c.value and "Read the medians" in c.value for c in at.caption)
