@@ -238,7 +238,7 @@ def expert_parallel(controls) -> None:
                   "GPU 0 holds (each toward two of them), so the router sends them there; the other "
                   f"{1 - skew:.0%} stay random and spread over all experts.")
     app.layer_line(ep_cfg, trained=False, section=True, knobs=EP_KNOBS,
-                   note=f"larger than section 1's, so that each GPU's work takes long enough to time; {EP_TOKENS} "
+                   note=f"Larger than section 1's, so that each GPU's work takes long enough to time; {EP_TOKENS} "
                         f"tokens per step split over the W GPUs; seed fixed at {EP_SEED}")
     if note:
         st.caption(f"For this demo {note}")
