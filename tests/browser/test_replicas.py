@@ -66,7 +66,7 @@ def test_uploaded_dump(page, streamlit_server, tmp_path):
     path = tmp_path / "routed_experts.npy"
     path.write_bytes(fx.npy_bytes(fx.routing(300, 4, 2, 16)))
     upload(page, streamlit_server, "/replicas?routes_source=upload", path, "Busiest GPU")
-    assert page.get_by_text("MoE layers").is_visible()
+    assert page.get_by_text("MoE layers", exact=True).is_visible()  # the memory line also says "MoE layers"
     screenshot(page, "replicas-upload")
     assert_no_console_errors(page)
 
