@@ -16,8 +16,9 @@ from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_P
 from moeviz.glossary import glossary_link
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
-from moeviz.parallel.demo import (DEFAULT_LIMIT, DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
-                                  EP_TOKENS, demo_config, imbalance_demo, slower_rounds, slowdown_shown)
+from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
+                                  EP_TOKENS, demo_config, imbalance_demo, limit_config, slower_rounds,
+                                  slowdown_shown)
 from moeviz.parallel.reading import worker_summary
 from moeviz.routers import router_spec
 from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENCE_D_MODEL, SETTINGS, token_table
@@ -36,6 +37,9 @@ WORKER_RUN = "parallel_result"  # session state: a WorkerRun
 EP_RUN_S, POOL_START_S = 8, 10
 EP_KNOBS = ("num_experts", "top_k", "router", "capacity_factor")  # section 2: its seed is fixed (EP_SEED)
 ROW_MEANING = "A **row** is one token copy an expert computes (one row of its input matrix)."  # first used in §4
+# Section 4 has its own capacity slider: it always compares with a limit, also when the sidebar's is off.
+OWN_FACTOR = ("This section has its own capacity factor (the slider below), so that it can compare with a limit "
+              "even while the sidebar's is off: the sidebar's capacity factor does not act here.")
 COMPARE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # section 4: the limit the dropless run is compared with
 SPAN_DEVICES, SPAN_TOKENS = (2, 4, 8, 16), 256  # section 6: expert-parallel devices, tokens routed
 SHAPE_IDS = dict(zip(("mixtral", "deepseek-v3", "this-app"), MODEL_SHAPES))  # short names for the link
@@ -49,8 +53,9 @@ POLICY_LABELS = {"position": "first choices first (GShard, Switch)", "priority":
 TOKEN_ORDER_RULE = "token order (Megatron-Core's “position”)"
 POLICY_RULES = {
     "position": "every first choice queues before any second choice, and within a choice earlier tokens go first "
-                "(Megatron-Core's “position” drop policy does not put first choices first: its copies queue in token "
-                "order alone, whatever their choice; the Expert replicas page drops that way)",
+                "(Megatron-Core's “position” drop policy is another rule: it does not put first choices first, it "
+                "queues every copy in token order alone, so an early token's second choice can take the slot a "
+                "later token's first choice wanted; the Expert replicas page drops that way)",
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
     "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's “probs” drop "
@@ -66,12 +71,16 @@ POLICY_CAPTIONS = {
     "weight": f"Each copy by its own {glossary_link('Combine weight', 'combine weight')} (how much its expert's "
               "output counts for the token), highest first.",
 }
+RESIDUAL = f"**{glossary_link('Residual path', 'residual path')}**"
+SHARED = glossary_link("Shared expert", "shared expert")
 FULL_MEANS = (f"Full: all C slots taken (C comes from the {glossary_link('Capacity factor', 'capacity factor')}); "
               f"a copy that finds no slot is a {glossary_link('Dropped slot', 'dropped copy')}.")
 # One word for the unit of expert parallelism, on every section: GPU. Section 2's GPUs are worker processes.
 GPU_STAND_IN = ("**Here each GPU is played by a real worker process** on this server's CPU: the processes exchange "
                 "tokens through PyTorch's torch.distributed, as the GPUs of a real job do, so the times below are "
-                "measured, on a smaller scale.")
+                "measured, on a smaller scale. The demo starts its own worker processes, one per simulated GPU, "
+                "apart from the page itself: the sidebar's “Running on …” line is where the page's other layers "
+                "run (one thread here), not these processes.")
 BACKEND_HELP = ("Each GPU is a worker process here; they exchange tokens with `all_to_all` over `torch.distributed` "
                 "and its CPU backend, gloo (a real GPU job uses NCCL).")
 # Mesh TensorFlow's MoE layers (moe.py: capacity_factor_train=1.25, capacity_factor_eval=2.0) are the code Switch
@@ -85,10 +94,9 @@ SWITCH_CAPACITY_NOTE = ("Mesh TensorFlow, the library Switch was written in, def
 # Mixtral and DeepSeek-V3 run), and then no expert has a limit to fill; with a factor, slots fill and overflow.
 CAPACITY_HEADERS = {False: "1 · With capacity off, every expert takes every token sent to it",
                     True: "1 · With a capacity limit, each expert has a fixed number of slots"}
-_DESIGNS = ("Each token sends k **token copies**, one to each expert it chose; an expert computes the copies it "
-            "receives. There are two designs. **Dropless** MoE (Mixtral and OLMoE in Hugging Face transformers, "
-            "DeepSeek-V3, MegaBlocks): every "
-            "chosen expert runs on all the tokens that chose it, nothing is dropped, and imbalance costs uneven "
+_DESIGNS = ("Each token sends k **copies** of itself, one to each of its k chosen experts. There are two designs. "
+            "**Dropless** MoE (Hugging Face transformers' Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): every "
+            "chosen expert runs on all the copies sent to it, nothing is dropped, and imbalance costs uneven "
             "work. **Capacity** (Switch, GShard, V-MoE): a fixed number of slots per expert, and the copies that "
             "do not fit are dropped. ")
 CAPACITY_INTROS = {
@@ -139,8 +147,7 @@ def capacity(controls) -> Batch:
     tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, key="tokens", default=32,
                         parse=app.parse_int_choice(TOKEN_COUNTS))
     batch = Batch(policy, tokens, capacity_config(controls, policy))
-    app.layer_line(batch.cfg, trained=False, note=f"{tokens} seeded random tokens. Sections 4, 5 and 6 use this "
-                                                  "layer too (d_hidden: the width inside each expert)")
+    app.layer_line(batch.cfg, trained=False, note=layer_note(batch.cfg, tokens))
     demo = capacity_run(controls, policy, tokens)
     trace = demo.trace
     if router_spec(batch.cfg.router).experts_choose:
@@ -166,12 +173,18 @@ def capacity(controls) -> Batch:
                 f"Copies queue for slots under “{POLICY_LABELS[policy]}”: "
                 f"{POLICY_RULES[policy]}. Hover a square for its router probability and combine weight. A dropped "
                 "copy simply contributes nothing. A token that lost **all** its routed copies gets nothing from "
-                f"the routed experts: the block passes on the {glossary_link('Residual path', 'residual path')} (the "
-                "token's vector as it came in) plus, in a layer that has one, the "
-                f"{glossary_link('Shared expert', 'shared expert')}'s output, since the shared expert runs for "
-                "every token; so without a shared "
-                "expert the token leaves the layer exactly as it came in.")
+                f"the routed experts: the block passes on the {RESIDUAL} (the shortcut that adds the block's input "
+                f"to its output), plus the {SHARED}'s output in a layer that has one (an expert every token always "
+                "uses), so without a shared expert the token leaves the layer exactly as it came in.")
     return batch
+
+
+def layer_note(cfg: MoEConfig, tokens: int) -> str:
+    """The end of section 1's layer line: d_hidden in words where the page first shows it, and which sections
+    reuse this layer (4 as it is; 5 and 6 with routers of their own)."""
+    return (f"d_hidden {cfg.d_hidden} is the width inside each expert (d_model → d_hidden → d_model; see "
+            f"{glossary_link('d_model and d_hidden', 'd_model and d_hidden')}). {tokens} seeded random tokens. "
+            "Sections 4, 5 and 6 use this layer too (5 and 6 with routers of their own)")
 
 
 def policy_idle_reason(cfg: MoEConfig) -> str | None:
@@ -210,6 +223,10 @@ def _worker_count(cfg: MoEConfig):
 def expert_parallel(controls) -> None:
     """Section 2: one batch on W worker processes, balanced and skewed with no drops, then skewed under capacity."""
     app.section("2 · Experts on separate GPUs")
+    # A fixed seed: the step times are set by the sizes and the skew, and a new seed would only redraw the
+    # weights and tokens and discard the kept run, so the sidebar's seed does not act here (the line says so).
+    ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN,
+                                                   device="cpu").replace(seed=EP_SEED))
     st.markdown(
         "Expert parallelism: each of W GPUs holds N/W experts and a share of the tokens. Every GPU "
         "routes its own tokens, sends each token copy to the GPU that owns its expert (an **all-to-all** "
@@ -217,16 +234,12 @@ def expert_parallel(controls) -> None:
         "back (all-to-all again). A step ends when the **slowest** GPU ends. The same tokens run three ways: "
         "**balanced** and **skewed** (a share of the tokens pushed toward GPU 0's experts) with no copy "
         "dropped, so the skewed step waits for GPU 0's extra work; then the skewed tokens **under a capacity "
-        f"limit** (capacity factor {DEFAULT_LIMIT:g} unless the sidebar or the router sets one), where each GPU's "
-        "tokens are one capacity group, as in GShard: the tokens whose copies share one set of slots. It gives "
-        f"each expert {CAPACITY_FORMULA} slots, with T = that GPU's own tokens (the step's {EP_TOKENS:,} ÷ W), not the "
+        f"limit**, {limit_words(ep_cfg)}. Each GPU's tokens are one **capacity group** (as in GShard): the set of "
+        f"tokens whose copies share one set of C slots per expert. The limit gives each expert {CAPACITY_FORMULA} "
+        f"slots, with T = that GPU's own tokens (the step's {EP_TOKENS:,} ÷ W), not the "
         "whole step's, and drops the overflowing copies *before* sending, so GPU 0's work is capped and the price "
         "is paid in dropped copies instead of time.")
     st.markdown(GPU_STAND_IN)
-    # A fixed seed: the step times are set by the sizes and the skew, and a new seed would only redraw the
-    # weights and tokens and discard the kept run, so the sidebar's seed does not act here (the line says so).
-    ep_cfg, note = demo_config(controls.moe_config(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN,
-                                                   device="cpu").replace(seed=EP_SEED))
     left, right = st.columns(2)
     options, asked = _worker_count(ep_cfg)
     workers = left.radio("GPUs (W)", options, horizontal=True, key="workers", index=options.index(asked),
@@ -234,12 +247,11 @@ def expert_parallel(controls) -> None:
     app.set_url_value("workers", workers)
     skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward GPU 0's experts", SKEWS,
                       key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
-    right.caption(f"Skew {skew:g}: {skew:.0%} of the step's {EP_TOKENS:,} tokens are nudged toward experts that "
-                  "GPU 0 holds (each toward two of them), so the router sends them there; the other "
-                  f"{1 - skew:.0%} stay random and spread over all experts.")
+    right.caption(skew_words(skew))
     app.layer_line(ep_cfg, trained=False, section=True, knobs=EP_KNOBS,
-                   note=f"Larger than section 1's, so that each GPU's work takes long enough to time; {EP_TOKENS} "
-                        f"tokens per step split over the W GPUs; seed fixed at {EP_SEED}")
+                   note=f"Larger than section 1's layer, so that each GPU's expert maths takes long enough to measure "
+                        f"above the timer's noise; {EP_TOKENS} tokens per step split over the W GPUs; seed fixed at "
+                        f"{EP_SEED}")
     if note:
         st.caption(f"For this demo {note}")
     if st.button("Run on worker processes", key="run_parallel", type="primary"):
@@ -251,17 +263,36 @@ def expert_parallel(controls) -> None:
         st.caption(_worker_button_caption(workers))
 
 
+def limit_words(cfg: MoEConfig) -> str:
+    """Which capacity factor section 2's third step runs (demo.limit_config): the sidebar's (or Switch's own),
+    or DEFAULT_LIMIT when the sidebar's is off, said as a number."""
+    cf = limit_config(cfg).effective_capacity_factor
+    if cfg.effective_capacity_factor is None:
+        return (f"with capacity factor cf = {cf:g} (the sidebar's is off, so this step uses {cf:g}: room for "
+                "exactly the even share)")
+    return f"with capacity factor cf = {cf:g} (the layer's own, as the sidebar sets it)"
+
+
+def skew_words(skew: float) -> str:
+    """What the skew slider's value means, exactly as moeviz.parallel.workload.skewed_tokens does it."""
+    pushed = round(skew * EP_TOKENS)
+    return (f"Skew {skew:g}: {pushed:,} of the step's {EP_TOKENS:,} tokens ({skew:.0%}), picked at random, are "
+            "nudged toward GPU 0's experts (each moved along the router weights of one or two of them, by 4 "
+            "times its own length), so the router mostly sends them there; the other tokens stay plain random ones. "
+            "The balanced run uses skew 0.")
+
+
 def _worker_button_caption(workers: int) -> str:
     """What the button will show and how long it takes: too long (seconds) to run before the learner asks."""
     pool = current_pool()
     start = ("" if pool and pool.world_size == workers else
              f"; the first run also starts the {workers} worker processes, about {POOL_START_S} s more")
-    return (f"Press the button to run the batch on real worker processes, one per GPU: the demo starts its own "
-            "processes, apart from the page's one thread. It shows the three steps' "
-            "times (balanced, skewed, skewed under capacity), how many copies each GPU received, and a timeline of "
-            f"where each GPU's time went. Each of the three steps runs {EP_REPEATS} times, taking turns, and "
-            f"the page shows each one's median: {3 * EP_REPEATS} steps of {EP_TOKENS:,} tokens in all, each "
-            f"checked against the single-process layer. It takes about {EP_RUN_S} s here{start}.")
+    return (f"Press the button to run the batch on real worker processes, one per GPU. It shows the three cases' "
+            "step times (balanced, skewed, skewed under capacity), how many copies each GPU received, and a "
+            f"timeline of where each GPU's time went. Each case runs {EP_REPEATS} times, the three taking turns, so "
+            f"{3 * EP_REPEATS} steps of {EP_TOKENS:,} tokens in all; the time shown for a case is the median of its "
+            f"{EP_REPEATS}, and each case's output is checked against the single-process layer. It takes about "
+            f"{EP_RUN_S} s here{start}.")
 
 
 def slowdown_sentence(runs: dict, busiest: int, busiest_over_mean: float, workers: int) -> str:
@@ -298,7 +329,8 @@ def capacity_sentence(runs: dict, skewed: dict, capped: dict, top_k: int, skew: 
             f"from each GPU, so the busiest GPU's work is capped. GPU {b} received {skewed['received'][b]:,} copies "
             f"with no drops and {capped['received'][b]:,} under the limit, and the step took "
             f"{cap['step_ms'] / sk['step_ms']:.1f}× the dropless skewed one.{why} A token keeps its other copies; "
-            "one that lost all k keeps only the residual path (and the shared expert, where the layer has one).")
+            f"one that lost all k keeps only the {glossary_link('Residual path', 'residual path')} (and the "
+            f"{SHARED}, where the layer has one).")
 
 
 def step_delta(run: dict, reference: dict) -> str:
@@ -382,23 +414,20 @@ def at_scale() -> None:
     left.caption(shape)
     hardware = app.linked(right.selectbox, "Hardware", HARDWARE, key="hardware", default=next(iter(HARDWARE)),
                           parse=app.parse_choice(list(HARDWARE)), format_func=lambda h: short_name(HARDWARE[h].name))
-    right.caption(HARDWARE[hardware].name)
+    right.caption(f"{HARDWARE[hardware].name}. {HARDWARE_WORDS[hardware]}")
     curve = model_curve(shape, hardware)
     app.chart(figs.comm_model_lines(curve), key="model")
+    st.caption(MODEL_CHART_WORDS)
     st.markdown(_crossover_sentence(curve, shape, hardware))
     # the symbols before the formulas that use them, in words
-    st.caption("The MODEL, per GPU and MoE layer. Its symbols: m = weight matrices per expert (3 for a "
-               f"{glossary_link('Feed-forward MLP', 'SwiGLU')} expert), "
-               "D = d_model, H = expert width, F = the FLOP/s a GPU achieves (floating-point operations per "
-               "second; 1 TFLOP/s = 10¹² of them), b = 2 bytes per value "
+    st.caption("The MODEL, per GPU and MoE layer. Its symbols: m = weight matrices per expert (3 for "
+               f"{glossary_link('Feed-forward MLP', 'SwiGLU')}, the expert MLP of Mixtral and DeepSeek-V3), "
+               f"D = d_model, H = expert width, F = the {glossary_link('FLOPs', 'FLOP')}/s a GPU achieves "
+               "(floating-point operations per second; 1 TFLOP/s = 10¹² of them), b = 2 bytes per value "
                f"({glossary_link('bf16 and fp32', 'bf16')}, a 16-bit number format), "
                "T_dev = 4096 tokens per GPU, k = experts per token, R = token copies the busiest GPU computes "
                "(imbalance 1: even routing), W = GPUs, g = GPUs per node, B = one GPU's bandwidth inside (intra) / "
-               "between (inter) nodes (a node is one machine of g GPUs; NVLink links the GPUs inside one, "
-               "InfiniBand links the machines), t_msg = latency per message. Links are rated in gigabits: 400 Gb/s "
-               "= 50 GB/s, at 8 bits a byte. The compute line stays flat as W grows because each GPU keeps its "
-               "own T_dev tokens: more GPUs serve more tokens, not the same tokens faster. The y-axis is "
-               "logarithmic: equal steps up the axis multiply the time by the same factor.")
+               "between (inter) nodes, t_msg = latency per message.")
     for line in FORMULA_LATEX:
         st.latex(line)
     st.caption(model_values(shape, hardware, curve))
@@ -416,6 +445,17 @@ def at_scale() -> None:
 # 1.25 GB/s (the last three are also in HARDWARE's names). A figure with no entry is shown as HARDWARE has it.
 RATED = {"h100-nvlink-ib": {"F": 989e12, "B_intra": 450e9, "B_inter": 50e9}, "cpu-ethernet": {"B_inter": 1.25e9}}
 MODEL_TOKENS_PER_GPU = 4096  # model_curve's tokens_per_device, the T_dev the caption names
+_BITS = "Gb/s is gigabits per second, GB/s gigabytes per second: 8 bits make 1 byte, so"
+# Section 3's hardware words, under the hardware box (its name says "NVLink", "InfiniBand", "rated 400 Gb/s").
+HARDWARE_WORDS = {
+    "h100-nvlink-ib": ("NVLink: NVIDIA's direct links between the GPUs inside one node (a node is one machine, "
+                       f"here of 8 GPUs). InfiniBand: the network between nodes. {_BITS} 400 Gb/s = 50 GB/s."),
+    "cpu-ethernet": f"Ethernet: the ordinary network between servers. {_BITS} 10 Gb/s = 1.25 GB/s.",
+}
+MODEL_CHART_WORDS = ("Both axes are logarithmic: each step along an axis multiplies the value. The compute line is "
+                     f"flat because each GPU keeps T_dev = {MODEL_TOKENS_PER_GPU:,} tokens whatever W is (more GPUs "
+                     "serve more tokens in all), so one GPU's expert compute does not shrink as W grows; only the "
+                     "communication changes with W.")
 
 
 def _si(value: float, unit: str) -> str:
@@ -480,7 +520,7 @@ def dropless(controls, batch: Batch) -> None:
                    note=f"Section 1's layer and {batch.tokens} tokens; the capacity factor is this section's own")
     st.caption("Section 1's batch (same tokens, same layer), routed twice: once with no limit, as dropless MoE "
                "runs it, and once with a capacity factor. Dropless never loses a copy and pays in uneven work; the "
-               "limit keeps the work even and pays in dropped copies. " + ROW_MEANING)
+               "limit keeps the work even and pays in dropped copies. " + ROW_MEANING + " " + OWN_FACTOR)
     if router_spec(batch.cfg.router).experts_choose:
         st.info("Expert choice has no dropless form: each expert always picks exactly C tokens. Pick a "
                 "token-choice router in the sidebar to compare.")
@@ -506,9 +546,9 @@ def dropless_sentence(both) -> str:
     mean = sum(both.rows_dropless) / len(both.rows_dropless)
     dropless = (f"**Dropless** computes all {sum(both.rows_dropless)} copies; the busiest expert gets "
                 f"{max(both.rows_dropless)} rows against a mean of {mean:.1f}. With each expert on its own GPU "
-                "the step waits for that busiest expert; on one GPU, a grouped matrix product (MegaBlocks' way: "
-                "every expert's rows multiplied in one call, however unequal) makes the time follow the total rows "
-                "instead. ")
+                "the step waits for that busiest expert; on one GPU that computes every expert on its own rows in one "
+                "grouped call (a grouped matrix product, as MegaBlocks does, with no padding) the time follows the "
+                "total rows instead. ")
     limit = f"**With capacity factor {both.capacity_factor:g}** every expert has C = {both.capacity} slots: "
     padding = f"the buffers hold {both.buffer_rows} rows of which {both.buffer_rows - sum(both.rows_kept)} are padding."
     if not both.dropped_slots:
@@ -516,31 +556,40 @@ def dropless_sentence(both) -> str:
                 "nothing is dropped and every output is the dropless one; the limit costs only padding: " + padding)
     return (dropless + limit + f"the busiest computes {max(both.rows_kept)} rows, {both.dropped_slots} copies are "
             f"dropped, {both.tokens_changed} tokens get a different output (largest change "
-            f"{difference(both.max_output_change)}: the largest difference of one output number, dropless "
-            f"minus limited), {both.tokens_lost_all} lost every expert, and " + padding)
+            f"{difference(both.max_output_change)}: the largest difference, in any one number of a token's output "
+            "vector, between the dropless run and this one), {both.tokens_lost_all} lost every expert, and " + padding)
 
 
+TOKEN_CHOICE = (f"{glossary_link('Dropless MoE', 'dropless')} token choice (each token picks its own top-k "
+                "experts, and no copy is ever dropped)")
+# Which columns of section 5's table are about the one token picked, which about the whole batch, and the unit.
+TABLE_WORDS = ("One row per routing. The “token:” columns are about the token picked above: its experts in the "
+               "batch and alone, and its output change, the largest absolute difference in any one of its "
+               "d_model output numbers between the batch and alone (0 = the same output). The others are the same "
+               "for every token: “batch: tokens changed” counts the batch's tokens whose output changes, and C is "
+               "the slots per expert when the whole batch is routed and when one token is routed alone.")
 # Short headers, the detail in each header's tooltip: a narrower table shows more of itself before a small
 # screen has to scroll it sideways.
 _text = st.column_config.TextColumn
 TOKEN_COLUMNS = {
     "C in the batch": _text("C, batch", help="Slots per expert when the whole batch is routed at once (prefill)"),
     "C alone": _text("C, alone", help="Slots per expert when the token is routed alone (decode)"),
-    "experts in the batch (prefill)": _text("experts, batch", help="The experts this token runs on inside the "
+    "experts in the batch (prefill)": _text("token: experts, batch", help="The experts this token runs on inside the "
                                                                    "batch (prefill: the whole prompt at once)"),
-    "experts alone (decode)": _text("experts, alone", help="The experts this token runs on alone (decode: one new "
-                                                           "token per step)"),
-    "max |output change|": _text("output change", help="Largest absolute difference between this token's output "
-                                                       "in the batch and alone"),
-    "tokens of the batch that change": _text("tokens changed", help="How many of the batch's tokens get a different "
-                                                                    "output alone than in the batch"),
+    "experts alone (decode)": _text("token: experts, alone", help="The experts this token runs on alone (decode: "
+                                                                  "one new token per step)"),
+    "max |output change|": _text("token: output change", help="Largest absolute difference, in any one "
+                                                               "number of this token's output vector, between the "
+                                                               "batch and alone"),
+    "tokens of the batch that change": _text("batch: tokens changed", help="How many of the batch's tokens get a "
+                                                                           "different output alone than in the batch"),
 }
 
 
 # The columns the text under the table quotes come first, so that a 1024-px screen shows them without scrolling
 # the table sideways; the capacities follow.
-TOKEN_ORDER = ("routing", "experts in the batch (prefill)", "experts alone (decode)", "tokens of the batch that change",
-               "max |output change|", "C in the batch", "C alone")
+TOKEN_ORDER = ("routing", "experts in the batch (prefill)", "experts alone (decode)", "max |output change|",
+               "tokens of the batch that change", "C in the batch", "C alone")
 
 
 def _token_story(table: list[dict], token: int) -> str:
@@ -572,13 +621,11 @@ def inference(controls, batch: Batch) -> None:
                                        "table below uses its own router and capacity, so the sidebar's router and "
                                        "capacity do not apply here")
     st.caption("Each token of section 1's batch is routed twice through the same layer: inside the batch (prefill: "
-               "the whole prompt at once) and alone (decode: one new token per step). A dense FFN (feed-forward "
-               f"network: the one {glossary_link('Feed-forward MLP', 'MLP')} of a model without experts), or "
-               "dropless top-k (each token picks its k experts, none dropped), gives the same output either way. "
-               f"{SWITCH_CAPACITY_NOTE}; {glossary_link('Expert choice', 'expert choice')} (each expert picks its "
-               "tokens) picks among the tokens present. In the table, the experts columns are this token's; "
-               "“tokens changed” counts the whole batch; “output change” is the largest difference of one number "
-               "of this token's output, batch minus alone.")
+               "the whole prompt at once) and alone (decode: one new token per step). A dense "
+               f"{glossary_link('Feed-forward MLP', 'feed-forward network')} (FFN: the one MLP a layer without "
+               f"experts has), or {TOKEN_CHOICE}, gives the same output either way. {SWITCH_CAPACITY_NOTE}; "
+               f"{glossary_link('Expert choice', 'expert choice')} (each expert picks its C best tokens of the "
+               "batch, instead of each token picking k experts) picks among the tokens present.")
     rows = inference_run(controls.num_experts, controls.top_k, batch.tokens, controls.seed)
     changing = [t for t in range(batch.tokens) if any(r.experts_alone[t] != r.experts_in_batch[t] for r in rows[1:3])]
     token = st.number_input("Token of the batch", 0, batch.tokens - 1, step=1, key="inference_token",
@@ -586,6 +633,7 @@ def inference(controls, batch: Batch) -> None:
                                                 app.parse_int(0, batch.tokens - 1)))
     app.set_url_value("inference_token", int(token))
     cells = token_table(rows, int(token))
+    st.caption(TABLE_WORDS)
     table(cells, key="alone_vs_batch", hide_index=True, column_config=TOKEN_COLUMNS, column_order=TOKEN_ORDER)
     st.markdown(_token_story(cells, int(token)))
     st.markdown(switch_capacity_sentence(rows, batch.tokens, controls.num_experts, controls.top_k))
@@ -625,14 +673,22 @@ def span_axis_sentence(top_k: int, num_devices: int, max_devices: int) -> str:
 # Section 6's rule, checked against transformers' DeepseekV3TopkRouter and DeepseekV2Moe (modeling_deepseek_v3.py
 # and modeling_deepseek_v2.py, transformers 5.24): V3 scores a group by the sum of its two best selection scores
 # (moeviz.router.two_best_in_group, what the chart runs), V2's "group_limited_greedy" by its best probability.
+# What "sigmoid + selection bias" means (moeviz.router.sigmoid_bias; the bias is a buffer of zeros until trained).
+V3_ROUTER = ("each expert's score is the sigmoid of its logit (a number between 0 and 1, on its own, not shared "
+             "out like a softmax), and a per-expert selection bias is added to the scores only to pick the top k "
+             "(training raises it for under-used experts; this random layer's bias is 0)")
+# The demo's unit is a GPU, DeepSeek-V3's limit counts nodes: say which stands for which.
+STANDS_IN = ("Here each of the demo's GPUs stands in for one of DeepSeek's nodes (a node is one machine of several "
+             "GPUs, 8 in DeepSeek-V3's cluster): the links between machines are the slow ones, so that is where "
+             "the limit pays.")
 NODE_LIMIT = (
     f"The limit here is **DeepSeek-V3's {glossary_link('Node-limited routing', 'node-limited routing')}**, its "
     "group scoring: the experts are grouped by GPU, a group's score is the sum of its two best experts' scores, "
     "the token keeps its best M groups and takes its top-k inside them (as transformers' DeepSeek-V3 router does, "
     "as of transformers 5.24). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 "
-    "groups and keeps 4, so each token reaches at most 4 nodes. DeepSeek-V2's earlier *device-limited routing* "
-    "scored a group by its single best expert instead. Here one GPU stands in for one of DeepSeek's nodes (a "
-    "node: one machine holding several GPUs). The price: some tokens get experts they scored lower; how "
+    "groups and keeps 4, so each token reaches at most 4 nodes. " + STANDS_IN + " DeepSeek-V2's earlier "
+    f"*{glossary_link('Node-limited routing', 'device-limited routing')}* scored a group by its single best expert "
+    "instead. The price: some tokens get experts they scored lower; how "
     "much that costs in quality a random layer cannot say, DeepSeek reports it as small.")
 
 
@@ -647,9 +703,8 @@ def device_limit(controls) -> None:
         return
     app.layer_line(capacity_config(controls).replace(router="sigmoid_bias", capacity_factor=None), trained=False,
                    section=True, knobs=("num_experts", "top_k", "seed"),
-                   note=f"Section 1's layer with DeepSeek-V3's router (sigmoid + selection bias: each expert's score is a "
-                        "sigmoid, and a per-expert bias is added only to choose the experts) in place of the "
-                        f"sidebar's; {SPAN_TOKENS} seeded tokens")
+                   note=f"Section 1's layer with DeepSeek-V3's router in place of the sidebar's: {V3_ROUTER}; "
+                        f"{SPAN_TOKENS} seeded tokens")
     default_w, default_m = default_span(n, k, span_options)
     left, right = st.columns(2)
     asked_w = app.url_value("span_devices", default_w, app.parse_int_choice(SPAN_DEVICES))

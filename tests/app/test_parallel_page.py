@@ -90,7 +90,7 @@ def test_the_worker_button_says_what_it_shows_and_how_long():
     at = open_page()
     assert not at.exception
     caption = next(c.value for c in at.caption if c.value.startswith("Press the button to run the batch"))
-    assert "three steps' times" in caption and "copies each GPU received" in caption and "timeline" in caption
+    assert "three cases' step times" in caption and "copies each GPU received" in caption and "timeline" in caption
     from moeviz.app.parallel_page import EP_RUN_S, POOL_START_S  # measured: see their comment
     assert f"about {EP_RUN_S} s" in caption and f"about {POOL_START_S} s more" in caption
 
@@ -221,7 +221,7 @@ def test_inference_section_shows_alone_vs_batch_and_expert_choice_alone_gets_eve
     # the columns the text quotes come first (a 1024-px screen shows them), and the text quotes the cells
     shown = json.loads(table[0].proto.columns)
     assert list(table[0].proto.column_order)[:3] == ["routing", "experts in the batch (prefill)", "experts alone (decode)"]
-    assert shown["experts alone (decode)"]["label"] == "experts, alone"
+    assert shown["experts alone (decode)"]["label"] == "token: experts, alone"
     story = next(m.value for m in at.markdown if m.value.startswith("**Token 3**"))
     assert f"under **{ec}** it gets {rows.loc[ec, 'experts in the batch (prefill)']} in the batch and E0, E1, E2, E3 alone" in story
     for label, changed in rows["tokens of the batch that change"].items():
