@@ -6,7 +6,7 @@ from _harness import assert_no_console_errors, assert_no_exception, open_app, sc
 # The shown headers of the columns each page's text quotes next to a table (the learner must not scroll a table
 # sideways to find the number a sentence talks about).
 QUOTED = {
-    "/parallel": ("experts, batch", "experts, alone"),  # section 5: the token's experts in the batch and alone
+    "/parallel": ("token: experts, batch", "token: experts, alone"),  # section 5: the token's experts in the batch and alone
     "/compute": ("parameters", "expert sets", "FLOPs / token", "expert FLOPs", "shared ÷ output",
                  "time (ms)"),  # section 3
 }
