@@ -48,7 +48,8 @@ def visible(text: str) -> str:
 
 
 SUBWORD_NOTE = ("The model reads subword pieces, not words: its tokenizer cuts the text into pieces it learned in "
-                "training. ␣ marks a space: a piece starting with ␣ begins a new word (⏎ is a line break, ⇥ a tab).")
+                "training, and the router routes each piece on its own (a sentence may say “word”; the router sees "
+                "pieces). ␣ marks a space: a piece starting with ␣ begins a new word (⏎ is a line break, ⇥ a tab).")
 
 
 def subword_note(labels) -> str:

@@ -168,3 +168,13 @@ def test_the_model_line_says_what_olmoe_and_transformers_are():
     intro = next(c.value for c in at.caption if c.value.startswith("A small language model, trained here"))
     assert "OLMoE: an open MoE language model" in intro and "transformers, Hugging Face's model library" in intro
     assert "tensors" not in intro
+
+
+def test_the_tokens_note_says_pieces_are_routed_and_the_toggles_say_why():
+    """Before: the default sentence says "each word" while the router routes pieces; the untrained-router switch
+    and ‖x‖ said nothing on screen about why they are there."""
+    at, _ = step_text(1)
+    assert any("the router routes each piece on its own" in c.value for c in at.caption)
+    assert any(c.value.startswith("‖x‖ is the vector's length") for c in at.caption)
+    at, _ = step_text(2)
+    assert any(c.value.startswith("Why: to see what training taught the router") for c in at.caption)
