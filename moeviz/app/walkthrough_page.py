@@ -124,7 +124,8 @@ def compare_untrained(walk: Walkthrough, view) -> None:
     shown = st.toggle("Compare with the untrained router (same token, weights from before training)",
                       key="untrained", value=url_value("untrained", False, parse_flag))
     st.caption("Why: to see what training taught the router. Look at how much the two sets of bars differ: an "
-               "untrained router usually spreads its probability more evenly; a trained one puts more on a few experts.")
+               "untrained router usually spreads its probability more evenly; a trained one puts more on a few "
+               "experts.")
     set_url_value("untrained", shown)
     if shown:
         run = walk.untrained()
