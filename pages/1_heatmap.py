@@ -13,6 +13,7 @@ from moeviz.app import checkpoint_views, checkpoints, lm_heatmap
 from moeviz.app.heatmap_text import TRACE_FILE_MEANS, family_rule_note, text_box
 from moeviz.app.runners import checkpoint_routing, checkpoint_what_if, uploaded_what_if
 from moeviz.app.trained_source import shipped_counts
+from moeviz.glossary import glossary_link
 from moeviz.hf.files import CheckpointError
 from moeviz.hf.shipped import describe
 from moeviz.lm.analysis import subword_note
@@ -39,7 +40,8 @@ def knobs_line(routing) -> None:
     first = routing.traces[0]
     st.caption(f"**Used here:** N = {first.num_experts} · k = {first.top_k}, the model's own. The sidebar's N, "
                "k, α, router, seed and capacity factor do not act on this page: the model routes with its own "
-               "rule and sizes (the what-if below has its own capacity factor). olmoe-tiny ships with "
+               f"rule and sizes (the what-if below has its own {glossary_link('Capacity factor', 'capacity factor')}). "
+               "olmoe-tiny ships with "
                f"{shipped_counts()} experts, each its own trained model: pick one in the Model list. "
                + WALKTHROUGH_PICKS)
 

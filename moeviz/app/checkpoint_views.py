@@ -175,7 +175,8 @@ def journey(routing, index: int, window: Window) -> None:
     st.caption(f"Do layers {la} and {lb} choose together? Tokens counted by their top-1 expert at each. Mutual "
                f"information (how much knowing one layer's expert tells about the other's, in nats, natural-log "
                f"units) {mi:.2f} nats: 0 = layer {lb}'s choice tells nothing about layer {la}'s; "
-               f"it is never more than either layer's own top-1 entropy, so it reaches ln N only if the top-1 "
+               f"it is never more than either layer's own top-1 entropy (the entropy of how often each expert is "
+               f"a token's first choice), so it reaches the table's ceiling ln N only if the top-1 "
                f"choice is uniform over the N experts and one layer's expert decides the other's. On a short "
                f"text it is biased upwards (few tokens per cell).")
     if max(counts.shape) <= MAX_CO_SELECTION_EXPERTS:
@@ -234,7 +235,8 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
                              index=DROP_POLICIES.index(url_value("whatif_drop", "position",
                                                                  parse_choice(DROP_POLICIES))),
                              help=" ".join(f"{POLICY_LABELS[p]}: {POLICY_CAPTIONS[p]}" for p in DROP_POLICIES))
-    right.caption(POLICY_CAPTIONS[policy])
+    right.caption(POLICY_CAPTIONS[policy] + " (GShard, 2020, and the Switch Transformer, 2021, are Google's MoE "
+                  "models that route under a capacity limit; V-MoE is Google's MoE for images, 2021.)")
     set_url_value("whatif_drop", policy)
     w = run_what_if(index, variant, capacity_value(capacity), policy)
     rows = w.rows(routing.tokens)

@@ -99,7 +99,8 @@ def what_if_counts(num_tokens: int, not_chosen: int, gained: int, dropped: int, 
     """The what-if's counts in one plain sentence, capacity first: "9 of 33 tokens lose an expert to capacity
     (C = …); none changes experts otherwise." `limit` says the capacity (" (C = 3 slots per expert)")."""
     capacity = (f"{dropped} of {num_tokens} tokens lose an expert to capacity{limit}: a dropped copy skips that "
-                "expert (dotted outline)" if dropped else f"No token loses an expert to capacity{limit}")
+                "expert (dotted outline); the token keeps its other experts, and one that lost them all is carried "
+                f"on by the {glossary_link('Residual path', 'residual path')} alone" if dropped else f"No token loses an expert to capacity{limit}")
     if not_chosen or gained:
         other = (f"{not_chosen} of {num_tokens} no longer get an expert the model chose and {gained} get one it "
                  "did not choose")
@@ -133,8 +134,8 @@ def what_if_columns() -> dict:
 
 
 def entropy_note(traces) -> str:
-    """The all-layers table's "entropy" in words, with log N for this model's N (the value of a uniform router)."""
-    uniform = " and ".join(f"log {n} = {math.log(n):.2f}" for n in sorted({t.num_experts for t in traces}))
+    """The all-layers table's "entropy" in words, with ln N for this model's N (the value of a uniform router)."""
+    uniform = " and ".join(f"ln {n} = {math.log(n):.2f}" for n in sorted({t.num_experts for t in traces}))
     return (f"Entropy: the mean over tokens of each token's router entropy, how spread its router probabilities "
             f"are, in nats (0 = all on one expert; {uniform} would be uniform).")
 
@@ -149,6 +150,6 @@ def layer_summary_columns() -> dict:
             "load CV": number("load CV", help="Load CV: the spread of the experts' token counts ÷ their mean "
                                               "(0 = even)"),
             "router entropy": number("entropy", help="Router entropy: the mean over tokens of each token's router "
-                                                     "entropy, in nats (log N = uniform, 0 = one expert)"),
+                                                     "entropy, in nats (ln N = uniform, 0 = one expert)"),
             "balance loss": number("bal. loss", help="Load-balance loss N · Σ f_i · P_i (Switch Transformer): 1 "
                                                      "at perfect balance, though not a floor")}

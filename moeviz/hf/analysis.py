@@ -68,7 +68,7 @@ def consecutive_agreement(routing: CheckpointRouting) -> list[dict]:
         E = min(routing.traces[i].num_experts, routing.traces[i + 1].num_experts)
         mi = mutual_information(co_selection(routing, i, i + 1))
         rows.append({"layers": f"{routing.layers[i]} → {routing.layers[i + 1]}", "mutual information": round(mi, 3),
-                     "max (log N)": round(math.log(E), 3)})
+                     "ceiling ln N": round(math.log(E), 3)})
     return rows
 
 

@@ -74,3 +74,15 @@ def test_smoothed_lift_says_what_smoothing(at):
 def test_a_trace_file_is_explained_before_the_upload(at):
     first = at.main.caption[0].value
     assert first.startswith("A trace file is a JSON file that records one routed text")
+
+
+def test_the_second_reads_words_on_heatmap(at):
+    """The second newcomer read (December 2026): GShard and Switch named on the drop policy, what happens to a
+    token whose copy is dropped, capacity factor linked where first met, top-1 entropy defined, one notation ln N."""
+    text = captions(at)
+    assert "are Google's MoE models that route under a capacity limit" in text
+    assert "the token keeps its other experts, and one that lost them all is carried on by the [residual path]" in text
+    assert "own [capacity factor](glossary#capacity-factor))" in text
+    assert "top-1 entropy (the entropy of how often each expert is a token's first choice)" in text
+    frames = [list(d.value.columns) for d in at.dataframe]
+    assert any("mutual information" in cols and "ceiling ln N" in cols for cols in frames), frames
