@@ -1,5 +1,5 @@
 """Router variants side by side (URL /variants): the same sentence's router scores, from the same layer of the
-same trained model as the walkthrough (olmoe-tiny), turned into chosen experts by every gating rule."""
+same trained model as the walkthrough (olmoe-tiny), turned into chosen experts by every router rule."""
 from functools import partial
 
 import streamlit as st
@@ -34,8 +34,9 @@ with inputs:
 model = checkpoint_model(pick.model, pick.path)
 k = max(1, min(controls.top_k, model.info()["num_experts"]))
 capacity = controls.capacity_factor
-intro.caption(f"Every gating rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of the "
-              "walkthrough's model computed for your sentence, the same tokens and layer as the walkthrough. Only "
+intro.caption(f"Every router rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of the "
+              f"walkthrough's model computed for your sentence: the walkthrough's tokens, and its layer {pick.layer} "
+              "when you pick that layer there. Only "
               f"the rule that turns scores into chosen experts and weights differs. k = {k} (Switch always uses 1). "
               + capacity_words(capacity))
 intro.caption(escape_markdown(model.describe()))
@@ -129,8 +130,10 @@ st.caption(f"**Noisy top-k** adds its noise only in training (Shazeer et al. 201
            "picks). Here it runs as in training. " + noise_words(initial_noise_std()) + f" In "
            f"{len(shares)} draws, {min(shares):.0%}–{max(shares):.0%} of the {len(tokens)} tokens got a different "
            f"set of experts than without the noise; draw {NOISE_SEED + 1} is the one shown. That is how near-miss "
-           "experts get tokens, and so gradient, while the router learns; training also learns those noise "
-           "weights, which can shrink the noise.")
+           "experts get tokens, and so a training signal (gradient) to learn from, while the router learns; "
+           "training also learns those noise weights, which can shrink the noise. The noise draws have their own "
+           "fixed seed, apart from the sidebar's layer-weight seed (not used on this page). In its heatmap the "
+           "colour is each score after the noise, so a pick can sit on a pale cell: a weak second choice.")
 changes = token_changes(runs, tokens)
 if changes:
     st.caption(f"Tokens that got a different number of experts than k ({len(changes)} rows, one per rule and "

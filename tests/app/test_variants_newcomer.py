@@ -105,3 +105,14 @@ def test_heatmaps_pair_up_row_by_row(at):
     charts below its renormalised twin. One row of columns per pair keeps each pair together."""
     per_column = [len(c.get("plotly_chart")) for c in at.columns]
     assert max(per_column) == 1 and sum(per_column) == len(VARIANTS)
+
+
+def test_the_second_reads_words_on_variants(at):
+    """The second newcomer read (December 2026): one name for the rules, the layer said as the one picked, the
+    noise's own seed and why a noisy pick can sit on a pale cell, gradient said in words."""
+    text = captions(at)
+    assert "gating rule" not in text and "Every router rule below gets the same router scores" in text
+    assert "same tokens and layer as the walkthrough" not in text and "the walkthrough's tokens, and its layer" in text
+    assert "The noise draws have their own fixed seed, apart from the sidebar's layer-weight seed" in text
+    assert "a pick can sit on a pale cell: a weak second choice" in text
+    assert "and so gradient," not in text and "a training signal (gradient)" in text
