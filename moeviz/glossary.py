@@ -45,8 +45,8 @@ ENTRIES = (
           "its expert (the places in its buffer) already taken, so that expert skips it: a dropped copy, often "
           "called a dropped slot. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
-          "the residual connection alone.", "pages/3_parallel.py", shown_as="dropped copies"),
-    Entry("Load balancing loss", "An extra training loss, N · Σᵢ fᵢ · Pᵢ (from the Switch Transformer, Google's "
+          "the residual path alone.", "pages/3_parallel.py", shown_as="dropped copies"),
+    Entry("Load balancing loss", "An extra training loss (from the Switch Transformer, Google's "
           "MoE paper of 2021, Fedus et al.): " + BALANCE_LOSS_FORMULA + " " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",
           "pages/2_balance.py", "balance loss"),
     Entry("z-loss", "A penalty on the router's log-sum-exp: for each token log Σⱼ exp(zⱼ) over its logits, squared "

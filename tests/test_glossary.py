@@ -46,3 +46,12 @@ def test_the_balance_loss_is_defined_in_one_place_and_quoted():
     assert BALANCE_LOSS_FORMULA in entry.text and BALANCE_LOSS_VALUE in entry.text
     page = (Path(__file__).resolve().parents[1] / "moeviz/app/balance_page.py").read_text()
     assert "BALANCE_LOSS_FORMULA} {BALANCE_LOSS_VALUE}" in page and "1 when both are even" not in page
+
+
+def test_the_balance_loss_card_writes_its_formula_once_and_cards_say_residual_path():
+    """Before: "An extra training loss, N · Σᵢ fᵢ · Pᵢ (…): N · Σᵢ fᵢ · Pᵢ, where …" (the formula twice in a row),
+    and "Dropped slot" said "residual connection" where its card is "Residual path"."""
+    from moeviz.glossary import ENTRIES
+    cards = {e.term: e.text for e in ENTRIES}
+    assert cards["Load balancing loss"].count("N · Σᵢ fᵢ · Pᵢ") == 1
+    assert "residual connection" not in cards["Dropped slot"] and "residual path" in cards["Dropped slot"]
