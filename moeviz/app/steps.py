@@ -64,7 +64,7 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     c2.metric("Shape", f"({D},)", help=f"One vector of {D} numbers, written as PyTorch writes a tensor's shape.")
     c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}",
               help="The vector's length: the square root of the sum of its numbers squared.")
-    c3.caption("‖x‖ is the vector's length, √(sum of its numbers squared): the router's logits, W_router x, "
+    c3.caption("‖x‖ is the vector's length, √(sum of its numbers squared): the router's logits (its matrix times x) "
                "scale with it.")
 
 
