@@ -6,7 +6,7 @@ import streamlit as st
 
 import moeviz.app as app
 from moeviz.app.checkpoints import DEFAULT_MODEL
-from moeviz.app.parallel_page import POLICY_LABELS, TOKEN_ORDER_RULE
+from moeviz.app.parallel_page import POLICY_LABELS, TOKEN_ORDER_RULE, skew_words
 from moeviz.app.replica_runners import checkpoint_routes, example_routes, uploaded_routes
 from moeviz.eplb import balancedness, default_plan, extra_memory_bytes, plan_replicas
 from moeviz.glossary import LOAD_RATIO, glossary_link
@@ -251,15 +251,15 @@ def every_layer(summary, gpus: int, replicas: int, nodes: int):
                "one, as on moeviz's other pages; 1 = even) and balancedness, mean ÷ busiest per GPU (what SGLang "
                "logs and vLLM's EPLB reports; 1 = even), with the experts in blocks over the GPUs and after this "
                "plan.")
-    perfect_note(summary, gpus, replicas, nodes)
+    perfect_note(summary, rows, gpus, replicas, nodes)
 
 
-def perfect_note(summary, gpus: int, replicas: int, nodes: int):
-    """When the plan scores 1.000 on every layer, say why, and that it is the best case, not the usual one."""
-    loads = [s.tokens_per_expert for s in summary.layers]
-    after = [balancedness(plan_replicas(c, replicas, gpus, nodes).gpu_load(c)) for c in loads]
-    if gpus < 2 or min(after) < 0.9995:
+def perfect_note(summary, rows: list[dict], gpus: int, replicas: int, nodes: int):
+    """When the plan scores 1.000 on every layer of the table (`rows`, views.layer_table's), say why, and that it
+    is the best case, not the usual one."""
+    if gpus < 2 or min(r[f"with {replicas} replicas"] for r in rows) < 1.0:
         return
+    loads = [s.tokens_per_expert for s in summary.layers]
     moved = min(balancedness(plan_replicas(c, 0, gpus, nodes).gpu_load(c)) for c in loads)
     top = max(max(c) / sum(c) for c in loads)
     st.markdown(
@@ -455,9 +455,7 @@ def run_section(controls):
     st.caption(f"The R slider's lowest value is {workers} here, 0 in section 3: the button always runs the layout "
                "with no replicas too, so R = 0 would only run it twice. As in section 3, R steps by the number of "
                "GPUs, so every GPU holds the same number of replicas.")
-    st.caption(f"Skew {skew:g}: {skew:.0%} of the batch's {RUN_TOKENS:,} tokens are nudged toward experts that GPU 0 "
-               "holds (each token toward two of them), so the router sends them there; the other "
-               f"{1 - skew:.0%} are left random and spread over all experts. At 1.0 every token is nudged.")
+    st.caption(skew_words(skew, RUN_TOKENS, "batch"))
     app.layer_line(cfg, trained=False,
                    note=f"Section 3's layout ({DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} replicas at the start) on the "
                         "sidebar's layer, not the dump's: its experts are few and small enough for this server to "

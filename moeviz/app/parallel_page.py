@@ -20,6 +20,7 @@ from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP
                                   EP_TOKENS, demo_config, imbalance_demo, limit_config, slower_rounds,
                                   slowdown_shown)
 from moeviz.parallel.reading import worker_summary
+from moeviz.parallel.workload import PUSH
 from moeviz.routers import router_spec
 from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENCE_D_MODEL, SETTINGS, token_table
 from moeviz.parallel.capacity import dropped_tokens, expert_buffers
@@ -247,7 +248,7 @@ def expert_parallel(controls) -> None:
     app.set_url_value("workers", workers)
     skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward GPU 0's experts", SKEWS,
                       key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
-    right.caption(skew_words(skew))
+    right.caption(skew_words(skew) + " The balanced run uses skew 0.")
     app.layer_line(ep_cfg, trained=False, section=True, knobs=EP_KNOBS,
                    note=f"Larger than section 1's layer, so that each GPU's expert maths takes long enough to measure "
                         f"above the timer's noise; {EP_TOKENS} tokens per step split over the W GPUs; seed fixed at "
@@ -270,16 +271,17 @@ def limit_words(cfg: MoEConfig) -> str:
     if cfg.effective_capacity_factor is None:
         return (f"with capacity factor cf = {cf:g} (the sidebar's is off, so this step uses {cf:g}: room for "
                 "exactly the even share)")
-    return f"with capacity factor cf = {cf:g} (the layer's own, as the sidebar sets it)"
+    return f"with capacity factor cf = {cf:g} (the sidebar's, or the router's own, as Switch has)"
 
 
-def skew_words(skew: float) -> str:
-    """What the skew slider's value means, exactly as moeviz.parallel.workload.skewed_tokens does it."""
-    pushed = round(skew * EP_TOKENS)
-    return (f"Skew {skew:g}: {pushed:,} of the step's {EP_TOKENS:,} tokens ({skew:.0%}), picked at random, are "
-            "nudged toward GPU 0's experts (each moved along the router weights of one or two of them, by 4 "
-            "times its own length), so the router mostly sends them there; the other tokens stay plain random ones. "
-            "The balanced run uses skew 0.")
+def skew_words(skew: float, tokens: int = EP_TOKENS, batch: str = "step") -> str:
+    """What a skew slider's value means, exactly as moeviz.parallel.workload.skewed_tokens does it (this page's
+    section 2 and /replicas' run both draw their tokens with it)."""
+    pushed = round(skew * tokens)
+    return (f"Skew {skew:g}: {pushed:,} of the {batch}'s {tokens:,} tokens ({skew:.0%}), picked at random, are "
+            "nudged toward GPU 0's experts (each moved along the router weights of one or two of them, by "
+            f"{PUSH:g} times its own length), so the router mostly sends them there; the other tokens stay plain "
+            "random ones.")
 
 
 def _worker_button_caption(workers: int) -> str:

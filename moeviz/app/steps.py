@@ -101,13 +101,13 @@ def batch_note(trace) -> str:
 
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     E = len(view.logits)
+    label = ROUTER_LABELS[run.trace.router]
     explain(
         rf"The **router** is one small learned matrix, $W_\text{{router}}$ of shape ({E} × {len(view.vector)}), "
         f"trained with the rest of the model. It gives every expert a score for *this* token: the "
         rf"**{glossary_link('Logit', 'logits')}** $z = W_\text{{router}}\, x$ (raw scores, any real number). "
-        f"A {glossary_link('Gate', 'gating function')} turns them into **router probabilities** — here: {ROUTER_LABELS[run.trace.router]}"
-        + (", read “→” as “then” (this step shows the scores; step 3 keeps the top k)"
-           if "→" in ROUTER_LABELS[run.trace.router] else "") +
+        f"A {glossary_link('Gate', 'gating function')} turns them into **router probabilities** — here: {label}"
+        + (", read “→” as “then” (this step shows the scores; step 3 keeps the top k)" if "→" in label else "") +
         f". (A {glossary_link('Softmax', 'softmax')} makes the scores positive and sum to 1.)"
         + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if not run.trace.router_spec.probs_sum_to_one else ""))
     c1, c2 = st.columns(2)

@@ -71,8 +71,8 @@ def n_note(pick) -> str | None:
         ranges.setdefault(count_of[nearest_olmoe(n)[0]], []).append(n)
     spans = [f"N = {ns[0]}–{ns[-1]} shows the {count}-expert one" if len(ns) > 1 else
              f"N = {ns[0]} shows the {count}-expert one" for count, ns in sorted(ranges.items())]
-    return (f"**Moving N in the sidebar** acts by switching models, not by rebuilding this layer: olmoe-tiny ships as {len(ranges)} separately "
-            f"trained models, and the walkthrough switches to the one nearest your N ({'; '.join(spans)}). Another "
+    return (f"**Moving N in the sidebar** acts by switching models, not by rebuilding this layer: olmoe-tiny "
+            f"ships as {len(ranges)} separately trained models, and the walkthrough switches to the one nearest your N ({'; '.join(spans)}). Another "
             "model has its own weights, so the hidden states and router scores change too.")
 
 

@@ -42,7 +42,9 @@ def test_the_skew_value_is_said_in_words():
     for skew, share in (("0.9", "90%"), ("0.5", "50%")):
         at = open_page(PAGE, {"replica_skew": skew})
         said = next(c.value for c in at.main.get("caption") if c.value.startswith("Skew "))
-        assert f"Skew {skew}: {share} of the batch's 2,048 tokens are nudged toward experts that GPU 0 holds" in said
+        pushed = round(float(skew) * 2048)
+        assert f"Skew {skew}: {pushed:,} of the batch's 2,048 tokens ({share}), picked at random, are nudged " \
+               "toward GPU 0's experts" in said
 
 
 def test_the_run_says_what_it_will_measure_before_the_button_is_pressed():
