@@ -43,6 +43,20 @@ LIFT_ROWS = 8  # moeviz.hf.analysis.expert_lift's default limit
 SMOOTHED_LIFT = ("Lift = (times sent here ÷ times in the text) ÷ the base rate: 1 = no preference. It is "
                  "smoothed: each token string counts one extra, imaginary occurrence sent here at the base rate, so "
                  "a string seen twice cannot score high on luck alone.")
+
+
+def lift_worked(row: dict, expert: int, ran: int, tokens: int) -> str:
+    """The smoothed lift of the table's top `row` worked out with its own numbers: E`expert` ran on `ran` of the
+    text's `tokens` tokens (its base rate). The result is the row's own lift, rounded as the table shows it."""
+    n, c, a = row["in text"], row["to this expert"], analysis.TEXT_LIFT_SMOOTHING
+    base = ran / tokens
+    rate = (c + a * base) / (n + a)
+    return (f"Worked out for the top row, “{escape_markdown(row['token'])}”: seen {n} times, {c} of them sent here; "
+            f"E{expert}'s base rate is {ran}/{tokens} = {base:.3f}. With the imaginary occurrence the share sent "
+            f"here is ({c} + {base:.3f}) ÷ ({n} + {a:g}) = {rate:.3f} (unsmoothed: {c}/{n} = {c / n:.3f}), and the "
+            f"lift is {rate:.3f} ÷ {base:.3f} = {rate / base:.2f}.")
+
+
 def expert_tokens_caption(expert: int, rows: int) -> str:
     """The line over the table of the tokens that ran on `expert`: how many (the load bars' count for it), and
     that positions count from 0."""
@@ -202,6 +216,7 @@ def experts(routing, index: int) -> None:
                  f"{LIFT_ROWS} at most. {SMOOTHED_LIFT}")
     if lift:
         table(lift, key="expert_lift", where=left, hide_index=True)
+        left.caption(lift_worked(lift[0], expert, *analysis.expert_base_rate(routing, index, expert)))
     else:
         left.caption("No token of this text occurs twice and reaches this expert: a longer text gives this column "
                      "something to count.")

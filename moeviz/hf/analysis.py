@@ -81,16 +81,32 @@ def expert_tokens(routing: CheckpointRouting, trace_index: int, expert: int, lim
     return [{"position": i, "token": routing.tokens[i], "probability": round(float(probs[i]), 4)} for i in order]
 
 
+# One imaginary occurrence per token string: on one short text a string is seen a handful of times, so the
+# training-time statistics' heavier smoothing (moeviz.lm.analysis.LIFT_SMOOTHING) would flatten every lift to 1.
+TEXT_LIFT_SMOOTHING = 1.0
+
+
+def _ran_on(routing: CheckpointRouting, trace_index: int, expert: int) -> list[bool]:
+    """Per token: did `expert` run on it at this layer (chosen, and its copy not dropped)."""
+    t = routing.traces[trace_index]
+    return ((t.topk_indices == expert) & ~t.dropped).any(dim=1).tolist()
+
+
+def expert_base_rate(routing: CheckpointRouting, trace_index: int, expert: int) -> tuple[int, int]:
+    """The base rate `expert_lift` compares with, as (tokens that ran on `expert`, tokens in the text)."""
+    ran = _ran_on(routing, trace_index, expert)
+    return sum(ran), len(ran)
+
+
 def expert_lift(routing: CheckpointRouting, trace_index: int, expert: int, min_count: int = 2,
-                smoothing: float = 1.0, limit: int = 8) -> list[dict]:
+                smoothing: float = TEXT_LIFT_SMOOTHING, limit: int = 8) -> list[dict]:
     """Token strings (by token id) that `expert` runs more often than its base rate on this text.
 
     For a token string w seen n_w times, c_w of them running on the expert, and the expert's base rate p (share
     of all tokens it runs), the score is the smoothed lift ((c_w + a·p) / (n_w + a)) / p with a = `smoothing`:
     1 = no preference, and a token seen once cannot score far above 1 on luck alone. Strings seen fewer than
     `min_count` times are left out; counts are returned so a reader can judge."""
-    t = routing.traces[trace_index]
-    ran = ((t.topk_indices == expert) & ~t.dropped).any(dim=1).tolist()
+    ran = _ran_on(routing, trace_index, expert)
     base = sum(ran) / max(len(ran), 1)
     if base == 0:
         return []
@@ -109,4 +125,4 @@ def expert_lift(routing: CheckpointRouting, trace_index: int, expert: int, min_c
 
 
 __all__ = ["layer_loads", "layer_summary", "journey", "co_selection", "mutual_information",
-           "consecutive_agreement", "expert_tokens", "expert_lift"]
+           "consecutive_agreement", "expert_tokens", "expert_base_rate", "expert_lift"]

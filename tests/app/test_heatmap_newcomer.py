@@ -86,3 +86,18 @@ def test_the_second_reads_words_on_heatmap(at):
     assert "top-1 entropy (the entropy of how often each expert is a token's first choice)" in text
     frames = [list(d.value.columns) for d in at.dataframe]
     assert any("mutual information" in cols and "ceiling ln N" in cols for cols in frames), frames
+
+
+def test_the_smoothed_lift_is_worked_out_on_the_tables_top_row(at):
+    """The third read: "smoothed" was explained in words only. The worked example uses the top row's own counts and
+    lands on the lift the table shows."""
+    frame = next(d.value for d in at.dataframe if "lift" in d.value.columns and "in text" in d.value.columns)
+    top = frame.iloc[0]
+    match = re.search(r"Worked out for the top row, “(.+?)”: seen (\d+) times, (\d+) of them sent here; E3's base "
+                      r"rate is (\d+)/(\d+) = [\d.]+\. .* the lift is [\d.]+ ÷ [\d.]+ = ([\d.]+)\.", captions(at))
+    assert match, captions(at)
+    assert (int(match.group(2)), int(match.group(3))) == (top["in text"], top["to this expert"])
+    ran, tokens = int(match.group(4)), int(match.group(5))
+    base = ran / tokens
+    assert float(match.group(6)) == pytest.approx(top["lift"], abs=0.006)
+    assert float(match.group(6)) == pytest.approx(((top["to this expert"] + base) / (top["in text"] + 1)) / base, abs=0.006)
