@@ -66,7 +66,7 @@ tokens = list(routing.tokens)  # labels, as every page shows them (␣ = a space
 runs = olmoe_variant_runs(pick.model, pick.path, text, pick.layer, k, capacity, bias_steps)
 inputs.caption(escape_markdown(subword_note(tokens)))
 moe_layer = olmoe_layer(pick.model, pick.path, pick.layer, k, capacity)
-app.layer_line(moe_layer, trained=True, where=inputs, note=layer_note(moe_layer.cfg.d_model, moe_layer.cfg.d_hidden))
+app.layer_line(moe_layer, trained=True, where=inputs, note=layer_note())
 
 
 

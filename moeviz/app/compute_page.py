@@ -82,8 +82,7 @@ def page_line(cfg: MoEConfig) -> None:
     """The page's layer line, above its first section: every sidebar knob that acts on the page, and where."""
     app.layer_line(cfg, trained=False,
                    note="Section 1 counts it; sections 2 and 3 run it, with random weights drawn once (seed "
-                        f"{PAGE_SEED}). d_hidden {D_HIDDEN} is the width inside each expert; "
-                        f"{glossary_link('d_model and d_hidden', 'd_model and d_hidden')} are this page's own")
+                        f"{PAGE_SEED}). d_model and d_hidden are this page's own")
 
 
 def progress_reporter(total: int, label: str):

@@ -7,7 +7,8 @@ order: trained or random, d_model, d_hidden, N, k, parameters (counted by moeviz
 two of these lines.
 
 The page's main line also says in plain words what d_model means there ("each token is a vector of d_model = 64
-numbers here"): the sizes differ from page to page, so the anchor is restated on each.
+numbers here"), what d_hidden is, and what the parameter count is made of (expert_words): the sizes differ from
+page to page, so the anchor is restated on each.
 
 A page with several layers draws one line per section, in the same words (`section=True`: "Layer in this
 section:", and `knobs=` names the knobs acting on that section's layer when they are not the page's).
@@ -21,6 +22,7 @@ import streamlit as st
 from moeviz.app.knobs import current, knobs_sentence, show_used
 from moeviz.config import MoEConfig
 from moeviz.costs import layer_costs
+from moeviz.glossary import glossary_link
 from moeviz.hf.shipped import display_name, family_words
 from moeviz.text import escape_markdown
 
@@ -56,8 +58,8 @@ def layer_line_text(layer, trained: bool, note: str = "", *, section: bool = Fal
     line = (f"{SECTION_PREFIX if section else PREFIX} {words} · d_model {cfg.d_model} · d_hidden {cfg.d_hidden} · "
             f"N = {cfg.num_experts} experts{shared} · k = {cfg.top_k} · {costs['total_params']:,} parameters "
             f"({costs['active_params']:,} used per token)")
-    if not section:  # the page's first line says in plain words what d_model means, at this page's size
-        line = f"{line}. {size_words(cfg.d_model)}"
+    if not section:  # the page's first line says in plain words what the sizes mean, at this page's size
+        line = f"{line}. {size_words(cfg.d_model)}; {expert_words(cfg, costs)}"
     if note:
         line = f"{line}. {note}" + ("" if note.endswith((".", "!", "?")) else ".")
     else:
@@ -69,6 +71,18 @@ def size_words(d_model: int) -> str:
     """d_model in plain words, for the first layer line of a page: pages use layers of different widths (the
     walkthrough's 64, /compute's 256, ...), so the size a learner anchors on is restated where it changes."""
     return f"Each token is a vector of d_model = {d_model} numbers here"
+
+
+def expert_words(cfg: MoEConfig, costs: dict) -> str:
+    """What d_hidden is and what the parameter count is made of, so a learner can redo the sum from the line:
+    the router's d_model × N weights plus N (and any shared) experts of m weight matrices each, no biases."""
+    d, h, n, m = cfg.d_model, cfg.d_hidden, cfg.num_experts, costs["matrices_per_expert"]
+    mlp = glossary_link("Feed-forward MLP", "MLP")
+    shape = (f"two {d} × {h} side by side, for the gated SwiGLU form, then {h} × {d}" if m == 3 else f"{d} × {h}, then {h} × {d}")
+    shared = f" + 1 shared expert × {m} × {d} × {h}" if cfg.shared_expert else ""
+    return (f"{glossary_link('d_model and d_hidden', 'd_hidden')} = {h} is the width inside each expert, an {mlp} "
+            f"of {m} weight matrices ({shape}), so the {costs['total_params']:,} parameters are the router's "
+            f"{d} × {n} + {n} experts × {m} × {d} × {h}{shared}")
 
 
 def model_line_text(routing) -> str:

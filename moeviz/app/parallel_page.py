@@ -181,11 +181,10 @@ def capacity(controls) -> Batch:
 
 
 def layer_note(cfg: MoEConfig, tokens: int) -> str:
-    """The end of section 1's layer line: d_hidden in words where the page first shows it, and which sections
-    reuse this layer (4 as it is; 5 and 6 with routers of their own)."""
-    return (f"d_hidden {cfg.d_hidden} is the width inside each expert (d_model → d_hidden → d_model; see "
-            f"{glossary_link('d_model and d_hidden', 'd_model and d_hidden')}). {tokens} seeded random tokens. "
-            "Sections 4, 5 and 6 use this layer too (5 and 6 with routers of their own)")
+    """The end of section 1's layer line: its tokens, and which sections reuse this layer (4 as it is; 5 and 6 with
+    routers of their own). The line itself says what d_hidden is."""
+    return (f"{tokens} seeded random tokens. Sections 4, 5 and 6 use this layer too (5 and 6 with routers of "
+            "their own)")
 
 
 def policy_idle_reason(cfg: MoEConfig) -> str | None:

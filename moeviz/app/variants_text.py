@@ -84,11 +84,9 @@ NOTE_WORDS = (
     "breaks that.")
 
 
-def layer_note(d_model: int, d_hidden: int) -> str:
-    """The layer line's note on /variants: what routes here, and d_model and d_hidden in a few words."""
-    return (f"Its router's scores go through every rule below; Switch runs them with k = 1. d_hidden {d_hidden}: "
-            f"the width inside each expert's {glossary_link('Feed-forward MLP', 'MLP')} (d_model {d_model} → "
-            f"d_hidden {d_hidden} → d_model {d_model})")
+def layer_note() -> str:
+    """The layer line's note on /variants: what routes here (the line itself says what d_model and d_hidden are)."""
+    return "Its router's scores go through every rule below; Switch runs them with k = 1"
 
 
 __all__ = ["capacity_words", "BIAS_HELP", "bias_caption", "noise_words", "TABLE_HOW_TO_READ", "sigmoid_note",

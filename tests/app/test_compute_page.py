@@ -125,7 +125,8 @@ def test_every_section_names_its_layer_and_shows_d_model():
     at = open_page({"num_experts": "8", "top_k": "2"})
     lines = [c.value for c in at.caption if c.value.startswith(("Layer on this page:", "Layer in this section:"))]
     assert len(lines) >= 4 and all("d_model 256" in line for line in lines)
-    assert any("d_model and d_hidden](glossary#d-model-and-d-hidden) are this page's own" in line for line in lines)
+    assert any("d_model and d_hidden are this page's own" in line and "is the width inside each expert" in line
+               for line in lines)
 
 
 def test_every_count_is_in_flops_with_the_factor_of_two_said():

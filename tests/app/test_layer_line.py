@@ -35,9 +35,28 @@ def test_every_page_says_which_layer(page):
     # so "64 numbers" from the walkthrough is no anchor elsewhere); a section's line does not repeat it.
     for line in (c.value for c in at.caption if c.value.startswith(PREFIX)):
         d_model = LINE.search(line).group(2)
-        assert f"Each token is a vector of d_model = {d_model} numbers here." in line, (page, line)
+        assert f"Each token is a vector of d_model = {d_model} numbers here; " in line, (page, line)
     for line in (c.value for c in at.caption if c.value.startswith(SECTION_PREFIX)):
         assert "Each token is a vector" not in line, (page, line)
+
+
+_SUM = re.compile(r"so the ([\d,]+) parameters are the router's (\d+) × (\d+) \+ (\d+) experts × (\d+) × (\d+) × "
+                  r"(\d+)( \+ 1 shared expert × (\d+) × (\d+) × (\d+))?")
+
+
+@pytest.mark.parametrize("fields", [dict(), dict(shared_expert=True, activation="swiglu"),
+                                    dict(num_experts=5, top_k=3, activation="relu")])
+def test_the_parameter_sum_in_words_adds_up_to_the_layers_own_tensors(fields):
+    """Third read: the line gave a parameter count a learner could not redo (the expert's matrices were only
+    described in step 4). The sum in words is checked against the real layer's parameter tensors."""
+    cfg = MoEConfig(d_model=8, d_hidden=12, **fields)
+    line = layer_line_text(cfg, trained=False)
+    match = _SUM.search(line)
+    assert match, line
+    n = [int(g.replace(",", "")) if g and not g.startswith(" ") else None for g in match.groups()]
+    words_sum = n[1] * n[2] + n[3] * n[4] * n[5] * n[6] + (n[8] * n[9] * n[10] if match.group(8) else 0)
+    assert words_sum == n[0] == sum(p.numel() for p in MoELayer(cfg).parameters())
+    assert "d_hidden](glossary#d-model-and-d-hidden) = 12 is the width inside each expert" in line
 
 
 def test_the_walkthrough_line_describes_the_layer_that_ran():

@@ -48,7 +48,7 @@ def test_the_layer_line_says_d_hidden_and_every_section_that_reuses_it(page):
     section 6 uses it as well."""
     from moeviz.app.layer_line import PREFIX, WORDS
     line = next(c for c in page.caption if c.value.startswith(PREFIX))
-    assert "d_hidden 64 is the width inside each expert (d_model → d_hidden → d_model" in line.value
+    assert "= 64 is the width inside each expert, an [MLP](glossary#feed-forward-mlp) of 2 weight matrices" in line.value
     assert "(glossary#d-model-and-d-hidden)" in line.value
     assert "Sections 4, 5 and 6 use this layer too" in line.value and "Sections 4 and 5 use" not in line.value
     assert line.proto.help == WORDS  # the tooltip still says every word of the line

@@ -97,7 +97,7 @@ def test_words_of_the_rules_notes_are_explained(at):
     text = captions(at)
     assert "an **auxiliary loss** is an extra term added to the training loss" in text
     assert "(glossary#load-balancing-loss)" in text and "(glossary#residual-path)" in text
-    assert "d_hidden 64: the width inside each expert's [MLP](glossary#" in text
+    assert "= 64 is the width inside each expert, an [MLP](glossary#" in text
 
 
 def test_heatmaps_pair_up_row_by_row(at):
