@@ -107,8 +107,10 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
             "does" if norm else
             "uses the kept probabilities **as they are**, without renormalising them, as the open MoE models "
             "Qwen1.5/2-MoE (Alibaba) and OLMoE (AI2) do")
+    named = ", ".join(f"E{int(e)} ({p:.3f})" for e, p in zip(view.slots, kept))
     why = (f"{kept[0]:.3f} / ({' + '.join(f'{p:.3f}' for p in kept)}) = {weight:.3f}" if norm else
            f"the probability itself, {kept[0]:.3f}; the {k} weights sum to {sum(kept):.3f}, not 1")
+    why = f"the k = {k} kept experts are the {k} largest probabilities, {named}; E{top}'s weight is {why}"
     return Question(
         seed, "combine_weights",
         f"Router probabilities of one token over **{E} experts** are below; **k = {k}**. This router {rule}. "

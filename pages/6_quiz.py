@@ -15,11 +15,19 @@ INTRO = ("For each question the page builds a small MoE layer of its own (not th
 KIND_ASKS = {
     "which_experts": "Given one token's router logits, which k experts run for it?",
     "combine_weights": "Given one token's router probabilities, what weight does its top expert's output get?",
-    "overflow": "Given each token's chosen expert and the capacity per expert, which experts must turn tokens away?",
+    "overflow": "Given each token's chosen expert and the capacity per expert, which experts must turn tokens away? "
+                "An expert **overflows** when more tokens choose it than its capacity C (the most tokens it may "
+                "take); the extra ones are turned away.",
     "every_expert": "Does a token go through every expert, or only its k chosen ones? Asked as: does every expert "
-                    "add to this token's output, or how many expert computations does a sentence cost?",
+                    "add to this token's output (**vote**, in the question's words), or how many expert "
+                    "computations does a sentence cost?",
     "alone_vs_batch": "Under expert choice, does a token get the same number of experts alone as inside a batch?",
 }
+# What the number box, the Next button and the kinds box do: a reader saw three controls and no word on them.
+NUMBER_MEANS = ("The question number picks the question: its layer, its numbers and (with the default four kinds) "
+                "its kind. **Next question** adds 1. With other kinds picked in **Question kinds** above, "
+                "consecutive numbers take turns through the picked kinds. The score below counts each question's "
+                "first reveal.")
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
 
 
@@ -80,6 +88,7 @@ with left:
 with right:
     st.button("Next question", on_click=_next, icon=":material/skip_next:", width="stretch")
 app.set_url_value("q", seed)
+st.caption(NUMBER_MEANS)
 if not kinds:
     st.info("Pick at least one kind of question.")
     app.finish_page()

@@ -147,3 +147,26 @@ def test_a_model_named_in_a_question_is_said_to_be_a_model():
     assert renormalising and as_they_are and not any("(Mixtral)" in p for p in prompts)
     assert all("as the open MoE model Mixtral (Mistral AI) does" in p for p in renormalising)
     assert all("open MoE models Qwen1.5/2-MoE (Alibaba) and OLMoE (AI2) do" in p for p in as_they_are)
+
+
+def test_the_third_reads_words_on_quiz():
+    """Third newcomer read: the parameter count could not be checked (what is an expert here?), the combine-weight
+    answer did not name which k probabilities were kept, "overflows" and "vote" were never defined, and the
+    question number, Next and the kinds box were three controls with no word on what they do."""
+    seed = seed_of("combine_weights")
+    question = make_question(seed)
+    at = open_quiz(seed)
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    assert "an [MLP](glossary#feed-forward-mlp) of 2 weight matrices (16 × 32, then 32 × 16)" in line
+    kept = question.shown["kept"]
+    named = ", ".join(f"E{e} ({question.shown['probs'][e]:.3f})" for e in kept)
+    assert f"the k = {len(kept)} kept experts are the {len(kept)} largest probabilities, {named}" in question.explanation
+    reveal(at)
+    assert any(question.explanation == m.value for m in at.markdown)
+    captions = " ".join(c.value for c in at.caption)
+    assert "The question number picks the question" in captions and "**Next question** adds 1" in captions
+    overflow = open_quiz(seed_of("overflow"))
+    assert "An expert **overflows** when more tokens choose it than its capacity C" in " ".join(
+        c.value for c in overflow.caption)
+    vote = open_quiz(seed_of("every_expert"))
+    assert "(**vote**, in the question's words)" in " ".join(c.value for c in vote.caption)
