@@ -15,7 +15,9 @@ class Entry:
     shown_as: str | None = None  # the words that page uses for it, when not the term itself (tested)
 
 
-# What the balance loss's value means: said once, here, and quoted where the value is shown.
+# The code the cards' claims about real models were checked against, named as a reader can look it up.
+TRANSFORMERS = "Hugging Face's transformers library, version 5.24"
+
 # The balance loss's formula and symbols, and what its value means: said once here, quoted by the glossary entry and
 # by the pages that show the loss (/balance's price table, the walkthrough's step 4).
 BALANCE_LOSS_FORMULA = ("N · Σᵢ fᵢ · Pᵢ, where fᵢ is the share of the token copies (T tokens × k) routed to expert i "
@@ -42,7 +44,8 @@ ENTRIES = (
           "share: C = ceil(factor · tokens · k / N). A fixed size lets hardware plan the buffers.",
           "pages/3_parallel.py"),
     Entry("Dropped slot", "A token copy (one token going to one of its k experts) that found all C slots of "
-          "its expert (the places in its buffer) already taken, so that expert skips it: a dropped copy, often "
+          "its expert already taken (C is the expert's capacity, set by the capacity factor; a slot is one place "
+          "in its buffer), so that expert skips it: a dropped copy, often "
           "called a dropped slot. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
           "the residual path alone.", "pages/3_parallel.py", shown_as="dropped copies"),
@@ -51,8 +54,9 @@ ENTRIES = (
           "pages/2_balance.py", "balance loss"),
     Entry("z-loss", "A penalty on the router's log-sum-exp: for each token log Σⱼ exp(zⱼ) over its logits, squared "
           "and averaged (from ST-MoE, Google's 2022 MoE design paper, Zoph et al.). The log-sum-exp sits between "
-          "the largest logit and that plus log N, so keeping it near 0 keeps every logit from growing large and positive, where the softmax turns brittle and "
-          "rounding bites. It does not make the logits small: a router can meet it by shifting every logit down.",
+          "the largest logit and that plus log N, so keeping it near 0 keeps every logit from growing large and "
+          "positive, where the softmax turns brittle and rounding bites: in bf16 a logit near 100 is stored only "
+          "to the nearest 0.5, so close logits tie or swap their order. It does not make the logits small: a router can meet it by shifting every logit down.",
           "pages/2_balance.py"),
     Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
           "stop getting gradient and stay useless. A balance loss prevents it, or DeepSeek-V3's selection bias: a "
@@ -68,7 +72,7 @@ ENTRIES = (
           "DeepSeek-V3, Qwen2-MoE). It learns what all tokens need, leaving the routed experts free to "
           "specialise. DeepSeek adds its output as it is; Qwen2-MoE scales it per token by a gate of its own, "
           "sigmoid(w · x) with one learned vector w (`shared_expert_gate` in transformers' Qwen2-MoE code, as "
-          "of transformers 5.24), so a token can turn it down.", "pages/4_compute.py"),
+          "of " + TRANSFORMERS + "), so a token can turn it down.", "pages/4_compute.py"),
     Entry("Active vs total parameters", "Total parameters are all the weights the model stores; active ones are "
           "those a single token actually uses: in an MoE layer the router, its k experts and any shared expert; in a "
           "whole model also attention and embeddings. Compute follows the active count, memory "
@@ -80,10 +84,11 @@ ENTRIES = (
     Entry("Fine-grained experts", "Many narrow experts instead of a few wide ones, with proportionally more "
           "chosen per token (DeepSeekMoE): the same compute, far more possible expert combinations.",
           "pages/4_compute.py", "Fine-grained and shared experts"),
-    Entry("Node-limited routing", "Each token may choose experts on at most M devices or nodes (DeepSeek-V2: "
-          "devices; DeepSeek-V3: 4 of 8 expert groups), so its copies cross fewer links in the all-to-all. "
+    Entry("Node-limited routing", "Each token may choose experts on at most M devices or nodes, M a "
+          "small number the model fixes (a node is one machine holding several GPUs; its GPUs talk over faster "
+          "links than machines do). DeepSeek-V2 limits devices; DeepSeek-V3 keeps 4 of 8 expert groups, so its copies cross fewer links in the all-to-all. "
           "The groups a token keeps are its best-scored: DeepSeek-V3 scores a group by the sum of its two best "
-          "experts' scores, DeepSeek-V2 by its single best (transformers 5.24).",
+          "experts' scores, DeepSeek-V2 by its single best (as of " + TRANSFORMERS + ").",
           "pages/3_parallel.py", "each token on at most M GPUs"),
     Entry("Routing at inference", "With a capacity limit or expert choice, whether a token gets its experts "
           "depends on the other tokens in its batch: decoding one token alone and a whole prompt at once can "
@@ -102,7 +107,8 @@ ENTRIES = (
           "positive, they sum to 1, and the order of the scores is kept.", "app.py"),
     Entry("Combine weight", "The weight a chosen expert's output gets in the token's output, y = Σ wᵢ · Eᵢ(x) "
           "over the experts that ran: the router probabilities of the k chosen, renormalised to sum to 1 "
-          "(Mixtral) or kept as they are (OLMoE, Switch).", "app.py", "6 · combine"),
+          "(Mixtral) or kept as they are (OLMoE, Switch). Here Eᵢ(x) is the output of the i-th chosen "
+          "expert for the token x, and wᵢ its combine weight.", "app.py", "6 · combine"),
     Entry("Residual path", "The shortcut around every block of a Transformer: the block's result is added to its "
           "input, x + MoE(x). A token that lost every expert gets MoE(x) = 0 and leaves the layer as it came in.",
           "app.py", "residual path"),
@@ -123,7 +129,8 @@ ENTRIES = (
     Entry("Router entropy", "How undecided the router is about a token: −Σᵢ pᵢ · ln pᵢ over its probabilities, "
           "in nats (the unit of the natural log). 0 = all probability on one expert; ln N (2.08 for N = 8) = the "
           "same for every expert.", "pages/1_heatmap.py", "router entropy"),
-    Entry("Mutual information", "I(cluster; expert), in nats, where a cluster is one of the made-up groups of "
+    Entry("Mutual information", "I(cluster; expert), in nats (information measured with the natural log, ln; "
+          "see router entropy), where a cluster is one of the made-up groups of "
           "tokens the Load balancing page trains on (each group has its own target to learn): how much knowing the expert a token went to tells "
           "you about the token's cluster (and the reverse); 0 = nothing. It is never more than the entropy of "
           "either side, so for the top-1 expert it reaches ln N only if the top-1 choice is uniform over the N "
@@ -141,20 +148,22 @@ ENTRIES = (
     # the parts of a Transformer block around the MoE layer (the walkthrough's step 1 draws them); checked against
     # transformers 5.24's modeling_olmoe.py and modeling_mixtral.py
     Entry("Attention", "The part of a Transformer block where tokens look at each other: each token's vector "
-          "is updated with a weighted mix of the other tokens' vectors (in a decoder, only the earlier ones). It is "
+          "is updated with a weighted mix of the other tokens' vectors (in a decoder, a model that writes text one "
+          "token at a time, only the earlier ones). It is "
           "the only place a token learns about its neighbours; the MoE layer then works on each token alone.",
           "app.py"),
     Entry("Feed-forward MLP", "The other half of a Transformer block: a small network applied to each token on "
-          "its own, d_model → d_hidden → d_model. In OLMoE and Mixtral (as of transformers 5.24) it is a SwiGLU "
+          "its own, d_model → d_hidden → d_model. In OLMoE and Mixtral (as of " + TRANSFORMERS + ") it is a SwiGLU "
           "MLP: down(silu(gate(x)) ⊙ up(x)), with three weight matrices gate, up and down. gate and up project x "
           "side by side from d_model up to d_hidden; silu(a) = a · sigmoid(a), a smooth ReLU, bends gate's "
           "numbers; ⊙ multiplies two vectors entry by entry, so silu(gate(x)) acts as a gate on up(x); down "
           "projects the result back to d_model. An MoE layer replaces it with N such MLPs, "
           "the experts, and a router.", "app.py"),
     Entry("RMSNorm", "Root-mean-square normalisation: a vector x becomes x / √(mean(x²) + ε), times a learned "
-          "gain per entry, so its size stays steady from layer to layer. Unlike LayerNorm it does not subtract "
-          "the mean and has no bias. OLMoE and Mixtral put one before attention and one before the MoE layer "
-          "(pre-norm, as of transformers 5.24).", "app.py"),
+          "gain per entry, so its size stays steady from layer to layer; ε is a tiny constant (such as 10⁻⁵) that "
+          "keeps the division safe when x is near 0. LayerNorm, the older normaliser, also subtracts the "
+          "vector's mean before dividing by its spread and adds a learned bias; RMSNorm does neither. OLMoE and Mixtral put one before attention and one before the MoE layer "
+          "(pre-norm, as of " + TRANSFORMERS + ").", "app.py"),
 )
 
 TERMS = {entry.term: entry for entry in ENTRIES}
@@ -172,12 +181,12 @@ HEALTH_SIGNALS = (
     ("Tokens per expert", f"Near the even share T·k/N in every layer; {LOAD_RATIO} close to 1.",
      f"A few experts take most tokens ({LOAD_RATIO} of {FAILING_MAX_MEAN_LOAD:g} or more); some get none. "
      "Judge it over many tokens: on a short text a few tokens more on one expert already reach it."),
-    ("Balance loss", "Settles near 1, its value for perfectly even routing, early in training (what its value "
+    ("Load balancing loss", "Settles near 1, its value for perfectly even routing, early in training (what its value "
      "means: the load balancing loss entry above).",
      "Stays high or climbs: the router keeps favouring the same experts."),
     ("Router entropy", "Below ln N (the router decides) but not near 0 for every token.",
      "Near 0 everywhere with one expert winning (collapse), or stuck at ln N (the router learnt nothing)."),
-    ("Dropped copies", "A small share of token copies (about 1% or less) at the chosen capacity factor, and "
+    ("Dropped slots (dropped copies)", "A small share of token copies (about 1% or less) at the chosen capacity factor, and "
      "almost no token that lost every expert.",
      "Many drops: tokens lose experts, some lose all k and pass the layer unchanged, and quality falls; raise "
      "capacity, fix the imbalance, or go dropless."),
@@ -219,6 +228,46 @@ def anchor(term: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
 
 
+# The words in a card's text that name another card, by that card's term (longest first wins where they overlap):
+# a reader met "logit", "top-k" or "all-to-all" in a card with no way to the card that explains it.
+CROSS_LINKS = {
+    "Router": ("router",), "Top-k": ("top-k", "top k"), "Logit": ("logits", "logit"), "Softmax": ("softmax",),
+    "All-to-all": ("all-to-all",), "Capacity factor": ("capacity factor",), "Residual path": ("residual path",),
+    "Expert parallelism": ("expert parallelism",), "bf16 and fp32": ("bf16", "fp32"),
+    "Combine weight": ("combine weights", "combine weight"), "Hidden state": ("hidden state",),
+    "Shared expert": ("shared experts", "shared expert"), "Expert choice": ("expert choice",),
+    "Load balancing loss": ("load balancing loss", "balance loss"), "Router entropy": ("router entropy",),
+    "Attention": ("attention",), "Feed-forward MLP": ("MLPs", "MLP"), "Dropped slot": ("dropped copies",
+    "dropped copy", "dropped slot"), "Dropless MoE": ("dropless",), "Expert collapse": ("collapse",),
+    "z-loss": ("z-loss",), "FLOPs": ("FLOPs",), "d_model and d_hidden": ("d_model", "d_hidden"),
+    "Mutual information": ("mutual information",), "Prefill and decode": ("prefill", "decode"),
+    "Gate": ("gate value",), "Fine-grained experts": ("fine-grained",), "RMSNorm": ("RMSNorm",),
+}
+_PROTECTED = re.compile(r"\[[^\]]*\]\([^)]*\)|`[^`]*`|“[^”]*”")  # links, code, quoted text: never linked inside
+
+
+def cross_linked(entry: Entry, href=lambda term: f"#{anchor(term)}") -> str:
+    """`entry.text` with the first mention of each other card's term (CROSS_LINKS) linked to that card."""
+    text = entry.text
+    taken = [m.span() for m in _PROTECTED.finditer(text)]
+    found = []  # (start, end, term)
+    words = sorted(((w, t) for t, ws in CROSS_LINKS.items() if t != entry.term for w in ws),
+                   key=lambda wt: -len(wt[0]))
+    linked = set()
+    for word, term in words:
+        if term in linked:
+            continue
+        for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, flags=re.IGNORECASE):
+            if not any(m.start() < end and start < m.end() for start, end in taken):
+                found.append((m.start(), m.end(), term))
+                taken.append(m.span())
+                linked.add(term)
+                break
+    for start, end, term in sorted(found, reverse=True):
+        text = f"{text[:start]}[{text[start:end]}]({href(term)}){text[end:]}"
+    return text
+
+
 def glossary_link(term: str, words: str | None = None) -> str:
     """Markdown linking `words` (default: the term, lower case) to `term`'s entry on the glossary page, for the
     place where a learner first meets the word. A relative link: it works under any base path."""
@@ -227,4 +276,5 @@ def glossary_link(term: str, words: str | None = None) -> str:
     return f"[{words or term.lower()}](glossary#{anchor(term)})"
 
 
-__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "LOAD_RATIO", "MEASURES", "BALANCE_LOSS_FORMULA", "BALANCE_LOSS_VALUE", "anchor", "glossary_link"]
+__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "LOAD_RATIO", "MEASURES", "BALANCE_LOSS_FORMULA", "BALANCE_LOSS_VALUE", "TRANSFORMERS", "CROSS_LINKS", "anchor", "cross_linked",
+           "glossary_link"]

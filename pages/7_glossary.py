@@ -2,7 +2,7 @@
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.glossary import ENTRIES, HEALTH_SIGNALS, anchor
+from moeviz.glossary import ENTRIES, HEALTH_SIGNALS, anchor, cross_linked
 
 controls = app.sidebar("moeviz · Glossary")
 st.title("Glossary")
@@ -22,7 +22,7 @@ st.caption("The cards below are in the same A–Z order; click a term to jump to
 for entry in CARDS:  # each term a heading with its own anchor: other pages link to glossary#<anchor>
     with st.container(border=True, key=f"term_{anchor(entry.term).replace('-', '_')}"):
         st.subheader(entry.term, anchor=anchor(entry.term))
-        st.markdown(entry.text)
+        st.markdown(cross_linked(entry))  # other cards' terms link to their cards
         page = pages.get(entry.page)
         if page is not None:
             st.page_link(page.path, label=f"See it: {page.label}", icon=page.icon, query_params=app.link_params())

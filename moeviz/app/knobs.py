@@ -116,7 +116,8 @@ def lines(idle: Mapping[str, str]) -> dict[str, str]:
     """The sidebar's "not used" lines by slot: one per idle knob, or one above them all when every knob is idle
     for the same reason."""
     if set(idle) == set(SHARED_KEYS) and len(set(idle.values())) == 1:
-        return {ALL: f":material/block: **No knob below acts on this page.** {next(iter(idle.values()))}"}
+        return {ALL: f"**No knob below acts on this page.** {next(iter(idle.values()))} They keep their values "
+                     "for the other pages."}
     return {key: f":material/block: **Not used on this page.** {why}" for key, why in idle.items()}
 
 
@@ -125,7 +126,9 @@ def _draw(record: dict) -> None:
     shown = lines(use.idle if use else {})
     record["draws"] += 1
     for key, place in record["slots"].items():
-        if key in shown:  # the keyed container is what dims the knob (idle_css)
+        if key == ALL and key in shown:  # a box, not a grey line: a reader missed the line above the knobs
+            place.container(key=f"idle_{key}_{record['draws']}").info(shown[key], icon=":material/block:")
+        elif key in shown:  # the keyed container is what dims the knob (idle_css)
             place.container(key=f"idle_{key}_{record['draws']}").caption(shown[key])
         else:
             place.empty()

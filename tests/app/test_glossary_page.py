@@ -158,3 +158,68 @@ def test_the_cards_follow_the_a_to_z_order_the_index_names():
     cards = [h.value for h in at.subheader]
     assert cards == sorted((e.term for e in ENTRIES), key=str.casefold)
     assert any("same A–Z order" in c.value for c in at.caption)
+
+
+def _glossary_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/7_glossary.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_cards_link_the_other_cards_terms_they_use():
+    """Third read: cards used logit, top-k, all-to-all, C without a way to the card that explains them."""
+    from moeviz.glossary import cross_linked
+    cards = {e.term: cross_linked(e) for e in ENTRIES}
+    assert "[softmax](#softmax)" in cards["Logit"] and "[router](#router)" in cards["Logit"]
+    assert "[top-k](#top-k)" in cards["Dropped slot"] and "capacity factor](#capacity-factor)" in cards["Dropped slot"]
+    assert "[all-to-all](#all-to-all)" in cards["Node-limited routing"]
+    assert "[bf16](#bf16-and-fp32)" in cards["z-loss"]
+    assert "(#router)" not in cards["Router"]  # never to itself
+    assert "“ router”" in cards["Token and subword"]  # quoted text stays as it is
+    assert "[d_model](glossary#d-model-and-d-hidden)" in cards["Hidden state"]  # an existing link is left alone
+    for term, text in cards.items():
+        for target in re.findall(r"\]\(#([a-z0-9-]+)\)", text):
+            assert target in {anchor(t) for t in TERMS}, (term, target)
+        assert len(re.findall(r"\]\(#", text)) == len(set(re.findall(r"\]\(#([a-z0-9-]+)\)", text))), term
+    shown = [m.value for m in _glossary_page().markdown]
+    assert cards["Logit"] in shown
+
+
+def test_the_third_reads_card_words():
+    """Nats before the entropy card, signal names unlike the card titles, LayerNorm and ε, M and node, "decoder",
+    a bare "transformers 5.24", wᵢ and Eᵢ unnamed, "rounding bites" with no way to bf16."""
+    text = {e.term: e.text for e in ENTRIES}
+    assert "in nats (information measured with the natural log" in text["Mutual information"]
+    names = [row[0] for row in HEALTH_SIGNALS]
+    assert "Load balancing loss" in names and "Balance loss" not in names
+    assert any(name.startswith("Dropped slot") for name in names)
+    assert "LayerNorm, the older normaliser, also subtracts the vector's mean" in text["RMSNorm"]
+    assert "ε is a tiny constant" in text["RMSNorm"]
+    assert "M a small number the model fixes (a node is one machine" in text["Node-limited routing"]
+    assert "in a decoder, a model that writes text one token at a time" in text["Attention"]
+    assert all("transformers 5.24" not in t for t in text.values())
+    assert sum("Hugging Face's transformers library, version 5.24" in t for t in text.values()) >= 3
+    assert "Eᵢ(x) is the output of the i-th chosen expert for the token x, and wᵢ its combine weight" in text[
+        "Combine weight"]
+    assert "rounding bites: in bf16 a logit near 100 is stored only to the nearest 0.5" in text["z-loss"]
+
+
+def test_bf16_rounds_a_logit_near_100_to_halves():
+    """The z-loss card's number: bf16's spacing between 64 and 128 is 0.5."""
+    import torch
+    assert torch.tensor(100.2).to(torch.bfloat16).item() == 100.0
+    assert torch.tensor(100.3).to(torch.bfloat16).item() == 100.5
+
+
+@pytest.mark.parametrize("page", ["pages/7_glossary.py", "pages/6_quiz.py"])
+def test_a_page_where_no_knob_acts_says_so_in_a_box(page):
+    """Third read: on /quiz and /glossary the idle sliders were marked by one grey line only."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
+    boxes = [i.value for i in at.sidebar.info]
+    assert any(b.startswith("**No knob below acts on this page.**") and "keep their values for the other pages" in b
+               for b in boxes), boxes

@@ -52,7 +52,8 @@ def test_the_used_line_appears_only_when_the_page_has_another_n_or_k():
 
 
 def sidebar_text(at) -> str:
-    return " ".join(c.value for c in at.sidebar.caption)
+    """The sidebar's lines and boxes (a page where no knob acts says so in an info box)."""
+    return " ".join([c.value for c in at.sidebar.caption] + [i.value for i in at.sidebar.info])
 
 
 def layer_line_of(at) -> str:
