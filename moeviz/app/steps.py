@@ -78,8 +78,9 @@ def expert_intro(trace, num_experts: int) -> str:
             f"({few}); step 4 opens one.")
 
 
-# A token copy, defined where step 1 first says it (step 5 counts them)
-TOKEN_COPIES = "token copies (each one token sent to one of its chosen experts: tokens × k copies in all)"
+# A token copy, defined in these words wherever the walkthrough says what one is (step 1 first, step 5 counts them)
+TOKEN_COPY = "one token sent to one of its k chosen experts: tokens × k copies in all"
+TOKEN_COPIES = f"token copies (each {TOKEN_COPY})"
 
 
 def batch_note(trace) -> str:
@@ -93,7 +94,7 @@ def batch_note(trace) -> str:
                 f"experts also depends on the rest of the batch: step 5 shows the {TOKEN_COPIES} that found their "
                 "expert full.)")
     return ("(The capacity factor is off, so here a token's experts depend on that token alone. A token copy is "
-            "one token sent to one of its k chosen experts. Set a "
+            f"{TOKEN_COPY}. Set a "
             f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar and each expert takes at most "
             "a fixed number of copies from a batch; step 5 then shows the copies dropped because other tokens "
             "filled their expert first.)")
@@ -277,7 +278,7 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
                  f"of those token copies are dropped ({lost})")
     explain(
         f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
-        "token copies (one per token and chosen expert: tokens × k) sent to the same expert are grouped, and "
+        f"{TOKEN_COPIES} sent to the same expert are grouped, and "
         "every expert runs once on its group. How long that takes depends on where the experts run.\n\n"
         "- **Each expert on its own GPU** (a GPU: one accelerator chip; "
         f"{glossary_link('Expert parallelism', 'expert parallelism')}, the Capacity & parallelism page): the step lasts "

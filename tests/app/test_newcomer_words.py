@@ -27,10 +27,11 @@ def test_step_1_defines_a_token_copy_where_it_first_says_it(capacity):
     """Step 1 said "token copies" four steps before step 5 said what one is."""
     _, text = step_text(1, **({"capacity_factor": capacity} if capacity else {}))
     if capacity is None:  # the capacity-off note defines a token copy in its own short sentence
-        assert text.index("A token copy is one token sent to one of its k chosen experts") < text.index("copies")
+        assert text.index("A token copy is one token sent to one of its k chosen experts: tokens × k copies in all") < \
+            text.index("copies")
         return
     first = text.index("token copies")
-    assert text[first:].startswith("token copies (each one token sent to one of its chosen experts: tokens × k copies in all)")
+    assert text[first:].startswith("token copies (each one token sent to one of its k chosen experts: tokens × k copies in all)")
 
 
 def test_step_4_names_d_hidden_and_says_swiglu_in_words():
@@ -178,3 +179,12 @@ def test_the_tokens_note_says_pieces_are_routed_and_the_toggles_say_why():
     assert any(c.value.startswith("‖x‖ is the vector's length") for c in at.caption)
     at, _ = step_text(2)
     assert any(c.value.startswith("Why: to see what training taught the router") for c in at.caption)
+
+
+def test_a_token_copy_is_said_in_one_wording_on_every_step():
+    """Third read: step 1's note, step 1's capacity sentence and step 5 each said what a token copy is in their
+    own words."""
+    from moeviz.app.steps import TOKEN_COPY
+    texts = [step_text(1)[1], step_text(1, capacity_factor="1.25")[1], step_text(5)[1]]
+    assert all(TOKEN_COPY in text for text in texts)
+    assert all("one per token and chosen expert" not in text for text in texts)

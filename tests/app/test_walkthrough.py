@@ -238,7 +238,7 @@ def test_the_combine_check_caption_names_what_the_box_shows():
 @pytest.mark.parametrize("capacity", ["off", "1"])
 def test_step_1_promises_about_the_batch_only_what_step_5_shows(capacity):
     at = run_app(step="1", capacity_factor=capacity)
-    promise = "step 5 shows the token copies (each one token sent to one of its chosen experts: tokens × k copies " \
+    promise = "step 5 shows the token copies (each one token sent to one of its k chosen experts: tokens × k copies " \
               "in all) that found their expert full"
     assert (promise in page_text(at)) == (capacity != "off")
     at.segmented_control(key="step").set_value(5).run()
