@@ -177,6 +177,29 @@ def compute_counts(run: WalkthroughRun, view: TokenView) -> dict:
             "router_params": len(view.vector) * E}  # W_router, (N × d_model), as costs.layer_costs counts it
 
 
+def expert_path(counts: dict, d_model: int) -> list[dict]:
+    """The way through one expert, stage by stage, from the layer's own counts (compute_counts): what each stage
+    is, the weights it holds and how many numbers it hands on. The weights add up to params_per_expert; the
+    last stage hands on d_model numbers, the size of the expert's real output."""
+    m = counts["matrices_per_expert"]
+    d_hidden = counts["params_per_expert"] // (m * d_model)
+    up, down = f"{d_model} × {d_hidden}", f"{d_hidden} × {d_model}"
+    stages = [("the token's vector x (input)", "", 0, d_model)]
+    if m == 3:  # the gated (SwiGLU) MLP: down(silu(gate(x)) * up(x))
+        stages += [("gate matrix: x projected up", up, d_model * d_hidden, d_hidden),
+                   ("up matrix: x projected up again, beside it", up, d_model * d_hidden, d_hidden),
+                   ("SiLU(gate) times up, entry by entry", "", 0, d_hidden),
+                   ("down matrix: back to the token's size (the expert's output)", down, d_hidden * d_model,
+                    d_model)]
+    else:
+        stages += [("first matrix: x projected up", up, d_model * d_hidden, d_hidden),
+                   ("activation, entry by entry", "", 0, d_hidden),
+                   ("second matrix: back to the token's size (the expert's output)", down, d_hidden * d_model,
+                    d_model)]
+    return [{"stage": stage, "matrix": shape or "none", "weights": weights, "numbers out": out}
+            for stage, shape, weights, out in stages]
+
+
 def combine_terms(view: TokenView) -> list[dict]:
     """The weighted sum term by term: weight * expert output, for each expert that ran."""
     return [{"expert": int(view.slots[j]), "weight": float(view.weights[j]), "output": view.expert_outputs[j],

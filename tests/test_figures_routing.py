@@ -129,3 +129,15 @@ def test_load_bars_of_many_experts_name_at_most_sixteen_and_print_no_counts():
     few = expert_load_bars(np.arange(8.0))
     assert list(few.layout.xaxis.ticktext) == [f"E{e}" for e in range(8)]
     assert [t for bar in few.data for t in bar.text] == [f"{v:.0f}" for v in range(8)]
+
+
+def test_a_heatmap_scaled_to_its_data_says_its_top_on_the_colorbar():
+    """Step 5's heatmap: on the fixed 0..1 scale a chosen expert's 0.3 looked pale; scaled to the data the
+    largest probability is the darkest colour, and the colorbar says the scale."""
+    probs = torch.tensor([[0.1, 0.3, 0.6], [0.2, 0.5, 0.3]])
+    chosen = torch.tensor([[2], [1]])
+    fixed = next(t for t in probs_heatmap(probs, chosen, ["a", "b"]).data if t.type == "heatmap")
+    scaled = next(t for t in probs_heatmap(probs, chosen, ["a", "b"], scale_to_data=True).data if t.type == "heatmap")
+    assert (fixed.zmin, fixed.zmax) == PROB_RANGE and fixed.colorbar.title.text == "prob"
+    assert scaled.zmin == 0 and scaled.zmax == pytest.approx(0.6)
+    assert scaled.colorbar.title.text == "prob (0 to 0.60, the largest here)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from moeviz.app.charts import chart
-from moeviz.app.presenter import presenting
+from moeviz.app.presenter import fold, presenting
 from moeviz.app.tables import table
 from moeviz.config import ROUTER_LABELS
 from moeviz.figures import walkthrough as figs
@@ -18,7 +18,7 @@ from moeviz.figures.routing import load_bars, router_heatmap
 from moeviz.glossary import BALANCE_LOSS_VALUE, MEASURES, glossary_link
 from moeviz.text import ROUNDING_NOTE, difference, escape_markdown, plural
 from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_check, combine_terms, compute_counts,
-                                gate_formula, kept_weights_sum, load_summary, misreading, router_certainty,
+                                expert_path, gate_formula, kept_weights_sum, load_summary, misreading, router_certainty,
                                 top_k_table)
 
 
@@ -246,6 +246,10 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
                                  title="Compute per token: sparse vs every expert",
                                  height=140 if presenting() else 170),  # presenter: one 768-px screen
                alt="Compute comparison")
+    with fold("Inside one expert"):  # folded in presenter mode: step 4 must fit one projector screen
+        st.caption(f"Inside one expert of this layer, stage by stage (every expert has the same shapes, its own "
+                   f"weights): {counts['params_per_expert']:,} weights in all.")
+        table(expert_path(counts, len(view.vector)), key="expert_path", hide_index=True)
 
 
 def _expert_size(counts: dict, d_model: int) -> str:
@@ -296,7 +300,7 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
     with c1:
         # Short title: the column is ~330 px wide at 1024 px and on a phone; the longer one was cut off.
         picked = "picked by the expert" if run.trace.router_spec.experts_choose else "chosen"
-        heat = router_heatmap(run.trace, run.labels, highlight_token=view.index,
+        heat = router_heatmap(run.trace, run.labels, highlight_token=view.index, scale_to_data=True,
                               title=f"Router probabilities (outlined: {picked})")
         if presenting() and len(run.labels) > PRESENTER_ROWS:  # the followed token's neighbourhood fits the screen
             heat = figs.token_window(heat, len(run.labels), view.index, PRESENTER_ROWS)

@@ -36,8 +36,10 @@ def _outline_trace(cells, name: str, color: str, dash: str) -> go.Scatter:
 def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token: int | None = None,
                   title: str | None = "Router probability per token and expert", height: int | None = None,
                   value_name: str = "router probability", chosen_name: str = "top-k chosen",
-                  outline_dropped: bool = True) -> go.Figure:
-    """Tokens (rows, first on top) × experts (columns) coloured by probability on a fixed 0..1 scale.
+                  outline_dropped: bool = True, scale_to_data: bool = False) -> go.Figure:
+    """Tokens (rows, first on top) × experts (columns) coloured by probability on a fixed 0..1 scale, or, with
+    scale_to_data, from 0 to the largest probability shown (its colorbar says so): with many experts a chosen
+    expert's 0.2-0.4 was a pale cell on the 0..1 scale.
 
     probs (T, E); topk_indices (T, K) outlines each token's chosen experts (legend: `chosen_name`); dropped
     (T, K) bool, optional, draws chosen-but-dropped slots dashed in vermillion instead (or not at all with
@@ -47,10 +49,12 @@ def probs_heatmap(probs, topk_indices, labels, *, dropped=None, highlight_token:
     lost = np.zeros(chosen.shape, bool) if dropped is None else to_numpy(dropped).astype(bool)
     names = [safe_label(label) for label in labels]
     hover = [[f"token {t} “{names[t]}” · expert {e}" for e in range(E)] for t in range(T)]
+    zmax = float(probs.max()) if scale_to_data and probs.size and probs.max() > 0 else PROB_RANGE[1]
+    scale = "prob" if zmax == PROB_RANGE[1] else f"prob (0 to {zmax:.2f}, the largest here)"
     heat = go.Heatmap(
-        z=probs, x=list(range(E)), y=list(range(T)), zmin=PROB_RANGE[0], zmax=PROB_RANGE[1],
+        z=probs, x=list(range(E)), y=list(range(T)), zmin=PROB_RANGE[0], zmax=zmax,
         colorscale=PROB_COLORSCALE, name=value_name, customdata=hover, xgap=1, ygap=1,
-        colorbar=dict(title=dict(text="prob", side="right"), thickness=12, len=0.9),
+        colorbar=dict(title=dict(text=scale, side="right"), thickness=12, len=0.9),
         hovertemplate="%{customdata}<br>" + value_name + " %{z:.4f}<extra></extra>")
     kept = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if not lost[t, j]]
     gone = [(e, t) for t in range(T) for j, e in enumerate(chosen[t]) if lost[t, j] and outline_dropped]

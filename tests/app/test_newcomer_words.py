@@ -188,3 +188,35 @@ def test_a_token_copy_is_said_in_one_wording_on_every_step():
     texts = [step_text(1)[1], step_text(1, capacity_factor="1.25")[1], step_text(5)[1]]
     assert all(TOKEN_COPY in text for text in texts)
     assert all("one per token and chosen expert" not in text for text in texts)
+
+
+def test_step_5s_heatmap_colours_run_up_to_its_largest_probability():
+    """Third read: on a fixed 0..1 colour scale step 5's chosen cells (0.2-0.5) looked pale."""
+    import json
+    from tests.helpers import plotly_values
+    at, _ = step_text(5)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    heat = next(t for spec in specs for t in spec["data"] if t.get("type") == "heatmap")
+    largest = float(plotly_values(heat["z"]).max())
+    assert largest < 1 and heat["zmax"] == pytest.approx(largest) and heat["zmin"] == 0
+    assert heat["colorbar"]["title"]["text"] == f"prob (0 to {largest:.2f}, the largest here)"
+
+
+@pytest.mark.parametrize("params", [{}, {"trained": "0"}])
+def test_step_4_shows_the_way_through_one_expert_with_the_layers_shapes(params):
+    """Third read: step 4 described the inside of an expert in a sentence only. The table's stages hold the
+    layer's own weights per expert and end at the size of the experts' real outputs."""
+    from moeviz.walkthrough import expert_path
+    at, _ = step_text(4, **params)
+    frame = next(d.value for d in at.dataframe if list(d.value.columns) == ["stage", "matrix", "weights",
+                                                                           "numbers out"])
+    line = next(c.value for c in at.caption if c.value.startswith("Layer on this page:"))
+    d_model, d_hidden, n = (int(re.search(p, line).group(1)) for p in (r"d_model (\d+)", r"d_hidden (\d+)",
+                                                                       r"N = (\d+) experts"))
+    total = int(re.search(r"· ([\d,]+) parameters", line).group(1).replace(",", ""))
+    assert int(frame["weights"].sum()) * n + d_model * n == total  # the experts and the router: the line's count
+    assert int(frame["numbers out"].iloc[-1]) == d_model and d_hidden in set(frame["numbers out"])
+    assert any(f"{int(frame['weights'].sum()):,} weights in all" in c.value for c in at.caption)
+    for m in (2, 3):  # both forms add up
+        rows = expert_path({"matrices_per_expert": m, "params_per_expert": m * 8 * 12}, 8)
+        assert sum(r["weights"] for r in rows) == m * 8 * 12 and rows[-1]["numbers out"] == 8
