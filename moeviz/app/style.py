@@ -17,6 +17,9 @@ APP_CSS = "\n".join((
     '[data-testid="stSidebar"][data-collapsed="true"] [data-testid="stSidebarContent"], '
     '[data-testid="stSidebar"][data-collapsed="true"] [data-testid="stSidebarContent"] * '
     '{ visibility: hidden !important; }',
+    # Streamlit leaves 6rem above the page's title; 4rem still clears its 3.75rem header bar, and the walkthrough's
+    # step content (a reader found it ~1000 px down at 1920 px) moves up with every page's title.
+    '[data-testid="stMainBlockContainer"] { padding-top: 4rem; }',
     # The walkthrough's step heading is an h2, as it follows the page's h1, but beside Prev / Next it keeps the
     # size of an h4.
     ".st-key-step_title h2 { font-size: 1.5rem; }",

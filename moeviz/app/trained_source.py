@@ -48,7 +48,7 @@ def pick_trained(source: TokenSource, controls: Controls) -> TrainedPick | None:
     """A toggle for the trained model (on unless the link says trained=0), and which of its MoE layers; None
     while the random layer is in use."""
     wants_lm = _wants_lm()  # before `trained` is written back: a link that had it but no `model` is an old one
-    on = st.toggle("Use the trained model", key="trained", value=url_value("trained", True, parse_flag),
+    on = st.toggle("Trained model", key="trained", value=url_value("trained", True, parse_flag),
                    help="On: a MoE layer of olmoe-tiny, a tiny model with OLMoE's architecture trained here, fed "
                         "each token's real hidden state (its router was trained with the model); the sidebar's N "
                         f"picks the shipped olmoe-tiny nearest it ({shipped_counts()} experts ship, each its own "
@@ -77,7 +77,7 @@ def pick_trained(source: TokenSource, controls: Controls) -> TrainedPick | None:
 
 def layer_radio(layers: int) -> int:
     """Which MoE layer of the trained model (URL key `lm_layer`, shared by / and /variants)."""
-    layer = st.radio("MoE layer of the trained model", list(range(layers)), horizontal=True, key="lm_layer",
+    layer = st.radio("MoE layer", list(range(layers)), horizontal=True, key="lm_layer",
                      index=min(url_value("lm_layer", 0, parse_int(0, 15)), layers - 1),
                      format_func=lambda i: f"layer {i}")
     set_url_value("lm_layer", layer)
@@ -103,6 +103,17 @@ def another_model_note(name: str, num_experts: int) -> str:
     return (f"Another trained model: N = {num_experts} ships as its own model, {display_name(name, num_experts)}, "
             f"with its own weights, so a token's hidden state and router scores differ from those of "
             f"{display_name(DEFAULT_MODEL)}.")
+
+
+def knobs_fold(walk) -> tuple[str, bool]:
+    """The fold holding knobs_used and the N note: its label names the N, k and capacity that ran (so they stay in
+    view when folded), and it opens by itself when the layer does not use the sidebar's N or k. Folded the rest of
+    the time, it no longer pushes each step ~100 px further down the page."""
+    cfg, asked = walk.layer.cfg, walk.controls
+    cap = "off" if cfg.capacity_factor is None else f"{cfg.capacity_factor:g}"
+    label = (f"Used here: N = {cfg.num_experts} · k = {cfg.top_k} · capacity factor {cap}. What each sidebar knob "
+             "does on this page")
+    return label, (cfg.num_experts, cfg.top_k) != (asked.num_experts, asked.top_k)
 
 
 def knobs_used(pick: TrainedPick | None, walk) -> str:

@@ -37,9 +37,11 @@ MISREADING = ("The misreading: that an MoE layer is an ensemble, every expert co
               "probability (a different output).")
 
 
-def pick_source() -> TokenSource:
-    """Where the tokens come from: a sentence (text box) or seeded random vectors."""
-    c1, c2 = st.columns([1, 3])
+def pick_source():
+    """Where the tokens come from: a sentence (text box) or seeded random vectors. Returns (the TokenSource, a
+    third column beside them for the trained-model pickers): on one row, the step content starts ~100 px higher
+    than with the pickers stacked under the text box (a reader met each step ~1000 px down at 1920 px)."""
+    c1, c2, side = st.columns([1, 2.2, 1.3])
     source = c1.radio("Tokens from", SOURCES, format_func=SOURCE_LABELS.get, key="source", help=SOURCE_HELP,
                       index=SOURCES.index(url_value("source", "sentence", parse_choice(SOURCES))))
     vector_seed = url_value("vector_seed", 0, parse_int(0, MAX_SEED))
@@ -56,7 +58,7 @@ def pick_source() -> TokenSource:
                                           help="Draws 8 random token vectors that carry no word at all."))
     for key, value in (("source", source), ("vector_seed", vector_seed)):
         set_url_value(key, value)
-    return TokenSource(source, text, vector_seed)
+    return TokenSource(source, text, vector_seed), side
 
 
 def n_note(pick) -> str | None:

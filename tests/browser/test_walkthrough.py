@@ -134,3 +134,17 @@ def test_no_step_cuts_its_numbers_or_titles(page, streamlit_server, width):
         return [...group.querySelectorAll('button')].map(b => b.getBoundingClientRect().right - right)
             .filter(d => d > 0.5); }""")
     assert overflow == [], (width, overflow)
+
+
+def test_a_steps_content_starts_on_the_first_screen_at_1920(page, streamlit_server):
+    """Third newcomer read: each step's content began ~1000 px down at 1920 px (step row at 957, heading at 1019,
+    measured in Chromium on the default view before the pickers shared one row, the knobs' notes folded and the
+    title's top margin shrank; 801 and 863 after)."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    open_app(page, streamlit_server, "/?step=3")
+    _settled(page)
+    row = page.locator(".st-key-step").first.bounding_box()
+    heading = page.get_by_text("Step 3 / 6").first.bounding_box()
+    assert row["y"] < 880 and heading["y"] + heading["height"] < 960, (row, heading)
+    fold = page.get_by_text(re.compile(r"^Used here: N = 8 · k = 2 · capacity factor off")).first
+    assert fold.is_visible()  # folded, the N and k that ran stay in view
