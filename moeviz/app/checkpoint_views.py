@@ -162,12 +162,14 @@ def one_layer(routing, index: int, window: Window) -> None:
     part, tokens = analysis.token_window(trace, window.tokens.start, window.tokens.stop), routing.tokens[window.tokens]
     st.header(f"Layer {layer}: every token and every expert")
     st.caption(f"Each row is a token, each column an expert; colour = router probability on a fixed 0…1 scale; "
-               f"outlined cells = the top-{trace.top_k} experts that ran. "
+               f"outlined cells = the top-{trace.top_k} experts that ran. The bars count token copies: each token "
+               f"counts once per expert it went to, k = {trace.top_k} times. "
                + escape_markdown(str(trace.metrics.get("routing_rule", ""))))
     heat, bars = st.columns([3, 2])
     chart(router_heatmap(part, tokens, title=f"Layer {layer}: probabilities, top-{trace.top_k} outlined"),
           key="ckpt_heatmap", where=heat)
-    chart(load_bars(trace, title=f"Layer {layer}: token copies per expert (each token counts k times)"), key="ckpt_load", where=bars)
+    chart(load_bars(trace, title=f"Layer {layer}: token copies per expert"), key="ckpt_load",
+          where=bars)  # the title alone: with "(each token counts k times)" it was cut on a 390-px phone
 
 
 def journey(routing, index: int, window: Window) -> None:

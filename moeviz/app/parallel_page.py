@@ -26,7 +26,7 @@ from moeviz.inference import D_HIDDEN as INFERENCE_D_HIDDEN, D_MODEL as INFERENC
 from moeviz.parallel.capacity import dropped_tokens, expert_buffers
 from moeviz.parallel.model import FORMULA_LATEX, HARDWARE, MODEL_SHAPES, model_curve, model_devices, when_comm_wins
 from moeviz.parallel.placement import default_span, limit_can_act, limit_options
-from moeviz.text import ROUNDING_NOTE, difference
+from moeviz.text import ROUNDING_NOTE, difference, plural
 
 TOKEN_COUNTS = (8, 16, 24, 32, 48, 64)
 WORKER_COUNTS = (2, 4)
@@ -558,7 +558,12 @@ def dropless_sentence(both) -> str:
     return (dropless + limit + f"the busiest computes {max(both.rows_kept)} rows, {both.dropped_slots} copies are "
             f"dropped, {both.tokens_changed} tokens get a different output (largest change "
             f"{difference(both.max_output_change)}: the largest difference, in any one number of a token's output "
-            "vector, between the dropless run and this one), {both.tokens_lost_all} lost every expert, and " + padding)
+            f"vector, between the dropless run and this one), {lost_all_words(both.tokens_lost_all)}, and " + padding)
+
+
+def lost_all_words(count: int) -> str:
+    """How many tokens lost every routed expert, in words ("no token lost every expert", "1 token lost ...")."""
+    return "no token lost every expert" if count == 0 else f"{plural(count, 'token')} lost every expert"
 
 
 TOKEN_CHOICE = (f"{glossary_link('Dropless MoE', 'dropless')} token choice (each token picks its own top-k "

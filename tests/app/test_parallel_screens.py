@@ -202,3 +202,14 @@ def test_section_6_says_its_gpu_stands_in_for_deepseeks_node(page):
     text = _section(page, 6)
     assert "each of the demo's GPUs stands in for one of DeepSeek's nodes (a node is one machine of several GPUs" \
         in text
+
+
+@pytest.mark.parametrize("lost, words", [(0, "no token lost every expert"), (1, "1 token lost every expert"),
+                                         (3, "3 tokens lost every expert")])
+def test_section_4_counts_the_tokens_that_lost_every_expert(lost, words):
+    """The third layout read found "{both.tokens_lost_all} lost every expert" on screen: a string missing its f."""
+    from moeviz.app.parallel_page import dropless_sentence
+    from moeviz.parallel.dropless import DroplessVsCapacity
+    both = DroplessVsCapacity(32, 64, 1.0, 8, [13, 9, 8, 8, 7, 7, 6, 6], [8, 8, 8, 8, 7, 7, 6, 6], 5, lost, 4, 0.29)
+    said = dropless_sentence(both)
+    assert "{" not in said and f"{words}, and the buffers hold" in said
