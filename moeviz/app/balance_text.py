@@ -301,7 +301,7 @@ def precision_words(rows: list[dict]) -> str:
 
 # The closing paragraph of the precision section: which real systems route in which number format.
 ROUTING_PRECISION = (
-    "In transformers (as of 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
+    "In Hugging Face's transformers library (as of version 5.x) DeepSeek-V3's router computes its logits in fp32; Mixtral, OLMoE and Qwen-MoE "
     "compute the logits in the number format the rest of the model runs in (bf16) and only the softmax in fp32; "
     "GraniteMoE casts its logits to fp32 after a bf16 matrix product; GPT-OSS does both in bf16. Megatron-Core "
     "has a setting to route in fp32 or in fp64 (64-bit numbers, finer still); it is off by default. The Switch "

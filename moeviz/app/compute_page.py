@@ -340,7 +340,7 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
         "split each expert into m narrower ones and route to m times as many, so a token mixes many more "
         "combinations of specialists. **Shared expert isolation**: some experts run for every token, to hold what "
         "all tokens need, and fewer routed ones are chosen so the active compute stays the same. DeepSeek-V3 (as "
-        "of its released config in transformers 5.24) has 1 shared and 256 routed experts per MoE layer, top-8, "
+        "of its released config, read with Hugging Face's transformers library 5.24) has 1 shared and 256 routed experts per MoE layer, top-8, "
         f"each 2048 wide. Below, this page's layer and three relatives, each built as a real MoE layer with random "
         f"weights and run on {GRANULARITY_TOKENS} seeded tokens: *coarse + shared* only adds a shared expert, to "
         "show what one costs, and *fine + shared* is DeepSeekMoE's form, at the coarse layer's compute. *Expert "

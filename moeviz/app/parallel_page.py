@@ -690,8 +690,8 @@ STANDS_IN = ("Here each of the demo's GPUs stands in for one of DeepSeek's nodes
 NODE_LIMIT = (
     f"The limit here is **DeepSeek-V3's {glossary_link('Node-limited routing', 'node-limited routing')}**, its "
     "group scoring: the experts are grouped by GPU, a group's score is the sum of its two best experts' scores, "
-    "the token keeps its best M groups and takes its top-k inside them (as transformers' DeepSeek-V3 router does, "
-    "as of transformers 5.24). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 "
+    "the token keeps its best M groups and takes its top-k inside them (as the DeepSeek-V3 router in Hugging "
+    "Face's transformers library does, as of its version 5.24). DeepSeek-V3 (as of its released config) groups its 256 routed experts into 8 "
     "groups and keeps 4, so each token reaches at most 4 nodes. " + STANDS_IN + " DeepSeek-V2's earlier "
     f"*{glossary_link('Node-limited routing', 'device-limited routing')}* scored a group by its single best expert "
     "instead. The price: some tokens get experts they scored lower; how "
