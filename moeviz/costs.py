@@ -10,27 +10,38 @@ from __future__ import annotations
 import math
 
 from moeviz.config import MoEConfig
+from moeviz.routers import router_spec
 
 
 def layer_costs(d_model: int, d_hidden: int, num_experts: int, experts_per_token: float,
-                activation: str, shared_expert: bool) -> dict:
+                activation: str, shared_expert: bool, noise_matrix: bool = False) -> dict:
     """Parameter and FLOP counts of one MoE layer. FLOPs = 2 * multiply-adds of the matmuls, per token.
 
     Active parameters are those a single token touches: the router, experts_per_token experts, the shared
-    expert. Dense-all runs every expert on every token."""
+    expert. Dense-all runs every expert on every token. `noise_matrix`: noisy top-k's noise projection
+    (d_model × N), stored with the layer and counted in total_params as noise_params; it runs only while
+    training (inference adds no noise), so the active counts and FLOPs leave it out."""
     matrices = 3 if activation == "swiglu" else 2
     per_expert = matrices * d_model * d_hidden
     router = d_model * num_experts
     shared = per_expert if shared_expert else 0
+    noise = d_model * num_experts if noise_matrix else 0
     return {
         "matrices_per_expert": matrices,
         "params_per_expert": per_expert,
-        "total_params": router + num_experts * per_expert + shared,
+        "noise_params": noise,
+        "total_params": router + num_experts * per_expert + shared + noise,
         "active_params": router + experts_per_token * per_expert + shared,
         "active_flops_per_token": 2 * (router + experts_per_token * per_expert + shared),
         "dense_flops_per_token": 2 * (router + num_experts * per_expert + shared),
         "dense_equivalent_flops_per_token": 2 * (experts_per_token * per_expert + shared),
     }
+
+
+def config_costs(cfg: MoEConfig, experts_per_token: float) -> dict:
+    """layer_costs of the layer `cfg` builds (its noise matrix included when its router has one)."""
+    return layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token, cfg.activation,
+                       cfg.shared_expert, noise_matrix=router_spec(cfg.router).noise_projection)
 
 
 def cost_summary(cfg: MoEConfig) -> dict:
@@ -39,7 +50,7 @@ def cost_summary(cfg: MoEConfig) -> dict:
     The rule of thumb counts experts only: active expert params / all expert params = k/N exactly; the router
     (and a shared expert) make the real active share of the whole layer a little larger."""
     k = cfg.top_k  # expert choice: k experts per token on average (capacity factor 1)
-    costs = layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, k, cfg.activation, cfg.shared_expert)
+    costs = config_costs(cfg, k)
     expert_params = cfg.num_experts * costs["params_per_expert"]
     return {
         **costs,
@@ -71,8 +82,7 @@ def granularity_designs(cfg: MoEConfig, segments: int = 4) -> list[dict]:
 
 def design_costs(cfg: MoEConfig) -> dict:
     """layer_costs of one design, plus how many different expert sets a token can get, C(N, k)."""
-    return {**layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, cfg.top_k, cfg.activation, cfg.shared_expert),
-            "expert_combinations": math.comb(cfg.num_experts, cfg.top_k)}
+    return {**config_costs(cfg, cfg.top_k), "expert_combinations": math.comb(cfg.num_experts, cfg.top_k)}
 
 
 # Whole models, as their makers state them (as of 2025): k/N holds inside an MoE layer, but attention,

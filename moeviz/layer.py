@@ -158,8 +158,7 @@ class MoELayer(nn.Module):
         metrics = {
             **health.metrics,
             "expert_rows": d.expert_rows, "padding_rows": d.padding_rows, "dispatch": d.strategy,
-            **costs.layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, experts_per_token,
-                                cfg.activation, cfg.shared_expert),
+            **costs.config_costs(cfg, experts_per_token),
         }
         detach = torch.Tensor.detach
         return RoutingTrace(

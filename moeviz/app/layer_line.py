@@ -21,7 +21,7 @@ import streamlit as st
 
 from moeviz.app.knobs import current, knobs_sentence, show_used
 from moeviz.config import MoEConfig
-from moeviz.costs import layer_costs
+from moeviz.costs import config_costs
 from moeviz.glossary import glossary_link
 from moeviz.hf.shipped import display_name, family_words
 from moeviz.text import escape_markdown
@@ -50,7 +50,7 @@ def layer_line_text(layer, trained: bool, note: str = "", *, section: bool = Fal
     `note` (our own words, never user text) says what is special about this page's layer; `section` starts it
     "Layer in this section:"; `knobs` (shared knob keys) ends it with the sidebar knobs that act on this layer."""
     cfg = layer_config(layer)
-    costs = layer_costs(cfg.d_model, cfg.d_hidden, cfg.num_experts, cfg.top_k, cfg.activation, cfg.shared_expert)
+    costs = config_costs(cfg, cfg.top_k)
     words = ("**trained** weights" if trained else
              "**random** weights at the start (untrained; trained on this page)" if trains_here else
              "**random** weights (never trained)")
@@ -80,6 +80,8 @@ def expert_words(cfg: MoEConfig, costs: dict) -> str:
     mlp = glossary_link("Feed-forward MLP", "MLP")
     shape = (f"two {d} × {h} side by side, for the gated SwiGLU form, then {h} × {d}" if m == 3 else f"{d} × {h}, then {h} × {d}")
     shared = f" + 1 shared expert × {m} × {d} × {h}" if cfg.shared_expert else ""
+    if costs["noise_params"]:  # noisy top-k stores a second d_model × N matrix, used only while training
+        shared += f" + the noise matrix's {d} × {n} (used only in training)"
     return (f"{glossary_link('d_model and d_hidden', 'd_hidden')} = {h} is the width inside each expert, an {mlp} "
             f"of {m} weight matrices ({shape}), so the {costs['total_params']:,} parameters are the router's "
             f"{d} × {n} + {n} experts × {m} × {d} × {h}{shared}")

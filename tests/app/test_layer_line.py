@@ -45,7 +45,8 @@ _SUM = re.compile(r"so the ([\d,]+) parameters are the router's (\d+) × (\d+) \
 
 
 @pytest.mark.parametrize("fields", [dict(), dict(shared_expert=True, activation="swiglu"),
-                                    dict(num_experts=5, top_k=3, activation="relu")])
+                                    dict(num_experts=5, top_k=3, activation="relu"), dict(router="noisy_topk"),
+                                    dict(router="noisy_topk", shared_expert=True)])
 def test_the_parameter_sum_in_words_adds_up_to_the_layers_own_tensors(fields):
     """Third read: the line gave a parameter count a learner could not redo (the expert's matrices were only
     described in step 4). The sum in words is checked against the real layer's parameter tensors."""
@@ -55,6 +56,9 @@ def test_the_parameter_sum_in_words_adds_up_to_the_layers_own_tensors(fields):
     assert match, line
     n = [int(g.replace(",", "")) if g and not g.startswith(" ") else None for g in match.groups()]
     words_sum = n[1] * n[2] + n[3] * n[4] * n[5] * n[6] + (n[8] * n[9] * n[10] if match.group(8) else 0)
+    noise = re.search(r" \+ the noise matrix's (\d+) × (\d+) \(used only in training\)", line)
+    assert bool(noise) == (fields.get("router") == "noisy_topk"), line  # noisy top-k stores a second matrix
+    words_sum += int(noise.group(1)) * int(noise.group(2)) if noise else 0
     assert words_sum == n[0] == sum(p.numel() for p in MoELayer(cfg).parameters())
     assert "d_hidden](glossary#d-model-and-d-hidden) = 12 is the width inside each expert" in line
 
