@@ -61,7 +61,7 @@ def test_section_6_names_the_v3_group_score_the_chart_runs_and_v2s_variant():
     at = open_page()
     said = next(m.value for m in at.markdown if "The limit here is" in m.value)
     assert "**DeepSeek-V3's [node-limited routing](glossary#node-limited-routing)**" in said
-    assert "sum of its two best experts' scores" in said and "as of transformers" in said
+    assert "sum of its two best experts' scores" in said and "transformers library does, as of its version 5.24" in said
     assert ("DeepSeek-V2's earlier *[device-limited routing](glossary#node-limited-routing)* scored a group by its "
             "single best expert") in said
     assert "(DeepSeek-V2's *device-limited routing*) groups" not in said
