@@ -34,7 +34,8 @@ ENTRIES = (
           "app.py"),
     Entry("Gate", "The function that turns router scores into the weights used to mix expert outputs: a softmax "
           "in Mixtral, a sigmoid in DeepSeek-V3. The weight one chosen expert's output gets is its combine "
-          "weight (see that entry; some papers call it the gate value).",
+          "weight (see that entry; some papers call it the gate value). Not the gate matrix inside a SwiGLU expert "
+          "(see Feed-forward MLP): the same word for a different thing.",
           "pages/5_variants.py", "gating"),
     Entry("Top-k", "Keep the k highest-scoring experts for a token and ignore the rest. With k = 2 of 8 "
           "experts, a token touches a quarter of the expert weights.", "app.py"),
@@ -45,8 +46,8 @@ ENTRIES = (
           "pages/3_parallel.py"),
     Entry("Dropped slot", "A token copy (one token going to one of its k experts) that found all C slots of "
           "its expert already taken (C is the expert's capacity, set by the capacity factor; a slot is one place "
-          "in its buffer), so that expert skips it: a dropped copy, often "
-          "called a dropped slot. With top-k the token still gets its other "
+          "in its buffer), so that expert skips it: a dropped copy. Papers often "
+          "call it a dropped slot or a dropped token; what is lost is that one copy's trip to that expert. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
           "the residual path alone.", "pages/3_parallel.py", shown_as="dropped copies"),
     Entry("Load balancing loss", "An extra training loss (from the Switch Transformer, Google's "
@@ -56,7 +57,8 @@ ENTRIES = (
           "and averaged (from ST-MoE, Google's 2022 MoE design paper, Zoph et al.). The log-sum-exp sits between "
           "the largest logit and that plus log N, so keeping it near 0 keeps every logit from growing large and "
           "positive, where the softmax turns brittle and rounding bites: in bf16 a logit near 100 is stored only "
-          "to the nearest 0.5, so close logits tie or swap their order. It does not make the logits small: a router can meet it by shifting every logit down.",
+          "to the nearest 0.5, so close logits tie or swap their order. It does not make the logits small: very negative logits are allowed, so a router can meet it by "
+          "shifting every logit down.",
           "pages/2_balance.py"),
     Entry("Expert collapse", "The router learns to send almost every token to the same few experts; the others "
           "stop getting gradient and stay useless. A balance loss prevents it, or DeepSeek-V3's selection bias: a "
@@ -99,7 +101,7 @@ ENTRIES = (
           "that hold what the model has worked out about that token so far. An MoE layer reads one per token and "
           "returns one of the same size.", "app.py"),
     Entry("Token and subword", "A token is one piece of text the model reads as a unit. Tokenizers cut rare words "
-          "into subword pieces (olmoe-tiny, the walkthrough's model, cuts “ router” into “␣r”, “ou”, “ter”, as the walkthrough's sentence shows); "
+          "into subword pieces (olmoe-tiny, the walkthrough's model, a tiny model trained here, cuts “ router” into “␣r”, “ou”, “ter”, as the walkthrough's sentence shows); "
           "moeviz marks a piece that begins with a space, and so starts a new word, with ␣.", "app.py", "subword"),
     Entry("Logit", "A raw score before any softmax or sigmoid: any real number, larger means preferred. The "
           "router gives each token one logit per expert.", "app.py"),
@@ -119,7 +121,7 @@ ENTRIES = (
           "is the width inside one expert: its MLP maps d_model → d_hidden → d_model.", "pages/4_compute.py",
           "d_model"),
     Entry("Expert choice", "Routing turned round (Zhou et al. 2022): each expert picks the C tokens of the batch "
-          "it scores highest, instead of each token picking k experts. The load is even by construction; a token "
+          "it scores highest (C, its capacity, is set by the capacity factor), instead of each token picking k experts. The load is even by construction; a token "
           "may get several experts or none. In a model that writes text one token at a time it cheats: an expert "
           "ranks the whole batch, so whether an early token gets it depends on tokens that come after it.",
           "pages/5_variants.py", "expert choice"),
@@ -152,7 +154,8 @@ ENTRIES = (
           "token at a time, only the earlier ones). It is "
           "the only place a token learns about its neighbours; the MoE layer then works on each token alone.",
           "app.py"),
-    Entry("Feed-forward MLP", "The other half of a Transformer block: a small network applied to each token on "
+    Entry("Feed-forward MLP", "The other half of a Transformer block (a block is attention, then this MLP, each "
+          "with a residual path around it; a model stacks many blocks): a small network applied to each token on "
           "its own, d_model → d_hidden → d_model. In OLMoE and Mixtral (as of " + TRANSFORMERS + ") it is a SwiGLU "
           "MLP: down(silu(gate(x)) ⊙ up(x)), with three weight matrices gate, up and down. gate and up project x "
           "side by side from d_model up to d_hidden; silu(a) = a · sigmoid(a), a smooth ReLU, bends gate's "
@@ -181,8 +184,9 @@ HEALTH_SIGNALS = (
     ("Tokens per expert", f"Near the even share T·k/N in every layer; {LOAD_RATIO} close to 1.",
      f"A few experts take most tokens ({LOAD_RATIO} of {FAILING_MAX_MEAN_LOAD:g} or more); some get none. "
      "Judge it over many tokens: on a short text a few tokens more on one expert already reach it."),
-    ("Load balancing loss", "Settles near 1, its value for perfectly even routing, early in training (what its value "
-     "means: the load balancing loss entry above).",
+    ("Load balancing loss", "Soon after training starts it settles near 1, its value for perfectly even routing "
+     "when fᵢ counts all T · k copies (Hugging Face's Mixtral code counts T tokens, so there it settles near k; "
+     "see the load balancing loss entry above).",
      "Stays high or climbs: the router keeps favouring the same experts."),
     ("Router entropy", "Below ln N (the router decides) but not near 0 for every token.",
      "Near 0 everywhere with one expert winning (collapse), or stuck at ln N (the router learnt nothing)."),

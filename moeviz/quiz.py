@@ -85,7 +85,7 @@ def _which_experts(seed: int, rng: random.Random) -> Question:
     chosen = tuple(sorted(int(e) for e in view.slots))
     return Question(
         seed, "which_experts",
-        f"A token's router logits over **{E} experts** are below. The router is softmax → top-k with "
+        f"A token's {glossary_link('Router', 'router')} logits over **{E} experts** are below. The router is softmax → top-k with "
         f"**k = {k}**. Which experts will run for this token?",
         {"logits": _list(view.logits, 2), "probs": _list(view.probs, 3)},
         "experts", tuple(range(E)), chosen,
@@ -113,7 +113,8 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
     why = f"the k = {k} kept experts are the {k} largest probabilities, {named}; E{top}'s weight is {why}"
     return Question(
         seed, "combine_weights",
-        f"Router probabilities of one token over **{E} experts** are below; **k = {k}**. This router {rule}. "
+        f"{glossary_link('Router', 'Router')} probabilities of one token over **{E} experts** are below; "
+        f"**k = {k}** ({glossary_link('Top-k', 'top-k')}: the k highest run). This router {rule}. "
         f"What {glossary_link('Combine weight')} (the weight its output gets in the token's output) does the "
         f"top expert, **E{top}**, get? (two decimals are enough)",
         {"probs": _list(view.probs, 3), "expert": top, "normalised": norm, "kept": view.slots.tolist()},

@@ -186,16 +186,16 @@ def expert_path(counts: dict, d_model: int) -> list[dict]:
     up, down = f"{d_model} × {d_hidden}", f"{d_hidden} × {d_model}"
     stages = [("the token's vector x (input)", "", 0, d_model)]
     if m == 3:  # the gated (SwiGLU) MLP: down(silu(gate(x)) * up(x))
-        stages += [("gate matrix: x projected up", up, d_model * d_hidden, d_hidden),
-                   ("up matrix: x projected up again, beside it", up, d_model * d_hidden, d_hidden),
+        stages += [("gate matrix: x projected to d_hidden numbers", up, d_model * d_hidden, d_hidden),
+                   ("up matrix: x projected to d_hidden again, beside it", up, d_model * d_hidden, d_hidden),
                    ("SiLU(gate) times up, entry by entry", "", 0, d_hidden),
-                   ("down matrix: back to the token's size (the expert's output)", down, d_hidden * d_model,
-                    d_model)]
+                   ("down matrix: back to d_model, the token's size (the expert's output)", down,
+                    d_hidden * d_model, d_model)]
     else:
-        stages += [("first matrix: x projected up", up, d_model * d_hidden, d_hidden),
+        stages += [("first matrix: x projected to d_hidden numbers", up, d_model * d_hidden, d_hidden),
                    ("activation, entry by entry", "", 0, d_hidden),
-                   ("second matrix: back to the token's size (the expert's output)", down, d_hidden * d_model,
-                    d_model)]
+                   ("second matrix: back to d_model, the token's size (the expert's output)", down,
+                    d_hidden * d_model, d_model)]
     return [{"stage": stage, "matrix": shape or "none", "weights": weights, "numbers out": out}
             for stage, shape, weights, out in stages]
 
@@ -249,7 +249,7 @@ def misreading(run: WalkthroughRun, dense: DenseRun, view: TokenView) -> dict:
 
 
 def _experts_phrase(view: TokenView) -> str:
-    parts = [f"expert **{int(e)}** (weight {w:.2f})" for e, w in zip(view.running, view.running_weights)]
+    parts = [f"expert **{int(e)}** (weight {w:.3f})" for e, w in zip(view.running, view.running_weights)]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
@@ -275,7 +275,7 @@ def answer(view: TokenView) -> str:
     text += " A weight is how much that expert's output counts in the token's output"
     total = float(sum(view.running_weights))
     # OLMoE's rule keeps the raw probabilities: weights adding up to 0.34 look like a mistake until step 3
-    text += (f"; these add up to {total:.2f}, not 1 (step 3 says why)." if ran > 1 and abs(total - 1) > 0.005
+    text += (f"; these add up to {total:.3f}, not 1 (step 3 says why)." if ran > 1 and abs(total - 1) > 0.005
              else " (step 3).")
     lost = view.lost.tolist()
     if lost:

@@ -10,22 +10,23 @@ MAX_QUESTION = 10**6
 INTRO = ("For each question the page builds a small MoE layer of its own (not the sidebar's), with random weights "
          "(never trained) drawn from the question number, and runs it: the answer is what that layer really "
          "computes. Make your prediction, then reveal it. Question numbers are reproducible: share the link and a "
-         "class sees the same question.")
+         "class sees the same question. Its experts are plain MLPs of 2 weight matrices (Mixtral's and OLMoE's have "
+         "3, the gated SwiGLU form); the routing is the same.")
 # What each kind of question asks, in one line: a kind's name alone ("Does every expert vote?") did not say it.
 KIND_ASKS = {
     "which_experts": "Given one token's router logits, which k experts run for it?",
     "combine_weights": "Given one token's router probabilities, what weight does its top expert's output get?",
     "overflow": "Given each token's chosen expert and the capacity per expert, which experts must turn tokens away? "
                 "An expert **overflows** when more tokens choose it than its capacity C (the most tokens it may "
-                "take); the extra ones are turned away.",
+                "take, set by the [capacity factor](glossary#capacity-factor)); the extra ones are turned away.",
     "every_expert": "Does a token go through every expert, or only its k chosen ones? Asked as: does every expert "
                     "add to this token's output (**vote**, in the question's words), or how many expert "
                     "computations does a sentence cost?",
     "alone_vs_batch": "Under expert choice, does a token get the same number of experts alone as inside a batch?",
 }
 # What the number box, the Next button and the kinds box do: a reader saw three controls and no word on them.
-NUMBER_MEANS = ("The question number picks the question: its layer, its numbers and (with the default four kinds) "
-                "its kind. **Next question** adds 1. With other kinds picked in **Question kinds** above, "
+NUMBER_MEANS = ("The question number picks the question: its layer, its numbers and, with the default four kinds, "
+                "its kind too (drawn from the number, so question 1 need not be the first kind). **Next question** adds 1. With other kinds picked in **Question kinds** above, "
                 "consecutive numbers take turns through the picked kinds. The score below counts each question's "
                 "first reveal.")
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}

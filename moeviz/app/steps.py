@@ -64,8 +64,8 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     c2.metric("Shape", f"({D},)", help=f"One vector of {D} numbers, written as PyTorch writes a tensor's shape.")
     c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}",
               help="The vector's length: the square root of the sum of its numbers squared.")
-    c3.caption("‖x‖ is the vector's length, √(sum of its numbers squared): the router's logits (its matrix times x) "
-               "scale with it.")
+    c3.caption(f"‖x‖ is the vector's length, √(sum of its numbers squared): the router's "
+               f"{glossary_link('Logit', 'logits')} (its scores, its matrix times x; step 2) scale with it.")
 
 
 def expert_intro(trace, num_experts: int) -> str:
@@ -96,8 +96,10 @@ def batch_note(trace) -> str:
     return ("(The capacity factor is off, so here a token's experts depend on that token alone. A token copy is "
             f"{TOKEN_COPY}. Set a "
             f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar and each expert takes at most "
-            "a fixed number of copies from a batch; step 5 then shows the copies dropped because other tokens "
-            "filled their expert first.)")
+            "C copies from a batch (the tokens routed together, here the sentence): C = ceil(factor · tokens · k "
+            "/ N). Step 5 then shows the copies dropped because other tokens filled their expert first; a "
+            "dropped copy skips that expert, the token keeps its other experts, and a token that lost them all "
+            "goes on by the residual path alone.)")
 
 
 def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
@@ -109,14 +111,15 @@ def step_router(run: WalkthroughRun, view: TokenView, controls, explain=st.markd
         rf"**{glossary_link('Logit', 'logits')}** $z = W_\text{{router}}\, x$ (raw scores, any real number). "
         f"A {glossary_link('Gate', 'gating function')} turns them into **router probabilities** — here: {label}"
         + (", read “→” as “then” (this step shows the scores; step 3 keeps the top k)" if "→" in label else "") +
-        f". (A {glossary_link('Softmax', 'softmax')} makes the scores positive and sum to 1.)"
+        f". (A {glossary_link('Softmax', 'softmax')} makes the scores positive and sum to 1.) "
+        f"E0…E{E - 1} name the {E} experts, counting from 0."
         + (" (Sigmoid scores lie in 0…1 each but need not sum to 1.)" if not run.trace.router_spec.probs_sum_to_one else ""))
     c1, c2 = st.columns(2)
     with c1:
         _chart(figs.score_bars(view.logits, name="logit", title="Router logits z (one per expert)"),
                alt="Bar chart of the router logits")
     with c2:
-        _chart(figs.score_bars(view.probs, name="probability", title="Router probabilities",
+        _chart(figs.score_bars(view.probs, name="probability", title="Router probabilities (before top-k)",
                                  value_range=figs.probability_range(view.probs)),
                alt="Bar chart of the router probabilities")
     _gate_latex(view, run.trace.router)
@@ -231,11 +234,11 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         m1, m2 = st.columns(2) if presenting() else (st.container(), st.container())
         # Short labels: in presenter mode on a 1024 px screen longer ones were cut off.
         m1.metric("Runs, this token", f"{counts['token_sparse']} of {counts['token_dense']}",
-                  help="Expert computations for this token, out of what a dense layer (every expert) would do.")
+                  help="Expert computations for this token, out of what running every expert would do.")
         m2.metric("Runs, all tokens", f"{counts['batch_sparse']} of {counts['batch_dense']}",
                   help="Expert computations for the whole sentence, out of tokens × experts.")
         m2.caption(f"A run is one token computed by one expert: {counts['batch_sparse']} = tokens × k, of "
-                   f"{counts['batch_dense']} = tokens × N, what a dense layer (every expert) would do.")
+                   f"{counts['batch_dense']} = tokens × N, what running every expert on every token would do.")
     with c2:
         if len(view.running):
             names = [f"E{int(e)}(x)" for e in view.running]
@@ -260,7 +263,7 @@ def _expert_size(counts: dict, d_model: int) -> str:
              f"token vector's size and d_hidden = {d_hidden} the width inside one expert")
     if m == 3:
         form = (f"three {d_model} × {d_hidden} matrices: {sizes}). They make the gated (SwiGLU) form of the "
-                f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}: two projections of the token up to "
+                f"{glossary_link('Feed-forward MLP', 'feed-forward MLP')}: two projections of the token to "
                 "d_hidden, side by side; one goes through SiLU (a smooth ReLU) and then multiplies the other entry "
                 "by entry, as a gate; a third matrix projects the result back down to d_model.")
     else:
@@ -283,7 +286,8 @@ def step_parallel(run: WalkthroughRun, view: TokenView, controls, explain=st.mar
     explain(
         f"A real layer routes the whole batch at once. Here {plural(s['tokens'], 'token')} are routed together; the "
         f"{TOKEN_COPIES} sent to the same expert are grouped, and "
-        "every expert runs once on its group. How long that takes depends on where the experts run.\n\n"
+        "every expert runs once on its group. How long that takes depends on where the experts run (this page "
+        "counts the work; the Capacity & parallelism page times it).\n\n"
         "- **Each expert on its own GPU** (a GPU: one accelerator chip; "
         f"{glossary_link('Expert parallelism', 'expert parallelism')}, the Capacity & parallelism page): the step lasts "
         f"as long as the **busiest** expert, so how even the load is sets the pace here: {busy}.\n"
@@ -343,8 +347,10 @@ def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
                 "Then the residual path adds it to the token's running vector (the “+” after the MoE layer in "
                 "step 1's diagram), and that sum goes on to the next block.")
     if terms:
-        sum_tex = " + ".join(rf"{t['weight']:.2f}\cdot E_{{{t['expert']}}}(x)" for t in terms)
-        st.latex(rf"y = {sum_tex}")
+        sum_tex = " + ".join(rf"{t['weight']:.3f}\cdot E_{{{t['expert']}}}(x)" for t in terms)
+        st.latex(rf"y = {sum_tex}")  # three decimals, as the worked sum below: 0.1849 is 0.185 in both
+        st.caption("Eᵢ(x) is expert i's output for this token x (step 4's vectors); each is multiplied by its "
+                   "combine weight.")
         _chart(figs.combine_figure(terms, view.output), alt="The weighted sum term by term")
         st.caption("The same colours as step 4's expert outputs, on purpose: each term is its expert's output "
                    "times its weight, so a weight below 1 makes it paler than in step 4, by exactly that factor.")

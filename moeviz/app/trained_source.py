@@ -112,7 +112,7 @@ def knobs_fold(walk) -> tuple[str, bool]:
     cfg, asked = walk.layer.cfg, walk.controls
     cap = "off" if cfg.capacity_factor is None else f"{cfg.capacity_factor:g}"
     label = (f"Used here: N = {cfg.num_experts} · k = {cfg.top_k} · capacity factor {cap}. What each sidebar knob "
-             "does on this page")
+             "does on this page" + (" (N switches between the shipped trained models)" if walk.trained else ""))
     return label, (cfg.num_experts, cfg.top_k) != (asked.num_experts, asked.top_k)
 
 

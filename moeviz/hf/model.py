@@ -88,7 +88,8 @@ class CheckpointModel:
         short = self.family.label.split(" (")[0]
         return {"trained_on": trained_on,
                 "what": f"a tiny model with {short}'s architecture ({short}: an open MoE language model; built with "
-                        f"{type(self.model).__name__} from transformers, Hugging Face's model library)"}
+                        f"{type(self.model).__name__} from transformers, Hugging Face's model library: a causal "
+                        "language model, one that predicts each next token from the ones before it)"}
 
     def describe(self) -> str:
         """The model's one name line (moeviz.hf.shipped.describe)."""

@@ -223,3 +223,17 @@ def test_a_page_where_no_knob_acts_says_so_in_a_box(page):
     boxes = [i.value for i in at.sidebar.info]
     assert any(b.startswith("**No knob below acts on this page.**") and "keep their values for the other pages" in b
                for b in boxes), boxes
+
+
+def test_the_fourth_reads_card_words():
+    """Fourth read: "gate" two ways, a dropped slot vs a dropped copy, "Transformer block" undefined, olmoe-tiny
+    unexplained, the balance row's "near 1" against Mixtral's k, z-loss's "not small" unexplained, expert choice's C."""
+    text = {e.term: e.text for e in ENTRIES}
+    assert "Not the gate matrix inside a SwiGLU expert" in text["Gate"]
+    assert "what is lost is that one copy's trip to that expert" in text["Dropped slot"]
+    assert "a block is attention, then this MLP" in text["Feed-forward MLP"]
+    assert "a tiny model trained here" in text["Token and subword"]
+    assert "very negative logits are allowed" in text["z-loss"]
+    assert "(C, its capacity, is set by the capacity factor)" in text["Expert choice"]
+    row = next(r for r in HEALTH_SIGNALS if r[0] == "Load balancing loss")
+    assert "so there it settles near k" in row[1]

@@ -220,3 +220,27 @@ def test_step_4_shows_the_way_through_one_expert_with_the_layers_shapes(params):
     for m in (2, 3):  # both forms add up
         rows = expert_path({"matrices_per_expert": m, "params_per_expert": m * 8 * 12}, 8)
         assert sum(r["weights"] for r in rows) == m * 8 * 12 and rows[-1]["numbers out"] == 8
+
+
+def test_the_fourth_reads_words_on_the_walkthrough():
+    """Fourth read (screenshots, December 2026): step 6's formula rounded 0.1849 to 0.18 while its worked sum used
+    0.185; "projected up" where d_hidden = d_model; E0…E7 and Eᵢ(x) never named; "router probabilities" with no
+    word on whether top-k had run; what a dropped copy does; "dense layer" for every expert; step 5 speaks of
+    time it does not show; "causal LM" unexplained."""
+    _, one = step_text(1)
+    assert "a dropped copy skips that expert, the token keeps its other experts" in one
+    assert "C = ceil(factor · tokens · k / N)" in one
+    at2, two = step_text(2)
+    assert "E0…E7 name the 8 experts, counting from 0." in two
+    at6, six = step_text(6)
+    latex = next(e.value for e in at6.get("latex"))
+    shown = re.findall(r"(\d\.\d+)\\cdot", latex)
+    assert shown and all(len(w.split(".")[1]) == 3 for w in shown)
+    assert any("Eᵢ(x) is expert i's output for this token x" in c.value for c in at6.caption)
+    at4, four = step_text(4)
+    frame = next(d.value for d in at4.dataframe if "stage" in d.value.columns)
+    assert not any("projected up" in s for s in frame["stage"]) and "projections of the token up" not in four
+    assert not any("dense layer (every expert)" in c.value for c in at4.caption)
+    _, five = step_text(5)
+    assert "the Capacity & parallelism page times it" in five
+    assert "a causal language model, one that predicts each next token" in " ".join(c.value for c in at2.caption)

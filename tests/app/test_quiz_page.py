@@ -170,3 +170,17 @@ def test_the_third_reads_words_on_quiz():
         c.value for c in overflow.caption)
     vote = open_quiz(seed_of("every_expert"))
     assert "(**vote**, in the question's words)" in " ".join(c.value for c in vote.caption)
+
+
+def test_the_fourth_reads_words_on_quiz():
+    """Fourth read: question 1 was not the first kind (the default draws the kind), "router" unlinked, capacity
+    not linked where overflow is defined, and a 2-matrix expert beside Mixtral's SwiGLU without a word."""
+    at = open_quiz(1)
+    text = " ".join(c.value for c in at.caption)
+    assert "drawn from the number, so question 1 need not be the first kind" in text
+    assert "Its experts are plain MLPs of 2 weight matrices (Mixtral's and OLMoE's have 3" in text
+    question = make_question(seed_of("combine_weights"))
+    assert question.prompt.startswith("[Router](glossary#router) probabilities") and "(glossary#top-k)" in question.prompt
+    assert "[router](glossary#router) logits" in make_question(seed_of("which_experts")).prompt
+    overflow = open_quiz(seed_of("overflow"))
+    assert "set by the [capacity factor](glossary#capacity-factor)" in " ".join(c.value for c in overflow.caption)

@@ -325,10 +325,10 @@ def test_the_answer_box_says_when_the_weights_do_not_add_up_to_one():
     step 3 and took it for a mistake. The box now gives their sum, read from the same weights it shows."""
     at = run_app()
     text = page_text(at)
-    weights = [float(w) for w in re.findall(r"\(weight (\d\.\d\d)\)", text)]
-    found = re.search(r"these add up to (\d\.\d\d), not 1 \(step 3 says why\)", text)
+    weights = [float(w) for w in re.findall(r"\(weight (\d\.\d\d\d)\)", text)]
+    found = re.search(r"these add up to (\d\.\d\d\d), not 1 \(step 3 says why\)", text)
     assert len(weights) == 2 and found
-    assert abs(float(found.group(1)) - sum(weights)) <= 0.011  # each weight shown to 2 decimals
+    assert abs(float(found.group(1)) - sum(weights)) <= 0.0011  # each weight shown to 3 decimals, as step 6
     renormalised = run_app(trained="0", router="softmax_topk")  # the random layer renormalises: no such remark
     assert "add up to" not in page_text(renormalised)
 
