@@ -148,7 +148,7 @@ def test_answer_names_the_running_experts_and_weights():
     text = answer(view)
     assert "2 of 8 experts run" in text
     for e, w in zip(view.running, view.running_weights):
-        assert f"expert **{int(e)}** (weight {w:.2f})" in text
+        assert f"expert **{int(e)}** (weight {w:.3f})" in text
 
 
 def test_answer_explains_drops_and_escapes_the_token():

@@ -116,4 +116,4 @@ def test_dropped_copies_have_one_name_on_every_page_that_counts_them():
         assert "dropped copies" in words, page
         assert "dropped slot" not in words and "dropped token cop" not in words, page
     glossary = _screen_words(pages.open_page("pages/7_glossary.py")).lower()
-    assert "dropped copies" in glossary and "a dropped copy, often called a dropped slot" in glossary
+    assert "dropped copies" in glossary and "a dropped copy. papers often call it a dropped slot" in glossary
