@@ -22,7 +22,7 @@ def _claims_walkthrough(numbers, at, view):
     if "“␣" in view.notes:  # the notes name the token: the one the page follows
         assert f"“{numbers['token_text']}”" in view.notes
     for expert, weight in zip(numbers["experts_run"], numbers["weights_run"]):
-        assert f"expert **{expert}** (weight {weight:.2f})" in answer  # the page's numbers are the recipe's
+        assert f"expert **{expert}** (weight {weight:.3f})" in answer  # the page's numbers are the recipe's
     assert math.isclose(sum(numbers["weights_run"]), 1.0, abs_tol=0.01)  # "renormalised to sum to 1"
     assert numbers["max_mean_load"] > 1  # "the busiest expert does more than the mean"
 
