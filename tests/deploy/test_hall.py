@@ -172,7 +172,9 @@ def test_without_affinity_the_page_says_what_to_fix(hall, hall_browser):
     try:
         open_app(page, hall.url, "/glossary", timeout_ms=120_000)
         page.get_by_text(AFFINITY_WARNING).first.wait_for(timeout=60_000)
-        assert f"process {served_by(page)}" in page.locator('[data-testid="stAlert"]').first.inner_text()
+        # the warning's own box: the sidebar's "no knob acts here" box comes before it on /glossary
+        warning = page.locator('[data-testid="stAlert"]').filter(has_text=AFFINITY_WARNING).first
+        assert f"process {served_by(page)}" in warning.inner_text()
         assert re.search(r'"GET /media/\S+ HTTP/1.1" 404', hall.access_log())  # the probe's misses
         for width, height in ((1920, 1080), (1024, 768), (390, 844)):
             page.set_viewport_size({"width": width, "height": height})
