@@ -174,6 +174,8 @@ def compute_counts(run: WalkthroughRun, view: TokenView) -> dict:
             "flops_dense": float(trace.metrics["dense_flops_per_token"]),
             "params_per_expert": int(trace.metrics["params_per_expert"]),
             "matrices_per_expert": int(trace.metrics["matrices_per_expert"]),
+            "d_hidden": int(trace.metrics["params_per_expert"]) // (int(trace.metrics["matrices_per_expert"])
+                                                                   * len(view.vector)),
             "router_params": len(view.vector) * E}  # W_router, (N × d_model), as costs.layer_costs counts it
 
 
@@ -181,8 +183,7 @@ def expert_path(counts: dict, d_model: int) -> list[dict]:
     """The way through one expert, stage by stage, from the layer's own counts (compute_counts): what each stage
     is, the weights it holds and how many numbers it hands on. The weights add up to params_per_expert; the
     last stage hands on d_model numbers, the size of the expert's real output."""
-    m = counts["matrices_per_expert"]
-    d_hidden = counts["params_per_expert"] // (m * d_model)
+    m, d_hidden = counts["matrices_per_expert"], counts["d_hidden"]
     up, down = f"{d_model} × {d_hidden}", f"{d_hidden} × {d_model}"
     stages = [("the token's vector x (input)", "", 0, d_model)]
     if m == 3:  # the gated (SwiGLU) MLP: down(silu(gate(x)) * up(x))

@@ -11,7 +11,7 @@ from moeviz.app.runners import (checkpoint_model, checkpoint_routing, olmoe_laye
 from moeviz.app.textbox import text_box
 from moeviz.app.tables import all_rows_height, table
 from moeviz.app.variants_text import (BIAS_HELP, NOTE_WORDS, TABLE_HOW_TO_READ, bias_caption, capacity_words,
-                                      layer_note, noise_words, sigmoid_note)
+                                      LAYER_NOTE, noise_words, sigmoid_note)
 from moeviz.app.trained_source import another_model_note, pick_olmoe, shipped_counts
 from moeviz.hf.shipped import DEFAULT_MODEL, display_name
 from moeviz.export import figure_html, trace_csv, trace_json
@@ -66,7 +66,7 @@ tokens = list(routing.tokens)  # labels, as every page shows them (␣ = a space
 runs = olmoe_variant_runs(pick.model, pick.path, text, pick.layer, k, capacity, bias_steps)
 inputs.caption(escape_markdown(subword_note(tokens)))
 moe_layer = olmoe_layer(pick.model, pick.path, pick.layer, k, capacity)
-app.layer_line(moe_layer, trained=True, where=inputs, note=layer_note())
+app.layer_line(moe_layer, trained=True, where=inputs, note=LAYER_NOTE)
 
 
 

@@ -31,6 +31,7 @@ from moeviz.figures.checkpoint import co_selection_heatmap, journey_grid, layer_
 from moeviz.figures.routing import load_bars, router_heatmap
 from moeviz.glossary import LOAD_RATIO, MEASURES, glossary_link
 from moeviz.hf import analysis
+from moeviz.lm.analysis import smoothed_rate
 from moeviz.hf.tracefile import routing_csv, routing_json
 from moeviz.text import escape_markdown, plural
 from moeviz.variants import VARIANT_KEYS, own_variant
@@ -50,7 +51,7 @@ def lift_worked(row: dict, expert: int, ran: int, tokens: int) -> str:
     text's `tokens` tokens (its base rate). The result is the row's own lift, rounded as the table shows it."""
     n, c, a = row["in text"], row["to this expert"], analysis.TEXT_LIFT_SMOOTHING
     base = ran / tokens
-    rate = (c + a * base) / (n + a)
+    rate = smoothed_rate(c, n, base, smoothing=a)  # the rate expert_lift divided by the base rate
     return (f"Worked out for the top row, “{escape_markdown(row['token'])}”: seen {n} times, {c} of them sent here; "
             f"E{expert}'s base rate is {ran}/{tokens} = {base:.3f}. With the imaginary occurrence the share sent "
             f"here is ({c} + {base:.3f}) ÷ ({n} + {a:g}) = {rate:.3f} (unsmoothed: {c}/{n} = {c / n:.3f}), and the "

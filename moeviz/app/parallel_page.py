@@ -148,7 +148,7 @@ def capacity(controls) -> Batch:
     tokens = app.linked(right.select_slider, "Tokens in the batch", TOKEN_COUNTS, key="tokens", default=32,
                         parse=app.parse_int_choice(TOKEN_COUNTS))
     batch = Batch(policy, tokens, capacity_config(controls, policy))
-    app.layer_line(batch.cfg, trained=False, note=layer_note(batch.cfg, tokens))
+    app.layer_line(batch.cfg, trained=False, note=layer_note(tokens))
     demo = capacity_run(controls, policy, tokens)
     trace = demo.trace
     if router_spec(batch.cfg.router).experts_choose:
@@ -180,7 +180,7 @@ def capacity(controls) -> Batch:
     return batch
 
 
-def layer_note(cfg: MoEConfig, tokens: int) -> str:
+def layer_note(tokens: int) -> str:
     """The end of section 1's layer line: its tokens, and which sections reuse this layer (4 as it is; 5 and 6 with
     routers of their own). The line itself says what d_hidden is."""
     return (f"{tokens} seeded random tokens. Sections 4, 5 and 6 use this layer too (5 and 6 with routers of "

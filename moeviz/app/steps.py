@@ -257,8 +257,7 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
 
 def _expert_size(counts: dict, d_model: int) -> str:
     """How many weights one expert holds, from the layer's own counts (the layer line's totals, taken apart)."""
-    m, per_expert = counts["matrices_per_expert"], counts["params_per_expert"]
-    d_hidden = per_expert // (m * d_model)
+    m, per_expert, d_hidden = counts["matrices_per_expert"], counts["params_per_expert"], counts["d_hidden"]
     sizes = (f"d_model × {glossary_link('d_model and d_hidden', 'd_hidden')}, where d_model = {d_model} is the "
              f"token vector's size and d_hidden = {d_hidden} the width inside one expert")
     if m == 3:

@@ -84,10 +84,9 @@ NOTE_WORDS = (
     "breaks that.")
 
 
-def layer_note() -> str:
-    """The layer line's note on /variants: what routes here (the line itself says what d_model and d_hidden are)."""
-    return "Its router's scores go through every rule below; Switch runs them with k = 1"
+# The layer line's note on /variants: what routes here (the line itself says what d_model and d_hidden are).
+LAYER_NOTE = "Its router's scores go through every rule below; Switch runs them with k = 1"
 
 
 __all__ = ["capacity_words", "BIAS_HELP", "bias_caption", "noise_words", "TABLE_HOW_TO_READ", "sigmoid_note",
-           "NOTE_WORDS", "layer_note"]
+           "NOTE_WORDS", "LAYER_NOTE"]

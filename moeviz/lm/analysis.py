@@ -212,8 +212,13 @@ def smoothed_lift(sent: np.ndarray, seen: np.ndarray, base_rate: float,
     Tokens seen fewer than `min_count` times get 0 (not ranked)."""
     if base_rate <= 0:
         return np.zeros(len(seen))
-    rate = (sent + smoothing * base_rate) / (seen + smoothing)
-    return np.where(seen >= min_count, rate / base_rate, 0.0)
+    return np.where(seen >= min_count, smoothed_rate(sent, seen, base_rate, smoothing) / base_rate, 0.0)
+
+
+def smoothed_rate(sent, seen, base_rate: float, smoothing: float = LIFT_SMOOTHING):
+    """The share of a token's occurrences sent to the expert, pulled towards base_rate by `smoothing`
+    pseudo-occurrences: (sent + smoothing · base_rate) / (seen + smoothing). smoothed_lift divides it by base_rate."""
+    return (sent + smoothing * base_rate) / (seen + smoothing)
 
 
 def reading(stats: dict) -> list[str]:

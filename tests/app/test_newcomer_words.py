@@ -218,7 +218,7 @@ def test_step_4_shows_the_way_through_one_expert_with_the_layers_shapes(params):
     assert int(frame["numbers out"].iloc[-1]) == d_model and d_hidden in set(frame["numbers out"])
     assert any(f"{int(frame['weights'].sum()):,} weights in all" in c.value for c in at.caption)
     for m in (2, 3):  # both forms add up
-        rows = expert_path({"matrices_per_expert": m, "params_per_expert": m * 8 * 12}, 8)
+        rows = expert_path({"matrices_per_expert": m, "params_per_expert": m * 8 * 12, "d_hidden": 12}, 8)
         assert sum(r["weights"] for r in rows) == m * 8 * 12 and rows[-1]["numbers out"] == 8
 
 
