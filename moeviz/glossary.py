@@ -17,6 +17,7 @@ class Entry:
 
 # The code the cards' claims about real models were checked against, named as a reader can look it up.
 TRANSFORMERS = "Hugging Face's transformers library, version 5.24"
+PAPERS = "MoE papers and libraries"  # the card that says what GShard, Switch, V-MoE, MegaBlocks, ... are
 
 # The balance loss's formula and symbols, and what its value means: said once here, quoted by the glossary entry and
 # by the pages that show the loss (/balance's price table, the walkthrough's step 4).
@@ -167,6 +168,23 @@ ENTRIES = (
           "keeps the division safe when x is near 0. LayerNorm, the older normaliser, also subtracts the "
           "vector's mean before dividing by its spread and adds a learned bias; RMSNorm does neither. OLMoE and Mixtral put one before attention and one before the MoE layer "
           "(pre-norm, as of " + TRANSFORMERS + ").", "app.py"),
+    # the papers and libraries the pages name, each with what the pages take from it (their arXiv papers and
+    # NVIDIA's Megatron-LM repository); a reader met GShard, V-MoE or MegaBlocks with no word on what they are
+    Entry(PAPERS, "The MoE work the pages name, oldest first. **Mesh TensorFlow** (Shazeer et al., Google, 2018): "
+          "a library for splitting one model over many chips; Switch was written in it. **GShard** (Lepikhin et "
+          "al., Google, 2020): top-2 routing with a capacity limit, the tokens split into groups with their own "
+          "slots each, and a balance loss; it trained a 600-billion-parameter translation model. **Switch "
+          "Transformer** (Fedus, Zoph and Shazeer, Google, 2021): top-1 routing under a capacity factor, and the "
+          "balance loss N · Σᵢ fᵢ · Pᵢ this app uses; up to 1.6 trillion parameters. **V-MoE** (Riquelme et al., "
+          "Google, 2021): MoE for images; its batch prioritized routing gives the slots first to the tokens with "
+          "the largest routing weights. **ST-MoE** (Zoph et al., Google, 2022): a study of stable MoE training "
+          "that introduced the router z-loss. **MegaBlocks** (Gale et al., 2022): dropless MoE training on GPUs, "
+          "whose block-sparse matrix products let an expert take however many copies arrive. **Megatron-Core** "
+          "(NVIDIA, part of Megatron-LM): an open-source library for training large Transformers on many GPUs, "
+          "with MoE layers, expert parallelism, balance losses and drop policies. **Micro-batch and global batch**: "
+          "a training step's global batch is every sequence behind one update of the weights; it is split into "
+          "micro-batches, each what one GPU runs forward and backward at once, and their gradients are added.",
+          None),
 )
 
 TERMS = {entry.term: entry for entry in ENTRIES}
@@ -246,6 +264,8 @@ CROSS_LINKS = {
     "z-loss": ("z-loss",), "FLOPs": ("FLOPs",), "d_model and d_hidden": ("d_model", "d_hidden"),
     "Mutual information": ("mutual information",), "Prefill and decode": ("prefill", "decode"),
     "Gate": ("gate value",), "Fine-grained experts": ("fine-grained",), "RMSNorm": ("RMSNorm",),
+    PAPERS: ("Switch Transformer", "GShard", "V-MoE", "ST-MoE", "MegaBlocks", "Megatron-Core", "Mesh TensorFlow",
+             "micro-batch"),
 }
 _PROTECTED = re.compile(r"\[[^\]]*\]\([^)]*\)|`[^`]*`|“[^”]*”")  # links, code, quoted text: never linked inside
 
@@ -280,5 +300,5 @@ def glossary_link(term: str, words: str | None = None) -> str:
     return f"[{words or term.lower()}](glossary#{anchor(term)})"
 
 
-__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "LOAD_RATIO", "MEASURES", "BALANCE_LOSS_FORMULA", "BALANCE_LOSS_VALUE", "TRANSFORMERS", "CROSS_LINKS", "anchor", "cross_linked",
+__all__ = ["Entry", "ENTRIES", "TERMS", "HEALTH_SIGNALS", "FAILING_MAX_MEAN_LOAD", "LOAD_RATIO", "MEASURES", "BALANCE_LOSS_FORMULA", "BALANCE_LOSS_VALUE", "TRANSFORMERS", "PAPERS", "CROSS_LINKS", "anchor", "cross_linked",
            "glossary_link"]

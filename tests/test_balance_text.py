@@ -77,8 +77,22 @@ def test_the_z_loss_words_quote_the_pairs_numbers_and_say_what_moved():
     assert penalised["z_loss"] < plain["z_loss"] and penalised["max_logit"] < plain["max_logit"]
     rose = penalised["mean_abs_logit"] >= plain["mean_abs_logit"]
     assert ("the logits did not get smaller" in text) == rose
+    # which runs and which steps the two sizes come from (a reader saw "rose, 1.50 → 1.92" and asked: when?)
+    sizes = f"from {plain['mean_abs_logit']:.2f} without the z-loss to {penalised['mean_abs_logit']:.2f} with it"
+    assert sizes in text and f"over the same last {plain['window_steps']} steps" in text
     # a pair in which the penalty did not act is not told that it did
     assert "did not pull the log-sum-exp down" in explain_z_loss(penalised, plain, 0.01, 150)
+
+
+def test_alpha_0_says_where_its_load_started():
+    """Before: α = 0 ended at 3.04× while the run's step 1 read 3.92×, and nothing said why a run with no push
+    towards even had eased. Now the bullet gives the start, from the same run, and what moved it."""
+    rows = [final_run(balance_weight=w)[0] for w in (0.0, 0.01, 0.3)]
+    none = rows[0]
+    text = explain_price(rows)
+    assert abs(none["first_max_mean_load"] - none["max_mean_load"]) >= 0.1  # the seeded default does ease
+    assert f"it started at {none['first_max_mean_load']:.2f}× at step 1" in text
+    assert f"over its last {none['window_steps']} steps" in text and "task's own gradient" in text
 
 
 def test_run_words_use_the_apps_names_not_the_codes():

@@ -309,6 +309,8 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
         st.caption(no_drops_words(f))
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
+    st.caption("The balance loss's dotted line marks 1, its value for perfectly even routing. It is a reference, "
+               "not a floor: the loss can dip a little below it (the glossary's load balancing loss entry says when).")
     # The words before the charts that use them: read after the charts, a newcomer met "load CV" and "router
     # entropy (nats)" as bare titles first.
     st.caption(f"**The routing-health charts below.** {MEASURES[figs.LOAD_RATIO]} {MEASURES['load CV']} "
@@ -356,6 +358,9 @@ def z_loss(controls, settings: LabSettings) -> None:
                         format_func=lambda w: f"{w:g}" + (" (ST-MoE's)" if w == DEFAULT_Z_LOSS_WEIGHT else ""),
                         help="Adds weight × mean logsumexp(router logits)² to the second run's loss (ST-MoE's "
                              "z-loss; transformers' router_z_loss_coef, 0.001 in its SwitchTransformers config).")
+    # the slider shows only the chosen value: a reader could not tell which weights it offers
+    st.caption(f"Weights to choose from: {', '.join(f'{w:g}' for w in Z_LOSS_WEIGHTS)}, each ten times the last; "
+               "the first run always trains without the z-loss.")
     # The lab's layer and α as above, at most AT_ONCE_STEPS long so that both runs come from the cache at once.
     method = settings.method if settings.mode == "single" else "aux_loss"
     steps = min(settings.steps, AT_ONCE_STEPS)

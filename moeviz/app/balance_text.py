@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from moeviz.capacity_words import CAPACITY_FORMULA, capacity_symbols
-from moeviz.glossary import FAILING_MAX_MEAN_LOAD, glossary_link
+from moeviz.glossary import FAILING_MAX_MEAN_LOAD, MEASURES, glossary_link
 from moeviz.routers import router_spec
 
 SKEWED_START = 1.3  # max/mean load at step 1 from which the untrained router is called skewed
@@ -22,9 +22,8 @@ LARGE_WEIGHT = 1.0  # α from which the explanation warns that the task pays for
 TASK_LOSS = ("**Task loss**: how far the layer's outputs are from the targets (each cluster's own fixed random "
              "linear function of the token), as the mean squared error divided by the targets' mean square, so "
              "1.0 means no better than always predicting zero and 0 means perfect.")
-SPECIALIZATION = ("**Specialization**: how much knowing the expert a token went to tells you about the token's "
-                  "cluster, as a share of the most it could tell: 0% = every expert gets the same mix of "
-                  "clusters, 100% = each cluster has experts of its own.")
+# One wording of specialization on the page: the glossary's measure (a reader met two wordings of "100 %").
+SPECIALIZATION = "**Specialization**" + MEASURES["specialization"].removeprefix("Specialization")
 SHARED_OFFSET = ("Every token also carries the same **offset**: one fixed vector added to all of them (real hidden "
                  "states are not centred on zero either). The untrained router therefore prefers the same few "
                  "experts for every token: a skewed start, which stays skewed (collapse) unless something pushes the load "
@@ -175,6 +174,16 @@ def _drops_sentence(small: dict, good: dict, capacity_factor: float) -> str:
                f"; here that cost less than the push towards balance {losses}."))
 
 
+def start_words(f: dict) -> str:
+    """Where a run's load started, when it ended elsewhere: every run starts from the same skewed router (a reader
+    saw α = 0 go from 3.92× to 3.04× with no push towards even, and no word why)."""
+    first, last = f["first_max_mean_load"], f["max_mean_load"]
+    if abs(first - last) < 0.1:
+        return ""
+    return (f" over its last {f['window_steps']} steps (it started at {first:.2f}× at step 1, as every run here does; "
+            "with no push towards even, the task's own gradient still moves the router, and the load with it)")
+
+
 def explain_price(rows: list[dict], capacity_factor: float | None = None, good_weight: float = 0.3) -> str:
     """The price table's Markdown list, in words picked from its rows (TrainHistory.final() per weight, by
     increasing α; one of them α = 0 and one the lab's good weight): what each weight bought and what the task paid."""
@@ -182,7 +191,8 @@ def explain_price(rows: list[dict], capacity_factor: float | None = None, good_w
     none, good = by_weight[0.0], by_weight[good_weight]
     pushed = [r for r in rows if r["balance_weight"] > 0]
     idle = f", leaving {none['idle_experts']} experts nearly idle" if none["idle_experts"] else ""
-    parts = [f"**α = 0** lets the busiest expert take **{none['max_mean_load']:.2f}×** the mean load{idle}, "
+    parts = [f"**α = 0** lets the busiest expert take **{none['max_mean_load']:.2f}×** the mean load"
+             f"{start_words(none)}{idle}, "
              f"with a task loss of {none['task_loss']:.3f} and specialization {none['specialization']:.0%}: the "
              "few busy experts each serve many clusters, so none learns one cluster's function well.",
              _trade_sentence(pushed)]
@@ -218,10 +228,13 @@ def explain_z_loss(plain: dict, penalised: dict, weight: float, steps: int) -> s
             f"**{top1:.2f}**.")
     if not (z1 < z0 and top1 < top0):
         return both + " Here the penalty did not pull the log-sum-exp down: try a larger weight."
-    size = (f"The mean |logit| *rose*, {size0:.2f} → {size1:.2f}: the logits did not get smaller, the router "
-            f"shifted them all down, so none grows large and positive." if size1 >= size0 else
-            f"The mean |logit| went {size0:.2f} → {size1:.2f}; what the penalty targets is the largest logit, "
-            f"which the router pulled down by shifting every logit.")
+    window = f"over the same last {plain['window_steps']} steps"
+    size = (f"The mean |logit| (a logit's size, its sign ignored) *rose* {window}, from {size0:.2f} without the "
+            f"z-loss to {size1:.2f} with it: the logits did not get smaller, the router shifted them all down, so "
+            "none grows large and positive." if size1 >= size0 else
+            f"The mean |logit| (a logit's size, its sign ignored) went from {size0:.2f} without the z-loss to "
+            f"{size1:.2f} with it, {window}; what the penalty targets is the largest logit, which the router "
+            "pulled down by shifting every logit.")
     return f"{both} {size} The task loss: {plain['task_loss']:.3f} without, {penalised['task_loss']:.3f} with."
 
 

@@ -183,7 +183,7 @@ def measured_time(cfg: MoEConfig) -> Timed:
                 "the batch. The sidebar's router decides which experts each token picks, and its capacity factor sets "
                 "the most token copies an expert may take (C) and drops the copies past C: so both change how many "
                 "tokens each expert gets, and the sparse time. Dense-all and the dense-equivalent FFN do not route.")
-    st.caption(spread_sentence(results, device) + " Measured on this server (all three checked first to give the "
+    st.caption(spread_sentence(results, device) + " " + fastest_sentence(results) + " Measured on this server (all three checked first to give the "
                "same output); the cores are shared, so numbers move between runs: *Measure again* times them anew.")
     return Timed(device, batch, t["sparse"])
 
@@ -196,6 +196,25 @@ def spread_sentence(results: dict, device: str) -> str:
     return (f"Read the medians: each is the middle of {count} timed runs, and the ratios above come from them. The "
             "thin line above a bar reaches the slowest runs (95th percentile); it is long when other users' work on "
             f"this shared {hardware_word(device)} slowed a few runs down.")
+
+
+RATIOS_AGREE = 1.25  # the two views of a ratio (medians, fastest runs) within 25 %: read it as measured
+
+
+def fastest_sentence(results: dict) -> str:
+    """The section's two ratios again from each one's fastest run: a second view of the same measurement, so a
+    reader sees how firm they are (a reader took "3.7× the dense-equivalent" from one take as a fact, while
+    section 3 timed the same layer 2× apart)."""
+    best = {name: r["min_ms"] for name, r in results.items()}
+    median = {name: r["median_ms"] for name, r in results.items()}
+    views = [(median["dense-all"] / median["sparse"], best["dense-all"] / best["sparse"]),
+             (median["sparse"] / median["dense-equivalent"], best["sparse"] / best["dense-equivalent"])]
+    said = (f"By each one's fastest run instead, dense-all takes {views[0][1]:.1f}× the sparse layer's time and the "
+            f"sparse layer {views[1][1]:.1f}× the dense-equivalent's.")
+    if all(max(a, b) / min(a, b) <= RATIOS_AGREE for a, b in views):
+        return said + " The two views agree within a quarter, so the ratios above hold for this take."
+    return (said + " The two views differ by more than a quarter: the ratios moved while this take ran, so read "
+            "them as rough, and *Measure again* to see them move.")
 
 
 def hardware_choice(column) -> str:
@@ -303,17 +322,20 @@ def fine_vs_coarse_sentence(coarse_ms: list[float] | None, fine_ms: list[float] 
     turns = len(coarse_ms)
     slower = sum(f > c for c, f in zip(coarse_ms, fine_ms))
     ratio = statistics.median(fine_ms) / statistics.median(coarse_ms)
-    if slower >= turns - 1:
+    clear = turns - 1  # the bar for "clear": one layer slower (or faster) in all turns but at most one
+    if slower >= clear:
         return (f"Equal FLOPs need not mean equal time: the fine layer was slower in {slower} of {turns} turns "
                 f"(median {ratio:.1f}× the coarse one's time), since four times as many, narrower experts mean "
                 "more, smaller matrix products and more routing work.")
-    if slower <= 1:
+    if slower <= turns - clear:
         return (f"This time the fine layer was faster in {turns - slower} of {turns} turns (median {ratio:.1f}× "
                 "the coarse one's time), though four times as many, narrower experts mean more, smaller matrix "
                 "products and more routing work: other users share these cores; time them again to see.")
     return (f"The medians say the fine layer took {ratio:.1f}× the coarse one's time, but it was slower in only "
-            f"{slower} of {turns} turns: the turns disagree too often to trust that median, since other users' work "
-            "on these shared cores lands on any turn. So this is no clear difference; time them again to see.")
+            f"{slower} of {turns} turns. This page calls a difference clear when one layer is slower in at least "
+            f"{clear} of the {turns} turns: short of that, the turns disagree too often to trust that median, since "
+            "other users' work on these shared cores lands on any turn. So this is no clear difference; time them "
+            "again to see.")
 
 
 def same_layer_sentence(timed: Timed | None, first: MoEConfig, page_layer: MoEConfig, first_ms: float) -> str:

@@ -41,6 +41,12 @@ def device_label() -> str:
     return describe_device(resolve_device("auto"))
 
 
+TOOLS_WORDS = ("*Presets* set all the layer knobs at once, to a classroom case or a real model's shape. "
+               "*Presenter mode* enlarges the page for a projector. The *link* reopens this exact view. *Figures* "
+               "downloads this page's charts as one file. *Lesson* strings views into a sequence to step through; "
+               "*Class room* lets students follow your screen live.")
+
+
 def sidebar(page_title: str = "moeviz") -> Controls:
     """Draw the shared sidebar (page links, layer controls, device) and return the controls' values.
 
@@ -65,6 +71,9 @@ def sidebar(page_title: str = "moeviz") -> Controls:
     write_url(query_params)
     with st.sidebar:
         st.divider()
+        # what the buttons below are for, in one place: a newcomer met "Figures", "Lesson" and "Class room" unexplained
+        st.markdown("**Teaching and sharing**")
+        st.caption(TOOLS_WORDS)
         presenter.draw_classroom_tools(values)  # presets, presenter mode, link to this view
         charts.figures_download_button(figures, page_title)
     classroom.sidebar_section()  # lessons (sidebar, and the lesson bar on top of the page) and class rooms

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 import streamlit as st
 
 import moeviz.app as app
-from moeviz.app.runners import capacity_config, capacity_run, device_limit_run, dropless_run, inference_run
+from moeviz.app.runners import (capacity_config, capacity_run, device_limit_run, dropless_run, inference_run,
+                                skew_preview)
 from moeviz.app.tables import table
 from moeviz.capacity_words import CAPACITY_FORMULA, capacity_symbols, capacity_worked
 from moeviz.config import DEFAULT_SWITCH_CAPACITY, DROP_POLICIES, RENAMED_DROP_POLICIES, MoEConfig
-from moeviz.glossary import glossary_link
+from moeviz.glossary import PAPERS, glossary_link
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
-                                  EP_TOKENS, demo_config, imbalance_demo, limit_config, slower_rounds,
+                                  EP_TOKENS, demo_config, imbalance_demo, limit_config, no_drop_config,
+                                  slower_rounds,
                                   slowdown_shown)
 from moeviz.parallel.reading import worker_summary
 from moeviz.parallel.workload import PUSH
@@ -86,7 +88,7 @@ BACKEND_HELP = ("Each GPU is a worker process here; they exchange tokens with `a
                 "and its CPU backend, gloo (a real GPU job uses NCCL).")
 # Mesh TensorFlow's MoE layers (moe.py: capacity_factor_train=1.25, capacity_factor_eval=2.0) are the code Switch
 # was written in; the Switch paper gives no train/eval split, ST-MoE (arXiv 2202.08906) states the same pair.
-SWITCH_CAPACITY_NOTE = ("Mesh TensorFlow, the library Switch was written in, defaults to capacity factor 1.25 in "
+SWITCH_CAPACITY_NOTE = (f"{glossary_link(PAPERS, 'Mesh TensorFlow')}, the library Switch was written in, defaults to capacity factor 1.25 in "
                         "training and 2.0 in evaluation (ST-MoE states the same pair); moeviz keeps 1.25 at "
                         "inference too, so more copies drop here than at an evaluation factor of 2.0")
 
@@ -96,10 +98,11 @@ SWITCH_CAPACITY_NOTE = ("Mesh TensorFlow, the library Switch was written in, def
 CAPACITY_HEADERS = {False: "1 · With capacity off, every expert takes every token sent to it",
                     True: "1 · With a capacity limit, each expert has a fixed number of slots"}
 _DESIGNS = ("Each token sends k **copies** of itself, one to each of its k chosen experts. There are two designs. "
-            "**Dropless** MoE (Hugging Face transformers' Mixtral and OLMoE, DeepSeek-V3, MegaBlocks): every "
-            "chosen expert runs on all the copies sent to it, nothing is dropped, and imbalance costs uneven "
-            "work. **Capacity** (Switch, GShard, V-MoE): a fixed number of slots per expert, and the copies that "
-            "do not fit are dropped. ")
+            "**Dropless** MoE (Hugging Face transformers' Mixtral and OLMoE, DeepSeek-V3, "
+            f"{glossary_link(PAPERS, 'MegaBlocks')}): every chosen expert runs on all the copies sent to it, nothing "
+            "is dropped, and imbalance costs uneven work. **Capacity** "
+            f"({glossary_link(PAPERS, 'Switch, GShard, V-MoE')}: Google's MoE models of 2020 and 2021): a fixed "
+            "number of slots per expert, and the copies that do not fit are dropped. ")
 CAPACITY_INTROS = {
     False: _DESIGNS + "With the sidebar's capacity factor **off** (its default) this section shows the dropless "
                       "case: each expert's column is as tall as the copies sent to it, and nothing is dropped.",
@@ -248,6 +251,8 @@ def expert_parallel(controls) -> None:
     skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward GPU 0's experts", SKEWS,
                       key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
     right.caption(skew_words(skew) + " The balanced run uses skew 0.")
+    st.markdown(preview_words(skew_preview(no_drop_config(ep_cfg), EP_TOKENS, skew, workers),
+                              skew_preview(no_drop_config(ep_cfg), EP_TOKENS, 0.0, workers), skew, ep_cfg.top_k))
     app.layer_line(ep_cfg, trained=False, section=True, knobs=EP_KNOBS,
                    note=f"Larger than section 1's layer, so that each GPU's expert maths takes long enough to measure "
                         f"above the timer's noise; {EP_TOKENS} tokens per step split over the W GPUs; seed fixed at "
@@ -278,9 +283,26 @@ def skew_words(skew: float, tokens: int = EP_TOKENS, batch: str = "step") -> str
     section 2 and /replicas' run both draw their tokens with it)."""
     pushed = round(skew * tokens)
     return (f"Skew {skew:g}: {pushed:,} of the {batch}'s {tokens:,} tokens ({skew:.0%}), picked at random, are "
-            "nudged toward GPU 0's experts (each moved along the router weights of one or two of them, by "
-            f"{PUSH:g} times its own length), so the router mostly sends them there; the other tokens stay plain "
-            "random ones.")
+            "made to resemble what two of GPU 0's experts respond to most (each is moved toward those experts' "
+            f"router weights, by {PUSH:g} times its own length), so the router sends most of them to GPU 0; "
+            "the other tokens stay plain random ones.")
+
+
+def preview_words(skewed: list[int], balanced: list[int], skew: float, top_k: int) -> str:
+    """Section 2's load before anything runs: the copies per GPU at the chosen skew and at skew 0, routed here
+    (runners.skew_preview), so the skew is a number of copies a learner can picture, not only a nudge."""
+    total, workers = sum(skewed), len(skewed)
+    busiest = max(range(workers), key=lambda g: skewed[g])
+    which = "GPU 0" if busiest == 0 else f"GPU {busiest} (not GPU 0: many tokens' second choice lies there)"
+    return (f"**What the skew does to the load**, routed here before any timing: the step's {total:,} token copies "
+            f"({EP_TOKENS:,} tokens × k = {top_k}) reach GPUs 0…{workers - 1} as {_counts(skewed)} at skew {skew:g}, "
+            f"against {_counts(balanced)} at skew 0; an even share is {total / workers:,.0f} each. With no copy "
+            f"dropped the busiest, {which}, has {skewed[busiest] / max(balanced[busiest], 1):.1f}× the expert work "
+            "it has in the balanced step, and the other GPUs wait for it.")
+
+
+def _counts(copies: list[int]) -> str:
+    return ", ".join(f"{c:,}" for c in copies)
 
 
 def _worker_button_caption(workers: int) -> str:
@@ -421,9 +443,10 @@ def at_scale() -> None:
     st.caption(MODEL_CHART_WORDS)
     st.markdown(_crossover_sentence(curve, shape, hardware))
     # the symbols before the formulas that use them, in words
-    st.caption("The MODEL, per GPU and MoE layer. Its symbols: m = weight matrices per expert (3 for "
+    st.caption("The MODEL, per GPU and MoE layer. Its symbols: n_mat = weight matrices per expert (3 for "
                f"{glossary_link('Feed-forward MLP', 'SwiGLU')}, the expert MLP of Mixtral and DeepSeek-V3), "
-               f"D = d_model, H = expert width, F = the {glossary_link('FLOPs', 'FLOP')}/s a GPU achieves "
+               f"{glossary_link('d_model and d_hidden', 'd_model and d_hidden')} as on every page (d_hidden = one "
+               f"expert's width), F = the {glossary_link('FLOPs', 'FLOP')}/s a GPU achieves "
                "(floating-point operations per second; 1 TFLOP/s = 10¹² of them), b = 2 bytes per value "
                f"({glossary_link('bf16 and fp32', 'bf16')}, a 16-bit number format), "
                "T_dev = 4096 tokens per GPU, k = experts per token, R = token copies the busiest GPU computes "
@@ -489,7 +512,8 @@ def model_values(shape: str, hardware: str, curve: list[dict]) -> str:
     W, R = row["num_devices"], MODEL_TOKENS_PER_GPU * k
     return (f"The values: {rates} (a rated figure times the share of it a real job tends to reach); "
             f"t_msg = {hw.latency_s * 1e6:g} µs; g = {hw.devices_per_node}; b = 2 bytes; "
-            f"T_dev = {MODEL_TOKENS_PER_GPU:,}; imbalance = 1; from the shape, m = {m}, D = {D:,}, H = {H:,}, "
+            f"T_dev = {MODEL_TOKENS_PER_GPU:,}; imbalance = 1; from the shape, n_mat = {m}, d_model = {D:,}, "
+            f"d_hidden = {H:,}, "
             f"k = {k}. At W = {W}: R = {MODEL_TOKENS_PER_GPU:,} · {k} = {R:,} copies, "
             f"g′ = {min(W, hw.devices_per_node)}, t_compute = {_ms(row['compute_s'])}, "
             f"t_comm = {_ms(row['comm_s'])}.")
@@ -626,13 +650,14 @@ def inference(controls, batch: Batch) -> None:
                    note=f"Section 1's {batch.tokens} tokens and layer size and seed; each row of the "
                                        "table below uses its own router and capacity, so the sidebar's router and "
                                        "capacity do not apply here")
+    rows = inference_run(controls.num_experts, controls.top_k, batch.tokens, controls.seed)
     st.caption("Each token of section 1's batch is routed twice through the same layer: inside the batch (prefill: "
                "the whole prompt at once) and alone (decode: one new token per step). A dense "
                f"{glossary_link('Feed-forward MLP', 'feed-forward network')} (FFN: the one MLP a layer without "
                f"experts has), or {TOKEN_CHOICE}, gives the same output either way. {SWITCH_CAPACITY_NOTE}; "
                f"{glossary_link('Expert choice', 'expert choice')} (each expert picks its C best tokens of the "
-               "batch, instead of each token picking k experts) picks among the tokens present.")
-    rows = inference_run(controls.num_experts, controls.top_k, batch.tokens, controls.seed)
+               f"batch, instead of each token picking k experts) picks among the tokens present. "
+               f"{expert_choice_capacity(rows, batch.tokens, controls.num_experts, controls.top_k)}")
     changing = [t for t in range(batch.tokens) if any(r.experts_alone[t] != r.experts_in_batch[t] for r in rows[1:3])]
     token = st.number_input("Token of the batch", 0, batch.tokens - 1, step=1, key="inference_token",
                             value=app.url_value("inference_token", changing[0] if changing else 0,
@@ -651,6 +676,16 @@ def inference(controls, batch: Batch) -> None:
         "the decode steps of many requests, so under a capacity limit or expert choice one request can change "
         "another's output; dropless token choice (Mixtral, DeepSeek-V3) keeps each token to itself (up to float "
         "rounding).")
+
+
+def expert_choice_capacity(rows, tokens: int, num_experts: int, top_k: int) -> str:
+    """How expert choice's C is set, with this batch's numbers (InferenceRow.capacity_in_batch and _alone): a reader
+    met "its C best tokens" with no word on where C comes from."""
+    row = {r.key: r for r in rows}["expert_choice"]  # the InferenceRow of inference.SETTINGS' expert choice
+    cf = MoEConfig(num_experts=num_experts, top_k=top_k, router="expert_choice").effective_capacity_factor
+    return (f"Its C is set like a capacity: C = ceil(cf · T · k / N) with cf = {cf:g}, so the experts' slots add up "
+            f"to k per token on average: ceil({cf:g} · {tokens} · {top_k} / {num_experts}) = {row.capacity_in_batch} "
+            f"in the batch, and {row.capacity_alone} for a token alone (T = 1).")
 
 
 def switch_capacity_sentence(rows, tokens: int, num_experts: int, top_k: int) -> str:

@@ -38,6 +38,7 @@ from moeviz.text import MAX_TOKENS, embed_tokens
 from moeviz.inference import InferenceRow, alone_vs_batch
 from moeviz.parallel.capacity import CapacityDemo, capacity_demo
 from moeviz.precision import precision_demo
+from moeviz.parallel.demo import copies_per_worker
 from moeviz.parallel.dropless import DroplessVsCapacity, dropless_vs_capacity
 from moeviz.parallel.placement import DeviceSpan, device_limit_demo
 from moeviz.quiz import Question, make_question
@@ -73,6 +74,7 @@ MAX_ENTRIES = {
     "dropless": 32,  # /parallel: one batch dropless and under a capacity limit (two small traces' counts)
     "inference": 32,  # /parallel: a batch's tokens routed in the batch and alone, four routings (lists)
     "device_limit": 32,  # /parallel: devices spanned per token, free and node-limited (two histograms)
+    "skew_preview": 32,  # /parallel: copies per GPU of section 2's tokens at one skew (W ints)
     "granularity": 8,  # /compute: four designs' counts measured on their layers (numbers only, no layer kept)
     "compute_timing": 16,  # /compute: sparse vs dense-all vs dense-equivalent timed on one batch (numbers only)
     "precision": 16,  # /balance: bf16 vs fp32 routing of one layer's logits (a few numbers per scale)
@@ -317,6 +319,12 @@ def compute_timing(cfg: MoEConfig, tokens: int, impls: tuple[str, ...], repeats:
     """/compute: `impls` timed on one random batch of `tokens` (bench.layer.run_case); a new `take` measures
     again (the first take is shared by every session, so a page shows it at once)."""
     return run_case(cfg, tokens, repeats=repeats, impls=impls, budget_s=budget_s)
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES["skew_preview"], show_spinner=False)
+def skew_preview(cfg: MoEConfig, tokens: int, skew: float, workers: int) -> list[int]:
+    """/parallel section 2: the copies each GPU would receive at `skew`, routed here before any worker runs."""
+    return copies_per_worker(cfg, tokens, skew, workers)
 
 
 @st.cache_resource(max_entries=MAX_ENTRIES["precision"], show_spinner=False)

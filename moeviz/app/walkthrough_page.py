@@ -24,8 +24,8 @@ from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown
 from moeviz.walkthrough import NUM_RANDOM_VECTORS, SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
 
 SOURCE_LABELS = {"sentence": "A sentence (its tokens)", "random": "Random vectors"}
-SOURCE_HELP = ("A sentence: its tokens, each with its real hidden state from the trained model (with “Use the "
-               f"trained model” on). Random vectors: {NUM_RANDOM_VECTORS} seeded random vectors (the vector seed "
+SOURCE_HELP = ("A sentence: its tokens, each with its real hidden state from the trained model (with “Trained "
+               f"model” on). Random vectors: {NUM_RANDOM_VECTORS} seeded random vectors (the vector seed "
                "draws them) take the place of the hidden states and go through a layer with random weights built "
                "from the sidebar, whose router, seed and N all act. Pick them to watch the routing machinery alone: "
                "no words and no training behind the scores.")
@@ -120,8 +120,8 @@ def show_answer(run: WalkthroughRun, token: int, folded: bool = False) -> None:
 def compare_untrained(walk: Walkthrough, view) -> None:
     """Step 2's switch: the same token through the layer's router as it was before training."""
     if walk.untrained is None:
-        st.caption("This layer's router has random weights: it is an untrained router. Turn on “Use the trained "
-                   "language model” above to put a trained router's scores beside an untrained one's.")
+        st.caption("This layer's router has random weights: it is an untrained router. Turn on “Trained model” "
+                   "above to put a trained router's scores beside an untrained one's.")
         return
     shown = st.toggle("Compare with the untrained router (same token, weights from before training)",
                       key="untrained", value=url_value("untrained", False, parse_flag))

@@ -58,13 +58,14 @@ def loss_curves(history: TrainHistory, title: str | None = "Losses") -> go.Figur
     steps = np.arange(1, history.steps_done + 1)
     # two lines each: on one line the two titles ran into each other on a phone (390 px)
     fig = make_subplots(rows=1, cols=2, subplot_titles=(f"task loss{TITLE_BREAK}(1 = predicting 0)",
-                                                        f"balance loss{TITLE_BREAK}(1 = perfectly even)"))
+                                                        f"balance loss{TITLE_BREAK}(1 = even, no floor)"))
     fig.add_trace(go.Scatter(x=steps, y=history.array("task_loss"), name="task loss",
                              line=dict(color=BLUE)), row=1, col=1)
     fig.add_trace(go.Scatter(x=steps, y=history.array("balance_loss"), name="balance loss",
                              line=dict(color=ORANGE)), row=1, col=2)
     fig.update_yaxes(log_axis(history.array("task_loss"), max_ticks=5), row=1, col=1)
-    # The balance panel always shows its reference value, 1 (perfectly even), and marks it.
+    # The balance panel always shows its reference value, 1 (perfectly even), and marks it; its title says the
+    # line is no floor (a reader read "1 = perfectly even" over a dotted line as the lowest value possible).
     balance = np.append(history.array("balance_loss"), 1.0)  # the reference joins the data for the range
     fig.update_yaxes(range=[min(0.9, balance.min() * 0.95), max(1.1, balance.max() * 1.05)], row=1, col=2)
     fig.add_hline(y=1.0, line=dict(color="#888", dash="dot"), row=1, col=2)

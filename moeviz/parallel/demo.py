@@ -8,7 +8,7 @@ import torch
 
 from moeviz.config import MoEConfig
 from moeviz.layer import MoELayer
-from moeviz.parallel.engine import local_group_reference, unsupported_reason
+from moeviz.parallel.engine import expert_owner, local_group_reference, unsupported_reason
 from moeviz.parallel.pool import measure_interleaved
 from moeviz.parallel.workload import skewed_tokens
 
@@ -61,6 +61,18 @@ def imbalance_demo(cfg: MoEConfig, num_tokens: int, skew: float, world_size: int
         out[label] = _checked(MoELayer(case_cfg.replace(device="cpu")).eval(), x, world_size, run)
         out[label] |= {"round_ms": measured[label].step_ms, "capacity_factor": case_cfg.effective_capacity_factor}
     return out
+
+
+def copies_per_worker(cfg: MoEConfig, num_tokens: int, skew: float, world_size: int) -> list[int]:
+    """The token copies each worker would receive from the demo's tokens at `skew`, routed in this process with no
+    capacity limit and nothing timed: the load the run's skewed (or, at skew 0, balanced) step will see, cheap
+    enough to show before the learner starts the workers."""
+    layer = MoELayer(no_drop_config(cfg).replace(device="cpu")).eval()
+    x = skewed_tokens(layer, num_tokens, skew, cfg.seed + 1, world_size)
+    with torch.inference_mode():
+        per_expert = layer.route(x).selected_per_expert
+    owners = expert_owner(torch.arange(cfg.num_experts), cfg.num_experts, world_size)
+    return torch.zeros(world_size, dtype=torch.long).index_add_(0, owners, per_expert.long()).tolist()
 
 
 def _checked(layer: MoELayer, x: torch.Tensor, world_size: int, run) -> dict:

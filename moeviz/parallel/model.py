@@ -3,9 +3,10 @@ expert-parallel all_to_all traffic vs expert compute on W devices. (Parameter an
 in moeviz.costs.)
 
 Model (per device, one MoE layer, forward only), with R = imbalance * T_dev * k token copies on the busiest device:
-    compute = 2 * m * R * D * H / F
-    comm    = 2 * R * D * b * ( (g' - 1) / W / B_intra + (W - g') / W / B_inter ) + 2 * (W - 1) * t_msg
-where m = matrices per expert (3 for SwiGLU), D = d_model, H = d_hidden, F = achieved FLOP/s, b = bytes per value,
+    compute = 2 * n_mat * R * d_model * d_hidden / F
+    comm    = 2 * R * d_model * b * ( (g' - 1) / W / B_intra + (W - g') / W / B_inter ) + 2 * (W - 1) * t_msg
+where n_mat = weight matrices per expert (3 for SwiGLU; not m, which /compute uses for DeepSeekMoE's split
+count), F = achieved FLOP/s, b = bytes per value,
 g' = min(W, devices per node), B_intra / B_inter = per-device bandwidth inside / between nodes, t_msg = latency
 per message (not called alpha: in this app alpha is the balance-loss weight). The leading 2 in comm counts
 dispatch and combine. W is at most N, the number of experts: expert parallelism gives each device whole
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 
 # One equation per line: on one line the formula overflowed the page's column on a 1024 px screen.
 # Short lines: a formula wider than its box becomes a scroll region (unreachable by keyboard, and cut on a phone).
-FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,m\,R\,D\,H}{F}",
+FORMULA_LATEX = (r"t_\text{compute} = \frac{2\,n_\text{mat}\,R\,d_\text{model}\,d_\text{hidden}}{F}",
                  r"R = \text{imbalance}\cdot T_\text{dev}\cdot k,\quad g' = \min(W, g)",
-                 r"t_\text{comm} = 2\,R\,D\,b\left(\frac{g'-1}{W\,B_\text{intra}} + "
+                 r"t_\text{comm} = 2\,R\,d_\text{model}\,b\left(\frac{g'-1}{W\,B_\text{intra}} + "
                  r"\frac{W-g'}{W\,B_\text{inter}}\right)",
                  r"\phantom{t_\text{comm}} + 2\,(W-1)\,t_\text{msg}\;")  # (the space: the subscript overhangs)
 
@@ -56,9 +57,9 @@ HARDWARE = {
 # presets: Mixtral-8x7B's and DeepSeek-V3's published configs (DeepSeek-V3: 256 routed experts, plus one shared
 # expert that is not in the model).
 MODEL_SHAPES = {
-    "Mixtral-8x7B-like (D=4096, H=14336, N=8, k=2)": (4096, 14336, 8, 2, 3),
-    "DeepSeek-V3-like (D=7168, H=2048, N=256, k=8)": (7168, 2048, 256, 8, 3),
-    "this app's layer (D=256, H=512, N=8, k=2)": (256, 512, 8, 2, 2),
+    "Mixtral-8x7B-like (d_model = 4096, d_hidden = 14336, N = 8, k = 2)": (4096, 14336, 8, 2, 3),
+    "DeepSeek-V3-like (d_model = 7168, d_hidden = 2048, N = 256, k = 8)": (7168, 2048, 256, 8, 3),
+    "this app's layer (d_model = 256, d_hidden = 512, N = 8, k = 2)": (256, 512, 8, 2, 2),
 }
 
 

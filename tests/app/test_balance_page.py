@@ -377,7 +377,10 @@ def test_the_labs_words_are_explained_where_a_learner_first_meets_them():
         following.append(element.value)
     under_table = " ".join(following)
     assert "no better than always predicting zero" in under_table  # task loss = MSE / mean(target²)
-    assert "**Specialization**: how much knowing the expert" in under_table
+    assert "**Specialization** (mutual information ÷ its maximum): how much knowing the expert" in under_table
+    # one wording of its 100 % on the page: the glossary's, also shown under the results' metric
+    from moeviz.glossary import MEASURES
+    assert MEASURES["specialization"].split("0% = ")[1] in under_table
     assert "glossary#mutual-information" in under_table
     _, offset = first_text_with(at, "offset")
     assert "one fixed vector added to all of them" in offset

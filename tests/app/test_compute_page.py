@@ -338,6 +338,22 @@ def test_a_split_vote_says_the_median_is_not_to_be_trusted():
     fine = [7.0] * 5 + [4.9] * 4
     sentence = fine_vs_coarse_sentence(coarse, fine)
     assert "The medians say the fine layer took 1.4×" in sentence and "too often to trust that median" in sentence
+    # and it says what "clear" means: 7 of 9 slower read as a contradiction next to "no clear difference"
+    assert "clear when one layer is slower in at least 8 of the 9 turns" in sentence
+
+
+def test_the_section_2_ratios_are_shown_again_from_the_fastest_runs():
+    """Before: "3.7× the dense-equivalent" rested on one take's medians, while section 3 timed the same layer 2×
+    apart. Now the same take's fastest runs give the ratios a second time, and the page says whether they agree."""
+    from moeviz.app.compute_page import fastest_sentence
+    def results(sparse, dense_all, dense_eq):
+        return {n: {"median_ms": m, "min_ms": f} for n, (m, f) in
+                (("sparse", sparse), ("dense-all", dense_all), ("dense-equivalent", dense_eq))}
+    steady = fastest_sentence(results((10.0, 9.0), (40.0, 36.0), (3.0, 2.8)))
+    assert f"dense-all takes {36 / 9:.1f}×" in steady and f"sparse layer {9 / 2.8:.1f}×" in steady
+    assert "agree within a quarter" in steady
+    moved = fastest_sentence(results((11.2, 5.0), (40.0, 36.0), (3.0, 2.8)))  # the sparse median twice its best
+    assert "differ by more than a quarter" in moved and "rough" in moved
 
 
 def test_the_spread_sentence_says_to_read_the_median_over_how_many_runs():

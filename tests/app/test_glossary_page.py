@@ -19,7 +19,9 @@ REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped slo
             "d_model and d_hidden", "Expert choice", "Noisy top-k", "Router entropy", "Mutual information",
             "bf16 and fp32", "Prefill and decode",
             # the parts of step 1's block diagram (issue 18)
-            "Attention", "Feed-forward MLP", "RMSNorm")
+            "Attention", "Feed-forward MLP", "RMSNorm",
+            # the papers and libraries the pages name (issue 18's last read)
+            "MoE papers and libraries")
 # Where each entry's "see it" link must land: a phrase of the section that shows the term on that page.
 
 

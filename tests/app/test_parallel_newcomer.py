@@ -62,8 +62,11 @@ def test_the_model_symbols_are_defined_before_the_formulas():
     order = [node for node in at.main if type(node).__name__ in ("Caption", "Latex")]
     first_formula = next(i for i, n in enumerate(order) if type(n).__name__ == "Latex")
     before = " ".join(n.value for n in order[:first_formula])
-    for symbol in ("m = ", "g = ", "B = ", "t_msg = latency per message", "T_dev = ", "R = "):
+    for symbol in ("n_mat = ", "g = ", "B = ", "t_msg = latency per message", "T_dev = ", "R = "):
         assert symbol in before
+    # one name per idea across pages: /compute's m is DeepSeekMoE's split count, and every page says d_model and
+    # d_hidden (a reader met m, D and H here for other things)
+    assert "m = weight matrices" not in before and "D = d_model" not in before and "d_hidden" in before
 
 
 def test_no_config_field_names_in_the_node_limit_text():

@@ -105,6 +105,20 @@ def test_the_skew_value_is_said_exactly(page):
     assert int((plain != skewed).any(dim=1).sum()) == 90
 
 
+def test_the_skew_is_shown_as_copies_per_gpu_before_the_run(page):
+    """Before: the skew was "nudged along the router weights" and section 2 showed nothing until its button. Now the
+    page routes the step's tokens at once and says how many copies each GPU gets, read from the same routing."""
+    from moeviz.config import MoEConfig
+    from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_SEED, EP_TOKENS,
+                                      copies_per_worker)
+    said = next(m.value for m in page.markdown if m.value.startswith("**What the skew does to the load**"))
+    cfg = MoEConfig(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, num_experts=8, top_k=2, seed=EP_SEED, device="cpu")
+    skewed = copies_per_worker(cfg, EP_TOKENS, DEFAULT_SKEW, DEFAULT_WORKERS)
+    assert ", ".join(f"{c:,}" for c in skewed) + f" at skew {DEFAULT_SKEW:g}" in said
+    assert "an even share is 1,024 each" in said and "the other GPUs wait for it" in said
+    assert "before any timing" in said
+
+
 def test_the_button_caption_says_what_the_21_steps_are(page):
     """Before: "It shows the three steps' times" beside "21 steps of 2,048 tokens", unreconciled."""
     from moeviz.parallel.demo import EP_REPEATS, EP_TOKENS
@@ -213,3 +227,24 @@ def test_section_4_counts_the_tokens_that_lost_every_expert(lost, words):
     both = DroplessVsCapacity(32, 64, 1.0, 8, [13, 9, 8, 8, 7, 7, 6, 6], [8, 8, 8, 8, 7, 7, 6, 6], 5, lost, 4, 0.29)
     said = dropless_sentence(both)
     assert "{" not in said and f"{words}, and the buffers hold" in said
+
+
+def test_expert_choice_says_how_its_c_is_set(page):
+    """Before: section 5 said each expert "picks its C best tokens" and never where C comes from."""
+    from moeviz.config import MoEConfig
+    said = next(c.value for c in page.caption if "picks among the tokens present" in c.value)
+    match = re.search(r"C = ceil\(cf · T · k / N\) with cf = 1\b.*ceil\(1 · (\d+) · (\d+) / (\d+)\) = (\d+) in the "
+                      r"batch, and (\d+) for a token alone", said)
+    assert match, said
+    tokens, k, n, in_batch, alone = map(int, match.groups())
+    cfg = MoEConfig(num_experts=n, top_k=k, router="expert_choice")
+    assert (in_batch, alone) == (cfg.capacity(tokens), cfg.capacity(1))
+
+
+def test_the_papers_the_page_names_link_to_their_card(page):
+    """Before: MegaBlocks, GShard, V-MoE and Mesh TensorFlow were named with no word on what they are."""
+    from moeviz.glossary import PAPERS
+    text = "\n".join(_texts(page))
+    for words in ("MegaBlocks", "Switch, GShard, V-MoE", "Mesh TensorFlow"):
+        assert f"[{words}](glossary#{anchor(PAPERS)})" in text, words
+    _links_land(text)

@@ -75,7 +75,7 @@ def test_the_model_shows_its_values_beside_the_formulas_and_they_recompute_the_c
     said = order[last_formula + 1].value  # right under the formulas
     for value in ("F = 0.4 × 989 TFLOP/s rated = 395.6 TFLOP/s", "B_intra = 0.7 × 450 GB/s rated = 315 GB/s",
                   "B_inter = 0.8 × 50 GB/s rated = 40 GB/s", "t_msg = 10 µs", "g = 8", "b = 2 bytes",
-                  "T_dev = 4,096", "m = 3", "D = 7,168", "H = 2,048", "k = 8"):
+                  "T_dev = 4,096", "n_mat = 3", "d_model = 7,168", "d_hidden = 2,048", "k = 8"):
         assert value in said, value
     # recompute the worked point from the values shown alone
     W = int(re.search(r"At W = (\d+)", said).group(1))

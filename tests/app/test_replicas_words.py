@@ -43,8 +43,8 @@ def test_the_skew_value_is_said_in_words():
         at = open_page(PAGE, {"replica_skew": skew})
         said = next(c.value for c in at.main.get("caption") if c.value.startswith("Skew "))
         pushed = round(float(skew) * 2048)
-        assert f"Skew {skew}: {pushed:,} of the batch's 2,048 tokens ({share}), picked at random, are nudged " \
-               "toward GPU 0's experts" in said
+        assert f"Skew {skew}: {pushed:,} of the batch's 2,048 tokens ({share}), picked at random, are made to " \
+               "resemble what two of GPU 0's experts respond to most" in said
 
 
 def test_the_run_says_what_it_will_measure_before_the_button_is_pressed():

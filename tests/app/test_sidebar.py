@@ -227,3 +227,16 @@ def test_sidebar_offers_the_page_figures_as_one_download():
     assert [b for b in at.sidebar.get("download_button") if "Figures on this page" in b.proto.label]
     figures = at.session_state["_moeviz_page_figures"]
     assert len(figures) >= 1 and all(hasattr(f, "to_html") for f in figures.values())
+
+
+def test_the_teaching_tools_are_named_before_their_buttons():
+    """Before: the sidebar's Presets, Presenter mode, Figures, Lesson and Class room stood with no word on what
+    they are for. Now a caption above them names each, by the label the sidebar shows."""
+    from moeviz.app.controls import TOOLS_WORDS
+    at = AppTest.from_file(str(ROOT / "pages" / "7_glossary.py"), default_timeout=60).run()
+    sidebar = [getattr(n, "value", "") for n in at.sidebar if isinstance(getattr(n, "value", None), str)]
+    assert "**Teaching and sharing**" in sidebar and TOOLS_WORDS in sidebar
+    labels = [e.label for e in at.sidebar.get("expander")] + [t.label for t in at.sidebar.toggle]
+    for name in ("Presets", "Presenter mode", "Lesson", "Class room"):
+        assert name in labels and f"*{name}*" in TOOLS_WORDS, name
+    assert "*Figures*" in TOOLS_WORDS

@@ -8,7 +8,8 @@ import torch
 from moeviz import MoEConfig, MoELayer
 from moeviz.parallel import shutdown_pool
 from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_TOKENS,
-                                  imbalance_demo, limit_config, no_drop_config, slower_rounds,
+                                  copies_per_worker, imbalance_demo, limit_config, no_drop_config,
+                                  slower_rounds,
                                   slowdown_shown)
 from moeviz.parallel.workload import skewed_tokens
 
@@ -24,6 +25,32 @@ def test_no_drop_config_never_drops_even_under_the_heaviest_skew(router, cf):
         _, trace = layer(x)
     assert int(trace.dropped.sum()) == 0
     assert torch.equal(trace.topk_indices, MoELayer(cfg).eval()(x)[1].topk_indices)  # same routing, only no limit
+
+
+@pytest.mark.parametrize("num_experts,workers,skew", [(8, 2, 0.9), (8, 4, 0.0), (6, 4, 0.5)])
+def test_copies_per_worker_counts_each_owners_copies_as_a_loop_does(num_experts, workers, skew):
+    """The preview /parallel shows before its run (a reader could not picture the skew): each GPU's copies, against
+    a loop over every token's chosen experts and the owner of each (contiguous blocks, as the engine places them)."""
+    cfg = MoEConfig(d_model=16, d_hidden=8, num_experts=num_experts, top_k=2, capacity_factor=1.0, device="cpu")
+    layer = MoELayer(no_drop_config(cfg)).eval()
+    x = skewed_tokens(layer, 40, skew, cfg.seed + 1, workers)
+    with torch.inference_mode():
+        chosen = layer(x)[1].topk_indices
+    starts = [r * num_experts // workers for r in range(workers)] + [num_experts]
+    expected = [0] * workers
+    for expert in chosen.reshape(-1).tolist():
+        expected[next(r for r in range(workers) if starts[r] <= expert < starts[r + 1])] += 1
+    assert copies_per_worker(cfg, 40, skew, workers) == expected
+
+
+def test_the_default_skew_sends_most_copies_to_one_gpu():
+    """At the page's default the preview must show the point: one GPU gets well over its even share."""
+    cfg = MoEConfig(d_model=EP_D_MODEL, d_hidden=EP_D_HIDDEN, num_experts=8, top_k=2, device="cpu")
+    skewed = copies_per_worker(cfg, EP_TOKENS, DEFAULT_SKEW, DEFAULT_WORKERS)
+    balanced = copies_per_worker(cfg, EP_TOKENS, 0.0, DEFAULT_WORKERS)
+    even = EP_TOKENS * 2 / DEFAULT_WORKERS
+    assert sum(skewed) == sum(balanced) == EP_TOKENS * 2
+    assert max(skewed) > 2 * even and max(balanced) < 1.2 * even
 
 
 def test_limit_config_keeps_a_factor_or_gives_one():
