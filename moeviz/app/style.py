@@ -26,6 +26,12 @@ APP_CSS = "\n".join((
     # The step names wrap onto two rows at 1024 px; the segments overlap their borders by 1 px, so a full first row
     # ended 1 px past the column and lost its right border. One pixel of room keeps every border drawn.
     '.st-key-step [role="radiogroup"] { padding-right: 1px; }',
+    # On a phone Streamlit stacks columns: the walkthrough's Prev, step heading and Next became three full-width
+    # rows, Next a screen away from Prev. There the heading takes the first row and Prev and Next share the second.
+    "@media (max-width: 640px) { "
+    '.st-key-step_nav [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.5rem; } '
+    '.st-key-step_nav [data-testid="stColumn"] { min-width: 0 !important; flex: 1 1 40% !important; } '
+    '.st-key-step_nav [data-testid="stColumn"]:nth-child(2) { order: -1; flex: 1 1 100% !important; } }',
     # A part inside a numbered section (app.subsection) is an h3 kept well below the sections' h2: at Streamlit's
     # sizes a newcomer could not tell "2 · Measured time" from the unnumbered part under it.
     '[class*="st-key-subpart_"] h3 { font-size: 1.15rem; font-weight: 600; }',
@@ -45,6 +51,9 @@ APP_CSS = "\n".join((
     # /parallel's drop-policy radio is disabled while nothing can drop (its reason is printed under it); Streamlit
     # greys a disabled widget's text to 2.6:1 (axe). The circles stay greyed; the words stay readable (7.9:1).
     '.st-key-drop_policy p { color: #4b5058 !important; }',
+    # Streamlit caps a static table's cell text at 400 px: at 1920 px the glossary's signals table wrapped each
+    # sentence in half its column, a tall table with empty space beside every cell. The cell's width rules instead.
+    '[data-testid="stTable"] td [data-testid="stMarkdownContainer"] { max-width: none; }',
     # A table wider than a phone's screen says so above it, only on a screen too narrow for it (moeviz.app.tables):
     # the data grid shows no scrollbar on a touch screen.
     hint_css(),

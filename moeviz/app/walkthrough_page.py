@@ -180,7 +180,9 @@ def stepper(walk: Walkthrough, token: int) -> None:
     else:
         # 1.5 : 5 : 1.5, so "← Prev" and "Next →" keep their words beside a 1024-px screen's sidebar (at 1 : 6 : 1
         # they showed "← P…" and "Ne…")
-        prev_col, title_col, next_col = st.columns([1.5, 5, 1.5], vertical_alignment="center")
+        # (keyed: on a phone style.py keeps Prev and Next side by side under the heading, not three stacked rows)
+        prev_col, title_col, next_col = st.container(key="step_nav").columns([1.5, 5, 1.5],
+                                                                             vertical_alignment="center")
     prev_col.button("← Prev", key="prev_step", on_click=_go_to, args=(step - 1,), disabled=step_locked or step == 1,
                     width="stretch")
     next_col.button("Next →", key="next_step", on_click=_go_to, args=(step + 1,),

@@ -169,3 +169,23 @@ def test_tables_wider_than_their_box_say_so_at_every_width(page, streamlit_serve
     assert wide or path == "/?step=3", "no table of this page is wider than a phone"
     assert not problems, problems
     assert_no_console_errors(page)
+
+
+def test_static_table_text_uses_its_whole_cell_at_1920(page, streamlit_server):
+    """Before: Streamlit capped a static table's cell text at 400 px, so at 1920 px the glossary's signals table
+    wrapped every sentence in half its column. Now each cell's text is as wide as its cell (less the padding)."""
+    page.set_viewport_size({"width": 1920, "height": 1000})
+    open_app(page, streamlit_server, "/glossary")
+    assert_no_exception(page)
+    cells = page.get_by_test_id("stTable").last.locator("td")
+    # per cell: its room (width less padding), its text's width, and whether the text wrapped onto several lines
+    found = cells.evaluate_all("""tds => tds.map(td => {
+        const text = td.querySelector('[data-testid="stMarkdownContainer"]');
+        const style = getComputedStyle(td), box = text.getBoundingClientRect();
+        const lines = box.height / parseFloat(getComputedStyle(text.querySelector('p') || text).lineHeight);
+        return [td.getBoundingClientRect().width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+                box.width, lines]; })""")
+    wrapped = [(room, width) for room, width, lines in found if lines > 1.5]
+    assert wrapped and max(room for room, _ in wrapped) > 450  # the case: wrapped cells wider than the old cap
+    # a wrapped text fills its cell, up to the width of the word that went to the next line
+    assert all(width >= room - 90 for room, width in wrapped), wrapped

@@ -136,6 +136,19 @@ def test_no_step_cuts_its_numbers_or_titles(page, streamlit_server, width):
     assert overflow == [], (width, overflow)
 
 
+def test_prev_and_next_share_a_row_under_the_heading_on_a_phone(page, streamlit_server):
+    """Before: at 390 px Prev, the step heading and Next were three stacked full-width rows, Next a screen's
+    height away from Prev. Now the heading comes first and Prev and Next sit side by side under it."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_app(page, streamlit_server, "/?step=5")
+    _settled(page)
+    prev = page.get_by_role("button", name="← Prev").bounding_box()
+    nxt = page.get_by_role("button", name="Next →").bounding_box()
+    heading = page.get_by_text("Step 5 / 6").first.bounding_box()
+    assert abs(prev["y"] - nxt["y"]) < 2 and prev["x"] + prev["width"] <= nxt["x"], (prev, nxt)
+    assert heading["y"] + heading["height"] <= prev["y"] < heading["y"] + heading["height"] + 40, (heading, prev)
+
+
 def test_a_steps_content_starts_on_the_first_screen_at_1920(page, streamlit_server):
     """Third newcomer read: each step's content began ~1000 px down at 1920 px (step row at 957, heading at 1019,
     measured in Chromium on the default view before the pickers shared one row, the knobs' notes folded and the
