@@ -42,8 +42,8 @@ ENTRIES = (
           "experts, a token touches a quarter of the expert weights.", "app.py"),
     Entry("Expert", "One of the N feed-forward networks (MLPs) inside an MoE layer, each with its own weights. "
           "It has the same input and output shape as the single MLP it replaces.", "app.py"),
-    Entry("Capacity factor", "How many tokens an expert may take in one batch, as a multiple of its even "
-          "share: C = ceil(factor · tokens · k / N). A fixed size lets hardware plan the buffers.",
+    Entry("Capacity factor", "How many token copies (one token sent to one of its k experts) an expert may take "
+          "in one batch, as a multiple of its even share: C = ceil(factor · tokens · k / N), where ceil rounds up. A fixed size lets hardware plan the buffers.",
           "pages/3_parallel.py"),
     Entry("Dropped slot", "A token copy (one token going to one of its k experts) that found all C slots of "
           "its expert already taken (C is the expert's capacity, set by the capacity factor; a slot is one place "
@@ -181,10 +181,17 @@ ENTRIES = (
           "that introduced the router z-loss. **MegaBlocks** (Gale et al., 2022): dropless MoE training on GPUs, "
           "whose block-sparse matrix products let an expert take however many copies arrive. **Megatron-Core** "
           "(NVIDIA, part of Megatron-LM): an open-source library for training large Transformers on many GPUs, "
-          "with MoE layers, expert parallelism, balance losses and drop policies. **Micro-batch and global batch**: "
-          "a training step's global batch is every sequence behind one update of the weights; it is split into "
-          "micro-batches, each what one GPU runs forward and backward at once, and their gradients are added.",
-          None),
+          "with MoE layers, expert parallelism, balance losses and drop policies.", None),
+    Entry("Micro-batch and global batch", "A training step's global batch is every sequence behind one update "
+          "of the weights; it is split into micro-batches, each what one GPU runs forward and backward at once, "
+          "and their gradients are added before the update. Where a balance loss counts each expert's share f "
+          "(per micro-batch, per sequence or over the global batch) changes how hard it pushes.",
+          "pages/2_balance.py", shown_as="micro-batch"),
+    Entry("Mixture of Experts (MoE)", "A layer that holds N feed-forward networks, the experts, and a router "
+          "that sends each token to only k of them (top-k), so the layer has N experts' parameters but a token "
+          "pays for k. In a Transformer it replaces the feed-forward MLP of some or all blocks; Mixtral, OLMoE, "
+          "Qwen-MoE, DeepSeek-V3 and GPT-OSS are built this way. The walkthrough steps one token through one.",
+          "app.py", shown_as="Mixture-of-Experts"),
 )
 
 TERMS = {entry.term: entry for entry in ENTRIES}
@@ -264,8 +271,8 @@ CROSS_LINKS = {
     "z-loss": ("z-loss",), "FLOPs": ("FLOPs",), "d_model and d_hidden": ("d_model", "d_hidden"),
     "Mutual information": ("mutual information",), "Prefill and decode": ("prefill", "decode"),
     "Gate": ("gate value",), "Fine-grained experts": ("fine-grained",), "RMSNorm": ("RMSNorm",),
-    PAPERS: ("Switch Transformer", "GShard", "V-MoE", "ST-MoE", "MegaBlocks", "Megatron-Core", "Mesh TensorFlow",
-             "micro-batch"),
+    PAPERS: ("Switch Transformer", "GShard", "V-MoE", "ST-MoE", "MegaBlocks", "Megatron-Core", "Mesh TensorFlow"),
+    "Micro-batch and global batch": ("micro-batches", "micro-batch", "global batch"),
 }
 _PROTECTED = re.compile(r"\[[^\]]*\]\([^)]*\)|`[^`]*`|“[^”]*”")  # links, code, quoted text: never linked inside
 

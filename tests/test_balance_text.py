@@ -76,10 +76,11 @@ def test_the_z_loss_words_quote_the_pairs_numbers_and_say_what_moved():
         assert f"**{f['z_loss']:.3g}**" in text and f"**{f['max_logit']:.2f}**" in text
     assert penalised["z_loss"] < plain["z_loss"] and penalised["max_logit"] < plain["max_logit"]
     rose = penalised["mean_abs_logit"] >= plain["mean_abs_logit"]
-    assert ("the logits did not get smaller" in text) == rose
-    # which runs and which steps the two sizes come from (a reader saw "rose, 1.50 → 1.92" and asked: when?)
-    sizes = f"from {plain['mean_abs_logit']:.2f} without the z-loss to {penalised['mean_abs_logit']:.2f} with it"
-    assert sizes in text and f"over the same last {plain['window_steps']} steps" in text
+    assert ("*larger*, not smaller" in text) == rose
+    # which runs and which steps the two sizes come from (a reader saw "rose, 1.50 → 1.92" and asked: when?), as
+    # a comparison of the two runs, not a change over time (a later reader read "rose … from … to" as one)
+    sizes = f"is {plain['mean_abs_logit']:.2f} without the z-loss and {penalised['mean_abs_logit']:.2f} with it"
+    assert sizes in text and f"Averaged over the last {plain['window_steps']} steps of each run" in text
     # a pair in which the penalty did not act is not told that it did
     assert "did not pull the log-sum-exp down" in explain_z_loss(penalised, plain, 0.01, 150)
 
@@ -208,5 +209,5 @@ def test_the_closing_precision_paragraph_uses_plain_words():
 
 def test_the_global_batch_is_defined_next_to_the_micro_batch():
     from moeviz.app.balance_text import WHY_ALPHA_IS_LARGE
-    assert "per micro-batch" in WHY_ALPHA_IS_LARGE
+    assert "per [micro-batch](glossary#micro-batch-and-global-batch)" in WHY_ALPHA_IS_LARGE
     assert "the global batch, all the micro-batches of one training step together" in WHY_ALPHA_IS_LARGE

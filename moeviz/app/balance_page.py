@@ -85,7 +85,7 @@ def intro(controls) -> None:
         price_table(controls)
         st.markdown(
             "The balance-loss weight α pushes the layer's load towards even. " + SHARED_OFFSET + " Some clusters are much more common than others (cluster c is drawn with "
-            "probability ∝ 1/(c+1)), so giving each cluster its own experts loads them unevenly. "
+            "probability proportional to 1/(c+1)), so giving each cluster its own experts loads them unevenly. "
             + pick_alpha_words(PRICE_WEIGHTS, DEFAULT_STEPS, DEFAULT_LR) + " Try α = 0 (collapse), 0.3 (an even "
             "load) and the default 0.01; α = 10 (balance at any price) is past the sidebar's range. Set a capacity "
             "factor to see what imbalance costs in dropped copies: token copies that found their expert full.")
@@ -139,7 +139,9 @@ def knobs(controls) -> LabSettings:
     steps = app.linked(right.select_slider, "Training steps", STEP_COUNTS, key="train_steps", default=DEFAULT_STEPS,
                        parse=app.parse_int_choice(STEP_COUNTS))
     lr = app.linked(right.select_slider, "Learning rate (Adam)", LEARNING_RATES, key="train_lr", default=DEFAULT_LR,
-                    parse=app.parse_float_choice(LEARNING_RATES))
+                    parse=app.parse_float_choice(LEARNING_RATES),
+                    help="How large a step each update takes. Adam is the usual optimiser for neural networks: it "
+                         "scales each weight's step by how large that weight's recent gradients were.")
     app.knobs_here("aux_free" if method == "aux_free" and mode == "single" else "aux_loss")
     app.layer_line(train_config(controls, method, steps, lr).layer_config(), trained=False, where=layer_line_slot,
                    trains_here=True, note="It is trained on this page, on the made-up task above: "
@@ -349,7 +351,7 @@ def z_loss(controls, settings: LabSettings) -> None:
         "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)², where "
         + LOGSUMEXP + ": small when each token's log-sum-exp is near 0. The softmax ignores a shift shared by all of a token's logits, so the "
         "router can meet it by moving **every logit down**: the z-loss keeps any logit from growing large and "
-        "positive, not every logit small (their size can even grow while z falls). Large positive logits hurt in "
+        "positive, not every logit small (their size can even grow while the z-loss falls). Large positive logits hurt in "
         "two ways: the softmax saturates (one expert gets probability ≈ 1, its gradient vanishes), and in low "
         "precision the small differences between large numbers are rounded away (next section). The same run, trained "
         "without and with the z-loss:")

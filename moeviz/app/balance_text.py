@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from moeviz.capacity_words import CAPACITY_FORMULA, capacity_symbols
-from moeviz.glossary import FAILING_MAX_MEAN_LOAD, MEASURES, glossary_link
+from moeviz.glossary import FAILING_MAX_MEAN_LOAD, MEASURES, PAPERS, glossary_link
 from moeviz.routers import router_spec
 
 SKEWED_START = 1.3  # max/mean load at step 1 from which the untrained router is called skewed
@@ -26,8 +26,10 @@ TASK_LOSS = ("**Task loss**: how far the layer's outputs are from the targets (e
 SPECIALIZATION = "**Specialization**" + MEASURES["specialization"].removeprefix("Specialization")
 SHARED_OFFSET = ("Every token also carries the same **offset**: one fixed vector added to all of them (real hidden "
                  "states are not centred on zero either). The untrained router therefore prefers the same few "
-                 "experts for every token: a skewed start, which stays skewed (collapse) unless something pushes the load "
-                 "towards even.")
+                 "experts for every token: a skewed start, which stays skewed unless something pushes the load towards "
+                 "even. That is **collapse**: a few experts take most tokens while others sit nearly idle. This page "
+                 f"calls a run collapsed when its busiest expert takes {COLLAPSED_LOAD:g}× the mean load or more, or "
+                 "an expert gets less than a quarter of the mean.")
 
 
 def router_entropy_words(num_experts: int) -> str:
@@ -228,13 +230,13 @@ def explain_z_loss(plain: dict, penalised: dict, weight: float, steps: int) -> s
             f"**{top1:.2f}**.")
     if not (z1 < z0 and top1 < top0):
         return both + " Here the penalty did not pull the log-sum-exp down: try a larger weight."
-    window = f"over the same last {plain['window_steps']} steps"
-    size = (f"The mean |logit| (a logit's size, its sign ignored) *rose* {window}, from {size0:.2f} without the "
-            f"z-loss to {size1:.2f} with it: the logits did not get smaller, the router shifted them all down, so "
-            "none grows large and positive." if size1 >= size0 else
-            f"The mean |logit| (a logit's size, its sign ignored) went from {size0:.2f} without the z-loss to "
-            f"{size1:.2f} with it, {window}; what the penalty targets is the largest logit, which the router "
-            "pulled down by shifting every logit.")
+    window = f"Averaged over the last {plain['window_steps']} steps of each run"
+    size = (f"{window}, the mean |logit| (a logit's size, its sign ignored) is {size0:.2f} without the z-loss and "
+            f"{size1:.2f} with it: *larger*, not smaller. The router shifted every logit down, so none grows large "
+            "and positive." if size1 >= size0 else
+            f"{window}, the mean |logit| (a logit's size, its sign ignored) is {size0:.2f} without the z-loss and "
+            f"{size1:.2f} with it; what the penalty targets is the largest logit, which the router pulled down by "
+            "shifting every logit.")
     return f"{both} {size} The task loss: {plain['task_loss']:.3f} without, {penalised['task_loss']:.3f} with."
 
 
@@ -243,7 +245,8 @@ def method_captions(methods: list[str]) -> list[str]:
     words = {
         "aux_loss": (f"Adds α × the {glossary_link('Load balancing loss', 'balance loss')} to the task's loss: "
                      "the router is pushed towards an even load through its gradient."),
-        "aux_free": ("No extra loss: the router becomes a sigmoid, as in DeepSeek-V3, whose router scores each "
+        "aux_free": ("No auxiliary (aux) loss, that is no balance loss, so the sidebar's α does not act: the router "
+                     "becomes a sigmoid, as in DeepSeek-V3, whose router scores each "
                      "expert with its own sigmoid. Each expert gets a bias that counts only when experts are "
                      f"*picked* (not in the {glossary_link('Combine weight', 'combine weights')} that mix their "
                      "outputs); after each step an overloaded expert's bias goes down and an idle one's up. More: "
@@ -282,12 +285,13 @@ def pick_alpha_words(fixed_weights, steps: int, lr: float) -> str:
 
 # The caption under the lab's lead: why α is larger here than in real models.
 WHY_ALPHA_IS_LARGE = (
-    "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001 (Hugging Face "
+    "Why this lab needs α = 0.3 for an even load when real models use 0.01–0.001, in short: a real model's small "
+    "push acts over many more layers and steps than this lab's one layer and few hundred. In full (Hugging Face "
     "transformers' configs default to 0.01 for OLMoE and to 0.001 for Mixtral, Qwen-MoE, GPT-OSS and Switch "
     "Transformers, as of transformers 5.24): this lab trains one layer for a few hundred steps of 256 tokens, "
     "starting from a router that is skewed on purpose, and measures each expert's share f on those 256 tokens. "
-    "Real training measures f per micro-batch, the slice of a training step one GPU computes at once "
-    "(Megatron-Core, NVIDIA's MoE training library: its default balance loss), or per sequence (its "
+    "Real training measures f per " + glossary_link("Micro-batch and global batch", "micro-batch") + ", the slice "
+    "of a training step one GPU computes at once (" + glossary_link(PAPERS, "Megatron-Core") + ", NVIDIA's MoE training library: its default balance loss), or per sequence (its "
     "sequence-level option, DeepSeek's sequence-wise loss), not over the global batch, all the micro-batches of "
     "one training step together (balancing over the global batch is a separate choice: Qiu et al. 2025), and has "
     "dozens of MoE layers and hundreds of thousands of steps for a gentle push to act.")

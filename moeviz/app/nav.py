@@ -30,12 +30,15 @@ class PageInfo:
 NO_TRAINING = "Nothing trains on this page; α acts where a router learns (Load balancing)."
 LEARNED = "The weights were learned in training, not drawn from a seed."
 OWN_RULE = "The model routes with the rule it was trained with (softmax → top-k)."
+# olmoe-tiny's rule is OLMoE's, whose kept probabilities are not renormalised: the sidebar's "softmax → top-k"
+# (renormalised, as Mixtral) is another rule (a reader met weights summing to 0.340 here and to 1 on /quiz)
+OLMOE_RULE = "Routes with OLMoE's rule, as trained: softmax → top-k, kept probabilities not renormalised."
 OWN_QUESTION = "Each question builds its own small layer from its number."
 TEXT_ONLY = "The glossary is text only: no layer here."
 
 PAGES = (
     PageInfo("app.py", "Walkthrough: one token", ":material/route:", "/", {
-        "trained": KnobUse({"router": OWN_RULE, "seed": LEARNED,
+        "trained": KnobUse({"router": OLMOE_RULE, "seed": LEARNED,
                             "balance_weight": "Nothing trains here: the model was trained before it shipped."},
                            own_layer="the trained model's"),
         "random": KnobUse({"balance_weight": "Nothing trains here: the layer keeps its random weights."}),

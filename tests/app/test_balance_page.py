@@ -162,7 +162,7 @@ def test_the_z_loss_section_draws_the_run_without_and_with_it_at_its_default(tra
     text = " ".join(c.value for c in at.caption)
     assert f"z averages **{free['z_loss']:.3g}**" in text and f"z averages **{held['z_loss']:.3g}**" in text
     if held["mean_abs_logit"] >= free["mean_abs_logit"]:
-        assert "the logits did not get smaller" in text
+        assert "*larger*, not smaller" in text
     assert not train_calls  # both from the cache: the page stays interactive
 
 
@@ -248,7 +248,7 @@ def test_the_page_states_the_z_loss_and_fp32_facts_precisely():
     assert "moving **every logit down**" in text
     assert "Real MoE code therefore computes the router and its softmax in fp32" not in text
     assert "only the softmax in fp32" in text and "GPT-OSS does both in bf16" in text
-    assert "millions of tokens" not in text and "per micro-batch" in text
+    assert "millions of tokens" not in text and "per [micro-batch](glossary#micro-batch-and-global-batch)" in text
     table = [d.value for d in at.dataframe if "bf16 step there" in d.value.columns][0]
     assert float(table["tokens with other experts"].iloc[-1].rstrip("%")) > 0  # rounding flips some choices
     # the columns the caption quotes come right after the shift (at 1024 px the last ones were out of view)

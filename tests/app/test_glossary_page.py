@@ -21,7 +21,7 @@ REQUIRED = ("Router", "Gate", "Top-k", "Expert", "Capacity factor", "Dropped slo
             # the parts of step 1's block diagram (issue 18)
             "Attention", "Feed-forward MLP", "RMSNorm",
             # the papers and libraries the pages name (issue 18's last read)
-            "MoE papers and libraries")
+            "MoE papers and libraries", "Micro-batch and global batch", "Mixture of Experts (MoE)")
 # Where each entry's "see it" link must land: a phrase of the section that shows the term on that page.
 
 
