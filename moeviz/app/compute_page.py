@@ -121,7 +121,7 @@ def counts(cfg: MoEConfig) -> None:
     app.chart(where=left, fig=figs.params_bars(s), key="params")
     app.chart(where=right, fig=figs.flops_bars(s), key="flops")
     st.caption("FLOPs = 2 × multiply-adds of the matrix products. Dense-all runs every expert on every token and "
-               "masks the unchosen results; the dense-equivalent FFN (feed-forward network) is one plain MLP "
+               "multiplies the unchosen experts' results by 0; the dense-equivalent FFN (feed-forward network) is one plain MLP "
                "k · d_hidden wide: the same active "
                "FLOPs with no routing at all.")
 
@@ -132,7 +132,8 @@ def whole_model() -> None:
     st.markdown(
         "k/N is the share of *one MoE layer's* expert weights a token uses. A whole model also has "
         f"{glossary_link('Attention', 'attention')}, embeddings (the table of token vectors), the output head "
-        "(vectors back to token scores) and norms, which every token runs through in full (DeepSeek-V3 adds "
+        f"(vectors back to token scores) and {glossary_link('RMSNorm', 'norms')}, which every token runs through "
+        "in full (DeepSeek-V3 adds "
         f"{glossary_link('Shared expert', 'shared experts')} and three dense first layers, with one plain MLP "
         "each). So the whole model's active share is larger than k/N:")
     table([{"model": m["model"], "k / N (one MoE layer)": f"{m['top_k']}/{m['num_experts']} = "
@@ -144,7 +145,7 @@ def whole_model() -> None:
                        for m in whole_model_shares())
     st.caption(f"As of 2025, from the makers' own figures. {sources} For Mixtral, counting its transformers config "
                "(d_model 4096, 32 layers, 8 experts of width 14336, grouped-query attention with 8 key/value "
-               "heads, a 32,000-token vocabulary) gives the same 46.7B and 12.9B.")
+               "heads, that is several query heads sharing each key and value head, a 32,000-token vocabulary) gives the same 46.7B and 12.9B.")
 
 
 def measured_time(cfg: MoEConfig) -> Timed:
@@ -193,7 +194,9 @@ def spread_sentence(results: dict, device: str) -> str:
     whiskers are (a reader saw a 16.9 ms median under a 108 ms whisker while the text stated ratios as facts)."""
     runs = sorted({r["runs"] for r in results.values()})
     count = f"{runs[0]}" if len(runs) == 1 else f"{runs[0]} to {runs[-1]}"
-    return (f"Read the medians: each is the middle of {count} timed runs, and the ratios above come from them. The "
+    return (f"Read the medians: each is the middle value of {count} timed runs (of an even count, the mean of the "
+            "two middle ones; up to 20 runs, fewer when the time allowed for them runs out), and the ratios above "
+            "come from them. The "
             "thin line above a bar reaches the slowest runs (95th percentile); it is long when other users' work on "
             f"this shared {hardware_word(device)} slowed a few runs down.")
 
@@ -381,10 +384,12 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
         f"runs a shared one of the same width, so the experts' FLOPs per token stay "
         f"{deepseek['expert_flops_per_token']:,.0f}, counted from the rows each expert of the real layer computed "
         "(2 FLOPs per multiply-add, as everywhere on this page). "
-        "*Shared ÷ output* is the length of the shared expert's output divided by the length of the layer's "
-        f"output, averaged over tokens (1: the shared expert's output alone is as long as the whole output): here "
-        f"{shared['shared_share']:.2f} and {deepseek['shared_share']:.2f}, as with random weights the shared "
-        "expert's output counts in full while the routed ones are scaled by their combine weights (Qwen2-MoE "
+        "*Shared ÷ output* is the length of the shared expert's output (the vector's length: the square root of "
+        "the sum of its squared entries) divided by the length of the layer's output, averaged over tokens (1: the "
+        f"shared expert's output alone is as long as the whole output): here {shared['shared_share']:.2f} and "
+        f"{deepseek['shared_share']:.2f}, so the shared expert makes up most of each token's output, as with "
+        "random weights the shared expert's output counts in full while the routed ones are scaled by their "
+        f"{glossary_link('Combine weight', 'combine weights')} (Qwen2-MoE "
         "scales its shared expert by a learned sigmoid gate instead).")
     st.caption(f"*time*: one forward of each layer on {GRANULARITY_TOKENS} tokens, the median of "
                f"{GRANULARITY_REPEATS}, the four layers timed in turns after one untimed run each, on this server's "

@@ -89,8 +89,8 @@ BACKEND_HELP = ("Each GPU is a worker process here; they exchange tokens with `a
 # Mesh TensorFlow's MoE layers (moe.py: capacity_factor_train=1.25, capacity_factor_eval=2.0) are the code Switch
 # was written in; the Switch paper gives no train/eval split, ST-MoE (arXiv 2202.08906) states the same pair.
 SWITCH_CAPACITY_NOTE = (f"{glossary_link(PAPERS, 'Mesh TensorFlow')}, the library Switch was written in, defaults to capacity factor 1.25 in "
-                        "training and 2.0 in evaluation (ST-MoE states the same pair); moeviz keeps 1.25 at "
-                        "inference too, so more copies drop here than at an evaluation factor of 2.0")
+                        "training and 2.0 in evaluation (ST-MoE states the same pair); the table shows Switch "
+                        "both ways, while moeviz's Switch elsewhere keeps 1.25 at inference too")
 
 
 # Section 1's title and intro say what it shows: the sidebar's capacity factor is off by default (dropless, as
@@ -175,7 +175,7 @@ def capacity(controls) -> Batch:
     c.metric("Tokens that lost every expert", len(dropped_tokens(trace)))
     st.markdown(f"{_capacity_formula(controls, batch, trace)}"
                 f"Copies queue for slots under “{POLICY_LABELS[policy]}”: "
-                f"{POLICY_RULES[policy]}. Hover a square for its router probability and combine weight. A dropped "
+                f"{POLICY_RULES[policy]}. Hover over (or tap) a square for its router probability and combine weight. A dropped "
                 "copy simply contributes nothing. A token that lost **all** its routed copies gets nothing from "
                 f"the routed experts: the block passes on the {RESIDUAL} (the shortcut that adds the block's input "
                 f"to its output), plus the {SHARED}'s output in a layer that has one (an expert every token always "
@@ -283,9 +283,10 @@ def skew_words(skew: float, tokens: int = EP_TOKENS, batch: str = "step") -> str
     section 2 and /replicas' run both draw their tokens with it)."""
     pushed = round(skew * tokens)
     return (f"Skew {skew:g}: {pushed:,} of the {batch}'s {tokens:,} tokens ({skew:.0%}), picked at random, are "
-            "made to resemble what two of GPU 0's experts respond to most (each is moved toward those experts' "
-            f"router weights, by {PUSH:g} times its own length), so the router sends most of them to GPU 0; "
-            "the other tokens stay plain random ones.")
+            "made to resemble what two of GPU 0's experts respond to most: to each such token's vector a second "
+            f"vector, {PUSH:g} times as long, is added, pointing where those two experts' router weights point, so "
+            "the router scores them highest and sends most of these tokens to GPU 0. The other tokens stay plain "
+            "random ones.")
 
 
 def preview_words(skewed: list[int], balanced: list[int], skew: float, top_k: int) -> str:
@@ -449,9 +450,10 @@ def at_scale() -> None:
                f"expert's width), F = the {glossary_link('FLOPs', 'FLOP')}/s a GPU achieves "
                "(floating-point operations per second; 1 TFLOP/s = 10¹² of them), b = 2 bytes per value "
                f"({glossary_link('bf16 and fp32', 'bf16')}, a 16-bit number format), "
-               "T_dev = 4096 tokens per GPU, k = experts per token, R = token copies the busiest GPU computes "
+               "T_dev = 4096 tokens per GPU (a round figure for one GPU's batch), k = experts per token, R = token copies the busiest GPU computes "
                "(imbalance 1: even routing), W = GPUs, g = GPUs per node, B = one GPU's bandwidth inside (intra) / "
-               "between (inter) nodes, t_msg = latency per message.")
+               "between (inter) nodes, t_msg = latency per message. The leading 2 of t_comm: every copy travels "
+               "twice, out to its expert (dispatch) and back (combine); 2 (W − 1) messages for the same reason.")
     for line in FORMULA_LATEX:
         st.latex(line)
     st.caption(model_values(shape, hardware, curve))
@@ -575,7 +577,9 @@ def dropless_sentence(both) -> str:
                 "grouped call (a grouped matrix product, as MegaBlocks does, with no padding) the time follows the "
                 "total rows instead. ")
     limit = f"**With capacity factor {both.capacity_factor:g}** every expert has C = {both.capacity} slots: "
-    padding = f"the buffers hold {both.buffer_rows} rows of which {both.buffer_rows - sum(both.rows_kept)} are padding."
+    padding = (f"the buffers hold {both.buffer_rows} rows (one fixed block of C rows per expert, which the GPU "
+               f"computes whole), of which {both.buffer_rows - sum(both.rows_kept)} are padding: empty slots "
+               "computed all the same, work spent on nothing.")
     if not both.dropped_slots:
         return (dropless + limit + f"no expert got more than C copies (the busiest got {max(both.rows_kept)}), so "
                 "nothing is dropped and every output is the dropless one; the limit costs only padding: " + padding)
@@ -750,6 +754,8 @@ def device_limit(controls) -> None:
     left, right = st.columns(2)
     asked_w = app.url_value("span_devices", default_w, app.parse_int_choice(SPAN_DEVICES))
     devices_w = left.radio("GPUs (W), experts in equal blocks", span_options, horizontal=True,
+                           help="This section's own W, apart from section 2's worker processes: here nothing runs "
+                                "on separate processes, the GPUs only group the experts.",
                            key="span_devices", index=span_options.index(asked_w if asked_w in span_options
                                                                          else default_w))
     app.set_url_value("span_devices", devices_w)
