@@ -104,9 +104,9 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
     kept = [float(view.probs[e]) for e in view.slots]
     # plain words on screen: the config flag's name (norm_topk_prob) means nothing to a learner
     rule = ("**renormalises** the k kept probabilities to sum to 1, as the open MoE model Mixtral (Mistral AI) "
-            "does" if norm else
+            "does (the walkthrough's olmoe-tiny does not: its weights sum to less than 1)" if norm else
             "uses the kept probabilities **as they are**, without renormalising them, as the open MoE models "
-            "Qwen1.5/2-MoE (Alibaba) and OLMoE (AI2) do")
+            "Qwen1.5/2-MoE (Alibaba) and OLMoE (AI2) do, and so the walkthrough's olmoe-tiny")
     named = ", ".join(f"E{int(e)} ({p:.3f})" for e, p in zip(view.slots, kept))
     why = (f"{kept[0]:.3f} / ({' + '.join(f'{p:.3f}' for p in kept)}) = {weight:.3f}" if norm else
            f"the probability itself, {kept[0]:.3f}; the {k} weights sum to {sum(kept):.3f}, not 1")

@@ -11,7 +11,7 @@ INTRO = ("For each question the page builds a small MoE layer of its own (not th
          "(never trained) drawn from the question number, and runs it: the answer is what that layer really "
          "computes. Make your prediction, then reveal it. Question numbers are reproducible: share the link and a "
          "class sees the same question. Its experts are plain MLPs of 2 weight matrices (Mixtral's and OLMoE's have "
-         "3, the gated SwiGLU form); the routing is the same.")
+         "3, the gated [SwiGLU](glossary#feed-forward-mlp) form); the routing is the same.")
 # What each kind of question asks, in one line: a kind's name alone ("Does every expert vote?") did not say it.
 KIND_ASKS = {
     "which_experts": "Given one token's router logits, which k experts run for it?",
@@ -25,9 +25,10 @@ KIND_ASKS = {
     "alone_vs_batch": "Under expert choice, does a token get the same number of experts alone as inside a batch?",
 }
 # What the number box, the Next button and the kinds box do: a reader saw three controls and no word on them.
-NUMBER_MEANS = ("The question number picks the question: its layer, its numbers and, with the default four kinds, "
-                "its kind too (drawn from the number, so question 1 need not be the first kind). **Next question** adds 1. With other kinds picked in **Question kinds** above, "
-                "consecutive numbers take turns through the picked kinds. The score below counts each question's "
+NUMBER_MEANS = ("The question number picks the question: its layer and its numbers, always. Its kind depends on "
+                "**Question kinds** above. With the four kinds it starts with, the number also draws the kind, so "
+                "question 1 need not be the first kind. If you change that list, consecutive numbers take turns "
+                "through the kinds you picked. **Next question** adds 1. The score below counts each question's "
                 "first reveal.")
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
 

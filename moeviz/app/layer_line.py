@@ -78,7 +78,7 @@ def expert_words(cfg: MoEConfig, costs: dict) -> str:
     the router's d_model × N weights plus N (and any shared) experts of m weight matrices each, no biases."""
     d, h, n, m = cfg.d_model, cfg.d_hidden, cfg.num_experts, costs["matrices_per_expert"]
     mlp = glossary_link("Feed-forward MLP", "MLP")
-    shape = (f"two {d} × {h} side by side, one gating the other, then {h} × {d}" if m == 3 else f"{d} × {h}, then {h} × {d}")
+    shape = (f"two {d} × {h} side by side, one's output multiplying the other's entry by entry, then {h} × {d}" if m == 3 else f"{d} × {h}, then {h} × {d}")
     shared = f" + 1 shared expert × {m} × {d} × {h}" if cfg.shared_expert else ""
     if costs["noise_params"]:  # noisy top-k stores a second d_model × N matrix, used only while training
         shared += f" + the noise matrix's {d} × {n} (used only in training)"

@@ -23,6 +23,9 @@ from moeviz.walkthrough import (DenseRun, WalkthroughRun, TokenView, combine_che
 
 
 PRESENTER_ROWS = 8  # step 5's heatmap rows in presenter mode: with the load bars beside it, one 768-px screen
+# Step 4's strips: what a row is and whether the weight is in it yet (a reader asked both). Short: the strips
+# stand in half a column at 1024 px.
+EXPERT_OUTPUTS_TITLE = "Expert outputs Eᵢ(x), unweighted"
 
 
 def _chart(fig, alt: str) -> None:
@@ -52,7 +55,7 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     # side by side in presenter mode: both figures on a 768-px projector screen with the step's heading
     vector_box, block_box = st.columns(2) if presenting() else (st.container(), st.container())
     with vector_box:
-        _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"The hidden vector x, shape ({D},)"),
+        _chart(figs.vector_strips([view.vector], [f"x ({view.label})"], title=f"Hidden vector x: {D} entries, shape ({D},)"),
                alt="The token's hidden vector as a strip of coloured cells")
     with block_box:
         _chart(figs.block_diagram(), alt="A Transformer block with the MoE layer in place of the MLP")
@@ -61,7 +64,9 @@ def step_arrives(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
     c1.metric("Token", f"#{view.index} of {len(run.labels)}",
               help=f"Its position in the sentence, counted from 0 as the code does: #0 is the first of the "
                    f"{len(run.labels)} tokens.")
+    c1.caption(f"Counted from 0, as code counts: #0 is the first of the {len(run.labels)} tokens.")
     c2.metric("Shape", f"({D},)", help=f"One vector of {D} numbers, written as PyTorch writes a tensor's shape.")
+    c2.caption(f"One vector of {D} numbers, as PyTorch writes a shape.")
     c3.metric("Length ‖x‖", f"{view.vector_norm:.2f}",
               help="The vector's length: the square root of the sum of its numbers squared.")
     c3.caption(f"‖x‖ is the vector's length, √(sum of its numbers squared): the router's "
@@ -97,7 +102,7 @@ def batch_note(trace) -> str:
             f"{TOKEN_COPY}. Set a "
             f"{glossary_link('Capacity factor', 'capacity factor')} in the sidebar and each expert takes at most "
             "C copies from a batch (the tokens routed together, here the sentence): C = ceil(factor · tokens · k "
-            "/ N). Step 5 then shows the copies dropped because other tokens filled their expert first; a "
+            "/ N), where ceil rounds up to a whole number. Step 5 then shows the copies dropped because other tokens filled their expert first; a "
             "dropped copy skips that expert, the token keeps its other experts, and a token that lost them all "
             "goes on by the residual path alone.)")
 
@@ -243,7 +248,7 @@ def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.mark
         if len(view.running):
             names = [f"E{int(e)}(x)" for e in view.running]
             zmax = figs.output_range(combine_terms(view), view.output)  # the same colours as step 6
-            _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title="Each running expert's output",
+            _chart(figs.vector_strips(view.expert_outputs[~view.dropped], names, title=EXPERT_OUTPUTS_TITLE,
                                       zmax=zmax), alt="Output vectors of the running experts")
         _chart(figs.compute_bars(counts["flops_sparse"], counts["flops_dense"], unit="FLOPs per token",
                                  title="Compute per token: sparse vs every expert",

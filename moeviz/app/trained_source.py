@@ -79,7 +79,10 @@ def layer_radio(layers: int) -> int:
     """Which MoE layer of the trained model (URL key `lm_layer`, shared by / and /variants)."""
     layer = st.radio("MoE layer", list(range(layers)), horizontal=True, key="lm_layer",
                      index=min(url_value("lm_layer", 0, parse_int(0, 15)), layers - 1),
-                     format_func=lambda i: f"layer {i}")
+                     format_func=lambda i: f"layer {i}",
+                     help=f"The model has {layers} Transformer blocks, each with its own MoE layer (own router, "
+                          "own experts). A later layer gets hidden states the earlier blocks have worked on, so it "
+                          "routes the same token differently.")
     set_url_value("lm_layer", layer)
     return layer
 

@@ -127,7 +127,10 @@ def compare_untrained(walk: Walkthrough, view) -> None:
                       key="untrained", value=url_value("untrained", False, parse_flag))
     st.caption("Why: to see what training taught the router. Look at how much the two sets of bars differ: an "
                "untrained router usually spreads its probability more evenly; a trained one puts more on a few "
-               "experts.")
+               "experts. (The “Trained model” switch at the top is another thing: off, it swaps the whole model for one "
+               "layer with random weights, fed made-up word vectors. This switch keeps the trained model and the "
+               "token's real hidden state, and changes only the router's weights, to the ones it started training "
+               "with.)")
     set_url_value("untrained", shown)
     if shown:
         run = walk.untrained()

@@ -31,7 +31,8 @@ def vector_strips(rows, names, *, title: str | None = None, zmax: float | None =
     heat = go.Heatmap(
         z=z, x=list(range(D)), y=list(range(R)), zmin=-zmax, zmax=zmax, zmid=0, colorscale=DIVERGING_COLORSCALE,
         reversescale=True, xgap=1, ygap=3, name="vector", customdata=[[n] * D for n in names],
-        colorbar=dict(thickness=10, len=1.0, tickvals=[-zmax, 0, zmax], tickformat=".2f"),
+        colorbar=dict(thickness=10, len=1.0, tickvals=[-zmax, 0, zmax], tickformat=".2f",
+                      title=dict(text="value", side="right")),
         hovertemplate="%{customdata}<br>dimension %{x}: %{z:.4f}<extra></extra>")
     return figure([heat], title, height or 96 + 34 * R,
                   yaxis=dict(tickvals=list(range(R)), ticktext=list(names), autorange="reversed", showgrid=False),

@@ -177,7 +177,8 @@ def test_the_fourth_reads_words_on_quiz():
     not linked where overflow is defined, and a 2-matrix expert beside Mixtral's SwiGLU without a word."""
     at = open_quiz(1)
     text = " ".join(c.value for c in at.caption)
-    assert "drawn from the number, so question 1 need not be the first kind" in text
+    assert "the number also draws the kind, so question 1 need not be the first kind" in text
+    assert "If you change that list, consecutive numbers take turns" in text  # one rule per case, not two at once
     assert "Its experts are plain MLPs of 2 weight matrices (Mixtral's and OLMoE's have 3" in text
     question = make_question(seed_of("combine_weights"))
     assert question.prompt.startswith("[Router](glossary#router) probabilities") and "(glossary#top-k)" in question.prompt

@@ -222,7 +222,8 @@ def _heatmap_ranges(at) -> dict:
 
 
 def test_steps_4_and_6_colour_the_same_expert_outputs_alike():
-    step4 = _heatmap_ranges(run_app(step="4", token="2"))["Each running expert's output"]
+    from moeviz.app.steps import EXPERT_OUTPUTS_TITLE
+    step4 = _heatmap_ranges(run_app(step="4", token="2"))[EXPERT_OUTPUTS_TITLE]
     step6 = _heatmap_ranges(run_app(step="6", token="2"))["The weighted sum, term by term"]
     assert step4 == step6 and step4[0] == -step4[1] > -1e9
 
@@ -308,6 +309,10 @@ def test_step_1_explains_its_notations_where_they_appear():
     metrics = {m.label: m for m in at.main.metric}
     assert "counted from 0" in metrics["Token"].help and "vector of 64 numbers" in metrics["Shape"].help
     assert "square root" in metrics["Length ‖x‖"].help
+    # and on the screen, not only in a tooltip a screenshot never shows
+    captions = " ".join(c.value for c in at.main.caption)
+    assert "Counted from 0, as code counts: #0 is the first of" in captions
+    assert "One vector of 64 numbers, as PyTorch writes a shape." in captions
 
 
 def test_the_models_count_and_the_layers_count_say_which_is_which():
