@@ -62,7 +62,8 @@ VARIANTS = (
             "Learned Gaussian noise before the top-k lets near-miss experts win sometimes, which spreads load "
             "while training (it is off at inference); shown here with the training-time noise on (fixed seed)."),
     Variant("switch", "Switch top-1 with capacity", "switch", True, "Switch Transformer",
-            "One expert per token halves the work of top-2 and the communication, but an expert past its "
+            "One expert per token halves the work of top-2 and the communication (the token copies sent between "
+            "GPUs when experts sit on different ones), but an expert past its "
             "capacity drops the late tokens, which then skip the experts: only the residual path (the layer's input, "
             "passed on unchanged) carries them on."),
     Variant("expert_choice", "expert choice", "expert_choice", True, "Expert Choice (Zhou et al. 2022)",

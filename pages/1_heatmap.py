@@ -65,7 +65,8 @@ elif folder is None:
     lm_heatmap.show(controls)
 elif (model := checkpoints.load_model(name, folder)) is not None:
     with about_box:
-        st.caption(escape_markdown(model.describe()) + " Every number below is read from its router logits, "
+        st.caption(escape_markdown(model.describe()) + " Every number below is read from its router logits (the router's raw scores, one per expert, before the "
+                   "softmax; [more](glossary#logit)), "
                    + family_rule_note(model.info()))
     with inputs:
         text = text_box(f"Any text. {model.name} reads {model.context} tokens at once; a longer text is routed "

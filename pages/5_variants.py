@@ -11,7 +11,7 @@ from moeviz.app.runners import (checkpoint_model, checkpoint_routing, olmoe_laye
 from moeviz.app.textbox import text_box
 from moeviz.app.tables import all_rows_height, table
 from moeviz.app.variants_text import (BIAS_HELP, NOTE_WORDS, TABLE_HOW_TO_READ, bias_caption, capacity_words,
-                                      LAYER_NOTE, noise_words, sigmoid_note)
+                                      LAYER_NOTE, noise_words, sigmoid_note, weights_example)
 from moeviz.app.trained_source import another_model_note, pick_olmoe, shipped_counts
 from moeviz.hf.shipped import DEFAULT_MODEL, display_name
 from moeviz.export import figure_html, trace_csv, trace_json
@@ -34,9 +34,9 @@ with inputs:
 model = checkpoint_model(pick.model, pick.path)
 k = max(1, min(controls.top_k, model.info()["num_experts"]))
 capacity = controls.capacity_factor
-intro.caption(f"Every router rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of the "
-              f"walkthrough's model computed for your sentence: the walkthrough's tokens, and its layer {pick.layer} "
-              "when you pick that layer there. Only "
+intro.caption(f"Every router rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of "
+              f"olmoe-tiny computed for the sentence in the box below (the walkthrough's box: the same text, the same "
+              "tokens). Only "
               f"the rule that turns scores into chosen experts and weights differs. k = {k} (Switch always uses 1). "
               + capacity_words(capacity))
 intro.caption(escape_markdown(model.describe()))
@@ -153,7 +153,7 @@ st.caption("Orange outlines: the experts each token was sent to (expert choice: 
            "Softmax → top-k (renormalised or not) and top-k → softmax pick the same k experts from the same "
            "scores, so their maps look alike: they differ only in the "
            f"{glossary_link('Combine weight', 'combine weights')} of the kept experts (the "
-           "walkthrough's step 3).")
+           "walkthrough's step 3). " + weights_example(runs, tokens))
 heatmaps = variant_heatmaps(runs, tokens)
 # Two charts to a row, each row its own st.columns: on a phone the columns stack, and a pair (softmax → top-k
 # renormalised or not) still stacks together, not one chart at the top and its twin half a page below.

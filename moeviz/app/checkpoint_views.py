@@ -179,8 +179,9 @@ def journey(routing, index: int, window: Window) -> None:
         st.caption("This model has one MoE layer: there is no journey to follow.")
         return
     st.caption("Each row is a token, each column a MoE layer; the cell lists the token's experts, best first. "
-               "Colour: the router's probability for the first one, how sure that layer was (white = unsure, "
-               "dark red = certain). Expert numbers mean nothing across layers: experts of different layers are "
+               "Colour: the router's probability for the first one, how sure that layer was, on a scale from 0 "
+               "(white) to 1 (dark red, certain); with N experts it is never below 1/N, so even an unsure cell is "
+               "tinted. Expert numbers mean nothing across layers: experts of different layers are "
                "different networks, so E3 at layer 0 and E3 at layer 1 share only a name.")
     t, l = window.tokens, window.layers
     chart(journey_grid(analysis.journey(routing)[t, l], analysis.top1_probability(routing)[t, l],
@@ -189,11 +190,11 @@ def journey(routing, index: int, window: Window) -> None:
     counts = analysis.co_selection(routing, a, a + 1)
     la, lb = routing.layers[a], routing.layers[a + 1]
     mi = analysis.mutual_information(counts)
-    st.caption(f"Do layers {la} and {lb} choose together? Tokens counted by their top-1 expert at each. Mutual "
-               f"information (how much knowing one layer's expert tells about the other's, in nats, natural-log "
+    st.caption(f"Do layers {la} and {lb} choose together? Tokens counted by their top-1 expert at each. "
+               f"{glossary_link('Mutual information', 'Mutual information')} (how much knowing one layer's expert tells about the other's, in nats, natural-log "
                f"units) {mi:.2f} nats: 0 = layer {lb}'s choice tells nothing about layer {la}'s; "
                f"it is never more than either layer's own top-1 entropy (the entropy of how often each expert is "
-               f"a token's first choice), so it reaches the table's ceiling ln N only if the top-1 "
+               f"a token's first choice), so it reaches its ceiling, ln N, only if the top-1 "
                f"choice is uniform over the N experts and one layer's expert decides the other's. On a short "
                f"text it is biased upwards (few tokens per cell).")
     if max(counts.shape) <= MAX_CO_SELECTION_EXPERTS:

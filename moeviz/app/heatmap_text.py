@@ -136,8 +136,9 @@ def what_if_columns() -> dict:
 def entropy_note(traces) -> str:
     """The all-layers table's "entropy" in words, with ln N for this model's N (the value of a uniform router)."""
     uniform = " and ".join(f"ln {n} = {math.log(n):.2f}" for n in sorted({t.num_experts for t in traces}))
-    return (f"Entropy: the mean over tokens of each token's router entropy, how spread its router probabilities "
-            f"are, in nats (0 = all on one expert; {uniform} would be uniform).")
+    return (f"Entropy: the mean over tokens of each token's {glossary_link('Router entropy', 'router entropy')}, "
+            f"how spread its router probabilities are, in nats (entropy measured with the natural log, ln; 0 = all "
+            f"on one expert; {uniform} would be uniform).")
 
 
 def layer_summary_columns() -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from moeviz.config import DEFAULT_EXPERT_CHOICE_CAPACITY, DEFAULT_SWITCH_CAPACITY, SWITCH_EVAL_CAPACITY
 from moeviz.glossary import glossary_link
 from moeviz.layer import NOISE_EPS
+from moeviz.text import escape_markdown
 from moeviz.variants import DEFAULT_BIAS_RATE
 
 DEEPSEEK_BIAS_RATE = 0.001  # DeepSeek-V3's bias update speed γ (arXiv 2412.19437: rule §2.1.2, value §4.2)
@@ -35,7 +36,8 @@ def bias_caption(steps: int) -> str:
     """The line under the slider: what the updates are and which parts of the page they change."""
     return (f"**{steps} bias {'update' if steps == 1 else 'updates'}** for the “sigmoid + selection bias” rule "
             f"(DeepSeek-V3): each update counts the tokens per expert on this sentence and moves every expert's bias "
-            f"by {DEFAULT_BIAS_RATE:g} towards even load (down for a busy expert, up for an idle one). The bias is "
+            f"by {DEFAULT_BIAS_RATE:g} towards even load (down for a busy expert, up for an idle one; an expert busy after one update and idle after the next goes "
+            "back down, so a bias can end near 0). The bias is "
             "added to the scores only to choose the experts, never to their weights. It changes that rule's row "
             "in the table, its column of the grid of experts per token, its row of load bars and the outlines of "
             "its heatmap; the other rules do not use it.")
@@ -90,3 +92,22 @@ LAYER_NOTE = "Its router's scores go through every rule below; Switch runs them 
 
 __all__ = ["capacity_words", "BIAS_HELP", "bias_caption", "noise_words", "TABLE_HOW_TO_READ", "sigmoid_note",
            "NOTE_WORDS", "LAYER_NOTE"]
+
+
+SAME_CHOICE = ("softmax_topk_norm", "softmax_topk_raw", "topk_softmax")  # the rules that differ only in weights
+
+
+def weights_example(runs, tokens, token: int = 0) -> str:
+    """The combine weights of one token under the three rules that pick the same experts, read from their traces:
+    the page said they "differ only in the weights" and never showed a weight."""
+    by_key = {run.variant.key: run for run in runs}
+    parts = []
+    for key in SAME_CHOICE:
+        run = by_key[key]
+        ids = run.trace.topk_indices[token].tolist()
+        weights = run.trace.topk_weights[token].tolist()
+        terms = " + ".join(f"E{e} {w:.3f}" for e, w in zip(ids, weights))
+        parts.append(f"{run.variant.label}: {terms} = {sum(weights):.3f}")
+    return (f"The weights themselves, for the token “{escape_markdown(tokens[token])}”: " + "; ".join(parts) + ". The same experts, "
+            "but the not-renormalised rule hands the token's output less of each expert's, as sure as the router "
+            "was; the other two rescale to a full sum of 1.")

@@ -212,7 +212,7 @@ def test_the_layer_table_caption_defines_f_p_and_the_entropy_with_log_n():
     assert "P_i is expert i's mean router probability" in caption
     assert glossary_link("Load balancing loss", "the glossary") in caption
     N = int(model_line(at).split("N = ")[1].split()[0])  # the model's own N, as the page names it (8)
-    assert "mean over tokens of each token's router entropy" in caption
+    assert "mean over tokens of each token's [router entropy](glossary#router-entropy)" in caption
     assert f"ln {N} = {math.log(N):.2f} would be uniform" in caption
 
 

@@ -2,6 +2,7 @@
 a score; the bias slider, the noise scale, the capacity sentence and the tables are said in words; the heatmaps
 pair up row by row (a phone keeps each pair together)."""
 import json
+import re
 
 import pytest
 import torch
@@ -112,7 +113,21 @@ def test_the_second_reads_words_on_variants(at):
     noise's own seed and why a noisy pick can sit on a pale cell, gradient said in words."""
     text = captions(at)
     assert "gating rule" not in text and "Every router rule below gets the same router scores" in text
-    assert "same tokens and layer as the walkthrough" not in text and "the walkthrough's tokens, and its layer" in text
+    assert "same tokens and layer as the walkthrough" not in text
+    # a third read found "the walkthrough's tokens, and its layer 0 when you pick that layer there" garbled: the
+    # box below is named as the walkthrough's own, with its tokens
+    assert "for the sentence in the box below (the walkthrough's box: the same text, the same tokens)" in text
     assert "The noise draws have their own fixed seed, apart from the sidebar's layer-weight seed" in text
     assert "a pick can sit on a pale cell: a weak second choice" in text
     assert "and so gradient," not in text and "a training signal (gradient)" in text
+
+
+def test_the_three_same_choice_rules_show_their_weights(at):
+    """Before: "they differ only in the combine weights", and no weight was on the page. Now one token's weights
+    under each of the three rules, read from the rules' own traces."""
+    from moeviz.app.variants_text import SAME_CHOICE
+    text = captions(at)
+    said = text[text.index("The weights themselves, for the token"):]
+    sums = re.findall(r"= (\d\.\d{3})", said.split(". The same experts")[0])
+    assert len(sums) == len(SAME_CHOICE)
+    assert sums[0] == sums[2] == "1.000" and float(sums[1]) < 1  # renormalised, raw, top-k → softmax
