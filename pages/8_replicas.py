@@ -91,9 +91,10 @@ def load_routing():
             st.caption(f"A made-up dump in the layout vLLM records: which {EXAMPLE_SHAPE['top_k']} of "
                        f"{EXAMPLE_SHAPE['experts']} experts each of {EXAMPLE_SHAPE['tokens']:,} tokens used at "
                        f"each of {EXAMPLE_SHAPE['layers']} layers, a few experts hot in each layer. It is read as a "
-                       f"real dump is. A token usually ({STICKY:.0%} of the time) keeps its place among the hot "
-                       "experts from one layer to the next, so tokens take paths through the layers, as in real "
-                       "models: section 5 shows them.")
+                       f"real dump is. Each layer has its own hot experts, and {STICKY:.0%} of the time a token keeps "
+                       "its rank among them from one layer to the next (if its experts were the 3rd to 6th hottest "
+                       "of one layer, they are the 3rd to 6th hottest of the next); otherwise it draws a new rank. "
+                       "So tokens take paths through the layers, as in real models: section 5 shows them.")
             return example_routes(window_start()), "the built-in example (made up)"
         if source == "upload":
             return uploaded()
@@ -182,10 +183,15 @@ def plan_section(summary, index: int):
                        parse=app.parse_int_choice(node_options))
     plan = plan_replicas(counts, replicas, gpus, nodes)
     before, after = default_plan(E, gpus).gpu_load(counts), plan.gpu_load(counts)
+    # EPLB with R = 0 only places whole experts: the middle bars split the gain into placing and replicating (a
+    # reader saw the whole gain credited to replicas, while placing alone already gave 1.000)
+    placed = plan_replicas(counts, 0, gpus, nodes).gpu_load(counts)
     st.caption(NODES_MEAN)
     layer = summary.layers[index].layer
-    app.chart(figs.gpu_load_bars({"no replicas": before, f"{replicas} replicas (EPLB)": after},
+    app.chart(figs.gpu_load_bars({"no replicas": before, "EPLB, placing only": placed,
+                                  f"{replicas} replicas (EPLB)": after},
                                  title=f"Layer {layer}: token copies each GPU computes"), key="gpu_load")
+    st.caption(gain_words(before, placed, after, replicas))
     a, b = st.columns(2)
     # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
     a.metric("Balancedness", f"{balancedness(after):.2f}",
@@ -215,6 +221,16 @@ def plan_section(summary, index: int):
     same_gpu(plan, after)
     explain(gpus, nodes)
     every_layer(summary, gpus, replicas, nodes)
+
+
+def gain_words(before, placed, after, replicas: int) -> str:
+    """Where the balance comes from: the block layout, EPLB placing whole experts (R = 0), then the R replicas."""
+    b0, b1, b2 = balancedness(before), balancedness(placed), balancedness(after)
+    return (f"Three layouts of the same token copies: experts in blocks of neighbours (“no replicas”), balancedness "
+            f"{b0:.2f}; EPLB placing whole experts with no replica, {b1:.2f}; EPLB with {replicas} replicas, {b2:.2f}. "
+            + ("So here placing alone does all of it, and the replicas add nothing on this layer."
+               if b2 - b1 < 0.005 else
+               f"Placing alone brings {b1 - b0:+.2f}; the replicas bring the other {b2 - b1:+.2f}."))
 
 
 def layout_default(wanted: int, options: list[int]) -> int:
@@ -266,7 +282,7 @@ def perfect_note(summary, rows: list[dict], gpus: int, replicas: int, nodes: int
         f"**Why 1.000 on every layer?** Perfect balance is easy for this dump (the built-in one is made up), not "
         f"typical. Each of the {gpus} GPUs holds "
         f"{(summary.num_experts + replicas) // gpus} slots, and even the busiest expert carries at most "
-        f"{top:.0%} of a layer's token copies, far less than a GPU's even share ({1 / gpus:.0%}): with many "
+        f"about {top:.0%} of a layer's token copies, far less than a GPU's even share ({1 / gpus:.0%}): with many "
         "small experts to fill the gaps, placing them evenly is easy. Moving the experts alone, with no replica, "
         f"already gives {moved:.3f}. The page also plans from the same counts it scores, the best case. A "
         "serving system plans from past steps and serves new ones, whose hot experts have moved a little, and "
@@ -304,7 +320,7 @@ def explain(gpus: int, nodes: int):
     st.markdown(
         "**The plan gets old.** Which experts are hot depends on what is being served (code, chat, another "
         "language), so systems recount and re-plan: vLLM's load balancer (as of 2026, by default) counts the load "
-        "of the last 1,000 steps and rearranges the experts every 3,000 steps. Moving an "
+        "of the last 1,000 steps (a step: one forward pass over the batch being served) and rearranges the experts every 3,000 steps. Moving an "
         "expert means copying its weights between GPUs, so the plan is redone now and then, not every step.")
 
 
@@ -434,7 +450,8 @@ def logits_section(summary, index: int):
 def run_section(controls):
     app.section("7 · Run the plan")
     st.caption("Here each GPU is a worker process on this server: the processes send each other tokens the way "
-               "the GPUs of a cluster do, and each computes its own experts for real.",
+               "the GPUs of a cluster do, and each computes its own experts for real, on its own CPU thread (the "
+               "sidebar's “1 thread” is the page's own process, not these).",
                help="torch.distributed with the gloo backend (CPU): the same all-to-all calls a GPU cluster makes "
                     "with NCCL.")
     cfg, note = replica_config(controls.moe_config(d_model=RUN_D_MODEL, d_hidden=RUN_D_HIDDEN, device="cpu"))
@@ -479,8 +496,9 @@ def run_section(controls):
         st.caption("The button runs the same skewed batch twice: first each GPU holds a block of experts, then "
                    "the EPLB plan's replicas are added. It then compares the two: the **step time** (ms per step, "
                    "median of 3; every GPU waits for the slowest), the **token copies each GPU computed**, where "
-                   "each GPU's time went (routing, computing, sending tokens), and the largest difference from "
-                   "one process computing the whole layer.")
+                   "each GPU's time went (routing, computing, sending tokens), and the largest difference in any "
+                   "output number from one process computing the whole layer (near 0: the split run computes the "
+                   "same layer).")
         return
     show_run(result[1], replicas)
 
@@ -509,7 +527,8 @@ st.title("Hot experts, replicated")
 st.caption("Serving and training systems record which experts every token used: this page reads such dumps "
            "from vLLM and SGLang (systems that serve models to many users) and Megatron-Core (which trains them). "
            "Bring a dump, see which experts are hot, and plan for them with EPLB, DeepSeek's "
-           "expert-parallel load balancer: it plans replicas (extra copies) of the busiest experts and places them "
+           f"load balancer for {glossary_link('Expert parallelism', 'expert parallelism')} (the experts spread over "
+           "GPUs, so the GPU with the busiest experts sets the pace): it plans replicas (extra copies) of the busiest experts and places them "
            "on GPUs. "
            f"Then run the plan. Sections 3 and 7 start from one layout: {DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} "
            "redundant replicas.")

@@ -12,17 +12,19 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from moeviz.figures import BLUE, INK, ORANGE, figure, safe_label
+from moeviz.figures import BLUE, GREEN, INK, ORANGE, figure, safe_label
 from moeviz.figures.checkpoint import expert_axis
 
-COLORS = (ORANGE, BLUE)
+COLORS = (ORANGE, BLUE)  # the layout before, the plan
+MIDDLE = GREEN  # a third load between them (/replicas' EPLB placing only), so "before" and "plan" keep their colours
 
 
 def gpu_load_bars(loads: dict[str, np.ndarray], title: str | None = "Token copies each GPU computes",
                   unit: str = "token copies", height: int = 320) -> go.Figure:
     """Grouped bars, one group per GPU, one bar per labelled load; a dotted line at the even share."""
     traces = []
-    for (label, load), color in zip(loads.items(), COLORS):
+    colors = COLORS if len(loads) == 2 else (COLORS[0], MIDDLE, COLORS[1])
+    for (label, load), color in zip(loads.items(), colors):
         load = np.asarray(load, dtype=float)
         gpus = [f"GPU {g}" for g in range(len(load))]
         traces.append(go.Bar(x=gpus, y=load.tolist(), name=safe_label(label), marker_color=color,

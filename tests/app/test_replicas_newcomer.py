@@ -42,7 +42,7 @@ def test_the_intro_says_what_eplb_vllm_and_sglang_are():
     at = open_page(PAGE)
     intro = at.main.get("caption")[0].value
     eplb = intro.index("EPLB")
-    assert "DeepSeek's expert-parallel load balancer" in intro[eplb:eplb + 60]
+    assert "DeepSeek's load balancer for [expert parallelism](glossary#expert-parallelism)" in intro[eplb:eplb + 120]
     assert "replicas (extra copies) of the busiest experts and places them on GPUs" in intro
     assert intro.index("vLLM") < intro.index("serve models") and "SGLang" in intro
 

@@ -34,6 +34,12 @@ def test_example_plan_matches_the_planner():
     bars = {t["name"]: t["y"] for t in plan_figure(at)["data"] if t["type"] == "bar"}
     np.testing.assert_allclose(bars["no replicas"], default_plan(32, 4).gpu_load(counts))
     np.testing.assert_allclose(bars["4 replicas (EPLB)"], plan.gpu_load(counts))
+    # the gain split in two: EPLB placing whole experts alone (R = 0), then the replicas (a reader saw all of it
+    # credited to replicas while placing alone already balanced the layer)
+    placed = plan_replicas(counts, 0, 4).gpu_load(counts)
+    np.testing.assert_allclose(bars["EPLB, placing only"], placed)
+    said = next(c.value for c in at.caption if c.value.startswith("Three layouts of the same token copies"))
+    assert f"EPLB placing whole experts with no replica, {balancedness(placed):.2f}" in said
 
 
 def same_gpu_copies(plan) -> list[str]:

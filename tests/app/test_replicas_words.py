@@ -157,7 +157,7 @@ def test_a_perfect_balance_is_explained_as_this_dumps_case():
     assert "not typical" in said and "made up" in said and "Expect less than 1.00 there" in said
     loads = [s.tokens_per_expert for s in summarize(example_npy()).layers]
     moved = min(balancedness(plan_replicas(c, 0, 2).gpu_load(c)) for c in loads)
-    assert f"already gives {moved:.3f}" in said and f"at most {max(max(c) / sum(c) for c in loads):.0%}" in said
+    assert f"already gives {moved:.3f}" in said and f"at most about {max(max(c) / sum(c) for c in loads):.0%}" in said
     at = open_page(PAGE, {"gpus": "8", "replicas": "8"})  # below 1.000 somewhere: nothing to explain
     assert not any(m.value.startswith("**Why 1.000") for m in at.markdown)
 
