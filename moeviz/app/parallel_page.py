@@ -58,7 +58,9 @@ POLICY_RULES = {
     "position": "every first choice queues before any second choice, and within a choice earlier tokens go first "
                 "(Megatron-Core's “position” drop policy is another rule: it does not put first choices first, it "
                 "queues every copy in token order alone, so an early token's second choice can take the slot a "
-                "later token's first choice wanted; the Expert replicas page drops that way)",
+                "later token's first choice wanted; the Expert replicas page drops that way). A link names this "
+                "rule drop_policy=position, moeviz's name for it since its first version (each copy queues by its "
+                "position: its choice, then its token), kept so that saved links and lessons still open",
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
     "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's “probs” drop "

@@ -44,7 +44,7 @@ def test_heatmap_names_the_model_as_the_walkthrough_does(heatmap):
 
 def test_heatmap_mutual_information_says_when_it_reaches_ln_n(heatmap):
     text = page_text(heatmap)
-    assert "reaches the table's ceiling ln N only if the top-1 choice is uniform" in text
+    assert "reaches its ceiling, ln N, only if the top-1 choice is uniform" in text
     assert "log N = one decides the other" not in text
 
 

@@ -248,3 +248,13 @@ def test_the_papers_the_page_names_link_to_their_card(page):
     for words in ("MegaBlocks", "Switch, GShard, V-MoE", "Mesh TensorFlow"):
         assert f"[{words}](glossary#{anchor(PAPERS)})" in text, words
     _links_land(text)
+
+
+def test_the_links_policy_name_is_explained_beside_its_label():
+    """Two reads in a row: the link said drop_policy=position while the radio said "first choices first" and the
+    text called Megatron-Core's “position” another rule. The URL value stays (saved links and lessons use it);
+    the rule's text now says that the link's name is this rule's."""
+    from tests.app.test_parallel_page import open_page as open_parallel
+    at = open_parallel({"capacity_factor": "1"})
+    text = "\n".join(_texts(at))
+    assert "A link names this rule drop_policy=position" in text
