@@ -191,7 +191,7 @@ def plan_section(summary, index: int):
     app.chart(figs.gpu_load_bars({"no replicas": before, "EPLB, placing only": placed,
                                   f"{replicas} replicas (EPLB)": after},
                                  title=f"Layer {layer}: token copies each GPU computes"), key="gpu_load")
-    st.caption(gain_words(before, placed, after, replicas))
+    st.caption(gain_words(before, placed, after, replicas) + where_replicas_matter(counts, gpus, gpu_options, nodes))
     a, b = st.columns(2)
     # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
     a.metric("Balancedness", f"{balancedness(after):.2f}",
@@ -231,6 +231,23 @@ def gain_words(before, placed, after, replicas: int) -> str:
             + ("So here placing alone does all of it, and the replicas add nothing on this layer."
                if b2 - b1 < 0.005 else
                f"Placing alone brings {b1 - b0:+.2f}; the replicas bring the other {b2 - b1:+.2f}."))
+
+
+def where_replicas_matter(counts, gpus: int, gpu_options: list[int], nodes: int) -> str:
+    """When replicas add nothing at this layout, the nearest larger one where they do, computed on this layer: with
+    k distinct experts per token an expert carries at most 1/k of the copies, so on few GPUs placing whole experts
+    already balances the load (the page keeps one layout for sections 3 and 7, small enough for the run)."""
+    placed = balancedness(plan_replicas(counts, 0, gpus, nodes).gpu_load(counts))
+    if placed < 0.99:
+        return ""
+    for more in (g for g in gpu_options if g > gpus and g % nodes == 0):
+        alone = balancedness(plan_replicas(counts, 0, more, nodes).gpu_load(counts))
+        if alone < 0.99:
+            copied = balancedness(plan_replicas(counts, more, more, nodes).gpu_load(counts))
+            return (f" Replicas start to matter on this layer at {more} GPUs, where one hot expert outweighs a GPU's "
+                    f"share: placing alone reaches {alone:.2f}, and {more} replicas {copied:.2f} (set GPUs to {more} "
+                    "above).")
+    return ""
 
 
 def layout_default(wanted: int, options: list[int]) -> int:

@@ -195,3 +195,21 @@ def test_the_page_says_where_the_sidebar_acts_and_that_the_example_has_paths():
         share = np.asarray(views.co_selection_share(pair))
         rows = share[pair.chose >= 50]  # the cold experts' rows (few tokens) wander by sampling alone
         assert np.abs(rows - rows.mean(axis=0)).max() > 0.3
+
+
+def test_where_replicas_add_nothing_the_page_says_where_they_start_to_matter():
+    """At the page's layout (2 GPUs) EPLB placing whole experts already balances the built-in example, so the
+    replicas add nothing there; the page says at which GPU count they start to matter on this layer, from the
+    planner's own numbers (a reader saw the gain credited to replicas and no layout where they paid)."""
+    at = open_page(PAGE)
+    counts = summarize(example_npy()).layers[0].tokens_per_expert
+    said = next(c.value for c in at.caption if c.value.startswith("Three layouts of the same token copies"))
+    assert "placing alone does all of it" in said
+    alone = balancedness(plan_replicas(counts, 0, 8).gpu_load(counts))
+    copied = balancedness(plan_replicas(counts, 8, 8).gpu_load(counts))
+    assert alone < 0.99 <= copied
+    assert (f"Replicas start to matter on this layer at 8 GPUs, where one hot expert outweighs a GPU's share: "
+            f"placing alone reaches {alone:.2f}, and 8 replicas {copied:.2f}") in said
+    at = open_page(PAGE, {"gpus": "8", "replicas": "8"})  # there the replicas' own share is said instead
+    said = next(c.value for c in at.caption if c.value.startswith("Three layouts of the same token copies"))
+    assert "the replicas bring the other" in said and "start to matter" not in said
