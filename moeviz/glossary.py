@@ -43,7 +43,9 @@ ENTRIES = (
     Entry("Expert", "One of the N feed-forward networks (MLPs) inside an MoE layer, each with its own weights. "
           "It has the same input and output shape as the single MLP it replaces.", "app.py"),
     Entry("Capacity factor", "How many token copies (one token sent to one of its k experts) an expert may take "
-          "in one batch, as a multiple of its even share: C = ceil(factor · tokens · k / N), where ceil rounds up. A fixed size lets hardware plan the buffers.",
+          "in one batch, as a multiple of its even share: C = ceil(factor · tokens · k / N), where ceil rounds up. "
+          "An expert **overflows** when more copies come to it than C; the extra ones are dropped. A fixed size "
+          "lets hardware plan the buffers.",
           "pages/3_parallel.py"),
     Entry("Dropped slot", "A token copy (one token going to one of its k experts) that found all C slots of "
           "its expert already taken (C is the expert's capacity, set by the capacity factor; a slot is one place "
@@ -51,8 +53,8 @@ ENTRIES = (
           "call it a dropped slot or a dropped token; what is lost is that one copy's trip to that expert. With top-k the token still gets its other "
           "experts; only a token that lost every expert (all k copies) leaves the layer unchanged, carried by "
           "the residual path alone.", "pages/3_parallel.py", shown_as="dropped copies"),
-    Entry("Load balancing loss", "An extra training loss (from the Switch Transformer, Google's "
-          "MoE paper of 2021, Fedus et al.): " + BALANCE_LOSS_FORMULA + " " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",
+    Entry("Load balancing loss", "An extra training loss, here in the form of the Switch Transformer, Google's "
+          "MoE paper of 2021, Fedus et al. (GShard, 2020, had an earlier one of the same kind): " + BALANCE_LOSS_FORMULA + " " + BALANCE_LOSS_VALUE + " Its weight α trades balance against the task loss.",
           "pages/2_balance.py", "balance loss"),
     Entry("z-loss", "A penalty on the router's log-sum-exp: for each token log Σⱼ exp(zⱼ) over its logits, squared "
           "and averaged (from ST-MoE, Google's 2022 MoE design paper, Zoph et al.). The log-sum-exp sits between "
@@ -110,8 +112,8 @@ ENTRIES = (
           "positive, they sum to 1, and the order of the scores is kept.", "app.py"),
     Entry("Combine weight", "The weight a chosen expert's output gets in the token's output, y = Σ wᵢ · Eᵢ(x) "
           "over the experts that ran: the router probabilities of the k chosen, renormalised to sum to 1 "
-          "(Mixtral) or kept as they are (OLMoE, Switch). Here Eᵢ(x) is the output of the i-th chosen "
-          "expert for the token x, and wᵢ its combine weight.", "app.py", "6 · combine"),
+          "(Mixtral) or kept as they are (OLMoE, Switch). Here Eᵢ(x) is the output of expert i (one of the "
+          "chosen) for the token x, and wᵢ its combine weight.", "app.py", "6 · combine"),
     Entry("Residual path", "The shortcut around every block of a Transformer: the block's result is added to its "
           "input, x + MoE(x). A token that lost every expert gets MoE(x) = 0 and leaves the layer as it came in.",
           "app.py", "residual path"),
@@ -183,8 +185,8 @@ ENTRIES = (
           "(NVIDIA, part of Megatron-LM): an open-source library for training large Transformers on many GPUs, "
           "with MoE layers, expert parallelism, balance losses and drop policies.", None),
     Entry("Micro-batch and global batch", "A training step's global batch is every sequence behind one update "
-          "of the weights; it is split into micro-batches, each what one GPU runs forward and backward at once, "
-          "and their gradients are added before the update. Where a balance loss counts each expert's share f "
+          "of the weights. It is split into micro-batches: each micro-batch is the part one GPU runs forward and "
+          "backward in one go, and the gradients of all of them are added before the update. Where a balance loss counts each expert's share f "
           "(per micro-batch, per sequence or over the global batch) changes how hard it pushes.",
           "pages/2_balance.py", shown_as="micro-batch"),
     Entry("Mixture of Experts (MoE)", "A layer that holds N feed-forward networks, the experts, and a router "

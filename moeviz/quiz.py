@@ -116,7 +116,7 @@ def _combine_weights(seed: int, rng: random.Random) -> Question:
         f"{glossary_link('Router', 'Router')} probabilities of one token over **{E} experts** are below; "
         f"**k = {k}** ({glossary_link('Top-k', 'top-k')}: the k highest run). This router {rule}. "
         f"What {glossary_link('Combine weight')} (the weight its output gets in the token's output) does the "
-        f"top expert, **E{top}**, get? (two decimals are enough)",
+        f"top expert, **E{top}**, get? (two decimals are enough: within {WEIGHT_TOLERANCE:g} counts as right)",
         {"probs": _list(view.probs, 3), "expert": top, "normalised": norm, "kept": view.slots.tolist()},
         "number", (), weight,
         f"The layer used weight **{weight:.3f}** for E{top}: {why}.", cfg, x, t)

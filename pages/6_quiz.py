@@ -25,11 +25,10 @@ KIND_ASKS = {
     "alone_vs_batch": "Under expert choice, does a token get the same number of experts alone as inside a batch?",
 }
 # What the number box, the Next button and the kinds box do: a reader saw three controls and no word on them.
-NUMBER_MEANS = ("The question number picks the question: its layer and its numbers, always. Its kind depends on "
-                "**Question kinds** above. With the four kinds it starts with, the number also draws the kind, so "
-                "question 1 need not be the first kind. If you change that list, consecutive numbers take turns "
-                "through the kinds you picked. **Next question** adds 1. The score below counts each question's "
-                "first reveal.")
+NUMBER_MEANS = ("The question number picks the question's layer and numbers. Which kind of question you get: at "
+                "first the number picks that too, so question 1 can be any kind; once you change **Question kinds** "
+                "above, the numbers go through your kinds in turn. **Next question** adds 1. The score below counts "
+                "each question's first reveal.")
 _SCORE = "_moeviz_quiz"  # session state: {"asked": set of (seed, kind) answered, "right": set of those right}
 
 

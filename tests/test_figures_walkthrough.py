@@ -124,7 +124,7 @@ def test_combine_figure_rows_are_terms_then_output():
     out = np.array([1.25, -0.5])
     fig = combine_figure(terms, out)
     np.testing.assert_allclose(np.asarray(fig.data[0].z), [[0.75, -0.75], [0.5, 0.25], [1.25, -0.5]])
-    assert list(fig.layout.yaxis.ticktext) == ["0.75 × E2", "0.25 × E0", "= output"]
+    assert list(fig.layout.yaxis.ticktext) == ["0.750 × E2", "0.250 × E0", "= output"]  # 3 decimals, as step 6's formula
     # the colour range covers the raw expert outputs too (E0's 2.0), the range step 4 draws them with
     assert fig.data[0].zmax == output_range(terms, out) == 2.0
 

@@ -55,3 +55,13 @@ def test_the_balance_loss_card_writes_its_formula_once_and_cards_say_residual_pa
     cards = {e.term: e.text for e in ENTRIES}
     assert cards["Load balancing loss"].count("N · Σᵢ fᵢ · Pᵢ") == 1
     assert "residual connection" not in cards["Dropped slot"] and "residual path" in cards["Dropped slot"]
+
+
+def test_overflow_and_the_micro_batch_are_defined_in_plain_words():
+    """Readers met /quiz's "Which expert overflows?" with the word defined nowhere, and the micro-batch card's
+    "each what one GPU runs forward and backward at once" did not parse."""
+    from moeviz.glossary import TERMS
+    assert "An expert **overflows** when more copies come to it than C" in TERMS["Capacity factor"].text
+    assert "each micro-batch is the part one GPU runs forward and backward in one go" in \
+        TERMS["Micro-batch and global batch"].text
+    assert "GShard, 2020, had an earlier one" in TERMS["Load balancing loss"].text  # not "from Switch" alone

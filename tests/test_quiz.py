@@ -141,3 +141,12 @@ def test_the_combine_weight_question_links_the_glossary_and_says_what_it_is(q):
     from moeviz.glossary import glossary_link
     assert glossary_link("Combine weight") in q.prompt
     assert "the weight its output gets in the token's output" in q.prompt
+
+
+def test_the_weight_question_says_how_close_counts_as_right():
+    """A reader could not tell how close a typed weight must be: the question says the tolerance the check uses."""
+    from moeviz.quiz import WEIGHT_TOLERANCE, is_correct, make_question
+    question = make_question(1, "combine_weights")
+    assert f"within {WEIGHT_TOLERANCE:g} counts as right" in question.prompt
+    assert is_correct(question, float(question.answer) + 0.9 * WEIGHT_TOLERANCE)
+    assert not is_correct(question, float(question.answer) + 1.5 * WEIGHT_TOLERANCE)

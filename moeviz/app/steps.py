@@ -77,7 +77,7 @@ def expert_intro(trace, num_experts: int) -> str:
     """Step 1's definition of an expert, where the step first says the word (the page's header already counts
     them: "8 experts, top-2 routing")."""
     few = ("the experts pick their tokens" if trace.router_spec.experts_choose
-           else f"the router picks {trace.top_k} of them")
+           else f"the {glossary_link('Router', 'router')} picks {trace.top_k} of them")
     return (f"Inside, the MoE layer holds {num_experts} {glossary_link('Expert', 'experts')}: small feed-forward "
             "networks (MLPs), each with its own weights, all of the same shape. Only a few run for each token "
             f"({few}); step 4 opens one.")
@@ -219,7 +219,8 @@ def step_topk(run: WalkthroughRun, view: TokenView, controls, explain=st.markdow
 
 def step_experts(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     counts = compute_counts(run, view)
-    explain(f"Only the chosen experts do any work for {_token_md(view)}. Each is a small MLP of its own "
+    explain(f"Only the chosen experts do any work for {_token_md(view)}. Eᵢ(x) below is expert i's output for "
+            "the token x, before its combine weight. Each is a small MLP of its own "
                 "(its own weights); it maps the token's vector to an output vector of the same size. "
                 "The idle experts' weights are never touched for this token. "
                 + _expert_size(counts, len(view.vector)) + " Compute is counted in "

@@ -216,7 +216,7 @@ def combine_figure(terms, output, *, title: str | None = "The weighted sum, term
     """Rows 'w × E_e output' for each expert that ran, then the row '= output'; one colour scale for all
     (by default output_range(terms, output), the range step 4 uses for the same outputs)."""
     rows = [t["term"] for t in terms] + [to_numpy(output)]
-    names = [f"{t['weight']:.2f} × E{t['expert']}" for t in terms] + ["= output"]
+    names = [f"{t['weight']:.3f} × E{t['expert']}" for t in terms] + ["= output"]  # as the formula: 3 decimals
     return vector_strips(np.stack(rows), names, title=title, zmax=zmax or output_range(terms, output))
 
 

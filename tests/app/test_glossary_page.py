@@ -203,7 +203,7 @@ def test_the_third_reads_card_words():
     assert "in a decoder, a model that writes text one token at a time" in text["Attention"]
     assert all("transformers 5.24" not in t for t in text.values())
     assert sum("Hugging Face's transformers library, version 5.24" in t for t in text.values()) >= 3
-    assert "Eᵢ(x) is the output of the i-th chosen expert for the token x, and wᵢ its combine weight" in text[
+    assert "Eᵢ(x) is the output of expert i (one of the chosen) for the token x, and wᵢ its combine weight" in text[
         "Combine weight"]
     assert "rounding bites: in bf16 a logit near 100 is stored only to the nearest 0.5" in text["z-loss"]
 

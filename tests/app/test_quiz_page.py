@@ -177,8 +177,8 @@ def test_the_fourth_reads_words_on_quiz():
     not linked where overflow is defined, and a 2-matrix expert beside Mixtral's SwiGLU without a word."""
     at = open_quiz(1)
     text = " ".join(c.value for c in at.caption)
-    assert "the number also draws the kind, so question 1 need not be the first kind" in text
-    assert "If you change that list, consecutive numbers take turns" in text  # one rule per case, not two at once
+    assert "at first the number picks that too, so question 1 can be any kind" in text
+    assert "once you change **Question kinds** above, the numbers go through your kinds in turn" in text
     assert "Its experts are plain MLPs of 2 weight matrices (Mixtral's and OLMoE's have 3" in text
     question = make_question(seed_of("combine_weights"))
     assert question.prompt.startswith("[Router](glossary#router) probabilities") and "(glossary#top-k)" in question.prompt
