@@ -93,7 +93,8 @@ WHOLE_MODELS = (
      "source": "Mistral AI's Mixtral announcement (Dec 2023)", "note": ""},
     {"model": "DeepSeek-V3", "top_k": 8, "num_experts": 256, "total_params": 671e9, "active_params": 37e9,
      "source": "DeepSeek-V3 model card and technical report (Dec 2024)",
-     "note": "DeepSeek-V3's 671B leave out its multi-token-prediction module"},
+     "note": "DeepSeek-V3's 671B leave out its multi-token-prediction module (an extra layer trained to predict "
+                "a further token)"},
 )
 
 

@@ -25,8 +25,9 @@ BALANCE_LOSS_FORMULA = ("N · Σᵢ fᵢ · Pᵢ, where fᵢ is the share of the
                         "and Pᵢ is expert i's mean router probability over the tokens.")
 BALANCE_LOSS_VALUE = ("With fᵢ counted over all T · k copies, perfectly even routing (fᵢ = Pᵢ = 1/N) gives exactly "
                       "1, and piling tokens and probability onto the same experts raises it (with k = 1, to N when "
-                      "one expert gets every token and all the probability). 1 is not a floor: when the busiest experts get "
-                      "less than their share of probability it dips a little below 1. (Hugging Face transformers' "
+                      "one expert gets every token and all the probability). 1 is not a floor: it dips a little below 1 "
+                      "when the experts that get more than their share of copies (fᵢ > 1/N) get less than their share "
+                      "of probability (Pᵢ < 1/N). (Hugging Face transformers' "
                       "Mixtral code counts fᵢ over T tokens instead, so its even value is k.)")
 
 ENTRIES = (

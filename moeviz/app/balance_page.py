@@ -87,7 +87,7 @@ def intro(controls) -> None:
             "The balance-loss weight α pushes the layer's load towards even. " + SHARED_OFFSET + " Some clusters are much more common than others (cluster c is drawn with "
             "probability proportional to 1/(c+1)), so giving each cluster its own experts loads them unevenly. "
             + pick_alpha_words(PRICE_WEIGHTS, DEFAULT_STEPS, DEFAULT_LR) + " Try α = 0 (collapse), 0.3 (an even "
-            "load) and the default 0.01; α = 10 (balance at any price) is past the sidebar's range. Set a capacity "
+            "load) and the default 0.01; α = 10 (balance at any price) is past the sidebar's range (0 to 1). Set a capacity "
             "factor to see what imbalance costs in dropped copies: token copies that found their expert full.")
         st.caption(WHY_ALPHA_IS_LARGE)
 
@@ -312,7 +312,8 @@ def show_run(history: lab.TrainHistory, source: str) -> None:
     app.chart(figs.load_heatmap(history), key="load_heatmap")
     app.chart(figs.loss_curves(history), key="loss_curves")
     st.caption("The balance loss's dotted line marks 1, its value for perfectly even routing. It is a reference, "
-               "not a floor: the loss can dip a little below it (the glossary's load balancing loss entry says when).")
+               "not a floor: it dips a little below 1 when the experts that get more than their share of copies get "
+               "less than their share of router probability.")
     # The words before the charts that use them: read after the charts, a newcomer met "load CV" and "router
     # entropy (nats)" as bare titles first.
     st.caption(f"**The routing-health charts below.** {MEASURES[figs.LOAD_RATIO]} {MEASURES['load CV']} "

@@ -35,7 +35,9 @@ SHARED_OFFSET = ("Every token also carries the same **offset**: one fixed vector
 def router_entropy_words(num_experts: int) -> str:
     """The health chart's "router entropy (nats)", defined with its ceiling ln N for this run's N."""
     return (f"**Router entropy**: how spread a token's router probabilities are, in nats (natural-log units): 0 = "
-            f"all on one expert, at most ln N ≈ {math.log(num_experts):.2f} for N = {num_experts} (spread evenly).")
+            f"all on one expert, at most ln N ≈ {math.log(num_experts):.2f} for N = {num_experts} (spread evenly). It "
+            "measures how sure the router is about each token, not how even the load is: a router that has learnt "
+            "falls below ln N, while the load over all tokens can still be even.")
 
 
 def no_drops_words(f: dict) -> str:
@@ -182,7 +184,7 @@ def start_words(f: dict) -> str:
     first, last = f["first_max_mean_load"], f["max_mean_load"]
     if abs(first - last) < 0.1:
         return ""
-    return (f" over its last {f['window_steps']} steps (it started at {first:.2f}× at step 1, as every run here does; "
+    return (f" over its last {f['window_steps']} steps (it started at {first:.2f}× at step 1, as every run of this table does: the same layer, seed and start; "
             "with no push towards even, the task's own gradient still moves the router, and the load with it)")
 
 

@@ -215,8 +215,9 @@ def fastest_sentence(results: dict) -> str:
     said = (f"By each one's fastest run instead, dense-all takes {views[0][1]:.1f}× the sparse layer's time and the "
             f"sparse layer {views[1][1]:.1f}× the dense-equivalent's.")
     if all(max(a, b) / min(a, b) <= RATIOS_AGREE for a, b in views):
-        return said + " The two views agree within a quarter, so the ratios above hold for this take."
-    return (said + " The two views differ by more than a quarter: the ratios moved while this take ran, so read "
+        return said + (" Each ratio's two views are within 25 % of each other, so the ratios above hold for this "
+                       "take.")
+    return (said + " A ratio's two views differ by more than 25 %: the ratios moved while this take ran, so read "
             "them as rough, and *Measure again* to see them move.")
 
 
@@ -387,7 +388,7 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
         "*Shared ÷ output* is the length of the shared expert's output (the vector's length: the square root of "
         "the sum of its squared entries) divided by the length of the layer's output, averaged over tokens (1: the "
         f"shared expert's output alone is as long as the whole output): here {shared['shared_share']:.2f} and "
-        f"{deepseek['shared_share']:.2f}, so the shared expert makes up most of each token's output, as with "
+        f"{deepseek['shared_share']:.2f}, so the shared expert's output alone is nearly as long as the whole output, as with "
         "random weights the shared expert's output counts in full while the routed ones are scaled by their "
         f"{glossary_link('Combine weight', 'combine weights')} (Qwen2-MoE "
         "scales its shared expert by a learned sigmoid gate instead).")

@@ -92,7 +92,8 @@ BACKEND_HELP = ("Each GPU is a worker process here; they exchange tokens with `a
 # was written in; the Switch paper gives no train/eval split, ST-MoE (arXiv 2202.08906) states the same pair.
 SWITCH_CAPACITY_NOTE = (f"{glossary_link(PAPERS, 'Mesh TensorFlow')}, the library Switch was written in, defaults to capacity factor 1.25 in "
                         "training and 2.0 in evaluation (ST-MoE states the same pair); the table shows Switch "
-                        "both ways, while moeviz's Switch elsewhere keeps 1.25 at inference too")
+                        "both ways, while the sidebar's Switch router (on the other pages and the Router variants page) keeps "
+                        "1.25 at inference too")
 
 
 # Section 1's title and intro say what it shows: the sidebar's capacity factor is off by default (dropless, as

@@ -351,9 +351,9 @@ def test_the_section_2_ratios_are_shown_again_from_the_fastest_runs():
                 (("sparse", sparse), ("dense-all", dense_all), ("dense-equivalent", dense_eq))}
     steady = fastest_sentence(results((10.0, 9.0), (40.0, 36.0), (3.0, 2.8)))
     assert f"dense-all takes {36 / 9:.1f}×" in steady and f"sparse layer {9 / 2.8:.1f}×" in steady
-    assert "agree within a quarter" in steady
+    assert "within 25 % of each other" in steady
     moved = fastest_sentence(results((11.2, 5.0), (40.0, 36.0), (3.0, 2.8)))  # the sparse median twice its best
-    assert "differ by more than a quarter" in moved and "rough" in moved
+    assert "differ by more than 25 %" in moved and "rough" in moved
 
 
 def test_the_spread_sentence_says_to_read_the_median_over_how_many_runs():
