@@ -29,7 +29,7 @@ from moeviz.config import DROP_POLICIES
 from moeviz.routers import router_spec
 from moeviz.figures.checkpoint import co_selection_heatmap, journey_grid, layer_load_heatmap
 from moeviz.figures.routing import load_bars, router_heatmap
-from moeviz.glossary import LOAD_RATIO, MEASURES, glossary_link
+from moeviz.glossary import LOAD_RATIO, MEASURES, PAPERS, glossary_link
 from moeviz.hf import analysis
 from moeviz.lm.analysis import smoothed_rate
 from moeviz.hf.tracefile import routing_csv, routing_json
@@ -138,7 +138,8 @@ def glance(routing, window: Window) -> None:
         f"gives every expert 1/{routing.traces[0].num_experts}).")
     table(analysis.layer_summary(routing), key="layer_summary", hide_index=True, column_config=layer_summary_columns())
     st.caption(MEASURES[LOAD_RATIO] + " " + MEASURES["load CV"] + " " + entropy_note(routing.traces) +
-               " Bal. loss: the balance loss a training run would add for this layer, the Switch Transformer's "
+               " Bal. loss: the balance loss a training run would add for this layer, the "
+               f"{glossary_link(PAPERS, 'Switch Transformer')}'s "
                "N · Σ f_i · P_i, where f_i is the share of the token copies routed to expert i and P_i is expert "
                f"i's mean router probability (about 1 when even; see "
                f"{glossary_link('Load balancing loss', 'the glossary')}).")
@@ -254,8 +255,8 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
                              index=DROP_POLICIES.index(url_value("whatif_drop", "position",
                                                                  parse_choice(DROP_POLICIES))),
                              help=" ".join(f"{POLICY_LABELS[p]}: {POLICY_CAPTIONS[p]}" for p in DROP_POLICIES))
-    right.caption(POLICY_CAPTIONS[policy] + " (GShard, 2020, and the Switch Transformer, 2021, are Google's MoE "
-                  "models that route under a capacity limit; V-MoE is Google's MoE for images, 2021.)")
+    right.caption(POLICY_CAPTIONS[policy] + " (The names in the options, GShard, Switch, V-MoE and Megatron-Core: "
+                  f"{glossary_link(PAPERS, 'MoE papers and libraries')}.)")
     set_url_value("whatif_drop", policy)
     w = run_what_if(index, variant, capacity_value(capacity), policy)
     rows = w.rows(routing.tokens)
@@ -268,7 +269,8 @@ def what_if_section(routing, index: int, run_what_if: Callable, window: Window) 
     st.caption(what_if_counts(trace.num_tokens, not_chosen, gained, dropped, limit) +
                (" " + EXPERT_CHOICE_NOTE if router_spec(w.variant.router).experts_choose else "") +
                " The table lists every token whose experts change: the experts it lost (not chosen, or dropped) "
-               "and gained.")
+               "and gained. With the model's own rule only capacity changes anything, so only the dropped column "
+               "fills; pick another rule above to fill the other two.")
     part = w.tokens(window.tokens.start, window.tokens.stop)
     chart(router_heatmap(part.trace, routing.tokens[window.tokens], lost=part.lost,
                          title=f"Layer {layer} under {w.variant.label}"), key="whatif_map")

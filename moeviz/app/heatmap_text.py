@@ -44,7 +44,8 @@ def family_rule_note(info: dict) -> str:
     # a model trained here is not its maker's
     named = (f"with the routing rule of its model family, {escape_markdown(str(family))}: "
              f"{escape_markdown(str(rule))}" if family and rule else "with its model family's own routing rule")
-    return (f"routed {named}. The rule picks each token's experts and their "
+    return (f"routed {named}. The rule picks each token's experts ({glossary_link('Top-k', 'top-k')}: the k "
+            "with the highest scores) and their "
             f"{glossary_link('Combine weight', 'combine weights')} (how much each expert's output counts). "
             + RENORMALISED_MEANS)
 

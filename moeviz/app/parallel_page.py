@@ -63,7 +63,8 @@ POLICY_RULES = {
                 "position: its choice, then its token), kept so that saved links and lessons still open",
     "priority": "every first choice queues before any second choice, and within a choice the tokens whose largest "
                 "router probability is higher go first (batch prioritized routing, Riquelme et al. 2021)",
-    "weight": "each copy queues by its own combine weight, whatever its choice (Megatron-Core's “probs” drop "
+    "weight": "each copy queues by its own combine weight, whatever its choice (" + glossary_link(PAPERS, "Megatron-Core")
+              + "'s “probs” drop "
               "policy, its default). With k ≥ 2 and renormalised weights a copy with router probability 0.40 can lose to one "
               "with 0.30: the weight is the probability divided by the sum over the token's k choices",
 }
@@ -277,8 +278,10 @@ def limit_words(cfg: MoEConfig) -> str:
     cf = limit_config(cfg).effective_capacity_factor
     if cfg.effective_capacity_factor is None:
         return (f"with capacity factor cf = {cf:g} (the sidebar's is off, so this step uses {cf:g}: room for "
-                "exactly the even share)")
-    return f"with capacity factor cf = {cf:g} (the sidebar's, or the router's own, as Switch has)"
+                "exactly the even share; set one in the sidebar and this step uses yours. The first two steps never "
+                "drop, whatever the sidebar says)")
+    return (f"with capacity factor cf = {cf:g} (the sidebar's, or the router's own, as Switch has; the first two "
+            "steps never drop, whatever the sidebar says)")
 
 
 def skew_words(skew: float, tokens: int = EP_TOKENS, batch: str = "step") -> str:
@@ -456,7 +459,9 @@ def at_scale() -> None:
                "T_dev = 4096 tokens per GPU (a round figure for one GPU's batch), k = experts per token, R = token copies the busiest GPU computes "
                "(imbalance 1: even routing), W = GPUs, g = GPUs per node, B = one GPU's bandwidth inside (intra) / "
                "between (inter) nodes, t_msg = latency per message. The leading 2 of t_comm: every copy travels "
-               "twice, out to its expert (dispatch) and back (combine); 2 (W − 1) messages for the same reason.")
+               "twice, out to its expert (dispatch) and back (combine); 2 (W − 1) messages for the same reason. The "
+               "bracket splits a GPU's copies by where their experts are: a share (g′ − 1) / W goes to the other "
+               "GPUs of its node at B_intra, a share (W − g′) / W to other nodes at B_inter (1 / W stays on the GPU).")
     for line in FORMULA_LATEX:
         st.latex(line)
     st.caption(model_values(shape, hardware, curve))

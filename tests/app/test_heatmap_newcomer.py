@@ -80,7 +80,11 @@ def test_the_second_reads_words_on_heatmap(at):
     """The second newcomer read (December 2026): GShard and Switch named on the drop policy, what happens to a
     token whose copy is dropped, capacity factor linked where first met, top-1 entropy defined, one notation ln N."""
     text = captions(at)
-    assert "are Google's MoE models that route under a capacity limit" in text
+    # GShard and Switch are named on the drop policy, and now (third read, V-MoE left dangling) explained on the
+    # glossary card every page links
+    assert "GShard, Switch, V-MoE and Megatron-Core: [MoE papers and libraries](glossary#moe-papers-and-libraries)" in text
+    assert "only the dropped column fills; pick another rule above to fill the other two" in text
+    assert "([top-k](glossary#top-k): the k with the highest scores)" in text
     assert "the token keeps its other experts, and one that lost them all is carried on by the [residual path]" in text
     assert "own [capacity factor](glossary#capacity-factor))" in text
     assert "top-1 entropy (the entropy of how often each expert is a token's first choice)" in text
