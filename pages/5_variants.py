@@ -92,8 +92,9 @@ def capacity_line(runs, factor) -> str:
 
 per_token = experts_per_token_figure(runs, tokens)
 PER_TOKEN_NOTE = ("In the grid of experts per token, each cell prints how many experts ran for the token; its colour "
-                  "is that number minus the rule's k: white is exactly k, vermillion fewer (slots dropped), blue "
-                  "more (expert choice).")
+                  "is that number minus the rule's k: white is exactly k, vermillion fewer (slots dropped at "
+                  "capacity, or under expert choice fewer experts picked the token), blue more (under expert "
+                  "choice, more experts picked it).")
 if app.presenting():  # the figure first; the rules' notes and the table fold below it
     app.chart(per_token, key="fig_per_token")
 with app.fold("Who uses which rule, and what it trades"):

@@ -31,6 +31,10 @@ from moeviz.variants import VARIANT_KEYS, VARIANTS
 from moeviz.text import escape_markdown
 
 SOURCES = {"example": "Built-in example", "upload": "Upload a dump", "checkpoint": f"Checkpoint ({DEFAULT_MODEL})"}
+# The three sources in one line, before the chosen one says more (a reader met "Checkpoint" unexplained)
+SOURCE_WORDS = ("Three sources: a made-up dump built in; a dump you upload from a serving or training system; or "
+                f"{DEFAULT_MODEL}, the app's own trained model, routing a text here, which also gives router "
+                "probabilities (a dump of expert ids alone has none).")
 DEFAULT_TEXT = "def route(tokens):\n    return [expert for expert in experts if expert.busy]\n"
 RUN_TOKENS, RUN_D_MODEL, RUN_D_HIDDEN = 2048, 256, 512
 RUN_WORKERS, RUN_SKEWS = (2, 4), (0.5, 0.75, 0.9, 1.0)
@@ -86,6 +90,7 @@ def load_routing():
     app.section("1 · Bring the routing")
     source = app.linked(st.radio, "Routing from", SOURCES, key="routes_source", default="example",
                         parse=app.parse_choice(list(SOURCES)), horizontal=True, format_func=SOURCES.get)
+    st.caption(SOURCE_WORDS)
     try:
         if source == "example":
             st.caption(f"A made-up dump in the layout vLLM records: which {EXAMPLE_SHAPE['top_k']} of "
@@ -152,7 +157,8 @@ def show_summary(summary, where: str) -> int:
     app.section("2 · Where the load goes")
     names = [s.layer for s in summary.layers]
     layer = app.linked(st.select_slider if len(names) > 1 else st.selectbox, "Layer", names, key="routes_layer",
-                       default=names[0], parse=app.parse_int_choice(names))
+                       default=names[0], parse=app.parse_int_choice(names),
+                       help="The MoE layer sections 2, 3 and 4 show; section 5 follows tokens through every layer.")
     chosen = summary.layers[names.index(layer)]
     counts = chosen.tokens_per_expert
     app.chart(expert_load_bars(counts, even_share=sum(counts) / len(counts),
@@ -195,13 +201,15 @@ def plan_section(summary, index: int):
     a, b = st.columns(2)
     # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
     a.metric("Balancedness", f"{balancedness(after):.2f}",
-             f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f}",
+             f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f} in blocks",
              help="Mean over max token copies per GPU: 1 = every GPU equally busy (what SGLang logs and vLLM's EPLB "
                   "reports).")
     b.metric("Busiest GPU", f"{max(after):,.0f}", f"{max(after) / max(before) - 1:+.0%}", delta_color="inverse",
              help="Token copies the busiest GPU computes: every GPU waits for it, so it sets the step time.")
     st.caption(BALANCEDNESS_MEANS)  # under the metrics at every width (a phone stacks the columns)
     shape = app.linked(st.selectbox, "Expert size for the memory cost", SHAPE_NAMES, key="expert_shape",
+                       help="A dump records which experts ran, not how large they are: pick a real model's expert "
+                            "size to price the replicas' memory.",
                        default=next(iter(SHAPE_NAMES)), parse=app.parse_choice(list(SHAPE_NAMES)))
     D, H, _, _, matrices = MODEL_SHAPES[SHAPE_NAMES[shape]]
     L = len(summary.layers)
@@ -282,8 +290,8 @@ def every_layer(summary, gpus: int, replicas: int, nodes: int):
     table(rows, key="replica_layers", hide_index=True, column_config=layer_columns(rows))
     st.caption(f"Two measures of the same skew: the {LOAD_RATIO} per expert (the busiest expert over the average "
                "one, as on moeviz's other pages; 1 = even) and balancedness, mean ÷ busiest per GPU (what SGLang "
-               "logs and vLLM's EPLB reports; 1 = even), with the experts in blocks over the GPUs and after this "
-               "plan.")
+               "logs and vLLM's EPLB reports; 1 = even), with the experts in blocks over the GPUs, after EPLB only "
+               "places whole experts, and after this plan with its replicas.")
     perfect_note(summary, rows, gpus, replicas, nodes)
 
 
@@ -491,7 +499,8 @@ def run_section(controls):
                "GPUs, so every GPU holds the same number of replicas.")
     st.caption(skew_words(skew, RUN_TOKENS, "batch"))
     app.layer_line(cfg, trained=False,
-                   note=f"Section 3's layout ({DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} replicas at the start) on the "
+                   note=f"Its own GPUs and R, starting at section 3's layout ({DEFAULT_GPUS} GPUs, {DEFAULT_REPLICAS} "
+                        "replicas; 2 or 4 GPUs, as each is a process on this small server) on the "
                         "sidebar's layer, not the dump's: its experts are few and small enough for this server to "
                         f"compute. {RUN_TOKENS} tokens per step, split over the GPUs")
     st.caption(f"The run is {glossary_link('Dropless MoE', 'dropless')}: no capacity limit, so every token copy is "

@@ -342,6 +342,19 @@ def fine_vs_coarse_sentence(coarse_ms: list[float] | None, fine_ms: list[float] 
             "again to see.")
 
 
+def shared_time_words(coarse: dict, shared: dict) -> str:
+    """The shared expert's FLOPs against its measured time (a reader saw +50 % FLOPs cost +1 % time, unexplained)."""
+    if coarse["median_ms"] is None or shared["median_ms"] is None:
+        return ""
+    flops = shared["active_flops_per_token"] / coarse["active_flops_per_token"] - 1
+    time = shared["median_ms"] / coarse["median_ms"] - 1
+    measured = f"In time it cost {time:+.0%} here against {flops:+.0%} in FLOPs"
+    if time > flops / 2:
+        return measured + ", much as its arithmetic says."
+    return (measured + ": time need not follow FLOPs, since the shared expert is one plain matrix product over "
+            "every token, with none of the routing, sorting and gathering the routed experts need.")
+
+
 def same_layer_sentence(timed: Timed | None, first: MoEConfig, page_layer: MoEConfig, first_ms: float) -> str:
     """Section 3's first design is section 2's sparse layer when the sidebar's router and capacity are the ones
     section 3 uses: say so, with both times, and why they differ (a reader saw 2x between the two sections)."""
@@ -379,7 +392,7 @@ def granularity(cfg: MoEConfig, timed: Timed | None = None) -> None:
     extra = shared["active_flops_per_token"] - coarse["active_flops_per_token"]
     st.markdown(
         f"A shared expert as wide as a routed one adds {extra:,} FLOPs per token, one more expert's worth: that is "
-        f"its cost. Fine-grained segmentation keeps the parameters (only the router grows, {cfg.d_model} weights "
+        f"its cost in arithmetic. {shared_time_words(coarse, shared)} Fine-grained segmentation keeps the parameters (only the router grows, {cfg.d_model} weights "
         f"per expert) and the expert FLOPs, but a token can get {fine['expert_combinations']:,} different expert "
         f"sets instead of {coarse['expert_combinations']:,}. DeepSeekMoE's form routes one fewer fine expert and "
         f"runs a shared one of the same width, so the experts' FLOPs per token stay "

@@ -57,15 +57,18 @@ def missing_views(summary: Summary) -> dict[str, str]:
 
 def layer_table(summary: Summary, gpus: int, replicas: int = 0, nodes: int = 1) -> list[dict]:
     """Per MoE layer: tokens, k, max/mean per expert (moeviz's measure), and balancedness (mean/max per GPU, the
-    serving systems' measure) with experts in blocks over `gpus` GPUs and after an EPLB plan of `replicas`."""
+    serving systems' measure) with experts in blocks over `gpus` GPUs, after EPLB placing whole experts (no
+    replica), and after an EPLB plan of `replicas`: the plan's gain, split into placing and replicating."""
     rows = []
     for s in summary.layers:
         load = np.asarray(s.tokens_per_expert, dtype=np.float64)
         before = default_plan(len(load), gpus).gpu_load(load)
+        placed = plan_replicas(load, 0, gpus, nodes).gpu_load(load)
         after = plan_replicas(load, replicas, gpus, nodes).gpu_load(load)
         rows.append({"layer": s.layer, "tokens": s.tokens, "k": s.top_k,
                      "max/mean per expert": round(float(load.max() / load.mean()), 3),
                      f"balancedness, {gpus} GPUs": round(balancedness(before), 3),
+                     "EPLB placing only": round(balancedness(placed), 3),
                      f"with {replicas} replicas": round(balancedness(after), 3)})
     return rows
 

@@ -379,3 +379,15 @@ def test_the_third_reads_words_are_explained_and_linked():
     assert "only these three bars" in at.select_slider(key="batch").help
     assert any("The sweep uses its own T values" in c.value for c in at.caption)
     assert any("timed runs" in c.value and "Read the medians" in c.value for c in at.caption)
+
+
+def test_the_shared_experts_time_is_set_beside_its_flops():
+    """A reader saw the shared expert add 50 % FLOPs and 1 % time, with only "that is its cost" beside them."""
+    from moeviz.app.compute_page import shared_time_words
+    coarse = {"median_ms": 6.09, "active_flops_per_token": 1_052_672}
+    shared = {"median_ms": 6.16, "active_flops_per_token": 1_576_960}
+    said = shared_time_words(coarse, shared)
+    assert said.startswith("In time it cost +1% here against +50% in FLOPs") and "time need not follow FLOPs" in said
+    assert shared_time_words({**coarse, "median_ms": None}, shared) == ""  # untimed: nothing claimed
+    slow = shared_time_words(coarse, {**shared, "median_ms": 8.5})  # +40 % time: no "need not follow"
+    assert slow.endswith("much as its arithmetic says.")

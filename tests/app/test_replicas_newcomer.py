@@ -65,7 +65,7 @@ def test_every_ratio_of_the_layer_table_shows_three_decimals():
     frame = next(d for d in at.dataframe if "with 2 replicas" in d.value.columns)
     config = json.loads(frame.proto.columns)
     ratios = [c for c in frame.value.columns if c not in ("layer", "tokens", "k")]
-    assert len(ratios) == 3 and (frame.value["with 2 replicas"] == 1).any()
+    assert len(ratios) == 4 and (frame.value["with 2 replicas"] == 1).any()
     assert all(config[c]["type_config"]["format"] == "%.3f" for c in ratios)
     assert config["max/mean per expert"]["label"] == LOAD_RATIO
 

@@ -53,7 +53,7 @@ def test_plan_and_run_start_from_one_layout():
     stated = [c.value for c in at.main.get("caption") if f"{plan[0]} GPUs, {plan[1]} redundant replicas" in c.value]
     assert len(stated) == 1  # said once, at the top
     # the run's layer line says why its layer is not the dump's
-    assert any("Section 3's layout" in c.value and "not the dump's" in c.value for c in at.main.get("caption"))
+    assert any("starting at section 3's layout" in c.value and "not the dump's" in c.value for c in at.main.get("caption"))
 
 
 def test_default_plan_needs_no_footnote():

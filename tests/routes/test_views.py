@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from moeviz.eplb import default_plan
+from moeviz.eplb import balancedness, default_plan, plan_replicas
 from moeviz.routes import summarize
 from moeviz.routes import vllm as vllm_reader
 from moeviz.routes import views
@@ -161,6 +161,8 @@ def test_layer_table_measures(ids):
         assert row["max/mean per expert"] == round(load.max() / load.mean(), 3)
         assert row["balancedness, 4 GPUs"] == round(per_gpu.mean() / per_gpu.max(), 3)
         assert row["with 4 replicas"] >= row["balancedness, 4 GPUs"]
+        placed = plan_replicas(load, 0, 4).gpu_load(load)  # EPLB moving whole experts, no replica
+        assert row["EPLB placing only"] == round(balancedness(placed), 3)
         np.testing.assert_allclose(default_plan(E, 4).gpu_load(load), per_gpu)
 
 
