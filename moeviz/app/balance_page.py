@@ -22,7 +22,7 @@ from moeviz.app.balance_text import (LOGSUMEXP, ROUTING_PRECISION, SHARED_OFFSET
 from moeviz.app.tables import table
 from moeviz.config import MoEConfig
 from moeviz.figures import balance as figs
-from moeviz.glossary import BALANCE_LOSS_FORMULA, BALANCE_LOSS_VALUE, MEASURES, glossary_link
+from moeviz.glossary import BALANCE_LOSS_FORMULA, BALANCE_LOSS_VALUE, MEASURES, PAPERS, glossary_link
 from moeviz.routers import router_spec
 
 RUN, SWEEP = "balance_run", "balance_sweep"  # session state: plain history dicts only, never a model
@@ -349,7 +349,8 @@ def z_loss(controls, settings: LabSettings) -> None:
     # Two sections of their own: as one header and a subheader the same words stood twice, one under the other.
     st.header("Router z-loss")
     st.markdown(
-        "The **z-loss** (ST-MoE, Zoph et al. 2022) is the mean over tokens of logsumexp(router logits)², where "
+        f"The **z-loss** ({glossary_link(PAPERS, 'ST-MoE')}, Zoph et al. 2022) is the mean over tokens of "
+        f"logsumexp(router {glossary_link('Logit', 'logits')})², where "
         + LOGSUMEXP + ": small when each token's log-sum-exp is near 0. The softmax ignores a shift shared by all of a token's logits, so the "
         "router can meet it by moving **every logit down**: the z-loss keeps any logit from growing large and "
         "positive, not every logit small (their size can even grow while the z-loss falls). Large positive logits hurt in "

@@ -23,7 +23,7 @@ from moeviz.rooms import RoomError
 from moeviz.text import DEFAULT_SENTENCE, MAX_TOKENS, escape_markdown
 from moeviz.walkthrough import NUM_RANDOM_VECTORS, SOURCES, STEP_NAMES, WalkthroughRun, answer, token_view
 
-SOURCE_LABELS = {"sentence": "A sentence (its tokens)", "random": "Random vectors"}
+SOURCE_LABELS = {"sentence": "A sentence (its tokens)", "random": "Random vectors (no words)"}
 SOURCE_HELP = ("A sentence: its tokens, each with its real hidden state from the trained model (with “Trained "
                f"model” on). Random vectors: {NUM_RANDOM_VECTORS} seeded random vectors (the vector seed "
                "draws them) take the place of the hidden states and go through a layer with random weights built "

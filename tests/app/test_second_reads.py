@@ -43,3 +43,11 @@ def test_balance_says_entropy_is_sureness_and_gives_alphas_range():
     assert "It measures how sure the router is about each token, not how even the load is" in text
     assert "past the sidebar's range (0 to 1)" in text
     assert "it dips a little below 1 when the experts that get more than their share of copies" in text
+    assert "([ST-MoE](glossary#moe-papers-and-libraries), Zoph et al. 2022)" in text  # ST-MoE never expanded
+    assert "logsumexp(router [logits](glossary#logit))²" in text
+
+
+def test_the_walkthroughs_random_source_says_it_has_no_words():
+    at = open_page("app.py")
+    radio = at.main.radio(key="source")
+    assert "Random vectors (no words)" in radio.options
