@@ -37,7 +37,10 @@ capacity = controls.capacity_factor
 intro.caption(f"Every router rule below gets the same router scores (logits): the ones MoE layer {pick.layer} of "
               f"olmoe-tiny computed for the sentence in the box below (the walkthrough's box: the same text, the same "
               "tokens). Only "
-              f"the rule that turns scores into chosen experts and weights differs. k = {k} (Switch always uses 1). "
+              f"the rule that turns scores into chosen experts and weights differs. olmoe-tiny's router was trained "
+              "with one of them (OLMoE's: softmax → top-k, not renormalised); the others are a what-if on the same "
+              "scores, showing how each rule turns them into choices, not how a router trained for that rule "
+              f"would route. k = {k} (Switch always uses 1). "
               + capacity_words(capacity))
 intro.caption(escape_markdown(model.describe()))
 switched = f" {another_model_note(pick.model, model.info()['num_experts'])}" if pick.model != DEFAULT_MODEL else ""

@@ -197,13 +197,18 @@ def plan_section(summary, index: int):
     app.chart(figs.gpu_load_bars({"no replicas": before, "EPLB, placing only": placed,
                                   f"{replicas} replicas (EPLB)": after},
                                  title=f"Layer {layer}: token copies each GPU computes"), key="gpu_load")
-    st.caption(gain_words(before, placed, after, replicas) + where_replicas_matter(counts, gpus, gpu_options, nodes))
-    a, b = st.columns(2)
+    st.caption(gain_words(before, placed, after, replicas))
+    if pays := when_replicas_pay(counts, gpus, gpu_options, nodes):
+        st.markdown(pays)
+    a, b, c = st.columns(3)
     # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
     a.metric("Balancedness", f"{balancedness(after):.2f}",
              f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f} in blocks",
              help="Mean over max token copies per GPU: 1 = every GPU equally busy (what SGLang logs and vLLM's EPLB "
                   "reports).")
+    c.metric("From the replicas", f"{balancedness(after) - balancedness(placed):+.2f}",
+             help="The plan's balancedness beyond EPLB placing whole experts with no replica: what the replicas "
+                  "themselves bought, for their memory below.")
     b.metric("Busiest GPU", f"{max(after):,.0f}", f"{max(after) / max(before) - 1:+.0%}", delta_color="inverse",
              help="Token copies the busiest GPU computes: every GPU waits for it, so it sets the step time.")
     st.caption(BALANCEDNESS_MEANS)  # under the metrics at every width (a phone stacks the columns)
@@ -241,20 +246,24 @@ def gain_words(before, placed, after, replicas: int) -> str:
                f"Placing alone brings {b1 - b0:+.2f}; the replicas bring the other {b2 - b1:+.2f}."))
 
 
-def where_replicas_matter(counts, gpus: int, gpu_options: list[int], nodes: int) -> str:
-    """When replicas add nothing at this layout, the nearest larger one where they do, computed on this layer: with
-    k distinct experts per token an expert carries at most 1/k of the copies, so on few GPUs placing whole experts
-    already balances the load (the page keeps one layout for sections 3 and 7, small enough for the run)."""
+def when_replicas_pay(counts, gpus: int, gpu_options: list[int], nodes: int) -> str:
+    """When replicas add nothing at this layout, why, and the nearest larger layout where they pay, computed on this
+    layer. A replica pays only when one expert carries more than a GPU's even share: with k distinct experts per
+    token no expert carries more than 1/k of the copies, so on few GPUs placing whole experts balances the load
+    (the page keeps one layout for sections 3 and 7, small enough for the run)."""
     placed = balancedness(plan_replicas(counts, 0, gpus, nodes).gpu_load(counts))
     if placed < 0.99:
         return ""
+    top = max(counts) / sum(counts)
     for more in (g for g in gpu_options if g > gpus and g % nodes == 0):
         alone = balancedness(plan_replicas(counts, 0, more, nodes).gpu_load(counts))
         if alone < 0.99:
             copied = balancedness(plan_replicas(counts, more, more, nodes).gpu_load(counts))
-            return (f" Replicas start to matter on this layer at {more} GPUs, where one hot expert outweighs a GPU's "
-                    f"share: placing alone reaches {alone:.2f}, and {more} replicas {copied:.2f} (set GPUs to {more} "
-                    "above).")
+            return (f"**When replicas pay.** A replica helps only when one expert carries more than a GPU's even "
+                    f"share. Here the busiest expert carries {top:.0%} of the layer's token copies and a GPU's share "
+                    f"is {1 / gpus:.0%}, so placing whole experts balances the layer and the replicas are pure cost "
+                    f"(their memory below). Replicas start to matter on this layer at {more} GPUs: placing alone "
+                    f"reaches {alone:.2f}, and {more} replicas {copied:.2f} (set GPUs to {more} above).")
     return ""
 
 

@@ -289,8 +289,9 @@ def skew_words(skew: float, tokens: int = EP_TOKENS, batch: str = "step") -> str
     section 2 and /replicas' run both draw their tokens with it)."""
     pushed = round(skew * tokens)
     return (f"Skew {skew:g}: {pushed:,} of the {batch}'s {tokens:,} tokens ({skew:.0%}), picked at random, are "
-            "made to resemble what two of GPU 0's experts respond to most: to each such token's vector a second "
-            f"vector, {PUSH:g} times as long, is added, pointing where those two experts' router weights point, so "
+            "made to resemble what two of GPU 0's experts respond to most: each such token gets a second vector "
+            f"added to it, {PUSH:g} times as long as the token itself and pointing where those two experts' router "
+            "weights point, so "
             "the router scores them highest and sends most of these tokens to GPU 0. The other tokens stay plain "
             "random ones.")
 

@@ -348,9 +348,11 @@ COMBINE_CHECK = "Sum of terms vs layer output"  # step 6's check, in a box (test
 def step_combine(run: WalkthroughRun, view: TokenView, controls, explain=st.markdown) -> None:
     terms = combine_terms(view)
     explain("The layer's output is the **weighted sum** of the running experts' outputs, with the router's "
-                "weights. It has the same shape as a plain MLP's output, so the next layer sees one ordinary vector. "
-                "Then the residual path adds it to the token's running vector (the “+” after the MoE layer in "
-                "step 1's diagram), and that sum goes on to the next block.")
+            f"{glossary_link('Combine weight', 'combine weights')}. It has the same shape, ({len(view.output)},): "
+            f"one vector of {len(view.output)} numbers, as a plain MLP's output, so the next layer sees one "
+            f"ordinary vector. Then the {glossary_link('Residual path', 'residual path')} adds it to the vector the "
+            "token brought into the layer (the “+” after the MoE layer in step 1's diagram), and that sum goes on "
+            "to the next block.")
     if terms:
         sum_tex = " + ".join(rf"{t['weight']:.3f}\cdot E_{{{t['expert']}}}(x)" for t in terms)
         st.latex(rf"y = {sum_tex}")  # three decimals, as the worked sum below: 0.1849 is 0.185 in both

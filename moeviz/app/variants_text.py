@@ -38,7 +38,8 @@ def bias_caption(steps: int) -> str:
             f"(DeepSeek-V3): each update counts the tokens per expert on this sentence and moves every expert's bias "
             f"by {DEFAULT_BIAS_RATE:g} towards even load (down for a busy expert, up for an idle one; an expert busy after one update and idle after the next goes "
             "back down, so a bias can end near 0). The bias is "
-            "added to the scores only to choose the experts, never to their weights. It changes that rule's row "
+            "added to the scores only to choose the experts, never to their weights. The bias is tuned and scored "
+            "on the same sentence, so that rule's even load here is a best case. It changes that rule's row "
             "in the table, its column of the grid of experts per token, its row of load bars and the outlines of "
             "its heatmap; the other rules do not use it.")
 

@@ -98,7 +98,7 @@ def test_the_skew_value_is_said_exactly(page):
     said = next(c.value for c in page.caption if c.value.startswith("Skew 0.9:"))
     pushed = round(0.9 * EP_TOKENS)
     assert f"{pushed:,} of the step's {EP_TOKENS:,} tokens (90%), picked at random" in said
-    assert "a second vector, 4 times as long, is added" in said
+    assert "a second vector added to it, 4 times as long as the token itself" in said
     # the count is what the workload moves: the other tokens are the plain seeded draw
     layer = MoELayer(MoEConfig(d_model=16, d_hidden=32, num_experts=4, top_k=2, device="cpu"))
     plain, skewed = skewed_tokens(layer, 100, 0.0, 1, 2), skewed_tokens(layer, 100, 0.9, 1, 2)

@@ -199,8 +199,9 @@ def test_the_page_says_where_the_sidebar_acts_and_that_the_example_has_paths():
 
 def test_where_replicas_add_nothing_the_page_says_where_they_start_to_matter():
     """At the page's layout (2 GPUs) EPLB placing whole experts already balances the built-in example, so the
-    replicas add nothing there; the page says at which GPU count they start to matter on this layer, from the
-    planner's own numbers (a reader saw the gain credited to replicas and no layout where they paid)."""
+    replicas add nothing there; the page says why, and at which GPU count they start to matter on this layer, from
+    the planner's own numbers (a reader saw the gain credited to replicas and no layout where they paid). The
+    metrics give the replicas' own share of the gain."""
     at = open_page(PAGE)
     counts = summarize(example_npy()).layers[0].tokens_per_expert
     said = next(c.value for c in at.caption if c.value.startswith("Three layouts of the same token copies"))
@@ -208,8 +209,14 @@ def test_where_replicas_add_nothing_the_page_says_where_they_start_to_matter():
     alone = balancedness(plan_replicas(counts, 0, 8).gpu_load(counts))
     copied = balancedness(plan_replicas(counts, 8, 8).gpu_load(counts))
     assert alone < 0.99 <= copied
-    assert (f"Replicas start to matter on this layer at 8 GPUs, where one hot expert outweighs a GPU's share: "
-            f"placing alone reaches {alone:.2f}, and 8 replicas {copied:.2f}") in said
+    pays = next(m.value for m in at.markdown if m.value.startswith("**When replicas pay.**"))
+    assert f"the busiest expert carries {max(counts) / sum(counts):.0%} of the layer's token copies" in pays
+    assert "a GPU's share is 50%" in pays and "the replicas are pure cost" in pays
+    assert (f"Replicas start to matter on this layer at 8 GPUs: placing alone reaches {alone:.2f}, and 8 replicas "
+            f"{copied:.2f}") in pays
+    assert metrics(at)["From the replicas"] == f"{balancedness(plan_replicas(counts, 2, 2).gpu_load(counts)) - 1:+.2f}"
     at = open_page(PAGE, {"gpus": "8", "replicas": "8"})  # there the replicas' own share is said instead
     said = next(c.value for c in at.caption if c.value.startswith("Three layouts of the same token copies"))
-    assert "the replicas bring the other" in said and "start to matter" not in said
+    assert "the replicas bring the other" in said
+    assert not any(m.value.startswith("**When replicas pay.**") for m in at.markdown)
+    assert metrics(at)["From the replicas"] == f"{copied - alone:+.2f}"

@@ -35,6 +35,9 @@ def test_variants_grid_says_vermillion_is_not_always_a_drop():
     at = open_page("pages/5_variants.py")
     text = _texts(at)
     assert "or under expert choice fewer experts picked the token" in text
+    # a fourth read took the table for a fair contest of rules: the router was trained for one of them
+    assert "olmoe-tiny's router was trained with one of them (OLMoE's: softmax → top-k, not renormalised)" in text
+    assert "so that rule's even load here is a best case" in text
 
 
 def test_balance_says_entropy_is_sureness_and_gives_alphas_range():

@@ -394,7 +394,7 @@ def test_the_newcomers_questions_are_answered_where_they_arise():
     assert "**Each expert on its own GPU**" in step5 and "**All experts on one GPU**" in step5
     assert "matters much less" not in step5 and "glossary#load-balancing-loss" in step5
     step6 = _said(run_app(step="6", token="0"))
-    assert "the residual path adds it to the token's running vector" in step6
+    assert "[residual path](glossary#residual-path) adds it to the vector the token brought into the layer" in step6
     assert "paler than in step 4, by exactly that factor" in step6
 
 
