@@ -198,7 +198,7 @@ def plan_section(summary, index: int):
                                   f"{replicas} replicas (EPLB)": after},
                                  title=f"Layer {layer}: token copies each GPU computes"), key="gpu_load")
     st.caption(gain_words(before, placed, after, replicas))
-    if pays := when_replicas_pay(counts, gpus, gpu_options, nodes):
+    if pays := when_replicas_pay(counts, balancedness(placed), gpus, gpu_options, nodes):
         st.markdown(pays)
     a, b, c = st.columns(3)
     # Short labels: a narrow column at 1024 px cuts longer ones; the help says the rest.
@@ -246,12 +246,12 @@ def gain_words(before, placed, after, replicas: int) -> str:
                f"Placing alone brings {b1 - b0:+.2f}; the replicas bring the other {b2 - b1:+.2f}."))
 
 
-def when_replicas_pay(counts, gpus: int, gpu_options: list[int], nodes: int) -> str:
+def when_replicas_pay(counts, placed: float, gpus: int, gpu_options: list[int], nodes: int) -> str:
     """When replicas add nothing at this layout, why, and the nearest larger layout where they pay, computed on this
     layer. A replica pays only when one expert carries more than a GPU's even share: with k distinct experts per
     token no expert carries more than 1/k of the copies, so on few GPUs placing whole experts balances the load
-    (the page keeps one layout for sections 3 and 7, small enough for the run)."""
-    placed = balancedness(plan_replicas(counts, 0, gpus, nodes).gpu_load(counts))
+    (the page keeps one layout for sections 3 and 7, small enough for the run). `placed`: this layout's
+    balancedness with EPLB placing whole experts and no replica."""
     if placed < 0.99:
         return ""
     top = max(counts) / sum(counts)
@@ -310,7 +310,7 @@ def perfect_note(summary, rows: list[dict], gpus: int, replicas: int, nodes: int
     if gpus < 2 or min(r[f"with {replicas} replicas"] for r in rows) < 1.0:
         return
     loads = [s.tokens_per_expert for s in summary.layers]
-    moved = min(balancedness(plan_replicas(c, 0, gpus, nodes).gpu_load(c)) for c in loads)
+    moved = min(r["EPLB placing only"] for r in rows)  # views.layer_table planned it for every layer
     top = max(max(c) / sum(c) for c in loads)
     st.markdown(
         f"**Why 1.000 on every layer?** Perfect balance is easy for this dump (the built-in one is made up), not "

@@ -214,11 +214,12 @@ def fastest_sentence(results: dict) -> str:
              (median["sparse"] / median["dense-equivalent"], best["sparse"] / best["dense-equivalent"])]
     said = (f"By each one's fastest run instead, dense-all takes {views[0][1]:.1f}× the sparse layer's time and the "
             f"sparse layer {views[1][1]:.1f}× the dense-equivalent's.")
+    within = f"{RATIOS_AGREE - 1:.0%}".replace("%", " %")
     if all(max(a, b) / min(a, b) <= RATIOS_AGREE for a, b in views):
-        return said + (" Each ratio's two views are within 25 % of each other, so the ratios above hold for this "
-                       "take.")
-    return (said + " A ratio's two views differ by more than 25 %: the ratios moved while this take ran, so read "
-            "them as rough, and *Measure again* to see them move.")
+        return said + f" Each ratio's two views are within {within} of each other, so the ratios above hold for this " \
+                      "take."
+    return (said + f" A ratio's two views differ by more than {within}: the ratios moved while this take ran, so "
+            "read them as rough, and *Measure again* to see them move.")
 
 
 def hardware_choice(column) -> str:

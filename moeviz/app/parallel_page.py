@@ -18,8 +18,7 @@ from moeviz.glossary import PAPERS, glossary_link
 from moeviz.figures import parallel as figs
 from moeviz.parallel import WorkerError, current_pool
 from moeviz.parallel.demo import (DEFAULT_SKEW, DEFAULT_WORKERS, EP_D_HIDDEN, EP_D_MODEL, EP_REPEATS, EP_SEED,
-                                  EP_TOKENS, demo_config, imbalance_demo, limit_config, no_drop_config,
-                                  slower_rounds,
+                                  EP_TOKENS, demo_config, imbalance_demo, limit_config, slower_rounds,
                                   slowdown_shown)
 from moeviz.parallel.reading import worker_summary
 from moeviz.parallel.workload import PUSH
@@ -255,8 +254,8 @@ def expert_parallel(controls) -> None:
     skew = app.linked(right.select_slider, "Skew: share of tokens pushed toward GPU 0's experts", SKEWS,
                       key="skew", default=DEFAULT_SKEW, parse=app.parse_float_choice(SKEWS))
     right.caption(skew_words(skew) + " The balanced run uses skew 0.")
-    st.markdown(preview_words(skew_preview(no_drop_config(ep_cfg), EP_TOKENS, skew, workers),
-                              skew_preview(no_drop_config(ep_cfg), EP_TOKENS, 0.0, workers), skew, ep_cfg.top_k))
+    st.markdown(preview_words(skew_preview(ep_cfg, EP_TOKENS, skew, workers),
+                              skew_preview(ep_cfg, EP_TOKENS, 0.0, workers), skew, ep_cfg.top_k))
     app.layer_line(ep_cfg, trained=False, section=True, knobs=EP_KNOBS,
                    note=f"Larger than section 1's layer, so that each GPU's expert maths takes long enough to measure "
                         f"above the timer's noise; {EP_TOKENS} tokens per step split over the W GPUs; seed fixed at "
