@@ -206,7 +206,8 @@ def plan_section(summary, index: int):
              f"{balancedness(after) - balancedness(before):+.2f} from {balancedness(before):.2f} in blocks",
              help="Mean over max token copies per GPU: 1 = every GPU equally busy (what SGLang logs and vLLM's EPLB "
                   "reports).")
-    c.metric("From the replicas", f"{balancedness(after) - balancedness(placed):+.2f}",
+    # rounded first: a plan a hair below placing alone printed "-0.00" in Chromium
+    c.metric("From the replicas", f"{round(balancedness(after) - balancedness(placed), 2) + 0.0:+.2f}",
              help="The plan's balancedness beyond EPLB placing whole experts with no replica: what the replicas "
                   "themselves bought, for their memory below.")
     b.metric("Busiest GPU", f"{max(after):,.0f}", f"{max(after) / max(before) - 1:+.0%}", delta_color="inverse",
